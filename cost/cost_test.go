@@ -1,0 +1,201 @@
+package cost
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestAddScale(t *testing.T) {
+	a := Cost{CtPtMul: 3, Rotations: 5, BytesC2S: 100, Rounds: 1, ComputeSeconds: 0.5, PeakMemoryBytes: 1000, LevelsConsumed: 2}
+	b := Cost{CtPtMul: 1, Rotations: 2, BytesS2C: 40, Rounds: 2, NetworkSeconds: 0.25, PeakMemoryBytes: 700, LevelsConsumed: 3}
+	tests := []struct {
+		name string
+		got  Cost
+		want Cost
+	}{
+		// Counters and seconds add; peak memory and levels keep the max.
+		{"add", a.Add(b), Cost{CtPtMul: 4, Rotations: 7, BytesC2S: 100, BytesS2C: 40, Rounds: 3,
+			ComputeSeconds: 0.5, NetworkSeconds: 0.25, PeakMemoryBytes: 1000, LevelsConsumed: 3}},
+		// Running a step three times triples its counters but not its peak.
+		{"scale", a.Scale(3), Cost{CtPtMul: 9, Rotations: 15, BytesC2S: 300, Rounds: 3,
+			ComputeSeconds: 1.5, PeakMemoryBytes: 1000, LevelsConsumed: 2}},
+		{"sum", Sum(a, b, Cost{}), a.Add(b)},
+		{"zero is neutral", a.Add(Cost{}), a},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !reflect.DeepEqual(tt.got, tt.want) {
+				t.Errorf("got %+v\nwant %+v", tt.got, tt.want)
+			}
+		})
+	}
+}
+
+func TestSeconds(t *testing.T) {
+	c := Cost{ComputeSeconds: 1.25, NetworkSeconds: 0.5, OfflineSeconds: 9}
+	// Offline seconds are not online time.
+	if got := c.Seconds(); got != 1.75 {
+		t.Errorf("Seconds() = %v, want 1.75", got)
+	}
+}
+
+// TestJSONFieldNames checks the field names that DESIGN.md promises to
+// scripts, and the round trip through JSON.
+func TestJSONFieldNames(t *testing.T) {
+	design := []string{"ct_pt_mul", "ct_ct_mul", "rotations", "rescales", "adds", "encryptions",
+		"decryptions", "refreshes", "bootstraps", "triples", "bytes_c2s", "bytes_s2c", "rounds",
+		"offline_bytes", "compute_seconds", "network_seconds", "seconds", "peak_memory_bytes"}
+	c := Cost{CtPtMul: 1, Rounds: 2, ComputeSeconds: 1, NetworkSeconds: 2, PeakMemoryBytes: 7}
+	b, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range design {
+		if _, ok := m[name]; !ok {
+			t.Errorf("JSON lacks %q: %s", name, b)
+		}
+	}
+	if m["seconds"] != 3.0 {
+		t.Errorf("seconds = %v, want 3 (compute 1 + network 2)", m["seconds"])
+	}
+	if len(m) != len(FieldNames()) {
+		t.Errorf("JSON has %d fields, FieldNames %d", len(m), len(FieldNames()))
+	}
+	var back Cost
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back != c {
+		t.Errorf("round trip: got %+v, want %+v", back, c)
+	}
+	if got, want := len(c.Values()), len(FieldNames()); got != want {
+		t.Errorf("Values has %d entries, FieldNames %d", got, want)
+	}
+}
+
+func TestCounterDiff(t *testing.T) {
+	a := Cost{Rotations: 5, BytesC2S: 10, ComputeSeconds: 1}
+	b := Cost{Rotations: 6, BytesC2S: 10, ComputeSeconds: 2}
+	d := CounterDiff(a, b)
+	// Only the rotation count differs; seconds are never compared.
+	if len(d) != 1 || d[0].Field != "rotations" || d[0].A != 5 || d[0].B != 6 {
+		t.Errorf("CounterDiff = %v, want [rotations: 5 vs 6]", d)
+	}
+	if d := CounterDiff(a, a); d != nil {
+		t.Errorf("CounterDiff(a, a) = %v, want none", d)
+	}
+}
+
+func testProfile() *Profile {
+	p := &Profile{Params: "test", Scheme: "BGV", LogN: 10, MaxLevel: 1, Seconds: map[Op][]float64{}}
+	for i, op := range Ops() {
+		// Level 1 costs twice level 0; ops are told apart by their index.
+		base := float64(i+1) * 1e-3
+		p.Seconds[op] = []float64{base, 2 * base}
+	}
+	return p
+}
+
+func TestCharge(t *testing.T) {
+	p := testProfile()
+	if err := p.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := p.Charge(OpRotateHoisted, 1, 3).Add(p.Charge(OpRotate, 0, 2)).Add(p.Charge(OpMulPlain, 1, 4))
+	if c.Rotations != 5 || c.CtPtMul != 4 {
+		t.Errorf("counters: %+v", c)
+	}
+	want := 3*p.Time(OpRotateHoisted, 1) + 2*p.Time(OpRotate, 0) + 4*p.Time(OpMulPlain, 1)
+	if math.Abs(c.ComputeSeconds-want) > 1e-12 {
+		t.Errorf("ComputeSeconds = %v, want %v", c.ComputeSeconds, want)
+	}
+	// Every op lands in exactly one counter.
+	for _, op := range Ops() {
+		c := p.Charge(op, 0, 1)
+		if d := CounterDiff(c, Cost{}); len(d) != 1 {
+			t.Errorf("Charge(%s) touched %v", op, d)
+		}
+	}
+}
+
+func TestProfileValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(p *Profile)
+		want   string
+	}{
+		{"missing op", func(p *Profile) { delete(p.Seconds, OpRescale) }, "no timing"},
+		{"short row", func(p *Profile) { p.Seconds[OpAdd] = []float64{1} }, "levels"},
+		{"zero time", func(p *Profile) { p.Seconds[OpAdd][0] = 0 }, "seconds"},
+		{"NaN time", func(p *Profile) { p.Seconds[OpAdd][1] = math.NaN() }, "seconds"},
+		{"unknown op", func(p *Profile) { p.Seconds["teleport"] = []float64{1, 1} }, "unknown op"},
+		{"no name", func(p *Profile) { p.Params = "" }, "no params"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testProfile()
+			tt.mutate(p)
+			err := p.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Validate() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestProfileFileRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	path := dir + "/p.json"
+	p := testProfile()
+	if err := SaveProfile(path, p); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadProfile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, p) {
+		t.Errorf("round trip: got %+v, want %+v", back, p)
+	}
+	// A failed save (invalid profile) leaves the old file intact.
+	bad := testProfile()
+	bad.Seconds[OpAdd][0] = -1
+	if err := SaveProfile(path, bad); err == nil {
+		t.Fatal("saving an invalid profile succeeded")
+	}
+	if again, err := LoadProfile(path); err != nil || !reflect.DeepEqual(again, p) {
+		t.Errorf("old file lost after a failed save: %v", err)
+	}
+	// Corrupt files are errors, not panics.
+	for name, content := range map[string]string{
+		"truncated":     `{"params": "x", "log_n": 13`,
+		"unknown field": `{"params": "x", "colour": 1}`,
+		"empty":         ``,
+	} {
+		bad := dir + "/bad.json"
+		if err := os.WriteFile(bad, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := LoadProfile(bad); err == nil {
+			t.Errorf("%s profile loaded without error", name)
+		}
+	}
+	if _, err := LoadProfile(dir + "/missing.json"); err == nil {
+		t.Error("missing profile loaded without error")
+	}
+}
+
+func TestDefaultUnknown(t *testing.T) {
+	_, err := Default("no-such-preset")
+	if err == nil || !strings.Contains(err.Error(), "cgsim calibrate") {
+		t.Errorf("Default(unknown) = %v, want an error that says how to calibrate", err)
+	}
+}

@@ -1,0 +1,231 @@
+package cost
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Op names one priced operation of a Profile.
+type Op string
+
+// The operations a Profile prices. Each is counted in one Cost counter (see
+// Profile.Charge). Homomorphic operations are priced per ciphertext at a
+// level; OpShare is priced per element of a share vector.
+const (
+	OpEncrypt       Op = "encrypt"          // public-key encryption of one plaintext (Encryptions)
+	OpDecrypt       Op = "decrypt"          // decryption of one ciphertext (Decryptions)
+	OpEncode        Op = "encode"           // encoding one plaintext vector (Encodes)
+	OpAdd           Op = "add"              // ciphertext + ciphertext or plaintext (Adds)
+	OpMulPlain      Op = "ct_pt_mul"        // ciphertext × encoded plaintext (CtPtMul)
+	OpMulCipher     Op = "ct_ct_mul"        // ciphertext × ciphertext with relinearization (CtCtMul)
+	OpRotate        Op = "rotation"         // one rotation with key switching (Rotations)
+	OpRotateHoisted Op = "hoisted_rotation" // one rotation sharing a hoisted decomposition (Rotations)
+	OpRescale       Op = "rescale"          // one modulus switch / rescale (Rescales)
+	OpSerialize     Op = "serialize"        // marshalling one ciphertext (Serializations)
+	OpShare         Op = "share_op"         // one modular operation on one share element (ShareOps)
+)
+
+// Ops lists every Op a complete Profile prices.
+func Ops() []Op {
+	return []Op{OpEncrypt, OpDecrypt, OpEncode, OpAdd, OpMulPlain, OpMulCipher,
+		OpRotate, OpRotateHoisted, OpRescale, OpSerialize, OpShare}
+}
+
+// Profile is the measured time of each operation for one parameter preset
+// on one machine: Seconds[op][level] is the median seconds of one op on a
+// ciphertext at that level (index 0 .. MaxLevel). OpShare has one entry per
+// level too, all equal, so that every row has the same length.
+//
+// A Profile is read-only once validated; it is safe for concurrent use.
+type Profile struct {
+	Params   string           `json:"params"`    // the preset it was measured for
+	Scheme   string           `json:"scheme"`    // "BGV" or "CKKS"
+	LogN     int              `json:"log_n"`     // ring degree exponent
+	MaxLevel int              `json:"max_level"` // the preset's top level
+	Machine  string           `json:"machine"`   // free text: where it was measured
+	Date     string           `json:"date"`      // when it was measured (RFC 3339)
+	Seconds  map[Op][]float64 `json:"seconds"`   // median seconds per op and level
+}
+
+// Validate checks that p prices every op at every level with a finite
+// positive number.
+func (p *Profile) Validate() error {
+	if p.Params == "" {
+		return fmt.Errorf("cost: profile has no params name")
+	}
+	if p.LogN < 1 || p.LogN > 17 || p.MaxLevel < 0 || p.MaxLevel > 64 {
+		return fmt.Errorf("cost: profile %s: implausible log_n %d or max_level %d", p.Params, p.LogN, p.MaxLevel)
+	}
+	for _, op := range Ops() {
+		row, ok := p.Seconds[op]
+		if !ok {
+			return fmt.Errorf("cost: profile %s: no timing for %q", p.Params, op)
+		}
+		if len(row) != p.MaxLevel+1 {
+			return fmt.Errorf("cost: profile %s: %q has %d levels, want %d", p.Params, op, len(row), p.MaxLevel+1)
+		}
+		for lvl, s := range row {
+			if !(s > 0) || math.IsInf(s, 0) {
+				return fmt.Errorf("cost: profile %s: %q at level %d is %v seconds", p.Params, op, lvl, s)
+			}
+		}
+	}
+	for op := range p.Seconds {
+		if !knownOp(op) {
+			return fmt.Errorf("cost: profile %s: unknown op %q", p.Params, op)
+		}
+	}
+	return nil
+}
+
+func knownOp(op Op) bool {
+	for _, o := range Ops() {
+		if o == op {
+			return true
+		}
+	}
+	return false
+}
+
+// Time is the seconds of one op at a level. Levels outside 0..MaxLevel are
+// a programming error of the caller (a primitive's level always lies in its
+// preset's range) and panic.
+func (p *Profile) Time(op Op, level int) float64 {
+	row, ok := p.Seconds[op]
+	if !ok || level < 0 || level >= len(row) {
+		panic(fmt.Sprintf("cost: profile %s has no %q at level %d", p.Params, op, level))
+	}
+	return row[level]
+}
+
+// Charge is the Cost of n operations op at a level: the op's counter is n
+// and ComputeSeconds is n times the op's time. Both a primitive's Estimate
+// and the meter of its Run price events through Charge, so that their
+// counters agree by construction whenever they agree on the events.
+func (p *Profile) Charge(op Op, level int, n int64) Cost {
+	c := Cost{ComputeSeconds: float64(n) * p.Time(op, level)}
+	switch op {
+	case OpEncrypt:
+		c.Encryptions = n
+	case OpDecrypt:
+		c.Decryptions = n
+	case OpEncode:
+		c.Encodes = n
+	case OpAdd:
+		c.Adds = n
+	case OpMulPlain:
+		c.CtPtMul = n
+	case OpMulCipher:
+		c.CtCtMul = n
+	case OpRotate, OpRotateHoisted:
+		c.Rotations = n
+	case OpRescale:
+		c.Rescales = n
+	case OpSerialize:
+		c.Serializations = n
+	case OpShare:
+		c.ShareOps = n
+	default:
+		panic(fmt.Sprintf("cost: unknown op %q", op))
+	}
+	return c
+}
+
+// ReadProfile reads and validates one profile in the JSON form written by
+// WriteProfile.
+func ReadProfile(r io.Reader) (*Profile, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var p Profile
+	if err := dec.Decode(&p); err != nil {
+		return nil, fmt.Errorf("cost: reading profile: %w", err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// LoadProfile reads a profile file written by cgsim calibrate.
+func LoadProfile(path string) (*Profile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cost: %w", err)
+	}
+	defer f.Close()
+	p, err := ReadProfile(f)
+	if err != nil {
+		return nil, fmt.Errorf("%w (file %s)", err, path)
+	}
+	return p, nil
+}
+
+// WriteProfile writes p as indented JSON.
+func WriteProfile(w io.Writer, p *Profile) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(p)
+}
+
+// SaveProfile writes p to path atomically: to a temporary file in the same
+// directory, synced, then renamed over path, so an existing file is never
+// left half-written.
+func SaveProfile(path string, p *Profile) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("cost: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // no-op once renamed
+	if err := WriteProfile(tmp, p); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("cost: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("cost: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("cost: %w", err)
+	}
+	return nil
+}
+
+//go:embed profiles/*.json
+var embedded embed.FS
+
+// Default returns the embedded profile measured on the reference machine
+// for the named preset, or an error that says how to make one.
+func Default(params string) (*Profile, error) {
+	f, err := embedded.Open("profiles/" + params + ".json")
+	if err != nil {
+		return nil, fmt.Errorf("cost: no built-in profile for %q (have %s); measure one with `cgsim calibrate --params %s --out FILE` and pass --profile FILE",
+			params, strings.Join(DefaultNames(), ", "), params)
+	}
+	defer f.Close()
+	return ReadProfile(f)
+}
+
+// DefaultNames lists the presets that have an embedded profile.
+func DefaultNames() []string {
+	entries, _ := embedded.ReadDir("profiles") // the directory is embedded: cannot fail
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".json"))
+	}
+	sort.Strings(names)
+	return names
+}
