@@ -199,3 +199,26 @@ func TestDefaultUnknown(t *testing.T) {
 		t.Errorf("Default(unknown) = %v, want an error that says how to calibrate", err)
 	}
 }
+
+func TestTally(t *testing.T) {
+	p := testProfile()
+	tally := NewTally(p)
+	done := make(chan bool)
+	// Two goroutines record at once, as the two parties of a Run do.
+	for g := 0; g < 2; g++ {
+		go func() {
+			for i := 0; i < 100; i++ {
+				tally.Op(OpRotate, 1, 1)
+			}
+			done <- true
+		}()
+	}
+	<-done
+	<-done
+	tally.Add(Cost{BytesC2S: 10, PeakMemoryBytes: 5})
+	want := p.Charge(OpRotate, 1, 200).Add(Cost{BytesC2S: 10, PeakMemoryBytes: 5})
+	got := tally.Cost()
+	if d := CounterDiff(got, want); d != nil || math.Abs(got.ComputeSeconds-want.ComputeSeconds) > 1e-9 {
+		t.Errorf("tally %+v, want %+v (%v)", got, want, d)
+	}
+}
