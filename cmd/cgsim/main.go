@@ -1,0 +1,83 @@
+// Command cgsim runs and costs privacy-preserving Transformer generation.
+//
+// Usage:
+//
+//	cgsim run --plaintext [--model FILE] [--tokenizer FILE] [--prompt TEXT] [--gen N] [--format table|json]
+//	cgsim calibrate --params NAME --out FILE [--reps N]
+//	cgsim presets [--format table|json]
+//	cgsim models
+//
+// Every command has --help. Errors are one line on stderr and a non-zero
+// exit status.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/urfave/cli/v2"
+)
+
+// defaultDataDir is where the shared data lives, relative to the repository
+// root, which is where the README's commands run.
+const defaultDataDir = "../shared/data"
+
+func main() {
+	if err := newApp(os.Stdout, os.Stderr).Run(os.Args); err != nil {
+		fmt.Fprintf(os.Stderr, "cgsim: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// newApp builds the command tree writing to stdout and stderr; tests call
+// it directly.
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:  "cgsim",
+		Usage: "privacy-preserving Transformer generation: run it for real or cost it",
+		Description: "cgsim generates text with a Transformer while the client's prompt and the server's weights stay\n" +
+			"private (BGV homomorphic encryption + two-party secret sharing, encrypted KV cache), or costs\n" +
+			"such a generation analytically under a simulated LAN or WAN. See README.md.",
+		Writer:          stdout,
+		ErrWriter:       stderr,
+		HideHelpCommand: true,
+		Commands: []*cli.Command{
+			runCommand(),
+			calibrateCommand(),
+			presetsCommand(),
+			modelsCommand(),
+		},
+		// A wrong flag is an error (non-zero exit) with the usage on stderr,
+		// not a panic and not a silent default.
+		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
+			return fmt.Errorf("%w (see --help)", err)
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // main prints and exits
+	}
+}
+
+// formatFlag is the --format flag of commands with table and JSON output.
+func formatFlag() *cli.StringFlag {
+	return &cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table or json"}
+}
+
+// checkFormat validates --format against the allowed values.
+func checkFormat(c *cli.Context, allowed ...string) (string, error) {
+	f := c.String("format")
+	for _, a := range allowed {
+		if f == a {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("unknown --format %q: want one of %v", f, allowed)
+}
+
+// noArgs rejects stray positional arguments, which are usually a mistyped
+// flag.
+func noArgs(c *cli.Context) error {
+	if c.Args().Len() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (flags start with --)", c.Command.Name, c.Args().First())
+	}
+	return nil
+}

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// dataDir is the shared data seen from this package's directory.
+const dataDir = "../../../shared/data"
+
+var (
+	storiesModel = filepath.Join(dataDir, "stories260K/stories260K.bin")
+	storiesTok   = filepath.Join(dataDir, "stories260K/tok512.bin")
+)
+
+// cgsim runs the CLI in-process and returns stdout, stderr and the error
+// main would print.
+func cgsim(args ...string) (string, string, error) {
+	var out, errOut bytes.Buffer
+	err := newApp(&out, &errOut).Run(append([]string{"cgsim"}, args...))
+	return out.String(), errOut.String(), err
+}
+
+func TestRunPlaintextJSON(t *testing.T) {
+	out, _, err := cgsim("run", "--plaintext", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "20", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct {
+		Tokens       []int  `json:"tokens"`
+		Text         string `json:"text"`
+		PromptTokens []int  `json:"prompt_tokens"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	// llama2.c's documented greedy output from BOS.
+	want := []int{403, 407, 261, 378, 432}
+	if len(res.Tokens) != 20 {
+		t.Fatalf("%d tokens, want 20", len(res.Tokens))
+	}
+	for i, id := range want {
+		if res.Tokens[i] != id {
+			t.Errorf("token %d = %d, want %d", i, res.Tokens[i], id)
+		}
+	}
+	if !strings.HasPrefix(res.Text, "Once upon a time, there was a little girl named Lily.") {
+		t.Errorf("text = %q", res.Text)
+	}
+	if len(res.PromptTokens) != 1 || res.PromptTokens[0] != 1 {
+		t.Errorf("prompt tokens = %v, want [1] (BOS)", res.PromptTokens)
+	}
+}
+
+func TestRunPlaintextPromptTable(t *testing.T) {
+	out, _, err := cgsim("run", "--plaintext", "--model", storiesModel, "--tokenizer", storiesTok,
+		"--prompt", "Once upon a time", "--gen", "8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "Once upon a time") || !strings.Contains(out, "8 generated") {
+		t.Errorf("table output:\n%s", out)
+	}
+}
+
+// TestErrors checks that bad input gives a clear error, never a panic and
+// never a silent default.
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	model, err := os.ReadFile(storiesModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncated := filepath.Join(dir, "truncated.bin")
+	os.WriteFile(truncated, model[:1000], 0o644)
+	tok, _ := os.ReadFile(storiesTok)
+	badTok := filepath.Join(dir, "tok.bin")
+	os.WriteFile(badTok, tok[:100], 0o644)
+	long := strings.Repeat("and then the cat sat on the mat ", 200) // far beyond 512 tokens
+
+	tests := []struct {
+		name string
+		args []string
+		want string // a piece of the error message
+	}{
+		{"missing model", []string{"run", "--plaintext", "--model", filepath.Join(dir, "none.bin")}, "no such file"},
+		{"truncated model", []string{"run", "--plaintext", "--model", truncated, "--tokenizer", storiesTok}, "truncated"},
+		{"truncated tokenizer", []string{"run", "--plaintext", "--model", storiesModel, "--tokenizer", badTok}, "tok.bin"},
+		{"prompt too long", []string{"run", "--plaintext", "--model", storiesModel, "--tokenizer", storiesTok, "--prompt", long}, "context"},
+		{"generation too long", []string{"run", "--plaintext", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "600"}, "context"},
+		{"zero gen", []string{"run", "--plaintext", "--gen", "0"}, "--gen"},
+		{"bad format", []string{"run", "--plaintext", "--format", "xml"}, "--format"},
+		{"unknown flag", []string{"run", "--plaintxt"}, "plaintxt"},
+		{"stray argument", []string{"run", "plaintext"}, "unexpected argument"},
+		{"secure run not built", []string{"run"}, "--plaintext"},
+		{"unknown preset", []string{"calibrate", "--params", "bgv-n99", "--out", filepath.Join(dir, "p.json")}, "bgv-n99"},
+		{"calibrate without out", []string{"calibrate", "--params", "bgv-test-insecure"}, "out"},
+		{"unwritable out", []string{"calibrate", "--params", "bgv-test-insecure", "--out", filepath.Join(dir, "no/such/dir/p.json")}, "cannot write"},
+		{"unknown command", []string{"fly"}, "fly"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := cgsim(tt.args...)
+			if err == nil {
+				t.Fatalf("no error")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not mention %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error is not one line: %q", err)
+			}
+		})
+	}
+}
+
+func TestCalibrateWritesProfile(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "p.json")
+	// Two repetitions on the insecure test preset: a smoke test of the command.
+	if _, _, err := cgsim("calibrate", "--params", "bgv-test-insecure", "--out", out, "--reps", "2", "--quiet"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil || !bytes.Contains(b, []byte(`"ct_pt_mul"`)) {
+		t.Errorf("profile file: %v\n%s", err, b)
+	}
+}
+
+func TestListings(t *testing.T) {
+	out, _, err := cgsim("presets")
+	if err != nil || !strings.Contains(out, "bgv-n13") || !strings.Contains(out, "INSECURE") {
+		t.Errorf("presets: %v\n%s", err, out)
+	}
+	if strings.Contains(out, "FAILS") {
+		t.Errorf("a preset fails its security check:\n%s", out)
+	}
+	out, _, err = cgsim("models")
+	if err != nil || !strings.Contains(out, "llama3-8b") || !strings.Contains(out, "stories260K") {
+		t.Errorf("models: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,276 @@
+package exec
+
+import (
+	"fmt"
+	"math/bits"
+	"math/rand/v2"
+	"runtime"
+	"sort"
+	"time"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/ring"
+	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
+	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+	"github.com/tuneinsight/lattigo/v5/schemes/ckks"
+
+	"github.com/cgsim/cgsim/cost"
+)
+
+// CalibrationOptions controls how long Calibrate measures.
+type CalibrationOptions struct {
+	// Repetitions of each operation at each level; the profile keeps the
+	// median. Zero means 15.
+	Repetitions int
+	// Hoisted is how many rotations share one hoisted decomposition when the
+	// per-rotation price of a hoisted rotation is measured. Zero means 8.
+	Hoisted int
+	// Progress, if not nil, is called after each measurement with the number
+	// done and the total.
+	Progress func(done, total int)
+	// Machine is a free-text description stored in the profile.
+	Machine string
+}
+
+func (o CalibrationOptions) withDefaults() CalibrationOptions {
+	if o.Repetitions <= 0 {
+		o.Repetitions = 15
+	}
+	if o.Hoisted <= 0 {
+		o.Hoisted = 8
+	}
+	if o.Machine == "" {
+		o.Machine = fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+	}
+	return o
+}
+
+// scheme is what Calibrate needs of a scheme: fresh operands at a level and
+// the operations to time, each a closure that does one operation.
+type scheme struct {
+	name   string
+	params rlwe.Parameters
+	encode func(pt *rlwe.Plaintext) error
+	eval   schemeEvaluator
+	plainT uint64 // modulus of share operations: t for BGV, a 61-bit prime for CKKS
+}
+
+// schemeEvaluator is the part of bgv.Evaluator and ckks.Evaluator that
+// Calibrate times.
+type schemeEvaluator interface {
+	Add(op0 *rlwe.Ciphertext, op1 rlwe.Operand, opOut *rlwe.Ciphertext) error
+	Mul(op0 *rlwe.Ciphertext, op1 rlwe.Operand, opOut *rlwe.Ciphertext) error
+	MulRelin(op0 *rlwe.Ciphertext, op1 rlwe.Operand, opOut *rlwe.Ciphertext) error
+	Rescale(op0, opOut *rlwe.Ciphertext) error
+	Automorphism(ctIn *rlwe.Ciphertext, galEl uint64, opOut *rlwe.Ciphertext) error
+	AutomorphismHoisted(level int, ctIn *rlwe.Ciphertext, c1DecompQP []ringqp.Poly, galEl uint64, opOut *rlwe.Ciphertext) error
+	DecomposeNTT(levelQ, levelP, nbPi int, c2 ring.Poly, c2IsNTT bool, decompQP []ringqp.Poly)
+	GetBuffDecompQP() []ringqp.Poly
+}
+
+// CalibrateBGV measures a cost.Profile for BGV parameters on this machine.
+// name is the preset name stored in the profile.
+func CalibrateBGV(name string, p bgv.Parameters, opt CalibrationOptions) (*cost.Profile, error) {
+	ecd := bgv.NewEncoder(p)
+	values := make([]uint64, p.MaxSlots())
+	for i := range values {
+		values[i] = rand.Uint64N(p.PlaintextModulus())
+	}
+	keys, err := calibrationKeys(*p.GetRLWEParameters())
+	if err != nil {
+		return nil, err
+	}
+	s := scheme{
+		name:   "BGV",
+		params: *p.GetRLWEParameters(),
+		encode: func(pt *rlwe.Plaintext) error { return ecd.Encode(values, pt) },
+		eval:   bgv.NewEvaluator(p, keys.evk),
+		plainT: p.PlaintextModulus(),
+	}
+	return calibrate(name, s, keys, opt)
+}
+
+// CalibrateCKKS measures a cost.Profile for CKKS parameters on this machine.
+func CalibrateCKKS(name string, p ckks.Parameters, opt CalibrationOptions) (*cost.Profile, error) {
+	ecd := ckks.NewEncoder(p)
+	values := make([]float64, p.MaxSlots())
+	for i := range values {
+		values[i] = rand.Float64()*2 - 1
+	}
+	keys, err := calibrationKeys(*p.GetRLWEParameters())
+	if err != nil {
+		return nil, err
+	}
+	s := scheme{
+		name:   "CKKS",
+		params: *p.GetRLWEParameters(),
+		encode: func(pt *rlwe.Plaintext) error { return ecd.Encode(values, pt) },
+		eval:   ckks.NewEvaluator(p, keys.evk),
+		plainT: 0x1fffffffffe00001, // a 61-bit NTT-friendly prime: share arithmetic of the same width
+	}
+	return calibrate(name, s, keys, opt)
+}
+
+type calibrationKey struct {
+	sk    *rlwe.SecretKey
+	pk    *rlwe.PublicKey
+	evk   *rlwe.MemEvaluationKeySet
+	galEl []uint64 // rotations by 1, 2, ..., Hoisted-ish, enough for the hoisted batch
+}
+
+// calibrationRotations is the number of distinct rotation keys generated;
+// it bounds CalibrationOptions.Hoisted.
+const calibrationRotations = 16
+
+func calibrationKeys(p rlwe.Parameters) (calibrationKey, error) {
+	kgen := rlwe.NewKeyGenerator(p)
+	sk, pk := kgen.GenKeyPairNew()
+	var k calibrationKey
+	k.sk, k.pk = sk, pk
+	for i := 1; i <= calibrationRotations; i++ {
+		k.galEl = append(k.galEl, p.GaloisElement(i))
+	}
+	k.evk = rlwe.NewMemEvaluationKeySet(kgen.GenRelinearizationKeyNew(sk), kgen.GenGaloisKeysNew(k.galEl, sk)...)
+	return k, nil
+}
+
+var (
+	_ schemeEvaluator = (*bgv.Evaluator)(nil)
+	_ schemeEvaluator = (*ckks.Evaluator)(nil)
+)
+
+func calibrate(name string, s scheme, keys calibrationKey, opt CalibrationOptions) (*cost.Profile, error) {
+	opt = opt.withDefaults()
+	if opt.Hoisted > calibrationRotations {
+		return nil, fmt.Errorf("exec: calibrate: at most %d hoisted rotations, got %d", calibrationRotations, opt.Hoisted)
+	}
+	p := s.params
+	maxLevel := p.MaxLevel()
+	prof := &cost.Profile{
+		Params: name, Scheme: s.name, LogN: p.LogN(), MaxLevel: maxLevel,
+		Machine: opt.Machine, Date: time.Now().UTC().Format(time.RFC3339),
+		Seconds: map[cost.Op][]float64{},
+	}
+	for _, op := range cost.Ops() {
+		prof.Seconds[op] = make([]float64, maxLevel+1)
+	}
+	enc := rlwe.NewEncryptor(p, keys.pk)
+	dec := rlwe.NewDecryptor(p, keys.sk)
+	total := (maxLevel + 1) * len(cost.Ops())
+	done := 0
+	step := func() {
+		done++
+		if opt.Progress != nil {
+			opt.Progress(done, total)
+		}
+	}
+	var firstErr error
+	keep := func(err error) {
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	for level := maxLevel; level >= 0; level-- {
+		pt := rlwe.NewPlaintext(p, level)
+		keep(s.encode(pt))
+		ct0, ct1 := rlwe.NewCiphertext(p, 1, level), rlwe.NewCiphertext(p, 1, level)
+		keep(enc.Encrypt(pt, ct0))
+		keep(enc.Encrypt(pt, ct1))
+		out1 := rlwe.NewCiphertext(p, 1, level)
+		if firstErr != nil {
+			return nil, fmt.Errorf("exec: calibrate %s: preparing level %d: %w", name, level, firstErr)
+		}
+		hoisted := keys.galEl[:opt.Hoisted]
+		timings := []struct {
+			op  cost.Op
+			per int // operations per timed call
+			run func() error
+		}{
+			{cost.OpEncode, 1, func() error { return s.encode(pt) }},
+			{cost.OpEncrypt, 1, func() error { return enc.Encrypt(pt, out1) }},
+			{cost.OpDecrypt, 1, func() error { dec.Decrypt(ct0, pt); return nil }},
+			{cost.OpAdd, 1, func() error { return s.eval.Add(ct0, ct1, out1) }},
+			{cost.OpMulPlain, 1, func() error { return s.eval.Mul(ct0, pt, out1) }},
+			{cost.OpMulCipher, 1, func() error { return s.eval.MulRelin(ct0, ct1, out1) }},
+			{cost.OpRotate, 1, func() error { return s.eval.Automorphism(ct0, keys.galEl[0], out1) }},
+			{cost.OpRotateHoisted, len(hoisted), func() error {
+				buf := s.eval.GetBuffDecompQP()
+				s.eval.DecomposeNTT(level, p.MaxLevelP(), p.PCount(), ct0.Value[1], ct0.IsNTT, buf)
+				for _, g := range hoisted {
+					if err := s.eval.AutomorphismHoisted(level, ct0, buf, g, out1); err != nil {
+						return err
+					}
+				}
+				return nil
+			}},
+			{cost.OpRescale, 1, func() error {
+				// A rescale needs a level to drop; at level 0 the entry is
+				// the level-1 price (see below).
+				if level == 0 {
+					return nil
+				}
+				return s.eval.Rescale(ct0, out1)
+			}},
+			{cost.OpSerialize, 1, func() error { _, err := ct0.MarshalBinary(); return err }},
+			{cost.OpShare, p.N(), shareOps(p.N(), s.plainT)},
+		}
+		for _, tm := range timings {
+			secs, err := median(opt.Repetitions, tm.run)
+			if err != nil {
+				return nil, fmt.Errorf("exec: calibrate %s: %s at level %d: %w", name, tm.op, level, err)
+			}
+			prof.Seconds[tm.op][level] = secs / float64(tm.per)
+			step()
+		}
+	}
+	// No rescale happens at level 0; price it as at level 1 so that the
+	// profile is complete (or as the share op, for a single-level chain).
+	if maxLevel > 0 {
+		prof.Seconds[cost.OpRescale][0] = prof.Seconds[cost.OpRescale][1]
+	} else {
+		prof.Seconds[cost.OpRescale][0] = prof.Seconds[cost.OpAdd][0]
+	}
+	if err := prof.Validate(); err != nil {
+		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
+	}
+	return prof, nil
+}
+
+// shareOps returns a closure doing n multiply-adds modulo t on share
+// vectors, the typical local step of a 2PC protocol.
+func shareOps(n int, t uint64) func() error {
+	a, b, c := make([]uint64, n), make([]uint64, n), make([]uint64, n)
+	for i := range a {
+		a[i], b[i] = rand.Uint64N(t), rand.Uint64N(t)
+	}
+	return func() error {
+		for i := range c {
+			hi, lo := bits.Mul64(a[i], b[i])
+			_, r := bits.Div64(hi%t, lo, t)
+			c[i] = (c[i] + r) % t
+		}
+		return nil
+	}
+}
+
+// median times run reps times after one warm-up and returns the median
+// seconds.
+func median(reps int, run func() error) (float64, error) {
+	if err := run(); err != nil {
+		return 0, err
+	}
+	ts := make([]float64, reps)
+	for i := range ts {
+		start := time.Now()
+		if err := run(); err != nil {
+			return 0, err
+		}
+		ts[i] = time.Since(start).Seconds()
+	}
+	sort.Float64s(ts)
+	m := ts[reps/2]
+	if m <= 0 { // a clock too coarse for the operation
+		m = 1e-9
+	}
+	return m, nil
+}
