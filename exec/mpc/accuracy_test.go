@@ -1,0 +1,133 @@
+package mpc
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/cgsim/cgsim/model"
+)
+
+// accuracyCase is one protocol on an input range taken from the models:
+// stories260K (TestStories260KRanges: softmax inputs after the maximum
+// down to -132, SiLU inputs in [-4.5, 4.9], mean x² + eps in
+// [0.033, 5.5], logits in [-19, 22]) and a GPT-2-shaped random layer
+// (GELU inputs and LayerNorm rows of width 768), with margins.
+type accuracyCase struct {
+	name, inputs string
+	n            int
+	lo, hi       float64
+	run          func(s *Session, cfg Config, x Pair, n int) (Pair, error)
+	ref          func(x []float64) []float64
+	bound        float64 // the test fails above this max abs error
+}
+
+func elementwise(f func(float64) float64) func([]float64) []float64 {
+	return func(x []float64) []float64 {
+		out := make([]float64, len(x))
+		for i, v := range x {
+			out[i] = f(v)
+		}
+		return out
+	}
+}
+
+func accuracyCases() []accuracyCase {
+	return []accuracyCase{
+		{"trunc(x·y)", "x·y, x,y ∈ [-8, 8]", 1000, -8, 8,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				return Mul{Config: cfg, N: n, Fixed: true}.Run(s, x, x)
+			}, elementwise(func(v float64) float64 { return v * v }), 3e-5},
+		{"exp", "[-20, 0]", 1000, -20, 0,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) { return Exp{Config: cfg, N: n}.Run(s, x) },
+			elementwise(math.Exp), 2e-3},
+		{"reciprocal", "[1, 1024)", 1000, 1, 1023,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				return Reciprocal{Config: cfg, N: n, Lo: 0, Hi: 10}.Run(s, x)
+			}, elementwise(func(v float64) float64 { return 1 / v }), 5e-5},
+		{"rsqrt", "[0.01, 64)", 1000, 0.01, 64,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				return Rsqrt{Config: cfg, N: n, Lo: -7, Hi: 6}.Run(s, x)
+			}, elementwise(func(v float64) float64 { return 1 / math.Sqrt(v) }), 5e-4},
+		{"silu", "[-8, 8]", 1000, -8, 8,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) { return SiLU{Config: cfg, N: n}.Run(s, x) },
+			elementwise(model.SiLU), 1e-3},
+		{"gelu", "[-8, 8]", 1000, -8, 8,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) { return GELU{Config: cfg, N: n}.Run(s, x) },
+			elementwise(model.GELU), 1e-3},
+		{"softmax", "8 rows x 128, [-20, 20]", 1024, -20, 20,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				return Softmax{Config: cfg, Rows: 8, Cols: n / 8}.Run(s, x)
+			}, func(x []float64) []float64 {
+				out := append([]float64(nil), x...)
+				for i := 0; i < len(out); i += 128 {
+					model.Softmax(out[i : i+128])
+				}
+				return out
+			}, 1e-3},
+		{"rmsnorm", "4 rows x 64, [-3, 3]", 256, -3, 3,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				return RMSNorm{Config: cfg, Rows: 4, Dim: n / 4, Eps: 1e-5}.Run(s, x)
+			}, func(x []float64) []float64 {
+				out := make([]float64, len(x))
+				for i := 0; i < len(x); i += 64 {
+					model.RMSNorm(out[i:i+64], x[i:i+64], ones(64), 1e-5)
+				}
+				return out
+			}, 5e-4},
+		{"layernorm", "2 rows x 768, [-4, 6]", 1536, -4, 6,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				return LayerNorm{Config: cfg, Rows: 2, Dim: n / 2, Eps: 1e-5}.Run(s, x)
+			}, func(x []float64) []float64 {
+				out := make([]float64, len(x))
+				for i := 0; i < len(x); i += 768 {
+					model.LayerNorm(out[i:i+768], x[i:i+768], ones(768), make([]float64, 768), 1e-5)
+				}
+				return out
+			}, 5e-4},
+	}
+}
+
+func ones(n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = 1
+	}
+	return v
+}
+
+// TestAccuracyTable measures max and mean absolute error against float64
+// for every protocol, on both test moduli with f = 16, and prints the
+// table of the package documentation (go test -run TestAccuracyTable -v).
+func TestAccuracyTable(t *testing.T) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%-12s %-26s %8s %12s %12s\n", "protocol", "inputs", "t", "max abs err", "mean abs err")
+	for _, prime := range testPrimes(t) {
+		cfg := testConfig(t, prime, 16)
+		for _, c := range accuracyCases() {
+			rng := rand.New(rand.NewPCG(42, uint64(c.n)))
+			xs, x := randomPair(t, cfg.Ring, rng, c.n, c.lo, c.hi)
+			s := NewSession(cfg, TrustedDealer{})
+			out, err := c.run(s, cfg, x, c.n)
+			s.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			got, _ := cfg.Ring.Reveal(out)
+			want := c.ref(xs)
+			var worst, total float64
+			for i := range got {
+				e := math.Abs(got[i] - want[i])
+				worst = math.Max(worst, e)
+				total += e
+			}
+			fmt.Fprintf(&b, "%-12s %-26s %5d-bit %12.2e %12.2e\n", c.name, c.inputs, cfg.Ring.Bits(), worst, total/float64(len(got)))
+			if worst > c.bound {
+				t.Errorf("%s (t %d-bit): max abs error %.3g > %.3g", c.name, cfg.Ring.Bits(), worst, c.bound)
+			}
+		}
+	}
+	t.Log(b.String())
+}

@@ -1,0 +1,94 @@
+package mpc
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// costProtocols are the protocols of the cost table and the benchmarks,
+// for n elements, with input ranges where Run is meaningful.
+func costProtocols(cfg Config, n int) []struct {
+	name   string
+	p      Protocol
+	lo, hi float64
+	run    func(s *Session, x Pair) error
+} {
+	type entry = struct {
+		name   string
+		p      Protocol
+		lo, hi float64
+		run    func(s *Session, x Pair) error
+	}
+	mul := Mul{Config: cfg, N: n, Fixed: true}
+	tr := Trunc{Config: cfg, N: n}
+	sg := Sign{Config: cfg, N: n}
+	mx := Max{Config: cfg, Rows: 1, Cols: n}
+	am := Argmax{Config: cfg, N: n}
+	ex := Exp{Config: cfg, N: n}
+	rc := Reciprocal{Config: cfg, N: n, Lo: 0, Hi: 10}
+	rs := Rsqrt{Config: cfg, N: n, Lo: -10, Hi: 16}
+	sm := Softmax{Config: cfg, Rows: 1, Cols: n}
+	si := SiLU{Config: cfg, N: n}
+	ge := GELU{Config: cfg, N: n}
+	rn := RMSNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
+	ln := LayerNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
+	return []entry{
+		{"mul (fixed)", mul, -4, 4, func(s *Session, x Pair) error { _, err := mul.Run(s, x, x); return err }},
+		{"trunc", tr, -100, 100, func(s *Session, x Pair) error { _, err := tr.Run(s, x); return err }},
+		{"sign", sg, -100, 100, func(s *Session, x Pair) error { _, err := sg.Run(s, x); return err }},
+		{"max", mx, -10, 10, func(s *Session, x Pair) error { _, err := mx.Run(s, x); return err }},
+		{"argmax", am, -10, 10, func(s *Session, x Pair) error { _, err := am.Run(s, x); return err }},
+		{"exp", ex, -20, 0, func(s *Session, x Pair) error { _, err := ex.Run(s, x); return err }},
+		{"reciprocal [1,2^10)", rc, 1, 1000, func(s *Session, x Pair) error { _, err := rc.Run(s, x); return err }},
+		{"rsqrt [2^-10,2^16)", rs, 0.01, 1000, func(s *Session, x Pair) error { _, err := rs.Run(s, x); return err }},
+		{"softmax (1 row)", sm, -8, 8, func(s *Session, x Pair) error { _, err := sm.Run(s, x); return err }},
+		{"silu", si, -8, 8, func(s *Session, x Pair) error { _, err := si.Run(s, x); return err }},
+		{"gelu", ge, -8, 8, func(s *Session, x Pair) error { _, err := ge.Run(s, x); return err }},
+		{"rmsnorm (1 row)", rn, -3, 3, func(s *Session, x Pair) error { _, err := rn.Run(s, x); return err }},
+		{"layernorm (1 row)", ln, -3, 3, func(s *Session, x Pair) error { _, err := ln.Run(s, x); return err }},
+	}
+}
+
+// TestCostTable prints the per-element costs of the package documentation
+// (go test -run TestCostTable -v), from the Estimates at n = 512.
+func TestCostTable(t *testing.T) {
+	const n = 512
+	var b strings.Builder
+	for _, prime := range testPrimes(t) {
+		cfg := testConfig(t, prime, 16)
+		fmt.Fprintf(&b, "\nt %d-bit, n = %d:\n%-20s %12s %12s %7s %10s %12s\n", cfg.Ring.Bits(), n,
+			"protocol", "c2s B/elem", "s2c B/elem", "rounds", "triples/el", "offline B/el")
+		for _, e := range costProtocols(cfg, n) {
+			c := e.p.Estimate()
+			fmt.Fprintf(&b, "%-20s %12.1f %12.1f %7d %10.1f %12.1f\n", e.name, float64(c.BytesC2S)/n, float64(c.BytesS2C)/n,
+				c.Rounds, float64(c.Triples)/n, float64(c.OfflineBytes)/n)
+		}
+	}
+	t.Log(b.String())
+}
+
+// BenchmarkProtocols runs every protocol at n = 64 and 512 and reports the
+// bytes (both directions) per element and the rounds of one Run.
+func BenchmarkProtocols(b *testing.B) {
+	cfg := testConfig(b, testPrimes(b)[0], 16)
+	for _, n := range []int{64, 512} {
+		for _, e := range costProtocols(cfg, n) {
+			b.Run(fmt.Sprintf("%s/n=%d", e.name, n), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(1, uint64(n)))
+				_, x := randomPair(b, cfg.Ring, rng, n, e.lo, e.hi)
+				s := NewSession(cfg, TrustedDealer{})
+				defer s.Close()
+				for b.Loop() {
+					if err := e.run(s, x); err != nil {
+						b.Fatal(err)
+					}
+				}
+				c := e.p.Estimate()
+				b.ReportMetric(float64(c.BytesC2S+c.BytesS2C)/float64(n), "bytes/elem")
+				b.ReportMetric(float64(c.Rounds), "rounds")
+			})
+		}
+	}
+}

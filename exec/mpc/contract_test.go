@@ -1,0 +1,145 @@
+package mpc
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cgsim/cgsim/cost"
+)
+
+// contractCase runs one protocol of length n on a fresh session and
+// returns its Estimate and what its Run recorded.
+type contractCase struct {
+	name string
+	run  func(t *testing.T, cfg Config, n int) (est, got cost.Cost)
+}
+
+// randomPair shares n values drawn uniformly from [lo, hi).
+func randomPair(t testing.TB, r *Ring, rng *rand.Rand, n int, lo, hi float64) ([]float64, Pair) {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = lo + (hi-lo)*rng.Float64()
+	}
+	p, err := r.Split(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range v {
+		v[i] = r.Decode(r.Encode(v[i])) // the values actually shared
+	}
+	return v, p
+}
+
+// measure runs fn on a fresh session with the trusted dealer and returns
+// the session's recorded cost.
+func measure(t *testing.T, cfg Config, fn func(s *Session) error) cost.Cost {
+	t.Helper()
+	s := NewSession(cfg, TrustedDealer{})
+	defer s.Close()
+	if err := fn(s); err != nil {
+		t.Fatal(err)
+	}
+	if left := s.Left(); left != (Need{}) {
+		t.Errorf("material left over after the run: %v", left)
+	}
+	return s.Cost()
+}
+
+func unary(name string, mk func(cfg Config, n int) (Protocol, func(*Session, Pair) error), lo, hi float64) contractCase {
+	return contractCase{name, func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+		rng := rand.New(rand.NewPCG(uint64(n), 7))
+		_, x := randomPair(t, cfg.Ring, rng, n, lo, hi)
+		p, fn := mk(cfg, n)
+		return p.Estimate(), measure(t, cfg, func(s *Session) error { return fn(s, x) })
+	}}
+}
+
+func contractCases() []contractCase {
+	return []contractCase{
+		{"mul", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			rng := rand.New(rand.NewPCG(uint64(n), 1))
+			_, x := randomPair(t, cfg.Ring, rng, n, -4, 4)
+			_, y := randomPair(t, cfg.Ring, rng, n, -4, 4)
+			m := Mul{Config: cfg, N: n, Fixed: true}
+			return m.Estimate(), measure(t, cfg, func(s *Session) error { _, err := m.Run(s, x, y); return err })
+		}},
+		unary("trunc", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := Trunc{Config: cfg, N: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -100, 100),
+		unary("sign", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := Sign{Config: cfg, N: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -100, 100),
+		unary("max", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := Max{Config: cfg, Rows: 1, Cols: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -10, 10),
+		unary("argmax", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := Argmax{Config: cfg, N: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -10, 10),
+		unary("exp", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := Exp{Config: cfg, N: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -20, 0),
+		unary("reciprocal", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := Reciprocal{Config: cfg, N: n, Lo: 0, Hi: 10}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, 1, 1000),
+		unary("rsqrt", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := Rsqrt{Config: cfg, N: n, Lo: -4, Hi: 10}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, 0.1, 1000),
+		unary("softmax", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := Softmax{Config: cfg, Rows: 1, Cols: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -8, 8),
+		{"softmax-causal", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			rng := rand.New(rand.NewPCG(uint64(n), 3))
+			p := Softmax{Config: cfg, Rows: 1 + n%5, Cols: n + n%5, Causal: true}
+			_, x := randomPair(t, cfg.Ring, rng, p.Rows*p.Cols, -8, 8)
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
+		unary("silu", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := SiLU{Config: cfg, N: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -20, 20),
+		unary("gelu", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := GELU{Config: cfg, N: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -10, 10),
+		unary("rmsnorm", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := RMSNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -3, 3),
+		unary("layernorm", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := LayerNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -3, 3),
+	}
+}
+
+// TestRunMatchesEstimate checks, for every protocol, both moduli and
+// several lengths, that the counters a Run records (bytes each way,
+// rounds, share operations, triples, offline bytes) equal its Estimate.
+func TestRunMatchesEstimate(t *testing.T) {
+	lengths := []int{1, 7, 64, 500}
+	if testing.Short() {
+		lengths = []int{1, 7, 64}
+	}
+	for _, prime := range testPrimes(t) {
+		cfg := testConfig(t, prime, 16)
+		for _, c := range contractCases() {
+			for _, n := range lengths {
+				t.Run(fmt.Sprintf("%s/t=%d-bit/n=%d", c.name, cfg.Ring.Bits(), n), func(t *testing.T) {
+					est, got := c.run(t, cfg, n)
+					if d := cost.CounterDiff(got, est); len(d) != 0 {
+						t.Errorf("Run vs Estimate: %v", d)
+					}
+				})
+			}
+		}
+	}
+}

@@ -1,0 +1,293 @@
+package mpc
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/big"
+	"math/bits"
+)
+
+// Params are the arithmetic settings of the protocols: the prime modulus of
+// the shares (the BGV plaintext modulus t of the HE side) and the number of
+// fractional bits of the fixed-point encoding.
+type Params struct {
+	T    uint64 // prime modulus of the shares, 2^20 < T < 2^62
+	Frac int    // fractional bits f of the fixed-point encoding, 4 <= f
+}
+
+// Ring is Z_t with the fixed-point encoding of Params: a real v is the
+// element round(v·2^f) mod t, read back in the centered representation
+// (elements above t/2 are negative). A Ring is immutable and safe for
+// concurrent use.
+type Ring struct {
+	t     uint64
+	frac  int
+	bits  int    // bit length of t
+	width int    // bytes of one element on the wire: ceil(bits/8)
+	half  uint64 // (t-1)/2: the largest non-negative element
+}
+
+// NewRing checks p and returns its ring. t must be an odd prime between
+// 2^20 and 2^62, and the fixed-point encoding must leave room for products:
+// 2f + 8 < bits(t) - 3, the range that truncation handles (see [Ring.TruncBound]).
+func NewRing(p Params) (*Ring, error) {
+	if p.T < 1<<20 || p.T >= 1<<62 {
+		return nil, fmt.Errorf("mpc: modulus %d outside (2^20, 2^62)", p.T)
+	}
+	if !new(big.Int).SetUint64(p.T).ProbablyPrime(32) {
+		return nil, fmt.Errorf("mpc: modulus %d is not prime", p.T)
+	}
+	b := bits.Len64(p.T)
+	if p.Frac < 4 || 2*p.Frac+8 >= b-3 {
+		return nil, fmt.Errorf("mpc: %d fractional bits do not fit a %d-bit modulus (need 4 <= f and 2f+8 < %d)", p.Frac, b, b-3)
+	}
+	return &Ring{t: p.T, frac: p.Frac, bits: b, width: (b + 7) / 8, half: (p.T - 1) / 2}, nil
+}
+
+// Params returns the settings the ring was built from.
+func (r *Ring) Params() Params { return Params{T: r.t, Frac: r.frac} }
+
+// Modulus is t.
+func (r *Ring) Modulus() uint64 { return r.t }
+
+// Frac is the number of fractional bits f.
+func (r *Ring) Frac() int { return r.frac }
+
+// Bits is the bit length of t.
+func (r *Ring) Bits() int { return r.bits }
+
+// ElementBytes is the size of one element on the wire.
+func (r *Ring) ElementBytes() int { return r.width }
+
+// TruncBound is ℓ such that truncation is exact up to its rounding for
+// every |x| < 2^ℓ (x the integer representative, 2f fractional bits after
+// a product): ℓ = bits(t) - 3.
+func (r *Ring) TruncBound() int { return r.bits - 3 }
+
+// Add returns a + b mod t.
+func (r *Ring) Add(a, b uint64) uint64 {
+	s := a + b
+	if s >= r.t || s < a {
+		s -= r.t
+	}
+	return s
+}
+
+// Sub returns a - b mod t.
+func (r *Ring) Sub(a, b uint64) uint64 {
+	if a >= b {
+		return a - b
+	}
+	return a + (r.t - b)
+}
+
+// Neg returns -a mod t.
+func (r *Ring) Neg(a uint64) uint64 {
+	if a == 0 {
+		return 0
+	}
+	return r.t - a
+}
+
+// Mul returns a·b mod t through a 128-bit product.
+func (r *Ring) Mul(a, b uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	return bits.Rem64(hi, lo, r.t)
+}
+
+// FromInt returns the element of the signed integer v.
+func (r *Ring) FromInt(v int64) uint64 {
+	if v >= 0 {
+		return uint64(v) % r.t
+	}
+	return r.Neg(uint64(-v) % r.t)
+}
+
+// ToInt returns the centered representative of a in (-t/2, t/2).
+func (r *Ring) ToInt(a uint64) int64 {
+	if a > r.half {
+		return -int64(r.t - a)
+	}
+	return int64(a)
+}
+
+// Encode returns the fixed-point element of v: round(v·2^f) mod t. Values
+// beyond the centered range saturate.
+func (r *Ring) Encode(v float64) uint64 {
+	x := math.Round(math.Ldexp(v, r.frac))
+	lim := float64(r.half)
+	switch {
+	case math.IsNaN(x):
+		x = 0
+	case x > lim:
+		x = lim
+	case x < -lim:
+		x = -lim
+	}
+	return r.FromInt(int64(x))
+}
+
+// Decode returns the real value of a fixed-point element.
+func (r *Ring) Decode(a uint64) float64 { return math.Ldexp(float64(r.ToInt(a)), -r.frac) }
+
+// Share is one party's additive share of a vector: the vector is the sum of
+// the two parties' shares modulo Mod. Mod travels with the share so that a
+// protocol can refuse a share of another ring.
+type Share struct {
+	Mod uint64
+	V   []uint64
+}
+
+// Pair holds the client's (index 0) and the server's (index 1) shares of
+// one vector. It exists for Run, which plays both parties; a party's own
+// code only ever sees its index.
+type Pair [2]Share
+
+// Len is the length of the shared vector (of the client's share).
+func (p Pair) Len() int { return len(p[0].V) }
+
+// Client and Server name the two parties, as indices of a Pair.
+const (
+	Client = 0
+	Server = 1
+)
+
+// Split encodes v in fixed point and splits it into two fresh shares with
+// crypto-grade randomness: the client's share is uniform in Z_t.
+func (r *Ring) Split(v []float64) (Pair, error) {
+	x := make([]uint64, len(v))
+	for i, f := range v {
+		x[i] = r.Encode(f)
+	}
+	return r.SplitElements(x)
+}
+
+// SplitElements splits elements of Z_t into two fresh shares.
+func (r *Ring) SplitElements(x []uint64) (Pair, error) {
+	mask, err := r.uniformCrypto(len(x))
+	if err != nil {
+		return Pair{}, err
+	}
+	s := make([]uint64, len(x))
+	for i := range x {
+		s[i] = r.Sub(x[i], mask[i])
+	}
+	return Pair{{Mod: r.t, V: mask}, {Mod: r.t, V: s}}, nil
+}
+
+// Open adds the two shares: the elements of the shared vector. It checks
+// moduli and lengths.
+func (r *Ring) Open(p Pair) ([]uint64, error) {
+	if err := r.check("open", p, p.Len()); err != nil {
+		return nil, err
+	}
+	x := make([]uint64, p.Len())
+	for i := range x {
+		x[i] = r.Add(p[0].V[i], p[1].V[i])
+	}
+	return x, nil
+}
+
+// Reveal opens p and decodes it from fixed point.
+func (r *Ring) Reveal(p Pair) ([]float64, error) {
+	x, err := r.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	v := make([]float64, len(x))
+	for i, a := range x {
+		v[i] = r.Decode(a)
+	}
+	return v, nil
+}
+
+// check verifies that both shares of p belong to this ring, have n
+// elements and hold reduced elements.
+func (r *Ring) check(what string, p Pair, n int) error {
+	for party, s := range p {
+		name := [2]string{"client", "server"}[party]
+		if s.Mod != r.t {
+			return fmt.Errorf("mpc: %s: %s share is modulo %d, the protocol works modulo %d", what, name, s.Mod, r.t)
+		}
+		if len(s.V) != n {
+			return fmt.Errorf("mpc: %s: %s share has %d elements, want %d", what, name, len(s.V), n)
+		}
+		for i, a := range s.V {
+			if a >= r.t {
+				return fmt.Errorf("mpc: %s: %s share element %d is %d, not reduced modulo %d", what, name, i, a, r.t)
+			}
+		}
+	}
+	return nil
+}
+
+// uniformCrypto draws n uniform elements of Z_t from crypto/rand by
+// rejection sampling (no modulo bias).
+func (r *Ring) uniformCrypto(n int) ([]uint64, error) {
+	out := make([]uint64, n)
+	mask := uint64(1)<<r.bits - 1
+	var buf [8 * 64]byte
+	i := 0
+	for i < n {
+		if _, err := rand.Read(buf[:]); err != nil {
+			return nil, fmt.Errorf("mpc: reading randomness: %w", err)
+		}
+		for j := 0; j < len(buf) && i < n; j += 8 {
+			v := binary.LittleEndian.Uint64(buf[j:]) & mask
+			if v < r.t {
+				out[i] = v
+				i++
+			}
+		}
+	}
+	return out, nil
+}
+
+// encode writes elements as fixed-width little-endian words of
+// ElementBytes bytes.
+func (r *Ring) encode(dst []byte, x []uint64) []byte {
+	var w [8]byte
+	for _, a := range x {
+		binary.LittleEndian.PutUint64(w[:], a)
+		dst = append(dst, w[:r.width]...)
+	}
+	return dst
+}
+
+// decode reads n elements written by encode, checking the length and that
+// each element is reduced modulo t (a message from a party with another
+// modulus fails here).
+func (r *Ring) decode(msg []byte, n int) ([]uint64, error) {
+	if len(msg) != n*r.width {
+		return nil, fmt.Errorf("message of %d bytes, want %d elements of %d bytes", len(msg), n, r.width)
+	}
+	x := make([]uint64, n)
+	var w [8]byte
+	for i := range x {
+		copy(w[:r.width], msg[i*r.width:])
+		x[i] = binary.LittleEndian.Uint64(w[:])
+		if x[i] >= r.t {
+			return nil, fmt.Errorf("element %d is %d, not reduced modulo %d (mismatched moduli?)", i, x[i], r.t)
+		}
+	}
+	return x, nil
+}
+
+// FindPrime returns the smallest prime t ≡ 1 mod 2^logM with t >= 2^(bits-1)
+// and a bit length of exactly bits, the shape of a BGV plaintext modulus
+// that supports SIMD slots for ring degree 2^(logM-1). It returns an error
+// if there is none.
+func FindPrime(bitLen, logM int) (uint64, error) {
+	if bitLen < 21 || bitLen > 62 || logM < 1 || logM >= bitLen-1 {
+		return 0, fmt.Errorf("mpc: no prime search for %d bits ≡ 1 mod 2^%d", bitLen, logM)
+	}
+	step := uint64(1) << logM
+	for t := uint64(1)<<(bitLen-1) + 1; bits.Len64(t) == bitLen; t += step {
+		if new(big.Int).SetUint64(t).ProbablyPrime(32) {
+			return t, nil
+		}
+	}
+	return 0, fmt.Errorf("mpc: no %d-bit prime ≡ 1 mod 2^%d", bitLen, logM)
+}

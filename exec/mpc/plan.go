@@ -1,0 +1,34 @@
+package mpc
+
+import "github.com/cgsim/cgsim/cost"
+
+// plan accumulates what a protocol costs and needs, step by step, in the
+// order its Run performs the steps: an Estimate is a plan written down
+// beside the Run, with the same helpers, so that the two agree by
+// construction and the tests check that they do.
+type plan struct {
+	cfg  Config
+	cost cost.Cost
+	need Need
+}
+
+func (p *plan) add(c cost.Cost)  { p.cost = p.cost.Add(c) }
+func (p *plan) local(ops int)    { p.add(p.cfg.localCost(ops)) }
+func (p *plan) mul(n int)        { p.add(p.cfg.mulCost(n)); p.need = p.need.Add(mulNeed(n)) }
+func (p *plan) trunc(n int)      { p.add(p.cfg.truncCost(n)); p.need = p.need.Add(truncNeed(n)) }
+func (p *plan) mulFix(n int)     { p.mul(n); p.trunc(n) }
+func (p *plan) sign(n int)       { p.add(p.cfg.signCost(n)); p.need = p.need.Add(p.cfg.signNeed(n)) }
+func (p *plan) reveal(n int)     { p.add(p.cfg.revealCost(n)) }
+func (p *plan) mulPub(n int)     { p.local(2 * n); p.trunc(n) }
+func (p *plan) addConst(n int)   { p.local(n) }
+func (p *plan) affine(n int)     { p.local(6 * n) }
+func (p *plan) sumRows(n int)    { p.local(2 * n) }
+func (p *plan) lincomb(n, m int) { p.local(4*n*m + n) }
+
+// estimate is the full cost of a plan: online cost plus the offline bytes
+// of its material dealt at once by the seed-compressed dealer.
+func (p *plan) estimate() cost.Cost {
+	c := p.cost
+	c.OfflineBytes += p.need.OfflineBytes(p.cfg.Ring)
+	return c
+}
