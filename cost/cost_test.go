@@ -222,3 +222,22 @@ func TestTally(t *testing.T) {
 		t.Errorf("tally %+v, want %+v (%v)", got, want, d)
 	}
 }
+
+// TestDefaultProfiles checks every embedded profile loads, validates and
+// is filed under its own preset name.
+func TestDefaultProfiles(t *testing.T) {
+	names := DefaultNames()
+	if len(names) == 0 {
+		t.Fatal("no embedded profiles")
+	}
+	for _, name := range names {
+		p, err := Default(name)
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if p.Params != name {
+			t.Errorf("file %s.json holds the profile of %s", name, p.Params)
+		}
+	}
+}

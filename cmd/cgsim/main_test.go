@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/params"
 )
 
 // dataDir is the shared data seen from this package's directory.
@@ -141,5 +144,29 @@ func TestListings(t *testing.T) {
 	out, _, err = cgsim("models")
 	if err != nil || !strings.Contains(out, "llama3-8b") || !strings.Contains(out, "stories260K") {
 		t.Errorf("models: %v\n%s", err, out)
+	}
+}
+
+// TestEmbeddedProfilesMatchPresets checks that the embedded profiles
+// describe the presets they are named after, and that the default preset
+// has one, so that estimates work out of the box.
+func TestEmbeddedProfilesMatchPresets(t *testing.T) {
+	for _, name := range cost.DefaultNames() {
+		prof, err := cost.Default(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		preset, err := params.ByName(name)
+		if err != nil {
+			t.Errorf("profile %s has no preset: %v", name, err)
+			continue
+		}
+		if prof.LogN != preset.LogN || prof.MaxLevel != preset.MaxLevel() || prof.Scheme != preset.Scheme.String() {
+			t.Errorf("profile %s: log N %d, max level %d, %s; preset: %d, %d, %s", name,
+				prof.LogN, prof.MaxLevel, prof.Scheme, preset.LogN, preset.MaxLevel(), preset.Scheme)
+		}
+	}
+	if _, err := cost.Default(params.DefaultBGV); err != nil {
+		t.Errorf("default preset %s has no embedded profile: %v", params.DefaultBGV, err)
 	}
 }
