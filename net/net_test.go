@@ -243,3 +243,18 @@ func TestCiphertextBytes(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPipe measures the in-process transport: one 64 KiB message each
+// way per iteration, as a share exchange of 8192 elements does.
+func BenchmarkPipe(b *testing.B) {
+	client, server, _, closePipe := Pipe()
+	defer closePipe()
+	msg := make([]byte, 64<<10)
+	b.SetBytes(2 * int64(len(msg)))
+	for i := 0; i < b.N; i++ {
+		client.Send(msg)
+		server.Recv()
+		server.Send(msg)
+		client.Recv()
+	}
+}
