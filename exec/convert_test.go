@@ -1,0 +1,72 @@
+package exec
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+
+	"github.com/cgsim/cgsim/cost"
+)
+
+func TestCtBytes(t *testing.T) {
+	for _, name := range testPresets(t) {
+		e := env(t, name)
+		for lvl := 0; lvl <= e.params.MaxLevel(); lvl++ {
+			ct := bgv.NewCiphertext(e.params, 1, lvl)
+			b, err := ct.MarshalBinary()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := ctBytes(e.params.LogN(), lvl), int64(len(b)+8); got != want {
+				t.Errorf("%s level %d: ctBytes %d, marshalled+frame %d", name, lvl, got, want)
+			}
+		}
+	}
+}
+
+// TestShareConversion converts a random shared vector to a ciphertext (C2S)
+// and back to shares (H2S): the value must survive exactly, and the counters
+// of both Runs equal their Estimates.
+func TestShareConversion(t *testing.T) {
+	for _, name := range testPresets(t) {
+		e := env(t, name)
+		p := e.params
+		sess, err := NewSession(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Close()
+		tm := p.PlaintextModulus()
+		// Lengths: one element, a partial ciphertext, exactly one, and a
+		// spill into a second ciphertext.
+		for _, n := range []int{1, 100, p.MaxSlots(), p.MaxSlots() + 3} {
+			t.Run(fmt.Sprintf("%s/len=%d", name, n), func(t *testing.T) {
+				x := randVec(t, tm, n)
+				c2s := NewC2S(p, e.profile, n)
+				tally := cost.NewTally(e.profile)
+				cts, err := c2s.Run(sess, tally, share(t, x, tm))
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkCounters(t, tally.Cost(), c2s.Estimate())
+				h2s, err := NewH2S(p, e.profile, n, c2s.Level, newNoiseModel(p).freshSK())
+				if err != nil {
+					t.Fatal(err)
+				}
+				tally = cost.NewTally(e.profile)
+				y, err := h2s.Run(sess, tally, cts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkCounters(t, tally.Cost(), h2s.Estimate())
+				if !equalVec(y.Reveal(tm), x) {
+					t.Fatal("round trip changed the vector")
+				}
+				if h2s.SendLevel() >= c2s.Level && p.MaxLevel() > 0 {
+					t.Logf("sent at level %d (from %d)", h2s.SendLevel(), c2s.Level)
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,46 @@
+package exec_test
+
+import (
+	"fmt"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/params"
+)
+
+// A decode linear layer y = W x on a 2 x 3 matrix: the client holds one
+// share of x, the server the other and W; each ends with a share of y.
+func ExampleLinear() {
+	pr, _ := params.ByName("bgv-test-insecure") // insecure: for examples and tests only
+	p, _ := pr.BGV()
+	prof, _ := exec.CalibrateBGV(pr.Name, p, exec.CalibrationOptions{Repetitions: 1, Hoisted: 2})
+
+	l, err := exec.NewLinear(p, prof, 2, 3, 1, exec.Decode)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sess, err := exec.NewSession(p, l) // key exchange: only l's rotation keys
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer sess.Close()
+
+	t := p.PlaintextModulus()
+	w := exec.Matrix{Rows: 2, Cols: 3, Data: []uint64{1, 2, 3, 4, 5, 6}}
+	x, _ := exec.ShareOf([]uint64{1, 0, 2}, t)
+	tally := cost.NewTally(prof)
+	y, err := l.Run(sess, tally, w, x)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("W x =", y.Reveal(t))
+	fmt.Println("Run counters equal Estimate's:", len(cost.CounterDiff(tally.Cost(), l.Estimate())) == 0)
+	fmt.Println("rotations:", l.RotationCount(), "lower bound:", l.RotationLowerBound())
+	// Output:
+	// W x = [7 16]
+	// Run counters equal Estimate's: true
+	// rotations: 2 lower bound: 2
+}

@@ -1,0 +1,101 @@
+package exec
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/model"
+)
+
+// linearShape is one weight matrix of a model.
+type linearShape struct {
+	name    string
+	out, in int
+}
+
+// modelShapes lists every weight-matrix shape of a model: d x d (wq, wo),
+// kv x d (wk, wv), hidden x d (w1, w3 or fc), d x hidden (w2 or proj),
+// vocab x d (classifier).
+func modelShapes(t testing.TB, name string, withVocab bool) []linearShape {
+	c, err := model.ConfigByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := []linearShape{
+		{name + "/dxd", c.Dim, c.Dim},
+		{name + "/kvxd", c.KVDim(), c.Dim},
+		{name + "/hiddenxd", c.HiddenDim, c.Dim},
+		{name + "/dxhidden", c.Dim, c.HiddenDim},
+	}
+	if withVocab {
+		s = append(s, linearShape{name + "/vocabxd", c.VocabSize, c.Dim})
+	}
+	return s
+}
+
+func randMatrix(t testing.TB, tm uint64, rows, cols int) Matrix {
+	return Matrix{Rows: rows, Cols: cols, Data: randVec(t, tm, rows*cols)}
+}
+
+// TestLinear runs the linear layer on every matrix shape of stories260K
+// and of a GPT-2 layer (the GPT-2 classifier, 50257 x 768, is priced in
+// TestLinearEstimateOnly and the benchmarks), in the decode encoding and in
+// the prefill encoding: the result equals W x mod t exactly and the
+// counters of Run equal Estimate's.
+func TestLinear(t *testing.T) {
+	shapes := modelShapes(t, "stories260K", true)
+	shapes = append(shapes, modelShapes(t, "gpt2", false)...)
+	for _, name := range testPresets(t) {
+		e := env(t, name)
+		p := e.params
+		tm := p.PlaintextModulus()
+		for _, sh := range shapes {
+			// Prefill token counts: 3 (not a power of two) and 16 for the
+			// small model; 2 for GPT-2, whose layers are large.
+			ms := []int{1, 3, 16}
+			if sh.in > 256 || sh.out > 256 {
+				ms = []int{1, 2}
+				if testing.Short() {
+					ms = []int{1}
+				}
+			}
+			for _, m := range ms {
+				enc := Prefill
+				if m == 1 {
+					enc = Decode
+				}
+				t.Run(fmt.Sprintf("%s/%s/%s/m=%d", name, sh.name, enc, m), func(t *testing.T) {
+					l, err := NewLinear(p, e.profile, sh.out, sh.in, m, enc)
+					if err != nil {
+						t.Fatal(err)
+					}
+					sess, err := NewSession(p, l)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer sess.Close()
+					w := randMatrix(t, tm, sh.out, sh.in)
+					x := randVec(t, tm, m*sh.in)
+					tally := cost.NewTally(e.profile)
+					y, err := l.Run(sess, tally, w, share(t, x, tm))
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := y.Reveal(tm)
+					for k := 0; k < m; k++ {
+						want := w.MulVec(x[k*sh.in:(k+1)*sh.in], tm)
+						if !equalVec(got[k*sh.out:(k+1)*sh.out], want) {
+							t.Fatalf("token %d: W x differs from the plaintext product", k)
+						}
+					}
+					checkCounters(t, tally.Cost(), l.Estimate())
+					if r, lb := l.RotationCount(), l.RotationLowerBound(); r < lb {
+						t.Errorf("%d rotations, below the lower bound %d", r, lb)
+					}
+					t.Logf("%v: %d rotations (bound %d), %d keys, setup %d bytes", l, l.RotationCount(), l.RotationLowerBound(), sess.GaloisKeys, sess.Setup.BytesC2S)
+				})
+			}
+		}
+	}
+}
