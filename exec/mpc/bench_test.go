@@ -56,8 +56,8 @@ func costProtocols(cfg Config, n int) []struct {
 func TestCostTable(t *testing.T) {
 	const n = 512
 	var b strings.Builder
-	for _, prime := range testPrimes(t) {
-		cfg := testConfig(t, prime, 16)
+	for _, preset := range testPresets {
+		cfg := testConfig(t, preset)
 		fmt.Fprintf(&b, "\nt %d-bit, n = %d:\n%-20s %12s %12s %7s %10s %12s\n", cfg.Ring.Bits(), n,
 			"protocol", "c2s B/elem", "s2c B/elem", "rounds", "triples/el", "offline B/el")
 		for _, e := range costProtocols(cfg, n) {
@@ -69,10 +69,11 @@ func TestCostTable(t *testing.T) {
 	t.Log(b.String())
 }
 
-// BenchmarkProtocols runs every protocol at n = 64 and 512 and reports the
-// bytes (both directions) per element and the rounds of one Run.
+// BenchmarkProtocols runs every protocol at n = 64 and 512 with bgv-n14's
+// fixed point and reports the online bytes (both directions) per element,
+// the rounds and the dealer's offline bytes per element of one Run.
 func BenchmarkProtocols(b *testing.B) {
-	cfg := testConfig(b, testPrimes(b)[0], 16)
+	cfg := testConfig(b, "bgv-n14")
 	for _, n := range []int{64, 512} {
 		for _, e := range costProtocols(cfg, n) {
 			b.Run(fmt.Sprintf("%s/n=%d", e.name, n), func(b *testing.B) {
@@ -88,6 +89,7 @@ func BenchmarkProtocols(b *testing.B) {
 				c := e.p.Estimate()
 				b.ReportMetric(float64(c.BytesC2S+c.BytesS2C)/float64(n), "bytes/elem")
 				b.ReportMetric(float64(c.Rounds), "rounds")
+				b.ReportMetric(float64(c.OfflineBytes)/float64(n), "offline-B/elem")
 			})
 		}
 	}

@@ -129,8 +129,8 @@ func TestRunMatchesEstimate(t *testing.T) {
 	if testing.Short() {
 		lengths = []int{1, 7, 64}
 	}
-	for _, prime := range testPrimes(t) {
-		cfg := testConfig(t, prime, 16)
+	for _, preset := range testPresets {
+		cfg := testConfig(t, preset)
 		for _, c := range contractCases() {
 			for _, n := range lengths {
 				t.Run(fmt.Sprintf("%s/t=%d-bit/n=%d", c.name, cfg.Ring.Bits(), n), func(t *testing.T) {

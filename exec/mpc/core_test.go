@@ -1,62 +1,126 @@
 package mpc
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
 )
 
-func TestCoreSteps(t *testing.T) {
-	for _, prime := range testPrimes(t) {
-		cfg := testConfig(t, prime, 16)
-		r := cfg.Ring
-		s := NewSession(cfg, TrustedDealer{})
-		n := 200
-		rng := rand.New(rand.NewPCG(1, 2))
-		xs, ys := make([]float64, n), make([]float64, n)
-		for i := range xs {
-			xs[i] = rng.NormFloat64() * 20
-			ys[i] = rng.NormFloat64() * 20
+// TestDCF checks the distributed comparison function against [c < α] on
+// edge values (0, 1, the middle of Z_t, t-1 and their neighbours) and
+// random ones, for both presets' moduli, with β = 1 and β = -1.
+func TestDCF(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, preset := range testPresets {
+		r := testConfig(t, preset).Ring
+		edges := []uint64{0, 1, 2, r.half - 1, r.half, r.half + 1, r.t - 2, r.t - 1}
+		var vals []uint64
+		vals = append(vals, edges...)
+		for range 12 {
+			vals = append(vals, rng.Uint64N(r.t))
 		}
-		xs[0], xs[1] = 0, -1.0/65536
-		x, _ := r.Split(xs)
-		y, _ := r.Split(ys)
-		need := Need{Triples: n, Truncs: n}.Add(cfg.signNeed(n))
-		if err := s.Preprocess(need); err != nil {
-			t.Fatal(err)
-		}
-		z, err := s.mul(fromPair(x), fromPair(y))
-		if err != nil {
-			t.Fatal(err)
-		}
-		z, err = s.trunc(z)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _ := r.Reveal(z.pair(r))
-		for i := range got {
-			want := r.Decode(r.Encode(xs[i])) * r.Decode(r.Encode(ys[i])) // the shared values
-			if math.Abs(got[i]-want) > 2.0/65536 {                        // truncation: within 2 ulp
-				t.Errorf("mul %d: %v·%v = %v, got %v", i, xs[i], ys[i], want, got[i])
+		for _, alpha := range vals {
+			for _, beta := range []uint64{1, r.t - 1} {
+				s0 := block{rng.Uint64(), rng.Uint64()}.clearLSB()
+				s1 := block{rng.Uint64(), rng.Uint64()}.clearLSB()
+				k := r.dcfGen(r.bits, alpha, beta, s0, s1)
+				cs := append([]uint64{alpha - min(alpha, 1), alpha, min(alpha+1, r.t-1)}, vals...)
+				for _, c := range cs {
+					got := r.Add(r.dcfEval(0, s0, k.cw, k.final, c), r.dcfEval(1, s1, k.cw, k.final, c))
+					want := uint64(0)
+					if c < alpha {
+						want = beta
+					}
+					if got != want {
+						t.Fatalf("%s: α=%d β=%d c=%d: got %d want %d", preset, alpha, beta, c, got, want)
+					}
+				}
 			}
 		}
-		sg, err := s.sign(fromPair(x))
+	}
+}
+
+// TestSignEdges runs Sign on the edge cases of the centered encoding — 0,
+// ±1 unit, ±1, the limits ±(2^IntBits - 2^-f) of the fixed-point range,
+// the elements around t/2 (the largest positive and negative elements) —
+// and random elements of the whole field, and checks [x >= 0] exactly.
+func TestSignEdges(t *testing.T) {
+	for _, preset := range testPresets {
+		cfg := testConfig(t, preset)
+		r := cfg.Ring
+		limit := math.Ldexp(1, r.fp.IntBits) - math.Ldexp(1, -r.frac)
+		var xs []uint64
+		for _, v := range []float64{0, math.Ldexp(1, -r.frac), -math.Ldexp(1, -r.frac), 1, -1, limit, -limit} {
+			xs = append(xs, r.Encode(v))
+		}
+		xs = append(xs, r.half-1, r.half, r.half+1, r.half+2, 1, r.t-1, r.t-2)
+		rng := rand.New(rand.NewPCG(7, 8))
+		for range 300 {
+			xs = append(xs, rng.Uint64N(r.t))
+		}
+		x, err := r.SplitElements(xs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		bits, _ := r.Open(sg.pair(r))
-		for i, b := range bits {
+		s := NewSession(cfg, TrustedDealer{})
+		b, err := Sign{Config: cfg, N: len(xs)}.Run(s, x)
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := r.Open(b)
+		for i, v := range xs {
 			want := uint64(0)
-			if r.Encode(xs[i]) <= r.half {
+			if v <= r.half {
 				want = 1
 			}
-			if b != want {
-				t.Errorf("sign %d of %v: got %d want %d", i, xs[i], b, want)
+			if got[i] != want {
+				t.Errorf("%s: sign of element %d (centered %d): got %d want %d", preset, v, r.ToInt(v), got[i], want)
 			}
 		}
-		if left := s.Left(); left != (Need{}) {
-			t.Errorf("left %v", left)
+		if c := s.Cost(); c.Rounds != 1 {
+			t.Errorf("%s: sign took %d rounds, want 1", preset, c.Rounds)
 		}
-		t.Logf("%d: %+v", prime, s.Cost())
+	}
+}
+
+// TestTruncShifts checks truncation by several shifts at the edges of its
+// range |x| < 2^ℓ: within 2 units of the last place.
+func TestTruncShifts(t *testing.T) {
+	for _, preset := range testPresets {
+		cfg := testConfig(t, preset)
+		r := cfg.Ring
+		l := r.TruncBound()
+		rng := rand.New(rand.NewPCG(9, 10))
+		for _, k := range []int{1, r.frac, r.work, 2*r.work - r.frac} {
+			t.Run(fmt.Sprintf("%s/k=%d", preset, k), func(t *testing.T) {
+				ints := []int64{0, 1, -1, 1<<l - 1, -(1<<l - 1), 1 << k, -(1 << k)}
+				for range 200 {
+					ints = append(ints, rng.Int64N(1<<l)-1<<(l-1))
+				}
+				xs := make([]uint64, len(ints))
+				for i, v := range ints {
+					xs[i] = r.FromInt(v)
+				}
+				x, _ := r.SplitElements(xs)
+				s := NewSession(cfg, TrustedDealer{})
+				defer s.Close()
+				if err := s.Preprocess(truncPiece(len(xs), k).need); err != nil {
+					t.Fatal(err)
+				}
+				z, err := s.trunc(fromPair(x), k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, _ := r.Open(z.pair(r))
+				for i, v := range ints {
+					want := v >> k // floor division
+					if d := r.ToInt(got[i]) - want; d < -2 || d > 2 {
+						t.Errorf("⌊%d/2^%d⌋ = %d, got %d", v, k, want, r.ToInt(got[i]))
+					}
+				}
+			})
+		}
 	}
 }

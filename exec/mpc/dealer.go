@@ -3,49 +3,125 @@ package mpc
 import (
 	"crypto/rand"
 	"fmt"
+	"strings"
 )
+
+// maxShift is the largest shift of a truncation mask.
+const maxShift = 62
 
 // Need is an amount of correlated randomness, by kind. Every protocol knows
 // its Need from its shape alone, so a Run can fetch its material from a
 // dealer before its inputs exist, and an Estimate can price it.
 type Need struct {
-	Triples    int // arithmetic Beaver triples (a, b, ab) over Z_t
-	Truncs     int // truncation masks (r, ⌊r/2^f⌋, [r > (t-1)/2]) over Z_t
-	SignMasks  int // sign masks: r uniform in Z_t, arithmetic shares and XOR shares of its bits
-	BitTriples int // boolean AND triples, one per bit
-	DaBits     int // random bits ρ, XOR-shared and shared over Z_t
+	// Triples counts arithmetic Beaver triples (a, b, ab) over Z_t.
+	Triples int
+	// Truncs[k] counts truncation masks (r, ⌊r/2^k⌋, [r > (t-1)/2]) over
+	// Z_t for a division by 2^k.
+	Truncs [maxShift + 1]int
+	// Compares counts comparison keys: a uniform mask r in Z_t, the two
+	// keys of a distributed comparison function for [c < r] on bits(t)-bit
+	// inputs, and shares of the bit 1 ⊕ lsb(r).
+	Compares int
 }
 
 // Add returns n + o.
 func (n Need) Add(o Need) Need {
-	return Need{n.Triples + o.Triples, n.Truncs + o.Truncs, n.SignMasks + o.SignMasks,
-		n.BitTriples + o.BitTriples, n.DaBits + o.DaBits}
+	n.Triples += o.Triples
+	n.Compares += o.Compares
+	for k := range n.Truncs {
+		n.Truncs[k] += o.Truncs[k]
+	}
+	return n
 }
 
-// Scale returns n repeated k times.
-func (n Need) Scale(k int) Need {
-	return Need{n.Triples * k, n.Truncs * k, n.SignMasks * k, n.BitTriples * k, n.DaBits * k}
+// Scale returns n repeated m times.
+func (n Need) Scale(m int) Need {
+	n.Triples *= m
+	n.Compares *= m
+	for k := range n.Truncs {
+		n.Truncs[k] *= m
+	}
+	return n
+}
+
+// IsZero reports whether n asks for nothing.
+func (n Need) IsZero() bool { return n == Need{} }
+
+// covers reports whether n holds at least o of every kind.
+func (n Need) covers(o Need) bool {
+	if n.Triples < o.Triples || n.Compares < o.Compares {
+		return false
+	}
+	for k := range n.Truncs {
+		if n.Truncs[k] < o.Truncs[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// negative reports whether some count is negative.
+func (n Need) negative() bool {
+	if n.Triples < 0 || n.Compares < 0 {
+		return true
+	}
+	for _, c := range n.Truncs {
+		if c < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// truncTotal is the number of truncation masks of every shift.
+func (n Need) truncTotal() int {
+	total := 0
+	for _, c := range n.Truncs {
+		total += c
+	}
+	return total
+}
+
+// cmpKeyBytes is the size of the correction words of m comparison keys,
+// which both parties receive: per key and level a 16-byte seed correction
+// and a value correction of one element, a final element per key, and two
+// control bits per key and level, packed over the batch.
+func cmpKeyBytes(r *Ring, m int) int64 {
+	k, w := int64(r.bits), int64(r.width)
+	return int64(m)*(k*(16+w)+w) + (2*k*int64(m)+7)/8
 }
 
 // OfflineBytes is what the seed-compressed [TrustedDealer] sends for n:
-// one seed to each party, and to the server the values its seed cannot
-// give (the "corrections"): per triple the share of ab, per truncation
-// mask the shares of ⌊r/2^f⌋ and of the wrap bit, per daBit the Z_t share
-// of ρ, one element each; per sign mask the XOR share of the bits(t) bits
-// of r and per boolean triple one bit, all bits packed. A zero Need costs
-// nothing (no dealing happens).
+// one 32-byte seed to each party; to both parties the correction words of
+// the comparison keys (see cmpKeyBytes: (bits(t)·(16 + w) + w) bytes and
+// 2·bits(t) bits per key, w the element width); and to the server the
+// values its seed cannot give, one element each: per triple the share of
+// ab, per truncation mask the shares of ⌊r/2^k⌋ and of the wrap bit, per
+// comparison the share of 1 ⊕ lsb(r). A zero Need costs nothing (no dealing
+// happens).
 func (n Need) OfflineBytes(r *Ring) int64 {
-	if n == (Need{}) {
+	if n.IsZero() {
 		return 0
 	}
-	elems := int64(n.Triples + 2*n.Truncs + n.DaBits)
-	bitCount := int64(n.SignMasks)*int64(r.bits) + int64(n.BitTriples)
-	return 2*SeedBytes + elems*int64(r.width) + (bitCount+7)/8
+	elems := int64(n.Triples + 2*n.truncTotal() + n.Compares)
+	cw := int64(0)
+	if n.Compares > 0 {
+		cw = cmpKeyBytes(r, n.Compares)
+	}
+	return 2*SeedBytes + 2*cw + elems*int64(r.width)
 }
 
 func (n Need) String() string {
-	return fmt.Sprintf("%d triples, %d truncation masks, %d sign masks, %d bit triples, %d daBits",
-		n.Triples, n.Truncs, n.SignMasks, n.BitTriples, n.DaBits)
+	var tr []string
+	for k, c := range n.Truncs {
+		if c != 0 {
+			tr = append(tr, fmt.Sprintf("%d by 2^%d", c, k))
+		}
+	}
+	if len(tr) == 0 {
+		tr = []string{"0"}
+	}
+	return fmt.Sprintf("%d triples, truncation masks %s, %d comparison keys", n.Triples, strings.Join(tr, ", "), n.Compares)
 }
 
 // Material is what a dealer sends to one party before the protocol:
@@ -63,19 +139,19 @@ type Dealer interface {
 	Deal(r *Ring, n Need) (client, server Material, err error)
 }
 
-// TrustedDealer is a trusted third party with seed compression: the client
-// receives only a PRG seed, from which it expands all of its material; the
-// server receives a seed for its uniformly random components and,
-// explicitly, the components fixed by the correlation (see
-// [Need.OfflineBytes]). The zero value is ready to use; it draws seeds from
-// crypto/rand and is safe for concurrent use.
+// TrustedDealer is a trusted third party with seed compression: each
+// party receives a PRG seed from which it expands its uniformly random
+// components; the comparison keys' correction words, common to both keys,
+// go to both parties, and the components fixed by the correlation go to
+// the server (see [Need.OfflineBytes]). The zero value is ready to use; it
+// draws seeds from crypto/rand and is safe for concurrent use.
 type TrustedDealer struct{}
 
 var _ Dealer = TrustedDealer{}
 
 // Deal returns the two parties' material for n.
 func (TrustedDealer) Deal(r *Ring, n Need) (client, server Material, err error) {
-	if n.Triples < 0 || n.Truncs < 0 || n.SignMasks < 0 || n.BitTriples < 0 || n.DaBits < 0 {
+	if n.negative() {
 		return nil, nil, fmt.Errorf("mpc: dealer: negative need (%v)", n)
 	}
 	var cs, ss Seed
@@ -95,84 +171,91 @@ func (TrustedDealer) Deal(r *Ring, n Need) (client, server Material, err error) 
 		b := r.Add(c.tripleB.v[i], s.tripleB.v[i])
 		corr.tripleC[i] = r.Sub(r.Mul(a, b), c.tripleC.v[i])
 	}
-	// Truncation masks: r = r0 + r1 uniform; shares of ⌊r/2^f⌋ and of the wrap bit.
-	corr.truncHi = make([]uint64, n.Truncs)
-	corr.truncWrap = make([]uint64, n.Truncs)
-	for i := range corr.truncHi {
-		v := r.Add(c.truncR.v[i], s.truncR.v[i])
-		corr.truncHi[i] = r.Sub(v>>r.frac, c.truncHi.v[i])
-		var w uint64
-		if v > r.half {
-			w = 1
+	// Truncation masks: r = r0 + r1 uniform; shares of ⌊r/2^k⌋ and of the wrap bit.
+	for k, count := range n.Truncs {
+		corr.truncHi[k] = make([]uint64, count)
+		corr.truncWrap[k] = make([]uint64, count)
+		for i := range count {
+			v := r.Add(c.truncR[k].v[i], s.truncR[k].v[i])
+			corr.truncHi[k][i] = r.Sub(v>>k, c.truncHi[k].v[i])
+			var w uint64
+			if v > r.half {
+				w = 1
+			}
+			corr.truncWrap[k][i] = r.Sub(w, c.truncWrap[k].v[i])
 		}
-		corr.truncWrap[i] = r.Sub(w, c.truncWrap.v[i])
 	}
-	// Sign masks: XOR shares of the bits of r = r0 + r1.
-	corr.signBits = make([]uint64, n.SignMasks)
-	for i := range corr.signBits {
-		v := r.Add(c.signR.v[i], s.signR.v[i])
-		corr.signBits[i] = v ^ c.signBits.v[i]
+	// Comparisons: r = r0 + r1 uniform, a = 1 ⊕ lsb(r), keys of
+	// (1 - 2a)·[c < r] from the parties' root seeds.
+	keys := cmpWords{cw: make([]cwLevel, 0, n.Compares*r.bits), final: make([]uint64, n.Compares)}
+	corr.cmpA = make([]uint64, n.Compares)
+	for i := range n.Compares {
+		v := r.Add(c.cmpR.v[i], s.cmpR.v[i])
+		a := 1 ^ v&1
+		beta := r.Sub(1, 2*a)
+		k := r.dcfGen(r.bits, v, beta, c.cmpRoot.v[i], s.cmpRoot.v[i])
+		keys.cw = append(keys.cw, k.cw...)
+		keys.final[i] = k.final
+		corr.cmpA[i] = r.Sub(a, c.cmpA.v[i])
 	}
-	// Boolean triples: c1 = (a0^a1)&(b0^b1) ^ c0, word by word.
-	corr.bitC = make([]uint64, len(c.bitC.words))
-	for i := range corr.bitC {
-		corr.bitC[i] = (c.bitA.words[i]^s.bitA.words[i])&(c.bitB.words[i]^s.bitB.words[i]) ^ c.bitC.words[i]
+	var cw int64
+	if n.Compares > 0 {
+		cw = cmpKeyBytes(r, n.Compares)
 	}
-	// DaBits: ρ = ρ0 ^ ρ1, Z_t share ρ - ρA0.
-	corr.daArith = make([]uint64, n.DaBits)
-	for i := range corr.daArith {
-		rho := c.daBool.v[i] ^ s.daBool.v[i]
-		corr.daArith[i] = r.Sub(rho, c.daArith.v[i])
+	cm := partyMaterial{seed: cs, need: n, keys: keys, bytes: SeedBytes + cw}
+	sm := partyMaterial{seed: ss, need: n, keys: keys, corr: &corr, bytes: max(0, n.OfflineBytes(r)-SeedBytes-cw)}
+	if n.IsZero() {
+		cm.bytes, sm.bytes = 0, 0
 	}
-	return seedMaterial{seed: cs, need: n}, serverMaterial{seed: ss, need: n, corr: corr, bytes: max(0, n.OfflineBytes(r)-SeedBytes)}, nil
+	return cm, sm, nil
 }
 
 // corrections are the server's components fixed by the correlation.
 type corrections struct {
-	tripleC, truncHi, truncWrap, signBits, bitC, daArith []uint64
+	tripleC            []uint64
+	truncHi, truncWrap [maxShift + 1][]uint64
+	cmpA               []uint64
 }
 
-// seedMaterial is the client's material under seed compression.
-type seedMaterial struct {
-	seed Seed
-	need Need
+// cmpWords are the correction words common to both keys of a batch of
+// comparisons: bits(t) levels per key, then one final element per key.
+type cmpWords struct {
+	cw    []cwLevel
+	final []uint64
 }
 
-func (m seedMaterial) Bytes() int64 {
-	if m.need == (Need{}) {
-		return 0
-	}
-	return SeedBytes
-}
-
-func (m seedMaterial) Expand(r *Ring) (*Stock, error) {
-	return expandSeeded(r, m.seed, m.need, true), nil
-}
-
-// serverMaterial is the server's material: a seed and the corrections.
-type serverMaterial struct {
+// partyMaterial is one party's material: its seed, the comparison keys'
+// correction words and, for the server, the corrections.
+type partyMaterial struct {
 	seed  Seed
 	need  Need
-	corr  corrections
+	keys  cmpWords
+	corr  *corrections // nil for the client
 	bytes int64
 }
 
-// Bytes is the seed and the corrections, bits packed.
-func (m serverMaterial) Bytes() int64 { return m.bytes }
+func (m partyMaterial) Bytes() int64 { return m.bytes }
 
-func (m serverMaterial) Expand(r *Ring) (*Stock, error) {
+func (m partyMaterial) Expand(r *Ring) (*Stock, error) {
 	n := m.need
-	c := m.corr
-	if len(c.tripleC) != n.Triples || len(c.truncHi) != n.Truncs || len(c.truncWrap) != n.Truncs ||
-		len(c.signBits) != n.SignMasks || len(c.bitC) != (n.BitTriples+63)/64 || len(c.daArith) != n.DaBits {
-		return nil, fmt.Errorf("mpc: server material does not match its need (%v)", n)
+	if len(m.keys.cw) != n.Compares*r.bits || len(m.keys.final) != n.Compares {
+		return nil, fmt.Errorf("mpc: dealer material does not match its need (%v)", n)
 	}
-	s := expandSeeded(r, m.seed, n, false)
-	s.tripleC = queue{name: "triples", v: c.tripleC}
-	s.truncHi = queue{name: "truncation masks", v: c.truncHi}
-	s.truncWrap = queue{name: "truncation masks", v: c.truncWrap}
-	s.signBits = queue{name: "sign masks", v: c.signBits}
-	s.bitC = bitStream{name: "bit triples", words: c.bitC, n: n.BitTriples}
-	s.daArith = queue{name: "daBits", v: c.daArith}
-	return s, nil
+	st := expandSeeded(r, m.seed, n, m.corr == nil)
+	st.cmpCW = cwQueue{cw: m.keys.cw, final: m.keys.final, k: r.bits}
+	if c := m.corr; c != nil {
+		if len(c.tripleC) != n.Triples || len(c.cmpA) != n.Compares {
+			return nil, fmt.Errorf("mpc: server material does not match its need (%v)", n)
+		}
+		st.tripleC = queue{name: "triples", v: c.tripleC}
+		for k := range n.Truncs {
+			if len(c.truncHi[k]) != n.Truncs[k] || len(c.truncWrap[k]) != n.Truncs[k] {
+				return nil, fmt.Errorf("mpc: server material does not match its need (%v)", n)
+			}
+			st.truncHi[k] = queue{name: fmt.Sprintf("truncation masks by 2^%d", k), v: c.truncHi[k]}
+			st.truncWrap[k] = queue{name: fmt.Sprintf("truncation masks by 2^%d", k), v: c.truncWrap[k]}
+		}
+		st.cmpA = queue{name: "comparison keys", v: c.cmpA}
+	}
+	return st, nil
 }

@@ -246,8 +246,8 @@ func TestStories260KEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, prime := range testPrimes(t) {
-		cfg := testConfig(t, prime, 16)
+	for _, preset := range testPresets {
+		cfg := testConfig(t, preset)
 		t.Run(fmt.Sprintf("t=%d-bit", cfg.Ring.Bits()), func(t *testing.T) {
 			s := NewSession(cfg, TrustedDealer{})
 			defer s.Close()

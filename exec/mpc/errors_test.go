@@ -9,9 +9,8 @@ import (
 // panic: wrong lengths, shares of another modulus, unreduced elements,
 // exhausted dealer material, bad shapes and a session broken earlier.
 func TestErrors(t *testing.T) {
-	primes := testPrimes(t)
-	cfg := testConfig(t, primes[0], 16)
-	other := testConfig(t, primes[1], 16)
+	cfg := testConfig(t, "bgv-n13")
+	other := testConfig(t, "bgv-n14")
 	x, _ := cfg.Ring.Split([]float64{1, 2, 3})
 	y, _ := other.Ring.Split([]float64{1, 2, 3})
 	unreduced, _ := cfg.Ring.Split([]float64{1, 2, 3})
@@ -81,7 +80,7 @@ func TestErrors(t *testing.T) {
 // reaches the caller, the other party is not left waiting, and the session
 // refuses further work.
 func TestStockExhaustedMidProtocol(t *testing.T) {
-	cfg := testConfig(t, testPrimes(t)[0], 16)
+	cfg := testConfig(t, "bgv-n13")
 	x, _ := cfg.Ring.Split([]float64{-1, 0.5, 2})
 	s := NewSession(cfg, TrustedDealer{})
 	defer s.Close()
@@ -101,15 +100,14 @@ func TestStockExhaustedMidProtocol(t *testing.T) {
 
 // TestPreprocessTwice deals in two batches and runs on the merged stock.
 func TestPreprocessTwice(t *testing.T) {
-	cfg := testConfig(t, testPrimes(t)[0], 16)
+	cfg := testConfig(t, "bgv-n13")
 	xs := []float64{-3, 0.25, 7, -0.5}
 	x, _ := cfg.Ring.Split(xs)
 	s := NewSession(cfg, TrustedDealer{})
 	defer s.Close()
 	s.Manual = true
-	need := Sign{Config: cfg, N: 4}.Need()
-	half := Need{SignMasks: 2, BitTriples: need.BitTriples/2 + 3, DaBits: 1}
-	rest := Need{SignMasks: 2, BitTriples: need.BitTriples - half.BitTriples, DaBits: 3}
+	half := Need{Compares: 1, Triples: 2}
+	rest := Need{Compares: 3}
 	if err := s.Preprocess(half); err != nil {
 		t.Fatal(err)
 	}

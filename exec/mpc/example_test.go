@@ -5,6 +5,7 @@ import (
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/params"
 )
 
 // profile prices every operation at one microsecond.
@@ -19,8 +20,12 @@ func profile() *cost.Profile {
 // A softmax on shares: the estimate is known before the run, and the run
 // records exactly the same counters.
 func Example() {
-	t, _ := mpc.FindPrime(50, 17) // a 50-bit BGV plaintext prime, 1 mod 2^17
-	cfg, err := mpc.NewConfig(mpc.Params{T: t, Frac: 16}, profile())
+	preset, err := params.ByName("bgv-n14") // 60-bit t, 14 fractional bits
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	cfg, err := mpc.NewConfig(preset.FixedPoint, profile())
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -42,6 +47,6 @@ func Example() {
 	fmt.Println("run equals estimate:", len(cost.CounterDiff(s.Cost(), est)) == 0)
 	// Output:
 	// probabilities [0.032 0.087 0.237 0.644]
-	// rounds 68 bytes c2s 1297 triples 47
+	// rounds 30 bytes c2s 1120 triples 45
 	// run equals estimate: true
 }

@@ -7,47 +7,67 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
+
+	"github.com/cgsim/cgsim/params"
 )
 
-// Params are the arithmetic settings of the protocols: the prime modulus of
-// the shares (the BGV plaintext modulus t of the HE side) and the number of
-// fractional bits of the fixed-point encoding.
-type Params struct {
-	T    uint64 // prime modulus of the shares, 2^20 < T < 2^62
-	Frac int    // fractional bits f of the fixed-point encoding, 4 <= f
-}
-
-// Ring is Z_t with the fixed-point encoding of Params: a real v is the
-// element round(v·2^f) mod t, read back in the centered representation
-// (elements above t/2 are negative). A Ring is immutable and safe for
-// concurrent use.
+// Ring is Z_t with the fixed-point encoding of a params.FixedPoint: a
+// real v is the element round(v·2^f) mod t, read back in the centered
+// representation (elements above t/2 are negative). Besides the f
+// fractional bits of the shares that enter and leave the protocols, a ring
+// has a working precision W >= f (see [Ring.Work]) at which the protocols
+// whose errors grow through repeated products (exp, reciprocal, the
+// sigmoid) compute internally. A Ring is immutable and safe for concurrent
+// use.
 type Ring struct {
+	fp    params.FixedPoint
 	t     uint64
 	frac  int
+	work  int
 	bits  int    // bit length of t
 	width int    // bytes of one element on the wire: ceil(bits/8)
 	half  uint64 // (t-1)/2: the largest non-negative element
 }
 
-// NewRing checks p and returns its ring. t must be an odd prime between
-// 2^20 and 2^62, and the fixed-point encoding must leave room for products:
-// 2f + 8 < bits(t) - 3, the range that truncation handles (see [Ring.TruncBound]).
-func NewRing(p Params) (*Ring, error) {
-	if p.T < 1<<20 || p.T >= 1<<62 {
-		return nil, fmt.Errorf("mpc: modulus %d outside (2^20, 2^62)", p.T)
+// NewRing checks fp and returns its ring: fp must pass
+// params.FixedPoint.Validate, and t must be a prime between 2^20 and 2^62.
+func NewRing(fp params.FixedPoint) (*Ring, error) {
+	if err := fp.Validate(); err != nil {
+		return nil, fmt.Errorf("mpc: %w", err)
 	}
-	if !new(big.Int).SetUint64(p.T).ProbablyPrime(32) {
-		return nil, fmt.Errorf("mpc: modulus %d is not prime", p.T)
+	if fp.T < 1<<20 || fp.T >= 1<<62 {
+		return nil, fmt.Errorf("mpc: modulus %d outside (2^20, 2^62)", fp.T)
 	}
-	b := bits.Len64(p.T)
-	if p.Frac < 4 || 2*p.Frac+8 >= b-3 {
-		return nil, fmt.Errorf("mpc: %d fractional bits do not fit a %d-bit modulus (need 4 <= f and 2f+8 < %d)", p.Frac, b, b-3)
+	if !new(big.Int).SetUint64(fp.T).ProbablyPrime(32) {
+		return nil, fmt.Errorf("mpc: modulus %d is not prime", fp.T)
 	}
-	return &Ring{t: p.T, frac: p.Frac, bits: b, width: (b + 7) / 8, half: (p.T - 1) / 2}, nil
+	b := bits.Len64(fp.T)
+	r := &Ring{fp: fp, t: fp.T, frac: fp.FracBits, bits: b, width: (b + 7) / 8, half: (fp.T - 1) / 2}
+	r.work = workPrecision(r.TruncBound(), fp.FracBits, fp.IntBits)
+	return r, nil
 }
 
-// Params returns the settings the ring was built from.
-func (r *Ring) Params() Params { return Params{T: r.t, Frac: r.frac} }
+// workGuard is the number of bits the working precision adds to f when
+// the modulus has room for it.
+const workGuard = 6
+
+// workPrecision is W = min(f + 6, ⌊(ℓ-2)/2⌋, ℓ - f - IntBits - 1), at least
+// f: a product of two working values below 2 in magnitude (2W fractional
+// bits) and the product of an in-range value of (-2^(IntBits+1),
+// 2^(IntBits+1)) by a working constant below 1 (f + W bits) both stay
+// below the truncation bound 2^ℓ.
+func workPrecision(l, f, intBits int) int {
+	return max(f, min(f+workGuard, (l-2)/2, l-f-intBits-1))
+}
+
+// FixedPoint returns the settings the ring was built from.
+func (r *Ring) FixedPoint() params.FixedPoint { return r.fp }
+
+// Work is the working precision W: the fractional bits of the internal
+// values of exp, reciprocal and the sigmoid (f + 6 when t leaves room: 18
+// bits for bgv-n13's 41-bit t with f = 12, 20 bits for the 60-bit t with
+// f = 14).
+func (r *Ring) Work() int { return r.work }
 
 // Modulus is t.
 func (r *Ring) Modulus() uint64 { return r.t }
@@ -115,8 +135,11 @@ func (r *Ring) ToInt(a uint64) int64 {
 
 // Encode returns the fixed-point element of v: round(v·2^f) mod t. Values
 // beyond the centered range saturate.
-func (r *Ring) Encode(v float64) uint64 {
-	x := math.Round(math.Ldexp(v, r.frac))
+func (r *Ring) Encode(v float64) uint64 { return r.encodeAt(v, r.frac) }
+
+// encodeAt is Encode with k fractional bits.
+func (r *Ring) encodeAt(v float64, k int) uint64 {
+	x := math.Round(math.Ldexp(v, k))
 	lim := float64(r.half)
 	switch {
 	case math.IsNaN(x):
@@ -130,7 +153,10 @@ func (r *Ring) Encode(v float64) uint64 {
 }
 
 // Decode returns the real value of a fixed-point element.
-func (r *Ring) Decode(a uint64) float64 { return math.Ldexp(float64(r.ToInt(a)), -r.frac) }
+func (r *Ring) Decode(a uint64) float64 { return r.decodeAt(a, r.frac) }
+
+// decodeAt is Decode with k fractional bits.
+func (r *Ring) decodeAt(a uint64, k int) float64 { return math.Ldexp(float64(r.ToInt(a)), -k) }
 
 // Share is one party's additive share of a vector: the vector is the sum of
 // the two parties' shares modulo Mod. Mod travels with the share so that a
@@ -273,21 +299,4 @@ func (r *Ring) decode(msg []byte, n int) ([]uint64, error) {
 		}
 	}
 	return x, nil
-}
-
-// FindPrime returns the smallest prime t ≡ 1 mod 2^logM with t >= 2^(bits-1)
-// and a bit length of exactly bits, the shape of a BGV plaintext modulus
-// that supports SIMD slots for ring degree 2^(logM-1). It returns an error
-// if there is none.
-func FindPrime(bitLen, logM int) (uint64, error) {
-	if bitLen < 21 || bitLen > 62 || logM < 1 || logM >= bitLen-1 {
-		return 0, fmt.Errorf("mpc: no prime search for %d bits ≡ 1 mod 2^%d", bitLen, logM)
-	}
-	step := uint64(1) << logM
-	for t := uint64(1)<<(bitLen-1) + 1; bits.Len64(t) == bitLen; t += step {
-		if new(big.Int).SetUint64(t).ProbablyPrime(32) {
-			return t, nil
-		}
-	}
-	return 0, fmt.Errorf("mpc: no %d-bit prime ≡ 1 mod 2^%d", bitLen, logM)
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/params"
 )
 
 // testProfile prices every operation at one microsecond: the tests compare
@@ -16,22 +17,18 @@ func testProfile() *cost.Profile {
 	return p
 }
 
-// testPrimes are the moduli the tests loop over: a 50-bit and a 61-bit
-// prime ≡ 1 mod 2^17 (SIMD-friendly for N up to 2^16), found by FindPrime.
-func testPrimes(t testing.TB) []uint64 {
-	var ps []uint64
-	for _, b := range []int{50, 61} {
-		p, err := FindPrime(b, 17)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, p)
-	}
-	return ps
-}
+// testPresets are the fixed-point settings the tests loop over: bgv-n13's
+// (41-bit t, f = 12, values in (-32, 32)) and bgv-n14's, which bgv-n15,
+// bgv-n16 and bgv-test-insecure share (60-bit t, f = 14, (-4096, 4096)).
+var testPresets = []string{"bgv-n13", "bgv-n14"}
 
-func testConfig(t testing.TB, prime uint64, frac int) Config {
-	c, err := NewConfig(Params{T: prime, Frac: frac}, testProfile())
+// testConfig is the Config of a preset's fixed point.
+func testConfig(t testing.TB, preset string) Config {
+	p, err := params.ByName(preset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewConfig(p.FixedPoint, testProfile())
 	if err != nil {
 		t.Fatal(err)
 	}

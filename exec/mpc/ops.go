@@ -5,63 +5,86 @@ import "math"
 // Session-level building blocks of the non-linear protocols. Each has a
 // plan method of the same name in the protocol's Estimate.
 
-// mulFix multiplies fixed-point values: Beaver product, then truncation.
-func (s *Session) mulFix(x, y shared) (shared, error) {
+// truncMaybe divides by 2^k; nothing happens when k is 0.
+func (s *Session) truncMaybe(x shared, k int) (shared, error) {
+	if k == 0 {
+		return x, nil
+	}
+	return s.trunc(x, k)
+}
+
+// mulTrunc multiplies, then divides by 2^k: a product of values with a and
+// b fractional bits has a+b - k.
+func (s *Session) mulTrunc(x, y shared, k int) (shared, error) {
 	z, err := s.mul(x, y)
 	if err != nil {
 		return shared{}, err
 	}
-	return s.trunc(z)
+	return s.truncMaybe(z, k)
 }
 
-// mulPub multiplies by public fixed-point constants and truncates: element
-// i by c[i/block] (a single constant with block 0).
-func (s *Session) mulPub(x shared, c []uint64, block ...int) (shared, error) {
+// mulFix multiplies fixed-point values with f fractional bits.
+func (s *Session) mulFix(x, y shared) (shared, error) { return s.mulTrunc(x, y, s.cfg.Ring.frac) }
+
+// mulPubRaw multiplies by public elements, locally: element i by
+// c[i/block] (a single constant with block 0). No truncation.
+func (s *Session) mulPubRaw(x shared, c []uint64, block int) shared {
 	r := s.cfg.Ring
 	var z shared
 	for role := range z {
 		z[role] = make([]uint64, len(x[role]))
 		for i, v := range x[role] {
 			k := 0
-			if len(block) > 0 && block[0] > 0 {
-				k = i / block[0]
+			if block > 0 {
+				k = i / block
 			}
 			z[role][i] = r.Mul(v, c[k])
 		}
 		s.parties[role].charge(len(x[role]))
 	}
-	return s.trunc(z)
+	return z
 }
 
-// scaleSplit writes a public factor c > 0 as m·2^-k with m in [0.5, 1)
-// when c < 0.5, so that a product by c keeps f significant bits: m is
-// encoded with a relative error of 2^-f and 2^-k exactly (k <= f). It
-// returns k = 0 when c needs no split.
-func scaleSplit(c float64, f int) (m float64, k int) {
-	m, e := math.Frexp(c) // c = m·2^e, m in [0.5, 1)
-	if e >= 0 || -e > f {
-		return c, 0
+// toPrec converts values with from fractional bits to to bits: a local
+// exact product by 2^(to-from) upwards, a truncation downwards.
+func (s *Session) toPrec(x shared, from, to int) (shared, error) {
+	switch {
+	case to > from:
+		return s.mulPubRaw(x, []uint64{1 << (to - from)}, 0), nil
+	default:
+		return s.truncMaybe(x, from-to)
 	}
-	return m, -e
 }
 
-// scale multiplies by a public positive constant, in one truncation, or
-// two when c is small (see scaleSplit).
-func (s *Session) scale(x shared, c float64) (shared, error) {
-	r := s.cfg.Ring
-	m, k := scaleSplit(c, r.frac)
-	y, err := s.mulPub(x, []uint64{r.Encode(m)})
-	if err != nil || k == 0 {
-		return y, err
+func (p *plan) toPrec(n, from, to int) {
+	if to > from {
+		p.scaleLocal(n)
+	} else {
+		p.trunc(n, from-to)
 	}
-	return s.mulPub(y, []uint64{r.Encode(math.Ldexp(1, -k))})
 }
 
-func (p *plan) scale(n int, c float64) {
-	p.mulPub(n)
-	if _, k := scaleSplit(c, p.cfg.Ring.frac); k != 0 {
-		p.mulPub(n)
-	}
+// scaleParams writes a public factor 0 < c <= 1 as m·2^-e, m in [0.5, 1)
+// encoded with pm fractional bits, the most that keeps the product of m by
+// a value below 2^magBits (with f fractional bits) under the truncation
+// bound; the product truncated by pm + e has f fractional bits again.
+func (r *Ring) scaleParams(c float64, magBits int) (m uint64, k int) {
+	pm := max(1, min(r.work, r.TruncBound()-1-r.frac-magBits))
+	mant, e := math.Frexp(c)
+	return r.encodeAt(mant, pm), pm - e
+}
+
+// scale multiplies values below 2^magBits in magnitude by a public
+// 0 < c <= 1, in one truncation.
+func (s *Session) scale(x shared, c float64, magBits int) (shared, error) {
+	m, k := s.cfg.Ring.scaleParams(c, magBits)
+	return s.truncMaybe(s.mulPubRaw(x, []uint64{m}, 0), k)
+}
+
+func (p *plan) scale(n int, c float64, magBits int) {
+	_, k := p.cfg.Ring.scaleParams(c, magBits)
+	p.scaleLocal(n)
+	p.trunc(n, k)
 }
 
 // sumRows sums consecutive runs of lens[i] elements: one value per row.
@@ -111,6 +134,15 @@ func concat(xs ...shared) shared {
 // part returns elements [lo, hi).
 func (x shared) part(lo, hi int) shared { return shared{x[0][lo:hi], x[1][lo:hi]} }
 
+// constant is the public element c shared as (c, 0), n times.
+func constant(c uint64, n int) shared {
+	v := make([]uint64, n)
+	for i := range v {
+		v[i] = c
+	}
+	return shared{v, make([]uint64, n)}
+}
+
 // lincomb returns c0 + Σ_j coef[j]·b_j per element, where b holds m
 // consecutive blocks of n elements (b_j is block j). The products are by
 // public integers (the coefficients are fixed-point, the b_j plain 0/1),
@@ -146,251 +178,371 @@ const (
 	expClip      = 16.0 // e^x is taken as 0 below -16 (e^-16 < 1.2e-7)
 )
 
-// expNoClip returns (1 + u + u²/2)^64 with u = x/64, for x in [-64, 0]:
-// the second-order base makes the approximation error e^x·x³/(6·64²)
-// (below 3e-5 on [-16, 0]) instead of the e^x·x²/(2N) of (1 + x/N)^N, so
-// that 6 squarings do better than 8. One public product gives u and u/2,
-// one product u²/2, then the squarings.
-func (s *Session) expNoClip(x shared) (shared, error) {
+// expU returns u = x/64 with W fractional bits from x with f: x itself
+// read with f + 6 bits, converted.
+func (s *Session) expU(x shared) (shared, error) {
 	r := s.cfg.Ring
-	n := x.len()
-	uw, err := s.mulPub(concat(x, x), []uint64{r.Encode(math.Ldexp(1, -expSquarings)), r.Encode(math.Ldexp(1, -expSquarings-1))}, n)
+	return s.toPrec(x, r.frac+expSquarings, r.work)
+}
+
+func (p *plan) expU(n int) { p.toPrec(n, p.cfg.Ring.frac+expSquarings, p.cfg.Ring.work) }
+
+// expSquare finishes (1 + u + u²/2)^64 from shares of the raw product u·u
+// (2W fractional bits) and u (W bits): the second-order base makes the
+// approximation error e^x·x³/(6·64²) (below 3e-5 on [-16, 0]) instead of
+// the e^x·x²/(2N) of (1 + x/N)^N, so that 6 squarings do better than 8.
+// The result has out fractional bits (the last truncation by 2W - out).
+// For u = -1 exactly the base is 1/2 and the result 2^-64, that is 0.
+func (s *Session) expSquare(u, uu shared, out int) (shared, error) {
+	r := s.cfg.Ring
+	w := r.work
+	h, err := s.trunc(uu, w+1) // u²/2
 	if err != nil {
 		return shared{}, err
 	}
-	u := uw.part(0, n)
-	u2, err := s.mulFix(u, uw.part(n, 2*n))
-	if err != nil {
-		return shared{}, err
-	}
-	y := s.affine(1, u, 1, u2, r.Encode(1))
-	for range expSquarings {
-		if y, err = s.mulFix(y, y); err != nil {
+	y := s.affine(1, u, 1, h, r.encodeAt(1, w))
+	for i := range expSquarings {
+		k := w
+		if i == expSquarings-1 {
+			k = 2*w - out
+		}
+		if y, err = s.mulTrunc(y, y, k); err != nil {
 			return shared{}, err
 		}
 	}
 	return y, nil
 }
 
-func (p *plan) expNoClip(n int) {
-	p.mulPub(2 * n)
-	p.mulFix(n)
+func (p *plan) expSquare(n, out int) {
+	w := p.cfg.Ring.work
+	p.trunc(n, w+1)
 	p.affine(n)
-	for range expSquarings {
-		p.mulFix(n)
+	for i := range expSquarings {
+		k := w
+		if i == expSquarings-1 {
+			k = 2*w - out
+		}
+		p.mulTrunc(n, k)
 	}
 }
 
-// exp returns e^x for x <= 0: [x >= -16] times the limit formula. The
-// comparison and the squarings are independent, but they run one after the
-// other (the rounds are their sum, not their maximum): merging their
-// messages would save the 8 rounds of the comparison at the price of a
-// scheduler that the per-step metering does not have.
-func (s *Session) exp(x shared) (shared, error) {
+// exp returns e^x for x <= 0 (f fractional bits) with out fractional bits:
+// [x >= -16] times the limit formula. The clipping comparison shares its
+// round with the product u·u.
+func (s *Session) exp(x shared, out int) (shared, error) {
 	r := s.cfg.Ring
-	in, err := s.sign(s.addConst(x, r.Encode(expClip)))
+	u, err := s.expU(x)
 	if err != nil {
 		return shared{}, err
 	}
-	y, err := s.expNoClip(x)
+	var in, uu shared
+	if err := s.open(signOp(s.addConst(x, r.Encode(expClip)), &in), mulOp(u, u, &uu)); err != nil {
+		return shared{}, err
+	}
+	y, err := s.expSquare(u, uu, out)
 	if err != nil {
 		return shared{}, err
 	}
 	return s.mul(in, y)
 }
 
-func (p *plan) exp(n int) {
+func (p *plan) exp(n, out int) {
+	p.expU(n)
 	p.addConst(n)
-	p.sign(n)
-	p.expNoClip(n)
+	p.open(p.cfg.signPiece(n), mulPiece(n))
+	p.expSquare(n, out)
 	p.mul(n)
 }
 
 // ----- reciprocal and inverse square root -----
 
 const (
-	recipIterations = 4 // Newton steps for 1/x from a guess within ±1/3
-	rsqrtIterations = 4 // Newton steps for 1/sqrt(x) from a guess within ±0.42
+	recipIterations = 3 // Goldschmidt steps for 1/x from a guess within ±0.172
+	rsqrtIterations = 2 // third-order steps for 1/sqrt(x) from a guess within ±0.172
 )
 
-// octaves compares x (n values) with 2^j for j = lo+1 .. hi-1 in one
-// batched sign: block j-lo-1 holds [x >= 2^j].
-func (s *Session) octaves(x shared, lo, hi int) (shared, error) {
+// binBalance is the product x·guess (1/x) at the lower end of a
+// half-octave bin [a, a·√2) when the guess balances the relative error
+// over the bin: 1 - b = b·√2 - 1, so |1 - x·guess| <= 0.172.
+var binBalance = 2 / (1 + math.Sqrt2)
+
+// halfOctaves compares x (n values, prec fractional bits) with 2^(j/2)
+// for j = 2lo+1 .. 2hi-1: block j-2lo-1 holds [x >= 2^(j/2)]. It returns
+// the comparison as an opening (nil when there is nothing to compare).
+func (s *Session) halfOctaves(x shared, prec, lo, hi int, out *shared) []opening {
 	r := s.cfg.Ring
 	var blocks []shared
-	for j := lo + 1; j < hi; j++ {
-		blocks = append(blocks, s.addConst(x, r.Neg(r.Encode(math.Ldexp(1, j)))))
+	for j := 2*lo + 1; j < 2*hi; j++ {
+		blocks = append(blocks, s.addConst(x, r.Neg(r.encodeAt(math.Pow(2, float64(j)/2), prec))))
 	}
 	if len(blocks) == 0 {
-		return shared{}, nil
+		return nil
 	}
-	return s.sign(concat(blocks...))
+	return []opening{signOp(concat(blocks...), out)}
 }
 
-func (p *plan) octaves(n, lo, hi int) {
-	if m := hi - lo - 1; m > 0 {
-		p.local(n * m)
-		p.sign(n * m)
+func (p *plan) halfOctaves(n, lo, hi int) []piece {
+	m := 2*(hi-lo) - 1
+	if m <= 0 {
+		return nil
 	}
+	p.local(n * m)
+	return []piece{p.cfg.signPiece(n * m)}
 }
 
-// guess is a piecewise-constant initial guess g(2^j ... 2^(j+1)) = c(j),
-// linear in the octave bits: c(lo) + Σ_j [x >= 2^j]·(c(j) - c(j-1)).
-func (s *Session) guess(bitsx shared, n, lo, hi int, c func(j int) float64) shared {
+// guess is a piecewise-constant function of the half-octave bins of x,
+// g = c(2lo) on [2^lo, 2^(lo+1/2)) and so on, linear in the comparison
+// bits: c(2lo) + Σ_j [x >= 2^(j/2)]·(c(j) - c(j-1)), with prec fractional
+// bits.
+func (s *Session) guess(bitsx shared, n, lo, hi, prec int, c func(j int) float64) shared {
 	r := s.cfg.Ring
 	var coef []uint64
-	for j := lo + 1; j < hi; j++ {
-		coef = append(coef, r.Sub(r.Encode(c(j)), r.Encode(c(j-1))))
+	for j := 2*lo + 1; j < 2*hi; j++ {
+		coef = append(coef, r.Sub(r.encodeAt(c(j), prec), r.encodeAt(c(j-1), prec)))
 	}
 	if len(coef) == 0 {
 		bitsx = shared{}
 	}
-	return s.lincomb(bitsx, n, coef, r.Encode(c(lo)))
+	return s.lincomb(bitsx, n, coef, r.encodeAt(c(2*lo), prec))
 }
 
-func (p *plan) guess(n, lo, hi int) { p.lincomb(n, hi-lo-1) }
+func (p *plan) guess(n, lo, hi int) { p.lincomb(n, max(0, 2*(hi-lo)-1)) }
 
-// reciprocal returns 1/x for x in [2^lo, 2^hi): octave comparisons give a
-// guess 1/(1.5·2^j) within a relative ±1/3, then Newton steps
-// y ← y·(2 - x·y) square the relative error.
-func (s *Session) reciprocal(x shared, lo, hi int) (shared, error) {
+// recipPrec is the working precision of a reciprocal on [2^lo, 2^hi): W,
+// less when 1/x is so large that y·(1+e) with 2P fractional bits would
+// leave the truncation range.
+func (r *Ring) recipPrec(lo int) int {
+	return min(r.work, floorDiv(r.TruncBound()-1+lo, 2))
+}
+
+// rsqrtPrec is the same for 1/sqrt(x) (products with 2P+3 bits).
+func (r *Ring) rsqrtPrec(lo int) int {
+	return min(r.work, floorDiv(2*r.TruncBound()-8+lo, 4))
+}
+
+func floorDiv(a, b int) int {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// reciprocal returns 1/x for x in [2^lo, 2^hi) given with xp fractional
+// bits, with out fractional bits: half-octave comparisons give a guess y
+// within ±0.172 relative, then Goldschmidt steps y ← y(1+e), e ← e² from
+// e = 1 - x·y, which need one product round pair each (the two products
+// are independent) instead of Newton's two.
+func (s *Session) reciprocal(x shared, xp, lo, hi, out int) (shared, error) {
+	r := s.cfg.Ring
 	n := x.len()
-	b, err := s.octaves(x, lo, hi)
+	P := r.recipPrec(lo)
+	var b shared
+	if err := s.open(s.halfOctaves(x, xp, lo, hi, &b)...); err != nil {
+		return shared{}, err
+	}
+	y := s.guess(b, n, lo, hi, P, func(j int) float64 { return binBalance / math.Pow(2, float64(j)/2) })
+	xy, err := s.mulTrunc(x, y, xp)
 	if err != nil {
 		return shared{}, err
 	}
-	y := s.guess(b, n, lo, hi, func(j int) float64 { return 1 / (1.5 * math.Ldexp(1, j)) })
-	return s.recipNewton(x, y)
+	e := s.affine(r.Neg(1), xy, 0, shared{}, r.encodeAt(1, P))
+	return s.goldschmidt(y, e, P, recipIterations, out)
 }
 
-func (s *Session) recipNewton(x, y shared) (shared, error) {
+func (p *plan) reciprocal(n, xp, lo, hi, out int) {
+	P := p.cfg.Ring.recipPrec(lo)
+	p.open(p.halfOctaves(n, lo, hi)...)
+	p.guess(n, lo, hi)
+	p.mulTrunc(n, xp)
+	p.affine(n)
+	p.goldschmidt(n, P, recipIterations, out)
+}
+
+// goldschmidt runs its steps on y and e = 1 - x·y (P fractional bits)
+// and returns y with out fractional bits.
+func (s *Session) goldschmidt(y, e shared, P, iters, out int) (shared, error) {
 	r := s.cfg.Ring
-	for range recipIterations {
-		e, err := s.mulFix(x, y)
+	n := y.len()
+	for i := range iters {
+		onePlus := s.addConst(e, r.encodeAt(1, P))
+		if i == iters-1 {
+			return s.mulTrunc(y, onePlus, 2*P-out)
+		}
+		z, err := s.mulTrunc(concat(y, e), concat(onePlus, e), P)
 		if err != nil {
 			return shared{}, err
 		}
-		if y, err = s.mulFix(y, s.affine(r.Neg(1), e, 0, shared{}, r.Encode(2))); err != nil {
-			return shared{}, err
-		}
+		y, e = z.part(0, n), z.part(n, 2*n)
 	}
 	return y, nil
 }
 
-func (p *plan) reciprocal(n, lo, hi int) {
-	p.octaves(n, lo, hi)
-	p.guess(n, lo, hi)
-	p.recipNewton(n)
-}
-
-func (p *plan) recipNewton(n int) {
-	for range recipIterations {
-		p.mulFix(n)
-		p.affine(n)
-		p.mulFix(n)
+func (p *plan) goldschmidt(n, P, iters, out int) {
+	for i := range iters {
+		p.addConst(n)
+		if i == iters-1 {
+			p.mulTrunc(n, 2*P-out)
+			return
+		}
+		p.mulTrunc(2*n, P)
 	}
 }
 
-// rsqrt returns 1/sqrt(x) for x in [2^lo, 2^hi): guess 2^(-j/2 - 1/4) on
-// octave j (within ±0.42 relative in x·y²), then Newton steps
-// y ← y·(3/2 - (x/2)·y²).
-func (s *Session) rsqrt(x shared, lo, hi int) (shared, error) {
+// rsqrtBins gives the guess 1/sqrt(x) and its square on half-octave bin j.
+func rsqrtGuess(j int) float64 { return math.Sqrt(binBalance / math.Pow(2, float64(j)/2)) }
+
+// rsqrt returns 1/sqrt(m·v + eps) for public m in (0, 1] and eps >= 0,
+// where v has f fractional bits and m·v + eps lies in [2^lo, 2^hi), with
+// out fractional bits, working with P bits (see rsqrtPrec); m·y² is
+// encoded with P + extra bits (extra = log2(1/m) keeps its significant
+// bits when m is small). The half-octave comparisons of m·v + eps come as
+// bits b from an opening done by the caller, so that it can share their
+// round; the guess y and its square are linear in the bits, so
+// e = 1 - (m·v + eps)·y² costs one product (m and eps go into the public
+// coefficients); then third-order steps y ← y(1 + e/2 + 3e²/8),
+// e ← (5/8)e³ + (15/64)e⁴, two product round pairs each (e², then y·(…),
+// e³ and e⁴ together).
+func (s *Session) rsqrt(v, b shared, m, eps float64, lo, hi, P, extra, out int) (shared, error) {
 	r := s.cfg.Ring
-	n := x.len()
-	b, err := s.octaves(x, lo, hi)
+	n := v.len()
+	y := s.guess(b, n, lo, hi, P, rsqrtGuess)
+	msq := s.guess(b, n, lo, hi, P+extra, func(j int) float64 { g := rsqrtGuess(j); return m * g * g })
+	esq := s.guess(b, n, lo, hi, r.frac+P+extra, func(j int) float64 { g := rsqrtGuess(j); return eps * g * g })
+	z, err := s.mul(v, msq)
 	if err != nil {
 		return shared{}, err
 	}
-	y := s.guess(b, n, lo, hi, func(j int) float64 { return math.Pow(2, -float64(j)/2-0.25) })
-	h, err := s.mulPub(x, []uint64{r.Encode(0.5)})
+	xs, err := s.trunc(s.affine(1, z, 1, esq, 0), r.frac+extra)
 	if err != nil {
 		return shared{}, err
 	}
-	for range rsqrtIterations {
-		y2, err := s.mulFix(y, y)
+	e := s.affine(r.Neg(1), xs, 0, shared{}, r.encodeAt(1, P))
+	for i := range rsqrtIterations {
+		e2, err := s.mulTrunc(e, e, P)
 		if err != nil {
 			return shared{}, err
 		}
-		hy2, err := s.mulFix(h, y2)
+		// 8·(1 + e/2 + 3e²/8) with P bits is 1 + e/2 + 3e²/8 with P + 3.
+		p8 := s.affine(4, e, 3, e2, r.encodeAt(8, P))
+		if i == rsqrtIterations-1 {
+			return s.mulTrunc(y, p8, 2*P+3-out)
+		}
+		z, err := s.mul(concat(y, e2, e2), concat(p8, e, e2))
 		if err != nil {
 			return shared{}, err
 		}
-		if y, err = s.mulFix(y, s.affine(r.Neg(1), hy2, 0, shared{}, r.Encode(1.5))); err != nil {
+		// e' = (40e³ + 15e⁴)/64: the raw products have 2P bits.
+		en := s.affine(40, z.part(n, 2*n), 15, z.part(2*n, 3*n), 0)
+		var yn, ee shared
+		if err := s.open(truncOp(z.part(0, n), P+3, &yn), truncOp(en, P+6, &ee)); err != nil {
 			return shared{}, err
 		}
+		y, e = yn, ee
 	}
 	return y, nil
 }
 
-func (p *plan) rsqrt(n, lo, hi int) {
-	p.octaves(n, lo, hi)
+func (p *plan) rsqrt(n, lo, hi, P, extra, out int) {
 	p.guess(n, lo, hi)
-	p.mulPub(n)
-	for range rsqrtIterations {
-		p.mulFix(n)
-		p.mulFix(n)
+	p.guess(n, lo, hi)
+	p.guess(n, lo, hi)
+	p.mul(n)
+	p.affine(n)
+	p.trunc(n, p.cfg.Ring.frac+extra)
+	p.affine(n)
+	for i := range rsqrtIterations {
+		p.mulTrunc(n, P)
 		p.affine(n)
-		p.mulFix(n)
+		if i == rsqrtIterations-1 {
+			p.mulTrunc(n, 2*P+3-out)
+			return
+		}
+		p.mul(3 * n)
+		p.affine(n)
+		p.open(truncPiece(n, P+3), truncPiece(n, P+6))
 	}
 }
 
 // ----- x·σ(z): SiLU and GELU -----
 
-// xSigmoid returns x·σ(z) where z is an odd increasing function of x that
-// makes σ(z) saturate (within 1e-7) once |x| >= tx. One batched comparison
-// gives [x >= 0], [x >= -tx] and [x >= tx]; then
-// σ(z) = [x<0] + (2[x>=0] - 1)·1/(1 + [|x| < tx]·e^-|z|).
-func (s *Session) xSigmoid(x, z shared, tx float64) (shared, error) {
+// sigmoidBits are the comparison bits of x·σ(z): [x >= 0], [x >= -tx]
+// and [x >= tx], as one opening, and what xSigmoid derives from them.
+type sigmoidBits struct{ b shared }
+
+func (s *Session) sigmoidSign(x shared, tx float64, g *sigmoidBits) opening {
 	r := s.cfg.Ring
-	n := x.len()
-	b, err := s.sign(concat(x, s.addConst(x, r.Encode(tx)), s.addConst(x, r.Neg(r.Encode(tx)))))
-	if err != nil {
-		return shared{}, err
-	}
-	pos, above, over := b.part(0, n), b.part(n, 2*n), b.part(2*n, 3*n)
-	in := s.affine(1, above, r.Neg(1), over, 0) // [-tx <= x < tx]
-	bz, err := s.mul(pos, z)
-	if err != nil {
-		return shared{}, err
-	}
-	negAbs := s.affine(r.Neg(2), bz, 1, z, 0) // -|z| = z - 2[x>=0]z
-	e, err := s.expNoClip(negAbs)
-	if err != nil {
-		return shared{}, err
-	}
-	if e, err = s.mul(in, e); err != nil {
-		return shared{}, err
-	}
-	den := s.addConst(e, r.Encode(1))
-	inv, err := s.recipNewton(den, s.guess(shared{}, n, 0, 1, func(int) float64 { return 0.75 }))
-	if err != nil {
-		return shared{}, err
-	}
-	bi, err := s.mul(pos, inv)
-	if err != nil {
-		return shared{}, err
-	}
-	// σ = 1 - pos - inv + 2·pos·inv, where pos is a plain bit: 1 - pos is
-	// the fixed-point 1 minus enc(1)·pos.
-	sig := s.affine(r.Neg(r.Encode(1)), pos, r.Neg(1), inv, r.Encode(1))
-	sig = s.affine(1, sig, 2, bi, 0)
-	return s.mulFix(x, sig)
+	return signOp(concat(x, s.addConst(x, r.Encode(tx)), s.addConst(x, r.Neg(r.Encode(tx)))), &g.b)
 }
 
-func (p *plan) xSigmoid(n int) {
+func (p *plan) sigmoidSign(n int) piece {
 	p.addConst(n)
 	p.addConst(n)
-	p.sign(3 * n)
-	p.affine(n)
-	p.mul(n)
-	p.affine(n)
-	p.expNoClip(n)
-	p.mul(n)
-	p.addConst(n)
-	p.guess(n, 0, 1)
-	p.recipNewton(n)
-	p.mul(n)
-	p.affine(n)
-	p.affine(n)
-	p.mulFix(n)
+	return p.cfg.signPiece(3 * n)
 }
+
+// parts returns pos = [x >= 0], in = [-tx <= x < tx] and
+// q = [x >= -tx] + [x >= tx] - 2[x >= 0], which is the sign making
+// q·z = -|z| inside (-tx, tx) and 0 outside.
+func (s *Session) sigmoidParts(g sigmoidBits, n int) (pos, in, q shared) {
+	r := s.cfg.Ring
+	pos, above, over := g.b.part(0, n), g.b.part(n, 2*n), g.b.part(2*n, 3*n)
+	in = s.affine(1, above, r.Neg(1), over, 0)
+	q = s.affine(1, above, 1, over, 0)
+	q = s.affine(1, q, r.Neg(2), pos, 0)
+	return pos, in, q
+}
+
+func (p *plan) sigmoidParts(n int) { p.affine(n); p.affine(n); p.affine(n) }
+
+// sigmoidTail finishes x·σ(z) from u = q·z/64 (W fractional bits), the
+// bit in and xp = [x >= 0]·x. The exponent gets ln(2/3) added inside the
+// clipping interval and is set to -64 (u = -1, giving 0) outside, so the
+// limit formula returns y = (2/3)·e^-|z| (0 outside); with the guess 2/3
+// for 1/(1 + e^-|z|) on [1/2, 1], e0 = 1 - (2/3)(1 + e^-|z|) = 1/3 - y is
+// local, and Goldschmidt steps give the reciprocal. Then
+// σ(z) = [x<0] + (2[x>=0] - 1)/(1 + e^-|z|) makes
+// x·σ(z) = (x - xp) + (2xp - x)·inv, one product.
+func (s *Session) sigmoidTail(x, u, in, xp shared) (shared, error) {
+	r := s.cfg.Ring
+	w := r.work
+	n := x.len()
+	// u + in·(ln(2/3)/64 + 1) - 1
+	u = s.affine(1, u, r.encodeAt(math.Log(2.0/3)/64+1, w), in, r.Neg(r.encodeAt(1, w)))
+	var uu shared
+	if err := s.open(mulOp(u, u, &uu)); err != nil {
+		return shared{}, err
+	}
+	y, err := s.expSquare(u, uu, w)
+	if err != nil {
+		return shared{}, err
+	}
+	e := s.affine(r.Neg(1), y, 0, shared{}, r.encodeAt(1.0/3, w))
+	inv, err := s.goldschmidt(constant(r.encodeAt(2.0/3, w), n), e, w, sigmoidIterations, w)
+	if err != nil {
+		return shared{}, err
+	}
+	d := s.affine(2, xp, r.Neg(1), x, 0) // 2xp - x
+	prod, err := s.mulTrunc(d, inv, w)
+	if err != nil {
+		return shared{}, err
+	}
+	return s.affine(1, prod, 1, s.affine(1, x, r.Neg(1), xp, 0), 0), nil
+}
+
+func (p *plan) sigmoidTail(n int) {
+	w := p.cfg.Ring.work
+	p.affine(n)
+	p.mul(n)
+	p.expSquare(n, w)
+	p.affine(n)
+	p.goldschmidt(n, w, sigmoidIterations, w)
+	p.affine(n)
+	p.mulTrunc(n, w)
+	p.affine(n)
+	p.affine(n)
+}
+
+// sigmoidIterations: Goldschmidt steps for 1/(1+e) on [1, 2] from the
+// guess 2/3 (|e0| <= 1/3, (1/3)^16 < 2.4e-8).
+const sigmoidIterations = 4

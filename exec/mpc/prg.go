@@ -64,20 +64,3 @@ func (g *prg) elements(r *Ring, n int) []uint64 {
 	}
 	return out
 }
-
-// words draws n words of which the low w bits are uniform, the rest zero.
-func (g *prg) words(n, w int) []uint64 {
-	out := make([]uint64, n)
-	for i := range out {
-		out[i] = g.uint64() & lowMask(w)
-	}
-	return out
-}
-
-// lowMask is the word with the low w bits set.
-func lowMask(w int) uint64 {
-	if w >= 64 {
-		return ^uint64(0)
-	}
-	return uint64(1)<<w - 1
-}

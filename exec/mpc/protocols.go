@@ -114,7 +114,7 @@ type Trunc struct {
 	N int
 }
 
-func (t Trunc) plan() *plan { p := newPlan(t.Config); p.trunc(t.N); return p }
+func (t Trunc) plan() *plan { p := newPlan(t.Config); p.trunc(t.N, frac(t.Config)); return p }
 
 // Need is the dealer material of one Run.
 func (t Trunc) Need() Need { return t.plan().need }
@@ -125,7 +125,7 @@ func (t Trunc) Estimate() cost.Cost { return t.plan().estimate() }
 // Run returns shares of x / 2^f.
 func (t Trunc) Run(s *Session, x Pair) (Pair, error) {
 	return run(s, t.Config, "trunc", t, positive("length", t.N), []Pair{x}, []int{t.N}, func() (shared, error) {
-		return s.trunc(fromPair(x))
+		return s.trunc(fromPair(x), s.cfg.Ring.frac)
 	})
 }
 
@@ -235,13 +235,14 @@ func (a Argmax) Run(s *Session, x Pair) (int, error) {
 // ----- Exp -----
 
 // Exp returns e^x for N shared values x <= 0 (as after subtracting a
-// maximum): (1 + x/256)^256 by 8 squarings, and 0 below -16.
+// maximum): (1 + u + u²/2)^64 with u = x/64, by 6 squarings at the working
+// precision, and 0 below -16.
 type Exp struct {
 	Config
 	N int
 }
 
-func (e Exp) plan() *plan { p := newPlan(e.Config); p.exp(e.N); return p }
+func (e Exp) plan() *plan { p := newPlan(e.Config); p.exp(e.N, frac(e.Config)); return p }
 
 // Need is the dealer material of one Run.
 func (e Exp) Need() Need { return e.plan().need }
@@ -252,29 +253,52 @@ func (e Exp) Estimate() cost.Cost { return e.plan().estimate() }
 // Run returns shares of e^x.
 func (e Exp) Run(s *Session, x Pair) (Pair, error) {
 	return run(s, e.Config, "exp", e, positive("length", e.N), []Pair{x}, []int{e.N}, func() (shared, error) {
-		return s.exp(fromPair(x))
+		return s.exp(fromPair(x), s.cfg.Ring.frac)
 	})
 }
 
 // ----- Reciprocal and Rsqrt -----
 
-// Reciprocal returns 1/x for N shared values in [2^Lo, 2^Hi): Hi-Lo-1
-// comparisons with powers of two (one batched Sign) give an initial guess
-// within ±1/3, then 4 Newton steps.
+// Reciprocal returns 1/x for N shared values in [2^Lo, 2^Hi):
+// 2(Hi-Lo)-1 comparisons with the powers of √2 (one round) give an
+// initial guess within ±0.172, then 3 Goldschmidt steps at the working
+// precision.
 type Reciprocal struct {
 	Config
 	N      int
 	Lo, Hi int // the input range is [2^Lo, 2^Hi)
 }
 
-func rangeErr(lo, hi, f int) error {
-	if lo >= hi || lo < 4-f || hi > 40 {
-		return fmt.Errorf("range [2^%d, 2^%d) is empty or beyond [2^%d, 2^40)", lo, hi, 4-f)
+// rangeErr checks an octave range [2^lo, 2^hi) of Reciprocal, Rsqrt and
+// the norms: lo >= 4 - f (the smallest value has 16 units), hi <= 2·IntBits
+// + 2 (mean squares of in-range values fit), and 1/x and 1/sqrt(x) keep at
+// least f fractional bits of working precision.
+func rangeErr(lo, hi int, c Config) error {
+	if c.Ring == nil {
+		return nil
+	}
+	r := c.Ring
+	if lo >= hi || lo < 4-r.frac || hi > 2*r.fp.IntBits+2 || min(r.recipPrec(lo), r.rsqrtPrec(lo)) < r.frac {
+		return fmt.Errorf("range [2^%d, 2^%d) is empty or beyond [2^%d, 2^%d)", lo, hi, max(4-r.frac, r.minLo()), 2*r.fp.IntBits+2)
 	}
 	return nil
 }
 
-func (q Reciprocal) plan() *plan { p := newPlan(q.Config); p.reciprocal(q.N, q.Lo, q.Hi); return p }
+// minLo is the smallest lo whose working precisions are at least f.
+func (r *Ring) minLo() int {
+	lo := 4 - r.frac
+	for min(r.recipPrec(lo), r.rsqrtPrec(lo)) < r.frac {
+		lo++
+	}
+	return lo
+}
+
+func (q Reciprocal) plan() *plan {
+	p := newPlan(q.Config)
+	f := frac(q.Config)
+	p.reciprocal(q.N, f, q.Lo, q.Hi, f)
+	return p
+}
 
 // Need is the dealer material of one Run.
 func (q Reciprocal) Need() Need { return q.plan().need }
@@ -284,21 +308,30 @@ func (q Reciprocal) Estimate() cost.Cost { return q.plan().estimate() }
 
 // Run returns shares of 1/x.
 func (q Reciprocal) Run(s *Session, x Pair) (Pair, error) {
-	shape := firstErr(positive("length", q.N), rangeErr(q.Lo, q.Hi, frac(q.Config)))
+	shape := firstErr(positive("length", q.N), rangeErr(q.Lo, q.Hi, q.Config))
 	return run(s, q.Config, "reciprocal", q, shape, []Pair{x}, []int{q.N}, func() (shared, error) {
-		return s.reciprocal(fromPair(x), q.Lo, q.Hi)
+		f := s.cfg.Ring.frac
+		return s.reciprocal(fromPair(x), f, q.Lo, q.Hi, f)
 	})
 }
 
-// Rsqrt returns 1/sqrt(x) for N shared values in [2^Lo, 2^Hi): an
-// octave-based guess, then 4 Newton steps.
+// Rsqrt returns 1/sqrt(x) for N shared values in [2^Lo, 2^Hi): a guess
+// from the half-octave bins (one round of comparisons), then 2
+// third-order steps.
 type Rsqrt struct {
 	Config
 	N      int
 	Lo, Hi int // the input range is [2^Lo, 2^Hi)
 }
 
-func (q Rsqrt) plan() *plan { p := newPlan(q.Config); p.rsqrt(q.N, q.Lo, q.Hi); return p }
+func (q Rsqrt) plan() *plan {
+	p := newPlan(q.Config)
+	p.open(p.halfOctaves(q.N, q.Lo, q.Hi)...)
+	if q.Ring != nil {
+		p.rsqrt(q.N, q.Lo, q.Hi, q.Ring.rsqrtPrec(q.Lo), 0, q.Ring.frac)
+	}
+	return p
+}
 
 // Need is the dealer material of one Run.
 func (q Rsqrt) Need() Need { return q.plan().need }
@@ -308,9 +341,15 @@ func (q Rsqrt) Estimate() cost.Cost { return q.plan().estimate() }
 
 // Run returns shares of 1/sqrt(x).
 func (q Rsqrt) Run(s *Session, x Pair) (Pair, error) {
-	shape := firstErr(positive("length", q.N), rangeErr(q.Lo, q.Hi, frac(q.Config)))
+	shape := firstErr(positive("length", q.N), rangeErr(q.Lo, q.Hi, q.Config))
 	return run(s, q.Config, "rsqrt", q, shape, []Pair{x}, []int{q.N}, func() (shared, error) {
-		return s.rsqrt(fromPair(x), q.Lo, q.Hi)
+		f := s.cfg.Ring.frac
+		xs := fromPair(x)
+		var b shared
+		if err := s.open(s.halfOctaves(xs, f, q.Lo, q.Hi, &b)...); err != nil {
+			return shared{}, err
+		}
+		return s.rsqrt(xs, b, 1, 0, q.Lo, q.Hi, s.cfg.Ring.rsqrtPrec(q.Lo), 0, f)
 	})
 }
 
@@ -354,13 +393,14 @@ func (m Softmax) plan() *plan {
 	p := newPlan(m.Config)
 	lens := m.lens()
 	n := sum(lens)
+	w := p.cfg.Ring.work
 	p.maxRows(lens, false)
 	p.affine(n)
-	p.exp(n)
+	p.exp(n, w)
 	p.sumRows(n)
 	lo, hi := m.sumRange()
-	p.reciprocal(len(lens), lo, hi)
-	p.mulFix(n)
+	p.reciprocal(len(lens), w, lo, hi, w)
+	p.mulTrunc(n, 2*w-p.cfg.Ring.frac)
 	return p
 }
 
@@ -385,17 +425,18 @@ func (m Softmax) Run(s *Session, x Pair) (Pair, error) {
 		if err != nil {
 			return shared{}, err
 		}
+		w := r.work
 		d := s.affine(1, v, r.Neg(1), broadcast(mx, lens), 0)
-		e, err := s.exp(d)
+		e, err := s.exp(d, w)
 		if err != nil {
 			return shared{}, err
 		}
 		lo, hi := m.sumRange()
-		inv, err := s.reciprocal(s.sumRows(e, lens), lo, hi)
+		inv, err := s.reciprocal(s.sumRows(e, lens), w, lo, hi, w)
 		if err != nil {
 			return shared{}, err
 		}
-		pr, err := s.mulFix(e, broadcast(inv, lens))
+		pr, err := s.mulTrunc(e, broadcast(inv, lens), 2*w-r.frac)
 		if err != nil {
 			return shared{}, err
 		}
@@ -414,14 +455,24 @@ func (m Softmax) Run(s *Session, x Pair) (Pair, error) {
 
 // ----- SiLU and GELU -----
 
-// SiLU returns x·σ(x) for N shared values (llama's gate): σ from e^-|x|
-// and a reciprocal on [1, 2], with x·σ(x) = relu(x) beyond |x| >= 16.
+// SiLU returns x·σ(x) for N shared values (llama's gate): one round of
+// comparisons with 0 and ±16, e^-|x| by the limit formula, a reciprocal on
+// [1, 2] by Goldschmidt steps, and x·σ(x) = relu(x) beyond |x| >= 16.
 type SiLU struct {
 	Config
 	N int
 }
 
-func (u SiLU) plan() *plan { p := newPlan(u.Config); p.xSigmoid(u.N); return p }
+func (u SiLU) plan() *plan {
+	p := newPlan(u.Config)
+	r := p.cfg.Ring
+	p.open(p.sigmoidSign(u.N))
+	p.sigmoidParts(u.N)
+	p.mul(2 * u.N)
+	p.toPrec(u.N, r.frac+expSquarings, r.work)
+	p.sigmoidTail(u.N)
+	return p
+}
 
 // Need is the dealer material of one Run.
 func (u SiLU) Need() Need { return u.plan().need }
@@ -432,8 +483,23 @@ func (u SiLU) Estimate() cost.Cost { return u.plan().estimate() }
 // Run returns shares of SiLU(x).
 func (u SiLU) Run(s *Session, x Pair) (Pair, error) {
 	return run(s, u.Config, "silu", u, positive("length", u.N), []Pair{x}, []int{u.N}, func() (shared, error) {
+		r := s.cfg.Ring
 		xs := fromPair(x)
-		return s.xSigmoid(xs, xs, siluClip)
+		var g sigmoidBits
+		if err := s.open(s.sigmoidSign(xs, siluClip, &g)); err != nil {
+			return shared{}, err
+		}
+		pos, in, q := s.sigmoidParts(g, u.N)
+		prod, err := s.mul(concat(q, pos), concat(xs, xs))
+		if err != nil {
+			return shared{}, err
+		}
+		// q·x has f fractional bits: as q·x/64 it has f + 6.
+		uu, err := s.toPrec(prod.part(0, u.N), r.frac+expSquarings, r.work)
+		if err != nil {
+			return shared{}, err
+		}
+		return s.sigmoidTail(xs, uu, in, prod.part(u.N, 2*u.N))
 	})
 }
 
@@ -443,20 +509,32 @@ const (
 )
 
 // GELU returns GPT-2's tanh form 0.5x(1 + tanh(u)) = x·σ(2u),
-// u = sqrt(2/π)(x + 0.044715x³), for N shared values: two products for x³,
-// one public product, then as SiLU with the saturation at |x| >= 8.
+// u = sqrt(2/π)(x + 0.044715x³), for N shared values: 2u = x·a with
+// a = c1 + c2·x², then as SiLU with the saturation at |x| >= 8. The
+// comparisons share their round with x·x.
 type GELU struct {
 	Config
 	N int
 }
 
+// geluCoef are c1 = 2·sqrt(2/π) and c2 = 0.044715·c1.
+func geluCoef() (float64, float64) {
+	c1 := 2 * math.Sqrt(2/math.Pi)
+	return c1, c1 * 0.044715
+}
+
 func (g GELU) plan() *plan {
 	p := newPlan(g.Config)
-	p.mulFix(g.N)
-	p.mulFix(g.N)
-	p.affine(g.N)
-	p.trunc(g.N)
-	p.xSigmoid(g.N)
+	r := p.cfg.Ring
+	n := g.N
+	p.open(p.sigmoidSign(n), mulPiece(n))
+	p.sigmoidParts(n)
+	p.open(truncPiece(n, r.frac), mulPiece(2*n))
+	p.mulPub(n, r.work)
+	p.addConst(n)
+	p.mul(n)
+	p.toPrec(n, 2*r.frac+expSquarings, r.work)
+	p.sigmoidTail(n)
 	return p
 }
 
@@ -470,48 +548,59 @@ func (g GELU) Estimate() cost.Cost { return g.plan().estimate() }
 func (g GELU) Run(s *Session, x Pair) (Pair, error) {
 	return run(s, g.Config, "gelu", g, positive("length", g.N), []Pair{x}, []int{g.N}, func() (shared, error) {
 		r := s.cfg.Ring
+		n := g.N
 		xs := fromPair(x)
-		x2, err := s.mulFix(xs, xs)
+		var sb sigmoidBits
+		var xx shared
+		if err := s.open(s.sigmoidSign(xs, geluClip, &sb), mulOp(xs, xs, &xx)); err != nil {
+			return shared{}, err
+		}
+		pos, in, q := s.sigmoidParts(sb, n)
+		var x2, qp shared
+		if err := s.open(truncOp(xx, r.frac, &x2), mulOp(concat(q, pos), concat(xs, xs), &qp)); err != nil {
+			return shared{}, err
+		}
+		c1, c2 := geluCoef()
+		a, err := s.truncMaybe(s.mulPubRaw(x2, []uint64{r.encodeAt(c2, r.work)}, 0), r.work)
 		if err != nil {
 			return shared{}, err
 		}
-		x3, err := s.mulFix(x2, xs)
+		a = s.addConst(a, r.Encode(c1))
+		qz, err := s.mul(qp.part(0, n), a) // q·x·a = q·z with 2f fractional bits
 		if err != nil {
 			return shared{}, err
 		}
-		c1 := 2 * math.Sqrt(2/math.Pi)
-		z, err := s.trunc(s.affine(r.Encode(c1), xs, r.Encode(c1*0.044715), x3, 0))
+		uu, err := s.toPrec(qz, 2*r.frac+expSquarings, r.work)
 		if err != nil {
 			return shared{}, err
 		}
-		return s.xSigmoid(xs, z, geluClip)
+		return s.sigmoidTail(xs, uu, in, qp.part(n, 2*n))
 	})
 }
 
 // ----- RMSNorm and LayerNorm -----
 
-// Default octave range of a norm's variance: [2^-10, 2^16).
-const (
-	DefaultVarLo = -10
-	DefaultVarHi = 16
-)
+// normRange is the octave range of a norm's mean square (plus epsilon):
+// the given one, or when both are zero the default
+// [2^-10, 2^(2·IntBits+1)), which covers every mean square of in-range
+// values and the variances of GPT-2's first LayerNorm (about 1/768).
+func normRange(c Config, lo, hi int) (int, int) {
+	if lo != 0 || hi != 0 || c.Ring == nil {
+		return lo, hi
+	}
+	return -10, 2*c.Ring.fp.IntBits + 1
+}
 
 // RMSNorm returns x / sqrt(mean(x²) + Eps) for each row of a Rows x Dim
 // shared matrix. The gain is not applied: fold it into the next linear
 // layer (W·diag(gain)). VarLo and VarHi bound mean(x²) + Eps to
-// [2^VarLo, 2^VarHi); both zero means the defaults.
+// [2^VarLo, 2^VarHi); both zero means the default of the ring (see
+// the package documentation).
 type RMSNorm struct {
 	Config
 	Rows, Dim    int
 	Eps          float64
 	VarLo, VarHi int
-}
-
-func varRange(lo, hi int) (int, int) {
-	if lo == 0 && hi == 0 {
-		return DefaultVarLo, DefaultVarHi
-	}
-	return lo, hi
 }
 
 func (m RMSNorm) plan() *plan {
@@ -520,40 +609,71 @@ func (m RMSNorm) plan() *plan {
 	return p
 }
 
-func (p *plan) normTail(rows, dim, vlo, vhi int) {
-	n := rows * dim
-	lo, hi := varRange(vlo, vhi)
-	p.mulFix(n)
-	p.sumRows(n)
-	p.scale(rows, 1/float64(dim))
-	p.addConst(rows)
-	p.rsqrt(rows, lo, hi)
-	p.mulFix(n)
+// normShift is e = ceil(log2 dim): 1/dim = m·2^-e with m in (1/2, 1], and
+// the coefficients m·y²/2^e of the inverse square root of the row sum are
+// encoded with e more bits.
+func normShift(dim int) int { return bits.Len(uint(dim - 1)) }
+
+// normPrec is the working precision of a norm's inverse square root: that
+// of rsqrt, less when the product of the row sum (f bits) by the
+// coefficients (P + e bits) would leave the truncation range.
+func (r *Ring) normPrec(lo, dim int) int {
+	return min(r.rsqrtPrec(lo), r.TruncBound()-1-r.frac-normShift(dim))
 }
 
-// normTail computes x / sqrt(mean(x²) + eps) row by row.
+func (p *plan) normTail(rows, dim, vlo, vhi int) {
+	r := p.cfg.Ring
+	n := rows * dim
+	lo, hi := normRange(p.cfg, vlo, vhi)
+	P := r.normPrec(lo, dim)
+	p.mulFix(n)
+	p.sumRows(n)
+	p.open(p.halfOctaves(rows, lo, hi)...)
+	p.rsqrt(rows, lo, hi, P, normShift(dim), P)
+	p.mulTrunc(n, P)
+}
+
+// normTail computes x / sqrt(mean(x²) + eps) row by row: the row sums S
+// of x² (f fractional bits, not divided) are compared with
+// dim·(2^(j/2) - eps), the half-octave bounds of mean + eps, and 1/dim
+// goes into the public coefficients of the inverse square root, so that
+// the mean keeps the resolution 2^-f/dim.
 func (s *Session) normTail(x shared, rows, dim int, eps float64, vlo, vhi int) (shared, error) {
 	r := s.cfg.Ring
-	lo, hi := varRange(vlo, vhi)
+	lo, hi := normRange(s.cfg, vlo, vhi)
 	lens := repeat(dim, rows)
+	P := r.normPrec(lo, dim)
 	sq, err := s.mulFix(x, x)
 	if err != nil {
 		return shared{}, err
 	}
-	v, err := s.scale(s.sumRows(sq, lens), 1/float64(dim))
+	sum := s.sumRows(sq, lens)
+	var blocks []shared
+	for j := 2*lo + 1; j < 2*hi; j++ {
+		blocks = append(blocks, s.addConst(sum, r.Neg(r.Encode((math.Pow(2, float64(j)/2)-eps)*float64(dim)))))
+	}
+	var b shared
+	if len(blocks) > 0 {
+		if err := s.open(signOp(concat(blocks...), &b)); err != nil {
+			return shared{}, err
+		}
+	}
+	y, err := s.rsqrt(sum, b, 1/float64(dim), eps, lo, hi, P, normShift(dim), P)
 	if err != nil {
 		return shared{}, err
 	}
-	y, err := s.rsqrt(s.addConst(v, r.Encode(eps)), lo, hi)
-	if err != nil {
-		return shared{}, err
-	}
-	return s.mulFix(x, broadcast(y, lens))
+	return s.mulTrunc(x, broadcast(y, lens), P)
 }
 
 func (m RMSNorm) shape() error {
-	lo, hi := varRange(m.VarLo, m.VarHi)
-	return firstErr(positive("rows", m.Rows), positive("dimension", m.Dim), rangeErr(lo, hi, frac(m.Config)), epsErr(m.Eps))
+	if err := firstErr(positive("rows", m.Rows), positive("dimension", m.Dim), epsErr(m.Eps)); err != nil {
+		return err
+	}
+	lo, hi := normRange(m.Config, m.VarLo, m.VarHi)
+	if r := m.Ring; r != nil && (lo >= hi || lo < -r.frac || hi > 2*r.fp.IntBits+2 || r.normPrec(lo, m.Dim) < r.frac) {
+		return fmt.Errorf("range [2^%d, 2^%d) is empty or beyond [2^%d, 2^%d)", lo, hi, -r.frac, 2*r.fp.IntBits+2)
+	}
+	return nil
 }
 
 func epsErr(eps float64) error {
@@ -587,11 +707,19 @@ type LayerNorm struct {
 	VarLo, VarHi int
 }
 
+// meanShift is floor(log2 dim).
+func meanShift(dim int) int { return bits.Len(uint(dim)) - 1 }
+
+// The mean of a LayerNorm row: the row sum divided by 2^e (e =
+// floor(log2 dim)), then by dim/2^e in [1, 2) as a scaling of values below
+// 2^(IntBits+1).
 func (m LayerNorm) plan() *plan {
 	p := newPlan(m.Config)
 	n := m.Rows * m.Dim
+	e := meanShift(m.Dim)
 	p.sumRows(n)
-	p.scale(m.Rows, 1/float64(m.Dim))
+	p.trunc(m.Rows, e)
+	p.scale(m.Rows, math.Ldexp(1, e)/float64(m.Dim), p.cfg.Ring.fp.IntBits+1)
 	p.affine(n)
 	p.normTail(m.Rows, m.Dim, m.VarLo, m.VarHi)
 	return p
@@ -610,7 +738,12 @@ func (m LayerNorm) Run(s *Session, x Pair) (Pair, error) {
 		r := s.cfg.Ring
 		lens := repeat(m.Dim, m.Rows)
 		xs := fromPair(x)
-		mu, err := s.scale(s.sumRows(xs, lens), 1/float64(m.Dim))
+		e := meanShift(m.Dim)
+		sum, err := s.truncMaybe(s.sumRows(xs, lens), e)
+		if err != nil {
+			return shared{}, err
+		}
+		mu, err := s.scale(sum, math.Ldexp(1, e)/float64(m.Dim), r.fp.IntBits+1)
 		if err != nil {
 			return shared{}, err
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/net"
+	"github.com/cgsim/cgsim/params"
 )
 
 // Config is what every protocol value needs besides its shape: the ring of
@@ -17,10 +18,10 @@ type Config struct {
 	Profile *cost.Profile
 }
 
-// NewConfig builds the ring of p and checks that prof prices share
-// operations.
-func NewConfig(p Params, prof *cost.Profile) (Config, error) {
-	r, err := NewRing(p)
+// NewConfig builds the ring of a fixed-point setting (a preset's
+// params.Preset.FixedPoint) and checks that prof prices share operations.
+func NewConfig(fp params.FixedPoint, prof *cost.Profile) (Config, error) {
+	r, err := NewRing(fp)
 	if err != nil {
 		return Config{}, err
 	}
@@ -83,7 +84,7 @@ func (s *Session) Left() Need { return s.parties[Client].stock.Left() }
 // Preprocess fetches n from the dealer into both stocks and records the
 // offline bytes.
 func (s *Session) Preprocess(n Need) error {
-	if n == (Need{}) {
+	if n.IsZero() {
 		return nil
 	}
 	if s.dealer == nil {
@@ -110,16 +111,15 @@ func (s *Session) begin(what string, cfg Config, n Need) error {
 	if s.broken != nil {
 		return fmt.Errorf("mpc: %s: session unusable after an earlier error: %w", what, s.broken)
 	}
-	if cfg.Ring == nil || s.cfg.Ring.t != cfg.Ring.t || s.cfg.Ring.frac != cfg.Ring.frac {
-		return fmt.Errorf("mpc: %s: the protocol's ring (%v) is not the session's (%v)", what, cfg.Ring.Params(), s.cfg.Ring.Params())
+	if cfg.Ring == nil || s.cfg.Ring.fp != cfg.Ring.fp {
+		return fmt.Errorf("mpc: %s: the protocol's ring (%+v) is not the session's (%+v)", what, cfg.Ring.fp, s.cfg.Ring.fp)
 	}
 	if !s.Manual {
 		if err := s.Preprocess(n); err != nil {
 			return fmt.Errorf("mpc: %s: %w", what, err)
 		}
 	}
-	if left := s.Left(); left.Triples < n.Triples || left.Truncs < n.Truncs || left.SignMasks < n.SignMasks ||
-		left.BitTriples < n.BitTriples || left.DaBits < n.DaBits {
+	if left := s.Left(); !left.covers(n) {
 		return fmt.Errorf("mpc: %s: dealer material exhausted: the protocol needs %v; the stock holds %v", what, n, left)
 	}
 	return nil
@@ -183,87 +183,48 @@ func (p *party) exchange(x []uint64) ([]uint64, error) {
 	return p.r.decode(msg, len(x))
 }
 
-// exchangeBits sends the low w bits of every word of x, packed, as one
-// message and receives the other party's words.
-func (p *party) exchangeBits(x []uint64, w int) ([]uint64, error) {
-	if err := p.conn.Send(packBits(x, w)); err != nil {
-		return nil, err
-	}
-	msg, err := p.conn.Recv()
-	if err != nil {
-		return nil, err
-	}
-	return unpackBits(msg, len(x), w)
+// opening is one piece of a communication step: each party sends a
+// masked vector (mask), the step opens the sum of the two parties' vectors,
+// and use finishes the piece with the opened values. Pieces that do not
+// depend on each other are batched into one step, one message per party.
+type opening struct {
+	mask func(p *party) ([]uint64, error)
+	use  func(p *party, c []uint64) error
 }
 
-// packBits packs the low w bits of each word, little-endian, into
-// ceil(len(x)·w/8) bytes.
-func packBits(x []uint64, w int) []byte {
-	out := make([]byte, (len(x)*w+7)/8)
-	pos := 0
-	for _, v := range x {
-		v &= lowMask(w)
-		for b := 0; b < w; b++ {
-			if v>>b&1 == 1 {
-				out[pos/8] |= 1 << (pos % 8)
+// open runs pieces as one step: each party sends the masks of all pieces
+// as one message, then finishes every piece with its part of the opened
+// vector. Pieces with nothing to send cost nothing.
+func (s *Session) open(pieces ...opening) error {
+	return s.step(func(p *party) error {
+		var msg []uint64
+		lens := make([]int, len(pieces))
+		for i, pc := range pieces {
+			m, err := pc.mask(p)
+			if err != nil {
+				return err
 			}
-			pos++
+			lens[i] = len(m)
+			msg = append(msg, m...)
 		}
-	}
-	return out
-}
-
-func unpackBits(msg []byte, n, w int) ([]uint64, error) {
-	if len(msg) != (n*w+7)/8 {
-		return nil, fmt.Errorf("bit message of %d bytes, want %d words of %d bits", len(msg), n, w)
-	}
-	x := make([]uint64, n)
-	pos := 0
-	for i := range x {
-		for b := 0; b < w; b++ {
-			x[i] |= uint64(msg[pos/8]>>(pos%8)&1) << b
-			pos++
-		}
-	}
-	return x, nil
-}
-
-// append adds the unused part of o to s.
-func (s *Stock) append(o *Stock) {
-	for _, pair := range []struct{ dst, src *queue }{
-		{&s.tripleA, &o.tripleA}, {&s.tripleB, &o.tripleB}, {&s.tripleC, &o.tripleC},
-		{&s.truncR, &o.truncR}, {&s.truncHi, &o.truncHi}, {&s.truncWrap, &o.truncWrap},
-		{&s.signR, &o.signR}, {&s.signBits, &o.signBits},
-		{&s.daBool, &o.daBool}, {&s.daArith, &o.daArith},
-	} {
-		pair.dst.v = append(pair.dst.v[pair.dst.pos:], pair.src.v[pair.src.pos:]...)
-		pair.dst.pos = 0
-		pair.dst.name = pair.src.name
-	}
-	for _, pair := range []struct{ dst, src *bitStream }{{&s.bitA, &o.bitA}, {&s.bitB, &o.bitB}, {&s.bitC, &o.bitC}} {
-		var merged bitStream
-		for _, b := range []*bitStream{pair.dst, pair.src} {
-			for b.pos < b.n {
-				w := min(64, b.n-b.pos)
-				v, _ := b.take(w) // w bits are left: cannot fail
-				merged.push(v, w)
+		var other []uint64
+		if len(msg) > 0 {
+			var err error
+			if other, err = p.exchange(msg); err != nil {
+				return err
 			}
 		}
-		merged.name = pair.src.name
-		*pair.dst = merged
-	}
-}
-
-// push appends the low w bits of v.
-func (b *bitStream) push(v uint64, w int) {
-	off := b.n % 64
-	if off == 0 {
-		b.words = append(b.words, 0)
-	}
-	i := len(b.words) - 1
-	b.words[i] |= v << off
-	if off+w > 64 {
-		b.words = append(b.words, v>>(64-off))
-	}
-	b.n += w
+		off := 0
+		for i, pc := range pieces {
+			c := make([]uint64, lens[i])
+			for j := range c {
+				c[j] = p.r.Add(msg[off+j], other[off+j])
+			}
+			if err := pc.use(p, c); err != nil {
+				return err
+			}
+			off += lens[i]
+		}
+		return nil
+	})
 }

@@ -16,19 +16,17 @@ func (x shared) pair(r *Ring) Pair { return Pair{{Mod: r.t, V: x[0]}, {Mod: r.t,
 
 func fromPair(p Pair) shared { return shared{p[0].V, p[1].V} }
 
-// This file holds the atomic steps (one communication step each) and the
-// local operations every protocol is built from, each with the cost
-// function that its Estimate uses. Share operations are counted per
-// element per party with the constants below.
+// This file holds the atomic steps and the local operations every
+// protocol is built from, each with the cost function that its Estimate
+// uses. An atomic step is an [opening]: the parties open a masked vector
+// and finish locally; independent openings share one round. Share
+// operations are counted per element per party with the constants below.
 const (
-	opsMul      = 8  // Beaver: 2 masks, 2 opens, c + d·b + e·a (per party)
-	opsMulOwner = 2  // + d·e, client only
-	opsTrunc    = 6  // mask, open, shift, subtract the mask, wrap term (per party)
-	opsSignOpen = 3  // 2x + r, open
-	opsSignInit = 2  // the generate and propagate words
-	opsAndLevel = 10 // compaction, masks, opens, Beaver AND, combine (per element per party)
-	opsB2A      = 3  // mask, open, e + (1-2e)ρ
-	opsLocal    = 1  // one local addition or product by a public constant
+	opsMul      = 8 // Beaver: 2 masks, 2 opens, c + d·b + e·a (per party)
+	opsMulOwner = 2 // + d·e, client only
+	opsTrunc    = 6 // mask, open, shift, subtract the mask, wrap term (per party)
+	opsCmp      = 6 // 2x + r, open, the mask bit, the final select (per party)
+	opsCmpLevel = 4 // one DCF level: two AES blocks, a conversion, an addition
 )
 
 // stepCost is the cost of one communication step: the bytes each way, the
@@ -50,314 +48,211 @@ func (c Config) stepCost(c2s, s2c int64, ops int64) cost.Cost {
 // localCost is the cost of ops local share operations.
 func (c Config) localCost(ops int) cost.Cost { return c.Profile.Charge(cost.OpShare, 0, int64(ops)) }
 
-// ----- Beaver multiplication (no truncation) -----
-
-func (c Config) mulCost(n int) cost.Cost {
-	b := int64(2 * n * c.Ring.width)
-	k := c.stepCost(b, b, int64(n*(2*opsMul+opsMulOwner)))
-	k.Triples = int64(n)
-	return k
+// piece is what an opening costs, for plans: the elements each party
+// sends, the share operations of both parties, the triples consumed and
+// the dealer material.
+type piece struct {
+	elems, ops, triples int
+	need                Need
 }
 
-func mulNeed(n int) Need { return Need{Triples: n} }
+// openCost is the cost of one step made of pieces.
+func (c Config) openCost(pieces ...piece) (cost.Cost, Need) {
+	var elems, ops, triples int
+	var need Need
+	for _, pc := range pieces {
+		elems += pc.elems
+		ops += pc.ops
+		triples += pc.triples
+		need = need.Add(pc.need)
+	}
+	b := int64(elems * c.Ring.width)
+	k := c.stepCost(b, b, int64(ops))
+	k.Triples = int64(triples)
+	return k, need
+}
+
+// ----- Beaver multiplication (no truncation) -----
+
+func mulPiece(n int) piece {
+	return piece{elems: 2 * n, ops: n * (2*opsMul + opsMulOwner), triples: n, need: Need{Triples: n}}
+}
 
 // mul returns shares of x ⊙ y (no truncation).
 func (s *Session) mul(x, y shared) (shared, error) {
 	var out shared
-	err := s.step(func(p *party) error {
-		z, err := p.mul(x[p.role], y[p.role])
-		out[p.role] = z
-		return err
-	})
-	return out, err
+	return out, s.open(mulOp(x, y, &out))
 }
 
-func (p *party) mul(x, y []uint64) ([]uint64, error) {
-	r, n := p.r, len(x)
-	a, err := p.stock.tripleA.take(n)
-	if err != nil {
-		return nil, err
+// mulOp is the opening of a Beaver product: x - a and y - b.
+func mulOp(x, y shared, out *shared) opening {
+	var a, b, c [2][]uint64
+	return opening{
+		mask: func(p *party) ([]uint64, error) {
+			r, n, role := p.r, x.len(), p.role
+			var err error
+			if a[role], err = p.stock.tripleA.take(n); err != nil {
+				return nil, err
+			}
+			b[role], _ = p.stock.tripleB.take(n) // the three queues have the same length
+			if c[role], err = p.stock.tripleC.take(n); err != nil {
+				return nil, err
+			}
+			msg := make([]uint64, 2*n)
+			for i := range n {
+				msg[i] = r.Sub(x[role][i], a[role][i])
+				msg[n+i] = r.Sub(y[role][i], b[role][i])
+			}
+			return msg, nil
+		},
+		use: func(p *party, de []uint64) error {
+			r, n, role := p.r, x.len(), p.role
+			z := make([]uint64, n)
+			for i := range z {
+				d, e := de[i], de[n+i]
+				z[i] = r.Add(c[role][i], r.Add(r.Mul(d, b[role][i]), r.Mul(e, a[role][i])))
+				if role == Client {
+					z[i] = r.Add(z[i], r.Mul(d, e))
+				}
+			}
+			ops := opsMul * n
+			if role == Client {
+				ops += opsMulOwner * n
+				p.tally.Add(cost.Cost{Triples: int64(n)})
+			}
+			p.charge(ops)
+			out[role] = z
+			return nil
+		},
 	}
-	b, _ := p.stock.tripleB.take(n) // the three queues have the same length
-	c, err := p.stock.tripleC.take(n)
-	if err != nil {
-		return nil, err
-	}
-	msg := make([]uint64, 2*n)
-	for i := range x {
-		msg[i] = r.Sub(x[i], a[i])
-		msg[n+i] = r.Sub(y[i], b[i])
-	}
-	other, err := p.exchange(msg)
-	if err != nil {
-		return nil, err
-	}
-	z := make([]uint64, n)
-	for i := range z {
-		d, e := r.Add(msg[i], other[i]), r.Add(msg[n+i], other[n+i])
-		z[i] = r.Add(c[i], r.Add(r.Mul(d, b[i]), r.Mul(e, a[i])))
-		if p.role == Client {
-			z[i] = r.Add(z[i], r.Mul(d, e))
-		}
-	}
-	ops := opsMul * n
-	if p.role == Client {
-		ops += opsMulOwner * n
-		p.tally.Add(cost.Cost{Triples: int64(n)})
-	}
-	p.charge(ops)
-	return z, nil
 }
 
 // ----- truncation -----
 
-func (c Config) truncCost(n int) cost.Cost {
-	b := int64(n * c.Ring.width)
-	return c.stepCost(b, b, int64(2*n*opsTrunc))
+func truncPiece(n, k int) piece {
+	var need Need
+	need.Truncs[k] = n
+	return piece{elems: n, ops: 2 * n * opsTrunc, need: need}
 }
 
-func truncNeed(n int) Need { return Need{Truncs: n} }
-
-// trunc divides shared fixed-point values by 2^f. See the package
+// trunc divides shared fixed-point values by 2^k. See the package
 // documentation for the method, its range and its error.
-func (s *Session) trunc(x shared) (shared, error) {
+func (s *Session) trunc(x shared, k int) (shared, error) {
 	var out shared
-	err := s.step(func(p *party) error {
-		z, err := p.trunc(x[p.role])
-		out[p.role] = z
-		return err
-	})
-	return out, err
+	return out, s.open(truncOp(x, k, &out))
 }
 
-func (p *party) trunc(x []uint64) ([]uint64, error) {
-	r, n := p.r, len(x)
-	rr, err := p.stock.truncR.take(n)
-	if err != nil {
-		return nil, err
+// truncOp is the opening of a truncation by 2^k: c = x + 2^ℓ + r.
+func truncOp(x shared, k int, out *shared) opening {
+	var hi, wrap [2][]uint64
+	return opening{
+		mask: func(p *party) ([]uint64, error) {
+			r, n, role := p.r, x.len(), p.role
+			rr, err := p.stock.truncR[k].take(n)
+			if err != nil {
+				return nil, err
+			}
+			hi[role], _ = p.stock.truncHi[k].take(n) // same length as truncR
+			if wrap[role], err = p.stock.truncWrap[k].take(n); err != nil {
+				return nil, err
+			}
+			l := uint(r.TruncBound())
+			msg := make([]uint64, n)
+			for i := range msg {
+				v := x[role][i]
+				if role == Client {
+					v = r.Add(v, 1<<l) // x' = x + 2^ℓ lies in [0, 2^(ℓ+1))
+				}
+				msg[i] = r.Add(v, rr[i])
+			}
+			return msg, nil
+		},
+		use: func(p *party, cs []uint64) error {
+			r, role := p.r, p.role
+			l := uint(r.TruncBound())
+			tHi := r.t >> k
+			z := make([]uint64, len(cs))
+			for i, c := range cs { // c = x' + r mod t, uniform
+				v := r.Neg(hi[role][i])
+				if role == Client {
+					v = r.Add(v, r.Sub(c>>k, 1<<(l-uint(k))))
+				}
+				if c < 1<<(l+1) { // the wrap bit w = [c < 2^(ℓ+1)]·[r > (t-1)/2]
+					v = r.Add(v, r.Mul(tHi, wrap[role][i]))
+				}
+				z[i] = v
+			}
+			p.charge(opsTrunc * len(cs))
+			out[role] = z
+			return nil
+		},
 	}
-	hi, _ := p.stock.truncHi.take(n)
-	wrap, err := p.stock.truncWrap.take(n)
-	if err != nil {
-		return nil, err
-	}
-	l := uint(r.TruncBound())
-	msg := make([]uint64, n)
-	for i := range x {
-		v := x[i]
-		if p.role == Client {
-			v = r.Add(v, 1<<l) // x' = x + 2^ℓ lies in [0, 2^(ℓ+1))
-		}
-		msg[i] = r.Add(v, rr[i])
-	}
-	other, err := p.exchange(msg)
-	if err != nil {
-		return nil, err
-	}
-	tHi := r.t >> r.frac
-	z := make([]uint64, n)
-	for i := range z {
-		c := r.Add(msg[i], other[i]) // c = x' + r mod t, uniform
-		v := r.Neg(hi[i])
-		if p.role == Client {
-			v = r.Add(v, r.Sub(c>>r.frac, 1<<(l-uint(r.frac))))
-		}
-		if c < 1<<(l+1) { // the wrap bit w = [c < 2^(ℓ+1)]·[r > (t-1)/2]
-			v = r.Add(v, r.Mul(tHi, wrap[i]))
-		}
-		z[i] = v
-	}
-	p.charge(opsTrunc * n)
-	return z, nil
 }
 
 // ----- sign: [x >= 0] -----
 
-// andLevels lists, for a comparison of k-bit words, the padded width of
-// each level of the comparison tree: k, then ceil(k/2), ... down to 2.
-func andLevels(k int) []int {
-	var ws []int
-	for l := k; l > 1; l = (l + 1) / 2 {
-		ws = append(ws, l+l%2)
-	}
-	return ws
+func (c Config) signPiece(n int) piece {
+	return piece{elems: n, ops: 2 * n * (opsCmp + opsCmpLevel*c.Ring.bits), need: Need{Compares: n}}
 }
 
-func (c Config) signCost(n int) cost.Cost {
-	w := int64(n * c.Ring.width)
-	k := c.stepCost(w, w, int64(2*n*(opsSignOpen+opsSignInit)))
-	for _, lw := range andLevels(c.Ring.bits) {
-		b := int64((2*n*lw + 7) / 8)
-		k = k.Add(c.stepCost(b, b, int64(2*n*opsAndLevel)))
-	}
-	b := int64((n + 7) / 8)
-	return k.Add(c.stepCost(b, b, int64(2*n*opsB2A)))
-}
-
-func (c Config) signNeed(n int) Need {
-	bt := 0
-	for _, lw := range andLevels(c.Ring.bits) {
-		bt += n * lw
-	}
-	return Need{SignMasks: n, BitTriples: bt, DaBits: n}
-}
-
-// sign returns shares of the bits [x_i >= 0] (x centered). It computes the
-// least significant bit of 2x mod t, which is 1 exactly when x is
-// negative: with c = 2x + r opened for a uniform mask r whose bits are
-// XOR-shared, lsb(2x) = lsb(c) ⊕ lsb(r) ⊕ [r > c] (the wrap flips the
-// parity since t is odd). [r > c] is a comparison of a shared and a public
-// bits(t)-bit word, computed by a tree of boolean Beaver ANDs, one level per
-// round; the result is converted to Z_t with a daBit.
+// sign returns shares of the bits [x_i >= 0] (x centered) in one round.
 func (s *Session) sign(x shared) (shared, error) {
-	n := x.len()
-	var g, e [2][]uint64 // XOR shares of the generate / propagate words
-	var low [2][]uint64  // this party's share of lsb(c) ⊕ lsb(r)
-	k := s.cfg.Ring.bits
-	err := s.step(func(p *party) error {
-		r := p.r
-		mask, err := p.stock.signR.take(n)
-		if err != nil {
-			return err
-		}
-		rb, err := p.stock.signBits.take(n)
-		if err != nil {
-			return err
-		}
-		msg := make([]uint64, n)
-		for i := range msg {
-			msg[i] = r.Add(r.Add(x[p.role][i], x[p.role][i]), mask[i])
-		}
-		other, err := p.exchange(msg)
-		if err != nil {
-			return err
-		}
-		gs, es, ls := make([]uint64, n), make([]uint64, n), make([]uint64, n)
-		for i := range msg {
-			c := r.Add(msg[i], other[i])
-			notC := ^c & lowMask(k)
-			gs[i] = rb[i] & notC // g_j = r_j ∧ ¬c_j
-			es[i] = rb[i]        // e_j = ¬(r_j ⊕ c_j): the client adds ¬c
-			ls[i] = rb[i] & 1
-			if p.role == Client {
-				es[i] ^= notC
-				ls[i] ^= c & 1
-			}
-		}
-		g[p.role], e[p.role], low[p.role] = gs, es, ls
-		p.charge((opsSignOpen + opsSignInit) * n)
-		return nil
-	})
-	if err != nil {
-		return shared{}, err
-	}
-	for width := k; width > 1; width = (width + 1) / 2 {
-		lw := width + width%2
-		m := lw / 2
-		err := s.step(func(p *party) error {
-			return p.andLevel(g[p.role], e[p.role], width, lw, m)
-		})
-		if err != nil {
-			return shared{}, err
-		}
-	}
 	var out shared
-	err = s.step(func(p *party) error {
-		r := p.r
-		rhoB, err := p.stock.daBool.take(n)
-		if err != nil {
-			return err
-		}
-		rhoA, err := p.stock.daArith.take(n)
-		if err != nil {
-			return err
-		}
-		msg := make([]uint64, n)
-		for i := range msg {
-			b := low[p.role][i] ^ g[p.role][i] // share of lsb(2x) = [x < 0]
-			if p.role == Client {
-				b ^= 1 // [x >= 0]
+	return out, s.open(signOp(x, &out))
+}
+
+// signOp is the opening of a comparison: c = 2x + r for a uniform r. The
+// element 2x mod t is odd exactly when x is negative, and since t is odd,
+// lsb(2x) = lsb(c) ⊕ lsb(r) ⊕ [c < r] (subtracting r wraps around t
+// exactly when c < r, which flips the parity). With a = 1 ⊕ lsb(r), the
+// dealer's key shares (1 - 2a)·[c < r] and the parties hold shares of a,
+// so a ⊕ [c < r] = a + (1 - 2a)[c < r] is a sum of shares, and
+// [x >= 0] = lsb(c) ⊕ a ⊕ [c < r] is local since lsb(c) is public.
+func signOp(x shared, out *shared) opening {
+	var cw [2][]cwLevel
+	var fin, as [2][]uint64
+	var roots [2][]block
+	return opening{
+		mask: func(p *party) ([]uint64, error) {
+			r, n, role := p.r, x.len(), p.role
+			mask, err := p.stock.cmpR.take(n)
+			if err != nil {
+				return nil, err
 			}
-			msg[i] = b ^ rhoB[i]
-		}
-		other, err := p.exchangeBits(msg, 1)
-		if err != nil {
-			return err
-		}
-		z := make([]uint64, n)
-		for i := range z {
-			ebit := msg[i] ^ other[i]
-			if ebit == 0 {
-				z[i] = rhoA[i]
-			} else {
-				z[i] = r.Neg(rhoA[i]) // e + (1-2e)ρ = 1 - ρ
-				if p.role == Client {
-					z[i] = r.Add(z[i], 1)
+			if roots[role], err = p.stock.cmpRoot.take(n); err != nil {
+				return nil, err
+			}
+			if cw[role], fin[role], err = p.stock.cmpCW.take(n); err != nil {
+				return nil, err
+			}
+			if as[role], err = p.stock.cmpA.take(n); err != nil {
+				return nil, err
+			}
+			msg := make([]uint64, n)
+			for i := range msg {
+				msg[i] = r.Add(r.Add(x[role][i], x[role][i]), mask[i])
+			}
+			return msg, nil
+		},
+		use: func(p *party, cs []uint64) error {
+			r, role, k := p.r, p.role, p.r.bits
+			z := make([]uint64, len(cs))
+			for i, c := range cs {
+				u := r.Add(r.dcfEval(role, roots[role][i], cw[role][i*k:(i+1)*k], fin[role][i], c), as[role][i])
+				if c&1 == 1 { // 1 ⊕ u = 1 - u
+					u = r.Neg(u)
+					if role == Client {
+						u = r.Add(u, 1)
+					}
 				}
+				z[i] = u
 			}
-		}
-		out[p.role] = z
-		p.charge(opsB2A * n)
-		return nil
-	})
-	return out, err
+			p.charge((opsCmp + opsCmpLevel*k) * len(cs))
+			out[role] = z
+			return nil
+		},
+	}
 }
-
-// andLevel combines adjacent bit positions (2j+1 above 2j) of the words:
-// G = G_hi ⊕ (E_hi ∧ G_lo), E = E_hi ∧ E_lo, with one boolean Beaver AND of
-// lw bits per word. width is the number of valid bits, lw the padded width.
-func (p *party) andLevel(g, e []uint64, width, lw, m int) error {
-	n := len(g)
-	msg := make([]uint64, 2*n)
-	as, bs, cs := make([]uint64, n), make([]uint64, n), make([]uint64, n)
-	ghi := make([]uint64, n)
-	for i := range g {
-		ei := e[i]
-		if width%2 == 1 && p.role == Client {
-			ei |= 1 << width // padding position: G = 0, E = 1
-		}
-		ehi, elo := oddBits(ei, m), evenBits(ei, m)
-		ghi[i] = oddBits(g[i], m)
-		x := ehi | ehi<<m
-		y := evenBits(g[i], m) | elo<<m
-		var err error
-		if as[i], err = p.stock.bitA.take(lw); err != nil {
-			return err
-		}
-		bs[i], _ = p.stock.bitB.take(lw) // same length as bitA
-		if cs[i], err = p.stock.bitC.take(lw); err != nil {
-			return err
-		}
-		msg[i], msg[n+i] = x^as[i], y^bs[i]
-	}
-	other, err := p.exchangeBits(msg, lw)
-	if err != nil {
-		return err
-	}
-	for i := range g {
-		d, f := msg[i]^other[i], msg[n+i]^other[n+i]
-		z := cs[i] ^ d&bs[i] ^ f&as[i]
-		if p.role == Client {
-			z ^= d & f
-		}
-		g[i] = ghi[i] ^ z&lowMask(m)
-		e[i] = z >> m & lowMask(m)
-	}
-	p.charge(opsAndLevel * n)
-	return nil
-}
-
-// evenBits gathers bits 0, 2, 4, ... of v into the low m bits.
-func evenBits(v uint64, m int) uint64 {
-	var out uint64
-	for j := 0; j < m; j++ {
-		out |= (v >> (2 * j) & 1) << j
-	}
-	return out
-}
-
-// oddBits gathers bits 1, 3, 5, ... of v into the low m bits.
-func oddBits(v uint64, m int) uint64 { return evenBits(v>>1, m) }
 
 // ----- reveal to the client -----
 
@@ -426,7 +321,3 @@ func (s *Session) affine(a uint64, x shared, b uint64, y shared, c uint64) share
 	}
 	return out
 }
-
-func (c Config) affineCost(n int) cost.Cost { return c.localCost(6 * n) }
-
-func (c Config) addConstCost(n int) cost.Cost { return c.localCost(n) }

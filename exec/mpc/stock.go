@@ -8,67 +8,67 @@ import "fmt"
 // safe for concurrent use.
 type Stock struct {
 	tripleA, tripleB, tripleC  queue
-	truncR, truncHi, truncWrap queue
-	signR, signBits            queue
-	bitA, bitB, bitC           bitStream
-	daBool, daArith            queue
+	truncR, truncHi, truncWrap [maxShift + 1]queue
+	cmpR, cmpA                 queue
+	cmpRoot                    fifo[block]
+	cmpCW                      cwQueue
 }
 
 // Left is what remains in the stock.
 func (s *Stock) Left() Need {
-	return Need{
-		Triples:    s.tripleC.left(),
-		Truncs:     s.truncWrap.left(),
-		SignMasks:  s.signBits.left(),
-		BitTriples: s.bitC.n - s.bitC.pos,
-		DaBits:     s.daArith.left(),
+	n := Need{Triples: s.tripleC.left(), Compares: s.cmpA.left()}
+	for k := range n.Truncs {
+		n.Truncs[k] = s.truncWrap[k].left()
 	}
+	return n
 }
 
 // expandSeeded expands the components of n that a party draws from its
 // seed. The client (client = true) draws all of its components; the server
 // only the uniformly random ones, its corrections come from its material.
+// Both draw their root seeds of the comparison keys; the correction words
+// come from the material.
 func expandSeeded(r *Ring, seed Seed, n Need, client bool) *Stock {
 	s := &Stock{}
 	el := func(label, name string, count int) queue {
 		return queue{name: name, v: newPRG(seed, label).elements(r, count)}
 	}
-	bitWords := (n.BitTriples + 63) / 64
-	bs := func(label string) bitStream {
-		w := newPRG(seed, label).words(bitWords, 64)
-		if rem := n.BitTriples % 64; rem != 0 {
-			w[bitWords-1] &= lowMask(rem)
-		}
-		return bitStream{name: "bit triples", words: w, n: n.BitTriples}
-	}
 	s.tripleA = el("triple/a", "triples", n.Triples)
 	s.tripleB = el("triple/b", "triples", n.Triples)
-	s.truncR = el("trunc/r", "truncation masks", n.Truncs)
-	s.signR = el("sign/r", "sign masks", n.SignMasks)
-	s.bitA = bs("bit/a")
-	s.bitB = bs("bit/b")
-	s.daBool = queue{name: "daBits", v: newPRG(seed, "dabit/bool").words(n.DaBits, 1)}
+	for k, count := range n.Truncs {
+		name := fmt.Sprintf("truncation masks by 2^%d", k)
+		s.truncR[k] = el(fmt.Sprintf("trunc/%d/r", k), name, count)
+		if client {
+			s.truncHi[k] = el(fmt.Sprintf("trunc/%d/hi", k), name, count)
+			s.truncWrap[k] = el(fmt.Sprintf("trunc/%d/wrap", k), name, count)
+		}
+	}
+	s.cmpR = el("cmp/r", "comparison keys", n.Compares)
+	g := newPRG(seed, "cmp/root")
+	s.cmpRoot = fifo[block]{name: "comparison keys", v: make([]block, n.Compares)}
+	for i := range s.cmpRoot.v {
+		s.cmpRoot.v[i] = block{g.uint64(), g.uint64()}.clearLSB()
+	}
 	if client {
 		s.tripleC = el("triple/c", "triples", n.Triples)
-		s.truncHi = el("trunc/hi", "truncation masks", n.Truncs)
-		s.truncWrap = el("trunc/wrap", "truncation masks", n.Truncs)
-		s.signBits = queue{name: "sign masks", v: newPRG(seed, "sign/bits").words(n.SignMasks, r.bits)}
-		s.bitC = bs("bit/c")
-		s.daArith = el("dabit/arith", "daBits", n.DaBits)
+		s.cmpA = el("cmp/a", "comparison keys", n.Compares)
 	}
 	return s
 }
 
-// queue is one component of the stock: values taken in order.
-type queue struct {
+// fifo is one component of the stock: values taken in order.
+type fifo[T any] struct {
 	name string
-	v    []uint64
+	v    []T
 	pos  int
 }
 
-func (q *queue) left() int { return len(q.v) - q.pos }
+// queue is a component of elements of Z_t.
+type queue = fifo[uint64]
 
-func (q *queue) take(n int) ([]uint64, error) {
+func (q *fifo[T]) left() int { return len(q.v) - q.pos }
+
+func (q *fifo[T]) take(n int) ([]T, error) {
 	if n > q.left() {
 		return nil, fmt.Errorf("mpc: dealer material exhausted: %d %s needed, %d left", n, q.name, q.left())
 	}
@@ -77,24 +77,53 @@ func (q *queue) take(n int) ([]uint64, error) {
 	return out, nil
 }
 
-// bitStream is a component of packed bits, read in pieces of up to 64.
-type bitStream struct {
-	name  string
-	words []uint64
-	n     int // bits in the stream
-	pos   int // bits read
+// merge appends the unused part of o.
+func (q *fifo[T]) merge(o *fifo[T]) {
+	q.v = append(q.v[q.pos:len(q.v):len(q.v)], o.v[o.pos:]...)
+	q.pos = 0
+	if o.name != "" {
+		q.name = o.name
+	}
 }
 
-// take reads the next w <= 64 bits as the low bits of a word.
-func (b *bitStream) take(w int) (uint64, error) {
-	if w > b.n-b.pos {
-		return 0, fmt.Errorf("mpc: dealer material exhausted: %d %s needed, %d left", w, b.name, b.n-b.pos)
+// cwQueue holds the correction words of comparison keys, k levels and one
+// final element per key.
+type cwQueue struct {
+	cw    []cwLevel
+	final []uint64
+	k     int
+	pos   int // keys taken
+}
+
+// take returns the correction words of the next n keys.
+func (q *cwQueue) take(n int) ([]cwLevel, []uint64, error) {
+	if n > len(q.final)-q.pos {
+		return nil, nil, fmt.Errorf("mpc: dealer material exhausted: %d comparison keys needed, %d left", n, len(q.final)-q.pos)
 	}
-	i, off := b.pos/64, b.pos%64
-	v := b.words[i] >> off
-	if off+w > 64 {
-		v |= b.words[i+1] << (64 - off)
+	cw, fin := q.cw[q.pos*q.k:(q.pos+n)*q.k], q.final[q.pos:q.pos+n]
+	q.pos += n
+	return cw, fin, nil
+}
+
+func (q *cwQueue) merge(o *cwQueue) {
+	q.cw = append(q.cw[q.pos*q.k:len(q.cw):len(q.cw)], o.cw[o.pos*o.k:]...)
+	q.final = append(q.final[q.pos:len(q.final):len(q.final)], o.final[o.pos:]...)
+	q.k, q.pos = o.k, 0
+}
+
+// append adds the unused part of o to s.
+func (s *Stock) append(o *Stock) {
+	for _, pair := range []struct{ dst, src *queue }{
+		{&s.tripleA, &o.tripleA}, {&s.tripleB, &o.tripleB}, {&s.tripleC, &o.tripleC},
+		{&s.cmpR, &o.cmpR}, {&s.cmpA, &o.cmpA},
+	} {
+		pair.dst.merge(pair.src)
 	}
-	b.pos += w
-	return v & lowMask(w), nil
+	for k := range s.truncR {
+		s.truncR[k].merge(&o.truncR[k])
+		s.truncHi[k].merge(&o.truncHi[k])
+		s.truncWrap[k].merge(&o.truncWrap[k])
+	}
+	s.cmpRoot.merge(&o.cmpRoot)
+	s.cmpCW.merge(&o.cmpCW)
 }

@@ -1,0 +1,177 @@
+package mpc
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/sha256"
+	"encoding/binary"
+	"math/bits"
+)
+
+// This file is the distributed comparison function (DCF) of Boyle, Chandran,
+// Gilboa, Gupta, Ishai, Kumar and Rathee, "Function Secret Sharing for
+// Mixed-Mode and Fixed-Point Secure Computation" (Eurocrypt 2021, Fig. 1),
+// with outputs in Z_t: a dealer who knows α and β splits the function
+// f(c) = β·[c < α] on k-bit inputs into two keys; each party evaluates its
+// key on a public c and the two outputs are additive shares of f(c) mod t.
+//
+// Key of party b: a 128-bit root seed s_b (expanded from the party's dealer
+// seed, never sent) and, common to both keys, per level i = 1..k a seed
+// correction s_CW (128 bits), a value correction V_CW ∈ Z_t and two control
+// bits, plus a final correction in Z_t.
+//
+// Security (semi-honest, one key alone): the root seed is uniform and
+// unknown to the other party; every correction word is the XOR or the
+// difference of the PRG outputs of the two parties' seeds on the branch off
+// the path of α, one of which the key holder cannot compute, so under the
+// PRG assumption each correction word is indistinguishable from uniform
+// given the other key material (Theorem 3.2 of the paper). A key alone is
+// thus simulated by uniform strings, independently of α and β. Values
+// derived from 128-bit blocks are reduced modulo t < 2^62, at statistical
+// distance below 2^-66 from uniform.
+//
+// PRG. G(s) is fixed-key AES in the Matyas-Meyer-Oseas form, one public key
+// per output block: G_j(s) = AES_{k_j}(s) ⊕ s for j = seed-left,
+// value-left, seed-right, value-right (the standard instantiation of FSS
+// libraries, secure when AES with a fixed key is modelled as a random
+// permutation). The control bit of a seed block is its least significant
+// bit, which is then cleared.
+
+// block is a 128-bit PRG seed or output.
+type block [2]uint64
+
+func (a block) xor(b block) block { return block{a[0] ^ b[0], a[1] ^ b[1]} }
+
+// lsb is the control bit carried in a seed block.
+func (a block) lsb() uint8 { return uint8(a[0] & 1) }
+
+// clearLSB removes the control bit.
+func (a block) clearLSB() block { return block{a[0] &^ 1, a[1]} }
+
+// prgKeys are the four fixed, public AES keys of G, derived from labels.
+var prgCiphers = func() [4]cipher.Block {
+	var out [4]cipher.Block
+	for j, label := range []string{"cgsim/dcf/seed-left", "cgsim/dcf/value-left", "cgsim/dcf/seed-right", "cgsim/dcf/value-right"} {
+		k := sha256.Sum256([]byte(label))
+		c, err := aes.NewCipher(k[:16]) // a 16-byte key: cannot fail
+		if err != nil {
+			panic("mpc: aes: " + err.Error())
+		}
+		out[j] = c
+	}
+	return out
+}()
+
+// g returns G_j(s) = AES_{k_j}(s) ⊕ s.
+func g(j int, s block) block {
+	var in, out [16]byte
+	binary.LittleEndian.PutUint64(in[:8], s[0])
+	binary.LittleEndian.PutUint64(in[8:], s[1])
+	prgCiphers[j].Encrypt(out[:], in[:])
+	return block{binary.LittleEndian.Uint64(out[:8]) ^ s[0], binary.LittleEndian.Uint64(out[8:]) ^ s[1]}
+}
+
+// expand returns the seed, control bit and value of G(s) on side d (0 =
+// left, 1 = right).
+func expand(s block, d uint8) (block, uint8, block) {
+	sd := g(2*int(d), s)
+	return sd.clearLSB(), sd.lsb(), g(2*int(d)+1, s)
+}
+
+// convert maps a block to Z_t (a 128-bit integer reduced mod t).
+func (r *Ring) convert(a block) uint64 { return bits.Rem64(a[1], a[0], r.t) }
+
+// cwLevel is the correction word of one level.
+type cwLevel struct {
+	s      block
+	v      uint64
+	tl, tr uint8
+}
+
+// dcfKeys are the two keys of one comparison: the parties' root seeds and
+// the common correction words.
+type dcfKeys struct {
+	root  [2]block
+	cw    []cwLevel
+	final uint64
+}
+
+// cneg returns -v if t1 is 1, else v: the (-1)^t1 of the paper.
+func (r *Ring) cneg(t1 uint8, v uint64) uint64 {
+	if t1 == 1 {
+		return r.Neg(v)
+	}
+	return v
+}
+
+// dcfGen returns keys of f(c) = β·[c < α] on k-bit inputs, for the root
+// seeds s0, s1 (lsb cleared).
+func (r *Ring) dcfGen(k int, alpha, beta uint64, s0, s1 block) dcfKeys {
+	keys := dcfKeys{root: [2]block{s0, s1}, cw: make([]cwLevel, k)}
+	s := [2]block{s0, s1}
+	t := [2]uint8{0, 1}
+	var va uint64 // V_α: the sum of the outputs along the path of α so far
+	for i := range k {
+		a := uint8(alpha >> (k - 1 - i) & 1)
+		var sc [2][2]block // [party][side] seeds
+		var tc [2][2]uint8
+		var vc [2][2]uint64
+		for b := range 2 {
+			for d := range uint8(2) {
+				sb, tb, vb := expand(s[b], d)
+				sc[b][d], tc[b][d], vc[b][d] = sb, tb, r.convert(vb)
+			}
+		}
+		keep, lose := a, 1-a
+		cw := cwLevel{s: sc[0][lose].xor(sc[1][lose])}
+		v := r.Sub(r.Sub(vc[1][lose], vc[0][lose]), va)
+		if lose == 0 { // α_i = 1: every c that turns left here is below α
+			v = r.Add(v, beta)
+		}
+		cw.v = r.cneg(t[1], v)
+		va = r.Add(r.Sub(va, vc[1][keep]), vc[0][keep])
+		va = r.Add(va, r.cneg(t[1], cw.v))
+		cw.tl = tc[0][0] ^ tc[1][0] ^ a ^ 1
+		cw.tr = tc[0][1] ^ tc[1][1] ^ a
+		tk := [2]uint8{cw.tl, cw.tr}[keep]
+		for b := range 2 {
+			ns := sc[b][keep]
+			if t[b] == 1 {
+				ns = ns.xor(cw.s)
+			}
+			s[b], t[b] = ns, tc[b][keep]^(t[b]&tk)
+		}
+		keys.cw[i] = cw
+	}
+	keys.final = r.cneg(t[1], r.Sub(r.Sub(r.convert(s[1]), r.convert(s[0])), va))
+	return keys
+}
+
+// dcfEval returns party b's share of f(c) for its root seed and the common
+// correction words.
+func (r *Ring) dcfEval(b int, root block, cw []cwLevel, final uint64, c uint64) uint64 {
+	k := len(cw)
+	s, t := root, uint8(b)
+	var acc uint64
+	for i := range k {
+		d := uint8(c >> (k - 1 - i) & 1)
+		ns, nt, nv := expand(s, d)
+		v := r.convert(nv)
+		if t == 1 {
+			ns = ns.xor(cw[i].s)
+			nt ^= [2]uint8{cw[i].tl, cw[i].tr}[d]
+			v = r.Add(v, cw[i].v)
+		}
+		acc = r.Add(acc, v)
+		s, t = ns, nt
+	}
+	v := r.convert(s)
+	if t == 1 {
+		v = r.Add(v, final)
+	}
+	acc = r.Add(acc, v)
+	if b == 1 {
+		acc = r.Neg(acc)
+	}
+	return acc
+}
