@@ -1,0 +1,307 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+	"math"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/net"
+	"github.com/cgsim/cgsim/params"
+)
+
+// Method is how a new token's key and value enter the cache.
+type Method int
+
+const (
+	// ClientEncrypt: the client encrypts its share of the token at the
+	// token's slot offset (zeros elsewhere) at the cache ciphertext's level;
+	// the server adds it to the cache ciphertext. One ciphertext up per
+	// cache (K and V) per layer, no homomorphic product, almost no noise.
+	ClientEncrypt Method = iota
+	// Homomorphic: the server already holds an encryption of the token
+	// (a Source) and concatenates it: a 0/1 selection mask (a ct-pt
+	// product) keeps the token's block, the sum with the cache ciphertext
+	// is rescaled. Each such append costs the cache ciphertext one level
+	// and resets its noise to about T + n/2 bits.
+	Homomorphic
+)
+
+func (m Method) String() string {
+	switch m {
+	case ClientEncrypt:
+		return "client-encrypt"
+	case Homomorphic:
+		return "homomorphic"
+	}
+	return fmt.Sprintf("Method(%d)", int(m))
+}
+
+// Policy decides which cache ciphertexts are refreshed (sent masked and
+// flooded to the client, re-encrypted fresh at the top of their budget).
+// The implementations are Eager, Lazy and Never.
+type Policy interface {
+	// String names the policy ("eager", "lazy(tau=8)", "never").
+	String() string
+	policy()
+}
+
+// Eager refreshes every ciphertext touched by a homomorphic append right
+// after it (in the layer's refresh round).
+type Eager struct{}
+
+// Lazy refreshes a ciphertext when its remaining budget, in bits, falls
+// below Tau (see Config.Budget for what the budget is). Tau must be >= 0.
+type Lazy struct{ Tau float64 }
+
+// Never never refreshes; a Config with Never is valid only if the model
+// proves that no refresh is needed up to MaxContext.
+type Never struct{}
+
+func (Eager) String() string  { return "eager" }
+func (l Lazy) String() string { return fmt.Sprintf("lazy(tau=%g)", l.Tau) }
+func (Never) String() string  { return "never" }
+func (Eager) policy()         {}
+func (Lazy) policy()          {}
+func (Never) policy()         {}
+
+// ErrBudget is returned (wrapped) when an operation would leave a cache
+// ciphertext unable to serve the next attention product: an unsafe policy
+// is stopped before it produces a wrong decryption.
+var ErrBudget = errors.New("kv: noise budget exhausted")
+
+// Config is the shape of an encrypted KV cache: the model's attention
+// dimensions, the HE parameters, how tokens are appended and when
+// ciphertexts are refreshed. Build it with NewConfig, which checks it.
+type Config struct {
+	Preset  string         // params preset name (recorded in saved files)
+	Params  bgv.Parameters // the preset's parameters
+	Profile *cost.Profile
+
+	Layers  int
+	Heads   int // query heads (grouped-query attention when > KVHeads)
+	KVHeads int
+	HeadDim int
+
+	// MaxContext is the longest context the cache must serve; the value
+	// kernel sums over the context, so it enters the noise budget.
+	MaxContext int
+
+	Method Method
+	Policy Policy
+
+	// SourceLevel and SourceBits describe the ciphertexts a Homomorphic
+	// append consumes (level and payload bound); NewConfig sets them to a
+	// fresh client encryption at the top level.
+	SourceLevel int
+	SourceBits  float64
+
+	// KeyBytes is the size of the evaluation keys the server holds
+	// (see KeyBytes); it is counted in PeakMemoryBytes.
+	KeyBytes int64
+
+	// Derived by NewConfig.
+	Layout       exec.CacheLayout
+	KernelLevel  [2]int // level of the K (scores) and V (values) kernels
+	HomeLevel    [2]int // level of fresh cache ciphertexts of each kind
+	model        Model
+	sumTerms     [2]int
+	freshBudget  [2]float64
+	validatedFor int
+}
+
+// kinds of cache.
+const (
+	kindK = 0
+	kindV = 1
+)
+
+// NewConfig checks cfg (Preset, Profile, shapes, Method, Policy; Params,
+// SourceLevel and SourceBits are filled in if zero), plans the levels
+// with the exec kernels, and simulates the cache up to MaxContext: a
+// policy that would let a ciphertext fall below what the next product
+// needs is an error here, at configuration time.
+func NewConfig(cfg Config) (Config, error) {
+	if cfg.Params.LogN() == 0 {
+		pr, err := params.ByName(cfg.Preset)
+		if err != nil {
+			return Config{}, fmt.Errorf("kv: %w", err)
+		}
+		if cfg.Params, err = pr.BGV(); err != nil {
+			return Config{}, fmt.Errorf("kv: %w", err)
+		}
+	}
+	if cfg.Profile == nil {
+		return Config{}, fmt.Errorf("kv: config without a profile")
+	}
+	if cfg.Heads == 0 {
+		cfg.Heads = cfg.KVHeads
+	}
+	if cfg.Layers < 1 || cfg.MaxContext < 1 {
+		return Config{}, fmt.Errorf("kv: %d layers, max context %d: both must be positive", cfg.Layers, cfg.MaxContext)
+	}
+	if cfg.Policy == nil {
+		return Config{}, fmt.Errorf("kv: config without a refresh policy")
+	}
+	if l, ok := cfg.Policy.(Lazy); ok && (l.Tau < 0 || math.IsNaN(l.Tau)) {
+		return Config{}, fmt.Errorf("kv: lazy threshold %g: %w (a negative threshold lets the budget go below what the next product needs)", l.Tau, ErrBudget)
+	}
+	if cfg.Method != ClientEncrypt && cfg.Method != Homomorphic {
+		return Config{}, fmt.Errorf("kv: unknown append method %d", cfg.Method)
+	}
+	p := cfg.Params
+	sh := exec.AttentionShape{Heads: cfg.Heads, KVHeads: cfg.KVHeads, HeadDim: cfg.HeadDim, Context: cfg.MaxContext}
+	sc, err := exec.NewDecodeScores(p, cfg.Profile, sh)
+	if err != nil {
+		return Config{}, fmt.Errorf("kv: %w", err)
+	}
+	vk, err := exec.NewDecodeValues(p, cfg.Profile, sh)
+	if err != nil {
+		return Config{}, fmt.Errorf("kv: %w", err)
+	}
+	cfg.Layout = sc.Layout
+	cfg.KernelLevel = [2]int{sc.Level, vk.Level}
+	cfg.sumTerms = [2]int{cfg.HeadDim, cfg.MaxContext}
+	cfg.model = NewModel(p)
+	if cfg.SourceBits == 0 {
+		cfg.SourceLevel = p.MaxLevel()
+		cfg.SourceBits = cfg.model.Payload(freshState(0, 0))
+	}
+	if cfg.SourceLevel < 0 || cfg.SourceLevel > p.MaxLevel() {
+		return Config{}, fmt.Errorf("kv: source level %d out of range", cfg.SourceLevel)
+	}
+	for k := range cfg.HomeLevel {
+		if cfg.Method == ClientEncrypt {
+			cfg.HomeLevel[k] = cfg.KernelLevel[k]
+		} else {
+			cfg.HomeLevel[k] = p.MaxLevel()
+		}
+		cfg.freshBudget[k] = cfg.model.KernelSlack(refreshedState(cfg.HomeLevel[k]), cfg.KernelLevel[k], cfg.sumTerms[k])
+	}
+	if cfg.Method == Homomorphic {
+		for k := range cfg.HomeLevel {
+			if cfg.SourceLevel <= cfg.KernelLevel[k] {
+				return Config{}, fmt.Errorf("kv: %s: a homomorphic append at level %d would leave the cache below the kernel level %d: %w (this preset has no room for homomorphic appends; use ClientEncrypt)",
+					cfg.Preset, cfg.SourceLevel, cfg.KernelLevel[k], ErrBudget)
+			}
+		}
+	}
+	// Simulate the whole trajectory: any unsafe step is an error now.
+	if _, err := cfg.Estimate(0, cfg.MaxContext); err != nil {
+		return Config{}, err
+	}
+	cfg.validatedFor = cfg.MaxContext
+	return cfg, nil
+}
+
+// refreshedState is a refreshed ciphertext: a fresh client encryption plus
+// the server's mask added as a plaintext.
+func refreshedState(level int) NoiseState { return freshState(level, 1) }
+
+// Model is the noise model of the configuration.
+func (c Config) Model() Model { return c.model }
+
+// Shape is the attention shape of one layer at a context length.
+func (c Config) Shape(context int) exec.AttentionShape {
+	return exec.AttentionShape{Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Context: context}
+}
+
+// KVDim is KVHeads·HeadDim.
+func (c Config) KVDim() int { return c.KVHeads * c.HeadDim }
+
+// CiphertextBytes is the size of one marshalled degree-1 ciphertext at a
+// level (what the cache holds in memory and on disk, and what
+// net.SendObject sends plus net.FrameOverhead).
+func CiphertextBytes(p bgv.Parameters, level int) int64 {
+	n := int64(p.N())
+	poly := 8 + int64(level+1)*(8+8*n)
+	return 1 + int64(rlwe.MetaData{}.BinarySize()) + 8 + 2*poly
+}
+
+// KeyBytes is the marshalled size of a relinearization key plus galois
+// Galois keys for p: each is a gadget ciphertext of
+// BaseRNSDecompositionVectorSize rows of two polynomials over Q·P.
+func KeyBytes(p bgv.Parameters, galois int) int64 {
+	rows := int64(p.BaseRNSDecompositionVectorSize(p.MaxLevelQ(), p.MaxLevelP()))
+	polyQP := 2 * (8 + int64(p.QPCount())*(8+8*int64(p.N())))
+	return int64(1+galois) * rows * polyQP
+}
+
+// ShareBytesPerToken is the server's plaintext share of one token, K and
+// V, all layers, as uint64 words.
+func (c Config) ShareBytesPerToken() int64 { return int64(2*c.Layers*c.KVDim()) * 8 }
+
+// BytesPerToken is the asymptotic memory of the cache per token: the
+// ciphertexts at their home level, B tokens per ciphertext, K and V, all
+// layers, plus the server's shares. (Homomorphic appends leave
+// ciphertexts at lower levels, hence smaller; this is an upper bound.)
+func (c Config) BytesPerToken() float64 {
+	ct := 0.0
+	for k := 0; k < 2; k++ {
+		ct += float64(CiphertextBytes(c.Params, c.HomeLevel[k])) / float64(c.Layout.TokensPerCt)
+	}
+	return float64(c.Layers)*ct + float64(c.ShareBytesPerToken())
+}
+
+// PlaintextBytesPerToken is the K/V cache of a plaintext fp16 inference:
+// 2·layers·KVDim·2 bytes.
+func (c Config) PlaintextBytesPerToken() int64 { return int64(2 * c.Layers * c.KVDim() * 2) }
+
+// Budget is the remaining budget, in bits, of a cache ciphertext of kind
+// (0 = keys, 1 = values) in state s that holds tokens of the B it can:
+// the kernel slack (Model.KernelSlack) that it will have after the next
+// append into it if it still has room (-Inf if a homomorphic append has no
+// level left), or that it has now if it is full. Lazy{Tau} refreshes when
+// this falls below Tau; it is >= 0 for every ciphertext after every step
+// of a valid configuration.
+func (c Config) Budget(kind int, s NoiseState, tokens int) float64 {
+	if tokens < c.Layout.TokensPerCt {
+		next, _, err := c.appendState(kind, s, tokens == 0)
+		if err != nil {
+			return math.Inf(-1)
+		}
+		s = next
+	}
+	return c.model.KernelSlack(s, c.KernelLevel[kind], c.sumTerms[kind])
+}
+
+// appendState is the state after appending one token into a ciphertext in
+// state s (empty: a new ciphertext), and the level of the source after its
+// rescales (Homomorphic).
+func (c Config) appendState(kind int, s NoiseState, empty bool) (NoiseState, int, error) {
+	m := c.model
+	if c.Method == ClientEncrypt {
+		f := freshState(c.HomeLevel[kind], 0)
+		if empty {
+			return f, 0, nil
+		}
+		return add(s, f), 0, nil
+	}
+	level := s.Level
+	if empty {
+		level = c.SourceLevel
+	}
+	if level <= c.KernelLevel[kind] || level > c.SourceLevel {
+		return NoiseState{}, 0, fmt.Errorf("kv: a homomorphic append into a ciphertext at level %d needs a source at or above it and leaves level %d, below the kernel level %d: %w",
+			level, level-1, c.KernelLevel[kind], ErrBudget)
+	}
+	src := c.SourceBits
+	for l := c.SourceLevel; l > level; l-- {
+		src = m.Rescale(src, l)
+	}
+	masked := NoiseState{Level: level, Extra: m.MulPlain(src)}
+	sum := masked
+	if !empty {
+		sum = add(s, masked)
+	}
+	return NoiseState{Level: level - 1, Extra: m.Rescale(m.Payload(sum), level)}, level, nil
+}
+
+// sendBytes is the framed size of a ciphertext on the wire.
+func sendBytes(p bgv.Parameters, level int) int64 {
+	return CiphertextBytes(p, level) + net.FrameOverhead
+}

@@ -1,0 +1,169 @@
+// Package kv is cgsim's encrypted KV cache: per layer, the server's
+// encryptions Enc(K_C), Enc(V_C) of the client's shares of the keys and
+// values in the decode layout, the server's plaintext shares K_S, V_S, and
+// a noise state per ciphertext, so that a decode step costs work
+// proportional to the context instead of recomputing the prefix.
+//
+// Like package exec, every operation has a Run, on real ciphertexts
+// between the parties of an exec.Session, and an Estimate, pure arithmetic
+// that predicts Run's counters exactly (cost.CounterDiff is empty, tested
+// over context lengths, methods, policies and thresholds).
+//
+// # Parties
+//
+// A [Cache] is the server's side: ciphertexts, shares, noise states, a
+// key-less evaluator. It cannot reach a secret key; the client's part of
+// an append, a refresh or a layout switch runs inside exec.C2S and
+// exec.H2S, on the session's exec.Client.
+//
+// # Layouts
+//
+// Decode layout (exec.CacheLayout, the matrix-vector kernels'
+// exec.DecodeScores and exec.DecodeValues input): token j's KVDim =
+// KVHeads·HeadDim vector at the start of a block of W = KVDim rounded up
+// to a power of two slots, B = N/W tokens per ciphertext (N slots), a
+// ciphertext per B tokens. stories260K (KVDim 32): B = 64 at the test
+// preset (N = 2048), 256 at bgv-n13, 512 at bgv-n14.
+//
+// Prefill layout ([PrefillLayout]): feature-major, element e of token j at
+// flat slot e·M + j (M = tokens rounded up to a power of two), as the
+// matrix-matrix kernels consume it. [Cache.Switch] moves a prefilled layer
+// to the decode layout once: the server masks and floods the prefill
+// ciphertexts (one H2S flight for K and V), the client decrypts its masked
+// share, lays it out in the decode layout and encrypts it fresh (C2S), the
+// server adds its mask laid out the same way. One round per layer:
+// [Config.EstimateSwitch].
+//
+// # Appending a token
+//
+// [ClientEncrypt] ([Cache.Append]): the client encrypts its shares k_C,
+// v_C at the token's slot offset (zeros elsewhere) at the cache level; the
+// server adds the two ciphertexts into the open K and V ciphertexts (or
+// starts new ones). Per layer and token: 2 ciphertexts up (one flight),
+// 2 adds. The noise grows like a sum of fresh encryptions.
+//
+// [Homomorphic] ([Cache.AppendSource]): the server holds the token
+// encrypted (a [Source]: the client's share in the broadcast layout, the
+// token in every block, at Config.SourceLevel) and concatenates it: the
+// source is rescaled to the open ciphertext's level, multiplied by the
+// 0/1 mask of the token's block (a ct-pt product: 2T + n + 2 bits), added
+// and the sum rescaled. Per kind: 1 encode, 1 ct-pt product, 1 add, 1 + (source
+// level - target level) rescales, no traffic; the ciphertext loses one
+// level. No rotation is needed with the broadcast source (a compact source
+// at slot 0 would need log2(B/2) rotations by W·2^i, the keys
+// DecodeValues already has, plus a row swap; exec does not export its
+// server's evaluator, so the cache cannot rotate).
+//
+// Scales: a cache ciphertext of kind κ at level l carries the scale
+// prod_{L_κ < i <= l} q_i mod t, so that rescaling it to the kernel level
+// L_κ leaves scale 1: the value kernel sums products of different cache
+// ciphertexts, and lattigo's scale matching would multiply the noise.
+// Masks and refreshed ciphertexts are encoded at the scale that keeps the
+// invariant.
+//
+// # Noise model, budget and refresh policies
+//
+// [Model] bounds the payload log2 ||m + t·e|| of every cache ciphertext
+// from public information (the rules of exec's model, see its doc and the
+// budget comment of package params), with [NoiseState] bounding sums of k
+// fresh encryptions by T + 0.66 + log2(msgs + 19.2·sqrt(k)) instead of
+// linearly. TestNoiseModelBounds follows the trajectories on ciphertexts
+// under a key of its own and measures: the model is above the measured
+// payload by 1.1 to 1.8 bits for client appends (up to 512 summed at
+// bgv-n14), 1.1 to 7.0 bits after homomorphic appends and refreshes.
+//
+// The kernel slack of a ciphertext ([Model.KernelSlack]) is what remains
+// of log2 Q_L - 1 at the kernel level L after rescaling the ciphertext to
+// L, a ct-ct product with a fresh query, the kernel's sum (HeadDim terms
+// for keys, MaxContext for values) and 40-bit flooding. Its budget
+// ([Config.Budget]) is the slack it will have after the next append into
+// it (-Inf if a homomorphic append has no level left), or its slack if it
+// is full. The policies, applied in one batched refresh round per layer
+// after the layer's append:
+//
+//   - [Eager]: refresh every ciphertext touched by a homomorphic append.
+//   - [Lazy]{Tau}: refresh a touched ciphertext whose budget is below Tau.
+//   - [Never]: no refresh.
+//
+// A refresh: the due ciphertexts are rescaled to a common level, masked
+// with uniform r and flooded (one H2S flight), the client re-encrypts
+// y - r fresh at the home level (C2S), the server adds r: Enc(y) again,
+// fresh. One round for the whole layer; Cost.Refreshes counts ciphertexts.
+//
+// [NewConfig] simulates the whole trajectory up to MaxContext and rejects,
+// with [ErrBudget], any configuration in which a ciphertext would fall
+// below what the next product needs (Never with homomorphic appends beyond
+// two tokens per ciphertext, Lazy with Tau < 0, homomorphic appends at
+// bgv-n13, whose single level has no room); Run checks again before every
+// operation and refuses it with ErrBudget, leaving the cache unchanged.
+//
+// Choosing tau. With homomorphic appends the budget is driven by levels:
+// at bgv-n14 a refreshed ciphertext sits at level 5 with a budget of 46.9
+// bits for keys (40.9 for values at MaxContext 512), one append leaves it
+// at level 4 with 40.9 (34.9), a second at the kernel level 3 with no room
+// for a third append (budget -Inf). Tau in [0, 40.9] refreshes every other
+// append (the minimum: 2550 ciphertexts over 512 tokens and 5 layers),
+// Tau above the post-append budget refreshes after every append (Eager's
+// 5120), Tau above a fresh ciphertext's budget refreshes every step for
+// nothing. With client appends the budget falls by about log2 of the
+// tokens summed and no refresh is needed at any preset for B <= 512: use
+// Never, which the model proves safe. Estimate gives the count and the
+// seconds of each choice without running anything ([Config.Refreshes]).
+//
+// # Memory
+//
+// A ciphertext at level l marshals to [CiphertextBytes] = 2·(8 + (l+1)·
+// (8 + 8N)) + 1 + metadata + 8 bytes. Per token, over all layers, at the
+// home level H:
+//
+//	BytesPerToken = Layers·(CiphertextBytes(H_K) + CiphertextBytes(H_V))/B + 2·Layers·KVDim·8
+//
+// against 2·Layers·KVDim·2 bytes for a plaintext fp16 cache. stories260K
+// (5 layers, KVDim 32, plaintext 640 bytes/token): client appends 23,047
+// bytes/token at bgv-n14 (36x), 17,933 at bgv-n13 (28x); homomorphic
+// appends keep ciphertexts at the top level, 33,287 at bgv-n14 (52x). The
+// evaluation keys ([KeyBytes]: (1 + Galois keys) gadget ciphertexts over
+// Q·P) come on top: 15 MB at the test preset for the kernels' keys.
+// Cost.PeakMemoryBytes is the resident cache plus Config.KeyBytes after
+// each layer's step, Cost.LevelsConsumed the largest number of levels a
+// cache ciphertext is below its home level.
+//
+// # Per-token cost
+//
+// BenchmarkPerToken measures one decode step of one stories260K layer
+// (append, refreshes, rescales to the kernel level, both decode kernels)
+// at contexts 64 to 512. The work is affine in the number of cache
+// ciphertexts ceil(context/B): estimated compute seconds per token and
+// layer, client appends,
+//
+//	context                      64      128     256     512
+//	bgv-test-insecure (B = 64)   0.049   0.064   0.094   0.154
+//	bgv-n13 (B = 256)            0.120   0.120   0.169   0.217
+//	bgv-n14 (B = 512)            0.376   0.376   0.376   0.520
+//
+// (homomorphic appends with Lazy{0} at bgv-n14: 0.368 ... 0.520). The
+// measured times follow within the noise of a shared 2-core machine.
+//
+// # Files
+//
+// [Cache.Save] and [LoadCache] (the server: ciphertexts, shares, noise
+// states, configuration, an opaque evaluation-keys section),
+// [SaveClient] and [LoadClient] (the client: session id, tokens, an opaque
+// key section; the secret key never enters the server's file). Format,
+// little-endian: magic ("CGSIMKVS" or "CGSIMKVC"), version (uint32, 1),
+// body length (uint64), body, SHA-256 of all that precedes. Files are
+// written to a temporary file in the same directory, fsynced, renamed over
+// the old one, and the directory fsynced: a failed save leaves the old
+// file intact. Loading checks length and checksum first, then every field
+// against the configuration and every ciphertext's structure before
+// lattigo parses it: a truncated or corrupted file is an error, never a
+// panic. exec does not yet marshal its Client and Server, so a restored
+// cache continues a conversation only within the session whose keys
+// encrypted it (see the key sections).
+//
+// # Concurrency
+//
+// Configs, Models and Trajectories are values; a Trajectory and a Cache
+// belong to one goroutine at a time, and a Cache runs on one
+// exec.Session at a time.
+package kv

@@ -1,0 +1,232 @@
+package kv
+
+import (
+	"math/bits"
+	"sync"
+	"testing"
+
+	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/params"
+)
+
+type testEnv struct {
+	name    string
+	params  bgv.Parameters
+	profile *cost.Profile
+}
+
+var (
+	envMu    sync.Mutex
+	envCache = map[string]*testEnv{}
+)
+
+// env returns a preset's parameters and its embedded profile (the tests
+// check counters, not seconds).
+func env(t testing.TB, name string) *testEnv {
+	t.Helper()
+	envMu.Lock()
+	defer envMu.Unlock()
+	if e, ok := envCache[name]; ok {
+		return e
+	}
+	pr, err := params.ByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp, err := pr.BGV()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof, err := cost.Default(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{name: name, params: bp, profile: prof}
+	envCache[name] = e
+	return e
+}
+
+// smallShape: 4 query heads over 2 KV heads of 16 (grouped-query): KVDim
+// 32, so B = 64 tokens per ciphertext at N = 2048 and 512 tokens span 8
+// ciphertexts; the properties tested do not depend on the model's size.
+type shape struct{ layers, heads, kvHeads, headDim int }
+
+var smallShape = shape{layers: 1, heads: 4, kvHeads: 2, headDim: 16}
+
+// stories260K's attention: 5 layers, 8 heads over 4 KV heads of 8.
+var storiesShape = shape{layers: 5, heads: 8, kvHeads: 4, headDim: 8}
+
+func newConfig(t testing.TB, preset string, sh shape, maxCtx int, m Method, pol Policy) Config {
+	t.Helper()
+	e := env(t, preset)
+	cfg, err := NewConfig(Config{Preset: preset, Params: e.params, Profile: e.profile, Layers: sh.layers, Heads: sh.heads,
+		KVHeads: sh.kvHeads, HeadDim: sh.headDim, MaxContext: maxCtx, Method: m, Policy: pol})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// kernels are the decode attention kernels at a context.
+func kernels(t testing.TB, cfg Config, ctx int) (*exec.DecodeScores, *exec.DecodeValues) {
+	t.Helper()
+	sc, err := exec.NewDecodeScores(cfg.Params, cfg.Profile, cfg.Shape(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := exec.NewDecodeValues(cfg.Params, cfg.Profile, cfg.Shape(ctx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sc, vk
+}
+
+// newSession has the Galois keys of the decode kernels (the cache itself
+// rotates nothing).
+func newSession(t testing.TB, cfg Config) *exec.Session {
+	t.Helper()
+	sc, vk := kernels(t, cfg, cfg.MaxContext)
+	s, err := exec.NewSession(cfg.Params, sc, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func randVec(t testing.TB, tm uint64, n int) []uint64 {
+	t.Helper()
+	v, err := exec.UniformMod(tm, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func share(t testing.TB, v []uint64, tm uint64) exec.Shared {
+	t.Helper()
+	s, err := exec.ShareOf(v, tm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func mulModT(a, b, t uint64) uint64 {
+	hi, lo := bits.Mul64(a, b)
+	_, r := bits.Div64(hi%t, lo, t)
+	return r
+}
+
+// nopTally is for work whose cost no test checks.
+func nopTally(t testing.TB) *cost.Tally { return cost.NewTally(env(t, "bgv-test-insecure").profile) }
+
+// plainKV is the plaintext K and V (tokens x KVDim) of what was appended.
+type plainKV struct{ k, v []uint64 }
+
+// appendTokens appends n random tokens to every layer with the cache's
+// method and returns the plaintext values.
+func appendTokens(t testing.TB, s *exec.Session, tally *cost.Tally, c *Cache, n int, pk *plainKV) {
+	t.Helper()
+	cfg := c.Config()
+	tm := cfg.Params.PlaintextModulus()
+	kv := cfg.KVDim()
+	for i := 0; i < n; i++ {
+		k, v := randVec(t, tm, kv), randVec(t, tm, kv)
+		pk.k = append(pk.k, k...)
+		pk.v = append(pk.v, v...)
+		for l := 0; l < cfg.Layers; l++ {
+			ks, vs := share(t, k, tm), share(t, v, tm)
+			var err error
+			if cfg.Method == ClientEncrypt {
+				err = c.Append(s, tally, l, ks, vs)
+			} else {
+				var src *Source
+				src, err = NewSource(s, nopTally(t), cfg, ks, vs)
+				if err == nil {
+					err = c.AppendSource(s, tally, l, src)
+				}
+			}
+			if err != nil {
+				t.Fatalf("token %d layer %d: %v", c.Len(), l, err)
+			}
+		}
+	}
+}
+
+// reveal decrypts a layer's cache of one kind through exec.H2S (the
+// client decrypts masked values) and adds the server's shares: the
+// plaintext K or V (tokens x KVDim) the cache holds.
+func reveal(t testing.TB, s *exec.Session, c *Cache, layer, kind int) []uint64 {
+	t.Helper()
+	cfg := c.Config()
+	cts, sh, err := c.KernelInputs(nopTally(t), layer, kind)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := cfg.Model()
+	bitsMax := 0.0
+	st := c.States(layer, kind)
+	for i := range cts {
+		if b := m.downTo(st[i], cfg.KernelLevel[kind]); b > bitsMax {
+			bitsMax = b
+		}
+		cts[i] = cts[i].CopyNew()
+	}
+	N := cfg.Params.MaxSlots()
+	h, err := exec.NewH2S(cfg.Params, cfg.Profile, N*len(cts), cfg.KernelLevel[kind], bitsMax)
+	if err != nil {
+		t.Fatal(err)
+	}
+	y, err := h.Run(s, nopTally(t), cts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals := y.Reveal(cfg.Params.PlaintextModulus())
+	tm := cfg.Params.PlaintextModulus()
+	kvd := cfg.KVDim()
+	n := c.Len()
+	out := make([]uint64, n*kvd)
+	B := cfg.Layout.TokensPerCt
+	for j := 0; j < n; j++ {
+		for e := 0; e < kvd; e++ {
+			out[j*kvd+e] = (vals[(j/B)*N+cfg.Layout.Slot(j, e)] + sh[j*kvd+e]) % tm
+		}
+	}
+	// the slots outside the tokens must decrypt to zero
+	for ci := 0; ci < len(cts); ci++ {
+		used := map[int]bool{}
+		for jj := 0; jj < B && ci*B+jj < n; jj++ {
+			for e := 0; e < kvd; e++ {
+				used[cfg.Layout.Slot(jj, e)] = true
+			}
+		}
+		for i := 0; i < N; i++ {
+			if !used[i] && vals[ci*N+i] != 0 {
+				t.Fatalf("%s ciphertext %d slot %d outside the tokens decrypts to %d", kindName(kind), ci, i, vals[ci*N+i])
+			}
+		}
+	}
+	return out
+}
+
+func equalVec(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func checkCounters(t testing.TB, what string, run, est cost.Cost) {
+	t.Helper()
+	if d := cost.CounterDiff(run, est); len(d) != 0 {
+		t.Errorf("%s: Run and Estimate disagree: %v", what, d)
+	}
+}

@@ -1,0 +1,218 @@
+package kv
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cgsim/cgsim/cost"
+)
+
+// savedCache builds a homomorphic cache of 70 tokens (ciphertexts at
+// several levels and scales), saves it and returns both.
+func savedCache(t *testing.T) (Config, *Cache, string, plainKV) {
+	t.Helper()
+	cfg := newConfig(t, "bgv-test-insecure", smallShape, 128, Homomorphic, Lazy{Tau: 0})
+	s := newSession(t, cfg)
+	t.Cleanup(s.Close)
+	c, err := NewCache(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pk plainKV
+	appendTokens(t, s, nopTally(t), c, 70, &pk)
+	path := filepath.Join(t.TempDir(), "server.kv")
+	if err := c.Save(path, []byte("evaluation keys")); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, c, path, pk
+}
+
+// TestSaveLoadContinues: a cache restored from disk gives the same decode
+// attention result as the original, and continues (appends, refreshes)
+// with the same counters and contents.
+func TestSaveLoadContinues(t *testing.T) {
+	cfg, c, path, _ := savedCache(t)
+	d, keys, err := LoadCache(path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(keys) != "evaluation keys" || d.Session() != c.Session() || d.Len() != c.Len() {
+		t.Fatalf("loaded keys %q, session %x vs %x, %d tokens vs %d", keys, d.Session(), c.Session(), d.Len(), c.Len())
+	}
+	for k := 0; k < 2; k++ {
+		a, b := c.Ciphertexts(0, k), d.Ciphertexts(0, k)
+		for i := range a {
+			x, _ := a[i].MarshalBinary()
+			y, _ := b[i].MarshalBinary()
+			if !bytes.Equal(x, y) || c.States(0, k)[i] != d.States(0, k)[i] {
+				t.Fatalf("%s ciphertext %d differs after the round trip", kindName(k), i)
+			}
+		}
+	}
+	if c.Memory() != d.Memory() {
+		t.Fatalf("memory %d vs %d", c.Memory(), d.Memory())
+	}
+}
+
+// TestRestoredGenerationIdentical: with the same session, the next decode
+// attention over the restored cache equals the one over the original, and
+// so do the next appends.
+func TestRestoredGenerationIdentical(t *testing.T) {
+	cfg := newConfig(t, "bgv-test-insecure", smallShape, 128, Homomorphic, Lazy{Tau: 0})
+	s := newSession(t, cfg)
+	defer s.Close()
+	c, err := NewCache(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pk plainKV
+	appendTokens(t, s, nopTally(t), c, 69, &pk)
+	path := filepath.Join(t.TempDir(), "server.kv")
+	if err := c.Save(path, nil); err != nil {
+		t.Fatal(err)
+	}
+	d, _, err := LoadCache(path, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := cfg.Params.PlaintextModulus()
+	// one more token in both, from the same shares
+	k, v := randVec(t, tm, cfg.KVDim()), randVec(t, tm, cfg.KVDim())
+	pk.k, pk.v = append(pk.k, k...), append(pk.v, v...)
+	ks, vs := share(t, k, tm), share(t, v, tm)
+	ta, tb := cost.NewTally(cfg.Profile), cost.NewTally(cfg.Profile)
+	for _, x := range []struct {
+		c *Cache
+		t *cost.Tally
+	}{{c, ta}, {d, tb}} {
+		src, err := NewSource(s, nopTally(t), cfg, ks, vs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := x.c.AppendSource(s, x.t, 0, src); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cost.CounterDiff(ta.Cost(), tb.Cost()); len(diff) != 0 {
+		t.Errorf("append after restore: %v", diff)
+	}
+	q := randVec(t, tm, cfg.Heads*cfg.HeadDim)
+	w := randVec(t, tm, cfg.Heads*c.Len())
+	s1, o1 := decodeAttention(t, s, nopTally(t), c, 0, q, w)
+	s2, o2 := decodeAttention(t, s, nopTally(t), d, 0, q, w)
+	if !equalVec(s1, s2) || !equalVec(o1, o2) {
+		t.Fatal("decode attention over the restored cache differs")
+	}
+	checkAttention(t, cfg, pk, c.Len(), q, w, s2, o2)
+}
+
+// TestLoadRejectsDamage truncates and corrupts the file at many offsets:
+// every load fails with an error, none panics; a corruption with a
+// recomputed checksum (a forged file) never panics either.
+func TestLoadRejectsDamage(t *testing.T) {
+	cfg, _, path, _ := savedCache(t)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(data)
+	offsets := []int{0, 1, 7, 8, 11, 12, 19, 20, 21, 40, n / 3, n / 2, n - 33, n - 32, n - 1}
+	for i := 0; i < 200; i++ {
+		offsets = append(offsets, (i*7919+13)%n)
+	}
+	for _, off := range offsets {
+		if _, _, err := parseCache(data[:off], cfg); err == nil {
+			t.Fatalf("truncated at %d of %d: no error", off, n)
+		}
+		bad := append([]byte(nil), data...)
+		bad[off] ^= 0x5a
+		if _, _, err := parseCache(bad, cfg); err == nil {
+			t.Fatalf("byte %d of %d flipped: no error", off, n)
+		}
+		// Forged: the checksum recomputed over the corrupted bytes.
+		if off >= headerLen && off < n-sha256.Size {
+			sum := sha256.Sum256(bad[:n-sha256.Size])
+			copy(bad[n-sha256.Size:], sum[:])
+			_, _, _ = parseCache(bad, cfg) // must not panic
+		}
+	}
+	// Forged length fields: a ciphertext blob length and the body length.
+	forged := append([]byte(nil), data...)
+	binary.LittleEndian.PutUint64(forged[12:20], 1<<62)
+	if _, _, err := parseCache(forged, cfg); err == nil {
+		t.Fatal("forged body length: no error")
+	}
+	t.Logf("%d-byte file: %d truncations and %d corruptions rejected", n, len(offsets), len(offsets))
+}
+
+type failingWriter struct {
+	w    io.Writer
+	left int
+}
+
+var errInjected = errors.New("injected write failure")
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > f.left {
+		n, _ := f.w.Write(p[:f.left])
+		f.left = 0
+		return n, errInjected
+	}
+	f.left -= len(p)
+	return f.w.Write(p)
+}
+
+// TestFailedSaveKeepsOldFile: a save that fails half way leaves the
+// previous file byte for byte, and no temporary file behind.
+func TestFailedSaveKeepsOldFile(t *testing.T) {
+	_, c, path, _ := savedCache(t)
+	old, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testWrap = func(w io.Writer) io.Writer { return &failingWriter{w: w, left: len(old) / 2} }
+	defer func() { testWrap = nil }()
+	if err := c.Save(path, []byte("other keys")); !errors.Is(err, errInjected) {
+		t.Fatalf("save: %v, want the injected failure", err)
+	}
+	now, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(now, old) {
+		t.Fatalf("the old file changed after a failed save (err %v)", err)
+	}
+	entries, _ := os.ReadDir(filepath.Dir(path))
+	if len(entries) != 1 {
+		t.Fatalf("%d files in the directory after a failed save, want 1", len(entries))
+	}
+}
+
+func TestClientState(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "client.kv")
+	st := ClientState{Preset: "bgv-n14", Session: newSessionID(), Tokens: 42, Keys: []byte("secret key bytes")}
+	if err := SaveClient(path, st); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadClient(path)
+	if err != nil || got.Preset != st.Preset || got.Session != st.Session || got.Tokens != st.Tokens || !bytes.Equal(got.Keys, st.Keys) {
+		t.Fatalf("client state round trip: %+v, %v", got, err)
+	}
+	data, _ := os.ReadFile(path)
+	for off := 0; off < len(data); off++ {
+		if _, err := parseClient(data[:off]); err == nil {
+			t.Fatalf("truncated at %d: no error", off)
+		}
+		bad := append([]byte(nil), data...)
+		bad[off] ^= 1
+		if _, err := parseClient(bad); err == nil {
+			t.Fatalf("byte %d flipped: no error", off)
+		}
+	}
+	if _, _, err := parseCache(data, newConfig(t, "bgv-test-insecure", smallShape, 16, ClientEncrypt, Never{})); err == nil {
+		t.Fatal("a client file loads as a server file")
+	}
+}

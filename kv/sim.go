@@ -1,0 +1,376 @@
+package kv
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/net"
+)
+
+// ledger is the server's bookkeeping of one layer of the cache: the noise
+// state of every K and V ciphertext and the number of tokens. It is a pure
+// function of the configuration and the history (appends, refreshes,
+// switches), so Estimate can replay it without ciphertexts; Run follows
+// the same plans on real ciphertexts.
+type ledger struct {
+	states [2][]NoiseState
+	tokens int
+}
+
+func (l *ledger) clone() ledger {
+	var o ledger
+	for k := range l.states {
+		o.states[k] = append([]NoiseState(nil), l.states[k]...)
+	}
+	o.tokens = l.tokens
+	return o
+}
+
+// appendPlan is what appending token pos to one layer does.
+type appendPlan struct {
+	pos, ct int
+	empty   bool
+	after   [2]NoiseState
+	srcTo   [2]int // Homomorphic: the level the source is rescaled to
+}
+
+func (c Config) planAppend(l *ledger) (appendPlan, error) {
+	B := c.Layout.TokensPerCt
+	pl := appendPlan{pos: l.tokens, ct: l.tokens / B, empty: l.tokens%B == 0}
+	if l.tokens >= c.MaxContext {
+		return pl, fmt.Errorf("kv: the cache is full: %d tokens, configured for at most %d", l.tokens, c.MaxContext)
+	}
+	for k := 0; k < 2; k++ {
+		var before NoiseState
+		if !pl.empty {
+			before = l.states[k][pl.ct]
+		}
+		after, srcTo, err := c.appendState(k, before, pl.empty)
+		if err != nil {
+			return pl, fmt.Errorf("kv: appending token %d (%s, %s): %w", pl.pos, c.Method, c.Policy, err)
+		}
+		pl.after[k], pl.srcTo[k] = after, srcTo
+	}
+	return pl, nil
+}
+
+// levelGroups lists the distinct levels of the given kinds, ascending.
+func levelGroups(levels map[int][]int) []int {
+	var ls []int
+	for l := range levels {
+		ls = append(ls, l)
+	}
+	sort.Ints(ls)
+	return ls
+}
+
+// noRounds strips the rounds of a primitive's estimate: the cache meters a
+// whole exchange as one stretch and counts its rounds from its flights.
+func noRounds(c cost.Cost) cost.Cost { c.Rounds = 0; return c }
+
+func (c Config) appendCost(pl appendPlan) cost.Cost {
+	prof := c.Profile
+	N := c.Params.MaxSlots()
+	var total cost.Cost
+	if c.Method == ClientEncrypt {
+		groups := map[int][]int{}
+		for k := 0; k < 2; k++ {
+			groups[c.HomeLevel[k]] = append(groups[c.HomeLevel[k]], k)
+		}
+		for _, lvl := range levelGroups(groups) {
+			total = total.Add(noRounds(exec.C2S{Params: c.Params, Profile: prof, Len: N * len(groups[lvl]), Level: lvl}.Estimate()))
+			if !pl.empty {
+				total = total.Add(prof.Charge(cost.OpAdd, lvl, int64(len(groups[lvl]))))
+			}
+		}
+		return total.Add(cost.Cost{Rounds: net.RoundsOf(int64(len(groups)))})
+	}
+	for k := 0; k < 2; k++ {
+		lvl := pl.srcTo[k]
+		for l := c.SourceLevel; l > lvl; l-- {
+			total = total.Add(prof.Charge(cost.OpRescale, l, 1))
+		}
+		total = total.Add(cost.Sum(
+			prof.Charge(cost.OpEncode, lvl, 1),
+			prof.Charge(cost.OpMulPlain, lvl, 1),
+			prof.Charge(cost.OpRescale, lvl, 1),
+		))
+		if !pl.empty {
+			total = total.Add(prof.Charge(cost.OpAdd, lvl, 1))
+		}
+	}
+	return total
+}
+
+func (c Config) applyAppend(l *ledger, pl appendPlan) {
+	for k := 0; k < 2; k++ {
+		if pl.empty {
+			l.states[k] = append(l.states[k], pl.after[k])
+		} else {
+			l.states[k][pl.ct] = pl.after[k]
+		}
+	}
+	l.tokens++
+}
+
+// refreshPlan is one layer's refresh round: the ciphertexts due (kind,
+// index), brought down to a common level, sent in one H2S flight, and
+// re-encrypted by the client at their home level (one C2S per distinct
+// home level).
+type refreshPlan struct {
+	due   [][2]int // (kind, index)
+	level int      // common level of the H2S
+	bits  float64  // largest payload at that level
+	h2s   exec.H2S
+	homes map[int][]int // home level -> positions in due
+}
+
+func (p refreshPlan) empty() bool { return len(p.due) == 0 }
+
+// tokensIn is the number of tokens of ciphertext ct when the layer holds
+// n tokens.
+func (c Config) tokensIn(ct, n int) int {
+	B := c.Layout.TokensPerCt
+	if r := n - ct*B; r < B {
+		return r
+	}
+	return B
+}
+
+// planRefresh decides, after the append of token l.tokens-1, which of the
+// touched ciphertexts the policy refreshes.
+func (c Config) planRefresh(l *ledger, touched int) (refreshPlan, error) {
+	var due [][2]int
+	for k := 0; k < 2; k++ {
+		s := l.states[k][touched]
+		switch pol := c.Policy.(type) {
+		case Eager:
+			if c.Method == Homomorphic {
+				due = append(due, [2]int{k, touched})
+			}
+		case Lazy:
+			if c.Budget(k, s, c.tokensIn(touched, l.tokens)) < pol.Tau {
+				due = append(due, [2]int{k, touched})
+			}
+		}
+	}
+	return c.planRefreshOf(l, due)
+}
+
+func (c Config) planRefreshOf(l *ledger, due [][2]int) (refreshPlan, error) {
+	pl := refreshPlan{due: due, homes: map[int][]int{}}
+	if len(due) == 0 {
+		return pl, nil
+	}
+	pl.level = c.Params.MaxLevel()
+	for _, d := range due {
+		if s := l.states[d[0]][d[1]]; s.Level < pl.level {
+			pl.level = s.Level
+		}
+	}
+	pl.bits = 0
+	for i, d := range due {
+		if nu := c.model.downTo(l.states[d[0]][d[1]], pl.level); nu > pl.bits {
+			pl.bits = nu
+		}
+		h := c.HomeLevel[d[0]]
+		pl.homes[h] = append(pl.homes[h], i)
+	}
+	h2s, err := exec.NewH2S(c.Params, c.Profile, len(due)*c.Params.MaxSlots(), pl.level, pl.bits)
+	if err != nil {
+		return pl, fmt.Errorf("kv: refreshing %d ciphertexts at level %d: %w: %w", len(due), pl.level, err, ErrBudget)
+	}
+	pl.h2s = h2s
+	return pl, nil
+}
+
+func (c Config) refreshCost(l *ledger, pl refreshPlan) cost.Cost {
+	if pl.empty() {
+		return cost.Cost{}
+	}
+	prof := c.Profile
+	var total cost.Cost
+	for _, d := range pl.due {
+		for lvl := l.states[d[0]][d[1]].Level; lvl > pl.level; lvl-- {
+			total = total.Add(prof.Charge(cost.OpRescale, lvl, 1))
+		}
+	}
+	total = total.Add(noRounds(pl.h2s.Estimate()))
+	for _, h := range levelGroups(pl.homes) {
+		total = total.Add(noRounds(exec.C2S{Params: c.Params, Profile: prof, Len: len(pl.homes[h]) * c.Params.MaxSlots(), Level: h}.Estimate()))
+	}
+	return total.Add(cost.Cost{Refreshes: int64(len(pl.due)), Rounds: net.RoundsOf(int64(1 + len(pl.homes)))})
+}
+
+func (c Config) applyRefresh(l *ledger, pl refreshPlan) {
+	for _, d := range pl.due {
+		l.states[d[0]][d[1]] = refreshedState(c.HomeLevel[d[0]])
+	}
+}
+
+// checkSafe verifies that the touched ciphertexts can serve the next
+// attention product.
+func (c Config) checkSafe(l *ledger, touched int) error {
+	for k := 0; k < 2; k++ {
+		s := l.states[k][touched]
+		if sl := c.model.KernelSlack(s, c.KernelLevel[k], c.sumTerms[k]); sl < 0 {
+			return fmt.Errorf("kv: after token %d (%s, %s) the %s ciphertext %d (level %d, payload %.1f bits) would leave %.1f bits to the next product: %w",
+				l.tokens-1, c.Method, c.Policy, kindName(k), touched, s.Level, c.model.Payload(s), sl, ErrBudget)
+		}
+	}
+	return nil
+}
+
+func kindName(k int) string { return [2]string{"key", "value"}[k] }
+
+// memory is the bytes of one layer: ciphertexts at their levels and the
+// server's shares.
+func (c Config) memory(l *ledger) int64 {
+	var b int64
+	for k := range l.states {
+		for _, s := range l.states[k] {
+			b += CiphertextBytes(c.Params, s.Level)
+		}
+	}
+	return b + int64(2*l.tokens*c.KVDim())*8
+}
+
+func (c Config) levelsLost(l *ledger) int64 {
+	var m int64
+	for k := range l.states {
+		for _, s := range l.states[k] {
+			if d := int64(c.HomeLevel[k] - s.Level); d > m {
+				m = d
+			}
+		}
+	}
+	return m
+}
+
+// Trajectory replays the cache of one configuration without ciphertexts:
+// the deterministic noise model predicts every level, payload and refresh.
+// Every layer follows the same trajectory.
+type Trajectory struct {
+	cfg Config
+	led ledger
+}
+
+// NewTrajectory starts from an empty cache.
+func (c Config) NewTrajectory() *Trajectory { return &Trajectory{cfg: c} }
+
+// Len is the number of tokens.
+func (t *Trajectory) Len() int { return t.led.tokens }
+
+// States returns a copy of the noise states of one layer's key (kind 0)
+// and value (kind 1) ciphertexts.
+func (t *Trajectory) States(kind int) []NoiseState {
+	return append([]NoiseState(nil), t.led.states[kind]...)
+}
+
+// Step is the cost of appending one token to every layer, refresh rounds
+// included: what a Run of Cache.Append (or AppendSource) over all layers
+// records.
+func (t *Trajectory) Step() (cost.Cost, error) {
+	c := t.cfg
+	old := t.led.clone()
+	pl, err := c.planAppend(&t.led)
+	if err != nil {
+		return cost.Cost{}, err
+	}
+	step := c.appendCost(pl)
+	c.applyAppend(&t.led, pl)
+	rp, err := c.planRefresh(&t.led, pl.ct)
+	if err != nil {
+		return cost.Cost{}, err
+	}
+	step = step.Add(c.refreshCost(&t.led, rp))
+	c.applyRefresh(&t.led, rp)
+	if err := c.checkSafe(&t.led, pl.ct); err != nil {
+		return cost.Cost{}, err
+	}
+	step = step.Scale(int64(c.Layers))
+	return step.Add(c.boundaryCost(&old, &t.led)), nil
+}
+
+// boundaryCost is the memory and level record a Run makes after each
+// layer's step: layers 0..i updated, the others not yet.
+func (c Config) boundaryCost(old, cur *ledger) cost.Cost {
+	L := int64(c.Layers)
+	mo, mn := c.memory(old), c.memory(cur)
+	peak := L * mn
+	lost := c.levelsLost(cur)
+	if L > 1 {
+		if p := mn + (L-1)*mo; p > peak {
+			peak = p
+		}
+		if lo := c.levelsLost(old); lo > lost {
+			lost = lo
+		}
+	}
+	return cost.Cost{PeakMemoryBytes: peak + c.KeyBytes, LevelsConsumed: lost}
+}
+
+// Prepare is the cost of bringing the cache to the kernels' levels before
+// a decode attention step (Cache.KernelInputs for every layer): the
+// rescales of ciphertexts above the kernel level.
+func (t *Trajectory) Prepare() cost.Cost {
+	c := t.cfg
+	var total cost.Cost
+	for k := range t.led.states {
+		for _, s := range t.led.states[k] {
+			for l := s.Level; l > c.KernelLevel[k]; l-- {
+				total = total.Add(c.Profile.Charge(cost.OpRescale, l, 1))
+			}
+		}
+	}
+	return total.Scale(int64(c.Layers))
+}
+
+// Memory is the resident bytes of the cache (all layers) and keys.
+func (t *Trajectory) Memory() int64 {
+	return int64(t.cfg.Layers)*t.cfg.memory(&t.led) + t.cfg.KeyBytes
+}
+
+// Estimate is the cost of appending the tokens at positions from .. to-1
+// (to every layer) to a cache built by appends from empty, refresh rounds
+// included. It is pure arithmetic; it fails, like Run would, if the
+// policy lets a ciphertext fall below what the next product needs.
+func (c Config) Estimate(from, to int) (cost.Cost, error) {
+	if from < 0 || to < from {
+		return cost.Cost{}, fmt.Errorf("kv: estimate of tokens %d..%d", from, to)
+	}
+	t := c.NewTrajectory()
+	var total cost.Cost
+	for t.Len() < to {
+		st, err := t.Step()
+		if err != nil {
+			return cost.Cost{}, err
+		}
+		if t.Len() > from {
+			total = total.Add(st)
+		}
+	}
+	return total, nil
+}
+
+// Refreshes is the number of ciphertexts refreshed while appending tokens
+// 0 .. to-1 (all layers), and the positions (0-based token index) after
+// which one layer's refresh rounds happen.
+func (c Config) Refreshes(to int) (int64, []int, error) {
+	t := c.NewTrajectory()
+	var n int64
+	var at []int
+	for t.Len() < to {
+		st, err := t.Step()
+		if err != nil {
+			return 0, nil, err
+		}
+		if st.Refreshes > 0 {
+			at = append(at, t.Len()-1)
+		}
+		n += st.Refreshes
+	}
+	return n, at, nil
+}
