@@ -3,6 +3,9 @@
 // Usage:
 //
 //	cgsim run --plaintext [--model FILE] [--tokenizer FILE] [--prompt TEXT] [--gen N] [--format table|json]
+//	cgsim run [--model FILE] [--tokenizer FILE] [--prompt TEXT] [--gen N] [--strategy S] [--params P] [--net NET] [--check]
+//	cgsim estimate [--model NAME|FILE] [--prompt N] [--gen N] [--strategy S] [--params P] [--net NET] [--format table|json|csv]
+//	cgsim validate [same flags as run] [--tolerance F]
 //	cgsim calibrate --params NAME --out FILE [--reps N]
 //	cgsim presets [--format table|json]
 //	cgsim models
@@ -44,6 +47,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand: true,
 		Commands: []*cli.Command{
 			runCommand(),
+			estimateCommand(),
+			validateCommand(),
 			calibrateCommand(),
 			presetsCommand(),
 			modelsCommand(),

@@ -14,18 +14,24 @@ import (
 func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "run",
-		Usage: "generate text (with --plaintext: the float64 reference, no cryptography)",
-		Description: "With --plaintext, run greedy generation with the plaintext reference forward pass (float64,\n" +
-			"KV cache) on a llama2.c model. The secure run arrives with the generation loop (sim/).\n\n" +
-			"Example: cgsim run --plaintext --prompt \"Once upon a time\" --gen 32 --format json",
-		Flags: []cli.Flag{
+		Usage: "generate text securely (with --plaintext: the float64 reference, no cryptography)",
+		Description: "Greedy generation on a llama2.c model. By default the secure protocol runs for real: BGV linear\n" +
+			"layers and attention over an encrypted KV cache, two-party protocols for the non-linear layers,\n" +
+			"every byte between client and server metered; it prints the text as it is generated and each\n" +
+			"token's latency (measured compute plus the simulated network) and traffic. --check also runs the\n" +
+			"plaintext reference and reports the largest logit difference, through a TEST-ONLY reveal of the\n" +
+			"logits to the client. With --plaintext, only the float64 reference runs.\n\n" +
+			"Example: cgsim run --prompt \"Once upon a time\" --gen 32 --check --net lan",
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "plaintext", Usage: "run the plaintext reference generation"},
 			&cli.StringFlag{Name: "model", Value: filepath.Join(defaultDataDir, "stories260K/stories260K.bin"), Usage: "llama2.c model file"},
 			&cli.StringFlag{Name: "tokenizer", Value: filepath.Join(defaultDataDir, "stories260K/tok512.bin"), Usage: "llama2.c tokenizer file"},
 			&cli.StringFlag{Name: "prompt", Usage: "prompt text (empty: start from BOS alone)"},
 			&cli.IntFlag{Name: "gen", Value: 128, Usage: "number of tokens to generate"},
+			&cli.BoolFlag{Name: "check", Usage: "secure run: compare with the plaintext reference (TEST-ONLY logit reveal)"},
+			&cli.BoolFlag{Name: "quiet", Usage: "secure run: no progress bar"},
 			formatFlag(),
-		},
+		}, protocolFlags()...),
 		Action: runAction,
 	}
 }
@@ -50,12 +56,14 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if !c.Bool("plaintext") {
-		return fmt.Errorf("run: secure generation is not available yet in this build; pass --plaintext for the reference generation")
-	}
 	gen := c.Int("gen")
 	if gen < 1 {
 		return fmt.Errorf("run: --gen must be at least 1, got %d", gen)
+	}
+	if !c.Bool("plaintext") {
+		if _, err := protocolFrom(c); err != nil { // flag errors before loading anything
+			return err
+		}
 	}
 	m, err := model.LoadLlama2C(c.String("model"))
 	if err != nil {
@@ -72,6 +80,9 @@ func runAction(c *cli.Context) error {
 	if need := len(prompt) + gen - 1; need > m.Config.SeqLen {
 		return fmt.Errorf("run: prompt of %d tokens plus %d generated needs %d positions, the model's context is %d",
 			len(prompt), gen, need, m.Config.SeqLen)
+	}
+	if !c.Bool("plaintext") {
+		return secureRun(c, format, m, tok, prompt, gen)
 	}
 	start := time.Now()
 	ids, err := model.Generate(m, prompt, gen)

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/net"
+	"github.com/cgsim/cgsim/params"
+	"github.com/cgsim/cgsim/sim"
+)
+
+// The built-in default of cgsim estimate.
+const (
+	defaultEstimateModel = "gpt2"
+	defaultPrompt        = 512
+	defaultGen           = 128
+	defaultNet           = "wan"
+)
+
+// protocolFlags are the flags every secure command shares.
+func protocolFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "strategy", Value: string(sim.Cryptogen), Usage: "cryptogen (encrypted KV cache reused) or recompute (whole prefix re-run per token)"},
+		&cli.StringFlag{Name: "params", Value: params.DefaultBGV, Usage: "BGV parameter preset (see cgsim presets)"},
+		&cli.StringFlag{Name: "net", Value: defaultNet, Usage: "network: lan, wan, lan5g, wan100 or BANDWIDTH/RTT such as 200Mbps/10ms"},
+		&cli.Float64Flag{Name: "refresh-threshold", Value: -1, Usage: "lazy refresh threshold tau in bits of noise budget (-1: the cache's default policy; the current cache re-encrypts the open ciphertext at every append and never needs a refresh)"},
+		&cli.StringFlag{Name: "profile", Usage: "profile file from cgsim calibrate (default: the preset's built-in profile)"},
+	}
+}
+
+// protocol is what the protocol flags select.
+type protocol struct {
+	strategy sim.Strategy
+	preset   params.Preset
+	network  net.Network
+	profile  *cost.Profile // nil: built-in
+}
+
+func protocolFrom(c *cli.Context) (protocol, error) {
+	var p protocol
+	var err error
+	if p.strategy, err = sim.ParseStrategy(c.String("strategy")); err != nil {
+		return p, err
+	}
+	if p.preset, err = params.ByName(c.String("params")); err != nil {
+		return p, err
+	}
+	if p.preset.Scheme != params.BGV {
+		return p, fmt.Errorf("preset %s is a %v preset; the hybrid protocol needs a BGV one", p.preset.Name, p.preset.Scheme)
+	}
+	if p.network, err = net.Parse(c.String("net")); err != nil {
+		return p, err
+	}
+	if tau := c.Float64("refresh-threshold"); tau != -1 && tau < 0 {
+		return p, fmt.Errorf("--refresh-threshold must be non-negative (bits), got %g", tau)
+	}
+	if f := c.String("profile"); f != "" {
+		if p.profile, err = cost.LoadProfile(f); err != nil {
+			return p, err
+		}
+		if p.profile.Params != p.preset.Name {
+			return p, fmt.Errorf("profile %s was measured for %s, not for --params %s", f, p.profile.Params, p.preset.Name)
+		}
+	}
+	return p, nil
+}
+
+// modelConfig resolves --model: a built-in name or a llama2.c file.
+func modelConfig(arg string) (model.Config, error) {
+	if cfg, err := model.ConfigByName(arg); err == nil {
+		return cfg, nil
+	}
+	if _, err := os.Stat(arg); err != nil {
+		return model.Config{}, fmt.Errorf("--model %q is neither a built-in model (%v) nor a readable file", arg, model.ConfigNames())
+	}
+	m, err := model.LoadLlama2C(arg)
+	if err != nil {
+		return model.Config{}, err
+	}
+	return m.Config, nil
+}
+
+func estimateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "estimate",
+		Usage: "cost a secure generation analytically (no cryptography)",
+		Description: "Runs the generation loop with the estimate engine: every secure primitive returns its cost from its\n" +
+			"shape, priced by the profile and the network model. With no flags: gpt2, a 512-token prompt, 128\n" +
+			"generated tokens, cryptogen, wan.\n\n" +
+			"Example: cgsim estimate --model llama3-8b --prompt 2048 --gen 64 --net lan --format json",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
+			&cli.IntFlag{Name: "prompt", Value: defaultPrompt, Usage: "prompt tokens"},
+			&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
+			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
+		}, protocolFlags()...),
+		Action: estimateAction,
+	}
+}
+
+func estimateAction(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	format, err := checkFormat(c, "table", "json", "csv")
+	if err != nil {
+		return err
+	}
+	p, err := protocolFrom(c)
+	if err != nil {
+		return err
+	}
+	cfg, err := modelConfig(c.String("model"))
+	if err != nil {
+		return err
+	}
+	if c.Int("prompt") < 1 || c.Int("gen") < 1 {
+		return fmt.Errorf("estimate: --prompt and --gen must be at least 1, got %d and %d", c.Int("prompt"), c.Int("gen"))
+	}
+	rep, err := sim.Estimate(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
+		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen")})
+	if err != nil {
+		return err
+	}
+	return writeReport(c.App.Writer, format, rep)
+}
+
+// writeReport prints a report in one of the formats.
+func writeReport(w io.Writer, format string, rep *sim.Report) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case "csv":
+		return writeCSV(w, rep)
+	}
+	return writeTable(w, rep)
+}
+
+// writeCSV writes one row per phase with every cost field.
+func writeCSV(w io.Writer, rep *sim.Report) error {
+	cw := csv.NewWriter(w)
+	cw.Write(append([]string{"phase", "context"}, cost.FieldNames()...))
+	row := func(name string, ctx int, c cost.Cost) {
+		rec := []string{name, strconv.Itoa(ctx)}
+		for _, v := range c.Values() {
+			rec = append(rec, strconv.FormatFloat(v, 'g', -1, 64))
+		}
+		cw.Write(rec)
+	}
+	row("prefill", rep.PromptTokens, rep.Prefill)
+	for i, d := range rep.Decode {
+		row(fmt.Sprintf("decode %d", i), rep.PromptTokens+i+1, d)
+	}
+	row("total", rep.PromptTokens+rep.Generated-1, rep.Total)
+	cw.Flush()
+	return cw.Error()
+}
+
+// writeTable prints the summary, the phases and the per-kind breakdown.
+func writeTable(w io.Writer, rep *sim.Report) error {
+	fmt.Fprintf(w, "%s %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", rep.Mode, rep.Model, rep.Strategy, rep.Params,
+		rep.Network, rep.PromptTokens, rep.Generated)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "phase\tcontext\tseconds\tcompute s\tnetwork s\tMB up\tMB down\trounds\tct-pt mul\tct-ct mul\trotations\tcache MB\t")
+	line := func(name string, ctx int, c cost.Cost) {
+		fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%d\t%d\t%d\t%d\t%.1f\t\n", name, ctx, c.Seconds(), c.ComputeSeconds,
+			c.NetworkSeconds, mb(c.BytesC2S), mb(c.BytesS2C), c.Rounds, c.CtPtMul, c.CtCtMul, c.Rotations, mb(c.PeakMemoryBytes))
+	}
+	line("prefill", rep.PromptTokens, rep.Prefill)
+	n := len(rep.Decode)
+	for i, d := range rep.Decode {
+		if n > 8 && i >= 3 && i < n-3 {
+			if i == 3 {
+				fmt.Fprintf(tw, "...\t\t\t\t\t\t\t\t\t\t\t\t\n")
+			}
+			continue
+		}
+		line(fmt.Sprintf("decode %d", i), rep.PromptTokens+i+1, d)
+	}
+	if n > 0 {
+		line("decode mean", rep.PromptTokens+n/2+1, rep.MeanDecode())
+	}
+	line("total", rep.PromptTokens+rep.Generated-1, rep.Total)
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nper kind (seconds; prefill, then all decode steps)\n")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "kind\tprefill s\tdecode s\tdecode MB\tdecode rounds\t")
+	pre, dec := rep.ByKind(sim.Prefill), rep.ByKind(sim.Decode)
+	for _, k := range sim.Kinds() {
+		if pre[k] == (cost.Cost{}) && dec[k] == (cost.Cost{}) {
+			continue
+		}
+		d := dec[k]
+		fmt.Fprintf(tw, "%s\t%.3f\t%.3f\t%.2f\t%d\t\n", k, pre[k].Seconds(), d.Seconds(), mb(d.BytesC2S+d.BytesS2C), d.Rounds)
+	}
+	return tw.Flush()
+}
+
+func mb(b int64) float64 { return float64(b) / 1e6 }

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/urfave/cli/v2"
+
+	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/sim"
+)
+
+// secureRun is cgsim run without --plaintext.
+func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokenizer, prompt []int, gen int) error {
+	p, err := protocolFrom(c)
+	if err != nil {
+		return err
+	}
+	w := c.App.Writer
+	table := format == "table"
+	prev := prompt[len(prompt)-1]
+	if table {
+		fmt.Fprintf(w, "secure run of %s: %s, %s, %s; %d prompt tokens\n\n", m.Config.Name, p.strategy, p.preset.Name, p.network, len(prompt))
+		fmt.Fprint(w, tok.DecodeAll(prompt))
+	}
+	var lines []string
+	bar := newBar(c, table, gen, "generating")
+	onStep := func(s sim.Step) {
+		piece := tok.Decode(prev, s.Token)
+		prev = s.Token
+		if table {
+			fmt.Fprint(w, piece)
+		}
+		lines = append(lines, fmt.Sprintf("%s\t%d\t%q\t%.3f\t%.3f\t%.2f\t%.2f\t%d\t", s.Phase, s.Token, piece, s.Cost.Seconds(),
+			s.Cost.ComputeSeconds, mb(s.Cost.BytesC2S), mb(s.Cost.BytesS2C), s.Cost.Rounds))
+		if bar != nil {
+			bar.Add(1)
+		}
+	}
+	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen},
+		prompt, c.Bool("check"), onStep)
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		if table {
+			fmt.Fprintln(w)
+		}
+		return fmt.Errorf("run: %w", err)
+	}
+	promptText := tok.DecodeAll(prompt)
+	rep.Model = c.String("model")
+	rep.Text = tok.DecodeAll(append(append([]int(nil), prompt...), rep.Tokens...))[len(promptText):]
+	if !table {
+		return writeReport(w, format, rep)
+	}
+	fmt.Fprintf(w, "\n\n")
+	tw := newTable(w)
+	fmt.Fprintln(tw, "phase\ttoken\tpiece\tseconds\tcompute s\tMB up\tMB down\trounds\t")
+	for _, l := range lines {
+		fmt.Fprintln(tw, l)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if err := writeTable(w, rep); err != nil {
+		return err
+	}
+	if rep.Setup != nil {
+		fmt.Fprintf(w, "\nsetup (key exchange, not in the totals): %.2f MB, %.3f s on %s\n", mb(rep.Setup.BytesC2S), rep.Setup.Seconds(), p.network.Name)
+	}
+	if rep.MaxLogitDiff != nil {
+		fmt.Fprintf(w, "largest |logit - reference| over all steps (TEST-ONLY reveal): %.4g\n", *rep.MaxLogitDiff)
+	}
+	return nil
+}
+
+// newBar returns a progress bar on stderr for long runs, or nil when
+// --quiet is set or the standard output already shows progress.
+func newBar(c *cli.Context, stdoutShowsProgress bool, n int, what string) *progressbar.ProgressBar {
+	if c.Bool("quiet") || stdoutShowsProgress {
+		return nil
+	}
+	return progressbar.NewOptions(n, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+}
+
+// newTable is the aligned table writer of the commands.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// report is the part of the report JSON the tests read.
+type report struct {
+	Tokens       []int             `json:"tokens"`
+	Text         string            `json:"text"`
+	Prefill      map[string]any    `json:"prefill"`
+	Decode       []map[string]any  `json:"decode"`
+	Total        map[string]any    `json:"total"`
+	MaxLogitDiff *float64          `json:"max_logit_diff"`
+	Extra        map[string]string `json:"-"`
+}
+
+func TestEstimateDefault(t *testing.T) {
+	out, _, err := cgsim("estimate", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	// The built-in default: 128 generated tokens, the first from the
+	// prefill, hence 127 decode steps; an estimate has no tokens.
+	if len(r.Decode) != 127 || r.Tokens != nil || r.Text != "" {
+		t.Errorf("%d decode steps, tokens %v, text %q", len(r.Decode), r.Tokens, r.Text)
+	}
+	for _, f := range []string{"ct_pt_mul", "rotations", "bytes_c2s", "rounds", "seconds", "peak_memory_bytes"} {
+		if _, ok := r.Total[f]; !ok {
+			t.Errorf("total has no %q", f)
+		}
+	}
+	if !strings.Contains(out, `"model": "gpt2"`) || !strings.Contains(out, `"network": "wan"`) || !strings.Contains(out, `"strategy": "cryptogen"`) {
+		t.Errorf("not the built-in default:\n%.400s", out)
+	}
+}
+
+func TestEstimateTableAndCSV(t *testing.T) {
+	out, _, err := cgsim("estimate", "--model", "llama3-8b", "--prompt", "64", "--gen", "4", "--strategy", "recompute", "--net", "lan")
+	if err != nil || !strings.Contains(out, "decode mean") || !strings.Contains(out, "attention") {
+		t.Errorf("table: %v\n%s", err, out)
+	}
+	out, _, err = cgsim("estimate", "--model", storiesModel, "--prompt", "8", "--gen", "3", "--format", "csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	// header, prefill, 2 decode steps, total
+	if len(lines) != 5 || !strings.HasPrefix(lines[0], "phase,context,ct_pt_mul") {
+		t.Errorf("csv:\n%s", out)
+	}
+}
+
+// TestRunSecure is a short secure run at the insecure test preset with the
+// reference check.
+func TestRunSecure(t *testing.T) {
+	out, _, err := cgsim("run", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "3", "--params", "bgv-test-insecure",
+		"--net", "lan", "--check", "--quiet", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	want := []int{403, 407, 261} // llama2.c's greedy tokens from BOS
+	for i, id := range want {
+		if i >= len(r.Tokens) || r.Tokens[i] != id {
+			t.Fatalf("tokens %v, want %v", r.Tokens, want)
+		}
+	}
+	if r.MaxLogitDiff == nil || *r.MaxLogitDiff > 0.05 || len(r.Decode) != 2 || !strings.HasPrefix(r.Text, "Once upon a") {
+		t.Errorf("report: %+v", r)
+	}
+	out, _, err = cgsim("run", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "2", "--params", "bgv-test-insecure", "--prompt", "Once upon")
+	if err != nil || !strings.Contains(out, "Once upon a time") || !strings.Contains(out, "decode 0") {
+		t.Errorf("table: %v\n%s", err, out)
+	}
+}
+
+// TestValidate: on a WAN the network dominates and its seconds are the
+// same on both sides, so the totals agree within the tolerance whatever
+// the machine's load; the counters must be equal.
+func TestValidate(t *testing.T) {
+	out, _, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "2", "--params", "bgv-test-insecure",
+		"--net", "wan", "--quiet")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "equal") || strings.Contains(out, "vs") {
+		t.Errorf("table:\n%s", out)
+	}
+}

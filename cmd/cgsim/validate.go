@@ -1,0 +1,167 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"path/filepath"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/sim"
+)
+
+func validateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "validate",
+		Usage: "run and estimate the same secure generation and compare them",
+		Description: "Runs the secure generation for real and with the estimate engine, then prints, for the prefill\n" +
+			"and for all decode steps, per primitive kind, the estimated and measured seconds and any counter on\n" +
+			"which they differ. The exit status is non-zero if a counter differs or the total seconds differ by\n" +
+			"more than --tolerance.\n\n" +
+			"Example: cgsim validate --gen 8 --net lan --params bgv-n13",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "model", Value: filepath.Join(defaultDataDir, "stories260K/stories260K.bin"), Usage: "llama2.c model file"},
+			&cli.StringFlag{Name: "tokenizer", Value: filepath.Join(defaultDataDir, "stories260K/tok512.bin"), Usage: "llama2.c tokenizer file"},
+			&cli.StringFlag{Name: "prompt", Usage: "prompt text (empty: start from BOS alone)"},
+			&cli.IntFlag{Name: "gen", Value: 8, Usage: "number of tokens to generate"},
+			&cli.Float64Flag{Name: "tolerance", Value: 0.15, Usage: "largest accepted relative difference of the total seconds"},
+			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
+			formatFlag(),
+		}, protocolFlags()...),
+		Action: validateAction,
+	}
+}
+
+// validateRow is one line of the comparison.
+type validateRow struct {
+	Phase     string            `json:"phase"`
+	Kind      string            `json:"kind"`
+	Estimated cost.Cost         `json:"estimated"`
+	Measured  cost.Cost         `json:"measured"`
+	Diffs     []cost.Difference `json:"counter_differences,omitempty"`
+}
+
+func validateAction(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	format, err := checkFormat(c, "table", "json")
+	if err != nil {
+		return err
+	}
+	p, err := protocolFrom(c)
+	if err != nil {
+		return err
+	}
+	tol := c.Float64("tolerance")
+	if !(tol >= 0) {
+		return fmt.Errorf("validate: --tolerance must be non-negative, got %g", tol)
+	}
+	gen := c.Int("gen")
+	if gen < 1 {
+		return fmt.Errorf("validate: --gen must be at least 1, got %d", gen)
+	}
+	m, err := model.LoadLlama2C(c.String("model"))
+	if err != nil {
+		return err
+	}
+	tok, err := model.LoadLlama2CTokenizer(c.String("tokenizer"), m.Config.VocabSize)
+	if err != nil {
+		return err
+	}
+	prompt, err := tok.Encode(c.String("prompt"), true, false)
+	if err != nil {
+		return fmt.Errorf("validate: encoding the prompt: %w", err)
+	}
+	est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
+		Strategy: p.strategy, Prompt: len(prompt), Gen: gen})
+	if err != nil {
+		return err
+	}
+	bar := newBar(c, false, gen, "running")
+	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen},
+		prompt, false, func(sim.Step) {
+			if bar != nil {
+				bar.Add(1)
+			}
+		})
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return fmt.Errorf("validate: %w", err)
+	}
+	var rows []validateRow
+	ndiff := 0
+	for _, ph := range []struct {
+		name string
+		kind sim.PhaseKind
+	}{{"prefill", sim.Prefill}, {"decode", sim.Decode}} {
+		e, r := est.ByKind(ph.kind), run.ByKind(ph.kind)
+		for _, k := range sim.Kinds() {
+			if e[k] == (cost.Cost{}) && r[k] == (cost.Cost{}) {
+				continue
+			}
+			d := cost.CounterDiff(e[k], r[k])
+			ndiff += len(d)
+			rows = append(rows, validateRow{Phase: ph.name, Kind: string(k), Estimated: e[k], Measured: r[k], Diffs: d})
+		}
+	}
+	total := cost.CounterDiff(est.Total, run.Total)
+	ndiff += len(total)
+	rel := run.Total.Seconds()/est.Total.Seconds() - 1
+	if format == "json" {
+		enc := json.NewEncoder(c.App.Writer)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Rows     []validateRow `json:"rows"`
+			Estimate *sim.Report   `json:"estimate"`
+			Run      *sim.Report   `json:"run"`
+			Relative float64       `json:"relative_seconds_difference"`
+		}{rows, est, run, rel}); err != nil {
+			return err
+		}
+	} else {
+		w := c.App.Writer
+		fmt.Fprintf(w, "validate %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", m.Config.Name, p.strategy, p.preset.Name, p.network,
+			len(prompt), gen)
+		tw := newTable(w)
+		fmt.Fprintln(tw, "phase\tkind\testimated s\tmeasured s\tmeas/est-1\tcounters\t")
+		for _, r := range rows {
+			status := "equal"
+			if len(r.Diffs) > 0 {
+				status = fmt.Sprint(r.Diffs)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.3f\t%.3f\t%s\t%s\t\n", r.Phase, r.Kind, r.Estimated.Seconds(), r.Measured.Seconds(),
+				relPct(r.Measured.Seconds(), r.Estimated.Seconds()), status)
+		}
+		status := "equal"
+		if len(total) > 0 {
+			status = fmt.Sprint(total)
+		}
+		fmt.Fprintf(tw, "total\t\t%.3f\t%.3f\t%s\t%s\t\n", est.Total.Seconds(), run.Total.Seconds(), relPct(run.Total.Seconds(), est.Total.Seconds()), status)
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\ncompute only: estimated %.3f s, measured %.3f s (%s); network %.3f s on both sides\n",
+			est.Total.ComputeSeconds, run.Total.ComputeSeconds, relPct(run.Total.ComputeSeconds, est.Total.ComputeSeconds), run.Total.NetworkSeconds)
+	}
+	if ndiff > 0 {
+		return fmt.Errorf("validate: %d counters differ between the run and the estimate", ndiff)
+	}
+	if math.Abs(rel) > tol {
+		return fmt.Errorf("validate: measured total %.3f s differs from the estimate %.3f s by %+.1f%%, beyond the tolerance %.0f%%",
+			run.Total.Seconds(), est.Total.Seconds(), 100*rel, 100*tol)
+	}
+	return nil
+}
+
+func relPct(meas, est float64) string {
+	if est == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%+.1f%%", 100*(meas/est-1))
+}

@@ -1,0 +1,213 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/net"
+	"github.com/cgsim/cgsim/params"
+)
+
+// shape is the estimate engine's Value: a shape and nothing else.
+type shape struct{ rows, cols, pos int }
+
+func (s shape) Rows() int { return s.rows }
+func (s shape) Cols() int { return s.cols }
+func (s shape) Pos() int  { return s.pos }
+
+// Estimator is the estimate engine: its values carry only shapes, and each
+// operation records the Estimate of the primitives the run engine would
+// run, priced on a network. It allocates no ciphertext and draws no
+// randomness. An Estimator is not safe for concurrent use.
+type Estimator struct {
+	recorder
+	plan *planner
+	net  net.Network
+	ctx  []int // tokens cached per layer
+}
+
+var _ Engine = (*Estimator)(nil)
+
+// NewEstimator returns the estimate engine for a model shape under a
+// preset, pricing operations with prof (nil: the preset's embedded
+// profile, see cost.Default) and communication with nw.
+func NewEstimator(cfg model.Config, preset params.Preset, prof *cost.Profile, nw net.Network) (*Estimator, error) {
+	p, err := newPlanner(cfg, preset, prof)
+	if err != nil {
+		return nil, err
+	}
+	return &Estimator{plan: p, net: nw, ctx: make([]int, cfg.NumLayers)}, nil
+}
+
+func (e *Estimator) rec(k Kind, c cost.Cost) { e.record(k, e.net.Price(c)) }
+
+// Reset empties the cache.
+func (e *Estimator) Reset() error {
+	clear(e.ctx)
+	return nil
+}
+
+func asShape(v Value) (shape, error) {
+	s, ok := v.(shape)
+	if !ok {
+		return shape{}, fmt.Errorf("sim: estimator given a %T value", v)
+	}
+	return s, nil
+}
+
+// Embed records the lookup of len(tokens) tokens.
+func (e *Estimator) Embed(tokens []int, pos int) (Value, error) {
+	c, err := e.plan.estEmbed(len(tokens))
+	if err != nil {
+		return nil, err
+	}
+	e.rec(KindEmbedding, c)
+	return shape{len(tokens), e.plan.cfg.Dim, pos}, nil
+}
+
+// Norm records the norm of each row.
+func (e *Estimator) Norm(x Value) (Value, error) {
+	s, err := asShape(x)
+	if err != nil {
+		return nil, err
+	}
+	e.rec(KindNorm, e.plan.estNorm(s.rows))
+	return s, nil
+}
+
+// Linear records the linear layer and its truncation.
+func (e *Estimator) Linear(w Weight, x Value) (Value, error) {
+	s, err := asShape(x)
+	if err != nil {
+		return nil, err
+	}
+	out, in := e.plan.matShape(w.Mat)
+	if s.cols != in {
+		return nil, fmt.Errorf("sim: %v of layer %d takes %d columns, given %d", w.Mat, w.Layer, in, s.cols)
+	}
+	c, err := e.plan.estLinear(w.Mat, s.rows)
+	if err != nil {
+		return nil, err
+	}
+	e.rec(KindLinear, c)
+	return shape{s.rows, out, s.pos}, nil
+}
+
+// Attention records the append, the kernels and the softmax.
+func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
+	s, err := asShape(q)
+	if err != nil {
+		return nil, err
+	}
+	if layer < 0 || layer >= len(e.ctx) {
+		return nil, fmt.Errorf("sim: attention of layer %d of %d", layer, len(e.ctx))
+	}
+	if s.pos != e.ctx[layer] {
+		return nil, fmt.Errorf("sim: attention of layer %d: queries at position %d, the cache holds %d tokens", layer, s.pos, e.ctx[layer])
+	}
+	ctx := e.ctx[layer] + s.rows
+	if ctx > e.plan.cfg.SeqLen {
+		return nil, fmt.Errorf("sim: context of %d tokens exceeds the model's %d", ctx, e.plan.cfg.SeqLen)
+	}
+	app, ker, sm := e.plan.estAttention(s.rows, ctx)
+	e.rec(KindAppend, app)
+	e.rec(KindAttention, ker)
+	e.rec(KindSoftmax, sm)
+	e.ctx[layer] = ctx
+	if layer == len(e.ctx)-1 {
+		e.rec(KindAppend, cost.Cost{PeakMemoryBytes: e.plan.cacheBytes(ctx)})
+	}
+	return shape{s.rows, e.plan.cfg.Dim, s.pos}, nil
+}
+
+// Activation records SiLU or GELU.
+func (e *Estimator) Activation(x Value) (Value, error) {
+	s, err := asShape(x)
+	if err != nil {
+		return nil, err
+	}
+	e.rec(KindActivation, e.plan.estActivation(s.rows*s.cols))
+	return s, nil
+}
+
+// Mul records the element-wise product.
+func (e *Estimator) Mul(a, b Value) (Value, error) {
+	s, err := sameShape(a, b)
+	if err != nil {
+		return nil, err
+	}
+	e.rec(KindMul, e.plan.estMul(s.rows*s.cols))
+	return s, nil
+}
+
+func sameShape(a, b Value) (shape, error) {
+	s, err := asShape(a)
+	if err != nil {
+		return shape{}, err
+	}
+	t, err := asShape(b)
+	if err != nil {
+		return shape{}, err
+	}
+	if s != t {
+		return shape{}, fmt.Errorf("sim: shapes %dx%d at %d and %dx%d at %d differ", s.rows, s.cols, s.pos, t.rows, t.cols, t.pos)
+	}
+	return s, nil
+}
+
+// Add is free.
+func (e *Estimator) Add(a, b Value) (Value, error) { return sameShape(a, b) }
+
+// Split is free.
+func (e *Estimator) Split(x Value, widths ...int) ([]Value, error) {
+	s, err := asShape(x)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWidths(s.cols, widths); err != nil {
+		return nil, err
+	}
+	out := make([]Value, len(widths))
+	for i, w := range widths {
+		out[i] = shape{s.rows, w, s.pos}
+	}
+	return out, nil
+}
+
+func checkWidths(cols int, widths []int) error {
+	sum := 0
+	for _, w := range widths {
+		if w < 1 {
+			return fmt.Errorf("sim: split into a piece of %d columns", w)
+		}
+		sum += w
+	}
+	if sum != cols {
+		return fmt.Errorf("sim: split of %d columns into pieces summing to %d", cols, sum)
+	}
+	return nil
+}
+
+// Last is free.
+func (e *Estimator) Last(x Value) (Value, error) {
+	s, err := asShape(x)
+	if err != nil {
+		return nil, err
+	}
+	return shape{1, s.cols, s.pos + s.rows - 1}, nil
+}
+
+// Argmax records the argmax and returns token 0: an estimate has no
+// tokens.
+func (e *Estimator) Argmax(x Value) (int, error) {
+	s, err := asShape(x)
+	if err != nil {
+		return 0, err
+	}
+	if s.rows != 1 {
+		return 0, fmt.Errorf("sim: argmax of %d rows, want one", s.rows)
+	}
+	e.rec(KindArgmax, e.plan.estArgmax(s.cols))
+	return 0, nil
+}

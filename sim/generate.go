@@ -1,0 +1,167 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/model"
+)
+
+// Step is what Generate reports after each phase: the token it produced
+// (0 for an estimate) and the phase's cost.
+type Step struct {
+	Phase Phase
+	Token int
+	Cost  cost.Cost
+}
+
+// Generate is the generation loop, written once for every engine and
+// strategy: a prefill over the prompt that produces the first token, then
+// n-1 decode steps, each feeding back the last token and producing the
+// next (greedy). With Cryptogen a decode step processes one token against
+// the cache; with Recompute the engine is Reset and the whole prefix
+// (prompt and tokens generated so far) is processed again.
+//
+// cfg is the shape the engine was built for; prompt is the full token
+// sequence (for llama models starting with BOS). onStep, if not nil, is
+// called after every phase. Generate returns the n generated tokens.
+//
+// It is an error if the prompt is empty, n < 1, or the prompt and the fed
+// back tokens need more than cfg.SeqLen positions (len(prompt)+n-1).
+func Generate(e Engine, cfg model.Config, strat Strategy, prompt []int, n int, onStep func(Step)) ([]int, error) {
+	if err := checkGeneration(cfg, strat, prompt, n); err != nil {
+		return nil, err
+	}
+	report := func(ph Phase, tok int) {
+		if onStep == nil {
+			return
+		}
+		bd := e.Breakdown()
+		onStep(Step{Phase: ph, Token: tok, Cost: bd[len(bd)-1].Total()})
+	}
+	ph := Phase{Kind: Prefill}
+	e.Begin(ph)
+	tok, err := Forward(e, cfg, prompt, 0)
+	if err != nil {
+		return nil, fmt.Errorf("sim: prefill: %w", err)
+	}
+	out := []int{tok}
+	report(ph, tok)
+	for len(out) < n {
+		ph = Phase{Kind: Decode, Step: len(out) - 1}
+		e.Begin(ph)
+		switch strat {
+		case Cryptogen:
+			tok, err = Forward(e, cfg, []int{tok}, len(prompt)+len(out)-1)
+		case Recompute:
+			if err = e.Reset(); err == nil {
+				prefix := append(append([]int(nil), prompt...), out...)
+				tok, err = Forward(e, cfg, prefix, 0)
+			}
+		}
+		if err != nil {
+			return out, fmt.Errorf("sim: %v: %w", ph, err)
+		}
+		out = append(out, tok)
+		report(ph, tok)
+	}
+	return out, nil
+}
+
+// Forward runs the model on tokens at positions pos, pos+1, ... (the
+// engine's cache must hold exactly pos tokens) and returns the greedy
+// choice after the last one. It is the protocol of the package
+// documentation, for both architectures.
+func Forward(e Engine, cfg model.Config, tokens []int, pos int) (int, error) {
+	x, err := e.Embed(tokens, pos)
+	if err != nil {
+		return 0, err
+	}
+	for l := range cfg.NumLayers {
+		if x, err = block(e, cfg, l, x); err != nil {
+			return 0, fmt.Errorf("layer %d: %w", l, err)
+		}
+	}
+	if x, err = e.Last(x); err != nil {
+		return 0, err
+	}
+	if x, err = e.Norm(x); err != nil {
+		return 0, err
+	}
+	logits, err := e.Linear(Weight{Layer: -1, Mat: MatClassifier}, x)
+	if err != nil {
+		return 0, err
+	}
+	return e.Argmax(logits)
+}
+
+// block is one Transformer block.
+func block(e Engine, cfg model.Config, l int, x Value) (Value, error) {
+	h, err := e.Norm(x)
+	if err != nil {
+		return nil, err
+	}
+	qkv, err := e.Linear(Weight{Layer: l, Mat: MatQKV}, h)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := e.Split(qkv, cfg.Dim, cfg.KVDim(), cfg.KVDim())
+	if err != nil {
+		return nil, err
+	}
+	a, err := e.Attention(l, parts[0], parts[1], parts[2])
+	if err != nil {
+		return nil, err
+	}
+	o, err := e.Linear(Weight{Layer: l, Mat: MatOut}, a)
+	if err != nil {
+		return nil, err
+	}
+	if x, err = e.Add(x, o); err != nil {
+		return nil, err
+	}
+	if h, err = e.Norm(x); err != nil {
+		return nil, err
+	}
+	up, err := e.Linear(Weight{Layer: l, Mat: MatUp}, h)
+	if err != nil {
+		return nil, err
+	}
+	var act Value
+	if cfg.Arch == model.ArchLlama {
+		gu, err := e.Split(up, cfg.HiddenDim, cfg.HiddenDim)
+		if err != nil {
+			return nil, err
+		}
+		g, err := e.Activation(gu[0])
+		if err != nil {
+			return nil, err
+		}
+		if act, err = e.Mul(g, gu[1]); err != nil {
+			return nil, err
+		}
+	} else if act, err = e.Activation(up); err != nil {
+		return nil, err
+	}
+	d, err := e.Linear(Weight{Layer: l, Mat: MatDown}, act)
+	if err != nil {
+		return nil, err
+	}
+	return e.Add(x, d)
+}
+
+// checkGeneration is the argument check of Generate.
+func checkGeneration(cfg model.Config, strat Strategy, prompt []int, n int) error {
+	switch {
+	case len(prompt) == 0:
+		return fmt.Errorf("sim: empty prompt (start it with BOS for llama models)")
+	case n < 1:
+		return fmt.Errorf("sim: %d tokens to generate, want at least 1", n)
+	case len(prompt)+n-1 > cfg.SeqLen:
+		return fmt.Errorf("sim: a prompt of %d tokens and %d generated need %d positions, the context of %s is %d",
+			len(prompt), n, len(prompt)+n-1, cfg.Name, cfg.SeqLen)
+	case strat != Cryptogen && strat != Recompute:
+		return fmt.Errorf("sim: unknown strategy %q", strat)
+	}
+	return nil
+}

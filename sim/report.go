@@ -1,0 +1,129 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/net"
+	"github.com/cgsim/cgsim/params"
+)
+
+// Report is the result of a generation, run or estimated. Its JSON form is
+// what cgsim run, estimate and validate print with --format json: "tokens"
+// and "text" (absent from estimates), "prefill" (a cost.Cost), "decode"
+// (one cost.Cost per decode step: entry i produced generated token i+1,
+// token 0 comes out of the prefill), "total", and the configuration.
+type Report struct {
+	Model        string      `json:"model"`
+	Strategy     Strategy    `json:"strategy"`
+	Params       string      `json:"params"`
+	Network      string      `json:"network"`
+	Mode         string      `json:"mode"` // "run" or "estimate"
+	PromptTokens int         `json:"prompt_tokens"`
+	Generated    int         `json:"generated"`
+	Tokens       []int       `json:"tokens,omitempty"`
+	Text         string      `json:"text,omitempty"`
+	Prefill      cost.Cost   `json:"prefill"`
+	Decode       []cost.Cost `json:"decode"`
+	Total        cost.Cost   `json:"total"`
+	// Setup is the one-off key exchange of a run (public and evaluation
+	// keys), not part of Total.
+	Setup *cost.Cost `json:"setup,omitempty"`
+	// MaxLogitDiff is the largest |logit - reference logit| of a run with
+	// the test-only logit reveal (cgsim run --check).
+	MaxLogitDiff *float64 `json:"max_logit_diff,omitempty"`
+	// Breakdown is the cost of every phase per Kind.
+	Breakdown []PhaseCost `json:"-"`
+}
+
+// Summarize fills Prefill, Decode and Total from a breakdown.
+func (r *Report) Summarize(bd []PhaseCost) {
+	r.Breakdown = bd
+	r.Decode = r.Decode[:0]
+	r.Prefill, r.Total = cost.Cost{}, cost.Cost{}
+	for _, ph := range bd {
+		c := ph.Total()
+		if ph.Phase.Kind == Prefill {
+			r.Prefill = r.Prefill.Add(c)
+		} else {
+			r.Decode = append(r.Decode, c)
+		}
+		r.Total = r.Total.Add(c)
+	}
+	if r.Decode == nil {
+		r.Decode = []cost.Cost{}
+	}
+}
+
+// ByKind sums the breakdown over phases of the given kinds of phase
+// (Prefill, Decode or both), per Kind.
+func (r *Report) ByKind(phases ...PhaseKind) map[Kind]cost.Cost {
+	out := map[Kind]cost.Cost{}
+	for _, ph := range r.Breakdown {
+		for _, pk := range phases {
+			if ph.Phase.Kind == pk {
+				for k, c := range ph.Kinds {
+					out[k] = out[k].Add(c)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// MeanDecode is the mean cost of a decode step (zero without one).
+func (r *Report) MeanDecode() cost.Cost {
+	if len(r.Decode) == 0 {
+		return cost.Cost{}
+	}
+	var s cost.Cost
+	for _, c := range r.Decode {
+		s = s.Add(c)
+	}
+	n := float64(len(r.Decode))
+	s.ComputeSeconds /= n
+	s.NetworkSeconds /= n
+	s.OfflineSeconds /= n
+	for _, f := range []*int64{&s.CtPtMul, &s.CtCtMul, &s.Rotations, &s.Rescales, &s.Adds, &s.Encodes, &s.Encryptions,
+		&s.Decryptions, &s.Serializations, &s.Refreshes, &s.Bootstraps, &s.ShareOps, &s.Triples, &s.BytesC2S, &s.BytesS2C,
+		&s.Rounds, &s.OfflineBytes} {
+		*f /= int64(len(r.Decode))
+	}
+	return s
+}
+
+// EstimateOptions configures Estimate.
+type EstimateOptions struct {
+	Model    model.Config
+	Preset   params.Preset
+	Profile  *cost.Profile // nil: the preset's embedded profile
+	Network  net.Network
+	Strategy Strategy
+	Prompt   int // prompt tokens
+	Gen      int // generated tokens
+	// OnStep, if not nil, is called after every phase.
+	OnStep func(Step)
+}
+
+// Estimate costs a generation of opts.Gen tokens after a prompt of
+// opts.Prompt tokens with the estimate engine.
+func Estimate(opts EstimateOptions) (*Report, error) {
+	if opts.Prompt < 1 {
+		return nil, fmt.Errorf("sim: a prompt of %d tokens, want at least 1", opts.Prompt)
+	}
+	e, err := NewEstimator(opts.Model, opts.Preset, opts.Profile, opts.Network)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Strategy == "" {
+		opts.Strategy = Cryptogen
+	}
+	if _, err := Generate(e, opts.Model, opts.Strategy, make([]int, opts.Prompt), opts.Gen, opts.OnStep); err != nil {
+		return nil, err
+	}
+	r := &Report{Model: opts.Model.Name, Strategy: opts.Strategy, Params: opts.Preset.Name, Network: opts.Network.Name,
+		Mode: "estimate", PromptTokens: opts.Prompt, Generated: opts.Gen}
+	r.Summarize(e.Breakdown())
+	return r, nil
+}

@@ -1,0 +1,796 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/net"
+	"github.com/cgsim/cgsim/params"
+)
+
+// shares is the run engine's Value: a Rows x Cols matrix (row-major)
+// additively shared modulo t, c the client's share and s the server's.
+type shares struct {
+	rows, cols, pos int
+	c, s            []uint64
+}
+
+func (x *shares) Rows() int { return x.rows }
+func (x *shares) Cols() int { return x.cols }
+func (x *shares) Pos() int  { return x.pos }
+
+func (x *shares) exec() exec.Shared { return exec.Shared{C: x.c, S: x.s} }
+
+func (r *Runner) pair(c, s []uint64) mpc.Pair {
+	return mpc.Pair{{Mod: r.q.t, V: c}, {Mod: r.q.t, V: s}}
+}
+
+// layerCache is one layer's encrypted KV cache: the server's ciphertexts
+// of the client's shares (decode layout) and its own plaintext shares; the
+// client keeps its shares to re-encrypt the open ciphertext.
+type layerCache struct {
+	kC, kS, vC, vS []uint64 // ctx x KVDim each
+	kCts, vCts     []*rlwe.Ciphertext
+}
+
+// RunOptions configures the run engine.
+type RunOptions struct {
+	Model   *model.Model
+	Preset  params.Preset
+	Profile *cost.Profile // nil: the preset's embedded profile
+	Network net.Network   // prices the communication (the transport is in-process)
+	// Strategy, PromptTokens and Gen say which generation the engine will
+	// run: the session's rotation keys are generated for exactly the
+	// linear layers it needs.
+	Strategy     Strategy
+	PromptTokens int
+	Gen          int
+	// RevealLogits, if not nil, is a TEST-ONLY reveal of the logits to the
+	// client: before each argmax the engine opens the shared logits and
+	// passes them, decoded, to it. It is not part of the protocol and not
+	// recorded in the costs.
+	RevealLogits func(logits []float64)
+}
+
+// Runner is the run engine: its values are real additive shares modulo
+// the preset's plaintext prime, its linear layers and attention kernels
+// run on lattigo ciphertexts between an exec.Client and an exec.Server,
+// its non-linear layers are the two-party protocols of package mpc with a
+// trusted dealer, and every byte between the parties is metered. It
+// records, per phase and kind, the counters of the primitives it runs and
+// the measured wall time as compute seconds (network seconds are priced on
+// Options.Network). A Runner is not safe for concurrent use; Close it.
+type Runner struct {
+	recorder
+	plan   *planner
+	net    net.Network
+	m      *model.Model
+	q      fixed
+	he     *exec.Session
+	mp     *mpc.Session
+	w      map[Weight]folded
+	wq     map[Weight]exec.Matrix // quantized, for every weight but the llama QKV in decode
+	embT   []exec.Matrix          // E^T slices, as the planner's embedding chunks
+	cache  []layerCache
+	reveal func([]float64)
+	setup  cost.Cost
+}
+
+var _ Engine = (*Runner)(nil)
+
+// NewRunner prepares the run engine: folds and quantizes the weights,
+// plans the primitives the generation will use and creates the two
+// parties (key exchange included, recorded as Setup).
+func NewRunner(opts RunOptions) (*Runner, error) {
+	m := opts.Model
+	if m == nil {
+		return nil, fmt.Errorf("sim: run: no model")
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	p, err := newPlanner(m.Config, opts.Preset, opts.Profile)
+	if err != nil {
+		return nil, err
+	}
+	c := m.Config
+	r := &Runner{plan: p, net: opts.Network, m: m, q: fixed{fp: opts.Preset.FixedPoint, t: opts.Preset.FixedPoint.T},
+		w: fold(m), wq: map[Weight]exec.Matrix{}, cache: make([]layerCache, c.NumLayers), reveal: opts.RevealLogits}
+	if r.q.t != p.params.PlaintextModulus() {
+		return nil, fmt.Errorf("sim: preset %s: fixed-point modulus differs from the plaintext modulus", opts.Preset.Name)
+	}
+	for k, f := range r.w {
+		if k.Mat == MatQKV && c.Arch == model.ArchLlama {
+			continue // quantized per use: RoPE is folded in for one token
+		}
+		if r.wq[k], err = r.q.matrix(f.w); err != nil {
+			return nil, fmt.Errorf("sim: %v of layer %d: %w", k.Mat, k.Layer, err)
+		}
+	}
+	// The primitives of the generation, for the rotation keys.
+	rowsUsed := []int{opts.PromptTokens}
+	switch opts.Strategy {
+	case Cryptogen, "":
+		rowsUsed = append(rowsUsed, 1)
+	case Recompute:
+		for i := 1; i < opts.Gen; i++ {
+			rowsUsed = append(rowsUsed, opts.PromptTokens+i)
+		}
+	default:
+		return nil, fmt.Errorf("sim: unknown strategy %q", opts.Strategy)
+	}
+	prims := []exec.Primitive{p.scores, p.values}
+	for _, rows := range rowsUsed {
+		if rows < 1 {
+			return nil, fmt.Errorf("sim: run: a prompt of %d tokens", opts.PromptTokens)
+		}
+		chunks, err := p.embedChunks(rows)
+		if err != nil {
+			return nil, err
+		}
+		for _, ch := range chunks {
+			prims = append(prims, ch.lin)
+		}
+		for _, mat := range []Mat{MatQKV, MatOut, MatUp, MatDown} {
+			out, in := p.matShape(mat)
+			l, err := p.linear(out, in, rows)
+			if err != nil {
+				return nil, err
+			}
+			prims = append(prims, l)
+		}
+	}
+	out, in := p.matShape(MatClassifier)
+	cl, err := p.linear(out, in, 1)
+	if err != nil {
+		return nil, err
+	}
+	prims = append(prims, cl)
+	chunks, err := p.embedChunks(1)
+	if err != nil {
+		return nil, err
+	}
+	et, err := r.q.matrix(m.Weights.TokenEmbedding)
+	if err != nil {
+		return nil, fmt.Errorf("sim: token embedding: %w", err)
+	}
+	for _, ch := range chunks {
+		r.embT = append(r.embT, exec.Matrix{Rows: ch.hi - ch.lo, Cols: c.Dim, Data: et.Data[ch.lo*c.Dim : ch.hi*c.Dim]}.Transpose())
+	}
+	if r.he, err = exec.NewSession(p.params, prims...); err != nil {
+		return nil, err
+	}
+	r.setup = r.he.Setup
+	r.mp = mpc.NewSession(p.mpc, mpc.TrustedDealer{})
+	return r, nil
+}
+
+// Setup is the communication of the key exchange.
+func (r *Runner) Setup() cost.Cost { return r.net.Price(r.setup) }
+
+// Close ends both sessions.
+func (r *Runner) Close() {
+	r.he.Close()
+	r.mp.Close()
+}
+
+// timed runs f, which records its counters into c, and records c with the
+// measured wall time as compute seconds under kind k.
+func (r *Runner) timed(k Kind, f func(c *cost.Cost) error) error {
+	var c cost.Cost
+	start := time.Now()
+	err := f(&c)
+	c.ComputeSeconds = time.Since(start).Seconds()
+	r.record(k, r.net.Price(c))
+	return err
+}
+
+// heRun runs an exec primitive with a fresh tally and adds its counters to c.
+func (r *Runner) heRun(c *cost.Cost, f func(t *cost.Tally) error) error {
+	t := cost.NewTally(r.plan.prof)
+	err := f(t)
+	*c = c.Add(t.Cost())
+	return err
+}
+
+// mpcRun runs a 2PC protocol and adds what the session recorded to c.
+func (r *Runner) mpcRun(c *cost.Cost, f func() error) error {
+	before := r.mp.Cost()
+	err := f()
+	*c = c.Add(r.mp.Cost().Add(before.Scale(-1)))
+	return err
+}
+
+// trunc truncates x (both shares) in place.
+func (r *Runner) trunc(c *cost.Cost, xc, xs []uint64) error {
+	return r.mpcRun(c, func() error {
+		y, err := r.plan.trunc(len(xc)).Run(r.mp, r.pair(xc, xs))
+		if err == nil {
+			copy(xc, y[mpc.Client].V)
+			copy(xs, y[mpc.Server].V)
+		}
+		return err
+	})
+}
+
+func (r *Runner) asShares(v Value) (*shares, error) {
+	x, ok := v.(*shares)
+	if !ok {
+		return nil, fmt.Errorf("sim: run engine given a %T value", v)
+	}
+	return x, nil
+}
+
+// Reset drops every layer's cache.
+func (r *Runner) Reset() error {
+	for i := range r.cache {
+		r.cache[i] = layerCache{}
+	}
+	return nil
+}
+
+// Embed looks the tokens up: the client's share of the input is their
+// one-hot rows, the server's is zero (and, for GPT-2, the server adds the
+// position embeddings to its share of the result).
+func (r *Runner) Embed(tokens []int, pos int) (Value, error) {
+	c := r.m.Config
+	rows := len(tokens)
+	for _, t := range tokens {
+		if t < 0 || t >= c.VocabSize {
+			return nil, fmt.Errorf("sim: token %d outside the vocabulary of %d", t, c.VocabSize)
+		}
+	}
+	chunks, err := r.plan.embedChunks(rows)
+	if err != nil {
+		return nil, err
+	}
+	x := &shares{rows: rows, cols: c.Dim, pos: pos, c: make([]uint64, rows*c.Dim), s: make([]uint64, rows*c.Dim)}
+	err = r.timed(KindEmbedding, func(cc *cost.Cost) error {
+		for i, ch := range chunks {
+			w := ch.hi - ch.lo
+			in := exec.Shared{C: make([]uint64, rows*w), S: make([]uint64, rows*w)}
+			for j, t := range tokens {
+				if t >= ch.lo && t < ch.hi {
+					in.C[j*w+t-ch.lo] = 1
+				}
+			}
+			var y exec.Shared
+			if err := r.heRun(cc, func(t *cost.Tally) error {
+				var err error
+				y, err = ch.lin.Run(r.he, t, r.embT[i], in)
+				return err
+			}); err != nil {
+				return err
+			}
+			for j := range x.c {
+				x.c[j] = r.q.add(x.c[j], y.C[j])
+				x.s[j] = r.q.add(x.s[j], y.S[j])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.Arch == model.ArchGPT2 {
+		for i := range rows {
+			for j, v := range r.m.Weights.PositionEmbedding.Row(pos + i) {
+				e, err := r.q.enc(v, r.q.fp.FracBits)
+				if err != nil {
+					return nil, err
+				}
+				x.s[i*c.Dim+j] = r.q.add(x.s[i*c.Dim+j], e)
+			}
+		}
+	}
+	return x, nil
+}
+
+// Norm runs RMSNorm or LayerNorm on shares.
+func (r *Runner) Norm(v Value) (Value, error) {
+	x, err := r.asShares(v)
+	if err != nil {
+		return nil, err
+	}
+	y := &shares{rows: x.rows, cols: x.cols, pos: x.pos}
+	err = r.timed(KindNorm, func(c *cost.Cost) error {
+		return r.mpcRun(c, func() error {
+			var out mpc.Pair
+			var err error
+			switch pr := r.plan.norm(x.rows).(type) {
+			case mpc.RMSNorm:
+				out, err = pr.Run(r.mp, r.pair(x.c, x.s))
+			case mpc.LayerNorm:
+				out, err = pr.Run(r.mp, r.pair(x.c, x.s))
+			}
+			y.c, y.s = out[mpc.Client].V, out[mpc.Server].V
+			return err
+		})
+	})
+	return y, err
+}
+
+// Linear runs the HE linear layer, adds the bias to the server's share,
+// truncates, and for a llama QKV applies RoPE (folded into the weights
+// for one token, on the shares with a second truncation for more).
+func (r *Runner) Linear(w Weight, v Value) (Value, error) {
+	x, err := r.asShares(v)
+	if err != nil {
+		return nil, err
+	}
+	out, in := r.plan.matShape(w.Mat)
+	if x.cols != in {
+		return nil, fmt.Errorf("sim: %v of layer %d takes %d columns, given %d", w.Mat, w.Layer, in, x.cols)
+	}
+	f, ok := r.w[w]
+	if !ok {
+		return nil, fmt.Errorf("sim: no weight %v for layer %d", w.Mat, w.Layer)
+	}
+	lin, err := r.plan.linear(out, in, x.rows)
+	if err != nil {
+		return nil, err
+	}
+	c := r.m.Config
+	var wm exec.Matrix
+	if w.Mat == MatQKV && c.Arch == model.ArchLlama {
+		if x.rows == 1 {
+			f = ropeRows(f, c, x.pos)
+		}
+		if wm, err = r.q.matrix(f.w); err != nil {
+			return nil, err
+		}
+	} else {
+		wm = r.wq[w]
+	}
+	var bias []uint64
+	for _, b := range f.bias {
+		e, err := r.q.enc(b, 2*r.q.fp.FracBits)
+		if err != nil {
+			return nil, err
+		}
+		bias = append(bias, e)
+	}
+	kind := KindLinear
+	y := &shares{rows: x.rows, cols: out, pos: x.pos}
+	err = r.timed(kind, func(cc *cost.Cost) error {
+		var z exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
+			var err error
+			z, err = lin.Run(r.he, t, wm, x.exec())
+			return err
+		}); err != nil {
+			return err
+		}
+		y.c, y.s = z.C, z.S
+		if bias != nil {
+			for i := range y.s {
+				y.s[i] = r.q.add(y.s[i], bias[i%out])
+			}
+		}
+		if err := r.trunc(cc, y.c, y.s); err != nil {
+			return err
+		}
+		if r.plan.ropeOnShares(w.Mat, x.rows) {
+			return r.ropeShares(cc, y)
+		}
+		return nil
+	})
+	return y, err
+}
+
+// ropeShares rotates the query and key columns of each row of y by its
+// position: each party multiplies its share by the public cos and sin in
+// fixed point, then one truncation of the rotated columns.
+func (r *Runner) ropeShares(cc *cost.Cost, y *shares) error {
+	c := r.m.Config
+	hd, n := c.HeadDim(), c.Dim+c.KVDim()
+	f := r.q.fp.FracBits
+	var rc, rs []uint64
+	for i := range y.rows {
+		row := i * y.cols
+		for j := 0; j < n; j += 2 {
+			k := (j % hd) / 2
+			freq := math.Pow(c.RopeTheta, -float64(2*k)/float64(hd))
+			sin, cos := math.Sincos(float64(y.pos+i) * freq)
+			ec, err := r.q.enc(cos, f)
+			if err != nil {
+				return err
+			}
+			es, err := r.q.enc(sin, f)
+			if err != nil {
+				return err
+			}
+			ns := r.q.t - es // -sin
+			for _, sh := range [][]uint64{y.c, y.s} {
+				a, b := sh[row+j], sh[row+j+1]
+				sh[row+j] = r.q.add(r.q.mul(a, ec), r.q.mul(b, ns))
+				sh[row+j+1] = r.q.add(r.q.mul(a, es), r.q.mul(b, ec))
+			}
+		}
+		rc = append(rc, y.c[row:row+n]...)
+		rs = append(rs, y.s[row:row+n]...)
+	}
+	if err := r.trunc(cc, rc, rs); err != nil {
+		return err
+	}
+	for i := range y.rows {
+		copy(y.c[i*y.cols:], rc[i*n:(i+1)*n])
+		copy(y.s[i*y.cols:], rs[i*n:(i+1)*n])
+	}
+	return nil
+}
+
+// Attention appends k and v to the layer's cache (the client re-encrypts
+// its share of the open cache ciphertext and of any new one) and runs the
+// score kernel, the softmax and the value kernel over the whole cache,
+// each query row masked to the tokens up to its position.
+func (r *Runner) Attention(layer int, qv, kv, vv Value) (Value, error) {
+	q, err := r.asShares(qv)
+	if err != nil {
+		return nil, err
+	}
+	k, err := r.asShares(kv)
+	if err != nil {
+		return nil, err
+	}
+	v, err := r.asShares(vv)
+	if err != nil {
+		return nil, err
+	}
+	if layer < 0 || layer >= len(r.cache) {
+		return nil, fmt.Errorf("sim: attention of layer %d of %d", layer, len(r.cache))
+	}
+	lc := &r.cache[layer]
+	c := r.m.Config
+	kvd := c.KVDim()
+	pos := len(lc.kS) / kvd
+	if q.pos != pos {
+		return nil, fmt.Errorf("sim: attention of layer %d: queries at position %d, the cache holds %d tokens", layer, q.pos, pos)
+	}
+	m := q.rows
+	ctx := pos + m
+	if ctx > c.SeqLen {
+		return nil, fmt.Errorf("sim: context of %d tokens exceeds the model's %d", ctx, c.SeqLen)
+	}
+	lc.kC, lc.kS = append(lc.kC, k.c...), append(lc.kS, k.s...)
+	lc.vC, lc.vS = append(lc.vC, v.c...), append(lc.vS, v.s...)
+
+	// Append: the client re-encrypts its share of the open ciphertext and
+	// of the new ones; the server's share of the conversion is zero (the
+	// server keeps its shares in the clear beside the cache).
+	ap := r.plan.appendPlan(pos, ctx)
+	lay := r.plan.scores.Layout
+	err = r.timed(KindAppend, func(cc *cost.Cost) error {
+		from := ap.first * lay.TokensPerCt * kvd
+		kvecs, vvecs := lay.Vectors(lc.kC[from:]), lay.Vectors(lc.vC[from:])
+		var groups [][][]uint64
+		if len(ap.convs) == 1 {
+			groups = [][][]uint64{append(kvecs, vvecs...)}
+		} else {
+			groups = [][][]uint64{kvecs, vvecs}
+		}
+		var cts []*rlwe.Ciphertext
+		for i, conv := range ap.convs {
+			var flat []uint64
+			for _, vec := range groups[i] {
+				flat = append(flat, vec...)
+			}
+			if err := r.heRun(cc, func(t *cost.Tally) error {
+				got, err := conv.Run(r.he, t, exec.Shared{C: flat, S: make([]uint64, len(flat))})
+				cts = append(cts, got...)
+				return err
+			}); err != nil {
+				return err
+			}
+		}
+		lc.kCts = append(lc.kCts[:ap.first], cts[:ap.cts]...)
+		lc.vCts = append(lc.vCts[:ap.first], cts[ap.cts:]...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	h, hd := c.NumHeads, c.HeadDim()
+	g := h / c.NumKVHeads
+	// head maps (row i, head h = kvh·G + a) to the kernels' head index.
+	head := func(i, hh int) int { return (hh/g)*g*m + i*g + hh%g }
+	var probs mpc.Pair
+	err = r.timed(KindAttention, func(cc *cost.Cost) error {
+		qp := exec.Shared{C: make([]uint64, h*m*hd), S: make([]uint64, h*m*hd)}
+		for i := range m {
+			for hh := range h {
+				copy(qp.C[head(i, hh)*hd:], q.c[i*c.Dim+hh*hd:i*c.Dim+(hh+1)*hd])
+				copy(qp.S[head(i, hh)*hd:], q.s[i*c.Dim+hh*hd:i*c.Dim+(hh+1)*hd])
+			}
+		}
+		var sc exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
+			var err error
+			sc, err = r.plan.scoresKernel(m, ctx).Run(r.he, t, lc.kCts, lc.kS, qp)
+			return err
+		}); err != nil {
+			return err
+		}
+		// Truncate the visible scores; set the masked ones to -t/4 (the
+		// server's share; the client's is 0), far below any score, so
+		// that the softmax gives them weight 0.
+		var vc, vs []uint64
+		for i := range m {
+			for hh := range h {
+				row := head(i, hh) * ctx
+				vc = append(vc, sc.C[row:row+pos+i+1]...)
+				vs = append(vs, sc.S[row:row+pos+i+1]...)
+			}
+		}
+		if err := r.trunc(cc, vc, vs); err != nil {
+			return err
+		}
+		mask := r.q.t - r.q.t/4
+		off := 0
+		for i := range m {
+			for hh := range h {
+				row := head(i, hh) * ctx
+				n := pos + i + 1
+				copy(sc.C[row:], vc[off:off+n])
+				copy(sc.S[row:], vs[off:off+n])
+				for j := n; j < ctx; j++ {
+					sc.C[row+j], sc.S[row+j] = 0, mask
+				}
+				off += n
+			}
+		}
+		probs = r.pair(sc.C, sc.S)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = r.timed(KindSoftmax, func(cc *cost.Cost) error {
+		return r.mpcRun(cc, func() error {
+			var err error
+			probs, err = r.plan.softmax(h*m, ctx).Run(r.mp, probs)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := &shares{rows: m, cols: c.Dim, pos: q.pos, c: make([]uint64, m*c.Dim), s: make([]uint64, m*c.Dim)}
+	err = r.timed(KindAttention, func(cc *cost.Cost) error {
+		var o exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
+			var err error
+			o, err = r.plan.valuesKernel(m, ctx).Run(r.he, t, lc.vCts, lc.vS, exec.Shared{C: probs[mpc.Client].V, S: probs[mpc.Server].V})
+			return err
+		}); err != nil {
+			return err
+		}
+		if err := r.trunc(cc, o.C, o.S); err != nil {
+			return err
+		}
+		for i := range m {
+			for hh := range h {
+				copy(out.c[i*c.Dim+hh*hd:], o.C[head(i, hh)*hd:(head(i, hh)+1)*hd])
+				copy(out.s[i*c.Dim+hh*hd:], o.S[head(i, hh)*hd:(head(i, hh)+1)*hd])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if layer == len(r.cache)-1 {
+		r.record(KindAppend, cost.Cost{PeakMemoryBytes: r.plan.cacheBytes(ctx)})
+	}
+	return out, nil
+}
+
+// Activation runs SiLU or GELU on shares.
+func (r *Runner) Activation(v Value) (Value, error) {
+	x, err := r.asShares(v)
+	if err != nil {
+		return nil, err
+	}
+	y := &shares{rows: x.rows, cols: x.cols, pos: x.pos}
+	err = r.timed(KindActivation, func(c *cost.Cost) error {
+		return r.mpcRun(c, func() error {
+			var out mpc.Pair
+			var err error
+			switch pr := r.plan.activation(x.rows * x.cols).(type) {
+			case mpc.SiLU:
+				out, err = pr.Run(r.mp, r.pair(x.c, x.s))
+			case mpc.GELU:
+				out, err = pr.Run(r.mp, r.pair(x.c, x.s))
+			}
+			y.c, y.s = out[mpc.Client].V, out[mpc.Server].V
+			return err
+		})
+	})
+	return y, err
+}
+
+// Mul runs the Beaver product with truncation.
+func (r *Runner) Mul(av, bv Value) (Value, error) {
+	a, err := r.asShares(av)
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.asShares(bv)
+	if err != nil {
+		return nil, err
+	}
+	if a.rows != b.rows || a.cols != b.cols {
+		return nil, fmt.Errorf("sim: product of %dx%d and %dx%d", a.rows, a.cols, b.rows, b.cols)
+	}
+	y := &shares{rows: a.rows, cols: a.cols, pos: a.pos}
+	err = r.timed(KindMul, func(c *cost.Cost) error {
+		return r.mpcRun(c, func() error {
+			out, err := r.plan.mul(a.rows*a.cols).Run(r.mp, r.pair(a.c, a.s), r.pair(b.c, b.s))
+			y.c, y.s = out[mpc.Client].V, out[mpc.Server].V
+			return err
+		})
+	})
+	return y, err
+}
+
+// Add adds the shares locally.
+func (r *Runner) Add(av, bv Value) (Value, error) {
+	a, err := r.asShares(av)
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.asShares(bv)
+	if err != nil {
+		return nil, err
+	}
+	if a.rows != b.rows || a.cols != b.cols || a.pos != b.pos {
+		return nil, fmt.Errorf("sim: sum of %dx%d at %d and %dx%d at %d", a.rows, a.cols, a.pos, b.rows, b.cols, b.pos)
+	}
+	y := &shares{rows: a.rows, cols: a.cols, pos: a.pos, c: make([]uint64, len(a.c)), s: make([]uint64, len(a.s))}
+	for i := range y.c {
+		y.c[i] = r.q.add(a.c[i], b.c[i])
+		y.s[i] = r.q.add(a.s[i], b.s[i])
+	}
+	return y, nil
+}
+
+// Split cuts the columns locally.
+func (r *Runner) Split(v Value, widths ...int) ([]Value, error) {
+	x, err := r.asShares(v)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkWidths(x.cols, widths); err != nil {
+		return nil, err
+	}
+	out := make([]Value, len(widths))
+	off := 0
+	for i, w := range widths {
+		y := &shares{rows: x.rows, cols: w, pos: x.pos}
+		for row := range x.rows {
+			y.c = append(y.c, x.c[row*x.cols+off:row*x.cols+off+w]...)
+			y.s = append(y.s, x.s[row*x.cols+off:row*x.cols+off+w]...)
+		}
+		out[i] = y
+		off += w
+	}
+	return out, nil
+}
+
+// Last keeps the last row.
+func (r *Runner) Last(v Value) (Value, error) {
+	x, err := r.asShares(v)
+	if err != nil {
+		return nil, err
+	}
+	lo := (x.rows - 1) * x.cols
+	return &shares{rows: 1, cols: x.cols, pos: x.pos + x.rows - 1, c: x.c[lo:], s: x.s[lo:]}, nil
+}
+
+// Argmax runs the argmax protocol; only the client learns the result.
+func (r *Runner) Argmax(v Value) (int, error) {
+	x, err := r.asShares(v)
+	if err != nil {
+		return 0, err
+	}
+	if x.rows != 1 {
+		return 0, fmt.Errorf("sim: argmax of %d rows, want one", x.rows)
+	}
+	if r.reveal != nil { // TEST-ONLY: see RunOptions.RevealLogits
+		logits := make([]float64, x.cols)
+		for i := range logits {
+			logits[i] = r.q.dec(r.q.add(x.c[i], x.s[i]))
+		}
+		r.reveal(logits)
+	}
+	var tok int
+	err = r.timed(KindArgmax, func(c *cost.Cost) error {
+		return r.mpcRun(c, func() error {
+			var err error
+			tok, err = r.plan.argmax(x.cols).Run(r.mp, r.pair(x.c, x.s))
+			return err
+		})
+	})
+	return tok, err
+}
+
+// Run generates opts.Gen tokens after prompt with the run engine and
+// reports the tokens and the costs. With check, it also runs the plaintext
+// reference (model.Forward) on the same tokens and reports the largest
+// |logit - reference logit| over every step, through the TEST-ONLY logit
+// reveal of RunOptions.RevealLogits.
+func Run(opts RunOptions, prompt []int, check bool, onStep func(Step)) (*Report, error) {
+	opts.PromptTokens = len(prompt)
+	if opts.Strategy == "" {
+		opts.Strategy = Cryptogen
+	}
+	if opts.Model == nil {
+		return nil, fmt.Errorf("sim: run: no model")
+	}
+	c := opts.Model.Config
+	if err := checkGeneration(c, opts.Strategy, prompt, opts.Gen); err != nil {
+		return nil, err
+	}
+	var revealed [][]float64
+	if check {
+		opts.RevealLogits = func(l []float64) { revealed = append(revealed, l) }
+	}
+	r, err := NewRunner(opts)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	toks, err := Generate(r, c, opts.Strategy, prompt, opts.Gen, onStep)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Model: c.Name, Strategy: opts.Strategy, Params: opts.Preset.Name, Network: opts.Network.Name,
+		Mode: "run", PromptTokens: len(prompt), Generated: opts.Gen, Tokens: toks}
+	setup := r.Setup()
+	rep.Setup = &setup
+	rep.Summarize(r.Breakdown())
+	if check {
+		d, err := maxLogitDiff(opts.Model, prompt, toks, revealed)
+		if err != nil {
+			return nil, err
+		}
+		rep.MaxLogitDiff = &d
+	}
+	return rep, nil
+}
+
+// maxLogitDiff compares the revealed logits of each step with the
+// reference forward pass fed the same tokens.
+func maxLogitDiff(m *model.Model, prompt, toks []int, revealed [][]float64) (float64, error) {
+	if len(revealed) != len(toks) {
+		return 0, fmt.Errorf("sim: %d logit reveals for %d tokens", len(revealed), len(toks))
+	}
+	st := m.NewState()
+	var ref []float64
+	var err error
+	for _, t := range prompt {
+		if ref, err = m.Forward(st, t); err != nil {
+			return 0, err
+		}
+	}
+	worst := 0.0
+	for i, got := range revealed {
+		for j := range got {
+			worst = math.Max(worst, math.Abs(got[j]-ref[j]))
+		}
+		if i+1 < len(toks) {
+			if ref, err = m.Forward(st, toks[i]); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return worst, nil
+}
