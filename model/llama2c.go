@@ -49,6 +49,11 @@ func LoadLlama2C(path string) (*Model, error) {
 // header implies (a shorter file is truncated, a longer one has trailing
 // data), and every weight must be finite. The config gets llama2.c's
 // constants: NormEps 1e-5 and RopeTheta 10000.
+//
+// size must be the true size of the data (LoadLlama2C takes it from the
+// file system): the weights are allocated once the header and size agree,
+// so a reader that claims a size it does not have can make ReadLlama2C
+// allocate up to what the header's limits allow before it fails.
 func ReadLlama2C(r io.Reader, size int64) (*Model, error) {
 	return readLlama2C(r, size, "llama2.c", "llama2.c")
 }

@@ -258,3 +258,28 @@ func BenchmarkPipe(b *testing.B) {
 		client.Recv()
 	}
 }
+
+// TestFlightOrderUnderRace replies as fast as possible to a two-message
+// request: the reply must never be counted before the request's second
+// message (the meter records before the message is visible).
+func TestFlightOrderUnderRace(t *testing.T) {
+	for i := 0; i < 2000; i++ {
+		client, server, meter, closePipe := Pipe()
+		start := meter.Begin()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			server.Recv()
+			server.Recv()
+			server.Send([]byte{1})
+		}()
+		client.Send([]byte{1})
+		client.Send([]byte{2})
+		client.Recv()
+		<-done
+		closePipe()
+		if r := meter.Since(start).Rounds; r != 1 {
+			t.Fatalf("iteration %d: %d rounds, want 1", i, r)
+		}
+	}
+}

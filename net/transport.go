@@ -129,12 +129,15 @@ type endpoint struct {
 	meter   *Meter
 }
 
+// Send records the message in the meter, then queues it. Recording first
+// matters: once queued, the receiver may reply before a later record would
+// run, and the flights would be counted out of order.
 func (e *endpoint) Send(msg []byte) error {
-	if err := e.out.push(append([]byte(nil), msg...)); err != nil {
-		return err
+	if e.out.isClosed() {
+		return ErrClosed
 	}
 	e.meter.record(e.dir, len(msg))
-	return nil
+	return e.out.push(append([]byte(nil), msg...))
 }
 
 func (e *endpoint) Recv() ([]byte, error) { return e.in.pop() }
@@ -177,6 +180,12 @@ func (q *queue) pop() ([]byte, error) {
 	q.msgs[0] = nil
 	q.msgs = q.msgs[1:]
 	return m, nil
+}
+
+func (q *queue) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
 }
 
 func (q *queue) close() {

@@ -12,8 +12,9 @@ import (
 const MinAccumBits = 4
 
 // truncSlackBits is the headroom the truncation protocol needs above the
-// magnitude of the value it truncates (see FixedPoint.Validate).
-const truncSlackBits = 1
+// magnitude of the value it truncates (see FixedPoint.Validate): the shifted
+// value lies in [0, 2^(ℓ+1)) and must stay below (t-1)/2.
+const truncSlackBits = 2
 
 // FixedPoint is the fixed-point encoding of real numbers modulo the plaintext
 // modulus t, used for the additive shares and the BGV plaintexts of the
@@ -70,7 +71,7 @@ func (fp FixedPoint) checkEncoding() error {
 	return nil
 }
 
-// AccumBits returns the room left for sums: floor(log2 t) - 1 - 2·(f + IntBits).
+// AccumBits returns the room left for sums: floor(log2 t) - 2 - 2·(f + IntBits).
 // Up to 2^AccumBits products of two in-range values can be added before a
 // truncation and the sum still truncates exactly (see Validate). It may be
 // negative.
@@ -82,16 +83,17 @@ func (fp FixedPoint) AccumBits() int {
 //
 // The condition. A product of two in-range values has magnitude below
 // 2^(2f + 2·IntBits); a sum of 2^A such products stays below
-// 2^(2f + 2·IntBits + A). The protocol truncates such a value z by 2^f with a
-// dealer-assisted exact truncation: it opens c = z + 2^ℓ + r mod t for a
-// uniform mask r in [0, t), which hides z perfectly, and corrects the
-// wrap-around of c with one secure comparison of c against r; the result is
-// floor(z/2^f) up to one unit in the last place, with no failure probability.
-// It needs only z + 2^ℓ in [0, t), i.e. ℓ + 1 <= floor(log2 t) with
-// ℓ = 2f + 2·IntBits + A (the truncation slack is one bit). Validate demands
-// this for A = MinAccumBits:
+// 2^(2f + 2·IntBits + A). The protocol (package exec/mpc, Trunc) truncates
+// such a value z by 2^f with a dealer-assisted exact truncation: it opens
+// c = z + 2^ℓ + r mod t for a uniform mask r in [0, t), which hides z
+// perfectly, and corrects the wrap-around of c with the dealer's shared bit
+// w_r = [r > (t-1)/2], which is exact when the shifted value z + 2^ℓ lies in
+// [0, 2^(ℓ+1)) with 2^(ℓ+1) <= (t-1)/2; the result is floor(z/2^f) up to
+// one unit in the last place, with no failure probability. That is
+// ℓ + 2 <= floor(log2 t) with ℓ = 2f + 2·IntBits + A (the truncation slack is
+// two bits). Validate demands this for A = MinAccumBits:
 //
-//	2·FracBits + 2·IntBits + MinAccumBits + 1 <= floor(log2 t).
+//	2·FracBits + 2·IntBits + MinAccumBits + 2 <= floor(log2 t).
 //
 // Why not probabilistic truncation. The cheaper truncations with a
 // statistical gap (SecureML-style local truncation, or a mask r drawn from

@@ -191,9 +191,9 @@ func TestFixedPointValidate(t *testing.T) {
 		{"negative-stat", FixedPoint{FracBits: 8, IntBits: 4, StatSecurity: -1, T: tLarge}, "StatSecurity"},
 		{"too-wide", FixedPoint{FracBits: 40, IntBits: 30, T: tLarge}, "exceeds 62"},
 		{"no-lift-room", FixedPoint{FracBits: 40, IntBits: 19, T: tLarge}, "do not fit"},
-		// 2·(14+13) + 4 + 1 = 59 fits floor(log2 t) = 59 ...
-		// ... but one more integer bit does not: 61 > 59.
-		{"no-product-room", FixedPoint{FracBits: 14, IntBits: 14, StatSecurity: 40, T: tLarge}, "exceed"},
+		// 2·(14+12) + 4 + 2 = 58 fits floor(log2 t) = 59 ...
+		// ... but one more integer bit does not: 60 > 59.
+		{"no-product-room", FixedPoint{FracBits: 14, IntBits: 13, StatSecurity: 40, T: tLarge}, "exceed"},
 		{"small-t", FixedPoint{FracBits: 14, IntBits: 12, StatSecurity: 40, T: tSmall}, "exceed"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -203,8 +203,8 @@ func TestFixedPointValidate(t *testing.T) {
 			}
 		})
 	}
-	// The boundary case of the comment above is accepted.
-	if err := (FixedPoint{FracBits: 14, IntBits: 13, StatSecurity: 40, T: tLarge}).Validate(); err != nil {
-		t.Errorf("2(f+I)+MinAccumBits+1 = floor(log2 t): %v", err)
+	// The largest range of the comment above is accepted.
+	if err := (FixedPoint{FracBits: 14, IntBits: 12, StatSecurity: 40, T: tLarge}).Validate(); err != nil {
+		t.Errorf("2(f+I)+MinAccumBits+2 = 58 <= floor(log2 t) = 59: %v", err)
 	}
 }

@@ -115,6 +115,10 @@ func (p Preset) CheckSecurity() error {
 		return fmt.Errorf("params: preset %q: %w", p.Name, err)
 	}
 
+	if p.Scheme == BGV && p.FixedPoint.T != p.BGVLiteral.PlaintextModulus {
+		return fmt.Errorf("params: preset %q: fixed-point modulus %d is not the plaintext modulus %d",
+			p.Name, p.FixedPoint.T, p.BGVLiteral.PlaintextModulus)
+	}
 	if p.Scheme == BGV && p.FixedPoint.StatSecurity < MinStatSecurity {
 		return fmt.Errorf("params: preset %q: statistical security %d bits is below the required %d",
 			p.Name, p.FixedPoint.StatSecurity, MinStatSecurity)

@@ -105,6 +105,7 @@ func TestCheckSecurityRejects(t *testing.T) {
 		{"gaussian-secret", with(ck, func(p *Preset) { p.CKKSLiteral.Xs = ring.DiscreteGaussian{Sigma: 3.2, Bound: 19.2} }), "not ternary"},
 		{"small-error", with(base, func(p *Preset) { p.BGVLiteral.Xe = ring.DiscreteGaussian{Sigma: 1, Bound: 6} }), "standard deviation"},
 		{"uniform-error", with(ck, func(p *Preset) { p.CKKSLiteral.Xe = ring.Ternary{P: 2.0 / 3} }), "Gaussian"},
+		{"fixed-point-modulus-mismatch", with(base, func(p *Preset) { p.FixedPoint.T += 2 }), "not the plaintext modulus"},
 		{"low-stat-security", with(base, func(p *Preset) { p.FixedPoint.StatSecurity = 30 }), "statistical security"},
 		{"unknown-logN", with(base, func(p *Preset) { p.LogN, p.BGVLiteral.LogN = 17, 17 }), "no 128-bit security bound"},
 		{"logN-mismatch", with(base, func(p *Preset) { p.LogN = 14 }), "literal has LogN"},

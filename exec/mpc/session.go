@@ -94,11 +94,15 @@ func (s *Session) Preprocess(n Need) error {
 	if err != nil {
 		return err
 	}
+	// Expand both before stocking either, so that a failure leaves the two
+	// stocks in step.
+	var stocks [2]*Stock
 	for role, m := range []Material{cm, sm} {
-		st, err := m.Expand(s.cfg.Ring)
-		if err != nil {
+		if stocks[role], err = m.Expand(s.cfg.Ring); err != nil {
 			return err
 		}
+	}
+	for role, st := range stocks {
 		s.parties[role].stock.append(st)
 	}
 	s.tally.Add(cost.Cost{OfflineBytes: cm.Bytes() + sm.Bytes()})
@@ -111,7 +115,10 @@ func (s *Session) begin(what string, cfg Config, n Need) error {
 	if s.broken != nil {
 		return fmt.Errorf("mpc: %s: session unusable after an earlier error: %w", what, s.broken)
 	}
-	if cfg.Ring == nil || s.cfg.Ring.fp != cfg.Ring.fp {
+	if cfg.Ring == nil {
+		return fmt.Errorf("mpc: %s: the protocol has no ring (build its Config with NewConfig)", what)
+	}
+	if s.cfg.Ring.fp != cfg.Ring.fp {
 		return fmt.Errorf("mpc: %s: the protocol's ring (%+v) is not the session's (%+v)", what, cfg.Ring.fp, s.cfg.Ring.fp)
 	}
 	if !s.Manual {
