@@ -113,6 +113,7 @@ type DecodeScores struct {
 	Layout  CacheLayout
 	Level   int // level of the cache and of the query encryption
 	send    sendPlan
+	noise   float64
 }
 
 // NewDecodeScores plans the kernel; the cache must be encrypted at the
@@ -126,14 +127,17 @@ func NewDecodeScores(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*
 		return nil, err
 	}
 	nm := newNoiseModel(p)
-	level, sp, err := nm.inputLevel(func(nu float64) float64 {
-		return nm.keySwitch(nm.sum(nm.mulCipher(nu, nu), sh.HeadDim))
-	})
+	f := func(nu float64) float64 { return nm.keySwitch(nm.sum(nm.mulCipher(nu, nu), sh.HeadDim)) }
+	level, sp, err := nm.inputLevel(f)
 	if err != nil {
 		return nil, fmt.Errorf("exec: decode scores %+v: %w", sh, err)
 	}
-	return &DecodeScores{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp}, nil
+	return &DecodeScores{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp, noise: f(nm.freshSK())}, nil
 }
+
+// Noise is the noise model's payload of the product ciphertexts before
+// they are masked and flooded, in bits (see Linear.Noise).
+func (k *DecodeScores) Noise() float64 { return k.noise }
 
 // Rotations are the folding rotations 1, 2, ..., HeadDim/2.
 func (k *DecodeScores) Rotations() []int {
@@ -163,8 +167,7 @@ func (k *DecodeScores) Estimate() cost.Cost {
 	f := int64(log2Int(k.Shape.HeadDim))
 	return cost.Sum(
 		sendInputCost(prof, k.Params.LogN(), lvl, G),
-		prof.Charge(cost.OpEncode, lvl, G+C), // server shares of q and K
-		prof.Charge(cost.OpAdd, lvl, G+C),
+		plainCost(prof, k.Params.LogN(), lvl, G+C), // server shares of q and K
 		prof.Charge(cost.OpMulCipher, lvl, G*C),
 		prof.Charge(cost.OpRotate, lvl, G*C*f),
 		prof.Charge(cost.OpAdd, lvl, G*C*f),
@@ -241,7 +244,7 @@ func (k *DecodeScores) Run(s *Session, tally *cost.Tally, cache []*rlwe.Cipherte
 		return nil
 	}, func() error {
 		sv := s.Server
-		qs, err := sv.recvInputs(G)
+		qs, err := sv.recvInputs(tally, G)
 		if err != nil {
 			return err
 		}
@@ -317,6 +320,7 @@ type DecodeValues struct {
 	Layout  CacheLayout
 	Level   int
 	send    sendPlan
+	noise   float64
 }
 
 // NewDecodeValues plans the kernel. The number of token blocks per row must
@@ -330,14 +334,21 @@ func NewDecodeValues(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*
 		return nil, err
 	}
 	nm := newNoiseModel(p)
-	level, sp, err := nm.inputLevel(func(nu float64) float64 {
-		return nm.keySwitch(nm.sum(nm.mulCipher(nu, nu), sh.Context))
-	})
+	// The C products are summed, then folded over the B token blocks: the
+	// payload (a polynomial: zero slots do not make zero coefficients) of
+	// the output is bounded by C·B products, not by the Context live ones.
+	terms := lay.Cts(sh.Context) * lay.TokensPerCt
+	f := func(nu float64) float64 { return nm.keySwitch(nm.sum(nm.mulCipher(nu, nu), terms)) }
+	level, sp, err := nm.inputLevel(f)
 	if err != nil {
 		return nil, fmt.Errorf("exec: decode values %+v: %w", sh, err)
 	}
-	return &DecodeValues{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp}, nil
+	return &DecodeValues{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp, noise: f(nm.freshSK())}, nil
 }
+
+// Noise is the noise model's payload of the output ciphertexts before
+// they are masked and flooded, in bits (see Linear.Noise).
+func (k *DecodeValues) Noise() float64 { return k.noise }
 
 func (k *DecodeValues) folds() int { return log2Int(k.Layout.tokensPerRow) }
 
@@ -376,8 +387,7 @@ func (k *DecodeValues) Estimate() cost.Cost {
 	f := int64(k.folds() + 1)
 	return cost.Sum(
 		sendInputCost(prof, k.Params.LogN(), lvl, G*C),
-		prof.Charge(cost.OpEncode, lvl, G*C+C),
-		prof.Charge(cost.OpAdd, lvl, G*C+C),
+		plainCost(prof, k.Params.LogN(), lvl, G*C+C), // server shares of p and V
 		prof.Charge(cost.OpMulCipher, lvl, G*C),
 		prof.Charge(cost.OpAdd, lvl, G*(C-1)),
 		prof.Charge(cost.OpRotate, lvl, G*f),
@@ -450,7 +460,7 @@ func (k *DecodeValues) Run(s *Session, tally *cost.Tally, cache []*rlwe.Cipherte
 		return nil
 	}, func() error {
 		sv := s.Server
-		ws, err := sv.recvInputs(G * C)
+		ws, err := sv.recvInputs(tally, G*C)
 		if err != nil {
 			return err
 		}

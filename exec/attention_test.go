@@ -56,7 +56,7 @@ func encryptCache(t testing.TB, s *Session, lay CacheLayout, level int, rows []u
 		return s.Client.sendInputs(nopTally(), level, vecs)
 	}, func() error {
 		var err error
-		cts, err = s.Server.recvInputs(len(vecs))
+		cts, err = s.Server.recvInputs(nopTally(), len(vecs))
 		return err
 	})
 	if err != nil {
@@ -68,82 +68,86 @@ func encryptCache(t testing.TB, s *Session, lay CacheLayout, level int, rows []u
 func TestDecodeAttention(t *testing.T) {
 	for _, name := range testPresets(t) {
 		e := env(t, name)
-		p := e.params
-		tm := p.PlaintextModulus()
 		for _, tc := range attentionShapes(t) {
 			sh := tc.sh
-			t.Run(name+"/"+tc.name, func(t *testing.T) {
-				sc, err := NewDecodeScores(p, e.profile, sh)
-				if err != nil {
-					t.Fatal(err)
-				}
-				vk, err := NewDecodeValues(p, e.profile, sh)
-				if err != nil {
-					t.Fatal(err)
-				}
-				sess, err := NewSession(p, sc, vk)
-				if err != nil {
-					t.Fatal(err)
-				}
-				defer sess.Close()
-				kv := sh.KVHeads * sh.HeadDim
-				G := sh.Heads / sh.KVHeads
-				K := randVec(t, tm, sh.Context*kv)
-				V := randVec(t, tm, sh.Context*kv)
-				q := randVec(t, tm, sh.Heads*sh.HeadDim)
-				Pw := randVec(t, tm, sh.Heads*sh.Context)
-				Ksh, Vsh := share(t, K, tm), share(t, V, tm)
-				kc := encryptCache(t, sess, sc.Layout, sc.Level, Ksh.C)
-				vc := encryptCache(t, sess, vk.Layout, vk.Level, Vsh.C)
-
-				tally := cost.NewTally(e.profile)
-				s, err := sc.Run(sess, tally, kc, Ksh.S, share(t, q, tm))
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkCounters(t, tally.Cost(), sc.Estimate())
-				got := s.Reveal(tm)
-				for h := 0; h < sh.Heads; h++ {
-					for j := 0; j < sh.Context; j++ {
-						var want uint64
-						for c := 0; c < sh.HeadDim; c++ {
-							want = (want + mulMod(q[h*sh.HeadDim+c], K[j*kv+(h/G)*sh.HeadDim+c], tm)) % tm
-						}
-						if got[h*sh.Context+j] != want {
-							t.Fatalf("score head %d token %d: got %d, want %d", h, j, got[h*sh.Context+j], want)
-						}
-					}
-				}
-
-				tally = cost.NewTally(e.profile)
-				o, err := vk.Run(sess, tally, vc, Vsh.S, share(t, Pw, tm))
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkCounters(t, tally.Cost(), vk.Estimate())
-				got = o.Reveal(tm)
-				for h := 0; h < sh.Heads; h++ {
-					for c := 0; c < sh.HeadDim; c++ {
-						var want uint64
-						for j := 0; j < sh.Context; j++ {
-							want = (want + mulMod(Pw[h*sh.Context+j], V[j*kv+(h/G)*sh.HeadDim+c], tm)) % tm
-						}
-						if got[h*sh.HeadDim+c] != want {
-							t.Fatalf("output head %d elem %d: got %d, want %d", h, c, got[h*sh.HeadDim+c], want)
-						}
-					}
-				}
-				for _, k := range []interface {
-					RotationCount() int64
-					RotationLowerBound() int64
-				}{sc, vk} {
-					if k.RotationCount() < k.RotationLowerBound() {
-						t.Errorf("rotations %d below bound %d", k.RotationCount(), k.RotationLowerBound())
-					}
-				}
-				t.Logf("scores: %d rotations (bound %d), values: %d rotations (bound %d), B=%d, levels %d/%d",
-					sc.RotationCount(), sc.RotationLowerBound(), vk.RotationCount(), vk.RotationLowerBound(), sc.Layout.TokensPerCt, sc.Level, vk.Level)
-			})
+			t.Run(name+"/"+tc.name, func(t *testing.T) { checkDecodeAttention(t, e, sh) })
 		}
 	}
+}
+
+// checkDecodeAttention runs both decode kernels on random inputs: exact
+// against the plaintext, Run == Estimate, rotations at the bound.
+func checkDecodeAttention(t *testing.T, e *testEnv, sh AttentionShape) {
+	p := e.params
+	tm := p.PlaintextModulus()
+	sc, err := NewDecodeScores(p, e.profile, sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := NewDecodeValues(p, e.profile, sh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := NewSession(p, sc, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	kv := sh.KVHeads * sh.HeadDim
+	G := sh.Heads / sh.KVHeads
+	K := randVec(t, tm, sh.Context*kv)
+	V := randVec(t, tm, sh.Context*kv)
+	q := randVec(t, tm, sh.Heads*sh.HeadDim)
+	Pw := randVec(t, tm, sh.Heads*sh.Context)
+	Ksh, Vsh := share(t, K, tm), share(t, V, tm)
+	kc := encryptCache(t, sess, sc.Layout, sc.Level, Ksh.C)
+	vc := encryptCache(t, sess, vk.Layout, vk.Level, Vsh.C)
+
+	tally := cost.NewTally(e.profile)
+	s, err := sc.Run(sess, tally, kc, Ksh.S, share(t, q, tm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounters(t, tally.Cost(), sc.Estimate())
+	got := s.Reveal(tm)
+	for h := 0; h < sh.Heads; h++ {
+		for j := 0; j < sh.Context; j++ {
+			var want uint64
+			for c := 0; c < sh.HeadDim; c++ {
+				want = (want + mulMod(q[h*sh.HeadDim+c], K[j*kv+(h/G)*sh.HeadDim+c], tm)) % tm
+			}
+			if got[h*sh.Context+j] != want {
+				t.Fatalf("score head %d token %d: got %d, want %d", h, j, got[h*sh.Context+j], want)
+			}
+		}
+	}
+
+	tally = cost.NewTally(e.profile)
+	o, err := vk.Run(sess, tally, vc, Vsh.S, share(t, Pw, tm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCounters(t, tally.Cost(), vk.Estimate())
+	got = o.Reveal(tm)
+	for h := 0; h < sh.Heads; h++ {
+		for c := 0; c < sh.HeadDim; c++ {
+			var want uint64
+			for j := 0; j < sh.Context; j++ {
+				want = (want + mulMod(Pw[h*sh.Context+j], V[j*kv+(h/G)*sh.HeadDim+c], tm)) % tm
+			}
+			if got[h*sh.HeadDim+c] != want {
+				t.Fatalf("output head %d elem %d: got %d, want %d", h, c, got[h*sh.HeadDim+c], want)
+			}
+		}
+	}
+	for _, k := range []interface {
+		RotationCount() int64
+		RotationLowerBound() int64
+	}{sc, vk} {
+		if k.RotationCount() < k.RotationLowerBound() {
+			t.Errorf("rotations %d below bound %d", k.RotationCount(), k.RotationLowerBound())
+		}
+	}
+	t.Logf("scores: %d rotations (bound %d), values: %d rotations (bound %d), B=%d, levels %d/%d",
+		sc.RotationCount(), sc.RotationLowerBound(), vk.RotationCount(), vk.RotationLowerBound(), sc.Layout.TokensPerCt, sc.Level, vk.Level)
 }

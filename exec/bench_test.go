@@ -140,6 +140,43 @@ func benchCases(b *testing.B, e *testEnv) []benchCase {
 			return err
 		}, cost.Cost{}})
 	}
+	for _, a := range []struct {
+		label string
+		sh    AttentionShape
+	}{
+		{"stories260K", AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 32}},
+		{"gpt2", AttentionShape{Heads: 12, KVHeads: 12, HeadDim: 64, Context: 8}},
+	} {
+		sh := a.sh
+		kv := sh.KVHeads * sh.HeadDim
+		m := sh.Context
+		ps, err := NewPrefillScores(p, e.profile, sh)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pv, err := NewPrefillValues(p, e.profile, sh)
+		if err != nil {
+			b.Fatal(err)
+		}
+		K := share(b, randVec(b, tm, m*kv), tm)
+		q := share(b, randVec(b, tm, m*sh.Heads*sh.HeadDim), tm)
+		P := share(b, randVec(b, tm, sh.Heads*m*m), tm)
+		var keys, vals []*rlwe.Ciphertext
+		cases = append(cases, benchCase{fmt.Sprintf("PrefillScores/%s/m=%d", a.label, m), ps, func(s *Session, tally *cost.Tally) error {
+			if keys == nil {
+				keys = encryptVecs(b, s, ps.Level, ps.Layout.Vectors(K.C))
+			}
+			_, err := ps.Run(s, tally, keys, K.S, q)
+			return err
+		}, cost.Cost{}})
+		cases = append(cases, benchCase{fmt.Sprintf("PrefillValues/%s/m=%d", a.label, m), pv, func(s *Session, tally *cost.Tally) error {
+			if vals == nil {
+				vals = encryptVecs(b, s, pv.Level, pv.Layout.Vectors(K.C))
+			}
+			_, err := pv.Run(s, tally, vals, K.S, P)
+			return err
+		}, cost.Cost{}})
+	}
 	{
 		emb, err := NewEmbedding(p, e.profile, 512, 64)
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"math"
 	"math/bits"
 	"sync"
 
@@ -116,8 +115,7 @@ func (c C2S) Rotations() []int { return nil }
 func (c C2S) Estimate() cost.Cost {
 	k := int64(c.Cts())
 	return sendInputCost(c.Profile, c.Params.LogN(), c.Level, k).
-		Add(c.Profile.Charge(cost.OpEncode, c.Level, k)).
-		Add(c.Profile.Charge(cost.OpAdd, c.Level, k)).
+		Add(plainCost(c.Profile, c.Params.LogN(), c.Level, k)).
 		Add(cost.Cost{Rounds: 1})
 }
 
@@ -133,7 +131,7 @@ func (c C2S) Run(s *Session, tally *cost.Tally, x Shared) ([]*rlwe.Ciphertext, e
 		return s.Client.sendInputs(tally, c.Level, chunk(x.C, slots))
 	}, func() error {
 		var err error
-		if cts, err = s.Server.recvInputs(c.Cts()); err != nil {
+		if cts, err = s.Server.recvInputs(tally, c.Cts()); err != nil {
 			return err
 		}
 		shares := chunk(x.S, slots)
@@ -212,31 +210,77 @@ func (h H2S) Run(s *Session, tally *cost.Tally, cts []*rlwe.Ciphertext) (Shared,
 	return out, err
 }
 
-// sendInputCost is the client's side of sending k fresh ciphertexts at a
-// level: encode, encrypt, serialize, and the bytes.
+// Work that is not a homomorphic operation is priced through the existing
+// cost.Op kinds, with these conventions (Run records the same events at
+// the same places, so the counters stay exact):
+//
+//   - receiving a ciphertext (framing check and unmarshalling) is one
+//     OpSerialize at its level, like sending it: a ciphertext that
+//     crosses costs two serializations, one per party;
+//   - laying out a slot vector (a party's share of an input, a diagonal,
+//     the server's share added to a cache ciphertext, the mask of a
+//     returned ciphertext, sampled and subtracted) is N OpShare, one per
+//     slot (measured: 0.7 to 1.0 times that at log N 13 and 14);
+//   - the flooding error of a ciphertext at level l whose coefficients
+//     take w 64-bit words is N·(l+1)·(w+2) OpShare: sampling, w modular
+//     multiply-adds per coefficient and prime to reduce it, and its NTT at
+//     about two share operations per coefficient and prime (measured:
+//     within 25% at log N 13 and 14).
+//
+// OpShare is priced per element and is the same at every level; these
+// events are recorded at level 0.
+
+// layoutCost is the layout of k slot vectors of 2^logN slots.
+func layoutCost(prof *cost.Profile, logN int, k int64) cost.Cost {
+	return prof.Charge(cost.OpShare, 0, k<<logN)
+}
+
+// floodOps is the OpShare count of the flooding error of one ciphertext at
+// level with the given bound.
+func floodOps(logN, level, bits int) int64 {
+	words := int64(bits+1+63) / 64
+	return int64(level+1) * (words + 2) << logN
+}
+
+// sendInputCost is both sides of sending k fresh ciphertexts at a level
+// from the client: layout, encode, encrypt, serialize, the bytes, and the
+// server's deserialization.
 func sendInputCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
 	return cost.Sum(
+		layoutCost(prof, logN, k),
 		prof.Charge(cost.OpEncode, level, k),
 		prof.Charge(cost.OpEncrypt, level, k),
-		prof.Charge(cost.OpSerialize, level, k),
+		prof.Charge(cost.OpSerialize, level, 2*k),
 		cost.Cost{BytesC2S: k * ctBytes(logN, level)},
 	)
 }
 
+// plainCost is the server adding k laid-out plaintext vectors to
+// ciphertexts at a level (Server.addPlain): layout, encode, add.
+func plainCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
+	return cost.Sum(
+		layoutCost(prof, logN, k),
+		prof.Charge(cost.OpEncode, level, k),
+		prof.Charge(cost.OpAdd, level, k),
+	)
+}
+
 // returnCost is both sides of returning k ciphertexts through sp: mask
-// (one encode, one add), flooding (one encryption, one add), rescales,
-// serialization, bytes, decryption and decoding on the client.
+// (sampled and laid out, one encode, one add), flooding (one encryption
+// of zero, the error, one add), rescales, serialization, bytes,
+// deserialization, decryption and decoding on the client.
 func returnCost(prof *cost.Profile, logN int, sp sendPlan, k int64) cost.Cost {
 	c := cost.Sum(
-		prof.Charge(cost.OpEncode, sp.from, k),
-		prof.Charge(cost.OpAdd, sp.from, 2*k),
+		plainCost(prof, logN, sp.from, k),
+		prof.Charge(cost.OpAdd, sp.from, k),
 		prof.Charge(cost.OpEncrypt, sp.from, k),
+		prof.Charge(cost.OpShare, 0, k*floodOps(logN, sp.from, sp.floodInt())),
 	)
 	for lvl := sp.from; lvl > sp.to; lvl-- {
 		c = c.Add(prof.Charge(cost.OpRescale, lvl, k))
 	}
 	return c.Add(cost.Sum(
-		prof.Charge(cost.OpSerialize, sp.to, k),
+		prof.Charge(cost.OpSerialize, sp.to, 2*k),
 		cost.Cost{BytesS2C: k * ctBytes(logN, sp.to)},
 		prof.Charge(cost.OpDecrypt, sp.to, k),
 		prof.Charge(cost.OpEncode, sp.to, k),
@@ -246,6 +290,7 @@ func returnCost(prof *cost.Profile, logN int, sp sendPlan, k int64) cost.Cost {
 // sendInputs encodes, encrypts at level and sends one ciphertext per slot
 // vector.
 func (c *Client) sendInputs(tally *cost.Tally, level int, vecs [][]uint64) error {
+	tally.Op(cost.OpShare, 0, int64(len(vecs))*int64(c.params.MaxSlots())) // the layout of vecs
 	for _, v := range vecs {
 		pt := bgv.NewPlaintext(c.params, level)
 		if err := c.ecd.Encode(v, pt); err != nil {
@@ -266,7 +311,7 @@ func (c *Client) sendInputs(tally *cost.Tally, level int, vecs [][]uint64) error
 }
 
 // recvInputs receives k ciphertexts from the client.
-func (s *Server) recvInputs(k int) ([]*rlwe.Ciphertext, error) {
+func (s *Server) recvInputs(tally *cost.Tally, k int) ([]*rlwe.Ciphertext, error) {
 	cts := make([]*rlwe.Ciphertext, k)
 	for i := range cts {
 		cts[i] = &rlwe.Ciphertext{}
@@ -276,6 +321,7 @@ func (s *Server) recvInputs(k int) ([]*rlwe.Ciphertext, error) {
 		if err := s.checkCiphertext(cts[i]); err != nil {
 			return nil, err
 		}
+		tally.Op(cost.OpSerialize, cts[i].Level(), 1)
 	}
 	return cts, nil
 }
@@ -294,8 +340,10 @@ func checkCiphertext(p bgv.Parameters, ct *rlwe.Ciphertext) error {
 	return nil
 }
 
-// addPlain adds the encoding of v (at ct's scale and level) to ct.
+// addPlain adds the encoding of v (at ct's scale and level) to ct. It
+// records the layout of v too (see plainCost).
 func (s *Server) addPlain(tally *cost.Tally, ct *rlwe.Ciphertext, v []uint64) error {
+	tally.Op(cost.OpShare, 0, int64(s.params.MaxSlots()))
 	pt := bgv.NewPlaintext(s.params, ct.Level())
 	pt.Scale = ct.Scale
 	if err := s.ecd.Encode(v, pt); err != nil {
@@ -319,15 +367,16 @@ func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][
 	if err != nil {
 		return nil, err
 	}
+	if s.inspect != nil {
+		s.inspect(cts)
+	}
+	bits := sp.floodInt()
 	masks := make([][]uint64, len(cts))
 	for i, ct := range cts {
 		if ct.Level() != sp.from {
 			return nil, fmt.Errorf("exec: server: ciphertext at level %d, planned %d", ct.Level(), sp.from)
 		}
-		r, err := UniformMod(t, slots)
-		if err != nil {
-			return nil, err
-		}
+		r := fl.mask(t, slots)
 		masks[i] = r
 		v := make([]uint64, slots)
 		for j := range v {
@@ -348,9 +397,10 @@ func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][
 		if err := s.enc.EncryptZero(z); err != nil {
 			return nil, fmt.Errorf("exec: server: encrypting zero: %w", err)
 		}
-		if err := fl.flood(s.params.RingQ(), z, int(math.Ceil(sp.floodBits))); err != nil {
+		if err := fl.flood(s.params.RingQ(), z, bits); err != nil {
 			return nil, err
 		}
+		tally.Op(cost.OpShare, 0, floodOps(s.params.LogN(), ct.Level(), bits))
 		*z.MetaData = *ct.MetaData
 		tally.Op(cost.OpEncrypt, ct.Level(), 1)
 		if err := s.eval.Add(ct, z, ct); err != nil {
@@ -383,6 +433,7 @@ func (c *Client) recvOutputs(tally *cost.Tally, k int) ([][]uint64, error) {
 		if err := checkCiphertext(c.params, ct); err != nil {
 			return nil, err
 		}
+		tally.Op(cost.OpSerialize, ct.Level(), 1)
 		pt := c.dec.DecryptNew(ct)
 		tally.Op(cost.OpDecrypt, ct.Level(), 1)
 		out[i] = make([]uint64, c.params.MaxSlots())

@@ -189,6 +189,11 @@ func (l *Linear) OutputCiphertexts() int   { return l.plan.groups * l.plan.outs 
 func (l *Linear) Level() int     { return l.plan.level }
 func (l *Linear) SendLevel() int { return l.plan.send.to }
 
+// Noise is the noise model's payload (log2 of the infinity norm of
+// m + t·e, see noiseModel) of the server's results before they are
+// masked and flooded, in bits.
+func (l *Linear) Noise() float64 { return l.plan.noise }
+
 func (l *Linear) String() string {
 	return fmt.Sprintf("linear %dx%d %s m=%d (b=%d g=%d T=%d, %d in / %d out cts, levels %d->%d)",
 		l.Out, l.In, l.Encoding, l.Tokens, l.plan.b, l.plan.g, l.plan.tok, l.InputCiphertexts(), l.OutputCiphertexts(), l.plan.level, l.plan.send.to)
@@ -245,9 +250,9 @@ func (l *Linear) Estimate() cost.Cost {
 	c := cost.Sum(
 		sendInputCost(prof, l.Params.LogN(), lvl, G*K),
 		// server: its share into the ciphertexts
-		prof.Charge(cost.OpEncode, lvl, G*K),
-		prof.Charge(cost.OpAdd, lvl, G*K),
-		// diagonals, encoded once per output index and chunk
+		plainCost(prof, l.Params.LogN(), lvl, G*K),
+		// diagonals, laid out and encoded once per output index and chunk
+		layoutCost(prof, l.Params.LogN(), O*b*K),
 		prof.Charge(cost.OpEncode, lvl, O*b*K),
 		// baby steps
 		prof.Charge(cost.OpRotateHoisted, lvl, G*K*(g-1)),
@@ -406,7 +411,7 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, w Matrix, xS []uin
 	pl := l.plan
 	p := l.Params
 	lvl := pl.level
-	cts, err := sv.recvInputs(pl.groups * pl.chunks)
+	cts, err := sv.recvInputs(tally, pl.groups*pl.chunks)
 	if err != nil {
 		return nil, err
 	}
@@ -437,6 +442,7 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, w Matrix, xS []uin
 		if err := sv.ecd.Encode(l.diagonal(w, o, k, i, (i/pl.g)*pl.g*L), pt); err != nil {
 			return nil, fmt.Errorf("exec: server: encoding a diagonal: %w", err)
 		}
+		tally.Op(cost.OpShare, 0, int64(p.MaxSlots()))
 		tally.Op(cost.OpEncode, lvl, 1)
 		if cache {
 			diags[o][k][i] = pt

@@ -48,8 +48,6 @@ func TestLinear(t *testing.T) {
 	shapes = append(shapes, modelShapes(t, "gpt2", false)...)
 	for _, name := range testPresets(t) {
 		e := env(t, name)
-		p := e.params
-		tm := p.PlaintextModulus()
 		for _, sh := range shapes {
 			// Prefill token counts: 3 (not a power of two) and 16 for the
 			// small model; 2 for GPT-2, whose layers are large.
@@ -66,36 +64,49 @@ func TestLinear(t *testing.T) {
 					enc = Decode
 				}
 				t.Run(fmt.Sprintf("%s/%s/%s/m=%d", name, sh.name, enc, m), func(t *testing.T) {
-					l, err := NewLinear(p, e.profile, sh.out, sh.in, m, enc)
-					if err != nil {
-						t.Fatal(err)
-					}
-					sess, err := NewSession(p, l)
-					if err != nil {
-						t.Fatal(err)
-					}
-					defer sess.Close()
-					w := randMatrix(t, tm, sh.out, sh.in)
-					x := randVec(t, tm, m*sh.in)
-					tally := cost.NewTally(e.profile)
-					y, err := l.Run(sess, tally, w, share(t, x, tm))
-					if err != nil {
-						t.Fatal(err)
-					}
-					got := y.Reveal(tm)
-					for k := 0; k < m; k++ {
-						want := w.MulVec(x[k*sh.in:(k+1)*sh.in], tm)
-						if !equalVec(got[k*sh.out:(k+1)*sh.out], want) {
-							t.Fatalf("token %d: W x differs from the plaintext product", k)
-						}
-					}
-					checkCounters(t, tally.Cost(), l.Estimate())
-					if r, lb := l.RotationCount(), l.RotationLowerBound(); r < lb {
-						t.Errorf("%d rotations, below the lower bound %d", r, lb)
-					}
-					t.Logf("%v: %d rotations (bound %d), %d keys, setup %d bytes", l, l.RotationCount(), l.RotationLowerBound(), sess.GaloisKeys, sess.Setup.BytesC2S)
+					checkLinear(t, e, sh.out, sh.in, m)
 				})
 			}
 		}
 	}
+}
+
+// checkLinear runs a linear layer out x in over m tokens (decode if m = 1)
+// on random inputs: the result equals W x mod t exactly, the counters of
+// Run equal Estimate's, and the rotations are not below the bound.
+func checkLinear(t *testing.T, e *testEnv, out, in, m int) {
+	p := e.params
+	tm := p.PlaintextModulus()
+	enc := Prefill
+	if m == 1 {
+		enc = Decode
+	}
+	l, err := NewLinear(p, e.profile, out, in, m, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := NewSession(p, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	w := randMatrix(t, tm, out, in)
+	x := randVec(t, tm, m*in)
+	tally := cost.NewTally(e.profile)
+	y, err := l.Run(sess, tally, w, share(t, x, tm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := y.Reveal(tm)
+	for k := 0; k < m; k++ {
+		want := w.MulVec(x[k*in:(k+1)*in], tm)
+		if !equalVec(got[k*out:(k+1)*out], want) {
+			t.Fatalf("token %d: W x differs from the plaintext product", k)
+		}
+	}
+	checkCounters(t, tally.Cost(), l.Estimate())
+	if r, lb := l.RotationCount(), l.RotationLowerBound(); r < lb {
+		t.Errorf("%d rotations, below the lower bound %d", r, lb)
+	}
+	t.Logf("%v: %d rotations (bound %d), %d keys, setup %d bytes", l, l.RotationCount(), l.RotationLowerBound(), sess.GaloisKeys, sess.Setup.BytesC2S)
 }

@@ -41,6 +41,12 @@ type Server struct {
 	enc    *rlwe.Encryptor // public-key encryptor: encryptions of zero for flooding
 	eval   *bgv.Evaluator
 	conn   net.Conn
+
+	// inspect, if not nil, is called with the ciphertexts the server is
+	// about to mask, flood and return, before any of that: a test seam for
+	// the noise-model check (the tests decrypt them with the client's
+	// key). Production code never sets it.
+	inspect func(cts []*rlwe.Ciphertext)
 }
 
 // NewClient generates a fresh key pair for p. conn is the client's end of

@@ -1,0 +1,172 @@
+package exec
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"testing"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+
+	"github.com/cgsim/cgsim/cost"
+)
+
+// payloadBits is the measured payload of ct: log2 of the infinity norm of
+// t·(c0 + c1·s) mod Q_level lifted to (-Q/2, Q/2], that is of m + t·e
+// (see noiseModel), decrypted with the client's key (test side only).
+func payloadBits(c *Client, ct *rlwe.Ciphertext) float64 {
+	pt := c.dec.DecryptNew(ct)
+	rq := c.params.RingQ().AtLevel(ct.Level())
+	if pt.IsNTT {
+		rq.INTT(pt.Value, pt.Value)
+	}
+	rq.MulScalar(pt.Value, c.params.PlaintextModulus(), pt.Value)
+	coeffs := make([]*big.Int, c.params.N())
+	for i := range coeffs {
+		coeffs[i] = new(big.Int)
+	}
+	rq.PolyToBigintCentered(pt.Value, 1, coeffs)
+	hi := new(big.Int)
+	for _, x := range coeffs {
+		if x.CmpAbs(hi) > 0 {
+			hi.Abs(x)
+		}
+	}
+	f, _ := new(big.Float).SetInt(hi).Float64()
+	return math.Log2(f)
+}
+
+// noisePresets: the noise check runs at the test preset, and at both
+// secure presets unless -short.
+func noisePresets() []string {
+	if testing.Short() {
+		return []string{"bgv-test-insecure"}
+	}
+	return []string{"bgv-test-insecure", "bgv-n13", "bgv-n14"}
+}
+
+// maxModelMargin is the largest accepted gap, in bits, between the noise
+// model's payload and the measured one. The model counts sums linearly
+// (+log2 k for k terms, the worst case when systematic parts add up) where
+// random parts grow as sqrt(k), and bounds products by their infinity
+// norms: for the 2^6 to 2^8 terms summed here, half of log2 k plus a few
+// bits of the per-product bounds. 10 bits: the model may be pessimistic
+// by up to a factor 1024, not more.
+const maxModelMargin = 10
+
+// TestNoiseModel decrypts, with the client's key, the server's ciphertexts
+// just before they are masked and flooded, and compares their payload with
+// the noise model's prediction (the bound every primitive plans its levels
+// and its flooding with): the model must bound the measurement, by at most
+// maxModelMargin bits.
+func TestNoiseModel(t *testing.T) {
+	type kernel struct {
+		name  string
+		noise float64
+		prims []Primitive
+		run   func(t *testing.T, s *Session)
+	}
+	for _, name := range noisePresets() {
+		e := env(t, name)
+		p := e.params
+		tm := p.PlaintextModulus()
+		var ks []kernel
+		for _, sh := range []struct{ out, in, m int }{{64, 64, 1}, {768, 768, 1}, {64, 64, 16}} {
+			enc := Decode
+			if sh.m > 1 {
+				enc = Prefill
+			}
+			l, err := NewLinear(p, e.profile, sh.out, sh.in, sh.m, enc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := randMatrix(t, tm, sh.out, sh.in)
+			x := share(t, randVec(t, tm, sh.m*sh.in), tm)
+			ks = append(ks, kernel{fmt.Sprintf("linear-%dx%d-m=%d", sh.out, sh.in, sh.m), l.Noise(), []Primitive{l}, func(t *testing.T, s *Session) {
+				if _, err := l.Run(s, cost.NewTally(e.profile), w, x); err != nil {
+					t.Fatal(err)
+				}
+			}})
+		}
+		for _, a := range []struct {
+			label string
+			sh    AttentionShape
+		}{
+			{"stories260K", AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 256}},
+			{"gpt2-head", AttentionShape{Heads: 1, KVHeads: 1, HeadDim: 64, Context: 64}},
+		} {
+			sh := a.sh
+			kv := sh.KVHeads * sh.HeadDim
+			K := share(t, randVec(t, tm, sh.Context*kv), tm)
+			q := share(t, randVec(t, tm, sh.Heads*sh.HeadDim), tm)
+			P := share(t, randVec(t, tm, sh.Heads*sh.Context), tm)
+			sc, err := NewDecodeScores(p, e.profile, sh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vk, err := NewDecodeValues(p, e.profile, sh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ks = append(ks, kernel{"decode-scores-" + a.label, sc.Noise(), []Primitive{sc}, func(t *testing.T, s *Session) {
+				cache := encryptCache(t, s, sc.Layout, sc.Level, K.C)
+				if _, err := sc.Run(s, cost.NewTally(e.profile), cache, K.S, q); err != nil {
+					t.Fatal(err)
+				}
+			}}, kernel{"decode-values-" + a.label, vk.Noise(), []Primitive{vk}, func(t *testing.T, s *Session) {
+				cache := encryptCache(t, s, vk.Layout, vk.Level, K.C)
+				if _, err := vk.Run(s, cost.NewTally(e.profile), cache, K.S, P); err != nil {
+					t.Fatal(err)
+				}
+			}})
+			psh := sh
+			psh.Context = 32
+			ps, err := NewPrefillScores(p, e.profile, psh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pv, err := NewPrefillValues(p, e.profile, psh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			PK := share(t, randVec(t, tm, psh.Context*kv), tm)
+			PQ := share(t, randVec(t, tm, psh.Context*psh.Heads*psh.HeadDim), tm)
+			PP := share(t, randVec(t, tm, psh.Heads*psh.Context*psh.Context), tm)
+			ks = append(ks, kernel{"prefill-scores-" + a.label, ps.Noise(), []Primitive{ps}, func(t *testing.T, s *Session) {
+				keys := encryptVecs(t, s, ps.Level, ps.Layout.Vectors(PK.C))
+				if _, err := ps.Run(s, cost.NewTally(e.profile), keys, PK.S, PQ); err != nil {
+					t.Fatal(err)
+				}
+			}}, kernel{"prefill-values-" + a.label, pv.Noise(), []Primitive{pv}, func(t *testing.T, s *Session) {
+				vals := encryptVecs(t, s, pv.Level, pv.Layout.Vectors(PK.C))
+				if _, err := pv.Run(s, cost.NewTally(e.profile), vals, PK.S, PP); err != nil {
+					t.Fatal(err)
+				}
+			}})
+		}
+		for _, k := range ks {
+			t.Run(name+"/"+k.name, func(t *testing.T) {
+				sess, err := NewSession(p, k.prims...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer sess.Close()
+				measured := math.Inf(-1)
+				sess.Server.inspect = func(cts []*rlwe.Ciphertext) {
+					for _, ct := range cts {
+						measured = math.Max(measured, payloadBits(sess.Client, ct))
+					}
+				}
+				k.run(t, sess)
+				margin := k.noise - measured
+				t.Logf("payload: model %.1f bits, measured %.1f bits (error %.1f bits), margin %.1f bits", k.noise, measured, measured-math.Log2(float64(tm)), margin)
+				if margin < 0 {
+					t.Errorf("the noise model (%.1f bits) does not bound the measured payload (%.1f bits)", k.noise, measured)
+				}
+				if margin > maxModelMargin {
+					t.Errorf("the noise model (%.1f bits) is %.1f bits above the measured payload (%.1f bits): more than %d", k.noise, margin, measured, maxModelMargin)
+				}
+			})
+		}
+	}
+}
