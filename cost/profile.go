@@ -20,6 +20,7 @@ type Op string
 // level; OpShare is priced per element of a share vector.
 const (
 	OpEncrypt       Op = "encrypt"          // public-key encryption of one plaintext (Encryptions)
+	OpEncryptSecret Op = "encrypt_sk"       // secret-key encryption of one plaintext, the client's (Encryptions)
 	OpDecrypt       Op = "decrypt"          // decryption of one ciphertext (Decryptions)
 	OpEncode        Op = "encode"           // encoding one plaintext vector (Encodes)
 	OpAdd           Op = "add"              // ciphertext + ciphertext or plaintext (Adds)
@@ -34,7 +35,7 @@ const (
 
 // Ops lists every Op a complete Profile prices.
 func Ops() []Op {
-	return []Op{OpEncrypt, OpDecrypt, OpEncode, OpAdd, OpMulPlain, OpMulCipher,
+	return []Op{OpEncrypt, OpEncryptSecret, OpDecrypt, OpEncode, OpAdd, OpMulPlain, OpMulCipher,
 		OpRotate, OpRotateHoisted, OpRescale, OpSerialize, OpShare}
 }
 
@@ -112,7 +113,7 @@ func (p *Profile) Time(op Op, level int) float64 {
 func (p *Profile) Charge(op Op, level int, n int64) Cost {
 	c := Cost{ComputeSeconds: float64(n) * p.Time(op, level)}
 	switch op {
-	case OpEncrypt:
+	case OpEncrypt, OpEncryptSecret:
 		c.Encryptions = n
 	case OpDecrypt:
 		c.Decryptions = n

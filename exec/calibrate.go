@@ -155,6 +155,7 @@ func calibrate(name string, s scheme, keys calibrationKey, opt CalibrationOption
 		prof.Seconds[op] = make([]float64, maxLevel+1)
 	}
 	enc := rlwe.NewEncryptor(p, keys.pk)
+	encSK := rlwe.NewEncryptor(p, keys.sk)
 	dec := rlwe.NewDecryptor(p, keys.sk)
 	total := (maxLevel + 1) * len(cost.Ops())
 	done := 0
@@ -188,6 +189,7 @@ func calibrate(name string, s scheme, keys calibrationKey, opt CalibrationOption
 		}{
 			{cost.OpEncode, 1, func() error { return s.encode(pt) }},
 			{cost.OpEncrypt, 1, func() error { return enc.Encrypt(pt, out1) }},
+			{cost.OpEncryptSecret, 1, func() error { return encSK.Encrypt(pt, out1) }},
 			{cost.OpDecrypt, 1, func() error { dec.Decrypt(ct0, pt); return nil }},
 			{cost.OpAdd, 1, func() error { return s.eval.Add(ct0, ct1, out1) }},
 			{cost.OpMulPlain, 1, func() error { return s.eval.Mul(ct0, pt, out1) }},

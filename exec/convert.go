@@ -249,7 +249,7 @@ func sendInputCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
 	return cost.Sum(
 		layoutCost(prof, logN, k),
 		prof.Charge(cost.OpEncode, level, k),
-		prof.Charge(cost.OpEncrypt, level, k),
+		prof.Charge(cost.OpEncryptSecret, level, k),
 		prof.Charge(cost.OpSerialize, level, 2*k),
 		cost.Cost{BytesC2S: k * ctBytes(logN, level)},
 	)
@@ -301,7 +301,7 @@ func (c *Client) sendInputs(tally *cost.Tally, level int, vecs [][]uint64) error
 		if err := c.enc.Encrypt(pt, ct); err != nil {
 			return fmt.Errorf("exec: client: encrypting: %w", err)
 		}
-		tally.Op(cost.OpEncrypt, level, 1)
+		tally.Op(cost.OpEncryptSecret, level, 1)
 		tally.Op(cost.OpSerialize, level, 1)
 		if err := net.SendObject(c.conn, ct); err != nil {
 			return fmt.Errorf("exec: client: sending: %w", err)

@@ -252,12 +252,12 @@
 // (deserialization, layouts, masks, flooding: see "Share conversion"),
 // which closed most of the 10-22% by which it used to be low. What remains:
 // the linear layers at log N 13 are 7-17% low (not yet attributed:
-// allocation is the next suspect), and the rows dominated by client encryptions
-// read high (C2S at log N 14, +63%; DecodeValues GPT-2, +14% and +24%,
-// which uploads 16 ciphertexts): the profile's OpEncrypt is measured with
-// a public-key encryption, but the client encrypts with its secret key,
-// which by this table costs about half. Pricing the two apart needs a second encryption
-// entry in cost.Profile.
+// allocation is the next suspect). The rows dominated by client encryptions
+// (C2S at log N 14, +63%; DecodeValues GPT-2, +14% and +24%, which uploads
+// 16 ciphertexts) were measured when the profile priced every encryption as
+// a public-key one; client encryptions are secret-key ones, about half the
+// price, and are now priced apart (cost.OpEncryptSecret). The table is to be
+// re-measured with profiles that have that entry.
 //
 // # Concurrency
 //
