@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -70,9 +71,28 @@ func (c CacheLayout) Vectors(rows []uint64) [][]uint64 {
 // AttentionShape is the attention of one layer: Heads query heads grouped
 // over KVHeads key/value heads (grouped-query attention when KVHeads <
 // Heads), each HeadDim wide, over Context cached tokens.
+//
+// CacheBits bounds the payload (log2 ||m + t·e||_inf, see NoiseModel) of
+// the cache ciphertexts the kernels are given, at the kernel's level,
+// before the server adds its plaintext share. Zero means fresh secret-key
+// encryptions (what the client sends for a C2S); a cache that accumulates
+// client appends, homomorphic appends or rescales carries more (package kv
+// tracks it and sets it: kv.Config.Shape). The kernels plan their level
+// and their flooding for it: a kernel planned for a smaller bound than its
+// cache floods too little, and the client's view is then less than κ bits
+// from one that depends only on its share.
+//
+// CacheMsgs is the number of plaintext messages summed in a cache
+// ciphertext (client appends add one each; a rescale leaves a centered
+// payload and counts none): their coefficients are in [0, t), not centered,
+// and their products with the client's message grow with their number (see
+// NoiseModel.Attention). Zero means 1 for a fresh cache and the worst case
+// the payload allows otherwise.
 type AttentionShape struct {
 	Heads, KVHeads, HeadDim int
 	Context                 int
+	CacheBits               float64
+	CacheMsgs               float64
 }
 
 // group is the number of query heads per key/value head.
@@ -81,6 +101,9 @@ func (a AttentionShape) group() int { return a.Heads / a.KVHeads }
 func (a AttentionShape) validate() error {
 	if a.Heads < 1 || a.KVHeads < 1 || a.HeadDim < 1 || a.Context < 1 || a.Heads%a.KVHeads != 0 {
 		return fmt.Errorf("exec: attention shape %+v: sizes must be positive and Heads a multiple of KVHeads", a)
+	}
+	if !(a.CacheBits >= 0) || math.IsInf(a.CacheBits, 0) || a.CacheBits > 4000 || !(a.CacheMsgs >= 0) || math.IsInf(a.CacheMsgs, 0) {
+		return fmt.Errorf("exec: attention shape %+v: cache payload bound %v bits, %v messages: out of range", a, a.CacheBits, a.CacheMsgs)
 	}
 	return nil
 }
@@ -119,6 +142,20 @@ type DecodeScores struct {
 // NewDecodeScores plans the kernel; the cache must be encrypted at the
 // returned kernel's Level.
 func NewDecodeScores(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*DecodeScores, error) {
+	pl, err := NewPlanner(p, prof)
+	if err != nil {
+		return nil, err
+	}
+	return pl.DecodeScores(sh)
+}
+
+// DecodeScores is the checked constructor of the decode scores kernel (see
+// NewDecodeScores).
+func (pl Planner) DecodeScores(sh AttentionShape) (*DecodeScores, error) {
+	if err := pl.Check(); err != nil {
+		return nil, err
+	}
+	p, prof := pl.Params, pl.Profile
 	if err := sh.validate(); err != nil {
 		return nil, err
 	}
@@ -126,13 +163,13 @@ func NewDecodeScores(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*
 	if err != nil {
 		return nil, err
 	}
-	nm := newNoiseModel(p)
-	f := func(nu float64) float64 { return nm.keySwitch(nm.sum(nm.mulCipher(nu, nu), sh.HeadDim)) }
+	nm := pl.NoiseModel()
+	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, sh.CacheMsgs, sh.HeadDim) }
 	level, sp, err := nm.inputLevel(f)
 	if err != nil {
 		return nil, fmt.Errorf("exec: decode scores %+v: %w", sh, err)
 	}
-	return &DecodeScores{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp, noise: f(nm.freshSK())}, nil
+	return &DecodeScores{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp, noise: f(nm.FreshSK())}, nil
 }
 
 // Noise is the noise model's payload of the product ciphertexts before
@@ -229,57 +266,72 @@ func (k *DecodeScores) Run(s *Session, tally *cost.Tally, cache []*rlwe.Cipherte
 	if len(cache) != C || len(kS) != sh.Context*lay.KVDim() || len(q.C) != sh.Heads*sh.HeadDim || len(q.S) != len(q.C) {
 		return Shared{}, fmt.Errorf("exec: decode scores %+v: wrong input sizes", sh)
 	}
-	G := sh.group()
+	qC, qS := q.C, q.S // each half gets its own share only
 	start := s.Meter.Begin()
 	var out Shared
-	err := s.both(func() error {
-		if err := s.Client.sendInputs(tally, k.Level, k.queryVectors(q.C)); err != nil {
-			return err
-		}
-		vals, err := s.Client.recvOutputs(tally, G*C)
-		if err != nil {
-			return err
-		}
-		out.C = k.extract(vals)
-		return nil
-	}, func() error {
-		sv := s.Server
-		qs, err := sv.recvInputs(tally, G)
-		if err != nil {
-			return err
-		}
-		for a, v := range k.queryVectors(q.S) {
-			if err := sv.addPlain(tally, qs[a], v); err != nil {
-				return err
-			}
-		}
-		keys, err := sv.withShares(tally, cache, lay.Vectors(kS), k.Level)
-		if err != nil {
-			return err
-		}
-		prods := make([]*rlwe.Ciphertext, 0, G*C)
-		for a := 0; a < G; a++ {
-			for c := 0; c < C; c++ {
-				pr := bgv.NewCiphertext(k.Params, 1, k.Level)
-				if err := sv.eval.MulRelin(qs[a], keys[c], pr); err != nil {
-					return fmt.Errorf("exec: server: ct-ct product: %w", err)
-				}
-				tally.Op(cost.OpMulCipher, k.Level, 1)
-				if err := foldSum(sv.eval, tally, pr, 1, sh.HeadDim); err != nil {
-					return err
-				}
-				prods = append(prods, pr)
-			}
-		}
-		masks, err := sv.sendOutputs(tally, prods, nil, k.send)
-		if err != nil {
-			return err
-		}
-		out.S = k.extract(masks)
-		return nil
+	err := s.both(func(cl *Client) error {
+		var err error
+		out.C, err = k.client(cl, tally, qC)
+		return err
+	}, func(sv *Server) error {
+		var err error
+		out.S, err = k.server(sv, tally, cache, kS, qS)
+		return err
 	})
 	tally.Add(s.Meter.Since(start))
 	return out, err
+}
+
+// client is the client's half of Run: only the client's inputs.
+func (k *DecodeScores) client(cl *Client, tally *cost.Tally, qC []uint64) ([]uint64, error) {
+	sh, lay := k.Shape, k.Layout
+	G, C := sh.group(), lay.Cts(sh.Context)
+	if err := cl.sendInputs(tally, k.Level, k.queryVectors(qC)); err != nil {
+		return nil, err
+	}
+	vals, err := cl.recvOutputs(tally, G*C)
+	if err != nil {
+		return nil, err
+	}
+	return k.extract(vals), nil
+}
+
+// server is the server's half of Run: only the server's inputs.
+func (k *DecodeScores) server(sv *Server, tally *cost.Tally, cache []*rlwe.Ciphertext, kS, qS []uint64) ([]uint64, error) {
+	sh, lay := k.Shape, k.Layout
+	G, C := sh.group(), lay.Cts(sh.Context)
+	qs, err := sv.recvInputs(tally, G)
+	if err != nil {
+		return nil, err
+	}
+	for a, v := range k.queryVectors(qS) {
+		if err := sv.addPlain(tally, qs[a], v); err != nil {
+			return nil, err
+		}
+	}
+	keys, err := sv.withShares(tally, cache, lay.Vectors(kS), k.Level)
+	if err != nil {
+		return nil, err
+	}
+	prods := make([]*rlwe.Ciphertext, 0, G*C)
+	for a := 0; a < G; a++ {
+		for c := 0; c < C; c++ {
+			pr := bgv.NewCiphertext(k.Params, 1, k.Level)
+			if err := sv.eval.MulRelin(qs[a], keys[c], pr); err != nil {
+				return nil, fmt.Errorf("exec: server: ct-ct product: %w", err)
+			}
+			tally.Op(cost.OpMulCipher, k.Level, 1)
+			if err := foldSum(sv.eval, tally, pr, 1, sh.HeadDim); err != nil {
+				return nil, err
+			}
+			prods = append(prods, pr)
+		}
+	}
+	masks, err := sv.sendOutputs(tally, prods, nil, k.send)
+	if err != nil {
+		return nil, err
+	}
+	return k.extract(masks), nil
 }
 
 // withShares returns copies of the cache ciphertexts with the server's
@@ -321,11 +373,26 @@ type DecodeValues struct {
 	Level   int
 	send    sendPlan
 	noise   float64
+	terms   int // products summed, as planned
 }
 
 // NewDecodeValues plans the kernel. The number of token blocks per row must
 // be a power of two (it is when KVDim is).
 func NewDecodeValues(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*DecodeValues, error) {
+	pl, err := NewPlanner(p, prof)
+	if err != nil {
+		return nil, err
+	}
+	return pl.DecodeValues(sh)
+}
+
+// DecodeValues is the checked constructor of the decode values kernel (see
+// NewDecodeValues).
+func (pl Planner) DecodeValues(sh AttentionShape) (*DecodeValues, error) {
+	if err := pl.Check(); err != nil {
+		return nil, err
+	}
+	p, prof := pl.Params, pl.Profile
 	if err := sh.validate(); err != nil {
 		return nil, err
 	}
@@ -333,22 +400,37 @@ func NewDecodeValues(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*
 	if err != nil {
 		return nil, err
 	}
-	nm := newNoiseModel(p)
+	nm := pl.NoiseModel()
 	// The C products are summed, then folded over the B token blocks: the
 	// payload (a polynomial: zero slots do not make zero coefficients) of
 	// the output is bounded by C·B products, not by the Context live ones.
-	terms := lay.Cts(sh.Context) * lay.TokensPerCt
-	f := func(nu float64) float64 { return nm.keySwitch(nm.sum(nm.mulCipher(nu, nu), terms)) }
+	terms := valueTerms(lay, sh.Context)
+	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, sh.CacheMsgs, terms) }
 	level, sp, err := nm.inputLevel(f)
 	if err != nil {
 		return nil, fmt.Errorf("exec: decode values %+v: %w", sh, err)
 	}
-	return &DecodeValues{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp, noise: f(nm.freshSK())}, nil
+	return &DecodeValues{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp, noise: f(nm.FreshSK()), terms: terms}, nil
 }
 
 // Noise is the noise model's payload of the output ciphertexts before
 // they are masked and flooded, in bits (see Linear.Noise).
 func (k *DecodeValues) Noise() float64 { return k.noise }
+
+// valueTerms is the number of products the value kernel's output sums, as
+// the noise model counts them: every token block of every cache
+// ciphertext, C·B.
+func valueTerms(lay CacheLayout, context int) int { return lay.Cts(context) * lay.TokensPerCt }
+
+// Terms is the number of products each output sums, as the noise model
+// counts them (NoiseModel.Attention) for the context the kernel was
+// planned for: C·B, every token block of every cache ciphertext, live or
+// not.
+func (k *DecodeValues) Terms() int { return k.terms }
+
+// Terms is the number of products each score sums (NoiseModel.Attention):
+// HeadDim.
+func (k *DecodeScores) Terms() int { return k.Shape.HeadDim }
 
 func (k *DecodeValues) folds() int { return log2Int(k.Layout.tokensPerRow) }
 
@@ -442,77 +524,118 @@ func (k *DecodeValues) extract(vecs [][]uint64) []uint64 {
 // KVDim), p the shared attention weights (Heads x Context).
 func (k *DecodeValues) Run(s *Session, tally *cost.Tally, cache []*rlwe.Ciphertext, vS []uint64, p Shared) (Shared, error) {
 	sh, lay := k.Shape, k.Layout
-	G, C := sh.group(), lay.Cts(sh.Context)
+	_, C := sh.group(), lay.Cts(sh.Context)
 	if len(cache) != C || len(vS) != sh.Context*lay.KVDim() || len(p.C) != sh.Heads*sh.Context || len(p.S) != len(p.C) {
 		return Shared{}, fmt.Errorf("exec: decode values %+v: wrong input sizes", sh)
 	}
+	pC, pS := p.C, p.S // each half gets its own share only
 	start := s.Meter.Begin()
 	var out Shared
-	err := s.both(func() error {
-		if err := s.Client.sendInputs(tally, k.Level, k.weightVectors(p.C)); err != nil {
-			return err
-		}
-		vals, err := s.Client.recvOutputs(tally, G)
-		if err != nil {
-			return err
-		}
-		out.C = k.extract(vals)
-		return nil
-	}, func() error {
-		sv := s.Server
-		ws, err := sv.recvInputs(tally, G*C)
-		if err != nil {
-			return err
-		}
-		for i, v := range k.weightVectors(p.S) {
-			if err := sv.addPlain(tally, ws[i], v); err != nil {
-				return err
-			}
-		}
-		vals, err := sv.withShares(tally, cache, lay.Vectors(vS), k.Level)
-		if err != nil {
-			return err
-		}
-		outs := make([]*rlwe.Ciphertext, G)
-		tmp := bgv.NewCiphertext(k.Params, 1, k.Level)
-		for a := 0; a < G; a++ {
-			acc := bgv.NewCiphertext(k.Params, 1, k.Level)
-			for c := 0; c < C; c++ {
-				dst := acc
-				if c > 0 {
-					dst = tmp
-				}
-				if err := sv.eval.MulRelin(ws[a*C+c], vals[c], dst); err != nil {
-					return fmt.Errorf("exec: server: ct-ct product: %w", err)
-				}
-				tally.Op(cost.OpMulCipher, k.Level, 1)
-				if c > 0 {
-					if err := sv.eval.Add(acc, tmp, acc); err != nil {
-						return err
-					}
-					tally.Op(cost.OpAdd, k.Level, 1)
-				}
-			}
-			if err := foldSum(sv.eval, tally, acc, lay.Block, lay.row); err != nil {
-				return err
-			}
-			if err := sv.eval.RotateRows(acc, tmp); err != nil {
-				return fmt.Errorf("exec: server: row rotation: %w", err)
-			}
-			tally.Op(cost.OpRotate, k.Level, 1)
-			if err := sv.eval.Add(acc, tmp, acc); err != nil {
-				return err
-			}
-			tally.Op(cost.OpAdd, k.Level, 1)
-			outs[a] = acc
-		}
-		masks, err := sv.sendOutputs(tally, outs, nil, k.send)
-		if err != nil {
-			return err
-		}
-		out.S = k.extract(masks)
-		return nil
+	err := s.both(func(cl *Client) error {
+		var err error
+		out.C, err = k.client(cl, tally, pC)
+		return err
+	}, func(sv *Server) error {
+		var err error
+		out.S, err = k.server(sv, tally, cache, vS, pS)
+		return err
 	})
 	tally.Add(s.Meter.Since(start))
 	return out, err
+}
+
+// client is the client's half of Run: only the client's inputs.
+func (k *DecodeValues) client(cl *Client, tally *cost.Tally, pC []uint64) ([]uint64, error) {
+	sh, lay := k.Shape, k.Layout
+	G, _ := sh.group(), lay.Cts(sh.Context)
+	if err := cl.sendInputs(tally, k.Level, k.weightVectors(pC)); err != nil {
+		return nil, err
+	}
+	vals, err := cl.recvOutputs(tally, G)
+	if err != nil {
+		return nil, err
+	}
+	return k.extract(vals), nil
+}
+
+// server is the server's half of Run: only the server's inputs.
+func (k *DecodeValues) server(sv *Server, tally *cost.Tally, cache []*rlwe.Ciphertext, vS, pS []uint64) ([]uint64, error) {
+	sh, lay := k.Shape, k.Layout
+	G, C := sh.group(), lay.Cts(sh.Context)
+	ws, err := sv.recvInputs(tally, G*C)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range k.weightVectors(pS) {
+		if err := sv.addPlain(tally, ws[i], v); err != nil {
+			return nil, err
+		}
+	}
+	vals, err := sv.withShares(tally, cache, lay.Vectors(vS), k.Level)
+	if err != nil {
+		return nil, err
+	}
+	outs := make([]*rlwe.Ciphertext, G)
+	tmp := bgv.NewCiphertext(k.Params, 1, k.Level)
+	for a := 0; a < G; a++ {
+		acc := bgv.NewCiphertext(k.Params, 1, k.Level)
+		for c := 0; c < C; c++ {
+			dst := acc
+			if c > 0 {
+				dst = tmp
+			}
+			if err := sv.eval.MulRelin(ws[a*C+c], vals[c], dst); err != nil {
+				return nil, fmt.Errorf("exec: server: ct-ct product: %w", err)
+			}
+			tally.Op(cost.OpMulCipher, k.Level, 1)
+			if c > 0 {
+				if err := sv.eval.Add(acc, tmp, acc); err != nil {
+					return nil, err
+				}
+				tally.Op(cost.OpAdd, k.Level, 1)
+			}
+		}
+		if err := foldSum(sv.eval, tally, acc, lay.Block, lay.row); err != nil {
+			return nil, err
+		}
+		if err := sv.eval.RotateRows(acc, tmp); err != nil {
+			return nil, fmt.Errorf("exec: server: row rotation: %w", err)
+		}
+		tally.Op(cost.OpRotate, k.Level, 1)
+		if err := sv.eval.Add(acc, tmp, acc); err != nil {
+			return nil, err
+		}
+		tally.Op(cost.OpAdd, k.Level, 1)
+		outs[a] = acc
+	}
+	masks, err := sv.sendOutputs(tally, outs, nil, k.send)
+	if err != nil {
+		return nil, err
+	}
+	return k.extract(masks), nil
+}
+
+// WithContext is the kernel for a context of ctx <= Shape.Context tokens
+// with this kernel's level and flooding: a kernel planned once for the
+// longest context serves every shorter one (its payload bound only grows
+// with the context), so that the cache's level does not depend on the
+// context.
+func (k *DecodeScores) WithContext(ctx int) (*DecodeScores, error) {
+	if ctx < 1 || ctx > k.Shape.Context {
+		return nil, fmt.Errorf("exec: decode scores planned for %d tokens used for %d", k.Shape.Context, ctx)
+	}
+	out := *k
+	out.Shape.Context = ctx
+	return &out, nil
+}
+
+// WithContext is the kernel for a context of ctx <= Shape.Context tokens
+// with this kernel's level and flooding (see DecodeScores.WithContext).
+func (k *DecodeValues) WithContext(ctx int) (*DecodeValues, error) {
+	if ctx < 1 || ctx > k.Shape.Context {
+		return nil, fmt.Errorf("exec: decode values planned for %d tokens used for %d", k.Shape.Context, ctx)
+	}
+	out := *k
+	out.Shape.Context = ctx
+	return &out, nil
 }

@@ -52,11 +52,11 @@ func encryptCache(t testing.TB, s *Session, lay CacheLayout, level int, rows []u
 	t.Helper()
 	vecs := lay.Vectors(rows)
 	var cts []*rlwe.Ciphertext
-	err := s.both(func() error {
-		return s.Client.sendInputs(nopTally(), level, vecs)
-	}, func() error {
+	err := s.both(func(cl *Client) error {
+		return cl.sendInputs(nopTally(), level, vecs)
+	}, func(sv *Server) error {
 		var err error
-		cts, err = s.Server.recvInputs(nopTally(), len(vecs))
+		cts, err = sv.recvInputs(nopTally(), len(vecs))
 		return err
 	})
 	if err != nil {

@@ -63,7 +63,7 @@ func benchCases(b *testing.B, e *testEnv) []benchCase {
 			_, err := c2s.Run(s, tally, x)
 			return err
 		}, cost.Cost{}})
-		h2s, err := NewH2S(p, e.profile, p.MaxSlots(), c2s.Level, newNoiseModel(p).freshSK())
+		h2s, err := NewH2S(p, e.profile, p.MaxSlots(), c2s.Level, NewNoiseModel(p).FreshSK())
 		if err != nil {
 			b.Fatal(err)
 		}

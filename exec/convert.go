@@ -92,15 +92,22 @@ func uniformFrom(r io.Reader, t uint64, n int) ([]uint64, error) {
 //
 // Cost: per ciphertext, the client encodes, encrypts and serializes once and
 // the server encodes its share and adds it; one flight, one round.
+//
+// With ClientOnly the server adds nothing: the vector is the client's alone
+// (Shared.S is ignored and may be nil), as when the client encrypts its
+// share of a new token for the KV cache, whose server share is kept in the
+// clear. It saves the server's layout, encode and add per ciphertext.
 type C2S struct {
-	Params  bgv.Parameters
-	Profile *cost.Profile
-	Len     int // elements of the vector
-	Level   int // level of the encryption
+	Params     bgv.Parameters
+	Profile    *cost.Profile
+	Len        int // elements of the vector
+	Level      int // level of the encryption
+	ClientOnly bool
 }
 
 // NewC2S is the conversion of a vector of n elements, encrypted at the top
-// level.
+// level. It does not check prof against p (it has no error to return):
+// Planner.C2S is the checked constructor.
 func NewC2S(p bgv.Parameters, prof *cost.Profile, n int) C2S {
 	return C2S{Params: p, Profile: prof, Len: n, Level: p.MaxLevel()}
 }
@@ -114,36 +121,57 @@ func (c C2S) Rotations() []int { return nil }
 // Estimate prices one Run.
 func (c C2S) Estimate() cost.Cost {
 	k := int64(c.Cts())
-	return sendInputCost(c.Profile, c.Params.LogN(), c.Level, k).
-		Add(plainCost(c.Profile, c.Params.LogN(), c.Level, k)).
-		Add(cost.Cost{Rounds: 1})
+	total := sendInputCost(c.Profile, c.Params.LogN(), c.Level, k)
+	if !c.ClientOnly {
+		total = total.Add(plainCost(c.Profile, c.Params.LogN(), c.Level, k))
+	}
+	return total.Add(cost.Cost{Rounds: 1})
 }
 
 // Run converts x and returns the server's ciphertexts Enc(x).
 func (c C2S) Run(s *Session, tally *cost.Tally, x Shared) ([]*rlwe.Ciphertext, error) {
-	if x.Len() != c.Len || len(x.S) != c.Len {
+	if x.Len() != c.Len || (!c.ClientOnly && len(x.S) != c.Len) {
 		return nil, fmt.Errorf("exec: C2S of %d elements given %d and %d", c.Len, len(x.C), len(x.S))
 	}
-	slots := c.Params.MaxSlots()
+	xC, xS := x.C, x.S
+	if c.ClientOnly {
+		xS = nil
+	}
 	start := s.Meter.Begin()
 	var cts []*rlwe.Ciphertext
-	err := s.both(func() error {
-		return s.Client.sendInputs(tally, c.Level, chunk(x.C, slots))
-	}, func() error {
+	err := s.both(func(cl *Client) error {
+		return c.client(cl, tally, xC)
+	}, func(sv *Server) error {
 		var err error
-		if cts, err = s.Server.recvInputs(tally, c.Cts()); err != nil {
-			return err
-		}
-		shares := chunk(x.S, slots)
-		for i, ct := range cts {
-			if err := s.Server.addPlain(tally, ct, shares[i]); err != nil {
-				return err
-			}
-		}
-		return nil
+		cts, err = c.server(sv, tally, xS)
+		return err
 	})
 	tally.Add(s.Meter.Since(start))
 	return cts, err
+}
+
+// client is the client's half of a C2S: it encrypts and sends its share.
+func (c C2S) client(cl *Client, tally *cost.Tally, xC []uint64) error {
+	return cl.sendInputs(tally, c.Level, chunk(xC, c.Params.MaxSlots()))
+}
+
+// server is the server's half: it receives the ciphertexts and adds its
+// share (none with ClientOnly).
+func (c C2S) server(sv *Server, tally *cost.Tally, xS []uint64) ([]*rlwe.Ciphertext, error) {
+	cts, err := sv.recvInputs(tally, c.Cts())
+	if err != nil || c.ClientOnly {
+		return cts, err
+	}
+	shares := chunk(xS, c.Params.MaxSlots())
+	for i, ct := range cts {
+		if ct.Level() != c.Level {
+			return nil, fmt.Errorf("exec: server: input at level %d, planned %d", ct.Level(), c.Level)
+		}
+		if err := sv.addPlain(tally, ct, shares[i]); err != nil {
+			return nil, err
+		}
+	}
+	return cts, nil
 }
 
 // H2S is the server-to-client share conversion: the server holds Enc(y)
@@ -168,11 +196,11 @@ type H2S struct {
 // NewH2S plans the conversion of n elements held in ciphertexts at level
 // with payload noiseBits (see noiseModel).
 func NewH2S(p bgv.Parameters, prof *cost.Profile, n, level int, noiseBits float64) (H2S, error) {
-	sp, err := newNoiseModel(p).planSend(noiseBits, level)
+	pl, err := NewPlanner(p, prof)
 	if err != nil {
 		return H2S{}, err
 	}
-	return H2S{Params: p, Profile: prof, Len: n, Level: level, NoiseBits: noiseBits, send: sp}, nil
+	return pl.H2S(n, level, noiseBits)
 }
 
 // Cts is the number of ciphertexts.
@@ -197,17 +225,31 @@ func (h H2S) Run(s *Session, tally *cost.Tally, cts []*rlwe.Ciphertext) (Shared,
 	}
 	start := s.Meter.Begin()
 	var out Shared
-	err := s.both(func() error {
-		vals, err := s.Client.recvOutputs(tally, len(cts))
-		out.C = unchunk(vals, h.Len)
+	err := s.both(func(cl *Client) error {
+		var err error
+		out.C, err = h.client(cl, tally)
 		return err
-	}, func() error {
-		masks, err := s.Server.sendOutputs(tally, cts, nil, h.send)
-		out.S = unchunk(masks, h.Len)
+	}, func(sv *Server) error {
+		var err error
+		out.S, err = h.server(sv, tally, cts)
 		return err
 	})
 	tally.Add(s.Meter.Since(start))
 	return out, err
+}
+
+// client is the client's half of an H2S: it receives and decrypts its
+// share.
+func (h H2S) client(cl *Client, tally *cost.Tally) ([]uint64, error) {
+	vals, err := cl.recvOutputs(tally, h.Cts())
+	return unchunk(vals, h.Len), err
+}
+
+// server is the server's half: it masks, floods and sends its ciphertexts
+// and keeps the masks.
+func (h H2S) server(sv *Server, tally *cost.Tally, cts []*rlwe.Ciphertext) ([]uint64, error) {
+	masks, err := sv.sendOutputs(tally, cts, nil, h.send)
+	return unchunk(masks, h.Len), err
 }
 
 // Work that is not a homomorphic operation is priced through the existing
@@ -314,30 +356,17 @@ func (c *Client) sendInputs(tally *cost.Tally, level int, vecs [][]uint64) error
 func (s *Server) recvInputs(tally *cost.Tally, k int) ([]*rlwe.Ciphertext, error) {
 	cts := make([]*rlwe.Ciphertext, k)
 	for i := range cts {
-		cts[i] = &rlwe.Ciphertext{}
-		if err := net.RecvObject(s.conn, cts[i]); err != nil {
+		ct, err := recvCiphertext(s.params, s.conn)
+		if err == nil && ct.Degree() != 1 {
+			err = fmt.Errorf("exec: a ciphertext of degree %d, want 1", ct.Degree())
+		}
+		if err != nil {
 			return nil, fmt.Errorf("exec: server: receiving ciphertext %d of %d: %w", i+1, k, err)
 		}
-		if err := s.checkCiphertext(cts[i]); err != nil {
-			return nil, err
-		}
-		tally.Op(cost.OpSerialize, cts[i].Level(), 1)
+		cts[i] = ct
+		tally.Op(cost.OpSerialize, ct.Level(), 1)
 	}
 	return cts, nil
-}
-
-// checkCiphertext rejects a received ciphertext that does not fit the
-// parameters (a malformed message must not crash lattigo later).
-func (s *Server) checkCiphertext(ct *rlwe.Ciphertext) error {
-	return checkCiphertext(s.params, ct)
-}
-
-func checkCiphertext(p bgv.Parameters, ct *rlwe.Ciphertext) error {
-	if ct.MetaData == nil || ct.Degree() != 1 || ct.Level() > p.MaxLevel() || ct.Value[0].N() != p.N() || ct.Value[1].N() != p.N() ||
-		ct.Value[0].Level() != ct.Value[1].Level() {
-		return fmt.Errorf("exec: received a malformed ciphertext")
-	}
-	return nil
 }
 
 // addPlain adds the encoding of v (at ct's scale and level) to ct. It
@@ -426,12 +455,12 @@ func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][
 func (c *Client) recvOutputs(tally *cost.Tally, k int) ([][]uint64, error) {
 	out := make([][]uint64, k)
 	for i := range out {
-		ct := &rlwe.Ciphertext{}
-		if err := net.RecvObject(c.conn, ct); err != nil {
-			return nil, fmt.Errorf("exec: client: receiving ciphertext %d of %d: %w", i+1, k, err)
+		ct, err := recvCiphertext(c.params, c.conn)
+		if err == nil && ct.Degree() != 1 {
+			err = fmt.Errorf("exec: a ciphertext of degree %d, want 1", ct.Degree())
 		}
-		if err := checkCiphertext(c.params, ct); err != nil {
-			return nil, err
+		if err != nil {
+			return nil, fmt.Errorf("exec: client: receiving ciphertext %d of %d: %w", i+1, k, err)
 		}
 		tally.Op(cost.OpSerialize, ct.Level(), 1)
 		pt := c.dec.DecryptNew(ct)

@@ -50,7 +50,7 @@ func TestShareConversion(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkCounters(t, tally.Cost(), c2s.Estimate())
-				h2s, err := NewH2S(p, e.profile, n, c2s.Level, newNoiseModel(p).freshSK())
+				h2s, err := NewH2S(p, e.profile, n, c2s.Level, NewNoiseModel(p).FreshSK())
 				if err != nil {
 					t.Fatal(err)
 				}

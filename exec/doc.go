@@ -26,7 +26,34 @@
 // ([Primitive].Rotations), sends them over the metered pipe and records that
 // traffic in Session.Setup: setup cost, not per-token cost. A Run hands the
 // client's inputs (Shared.C) only to its client goroutine and the server's
-// (Shared.S, the weights, the cache) only to its server goroutine.
+// (Shared.S, the weights, the cache) only to its server goroutine: each
+// primitive's halves are methods that take only *Client and the client's
+// inputs, or only *Server and the server's (Session.both hands each its
+// own party). [NewSessionConns] runs a session over given connections and
+// meter, so that the HE primitives and the mpc protocols of one run share
+// one transport (mpc.NewSessionConns); [RestoreSession] rebuilds a session
+// from saved keys ([Client.MarshalBinary], [Server.MarshalBinary]: the
+// client's secret stays in the client's encoding).
+//
+// # Planning and checks
+//
+// A [Planner] (parameters, profile, statistical security κ) is the checked
+// constructor of every primitive; [PlannerFor] takes κ from a preset's
+// FixedPoint.StatSecurity. The package-level constructors are a Planner
+// with κ = 40. [CheckProfile] rejects a nil profile or one of another
+// ring, scheme or with fewer levels: an error at construction, not a panic
+// later.
+//
+// # Received bytes
+//
+// Every lattigo object that arrives from the other party or a file is
+// checked against the layout lattigo produces for the parameters before
+// lattigo parses it ([UnmarshalCiphertext], [UnmarshalPublicKey],
+// [UnmarshalRelinearizationKey], [UnmarshalGaloisKey]; see wire.go): a
+// well-framed but malformed payload is an error, never a crash
+// (TestMalformedCiphertexts, TestMalformedKeys, FuzzUnmarshalCiphertext).
+// The key exchange sends the public key, the list of Galois elements
+// (bounded), the relinearization key and one message per Galois key.
 //
 // # Share conversion
 //
@@ -36,15 +63,26 @@
 // rejection sampling), adds a public-key encryption of zero (re-randomizes
 // c1) and a flooding error uniform in [-2^f, 2^f) with
 // f = nu - log2 t + 40 + log2 N - 1, where 2^nu bounds the payload m + t·e
-// of the computation (see noiseModel): over the N coefficients the
+// of the computation (see NoiseModel): over the N coefficients the
 // statistical distance to a ciphertext that depends only on the result is
 // at most N·2^(nu - log2 t)/2^(f+1) = 2^-40. It then rescales the flooded
 // ciphertext down to the lowest level at which it still decrypts (fewer
 // bytes; a public function of the flooded ciphertext cannot undo the
 // flooding), and sends it. The client decrypts y - r; the server keeps r.
-// The noise model and its constants are those of package params; every
+// The noise model ([NoiseModel], exported: package kv tracks its cache
+// with it) and its constants are those of package params; every
 // primitive plans its input level (the lowest that leaves room for the
 // computation plus the flooding) and its return level from it.
+//
+// The attention kernels read a cache whose ciphertexts are not fresh
+// (client appends sum encryptions, homomorphic appends and rescales add
+// noise): AttentionShape.CacheBits and CacheMsgs bound its payload and the
+// number of (uncentered) messages summed in it, and the kernels plan their
+// level and flooding for that bound (zero: fresh). A kernel planned for
+// fresh ciphertexts over a real cache floods too little: package kv plans
+// its kernels for the bound its noise model proves (kv.Config.Kernels).
+// A [C2S] with ClientOnly set skips the server's share (the cache's client
+// appends, whose server share stays in the clear).
 //
 // Per ciphertext: C2S costs 2 encodes, 1 encryption, 2 serializations (the
 // client's marshalling, the server's unmarshalling), 1 add, 2N share

@@ -22,7 +22,16 @@ type Embedding struct {
 
 // NewEmbedding plans a lookup in a Vocab x Dim table.
 func NewEmbedding(p bgv.Parameters, prof *cost.Profile, vocab, dim int) (*Embedding, error) {
-	l, err := NewLinear(p, prof, dim, vocab, 1, Decode)
+	pl, err := NewPlanner(p, prof)
+	if err != nil {
+		return nil, err
+	}
+	return pl.Embedding(vocab, dim)
+}
+
+// Embedding is the checked constructor of a lookup in a Vocab x Dim table.
+func (pl Planner) Embedding(vocab, dim int) (*Embedding, error) {
+	l, err := pl.Linear(dim, vocab, 1, Decode)
 	if err != nil {
 		return nil, fmt.Errorf("exec: embedding %dx%d: %w", vocab, dim, err)
 	}

@@ -102,6 +102,19 @@ type Linear struct {
 // ciphertext) is the one with the smallest estimated time under prof
 // (compute plus a LAN transfer), among all those the slots allow.
 func NewLinear(p bgv.Parameters, prof *cost.Profile, out, in, m int, enc Encoding) (*Linear, error) {
+	pl, err := NewPlanner(p, prof)
+	if err != nil {
+		return nil, err
+	}
+	return pl.Linear(out, in, m, enc)
+}
+
+// Linear is the checked constructor of a linear layer (see NewLinear).
+func (pln Planner) Linear(out, in, m int, enc Encoding) (*Linear, error) {
+	if err := pln.Check(); err != nil {
+		return nil, err
+	}
+	p, prof := pln.Params, pln.Profile
 	if out < 1 || in < 1 || m < 1 {
 		return nil, fmt.Errorf("exec: linear layer %dx%d over %d tokens: sizes must be positive", out, in, m)
 	}
@@ -117,7 +130,7 @@ func NewLinear(p bgv.Parameters, prof *cost.Profile, out, in, m int, enc Encodin
 	}
 	chunks := ceilDiv(in, n)
 	l := &Linear{Params: p, Profile: prof, Out: out, In: in, Tokens: m, Encoding: enc}
-	nm := newNoiseModel(p)
+	nm := pln.NoiseModel()
 	level, sp, err := nm.inputLevel(func(nu float64) float64 { return linearNoise(nm, nu, n*chunks) })
 	if err != nil {
 		return nil, fmt.Errorf("exec: linear layer %dx%d: %w", out, in, err)
@@ -129,7 +142,7 @@ func NewLinear(p bgv.Parameters, prof *cost.Profile, out, in, m int, enc Encodin
 		for b := 1; b <= n; b *= 2 {
 			for g := 1; g <= b; g *= 2 {
 				pl := linearPlan{n: n, chunks: chunks, lanes: lanes, tok: tok, blocks: lanes / tok, b: b, g: g, level: level, send: sp,
-					noise: linearNoise(nm, nm.freshSK(), n*chunks)}
+					noise: linearNoise(nm, nm.FreshSK(), n*chunks)}
 				pl.groups = ceilDiv(m, tok)
 				pl.outs = ceilDiv(ceilDiv(out, b), pl.blocks)
 				l.plan = pl
@@ -162,8 +175,8 @@ func tokenChoices(m, lanes int) []int {
 // linearNoise is the payload after a linear layer with n-wide lanes: n
 // products summed, with rotations before (baby steps) and after (giant
 // steps, folding).
-func linearNoise(nm noiseModel, in float64, n int) float64 {
-	return nm.keySwitch(nm.sum(nm.mulPlain(nm.keySwitch(in)), n))
+func linearNoise(nm NoiseModel, in float64, n int) float64 {
+	return nm.KeySwitch(nm.Sum(nm.MulPlain(nm.KeySwitch(in)), n))
 }
 
 func nextPow2(x int) int {
@@ -376,33 +389,47 @@ func (l *Linear) Run(s *Session, tally *cost.Tally, w Matrix, x Shared) (Shared,
 	if len(x.C) != l.Tokens*l.In || len(x.S) != l.Tokens*l.In {
 		return Shared{}, fmt.Errorf("exec: %v given shares of %d and %d elements, want %d", l, len(x.C), len(x.S), l.Tokens*l.In)
 	}
-	pl := l.plan
+	xC, xS := x.C, x.S
 	start := s.Meter.Begin()
 	var y Shared
-	err := s.both(func() error {
-		if err := s.Client.sendInputs(tally, pl.level, l.inputVectors(x.C)); err != nil {
-			return err
-		}
-		vals, err := s.Client.recvOutputs(tally, pl.groups*pl.outs)
-		if err != nil {
-			return err
-		}
-		y.C = l.extract(vals)
-		return nil
-	}, func() error {
-		outs, err := l.serverCompute(s.Server, tally, w, x.S)
-		if err != nil {
-			return err
-		}
-		masks, err := s.Server.sendOutputs(tally, outs, nil, pl.send)
-		if err != nil {
-			return err
-		}
-		y.S = l.extract(masks)
-		return nil
+	err := s.both(func(cl *Client) error {
+		var err error
+		y.C, err = l.client(cl, tally, xC)
+		return err
+	}, func(sv *Server) error {
+		var err error
+		y.S, err = l.server(sv, tally, w, xS)
+		return err
 	})
 	tally.Add(s.Meter.Since(start))
 	return y, err
+}
+
+// client is the client's half of Run: only the client's share.
+func (l *Linear) client(cl *Client, tally *cost.Tally, xC []uint64) ([]uint64, error) {
+	pl := l.plan
+	if err := cl.sendInputs(tally, pl.level, l.inputVectors(xC)); err != nil {
+		return nil, err
+	}
+	vals, err := cl.recvOutputs(tally, pl.groups*pl.outs)
+	if err != nil {
+		return nil, err
+	}
+	return l.extract(vals), nil
+}
+
+// server is the server's half of Run: only the weights and the server's
+// share.
+func (l *Linear) server(sv *Server, tally *cost.Tally, w Matrix, xS []uint64) ([]uint64, error) {
+	outs, err := l.serverCompute(sv, tally, w, xS)
+	if err != nil {
+		return nil, err
+	}
+	masks, err := sv.sendOutputs(tally, outs, nil, l.plan.send)
+	if err != nil {
+		return nil, err
+	}
+	return l.extract(masks), nil
 }
 
 // serverCompute receives the client's ciphertexts, adds the server's share

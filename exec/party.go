@@ -68,39 +68,84 @@ func NewClient(p bgv.Parameters, conn net.Conn) *Client {
 
 // SendKeys sends the public key and the evaluation keys to the server: a
 // relinearization key and one Galois key per element of galEls (duplicates
-// and the identity 1 are dropped). They are the setup traffic of a session.
+// and the identity 1 are dropped). They are the setup traffic of a session:
+// the public key, the list of Galois elements, the relinearization key and
+// the Galois keys in the list's order, one framed message each, so that
+// the server checks each against its expected layout before lattigo
+// parses it (see UnmarshalGaloisKey).
 func (c *Client) SendKeys(galEls []uint64) error {
 	kgen := bgv.NewKeyGenerator(c.params)
-	gks := kgen.GenGaloisKeysNew(dedupGalois(galEls), c.sk)
-	evk := rlwe.NewMemEvaluationKeySet(kgen.GenRelinearizationKeyNew(c.sk), gks...)
+	galEls = dedupGalois(galEls)
+	if err := checkGaloisList(c.params, galEls); err != nil {
+		return err
+	}
+	gks := kgen.GenGaloisKeysNew(galEls, c.sk)
+	rlk := kgen.GenRelinearizationKeyNew(c.sk)
 	if err := net.SendObject(c.conn, c.pk); err != nil {
 		return fmt.Errorf("exec: client: sending public key: %w", err)
 	}
-	if err := net.SendObject(c.conn, evk); err != nil {
-		return fmt.Errorf("exec: client: sending evaluation keys: %w", err)
+	if err := net.SendObject(c.conn, galoisList(galEls)); err != nil {
+		return fmt.Errorf("exec: client: sending the Galois elements: %w", err)
+	}
+	if err := net.SendObject(c.conn, rlk); err != nil {
+		return fmt.Errorf("exec: client: sending the relinearization key: %w", err)
+	}
+	for _, gk := range gks {
+		if err := net.SendObject(c.conn, gk); err != nil {
+			return fmt.Errorf("exec: client: sending Galois key %d: %w", gk.GaloisElement, err)
+		}
 	}
 	return nil
 }
 
 // AcceptKeys builds a Server from the public and evaluation keys a client
 // sends on conn (see Client.SendKeys). This is the only constructor of a
-// Server.
+// Server besides RestoreServer, which reads the same keys from bytes.
+// Every key is checked against the layout of p before lattigo parses it:
+// malformed keys are an error, never a crash.
 func AcceptKeys(p bgv.Parameters, conn net.Conn) (*Server, error) {
-	pk := rlwe.NewPublicKey(p)
-	if err := net.RecvObject(conn, pk); err != nil {
+	b, err := recvPayload(conn)
+	if err != nil {
 		return nil, fmt.Errorf("exec: server: receiving public key: %w", err)
 	}
-	evk := &rlwe.MemEvaluationKeySet{}
-	if err := net.RecvObject(conn, evk); err != nil {
-		return nil, fmt.Errorf("exec: server: receiving evaluation keys: %w", err)
+	pk, err := UnmarshalPublicKey(p, b)
+	if err != nil {
+		return nil, fmt.Errorf("exec: server: receiving public key: %w", err)
 	}
+	if b, err = recvPayload(conn); err != nil {
+		return nil, fmt.Errorf("exec: server: receiving the Galois elements: %w", err)
+	}
+	galEls, err := parseGaloisList(p, b)
+	if err != nil {
+		return nil, fmt.Errorf("exec: server: receiving the Galois elements: %w", err)
+	}
+	if b, err = recvPayload(conn); err != nil {
+		return nil, fmt.Errorf("exec: server: receiving the relinearization key: %w", err)
+	}
+	rlk, err := UnmarshalRelinearizationKey(p, b)
+	if err != nil {
+		return nil, fmt.Errorf("exec: server: receiving the relinearization key: %w", err)
+	}
+	gks := make([]*rlwe.GaloisKey, len(galEls))
+	for i, g := range galEls {
+		if b, err = recvPayload(conn); err != nil {
+			return nil, fmt.Errorf("exec: server: receiving Galois key %d: %w", g, err)
+		}
+		if gks[i], err = UnmarshalGaloisKey(p, g, b); err != nil {
+			return nil, fmt.Errorf("exec: server: receiving Galois key %d: %w", g, err)
+		}
+	}
+	return newServer(p, pk, rlwe.NewMemEvaluationKeySet(rlk, gks...), conn), nil
+}
+
+func newServer(p bgv.Parameters, pk *rlwe.PublicKey, evk *rlwe.MemEvaluationKeySet, conn net.Conn) *Server {
 	return &Server{
 		params: p, pk: pk, evk: evk,
 		ecd:  bgv.NewEncoder(p),
 		enc:  bgv.NewEncryptor(p, pk),
 		eval: bgv.NewEvaluator(p, evk),
 		conn: conn,
-	}, nil
+	}
 }
 
 // GaloisElements lists the Galois elements whose keys the server holds.
@@ -174,8 +219,41 @@ func NewSession(p bgv.Parameters, prims ...Primitive) (*Session, error) {
 // NewSessionGalois is NewSession for an explicit list of Galois elements.
 func NewSessionGalois(p bgv.Parameters, galEls []uint64) (*Session, error) {
 	cc, sc, meter, closePipe := net.Pipe()
-	client := NewClient(p, cc)
-	galEls = dedupGalois(galEls)
+	s, err := NewSessionConnsGalois(p, cc, sc, meter, closePipe, galEls)
+	if err != nil {
+		closePipe()
+	}
+	return s, err
+}
+
+// NewSessionConns is NewSession over given connections: the client's and
+// the server's ends of one transport and the meter that counts it (for
+// net.Pipe, what it returns). Another protocol may share them (the mpc
+// sessions of the same run, mpc.NewSessionConns): every Run brackets its
+// own traffic with meter.Begin/Since, and one Run at a time may use the
+// transport. closePipe, if not nil, closes the transport: a Run that fails
+// on one side calls it so that the other side stops waiting (with nil, it
+// may wait forever), and Session.Close calls it.
+func NewSessionConns(p bgv.Parameters, clientConn, serverConn net.Conn, meter *net.Meter, closePipe func(), prims ...Primitive) (*Session, error) {
+	return NewSessionConnsGalois(p, clientConn, serverConn, meter, closePipe, GaloisElements(p, prims...))
+}
+
+// NewSessionConnsGalois is NewSessionConns for an explicit list of Galois
+// elements.
+func NewSessionConnsGalois(p bgv.Parameters, clientConn, serverConn net.Conn, meter *net.Meter, closePipe func(), galEls []uint64) (*Session, error) {
+	if clientConn == nil || serverConn == nil || meter == nil {
+		return nil, fmt.Errorf("exec: a session needs both connections and a meter")
+	}
+	return handshake(p, NewClient(p, clientConn), serverConn, meter, closePipe, dedupGalois(galEls))
+}
+
+// handshake runs the key exchange between client and the server end sc.
+func handshake(p bgv.Parameters, client *Client, sc net.Conn, meter *net.Meter, closePipe func(), galEls []uint64) (*Session, error) {
+	stop := func() {
+		if closePipe != nil {
+			closePipe()
+		}
+	}
 	start := meter.Begin()
 	var (
 		server    *Server
@@ -186,17 +264,19 @@ func NewSessionGalois(p bgv.Parameters, galEls []uint64) (*Session, error) {
 	go func() {
 		defer wg.Done()
 		server, serverErr = AcceptKeys(p, sc)
+		if serverErr != nil {
+			stop()
+		}
 	}()
 	clientErr := client.SendKeys(galEls)
 	if clientErr != nil {
-		closePipe()
+		stop()
 	}
 	wg.Wait()
 	if clientErr != nil {
 		return nil, clientErr
 	}
 	if serverErr != nil {
-		closePipe()
 		return nil, serverErr
 	}
 	return &Session{
@@ -205,24 +285,36 @@ func NewSessionGalois(p bgv.Parameters, galEls []uint64) (*Session, error) {
 	}, nil
 }
 
-// Close closes the pipe between the parties.
-func (s *Session) Close() { s.closePipe() }
+// Close closes the pipe between the parties (if the session was given a
+// way to: see NewSessionConns).
+func (s *Session) Close() { s.close() }
+
+func (s *Session) close() {
+	if s.closePipe != nil {
+		s.closePipe()
+	}
+}
 
 // both runs the client and the server side of a protocol concurrently and
 // returns the first error. If one side fails, the pipe is closed so that
 // the other side does not wait forever; the session is then unusable.
-func (s *Session) both(client, server func() error) error {
+//
+// Each side is handed only its own party: the server's function gets the
+// Server (no secret key, see AcceptKeys) and is written as a method of the
+// primitive that takes the server's inputs only (its share, the weights,
+// the cache); the client's gets the Client and the client's inputs.
+func (s *Session) both(client func(*Client) error, server func(*Server) error) error {
 	var cerr, serr error
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if serr = server(); serr != nil {
-			s.closePipe()
+		if serr = server(s.Server); serr != nil {
+			s.close()
 		}
 	}()
-	if cerr = client(); cerr != nil {
-		s.closePipe()
+	if cerr = client(s.Client); cerr != nil {
+		s.close()
 	}
 	wg.Wait()
 	if serr != nil {

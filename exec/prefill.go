@@ -181,17 +181,32 @@ type PrefillScores struct {
 // NewPrefillScores plans the kernel for a prompt of sh.Context tokens; the
 // keys must be encrypted in the returned kernel's Layout at its Level.
 func NewPrefillScores(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*PrefillScores, error) {
+	pl, err := NewPlanner(p, prof)
+	if err != nil {
+		return nil, err
+	}
+	return pl.PrefillScores(sh)
+}
+
+// PrefillScores is the checked constructor of the prefill scores kernel
+// (see NewPrefillScores). sh.CacheBits bounds the payload of the key
+// ciphertexts (zero: fresh client encryptions).
+func (pl Planner) PrefillScores(sh AttentionShape) (*PrefillScores, error) {
+	if err := pl.Check(); err != nil {
+		return nil, err
+	}
+	p, prof := pl.Params, pl.Profile
 	lay, err := prefillLayoutFor(p, sh)
 	if err != nil {
 		return nil, err
 	}
-	nm := newNoiseModel(p)
-	f := func(nu float64) float64 { return nm.keySwitch(nm.sum(nm.mulCipher(nu, nu), sh.HeadDim)) }
+	nm := pl.NoiseModel()
+	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, sh.CacheMsgs, sh.HeadDim) }
 	level, sp, err := nm.inputLevel(f)
 	if err != nil {
 		return nil, fmt.Errorf("exec: prefill scores %+v: %w", sh, err)
 	}
-	return &PrefillScores{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp, noise: f(nm.freshSK())}, nil
+	return &PrefillScores{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp, noise: f(nm.FreshSK())}, nil
 }
 
 // Rotations are the folding rotations 1, 2, ..., HeadDim/2.
@@ -322,59 +337,74 @@ func (k *PrefillScores) Run(s *Session, tally *cost.Tally, keys []*rlwe.Cipherte
 	if len(keys) != lay.Cts() || len(kS) != m*lay.KVDim() || len(q.C) != m*sh.Heads*sh.HeadDim || len(q.S) != len(q.C) {
 		return Shared{}, fmt.Errorf("exec: prefill scores %+v: wrong input sizes", sh)
 	}
-	G, Q := sh.group(), lay.Groups()
+	qC, qS := q.C, q.S // each half gets its own share only
 	start := s.Meter.Begin()
 	var out Shared
-	err := s.both(func() error {
-		if err := s.Client.sendInputs(tally, k.Level, k.queryVectors(q.C)); err != nil {
-			return err
-		}
-		vals, err := s.Client.recvOutputs(tally, G*lay.products())
-		if err != nil {
-			return err
-		}
-		out.C = k.extract(vals)
-		return nil
-	}, func() error {
-		sv := s.Server
-		qs, err := sv.recvInputs(tally, G*Q)
-		if err != nil {
-			return err
-		}
-		for i, v := range k.queryVectors(q.S) {
-			if err := sv.addPlain(tally, qs[i], v); err != nil {
-				return err
-			}
-		}
-		full, err := sv.withShares(tally, keys, lay.Vectors(kS), k.Level)
-		if err != nil {
-			return err
-		}
-		prods := make([]*rlwe.Ciphertext, 0, G*lay.products())
-		for a := 0; a < G; a++ {
-			for g := 0; g < Q; g++ {
-				for c := 0; c < lay.keyCts(g); c++ {
-					pr := bgv.NewCiphertext(k.Params, 1, k.Level)
-					if err := sv.eval.MulRelin(qs[a*Q+g], full[c], pr); err != nil {
-						return fmt.Errorf("exec: server: ct-ct product: %w", err)
-					}
-					tally.Op(cost.OpMulCipher, k.Level, 1)
-					if err := foldSum(sv.eval, tally, pr, 1, sh.HeadDim); err != nil {
-						return err
-					}
-					prods = append(prods, pr)
-				}
-			}
-		}
-		masks, err := sv.sendOutputs(tally, prods, nil, k.send)
-		if err != nil {
-			return err
-		}
-		out.S = k.extract(masks)
-		return nil
+	err := s.both(func(cl *Client) error {
+		var err error
+		out.C, err = k.client(cl, tally, qC)
+		return err
+	}, func(sv *Server) error {
+		var err error
+		out.S, err = k.server(sv, tally, keys, kS, qS)
+		return err
 	})
 	tally.Add(s.Meter.Since(start))
 	return out, err
+}
+
+// client is the client's half of Run: only the client's inputs.
+func (k *PrefillScores) client(cl *Client, tally *cost.Tally, qC []uint64) ([]uint64, error) {
+	sh, lay := k.Shape, k.Layout
+	G, _ := sh.group(), lay.Groups()
+	if err := cl.sendInputs(tally, k.Level, k.queryVectors(qC)); err != nil {
+		return nil, err
+	}
+	vals, err := cl.recvOutputs(tally, G*lay.products())
+	if err != nil {
+		return nil, err
+	}
+	return k.extract(vals), nil
+}
+
+// server is the server's half of Run: only the server's inputs.
+func (k *PrefillScores) server(sv *Server, tally *cost.Tally, keys []*rlwe.Ciphertext, kS, qS []uint64) ([]uint64, error) {
+	sh, lay := k.Shape, k.Layout
+	G, Q := sh.group(), lay.Groups()
+	qs, err := sv.recvInputs(tally, G*Q)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range k.queryVectors(qS) {
+		if err := sv.addPlain(tally, qs[i], v); err != nil {
+			return nil, err
+		}
+	}
+	full, err := sv.withShares(tally, keys, lay.Vectors(kS), k.Level)
+	if err != nil {
+		return nil, err
+	}
+	prods := make([]*rlwe.Ciphertext, 0, G*lay.products())
+	for a := 0; a < G; a++ {
+		for g := 0; g < Q; g++ {
+			for c := 0; c < lay.keyCts(g); c++ {
+				pr := bgv.NewCiphertext(k.Params, 1, k.Level)
+				if err := sv.eval.MulRelin(qs[a*Q+g], full[c], pr); err != nil {
+					return nil, fmt.Errorf("exec: server: ct-ct product: %w", err)
+				}
+				tally.Op(cost.OpMulCipher, k.Level, 1)
+				if err := foldSum(sv.eval, tally, pr, 1, sh.HeadDim); err != nil {
+					return nil, err
+				}
+				prods = append(prods, pr)
+			}
+		}
+	}
+	masks, err := sv.sendOutputs(tally, prods, nil, k.send)
+	if err != nil {
+		return nil, err
+	}
+	return k.extract(masks), nil
 }
 
 // PrefillValues is the mirror ARCC matrix-matrix kernel: o_{i,h} =
@@ -408,11 +438,26 @@ type PrefillValues struct {
 
 // NewPrefillValues plans the kernel for a prompt of sh.Context tokens.
 func NewPrefillValues(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*PrefillValues, error) {
+	pl, err := NewPlanner(p, prof)
+	if err != nil {
+		return nil, err
+	}
+	return pl.PrefillValues(sh)
+}
+
+// PrefillValues is the checked constructor of the prefill values kernel
+// (see NewPrefillValues). sh.CacheBits bounds the payload of the value
+// ciphertexts (zero: fresh client encryptions).
+func (pl Planner) PrefillValues(sh AttentionShape) (*PrefillValues, error) {
+	if err := pl.Check(); err != nil {
+		return nil, err
+	}
+	p, prof := pl.Params, pl.Profile
 	lay, err := prefillLayoutFor(p, sh)
 	if err != nil {
 		return nil, err
 	}
-	nm := newNoiseModel(p)
+	nm := pl.NoiseModel()
 	// Group g sums keyCts(g) products, then folds them over fold(g) blocks
 	// (the payload is a polynomial: zero slots do not make zero
 	// coefficients, and every fold doubles the bound).
@@ -420,12 +465,12 @@ func NewPrefillValues(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (
 	for g := 0; g < lay.Groups(); g++ {
 		terms = max(terms, lay.keyCts(g)*lay.fold(g))
 	}
-	f := func(nu float64) float64 { return nm.keySwitch(nm.sum(nm.mulCipher(nu, nu), terms)) }
+	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, sh.CacheMsgs, terms) }
 	level, sp, err := nm.inputLevel(f)
 	if err != nil {
 		return nil, fmt.Errorf("exec: prefill values %+v: %w", sh, err)
 	}
-	return &PrefillValues{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp, noise: f(nm.freshSK())}, nil
+	return &PrefillValues{Params: p, Profile: prof, Shape: sh, Layout: lay, Level: level, send: sp, noise: f(nm.FreshSK())}, nil
 }
 
 // Rotations are W·2^i for the folds within a slot row; the row rotation is
@@ -577,85 +622,100 @@ func (k *PrefillValues) Run(s *Session, tally *cost.Tally, values []*rlwe.Cipher
 	if len(values) != lay.Cts() || len(vS) != m*lay.KVDim() || len(p.C) != sh.Heads*m*m || len(p.S) != len(p.C) {
 		return Shared{}, fmt.Errorf("exec: prefill values %+v: wrong input sizes", sh)
 	}
-	G, Q, P := sh.group(), lay.Groups(), lay.products()
+	pC, pS := p.C, p.S // each half gets its own share only
 	start := s.Meter.Begin()
 	var out Shared
-	err := s.both(func() error {
-		if err := s.Client.sendInputs(tally, k.Level, k.weightVectors(p.C)); err != nil {
-			return err
-		}
-		vals, err := s.Client.recvOutputs(tally, G*Q)
-		if err != nil {
-			return err
-		}
-		out.C = k.extract(vals)
-		return nil
-	}, func() error {
-		sv := s.Server
-		ws, err := sv.recvInputs(tally, G*P)
-		if err != nil {
-			return err
-		}
-		for i, v := range k.weightVectors(p.S) {
-			if err := sv.addPlain(tally, ws[i], v); err != nil {
-				return err
-			}
-		}
-		full, err := sv.withShares(tally, values, lay.Vectors(vS), k.Level)
-		if err != nil {
-			return err
-		}
-		outs := make([]*rlwe.Ciphertext, 0, G*Q)
-		tmp := bgv.NewCiphertext(k.Params, 1, k.Level)
-		idx := 0
-		for a := 0; a < G; a++ {
-			for g := 0; g < Q; g++ {
-				acc := bgv.NewCiphertext(k.Params, 1, k.Level)
-				for c := 0; c < lay.keyCts(g); c++ {
-					dst := acc
-					if c > 0 {
-						dst = tmp
-					}
-					if err := sv.eval.MulRelin(ws[idx], full[c], dst); err != nil {
-						return fmt.Errorf("exec: server: ct-ct product: %w", err)
-					}
-					idx++
-					tally.Op(cost.OpMulCipher, k.Level, 1)
-					if c > 0 {
-						if err := sv.eval.Add(acc, tmp, acc); err != nil {
-							return err
-						}
-						tally.Op(cost.OpAdd, k.Level, 1)
-					}
-				}
-				f := lay.fold(g)
-				if f <= lay.blocksPerRow {
-					if err := foldSum(sv.eval, tally, acc, lay.Block, f*lay.Block); err != nil {
-						return err
-					}
-				} else {
-					if err := foldSum(sv.eval, tally, acc, lay.Block, lay.row); err != nil {
-						return err
-					}
-					if err := sv.eval.RotateRows(acc, tmp); err != nil {
-						return fmt.Errorf("exec: server: row rotation: %w", err)
-					}
-					tally.Op(cost.OpRotate, k.Level, 1)
-					if err := sv.eval.Add(acc, tmp, acc); err != nil {
-						return err
-					}
-					tally.Op(cost.OpAdd, k.Level, 1)
-				}
-				outs = append(outs, acc)
-			}
-		}
-		masks, err := sv.sendOutputs(tally, outs, nil, k.send)
-		if err != nil {
-			return err
-		}
-		out.S = k.extract(masks)
-		return nil
+	err := s.both(func(cl *Client) error {
+		var err error
+		out.C, err = k.client(cl, tally, pC)
+		return err
+	}, func(sv *Server) error {
+		var err error
+		out.S, err = k.server(sv, tally, values, vS, pS)
+		return err
 	})
 	tally.Add(s.Meter.Since(start))
 	return out, err
+}
+
+// client is the client's half of Run: only the client's inputs.
+func (k *PrefillValues) client(cl *Client, tally *cost.Tally, pC []uint64) ([]uint64, error) {
+	sh, lay := k.Shape, k.Layout
+	G, Q, _ := sh.group(), lay.Groups(), lay.products()
+	if err := cl.sendInputs(tally, k.Level, k.weightVectors(pC)); err != nil {
+		return nil, err
+	}
+	vals, err := cl.recvOutputs(tally, G*Q)
+	if err != nil {
+		return nil, err
+	}
+	return k.extract(vals), nil
+}
+
+// server is the server's half of Run: only the server's inputs.
+func (k *PrefillValues) server(sv *Server, tally *cost.Tally, values []*rlwe.Ciphertext, vS, pS []uint64) ([]uint64, error) {
+	sh, lay := k.Shape, k.Layout
+	G, Q, P := sh.group(), lay.Groups(), lay.products()
+	ws, err := sv.recvInputs(tally, G*P)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range k.weightVectors(pS) {
+		if err := sv.addPlain(tally, ws[i], v); err != nil {
+			return nil, err
+		}
+	}
+	full, err := sv.withShares(tally, values, lay.Vectors(vS), k.Level)
+	if err != nil {
+		return nil, err
+	}
+	outs := make([]*rlwe.Ciphertext, 0, G*Q)
+	tmp := bgv.NewCiphertext(k.Params, 1, k.Level)
+	idx := 0
+	for a := 0; a < G; a++ {
+		for g := 0; g < Q; g++ {
+			acc := bgv.NewCiphertext(k.Params, 1, k.Level)
+			for c := 0; c < lay.keyCts(g); c++ {
+				dst := acc
+				if c > 0 {
+					dst = tmp
+				}
+				if err := sv.eval.MulRelin(ws[idx], full[c], dst); err != nil {
+					return nil, fmt.Errorf("exec: server: ct-ct product: %w", err)
+				}
+				idx++
+				tally.Op(cost.OpMulCipher, k.Level, 1)
+				if c > 0 {
+					if err := sv.eval.Add(acc, tmp, acc); err != nil {
+						return nil, err
+					}
+					tally.Op(cost.OpAdd, k.Level, 1)
+				}
+			}
+			f := lay.fold(g)
+			if f <= lay.blocksPerRow {
+				if err := foldSum(sv.eval, tally, acc, lay.Block, f*lay.Block); err != nil {
+					return nil, err
+				}
+			} else {
+				if err := foldSum(sv.eval, tally, acc, lay.Block, lay.row); err != nil {
+					return nil, err
+				}
+				if err := sv.eval.RotateRows(acc, tmp); err != nil {
+					return nil, fmt.Errorf("exec: server: row rotation: %w", err)
+				}
+				tally.Op(cost.OpRotate, k.Level, 1)
+				if err := sv.eval.Add(acc, tmp, acc); err != nil {
+					return nil, err
+				}
+				tally.Op(cost.OpAdd, k.Level, 1)
+			}
+			outs = append(outs, acc)
+		}
+	}
+	masks, err := sv.sendOutputs(tally, outs, nil, k.send)
+	if err != nil {
+		return nil, err
+	}
+	return k.extract(masks), nil
 }

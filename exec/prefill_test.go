@@ -47,11 +47,11 @@ func prefillShapes(t testing.TB, ms []int) []prefillCase {
 func encryptVecs(t testing.TB, s *Session, level int, vecs [][]uint64) []*rlwe.Ciphertext {
 	t.Helper()
 	var cts []*rlwe.Ciphertext
-	err := s.both(func() error {
-		return s.Client.sendInputs(nopTally(), level, vecs)
-	}, func() error {
+	err := s.both(func(cl *Client) error {
+		return cl.sendInputs(nopTally(), level, vecs)
+	}, func(sv *Server) error {
 		var err error
-		cts, err = s.Server.recvInputs(nopTally(), len(vecs))
+		cts, err = sv.recvInputs(nopTally(), len(vecs))
 		return err
 	})
 	if err != nil {

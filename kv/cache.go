@@ -158,13 +158,15 @@ func (c *Cache) Append(s *exec.Session, tally *cost.Tally, layer int, k, v exec.
 	err = metered(s, tally, func(sub *cost.Tally) error {
 		for _, lvl := range levelGroups(groups) {
 			kinds := groups[lvl]
-			x := exec.Shared{C: make([]uint64, N*len(kinds)), S: make([]uint64, N*len(kinds))}
+			// The server's share stays in the clear (l.shares): the client
+			// encrypts its own alone (ClientOnly), the server adds nothing.
+			x := exec.Shared{C: make([]uint64, N*len(kinds))}
 			for i, kind := range kinds {
 				for e := 0; e < kv; e++ {
 					x.C[i*N+cfg.Layout.Slot(jj, e)] = tok[kind].C[e]
 				}
 			}
-			cts, err := exec.C2S{Params: cfg.Params, Profile: cfg.Profile, Len: len(x.C), Level: lvl}.Run(s, sub, x)
+			cts, err := exec.C2S{Params: cfg.Params, Profile: cfg.Profile, Len: len(x.C), Level: lvl, ClientOnly: true}.Run(s, sub, x)
 			if err != nil {
 				return err
 			}
@@ -313,8 +315,8 @@ func (c Config) Broadcast(x []uint64) []uint64 {
 // cost is EstimateSource.
 func NewSource(s *exec.Session, tally *cost.Tally, cfg Config, k, v exec.Shared) (*Source, error) {
 	N := cfg.Params.MaxSlots()
-	x := exec.Shared{C: append(cfg.Broadcast(k.C), cfg.Broadcast(v.C)...), S: make([]uint64, 2*N)}
-	cts, err := exec.C2S{Params: cfg.Params, Profile: cfg.Profile, Len: 2 * N, Level: cfg.SourceLevel}.Run(s, tally, x)
+	x := exec.Shared{C: append(cfg.Broadcast(k.C), cfg.Broadcast(v.C)...)}
+	cts, err := exec.C2S{Params: cfg.Params, Profile: cfg.Profile, Len: 2 * N, Level: cfg.SourceLevel, ClientOnly: true}.Run(s, tally, x)
 	if err != nil {
 		return nil, err
 	}
@@ -323,7 +325,7 @@ func NewSource(s *exec.Session, tally *cost.Tally, cfg Config, k, v exec.Shared)
 
 // EstimateSource is the cost of NewSource.
 func (c Config) EstimateSource() cost.Cost {
-	return exec.C2S{Params: c.Params, Profile: c.Profile, Len: 2 * c.Params.MaxSlots(), Level: c.SourceLevel}.Estimate()
+	return exec.C2S{Params: c.Params, Profile: c.Profile, Len: 2 * c.Params.MaxSlots(), Level: c.SourceLevel, ClientOnly: true}.Estimate()
 }
 
 // AppendSource appends one token to a layer with the Homomorphic method:

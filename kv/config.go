@@ -105,6 +105,18 @@ type Config struct {
 	KeyBytes int64
 
 	// Derived by NewConfig.
+	//
+	// CacheBits bounds the payload of every cache ciphertext at the kernel
+	// levels over the whole life of the cache up to MaxContext (appends,
+	// refreshes, a prefill switch): the decode kernels are planned for it
+	// (exec.AttentionShape.CacheBits), so that their flooding covers the
+	// cache's real noise.
+	// CacheBits[kind] is that bound for the keys (kind 0) and the values
+	// (kind 1), CacheMsgs[kind] the largest number of plaintext messages
+	// summed in one cache ciphertext at the kernel level
+	// (exec.AttentionShape.CacheMsgs).
+	CacheBits    [2]float64
+	CacheMsgs    [2]float64
 	Layout       exec.CacheLayout
 	KernelLevel  [2]int // level of the K (scores) and V (values) kernels
 	HomeLevel    [2]int // level of fresh cache ciphertexts of each kind
@@ -112,6 +124,8 @@ type Config struct {
 	sumTerms     [2]int
 	freshBudget  [2]float64
 	validatedFor int
+	scores       *exec.DecodeScores // planned at MaxContext for CacheBits
+	values       *exec.DecodeValues
 }
 
 // kinds of cache.
@@ -154,26 +168,94 @@ func NewConfig(cfg Config) (Config, error) {
 		return Config{}, fmt.Errorf("kv: unknown append method %d", cfg.Method)
 	}
 	p := cfg.Params
-	sh := exec.AttentionShape{Heads: cfg.Heads, KVHeads: cfg.KVHeads, HeadDim: cfg.HeadDim, Context: cfg.MaxContext}
-	sc, err := exec.NewDecodeScores(p, cfg.Profile, sh)
+	pln, err := cfg.planner()
 	if err != nil {
-		return Config{}, fmt.Errorf("kv: %w", err)
+		return Config{}, err
 	}
-	vk, err := exec.NewDecodeValues(p, cfg.Profile, sh)
-	if err != nil {
-		return Config{}, fmt.Errorf("kv: %w", err)
-	}
-	cfg.Layout = sc.Layout
-	cfg.KernelLevel = [2]int{sc.Level, vk.Level}
-	cfg.sumTerms = [2]int{cfg.HeadDim, cfg.MaxContext}
-	cfg.model = NewModel(p)
+	cfg.model = Model{nm: pln.NoiseModel()}
 	if cfg.SourceBits == 0 {
 		cfg.SourceLevel = p.MaxLevel()
 		cfg.SourceBits = cfg.model.Payload(freshState(0, 0))
 	}
-	if cfg.SourceLevel < 0 || cfg.SourceLevel > p.MaxLevel() {
-		return Config{}, fmt.Errorf("kv: source level %d out of range", cfg.SourceLevel)
+	if cfg.SourceLevel < 0 || cfg.SourceLevel > p.MaxLevel() || !(cfg.SourceBits > 0) || math.IsInf(cfg.SourceBits, 0) {
+		return Config{}, fmt.Errorf("kv: source level %d (payload %v bits) out of range", cfg.SourceLevel, cfg.SourceBits)
 	}
+	// The kernels must be planned (level, flooding) for the noise of the
+	// cache they read, and that noise depends on the kernels' levels (the
+	// home level of client appends, the rescales of homomorphic ones):
+	// plan for a bound, follow the trajectory, and plan again for what it
+	// reaches until the plan covers it (the bound only grows, the levels
+	// only rise, so this ends).
+	var bits, msgs [2]float64
+	for iter := 0; ; iter++ {
+		if err := cfg.plan(pln, bits, msgs); err != nil {
+			if iter > 0 {
+				return Config{}, fmt.Errorf("kv: %s with %s appends and refresh %s: the cache's key and value ciphertexts reach %.1f bits of payload (%v messages summed), more than the decode kernels can flood for %d bits of statistical security: %w (%v; a Lazy refresh policy bounds the cache's noise)",
+					cfg.Preset, cfg.Method, cfg.Policy, bits, msgs, pln.NoiseModel().StatSecurity(), ErrBudget, err)
+			}
+			return Config{}, err
+		}
+		b, k, err := cfg.cacheBound()
+		if err != nil {
+			return Config{}, err
+		}
+		if b[0] <= bits[0] && b[1] <= bits[1] && k[0] <= msgs[0] && k[1] <= msgs[1] {
+			break
+		}
+		if iter > p.MaxLevel()+4 {
+			return Config{}, fmt.Errorf("kv: internal error: planning the kernels for the cache's noise did not converge (%v bits planned, %v reached)", bits, b)
+		}
+		for i := range bits {
+			bits[i], msgs[i] = math.Max(bits[i], b[i]), math.Max(msgs[i], k[i])
+		}
+	}
+	// Simulate the whole trajectory: any unsafe step is an error now.
+	if _, err := cfg.Estimate(0, cfg.MaxContext); err != nil {
+		return Config{}, err
+	}
+	cfg.validatedFor = cfg.MaxContext
+	return cfg, nil
+}
+
+// planner is the exec planner of the configuration: the preset's (its κ)
+// if cfg.Params are the preset's, else one with the default κ.
+func (cfg Config) planner() (exec.Planner, error) {
+	if pr, err := params.ByName(cfg.Preset); err == nil && pr.Scheme == params.BGV {
+		if bp, err := pr.BGV(); err == nil && bp.Equal(&cfg.Params) {
+			pl, err := exec.PlannerFor(pr, cfg.Profile)
+			if err != nil {
+				return exec.Planner{}, fmt.Errorf("kv: %w", err)
+			}
+			return pl, nil
+		}
+	}
+	pl, err := exec.NewPlanner(cfg.Params, cfg.Profile)
+	if err != nil {
+		return exec.Planner{}, fmt.Errorf("kv: %w", err)
+	}
+	return pl, nil
+}
+
+// plan plans the decode kernels at MaxContext for a cache whose
+// ciphertexts carry at most bits of payload at the kernel levels, and
+// derives the levels and budgets from them.
+func (cfg *Config) plan(pln exec.Planner, bits, msgs [2]float64) error {
+	p := cfg.Params
+	cfg.CacheBits, cfg.CacheMsgs = bits, msgs
+	sc, err := pln.DecodeScores(cfg.KernelShape(kindK, cfg.MaxContext))
+	if err != nil {
+		return fmt.Errorf("kv: %w", err)
+	}
+	vk, err := pln.DecodeValues(cfg.KernelShape(kindV, cfg.MaxContext))
+	if err != nil {
+		return fmt.Errorf("kv: %w", err)
+	}
+	cfg.scores, cfg.values = sc, vk
+	cfg.Layout = sc.Layout
+	cfg.KernelLevel = [2]int{sc.Level, vk.Level}
+	// The value kernel's output sums C·B products (every token block of
+	// every cache ciphertext), not MaxContext.
+	cfg.sumTerms = [2]int{sc.Terms(), vk.Terms()}
 	for k := range cfg.HomeLevel {
 		if cfg.Method == ClientEncrypt {
 			cfg.HomeLevel[k] = cfg.KernelLevel[k]
@@ -185,17 +267,72 @@ func NewConfig(cfg Config) (Config, error) {
 	if cfg.Method == Homomorphic {
 		for k := range cfg.HomeLevel {
 			if cfg.SourceLevel <= cfg.KernelLevel[k] {
-				return Config{}, fmt.Errorf("kv: %s: a homomorphic append at level %d would leave the cache below the kernel level %d: %w (this preset has no room for homomorphic appends; use ClientEncrypt)",
+				return fmt.Errorf("kv: %s: a homomorphic append at level %d would leave the cache below the kernel level %d: %w (this preset has no room for homomorphic appends; use ClientEncrypt)",
 					cfg.Preset, cfg.SourceLevel, cfg.KernelLevel[k], ErrBudget)
 			}
 		}
 	}
-	// Simulate the whole trajectory: any unsafe step is an error now.
-	if _, err := cfg.Estimate(0, cfg.MaxContext); err != nil {
-		return Config{}, err
+	return nil
+}
+
+// cacheBound is the largest payload, at the kernel levels, of any cache
+// ciphertext after any step of the cache's life up to MaxContext: appends
+// from an empty cache, and appends after a prefill switch (the worst
+// switch leaves one token in a refreshed open ciphertext, which then takes
+// B-1 appends), with the largest number of messages summed in one
+// (Model.msgsAt). It follows the policy's refreshes but not its safety
+// checks (NewConfig makes those after planning).
+func (cfg Config) cacheBound() (bits, msgs [2]float64, err error) {
+	note := func(l *ledger) {
+		for k := range l.states {
+			for _, s := range l.states[k] {
+				bits[k] = math.Max(bits[k], cfg.model.downTo(s, cfg.KernelLevel[k]))
+				msgs[k] = math.Max(msgs[k], cfg.model.msgsAt(s, cfg.KernelLevel[k]))
+			}
+		}
 	}
-	cfg.validatedFor = cfg.MaxContext
-	return cfg, nil
+	var switched ledger
+	for k := 0; k < 2; k++ {
+		switched.states[k] = []NoiseState{refreshedState(cfg.HomeLevel[k])}
+	}
+	switched.tokens = 1
+	for _, l := range []*ledger{{}, &switched} {
+		note(l)
+		for l.tokens < cfg.MaxContext {
+			pl, err := cfg.planAppend(l)
+			if err != nil {
+				return bits, msgs, err
+			}
+			cfg.applyAppend(l, pl)
+			rp, err := cfg.planRefresh(l, pl.ct)
+			if err != nil {
+				return bits, msgs, err
+			}
+			cfg.applyRefresh(l, rp)
+			note(l)
+		}
+	}
+	return bits, msgs, nil
+}
+
+// Kernels are the decode attention kernels over this cache at a context of
+// ctx <= MaxContext tokens: planned once at MaxContext for the cache's
+// noise (Shape, CacheBits), so that their levels are KernelLevel at every
+// context. Use these (or exec kernels planned for Shape(MaxContext)) over
+// the cache: kernels planned for fresh ciphertexts flood too little.
+func (c Config) Kernels(ctx int) (*exec.DecodeScores, *exec.DecodeValues, error) {
+	if c.scores == nil {
+		return nil, nil, fmt.Errorf("kv: the config was not checked by NewConfig")
+	}
+	sc, err := c.scores.WithContext(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kv: %w", err)
+	}
+	vk, err := c.values.WithContext(ctx)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kv: %w", err)
+	}
+	return sc, vk, nil
 }
 
 // refreshedState is a refreshed ciphertext: a fresh client encryption plus
@@ -205,9 +342,24 @@ func refreshedState(level int) NoiseState { return freshState(level, 1) }
 // Model is the noise model of the configuration.
 func (c Config) Model() Model { return c.model }
 
-// Shape is the attention shape of one layer at a context length.
+// Shape is the attention shape of one layer at a context length: the
+// dimensions only, for fresh ciphertexts (CacheBits 0). Kernels over the
+// cache must be planned for its noise: use Kernels, or KernelShape.
 func (c Config) Shape(context int) exec.AttentionShape {
 	return exec.AttentionShape{Heads: c.Heads, KVHeads: c.KVHeads, HeadDim: c.HeadDim, Context: context}
+}
+
+// KernelShape is the attention shape of the kernel that reads the cache of
+// a kind (0: keys, for exec.DecodeScores; 1: values, exec.DecodeValues)
+// at a context: Shape with the cache's noise bound (CacheBits[kind],
+// CacheMsgs[kind]). Kernels planned for KernelShape(kind, MaxContext) are
+// the cache's (Kernels).
+func (c Config) KernelShape(kind, context int) exec.AttentionShape {
+	sh := c.Shape(context)
+	if kind == kindK || kind == kindV {
+		sh.CacheBits, sh.CacheMsgs = c.CacheBits[kind], c.CacheMsgs[kind]
+	}
+	return sh
 }
 
 // KVDim is KVHeads·HeadDim.

@@ -37,9 +37,10 @@
 // # Appending a token
 //
 // [ClientEncrypt] ([Cache.Append]): the client encrypts its shares k_C,
-// v_C at the token's slot offset (zeros elsewhere) at the cache level; the
-// server adds the two ciphertexts into the open K and V ciphertexts (or
-// starts new ones). Per layer and token: 2 ciphertexts up (one flight),
+// v_C at the token's slot offset (zeros elsewhere) at the cache level (an
+// exec.C2S with ClientOnly: the server's share stays in the clear, so it
+// adds nothing to the ciphertexts); the server adds the two ciphertexts
+// into the open K and V ciphertexts (or starts new ones). Per layer and token: 2 ciphertexts up (one flight),
 // 2 adds. The noise grows like a sum of fresh encryptions.
 //
 // [Homomorphic] ([Cache.AppendSource]): the server holds the token
@@ -64,18 +65,37 @@
 // # Noise model, budget and refresh policies
 //
 // [Model] bounds the payload log2 ||m + t·e|| of every cache ciphertext
-// from public information (the rules of exec's model, see its doc and the
-// budget comment of package params), with [NoiseState] bounding sums of k
+// from public information (exec.NoiseModel's rules, which it uses rather
+// than copies, and the budget comment of package params), with
+// [NoiseState] bounding sums of k
 // fresh encryptions by T + 0.66 + log2(msgs + 19.2·sqrt(k)) instead of
 // linearly. TestNoiseModelBounds follows the trajectories on ciphertexts
 // under a key of its own and measures: the model is above the measured
 // payload by 1.1 to 1.8 bits for client appends (up to 512 summed at
 // bgv-n14), 1.1 to 7.0 bits after homomorphic appends and refreshes.
 //
+// The kernels over the cache. [NewConfig] follows the cache's whole life
+// up to MaxContext (appends, the policy's refreshes, a prefill switch)
+// and plans exec's decode kernels for the largest payload and message
+// count a key or value ciphertext reaches at the kernel level
+// (Config.CacheBits, Config.CacheMsgs, exec.AttentionShape), re-planning
+// until the plan covers the trajectory: their flooding then gives κ bits
+// of statistical security over the real cache, not over fresh
+// ciphertexts. Use [Config.Kernels] (or [Config.KernelShape]) for the
+// kernels over a cache. TestKernelNoiseOverCache (package exec) measures
+// the kernels' pre-flooding payload over caches of many client appends and
+// of homomorphic appends with refreshes: the model bounds it. At bgv-n13
+// (B = 256 stories260K tokens per ciphertext) a ciphertext of 256 client
+// appends cannot be flooded for 40 bits at its only level: NewConfig
+// rejects Never there with ErrBudget, and Lazy{0} (a refresh about every
+// 117 tokens) is the cheapest safe policy.
+//
 // The kernel slack of a ciphertext ([Model.KernelSlack]) is what remains
 // of log2 Q_L - 1 at the kernel level L after rescaling the ciphertext to
 // L, a ct-ct product with a fresh query, the kernel's sum (HeadDim terms
-// for keys, MaxContext for values) and 40-bit flooding. Its budget
+// for keys; for values every token block of every cache ciphertext at
+// MaxContext, Cts(MaxContext)·B, as exec.DecodeValues counts them) and
+// κ-bit flooding. Its budget
 // ([Config.Budget]) is the slack it will have after the next append into
 // it (-Inf if a homomorphic append has no level left), or its slack if it
 // is full. The policies, applied in one batched refresh round per layer
@@ -106,8 +126,9 @@
 // Tau above the post-append budget refreshes after every append (Eager's
 // 5120), Tau above a fresh ciphertext's budget refreshes every step for
 // nothing. With client appends the budget falls by about log2 of the
-// tokens summed and no refresh is needed at any preset for B <= 512: use
-// Never, which the model proves safe. Estimate gives the count and the
+// tokens summed: no refresh is needed at bgv-n14 and the test preset for
+// B <= 512 (Never, which the model proves safe); at bgv-n13 with B = 256
+// use Lazy{0}. Estimate gives the count and the
 // seconds of each choice without running anything ([Config.Refreshes]).
 //
 // # Memory
@@ -157,9 +178,12 @@
 // file intact. Loading checks length and checksum first, then every field
 // against the configuration and every ciphertext's structure before
 // lattigo parses it: a truncated or corrupted file is an error, never a
-// panic. exec does not yet marshal its Client and Server, so a restored
-// cache continues a conversation only within the session whose keys
-// encrypted it (see the key sections).
+// panic. [Cache.SaveWithKeys] fills the server file's key section with
+// the server's public and evaluation keys (exec.Server.MarshalBinary),
+// [Cache.ClientStateOf] the client's with its secret and public key
+// (exec.Client.MarshalBinary); [Restore] loads both files and rebuilds the
+// session with the same keys (exec.RestoreSession), so that decoding
+// continues in a new process (TestRestoredSessionContinues).
 //
 // # Concurrency
 //

@@ -73,11 +73,7 @@ func newConfig(t testing.TB, preset string, sh shape, maxCtx int, m Method, pol 
 // kernels are the decode attention kernels at a context.
 func kernels(t testing.TB, cfg Config, ctx int) (*exec.DecodeScores, *exec.DecodeValues) {
 	t.Helper()
-	sc, err := exec.NewDecodeScores(cfg.Params, cfg.Profile, cfg.Shape(ctx))
-	if err != nil {
-		t.Fatal(err)
-	}
-	vk, err := exec.NewDecodeValues(cfg.Params, cfg.Profile, cfg.Shape(ctx))
+	sc, vk, err := cfg.Kernels(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +84,7 @@ func kernels(t testing.TB, cfg Config, ctx int) (*exec.DecodeScores, *exec.Decod
 // rotates nothing).
 func newSession(t testing.TB, cfg Config) *exec.Session {
 	t.Helper()
-	sc, vk := kernels(t, cfg, cfg.MaxContext)
+	sc, vk := kernels(t, cfg, cfg.validatedFor) // the tests may raise MaxContext past it
 	s, err := exec.NewSession(cfg.Params, sc, vk)
 	if err != nil {
 		t.Fatal(err)

@@ -15,53 +15,25 @@ import (
 // integers; decryption is exact while log2 ||m + t·e||_inf < log2 Q_l - 1)
 // from public information only: the operations applied and the levels.
 //
-// The per-operation rules are those of package exec (see exec's doc and
-// the budget comment of package params), repeated here because exec does
-// not export its model; the sum of fresh encryptions is refined (see
-// NoiseState). With n = log2 N and T = log2 t:
-//
-//	fresh secret-key encryption     T + 5
-//	key switch (rotation, relin)    nu ⊕ (T + n/2 + 3)
-//	product by an encoded plaintext max(2T + n + 2, nu + T + n/2)
-//	ct-ct product                   keyswitch(max(2T + n + 2, a + b + n/2 - 3))
-//	sum of k terms                  nu + log2 k
-//	rescale by q_l                  (nu - log2 q_l) ⊕ (T + n/2 + 2)
-//	flooding for 40 bits            (nu + 40 + n - 1) ⊕ nu, + 0.1
-//
-// where a ⊕ b = log2(2^a + 2^b).
+// The per-operation rules are exec's (exec.NoiseModel, whose doc lists
+// them and the measurements behind them); the cache adds one refinement,
+// the sum of fresh encryptions (see NoiseState). The flooding is for the
+// statistical security of the exec.Planner the configuration was built
+// with (the preset's κ, 40 bits).
 type Model struct {
-	logN, logT float64
-	logQ       []float64
+	nm exec.NoiseModel
 }
 
-// NewModel is the model for p.
-func NewModel(p bgv.Parameters) Model {
-	m := Model{logN: float64(p.LogN()), logT: math.Log2(float64(p.PlaintextModulus()))}
-	for _, q := range p.Q() {
-		m.logQ = append(m.logQ, math.Log2(float64(q)))
-	}
-	return m
-}
+// NewModel is the model for p (κ = exec.StatisticalSecurity).
+func NewModel(p bgv.Parameters) Model { return Model{nm: exec.NewNoiseModel(p)} }
+
+// Exec is exec's noise model, on which this one is built.
+func (m Model) Exec() exec.NoiseModel { return m.nm }
 
 // LogQ is log2 of the modulus at a level.
-func (m Model) LogQ(level int) float64 {
-	s := 0.0
-	for _, q := range m.logQ[:level+1] {
-		s += q
-	}
-	return s
-}
+func (m Model) LogQ(level int) float64 { return m.nm.LogQ(level) }
 
-func log2Add(a, b float64) float64 {
-	if math.IsInf(a, -1) {
-		return b
-	}
-	if math.IsInf(b, -1) {
-		return a
-	}
-	hi, lo := math.Max(a, b), math.Min(a, b)
-	return hi + math.Log2(1+math.Exp2(lo-hi))
-}
+func log2Add(a, b float64) float64 { return exec.Log2Add(a, b) }
 
 // freshErr bounds the error of one fresh secret-key encryption (6 standard
 // deviations of the discrete Gaussian of standard deviation 3.2), and
@@ -73,37 +45,17 @@ const (
 )
 
 // FreshSK is exec's payload of a fresh secret-key encryption: T + 5.
-func (m Model) FreshSK() float64 { return m.logT + 5 }
-
-func (m Model) keySwitch(nu float64) float64 { return log2Add(nu, m.logT+m.logN/2+3) }
+func (m Model) FreshSK() float64 { return m.nm.FreshSK() }
 
 // MulPlain is the payload after a product by an encoded plaintext.
-func (m Model) MulPlain(nu float64) float64 {
-	return math.Max(2*m.logT+m.logN+2, nu+m.logT+m.logN/2)
-}
-
-func (m Model) mulCipher(a, b float64) float64 {
-	return m.keySwitch(math.Max(2*m.logT+m.logN+2, a+b+m.logN/2-3))
-}
-
-func sumBits(nu float64, k int) float64 {
-	if k <= 1 {
-		return nu
-	}
-	return nu + math.Log2(float64(k))
-}
+func (m Model) MulPlain(nu float64) float64 { return m.nm.MulPlain(nu) }
 
 // Rescale is the payload after dividing by the prime of level.
-func (m Model) Rescale(nu float64, level int) float64 {
-	return log2Add(nu-m.logQ[level], m.logT+m.logN/2+2)
-}
+func (m Model) Rescale(nu float64, level int) float64 { return m.nm.Rescale(nu, level) }
 
-// Flooded is the payload after the 40-bit flooding that precedes every
-// server-to-client ciphertext (exec.StatisticalSecurity).
-func (m Model) Flooded(nu float64) float64 {
-	f := nu - m.logT + exec.StatisticalSecurity + m.logN - 1
-	return log2Add(m.logT+f, nu) + 0.1
-}
+// Flooded is the payload after the flooding that precedes every
+// server-to-client ciphertext (exec.NoiseModel.Flooded).
+func (m Model) Flooded(nu float64) float64 { return m.nm.Flooded(nu) }
 
 // NoiseState is what the server knows about the noise of one cache
 // ciphertext: its level and a bound of its payload, kept in three parts so
@@ -133,7 +85,7 @@ func freshState(level int, plaintexts float64) NoiseState {
 func (m Model) Payload(s NoiseState) float64 {
 	p := math.Inf(-1)
 	if s.Msgs > 0 || s.Fresh > 0 {
-		p = m.logT + freshMargin + math.Log2(s.Msgs+freshErr*math.Sqrt(s.Fresh))
+		p = m.nm.LogT() + freshMargin + math.Log2(s.Msgs+freshErr*math.Sqrt(s.Fresh))
 	}
 	return log2Add(p, s.Extra)
 }
@@ -160,17 +112,28 @@ func (m Model) downTo(s NoiseState, level int) float64 {
 
 // KernelSlack is the margin, in bits, that a cache ciphertext in state s
 // leaves to the decode attention kernel that consumes it at kernelLevel:
-// the ciphertext is rescaled down to kernelLevel, multiplied by a fresh
-// encryption, summed over sumTerms products, flooded for 40 bits of
-// statistical security, and must still decrypt. Negative slack means the
-// next product would be wrong; -Inf if s is below kernelLevel.
+// the ciphertext is rescaled down to kernelLevel, gets the server's share
+// added, is multiplied by a fresh encryption, summed over sumTerms
+// products, flooded, and must still decrypt (exec.NoiseModel.KernelSlack).
+// Negative slack means the next product would be wrong; -Inf if s is below
+// kernelLevel.
 func (m Model) KernelSlack(s NoiseState, kernelLevel, sumTerms int) float64 {
 	if s.Level < kernelLevel {
 		return math.Inf(-1)
 	}
-	nu := m.downTo(s, kernelLevel)
-	prod := m.keySwitch(sumBits(m.mulCipher(m.FreshSK(), nu), sumTerms))
-	return m.LogQ(kernelLevel) - 1 - m.Flooded(prod)
+	return m.nm.KernelSlack(m.downTo(s, kernelLevel), m.msgsAt(s, kernelLevel), kernelLevel, sumTerms)
+}
+
+// msgsAt is the number of (uncentered) messages summed in a ciphertext in
+// state s once it is brought to level: a rescale leaves a centered payload
+// (the division by q makes the messages' sum negligible, the rounding is
+// centered), so only a ciphertext already at level keeps its Msgs. At
+// least 1 (the exec model's floor).
+func (m Model) msgsAt(s NoiseState, level int) float64 {
+	if s.Level > level {
+		return 1
+	}
+	return math.Max(1, s.Msgs)
 }
 
 // scaleAt is prod_{from < i <= level} q_i mod t: the scale a cache

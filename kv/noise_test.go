@@ -93,7 +93,7 @@ func TestNoiseModelBounds(t *testing.T) {
 	}
 	if !testing.Short() {
 		runs = append(runs,
-			run{"bgv-n13", ClientEncrypt, Never{}, 40},
+			run{"bgv-n13", ClientEncrypt, Lazy{Tau: 0}, 40}, // Never does not fit at n13 (256 appends per ciphertext)
 			run{"bgv-n14", ClientEncrypt, Never{}, 40},
 			run{"bgv-n14", Homomorphic, Lazy{Tau: 0}, 12},
 		)

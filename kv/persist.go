@@ -11,7 +11,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/cgsim/cgsim/exec"
 )
 
 // File format (version 1), little-endian, for both the server's file
@@ -31,16 +31,18 @@ import (
 // ciphertext its noise state (level uint32, msgs, fresh, extra float64)
 // and its lattigo marshalling (uint64 length + bytes), then the server's
 // shares (uint64 count + uint64 words); finally the evaluation keys
-// section (uint64 length + bytes, empty until exec can marshal a Server).
+// section (uint64 length + bytes: exec.Server.MarshalBinary, the public
+// and evaluation keys; empty if saved without them).
 //
 // Client body: preset, session id, tokens, and the client's key section
-// (uint64 length + bytes; empty until exec can marshal a Client). The
-// secret key is never in the server's file.
+// (uint64 length + bytes: exec.Client.MarshalBinary, the secret and public
+// key). The secret key is never in the server's file.
 //
 // Loading checks the length and the checksum before parsing, every length
-// against what the configuration implies, and every ciphertext's structure
-// (polynomial counts, levels, ring degree) before lattigo sees its bytes:
-// a truncated or corrupted file is an error, never a panic.
+// against what the configuration implies, and every ciphertext's and key's
+// structure (exec.UnmarshalCiphertext and exec.RestoreSession check the
+// layout lattigo would produce before lattigo sees the bytes): a truncated
+// or corrupted file is an error, never a panic.
 const (
 	fileVersion = 1
 	magicServer = "CGSIMKVS"
@@ -285,34 +287,6 @@ func (c *Cache) Save(path string, serverKeys []byte) error {
 	return writeAtomic(path, frame(magicServer, e.Bytes()))
 }
 
-// checkCiphertextBytes verifies the structure of a marshalled degree-1
-// ciphertext at level before lattigo parses it: exact size, two
-// polynomials of level+1 rows of N words.
-func checkCiphertextBytes(b []byte, cfg Config, level int) error {
-	if int64(len(b)) != CiphertextBytes(cfg.Params, level) {
-		return fmt.Errorf("ciphertext of %d bytes, a ciphertext at level %d has %d", len(b), level, CiphertextBytes(cfg.Params, level))
-	}
-	if b[0] != 1 {
-		return fmt.Errorf("ciphertext without metadata")
-	}
-	d := dec{b: b[1+rlwe.MetaData{}.BinarySize():]}
-	if n := d.u64(); n != 2 {
-		return fmt.Errorf("ciphertext of %d polynomials, want 2", n)
-	}
-	for i := 0; i < 2; i++ {
-		if rows := d.u64(); rows != uint64(level+1) {
-			return fmt.Errorf("polynomial of %d rows, want %d", rows, level+1)
-		}
-		for r := 0; r <= level; r++ {
-			if n := d.u64(); n != uint64(cfg.Params.N()) {
-				return fmt.Errorf("polynomial row of %d coefficients, want %d", n, cfg.Params.N())
-			}
-			d.take(8 * uint64(cfg.Params.N()))
-		}
-	}
-	return d.err
-}
-
 // LoadCache reads a cache saved by Save. cfg must be the configuration it
 // was saved with (preset, shapes, method, policy are checked against the
 // file); it returns the cache and the evaluation keys section.
@@ -379,11 +353,9 @@ func parseCache(data []byte, cfg Config) (*Cache, []byte, error) {
 				if st.Level < cfg.KernelLevel[k] || st.Level > cfg.HomeLevel[k] || !(st.Msgs >= 0) || !(st.Fresh >= 0) || math.IsNaN(st.Extra) || math.IsInf(st.Extra, 1) {
 					return nil, nil, fmt.Errorf("layer %d %s ciphertext %d: invalid noise state %+v", li, kindName(k), i, st)
 				}
-				if err := checkCiphertextBytes(b, cfg, st.Level); err != nil {
-					return nil, nil, fmt.Errorf("layer %d %s ciphertext %d: %w", li, kindName(k), i, err)
-				}
-				ct := &rlwe.Ciphertext{}
-				if err := ct.UnmarshalBinary(b); err != nil {
+				// exec checks the structure before lattigo parses it.
+				ct, err := exec.UnmarshalCiphertext(cfg.Params, b)
+				if err != nil {
 					return nil, nil, fmt.Errorf("layer %d %s ciphertext %d: %w", li, kindName(k), i, err)
 				}
 				if ct.Degree() != 1 || ct.Level() != st.Level || ct.Value[0].N() != cfg.Params.N() || ct.Value[1].Level() != st.Level ||
@@ -425,8 +397,7 @@ func parseCache(data []byte, cfg Config) (*Cache, []byte, error) {
 
 // ClientState is what the client keeps between the turns of a
 // conversation: the session it belongs to, the number of tokens, and its
-// keys (Keys: opaque bytes, to be produced by exec once it can marshal a
-// Client; the secret key lives only here).
+// keys (Keys: exec.Client.MarshalBinary; the secret key lives only here).
 type ClientState struct {
 	Preset  string
 	Session SessionID
@@ -475,4 +446,54 @@ func parseClient(data []byte) (ClientState, error) {
 		return ClientState{}, fmt.Errorf("%d trailing bytes", len(d.b))
 	}
 	return st, nil
+}
+
+// SaveWithKeys is Save with the evaluation keys section filled with the
+// server's keys (exec.Server.MarshalBinary: public and evaluation keys),
+// so that Restore can continue the conversation in a new process.
+func (c *Cache) SaveWithKeys(path string, sv *exec.Server) error {
+	keys, err := sv.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	return c.Save(path, keys)
+}
+
+// ClientStateOf is the client's state of the conversation the cache
+// belongs to, with the client's keys (exec.Client.MarshalBinary): what the
+// client saves with SaveClient.
+func (c *Cache) ClientStateOf(cl *exec.Client) (ClientState, error) {
+	keys, err := cl.MarshalBinary()
+	if err != nil {
+		return ClientState{}, err
+	}
+	return ClientState{Preset: c.cfg.Preset, Session: c.id, Tokens: c.Len(), Keys: keys}, nil
+}
+
+// Restore loads a conversation saved with SaveWithKeys (the server's file)
+// and SaveClient of ClientStateOf (the client's file) and rebuilds both
+// parties with the keys that encrypted the cache (exec.RestoreSession):
+// decoding continues where it stopped. The files must be of the same
+// conversation (session id, preset, tokens).
+func Restore(cfg Config, serverPath, clientPath string) (*Cache, *exec.Session, error) {
+	c, serverKeys, err := LoadCache(serverPath, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := LoadClient(clientPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st.Session != c.id || st.Preset != cfg.Preset || st.Tokens != c.Len() {
+		return nil, nil, fmt.Errorf("kv: the client's file (session %x, %s, %d tokens) is not of the server's conversation (session %x, %s, %d tokens)",
+			st.Session, st.Preset, st.Tokens, c.id, cfg.Preset, c.Len())
+	}
+	if len(serverKeys) == 0 || len(st.Keys) == 0 {
+		return nil, nil, fmt.Errorf("kv: %s or %s was saved without keys", serverPath, clientPath)
+	}
+	s, err := exec.RestoreSession(cfg.Params, st.Keys, serverKeys)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kv: restoring the session: %w", err)
+	}
+	return c, s, nil
 }

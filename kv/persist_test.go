@@ -216,3 +216,83 @@ func TestClientState(t *testing.T) {
 		t.Fatal("a client file loads as a server file")
 	}
 }
+
+// TestRestoredSessionContinues saves a conversation (the server's file with
+// its keys, the client's with its own) and restores it as a new process
+// would: a new session from the files alone (Restore). The next decode
+// attention over the restored cache, in the restored session, equals the
+// one over the original cache in the original session, and a token
+// appended in the restored session decrypts.
+func TestRestoredSessionContinues(t *testing.T) {
+	for _, m := range []Method{ClientEncrypt, Homomorphic} {
+		t.Run(m.String(), func(t *testing.T) {
+			pol := Policy(Never{})
+			if m == Homomorphic {
+				pol = Lazy{Tau: 0}
+			}
+			cfg := newConfig(t, "bgv-test-insecure", smallShape, 128, m, pol)
+			s := newSession(t, cfg)
+			defer s.Close()
+			c, err := NewCache(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pk plainKV
+			appendTokens(t, s, nopTally(t), c, 69, &pk)
+			dir := t.TempDir()
+			serverPath, clientPath := filepath.Join(dir, "server.kv"), filepath.Join(dir, "client.kv")
+			if err := c.SaveWithKeys(serverPath, s.Server); err != nil {
+				t.Fatal(err)
+			}
+			st, err := c.ClientStateOf(s.Client)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := SaveClient(clientPath, st); err != nil {
+				t.Fatal(err)
+			}
+			server, _ := os.ReadFile(serverPath)
+			client, _ := os.ReadFile(clientPath)
+			if sk, _ := s.Client.MarshalBinary(); bytes.Contains(server, sk[12+8:12+8+64]) {
+				t.Fatal("the server's file holds the secret key")
+			}
+			if len(client) == 0 {
+				t.Fatal("empty client file")
+			}
+
+			d, s2, err := Restore(cfg, serverPath, clientPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s2.Close()
+			tm := cfg.Params.PlaintextModulus()
+			q := randVec(t, tm, cfg.Heads*cfg.HeadDim)
+			w := randVec(t, tm, cfg.Heads*c.Len())
+			s1, o1 := decodeAttention(t, s, nopTally(t), c, 0, q, w)
+			r1, r2 := decodeAttention(t, s2, nopTally(t), d, 0, q, w)
+			if !equalVec(s1, r1) || !equalVec(o1, r2) {
+				t.Fatal("decode attention in the restored session differs")
+			}
+			checkAttention(t, cfg, pk, d.Len(), q, w, r1, r2)
+			// The restored session appends and decodes on.
+			appendTokens(t, s2, nopTally(t), d, 2, &pk)
+			q = randVec(t, tm, cfg.Heads*cfg.HeadDim)
+			w = randVec(t, tm, cfg.Heads*d.Len())
+			r1, r2 = decodeAttention(t, s2, nopTally(t), d, 0, q, w)
+			checkAttention(t, cfg, pk, d.Len(), q, w, r1, r2)
+
+			// A client file with damaged keys: an error, not a panic.
+			for _, off := range []int{0, 9, 12, 20, len(st.Keys) / 2, len(st.Keys) - 1} {
+				bad := st
+				bad.Keys = append([]byte(nil), st.Keys...)
+				bad.Keys[off] ^= 0x41
+				if err := SaveClient(clientPath, bad); err != nil {
+					t.Fatal(err)
+				}
+				if _, _, err := Restore(cfg, serverPath, clientPath); err == nil && off < 28 {
+					t.Errorf("client keys damaged at %d: restored", off)
+				}
+			}
+		})
+	}
+}

@@ -80,7 +80,7 @@ func (c Config) appendCost(pl appendPlan) cost.Cost {
 			groups[c.HomeLevel[k]] = append(groups[c.HomeLevel[k]], k)
 		}
 		for _, lvl := range levelGroups(groups) {
-			total = total.Add(noRounds(exec.C2S{Params: c.Params, Profile: prof, Len: N * len(groups[lvl]), Level: lvl}.Estimate()))
+			total = total.Add(noRounds(exec.C2S{Params: c.Params, Profile: prof, Len: N * len(groups[lvl]), Level: lvl, ClientOnly: true}.Estimate()))
 			if !pl.empty {
 				total = total.Add(prof.Charge(cost.OpAdd, lvl, int64(len(groups[lvl]))))
 			}

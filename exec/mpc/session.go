@@ -62,6 +62,22 @@ type Session struct {
 // NewSession connects a client and a server through net.Pipe.
 func NewSession(cfg Config, d Dealer) *Session {
 	c, s, meter, closer := net.Pipe()
+	return NewSessionConns(cfg, d, c, s, meter, closer)
+}
+
+// NewSessionConns is NewSession over given connections: the client's and
+// the server's ends of one transport and its meter (for net.Pipe, what it
+// returns), which another protocol may share (exec.NewSessionConns: the HE
+// primitives of the same run). Every step brackets its traffic with
+// meter.Begin/Since; one protocol at a time may use the transport.
+// closePipe, if not nil, closes the transport when a step fails (so that
+// the other party stops waiting) and on Close; with nil a failed step may
+// leave the other party waiting.
+func NewSessionConns(cfg Config, d Dealer, clientConn, serverConn net.Conn, meter *net.Meter, closePipe func()) *Session {
+	c, s, closer := clientConn, serverConn, closePipe
+	if closer == nil {
+		closer = func() {}
+	}
 	tally := cost.NewTally(cfg.Profile)
 	ss := &Session{cfg: cfg, dealer: d, meter: meter, closer: closer, tally: tally}
 	for role, conn := range []net.Conn{c, s} {
