@@ -33,7 +33,12 @@
 // meter, so that the HE primitives and the mpc protocols of one run share
 // one transport (mpc.NewSessionConns); [RestoreSession] rebuilds a session
 // from saved keys ([Client.MarshalBinary], [Server.MarshalBinary]: the
-// client's secret stays in the client's encoding).
+// client's secret stays in the client's encoding). [RestoreClient] (and so
+// RestoreSession) checks that the saved secret key belongs to the saved
+// public key: b + a·s must be a public key's error, every coefficient
+// within the error distribution's bound on every prime; another key's s
+// leaves a uniform residue and is refused with an error
+// (TestRestoreChecksKeyPair).
 //
 // # Planning and checks
 //
@@ -97,6 +102,14 @@
 // convert.go for the conventions and their measured accuracy), and Run
 // records the same events at the same places. Every primitive below is
 // C2S, server computation, H2S: two flights, one round.
+//
+// [Reencrypt] is an H2S followed by the client's fresh encryption of what
+// it decrypted, laid out anew by a public map with public per-ciphertext
+// factors (one C2S per output level): the KV cache's refresh and its
+// prefill-to-decode switch (package kv). Its client half has the Client
+// and the received ciphertexts only; its server half the Server, the
+// ciphertexts and its masks. The client uploads every group in one flight:
+// one round, and the counters of the H2S and of each group's C2S.
 //
 // Masks and flooding errors are drawn from ChaCha8 (math/rand/v2's
 // cryptographically strong generator) keyed from crypto/rand, once per

@@ -77,7 +77,10 @@ func (c *Client) MarshalBinary() ([]byte, error) {
 }
 
 // RestoreClient rebuilds a Client of p from Client.MarshalBinary's bytes;
-// conn is its end of the transport.
+// conn is its end of the transport. The secret key must be the public
+// key's: b + a·s must be the small error of a public key (checkKeyPair),
+// or the restore fails with an error (a key file with another session's
+// secret key would otherwise decrypt garbage, silently).
 func RestoreClient(p bgv.Parameters, b []byte, conn net.Conn) (*Client, error) {
 	parts, err := blobs(magicClientK, b)
 	if err != nil {
@@ -92,6 +95,9 @@ func RestoreClient(p bgv.Parameters, b []byte, conn net.Conn) (*Client, error) {
 	}
 	pk, err := UnmarshalPublicKey(p, parts[1])
 	if err != nil {
+		return nil, err
+	}
+	if err := checkKeyPair(p, sk, pk); err != nil {
 		return nil, err
 	}
 	return &Client{

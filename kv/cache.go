@@ -15,7 +15,7 @@ import (
 // layout, the server's plaintext shares K_S and V_S, and the noise state
 // of every ciphertext. It holds a key-less evaluator and encoder: no field
 // or method reaches a secret key (the client's part of appends, refreshes
-// and switches runs inside exec.C2S and exec.H2S, on exec.Client).
+// and switches runs inside exec.C2S and exec.Reencrypt, on exec.Client).
 //
 // A Cache belongs to one goroutine at a time; with an exec.Session, one Run
 // at a time.
@@ -225,12 +225,15 @@ func (c *Cache) finishStep(s *exec.Session, tally *cost.Tally, l *layerCache, to
 }
 
 // refresh runs one layer's refresh round: the due ciphertexts are
-// rescaled to a common level and returned to the client through one H2S
-// (masked with uniform r, flooded); the client re-encrypts y - r at the
-// home level (C2S), the server adds r: fresh encryptions of the same
-// values. The shares are multiplied by the home level's scale and the
-// ciphertexts relabelled with it, so that rescaling to the kernel level
-// later leaves scale 1.
+// rescaled to a common level and re-encrypted by an exec.Reencrypt: the
+// server masks them with uniform r and floods them (one H2S flight), the
+// client's half decrypts y - r and encrypts it fresh at the home level,
+// the server's half adds r: fresh encryptions of the same values. The
+// cache (server-side state) only plans the public map and scales and
+// keeps the server's outputs; the client's half runs on exec.Client with
+// what it received. The shares are multiplied by the home level's scale
+// and the ciphertexts relabelled with it, so that rescaling to the kernel
+// level later leaves scale 1.
 func (c *Cache) refresh(s *exec.Session, tally *cost.Tally, l *layerCache, rp refreshPlan) error {
 	if rp.empty() {
 		return nil
@@ -238,7 +241,6 @@ func (c *Cache) refresh(s *exec.Session, tally *cost.Tally, l *layerCache, rp re
 	cfg := c.cfg
 	p := cfg.Params
 	N := p.MaxSlots()
-	t := p.PlaintextModulus()
 	cts := make([]*rlwe.Ciphertext, len(rp.due))
 	for i, d := range rp.due {
 		ct := l.cts[d[0]][d[1]]
@@ -251,37 +253,31 @@ func (c *Cache) refresh(s *exec.Session, tally *cost.Tally, l *layerCache, rp re
 		}
 		cts[i] = ct
 	}
-	err := metered(s, tally, func(sub *cost.Tally) error {
-		y, err := rp.h2s.Run(s, sub, cts)
-		if err != nil {
-			return err
-		}
-		for _, h := range levelGroups(rp.homes) {
-			idx := rp.homes[h]
-			x := exec.Shared{C: make([]uint64, N*len(idx)), S: make([]uint64, N*len(idx))}
-			scales := make([]uint64, len(idx))
-			for j, i := range idx {
-				kind := rp.due[i][0]
-				scales[j] = scaleAt(p, cfg.KernelLevel[kind], h)
-				for e := 0; e < N; e++ {
-					x.C[j*N+e] = mulMod(y.C[i*N+e], scales[j], t)
-					x.S[j*N+e] = mulMod(y.S[i*N+e], scales[j], t)
-				}
-			}
-			out, err := exec.C2S{Params: p, Profile: cfg.Profile, Len: len(x.C), Level: h}.Run(s, sub, x)
-			if err != nil {
-				return err
-			}
-			for j, i := range idx {
-				out[j].Scale = p.NewScale(scales[j])
-				d := rp.due[i]
-				l.cts[d[0]][d[1]] = out[j]
+	// The public map: output ciphertext j of home level h is due
+	// ciphertext homes[h][j], times the home level's scale.
+	re := rp.re
+	re.Groups = append([]exec.ReencryptGroup(nil), rp.re.Groups...)
+	for gi, h := range levelGroups(rp.homes) {
+		g := &re.Groups[gi]
+		g.Map, g.Scale = make([]int, N*g.Cts), make([]uint64, g.Cts)
+		for j, i := range rp.homes[h] {
+			g.Scale[j] = scaleAt(p, cfg.KernelLevel[rp.due[i][0]], h)
+			for e := 0; e < N; e++ {
+				g.Map[j*N+e] = i*N + e
 			}
 		}
-		return nil
-	})
+	}
+	out, err := re.Run(s, tally, cts)
 	if err != nil {
 		return fmt.Errorf("kv: refresh round: %w", err)
+	}
+	for gi, h := range levelGroups(rp.homes) {
+		for j, i := range rp.homes[h] {
+			ct := out[gi][j]
+			ct.Scale = p.NewScale(re.Groups[gi].Scale[j])
+			d := rp.due[i]
+			l.cts[d[0]][d[1]] = ct
+		}
 	}
 	tally.Add(cost.Cost{Refreshes: int64(len(rp.due))})
 	cfg.applyRefresh(&l.led, rp)

@@ -13,8 +13,14 @@
 //
 // A [Cache] is the server's side: ciphertexts, shares, noise states, a
 // key-less evaluator. It cannot reach a secret key; the client's part of
-// an append, a refresh or a layout switch runs inside exec.C2S and
-// exec.H2S, on the session's exec.Client.
+// an append runs inside exec.C2S, and that of a refresh or a layout
+// switch inside exec.Reencrypt, on the session's exec.Client: the client's
+// half decrypts what it receives, lays it out by the public map the cache
+// planned, encrypts it fresh and sends it, with nothing but the Client and
+// the received ciphertexts; the server's half (mask, flood, send; receive;
+// add the mask laid out the same way) has the Server, the cache's
+// ciphertexts and its own masks. The cache never sees the client's
+// decrypted share.
 //
 // # Layouts
 //
@@ -30,9 +36,9 @@
 // matrix-matrix kernels consume it. [Cache.Switch] moves a prefilled layer
 // to the decode layout once: the server masks and floods the prefill
 // ciphertexts (one H2S flight for K and V), the client decrypts its masked
-// share, lays it out in the decode layout and encrypts it fresh (C2S), the
-// server adds its mask laid out the same way. One round per layer:
-// [Config.EstimateSwitch].
+// share, lays it out in the decode layout and encrypts it fresh, the
+// server adds its mask laid out the same way (exec.Reencrypt). One round
+// per layer: [Config.EstimateSwitch].
 //
 // # Appending a token
 //
@@ -107,8 +113,11 @@
 //
 // A refresh: the due ciphertexts are rescaled to a common level, masked
 // with uniform r and flooded (one H2S flight), the client re-encrypts
-// y - r fresh at the home level (C2S), the server adds r: Enc(y) again,
-// fresh. One round for the whole layer; Cost.Refreshes counts ciphertexts.
+// y - r fresh at the home level, the server adds r: Enc(y) again, fresh
+// (exec.Reencrypt, whose client uploads every home level in one flight).
+// One round for the whole layer, also when K and V have different home
+// levels (until this change such a round was counted as two, one per
+// upload); Cost.Refreshes counts ciphertexts.
 //
 // [NewConfig] simulates the whole trajectory up to MaxContext and rejects,
 // with [ErrBudget], any configuration in which a ciphertext would fall

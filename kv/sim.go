@@ -116,14 +116,14 @@ func (c Config) applyAppend(l *ledger, pl appendPlan) {
 }
 
 // refreshPlan is one layer's refresh round: the ciphertexts due (kind,
-// index), brought down to a common level, sent in one H2S flight, and
-// re-encrypted by the client at their home level (one C2S per distinct
-// home level).
+// index), brought down to a common level, returned in one H2S flight, and
+// re-encrypted by the client at their home level (an exec.Reencrypt with
+// one group per distinct home level, in levelGroups order).
 type refreshPlan struct {
 	due   [][2]int // (kind, index)
 	level int      // common level of the H2S
 	bits  float64  // largest payload at that level
-	h2s   exec.H2S
+	re    exec.Reencrypt
 	homes map[int][]int // home level -> positions in due
 }
 
@@ -182,7 +182,10 @@ func (c Config) planRefreshOf(l *ledger, due [][2]int) (refreshPlan, error) {
 	if err != nil {
 		return pl, fmt.Errorf("kv: refreshing %d ciphertexts at level %d: %w: %w", len(due), pl.level, err, ErrBudget)
 	}
-	pl.h2s = h2s
+	pl.re = exec.Reencrypt{Return: h2s}
+	for _, h := range levelGroups(pl.homes) {
+		pl.re.Groups = append(pl.re.Groups, exec.ReencryptGroup{Level: h, Cts: len(pl.homes[h])})
+	}
 	return pl, nil
 }
 
@@ -197,11 +200,8 @@ func (c Config) refreshCost(l *ledger, pl refreshPlan) cost.Cost {
 			total = total.Add(prof.Charge(cost.OpRescale, lvl, 1))
 		}
 	}
-	total = total.Add(noRounds(pl.h2s.Estimate()))
-	for _, h := range levelGroups(pl.homes) {
-		total = total.Add(noRounds(exec.C2S{Params: c.Params, Profile: prof, Len: len(pl.homes[h]) * c.Params.MaxSlots(), Level: h}.Estimate()))
-	}
-	return total.Add(cost.Cost{Refreshes: int64(len(pl.due)), Rounds: net.RoundsOf(int64(1 + len(pl.homes)))})
+	total = total.Add(pl.re.Estimate())
+	return total.Add(cost.Cost{Refreshes: int64(len(pl.due))})
 }
 
 func (c Config) applyRefresh(l *ledger, pl refreshPlan) {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
-	"github.com/cgsim/cgsim/net"
 )
 
 // PrefillLayout is the prefill layout of m tokens' keys (or values):
@@ -73,9 +72,11 @@ type Prefill struct {
 	Bits   float64
 }
 
-// switchPlan is the switch of one layer.
+// switchPlan is the switch of one layer: an exec.Reencrypt of the K and V
+// prefill ciphertexts, one group per distinct home level (levelGroups
+// order) of D decode-layout ciphertexts per kind.
 type switchPlan struct {
-	h2s   exec.H2S
+	re    exec.Reencrypt
 	homes map[int][]int // home level -> kinds
 	after ledger
 }
@@ -91,13 +92,16 @@ func (c Config) planSwitch(lay PrefillLayout, level int, bits float64) (switchPl
 	if err != nil {
 		return switchPlan{}, fmt.Errorf("kv: switching the prefill cache: %w", err)
 	}
-	pl := switchPlan{h2s: h2s, homes: map[int][]int{}}
+	pl := switchPlan{re: exec.Reencrypt{Return: h2s}, homes: map[int][]int{}}
 	D := c.Layout.Cts(lay.Tokens)
 	for k := 0; k < 2; k++ {
 		pl.homes[c.HomeLevel[k]] = append(pl.homes[c.HomeLevel[k]], k)
 		for i := 0; i < D; i++ {
 			pl.after.states[k] = append(pl.after.states[k], refreshedState(c.HomeLevel[k]))
 		}
+	}
+	for _, h := range levelGroups(pl.homes) {
+		pl.re.Groups = append(pl.re.Groups, exec.ReencryptGroup{Level: h, Cts: len(pl.homes[h]) * D})
 	}
 	pl.after.tokens = lay.Tokens
 	// The open ciphertext must take the next append.
@@ -109,13 +113,45 @@ func (c Config) planSwitch(lay PrefillLayout, level int, bits float64) (switchPl
 	return pl, nil
 }
 
-func (c Config) switchCost(lay PrefillLayout, pl switchPlan) cost.Cost {
+func (c Config) switchCost(pl switchPlan) cost.Cost { return pl.re.Estimate() }
+
+// switchMap fills the public map and scales of the switch's groups: slot
+// s of the decode-layout ciphertext d of kind k holds element e of token
+// j, which the returned vector (K's prefill ciphertexts, then V's) holds
+// at (k·P + ci)·N + sl for (ci, sl) = lay.Index(j, e); times the scale of
+// the kind's home level.
+func (c Config) switchMap(lay PrefillLayout, pl switchPlan) exec.Reencrypt {
+	p := c.Params
+	N := p.MaxSlots()
+	P := lay.Cts()
 	D := c.Layout.Cts(lay.Tokens)
-	total := noRounds(pl.h2s.Estimate())
-	for _, h := range levelGroups(pl.homes) {
-		total = total.Add(noRounds(exec.C2S{Params: c.Params, Profile: c.Profile, Len: len(pl.homes[h]) * D * c.Params.MaxSlots(), Level: h}.Estimate()))
+	re := pl.re
+	re.Groups = append([]exec.ReencryptGroup(nil), pl.re.Groups...)
+	for gi, h := range levelGroups(pl.homes) {
+		g := &re.Groups[gi]
+		g.Map, g.Scale = make([]int, 0, N*g.Cts), make([]uint64, 0, g.Cts)
+		for _, kind := range pl.homes[h] {
+			// Lay out source indices (plus one: 0 marks an empty slot)
+			// with the decode layout's own placement.
+			rows := make([]uint64, lay.Tokens*lay.KVDim)
+			for j := 0; j < lay.Tokens; j++ {
+				for e := 0; e < lay.KVDim; e++ {
+					ci, sl := lay.Index(j, e)
+					rows[j*lay.KVDim+e] = uint64((kind*P+ci)*N+sl) + 1
+				}
+			}
+			for _, vec := range c.Layout.Vectors(rows) {
+				for _, v := range vec {
+					g.Map = append(g.Map, int(v)-1)
+				}
+			}
+			S := scaleAt(p, c.KernelLevel[kind], h)
+			for range D {
+				g.Scale = append(g.Scale, S)
+			}
+		}
 	}
-	return total.Add(cost.Cost{Rounds: net.RoundsOf(int64(1 + len(pl.homes)))})
+	return re
 }
 
 // EstimateSwitch is the cost of Cache.Switch of m prefill tokens held at
@@ -131,17 +167,19 @@ func (c Config) EstimateSwitch(m, level int, bits float64) (cost.Cost, *Trajecto
 		return cost.Cost{}, nil, err
 	}
 	var empty ledger
-	total := c.switchCost(lay, pl).Scale(int64(c.Layers)).Add(c.boundaryCost(&empty, &pl.after))
+	total := c.switchCost(pl).Scale(int64(c.Layers)).Add(c.boundaryCost(&empty, &pl.after))
 	return total, &Trajectory{cfg: c, led: pl.after.clone()}, nil
 }
 
 // Switch builds an empty layer of the cache from the prefill kernels'
-// ciphertexts: the heterogeneous-encoding switch after prefill. The server
-// masks and floods the prefill ciphertexts and sends them (one H2S flight
-// for K and V); the client decrypts its masked share y - r, lays it out in
-// the decode layout (scaled for the home level) and encrypts it fresh at
-// the home level (C2S); the server lays out r the same way and adds it.
-// One round per layer; the cache ciphertexts come out fresh.
+// ciphertexts: the heterogeneous-encoding switch after prefill, an
+// exec.Reencrypt with a public relayout map. The server masks and floods
+// the prefill ciphertexts and sends them (one H2S flight for K and V); the
+// client's half (on exec.Client, with what it received) decrypts its
+// masked share y - r, lays it out in the decode layout (scaled for the
+// home level) and encrypts it fresh at the home level; the server's half
+// lays out r the same way and adds it. One round per layer; the cache
+// ciphertexts come out fresh.
 func (c *Cache) Switch(s *exec.Session, tally *cost.Tally, layer int, in *Prefill) error {
 	cfg := c.cfg
 	if layer < 0 || layer >= len(c.layers) {
@@ -161,8 +199,6 @@ func (c *Cache) Switch(s *exec.Session, tally *cost.Tally, layer int, in *Prefil
 		return err
 	}
 	p := cfg.Params
-	N := p.MaxSlots()
-	tm := p.PlaintextModulus()
 	D := cfg.Layout.Cts(lay.Tokens)
 	cts := append(append([]*rlwe.Ciphertext{}, in.K...), in.V...)
 	for i, ct := range cts {
@@ -171,51 +207,20 @@ func (c *Cache) Switch(s *exec.Session, tally *cost.Tally, layer int, in *Prefil
 		}
 		cts[i] = ct.CopyNew() // H2S masks in place
 	}
-	var out [2][]*rlwe.Ciphertext
-	err = metered(s, tally, func(sub *cost.Tally) error {
-		y, err := pl.h2s.Run(s, sub, cts)
-		if err != nil {
-			return err
-		}
-		// relayout: y.C (client) and y.S (server) are each in the prefill
-		// layout, K then V.
-		relay := func(flat []uint64, kind int, scale uint64) []uint64 {
-			rows := make([]uint64, lay.Tokens*lay.KVDim)
-			for j := 0; j < lay.Tokens; j++ {
-				for e := 0; e < lay.KVDim; e++ {
-					ci, sl := lay.Index(j, e)
-					rows[j*lay.KVDim+e] = mulMod(flat[(kind*P+ci)*N+sl], scale, tm)
-				}
-			}
-			var v []uint64
-			for _, vec := range cfg.Layout.Vectors(rows) {
-				v = append(v, vec...)
-			}
-			return v
-		}
-		for _, h := range levelGroups(pl.homes) {
-			var x exec.Shared
-			for _, kind := range pl.homes[h] {
-				S := scaleAt(p, cfg.KernelLevel[kind], h)
-				x.C = append(x.C, relay(y.C, kind, S)...)
-				x.S = append(x.S, relay(y.S, kind, S)...)
-			}
-			res, err := exec.C2S{Params: p, Profile: cfg.Profile, Len: len(x.C), Level: h}.Run(s, sub, x)
-			if err != nil {
-				return err
-			}
-			for i, kind := range pl.homes[h] {
-				S := scaleAt(p, cfg.KernelLevel[kind], h)
-				for _, ct := range res[i*D : (i+1)*D] {
-					ct.Scale = p.NewScale(S)
-				}
-				out[kind] = append([]*rlwe.Ciphertext(nil), res[i*D:(i+1)*D]...)
-			}
-		}
-		return nil
-	})
+	re := cfg.switchMap(lay, pl)
+	res, err := re.Run(s, tally, cts)
 	if err != nil {
 		return fmt.Errorf("kv: switching layer %d: %w", layer, err)
+	}
+	var out [2][]*rlwe.Ciphertext
+	for gi, h := range levelGroups(pl.homes) {
+		for i, kind := range pl.homes[h] {
+			cts := res[gi][i*D : (i+1)*D]
+			for j, ct := range cts {
+				ct.Scale = p.NewScale(re.Groups[gi].Scale[i*D+j])
+			}
+			out[kind] = append([]*rlwe.Ciphertext(nil), cts...)
+		}
 	}
 	l.cts = out
 	l.shares = [2][]uint64{append([]uint64(nil), in.KS...), append([]uint64(nil), in.VS...)}

@@ -6,77 +6,80 @@ package mpc
 // adjacent pairs of every row with one batched sign and keeps the larger
 // with one batched product by the comparison bit; an odd element goes up
 // unchallenged. ceil(log2(max len)) levels.
-func (s *Session) maxRows(x shared, lens []int, withIndex bool) (vals, idx shared, err error) {
-	r := s.cfg.Ring
-	rows := make([]shared, len(lens)) // current candidates of each row
-	ids := make([]shared, len(lens))
+//
+// x is the party's share; the positions are public (the client holds
+// them, the server zeros), and the party gets its shares of the maxima
+// and of the positions.
+func (p *party) maxRows(x []uint64, lens []int, withIndex bool) (vals, idx []uint64, err error) {
+	r := p.r
+	rows := make([][]uint64, len(lens)) // current candidates of each row
+	ids := make([][]uint64, len(lens))
 	off := 0
 	for i, l := range lens {
-		rows[i] = x.part(off, off+l)
+		rows[i] = x[off : off+l]
 		if withIndex {
-			ids[i] = shared{make([]uint64, l), make([]uint64, l)}
-			for j := range l {
-				ids[i][Client][j] = uint64(j) // public positions: the client holds them
+			pos := make([]uint64, l)
+			for j := range pos {
+				pos[j] = uint64(j)
 			}
+			ids[i] = p.public(pos)
 		}
 		off += l
 	}
 	for {
 		// Gather the pairs (a, b) of every row, a before b.
-		var as, bs, ia, ib []shared
+		var as, bs, ia, ib []uint64
 		for i := range rows {
-			for j := 0; j+1 < rows[i].len(); j += 2 {
-				as = append(as, rows[i].part(j, j+1))
-				bs = append(bs, rows[i].part(j+1, j+2))
+			for j := 0; j+1 < len(rows[i]); j += 2 {
+				as = append(as, rows[i][j])
+				bs = append(bs, rows[i][j+1])
 				if withIndex {
-					ia = append(ia, ids[i].part(j, j+1))
-					ib = append(ib, ids[i].part(j+1, j+2))
+					ia = append(ia, ids[i][j])
+					ib = append(ib, ids[i][j+1])
 				}
 			}
 		}
 		if len(as) == 0 {
 			break
 		}
-		a, b := concat(as...), concat(bs...)
-		np := a.len()
-		diff := s.affine(1, a, r.Neg(1), b, 0)
-		ge, err := s.sign(diff) // [a >= b]: ties keep the earlier element
+		np := len(as)
+		diff := p.affine(1, as, r.Neg(1), bs, 0)
+		ge, err := p.sign(diff) // [a >= b]: ties keep the earlier element
 		if err != nil {
-			return shared{}, shared{}, err
+			return nil, nil, err
 		}
 		sel := diff
 		bits := ge
-		var idiff shared
 		if withIndex {
-			idiff = s.affine(1, concat(ia...), r.Neg(1), concat(ib...), 0)
+			idiff := p.affine(1, ia, r.Neg(1), ib, 0)
 			sel = concat(diff, idiff)
 			bits = concat(ge, ge)
 		}
-		prod, err := s.mul(bits, sel)
+		prod, err := p.mul(bits, sel)
 		if err != nil {
-			return shared{}, shared{}, err
+			return nil, nil, err
 		}
-		win := s.affine(1, prod.part(0, np), 1, b, 0)
-		var winIdx shared
+		win := p.affine(1, prod[:np], 1, bs, 0)
+		var winIdx []uint64
 		if withIndex {
-			winIdx = s.affine(1, prod.part(np, 2*np), 1, concat(ib...), 0)
+			winIdx = p.affine(1, prod[np:2*np], 1, ib, 0)
 		}
 		// Rebuild the rows: winners, then the odd element.
 		k := 0
 		for i := range rows {
-			l := rows[i].len()
-			nr, ni := shared{}, shared{}
+			l := len(rows[i])
+			var nr, ni []uint64
 			for j := 0; j+1 < l; j += 2 {
-				nr = concat(nr, win.part(k, k+1))
+				nr = append(nr, win[k])
 				if withIndex {
-					ni = concat(ni, winIdx.part(k, k+1))
+					ni = append(ni, winIdx[k])
 				}
 				k++
 			}
 			if l%2 == 1 {
-				nr = concat(nr, rows[i].part(l-1, l))
+				nr = append(nr, rows[i][l-1])
 				if withIndex {
-					ni = concat(ni, ids[i].part(l-1, l))
+					ni = append(ni, ids[i][l-1])
 				}
 			}
 			rows[i], ids[i] = nr, ni

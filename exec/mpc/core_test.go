@@ -109,11 +109,13 @@ func TestTruncShifts(t *testing.T) {
 				if err := s.Preprocess(truncPiece(len(xs), k).need); err != nil {
 					t.Fatal(err)
 				}
-				z, err := s.trunc(fromPair(x), k)
+				z, err := s.playBoth([]Pair{x}, func(p *party, mine ...[]uint64) ([]uint64, error) {
+					return p.trunc(mine[0], k)
+				})
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, _ := r.Open(z.pair(r))
+				got, _ := r.Open(z)
 				for i, v := range ints {
 					want := v >> k // floor division
 					if d := r.ToInt(got[i]) - want; d < -2 || d > 2 {

@@ -35,9 +35,20 @@
 // # Parties, sessions and metering
 //
 // A [Session] is a client and a server joined by net.Pipe. A Run plays both
-// parties: each communication step runs the client's and the server's code
-// concurrently, each touching only its own share, its own dealer material
-// and its own connection. Every step opens masked vectors (a Beaver
+// parties, but each party's code is written for one party alone: every
+// protocol has a play method, func(p *party, mine ...[]uint64) ([]uint64,
+// error), that receives its party (role, connection, stock of dealer
+// material) and that party's own shares of the inputs, and returns its own
+// share of the output; the building blocks (mul, trunc, sign, exp,
+// reciprocal, ...) are methods of *party on the party's shares. No party
+// code has the other party's share in scope: Run hands index p.role of
+// each input Pair to the party p (and only to it), runs the two plays
+// concurrently for the whole protocol, and assembles their outputs into a
+// Pair after both finish (TestPartyCodeSeesOneShare checks the source for
+// it). The two goroutines meet at a barrier at the start and the end of
+// each communication step, which carries no data, only the fact that both
+// reached the step, so that the meter brackets each step. Every step opens
+// masked vectors (a Beaver
 // product's x - a and y - b, a truncation's x + 2^ℓ + r, a comparison's
 // 2x + r): each party sends one message, both compute the opened values
 // and finish locally. Independent openings share one step (one message per

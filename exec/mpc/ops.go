@@ -2,57 +2,55 @@ package mpc
 
 import "math"
 
-// Session-level building blocks of the non-linear protocols. Each has a
-// plan method of the same name in the protocol's Estimate.
+// The building blocks of the non-linear protocols, as one party's code:
+// each is a method of *party that takes and returns that party's shares
+// only. Each has a plan method of the same name in the protocol's
+// Estimate.
 
 // truncMaybe divides by 2^k; nothing happens when k is 0.
-func (s *Session) truncMaybe(x shared, k int) (shared, error) {
+func (p *party) truncMaybe(x []uint64, k int) ([]uint64, error) {
 	if k == 0 {
 		return x, nil
 	}
-	return s.trunc(x, k)
+	return p.trunc(x, k)
 }
 
 // mulTrunc multiplies, then divides by 2^k: a product of values with a and
 // b fractional bits has a+b - k.
-func (s *Session) mulTrunc(x, y shared, k int) (shared, error) {
-	z, err := s.mul(x, y)
+func (p *party) mulTrunc(x, y []uint64, k int) ([]uint64, error) {
+	z, err := p.mul(x, y)
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	return s.truncMaybe(z, k)
+	return p.truncMaybe(z, k)
 }
 
 // mulFix multiplies fixed-point values with f fractional bits.
-func (s *Session) mulFix(x, y shared) (shared, error) { return s.mulTrunc(x, y, s.cfg.Ring.frac) }
+func (p *party) mulFix(x, y []uint64) ([]uint64, error) { return p.mulTrunc(x, y, p.r.frac) }
 
 // mulPubRaw multiplies by public elements, locally: element i by
 // c[i/block] (a single constant with block 0). No truncation.
-func (s *Session) mulPubRaw(x shared, c []uint64, block int) shared {
-	r := s.cfg.Ring
-	var z shared
-	for role := range z {
-		z[role] = make([]uint64, len(x[role]))
-		for i, v := range x[role] {
-			k := 0
-			if block > 0 {
-				k = i / block
-			}
-			z[role][i] = r.Mul(v, c[k])
+func (p *party) mulPubRaw(x []uint64, c []uint64, block int) []uint64 {
+	z := make([]uint64, len(x))
+	for i, v := range x {
+		k := 0
+		if block > 0 {
+			k = i / block
 		}
-		s.parties[role].charge(len(x[role]))
+		z[i] = p.r.Mul(v, c[k])
 	}
+	p.charge(len(x))
 	return z
 }
 
 // toPrec converts values with from fractional bits to to bits: a local
 // exact product by 2^(to-from) upwards, a truncation downwards.
-func (s *Session) toPrec(x shared, from, to int) (shared, error) {
+func (p *party) toPrec(x []uint64, from, to int) ([]uint64, error) {
 	switch {
 	case to > from:
-		return s.mulPubRaw(x, []uint64{1 << (to - from)}, 0), nil
+		return p.mulPubRaw(x, []uint64{1 << (to - from)}, 0), nil
 	default:
-		return s.truncMaybe(x, from-to)
+		return p.truncMaybe(x, from-to)
 	}
 }
 
@@ -76,9 +74,9 @@ func (r *Ring) scaleParams(c float64, magBits int) (m uint64, k int) {
 
 // scale multiplies values below 2^magBits in magnitude by a public
 // 0 < c <= 1, in one truncation.
-func (s *Session) scale(x shared, c float64, magBits int) (shared, error) {
-	m, k := s.cfg.Ring.scaleParams(c, magBits)
-	return s.truncMaybe(s.mulPubRaw(x, []uint64{m}, 0), k)
+func (p *party) scale(x []uint64, c float64, magBits int) ([]uint64, error) {
+	m, k := p.r.scaleParams(c, magBits)
+	return p.truncMaybe(p.mulPubRaw(x, []uint64{m}, 0), k)
 }
 
 func (p *plan) scale(n int, c float64, magBits int) {
@@ -88,86 +86,63 @@ func (p *plan) scale(n int, c float64, magBits int) {
 }
 
 // sumRows sums consecutive runs of lens[i] elements: one value per row.
-func (s *Session) sumRows(x shared, lens []int) shared {
-	r := s.cfg.Ring
-	var out shared
-	for role := range out {
-		out[role] = make([]uint64, len(lens))
-		off := 0
-		for i, l := range lens {
-			var acc uint64
-			for _, v := range x[role][off : off+l] {
-				acc = r.Add(acc, v)
-			}
-			out[role][i] = acc
-			off += l
+func (p *party) sumRows(x []uint64, lens []int) []uint64 {
+	out := make([]uint64, len(lens))
+	off := 0
+	for i, l := range lens {
+		var acc uint64
+		for _, v := range x[off : off+l] {
+			acc = p.r.Add(acc, v)
 		}
-		s.parties[role].charge(x.len())
+		out[i] = acc
+		off += l
 	}
+	p.charge(len(x))
 	return out
 }
 
 // broadcast repeats row value i lens[i] times (no arithmetic).
-func broadcast(v shared, lens []int) shared {
-	var out shared
-	for role := range out {
-		for i, l := range lens {
-			for range l {
-				out[role] = append(out[role], v[role][i])
-			}
+func broadcast(v []uint64, lens []int) []uint64 {
+	var out []uint64
+	for i, l := range lens {
+		for range l {
+			out = append(out, v[i])
 		}
 	}
 	return out
 }
 
-// concat joins shared vectors (no arithmetic).
-func concat(xs ...shared) shared {
-	var out shared
+// concat joins vectors (no arithmetic).
+func concat(xs ...[]uint64) []uint64 {
+	var out []uint64
 	for _, x := range xs {
-		for role := range out {
-			out[role] = append(out[role], x[role]...)
-		}
+		out = append(out, x...)
 	}
 	return out
-}
-
-// part returns elements [lo, hi).
-func (x shared) part(lo, hi int) shared { return shared{x[0][lo:hi], x[1][lo:hi]} }
-
-// constant is the public element c shared as (c, 0), n times.
-func constant(c uint64, n int) shared {
-	v := make([]uint64, n)
-	for i := range v {
-		v[i] = c
-	}
-	return shared{v, make([]uint64, n)}
 }
 
 // lincomb returns c0 + Σ_j coef[j]·b_j per element, where b holds m
 // consecutive blocks of n elements (b_j is block j). The products are by
 // public integers (the coefficients are fixed-point, the b_j plain 0/1),
 // so no truncation is needed.
-func (s *Session) lincomb(b shared, n int, coef []uint64, c0 uint64) shared {
-	r := s.cfg.Ring
-	var out shared
-	for role := range out {
-		out[role] = make([]uint64, n)
-		for i := range out[role] {
-			var acc uint64
-			if role == Client {
-				acc = c0
-			}
-			for j, c := range coef {
-				acc = r.Add(acc, r.Mul(c, b[role][j*n+i]))
-			}
-			out[role][i] = acc
+func (p *party) lincomb(b []uint64, n int, coef []uint64, c0 uint64) []uint64 {
+	r := p.r
+	out := make([]uint64, n)
+	for i := range out {
+		var acc uint64
+		if p.role == Client {
+			acc = c0
 		}
-		ops := 2 * n * len(coef)
-		if role == Client {
-			ops += n
+		for j, c := range coef {
+			acc = r.Add(acc, r.Mul(c, b[j*n+i]))
 		}
-		s.parties[role].charge(ops)
+		out[i] = acc
 	}
+	ops := 2 * n * len(coef)
+	if p.role == Client {
+		ops += n
+	}
+	p.charge(ops)
 	return out
 }
 
@@ -180,9 +155,8 @@ const (
 
 // expU returns u = x/64 with W fractional bits from x with f: x itself
 // read with f + 6 bits, converted.
-func (s *Session) expU(x shared) (shared, error) {
-	r := s.cfg.Ring
-	return s.toPrec(x, r.frac+expSquarings, r.work)
+func (p *party) expU(x []uint64) ([]uint64, error) {
+	return p.toPrec(x, p.r.frac+expSquarings, p.r.work)
 }
 
 func (p *plan) expU(n int) { p.toPrec(n, p.cfg.Ring.frac+expSquarings, p.cfg.Ring.work) }
@@ -193,21 +167,21 @@ func (p *plan) expU(n int) { p.toPrec(n, p.cfg.Ring.frac+expSquarings, p.cfg.Rin
 // the e^x·x²/(2N) of (1 + x/N)^N, so that 6 squarings do better than 8.
 // The result has out fractional bits (the last truncation by 2W - out).
 // For u = -1 exactly the base is 1/2 and the result 2^-64, that is 0.
-func (s *Session) expSquare(u, uu shared, out int) (shared, error) {
-	r := s.cfg.Ring
+func (p *party) expSquare(u, uu []uint64, out int) ([]uint64, error) {
+	r := p.r
 	w := r.work
-	h, err := s.trunc(uu, w+1) // u²/2
+	h, err := p.trunc(uu, w+1) // u²/2
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	y := s.affine(1, u, 1, h, r.encodeAt(1, w))
+	y := p.affine(1, u, 1, h, r.encodeAt(1, w))
 	for i := range expSquarings {
 		k := w
 		if i == expSquarings-1 {
 			k = 2*w - out
 		}
-		if y, err = s.mulTrunc(y, y, k); err != nil {
-			return shared{}, err
+		if y, err = p.mulTrunc(y, y, k); err != nil {
+			return nil, err
 		}
 	}
 	return y, nil
@@ -229,21 +203,20 @@ func (p *plan) expSquare(n, out int) {
 // exp returns e^x for x <= 0 (f fractional bits) with out fractional bits:
 // [x >= -16] times the limit formula. The clipping comparison shares its
 // round with the product u·u.
-func (s *Session) exp(x shared, out int) (shared, error) {
-	r := s.cfg.Ring
-	u, err := s.expU(x)
+func (p *party) exp(x []uint64, out int) ([]uint64, error) {
+	u, err := p.expU(x)
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	var in, uu shared
-	if err := s.open(signOp(s.addConst(x, r.Encode(expClip)), &in), mulOp(u, u, &uu)); err != nil {
-		return shared{}, err
+	var in, uu []uint64
+	if err := p.open(p.signOp(p.addConst(x, p.r.Encode(expClip)), &in), p.mulOp(u, u, &uu)); err != nil {
+		return nil, err
 	}
-	y, err := s.expSquare(u, uu, out)
+	y, err := p.expSquare(u, uu, out)
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	return s.mul(in, y)
+	return p.mul(in, y)
 }
 
 func (p *plan) exp(n, out int) {
@@ -269,16 +242,16 @@ var binBalance = 2 / (1 + math.Sqrt2)
 // halfOctaves compares x (n values, prec fractional bits) with 2^(j/2)
 // for j = 2lo+1 .. 2hi-1: block j-2lo-1 holds [x >= 2^(j/2)]. It returns
 // the comparison as an opening (nil when there is nothing to compare).
-func (s *Session) halfOctaves(x shared, prec, lo, hi int, out *shared) []opening {
-	r := s.cfg.Ring
-	var blocks []shared
+func (p *party) halfOctaves(x []uint64, prec, lo, hi int, out *[]uint64) []opening {
+	r := p.r
+	var blocks [][]uint64
 	for j := 2*lo + 1; j < 2*hi; j++ {
-		blocks = append(blocks, s.addConst(x, r.Neg(r.encodeAt(math.Pow(2, float64(j)/2), prec))))
+		blocks = append(blocks, p.addConst(x, r.Neg(r.encodeAt(math.Pow(2, float64(j)/2), prec))))
 	}
 	if len(blocks) == 0 {
 		return nil
 	}
-	return []opening{signOp(concat(blocks...), out)}
+	return []opening{p.signOp(concat(blocks...), out)}
 }
 
 func (p *plan) halfOctaves(n, lo, hi int) []piece {
@@ -294,16 +267,13 @@ func (p *plan) halfOctaves(n, lo, hi int) []piece {
 // g = c(2lo) on [2^lo, 2^(lo+1/2)) and so on, linear in the comparison
 // bits: c(2lo) + Σ_j [x >= 2^(j/2)]·(c(j) - c(j-1)), with prec fractional
 // bits.
-func (s *Session) guess(bitsx shared, n, lo, hi, prec int, c func(j int) float64) shared {
-	r := s.cfg.Ring
+func (p *party) guess(bitsx []uint64, n, lo, hi, prec int, c func(j int) float64) []uint64 {
+	r := p.r
 	var coef []uint64
 	for j := 2*lo + 1; j < 2*hi; j++ {
 		coef = append(coef, r.Sub(r.encodeAt(c(j), prec), r.encodeAt(c(j-1), prec)))
 	}
-	if len(coef) == 0 {
-		bitsx = shared{}
-	}
-	return s.lincomb(bitsx, n, coef, r.encodeAt(c(2*lo), prec))
+	return p.lincomb(bitsx, n, coef, r.encodeAt(c(2*lo), prec))
 }
 
 func (p *plan) guess(n, lo, hi int) { p.lincomb(n, max(0, 2*(hi-lo)-1)) }
@@ -333,21 +303,21 @@ func floorDiv(a, b int) int {
 // within ±0.172 relative, then Goldschmidt steps y ← y(1+e), e ← e² from
 // e = 1 - x·y, which need one product round pair each (the two products
 // are independent) instead of Newton's two.
-func (s *Session) reciprocal(x shared, xp, lo, hi, out int) (shared, error) {
-	r := s.cfg.Ring
-	n := x.len()
+func (p *party) reciprocal(x []uint64, xp, lo, hi, out int) ([]uint64, error) {
+	r := p.r
+	n := len(x)
 	P := r.recipPrec(lo)
-	var b shared
-	if err := s.open(s.halfOctaves(x, xp, lo, hi, &b)...); err != nil {
-		return shared{}, err
+	var b []uint64
+	if err := p.open(p.halfOctaves(x, xp, lo, hi, &b)...); err != nil {
+		return nil, err
 	}
-	y := s.guess(b, n, lo, hi, P, func(j int) float64 { return binBalance / math.Pow(2, float64(j)/2) })
-	xy, err := s.mulTrunc(x, y, xp)
+	y := p.guess(b, n, lo, hi, P, func(j int) float64 { return binBalance / math.Pow(2, float64(j)/2) })
+	xy, err := p.mulTrunc(x, y, xp)
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	e := s.affine(r.Neg(1), xy, 0, shared{}, r.encodeAt(1, P))
-	return s.goldschmidt(y, e, P, recipIterations, out)
+	e := p.affine(r.Neg(1), xy, 0, nil, r.encodeAt(1, P))
+	return p.goldschmidt(y, e, P, recipIterations, out)
 }
 
 func (p *plan) reciprocal(n, xp, lo, hi, out int) {
@@ -361,19 +331,18 @@ func (p *plan) reciprocal(n, xp, lo, hi, out int) {
 
 // goldschmidt runs its steps on y and e = 1 - x·y (P fractional bits)
 // and returns y with out fractional bits.
-func (s *Session) goldschmidt(y, e shared, P, iters, out int) (shared, error) {
-	r := s.cfg.Ring
-	n := y.len()
+func (p *party) goldschmidt(y, e []uint64, P, iters, out int) ([]uint64, error) {
+	n := len(y)
 	for i := range iters {
-		onePlus := s.addConst(e, r.encodeAt(1, P))
+		onePlus := p.addConst(e, p.r.encodeAt(1, P))
 		if i == iters-1 {
-			return s.mulTrunc(y, onePlus, 2*P-out)
+			return p.mulTrunc(y, onePlus, 2*P-out)
 		}
-		z, err := s.mulTrunc(concat(y, e), concat(onePlus, e), P)
+		z, err := p.mulTrunc(concat(y, e), concat(onePlus, e), P)
 		if err != nil {
-			return shared{}, err
+			return nil, err
 		}
-		y, e = z.part(0, n), z.part(n, 2*n)
+		y, e = z[:n], z[n:2*n]
 	}
 	return y, nil
 }
@@ -403,40 +372,40 @@ func rsqrtGuess(j int) float64 { return math.Sqrt(binBalance / math.Pow(2, float
 // coefficients); then third-order steps y ← y(1 + e/2 + 3e²/8),
 // e ← (5/8)e³ + (15/64)e⁴, two product round pairs each (e², then y·(…),
 // e³ and e⁴ together).
-func (s *Session) rsqrt(v, b shared, m, eps float64, lo, hi, P, extra, out int) (shared, error) {
-	r := s.cfg.Ring
-	n := v.len()
-	y := s.guess(b, n, lo, hi, P, rsqrtGuess)
-	msq := s.guess(b, n, lo, hi, P+extra, func(j int) float64 { g := rsqrtGuess(j); return m * g * g })
-	esq := s.guess(b, n, lo, hi, r.frac+P+extra, func(j int) float64 { g := rsqrtGuess(j); return eps * g * g })
-	z, err := s.mul(v, msq)
+func (p *party) rsqrt(v, b []uint64, m, eps float64, lo, hi, P, extra, out int) ([]uint64, error) {
+	r := p.r
+	n := len(v)
+	y := p.guess(b, n, lo, hi, P, rsqrtGuess)
+	msq := p.guess(b, n, lo, hi, P+extra, func(j int) float64 { g := rsqrtGuess(j); return m * g * g })
+	esq := p.guess(b, n, lo, hi, r.frac+P+extra, func(j int) float64 { g := rsqrtGuess(j); return eps * g * g })
+	z, err := p.mul(v, msq)
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	xs, err := s.trunc(s.affine(1, z, 1, esq, 0), r.frac+extra)
+	xs, err := p.trunc(p.affine(1, z, 1, esq, 0), r.frac+extra)
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	e := s.affine(r.Neg(1), xs, 0, shared{}, r.encodeAt(1, P))
+	e := p.affine(r.Neg(1), xs, 0, nil, r.encodeAt(1, P))
 	for i := range rsqrtIterations {
-		e2, err := s.mulTrunc(e, e, P)
+		e2, err := p.mulTrunc(e, e, P)
 		if err != nil {
-			return shared{}, err
+			return nil, err
 		}
 		// 8·(1 + e/2 + 3e²/8) with P bits is 1 + e/2 + 3e²/8 with P + 3.
-		p8 := s.affine(4, e, 3, e2, r.encodeAt(8, P))
+		p8 := p.affine(4, e, 3, e2, r.encodeAt(8, P))
 		if i == rsqrtIterations-1 {
-			return s.mulTrunc(y, p8, 2*P+3-out)
+			return p.mulTrunc(y, p8, 2*P+3-out)
 		}
-		z, err := s.mul(concat(y, e2, e2), concat(p8, e, e2))
+		z, err := p.mul(concat(y, e2, e2), concat(p8, e, e2))
 		if err != nil {
-			return shared{}, err
+			return nil, err
 		}
 		// e' = (40e³ + 15e⁴)/64: the raw products have 2P bits.
-		en := s.affine(40, z.part(n, 2*n), 15, z.part(2*n, 3*n), 0)
-		var yn, ee shared
-		if err := s.open(truncOp(z.part(0, n), P+3, &yn), truncOp(en, P+6, &ee)); err != nil {
-			return shared{}, err
+		en := p.affine(40, z[n:2*n], 15, z[2*n:3*n], 0)
+		var yn, ee []uint64
+		if err := p.open(p.truncOp(z[:n], P+3, &yn), p.truncOp(en, P+6, &ee)); err != nil {
+			return nil, err
 		}
 		y, e = yn, ee
 	}
@@ -468,11 +437,11 @@ func (p *plan) rsqrt(n, lo, hi, P, extra, out int) {
 
 // sigmoidBits are the comparison bits of x·σ(z): [x >= 0], [x >= -tx]
 // and [x >= tx], as one opening, and what xSigmoid derives from them.
-type sigmoidBits struct{ b shared }
+type sigmoidBits struct{ b []uint64 }
 
-func (s *Session) sigmoidSign(x shared, tx float64, g *sigmoidBits) opening {
-	r := s.cfg.Ring
-	return signOp(concat(x, s.addConst(x, r.Encode(tx)), s.addConst(x, r.Neg(r.Encode(tx)))), &g.b)
+func (p *party) sigmoidSign(x []uint64, tx float64, g *sigmoidBits) opening {
+	r := p.r
+	return p.signOp(concat(x, p.addConst(x, r.Encode(tx)), p.addConst(x, r.Neg(r.Encode(tx)))), &g.b)
 }
 
 func (p *plan) sigmoidSign(n int) piece {
@@ -484,12 +453,12 @@ func (p *plan) sigmoidSign(n int) piece {
 // parts returns pos = [x >= 0], in = [-tx <= x < tx] and
 // q = [x >= -tx] + [x >= tx] - 2[x >= 0], which is the sign making
 // q·z = -|z| inside (-tx, tx) and 0 outside.
-func (s *Session) sigmoidParts(g sigmoidBits, n int) (pos, in, q shared) {
-	r := s.cfg.Ring
-	pos, above, over := g.b.part(0, n), g.b.part(n, 2*n), g.b.part(2*n, 3*n)
-	in = s.affine(1, above, r.Neg(1), over, 0)
-	q = s.affine(1, above, 1, over, 0)
-	q = s.affine(1, q, r.Neg(2), pos, 0)
+func (p *party) sigmoidParts(g sigmoidBits, n int) (pos, in, q []uint64) {
+	r := p.r
+	pos, above, over := g.b[:n], g.b[n:2*n], g.b[2*n:3*n]
+	in = p.affine(1, above, r.Neg(1), over, 0)
+	q = p.affine(1, above, 1, over, 0)
+	q = p.affine(1, q, r.Neg(2), pos, 0)
 	return pos, in, q
 }
 
@@ -503,31 +472,31 @@ func (p *plan) sigmoidParts(n int) { p.affine(n); p.affine(n); p.affine(n) }
 // local, and Goldschmidt steps give the reciprocal. Then
 // σ(z) = [x<0] + (2[x>=0] - 1)/(1 + e^-|z|) makes
 // x·σ(z) = (x - xp) + (2xp - x)·inv, one product.
-func (s *Session) sigmoidTail(x, u, in, xp shared) (shared, error) {
-	r := s.cfg.Ring
+func (p *party) sigmoidTail(x, u, in, xp []uint64) ([]uint64, error) {
+	r := p.r
 	w := r.work
-	n := x.len()
+	n := len(x)
 	// u + in·(ln(2/3)/64 + 1) - 1
-	u = s.affine(1, u, r.encodeAt(math.Log(2.0/3)/64+1, w), in, r.Neg(r.encodeAt(1, w)))
-	var uu shared
-	if err := s.open(mulOp(u, u, &uu)); err != nil {
-		return shared{}, err
+	u = p.affine(1, u, r.encodeAt(math.Log(2.0/3)/64+1, w), in, r.Neg(r.encodeAt(1, w)))
+	var uu []uint64
+	if err := p.open(p.mulOp(u, u, &uu)); err != nil {
+		return nil, err
 	}
-	y, err := s.expSquare(u, uu, w)
+	y, err := p.expSquare(u, uu, w)
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	e := s.affine(r.Neg(1), y, 0, shared{}, r.encodeAt(1.0/3, w))
-	inv, err := s.goldschmidt(constant(r.encodeAt(2.0/3, w), n), e, w, sigmoidIterations, w)
+	e := p.affine(r.Neg(1), y, 0, nil, r.encodeAt(1.0/3, w))
+	inv, err := p.goldschmidt(p.constant(r.encodeAt(2.0/3, w), n), e, w, sigmoidIterations, w)
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	d := s.affine(2, xp, r.Neg(1), x, 0) // 2xp - x
-	prod, err := s.mulTrunc(d, inv, w)
+	d := p.affine(2, xp, r.Neg(1), x, 0) // 2xp - x
+	prod, err := p.mulTrunc(d, inv, w)
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	return s.affine(1, prod, 1, s.affine(1, x, r.Neg(1), xp, 0), 0), nil
+	return p.affine(1, prod, 1, p.affine(1, x, r.Neg(1), xp, 0), 0), nil
 }
 
 func (p *plan) sigmoidTail(n int) {

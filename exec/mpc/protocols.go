@@ -31,9 +31,18 @@ var (
 	_ Protocol = LayerNorm{}
 )
 
+// play is one party's code of a protocol: it gets its own party (role,
+// connection, dealer material) and its own shares of the inputs, in the
+// order of the Run's arguments, and returns its own share of the output.
+// Every protocol's play is a method of the protocol value with no other
+// way to reach a share: the other party's shares never are in its scope.
+type play func(p *party, mine ...[]uint64) ([]uint64, error)
+
 // run is the common frame of every Run: check the inputs, fetch the
-// material, run the body.
-func run(s *Session, cfg Config, name string, proto Protocol, shape error, inputs []Pair, lens []int, body func() (shared, error)) (Pair, error) {
+// material, then run body once per party (Session.each), each party with
+// its own shares of the inputs, and assemble the two outputs into a Pair
+// after both finished.
+func run(s *Session, cfg Config, name string, proto Protocol, shape error, inputs []Pair, lens []int, body play) (Pair, error) {
 	if shape != nil {
 		return Pair{}, fmt.Errorf("mpc: %s: %w", name, shape)
 	}
@@ -48,11 +57,32 @@ func run(s *Session, cfg Config, name string, proto Protocol, shape error, input
 	if err := s.begin(name, cfg, proto.Need()); err != nil {
 		return Pair{}, err
 	}
-	out, err := body()
+	out, err := s.playBoth(inputs, body)
 	if err != nil {
 		return Pair{}, fmt.Errorf("mpc: %s: %w", name, err)
 	}
-	return out.pair(cfg.Ring), nil
+	return out, nil
+}
+
+// playBoth hands each party its own shares of the inputs (index p.role of
+// each Pair, and nothing else), runs body for both concurrently and
+// returns the outputs as a Pair.
+func (s *Session) playBoth(inputs []Pair, body play) (Pair, error) {
+	var out [2][]uint64
+	err := s.each(func(p *party) error {
+		mine := make([][]uint64, len(inputs))
+		for i, in := range inputs {
+			mine[i] = in[p.role].V
+		}
+		v, err := body(p, mine...)
+		out[p.role] = v
+		return err
+	})
+	if err != nil {
+		return Pair{}, err
+	}
+	t := s.cfg.Ring.t
+	return Pair{{Mod: t, V: out[Client]}, {Mod: t, V: out[Server]}}, nil
 }
 
 func positive(what string, v int) error {
@@ -96,12 +126,16 @@ func (m Mul) Estimate() cost.Cost { return m.plan().estimate() }
 
 // Run returns shares of x ⊙ y.
 func (m Mul) Run(s *Session, x, y Pair) (Pair, error) {
-	return run(s, m.Config, "mul", m, positive("length", m.N), []Pair{x, y}, []int{m.N, m.N}, func() (shared, error) {
-		if m.Fixed {
-			return s.mulFix(fromPair(x), fromPair(y))
-		}
-		return s.mul(fromPair(x), fromPair(y))
-	})
+	return run(s, m.Config, "mul", m, positive("length", m.N), []Pair{x, y}, []int{m.N, m.N}, m.play)
+}
+
+// play is one party's Mul: its shares of x and y.
+func (m Mul) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	x, y := mine[0], mine[1]
+	if m.Fixed {
+		return p.mulFix(x, y)
+	}
+	return p.mul(x, y)
 }
 
 // ----- Trunc -----
@@ -124,9 +158,12 @@ func (t Trunc) Estimate() cost.Cost { return t.plan().estimate() }
 
 // Run returns shares of x / 2^f.
 func (t Trunc) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, t.Config, "trunc", t, positive("length", t.N), []Pair{x}, []int{t.N}, func() (shared, error) {
-		return s.trunc(fromPair(x), s.cfg.Ring.frac)
-	})
+	return run(s, t.Config, "trunc", t, positive("length", t.N), []Pair{x}, []int{t.N}, t.play)
+}
+
+// play is one party's Trunc.
+func (t Trunc) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	return p.trunc(mine[0], p.r.frac)
 }
 
 // ----- Sign -----
@@ -149,10 +186,11 @@ func (g Sign) Estimate() cost.Cost { return g.plan().estimate() }
 
 // Run returns shares of [x >= 0].
 func (g Sign) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, g.Config, "sign", g, positive("length", g.N), []Pair{x}, []int{g.N}, func() (shared, error) {
-		return s.sign(fromPair(x))
-	})
+	return run(s, g.Config, "sign", g, positive("length", g.N), []Pair{x}, []int{g.N}, g.play)
 }
+
+// play is one party's Sign.
+func (g Sign) play(p *party, mine ...[]uint64) ([]uint64, error) { return p.sign(mine[0]) }
 
 // ----- Max -----
 
@@ -176,10 +214,13 @@ func (m Max) Estimate() cost.Cost { return m.plan().estimate() }
 // Run returns shares of the Rows maxima.
 func (m Max) Run(s *Session, x Pair) (Pair, error) {
 	shape := firstErr(positive("rows", m.Rows), positive("columns", m.Cols))
-	return run(s, m.Config, "max", m, shape, []Pair{x}, []int{m.Rows * m.Cols}, func() (shared, error) {
-		v, _, err := s.maxRows(fromPair(x), m.lens(), false)
-		return v, err
-	})
+	return run(s, m.Config, "max", m, shape, []Pair{x}, []int{m.Rows * m.Cols}, m.play)
+}
+
+// play is one party's Max.
+func (m Max) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	v, _, err := p.maxRows(mine[0], m.lens(), false)
+	return v, err
 }
 
 // ----- Argmax -----
@@ -210,26 +251,28 @@ func (a Argmax) Estimate() cost.Cost { return a.plan().estimate() }
 // code never sees it; Run plays both parties and hands it to the caller as
 // the client's output).
 func (a Argmax) Run(s *Session, x Pair) (int, error) {
-	var pos uint64
-	_, err := run(s, a.Config, "argmax", a, positive("length", a.N), []Pair{x}, []int{a.N}, func() (shared, error) {
-		_, idx, err := s.maxRows(fromPair(x), []int{a.N}, true)
-		if err != nil {
-			return shared{}, err
-		}
-		v, err := s.revealToClient(idx)
-		if err != nil {
-			return shared{}, err
-		}
-		pos = v[0]
-		return shared{}, nil
-	})
+	out, err := run(s, a.Config, "argmax", a, positive("length", a.N), []Pair{x}, []int{a.N}, a.play)
 	if err != nil {
 		return -1, err
 	}
+	if len(out[Client].V) != 1 {
+		return -1, fmt.Errorf("mpc: argmax: the client got %d positions", len(out[Client].V))
+	}
+	pos := out[Client].V[0] // the client's output; the server's is empty
 	if pos >= uint64(a.N) {
 		return -1, fmt.Errorf("mpc: argmax: revealed position %d out of [0, %d)", pos, a.N)
 	}
 	return int(pos), nil
+}
+
+// play is one party's Argmax: the client returns the revealed position
+// (one element), the server nothing.
+func (a Argmax) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	_, idx, err := p.maxRows(mine[0], []int{a.N}, true)
+	if err != nil {
+		return nil, err
+	}
+	return p.revealToClient(idx)
 }
 
 // ----- Exp -----
@@ -252,10 +295,11 @@ func (e Exp) Estimate() cost.Cost { return e.plan().estimate() }
 
 // Run returns shares of e^x.
 func (e Exp) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, e.Config, "exp", e, positive("length", e.N), []Pair{x}, []int{e.N}, func() (shared, error) {
-		return s.exp(fromPair(x), s.cfg.Ring.frac)
-	})
+	return run(s, e.Config, "exp", e, positive("length", e.N), []Pair{x}, []int{e.N}, e.play)
 }
+
+// play is one party's Exp.
+func (e Exp) play(p *party, mine ...[]uint64) ([]uint64, error) { return p.exp(mine[0], p.r.frac) }
 
 // ----- Reciprocal and Rsqrt -----
 
@@ -309,10 +353,13 @@ func (q Reciprocal) Estimate() cost.Cost { return q.plan().estimate() }
 // Run returns shares of 1/x.
 func (q Reciprocal) Run(s *Session, x Pair) (Pair, error) {
 	shape := firstErr(positive("length", q.N), rangeErr(q.Lo, q.Hi, q.Config))
-	return run(s, q.Config, "reciprocal", q, shape, []Pair{x}, []int{q.N}, func() (shared, error) {
-		f := s.cfg.Ring.frac
-		return s.reciprocal(fromPair(x), f, q.Lo, q.Hi, f)
-	})
+	return run(s, q.Config, "reciprocal", q, shape, []Pair{x}, []int{q.N}, q.play)
+}
+
+// play is one party's Reciprocal.
+func (q Reciprocal) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	f := p.r.frac
+	return p.reciprocal(mine[0], f, q.Lo, q.Hi, f)
 }
 
 // Rsqrt returns 1/sqrt(x) for N shared values in [2^Lo, 2^Hi): a guess
@@ -342,15 +389,18 @@ func (q Rsqrt) Estimate() cost.Cost { return q.plan().estimate() }
 // Run returns shares of 1/sqrt(x).
 func (q Rsqrt) Run(s *Session, x Pair) (Pair, error) {
 	shape := firstErr(positive("length", q.N), rangeErr(q.Lo, q.Hi, q.Config))
-	return run(s, q.Config, "rsqrt", q, shape, []Pair{x}, []int{q.N}, func() (shared, error) {
-		f := s.cfg.Ring.frac
-		xs := fromPair(x)
-		var b shared
-		if err := s.open(s.halfOctaves(xs, f, q.Lo, q.Hi, &b)...); err != nil {
-			return shared{}, err
-		}
-		return s.rsqrt(xs, b, 1, 0, q.Lo, q.Hi, s.cfg.Ring.rsqrtPrec(q.Lo), 0, f)
-	})
+	return run(s, q.Config, "rsqrt", q, shape, []Pair{x}, []int{q.N}, q.play)
+}
+
+// play is one party's Rsqrt.
+func (q Rsqrt) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	f := p.r.frac
+	x := mine[0]
+	var b []uint64
+	if err := p.open(p.halfOctaves(x, f, q.Lo, q.Hi, &b)...); err != nil {
+		return nil, err
+	}
+	return p.rsqrt(x, b, 1, 0, q.Lo, q.Hi, p.r.rsqrtPrec(q.Lo), 0, f)
 }
 
 // ----- Softmax -----
@@ -412,45 +462,46 @@ func (m Softmax) Estimate() cost.Cost { return m.plan().estimate() }
 
 // Run returns shares of the Rows x Cols probabilities.
 func (m Softmax) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, m.Config, "softmax", m, m.shape(), []Pair{x}, []int{m.Rows * m.Cols}, func() (shared, error) {
-		r := s.cfg.Ring
-		lens := m.lens()
-		xs := fromPair(x)
-		var parts []shared
-		for i, l := range lens {
-			parts = append(parts, xs.part(i*m.Cols, i*m.Cols+l))
-		}
-		v := concat(parts...)
-		mx, _, err := s.maxRows(v, lens, false)
-		if err != nil {
-			return shared{}, err
-		}
-		w := r.work
-		d := s.affine(1, v, r.Neg(1), broadcast(mx, lens), 0)
-		e, err := s.exp(d, w)
-		if err != nil {
-			return shared{}, err
-		}
-		lo, hi := m.sumRange()
-		inv, err := s.reciprocal(s.sumRows(e, lens), w, lo, hi, w)
-		if err != nil {
-			return shared{}, err
-		}
-		pr, err := s.mulTrunc(e, broadcast(inv, lens), 2*w-r.frac)
-		if err != nil {
-			return shared{}, err
-		}
-		// Scatter back into the full matrix; masked entries are 0.
-		out := shared{make([]uint64, m.Rows*m.Cols), make([]uint64, m.Rows*m.Cols)}
-		off := 0
-		for i, l := range lens {
-			for role := range out {
-				copy(out[role][i*m.Cols:], pr[role][off:off+l])
-			}
-			off += l
-		}
-		return out, nil
-	})
+	return run(s, m.Config, "softmax", m, m.shape(), []Pair{x}, []int{m.Rows * m.Cols}, m.play)
+}
+
+// play is one party's Softmax.
+func (m Softmax) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	r := p.r
+	lens := m.lens()
+	x := mine[0]
+	var parts [][]uint64
+	for i, l := range lens {
+		parts = append(parts, x[i*m.Cols:i*m.Cols+l])
+	}
+	v := concat(parts...)
+	mx, _, err := p.maxRows(v, lens, false)
+	if err != nil {
+		return nil, err
+	}
+	w := r.work
+	d := p.affine(1, v, r.Neg(1), broadcast(mx, lens), 0)
+	e, err := p.exp(d, w)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := m.sumRange()
+	inv, err := p.reciprocal(p.sumRows(e, lens), w, lo, hi, w)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := p.mulTrunc(e, broadcast(inv, lens), 2*w-r.frac)
+	if err != nil {
+		return nil, err
+	}
+	// Scatter back into the full matrix; masked entries are 0.
+	out := make([]uint64, m.Rows*m.Cols)
+	off := 0
+	for i, l := range lens {
+		copy(out[i*m.Cols:], pr[off:off+l])
+		off += l
+	}
+	return out, nil
 }
 
 // ----- SiLU and GELU -----
@@ -482,25 +533,28 @@ func (u SiLU) Estimate() cost.Cost { return u.plan().estimate() }
 
 // Run returns shares of SiLU(x).
 func (u SiLU) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, u.Config, "silu", u, positive("length", u.N), []Pair{x}, []int{u.N}, func() (shared, error) {
-		r := s.cfg.Ring
-		xs := fromPair(x)
-		var g sigmoidBits
-		if err := s.open(s.sigmoidSign(xs, siluClip, &g)); err != nil {
-			return shared{}, err
-		}
-		pos, in, q := s.sigmoidParts(g, u.N)
-		prod, err := s.mul(concat(q, pos), concat(xs, xs))
-		if err != nil {
-			return shared{}, err
-		}
-		// q·x has f fractional bits: as q·x/64 it has f + 6.
-		uu, err := s.toPrec(prod.part(0, u.N), r.frac+expSquarings, r.work)
-		if err != nil {
-			return shared{}, err
-		}
-		return s.sigmoidTail(xs, uu, in, prod.part(u.N, 2*u.N))
-	})
+	return run(s, u.Config, "silu", u, positive("length", u.N), []Pair{x}, []int{u.N}, u.play)
+}
+
+// play is one party's SiLU.
+func (u SiLU) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	r := p.r
+	x := mine[0]
+	var g sigmoidBits
+	if err := p.open(p.sigmoidSign(x, siluClip, &g)); err != nil {
+		return nil, err
+	}
+	pos, in, q := p.sigmoidParts(g, u.N)
+	prod, err := p.mul(concat(q, pos), concat(x, x))
+	if err != nil {
+		return nil, err
+	}
+	// q·x has f fractional bits: as q·x/64 it has f + 6.
+	uu, err := p.toPrec(prod[:u.N], r.frac+expSquarings, r.work)
+	if err != nil {
+		return nil, err
+	}
+	return p.sigmoidTail(x, uu, in, prod[u.N:2*u.N])
 }
 
 const (
@@ -546,36 +600,39 @@ func (g GELU) Estimate() cost.Cost { return g.plan().estimate() }
 
 // Run returns shares of GELU(x).
 func (g GELU) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, g.Config, "gelu", g, positive("length", g.N), []Pair{x}, []int{g.N}, func() (shared, error) {
-		r := s.cfg.Ring
-		n := g.N
-		xs := fromPair(x)
-		var sb sigmoidBits
-		var xx shared
-		if err := s.open(s.sigmoidSign(xs, geluClip, &sb), mulOp(xs, xs, &xx)); err != nil {
-			return shared{}, err
-		}
-		pos, in, q := s.sigmoidParts(sb, n)
-		var x2, qp shared
-		if err := s.open(truncOp(xx, r.frac, &x2), mulOp(concat(q, pos), concat(xs, xs), &qp)); err != nil {
-			return shared{}, err
-		}
-		c1, c2 := geluCoef()
-		a, err := s.truncMaybe(s.mulPubRaw(x2, []uint64{r.encodeAt(c2, r.work)}, 0), r.work)
-		if err != nil {
-			return shared{}, err
-		}
-		a = s.addConst(a, r.Encode(c1))
-		qz, err := s.mul(qp.part(0, n), a) // q·x·a = q·z with 2f fractional bits
-		if err != nil {
-			return shared{}, err
-		}
-		uu, err := s.toPrec(qz, 2*r.frac+expSquarings, r.work)
-		if err != nil {
-			return shared{}, err
-		}
-		return s.sigmoidTail(xs, uu, in, qp.part(n, 2*n))
-	})
+	return run(s, g.Config, "gelu", g, positive("length", g.N), []Pair{x}, []int{g.N}, g.play)
+}
+
+// play is one party's GELU.
+func (g GELU) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	r := p.r
+	n := g.N
+	x := mine[0]
+	var sb sigmoidBits
+	var xx []uint64
+	if err := p.open(p.sigmoidSign(x, geluClip, &sb), p.mulOp(x, x, &xx)); err != nil {
+		return nil, err
+	}
+	pos, in, q := p.sigmoidParts(sb, n)
+	var x2, qp []uint64
+	if err := p.open(p.truncOp(xx, r.frac, &x2), p.mulOp(concat(q, pos), concat(x, x), &qp)); err != nil {
+		return nil, err
+	}
+	c1, c2 := geluCoef()
+	a, err := p.truncMaybe(p.mulPubRaw(x2, []uint64{r.encodeAt(c2, r.work)}, 0), r.work)
+	if err != nil {
+		return nil, err
+	}
+	a = p.addConst(a, r.Encode(c1))
+	qz, err := p.mul(qp[:n], a) // q·x·a = q·z with 2f fractional bits
+	if err != nil {
+		return nil, err
+	}
+	uu, err := p.toPrec(qz, 2*r.frac+expSquarings, r.work)
+	if err != nil {
+		return nil, err
+	}
+	return p.sigmoidTail(x, uu, in, qp[n:2*n])
 }
 
 // ----- RMSNorm and LayerNorm -----
@@ -638,31 +695,31 @@ func (p *plan) normTail(rows, dim, vlo, vhi int) {
 // dim·(2^(j/2) - eps), the half-octave bounds of mean + eps, and 1/dim
 // goes into the public coefficients of the inverse square root, so that
 // the mean keeps the resolution 2^-f/dim.
-func (s *Session) normTail(x shared, rows, dim int, eps float64, vlo, vhi int) (shared, error) {
-	r := s.cfg.Ring
-	lo, hi := normRange(s.cfg, vlo, vhi)
+func (p *party) normTail(x []uint64, rows, dim int, eps float64, vlo, vhi int) ([]uint64, error) {
+	r := p.r
+	lo, hi := normRange(Config{Ring: r}, vlo, vhi)
 	lens := repeat(dim, rows)
 	P := r.normPrec(lo, dim)
-	sq, err := s.mulFix(x, x)
+	sq, err := p.mulFix(x, x)
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	sum := s.sumRows(sq, lens)
-	var blocks []shared
+	sum := p.sumRows(sq, lens)
+	var blocks [][]uint64
 	for j := 2*lo + 1; j < 2*hi; j++ {
-		blocks = append(blocks, s.addConst(sum, r.Neg(r.Encode((math.Pow(2, float64(j)/2)-eps)*float64(dim)))))
+		blocks = append(blocks, p.addConst(sum, r.Neg(r.Encode((math.Pow(2, float64(j)/2)-eps)*float64(dim)))))
 	}
-	var b shared
+	var b []uint64
 	if len(blocks) > 0 {
-		if err := s.open(signOp(concat(blocks...), &b)); err != nil {
-			return shared{}, err
+		if err := p.open(p.signOp(concat(blocks...), &b)); err != nil {
+			return nil, err
 		}
 	}
-	y, err := s.rsqrt(sum, b, 1/float64(dim), eps, lo, hi, P, normShift(dim), P)
+	y, err := p.rsqrt(sum, b, 1/float64(dim), eps, lo, hi, P, normShift(dim), P)
 	if err != nil {
-		return shared{}, err
+		return nil, err
 	}
-	return s.mulTrunc(x, broadcast(y, lens), P)
+	return p.mulTrunc(x, broadcast(y, lens), P)
 }
 
 func (m RMSNorm) shape() error {
@@ -691,9 +748,12 @@ func (m RMSNorm) Estimate() cost.Cost { return m.plan().estimate() }
 
 // Run returns shares of the normalized rows.
 func (m RMSNorm) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, m.Config, "rmsnorm", m, m.shape(), []Pair{x}, []int{m.Rows * m.Dim}, func() (shared, error) {
-		return s.normTail(fromPair(x), m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
-	})
+	return run(s, m.Config, "rmsnorm", m, m.shape(), []Pair{x}, []int{m.Rows * m.Dim}, m.play)
+}
+
+// play is one party's RMSNorm.
+func (m RMSNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	return p.normTail(mine[0], m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
 }
 
 // LayerNorm returns (x - mean(x)) / sqrt(var(x) + Eps) for each row of a
@@ -734,22 +794,25 @@ func (m LayerNorm) Estimate() cost.Cost { return m.plan().estimate() }
 // Run returns shares of the normalized rows.
 func (m LayerNorm) Run(s *Session, x Pair) (Pair, error) {
 	shape := RMSNorm(m).shape()
-	return run(s, m.Config, "layernorm", m, shape, []Pair{x}, []int{m.Rows * m.Dim}, func() (shared, error) {
-		r := s.cfg.Ring
-		lens := repeat(m.Dim, m.Rows)
-		xs := fromPair(x)
-		e := meanShift(m.Dim)
-		sum, err := s.truncMaybe(s.sumRows(xs, lens), e)
-		if err != nil {
-			return shared{}, err
-		}
-		mu, err := s.scale(sum, math.Ldexp(1, e)/float64(m.Dim), r.fp.IntBits+1)
-		if err != nil {
-			return shared{}, err
-		}
-		d := s.affine(1, xs, r.Neg(1), broadcast(mu, lens), 0)
-		return s.normTail(d, m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
-	})
+	return run(s, m.Config, "layernorm", m, shape, []Pair{x}, []int{m.Rows * m.Dim}, m.play)
+}
+
+// play is one party's LayerNorm.
+func (m LayerNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	r := p.r
+	lens := repeat(m.Dim, m.Rows)
+	x := mine[0]
+	e := meanShift(m.Dim)
+	sum, err := p.truncMaybe(p.sumRows(x, lens), e)
+	if err != nil {
+		return nil, err
+	}
+	mu, err := p.scale(sum, math.Ldexp(1, e)/float64(m.Dim), r.fp.IntBits+1)
+	if err != nil {
+		return nil, err
+	}
+	d := p.affine(1, x, r.Neg(1), broadcast(mu, lens), 0)
+	return p.normTail(d, m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
 }
 
 // ----- helpers -----

@@ -36,9 +36,10 @@ func NewConfig(fp params.FixedPoint, prof *cost.Profile) (Config, error) {
 
 // Session is the two parties of a Run: their ends of an in-process pipe and
 // its meter, their stocks of dealer material, and the tally that records
-// what the Runs cost. Each Run plays both parties, one goroutine each per
-// communication step; a party's code only touches its own share, its own
-// stock and its own connection.
+// what the Runs cost. Each Run plays both parties, one goroutine each for
+// the whole protocol: a party's code is a function of its own party (role,
+// connection, stock) and its own shares only, and the Run assembles the
+// parties' outputs into a Pair after both finish.
 //
 // A Session runs one protocol at a time: it is not safe for concurrent
 // Runs. An error in the middle of a protocol closes the pipe (so that the
@@ -50,6 +51,7 @@ type Session struct {
 	closer  func()
 	tally   *cost.Tally
 	parties [2]*party
+	steps   *stepBarrier
 	broken  error
 
 	// Manual, when set, stops Runs from fetching their own material from
@@ -79,9 +81,9 @@ func NewSessionConns(cfg Config, d Dealer, clientConn, serverConn net.Conn, mete
 		closer = func() {}
 	}
 	tally := cost.NewTally(cfg.Profile)
-	ss := &Session{cfg: cfg, dealer: d, meter: meter, closer: closer, tally: tally}
+	ss := &Session{cfg: cfg, dealer: d, meter: meter, closer: closer, tally: tally, steps: newStepBarrier(meter, tally)}
 	for role, conn := range []net.Conn{c, s} {
-		ss.parties[role] = &party{role: role, r: cfg.Ring, conn: conn, stock: &Stock{}, tally: tally}
+		ss.parties[role] = &party{role: role, r: cfg.Ring, conn: conn, stock: &Stock{}, tally: tally, steps: ss.steps}
 	}
 	return ss
 }
@@ -148,24 +150,28 @@ func (s *Session) begin(what string, cfg Config, n Need) error {
 	return nil
 }
 
-// step runs one communication step: fn for both parties concurrently,
-// bracketed by the meter so that the step's rounds do not depend on what
-// ran before. On error the pipe is closed and the session is broken.
-func (s *Session) step(fn func(p *party) error) error {
-	start := s.meter.Begin()
+// each runs body once per party, concurrently, for the whole protocol:
+// body gets only its party (its role, connection, stock) and is the code of
+// that party alone; the caller hands each party its own inputs (see run).
+// The parties meet at every communication step (party.step), so that the
+// meter brackets each step. If a party fails, the pipe is closed and the
+// step barrier released, so that the other party stops waiting; the
+// session is then broken and the error names the party that failed first.
+func (s *Session) each(body func(p *party) error) error {
+	s.steps.reset()
 	var errs [2]error
 	var wg sync.WaitGroup
 	for role := range s.parties {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if errs[role] = fn(s.parties[role]); errs[role] != nil {
+			if errs[role] = body(s.parties[role]); errs[role] != nil {
+				s.steps.stop()
 				s.closer()
 			}
 		}()
 	}
 	wg.Wait()
-	s.tally.Add(s.meter.Since(start))
 	// Report the cause: a party that failed first closed the pipe, and the
 	// other one then only saw net.ErrClosed.
 	cause := -1
@@ -181,17 +187,98 @@ func (s *Session) step(fn func(p *party) error) error {
 	return s.broken
 }
 
-// party is one side of a protocol.
+// errPeerStopped is what a party sees at a step barrier when the other
+// party has failed: a closed pipe.
+var errPeerStopped = fmt.Errorf("the other party stopped: %w", net.ErrClosed)
+
+// stepBarrier is where the two parties' goroutines meet at the start and
+// at the end of every communication step. The second party to arrive runs
+// the barrier's action (start the meter's stretch; record it), then both
+// go on. It carries no data: the parties exchange nothing through it but
+// the fact that both reached the step.
+type stepBarrier struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	waiting int
+	gen     uint64
+	stopped bool
+	meter   *net.Meter
+	tally   *cost.Tally
+	start   net.Counters
+}
+
+func newStepBarrier(meter *net.Meter, tally *cost.Tally) *stepBarrier {
+	b := &stepBarrier{meter: meter, tally: tally}
+	b.cond = sync.NewCond(&b.mu)
+	return b
+}
+
+func (b *stepBarrier) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.waiting, b.stopped = 0, false
+}
+
+func (b *stepBarrier) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stopped = true
+	b.cond.Broadcast()
+}
+
+// arrive blocks until both parties arrived; the second runs action.
+func (b *stepBarrier) arrive(action func()) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return errPeerStopped
+	}
+	b.waiting++
+	if b.waiting == 2 {
+		action()
+		b.waiting = 0
+		b.gen++
+		b.cond.Broadcast()
+		return nil
+	}
+	g := b.gen
+	for g == b.gen && !b.stopped {
+		b.cond.Wait()
+	}
+	if g == b.gen {
+		return errPeerStopped
+	}
+	return nil
+}
+
+// party is one side of a protocol: its role, its connection, its stock of
+// dealer material. It holds no share: a party's shares are the arguments
+// and results of its own methods, and nothing of the other party's.
 type party struct {
 	role  int
 	r     *Ring
 	conn  net.Conn
 	stock *Stock
 	tally *cost.Tally
+	steps *stepBarrier // shared with the other party: synchronization only
 }
 
 // charge records ops share operations.
 func (p *party) charge(ops int) { p.tally.Op(cost.OpShare, 0, int64(ops)) }
+
+// step runs fn as one communication step: the parties meet before it (the
+// meter starts the step's stretch) and after it (the stretch is recorded),
+// so that a step's rounds do not depend on what ran before.
+func (p *party) step(fn func() error) error {
+	b := p.steps
+	if err := b.arrive(func() { b.start = b.meter.Begin() }); err != nil {
+		return err
+	}
+	if err := fn(); err != nil {
+		return err
+	}
+	return b.arrive(func() { b.tally.Add(b.meter.Since(b.start)) })
+}
 
 // exchange sends x as one message and receives the other party's vector of
 // the same length.
@@ -206,24 +293,25 @@ func (p *party) exchange(x []uint64) ([]uint64, error) {
 	return p.r.decode(msg, len(x))
 }
 
-// opening is one piece of a communication step: each party sends a
-// masked vector (mask), the step opens the sum of the two parties' vectors,
-// and use finishes the piece with the opened values. Pieces that do not
-// depend on each other are batched into one step, one message per party.
+// opening is one piece of a communication step, built by one party for
+// itself: the party sends a masked vector (mask), the step opens the sum
+// of the two parties' vectors, and use finishes the piece with the opened
+// values. Pieces that do not depend on each other are batched into one
+// step, one message per party.
 type opening struct {
-	mask func(p *party) ([]uint64, error)
-	use  func(p *party, c []uint64) error
+	mask func() ([]uint64, error)
+	use  func(c []uint64) error
 }
 
-// open runs pieces as one step: each party sends the masks of all pieces
-// as one message, then finishes every piece with its part of the opened
+// open runs pieces as one step: the party sends the masks of all pieces as
+// one message, then finishes every piece with its part of the opened
 // vector. Pieces with nothing to send cost nothing.
-func (s *Session) open(pieces ...opening) error {
-	return s.step(func(p *party) error {
+func (p *party) open(pieces ...opening) error {
+	return p.step(func() error {
 		var msg []uint64
 		lens := make([]int, len(pieces))
 		for i, pc := range pieces {
-			m, err := pc.mask(p)
+			m, err := pc.mask()
 			if err != nil {
 				return err
 			}
@@ -243,7 +331,7 @@ func (s *Session) open(pieces ...opening) error {
 			for j := range c {
 				c[j] = p.r.Add(msg[off+j], other[off+j])
 			}
-			if err := pc.use(p, c); err != nil {
+			if err := pc.use(c); err != nil {
 				return err
 			}
 			off += lens[i]

@@ -5,17 +5,6 @@ import (
 	"github.com/cgsim/cgsim/net"
 )
 
-// shared is a vector shared between the parties inside a Run: index Client
-// and index Server; a party's code only reads its own index.
-type shared [2][]uint64
-
-func (x shared) len() int { return len(x[Client]) }
-
-// pair turns internal shares into a Pair of the ring.
-func (x shared) pair(r *Ring) Pair { return Pair{{Mod: r.t, V: x[0]}, {Mod: r.t, V: x[1]}} }
-
-func fromPair(p Pair) shared { return shared{p[0].V, p[1].V} }
-
 // This file holds the atomic steps and the local operations every
 // protocol is built from, each with the cost function that its Estimate
 // uses. An atomic step is an [opening]: the parties open a masked vector
@@ -78,50 +67,51 @@ func mulPiece(n int) piece {
 	return piece{elems: 2 * n, ops: n * (2*opsMul + opsMulOwner), triples: n, need: Need{Triples: n}}
 }
 
-// mul returns shares of x ⊙ y (no truncation).
-func (s *Session) mul(x, y shared) (shared, error) {
-	var out shared
-	return out, s.open(mulOp(x, y, &out))
+// mul returns the party's share of x ⊙ y (no truncation); x and y are
+// its shares.
+func (p *party) mul(x, y []uint64) ([]uint64, error) {
+	var out []uint64
+	return out, p.open(p.mulOp(x, y, &out))
 }
 
-// mulOp is the opening of a Beaver product: x - a and y - b.
-func mulOp(x, y shared, out *shared) opening {
-	var a, b, c [2][]uint64
+// mulOp is the opening of a Beaver product: x - a and y - b, for the
+// party's shares x, y and its triples (a, b, c).
+func (p *party) mulOp(x, y []uint64, out *[]uint64) opening {
+	var a, b, c []uint64
+	r, n := p.r, len(x)
 	return opening{
-		mask: func(p *party) ([]uint64, error) {
-			r, n, role := p.r, x.len(), p.role
+		mask: func() ([]uint64, error) {
 			var err error
-			if a[role], err = p.stock.tripleA.take(n); err != nil {
+			if a, err = p.stock.tripleA.take(n); err != nil {
 				return nil, err
 			}
-			b[role], _ = p.stock.tripleB.take(n) // the three queues have the same length
-			if c[role], err = p.stock.tripleC.take(n); err != nil {
+			b, _ = p.stock.tripleB.take(n) // the three queues have the same length
+			if c, err = p.stock.tripleC.take(n); err != nil {
 				return nil, err
 			}
 			msg := make([]uint64, 2*n)
 			for i := range n {
-				msg[i] = r.Sub(x[role][i], a[role][i])
-				msg[n+i] = r.Sub(y[role][i], b[role][i])
+				msg[i] = r.Sub(x[i], a[i])
+				msg[n+i] = r.Sub(y[i], b[i])
 			}
 			return msg, nil
 		},
-		use: func(p *party, de []uint64) error {
-			r, n, role := p.r, x.len(), p.role
+		use: func(de []uint64) error {
 			z := make([]uint64, n)
 			for i := range z {
 				d, e := de[i], de[n+i]
-				z[i] = r.Add(c[role][i], r.Add(r.Mul(d, b[role][i]), r.Mul(e, a[role][i])))
-				if role == Client {
+				z[i] = r.Add(c[i], r.Add(r.Mul(d, b[i]), r.Mul(e, a[i])))
+				if p.role == Client {
 					z[i] = r.Add(z[i], r.Mul(d, e))
 				}
 			}
 			ops := opsMul * n
-			if role == Client {
+			if p.role == Client {
 				ops += opsMulOwner * n
 				p.tally.Add(cost.Cost{Triples: int64(n)})
 			}
 			p.charge(ops)
-			out[role] = z
+			*out = z
 			return nil
 		},
 	}
@@ -135,55 +125,54 @@ func truncPiece(n, k int) piece {
 	return piece{elems: n, ops: 2 * n * opsTrunc, need: need}
 }
 
-// trunc divides shared fixed-point values by 2^k. See the package
-// documentation for the method, its range and its error.
-func (s *Session) trunc(x shared, k int) (shared, error) {
-	var out shared
-	return out, s.open(truncOp(x, k, &out))
+// trunc divides shared fixed-point values by 2^k (x is the party's
+// share). See the package documentation for the method, its range and its
+// error.
+func (p *party) trunc(x []uint64, k int) ([]uint64, error) {
+	var out []uint64
+	return out, p.open(p.truncOp(x, k, &out))
 }
 
 // truncOp is the opening of a truncation by 2^k: c = x + 2^ℓ + r.
-func truncOp(x shared, k int, out *shared) opening {
-	var hi, wrap [2][]uint64
+func (p *party) truncOp(x []uint64, k int, out *[]uint64) opening {
+	var hi, wrap []uint64
+	r, n := p.r, len(x)
+	l := uint(r.TruncBound())
 	return opening{
-		mask: func(p *party) ([]uint64, error) {
-			r, n, role := p.r, x.len(), p.role
+		mask: func() ([]uint64, error) {
 			rr, err := p.stock.truncR[k].take(n)
 			if err != nil {
 				return nil, err
 			}
-			hi[role], _ = p.stock.truncHi[k].take(n) // same length as truncR
-			if wrap[role], err = p.stock.truncWrap[k].take(n); err != nil {
+			hi, _ = p.stock.truncHi[k].take(n) // same length as truncR
+			if wrap, err = p.stock.truncWrap[k].take(n); err != nil {
 				return nil, err
 			}
-			l := uint(r.TruncBound())
 			msg := make([]uint64, n)
 			for i := range msg {
-				v := x[role][i]
-				if role == Client {
+				v := x[i]
+				if p.role == Client {
 					v = r.Add(v, 1<<l) // x' = x + 2^ℓ lies in [0, 2^(ℓ+1))
 				}
 				msg[i] = r.Add(v, rr[i])
 			}
 			return msg, nil
 		},
-		use: func(p *party, cs []uint64) error {
-			r, role := p.r, p.role
-			l := uint(r.TruncBound())
+		use: func(cs []uint64) error {
 			tHi := r.t >> k
 			z := make([]uint64, len(cs))
 			for i, c := range cs { // c = x' + r mod t, uniform
-				v := r.Neg(hi[role][i])
-				if role == Client {
+				v := r.Neg(hi[i])
+				if p.role == Client {
 					v = r.Add(v, r.Sub(c>>k, 1<<(l-uint(k))))
 				}
 				if c < 1<<(l+1) { // the wrap bit w = [c < 2^(ℓ+1)]·[r > (t-1)/2]
-					v = r.Add(v, r.Mul(tHi, wrap[role][i]))
+					v = r.Add(v, r.Mul(tHi, wrap[i]))
 				}
 				z[i] = v
 			}
 			p.charge(opsTrunc * len(cs))
-			out[role] = z
+			*out = z
 			return nil
 		},
 	}
@@ -195,10 +184,11 @@ func (c Config) signPiece(n int) piece {
 	return piece{elems: n, ops: 2 * n * (opsCmp + opsCmpLevel*c.Ring.bits), need: Need{Compares: n}}
 }
 
-// sign returns shares of the bits [x_i >= 0] (x centered) in one round.
-func (s *Session) sign(x shared) (shared, error) {
-	var out shared
-	return out, s.open(signOp(x, &out))
+// sign returns the party's share of the bits [x_i >= 0] (x centered) in
+// one round.
+func (p *party) sign(x []uint64) ([]uint64, error) {
+	var out []uint64
+	return out, p.open(p.signOp(x, &out))
 }
 
 // signOp is the opening of a comparison: c = 2x + r for a uniform r. The
@@ -207,48 +197,49 @@ func (s *Session) sign(x shared) (shared, error) {
 // exactly when c < r, which flips the parity). With a = 1 ⊕ lsb(r), the
 // dealer's key shares (1 - 2a)·[c < r] and the parties hold shares of a,
 // so a ⊕ [c < r] = a + (1 - 2a)[c < r] is a sum of shares, and
-// [x >= 0] = lsb(c) ⊕ a ⊕ [c < r] is local since lsb(c) is public.
-func signOp(x shared, out *shared) opening {
-	var cw [2][]cwLevel
-	var fin, as [2][]uint64
-	var roots [2][]block
+// [x >= 0] = lsb(c) ⊕ a ⊕ [c < r] is local since lsb(c) is public. The
+// party evaluates its own key (its root seed, the common correction
+// words) at c.
+func (p *party) signOp(x []uint64, out *[]uint64) opening {
+	var cw []cwLevel
+	var fin, as []uint64
+	var roots []block
+	r, n, k := p.r, len(x), p.r.bits
 	return opening{
-		mask: func(p *party) ([]uint64, error) {
-			r, n, role := p.r, x.len(), p.role
+		mask: func() ([]uint64, error) {
 			mask, err := p.stock.cmpR.take(n)
 			if err != nil {
 				return nil, err
 			}
-			if roots[role], err = p.stock.cmpRoot.take(n); err != nil {
+			if roots, err = p.stock.cmpRoot.take(n); err != nil {
 				return nil, err
 			}
-			if cw[role], fin[role], err = p.stock.cmpCW.take(n); err != nil {
+			if cw, fin, err = p.stock.cmpCW.take(n); err != nil {
 				return nil, err
 			}
-			if as[role], err = p.stock.cmpA.take(n); err != nil {
+			if as, err = p.stock.cmpA.take(n); err != nil {
 				return nil, err
 			}
 			msg := make([]uint64, n)
 			for i := range msg {
-				msg[i] = r.Add(r.Add(x[role][i], x[role][i]), mask[i])
+				msg[i] = r.Add(r.Add(x[i], x[i]), mask[i])
 			}
 			return msg, nil
 		},
-		use: func(p *party, cs []uint64) error {
-			r, role, k := p.r, p.role, p.r.bits
+		use: func(cs []uint64) error {
 			z := make([]uint64, len(cs))
 			for i, c := range cs {
-				u := r.Add(r.dcfEval(role, roots[role][i], cw[role][i*k:(i+1)*k], fin[role][i], c), as[role][i])
+				u := r.Add(r.dcfEval(p.role, roots[i], cw[i*k:(i+1)*k], fin[i], c), as[i])
 				if c&1 == 1 { // 1 ⊕ u = 1 - u
 					u = r.Neg(u)
-					if role == Client {
+					if p.role == Client {
 						u = r.Add(u, 1)
 					}
 				}
 				z[i] = u
 			}
 			p.charge((opsCmp + opsCmpLevel*k) * len(cs))
-			out[role] = z
+			*out = z
 			return nil
 		},
 	}
@@ -260,28 +251,28 @@ func (c Config) revealCost(n int) cost.Cost {
 	return c.stepCost(0, int64(n*c.Ring.width), int64(n))
 }
 
-// revealToClient sends the server's share to the client, who adds it to
-// its own; the server learns nothing.
-func (s *Session) revealToClient(x shared) ([]uint64, error) {
+// revealToClient opens x to the client only: the server sends its share
+// (and returns nil: it learns nothing), the client adds it to its own and
+// returns the value.
+func (p *party) revealToClient(x []uint64) ([]uint64, error) {
 	var out []uint64
-	err := s.step(func(p *party) error {
-		n := len(x[p.role])
+	err := p.step(func() error {
 		if p.role == Server {
-			return p.conn.Send(p.r.encode(nil, x[p.role]))
+			return p.conn.Send(p.r.encode(nil, x))
 		}
 		msg, err := p.conn.Recv()
 		if err != nil {
 			return err
 		}
-		other, err := p.r.decode(msg, n)
+		other, err := p.r.decode(msg, len(x))
 		if err != nil {
 			return err
 		}
-		out = make([]uint64, n)
+		out = make([]uint64, len(x))
 		for i := range out {
-			out[i] = p.r.Add(x[p.role][i], other[i])
+			out[i] = p.r.Add(x[i], other[i])
 		}
-		p.charge(n)
+		p.charge(len(x))
 		return nil
 	})
 	return out, err
@@ -289,35 +280,53 @@ func (s *Session) revealToClient(x shared) ([]uint64, error) {
 
 // ----- local operations (no communication) -----
 
-// addConst adds the public element c to every element (the client's share
-// carries it).
-func (s *Session) addConst(x shared, c uint64) shared {
-	r := s.cfg.Ring
-	out := shared{append([]uint64(nil), x[0]...), x[1]}
-	for i := range out[0] {
-		out[0][i] = r.Add(out[0][i], c)
+// addConst adds the public element c to every element: the client's
+// share carries it, the server's is returned as it is.
+func (p *party) addConst(x []uint64, c uint64) []uint64 {
+	if p.role != Client {
+		return x
 	}
-	s.parties[Client].charge(len(x[0]))
+	out := make([]uint64, len(x))
+	for i, v := range x {
+		out[i] = p.r.Add(v, c)
+	}
+	p.charge(len(x))
 	return out
 }
 
-// affine returns a·x + b·y + c elementwise for public elements a, b, c.
-func (s *Session) affine(a uint64, x shared, b uint64, y shared, c uint64) shared {
-	r := s.cfg.Ring
-	var out shared
-	for role := range out {
-		out[role] = make([]uint64, len(x[role]))
-		for i := range out[role] {
-			v := r.Mul(a, x[role][i])
-			if y[role] != nil {
-				v = r.Add(v, r.Mul(b, y[role][i]))
-			}
-			if role == Client {
-				v = r.Add(v, c)
-			}
-			out[role][i] = v
+// affine returns a·x + b·y + c elementwise for public elements a, b, c
+// (y may be nil: b·y is then left out).
+func (p *party) affine(a uint64, x []uint64, b uint64, y []uint64, c uint64) []uint64 {
+	r := p.r
+	out := make([]uint64, len(x))
+	for i := range out {
+		v := r.Mul(a, x[i])
+		if y != nil {
+			v = r.Add(v, r.Mul(b, y[i]))
 		}
-		s.parties[role].charge(3 * len(x[role]))
+		if p.role == Client {
+			v = r.Add(v, c)
+		}
+		out[i] = v
 	}
+	p.charge(3 * len(x))
 	return out
+}
+
+// public is a public vector v as the party's share: the client holds v,
+// the server zeros.
+func (p *party) public(v []uint64) []uint64 {
+	if p.role == Client {
+		return v
+	}
+	return make([]uint64, len(v))
+}
+
+// constant is the public element c shared as (c, 0), n times.
+func (p *party) constant(c uint64, n int) []uint64 {
+	v := make([]uint64, n)
+	for i := range v {
+		v[i] = c
+	}
+	return p.public(v)
 }
