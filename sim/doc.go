@@ -15,9 +15,10 @@
 //
 // Strategies ([Strategy]):
 //
-//   - Cryptogen: the encrypted KV cache is kept across steps; a decode step
-//     processes one token, appending its key and value to the cache and
-//     attending over it.
+//   - Cryptogen: the encrypted KV cache (package kv) is kept across steps;
+//     a decode step processes one token, appending its key and value to
+//     the cache and attending over it. [CacheOptions] chooses the append
+//     method and the refresh policy.
 //   - Recompute: the discriminative baseline (BOLT, BumbleBee): the engine
 //     is Reset before each step and the whole prefix, prompt plus the tokens
 //     generated so far, is run again with the prefill encodings.
@@ -42,8 +43,7 @@
 //
 // Both engines record costs per phase ([Phase]: the prefill, each decode
 // step) and per [Kind] of operation (embedding, linear, cache_append,
-// cache_refresh, attention, softmax, norm, activation, mul, argmax,
-// conversion); [Engine.Breakdown] returns them. Each recorded cost has its
+// attention, softmax, norm, activation, mul, argmax); [Engine.Breakdown] returns them. Each recorded cost has its
 // network seconds priced with net.Network.Price. The run engine's compute
 // seconds are measured wall time (both parties in one process); the
 // estimate engine's come from the profile. A [Report] summarizes a
@@ -78,27 +78,57 @@
 // too wide for the preset's noise budget (GPT-2 at bgv-n13) it is split in
 // slices whose shares the parties add.
 //
-// Attention of m new rows at positions p..p+m-1 of layer l:
+// Attention of layer l has two forms.
 //
-//  1. append: the client re-encrypts its share of the open cache
-//     ciphertext (the one holding token p) and of any new one, for keys and
-//     values (one conversion, exec.C2S, when their levels agree); the server
-//     keeps its shares in the clear. A fresh encryption every time, so the
-//     cache never needs a refresh (the encrypted KV cache package kv will
-//     replace this with homomorphic appends and lazy refreshes);
-//  2. scores: the ARCC kernel exec.DecodeScores with Heads·m heads (query
-//     head h of row i is kernel head kvh·G·m + i·G + a, h = kvh·G + a), one
-//     round for all m rows; the visible scores are truncated, the masked
-//     ones (beyond a row's position) set to -t/4 by the server;
-//  3. softmax (mpc) over Heads·m rows of p+m entries; masked entries get
-//     weight 0;
-//  4. values: exec.DecodeValues with Heads·m heads, truncation.
+// A pass from position 0 over m tokens (the prefill, and every step of
+// Recompute):
 //
-// The scale 1/sqrt(HeadDim) is folded into Wq. In decode (m = 1) no entry
-// is masked: these are exactly the decode kernels of CryptoGen. For m > 1
-// (prefill, and every step of Recompute) they are a matrix-matrix product
-// made of matrix-vector kernels, until the prefill kernels of package exec
-// are wired in.
+//  1. upload: the client encrypts its shares of the m keys and values in
+//     the prefill layout (exec.PrefillLayout) at the prefill kernels'
+//     levels (one exec.C2S when they agree); the server keeps its shares
+//     in the clear;
+//  2. scores: the ARCC matrix-matrix kernel exec.PrefillScores, one round
+//     for all heads and queries; the causal scores are truncated, the
+//     masked ones (above the diagonal) set to -t/4 by the server;
+//  3. softmax (mpc) over Heads·m rows of m entries, masked entries
+//     getting weight 0;
+//  4. values: exec.PrefillValues, truncation;
+//  5. Cryptogen only, the heterogeneous-encoding switch: the client
+//     encrypts its shares in kv's prefill layout (at the lowest level whose
+//     switch fits) and kv.Cache.Switch moves them, through one masked
+//     round trip, into fresh ciphertexts in the decode layout: the layer's
+//     encrypted KV cache.
+//
+// One new token at position p > 0 (a Cryptogen decode step):
+//
+//  1. append: kv.Cache.Append (CacheOptions.Append = kv.ClientEncrypt: the
+//     client encrypts its share at the token's slot, the server adds) or
+//     kv.NewSource and Cache.AppendSource (kv.Homomorphic), then the
+//     refresh round of the policy (CacheOptions.Refresh: kv.Eager,
+//     kv.Lazy{Tau}, kv.Never);
+//  2. the cache brought to the kernels' levels (kv.Cache.KernelInputs);
+//  3. scores: exec.DecodeScores over the p+1 cached tokens, truncation;
+//     softmax over Heads rows; values: exec.DecodeValues, truncation.
+//     These are exactly the decode kernels of CryptoGen.
+//
+// The estimate engine prices the same steps: the kernels' Estimate, and
+// for the cache kv's own estimates, kv.Config.EstimateSwitch after the
+// prefill and kv.Trajectory.Step and Prepare at each decode step (each for
+// all layers, recorded at layer 0), so that the cache's counters, refresh
+// rounds, peak memory and lost levels are kv's exactly. Refresh rounds are
+// counted in the cache_append kind (Cost.Refreshes counts the refreshed
+// ciphertexts). Cost.PeakMemoryBytes is the encrypted cache (ciphertexts
+// at their levels and the server's plaintext shares), not the evaluation
+// keys (the run's setup reports their transfer).
+//
+// # Planning
+//
+// [DecodeStep] estimates one decode step at any context (beyond the
+// model's own, as if it had been trained for it); [Plan] sweeps contexts
+// for both strategies and finds the longest context within a latency and
+// a memory budget; [TuneRefresh] sweeps the cache's append method and
+// refresh threshold over a whole generation and picks the fastest valid
+// one. They are cgsim plan and cgsim tune refresh.
 //
 // # Errors and concurrency
 //

@@ -114,23 +114,21 @@ type Kind string
 
 // The kinds. Truncations are part of the kind of the product they follow.
 const (
-	KindEmbedding  Kind = "embedding"     // the token lookup
-	KindLinear     Kind = "linear"        // linear layers (HE), with truncation and RoPE
-	KindAppend     Kind = "cache_append"  // encrypting new keys and values into the cache
-	KindRefresh    Kind = "cache_refresh" // refreshing cache ciphertexts through the client
-	KindAttention  Kind = "attention"     // the score and value kernels, with truncation
-	KindSoftmax    Kind = "softmax"       // the attention softmax
-	KindNorm       Kind = "norm"          // RMSNorm / LayerNorm
-	KindActivation Kind = "activation"    // SiLU / GELU
-	KindMul        Kind = "mul"           // element-wise products (SwiGLU)
-	KindArgmax     Kind = "argmax"        // the greedy choice, revealed to the client
-	KindConversion Kind = "conversion"    // share conversions outside the kernels above
+	KindEmbedding  Kind = "embedding"    // the token lookup
+	KindLinear     Kind = "linear"       // linear layers (HE), with truncation and RoPE
+	KindAppend     Kind = "cache_append" // uploading keys and values, the layout switch, appends and refresh rounds
+	KindAttention  Kind = "attention"    // the score and value kernels, with truncation
+	KindSoftmax    Kind = "softmax"      // the attention softmax
+	KindNorm       Kind = "norm"         // RMSNorm / LayerNorm
+	KindActivation Kind = "activation"   // SiLU / GELU
+	KindMul        Kind = "mul"          // element-wise products (SwiGLU)
+	KindArgmax     Kind = "argmax"       // the greedy choice, revealed to the client
 )
 
 // Kinds lists every Kind in the order of the breakdown tables.
 func Kinds() []Kind {
-	return []Kind{KindEmbedding, KindLinear, KindAppend, KindRefresh, KindAttention, KindSoftmax,
-		KindNorm, KindActivation, KindMul, KindArgmax, KindConversion}
+	return []Kind{KindEmbedding, KindLinear, KindAppend, KindAttention, KindSoftmax,
+		KindNorm, KindActivation, KindMul, KindArgmax}
 }
 
 // PhaseKind is whether a phase is the prefill or a decode step.

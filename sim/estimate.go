@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/kv"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
 	"github.com/cgsim/cgsim/params"
@@ -24,20 +25,35 @@ type Estimator struct {
 	recorder
 	plan *planner
 	net  net.Network
-	ctx  []int // tokens cached per layer
+	ctx  []int          // tokens per layer (cached, or processed by the current pass)
+	traj *kv.Trajectory // Cryptogen: the cache's trajectory (nil before the prefill)
 }
 
 var _ Engine = (*Estimator)(nil)
 
 // NewEstimator returns the estimate engine for a model shape under a
 // preset, pricing operations with prof (nil: the preset's embedded
-// profile, see cost.Default) and communication with nw.
+// profile, see cost.Default) and communication with nw, for the Cryptogen
+// strategy with the default cache (client appends, no refresh).
 func NewEstimator(cfg model.Config, preset params.Preset, prof *cost.Profile, nw net.Network) (*Estimator, error) {
-	p, err := newPlanner(cfg, preset, prof)
+	return NewEstimatorFor(EstimateOptions{Model: cfg, Preset: preset, Profile: prof, Network: nw, Strategy: Cryptogen})
+}
+
+// NewEstimatorFor is NewEstimator for the strategy and cache options of
+// opts. If opts.Prompt and opts.Gen are set, the cache and the decode
+// kernels are provisioned for the generation's context (Prompt + Gen - 1
+// tokens), as the run engine provisions them; otherwise for the model's
+// context. OnStep is not used.
+func NewEstimatorFor(opts EstimateOptions) (*Estimator, error) {
+	maxCtx := 0
+	if opts.Prompt > 0 && opts.Gen > 0 {
+		maxCtx = opts.Prompt + opts.Gen - 1
+	}
+	p, err := newPlanner(opts.Model, opts.Preset, opts.Profile, opts.Strategy, opts.Cache, maxCtx)
 	if err != nil {
 		return nil, err
 	}
-	return &Estimator{plan: p, net: nw, ctx: make([]int, cfg.NumLayers)}, nil
+	return &Estimator{plan: p, net: opts.Network, ctx: make([]int, opts.Model.NumLayers)}, nil
 }
 
 func (e *Estimator) rec(k Kind, c cost.Cost) { e.record(k, e.net.Price(c)) }
@@ -45,6 +61,7 @@ func (e *Estimator) rec(k Kind, c cost.Cost) { e.record(k, e.net.Price(c)) }
 // Reset empties the cache.
 func (e *Estimator) Reset() error {
 	clear(e.ctx)
+	e.traj = nil
 	return nil
 }
 
@@ -94,7 +111,11 @@ func (e *Estimator) Linear(w Weight, x Value) (Value, error) {
 	return shape{s.rows, out, s.pos}, nil
 }
 
-// Attention records the append, the kernels and the softmax.
+// Attention records the attention of the rows of q: the prefill kernels
+// for a pass from position 0 (with Cryptogen, the switch of every layer's
+// cache to the decode layout is recorded at layer 0), or the cache append
+// (all layers' kv trajectory step, recorded at layer 0) and the decode
+// kernels for one new token.
 func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 	s, err := asShape(q)
 	if err != nil {
@@ -110,14 +131,44 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 	if ctx > e.plan.cfg.SeqLen {
 		return nil, fmt.Errorf("sim: context of %d tokens exceeds the model's %d", ctx, e.plan.cfg.SeqLen)
 	}
-	app, ker, sm := e.plan.estAttention(s.rows, ctx)
-	e.rec(KindAppend, app)
-	e.rec(KindAttention, ker)
-	e.rec(KindSoftmax, sm)
-	e.ctx[layer] = ctx
-	if layer == len(e.ctx)-1 {
-		e.rec(KindAppend, cost.Cost{PeakMemoryBytes: e.plan.cacheBytes(ctx)})
+	switch {
+	case s.pos == 0:
+		up, ker, sm, sw, err := e.plan.estPrefill(s.rows)
+		if err != nil {
+			return nil, err
+		}
+		e.rec(KindAppend, up)
+		e.rec(KindAttention, ker)
+		e.rec(KindSoftmax, sm)
+		if e.plan.strat == Cryptogen && layer == 0 {
+			pp, _ := e.plan.prefill(s.rows)
+			if _, e.traj, err = e.plan.kv.EstimateSwitch(s.rows, pp.switchLevel, pp.switchBits); err != nil {
+				return nil, err
+			}
+			e.rec(KindAppend, sw)
+		}
+	case s.rows == 1 && e.plan.strat == Cryptogen:
+		if e.traj == nil || (layer == 0 && e.traj.Len() != s.pos) || (layer > 0 && e.traj.Len() != ctx) {
+			return nil, fmt.Errorf("sim: internal error: cache trajectory out of step at layer %d", layer)
+		}
+		if e.plan.kv.Method == kv.Homomorphic {
+			e.rec(KindAppend, e.plan.memo(costKey{"source", 0, 0, 0}, e.plan.kv.EstimateSource))
+		}
+		if layer == 0 {
+			st, err := e.traj.Step()
+			if err != nil {
+				return nil, err
+			}
+			e.rec(KindAppend, st)
+			e.rec(KindAttention, e.traj.Prepare())
+		}
+		ker, sm := e.plan.estDecode(ctx)
+		e.rec(KindAttention, ker)
+		e.rec(KindSoftmax, sm)
+	default:
+		return nil, fmt.Errorf("sim: attention of %d new tokens at position %d: only a pass from position 0 or, with the cache, one token", s.rows, s.pos)
 	}
+	e.ctx[layer] = ctx
 	return shape{s.rows, e.plan.cfg.Dim, s.pos}, nil
 }
 

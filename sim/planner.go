@@ -2,12 +2,14 @@ package sim
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
 	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/kv"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/params"
 )
@@ -22,16 +24,21 @@ type planner struct {
 	params bgv.Parameters
 	prof   *cost.Profile
 	mpc    mpc.Config
+	strat  Strategy
 
-	// The attention kernels planned once for the longest context (the
-	// noise of the value kernel grows with the context; the level and the
-	// return plan of the longest one serve every shorter one), copied with
-	// the actual shape for each use.
+	// The decode attention kernels planned once for the longest context
+	// provisioned (the noise of the value kernel grows with the context;
+	// the level and the return plan of the longest one serve every shorter
+	// one), copied with the actual context for each use. They are the kernels kv plans
+	// for the same shape: the cache's kernel levels are theirs.
 	scores *exec.DecodeScores
 	values *exec.DecodeValues
+	// kv is the encrypted KV cache's configuration (Cryptogen only).
+	kv kv.Config
 
-	linears map[linKey]*exec.Linear
-	costs   map[costKey]cost.Cost
+	prefills map[int]*prefillPlan
+	linears  map[linKey]*exec.Linear
+	costs    map[costKey]cost.Cost
 
 	embedWidth int // vocabulary slice of the embedding (0: not yet found)
 }
@@ -45,12 +52,26 @@ type costKey struct {
 	a, b, c int
 }
 
-func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile) (*planner, error) {
+// newPlanner plans for a model shape, a preset, a profile, a strategy and
+// its cache, provisioned for contexts of up to maxContext tokens (the decode
+// kernels' levels and the cache are planned for it; 0 or more than the
+// model's context: the model's context).
+func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile, strat Strategy, co CacheOptions, maxContext int) (*planner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if maxContext <= 0 || maxContext > cfg.SeqLen {
+		maxContext = cfg.SeqLen
+	}
 	if preset.Scheme != params.BGV {
 		return nil, fmt.Errorf("sim: preset %s is %v; the hybrid protocol needs a BGV preset", preset.Name, preset.Scheme)
+	}
+	switch strat {
+	case "":
+		strat = Cryptogen
+	case Cryptogen, Recompute:
+	default:
+		return nil, fmt.Errorf("sim: unknown strategy %q", strat)
 	}
 	bp, err := preset.BGV()
 	if err != nil {
@@ -69,14 +90,27 @@ func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile) (*pl
 	if err != nil {
 		return nil, err
 	}
-	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc,
-		linears: map[linKey]*exec.Linear{}, costs: map[costKey]cost.Cost{}}
-	sh := exec.AttentionShape{Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: cfg.HeadDim(), Context: cfg.SeqLen}
+	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat,
+		prefills: map[int]*prefillPlan{}, linears: map[linKey]*exec.Linear{}, costs: map[costKey]cost.Cost{}}
+	sh := exec.AttentionShape{Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: cfg.HeadDim(), Context: maxContext}
 	if p.scores, err = exec.NewDecodeScores(bp, prof, sh); err != nil {
 		return nil, fmt.Errorf("sim: %s at %s: %w", cfg.Name, preset.Name, err)
 	}
 	if p.values, err = exec.NewDecodeValues(bp, prof, sh); err != nil {
 		return nil, fmt.Errorf("sim: %s at %s: %w", cfg.Name, preset.Name, err)
+	}
+	if strat == Cryptogen {
+		pol := co.Policy()
+		p.kv, err = kv.NewConfig(kv.Config{Preset: preset.Name, Params: bp, Profile: prof, Layers: cfg.NumLayers,
+			Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: cfg.HeadDim(), MaxContext: maxContext,
+			Method: co.Append, Policy: pol})
+		if err != nil {
+			return nil, fmt.Errorf("sim: the KV cache of %s at %s (%s appends, refresh %s): %w", cfg.Name, preset.Name, co.Append, pol, err)
+		}
+		if p.kv.KernelLevel != [2]int{p.scores.Level, p.values.Level} || p.kv.Layout != p.scores.Layout {
+			return nil, fmt.Errorf("sim: internal error: the cache's kernels (levels %v) are not the planner's (%d, %d)",
+				p.kv.KernelLevel, p.scores.Level, p.values.Level)
+		}
 	}
 	return p, nil
 }
@@ -158,53 +192,111 @@ func (p *planner) softmax(rows, cols int) mpc.Softmax {
 
 func (p *planner) argmax(n int) mpc.Argmax { return mpc.Argmax{Config: p.mpc, N: n} }
 
-// Attention: the kernels for rows queries (the last rows of ctx tokens).
+// Attention.
 //
-// The rows queries of one layer are processed in one call of each ARCC
-// kernel by treating query head h of row i as head kv·G·rows + i·G + a of
-// a kernel with Heads·rows heads (h = kv·G + a, G = Heads/KVHeads): one
-// round for the scores and one for the values whatever rows is. Entries
-// beyond a row's position (the causal mask) are computed and discarded.
+// Prefill (m new tokens at position 0: the prompt, and every step of
+// Recompute) runs the matrix-matrix kernels exec.PrefillScores and
+// exec.PrefillValues on the m keys and values, uploaded by the client in
+// the prefill layout. With Cryptogen the layer's cache is then built in
+// the decode layout by kv (Cache.Switch). Decode (one new token at
+// position p > 0, Cryptogen) appends the token to the kv cache and runs
+// the matrix-vector kernels exec.DecodeScores and exec.DecodeValues over
+// the p+1 cached tokens.
 
-func (p *planner) scoresKernel(rows, ctx int) *exec.DecodeScores {
-	k := *p.scores
-	k.Shape.Heads = p.cfg.NumHeads * rows
-	k.Shape.Context = ctx
-	return &k
+// prefillPlan is the attention of a prompt of m tokens.
+type prefillPlan struct {
+	m      int
+	scores *exec.PrefillScores
+	values *exec.PrefillValues
+	// upload is the client's encryption of its shares of the keys and
+	// values in the prefill layout at the kernels' levels: one C2S when
+	// the levels agree (keys then values), else two.
+	upload []exec.C2S
+	// Cryptogen: the layout switch. The client encrypts its shares of the
+	// keys and values in kv's prefill layout at switchLevel (switchUp),
+	// and kv.Cache.Switch moves them to the decode layout.
+	kvLayout    kv.PrefillLayout
+	switchUp    exec.C2S
+	switchLevel int
+	switchBits  float64
+	switchCost  cost.Cost // kv's estimate of the switch, all layers
 }
 
-func (p *planner) valuesKernel(rows, ctx int) *exec.DecodeValues {
-	k := *p.values
-	k.Shape.Heads = p.cfg.NumHeads * rows
-	k.Shape.Context = ctx
-	return &k
-}
-
-// appendPlan is the cache append of tokens pos .. ctx-1: the client
-// re-encrypts its share of every cache ciphertext from the one holding
-// token pos (the open one) to the last, for keys and values. A single C2S
-// carries both when the two caches share a level.
-type appendPlan struct {
-	first, cts int        // first ciphertext index re-encrypted and how many
-	convs      []exec.C2S // one (keys and values together) or two
-}
-
-func (p *planner) appendPlan(pos, ctx int) appendPlan {
-	lay := p.scores.Layout
-	first := pos / lay.TokensPerCt
-	n := lay.Cts(ctx) - first
-	slots := p.params.MaxSlots()
-	ap := appendPlan{first: first, cts: n}
-	if p.scores.Level == p.values.Level {
-		c := exec.NewC2S(p.params, p.prof, 2*n*slots)
-		c.Level = p.scores.Level
-		ap.convs = []exec.C2S{c}
-	} else {
-		ck, cv := exec.NewC2S(p.params, p.prof, n*slots), exec.NewC2S(p.params, p.prof, n*slots)
-		ck.Level, cv.Level = p.scores.Level, p.values.Level
-		ap.convs = []exec.C2S{ck, cv}
+func (p *planner) prefill(m int) (*prefillPlan, error) {
+	if pp, ok := p.prefills[m]; ok {
+		return pp, nil
 	}
-	return ap
+	c := p.cfg
+	sh := exec.AttentionShape{Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: c.HeadDim(), Context: m}
+	sc, err := exec.NewPrefillScores(p.params, p.prof, sh)
+	if err != nil {
+		return nil, fmt.Errorf("sim: prefill attention of %d tokens at %s: %w", m, p.preset.Name, err)
+	}
+	vk, err := exec.NewPrefillValues(p.params, p.prof, sh)
+	if err != nil {
+		return nil, fmt.Errorf("sim: prefill attention of %d tokens at %s: %w", m, p.preset.Name, err)
+	}
+	pp := &prefillPlan{m: m, scores: sc, values: vk}
+	slots := p.params.MaxSlots()
+	if sc.Level == vk.Level {
+		pp.upload = []exec.C2S{{Params: p.params, Profile: p.prof, Len: 2 * sc.Layout.Cts() * slots, Level: sc.Level}}
+	} else {
+		pp.upload = []exec.C2S{
+			{Params: p.params, Profile: p.prof, Len: sc.Layout.Cts() * slots, Level: sc.Level},
+			{Params: p.params, Profile: p.prof, Len: vk.Layout.Cts() * slots, Level: vk.Level},
+		}
+	}
+	if p.strat == Cryptogen {
+		sw, err := p.switchFor(m)
+		if err != nil {
+			return nil, err
+		}
+		pp.kvLayout, pp.switchLevel, pp.switchBits, pp.switchCost = sw.layout, sw.level, sw.bits, sw.cost
+		pp.switchUp = exec.C2S{Params: p.params, Profile: p.prof, Len: 2 * sw.layout.Cts() * slots, Level: sw.level}
+	}
+	p.prefills[m] = pp
+	return pp, nil
+}
+
+// switchPlan is the layout switch of m prefill tokens (all layers).
+type switchPlan struct {
+	layout kv.PrefillLayout
+	level  int
+	bits   float64
+	cost   cost.Cost
+}
+
+// switchFor plans the switch of m prefill tokens: the client's
+// encryptions in kv's prefill layout are made at the lowest level whose
+// switch (masking, flooding) fits, the smallest ciphertexts to upload and
+// to send back.
+func (p *planner) switchFor(m int) (switchPlan, error) {
+	lay, err := kv.NewPrefillLayout(p.params.MaxSlots(), m, p.cfg.KVDim())
+	if err != nil {
+		return switchPlan{}, err
+	}
+	var last error
+	for lvl := 0; lvl <= p.params.MaxLevel(); lvl++ {
+		bits := p.kv.Model().Payload(kv.NoiseState{Level: lvl, Msgs: 2, Fresh: 1, Extra: math.Inf(-1)})
+		c, _, err := p.kv.EstimateSwitch(m, lvl, bits)
+		if err == nil {
+			return switchPlan{layout: lay, level: lvl, bits: bits, cost: c}, nil
+		}
+		last = err
+	}
+	return switchPlan{}, fmt.Errorf("sim: switching %d prefill tokens to the decode layout at %s: %w", m, p.preset.Name, last)
+}
+
+func (p *planner) scoresKernel(ctx int) *exec.DecodeScores {
+	k := *p.scores
+	k.Shape.Context = ctx
+	return &k
+}
+
+func (p *planner) valuesKernel(ctx int) *exec.DecodeValues {
+	k := *p.values
+	k.Shape.Context = ctx
+	return &k
 }
 
 // visible is the number of (query, key) pairs of rows queries at the last
@@ -287,28 +379,43 @@ func (p *planner) ropeOnShares(m Mat, rows int) bool {
 	return m == MatQKV && p.cfg.Arch == model.ArchLlama && rows > 1
 }
 
-// estAttention returns the cost of the append, of the kernels with their
-// truncations, and of the softmax, for rows new tokens making ctx cached.
-func (p *planner) estAttention(rows, ctx int) (appendCost, kernels, softmax cost.Cost) {
-	appendCost = p.memo(costKey{"append", ctx - rows, ctx, 0}, func() cost.Cost {
+// estPrefill returns the costs of the prefill attention of m tokens: the
+// client's upload of its keys and values (and, with Cryptogen, the switch
+// to the decode layout, which is for all layers: the caller records it
+// once), the kernels with their truncations, and the softmax.
+func (p *planner) estPrefill(m int) (upload, kernels, softmax, switchAll cost.Cost, err error) {
+	pp, err := p.prefill(m)
+	if err != nil {
+		return
+	}
+	upload = p.memo(costKey{"prefill-upload", m, 0, 0}, func() cost.Cost {
 		var c cost.Cost
-		for _, cv := range p.appendPlan(ctx-rows, ctx).convs {
+		for _, cv := range pp.upload {
 			c = c.Add(cv.Estimate())
+		}
+		if p.strat == Cryptogen {
+			c = c.Add(pp.switchUp.Estimate())
 		}
 		return c
 	})
-	kernels = p.memo(costKey{"kernels", rows, ctx, 0}, func() cost.Cost {
+	kernels = p.memo(costKey{"prefill-kernels", m, 0, 0}, func() cost.Cost {
 		h := p.cfg.NumHeads
-		return cost.Sum(
-			p.scoresKernel(rows, ctx).Estimate(),
-			p.trunc(h*visible(rows, ctx)).Estimate(),
-			p.valuesKernel(rows, ctx).Estimate(),
-			p.trunc(h*rows*p.cfg.HeadDim()).Estimate(),
-		)
+		return cost.Sum(pp.scores.Estimate(), p.trunc(h*visible(m, m)).Estimate(),
+			pp.values.Estimate(), p.trunc(h*m*p.cfg.HeadDim()).Estimate())
 	})
-	softmax = p.memo(costKey{"softmax", rows, ctx, 0}, func() cost.Cost {
-		return p.softmax(p.cfg.NumHeads*rows, ctx).Estimate()
+	softmax = p.memo(costKey{"softmax", m, m, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads*m, m).Estimate() })
+	return upload, kernels, softmax, pp.switchCost, nil
+}
+
+// estDecode returns the costs of the kernels with their truncations and of
+// the softmax of one new token making ctx cached tokens.
+func (p *planner) estDecode(ctx int) (kernels, softmax cost.Cost) {
+	kernels = p.memo(costKey{"decode-kernels", ctx, 0, 0}, func() cost.Cost {
+		h := p.cfg.NumHeads
+		return cost.Sum(p.scoresKernel(ctx).Estimate(), p.trunc(h*ctx).Estimate(),
+			p.valuesKernel(ctx).Estimate(), p.trunc(h*p.cfg.HeadDim()).Estimate())
 	})
+	softmax = p.memo(costKey{"softmax", 1, ctx, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads, ctx).Estimate() })
 	return
 }
 
@@ -326,22 +433,4 @@ func (p *planner) estMul(n int) cost.Cost {
 
 func (p *planner) estArgmax(n int) cost.Cost {
 	return p.memo(costKey{"argmax", n, 0, 0}, p.argmax(n).Estimate)
-}
-
-// cacheBytes is the memory of the encrypted cache of every layer holding
-// ctx tokens (keys and values, ciphertexts at the kernels' levels) plus
-// the server's plaintext shares (one 8-byte word per element).
-func (p *planner) cacheBytes(ctx int) int64 {
-	if ctx == 0 {
-		return 0
-	}
-	c := p.cfg
-	cts := int64(p.scores.Layout.Cts(ctx))
-	one := func(level int) int64 {
-		cv := exec.NewC2S(p.params, p.prof, 1)
-		cv.Level = level
-		return cv.Estimate().BytesC2S
-	}
-	perLayer := cts*(one(p.scores.Level)+one(p.values.Level)) + 2*int64(ctx)*int64(c.KVDim())*8
-	return int64(c.NumLayers) * perLayer
 }

@@ -15,11 +15,14 @@ import (
 // (one cost.Cost per decode step: entry i produced generated token i+1,
 // token 0 comes out of the prefill), "total", and the configuration.
 type Report struct {
-	Model        string      `json:"model"`
-	Strategy     Strategy    `json:"strategy"`
-	Params       string      `json:"params"`
-	Network      string      `json:"network"`
-	Mode         string      `json:"mode"` // "run" or "estimate"
+	Model    string   `json:"model"`
+	Strategy Strategy `json:"strategy"`
+	Params   string   `json:"params"`
+	Network  string   `json:"network"`
+	Mode     string   `json:"mode"` // "run" or "estimate"
+	// Cache is the KV cache's append method and refresh policy
+	// (Cryptogen), e.g. "client-encrypt, never".
+	Cache        string      `json:"cache,omitempty"`
 	PromptTokens int         `json:"prompt_tokens"`
 	Generated    int         `json:"generated"`
 	Tokens       []int       `json:"tokens,omitempty"`
@@ -102,6 +105,8 @@ type EstimateOptions struct {
 	Strategy Strategy
 	Prompt   int // prompt tokens
 	Gen      int // generated tokens
+	// Cache configures the encrypted KV cache (Cryptogen).
+	Cache CacheOptions
 	// OnStep, if not nil, is called after every phase.
 	OnStep func(Step)
 }
@@ -112,18 +117,21 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 	if opts.Prompt < 1 {
 		return nil, fmt.Errorf("sim: a prompt of %d tokens, want at least 1", opts.Prompt)
 	}
-	e, err := NewEstimator(opts.Model, opts.Preset, opts.Profile, opts.Network)
-	if err != nil {
-		return nil, err
-	}
 	if opts.Strategy == "" {
 		opts.Strategy = Cryptogen
+	}
+	e, err := NewEstimatorFor(opts)
+	if err != nil {
+		return nil, err
 	}
 	if _, err := Generate(e, opts.Model, opts.Strategy, make([]int, opts.Prompt), opts.Gen, opts.OnStep); err != nil {
 		return nil, err
 	}
 	r := &Report{Model: opts.Model.Name, Strategy: opts.Strategy, Params: opts.Preset.Name, Network: opts.Network.Name,
 		Mode: "estimate", PromptTokens: opts.Prompt, Generated: opts.Gen}
+	if opts.Strategy == Cryptogen {
+		r.Cache = opts.Cache.String()
+	}
 	r.Summarize(e.Breakdown())
 	return r, nil
 }

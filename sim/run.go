@@ -10,6 +10,7 @@ import (
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
 	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/kv"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
 	"github.com/cgsim/cgsim/params"
@@ -32,14 +33,6 @@ func (r *Runner) pair(c, s []uint64) mpc.Pair {
 	return mpc.Pair{{Mod: r.q.t, V: c}, {Mod: r.q.t, V: s}}
 }
 
-// layerCache is one layer's encrypted KV cache: the server's ciphertexts
-// of the client's shares (decode layout) and its own plaintext shares; the
-// client keeps its shares to re-encrypt the open ciphertext.
-type layerCache struct {
-	kC, kS, vC, vS []uint64 // ctx x KVDim each
-	kCts, vCts     []*rlwe.Ciphertext
-}
-
 // RunOptions configures the run engine.
 type RunOptions struct {
 	Model   *model.Model
@@ -52,6 +45,8 @@ type RunOptions struct {
 	Strategy     Strategy
 	PromptTokens int
 	Gen          int
+	// Cache configures the encrypted KV cache (Cryptogen).
+	Cache CacheOptions
 	// RevealLogits, if not nil, is a TEST-ONLY reveal of the logits to the
 	// client: before each argmax the engine opens the shared logits and
 	// passes them, decoded, to it. It is not part of the protocol and not
@@ -78,7 +73,8 @@ type Runner struct {
 	w      map[Weight]folded
 	wq     map[Weight]exec.Matrix // quantized, for every weight but the llama QKV in decode
 	embT   []exec.Matrix          // E^T slices, as the planner's embedding chunks
-	cache  []layerCache
+	cache  *kv.Cache              // Cryptogen: the encrypted KV cache
+	ctx    []int                  // tokens per layer (cached, or processed by the current pass)
 	reveal func([]float64)
 	setup  cost.Cost
 }
@@ -96,13 +92,19 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	p, err := newPlanner(m.Config, opts.Preset, opts.Profile)
+	if opts.Strategy == "" {
+		opts.Strategy = Cryptogen
+	}
+	if opts.PromptTokens < 1 || opts.Gen < 1 {
+		return nil, fmt.Errorf("sim: run: a prompt of %d tokens and %d to generate", opts.PromptTokens, opts.Gen)
+	}
+	p, err := newPlanner(m.Config, opts.Preset, opts.Profile, opts.Strategy, opts.Cache, opts.PromptTokens+opts.Gen-1)
 	if err != nil {
 		return nil, err
 	}
 	c := m.Config
 	r := &Runner{plan: p, net: opts.Network, m: m, q: fixed{fp: opts.Preset.FixedPoint, t: opts.Preset.FixedPoint.T},
-		w: fold(m), wq: map[Weight]exec.Matrix{}, cache: make([]layerCache, c.NumLayers), reveal: opts.RevealLogits}
+		w: fold(m), wq: map[Weight]exec.Matrix{}, ctx: make([]int, c.NumLayers), reveal: opts.RevealLogits}
 	if r.q.t != p.params.PlaintextModulus() {
 		return nil, fmt.Errorf("sim: preset %s: fixed-point modulus differs from the plaintext modulus", opts.Preset.Name)
 	}
@@ -116,20 +118,28 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	}
 	// The primitives of the generation, for the rotation keys.
 	rowsUsed := []int{opts.PromptTokens}
+	var prims []exec.Primitive
 	switch opts.Strategy {
-	case Cryptogen, "":
-		rowsUsed = append(rowsUsed, 1)
+	case Cryptogen:
+		if opts.Gen > 1 {
+			rowsUsed = append(rowsUsed, 1)
+			prims = append(prims, p.scores, p.values)
+		}
 	case Recompute:
 		for i := 1; i < opts.Gen; i++ {
 			rowsUsed = append(rowsUsed, opts.PromptTokens+i)
 		}
-	default:
-		return nil, fmt.Errorf("sim: unknown strategy %q", opts.Strategy)
 	}
-	prims := []exec.Primitive{p.scores, p.values}
-	for _, rows := range rowsUsed {
+	for i, rows := range rowsUsed {
 		if rows < 1 {
 			return nil, fmt.Errorf("sim: run: a prompt of %d tokens", opts.PromptTokens)
+		}
+		if i == 0 || opts.Strategy == Recompute {
+			pp, err := p.prefill(rows)
+			if err != nil {
+				return nil, err
+			}
+			prims = append(prims, pp.scores, pp.values)
 		}
 		chunks, err := p.embedChunks(rows)
 		if err != nil {
@@ -166,6 +176,12 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	}
 	if r.he, err = exec.NewSession(p.params, prims...); err != nil {
 		return nil, err
+	}
+	if opts.Strategy == Cryptogen {
+		if r.cache, err = kv.NewCache(p.kv); err != nil {
+			r.he.Close()
+			return nil, err
+		}
 	}
 	r.setup = r.he.Setup
 	r.mp = mpc.NewSession(p.mpc, mpc.TrustedDealer{})
@@ -230,8 +246,13 @@ func (r *Runner) asShares(v Value) (*shares, error) {
 
 // Reset drops every layer's cache.
 func (r *Runner) Reset() error {
-	for i := range r.cache {
-		r.cache[i] = layerCache{}
+	clear(r.ctx)
+	if r.cache != nil {
+		c, err := kv.NewCache(r.plan.kv)
+		if err != nil {
+			return err
+		}
+		r.cache = c
 	}
 	return nil
 }
@@ -427,16 +448,19 @@ func (r *Runner) ropeShares(cc *cost.Cost, y *shares) error {
 	return nil
 }
 
-// Attention appends k and v to the layer's cache (the client re-encrypts
-// its share of the open cache ciphertext and of any new one) and runs the
-// score kernel, the softmax and the value kernel over the whole cache,
-// each query row masked to the tokens up to its position.
-func (r *Runner) Attention(layer int, qv, kv, vv Value) (Value, error) {
+// Attention runs the attention of the rows of q against the layer's keys
+// and values: a pass from position 0 (the prompt, or a Recompute step) runs
+// the prefill kernels on the new keys and values and, with Cryptogen,
+// builds the layer's cache in the decode layout (kv.Cache.Switch); one new
+// token at position p > 0 is appended to the cache (kv.Cache.Append or
+// AppendSource, with the policy's refreshes) and attends over the p+1
+// cached tokens with the decode kernels.
+func (r *Runner) Attention(layer int, qv, kval, vv Value) (Value, error) {
 	q, err := r.asShares(qv)
 	if err != nil {
 		return nil, err
 	}
-	k, err := r.asShares(kv)
+	k, err := r.asShares(kval)
 	if err != nil {
 		return nil, err
 	}
@@ -444,108 +468,124 @@ func (r *Runner) Attention(layer int, qv, kv, vv Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	if layer < 0 || layer >= len(r.cache) {
-		return nil, fmt.Errorf("sim: attention of layer %d of %d", layer, len(r.cache))
+	if layer < 0 || layer >= len(r.ctx) {
+		return nil, fmt.Errorf("sim: attention of layer %d of %d", layer, len(r.ctx))
 	}
-	lc := &r.cache[layer]
 	c := r.m.Config
-	kvd := c.KVDim()
-	pos := len(lc.kS) / kvd
-	if q.pos != pos {
-		return nil, fmt.Errorf("sim: attention of layer %d: queries at position %d, the cache holds %d tokens", layer, q.pos, pos)
+	if q.pos != r.ctx[layer] {
+		return nil, fmt.Errorf("sim: attention of layer %d: queries at position %d, the cache holds %d tokens", layer, q.pos, r.ctx[layer])
 	}
 	m := q.rows
-	ctx := pos + m
+	ctx := q.pos + m
 	if ctx > c.SeqLen {
 		return nil, fmt.Errorf("sim: context of %d tokens exceeds the model's %d", ctx, c.SeqLen)
 	}
-	lc.kC, lc.kS = append(lc.kC, k.c...), append(lc.kS, k.s...)
-	lc.vC, lc.vS = append(lc.vC, v.c...), append(lc.vS, v.s...)
+	if q.cols != c.Dim || k.rows != m || v.rows != m || k.cols != c.KVDim() || v.cols != c.KVDim() {
+		return nil, fmt.Errorf("sim: attention of %dx%d queries with %dx%d keys and %dx%d values", q.rows, q.cols, k.rows, k.cols, v.rows, v.cols)
+	}
+	var out *shares
+	switch {
+	case q.pos == 0:
+		out, err = r.prefillAttention(layer, q, k, v)
+	case m == 1 && r.cache != nil:
+		out, err = r.decodeAttention(layer, q, k, v)
+	default:
+		err = fmt.Errorf("sim: attention of %d new tokens at position %d: only a pass from position 0 or, with the cache, one token", m, q.pos)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.ctx[layer] = ctx
+	return out, nil
+}
 
-	// Append: the client re-encrypts its share of the open ciphertext and
-	// of the new ones; the server's share of the conversion is zero (the
-	// server keeps its shares in the clear beside the cache).
-	ap := r.plan.appendPlan(pos, ctx)
-	lay := r.plan.scores.Layout
+// flat concatenates slot vectors.
+func flat(vecs ...[][]uint64) []uint64 {
+	var out []uint64
+	for _, vs := range vecs {
+		for _, v := range vs {
+			out = append(out, v...)
+		}
+	}
+	return out
+}
+
+// prefillAttention is the attention of the m tokens of a pass from
+// position 0 (see Attention).
+func (r *Runner) prefillAttention(layer int, q, k, v *shares) (*shares, error) {
+	c := r.m.Config
+	m := q.rows
+	h := c.NumHeads
+	pp, err := r.plan.prefill(m)
+	if err != nil {
+		return nil, err
+	}
+	// The client's upload of its shares of the keys and values in the
+	// prefill layout (and, with Cryptogen, in kv's prefill layout for the
+	// switch); the server's shares enter the kernels in the clear.
+	var keys, vals, sw []*rlwe.Ciphertext
 	err = r.timed(KindAppend, func(cc *cost.Cost) error {
-		from := ap.first * lay.TokensPerCt * kvd
-		kvecs, vvecs := lay.Vectors(lc.kC[from:]), lay.Vectors(lc.vC[from:])
-		var groups [][][]uint64
-		if len(ap.convs) == 1 {
-			groups = [][][]uint64{append(kvecs, vvecs...)}
-		} else {
-			groups = [][][]uint64{kvecs, vvecs}
-		}
-		var cts []*rlwe.Ciphertext
-		for i, conv := range ap.convs {
-			var flat []uint64
-			for _, vec := range groups[i] {
-				flat = append(flat, vec...)
+		return r.heRun(cc, func(t *cost.Tally) error {
+			kvecs, vvecs := pp.scores.Layout.Vectors(k.c), pp.values.Layout.Vectors(v.c)
+			groups := [][]uint64{flat(kvecs, vvecs)}
+			if len(pp.upload) == 2 {
+				groups = [][]uint64{flat(kvecs), flat(vvecs)}
 			}
-			if err := r.heRun(cc, func(t *cost.Tally) error {
-				got, err := conv.Run(r.he, t, exec.Shared{C: flat, S: make([]uint64, len(flat))})
+			var cts []*rlwe.Ciphertext
+			for i, conv := range pp.upload {
+				got, err := conv.Run(r.he, t, exec.Shared{C: groups[i], S: make([]uint64, len(groups[i]))})
+				if err != nil {
+					return err
+				}
 				cts = append(cts, got...)
-				return err
-			}); err != nil {
-				return err
 			}
-		}
-		lc.kCts = append(lc.kCts[:ap.first], cts[:ap.cts]...)
-		lc.vCts = append(lc.vCts[:ap.first], cts[ap.cts:]...)
-		return nil
+			keys, vals = cts[:len(kvecs)], cts[len(kvecs):]
+			if r.cache != nil {
+				x := flat(pp.kvLayout.Vectors(k.c), pp.kvLayout.Vectors(v.c))
+				if sw, err = pp.switchUp.Run(r.he, t, exec.Shared{C: x, S: make([]uint64, len(x))}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, err
 	}
-
-	h, hd := c.NumHeads, c.HeadDim()
-	g := h / c.NumKVHeads
-	// head maps (row i, head h = kvh·G + a) to the kernels' head index.
-	head := func(i, hh int) int { return (hh/g)*g*m + i*g + hh%g }
 	var probs mpc.Pair
 	err = r.timed(KindAttention, func(cc *cost.Cost) error {
-		qp := exec.Shared{C: make([]uint64, h*m*hd), S: make([]uint64, h*m*hd)}
-		for i := range m {
-			for hh := range h {
-				copy(qp.C[head(i, hh)*hd:], q.c[i*c.Dim+hh*hd:i*c.Dim+(hh+1)*hd])
-				copy(qp.S[head(i, hh)*hd:], q.s[i*c.Dim+hh*hd:i*c.Dim+(hh+1)*hd])
-			}
-		}
 		var sc exec.Shared
 		if err := r.heRun(cc, func(t *cost.Tally) error {
 			var err error
-			sc, err = r.plan.scoresKernel(m, ctx).Run(r.he, t, lc.kCts, lc.kS, qp)
+			sc, err = pp.scores.Run(r.he, t, keys, k.s, exec.Shared{C: q.c, S: q.s})
 			return err
 		}); err != nil {
 			return err
 		}
-		// Truncate the visible scores; set the masked ones to -t/4 (the
-		// server's share; the client's is 0), far below any score, so
-		// that the softmax gives them weight 0.
-		var vc, vs []uint64
-		for i := range m {
-			for hh := range h {
-				row := head(i, hh) * ctx
-				vc = append(vc, sc.C[row:row+pos+i+1]...)
-				vs = append(vs, sc.S[row:row+pos+i+1]...)
-			}
+		// Truncate the causal scores (head hh, query i, key j <= i at
+		// (hh·m + i)·m + j); set the masked ones to -t/4 (the server's
+		// share; the client's is 0), far below any score, so that the
+		// softmax gives them weight 0.
+		vis := visible(m, m)
+		vc, vs := make([]uint64, 0, h*vis), make([]uint64, 0, h*vis)
+		for row := 0; row < h*m; row++ {
+			i := row % m
+			vc = append(vc, sc.C[row*m:row*m+i+1]...)
+			vs = append(vs, sc.S[row*m:row*m+i+1]...)
 		}
 		if err := r.trunc(cc, vc, vs); err != nil {
 			return err
 		}
 		mask := r.q.t - r.q.t/4
 		off := 0
-		for i := range m {
-			for hh := range h {
-				row := head(i, hh) * ctx
-				n := pos + i + 1
-				copy(sc.C[row:], vc[off:off+n])
-				copy(sc.S[row:], vs[off:off+n])
-				for j := n; j < ctx; j++ {
-					sc.C[row+j], sc.S[row+j] = 0, mask
-				}
-				off += n
+		for row := 0; row < h*m; row++ {
+			i := row % m
+			copy(sc.C[row*m:], vc[off:off+i+1])
+			copy(sc.S[row*m:], vs[off:off+i+1])
+			for j := i + 1; j < m; j++ {
+				sc.C[row*m+j], sc.S[row*m+j] = 0, mask
 			}
+			off += i + 1
 		}
 		probs = r.pair(sc.C, sc.S)
 		return nil
@@ -553,44 +593,121 @@ func (r *Runner) Attention(layer int, qv, kv, vv Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = r.timed(KindSoftmax, func(cc *cost.Cost) error {
-		return r.mpcRun(cc, func() error {
+	if probs, err = r.softmax(h*m, m, probs); err != nil {
+		return nil, err
+	}
+	out := &shares{rows: m, cols: c.Dim, pos: 0}
+	err = r.timed(KindAttention, func(cc *cost.Cost) error {
+		var o exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
 			var err error
-			probs, err = r.plan.softmax(h*m, ctx).Run(r.mp, probs)
+			o, err = pp.values.Run(r.he, t, vals, v.s, exec.Shared{C: probs[mpc.Client].V, S: probs[mpc.Server].V})
 			return err
+		}); err != nil {
+			return err
+		}
+		out.c, out.s = o.C, o.S // m x Heads x HeadDim: m x Dim
+		return r.trunc(cc, out.c, out.s)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r.cache != nil {
+		P := pp.kvLayout.Cts()
+		err = r.timed(KindAppend, func(cc *cost.Cost) error {
+			return r.heRun(cc, func(t *cost.Tally) error {
+				return r.cache.Switch(r.he, t, layer, &kv.Prefill{Layout: pp.kvLayout, K: sw[:P], V: sw[P:],
+					KS: k.s, VS: v.s, Level: pp.switchLevel, Bits: pp.switchBits})
+			})
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// decodeAttention is the attention of one new token at position p > 0
+// over the cache (see Attention).
+func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
+	c := r.m.Config
+	h := c.NumHeads
+	ctx := q.pos + 1
+	cfg := r.plan.kv
+	err := r.timed(KindAppend, func(cc *cost.Cost) error {
+		return r.heRun(cc, func(t *cost.Tally) error {
+			ks, vs := exec.Shared{C: k.c, S: k.s}, exec.Shared{C: v.c, S: v.s}
+			if cfg.Method == kv.Homomorphic {
+				src, err := kv.NewSource(r.he, t, cfg, ks, vs)
+				if err != nil {
+					return err
+				}
+				return r.cache.AppendSource(r.he, t, layer, src)
+			}
+			return r.cache.Append(r.he, t, layer, ks, vs)
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := &shares{rows: m, cols: c.Dim, pos: q.pos, c: make([]uint64, m*c.Dim), s: make([]uint64, m*c.Dim)}
+	var probs mpc.Pair
 	err = r.timed(KindAttention, func(cc *cost.Cost) error {
-		var o exec.Shared
+		var sc exec.Shared
 		if err := r.heRun(cc, func(t *cost.Tally) error {
-			var err error
-			o, err = r.plan.valuesKernel(m, ctx).Run(r.he, t, lc.vCts, lc.vS, exec.Shared{C: probs[mpc.Client].V, S: probs[mpc.Server].V})
+			cts, kS, err := r.cache.KernelInputs(t, layer, 0)
+			if err != nil {
+				return err
+			}
+			sc, err = r.plan.scoresKernel(ctx).Run(r.he, t, cts, kS, exec.Shared{C: q.c, S: q.s})
 			return err
 		}); err != nil {
 			return err
 		}
-		if err := r.trunc(cc, o.C, o.S); err != nil {
+		if err := r.trunc(cc, sc.C, sc.S); err != nil {
 			return err
 		}
-		for i := range m {
-			for hh := range h {
-				copy(out.c[i*c.Dim+hh*hd:], o.C[head(i, hh)*hd:(head(i, hh)+1)*hd])
-				copy(out.s[i*c.Dim+hh*hd:], o.S[head(i, hh)*hd:(head(i, hh)+1)*hd])
-			}
-		}
+		probs = r.pair(sc.C, sc.S)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if layer == len(r.cache)-1 {
-		r.record(KindAppend, cost.Cost{PeakMemoryBytes: r.plan.cacheBytes(ctx)})
+	if probs, err = r.softmax(h, ctx, probs); err != nil {
+		return nil, err
+	}
+	out := &shares{rows: 1, cols: c.Dim, pos: q.pos}
+	err = r.timed(KindAttention, func(cc *cost.Cost) error {
+		var o exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
+			cts, vS, err := r.cache.KernelInputs(t, layer, 1)
+			if err != nil {
+				return err
+			}
+			o, err = r.plan.valuesKernel(ctx).Run(r.he, t, cts, vS, exec.Shared{C: probs[mpc.Client].V, S: probs[mpc.Server].V})
+			return err
+		}); err != nil {
+			return err
+		}
+		out.c, out.s = o.C, o.S
+		return r.trunc(cc, out.c, out.s)
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
+}
+
+// softmax runs the softmax of rows rows of cols entries.
+func (r *Runner) softmax(rows, cols int, x mpc.Pair) (mpc.Pair, error) {
+	var y mpc.Pair
+	err := r.timed(KindSoftmax, func(cc *cost.Cost) error {
+		return r.mpcRun(cc, func() error {
+			var err error
+			y, err = r.plan.softmax(rows, cols).Run(r.mp, x)
+			return err
+		})
+	})
+	return y, err
 }
 
 // Activation runs SiLU or GELU on shares.
@@ -754,6 +871,9 @@ func Run(opts RunOptions, prompt []int, check bool, onStep func(Step)) (*Report,
 	}
 	rep := &Report{Model: c.Name, Strategy: opts.Strategy, Params: opts.Preset.Name, Network: opts.Network.Name,
 		Mode: "run", PromptTokens: len(prompt), Generated: opts.Gen, Tokens: toks}
+	if opts.Strategy == Cryptogen {
+		rep.Cache = opts.Cache.String()
+	}
 	setup := r.Setup()
 	rep.Setup = &setup
 	rep.Summarize(r.Breakdown())

@@ -31,10 +31,28 @@ func protocolFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "strategy", Value: string(sim.Cryptogen), Usage: "cryptogen (encrypted KV cache reused) or recompute (whole prefix re-run per token)"},
 		&cli.StringFlag{Name: "params", Value: params.DefaultBGV, Usage: "BGV parameter preset (see cgsim presets)"},
+		&cli.BoolFlag{Name: "allow-insecure", Usage: "accept a preset marked INSECURE (unit-test parameters, no security)"},
 		&cli.StringFlag{Name: "net", Value: defaultNet, Usage: "network: lan, wan, lan5g, wan100 or BANDWIDTH/RTT such as 200Mbps/10ms"},
-		&cli.Float64Flag{Name: "refresh-threshold", Value: -1, Usage: "lazy refresh threshold tau in bits of noise budget (-1: the cache's default policy; the current cache re-encrypts the open ciphertext at every append and never needs a refresh)"},
+		&cli.StringFlag{Name: "append", Value: "client", Usage: "cryptogen cache append: client (the client encrypts the new token at its slot) or homomorphic (the server concatenates it with a selection mask)"},
+		&cli.StringFlag{Name: "refresh", Usage: "cryptogen cache refresh policy: eager, lazy or never (default: never with client appends, lazy with homomorphic ones)"},
+		&cli.Float64Flag{Name: "refresh-threshold", Usage: "lazy refresh threshold tau, in bits of remaining noise budget (implies --refresh lazy)"},
 		&cli.StringFlag{Name: "profile", Usage: "profile file from cgsim calibrate (default: the preset's built-in profile)"},
 	}
+}
+
+// protocolFlagsExcept is protocolFlags without the named flags.
+func protocolFlagsExcept(names ...string) []cli.Flag {
+	var out []cli.Flag
+outer:
+	for _, f := range protocolFlags() {
+		for _, n := range names {
+			if f.Names()[0] == n {
+				continue outer
+			}
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // protocol is what the protocol flags select.
@@ -42,14 +60,18 @@ type protocol struct {
 	strategy sim.Strategy
 	preset   params.Preset
 	network  net.Network
+	cache    sim.CacheOptions
 	profile  *cost.Profile // nil: built-in
 }
 
 func protocolFrom(c *cli.Context) (protocol, error) {
 	var p protocol
 	var err error
-	if p.strategy, err = sim.ParseStrategy(c.String("strategy")); err != nil {
-		return p, err
+	p.strategy = sim.Cryptogen
+	if c.IsSet("strategy") || c.String("strategy") != "" {
+		if p.strategy, err = sim.ParseStrategy(c.String("strategy")); err != nil {
+			return p, err
+		}
 	}
 	if p.preset, err = params.ByName(c.String("params")); err != nil {
 		return p, err
@@ -57,11 +79,24 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 	if p.preset.Scheme != params.BGV {
 		return p, fmt.Errorf("preset %s is a %v preset; the hybrid protocol needs a BGV one", p.preset.Name, p.preset.Scheme)
 	}
+	if p.preset.Insecure && !c.Bool("allow-insecure") {
+		return p, fmt.Errorf("preset %s is INSECURE (unit-test parameters); pass --allow-insecure to use it anyway", p.preset.Name)
+	}
 	if p.network, err = net.Parse(c.String("net")); err != nil {
 		return p, err
 	}
-	if tau := c.Float64("refresh-threshold"); tau != -1 && tau < 0 {
-		return p, fmt.Errorf("--refresh-threshold must be non-negative (bits), got %g", tau)
+	if p.cache.Append, err = sim.ParseAppend(c.String("append")); err != nil {
+		return p, err
+	}
+	tau := c.Float64("refresh-threshold")
+	if c.IsSet("refresh-threshold") && !(tau >= 0) {
+		return p, fmt.Errorf("--refresh-threshold must be a non-negative number of bits, got %g", tau)
+	}
+	if !c.IsSet("refresh-threshold") {
+		tau = -1
+	}
+	if p.cache.Refresh, err = sim.ParseRefresh(c.String("refresh"), tau); err != nil {
+		return p, err
 	}
 	if f := c.String("profile"); f != "" {
 		if p.profile, err = cost.LoadProfile(f); err != nil {
@@ -127,7 +162,7 @@ func estimateAction(c *cli.Context) error {
 		return fmt.Errorf("estimate: --prompt and --gen must be at least 1, got %d and %d", c.Int("prompt"), c.Int("gen"))
 	}
 	rep, err := sim.Estimate(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen")})
+		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache})
 	if err != nil {
 		return err
 	}
@@ -169,7 +204,11 @@ func writeCSV(w io.Writer, rep *sim.Report) error {
 
 // writeTable prints the summary, the phases and the per-kind breakdown.
 func writeTable(w io.Writer, rep *sim.Report) error {
-	fmt.Fprintf(w, "%s %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", rep.Mode, rep.Model, rep.Strategy, rep.Params,
+	strat := string(rep.Strategy)
+	if rep.Cache != "" {
+		strat += " (" + rep.Cache + ")"
+	}
+	fmt.Fprintf(w, "%s %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", rep.Mode, rep.Model, strat, rep.Params,
 		rep.Network, rep.PromptTokens, rep.Generated)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "phase\tcontext\tseconds\tcompute s\tnetwork s\tMB up\tMB down\trounds\tct-pt mul\tct-ct mul\trotations\tcache MB\t")

@@ -3,12 +3,19 @@
 // Usage:
 //
 //	cgsim run --plaintext [--model FILE] [--tokenizer FILE] [--prompt TEXT] [--gen N] [--format table|json]
-//	cgsim run [--model FILE] [--tokenizer FILE] [--prompt TEXT] [--gen N] [--strategy S] [--params P] [--net NET] [--check]
-//	cgsim estimate [--model NAME|FILE] [--prompt N] [--gen N] [--strategy S] [--params P] [--net NET] [--format table|json|csv]
+//	cgsim run [--model FILE] [--tokenizer FILE] [--prompt TEXT] [--gen N] [protocol flags] [--check]
+//	cgsim estimate [--model NAME|FILE] [--prompt N] [--gen N] [protocol flags] [--format table|json|csv]
 //	cgsim validate [same flags as run] [--tolerance F]
+//	cgsim plan [--model NAME|FILE] [--net NET] [--latency-budget D] [--memory-budget B] [--format table|json|csv]
+//	cgsim tune refresh [--model NAME|FILE] [--prompt N] [--gen N] [--net NET] [--taus T,T,...] [--format table|json|csv]
 //	cgsim calibrate --params NAME --out FILE [--reps N]
 //	cgsim presets [--format table|json]
 //	cgsim models
+//
+// The protocol flags: --strategy cryptogen|recompute, --params P
+// (--allow-insecure for an INSECURE test preset), --net NET, --append
+// client|homomorphic, --refresh eager|lazy|never, --refresh-threshold T,
+// --profile FILE.
 //
 // Every command has --help. Errors are one line on stderr and a non-zero
 // exit status.
@@ -49,6 +56,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			runCommand(),
 			estimateCommand(),
 			validateCommand(),
+			planCommand(),
+			tuneCommand(),
 			calibrateCommand(),
 			presetsCommand(),
 			modelsCommand(),

@@ -109,6 +109,14 @@ func TestErrors(t *testing.T) {
 		{"calibrate without out", []string{"calibrate", "--params", "bgv-test-insecure"}, "out"},
 		{"unwritable out", []string{"calibrate", "--params", "bgv-test-insecure", "--out", filepath.Join(dir, "no/such/dir/p.json")}, "cannot write"},
 		{"unknown command", []string{"fly"}, "fly"},
+		{"insecure preset without the flag", []string{"estimate", "--params", "bgv-test-insecure"}, "--allow-insecure"},
+		{"insecure run without the flag", []string{"run", "--params", "bgv-test-insecure"}, "--allow-insecure"},
+		{"insecure validate without the flag", []string{"validate", "--params", "bgv-test-insecure"}, "--allow-insecure"},
+		{"unknown append", []string{"estimate", "--append", "magic"}, "magic"},
+		{"unknown refresh", []string{"estimate", "--refresh", "sometimes"}, "sometimes"},
+		{"negative threshold", []string{"estimate", "--refresh-threshold", "-3"}, "refresh-threshold"},
+		{"threshold with eager", []string{"estimate", "--refresh", "eager", "--refresh-threshold", "3"}, "eager"},
+		{"homomorphic at n13", []string{"estimate", "--params", "bgv-n13", "--append", "homomorphic", "--prompt", "8", "--gen", "2"}, "homomorphic"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

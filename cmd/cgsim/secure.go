@@ -22,7 +22,11 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 	table := format == "table"
 	prev := prompt[len(prompt)-1]
 	if table {
-		fmt.Fprintf(w, "secure run of %s: %s, %s, %s; %d prompt tokens\n\n", m.Config.Name, p.strategy, p.preset.Name, p.network, len(prompt))
+		strat := string(p.strategy)
+		if p.strategy == sim.Cryptogen {
+			strat += " (" + p.cache.String() + ")"
+		}
+		fmt.Fprintf(w, "secure run of %s: %s, %s, %s; %d prompt tokens\n\n", m.Config.Name, strat, p.preset.Name, p.network, len(prompt))
 		fmt.Fprint(w, tok.DecodeAll(prompt))
 	}
 	var lines []string
@@ -39,7 +43,7 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 			bar.Add(1)
 		}
 	}
-	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen},
+	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache},
 		prompt, c.Bool("check"), onStep)
 	if bar != nil {
 		bar.Finish()

@@ -60,7 +60,7 @@ func TestEstimateTableAndCSV(t *testing.T) {
 // TestRunSecure is a short secure run at the insecure test preset with the
 // reference check.
 func TestRunSecure(t *testing.T) {
-	out, _, err := cgsim("run", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "3", "--params", "bgv-test-insecure",
+	out, _, err := cgsim("run", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "3", "--params", "bgv-test-insecure", "--allow-insecure",
 		"--net", "lan", "--check", "--quiet", "--format", "json")
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestRunSecure(t *testing.T) {
 	if r.MaxLogitDiff == nil || *r.MaxLogitDiff > 0.05 || len(r.Decode) != 2 || !strings.HasPrefix(r.Text, "Once upon a") {
 		t.Errorf("report: %+v", r)
 	}
-	out, _, err = cgsim("run", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "2", "--params", "bgv-test-insecure", "--prompt", "Once upon")
+	out, _, err = cgsim("run", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "2", "--params", "bgv-test-insecure", "--allow-insecure", "--prompt", "Once upon")
 	if err != nil || !strings.Contains(out, "Once upon a time") || !strings.Contains(out, "decode 0") {
 		t.Errorf("table: %v\n%s", err, out)
 	}
@@ -88,7 +88,7 @@ func TestRunSecure(t *testing.T) {
 // same on both sides, so the totals agree within the tolerance whatever
 // the machine's load; the counters must be equal.
 func TestValidate(t *testing.T) {
-	out, _, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "2", "--params", "bgv-test-insecure",
+	out, _, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "2", "--params", "bgv-test-insecure", "--allow-insecure",
 		"--net", "wan", "--quiet")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)

@@ -77,12 +77,12 @@ func validateAction(c *cli.Context) error {
 		return fmt.Errorf("validate: encoding the prompt: %w", err)
 	}
 	est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: len(prompt), Gen: gen})
+		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache})
 	if err != nil {
 		return err
 	}
 	bar := newBar(c, false, gen, "running")
-	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen},
+	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache},
 		prompt, false, func(sim.Step) {
 			if bar != nil {
 				bar.Add(1)
@@ -126,7 +126,11 @@ func validateAction(c *cli.Context) error {
 		}
 	} else {
 		w := c.App.Writer
-		fmt.Fprintf(w, "validate %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", m.Config.Name, p.strategy, p.preset.Name, p.network,
+		strat := string(p.strategy)
+		if p.strategy == sim.Cryptogen {
+			strat += " (" + p.cache.String() + ")"
+		}
+		fmt.Fprintf(w, "validate %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", m.Config.Name, strat, p.preset.Name, p.network,
 			len(prompt), gen)
 		tw := newTable(w)
 		fmt.Fprintln(tw, "phase\tkind\testimated s\tmeasured s\tmeas/est-1\tcounters\t")

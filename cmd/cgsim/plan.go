@@ -1,0 +1,220 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cgsim/cgsim/sim"
+)
+
+func planCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "plan",
+		Usage: "per-token latency and KV-cache memory as the context grows, and the longest context within budgets",
+		Description: "Estimates one decode step of both strategies at contexts from --min-context to --max-context\n" +
+			"(powers of two and the midpoints between them): its seconds and the encrypted KV cache's memory\n" +
+			"(cryptogen; recompute keeps no cache), then the longest context whose step fits --latency-budget\n" +
+			"and --memory-budget. Beyond the model's own context the shape is costed as if it had been trained\n" +
+			"for it. Estimate only: no cryptography.\n\n" +
+			"Example: cgsim plan --model gpt2 --net wan --latency-budget 3m --memory-budget 16GB",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
+			&cli.IntFlag{Name: "min-context", Value: 128, Usage: "shortest context"},
+			&cli.IntFlag{Name: "max-context", Value: 32768, Usage: "longest context"},
+			&cli.StringFlag{Name: "latency-budget", Usage: "largest per-token latency: a duration (90s, 2m) or seconds"},
+			&cli.StringFlag{Name: "memory-budget", Usage: "largest KV-cache memory: bytes with an optional unit (16GB, 512MiB)"},
+			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
+			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
+		}, protocolFlagsExcept("strategy")...),
+		Action: planAction,
+	}
+}
+
+// parseSeconds reads a duration ("90s", "2m") or a number of seconds.
+func parseSeconds(s string) (float64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	if v, err := strconv.ParseFloat(s, 64); err == nil && v >= 0 && !math.IsInf(v, 0) {
+		return v, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--latency-budget %q: want a duration such as 90s or 2m, or seconds", s)
+	}
+	return d.Seconds(), nil
+}
+
+// parseBytes reads a byte count with an optional unit: B, KB, MB, GB, TB
+// (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024).
+func parseBytes(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	bad := fmt.Errorf("--memory-budget %q: want bytes with an optional unit, such as 16GB or 512MiB", s)
+	i := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsDigit(r) && r != '.' })
+	num, unit := s, ""
+	if i >= 0 {
+		num, unit = s[:i], strings.TrimSpace(s[i:])
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 {
+		return 0, bad
+	}
+	mult := map[string]float64{"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12,
+		"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40}
+	m, ok := mult[strings.ToUpper(unit)]
+	if !ok || v*m > math.MaxInt64/2 {
+		return 0, bad
+	}
+	return int64(v * m), nil
+}
+
+func planAction(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	format, err := checkFormat(c, "table", "json", "csv")
+	if err != nil {
+		return err
+	}
+	p, err := protocolFrom(c)
+	if err != nil {
+		return err
+	}
+	cfg, err := modelConfig(c.String("model"))
+	if err != nil {
+		return err
+	}
+	lat, err := parseSeconds(c.String("latency-budget"))
+	if err != nil {
+		return err
+	}
+	mem, err := parseBytes(c.String("memory-budget"))
+	if err != nil {
+		return err
+	}
+	lo, hi := c.Int("min-context"), c.Int("max-context")
+	if lo < 2 || hi < lo || hi > 1<<20 {
+		return fmt.Errorf("plan: contexts from %d to %d: want 2 <= --min-context <= --max-context <= %d", lo, hi, 1<<20)
+	}
+	ctxs := sim.PlanContexts(lo, hi)
+	bar := newBar(c, false, len(ctxs), "planning")
+	rep, err := sim.Plan(sim.PlanOptions{
+		EstimateOptions: sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, Cache: p.cache},
+		Contexts:        ctxs, LatencyBudget: lat, MemoryBudget: mem,
+		OnPoint: func() {
+			if bar != nil {
+				bar.Add(1)
+			}
+		},
+	})
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return fmt.Errorf("plan: %w", err)
+	}
+	w := c.App.Writer
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case "csv":
+		return writePlanCSV(w, rep)
+	}
+	return writePlanTable(w, rep, cfg.SeqLen)
+}
+
+func writePlanCSV(w io.Writer, rep *sim.PlanReport) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"context", "cryptogen_seconds", "recompute_seconds", "ratio", "cryptogen_memory_bytes",
+		"cryptogen_rounds", "recompute_rounds", "cryptogen_bytes", "recompute_bytes", "cryptogen_fits", "recompute_fits"})
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
+	for _, pt := range rep.Points {
+		cw.Write([]string{strconv.Itoa(pt.Context), f(pt.Cryptogen.Seconds()), f(pt.Recompute.Seconds()), f(pt.Ratio()),
+			strconv.FormatInt(pt.Cryptogen.PeakMemoryBytes, 10), strconv.FormatInt(pt.Cryptogen.Rounds, 10),
+			strconv.FormatInt(pt.Recompute.Rounds, 10), strconv.FormatInt(pt.Cryptogen.BytesC2S+pt.Cryptogen.BytesS2C, 10),
+			strconv.FormatInt(pt.Recompute.BytesC2S+pt.Recompute.BytesS2C, 10),
+			strconv.FormatBool(pt.Fits(sim.Cryptogen, rep.LatencyBudget, rep.MemoryBudget)),
+			strconv.FormatBool(pt.Fits(sim.Recompute, rep.LatencyBudget, rep.MemoryBudget))})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func writePlanTable(w io.Writer, rep *sim.PlanReport, trained int) error {
+	fmt.Fprintf(w, "plan %s: %s, %s, cache %s; one decode step per context\n\n", rep.Model, rep.Params, rep.Network, rep.Cache)
+	tw := newTable(w)
+	fmt.Fprintln(tw, "context\tcryptogen s/token\trecompute s/token\tratio\tcache MB\tcryptogen fits\trecompute fits\t")
+	secs := func(c float64, e string) string {
+		if e != "" {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.2f", c)
+	}
+	yes := map[bool]string{true: "yes", false: "no"}
+	beyond := false
+	for _, pt := range rep.Points {
+		ctx := strconv.Itoa(pt.Context)
+		if pt.Context > trained {
+			ctx += "*"
+			beyond = true
+		}
+		ratio := "-"
+		if r := pt.Ratio(); r > 0 {
+			ratio = fmt.Sprintf("%.1f", r)
+		}
+		mem := "n/a"
+		if pt.CryptogenError == "" {
+			mem = fmt.Sprintf("%.1f", mb(pt.Cryptogen.PeakMemoryBytes))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", ctx, secs(pt.Cryptogen.Seconds(), pt.CryptogenError),
+			secs(pt.Recompute.Seconds(), pt.RecomputeError), ratio, mem,
+			yes[pt.Fits(sim.Cryptogen, rep.LatencyBudget, rep.MemoryBudget)], yes[pt.Fits(sim.Recompute, rep.LatencyBudget, rep.MemoryBudget)])
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if beyond {
+		fmt.Fprintf(w, "* beyond the model's context of %d tokens (costed as if trained for it)\n", trained)
+	}
+	for _, pt := range rep.Points {
+		for i, e := range []string{pt.CryptogenError, pt.RecomputeError} {
+			if e != "" {
+				fmt.Fprintf(w, "n/a: %s at %d: %s\n", []string{"cryptogen", "recompute"}[i], pt.Context, e)
+			}
+		}
+	}
+	budget := "no budget"
+	var parts []string
+	if rep.LatencyBudget > 0 {
+		parts = append(parts, fmt.Sprintf("%.3g s/token", rep.LatencyBudget))
+	}
+	if rep.MemoryBudget > 0 {
+		parts = append(parts, fmt.Sprintf("%.4g GB of cache", float64(rep.MemoryBudget)/1e9))
+	}
+	if len(parts) > 0 {
+		budget = strings.Join(parts, " and ")
+	}
+	fmt.Fprintf(w, "\nlongest context within %s: cryptogen %s, recompute %s\n", budget,
+		longest(rep.Longest[sim.Cryptogen]), longest(rep.Longest[sim.Recompute]))
+	return nil
+}
+
+func longest(n int) string {
+	if n == 0 {
+		return "none of the sweep"
+	}
+	return strconv.Itoa(n) + " tokens"
+}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// TestPlan: a small sweep (128 to 512 tokens: 128, 192, 256, 384, 512)
+// in the three formats; the per-token ratio of recompute over cryptogen
+// grows and the budgets bound the longest context.
+func TestPlan(t *testing.T) {
+	out, _, err := cgsim("plan", "--model", "gpt2", "--net", "lan", "--max-context", "512", "--quiet", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Points []struct {
+			Context   int            `json:"context"`
+			Cryptogen map[string]any `json:"cryptogen"`
+			Recompute map[string]any `json:"recompute"`
+		} `json:"points"`
+		Longest map[string]int `json:"longest_context"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if len(rep.Points) != 5 || rep.Points[4].Context != 512 || rep.Longest["cryptogen"] != 512 {
+		t.Fatalf("points %+v, longest %v", rep.Points, rep.Longest)
+	}
+	prev := 0.0
+	for _, pt := range rep.Points {
+		cg, rc := pt.Cryptogen["seconds"].(float64), pt.Recompute["seconds"].(float64)
+		if r := rc / cg; r <= prev {
+			t.Errorf("context %d: ratio %.2f did not grow (was %.2f)", pt.Context, r, prev)
+		} else {
+			prev = r
+		}
+		if pt.Cryptogen["peak_memory_bytes"].(float64) <= 0 {
+			t.Errorf("context %d: no cache memory", pt.Context)
+		}
+	}
+	// A latency budget between the cryptogen step at 128 and at 512
+	// tokens, and a memory budget of 100 GB (no bound here).
+	cg128, cg512 := rep.Points[0].Cryptogen["seconds"].(float64), rep.Points[4].Cryptogen["seconds"].(float64)
+	budget := (cg128 + cg512) / 2
+	out, _, err = cgsim("plan", "--model", "gpt2", "--net", "lan", "--max-context", "512", "--quiet",
+		"--latency-budget", jsonNum(budget), "--memory-budget", "100GB")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "longest context within") || strings.Contains(out, "cryptogen 512 tokens") ||
+		!strings.Contains(out, "recompute none of the sweep") || !strings.Contains(out, "context  cryptogen s/token") {
+		t.Errorf("table:\n%s", out)
+	}
+	out, _, err = cgsim("plan", "--model", "stories260K", "--max-context", "256", "--quiet", "--format", "csv")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); err != nil || len(lines) != 4 || !strings.HasPrefix(lines[0], "context,cryptogen_seconds") {
+		t.Errorf("csv: %v\n%s", err, out)
+	}
+}
+
+func jsonNum(v float64) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestPlanErrors(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"bad latency", []string{"plan", "--latency-budget", "soon"}, "latency-budget"},
+		{"bad memory", []string{"plan", "--memory-budget", "lots"}, "memory-budget"},
+		{"bad contexts", []string{"plan", "--min-context", "512", "--max-context", "128"}, "context"},
+		{"insecure", []string{"plan", "--params", "bgv-test-insecure"}, "--allow-insecure"},
+		{"tune bad taus", []string{"tune", "refresh", "--taus", "1,x"}, "taus"},
+		{"tune too long", []string{"tune", "refresh", "--prompt", "1000", "--gen", "100"}, "context"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := cgsim(tt.args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "\n") {
+				t.Errorf("error %v does not mention %q on one line", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestTuneRefresh: stories260K, a 64-token prompt and 16 tokens at
+// bgv-n14; client appends need no refresh, so the best choice is a client
+// append with no refresh round, and homomorphic appends with Never are
+// rejected by the noise model.
+func TestTuneRefresh(t *testing.T) {
+	out, _, err := cgsim("tune", "refresh", "--model", "stories260K", "--prompt", "64", "--gen", "16", "--net", "wan", "--quiet", "--taus", "0,40,60")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "best: --append client") || !strings.Contains(out, "invalid") || !strings.Contains(out, "lazy(tau=40)") {
+		t.Errorf("table:\n%s", out)
+	}
+	out, _, err = cgsim("tune", "refresh", "--model", "stories260K", "--prompt", "64", "--gen", "16", "--quiet", "--taus", "0", "--format", "json")
+	var rep struct {
+		Points []struct {
+			Append, Refresh, Error string
+			Total                  map[string]any
+		} `json:"points"`
+		Best int `json:"best"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Points) != 6 {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	b := rep.Points[rep.Best]
+	if b.Append != "client-encrypt" || b.Total["refreshes"].(float64) != 0 {
+		t.Errorf("best %+v", b)
+	}
+	for _, pt := range rep.Points {
+		if pt.Append == "homomorphic" && pt.Refresh == "never" && pt.Error == "" {
+			t.Errorf("homomorphic appends without refresh accepted")
+		}
+		if pt.Append == "homomorphic" && pt.Refresh == "eager" && (pt.Error != "" || pt.Total["refreshes"].(float64) == 0) {
+			t.Errorf("homomorphic eager: %+v", pt)
+		}
+	}
+	out, _, err = cgsim("tune", "refresh", "--model", "stories260K", "--prompt", "8", "--gen", "2", "--quiet", "--taus", "0", "--format", "csv")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); err != nil || len(lines) != 7 || !strings.HasPrefix(lines[0], "append,refresh,valid") {
+		t.Errorf("csv: %v\n%s", err, out)
+	}
+}

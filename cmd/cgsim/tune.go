@@ -1,0 +1,179 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cgsim/cgsim/sim"
+)
+
+func tuneCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "tune",
+		Usage: "choose protocol settings by sweeping them with the estimate engine",
+		Subcommands: []*cli.Command{{
+			Name:  "refresh",
+			Usage: "sweep the KV cache's append method and refresh policy (lazy threshold) and pick the fastest",
+			Description: "Estimates the whole cryptogen generation (--prompt, then --gen tokens) for each append method\n" +
+				"(client, homomorphic) and refresh policy (never, eager, lazy at each threshold of --taus), prints\n" +
+				"the total and per-token seconds, the refreshed ciphertexts, the rounds and the cache's peak memory,\n" +
+				"and the fastest valid choice. A configuration the noise model rejects (a budget that would run out)\n" +
+				"is listed as invalid. Estimate only: no cryptography.\n\n" +
+				"Example: cgsim tune refresh --model gpt2 --prompt 512 --gen 128 --net wan",
+			Flags: append([]cli.Flag{
+				&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
+				&cli.IntFlag{Name: "prompt", Value: defaultPrompt, Usage: "prompt tokens"},
+				&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
+				&cli.StringFlag{Name: "taus", Usage: "comma-separated lazy thresholds in bits (default " + floats(sim.DefaultTaus) + ")"},
+				&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
+				&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
+			}, protocolFlagsExcept("strategy", "append", "refresh", "refresh-threshold")...),
+			Action: tuneRefreshAction,
+		}},
+	}
+}
+
+func floats(v []float64) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, strconv.FormatFloat(x, 'g', -1, 64))
+	}
+	return strings.Join(s, ",")
+}
+
+func tuneRefreshAction(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	format, err := checkFormat(c, "table", "json", "csv")
+	if err != nil {
+		return err
+	}
+	p, err := protocolFrom(c)
+	if err != nil {
+		return err
+	}
+	cfg, err := modelConfig(c.String("model"))
+	if err != nil {
+		return err
+	}
+	if c.Int("prompt") < 1 || c.Int("gen") < 1 {
+		return fmt.Errorf("tune: --prompt and --gen must be at least 1, got %d and %d", c.Int("prompt"), c.Int("gen"))
+	}
+	var taus []float64
+	if s := c.String("taus"); s != "" {
+		for _, f := range strings.Split(s, ",") {
+			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || !(v >= 0) || v > 1e6 {
+				return fmt.Errorf("tune: --taus %q: want non-negative numbers of bits separated by commas", s)
+			}
+			taus = append(taus, v)
+		}
+	}
+	n := 2 * (2 + len(taus))
+	if len(taus) == 0 {
+		n = 2 * (2 + len(sim.DefaultTaus))
+	}
+	bar := newBar(c, false, n, "tuning")
+	rep, err := sim.TuneRefresh(sim.TuneOptions{
+		EstimateOptions: sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
+			Prompt: c.Int("prompt"), Gen: c.Int("gen")},
+		Taus: taus,
+		OnPoint: func() {
+			if bar != nil {
+				bar.Add(1)
+			}
+		},
+	})
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return fmt.Errorf("tune: %w", err)
+	}
+	w := c.App.Writer
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	case "csv":
+		return writeTuneCSV(w, rep)
+	}
+	return writeTuneTable(w, rep)
+}
+
+func writeTuneCSV(w io.Writer, rep *sim.TuneReport) error {
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"append", "refresh", "valid", "total_seconds", "decode_seconds_per_token", "refreshes", "rounds",
+		"peak_memory_bytes", "best", "error"})
+	for i, pt := range rep.Points {
+		cw.Write([]string{pt.Append, pt.Refresh, strconv.FormatBool(pt.Error == ""),
+			strconv.FormatFloat(pt.Total.Seconds(), 'g', 6, 64), strconv.FormatFloat(pt.Decode.Seconds(), 'g', 6, 64),
+			strconv.FormatInt(pt.Total.Refreshes, 10), strconv.FormatInt(pt.Total.Rounds, 10),
+			strconv.FormatInt(pt.Total.PeakMemoryBytes, 10), strconv.FormatBool(i == rep.Best), pt.Error})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func writeTuneTable(w io.Writer, rep *sim.TuneReport) error {
+	fmt.Fprintf(w, "tune refresh %s: cryptogen, %s, %s, %d prompt tokens, %d generated\n\n", rep.Model, rep.Params, rep.Network,
+		rep.Prompt, rep.Gen)
+	tw := newTable(w)
+	fmt.Fprintln(tw, "append\trefresh\ttotal s\tdecode s/token\trefreshes\trounds\tcache MB\t\t")
+	for i, pt := range rep.Points {
+		mark := ""
+		if i == rep.Best {
+			mark = "best"
+		}
+		if pt.Error != "" {
+			fmt.Fprintf(tw, "%s\t%s\tinvalid\t-\t-\t-\t-\t%s\t\n", pt.Append, pt.Refresh, mark)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.3f\t%d\t%d\t%.1f\t%s\t\n", pt.Append, pt.Refresh, pt.Total.Seconds(), pt.Decode.Seconds(),
+			pt.Total.Refreshes, pt.Total.Rounds, mb(pt.Total.PeakMemoryBytes), mark)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	seen := map[string]bool{}
+	for _, pt := range rep.Points {
+		if pt.Error != "" {
+			reason := pt.Error
+			if i := strings.LastIndex(reason, ": "); i >= 0 && len(reason) > 160 {
+				reason = "..." + reason[i:]
+			}
+			key := pt.Append + reason
+			if !seen[key] {
+				seen[key] = true
+				fmt.Fprintf(w, "invalid (%s, e.g. %s): %s\n", pt.Append, pt.Refresh, pt.Error)
+			}
+		}
+	}
+	b := rep.Points[rep.Best]
+	fmt.Fprintf(w, "\nbest: --append %s --refresh %s: %.2f s in all, %.3f s per decoded token, %d ciphertexts refreshed\n",
+		appendFlag(b.Append), refreshFlag(b.Refresh), b.Total.Seconds(), b.Decode.Seconds(), b.Total.Refreshes)
+	return nil
+}
+
+// appendFlag and refreshFlag spell a configuration as cgsim's flags.
+func appendFlag(s string) string {
+	if s == "client-encrypt" {
+		return "client"
+	}
+	return s
+}
+
+func refreshFlag(s string) string {
+	if strings.HasPrefix(s, "lazy(tau=") {
+		return "lazy --refresh-threshold " + strings.TrimSuffix(strings.TrimPrefix(s, "lazy(tau="), ")")
+	}
+	return s
+}

@@ -1,0 +1,296 @@
+// Command scaling writes cgsim's scaling curves: the per-token latency of a
+// decode step and the encrypted KV cache's memory as the context grows,
+// for both strategies (cryptogen: the cache reused; recompute: the prefix
+// re-run), on the LAN and WAN network models, as CSV and PNG.
+//
+// Usage (from the repository root):
+//
+//	go run ./experiments/scaling -out DIR [-model gpt2] [-params bgv-n14] [-max-context 1024]
+//	go run ./experiments/scaling -out DIR -measure [-measure-contexts 64,128,256,512]
+//
+// The first part is estimated (sim.DecodeStep, milliseconds per point):
+// DIR/scaling_MODEL.csv, DIR/scaling_MODEL_latency.png and
+// DIR/scaling_MODEL_memory.png. With -measure it also runs the secure
+// protocol for real on stories260K (../shared/data): for each context C a
+// generation of 2 tokens after a prompt of C-1 tokens (the reference's own
+// greedy story from BOS), whose decode step reads C tokens, for both
+// strategies; it writes DIR/measured_stories260K.csv and .png and prints
+// the table. The measured compute is wall time on this machine; the same
+// run's bytes and rounds are priced on both networks. Slow: minutes.
+package main
+
+import (
+	"encoding/csv"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/net"
+	"github.com/cgsim/cgsim/params"
+	"github.com/cgsim/cgsim/sim"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "scaling: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("scaling", flag.ContinueOnError)
+	out := fs.String("out", "experiments/out", "directory to write the CSV and PNG files to")
+	modelName := fs.String("model", "gpt2", "built-in model to estimate")
+	presetName := fs.String("params", params.DefaultBGV, "BGV preset")
+	minCtx := fs.Int("min-context", 128, "shortest context of the estimate sweep")
+	maxCtx := fs.Int("max-context", 1024, "longest context of the estimate sweep")
+	measure := fs.Bool("measure", false, "also run the secure stories260K decode sweep (slow)")
+	measureCtxs := fs.String("measure-contexts", "64,128,256,512", "contexts of the measured sweep")
+	measureParams := fs.String("measure-params", params.DefaultBGV, "preset of the measured sweep")
+	storiesPath := fs.String("stories", "../shared/data/stories260K/stories260K.bin", "stories260K llama2.c model for -measure")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := model.ConfigByName(*modelName)
+	if err != nil {
+		return err
+	}
+	preset, err := params.ByName(*presetName)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	rows, err := EstimateSweep(cfg, preset, sim.PlanContexts(*minCtx, *maxCtx), []net.Network{net.LAN, net.WAN})
+	if err != nil {
+		return err
+	}
+	base := filepath.Join(*out, "scaling_"+cfg.Name)
+	if err := WriteRows(base+".csv", rows); err != nil {
+		return err
+	}
+	if err := PlotRows(base+"_latency.png", fmt.Sprintf("%s, %s: one decode step (estimated)", cfg.Name, preset.Name), rows, false); err != nil {
+		return err
+	}
+	if err := PlotRows(base+"_memory.png", fmt.Sprintf("%s, %s: encrypted KV cache (cryptogen)", cfg.Name, preset.Name), rows, true); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s.csv, %s_latency.png, %s_memory.png\n", base, base, base)
+	PrintRows(stdout, rows)
+	if !*measure {
+		return nil
+	}
+	var ctxs []int
+	for _, f := range strings.Split(*measureCtxs, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 2 {
+			return fmt.Errorf("-measure-contexts %q: want integers of at least 2", *measureCtxs)
+		}
+		ctxs = append(ctxs, c)
+	}
+	mp, err := params.ByName(*measureParams)
+	if err != nil {
+		return err
+	}
+	m, err := model.LoadLlama2C(*storiesPath)
+	if err != nil {
+		return err
+	}
+	mrows, err := MeasureSweep(m, mp, ctxs, []net.Network{net.LAN, net.WAN}, func(s string) { fmt.Fprintln(os.Stderr, s) })
+	if err != nil {
+		return err
+	}
+	mbase := filepath.Join(*out, "measured_"+m.Config.Name)
+	if err := WriteRows(mbase+".csv", mrows); err != nil {
+		return err
+	}
+	if err := PlotRows(mbase+".png", fmt.Sprintf("%s, %s: one decode step (measured)", m.Config.Name, mp.Name), mrows, false); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nwrote %s.csv, %s.png\n", mbase, mbase)
+	PrintRows(stdout, mrows)
+	return nil
+}
+
+// Row is one point of a curve: a decode step of a strategy at a context
+// on a network.
+type Row struct {
+	Context  int
+	Network  string
+	Strategy sim.Strategy
+	Cost     cost.Cost
+}
+
+// EstimateSweep estimates a decode step of both strategies at each context
+// on each network.
+func EstimateSweep(cfg model.Config, preset params.Preset, ctxs []int, nets []net.Network) ([]Row, error) {
+	var rows []Row
+	for _, nw := range nets {
+		rep, err := sim.Plan(sim.PlanOptions{EstimateOptions: sim.EstimateOptions{Model: cfg, Preset: preset, Network: nw}, Contexts: ctxs})
+		if err != nil {
+			return nil, err
+		}
+		for _, pt := range rep.Points {
+			if pt.CryptogenError != "" || pt.RecomputeError != "" {
+				return nil, fmt.Errorf("%s at %d tokens: %s%s", cfg.Name, pt.Context, pt.CryptogenError, pt.RecomputeError)
+			}
+			rows = append(rows, Row{pt.Context, nw.Name, sim.Cryptogen, pt.Cryptogen}, Row{pt.Context, nw.Name, sim.Recompute, pt.Recompute})
+		}
+	}
+	return rows, nil
+}
+
+// MeasureSweep runs, for each context C and strategy, a secure generation
+// of 2 tokens after a prompt of C-1 tokens (the model's greedy story from
+// BOS) and keeps its decode step, which reads C tokens; the measured
+// compute seconds are priced on each network with the run's bytes and
+// rounds. The tokens are checked against the plaintext reference.
+func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, nets []net.Network, progress func(string)) ([]Row, error) {
+	var rows []Row
+	for _, c := range ctxs {
+		if c > m.Config.SeqLen {
+			return nil, fmt.Errorf("context %d exceeds %s's %d", c, m.Config.Name, m.Config.SeqLen)
+		}
+		story, err := model.Generate(m, []int{1}, c-1)
+		if err != nil {
+			return nil, err
+		}
+		prompt := append([]int{1}, story[:c-2]...)
+		for _, s := range []sim.Strategy{sim.Cryptogen, sim.Recompute} {
+			rep, err := sim.Run(sim.RunOptions{Model: m, Preset: preset, Network: nets[0], Strategy: s, Gen: 2}, prompt, false, nil)
+			if err != nil {
+				return nil, fmt.Errorf("%s at context %d: %w", s, c, err)
+			}
+			if rep.Tokens[0] != story[c-2] {
+				return nil, fmt.Errorf("%s at context %d: token %d, the reference's is %d", s, c, rep.Tokens[0], story[c-2])
+			}
+			d := rep.Decode[0]
+			for _, nw := range nets {
+				rows = append(rows, Row{c, nw.Name, s, nw.Price(d)})
+			}
+			if progress != nil {
+				progress(fmt.Sprintf("measured %s at context %d: %.2f s compute, %.2f MB, %d rounds", s, c, d.ComputeSeconds,
+					float64(d.BytesC2S+d.BytesS2C)/1e6, d.Rounds))
+			}
+		}
+	}
+	return rows, nil
+}
+
+// WriteRows writes the rows as CSV: context, network, strategy, then every
+// cost.Cost field.
+func WriteRows(path string, rows []Row) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	cw := csv.NewWriter(f)
+	cw.Write(append([]string{"context", "network", "strategy"}, cost.FieldNames()...))
+	for _, r := range rows {
+		rec := []string{strconv.Itoa(r.Context), r.Network, string(r.Strategy)}
+		for _, v := range r.Cost.Values() {
+			rec = append(rec, strconv.FormatFloat(v, 'g', -1, 64))
+		}
+		cw.Write(rec)
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// PlotRows draws seconds per token (or, with memory, the cryptogen cache's
+// bytes) against the context, one line per strategy and network.
+func PlotRows(path, title string, rows []Row, memory bool) error {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = "context (tokens)"
+	if memory {
+		p.Y.Label.Text = "KV cache (MB)"
+	} else {
+		p.Y.Label.Text = "seconds per token"
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	type key struct {
+		net string
+		s   sim.Strategy
+	}
+	var order []key
+	lines := map[key]plotter.XYs{}
+	for _, r := range rows {
+		k := key{r.Network, r.Strategy}
+		if memory {
+			if r.Strategy != sim.Cryptogen {
+				continue
+			}
+			k.net = ""
+		}
+		if _, ok := lines[k]; !ok {
+			order = append(order, k)
+		}
+		y := r.Cost.Seconds()
+		if memory {
+			y = float64(r.Cost.PeakMemoryBytes) / 1e6
+		}
+		lines[k] = append(lines[k], plotter.XY{X: float64(r.Context), Y: y})
+	}
+	var args []any
+	for _, k := range order {
+		name := string(k.s)
+		if k.net != "" {
+			name += " " + k.net
+		}
+		args = append(args, name, lines[k])
+	}
+	if err := plotutil.AddLinePoints(p, args...); err != nil {
+		return err
+	}
+	p.Legend.Top, p.Legend.Left = true, true
+	return p.Save(7*vg.Inch, 4.5*vg.Inch, path)
+}
+
+// PrintRows prints, per context and network, both strategies' seconds per
+// token and their ratio, and the cryptogen cache's memory.
+func PrintRows(w io.Writer, rows []Row) {
+	type key struct {
+		ctx int
+		net string
+	}
+	var order []key
+	by := map[key]map[sim.Strategy]cost.Cost{}
+	for _, r := range rows {
+		k := key{r.Context, r.Network}
+		if by[k] == nil {
+			by[k] = map[sim.Strategy]cost.Cost{}
+			order = append(order, k)
+		}
+		by[k][r.Strategy] = r.Cost
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "context\tnetwork\tcryptogen s/token\trecompute s/token\tratio\tcryptogen rounds\tcache MB\t")
+	for _, k := range order {
+		cg, rc := by[k][sim.Cryptogen], by[k][sim.Recompute]
+		fmt.Fprintf(tw, "%d\t%s\t%.3f\t%.3f\t%.1f\t%d\t%.1f\t\n", k.ctx, k.net, cg.Seconds(), rc.Seconds(), rc.Seconds()/cg.Seconds(),
+			cg.Rounds, float64(cg.PeakMemoryBytes)/1e6)
+	}
+	tw.Flush()
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestEstimateCurves runs the estimate part of the experiment on small
+// sizes (stories260K, contexts 64 to 256) and checks the files: one CSV
+// row per context, network and strategy (5 contexts x 2 x 2 = 20) and two
+// PNGs.
+func TestEstimateCurves(t *testing.T) {
+	dir := t.TempDir()
+	var out bytes.Buffer
+	if err := run([]string{"-out", dir, "-model", "stories260K", "-min-context", "64", "-max-context", "256"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "scaling_stories260K.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 21 || !strings.HasPrefix(lines[0], "context,network,strategy,ct_pt_mul") {
+		t.Errorf("csv has %d lines:\n%s", len(lines), b)
+	}
+	for _, f := range []string{"scaling_stories260K_latency.png", "scaling_stories260K_memory.png"} {
+		png, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if !strings.Contains(out.String(), "ratio") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+func TestFlags(t *testing.T) {
+	for _, args := range [][]string{{"-model", "gpt5"}, {"-params", "bgv-n99"}, {"stray"}, {"-measure", "-measure-contexts", "x", "-max-context", "128", "-model", "stories260K", "-out", t.TempDir()}} {
+		if err := run(args, &bytes.Buffer{}); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
