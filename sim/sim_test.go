@@ -200,7 +200,7 @@ func loadStories(t testing.TB) *model.Model {
 	t.Helper()
 	m, err := model.LoadLlama2C(storiesPath)
 	if err != nil {
-		t.Skipf("stories260K not available: %v", err)
+		t.Fatalf("stories260K (the README says the tests need ../shared/data): %v", err)
 	}
 	return m
 }

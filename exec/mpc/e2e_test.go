@@ -236,7 +236,7 @@ func (lr *llamaRun) forward(tok int) ([]float64, error) {
 func TestStories260KEndToEnd(t *testing.T) {
 	m, err := model.LoadLlama2C(storiesPath)
 	if err != nil {
-		t.Skipf("stories260K not available: %v", err)
+		t.Fatalf("stories260K (the README says the tests need ../shared/data): %v", err)
 	}
 	steps := 16
 	if testing.Short() {
@@ -296,7 +296,7 @@ func TestStories260KEndToEnd(t *testing.T) {
 func TestStories260KRanges(t *testing.T) {
 	m, err := model.LoadLlama2C(storiesPath)
 	if err != nil {
-		t.Skipf("stories260K not available: %v", err)
+		t.Fatalf("stories260K (the README says the tests need ../shared/data): %v", err)
 	}
 	p := newPlainNL(m.Config.NormEps)
 	lr := &llamaRun{m: m, nl: p}
