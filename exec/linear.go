@@ -268,7 +268,7 @@ func (l *Linear) Estimate() cost.Cost {
 		layoutCost(prof, l.Params.LogN(), O*b*K),
 		prof.Charge(cost.OpEncode, lvl, O*b*K),
 		// baby steps
-		prof.Charge(cost.OpRotateHoisted, lvl, G*K*(g-1)),
+		hoistedCost(prof, lvl, G*K, g-1),
 		// per output ciphertext: b·K products, giant steps, folds
 		prof.Charge(cost.OpMulPlain, lvl, G*O*b*K),
 		prof.Charge(cost.OpAdd, lvl, G*O*(b*K-1+folds)),
@@ -277,6 +277,17 @@ func (l *Linear) Estimate() cost.Cost {
 		cost.Cost{Rounds: 1},
 	)
 	return c
+}
+
+// hoistedCost prices batches of k rotations of one ciphertext sharing its
+// decomposition (hoistedRotations): the first rotation of a batch pays the
+// decomposition and is priced as an OpRotate, the k-1 others as
+// OpRotateHoisted (calibrated as the marginal rotation of a batch).
+func hoistedCost(prof *cost.Profile, lvl int, batches, k int64) cost.Cost {
+	if k < 1 {
+		return cost.Cost{}
+	}
+	return prof.Charge(cost.OpRotate, lvl, batches).Add(prof.Charge(cost.OpRotateHoisted, lvl, batches*(k-1)))
 }
 
 // slot is the slot index of feature c of lane lam.
@@ -348,14 +359,16 @@ func (l *Linear) extract(vecs [][]uint64) []uint64 {
 	return y
 }
 
-// diagonal is the slot vector of generalized diagonal i of chunk k for
-// output ciphertext o, pre-rotated right by shift slots (within each row).
-func (l *Linear) diagonal(w Matrix, o, k, i, shift int) []uint64 {
+// diagonal writes into v (N slots, overwritten) the slot vector of
+// generalized diagonal i of chunk k for output ciphertext o, pre-rotated
+// right by shift slots (within each row).
+func (l *Linear) diagonal(v []uint64, w Matrix, o, k, i, shift int) []uint64 {
 	pl := l.plan
 	N := l.Params.MaxSlots()
 	row := N / 2
 	L := pl.laneStride()
-	v := make([]uint64, N)
+	v = v[:N]
+	clear(v)
 	for rho := 0; rho < pl.blocks; rho++ {
 		for tau := 0; tau < pl.tok; tau++ {
 			lam := rho*pl.tok + tau
@@ -458,6 +471,7 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, w Matrix, xS []uin
 	cache := pl.groups > 1
 	var diags [][][]*rlwe.Plaintext
 	scratch := bgv.NewPlaintext(p, lvl)
+	dvec := make([]uint64, p.MaxSlots()) // each diagonal is laid out here, then encoded
 	diag := func(o, k, i int) (*rlwe.Plaintext, error) {
 		if cache && diags[o][k][i] != nil {
 			return diags[o][k][i], nil
@@ -466,7 +480,7 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, w Matrix, xS []uin
 		if cache {
 			pt = bgv.NewPlaintext(p, lvl)
 		}
-		if err := sv.ecd.Encode(l.diagonal(w, o, k, i, (i/pl.g)*pl.g*L), pt); err != nil {
+		if err := sv.ecd.Encode(l.diagonal(dvec, w, o, k, i, (i/pl.g)*pl.g*L), pt); err != nil {
 			return nil, fmt.Errorf("exec: server: encoding a diagonal: %w", err)
 		}
 		tally.Op(cost.OpShare, 0, int64(p.MaxSlots()))
@@ -487,18 +501,32 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, w Matrix, xS []uin
 	}
 	ev := sv.eval
 	out := make([]*rlwe.Ciphertext, 0, pl.groups*pl.outs)
+	// Work ciphertexts, allocated once and reused for every group and
+	// output: the baby steps of each chunk, a product, a giant step, a fold.
+	baby := make([][]*rlwe.Ciphertext, pl.chunks)
+	for k := range baby {
+		baby[k] = make([]*rlwe.Ciphertext, pl.g)
+		for h := 1; h < pl.g; h++ {
+			baby[k][h] = bgv.NewCiphertext(p, 1, lvl)
+		}
+	}
+	tmp := bgv.NewCiphertext(p, 1, lvl)
+	giant := bgv.NewCiphertext(p, 1, lvl)
 	for gr := 0; gr < pl.groups; gr++ {
-		baby := make([][]*rlwe.Ciphertext, pl.chunks)
 		for k := range baby {
-			if baby[k], err = hoistedRotations(ev, tally, cts[gr*pl.chunks+k], pl.g, L); err != nil {
+			if err := hoistedRotations(ev, tally, cts[gr*pl.chunks+k], L, baby[k]); err != nil {
 				return nil, err
 			}
 		}
 		for o := 0; o < pl.outs; o++ {
-			var acc *rlwe.Ciphertext
-			tmp := bgv.NewCiphertext(p, 1, lvl)
+			acc := bgv.NewCiphertext(p, 1, lvl) // returned: fresh
 			for j := 0; j < pl.b/pl.g; j++ {
-				inner := bgv.NewCiphertext(p, 1, lvl)
+				// Giant step j: Σ diag ⊙ baby into inner (acc itself for
+				// j = 0, which needs no rotation), rotated, added to acc.
+				inner := acc
+				if j > 0 {
+					inner = giant
+				}
 				first := true
 				for k := 0; k < pl.chunks; k++ {
 					for h := 0; h < pl.g; h++ {
@@ -528,17 +556,13 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, w Matrix, xS []uin
 						return nil, fmt.Errorf("exec: server: giant step: %w", err)
 					}
 					tally.Op(cost.OpRotate, lvl, 1)
-				}
-				if acc == nil {
-					acc = inner
-				} else {
 					if err := ev.Add(acc, inner, acc); err != nil {
 						return nil, err
 					}
 					tally.Op(cost.OpAdd, lvl, 1)
 				}
 			}
-			if err := foldSum(ev, tally, acc, pl.b*L, pl.n*L); err != nil {
+			if err := foldSumWith(ev, tally, acc, tmp, pl.b*L, pl.n*L); err != nil {
 				return nil, err
 			}
 			out = append(out, acc)
@@ -547,34 +571,46 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, w Matrix, xS []uin
 	return out, nil
 }
 
-// hoistedRotations returns ct rotated by 0, step, ..., (k-1)·step, sharing
-// one decomposition of ct (hoisting): k-1 hoisted rotations.
-func hoistedRotations(ev *bgv.Evaluator, tally *cost.Tally, ct *rlwe.Ciphertext, k, step int) ([]*rlwe.Ciphertext, error) {
-	out := make([]*rlwe.Ciphertext, k)
+// hoistedRotations sets out[h] to ct rotated by h·step for h < len(out)
+// (out[0] = ct itself; out[1:] are overwritten), sharing one decomposition
+// of ct (hoisting). It records the first rotation as an OpRotate (it pays
+// the decomposition) and the others as OpRotateHoisted (see hoistedCost).
+func hoistedRotations(ev *bgv.Evaluator, tally *cost.Tally, ct *rlwe.Ciphertext, step int, out []*rlwe.Ciphertext) error {
 	out[0] = ct
-	if k == 1 {
-		return out, nil
+	if len(out) == 1 {
+		return nil
 	}
 	p := ev.GetParameters()
 	lvl := ct.Level()
 	buf := ev.GetBuffDecompQP()
 	ev.DecomposeNTT(lvl, p.MaxLevelP(), p.PCount(), ct.Value[1], ct.IsNTT, buf)
-	for h := 1; h < k; h++ {
-		out[h] = bgv.NewCiphertext(*p, 1, lvl)
+	for h := 1; h < len(out); h++ {
 		if err := ev.AutomorphismHoisted(lvl, ct, buf, p.GaloisElement(h*step), out[h]); err != nil {
-			return nil, fmt.Errorf("exec: server: hoisted rotation: %w", err)
+			return fmt.Errorf("exec: server: hoisted rotation: %w", err)
 		}
 		*out[h].MetaData = *ct.MetaData
-		tally.Op(cost.OpRotateHoisted, lvl, 1)
+		op := cost.OpRotateHoisted
+		if h == 1 {
+			op = cost.OpRotate
+		}
+		tally.Op(op, lvl, 1)
 	}
-	return out, nil
+	return nil
 }
 
 // foldSum adds ct to its rotations by from, 2·from, ..., until:
 // log2(until/from) rotations and additions; afterwards slot p holds the sum
 // of slots p, p+from, ..., p+until-from.
 func foldSum(ev *bgv.Evaluator, tally *cost.Tally, ct *rlwe.Ciphertext, from, until int) error {
-	tmp := bgv.NewCiphertext(*ev.GetParameters(), 1, ct.Level())
+	if from >= until {
+		return nil
+	}
+	return foldSumWith(ev, tally, ct, bgv.NewCiphertext(*ev.GetParameters(), 1, ct.Level()), from, until)
+}
+
+// foldSumWith is foldSum with tmp (a ciphertext at ct's level) as its
+// work space.
+func foldSumWith(ev *bgv.Evaluator, tally *cost.Tally, ct, tmp *rlwe.Ciphertext, from, until int) error {
 	for s := from; s < until; s *= 2 {
 		if err := ev.RotateColumns(ct, s, tmp); err != nil {
 			return fmt.Errorf("exec: server: folding rotation: %w", err)
