@@ -282,14 +282,17 @@ func (cfg *Config) plan(pln exec.Planner, bits, msgs [2]float64) error {
 // B-1 appends), with the largest number of messages summed in one
 // (Model.msgsAt). It follows the policy's refreshes but not its safety
 // checks (NewConfig makes those after planning).
+//
+// A step (an append and its refresh round) changes only the ciphertext it
+// appends to (planRefresh considers the touched ciphertext only), so after
+// the starting ledger is noted whole, each step notes that one ciphertext
+// of each kind: linear in MaxContext. The maxima are those of noting every
+// ciphertext after every step, as a max over unchanged states is unchanged
+// (TestCacheBoundLinear checks it against that quadratic reference).
 func (cfg Config) cacheBound() (bits, msgs [2]float64, err error) {
-	note := func(l *ledger) {
-		for k := range l.states {
-			for _, s := range l.states[k] {
-				bits[k] = math.Max(bits[k], cfg.model.downTo(s, cfg.KernelLevel[k]))
-				msgs[k] = math.Max(msgs[k], cfg.model.msgsAt(s, cfg.KernelLevel[k]))
-			}
-		}
+	note := func(k int, s NoiseState) {
+		bits[k] = math.Max(bits[k], cfg.model.downTo(s, cfg.KernelLevel[k]))
+		msgs[k] = math.Max(msgs[k], cfg.model.msgsAt(s, cfg.KernelLevel[k]))
 	}
 	var switched ledger
 	for k := 0; k < 2; k++ {
@@ -297,7 +300,11 @@ func (cfg Config) cacheBound() (bits, msgs [2]float64, err error) {
 	}
 	switched.tokens = 1
 	for _, l := range []*ledger{{}, &switched} {
-		note(l)
+		for k := range l.states {
+			for _, s := range l.states[k] {
+				note(k, s)
+			}
+		}
 		for l.tokens < cfg.MaxContext {
 			pl, err := cfg.planAppend(l)
 			if err != nil {
@@ -309,7 +316,9 @@ func (cfg Config) cacheBound() (bits, msgs [2]float64, err error) {
 				return bits, msgs, err
 			}
 			cfg.applyRefresh(l, rp)
-			note(l)
+			for k := range l.states {
+				note(k, l.states[k][pl.ct])
+			}
 		}
 	}
 	return bits, msgs, nil

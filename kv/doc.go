@@ -125,6 +125,11 @@
 // two tokens per ciphertext, Lazy with Tau < 0, homomorphic appends at
 // bgv-n13, whose single level has no room); Run checks again before every
 // operation and refuses it with ErrBudget, leaving the cache unchanged.
+// The simulation is linear in MaxContext: a step changes one ciphertext of
+// each kind, so the noise bound notes only that one and a [Trajectory]
+// keeps a census of its ciphertexts' levels for the memory and lost
+// levels (TestCacheBoundLinear compares both with the quadratic
+// simulation they replaced; BenchmarkNewConfig).
 //
 // Choosing tau. With homomorphic appends the budget is driven by levels:
 // at bgv-n14 a refreshed ciphertext sits at level 5 with a budget of 46.9

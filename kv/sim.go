@@ -252,9 +252,72 @@ func (c Config) levelsLost(l *ledger) int64 {
 // Trajectory replays the cache of one configuration without ciphertexts:
 // the deterministic noise model predicts every level, payload and refresh.
 // Every layer follows the same trajectory.
+//
+// A step changes one ciphertext of each kind, so the trajectory keeps a
+// census of its ciphertexts' levels (how many of each kind sit at each
+// level) to price a step's memory and lost levels without visiting the
+// whole cache: Estimate and Refreshes are linear in the context.
 type Trajectory struct {
 	cfg Config
 	led ledger
+	cen *census // of led; nil until the first Step or Memory
+}
+
+// census counts the ciphertexts of a ledger per kind and level.
+type census struct {
+	levels [2]map[int]int64
+}
+
+func newCensus(l *ledger) *census {
+	cen := &census{levels: [2]map[int]int64{{}, {}}}
+	for k := range l.states {
+		for _, s := range l.states[k] {
+			cen.levels[k][s.Level]++
+		}
+	}
+	return cen
+}
+
+// move records that a ciphertext of kind k went from level from (or came
+// into being, if !existed) to level to.
+func (cen *census) move(k int, existed bool, from, to int) {
+	if existed {
+		if cen.levels[k][from]--; cen.levels[k][from] == 0 {
+			delete(cen.levels[k], from)
+		}
+	}
+	cen.levels[k][to]++
+}
+
+// memory is Config.memory of the ledger counted, which holds tokens tokens.
+func (cen *census) memory(c Config, tokens int) int64 {
+	var b int64
+	for k := range cen.levels {
+		for lvl, n := range cen.levels[k] {
+			b += n * CiphertextBytes(c.Params, lvl)
+		}
+	}
+	return b + int64(2*tokens*c.KVDim())*8
+}
+
+// levelsLost is Config.levelsLost of the ledger counted.
+func (cen *census) levelsLost(c Config) int64 {
+	var m int64
+	for k := range cen.levels {
+		for lvl := range cen.levels[k] {
+			if d := int64(c.HomeLevel[k] - lvl); d > m {
+				m = d
+			}
+		}
+	}
+	return m
+}
+
+func (t *Trajectory) census() *census {
+	if t.cen == nil {
+		t.cen = newCensus(&t.led)
+	}
+	return t.cen
 }
 
 // NewTrajectory starts from an empty cache.
@@ -274,38 +337,54 @@ func (t *Trajectory) States(kind int) []NoiseState {
 // records.
 func (t *Trajectory) Step() (cost.Cost, error) {
 	c := t.cfg
-	old := t.led.clone()
+	cen := t.census()
+	mo, lo := cen.memory(c, t.led.tokens), cen.levelsLost(c)
 	pl, err := c.planAppend(&t.led)
 	if err != nil {
 		return cost.Cost{}, err
 	}
 	step := c.appendCost(pl)
+	for k := 0; k < 2; k++ {
+		from := 0
+		if !pl.empty {
+			from = t.led.states[k][pl.ct].Level
+		}
+		cen.move(k, !pl.empty, from, pl.after[k].Level)
+	}
 	c.applyAppend(&t.led, pl)
 	rp, err := c.planRefresh(&t.led, pl.ct)
 	if err != nil {
 		return cost.Cost{}, err
 	}
 	step = step.Add(c.refreshCost(&t.led, rp))
+	for _, d := range rp.due {
+		cen.move(d[0], true, t.led.states[d[0]][d[1]].Level, c.HomeLevel[d[0]])
+	}
 	c.applyRefresh(&t.led, rp)
 	if err := c.checkSafe(&t.led, pl.ct); err != nil {
 		return cost.Cost{}, err
 	}
 	step = step.Scale(int64(c.Layers))
-	return step.Add(c.boundaryCost(&old, &t.led)), nil
+	return step.Add(c.boundary(mo, cen.memory(c, t.led.tokens), lo, cen.levelsLost(c))), nil
 }
 
 // boundaryCost is the memory and level record a Run makes after each
 // layer's step: layers 0..i updated, the others not yet.
 func (c Config) boundaryCost(old, cur *ledger) cost.Cost {
+	return c.boundary(c.memory(old), c.memory(cur), c.levelsLost(old), c.levelsLost(cur))
+}
+
+// boundary is boundaryCost from one layer's memory (mo before the step, mn
+// after) and levels lost (lo before, ln after).
+func (c Config) boundary(mo, mn, lo, ln int64) cost.Cost {
 	L := int64(c.Layers)
-	mo, mn := c.memory(old), c.memory(cur)
 	peak := L * mn
-	lost := c.levelsLost(cur)
+	lost := ln
 	if L > 1 {
 		if p := mn + (L-1)*mo; p > peak {
 			peak = p
 		}
-		if lo := c.levelsLost(old); lo > lost {
+		if lo > lost {
 			lost = lo
 		}
 	}
@@ -330,7 +409,7 @@ func (t *Trajectory) Prepare() cost.Cost {
 
 // Memory is the resident bytes of the cache (all layers) and keys.
 func (t *Trajectory) Memory() int64 {
-	return int64(t.cfg.Layers)*t.cfg.memory(&t.led) + t.cfg.KeyBytes
+	return int64(t.cfg.Layers)*t.census().memory(t.cfg, t.led.tokens) + t.cfg.KeyBytes
 }
 
 // Estimate is the cost of appending the tokens at positions from .. to-1

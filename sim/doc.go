@@ -36,8 +36,11 @@
 // additive shares modulo the preset's plaintext prime, linear layers and
 // attention run on lattigo ciphertexts between an exec.Client and an
 // exec.Server, non-linear layers run the mpc protocols with a trusted
-// dealer, and every byte between the parties crosses a metered in-process
-// pipe ([Run] wraps it). The two engines take their primitives from one
+// dealer, and every byte between the parties crosses one metered
+// in-process pipe, which the HE primitives (exec.NewSessionConns), the
+// cache's operations (on the same exec session) and the mpc protocols
+// (mpc.NewSessionConns) take in turns, each metering its own stretch, so
+// that their rounds add up and nothing is counted twice ([Run] wraps it). The two engines take their primitives from one
 // planner, so that their counters are equal by construction; the tests
 // assert it phase by phase and kind by kind.
 //

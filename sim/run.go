@@ -174,7 +174,14 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	for _, ch := range chunks {
 		r.embT = append(r.embT, exec.Matrix{Rows: ch.hi - ch.lo, Cols: c.Dim, Data: et.Data[ch.lo*c.Dim : ch.hi*c.Dim]}.Transpose())
 	}
-	if r.he, err = exec.NewSession(p.params, prims...); err != nil {
+	// One transport for the whole run: the HE primitives (and the cache's
+	// appends, refreshes and switches, which run on the same exec session)
+	// and the mpc protocols take turns on one metered pipe. Every primitive
+	// brackets its own traffic with the meter's Begin/Since, so the costs
+	// recorded per primitive are what they were on separate pipes.
+	cc, sc, meter, closePipe := net.Pipe()
+	if r.he, err = exec.NewSessionConns(p.params, cc, sc, meter, closePipe, prims...); err != nil {
+		closePipe()
 		return nil, err
 	}
 	if opts.Strategy == Cryptogen {
@@ -184,14 +191,14 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		}
 	}
 	r.setup = r.he.Setup
-	r.mp = mpc.NewSession(p.mpc, mpc.TrustedDealer{})
+	r.mp = mpc.NewSessionConns(p.mpc, mpc.TrustedDealer{}, cc, sc, meter, closePipe)
 	return r, nil
 }
 
 // Setup is the communication of the key exchange.
 func (r *Runner) Setup() cost.Cost { return r.net.Price(r.setup) }
 
-// Close ends both sessions.
+// Close ends both sessions and their common transport.
 func (r *Runner) Close() {
 	r.he.Close()
 	r.mp.Close()

@@ -350,3 +350,39 @@ func TestDecodeStepMatchesGeneration(t *testing.T) {
 		}
 	}
 }
+
+// TestRunOneTransport: the run engine's HE primitives, cache operations
+// and mpc protocols share one metered pipe, and the costs it records
+// count that pipe's traffic exactly once: the bytes the pipe's meter saw
+// in each direction are the key exchange's plus the sum of every recorded
+// cost's (a primitive counted twice, or traffic on another pipe, would
+// break the equality). A tiny random GPT-2 with the cache, at the test
+// preset, for speed.
+func TestRunOneTransport(t *testing.T) {
+	cfg := model.Config{Name: "tiny-gpt2", Arch: model.ArchGPT2, Dim: 32, HiddenDim: 64, NumLayers: 2, NumHeads: 2, NumKVHeads: 2,
+		VocabSize: 40, SeqLen: 32, SharedClassifier: true, NormEps: 1e-5}
+	m := model.NewRandom(cfg, 7)
+	prompt := []int{1, 2, 3}
+	const gen = 3
+	r, err := NewRunner(RunOptions{Model: m, Preset: preset(t, "bgv-test-insecure"), Network: net.LAN, Strategy: Cryptogen,
+		PromptTokens: len(prompt), Gen: gen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := Generate(r, cfg, Cryptogen, prompt, gen, nil); err != nil {
+		t.Fatal(err)
+	}
+	total := r.Setup()
+	for _, ph := range r.Breakdown() {
+		total = total.Add(ph.Total())
+	}
+	seen := r.he.Meter.Snapshot()
+	if total.BytesC2S != seen.Bytes[net.ClientToServer] || total.BytesS2C != seen.Bytes[net.ServerToClient] {
+		t.Errorf("recorded %d bytes client->server and %d server->client; the pipe carried %d and %d",
+			total.BytesC2S, total.BytesS2C, seen.Bytes[net.ClientToServer], seen.Bytes[net.ServerToClient])
+	}
+	if total.Triples == 0 || total.Encryptions == 0 {
+		t.Errorf("the generation ran no mpc protocol or no HE primitive: %+v", total)
+	}
+}
