@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -142,19 +141,25 @@ func estimateCommand() *cli.Command {
 	}
 }
 
+// estimateInputs reads what estimate, plan and tune share: no stray
+// arguments, the output format (table, json or csv), the protocol flags and
+// the model.
+func estimateInputs(c *cli.Context) (format string, p protocol, cfg model.Config, err error) {
+	if err = noArgs(c); err != nil {
+		return
+	}
+	if format, err = checkFormat(c, "table", "json", "csv"); err != nil {
+		return
+	}
+	if p, err = protocolFrom(c); err != nil {
+		return
+	}
+	cfg, err = modelConfig(c.String("model"))
+	return
+}
+
 func estimateAction(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	format, err := checkFormat(c, "table", "json", "csv")
-	if err != nil {
-		return err
-	}
-	p, err := protocolFrom(c)
-	if err != nil {
-		return err
-	}
-	cfg, err := modelConfig(c.String("model"))
+	format, p, cfg, err := estimateInputs(c)
 	if err != nil {
 		return err
 	}
@@ -173,9 +178,7 @@ func estimateAction(c *cli.Context) error {
 func writeReport(w io.Writer, format string, rep *sim.Report) error {
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(w, rep)
 	case "csv":
 		return writeCSV(w, rep)
 	}

@@ -22,6 +22,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -85,6 +86,13 @@ func checkFormat(c *cli.Context, allowed ...string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("unknown --format %q: want one of %v", f, allowed)
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // noArgs rejects stray positional arguments, which are usually a mistyped

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"math"
@@ -80,18 +79,7 @@ func parseBytes(s string) (int64, error) {
 }
 
 func planAction(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	format, err := checkFormat(c, "table", "json", "csv")
-	if err != nil {
-		return err
-	}
-	p, err := protocolFrom(c)
-	if err != nil {
-		return err
-	}
-	cfg, err := modelConfig(c.String("model"))
+	format, p, cfg, err := estimateInputs(c)
 	if err != nil {
 		return err
 	}
@@ -127,9 +115,7 @@ func planAction(c *cli.Context) error {
 	w := c.App.Writer
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(w, rep)
 	case "csv":
 		return writePlanCSV(w, rep)
 	}

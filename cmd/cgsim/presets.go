@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/bits"
 	"text/tabwriter"
@@ -29,9 +28,7 @@ func presetsCommand() *cli.Command {
 				return err
 			}
 			if format == "json" {
-				enc := json.NewEncoder(c.App.Writer)
-				enc.SetIndent("", "  ")
-				return enc.Encode(rows)
+				return writeJSON(c.App.Writer, rows)
 			}
 			w := tabwriter.NewWriter(c.App.Writer, 0, 0, 2, ' ', 0)
 			fmt.Fprintln(w, "name\tscheme\tlog N\tlog QP\t128-bit bound\tlevels\tslots\tt bits\tsecurity\tdoc")

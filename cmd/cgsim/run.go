@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -101,9 +100,7 @@ func runAction(c *cli.Context) error {
 	}
 	w := c.App.Writer
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(w, res)
 	}
 	fmt.Fprintln(w, res.Prompt+res.Text)
 	fmt.Fprintf(w, "\n%d prompt tokens, %d generated in %.3f s (%.1f tokens/s), plaintext reference\n",

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -48,18 +47,7 @@ func floats(v []float64) string {
 }
 
 func tuneRefreshAction(c *cli.Context) error {
-	if err := noArgs(c); err != nil {
-		return err
-	}
-	format, err := checkFormat(c, "table", "json", "csv")
-	if err != nil {
-		return err
-	}
-	p, err := protocolFrom(c)
-	if err != nil {
-		return err
-	}
-	cfg, err := modelConfig(c.String("model"))
+	format, p, cfg, err := estimateInputs(c)
 	if err != nil {
 		return err
 	}
@@ -100,9 +88,7 @@ func tuneRefreshAction(c *cli.Context) error {
 	w := c.App.Writer
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(w, rep)
 	case "csv":
 		return writeTuneCSV(w, rep)
 	}

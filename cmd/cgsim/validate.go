@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"path/filepath"
@@ -114,9 +113,7 @@ func validateAction(c *cli.Context) error {
 	ndiff += len(total)
 	rel := run.Total.Seconds()/est.Total.Seconds() - 1
 	if format == "json" {
-		enc := json.NewEncoder(c.App.Writer)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(struct {
+		if err := writeJSON(c.App.Writer, struct {
 			Rows     []validateRow `json:"rows"`
 			Estimate *sim.Report   `json:"estimate"`
 			Run      *sim.Report   `json:"run"`
