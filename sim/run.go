@@ -329,22 +329,7 @@ func (r *Runner) Norm(v Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	y := &shares{rows: x.rows, cols: x.cols, pos: x.pos}
-	err = r.timed(KindNorm, func(c *cost.Cost) error {
-		return r.mpcRun(c, func() error {
-			var out mpc.Pair
-			var err error
-			switch pr := r.plan.norm(x.rows).(type) {
-			case mpc.RMSNorm:
-				out, err = pr.Run(r.mp, r.pair(x.c, x.s))
-			case mpc.LayerNorm:
-				out, err = pr.Run(r.mp, r.pair(x.c, x.s))
-			}
-			y.c, y.s = out[mpc.Client].V, out[mpc.Server].V
-			return err
-		})
-	})
-	return y, err
+	return r.unary(KindNorm, r.plan.norm(x.rows), x)
 }
 
 // Linear runs the HE linear layer, adds the bias to the server's share,
@@ -725,17 +710,25 @@ func (r *Runner) Activation(v Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.unary(KindActivation, r.plan.activation(x.rows*x.cols), x)
+}
+
+// unaryProtocol is a two-party protocol on one shared input (the norms and
+// the activations).
+type unaryProtocol interface {
+	Run(s *mpc.Session, x mpc.Pair) (mpc.Pair, error)
+}
+
+// unary runs proto on x's shares under kind k.
+func (r *Runner) unary(k Kind, proto mpc.Protocol, x *shares) (Value, error) {
+	pr, ok := proto.(unaryProtocol)
+	if !ok {
+		return nil, fmt.Errorf("sim: %v: %T is not a protocol of one input", k, proto)
+	}
 	y := &shares{rows: x.rows, cols: x.cols, pos: x.pos}
-	err = r.timed(KindActivation, func(c *cost.Cost) error {
+	err := r.timed(k, func(c *cost.Cost) error {
 		return r.mpcRun(c, func() error {
-			var out mpc.Pair
-			var err error
-			switch pr := r.plan.activation(x.rows * x.cols).(type) {
-			case mpc.SiLU:
-				out, err = pr.Run(r.mp, r.pair(x.c, x.s))
-			case mpc.GELU:
-				out, err = pr.Run(r.mp, r.pair(x.c, x.s))
-			}
+			out, err := pr.Run(r.mp, r.pair(x.c, x.s))
 			y.c, y.s = out[mpc.Client].V, out[mpc.Server].V
 			return err
 		})
