@@ -11,27 +11,29 @@ import (
 
 // PrefillLayout is the prefill layout of m tokens' keys (or values):
 // feature-major, element e of token j at flat slot index e·M + j of the
-// concatenated ciphertexts, with M = m rounded up to a power of two: each
-// feature is a contiguous run of the tokens, as the matrix-matrix kernels
-// of prefill consume it (a rotation by i shifts every feature's tokens by
-// i). It holds ceil(KVDim·M / N) ciphertexts.
+// concatenated ciphertexts, each feature a contiguous run of M slots. M is
+// m rounded up to a power of two while that fits one ciphertext (M <= N:
+// a feature never straddles two ciphertexts, and a rotation by i shifts
+// every feature's tokens by i), and m rounded up to a multiple of N beyond
+// (a prompt longer than N tokens: each feature spans M/N whole
+// ciphertexts). It holds ceil(KVDim·M / N) ciphertexts.
 type PrefillLayout struct {
 	N, Tokens, KVDim int
-	M                int // tokens rounded up to a power of two
+	M                int // slots per feature: a power of two <= N, or a multiple of N
 }
 
 // NewPrefillLayout is the prefill layout of tokens tokens of kvDim
-// elements for N slots.
+// elements for N slots (a power of two).
 func NewPrefillLayout(slots, tokens, kvDim int) (PrefillLayout, error) {
-	if tokens < 1 || kvDim < 1 {
-		return PrefillLayout{}, fmt.Errorf("kv: prefill layout of %d tokens of %d", tokens, kvDim)
+	if tokens < 1 || kvDim < 1 || slots < 1 || slots&(slots-1) != 0 {
+		return PrefillLayout{}, fmt.Errorf("kv: prefill layout of %d tokens of %d over %d slots", tokens, kvDim, slots)
 	}
 	M := 1
-	for M < tokens {
+	for M < tokens && M < slots {
 		M *= 2
 	}
-	if M > slots {
-		return PrefillLayout{}, fmt.Errorf("kv: %d prefill tokens do not fit %d slots", tokens, slots)
+	if M < tokens {
+		M = (tokens + slots - 1) / slots * slots
 	}
 	return PrefillLayout{N: slots, Tokens: tokens, KVDim: kvDim, M: M}, nil
 }

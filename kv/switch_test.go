@@ -43,11 +43,15 @@ func prefillOf(t testing.TB, s *exec.Session, cfg Config, m int, pk *plainKV) *P
 // TestSwitch switches prefills of several lengths into the decode layout,
 // checks the decryption and Run against EstimateSwitch, then appends
 // tokens and checks them against the trajectory the estimate returned.
+// The lengths cover one token, a partial span, exactly one decode-layout
+// ciphertext (64 tokens of 32 elements at 2048 slots), several, and 2049:
+// one token more than the preset's 2048 slots, so each feature of the
+// prefill layout spans two ciphertexts.
 func TestSwitch(t *testing.T) {
 	for _, m := range []Method{ClientEncrypt, Homomorphic} {
-		for _, n := range []int{1, 7, 64, 100} {
+		for _, n := range []int{1, 7, 64, 100, 2049} {
 			t.Run(fmt.Sprintf("bgv-test-insecure/%s/m=%d", m, n), func(t *testing.T) {
-				cfg := newConfig(t, "bgv-test-insecure", smallShape, 128, m, Lazy{Tau: 0})
+				cfg := newConfig(t, "bgv-test-insecure", smallShape, max(128, n+5), m, Lazy{Tau: 0})
 				s := newSession(t, cfg)
 				defer s.Close()
 				c, err := NewCache(cfg)

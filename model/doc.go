@@ -29,9 +29,11 @@
 //
 // [LoadLlama2C] and [ReadLlama2C] read the legacy llama2.c float32 format
 // (stories260K.bin). They check the header, the exact file size implied by
-// the header and the finiteness of every weight. [NewRandom] builds
-// deterministic random weights of plausible scale for any config; it is how
-// GPT-2-shaped models are obtained, since no GPT-2 checkpoint is loaded.
+// the header and the finiteness of every weight; [WriteLlama2C] writes a
+// llama model in that format. [NewRandom] builds deterministic random
+// weights of plausible scale for any config; it is how GPT-2-shaped models
+// are obtained, since no GPT-2 checkpoint is loaded, and, written with
+// WriteLlama2C, how llama2.c files of any shape are made for tests.
 //
 // # Tokenizer
 //
@@ -39,7 +41,9 @@
 // encodes exactly as llama2.c does: a dummy-prefix space, UTF-8 code points
 // looked up as pieces or split into byte-fallback ids (byte + 3), then greedy
 // merges of the adjacent pair with the best-scoring merged piece. Ids 0, 1,
-// 2 are [UNK], [BOS] and [EOS]. There is no GPT-2 BPE tokenizer here.
+// 2 are [UNK], [BOS] and [EOS]. [NewTokenizer] builds one from pieces and
+// scores and [WriteLlama2CTokenizer] writes one as a file. There is no GPT-2
+// BPE tokenizer here.
 //
 // # Forward pass
 //

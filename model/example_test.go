@@ -1,6 +1,7 @@
 package model_test
 
 import (
+	"bytes"
 	"fmt"
 	"log"
 
@@ -85,4 +86,56 @@ func ExampleModel_Forward() {
 	// 100 1
 	// 100 2
 	// 100 3
+}
+
+// ExampleWriteLlama2C writes a random llama model and a tokenizer in the
+// llama2.c formats (as files for cgsim run --model and --tokenizer would
+// be) and reads them back.
+func ExampleWriteLlama2C() {
+	// Grouped-query attention (2 kv heads for 4 query heads of 6), a
+	// separate classifier, 300 tokens: the 259 special and byte pieces and
+	// 41 more.
+	cfg := model.Config{
+		Name: "tiny", Arch: model.ArchLlama,
+		Dim: 24, HiddenDim: 33, NumLayers: 2, NumHeads: 4, NumKVHeads: 2,
+		VocabSize: 300, SeqLen: 16, NormEps: 1e-5, RopeTheta: 10000,
+	}
+	var mf bytes.Buffer
+	if err := model.WriteLlama2C(&mf, model.NewRandom(cfg, 1)); err != nil {
+		log.Fatal(err)
+	}
+	size := int64(mf.Len()) // a 28-byte header and 22,824 float32
+	m, err := model.ReadLlama2C(&mf, size)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%d bytes: %d layers, %d heads over %d kv heads, vocabulary %d, shared classifier %v\n",
+		size, m.Config.NumLayers, m.Config.NumHeads, m.Config.NumKVHeads, m.Config.VocabSize, m.Config.SharedClassifier)
+
+	pieces := []string{"<unk>", "\n<s>\n", "\n</s>\n"}
+	for b := range 256 {
+		pieces = append(pieces, fmt.Sprintf("<0x%02X>", b))
+	}
+	for i := len(pieces); i < cfg.VocabSize; i++ {
+		pieces = append(pieces, fmt.Sprintf(" w%d", i))
+	}
+	tok, err := model.NewTokenizer(pieces, make([]float64, len(pieces)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	var tf bytes.Buffer
+	if err := model.WriteLlama2CTokenizer(&tf, tok); err != nil {
+		log.Fatal(err)
+	}
+	back, err := model.ReadLlama2CTokenizer(&tf, m.Config.VocabSize)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// No piece is "h" or "i" (nor the dummy prefix " "): byte fallback,
+	// id = byte + 3.
+	ids, _ := back.Encode("hi", true, false)
+	fmt.Println(back.VocabSize(), ids)
+	// Output:
+	// 91324 bytes: 2 layers, 4 heads over 2 kv heads, vocabulary 300, shared classifier false
+	// 300 [1 35 107 108]
 }

@@ -8,12 +8,21 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
 // llama2cHeaderBytes is the size of the legacy llama2.c header: seven
 // little-endian int32.
 const llama2cHeaderBytes = 7 * 4
+
+// The constants of llama2.c's run.c that its checkpoint format does not
+// store: every model read from the format has them, and only a model with
+// them can be written in it.
+const (
+	llama2cNormEps   = 1e-5
+	llama2cRopeTheta = 10000
+)
 
 // LoadLlama2C reads a checkpoint in the legacy llama2.c float32 format (the
 // format of karpathy's tinyllamas, e.g. stories260K.bin). See [ReadLlama2C]
@@ -54,6 +63,8 @@ func LoadLlama2C(path string) (*Model, error) {
 // file system): the weights are allocated once the header and size agree,
 // so a reader that claims a size it does not have can make ReadLlama2C
 // allocate up to what the header's limits allow before it fails.
+//
+// [WriteLlama2C] writes this format.
 func ReadLlama2C(r io.Reader, size int64) (*Model, error) {
 	return readLlama2C(r, size, "llama2.c", "llama2.c")
 }
@@ -82,7 +93,7 @@ func readLlama2C(r io.Reader, size int64, label, name string) (*Model, error) {
 		NumHeads: int(hdr[3]), NumKVHeads: int(hdr[4]),
 		VocabSize: vocab, SeqLen: int(hdr[6]),
 		SharedClassifier: shared,
-		NormEps:          1e-5, RopeTheta: 10000,
+		NormEps:          llama2cNormEps, RopeTheta: llama2cRopeTheta,
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, fail("bad header %v: %w", hdr, err)
@@ -145,6 +156,115 @@ func llama2cSize(c Config) int64 {
 		floats += v * d
 	}
 	return llama2cHeaderBytes + 4*floats
+}
+
+// WriteLlama2C writes m to w in the legacy llama2.c float32 format that
+// [ReadLlama2C] reads (see there for the layout), as llama2.c's legacy
+// export does: the header, then every tensor rounded to float32, then the
+// two RoPE tables (cos, then sin, of pos·RopeTheta^(-2i/head_size) for
+// every position and pair), then, when m.Config.SharedClassifier is false,
+// the classifier, announced by a negative vocab_size in the header.
+// Reading the output back gives m's config (but its Name, which the format
+// does not store) and m's weights rounded to float32.
+//
+// It is an error, before anything is written, if m fails
+// [Model.Validate], if it is not a llama model, if its NormEps or
+// RopeTheta are not the 1e-5 and 10000 that the format implies, if its
+// config says SharedClassifier but the classifier differs from the token
+// embedding, or if a weight does not fit a finite float32. Otherwise the
+// only error is w's; w may then hold part of the file.
+func WriteLlama2C(w io.Writer, m *Model) error {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("model: write llama2.c: "+format, args...)
+	}
+	if err := m.Validate(); err != nil {
+		return fail("%w", err)
+	}
+	c, ws := m.Config, m.Weights
+	switch {
+	case c.Arch != ArchLlama:
+		return fail("%s is a %v model; the format holds llama models only", c.Name, c.Arch)
+	case c.NormEps != llama2cNormEps || c.RopeTheta != llama2cRopeTheta:
+		return fail("%s has norm epsilon %v and RoPE theta %v; the format implies %v and %v",
+			c.Name, c.NormEps, c.RopeTheta, llama2cNormEps, float64(llama2cRopeTheta))
+	}
+	// The tensors in file order. A per-layer array of the file holds every
+	// layer back to back: one part per layer.
+	type tensor struct {
+		name  string
+		parts [][]float64
+	}
+	tensors := []tensor{{"token embedding", [][]float64{ws.TokenEmbedding.Data}}}
+	perLayer := func(name string, get func(*Layer) []float64) {
+		t := tensor{name: name}
+		for i := range ws.Layers {
+			t.parts = append(t.parts, get(&ws.Layers[i]))
+		}
+		tensors = append(tensors, t)
+	}
+	perLayer("rms_att", func(l *Layer) []float64 { return l.AttnNorm })
+	perLayer("wq", func(l *Layer) []float64 { return l.Wq.Data })
+	perLayer("wk", func(l *Layer) []float64 { return l.Wk.Data })
+	perLayer("wv", func(l *Layer) []float64 { return l.Wv.Data })
+	perLayer("wo", func(l *Layer) []float64 { return l.Wo.Data })
+	perLayer("rms_ffn", func(l *Layer) []float64 { return l.FFNNorm })
+	perLayer("w1", func(l *Layer) []float64 { return l.W1.Data })
+	perLayer("w2", func(l *Layer) []float64 { return l.W2.Data })
+	perLayer("w3", func(l *Layer) []float64 { return l.W3.Data })
+	tensors = append(tensors, tensor{"rms_final", [][]float64{ws.FinalNorm}})
+	half := c.HeadDim() / 2
+	cos, sin := make([]float64, c.SeqLen*half), make([]float64, c.SeqLen*half)
+	for pos := range c.SeqLen {
+		ropeTable(cos[pos*half:(pos+1)*half], sin[pos*half:(pos+1)*half], pos, c.HeadDim(), c.RopeTheta)
+	}
+	tensors = append(tensors, tensor{"RoPE cos", [][]float64{cos}}, tensor{"RoPE sin", [][]float64{sin}})
+	vocab := int32(c.VocabSize)
+	if !c.SharedClassifier {
+		vocab = -vocab
+		tensors = append(tensors, tensor{"classifier", [][]float64{ws.Classifier.Data}})
+	}
+	for _, t := range tensors {
+		off := 0
+		for _, p := range t.parts {
+			for i, x := range p {
+				if f := float64(float32(x)); math.IsNaN(f) || math.IsInf(f, 0) {
+					return fail("%s: weight %v at index %d is not a finite float32", t.name, x, off+i)
+				}
+			}
+			off += len(p)
+		}
+	}
+	// Only the token embedding is written for a shared classifier: it must
+	// be the same (after the check above, no NaN can make equal data differ).
+	if c.SharedClassifier && !slices.Equal(ws.Classifier.Data, ws.TokenEmbedding.Data) {
+		return fail("%s has a shared classifier that differs from its token embedding", c.Name)
+	}
+
+	buf := make([]byte, 0, 64<<10)
+	flush := func() error {
+		_, err := w.Write(buf)
+		buf = buf[:0]
+		return err
+	}
+	for _, v := range []int32{int32(c.Dim), int32(c.HiddenDim), int32(c.NumLayers), int32(c.NumHeads), int32(c.NumKVHeads), vocab, int32(c.SeqLen)} {
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(v))
+	}
+	for _, t := range tensors {
+		for _, p := range t.parts {
+			for _, x := range p {
+				if len(buf) == cap(buf) {
+					if err := flush(); err != nil {
+						return fail("%w", err)
+					}
+				}
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(x)))
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return fail("%w", err)
+	}
+	return nil
 }
 
 // floatReader reads little-endian float32 arrays into float64 slices,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"os"
@@ -40,44 +41,31 @@ func readStoriesFile(t testing.TB) []byte {
 	return b
 }
 
-// encodeLlama2C writes m (a llama model) in the legacy llama2.c format, the
-// inverse of ReadLlama2C. The RoPE tables are written as zeros.
-func encodeLlama2C(m *Model) []byte {
-	c, w := m.Config, m.Weights
+// encodeLlama2C returns m written by WriteLlama2C.
+func encodeLlama2C(t testing.TB, m *Model) []byte {
+	t.Helper()
 	var b bytes.Buffer
-	vocab := int32(c.VocabSize)
-	if !c.SharedClassifier {
-		vocab = -vocab
-	}
-	hdr := []int32{int32(c.Dim), int32(c.HiddenDim), int32(c.NumLayers), int32(c.NumHeads), int32(c.NumKVHeads), vocab, int32(c.SeqLen)}
-	binary.Write(&b, binary.LittleEndian, hdr)
-	put := func(x []float64) {
-		for _, v := range x {
-			binary.Write(&b, binary.LittleEndian, float32(v))
-		}
-	}
-	put(w.TokenEmbedding.Data)
-	for _, get := range []func(*Layer) []float64{
-		func(l *Layer) []float64 { return l.AttnNorm },
-		func(l *Layer) []float64 { return l.Wq.Data },
-		func(l *Layer) []float64 { return l.Wk.Data },
-		func(l *Layer) []float64 { return l.Wv.Data },
-		func(l *Layer) []float64 { return l.Wo.Data },
-		func(l *Layer) []float64 { return l.FFNNorm },
-		func(l *Layer) []float64 { return l.W1.Data },
-		func(l *Layer) []float64 { return l.W2.Data },
-		func(l *Layer) []float64 { return l.W3.Data },
-	} {
-		for i := range w.Layers {
-			put(get(&w.Layers[i]))
-		}
-	}
-	put(w.FinalNorm)
-	put(make([]float64, c.SeqLen*c.HeadDim()))
-	if !c.SharedClassifier {
-		put(w.Classifier.Data)
+	if err := WriteLlama2C(&b, m); err != nil {
+		t.Fatal(err)
 	}
 	return b.Bytes()
+}
+
+// llamaTensors names every tensor of a llama model, in no particular order.
+func llamaTensors(m *Model) map[string][]float64 {
+	w := m.Weights
+	out := map[string][]float64{
+		"token embedding": w.TokenEmbedding.Data,
+		"rms_final":       w.FinalNorm,
+		"classifier":      w.Classifier.Data,
+	}
+	for i, l := range w.Layers {
+		for name, x := range map[string][]float64{"rms_att": l.AttnNorm, "wq": l.Wq.Data, "wk": l.Wk.Data, "wv": l.Wv.Data,
+			"wo": l.Wo.Data, "rms_ffn": l.FFNNorm, "w1": l.W1.Data, "w2": l.W2.Data, "w3": l.W3.Data} {
+			out[fmt.Sprintf("layer %d %s", i, name)] = x
+		}
+	}
+	return out
 }
 
 func TestLoadStories260K(t *testing.T) {
@@ -110,32 +98,160 @@ func TestLoadStories260K(t *testing.T) {
 	}
 }
 
-// TestLlama2CRoundTrip writes random llama models (shared and separate
-// classifier) in the llama2.c format and reads them back.
+// TestLlama2CRoundTrip writes random llama models in the llama2.c format
+// and reads them back: the config is the same (but the name, which the
+// format does not hold), every weight is the original rounded to float32,
+// the file has the size llama2cSize predicts, and writing the model read
+// back gives the same bytes.
 func TestLlama2CRoundTrip(t *testing.T) {
-	for _, shared := range []bool{true, false} {
-		cfg := tinyLlama()
-		cfg.SharedClassifier = shared
-		m := NewRandom(cfg, 1)
-		data := encodeLlama2C(m)
-		if int64(len(data)) != llama2cSize(cfg) {
-			t.Fatalf("shared=%v: encoded %d bytes, llama2cSize says %d", shared, len(data), llama2cSize(cfg))
+	// mqa has one kv head for three query heads of 6 (not a power of two),
+	// an odd hidden dim and a vocabulary that is not a power of two.
+	mqa := Config{Name: "mqa", Arch: ArchLlama, Dim: 18, HiddenDim: 27, NumLayers: 3, NumHeads: 3, NumKVHeads: 1,
+		VocabSize: 37, SeqLen: 10, NormEps: 1e-5, RopeTheta: 10000}
+	for _, base := range []Config{tinyLlama(), mqa} {
+		for _, shared := range []bool{true, false} {
+			cfg := base
+			cfg.SharedClassifier = shared
+			t.Run(fmt.Sprintf("%s/shared=%v", cfg.Name, shared), func(t *testing.T) {
+				m := NewRandom(cfg, 1)
+				data := encodeLlama2C(t, m)
+				if int64(len(data)) != llama2cSize(cfg) {
+					t.Fatalf("encoded %d bytes, llama2cSize says %d", len(data), llama2cSize(cfg))
+				}
+				// llama2.c's convention: a negative vocab_size announces a
+				// separate classifier.
+				if v := int32(binary.LittleEndian.Uint32(data[5*4:])); (v > 0) != shared || abs(int(v)) != cfg.VocabSize {
+					t.Errorf("header vocab_size %d for %d tokens, shared=%v", v, cfg.VocabSize, shared)
+				}
+				got, err := ReadLlama2C(bytes.NewReader(data), int64(len(data)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got.Config.Name = cfg.Name
+				if got.Config != cfg {
+					t.Errorf("config %+v, want %+v", got.Config, cfg)
+				}
+				want := llamaTensors(m)
+				for name, x := range llamaTensors(got) {
+					w := want[name]
+					if len(x) != len(w) {
+						t.Errorf("%s: %d values, want %d", name, len(x), len(w))
+						continue
+					}
+					for i := range x {
+						if x[i] != float64(float32(w[i])) {
+							t.Errorf("%s[%d] = %v, want %v rounded to float32", name, i, x[i], w[i])
+							break
+						}
+					}
+				}
+				if again := encodeLlama2C(t, got); !bytes.Equal(again, data) {
+					t.Error("writing the model read back gives other bytes")
+				}
+			})
 		}
-		got, err := ReadLlama2C(bytes.NewReader(data), int64(len(data)))
-		if err != nil {
-			t.Fatalf("shared=%v: %v", shared, err)
+	}
+}
+
+func abs(x int) int { return max(x, -x) }
+
+// TestWriteLlama2CStories writes stories260K back: the bytes are the
+// file's, except the RoPE tables, which llama2.c's export computes in
+// float32 and WriteLlama2C in float64 (then rounds): they agree to 1e-4,
+// since an angle below 512 radians rounded to float32 is off by at most
+// half an ulp, 2^-16 ≈ 1.5e-5 (measured: 2.3e-6).
+func TestWriteLlama2CStories(t *testing.T) {
+	raw := readStoriesFile(t)
+	data := encodeLlama2C(t, loadStories(t))
+	if len(data) != len(raw) {
+		t.Fatalf("wrote %d bytes, the file has %d", len(data), len(raw))
+	}
+	// The RoPE tables: two of seq_len 512 x head_size/2 4 floats, at the end.
+	const ropeBytes = 2 * 512 * 4 * 4
+	ropeOff := len(raw) - ropeBytes
+	if !bytes.Equal(data[:ropeOff], raw[:ropeOff]) {
+		i := 0
+		for data[i] == raw[i] {
+			i++
 		}
-		got.Config.Name = cfg.Name
-		if got.Config != cfg {
-			t.Errorf("shared=%v: config %+v, want %+v", shared, got.Config, cfg)
-		}
-		// The file holds float32: compare with the float32 rounding.
-		r := func(x float64) float64 { return float64(float32(x)) }
-		if a, b := got.Weights.Layers[1].W2.At(3, 5), r(m.Weights.Layers[1].W2.At(3, 5)); a != b {
-			t.Errorf("shared=%v: w2 differs: %v vs %v", shared, a, b)
-		}
-		if a, b := got.Weights.Classifier.At(7, 2), r(m.Weights.Classifier.At(7, 2)); a != b {
-			t.Errorf("shared=%v: classifier differs: %v vs %v", shared, a, b)
+		t.Errorf("first difference at byte %d of %d (before the RoPE tables at %d)", i, len(raw), ropeOff)
+	}
+	worst := 0.0
+	for off := ropeOff; off < len(raw); off += 4 {
+		f := func(b []byte) float64 { return float64(math.Float32frombits(binary.LittleEndian.Uint32(b[off:]))) }
+		worst = max(worst, math.Abs(f(data)-f(raw)))
+	}
+	t.Logf("largest RoPE table difference %.3g", worst)
+	if worst > 1e-4 {
+		t.Errorf("RoPE tables differ by up to %g", worst)
+	}
+}
+
+// failWriter accepts n bytes, then fails.
+type failWriter struct{ n int }
+
+var errWrite = errors.New("disk full")
+
+func (w *failWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		k := w.n
+		w.n = 0
+		return k, errWrite
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// TestWriteLlama2CErrors: models the format cannot hold are refused
+// before anything is written; a failing writer's error is returned.
+func TestWriteLlama2CErrors(t *testing.T) {
+	gpt := Config{Name: "tiny-gpt2", Arch: ArchGPT2, Dim: 8, HiddenDim: 16, NumLayers: 1, NumHeads: 2, NumKVHeads: 2,
+		VocabSize: 10, SeqLen: 4, SharedClassifier: true, NormEps: 1e-5}
+	// tinyLlama is 16 wide with a hidden dim of 40: w2 of layer 0 holds
+	// 16*40 = 640 values, so index 3 of layer 1's w2 is index 643 of the
+	// file's w2 array.
+	llama := func(edit func(*Model)) *Model {
+		m := NewRandom(tinyLlama(), 3)
+		edit(m)
+		return m
+	}
+	tests := []struct {
+		name string
+		m    *Model
+		want string
+	}{
+		{"nil model", nil, "nil model"},
+		{"gpt2", NewRandom(gpt, 1), "tiny-gpt2 is a gpt2 model; the format holds llama models only"},
+		{"norm epsilon", llama(func(m *Model) { m.Config.NormEps = 1e-6 }), "norm epsilon 1e-06"},
+		{"rope theta", llama(func(m *Model) { m.Config.RopeTheta = 500000 }), "RoPE theta 500000"},
+		{"wrong shape", llama(func(m *Model) { m.Weights.Layers[1].Wk.Rows-- }), "layer 1 wk"},
+		{"shared but different", llama(func(m *Model) {
+			m.Config.SharedClassifier = true
+			m.Weights.Classifier.Data[5] = 1
+		}), "shared classifier that differs"},
+		{"beyond float32", llama(func(m *Model) { m.Weights.Layers[1].W2.Data[3] = 1e39 }), "w2: weight 1e+39 at index 643 is not a finite float32"},
+		{"NaN", llama(func(m *Model) { m.Weights.FinalNorm[2] = math.NaN() }), "rms_final: weight NaN at index 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			err := WriteLlama2C(&b, tt.m)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "model: write llama2.c: ") {
+				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+			if b.Len() != 0 {
+				t.Errorf("%d bytes written before the error", b.Len())
+			}
+		})
+	}
+	// A writer that fails at once, after the header, and (stories260K's
+	// 1 MB go out in 64 KB writes) in a later write.
+	for _, tc := range []struct {
+		m *Model
+		n int
+	}{{NewRandom(tinyLlama(), 3), 0}, {NewRandom(tinyLlama(), 3), 28}, {loadStories(t), 100_000}} {
+		if err := WriteLlama2C(&failWriter{n: tc.n}, tc.m); !errors.Is(err, errWrite) {
+			t.Errorf("%s, writer failing after %d bytes: error %v", tc.m.Config.Name, tc.n, err)
 		}
 	}
 }
@@ -231,7 +347,7 @@ func TestReadLlama2CShortReader(t *testing.T) {
 // may succeed or fail, but must not panic, and a model it returns must be
 // valid.
 func TestReadLlama2CNoPanic(t *testing.T) {
-	data := encodeLlama2C(NewRandom(tinyLlama(), 2))
+	data := encodeLlama2C(t, NewRandom(tinyLlama(), 2))
 	for i := range 2000 {
 		b := bytes.Clone(data)
 		// Corrupt mostly the header (first 28 bytes), sometimes anywhere.

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 // Special token ids of llama2.c tokenizers (SentencePiece convention).
@@ -56,7 +57,7 @@ func LoadLlama2CTokenizer(path string, vocabSize int) (*Tokenizer, error) {
 // error if the input ends inside a record, if the number of records is not
 // vocabSize, if a length is negative or above max_token_length, if a score is
 // not finite, or if the vocabulary is too small to hold the special and byte
-// fallback pieces (259 ids).
+// fallback pieces (259 ids). [WriteLlama2CTokenizer] writes this format.
 func ReadLlama2CTokenizer(r io.Reader, vocabSize int) (*Tokenizer, error) {
 	return readTokenizer(r, vocabSize, "tokenizer")
 }
@@ -82,7 +83,7 @@ func readTokenizer(r io.Reader, vocabSize int, label string) (*Tokenizer, error)
 	if maxLen <= 0 || maxLen > maxPieceBytes {
 		return nil, fail("max token length %d out of range [1, %d]", maxLen, maxPieceBytes)
 	}
-	t := &Tokenizer{maxLen: maxLen, ids: make(map[string]int, vocabSize)}
+	t := &Tokenizer{maxLen: maxLen}
 	for off := 4; off < len(data); {
 		id := len(t.pieces)
 		if id == vocabSize {
@@ -103,18 +104,95 @@ func readTokenizer(r io.Reader, vocabSize int, label string) (*Tokenizer, error)
 		if len(data)-off < n {
 			return nil, fail("truncated in token %d: %d bytes announced, %d left", id, n, len(data)-off)
 		}
-		piece := string(data[off : off+n])
-		off += n
-		t.pieces = append(t.pieces, piece)
+		t.pieces = append(t.pieces, string(data[off:off+n]))
 		t.scores = append(t.scores, score)
-		if _, dup := t.ids[piece]; !dup {
-			t.ids[piece] = id
-		}
+		off += n
 	}
 	if len(t.pieces) != vocabSize {
 		return nil, fail("vocabulary size mismatch: the model has %d tokens, the file has %d", vocabSize, len(t.pieces))
 	}
+	t.index()
 	return t, nil
+}
+
+// index fills t.ids from t.pieces: each piece maps to the lowest id that
+// has it.
+func (t *Tokenizer) index() {
+	t.ids = make(map[string]int, len(t.pieces))
+	for id, p := range t.pieces {
+		if _, dup := t.ids[p]; !dup {
+			t.ids[p] = id
+		}
+	}
+}
+
+// NewTokenizer returns the tokenizer with the given pieces and merge
+// scores: token id has piece pieces[id] and score scores[id]. The
+// conventions of [Tokenizer.Encode] apply: ids 0, 1 and 2 are taken as
+// [UNK], [BOS] and [EOS], and ids 3..258 as the byte-fallback pieces
+// "<0x00>".."<0xFF>" (whatever their text), so there must be at least 259
+// pieces. Scores are rounded to float32, the precision of the file format,
+// so that a tokenizer written with [WriteLlama2CTokenizer] and read back
+// encodes exactly as this one. Its max_token_length is the longest piece's
+// byte length (at least 1), as llama2.c's tokenizer export writes.
+//
+// It is an error if the lengths of pieces and scores differ, if there are
+// fewer than 259 or more than MaxVocabSize pieces, if a score is not a
+// finite float32, or if the file would exceed the limits that
+// [ReadLlama2CTokenizer] enforces (a piece of more than 65536 bytes, a file
+// of more than 256 MB).
+func NewTokenizer(pieces []string, scores []float64) (*Tokenizer, error) {
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("model: new tokenizer: "+format, args...)
+	}
+	n := len(pieces)
+	switch {
+	case len(scores) != n:
+		return nil, fail("%d pieces but %d scores", n, len(scores))
+	case n < byteFallbackOffset+256 || n > MaxVocabSize:
+		return nil, fail("vocabulary size %d out of range [%d, %d]", n, byteFallbackOffset+256, MaxVocabSize)
+	}
+	t := &Tokenizer{pieces: slices.Clone(pieces), scores: make([]float64, n), maxLen: 1}
+	size := 4 // max_token_length
+	for id, p := range pieces {
+		s := float64(float32(scores[id]))
+		if math.IsNaN(s) || math.IsInf(s, 0) {
+			return nil, fail("token %d: score %v is not a finite float32", id, scores[id])
+		}
+		if len(p) > maxPieceBytes {
+			return nil, fail("token %d: piece of %d bytes, the limit is %d", id, len(p), maxPieceBytes)
+		}
+		t.scores[id] = s
+		t.maxLen = max(t.maxLen, len(p))
+		size += 8 + len(p)
+		if size > maxTokenizerBytes {
+			return nil, fail("the file would exceed %d bytes at token %d", maxTokenizerBytes, id)
+		}
+	}
+	t.index()
+	return t, nil
+}
+
+// WriteLlama2CTokenizer writes t to w in the llama2.c tokenizer format that
+// [ReadLlama2CTokenizer] reads: max_token_length, then each piece's score
+// (float32) and length and bytes. Reading the output back gives a tokenizer
+// equal to t; a tokenizer read from a file is written back byte for byte.
+// It is an error if t is nil or has no pieces (the zero Tokenizer);
+// otherwise the only errors are w's.
+func WriteLlama2CTokenizer(w io.Writer, t *Tokenizer) error {
+	if t == nil || len(t.pieces) == 0 {
+		return fmt.Errorf("model: write tokenizer: empty tokenizer (build one with NewTokenizer)")
+	}
+	buf := binary.LittleEndian.AppendUint32(nil, uint32(int32(t.maxLen)))
+	for id, p := range t.pieces {
+		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(float32(t.scores[id])))
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(int32(len(p))))
+		buf = append(buf, p...)
+	}
+	if _, err := w.Write(buf); err != nil {
+		return fmt.Errorf("model: write tokenizer: %w", err)
+	}
+	return nil
 }
 
 // VocabSize returns the number of pieces.

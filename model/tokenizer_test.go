@@ -3,9 +3,11 @@ package model
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -145,16 +147,122 @@ func TestTokenizerDecode(t *testing.T) {
 	}
 }
 
-// tokenizerFile builds a llama2.c tokenizer file.
-func tokenizerFile(maxLen int32, pieces []string, scores []float32) []byte {
-	var b bytes.Buffer
-	binary.Write(&b, binary.LittleEndian, maxLen)
-	for i, p := range pieces {
-		binary.Write(&b, binary.LittleEndian, scores[i])
-		binary.Write(&b, binary.LittleEndian, int32(len(p)))
-		b.WriteString(p)
+// bytePieces returns llama2.c's first 259 pieces: the special tokens, then
+// the byte-fallback pieces <0x00> .. <0xFF>.
+func bytePieces() []string {
+	pieces := []string{"<unk>", "<s>", "</s>"}
+	for b := range 256 {
+		pieces = append(pieces, fmt.Sprintf("<0x%02X>", b))
 	}
-	return b.Bytes()
+	return pieces
+}
+
+// TestTokenizerWriteRoundTrip: tok512.bin written back is the same bytes;
+// a tokenizer built by NewTokenizer from its pieces and scores writes the
+// same bytes too (tok512's max_token_length is its longest piece, 7), and
+// one built from other pieces reads back equal and encodes the same.
+func TestTokenizerWriteRoundTrip(t *testing.T) {
+	orig, err := os.ReadFile(tok512Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := loadTok512(t)
+	write := func(tok *Tokenizer) []byte {
+		var b bytes.Buffer
+		if err := WriteLlama2CTokenizer(&b, tok); err != nil {
+			t.Fatal(err)
+		}
+		return b.Bytes()
+	}
+	if !bytes.Equal(write(tok), orig) {
+		t.Error("tok512.bin written back differs")
+	}
+	pieces, scores := make([]string, tok.VocabSize()), make([]float64, tok.VocabSize())
+	for id := range pieces {
+		pieces[id], scores[id] = tok.Piece(id), tok.Score(id)
+	}
+	built, err := NewTokenizer(pieces, scores)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(write(built), orig) {
+		t.Error("NewTokenizer(tok512's pieces and scores) writes other bytes")
+	}
+
+	// Scores that are not float32 values are rounded once, by NewTokenizer:
+	// "ab" at 0.1+1e-12 and "ba" at 0.1 tie after the file's rounding to
+	// float32, so the tokenizer must already see them tied (in "bab" the
+	// leftmost pair, "ba", merges first) or it would encode differently
+	// from the file it writes.
+	pieces = append(bytePieces(), "a", "b", "ab", "ba", " ab")
+	scores = make([]float64, len(pieces))
+	scores[len(pieces)-3], scores[len(pieces)-2], scores[len(pieces)-1] = 0.1+1e-12, 0.1, -3
+	built, err = NewTokenizer(pieces, scores)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadLlama2CTokenizer(bytes.NewReader(write(built)), len(pieces))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, built) {
+		for id := range pieces {
+			if back.Piece(id) != built.Piece(id) || back.Score(id) != built.Score(id) {
+				t.Errorf("token %d read back as %q %v, written %q %v", id, back.Piece(id), back.Score(id), built.Piece(id), built.Score(id))
+			}
+		}
+		t.Errorf("read back differs from the tokenizer written (max length %d, written %d)", back.maxLen, built.maxLen)
+	}
+	for _, text := range []string{"abab", "bab", "ab ba", "日本"} {
+		a, errA := built.Encode(text, true, true)
+		b, errB := back.Encode(text, true, true)
+		if errA != nil || errB != nil || !slices.Equal(a, b) {
+			t.Errorf("Encode(%q): built %v %v, read back %v %v", text, a, errA, b, errB)
+		}
+	}
+}
+
+func TestNewTokenizerErrors(t *testing.T) {
+	ok := bytePieces()
+	zeros := func(n int) []float64 { return make([]float64, n) }
+	with := func(i int, v float64) []float64 { s := zeros(len(ok)); s[i] = v; return s }
+	tests := []struct {
+		name   string
+		pieces []string
+		scores []float64
+		want   string
+	}{
+		{"fewer scores", ok, zeros(len(ok) - 1), "259 pieces but 258 scores"},
+		{"too few pieces for byte fallback", ok[:258], zeros(258), "vocabulary size 258 out of range [259, "},
+		{"NaN score", ok, with(7, math.NaN()), "token 7: score NaN is not a finite float32"},
+		{"score beyond float32", ok, with(8, -1e39), "token 8: score -1e+39 is not a finite float32"},
+		{"piece too long", append(slices.Clone(ok), strings.Repeat("x", maxPieceBytes+1)), zeros(len(ok) + 1), "token 259: piece of 65537 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tok, err := NewTokenizer(tt.pieces, tt.scores)
+			if err == nil {
+				t.Fatalf("got a tokenizer of %d pieces, want an error", tok.VocabSize())
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.want) || !strings.HasPrefix(msg, "model: new tokenizer: ") {
+				t.Errorf("error %q, want it to contain %q", msg, tt.want)
+			}
+		})
+	}
+	var b bytes.Buffer
+	if err := WriteLlama2CTokenizer(&b, &Tokenizer{}); err == nil || b.Len() != 0 {
+		t.Errorf("writing the zero Tokenizer: %v, %d bytes", err, b.Len())
+	}
+	if err := WriteLlama2CTokenizer(&b, nil); err == nil {
+		t.Error("writing a nil Tokenizer: no error")
+	}
+	tok, err := NewTokenizer(ok, zeros(len(ok)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteLlama2CTokenizer(&failWriter{n: 10}, tok); !errors.Is(err, errWrite) {
+		t.Errorf("failing writer: %v", err)
+	}
 }
 
 func TestTokenizerErrors(t *testing.T) {
@@ -208,14 +316,10 @@ func TestTokenizerErrors(t *testing.T) {
 // TestTokenizerMissingDummyPrefix uses a vocabulary without the piece " ":
 // the dummy prefix falls back to byte 0x20 (id 35), and Encode does not fail.
 func TestTokenizerMissingDummyPrefix(t *testing.T) {
-	pieces := []string{"<unk>", "<s>", "</s>"}
-	for b := range 256 {
-		pieces = append(pieces, fmt.Sprintf("<0x%02X>", b))
-	}
-	pieces = append(pieces, "a", "b", "ab")
-	scores := make([]float32, len(pieces))
+	pieces := append(bytePieces(), "a", "b", "ab")
+	scores := make([]float64, len(pieces))
 	scores[len(pieces)-1] = -1
-	tok, err := ReadLlama2CTokenizer(bytes.NewReader(tokenizerFile(6, pieces, scores)), len(pieces))
+	tok, err := NewTokenizer(pieces, scores)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"sync"
 
 	"github.com/cgsim/cgsim/cost"
-	"github.com/cgsim/cgsim/kv"
 )
 
 // DecodeStep estimates one decode step at a context of ctx tokens: the
@@ -35,17 +34,6 @@ func DecodeStep(opts EstimateOptions, ctx int) (cost.Cost, error) {
 	}
 	// Provisioned for exactly this context.
 	opts.Prompt, opts.Gen = ctx-1, 2
-	if opts.Strategy == Cryptogen {
-		// Fail fast where kv's prefill layout cannot hold the prefix
-		// (before kv simulates the whole cache).
-		bp, err := opts.Preset.BGV()
-		if err != nil {
-			return cost.Cost{}, err
-		}
-		if _, err := kv.NewPrefillLayout(bp.MaxSlots(), ctx-1, opts.Model.KVDim()); err != nil {
-			return cost.Cost{}, err
-		}
-	}
 	e, err := NewEstimatorFor(opts)
 	if err != nil {
 		return cost.Cost{}, err

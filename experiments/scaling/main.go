@@ -11,11 +11,12 @@
 // The first part is estimated (sim.DecodeStep, milliseconds per point):
 // DIR/scaling_MODEL.csv, DIR/scaling_MODEL_latency.png and
 // DIR/scaling_MODEL_memory.png. With -measure it also runs the secure
-// protocol for real on stories260K (../shared/data): for each context C a
-// generation of 2 tokens after a prompt of C-1 tokens (the reference's own
-// greedy story from BOS), whose decode step reads C tokens, for both
-// strategies; it writes DIR/measured_stories260K.csv and .png and prints
-// the table. The measured compute is wall time on this machine; the same
+// protocol for real on stories260K (../shared/data): for each context C
+// and both strategies, the decode step that reads C tokens of the
+// reference's own greedy story from BOS (see MeasureSweep); it writes
+// DIR/measured_stories260K.csv (after every point, so an interrupted sweep
+// keeps what it measured) and .png, and prints the table and the measured
+// against the estimated compute. The measured compute is wall time on this machine; the same
 // run's bytes and rounds are priced on both networks. Slow: minutes.
 package main
 
@@ -112,11 +113,26 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	mrows, err := MeasureSweep(m, mp, ctxs, []net.Network{net.LAN, net.WAN}, func(s string) { fmt.Fprintln(os.Stderr, s) })
+	mbase := filepath.Join(*out, "measured_"+m.Config.Name)
+	nets := []net.Network{net.LAN, net.WAN}
+	var done []Measured
+	save := func(pt Measured) {
+		done = append(done, pt)
+		for _, d := range pt.Diff {
+			fmt.Fprintf(os.Stderr, "scaling: %s at context %d: run and estimate differ in %v\n", pt.Strategy, pt.Context, d)
+		}
+		fmt.Fprintf(os.Stderr, "measured %s at context %d: %.2f s compute (estimate %.2f s), %.2f MB, %d rounds\n", pt.Strategy, pt.Context,
+			pt.Run.ComputeSeconds, pt.Estimate.ComputeSeconds, float64(pt.Run.BytesC2S+pt.Run.BytesS2C)/1e6, pt.Run.Rounds)
+		// Keep what is measured so far, should a later context fail.
+		if err := WriteRows(mbase+".csv", MeasuredRows(done, nets)); err != nil {
+			fmt.Fprintf(os.Stderr, "scaling: %v\n", err)
+		}
+	}
+	pts, err := MeasureSweep(m, mp, ctxs, save)
 	if err != nil {
 		return err
 	}
-	mbase := filepath.Join(*out, "measured_"+m.Config.Name)
+	mrows := MeasuredRows(pts, nets)
 	if err := WriteRows(mbase+".csv", mrows); err != nil {
 		return err
 	}
@@ -125,6 +141,8 @@ func run(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nwrote %s.csv, %s.png\n", mbase, mbase)
 	PrintRows(stdout, mrows)
+	fmt.Fprintln(stdout)
+	PrintMeasured(stdout, pts)
 	return nil
 }
 
@@ -156,41 +174,94 @@ func EstimateSweep(cfg model.Config, preset params.Preset, ctxs []int, nets []ne
 	return rows, nil
 }
 
-// MeasureSweep runs, for each context C and strategy, a secure generation
-// of 2 tokens after a prompt of C-1 tokens (the model's greedy story from
-// BOS) and keeps its decode step, which reads C tokens; the measured
-// compute seconds are priced on each network with the run's bytes and
-// rounds. The tokens are checked against the plaintext reference.
-func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, nets []net.Network, progress func(string)) ([]Row, error) {
-	var rows []Row
+// Measured is one measured decode step: a strategy at a context, with the
+// estimate of the same step (sim.DecodeStep, the same preset and profile)
+// beside it. Both are unpriced: Network prices them.
+type Measured struct {
+	Context  int
+	Strategy sim.Strategy
+	Run      cost.Cost
+	Estimate cost.Cost
+	Diff     []cost.Difference // counters on which Run and Estimate differ (none expected)
+}
+
+// MeasureSweep runs, for each context C and both strategies, the secure
+// decode step that reads C tokens, for real, and checks its token against
+// the plaintext reference's greedy story from BOS:
+//
+//   - cryptogen: a generation of 2 tokens after a prompt of C-1 tokens,
+//     keeping its decode step (one token against the C-1 cached ones);
+//   - recompute: a generation of 1 token after a prompt of C tokens,
+//     keeping its prefill: a recompute decode step is exactly that pass
+//     (the engine is reset and the whole prefix re-run from position 0),
+//     and running it once instead of after a prefill of C-1 tokens halves
+//     the time of the sweep.
+//
+// onPoint, if not nil, is called after each measured step (to save the
+// points so far).
+func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, onPoint func(Measured)) ([]Measured, error) {
+	var pts []Measured
 	for _, c := range ctxs {
-		if c > m.Config.SeqLen {
-			return nil, fmt.Errorf("context %d exceeds %s's %d", c, m.Config.Name, m.Config.SeqLen)
+		if c < 2 || c > m.Config.SeqLen {
+			return nil, fmt.Errorf("context %d: want 2 to %s's %d", c, m.Config.Name, m.Config.SeqLen)
 		}
-		story, err := model.Generate(m, []int{1}, c-1)
+		story, err := model.Generate(m, []int{1}, c)
 		if err != nil {
 			return nil, err
 		}
-		prompt := append([]int{1}, story[:c-2]...)
 		for _, s := range []sim.Strategy{sim.Cryptogen, sim.Recompute} {
-			rep, err := sim.Run(sim.RunOptions{Model: m, Preset: preset, Network: nets[0], Strategy: s, Gen: 2}, prompt, false, nil)
+			prompt, gen := append([]int{1}, story[:c-2]...), 2
+			if s == sim.Recompute {
+				prompt, gen = append([]int{1}, story[:c-1]...), 1
+			}
+			rep, err := sim.Run(sim.RunOptions{Model: m, Preset: preset, Network: net.LAN, Strategy: s, Gen: gen}, prompt, false, nil)
 			if err != nil {
 				return nil, fmt.Errorf("%s at context %d: %w", s, c, err)
 			}
-			if rep.Tokens[0] != story[c-2] {
-				return nil, fmt.Errorf("%s at context %d: token %d, the reference's is %d", s, c, rep.Tokens[0], story[c-2])
+			if got := rep.Tokens[len(rep.Tokens)-1]; got != story[c-1] {
+				return nil, fmt.Errorf("%s at context %d: token %d, the reference's is %d", s, c, got, story[c-1])
 			}
-			d := rep.Decode[0]
-			for _, nw := range nets {
-				rows = append(rows, Row{c, nw.Name, s, nw.Price(d)})
+			pt := Measured{Context: c, Strategy: s, Run: rep.Prefill}
+			if s == sim.Cryptogen {
+				pt.Run = rep.Decode[0]
 			}
-			if progress != nil {
-				progress(fmt.Sprintf("measured %s at context %d: %.2f s compute, %.2f MB, %d rounds", s, c, d.ComputeSeconds,
-					float64(d.BytesC2S+d.BytesS2C)/1e6, d.Rounds))
+			pt.Run.NetworkSeconds = 0
+			if pt.Estimate, err = sim.DecodeStep(sim.EstimateOptions{Model: m.Config, Preset: preset, Network: net.LAN, Strategy: s}, c); err != nil {
+				return nil, err
+			}
+			pt.Estimate.NetworkSeconds = 0
+			pt.Diff = cost.CounterDiff(pt.Run, pt.Estimate)
+			pts = append(pts, pt)
+			if onPoint != nil {
+				onPoint(pt)
 			}
 		}
 	}
-	return rows, nil
+	return pts, nil
+}
+
+// MeasuredRows prices the measured steps on each network (measured compute
+// plus the network model's price of the step's bytes and rounds).
+func MeasuredRows(pts []Measured, nets []net.Network) []Row {
+	var rows []Row
+	for _, nw := range nets {
+		for _, pt := range pts {
+			rows = append(rows, Row{pt.Context, nw.Name, pt.Strategy, nw.Price(pt.Run)})
+		}
+	}
+	return rows
+}
+
+// PrintMeasured prints, per context and strategy, the measured and the
+// estimated compute seconds of the step and their ratio.
+func PrintMeasured(w io.Writer, pts []Measured) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "context\tstrategy\tmeasured compute s\testimated compute s\tmeasured/estimated\toffline s\tMB\trounds\t")
+	for _, pt := range pts {
+		fmt.Fprintf(tw, "%d\t%s\t%.2f\t%.2f\t%.3f\t%.2f\t%.1f\t%d\t\n", pt.Context, pt.Strategy, pt.Run.ComputeSeconds, pt.Estimate.ComputeSeconds,
+			pt.Run.ComputeSeconds/pt.Estimate.ComputeSeconds, pt.Run.OfflineSeconds, float64(pt.Run.BytesC2S+pt.Run.BytesS2C)/1e6, pt.Run.Rounds)
+	}
+	tw.Flush()
 }
 
 // WriteRows writes the rows as CSV: context, network, strategy, then every

@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/net"
+	"github.com/cgsim/cgsim/params"
 )
 
 // TestEstimateCurves runs the estimate part of the experiment on small
@@ -42,5 +46,39 @@ func TestFlags(t *testing.T) {
 		if err := run(args, &bytes.Buffer{}); err == nil {
 			t.Errorf("%v: no error", args)
 		}
+	}
+}
+
+// TestMeasureSweepSmall runs the measured sweep for real at the insecure
+// test preset (unit-test parameters) on stories260K at contexts 3 and 6:
+// the tokens must be the reference's, the counters of every measured step
+// must equal its estimate's, and each context gives both strategies.
+func TestMeasureSweepSmall(t *testing.T) {
+	m, err := model.LoadLlama2C("../../../shared/data/stories260K/stories260K.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := params.ByName("bgv-test-insecure")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen int
+	pts, err := MeasureSweep(m, p, []int{3, 6}, func(Measured) { seen++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 4 || seen != 4 {
+		t.Fatalf("%d points, %d callbacks, want 4", len(pts), seen)
+	}
+	for _, pt := range pts {
+		if len(pt.Diff) != 0 {
+			t.Errorf("%s at %d: run and estimate differ: %v", pt.Strategy, pt.Context, pt.Diff)
+		}
+		if pt.Run.ComputeSeconds <= 0 || pt.Estimate.ComputeSeconds <= 0 {
+			t.Errorf("%s at %d: compute %g measured, %g estimated", pt.Strategy, pt.Context, pt.Run.ComputeSeconds, pt.Estimate.ComputeSeconds)
+		}
+	}
+	if rows := MeasuredRows(pts, []net.Network{net.LAN, net.WAN}); len(rows) != 8 {
+		t.Errorf("%d priced rows, want 8", len(rows))
 	}
 }
