@@ -28,10 +28,13 @@ type Mat int
 // The matrices of a layer, and the model-wide ones (layer -1).
 const (
 	// MatQKV is the fused query, key and value projection (Dim + 2·KVDim
-	// rows), with the attention norm's gain and 1/sqrt(HeadDim) folded into
-	// the query rows; for llama it includes the rotary position embedding.
+	// rows, each head padded with zero rows to a power-of-two width when
+	// HeadDim is not one), with the attention norm's gain and
+	// 1/sqrt(HeadDim) folded into the query rows; for llama it includes the
+	// rotary position embedding.
 	MatQKV Mat = iota + 1
-	// MatOut is the attention output projection Wo (Dim x Dim).
+	// MatOut is the attention output projection Wo (Dim x Dim, with zero
+	// columns for padded heads).
 	MatOut
 	// MatUp is the first feed-forward projection: W1|W3 fused (2·Hidden
 	// rows) for llama, FC (Hidden rows) for GPT-2, with the norm's gain

@@ -169,7 +169,7 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 		return nil, fmt.Errorf("sim: attention of %d new tokens at position %d: only a pass from position 0 or, with the cache, one token", s.rows, s.pos)
 	}
 	e.ctx[layer] = ctx
-	return shape{s.rows, e.plan.cfg.Dim, s.pos}, nil
+	return shape{s.rows, headsOf(e.plan.cfg).q, s.pos}, nil
 }
 
 // Activation records SiLU or GELU.

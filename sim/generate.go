@@ -105,7 +105,8 @@ func block(e Engine, cfg model.Config, l int, x Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	parts, err := e.Split(qkv, cfg.Dim, cfg.KVDim(), cfg.KVDim())
+	hs := headsOf(cfg)
+	parts, err := e.Split(qkv, hs.q, hs.kv, hs.kv)
 	if err != nil {
 		return nil, err
 	}

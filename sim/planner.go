@@ -92,7 +92,7 @@ func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile, stra
 	}
 	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat,
 		prefills: map[int]*prefillPlan{}, linears: map[linKey]*exec.Linear{}, costs: map[costKey]cost.Cost{}}
-	sh := exec.AttentionShape{Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: cfg.HeadDim(), Context: maxContext}
+	sh := exec.AttentionShape{Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: headsOf(cfg).stride, Context: maxContext}
 	if p.scores, err = exec.NewDecodeScores(bp, prof, sh); err != nil {
 		return nil, fmt.Errorf("sim: %s at %s: %w", cfg.Name, preset.Name, err)
 	}
@@ -102,7 +102,7 @@ func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile, stra
 	if strat == Cryptogen {
 		pol := co.Policy()
 		p.kv, err = kv.NewConfig(kv.Config{Preset: preset.Name, Params: bp, Profile: prof, Layers: cfg.NumLayers,
-			Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: cfg.HeadDim(), MaxContext: maxContext,
+			Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: headsOf(cfg).stride, MaxContext: maxContext,
 			Method: co.Append, Policy: pol})
 		if err != nil {
 			return nil, fmt.Errorf("sim: the KV cache of %s at %s (%s appends, refresh %s): %w", cfg.Name, preset.Name, co.Append, pol, err)
@@ -136,12 +136,12 @@ func (p *planner) linear(out, in, rows int) (*exec.Linear, error) {
 
 // matShape is the shape (out, in) of a weight as the protocol uses it.
 func (p *planner) matShape(m Mat) (out, in int) {
-	c := p.cfg
+	c, hs := p.cfg, headsOf(p.cfg)
 	switch m {
 	case MatQKV:
-		return c.Dim + 2*c.KVDim(), c.Dim
+		return hs.q + 2*hs.kv, c.Dim
 	case MatOut:
-		return c.Dim, c.Dim
+		return c.Dim, hs.q
 	case MatUp:
 		if c.Arch == model.ArchLlama {
 			return 2 * c.HiddenDim, c.Dim
@@ -227,7 +227,7 @@ func (p *planner) prefill(m int) (*prefillPlan, error) {
 		return pp, nil
 	}
 	c := p.cfg
-	sh := exec.AttentionShape{Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: c.HeadDim(), Context: m}
+	sh := exec.AttentionShape{Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: headsOf(c).stride, Context: m}
 	sc, err := exec.NewPrefillScores(p.params, p.prof, sh)
 	if err != nil {
 		return nil, fmt.Errorf("sim: prefill attention of %d tokens at %s: %w", m, p.preset.Name, err)
@@ -271,7 +271,7 @@ type switchPlan struct {
 // switch (masking, flooding) fits, the smallest ciphertexts to upload and
 // to send back.
 func (p *planner) switchFor(m int) (switchPlan, error) {
-	lay, err := kv.NewPrefillLayout(p.params.MaxSlots(), m, p.cfg.KVDim())
+	lay, err := kv.NewPrefillLayout(p.params.MaxSlots(), m, headsOf(p.cfg).kv)
 	if err != nil {
 		return switchPlan{}, err
 	}
@@ -366,7 +366,7 @@ func (p *planner) estLinear(m Mat, rows int) (cost.Cost, error) {
 	return p.memo(costKey{"linear", int(m), rows, 0}, func() cost.Cost {
 		c := l.Estimate().Add(p.trunc(rows * out).Estimate())
 		if p.ropeOnShares(m, rows) {
-			c = c.Add(p.trunc(rows * (p.cfg.Dim + p.cfg.KVDim())).Estimate())
+			c = c.Add(p.trunc(rows * (headsOf(p.cfg).q + headsOf(p.cfg).kv)).Estimate())
 		}
 		return c
 	}), nil
@@ -401,7 +401,7 @@ func (p *planner) estPrefill(m int) (upload, kernels, softmax, switchAll cost.Co
 	kernels = p.memo(costKey{"prefill-kernels", m, 0, 0}, func() cost.Cost {
 		h := p.cfg.NumHeads
 		return cost.Sum(pp.scores.Estimate(), p.trunc(h*visible(m, m)).Estimate(),
-			pp.values.Estimate(), p.trunc(h*m*p.cfg.HeadDim()).Estimate())
+			pp.values.Estimate(), p.trunc(h*m*headsOf(p.cfg).stride).Estimate())
 	})
 	softmax = p.memo(costKey{"softmax", m, m, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads*m, m).Estimate() })
 	return upload, kernels, softmax, pp.switchCost, nil
@@ -413,7 +413,7 @@ func (p *planner) estDecode(ctx int) (kernels, softmax cost.Cost) {
 	kernels = p.memo(costKey{"decode-kernels", ctx, 0, 0}, func() cost.Cost {
 		h := p.cfg.NumHeads
 		return cost.Sum(p.scoresKernel(ctx).Estimate(), p.trunc(h*ctx).Estimate(),
-			p.valuesKernel(ctx).Estimate(), p.trunc(h*p.cfg.HeadDim()).Estimate())
+			p.valuesKernel(ctx).Estimate(), p.trunc(h*headsOf(p.cfg).stride).Estimate())
 	})
 	softmax = p.memo(costKey{"softmax", 1, ctx, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads, ctx).Estimate() })
 	return

@@ -405,14 +405,18 @@ func (r *Runner) Linear(w Weight, v Value) (Value, error) {
 // fixed point, then one truncation of the rotated columns.
 func (r *Runner) ropeShares(cc *cost.Cost, y *shares) error {
 	c := r.m.Config
-	hd, n := c.HeadDim(), c.Dim+c.KVDim()
+	hs := headsOf(c)
+	n := hs.q + hs.kv // query and key columns
 	f := r.q.fp.FracBits
 	var rc, rs []uint64
 	for i := range y.rows {
 		row := i * y.cols
 		for j := 0; j < n; j += 2 {
-			k := (j % hd) / 2
-			freq := math.Pow(c.RopeTheta, -float64(2*k)/float64(hd))
+			if hs.isPad(j) {
+				continue
+			}
+			k := (j % hs.stride) / 2
+			freq := math.Pow(c.RopeTheta, -float64(2*k)/float64(hs.hd))
 			sin, cos := math.Sincos(float64(y.pos+i) * freq)
 			ec, err := r.q.enc(cos, f)
 			if err != nil {
@@ -474,7 +478,7 @@ func (r *Runner) Attention(layer int, qv, kval, vv Value) (Value, error) {
 	if ctx > c.SeqLen {
 		return nil, fmt.Errorf("sim: context of %d tokens exceeds the model's %d", ctx, c.SeqLen)
 	}
-	if q.cols != c.Dim || k.rows != m || v.rows != m || k.cols != c.KVDim() || v.cols != c.KVDim() {
+	if hs := headsOf(c); q.cols != hs.q || k.rows != m || v.rows != m || k.cols != hs.kv || v.cols != hs.kv {
 		return nil, fmt.Errorf("sim: attention of %dx%d queries with %dx%d keys and %dx%d values", q.rows, q.cols, k.rows, k.cols, v.rows, v.cols)
 	}
 	var out *shares
@@ -590,7 +594,7 @@ func (r *Runner) prefillAttention(layer int, q, k, v *shares) (*shares, error) {
 	if probs, err = r.softmax(h*m, m, probs); err != nil {
 		return nil, err
 	}
-	out := &shares{rows: m, cols: c.Dim, pos: 0}
+	out := &shares{rows: m, cols: headsOf(c).q, pos: 0}
 	err = r.timed(KindAttention, func(cc *cost.Cost) error {
 		var o exec.Shared
 		if err := r.heRun(cc, func(t *cost.Tally) error {
@@ -600,7 +604,7 @@ func (r *Runner) prefillAttention(layer int, q, k, v *shares) (*shares, error) {
 		}); err != nil {
 			return err
 		}
-		out.c, out.s = o.C, o.S // m x Heads x HeadDim: m x Dim
+		out.c, out.s = o.C, o.S // m x Heads x stride
 		return r.trunc(cc, out.c, out.s)
 	})
 	if err != nil {
@@ -669,7 +673,7 @@ func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
 	if probs, err = r.softmax(h, ctx, probs); err != nil {
 		return nil, err
 	}
-	out := &shares{rows: 1, cols: c.Dim, pos: q.pos}
+	out := &shares{rows: 1, cols: headsOf(c).q, pos: q.pos}
 	err = r.timed(KindAttention, func(cc *cost.Cost) error {
 		var o exec.Shared
 		if err := r.heRun(cc, func(t *cost.Tally) error {

@@ -270,16 +270,26 @@ func TestRunStories260K(t *testing.T) {
 
 // TestRunOtherShapes: the run engine on random models of other shapes: a
 // GPT-2 block structure (LayerNorm, biases, GELU, learned positions) and
-// a llama with multi-head (not grouped) attention and a wider head.
+// a llama with multi-head (not grouped) attention and a wider head, with
+// the cache; and, without it, heads whose width is not a power of two
+// (padded, see heads): a GPT-2 of 3 heads of 12 (its biases padded too)
+// and a llama of 4 heads of 6 over 2 kv heads.
 func TestRunOtherShapes(t *testing.T) {
 	gpt := model.Config{Name: "tiny-gpt2", Arch: model.ArchGPT2, Dim: 32, HiddenDim: 64, NumLayers: 2, NumHeads: 2, NumKVHeads: 2,
 		VocabSize: 40, SeqLen: 32, SharedClassifier: true, NormEps: 1e-5}
 	llama := model.Config{Name: "tiny-llama", Arch: model.ArchLlama, Dim: 48, HiddenDim: 40, NumLayers: 2, NumHeads: 3, NumKVHeads: 3,
 		VocabSize: 50, SeqLen: 32, NormEps: 1e-5, RopeTheta: 10000}
-	for _, cfg := range []model.Config{gpt, llama} {
-		t.Run(cfg.Name, func(t *testing.T) {
-			m := model.NewRandom(cfg, 7)
-			checkRun(t, m, "bgv-test-insecure", Cryptogen, []int{1, 2, 3}, 3)
+	gpt12 := gpt
+	gpt12.Name, gpt12.Dim, gpt12.NumHeads, gpt12.NumKVHeads = "tiny-gpt2-head12", 36, 3, 3
+	llama6 := llama
+	llama6.Name, llama6.Dim, llama6.NumHeads, llama6.NumKVHeads = "tiny-llama-head6", 24, 4, 2
+	for _, tt := range []struct {
+		cfg   model.Config
+		strat Strategy
+	}{{gpt, Cryptogen}, {llama, Cryptogen}, {gpt12, Recompute}, {llama6, Recompute}} {
+		t.Run(tt.cfg.Name, func(t *testing.T) {
+			m := model.NewRandom(tt.cfg, 7)
+			checkRun(t, m, "bgv-test-insecure", tt.strat, []int{1, 2, 3}, 3)
 		})
 	}
 }

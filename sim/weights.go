@@ -22,21 +22,23 @@ type folded struct {
 func fold(m *model.Model) map[Weight]folded {
 	c, w := m.Config, m.Weights
 	scale := 1 / math.Sqrt(float64(c.HeadDim()))
+	hs := headsOf(c)
+	qkvOf := func(wq, wk, wv model.Matrix) model.Matrix {
+		return stack(hs.padRows(scaleRows(wq, scale), c.NumHeads), hs.padRows(wk, c.NumKVHeads), hs.padRows(wv, c.NumKVHeads))
+	}
 	out := map[Weight]folded{}
 	for l := range w.Layers {
 		ly := &w.Layers[l]
 		switch c.Arch {
 		case model.ArchLlama:
-			qkv := stack(scaleRows(ly.Wq, scale), ly.Wk, ly.Wv)
-			out[Weight{l, MatQKV}] = folded{w: gainCols(qkv, ly.AttnNorm)}
-			out[Weight{l, MatOut}] = folded{w: ly.Wo}
+			out[Weight{l, MatQKV}] = folded{w: gainCols(qkvOf(ly.Wq, ly.Wk, ly.Wv), ly.AttnNorm)}
+			out[Weight{l, MatOut}] = folded{w: hs.padCols(ly.Wo, c.NumHeads)}
 			out[Weight{l, MatUp}] = folded{w: gainCols(stack(ly.W1, ly.W3), ly.FFNNorm)}
 			out[Weight{l, MatDown}] = folded{w: ly.W2}
 		case model.ArchGPT2:
-			qkv := stack(scaleRows(ly.Wq, scale), ly.Wk, ly.Wv)
-			b := append(append(scaleVec(ly.Bq, scale), ly.Bk...), ly.Bv...)
-			out[Weight{l, MatQKV}] = foldNorm(qkv, b, ly.LN1Gain, ly.LN1Bias)
-			out[Weight{l, MatOut}] = folded{w: ly.Wo, bias: ly.Bo}
+			b := append(append(hs.padVec(scaleVec(ly.Bq, scale), c.NumHeads), hs.padVec(ly.Bk, c.NumKVHeads)...), hs.padVec(ly.Bv, c.NumKVHeads)...)
+			out[Weight{l, MatQKV}] = foldNorm(qkvOf(ly.Wq, ly.Wk, ly.Wv), b, ly.LN1Gain, ly.LN1Bias)
+			out[Weight{l, MatOut}] = folded{w: hs.padCols(ly.Wo, c.NumHeads), bias: ly.Bo}
 			out[Weight{l, MatUp}] = foldNorm(ly.FC, ly.FCBias, ly.LN2Gain, ly.LN2Bias)
 			out[Weight{l, MatDown}] = folded{w: ly.Proj, bias: ly.ProjBias}
 		}
@@ -94,14 +96,16 @@ func gainCols(m model.Matrix, g []float64) model.Matrix {
 
 // ropeRows returns the QKV matrix (and bias) with the rotary embedding of
 // position pos applied to its query and key rows: rotating the output of
-// W x by R is multiplying x by R·W.
+// W x by R is multiplying x by R·W. Padding rows (see heads) stay zero.
 func ropeRows(f folded, c model.Config, pos int) folded {
 	w := model.Matrix{Rows: f.w.Rows, Cols: f.w.Cols, Data: append([]float64(nil), f.w.Data...)}
-	hd := c.HeadDim()
-	n := c.Dim + c.KVDim() // query and key rows
-	for r := 0; r < n; r += 2 {
-		i := (r % hd) / 2
-		freq := math.Pow(c.RopeTheta, -float64(2*i)/float64(hd))
+	hs := headsOf(c)
+	for r := 0; r < hs.q+hs.kv; r += 2 { // query and key rows
+		if hs.isPad(r) {
+			continue
+		}
+		i := (r % hs.stride) / 2
+		freq := math.Pow(c.RopeTheta, -float64(2*i)/float64(hs.hd))
 		sin, cos := math.Sincos(float64(pos) * freq)
 		a, b := w.Row(r), w.Row(r+1)
 		for j := range a {

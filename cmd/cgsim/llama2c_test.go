@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -148,11 +147,6 @@ func TestRunOtherLlama2CShapes(t *testing.T) {
 		seed   int64 // see above
 		prompt string
 		gen    int
-		// limit, if not empty, is part of the error of a known limitation
-		// of the secure protocol: a secure run that fails with it skips the
-		// rest of the case (visible with -v) instead of failing it. Once
-		// the limitation is lifted the case is checked like the others.
-		limit string
 	}{
 		{
 			// Grouped-query attention: 4 query heads of 8 (Dim 32) share 2
@@ -181,14 +175,12 @@ func TestRunOtherLlama2CShapes(t *testing.T) {
 		{
 			// The gqa case with heads of 6 (Dim 24 / 4): even, as RoPE
 			// needs, but not a power of two, like stories15M's heads of 48
-			// (dim 288 / 6 heads). exec's decode cache layout refuses such
-			// heads (its folding sum needs a power of two), for both
-			// strategies and for estimates too.
+			// (dim 288 / 6 heads). The kernels' folding sums need heads of a
+			// power-of-two width: sim pads each head to 8 with zero weights.
 			name: "gqa-head6-hidden33-vocab300-shared",
 			cfg: model.Config{Arch: model.ArchLlama, Dim: 24, HiddenDim: 33, NumLayers: 2, NumHeads: 4, NumKVHeads: 2,
 				VocabSize: 300, SeqLen: 32, SharedClassifier: true},
 			seed: 15, prompt: "the cat sat on the mat", gen: 5,
-			limit: "is not a power of two",
 		},
 	}
 	for _, tt := range tests {
@@ -219,9 +211,6 @@ func TestRunOtherLlama2CShapes(t *testing.T) {
 
 			start := time.Now()
 			out, _, err = cgsim(append(args, "--check", "--quiet", "--params", "bgv-test-insecure", "--allow-insecure", "--net", "lan")...)
-			if err != nil && tt.limit != "" && strings.Contains(err.Error(), tt.limit) {
-				t.Skipf("known limitation of the secure protocol: %v", err)
-			}
 			if err != nil {
 				t.Fatalf("secure run: %v", err)
 			}
