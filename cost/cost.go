@@ -38,7 +38,7 @@ type Cost struct {
 
 	// Offline work (dealer material), kept apart from the online cost.
 	OfflineBytes   int64   `json:"offline_bytes"`   // bytes of correlated randomness sent by the dealer
-	OfflineSeconds float64 `json:"offline_seconds"` // seconds to produce and send it
+	OfflineSeconds float64 `json:"offline_seconds"` // seconds to deal it and expand it at both parties (not to send it)
 
 	// Online seconds.
 	ComputeSeconds float64 `json:"compute_seconds"` // local computation of both parties

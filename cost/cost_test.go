@@ -138,6 +138,9 @@ func TestProfileValidate(t *testing.T) {
 		{"NaN time", func(p *Profile) { p.Seconds[OpAdd][1] = math.NaN() }, "seconds"},
 		{"unknown op", func(p *Profile) { p.Seconds["teleport"] = []float64{1, 1} }, "unknown op"},
 		{"no name", func(p *Profile) { p.Params = "" }, "no params"},
+		{"some dealer ops", func(p *Profile) { p.Seconds[OpDealTriple] = []float64{1, 1} }, "all together"},
+		{"short dealer row", func(p *Profile) { withOffline(p); p.Seconds[OpDeal] = []float64{1} }, "levels"},
+		{"zero dealer time", func(p *Profile) { withOffline(p); p.Seconds[OpDealCompare][1] = 0 }, "seconds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,10 +154,58 @@ func TestProfileValidate(t *testing.T) {
 	}
 }
 
+// withOffline adds the dealer's operations to p, each op its own price.
+func withOffline(p *Profile) *Profile {
+	for i, op := range OfflineOps() {
+		s := float64(i+1) * 1e-6
+		p.Seconds[op] = []float64{s, s}
+	}
+	return p
+}
+
+// TestChargeOffline checks the dealer's operations: their seconds are
+// offline seconds, they touch no counter and no online seconds, and a
+// profile without them (one written before they existed) prices them at
+// zero.
+func TestChargeOffline(t *testing.T) {
+	tests := []struct {
+		name   string
+		prof   *Profile
+		priced bool
+	}{
+		{"priced", withOffline(testProfile()), true},
+		{"absent", testProfile(), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.prof.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if got := tt.prof.PricesOffline(); got != tt.priced {
+				t.Errorf("PricesOffline() = %v, want %v", got, tt.priced)
+			}
+			for _, op := range OfflineOps() {
+				c := tt.prof.Charge(op, 1, 3)
+				want := 0.0
+				if tt.priced {
+					want = 3 * tt.prof.Time(op, 1)
+				}
+				if c != (Cost{OfflineSeconds: want}) {
+					t.Errorf("Charge(%s, 1, 3) = %+v, want offline seconds %v and nothing else", op, c, want)
+				}
+				if c.Seconds() != 0 {
+					t.Errorf("Charge(%s) adds %v online seconds", op, c.Seconds())
+				}
+			}
+		})
+	}
+}
+
 func TestProfileFileRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	path := dir + "/p.json"
-	p := testProfile()
+	p := withOffline(testProfile())
+	p.Note = "dealer measured apart"
 	if err := SaveProfile(path, p); err != nil {
 		t.Fatal(err)
 	}
@@ -238,6 +289,9 @@ func TestDefaultProfiles(t *testing.T) {
 		}
 		if p.Params != name {
 			t.Errorf("file %s.json holds the profile of %s", name, p.Params)
+		}
+		if !p.PricesOffline() {
+			t.Errorf("%s does not price the dealer's operations", name)
 		}
 	}
 }

@@ -18,6 +18,9 @@
 // Online and offline work are kept apart: everything a dealer prepares before
 // the prompt is known is counted in the offline fields (offline_bytes,
 // offline_seconds) and never in bytes_c2s, bytes_s2c or seconds.
+// offline_seconds is the time to deal the material and expand it at both
+// parties; sending it is not included (offline_bytes says how much there
+// is, over a link that is not the parties').
 //
 // Bytes are counted once, by the sender, per direction. A round is one round
 // trip between the parties (see package net for how a transport counts them).
@@ -33,8 +36,19 @@
 // operations at a level into a Cost with the counter and the compute seconds
 // filled in, so that a primitive's Estimate and the meter of its Run price
 // events in one place. [Default] returns the profiles embedded in the binary,
-// measured on the reference machine; [ReadProfiles] loads a file written by
+// measured on the reference machine; [ReadProfile] loads a file written by
 // cgsim calibrate.
+//
+// A profile also prices the trusted dealer ([OfflineOps]): one dealing
+// ([OpDeal]) and each triple, truncation mask and comparison key in it,
+// measured at the preset's share ring; Charge turns them into
+// offline_seconds only (no counter, no online seconds). They are all
+// present or all absent: a profile written before they existed (or for
+// CKKS) lacks them, still loads, and prices offline seconds at zero
+// ([Profile.PricesOffline] tells; cgsim warns when given such a file). The
+// embedded bgv-test-insecure, bgv-n14, bgv-n15 and bgv-n16 profiles share
+// one measurement of the dealer: they share t, and dealing depends on t
+// only (each profile's note says so).
 //
 // Network seconds are not this package's business: package net turns bytes
 // and rounds into seconds for a given network.

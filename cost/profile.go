@@ -33,30 +33,62 @@ const (
 	OpShare         Op = "share_op"         // one modular operation on one share element (ShareOps)
 )
 
-// Ops lists every Op a complete Profile prices.
+// The offline operations a Profile prices: the trusted dealer's work for
+// the two-party protocols, in seconds of wall time, the dealer's Deal and
+// both parties' expansion of their material together. They have no counter
+// of their own (what is dealt is counted by offline_bytes, and triples by
+// their consumption); Charge puts their time in OfflineSeconds, never in
+// ComputeSeconds. The per-item prices are at the preset's share ring (the
+// plaintext modulus t of its fixed point): a comparison key is linear in
+// bits(t).
+const (
+	OpDeal        Op = "deal"         // one dealing, whatever it holds: seeds, PRG keys, allocation
+	OpDealTriple  Op = "deal_triple"  // one Beaver triple in a dealing
+	OpDealTrunc   Op = "deal_trunc"   // one truncation mask in a dealing, for any shift
+	OpDealCompare Op = "deal_compare" // one comparison key (a DCF on bits(t)-bit inputs) in a dealing
+)
+
+// Ops lists the online operations every Profile prices.
 func Ops() []Op {
 	return []Op{OpEncrypt, OpEncryptSecret, OpDecrypt, OpEncode, OpAdd, OpMulPlain, OpMulCipher,
 		OpRotate, OpRotateHoisted, OpRescale, OpSerialize, OpShare}
 }
 
+// OfflineOps lists the dealer's operations. A profile prices all of them
+// or none: profiles measured before they existed (and CKKS profiles, whose
+// schemes have no dealer) lack them, and then Charge prices them at zero
+// seconds; see Profile.PricesOffline.
+func OfflineOps() []Op { return []Op{OpDeal, OpDealTriple, OpDealTrunc, OpDealCompare} }
+
+// isOffline reports whether op is one of OfflineOps.
+func isOffline(op Op) bool {
+	switch op {
+	case OpDeal, OpDealTriple, OpDealTrunc, OpDealCompare:
+		return true
+	}
+	return false
+}
+
 // Profile is the measured time of each operation for one parameter preset
 // on one machine: Seconds[op][level] is the median seconds of one op on a
-// ciphertext at that level (index 0 .. MaxLevel). OpShare has one entry per
-// level too, all equal, so that every row has the same length.
+// ciphertext at that level (index 0 .. MaxLevel). OpShare and the offline
+// operations (OfflineOps) have one entry per level too, all equal, so that
+// every row has the same length; their users read level 0.
 //
 // A Profile is read-only once validated; it is safe for concurrent use.
 type Profile struct {
-	Params   string           `json:"params"`    // the preset it was measured for
-	Scheme   string           `json:"scheme"`    // "BGV" or "CKKS"
-	LogN     int              `json:"log_n"`     // ring degree exponent
-	MaxLevel int              `json:"max_level"` // the preset's top level
-	Machine  string           `json:"machine"`   // free text: where it was measured
-	Date     string           `json:"date"`      // when it was measured (RFC 3339)
-	Seconds  map[Op][]float64 `json:"seconds"`   // median seconds per op and level
+	Params   string           `json:"params"`         // the preset it was measured for
+	Scheme   string           `json:"scheme"`         // "BGV" or "CKKS"
+	LogN     int              `json:"log_n"`          // ring degree exponent
+	MaxLevel int              `json:"max_level"`      // the preset's top level
+	Machine  string           `json:"machine"`        // free text: where it was measured
+	Date     string           `json:"date"`           // when it was measured (RFC 3339)
+	Note     string           `json:"note,omitempty"` // free text: how some numbers were obtained
+	Seconds  map[Op][]float64 `json:"seconds"`        // median seconds per op and level
 }
 
-// Validate checks that p prices every op at every level with a finite
-// positive number.
+// Validate checks that p prices every op of Ops, and either every op of
+// OfflineOps or none of them, at every level with a finite positive number.
 func (p *Profile) Validate() error {
 	if p.Params == "" {
 		return fmt.Errorf("cost: profile has no params name")
@@ -64,7 +96,23 @@ func (p *Profile) Validate() error {
 	if p.LogN < 1 || p.LogN > 17 || p.MaxLevel < 0 || p.MaxLevel > 64 {
 		return fmt.Errorf("cost: profile %s: implausible log_n %d or max_level %d", p.Params, p.LogN, p.MaxLevel)
 	}
-	for _, op := range Ops() {
+	ops := Ops()
+	var have, missing []string
+	for _, op := range OfflineOps() {
+		if _, ok := p.Seconds[op]; ok {
+			have = append(have, string(op))
+		} else {
+			missing = append(missing, string(op))
+		}
+	}
+	switch {
+	case len(missing) == 0:
+		ops = append(ops, OfflineOps()...)
+	case len(have) > 0:
+		return fmt.Errorf("cost: profile %s prices %s but not %s: the dealer's operations come all together or not at all",
+			p.Params, strings.Join(have, ", "), strings.Join(missing, ", "))
+	}
+	for _, op := range ops {
 		row, ok := p.Seconds[op]
 		if !ok {
 			return fmt.Errorf("cost: profile %s: no timing for %q", p.Params, op)
@@ -92,12 +140,21 @@ func knownOp(op Op) bool {
 			return true
 		}
 	}
-	return false
+	return isOffline(op)
 }
 
-// Time is the seconds of one op at a level. Levels outside 0..MaxLevel are
-// a programming error of the caller (a primitive's level always lies in its
-// preset's range) and panic.
+// PricesOffline reports whether p prices the dealer's operations
+// (OfflineOps). Without them, offline seconds are priced at zero: a caller
+// that shows offline seconds from such a profile should say so.
+func (p *Profile) PricesOffline() bool {
+	_, ok := p.Seconds[OpDeal]
+	return ok
+}
+
+// Time is the seconds of one op at a level. Levels outside 0..MaxLevel, or
+// an op the profile does not price (an offline op of a profile without
+// them: see PricesOffline), are a programming error of the caller (a
+// primitive's level always lies in its preset's range) and panic.
 func (p *Profile) Time(op Op, level int) float64 {
 	row, ok := p.Seconds[op]
 	if !ok || level < 0 || level >= len(row) {
@@ -110,7 +167,17 @@ func (p *Profile) Time(op Op, level int) float64 {
 // and ComputeSeconds is n times the op's time. Both a primitive's Estimate
 // and the meter of its Run price events through Charge, so that their
 // counters agree by construction whenever they agree on the events.
+//
+// An offline op (OfflineOps) sets no counter and no ComputeSeconds: its
+// Cost is OfflineSeconds, n times its time, or zero if p does not price the
+// dealer (PricesOffline).
 func (p *Profile) Charge(op Op, level int, n int64) Cost {
+	if isOffline(op) {
+		if !p.PricesOffline() {
+			return Cost{}
+		}
+		return Cost{OfflineSeconds: float64(n) * p.Time(op, level)}
+	}
 	c := Cost{ComputeSeconds: float64(n) * p.Time(op, level)}
 	switch op {
 	case OpEncrypt, OpEncryptSecret:

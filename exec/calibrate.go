@@ -15,6 +15,8 @@ import (
 	"github.com/tuneinsight/lattigo/v5/schemes/ckks"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/params"
 )
 
 // CalibrationOptions controls how long Calibrate measures.
@@ -32,6 +34,12 @@ type CalibrationOptions struct {
 	Progress func(done, total int)
 	// Machine is a free-text description stored in the profile.
 	Machine string
+	// FixedPoint is the preset's share ring (params.Preset.FixedPoint).
+	// When set (T != 0), CalibrateBGV also measures the dealer's
+	// operations (cost.OfflineOps) at its modulus, which must be the
+	// parameters' plaintext modulus (see CalibrateDealing); when zero, the
+	// profile has none and prices offline seconds at zero.
+	FixedPoint params.FixedPoint
 }
 
 func (o CalibrationOptions) withDefaults() CalibrationOptions {
@@ -94,7 +102,132 @@ func CalibrateBGV(name string, p bgv.Parameters, opt CalibrationOptions) (*cost.
 		eval:         bgv.NewEvaluator(p, keys.evk),
 		plainT:       p.PlaintextModulus(),
 	}
-	return calibrate(name, s, keys, opt)
+	if opt.FixedPoint.T == 0 {
+		return calibrate(name, s, keys, opt)
+	}
+	if t := p.PlaintextModulus(); opt.FixedPoint.T != t {
+		return nil, fmt.Errorf("exec: calibrate %s: the fixed point's modulus %d is not the plaintext modulus %d", name, opt.FixedPoint.T, t)
+	}
+	// The dealing is one more step of the progress.
+	progress := opt.Progress
+	if progress != nil {
+		opt.Progress = func(done, total int) { progress(done, total+1) }
+	}
+	prof, err := calibrate(name, s, keys, opt)
+	if err != nil {
+		return nil, err
+	}
+	deal, err := CalibrateDealing(opt.FixedPoint, opt)
+	if err != nil {
+		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
+	}
+	SetOffline(prof, deal)
+	if progress != nil {
+		total := (prof.MaxLevel+1)*len(cost.Ops()) + 1
+		progress(total, total)
+	}
+	if err := prof.Validate(); err != nil {
+		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
+	}
+	return prof, nil
+}
+
+// SetOffline stores the dealer's per-item seconds (one per op of
+// cost.OfflineOps, as CalibrateDealing returns them) in prof, the same at
+// every level.
+func SetOffline(prof *cost.Profile, deal map[cost.Op]float64) {
+	for op, secs := range deal {
+		row := make([]float64, prof.MaxLevel+1)
+		for i := range row {
+			row[i] = secs
+		}
+		prof.Seconds[op] = row
+	}
+}
+
+// Dealing batches of CalibrateDealing: each batch takes a few milliseconds
+// to deal and expand (0.15-0.2 µs per triple or truncation mask, 25-40 µs
+// per comparison key for a 41- to 60-bit t), long enough for the clock and
+// the allocations to average out, short enough to repeat and to fit in a
+// scheduler's time slice on a busy machine. The dealings of one item, a
+// few tens of µs, are repeated dealSmallReps times as often.
+const (
+	dealBatchTriples  = 20000
+	dealBatchTruncs   = 20000
+	dealBatchCompares = 100
+	dealSmallReps     = 4
+)
+
+// CalibrateDealing measures the dealer's operations (cost.OfflineOps) for
+// the share ring of fp on this machine: the wall time of
+// mpc.TrustedDealer's Deal plus both parties' Material.Expand, as
+// mpc.Session.Preprocess spends it, with opt.Repetitions repetitions of
+// each batch (the median is kept). The price of an item of one kind is the
+// difference between a batch of it and a dealing of one item, divided by
+// the batch's size less one, so that the fixed costs cancel; OpDeal is a
+// dealing of one item of every kind less the three item prices (at least
+// a dealing of one item of any kind less its price). Truncation
+// masks are measured by 2^f (the cost does not depend on the shift).
+func CalibrateDealing(fp params.FixedPoint, opt CalibrationOptions) (map[cost.Op]float64, error) {
+	opt = opt.withDefaults()
+	r, err := mpc.NewRing(fp)
+	if err != nil {
+		return nil, fmt.Errorf("exec: calibrate dealing: %w", err)
+	}
+	deal := func(n mpc.Need) func() error {
+		return func() error {
+			c, s, err := mpc.TrustedDealer{}.Deal(r, n)
+			if err != nil {
+				return err
+			}
+			if _, err := c.Expand(r); err != nil {
+				return err
+			}
+			_, err = s.Expand(r)
+			return err
+		}
+	}
+	triples := func(m int) mpc.Need { return mpc.Need{Triples: m} }
+	truncs := func(m int) mpc.Need {
+		var n mpc.Need
+		n.Truncs[fp.FracBits] = m
+		return n
+	}
+	compares := func(m int) mpc.Need { return mpc.Need{Compares: m} }
+	items := []struct {
+		op    cost.Op
+		need  func(int) mpc.Need
+		batch int
+	}{
+		{cost.OpDealTriple, triples, dealBatchTriples},
+		{cost.OpDealTrunc, truncs, dealBatchTruncs},
+		{cost.OpDealCompare, compares, dealBatchCompares},
+	}
+	out := map[cost.Op]float64{}
+	itemSum, floor := 0.0, 0.0
+	for _, it := range items {
+		one, err := median(dealSmallReps*opt.Repetitions, deal(it.need(1)))
+		if err != nil {
+			return nil, fmt.Errorf("exec: calibrate dealing: %w", err)
+		}
+		many, err := median(opt.Repetitions, deal(it.need(it.batch)))
+		if err != nil {
+			return nil, fmt.Errorf("exec: calibrate dealing: %w", err)
+		}
+		out[it.op] = max((many-one)/float64(it.batch-1), 1e-9)
+		itemSum += out[it.op]
+		// A dealing of one item of any kind, less the item, is a lower
+		// bound of the fixed cost (it lacks the other kinds' streams).
+		floor = max(floor, one-out[it.op])
+	}
+	all := triples(1).Add(truncs(1)).Add(compares(1))
+	secs, err := median(dealSmallReps*opt.Repetitions, deal(all))
+	if err != nil {
+		return nil, fmt.Errorf("exec: calibrate dealing: %w", err)
+	}
+	// On a noisy machine the difference may fall below the bound.
+	out[cost.OpDeal] = max(secs-itemSum, floor, 1e-9)
+	return out, nil
 }
 
 // CalibrateCKKS measures a cost.Profile for CKKS parameters on this machine.

@@ -1,12 +1,14 @@
 package exec
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 	"github.com/tuneinsight/lattigo/v5/schemes/ckks"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/params"
 )
 
 // TestCalibrate measures tiny insecure parameters (log N 10, three levels:
@@ -59,4 +61,72 @@ func TestCalibrate(t *testing.T) {
 	if _, err := CalibrateBGV("x", bp, CalibrationOptions{Hoisted: calibrationRotations + 1}); err == nil {
 		t.Error("too many hoisted rotations accepted")
 	}
+}
+
+// TestCalibrateDealing measures the dealer's operations: CalibrateDealing
+// alone at both rings of the presets, and CalibrateBGV with a fixed point,
+// whose profile then prices them at every level; a fixed point of another
+// modulus than the parameters' is an error.
+func TestCalibrateDealing(t *testing.T) {
+	// One repetition: the test checks the shape of the result, not its
+	// precision.
+	opt := CalibrationOptions{Repetitions: 1}
+	for _, name := range []string{"bgv-n13", "bgv-n14"} {
+		t.Run(name, func(t *testing.T) {
+			pr, err := params.ByName(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			deal, err := CalibrateDealing(pr.FixedPoint, opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, op := range cost.OfflineOps() {
+				if !(deal[op] > 0) {
+					t.Errorf("%s: %v seconds", op, deal[op])
+				}
+			}
+			// A comparison key is bits(t) >= 41 levels of 8 AES blocks
+			// each; a triple is 10 PRG elements: the key costs over ten
+			// times as much on any machine.
+			if deal[cost.OpDealCompare] < 10*deal[cost.OpDealTriple] {
+				t.Errorf("comparison key %.3g s not dearer than 10 triples (%.3g s each)", deal[cost.OpDealCompare], deal[cost.OpDealTriple])
+			}
+		})
+	}
+	t.Run("profile", func(t *testing.T) {
+		pr, err := params.ByName("bgv-test-insecure")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bp, err := pr.BGV()
+		if err != nil {
+			t.Fatal(err)
+		}
+		last := [2]int{}
+		o := CalibrationOptions{Repetitions: 1, Hoisted: 2, FixedPoint: pr.FixedPoint,
+			Progress: func(done, total int) { last = [2]int{done, total} }}
+		prof, err := CalibrateBGV(pr.Name, bp, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := prof.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		if !prof.PricesOffline() {
+			t.Error("the profile does not price the dealer")
+		}
+		// Every level of every online op, then the dealing.
+		if want := (prof.MaxLevel+1)*len(cost.Ops()) + 1; last != [2]int{want, want} {
+			t.Errorf("last progress %v, want %d of %d", last, want, want)
+		}
+		small, err := params.ByName("bgv-n13")
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.FixedPoint, o.Progress = small.FixedPoint, nil
+		if _, err := CalibrateBGV(pr.Name, bp, o); err == nil || !strings.Contains(err.Error(), "plaintext modulus") {
+			t.Errorf("a fixed point of another modulus: %v", err)
+		}
+	})
 }

@@ -49,7 +49,12 @@
 // attention, softmax, norm, activation, mul, argmax); [Engine.Breakdown] returns them. Each recorded cost has its
 // network seconds priced with net.Network.Price. The run engine's compute
 // seconds are measured wall time (both parties in one process); the
-// estimate engine's come from the profile. A [Report] summarizes a
+// estimate engine's come from the profile. Offline seconds (the dealer's
+// work, which a Run does inline before each two-party protocol) are measured
+// by the mpc session and taken out of the run's compute seconds; the
+// estimate engine prices them from each protocol's Need through the
+// profile's dealer operations (mpc.Need.Offline), and a profile without
+// them estimates zero. A [Report] summarizes a
 // generation in the JSON form of the CLI: "tokens", "text", "prefill",
 // "decode" (one cost.Cost per decode step), "total".
 //

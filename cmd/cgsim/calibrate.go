@@ -18,8 +18,10 @@ func calibrateCommand() *cli.Command {
 		Name:  "calibrate",
 		Usage: "measure the seconds of each HE operation on this machine and write a profile",
 		Description: "Times encode, encrypt, decrypt, add, ct-pt mul, ct-ct mul, rotation, hoisted rotation, rescale and\n" +
-			"serialize at every level of a preset with lattigo, and one modular share operation, and writes the\n" +
-			"medians as a JSON profile for --profile. The file is replaced atomically.\n\n" +
+			"serialize at every level of a preset with lattigo, and one modular share operation, and, for a BGV\n" +
+			"preset, the trusted dealer's work (a dealing, and each triple, truncation mask and comparison key in\n" +
+			"it, which price offline_seconds), and writes the medians as a JSON profile for --profile. The file is\n" +
+			"replaced atomically.\n\n" +
 			"Example: cgsim calibrate --params bgv-n13 --out n13.json",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "params", Required: true, Usage: "parameter preset (see cgsim presets)"},
@@ -72,6 +74,7 @@ func calibrateAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
+		opt.FixedPoint = preset.FixedPoint
 		prof, err = exec.CalibrateBGV(preset.Name, p, opt)
 		if err != nil {
 			return err

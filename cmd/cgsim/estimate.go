@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/urfave/cli/v2"
@@ -103,6 +104,10 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 		}
 		if p.profile.Params != p.preset.Name {
 			return p, fmt.Errorf("profile %s was measured for %s, not for --params %s", f, p.profile.Params, p.preset.Name)
+		}
+		if !p.profile.PricesOffline() {
+			fmt.Fprintf(c.App.ErrWriter, "warning: profile %s does not price the dealer's operations (%s): estimated offline_seconds are 0; measure them with cgsim calibrate\n",
+				f, strings.Trim(fmt.Sprint(cost.OfflineOps()), "[]"))
 		}
 	}
 	return p, nil

@@ -2,8 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cgsim/cgsim/cost"
 )
 
 // report is the part of the report JSON the tests read.
@@ -35,6 +38,9 @@ func TestEstimateDefault(t *testing.T) {
 		if _, ok := r.Total[f]; !ok {
 			t.Errorf("total has no %q", f)
 		}
+	}
+	if s, _ := r.Total["offline_seconds"].(float64); !(s > 0) {
+		t.Errorf("offline_seconds %v, want the dealer's time priced", r.Total["offline_seconds"])
 	}
 	if !strings.Contains(out, `"model": "gpt2"`) || !strings.Contains(out, `"network": "wan"`) || !strings.Contains(out, `"strategy": "cryptogen"`) {
 		t.Errorf("not the built-in default:\n%.400s", out)
@@ -84,6 +90,58 @@ func TestRunSecure(t *testing.T) {
 	}
 }
 
+// TestEstimateProfileWithoutDealer: a profile file written before the
+// dealer's operations existed still estimates, with offline_seconds 0 and
+// one warning on stderr; the built-in profile prices them, silently.
+func TestEstimateProfileWithoutDealer(t *testing.T) {
+	old, err := cost.Default("bgv-n13")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range cost.OfflineOps() {
+		delete(old.Seconds, op)
+	}
+	path := filepath.Join(t.TempDir(), "old.json")
+	if err := cost.SaveProfile(path, old); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		args   []string
+		priced bool // offline_seconds > 0, and no warning
+	}{
+		{"built-in", nil, true},
+		{"old file", []string{"--profile", path}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"estimate", "--model", "stories260K", "--params", "bgv-n13", "--prompt", "4", "--gen", "1",
+				"--net", "lan", "--format", "json"}, tt.args...)
+			out, errOut, err := cgsim(args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r report
+			if err := json.Unmarshal([]byte(out), &r); err != nil {
+				t.Fatalf("not JSON: %v", err)
+			}
+			s, _ := r.Total["offline_seconds"].(float64)
+			if (s > 0) != tt.priced {
+				t.Errorf("offline_seconds %v", s)
+			}
+			wantWarnings := 1
+			if tt.priced {
+				wantWarnings = 0
+			}
+			if warned := strings.Count(errOut, "warning:"); warned != wantWarnings {
+				t.Errorf("%d warnings on stderr, want %d:\n%s", warned, wantWarnings, errOut)
+			} else if !tt.priced && !strings.Contains(errOut, string(cost.OpDealCompare)) {
+				t.Errorf("the warning does not name the missing operations: %s", errOut)
+			}
+		})
+	}
+}
+
 // TestValidate: on a WAN the network dominates and its seconds are the
 // same on both sides, so the totals agree within the tolerance whatever
 // the machine's load; the counters must be equal.
@@ -93,7 +151,7 @@ func TestValidate(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !strings.Contains(out, "equal") || strings.Contains(out, "vs") {
+	if !strings.Contains(out, "equal") || strings.Contains(out, "vs") || !strings.Contains(out, "offline") {
 		t.Errorf("table:\n%s", out)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"strings"
+
+	"github.com/cgsim/cgsim/cost"
 )
 
 // maxShift is the largest shift of a truncation mask.
@@ -109,6 +111,28 @@ func (n Need) OfflineBytes(r *Ring) int64 {
 		cw = cmpKeyBytes(r, n.Compares)
 	}
 	return 2*SeedBytes + 2*cw + elems*int64(r.width)
+}
+
+// Offline is the offline cost of dealing n at once, as a Run without
+// Session.Manual deals its protocol's Need: OfflineBytes exactly, and
+// OfflineSeconds priced by cfg.Profile at level 0 as one [cost.OpDeal] plus
+// [cost.OpDealTriple] per triple, [cost.OpDealTrunc] per truncation mask
+// (any shift) and [cost.OpDealCompare] per comparison key (a profile
+// measures these at its preset's ring, so the linear growth of a
+// comparison key with bits(t) is in its price). A zero Need costs nothing;
+// a profile without the dealer's operations prices the seconds at zero
+// (cost.Profile.PricesOffline).
+func (n Need) Offline(cfg Config) cost.Cost {
+	if n.IsZero() {
+		return cost.Cost{}
+	}
+	p := cfg.Profile
+	c := cost.Sum(p.Charge(cost.OpDeal, 0, 1),
+		p.Charge(cost.OpDealTriple, 0, int64(n.Triples)),
+		p.Charge(cost.OpDealTrunc, 0, int64(n.truncTotal())),
+		p.Charge(cost.OpDealCompare, 0, int64(n.Compares)))
+	c.OfflineBytes = n.OfflineBytes(cfg.Ring)
+	return c
 }
 
 func (n Need) String() string {
@@ -252,8 +276,8 @@ func (m partyMaterial) Expand(r *Ring) (*Stock, error) {
 			if len(c.truncHi[k]) != n.Truncs[k] || len(c.truncWrap[k]) != n.Truncs[k] {
 				return nil, fmt.Errorf("mpc: server material does not match its need (%v)", n)
 			}
-			st.truncHi[k] = queue{name: fmt.Sprintf("truncation masks by 2^%d", k), v: c.truncHi[k]}
-			st.truncWrap[k] = queue{name: fmt.Sprintf("truncation masks by 2^%d", k), v: c.truncWrap[k]}
+			st.truncHi[k] = queue{name: truncNames[k], v: c.truncHi[k]}
+			st.truncWrap[k] = queue{name: truncNames[k], v: c.truncWrap[k]}
 		}
 		st.cmpA = queue{name: "comparison keys", v: c.cmpA}
 	}

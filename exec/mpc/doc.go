@@ -81,6 +81,18 @@
 // short is an error. A dealer-free generator can replace the dealer by
 // implementing Dealer.
 //
+// The dealer's time is offline_seconds. A Run measures it (Preprocess: the
+// wall time of Deal and of both parties' Material.Expand); an Estimate
+// prices its Need as one dealing ([Need.Offline]) with the profile's
+// dealer operations: cost.OpDeal once, plus cost.OpDealTriple,
+// cost.OpDealTrunc and cost.OpDealCompare per item. Per item the work is a
+// few PRG elements (about 10 for a triple, 8 for a truncation mask, with
+// one modular product or shift at the dealer), and for a comparison key the
+// DCF key generation, 8 AES blocks per level of bits(t) levels, which
+// dominates (tens of µs per key against tenths of a µs per triple).
+// Offline seconds are a timing, not a counter: cost.CounterDiff does not
+// compare them, and offline_bytes stays exact.
+//
 // # Protocols
 //
 // Mul: Beaver product, one exchange of (x - a, y - b). Fixed-point products

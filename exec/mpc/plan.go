@@ -44,10 +44,9 @@ func (p *plan) mulFix(n int)      { p.mulTrunc(n, p.cfg.Ring.frac) }
 func (p *plan) mulPub(n, k int)   { p.local(2 * n); p.trunc(n, k) }
 func (p *plan) scaleLocal(n int)  { p.local(2 * n) }
 
-// estimate is the full cost of a plan: online cost plus the offline bytes
-// of its material dealt at once by the seed-compressed dealer.
+// estimate is the full cost of a plan: online cost plus the offline cost
+// (bytes and seconds, see Need.Offline) of its material dealt at once by
+// the seed-compressed dealer.
 func (p *plan) estimate() cost.Cost {
-	c := p.cost
-	c.OfflineBytes += p.need.OfflineBytes(p.cfg.Ring)
-	return c
+	return p.cost.Add(p.need.Offline(p.cfg))
 }

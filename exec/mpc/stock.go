@@ -30,24 +30,31 @@ func (s *Stock) Left() Need {
 // come from the material.
 func expandSeeded(r *Ring, seed Seed, n Need, client bool) *Stock {
 	s := &Stock{}
+	// A component with nothing to draw gets no PRG (a key schedule and a
+	// hash each): most needs use one or two truncation shifts of 63.
 	el := func(label, name string, count int) queue {
+		if count == 0 {
+			return queue{name: name}
+		}
 		return queue{name: name, v: newPRG(seed, label).elements(r, count)}
 	}
 	s.tripleA = el("triple/a", "triples", n.Triples)
 	s.tripleB = el("triple/b", "triples", n.Triples)
 	for k, count := range n.Truncs {
-		name := fmt.Sprintf("truncation masks by 2^%d", k)
-		s.truncR[k] = el(fmt.Sprintf("trunc/%d/r", k), name, count)
+		name := truncNames[k]
+		s.truncR[k] = el(truncLabels[k][0], name, count)
 		if client {
-			s.truncHi[k] = el(fmt.Sprintf("trunc/%d/hi", k), name, count)
-			s.truncWrap[k] = el(fmt.Sprintf("trunc/%d/wrap", k), name, count)
+			s.truncHi[k] = el(truncLabels[k][1], name, count)
+			s.truncWrap[k] = el(truncLabels[k][2], name, count)
 		}
 	}
 	s.cmpR = el("cmp/r", "comparison keys", n.Compares)
-	g := newPRG(seed, "cmp/root")
 	s.cmpRoot = fifo[block]{name: "comparison keys", v: make([]block, n.Compares)}
-	for i := range s.cmpRoot.v {
-		s.cmpRoot.v[i] = block{g.uint64(), g.uint64()}.clearLSB()
+	if n.Compares > 0 {
+		g := newPRG(seed, "cmp/root")
+		for i := range s.cmpRoot.v {
+			s.cmpRoot.v[i] = block{g.uint64(), g.uint64()}.clearLSB()
+		}
 	}
 	if client {
 		s.tripleC = el("triple/c", "triples", n.Triples)
@@ -55,6 +62,19 @@ func expandSeeded(r *Ring, seed Seed, n Need, client bool) *Stock {
 	}
 	return s
 }
+
+// truncNames are the names of the truncation components by shift, for
+// error messages, and truncLabels the PRG labels of their r, ⌊r/2^k⌋ and
+// wrap-bit streams: built once, not at every dealing.
+var truncNames, truncLabels = func() (names [maxShift + 1]string, labels [maxShift + 1][3]string) {
+	for k := range names {
+		names[k] = fmt.Sprintf("truncation masks by 2^%d", k)
+		for j, part := range []string{"r", "hi", "wrap"} {
+			labels[k][j] = fmt.Sprintf("trunc/%d/%s", k, part)
+		}
+	}
+	return
+}()
 
 // fifo is one component of the stock: values taken in order.
 type fifo[T any] struct {
@@ -77,9 +97,15 @@ func (q *fifo[T]) take(n int) ([]T, error) {
 	return out, nil
 }
 
-// merge appends the unused part of o.
+// merge appends the unused part of o. An exhausted q (the usual case: a
+// Run deals what its protocol consumes) adopts o's slice without a copy,
+// so that a large dealing is never held twice.
 func (q *fifo[T]) merge(o *fifo[T]) {
-	q.v = append(q.v[q.pos:len(q.v):len(q.v)], o.v[o.pos:]...)
+	if q.left() == 0 {
+		q.v = o.v[o.pos:len(o.v):len(o.v)]
+	} else {
+		q.v = append(q.v[q.pos:len(q.v):len(q.v)], o.v[o.pos:]...)
+	}
 	q.pos = 0
 	if o.name != "" {
 		q.name = o.name
@@ -105,9 +131,15 @@ func (q *cwQueue) take(n int) ([]cwLevel, []uint64, error) {
 	return cw, fin, nil
 }
 
+// merge appends the unused keys of o (without a copy if q is exhausted,
+// as fifo.merge).
 func (q *cwQueue) merge(o *cwQueue) {
-	q.cw = append(q.cw[q.pos*q.k:len(q.cw):len(q.cw)], o.cw[o.pos*o.k:]...)
-	q.final = append(q.final[q.pos:len(q.final):len(q.final)], o.final[o.pos:]...)
+	if q.pos == len(q.final) {
+		q.cw, q.final = o.cw[o.pos*o.k:len(o.cw):len(o.cw)], o.final[o.pos:len(o.final):len(o.final)]
+	} else {
+		q.cw = append(q.cw[q.pos*q.k:len(q.cw):len(q.cw)], o.cw[o.pos*o.k:]...)
+		q.final = append(q.final[q.pos:len(q.final):len(q.final)], o.final[o.pos:]...)
+	}
 	q.k, q.pos = o.k, 0
 }
 
