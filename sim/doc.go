@@ -96,10 +96,10 @@
 //     levels (one exec.C2S when they agree); the server keeps its shares
 //     in the clear;
 //  2. scores: the ARCC matrix-matrix kernel exec.PrefillScores, one round
-//     for all heads and queries; the causal scores are truncated, the
-//     masked ones (above the diagonal) set to -t/4 by the server;
-//  3. softmax (mpc) over Heads·m rows of m entries, masked entries
-//     getting weight 0;
+//     for all heads and queries; the causal scores (on and below the
+//     diagonal) are truncated;
+//  3. causal softmax (mpc, all heads in one run) over the Heads·m rows,
+//     row i covering its i+1 visible entries; the masked ones come out 0;
 //  4. values: exec.PrefillValues, truncation;
 //  5. Cryptogen only, the heterogeneous-encoding switch: the client
 //     encrypts its shares in kv's prefill layout (at the lowest level whose

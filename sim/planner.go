@@ -186,8 +186,12 @@ func (p *planner) activation(n int) mpc.Protocol {
 
 func (p *planner) mul(n int) mpc.Mul { return mpc.Mul{Config: p.mpc, N: n, Fixed: true} }
 
-func (p *planner) softmax(rows, cols int) mpc.Softmax {
-	return mpc.Softmax{Config: p.mpc, Rows: rows, Cols: cols}
+// softmax is the softmax of rows rows of cols scores; with causalHeads > 0
+// the rows are that many heads of causal queries over the same cols keys
+// (a pass from position 0), each query's row covering the keys up to its
+// own position only.
+func (p *planner) softmax(rows, cols, causalHeads int) mpc.Softmax {
+	return mpc.Softmax{Config: p.mpc, Rows: rows, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads}
 }
 
 func (p *planner) argmax(n int) mpc.Argmax { return mpc.Argmax{Config: p.mpc, N: n} }
@@ -403,7 +407,7 @@ func (p *planner) estPrefill(m int) (upload, kernels, softmax, switchAll cost.Co
 		return cost.Sum(pp.scores.Estimate(), p.trunc(h*visible(m, m)).Estimate(),
 			pp.values.Estimate(), p.trunc(h*m*headsOf(p.cfg).stride).Estimate())
 	})
-	softmax = p.memo(costKey{"softmax", m, m, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads*m, m).Estimate() })
+	softmax = p.memo(costKey{"prefill-softmax", m, m, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads*m, m, p.cfg.NumHeads).Estimate() })
 	return upload, kernels, softmax, pp.switchCost, nil
 }
 
@@ -415,7 +419,7 @@ func (p *planner) estDecode(ctx int) (kernels, softmax cost.Cost) {
 		return cost.Sum(p.scoresKernel(ctx).Estimate(), p.trunc(h*ctx).Estimate(),
 			p.valuesKernel(ctx).Estimate(), p.trunc(h*headsOf(p.cfg).stride).Estimate())
 	})
-	softmax = p.memo(costKey{"softmax", 1, ctx, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads, ctx).Estimate() })
+	softmax = p.memo(costKey{"softmax", 1, ctx, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads, ctx, 0).Estimate() })
 	return
 }
 

@@ -561,9 +561,8 @@ func (r *Runner) prefillAttention(layer int, q, k, v *shares) (*shares, error) {
 			return err
 		}
 		// Truncate the causal scores (head hh, query i, key j <= i at
-		// (hh·m + i)·m + j); set the masked ones to -t/4 (the server's
-		// share; the client's is 0), far below any score, so that the
-		// softmax gives them weight 0.
+		// (hh·m + i)·m + j); the causal softmax never reads the masked
+		// ones and outputs 0 for them.
 		vis := visible(m, m)
 		vc, vs := make([]uint64, 0, h*vis), make([]uint64, 0, h*vis)
 		for row := 0; row < h*m; row++ {
@@ -574,15 +573,11 @@ func (r *Runner) prefillAttention(layer int, q, k, v *shares) (*shares, error) {
 		if err := r.trunc(cc, vc, vs); err != nil {
 			return err
 		}
-		mask := r.q.t - r.q.t/4
 		off := 0
 		for row := 0; row < h*m; row++ {
 			i := row % m
 			copy(sc.C[row*m:], vc[off:off+i+1])
 			copy(sc.S[row*m:], vs[off:off+i+1])
-			for j := i + 1; j < m; j++ {
-				sc.C[row*m+j], sc.S[row*m+j] = 0, mask
-			}
 			off += i + 1
 		}
 		probs = r.pair(sc.C, sc.S)
@@ -591,7 +586,7 @@ func (r *Runner) prefillAttention(layer int, q, k, v *shares) (*shares, error) {
 	if err != nil {
 		return nil, err
 	}
-	if probs, err = r.softmax(h*m, m, probs); err != nil {
+	if probs, err = r.softmax(h*m, m, h, probs); err != nil {
 		return nil, err
 	}
 	out := &shares{rows: m, cols: headsOf(c).q, pos: 0}
@@ -670,7 +665,7 @@ func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
 	if err != nil {
 		return nil, err
 	}
-	if probs, err = r.softmax(h, ctx, probs); err != nil {
+	if probs, err = r.softmax(h, ctx, 0, probs); err != nil {
 		return nil, err
 	}
 	out := &shares{rows: 1, cols: headsOf(c).q, pos: q.pos}
@@ -696,12 +691,12 @@ func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
 }
 
 // softmax runs the softmax of rows rows of cols entries.
-func (r *Runner) softmax(rows, cols int, x mpc.Pair) (mpc.Pair, error) {
+func (r *Runner) softmax(rows, cols, causalHeads int, x mpc.Pair) (mpc.Pair, error) {
 	var y mpc.Pair
 	err := r.timed(KindSoftmax, func(cc *cost.Cost) error {
 		return r.mpcRun(cc, func() error {
 			var err error
-			y, err = r.plan.softmax(rows, cols).Run(r.mp, x)
+			y, err = r.plan.softmax(rows, cols, causalHeads).Run(r.mp, x)
 			return err
 		})
 	})

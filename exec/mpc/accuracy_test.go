@@ -70,6 +70,19 @@ func accuracyCases() []accuracyCase {
 				}
 				return out
 			}, 1e-3},
+		{"softmax causal", "4 heads of 16 queries x 16 keys, [-20, 20]", 1024, -20, 20,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				return Softmax{Config: cfg, Rows: 64, Cols: 16, Causal: true, Heads: 4}.Run(s, x)
+			}, func(x []float64) []float64 {
+				// Query i of a head sees keys 0..i; the rest come out 0.
+				out := make([]float64, len(x))
+				for row := 0; row < 64; row++ {
+					i := row % 16
+					copy(out[row*16:], x[row*16:row*16+i+1])
+					model.Softmax(out[row*16 : row*16+i+1])
+				}
+				return out
+			}, 1e-3},
 		{"rmsnorm", "4 rows x 64, [-3, 3]", 256, -3, 3,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
 				return RMSNorm{Config: cfg, Rows: 4, Dim: n / 4, Eps: 1e-5}.Run(s, x)

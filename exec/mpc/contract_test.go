@@ -102,6 +102,13 @@ func contractCases() []contractCase {
 			_, x := randomPair(t, cfg.Ring, rng, p.Rows*p.Cols, -8, 8)
 			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
 		}},
+		{"softmax-causal-heads", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			// 3 heads of 1 + n%4 queries each over n + 1 keys.
+			rng := rand.New(rand.NewPCG(uint64(n), 4))
+			p := Softmax{Config: cfg, Rows: 3 * (1 + n%4), Cols: n + 1, Causal: true, Heads: 3}
+			_, x := randomPair(t, cfg.Ring, rng, p.Rows*p.Cols, -8, 8)
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
 		unary("silu", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
 			p := SiLU{Config: cfg, N: n}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }

@@ -35,6 +35,10 @@ func TestErrors(t *testing.T) {
 			_, err := Softmax{Config: cfg, Rows: 3, Cols: 1, Causal: true}.Run(s, x)
 			return err
 		}, "more queries than keys"},
+		{"causal heads", func(s *Session) error {
+			_, err := Softmax{Config: cfg, Rows: 3, Cols: 1, Causal: true, Heads: 2}.Run(s, x)
+			return err
+		}, "Heads must divide"},
 		{"empty range", func(s *Session) error {
 			_, err := Reciprocal{Config: cfg, N: 3, Lo: 4, Hi: 4}.Run(s, x)
 			return err

@@ -406,21 +406,33 @@ func (q Rsqrt) play(p *party, mine ...[]uint64) ([]uint64, error) {
 // ----- Softmax -----
 
 // Softmax normalizes each row of a Rows x Cols shared matrix (row-major):
-// exp(x - max) / Σ exp(x - max). With Causal, row i only sees its first
-// Cols - Rows + 1 + i entries (the queries are the last Rows positions of
-// Cols keys); the others are output as 0 and cost nothing. Several heads
-// are batched by stacking their rows.
+// exp(x - max) / Σ exp(x - max). Several heads are batched by stacking
+// their rows. With Causal, the rows are Heads stacked blocks (0 means one)
+// of q = Rows/Heads queries each, the last q positions of Cols keys: row i
+// of a block only sees its first Cols - q + 1 + i entries; the others are
+// output as 0 and cost nothing (a prefill's causal attention, all heads in
+// one Run, handles about half the entries of full rows).
 type Softmax struct {
 	Config
 	Rows, Cols int
 	Causal     bool
+	Heads      int
+}
+
+// queries is the number of rows of a causal block.
+func (m Softmax) queries() int {
+	if m.Heads <= 1 {
+		return m.Rows
+	}
+	return m.Rows / m.Heads
 }
 
 func (m Softmax) lens() []int {
 	lens := repeat(m.Cols, m.Rows)
 	if m.Causal {
+		q := m.queries()
 		for i := range lens {
-			lens[i] = m.Cols - m.Rows + 1 + i
+			lens[i] = m.Cols - q + 1 + i%q
 		}
 	}
 	return lens
@@ -430,8 +442,11 @@ func (m Softmax) shape() error {
 	if err := firstErr(positive("rows", m.Rows), positive("columns", m.Cols)); err != nil {
 		return err
 	}
-	if m.Causal && m.Rows > m.Cols {
-		return fmt.Errorf("causal softmax of %d rows over %d columns: more queries than keys", m.Rows, m.Cols)
+	if m.Heads < 0 || (m.Heads > 1 && (!m.Causal || m.Rows%m.Heads != 0)) {
+		return fmt.Errorf("softmax of %d rows in %d heads (causal %v): Heads must divide the rows of a causal softmax", m.Rows, m.Heads, m.Causal)
+	}
+	if q := m.queries(); m.Causal && q > m.Cols {
+		return fmt.Errorf("causal softmax of %d rows over %d columns: more queries than keys", q, m.Cols)
 	}
 	return nil
 }
