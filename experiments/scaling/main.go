@@ -27,9 +27,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -174,6 +176,9 @@ func EstimateSweep(cfg model.Config, preset params.Preset, ctxs []int, nets []ne
 	return rows, nil
 }
 
+// settleTime is the pause before a measured step (see MeasureSweep).
+var settleTime = 5 * time.Second
+
 // Measured is one measured decode step: a strategy at a context, with the
 // estimate of the same step (sim.DecodeStep, the same preset and profile)
 // beside it. Both are unpriced: Network prices them.
@@ -201,6 +206,21 @@ type Measured struct {
 // points so far).
 func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, onPoint func(Measured)) ([]Measured, error) {
 	var pts []Measured
+	// Before each run, and between a prefill and the measured decode step
+	// (outside any timed region), hand the memory of what ran before back
+	// to the OS and let the machine settle: a step right after a
+	// multi-gigabyte run otherwise pays for the kernel reclaiming it (the
+	// same 61-token validate read +29% once right after such a run, +10%
+	// in three runs after).
+	settle := func() {
+		debug.FreeOSMemory()
+		time.Sleep(settleTime)
+	}
+	afterPrefill := func(st sim.Step) {
+		if st.Phase.Kind == sim.Prefill {
+			settle()
+		}
+	}
 	for _, c := range ctxs {
 		if c < 2 || c > m.Config.SeqLen {
 			return nil, fmt.Errorf("context %d: want 2 to %s's %d", c, m.Config.Name, m.Config.SeqLen)
@@ -214,7 +234,8 @@ func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, onPoint func
 			if s == sim.Recompute {
 				prompt, gen = append([]int{1}, story[:c-1]...), 1
 			}
-			rep, err := sim.Run(sim.RunOptions{Model: m, Preset: preset, Network: net.LAN, Strategy: s, Gen: gen}, prompt, false, nil)
+			settle()
+			rep, err := sim.Run(sim.RunOptions{Model: m, Preset: preset, Network: net.LAN, Strategy: s, Gen: gen}, prompt, false, afterPrefill)
 			if err != nil {
 				return nil, fmt.Errorf("%s at context %d: %w", s, c, err)
 			}

@@ -62,6 +62,7 @@ func TestMeasureSweepSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	settleTime = 0
 	var seen int
 	pts, err := MeasureSweep(m, p, []int{3, 6}, func(Measured) { seen++ })
 	if err != nil {
