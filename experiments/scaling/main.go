@@ -102,8 +102,8 @@ func run(args []string, stdout io.Writer) error {
 	var ctxs []int
 	for _, f := range strings.Split(*measureCtxs, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || c < 2 {
-			return fmt.Errorf("-measure-contexts %q: want integers of at least 2", *measureCtxs)
+		if err != nil || c < 4 {
+			return fmt.Errorf("-measure-contexts %q: want integers of at least 4", *measureCtxs)
 		}
 		ctxs = append(ctxs, c)
 	}
@@ -190,52 +190,49 @@ type Measured struct {
 	Diff     []cost.Difference // counters on which Run and Estimate differ (none expected)
 }
 
-// MeasureSweep runs, for each context C and both strategies, the secure
-// decode step that reads C tokens, for real, and checks its token against
-// the plaintext reference's greedy story from BOS:
+// MeasureSweep runs, for each context C >= 4 and both strategies, the
+// secure decode step that reads C tokens, for real, and checks its token
+// against the plaintext reference's greedy story from BOS:
 //
-//   - cryptogen: a generation of 2 tokens after a prompt of C-1 tokens,
-//     keeping its decode step (one token against the C-1 cached ones);
+//   - cryptogen: a generation of 4 tokens after a prompt of C-3 tokens,
+//     keeping its third decode step (one token against the C-1 cached
+//     ones): the two steps before it warm up what a step uses for the
+//     first time after the prefill, as every step of a long generation
+//     finds it;
 //   - recompute: a generation of 1 token after a prompt of C tokens,
 //     keeping its prefill: a recompute decode step is exactly that pass
 //     (the engine is reset and the whole prefix re-run from position 0),
 //     and running it once instead of after a prefill of C-1 tokens halves
-//     the time of the sweep.
+//     the time of the sweep. It runs cold, in a fresh engine.
 //
 // onPoint, if not nil, is called after each measured step (to save the
 // points so far).
 func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, onPoint func(Measured)) ([]Measured, error) {
 	var pts []Measured
-	// Before each run, and between a prefill and the measured decode step
-	// (outside any timed region), hand the memory of what ran before back
-	// to the OS and let the machine settle: a step right after a
-	// multi-gigabyte run otherwise pays for the kernel reclaiming it (the
-	// same 61-token validate read +29% once right after such a run, +10%
-	// in three runs after).
+	// Before each run (outside any timed region), hand the memory of the
+	// previous one back to the OS and let the machine settle: a step right
+	// after a multi-gigabyte run otherwise pays for the kernel reclaiming
+	// it (the same 61-token validate read +29% once right after such a
+	// run, +10% in three runs after).
 	settle := func() {
 		debug.FreeOSMemory()
 		time.Sleep(settleTime)
 	}
-	afterPrefill := func(st sim.Step) {
-		if st.Phase.Kind == sim.Prefill {
-			settle()
-		}
-	}
 	for _, c := range ctxs {
-		if c < 2 || c > m.Config.SeqLen {
-			return nil, fmt.Errorf("context %d: want 2 to %s's %d", c, m.Config.Name, m.Config.SeqLen)
+		if c < 4 || c > m.Config.SeqLen {
+			return nil, fmt.Errorf("context %d: want 4 to %s's %d", c, m.Config.Name, m.Config.SeqLen)
 		}
 		story, err := model.Generate(m, []int{1}, c)
 		if err != nil {
 			return nil, err
 		}
 		for _, s := range []sim.Strategy{sim.Cryptogen, sim.Recompute} {
-			prompt, gen := append([]int{1}, story[:c-2]...), 2
+			prompt, gen := append([]int{1}, story[:c-4]...), 4
 			if s == sim.Recompute {
 				prompt, gen = append([]int{1}, story[:c-1]...), 1
 			}
 			settle()
-			rep, err := sim.Run(sim.RunOptions{Model: m, Preset: preset, Network: net.LAN, Strategy: s, Gen: gen}, prompt, false, afterPrefill)
+			rep, err := sim.Run(sim.RunOptions{Model: m, Preset: preset, Network: net.LAN, Strategy: s, Gen: gen}, prompt, false, nil)
 			if err != nil {
 				return nil, fmt.Errorf("%s at context %d: %w", s, c, err)
 			}
@@ -244,7 +241,7 @@ func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, onPoint func
 			}
 			pt := Measured{Context: c, Strategy: s, Run: rep.Prefill}
 			if s == sim.Cryptogen {
-				pt.Run = rep.Decode[0]
+				pt.Run = rep.Decode[2]
 			}
 			pt.Run.NetworkSeconds = 0
 			if pt.Estimate, err = sim.DecodeStep(sim.EstimateOptions{Model: m.Config, Preset: preset, Network: net.LAN, Strategy: s}, c); err != nil {
