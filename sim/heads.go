@@ -8,8 +8,10 @@ import "github.com/cgsim/cgsim/model"
 // 6 heads of 48) has each head's query, key and value zero-padded to
 // stride = hd rounded up to a power of two. The padding is in the weights:
 // the fused QKV projection gets stride-hd zero rows after each head, the
-// output projection stride-hd zero columns, so every padded element is
-// zero and no score or output changes; the scale 1/sqrt(hd) and the rotary
+// output projection stride-hd zero columns, so every padded element is a
+// sharing of 0 (±1 unit in the last place after a truncation): the scores
+// move by at most (stride-hd)·2^-2f and the zero columns of the output
+// projection drop the padded outputs; the scale 1/sqrt(hd) and the rotary
 // frequencies stay those of the true width. For power-of-two heads (every
 // built-in model) stride = hd and nothing changes.
 type heads struct {

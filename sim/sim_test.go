@@ -271,9 +271,9 @@ func TestRunStories260K(t *testing.T) {
 // TestRunOtherShapes: the run engine on random models of other shapes: a
 // GPT-2 block structure (LayerNorm, biases, GELU, learned positions) and
 // a llama with multi-head (not grouped) attention and a wider head, with
-// the cache; and, without it, heads whose width is not a power of two
-// (padded, see heads): a GPT-2 of 3 heads of 12 (its biases padded too)
-// and a llama of 4 heads of 6 over 2 kv heads.
+// the cache; and heads whose width is not a power of two (padded, see
+// heads): a GPT-2 of 3 heads of 12 (its biases padded too) without the
+// cache, and a llama of 4 heads of 6 over 2 kv heads with and without.
 func TestRunOtherShapes(t *testing.T) {
 	gpt := model.Config{Name: "tiny-gpt2", Arch: model.ArchGPT2, Dim: 32, HiddenDim: 64, NumLayers: 2, NumHeads: 2, NumKVHeads: 2,
 		VocabSize: 40, SeqLen: 32, SharedClassifier: true, NormEps: 1e-5}
@@ -286,8 +286,8 @@ func TestRunOtherShapes(t *testing.T) {
 	for _, tt := range []struct {
 		cfg   model.Config
 		strat Strategy
-	}{{gpt, Cryptogen}, {llama, Cryptogen}, {gpt12, Recompute}, {llama6, Recompute}} {
-		t.Run(tt.cfg.Name, func(t *testing.T) {
+	}{{gpt, Cryptogen}, {llama, Cryptogen}, {gpt12, Recompute}, {llama6, Recompute}, {llama6, Cryptogen}} {
+		t.Run(tt.cfg.Name+"/"+string(tt.strat), func(t *testing.T) {
 			m := model.NewRandom(tt.cfg, 7)
 			checkRun(t, m, "bgv-test-insecure", tt.strat, []int{1, 2, 3}, 3)
 		})

@@ -419,10 +419,11 @@ type Softmax struct {
 	Heads      int
 }
 
-// queries is the number of rows of a causal block.
+// queries is the number of rows of a causal block (at least 1, so that
+// Need and Estimate of a shape Run would refuse do not divide by zero).
 func (m Softmax) queries() int {
-	if m.Heads <= 1 {
-		return m.Rows
+	if m.Heads <= 1 || m.Heads > m.Rows {
+		return max(m.Rows, 1)
 	}
 	return m.Rows / m.Heads
 }
