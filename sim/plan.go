@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/cgsim/cgsim/cost"
@@ -187,7 +188,7 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 				mu.Lock()
 				rep.Points[i] = pt
 				if pt.CryptogenError != "" && pt.RecomputeError != "" && firstErr == nil && i == 0 {
-					firstErr = fmt.Errorf("sim: plan: %s", pt.CryptogenError)
+					firstErr = fmt.Errorf("sim: plan at %d tokens: %s", pt.Context, strings.TrimPrefix(pt.CryptogenError, "sim: "))
 				}
 				if opts.OnPoint != nil {
 					opts.OnPoint()

@@ -110,7 +110,7 @@ func planAction(c *cli.Context) error {
 		bar.Finish()
 	}
 	if err != nil {
-		return fmt.Errorf("plan: %w", err)
+		return err // sim's error names the plan and the context
 	}
 	w := c.App.Writer
 	switch format {
