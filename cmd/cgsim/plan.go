@@ -100,15 +100,9 @@ func planAction(c *cli.Context) error {
 	rep, err := sim.Plan(sim.PlanOptions{
 		EstimateOptions: sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, Cache: p.cache},
 		Contexts:        ctxs, LatencyBudget: lat, MemoryBudget: mem,
-		OnPoint: func() {
-			if bar != nil {
-				bar.Add(1)
-			}
-		},
+		OnPoint: bar.tick,
 	})
-	if bar != nil {
-		bar.Finish()
-	}
+	bar.done()
 	if err != nil {
 		return err // sim's error names the plan and the context
 	}

@@ -39,15 +39,11 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 		}
 		lines = append(lines, fmt.Sprintf("%s\t%d\t%q\t%.3f\t%.3f\t%.2f\t%.2f\t%d\t", s.Phase, s.Token, piece, s.Cost.Seconds(),
 			s.Cost.ComputeSeconds, mb(s.Cost.BytesC2S), mb(s.Cost.BytesS2C), s.Cost.Rounds))
-		if bar != nil {
-			bar.Add(1)
-		}
+		bar.tick()
 	}
 	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache},
 		prompt, c.Bool("check"), onStep)
-	if bar != nil {
-		bar.Finish()
-	}
+	bar.done()
 	if err != nil {
 		if table {
 			fmt.Fprintln(w)
@@ -82,14 +78,32 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 	return nil
 }
 
-// newBar returns a progress bar on stderr for long runs, or nil when
-// --quiet is set or the standard output already shows progress.
-func newBar(c *cli.Context, stdoutShowsProgress bool, n int, what string) *progressbar.ProgressBar {
-	if c.Bool("quiet") || stdoutShowsProgress {
-		return nil
+// progress is the progress bar of a long command on stderr, or nothing
+// (a nil bar) when --quiet is set or the standard output already shows
+// progress.
+type progress struct{ bar *progressbar.ProgressBar }
+
+// tick advances the bar by one step.
+func (p progress) tick() {
+	if p.bar != nil {
+		p.bar.Add(1)
 	}
-	return progressbar.NewOptions(n, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionSetDescription(what),
-		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())
+}
+
+// done finishes (and clears) the bar.
+func (p progress) done() {
+	if p.bar != nil {
+		p.bar.Finish()
+	}
+}
+
+// newBar returns the progress of n steps described by what.
+func newBar(c *cli.Context, stdoutShowsProgress bool, n int, what string) progress {
+	if c.Bool("quiet") || stdoutShowsProgress {
+		return progress{}
+	}
+	return progress{progressbar.NewOptions(n, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionSetDescription(what),
+		progressbar.OptionShowCount(), progressbar.OptionClearOnFinish())}
 }
 
 // newTable is the aligned table writer of the commands.

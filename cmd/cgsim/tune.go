@@ -72,16 +72,10 @@ func tuneRefreshAction(c *cli.Context) error {
 	rep, err := sim.TuneRefresh(sim.TuneOptions{
 		EstimateOptions: sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
 			Prompt: c.Int("prompt"), Gen: c.Int("gen")},
-		Taus: taus,
-		OnPoint: func() {
-			if bar != nil {
-				bar.Add(1)
-			}
-		},
+		Taus:    taus,
+		OnPoint: bar.tick,
 	})
-	if bar != nil {
-		bar.Finish()
-	}
+	bar.done()
 	if err != nil {
 		return fmt.Errorf("tune: %w", err)
 	}

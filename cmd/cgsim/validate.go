@@ -82,14 +82,8 @@ func validateAction(c *cli.Context) error {
 	}
 	bar := newBar(c, false, gen, "running")
 	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache},
-		prompt, false, func(sim.Step) {
-			if bar != nil {
-				bar.Add(1)
-			}
-		})
-	if bar != nil {
-		bar.Finish()
-	}
+		prompt, false, func(sim.Step) { bar.tick() })
+	bar.done()
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}

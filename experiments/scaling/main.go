@@ -210,10 +210,11 @@ type Measured struct {
 func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, onPoint func(Measured)) ([]Measured, error) {
 	var pts []Measured
 	// Before each run (outside any timed region), hand the memory of the
-	// previous one back to the OS and let the machine settle: a step right
-	// after a multi-gigabyte run otherwise pays for the kernel reclaiming
-	// it (the same 61-token validate read +29% once right after such a
-	// run, +10% in three runs after).
+	// previous one back to the OS and pause: the same 61-token validate
+	// read +29% once right after a multi-gigabyte run, +10% in three runs
+	// after. Returning memory is no cure within a run: freeing it between
+	// a 253-token prefill and its decode steps made them slower (4.9-5.5 s
+	// against 4.0-4.2 s), as they fault it back in.
 	settle := func() {
 		debug.FreeOSMemory()
 		time.Sleep(settleTime)
