@@ -82,17 +82,10 @@ func (c CacheLayout) Vectors(rows []uint64) [][]uint64 {
 // cache floods too little, and the client's view is then less than κ bits
 // from one that depends only on its share.
 //
-// CacheMsgs is the number of plaintext messages summed in a cache
-// ciphertext (client appends add one each; a rescale leaves a centered
-// payload and counts none): their coefficients are in [0, t), not centered,
-// and their products with the client's message grow with their number (see
-// NoiseModel.Attention). Zero means 1 for a fresh cache and the worst case
-// the payload allows otherwise.
 type AttentionShape struct {
 	Heads, KVHeads, HeadDim int
 	Context                 int
 	CacheBits               float64
-	CacheMsgs               float64
 }
 
 // group is the number of query heads per key/value head.
@@ -102,8 +95,8 @@ func (a AttentionShape) validate() error {
 	if a.Heads < 1 || a.KVHeads < 1 || a.HeadDim < 1 || a.Context < 1 || a.Heads%a.KVHeads != 0 {
 		return fmt.Errorf("exec: attention shape %+v: sizes must be positive and Heads a multiple of KVHeads", a)
 	}
-	if !(a.CacheBits >= 0) || math.IsInf(a.CacheBits, 0) || a.CacheBits > 4000 || !(a.CacheMsgs >= 0) || math.IsInf(a.CacheMsgs, 0) {
-		return fmt.Errorf("exec: attention shape %+v: cache payload bound %v bits, %v messages: out of range", a, a.CacheBits, a.CacheMsgs)
+	if !(a.CacheBits >= 0) || math.IsInf(a.CacheBits, 0) || a.CacheBits > 4000 {
+		return fmt.Errorf("exec: attention shape %+v: cache payload bound %v bits: out of range", a, a.CacheBits)
 	}
 	return nil
 }
@@ -164,7 +157,7 @@ func (pl Planner) DecodeScores(sh AttentionShape) (*DecodeScores, error) {
 		return nil, err
 	}
 	nm := pl.NoiseModel()
-	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, sh.CacheMsgs, sh.HeadDim) }
+	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, sh.HeadDim) }
 	level, sp, err := nm.inputLevel(f)
 	if err != nil {
 		return nil, fmt.Errorf("exec: decode scores %+v: %w", sh, err)
@@ -405,7 +398,7 @@ func (pl Planner) DecodeValues(sh AttentionShape) (*DecodeValues, error) {
 	// payload (a polynomial: zero slots do not make zero coefficients) of
 	// the output is bounded by C·B products, not by the Context live ones.
 	terms := valueTerms(lay, sh.Context)
-	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, sh.CacheMsgs, terms) }
+	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, terms) }
 	level, sp, err := nm.inputLevel(f)
 	if err != nil {
 		return nil, fmt.Errorf("exec: decode values %+v: %w", sh, err)

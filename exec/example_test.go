@@ -13,7 +13,7 @@ import (
 func ExampleLinear() {
 	pr, _ := params.ByName("bgv-test-insecure") // insecure: for examples and tests only
 	p, _ := pr.BGV()
-	prof, _ := exec.CalibrateBGV(pr.Name, p, exec.CalibrationOptions{Repetitions: 1, Hoisted: 2})
+	prof, _ := cost.Default(pr.Name) // the embedded profile: the packing chosen does not depend on this machine
 
 	l, err := exec.NewLinear(p, prof, 2, 3, 1, exec.Decode)
 	if err != nil {

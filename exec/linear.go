@@ -131,9 +131,25 @@ func (pln Planner) Linear(out, in, m int, enc Encoding) (*Linear, error) {
 	chunks := ceilDiv(in, n)
 	l := &Linear{Params: p, Profile: prof, Out: out, In: in, Tokens: m, Encoding: enc}
 	nm := pln.NoiseModel()
-	level, sp, err := nm.inputLevel(func(nu float64) float64 { return linearNoise(nm, nu, n*chunks) })
-	if err != nil {
-		return nil, fmt.Errorf("exec: linear layer %dx%d: %w", out, in, err)
+	// The levels depend on whether the input is rotated before its
+	// products (baby steps, g > 1) or not (g = 1): a key switch before a
+	// product is multiplied by the plaintext's N·t, one after is only added.
+	type levels struct {
+		level int
+		send  sendPlan
+		noise float64
+		err   error
+	}
+	var byBaby [2]levels
+	for i := range byBaby {
+		rotated := i == 1
+		f := func(nu float64) float64 { return linearNoise(nm, nu, n*chunks, rotated) }
+		lv := &byBaby[i]
+		lv.level, lv.send, lv.err = nm.inputLevel(f)
+		lv.noise = f(nm.FreshSK())
+	}
+	if byBaby[0].err != nil {
+		return nil, fmt.Errorf("exec: linear layer %dx%d: %w", out, in, byBaby[0].err)
 	}
 	lanes := p.MaxSlots() / n
 	var best *linearPlan
@@ -141,8 +157,14 @@ func (pln Planner) Linear(out, in, m int, enc Encoding) (*Linear, error) {
 	for _, tok := range tokenChoices(m, lanes) {
 		for b := 1; b <= n; b *= 2 {
 			for g := 1; g <= b; g *= 2 {
-				pl := linearPlan{n: n, chunks: chunks, lanes: lanes, tok: tok, blocks: lanes / tok, b: b, g: g, level: level, send: sp,
-					noise: linearNoise(nm, nm.FreshSK(), n*chunks)}
+				lv := byBaby[0]
+				if g > 1 {
+					if lv = byBaby[1]; lv.err != nil {
+						continue
+					}
+				}
+				pl := linearPlan{n: n, chunks: chunks, lanes: lanes, tok: tok, blocks: lanes / tok, b: b, g: g, level: lv.level, send: lv.send,
+					noise: lv.noise}
 				pl.groups = ceilDiv(m, tok)
 				pl.outs = ceilDiv(ceilDiv(out, b), pl.blocks)
 				l.plan = pl
@@ -172,11 +194,20 @@ func tokenChoices(m, lanes int) []int {
 	return append(out, top)
 }
 
-// linearNoise is the payload after a linear layer with n-wide lanes: n
-// products summed, with rotations before (baby steps) and after (giant
-// steps, folding).
-func linearNoise(nm NoiseModel, in float64, n int) float64 {
-	return nm.KeySwitch(nm.Sum(nm.MulPlain(nm.KeySwitch(in)), n))
+// linearNoise is the payload after a linear layer whose outputs sum n
+// products (n-wide lanes times the input chunks) of a diagonal with the
+// input (the client's encryption of payload in plus the server's share),
+// rotated by a baby step first if rotated (g > 1). The giant steps and the
+// folds add, per output, at most n/g + n/b <= 2n key switches
+// (Linear.serverCompute: b/g giant rotations per output index, then
+// log2(n/b) folds that double everything before them), so
+// n·(product + 2 key switches) bounds it.
+func linearNoise(nm NoiseModel, in float64, n int, rotated bool) float64 {
+	x := nm.AddPlain(in)
+	if rotated {
+		x = nm.KeySwitch(x)
+	}
+	return nm.Sum(nm.KeySwitch(nm.KeySwitch(nm.MulPlain(x))), n)
 }
 
 func nextPow2(x int) int {

@@ -13,60 +13,123 @@ import (
 	"github.com/cgsim/cgsim/net"
 )
 
-// StatisticalSecurity is the statistical security, in bits, of the noise
-// flooding before every server-to-client ciphertext: the distribution of
+// StatisticalSecurity is the default statistical security, in bits, of the
+// noise flooding before a server-to-client ciphertext: the distribution of
 // what the client decrypts is within statistical distance 2^-40 of one that
-// depends only on the client's share.
+// depends only on the client's share. A session floods each ciphertext for
+// more (see NoiseModel.FloodBits and package sim's session budget).
 const StatisticalSecurity = 40
 
-// NoiseModel tracks, in bits, the size of the "payload" of a BGV
-// ciphertext: decryption times t gives m + t·e over the integers (lattigo's
-// BGV scales plaintexts by t^-1 mod Q), and the payload is
-// log2 ||m + t·e||_inf. Decryption is exact while the payload stays below
-// log2(Q_level) - 1. It is the one noise model of the project: every
-// primitive of this package plans its levels and its flooding with it, and
-// package kv tracks its cache with it.
+// NoiseModel bounds, in bits, the "payload" of a BGV ciphertext: decryption
+// times t gives X = m + t·e over the integers (lattigo's BGV scales
+// plaintexts by t^-1 mod Q and products by t), and the payload is
+// log2 ||X||_inf. Decryption is exact while ||X||_inf < Q_level/2, that is
+// while the payload is at most log2(Q_level) - 1. It is the one noise model
+// of the project: every primitive of this package plans its levels and its
+// flooding with it, and package kv tracks its cache with it.
 //
-// The constants are those of the noise budget of package params (see the
-// comment on its moduli chains), which were measured with lattigo: with
-// n = log2 N and T = log2 t, a fresh secret-key encryption has payload
-// T + 4.3, a public-key one T + n/2 + 1.5; a product by a plaintext whose
-// coefficients are uniform modulo t is dominated by the systematic part
-// m·m' of size N·t², 2T + n - 1; a ct-ct product of two fresh secret-key
-// encryptions measures 2T + n - 0.7. Sums grow linearly (+ log2 k for k
-// terms), which is an upper bound, not an average; a fold over k slot
-// blocks counts k terms even where the slots are zero (the payload is a
-// polynomial: zero slots do not make zero coefficients). The exactness
-// tests of every primitive decrypt at the levels this model chooses, and
-// TestNoiseModel decrypts the server's ciphertexts just before flooding at
-// bgv-test-insecure, bgv-n13 and bgv-n14: the model bounds every
-// measurement, by 1.5 to 6.2 bits (linear layers, decode and prefill
-// attention); TestKernelNoiseOverCache does the same for the attention
-// kernels over a kv cache (many client appends; homomorphic appends and
-// refreshes).
+// # The bounds are worst cases
+//
+// Every rule is a worst-case bound on the infinity norm, a consequence of
+// the triangle inequality and of ||a·b|| <= ||a||_1·||b|| <= N·||a||·||b||
+// in Z[X]/(X^N + 1); none is an average or a fitted constant. The only
+// facts about the randomness used are the supports of lattigo's
+// distributions: errors are discrete Gaussians truncated at B_e = 19.2
+// (rlwe.DefaultXe: rejection sampling, never larger), secrets are ternary
+// (rlwe.DefaultXs: ||s||_1 <= N, or h for a fixed Hamming weight h). With
+// n = log2 N:
+//
+//   - Fresh secret-key encryption of m in [0, t)^N: c0 + c1·s = t^-1·m + e
+//     with ||e|| <= B_e, so ||X|| <= (t-1) + t·B_e  (FreshSK; about T + 4.34).
+//   - Public-key encryption of zero (the server's re-randomizer, drawn over
+//     Q·P and divided by P): e = (u·e_pk + e0 + e1·s)/P + r0 + r1·s with u
+//     ternary, |r_i| <= 1/2, so ||e|| <= (2N + 1)·B_e/P + (1 + ||s||_1)/2
+//     and ||X|| <= t·||e||  (ZeroPK; about T + n - 1).
+//   - Adding a plaintext (coefficients in [0, t)): + (t - 1)  (AddPlain).
+//   - Product by a plaintext: ||X·m'|| <= N·||X||·(t-1)  (MulPlain).
+//   - Product of two ciphertexts (tensor, times t): ||X1·X2|| <= N·||X1||·||X2||,
+//     then a relinearization  (MulCipher).
+//   - Key switching (a rotation or a relinearization; an automorphism only
+//     permutes coefficients up to sign): the gadget product adds
+//     Σ_i d_i·e_i/P with |d_i| below the digit modulus D_i and ||e_i|| <= B_e,
+//     plus the rounding of the division by P, r0 + r1·s:
+//     + t·(N·B_e·Σ_i D_i/P + (1 + ||s||_1)/2)  (KeySwitch).
+//   - Rescaling by q_l (lattigo divides and rounds each component):
+//     ||X'|| <= ||X||/q_l + t·(1 + ||s||_1)/2  (Rescale).
+//   - Sums: ||Σ X_i|| <= Σ ||X_i||  (Sum); a fold y <- y + rot(y) at most
+//     doubles the bound and adds one key switch (Fold).
+//
+// # Flooding
+//
+// Before a ciphertext goes to the client the server adds a plaintext mask
+// (AddPlain), a public-key encryption of zero (re-randomizes c1) and t·E to
+// c0's error, E uniform on the integers of [-2^f, 2^f). What the client
+// decrypts is X = y + t·(e + E) for its output y and an error e that
+// depends on the server's data, with ||e|| <= (||X_pre|| + t)/t where X_pre
+// (payload nu, the encryption of zero included) is what the model bounds.
+// For one coefficient the statistical distance between e + E and E is at
+// most |e|/2^(f+1); over the N coefficients at most N·||e||/2^(f+1). With
+// f = ceil(log2 ||e|| + κ + n - 1) (FloodBits) that is at most 2^-κ: κ bits
+// for the ciphertext, whatever computation produced it. Over a session of D
+// returned ciphertexts the distances add (a hybrid over the transcript), so
+// a session floods each ciphertext for κ + log2 D bits to keep κ for the
+// whole transcript (package sim). Rescaling after flooding keeps the
+// distance: a public function of the flooded ciphertext cannot increase it.
 //
 // A NoiseModel is a value, safe for concurrent use.
 type NoiseModel struct {
 	logN, logT float64
 	logQ       []float64 // log2 of each prime of Q
 	kappa      int       // statistical security of the flooding, bits
+
+	t      float64 // t
+	errMax float64 // B_e, the bound of the error distribution
+	secL1  float64 // bound of ||s||_1
+	ks     float64 // payload a key switch adds, bits (at the top level)
+	zero   float64 // payload of the server's public-key encryption of zero, bits
+	round  float64 // payload the rounding of a rescale adds, bits
 }
 
 // NewNoiseModel is the model of p with StatisticalSecurity bits of
 // statistical security for the flooding.
 func NewNoiseModel(p bgv.Parameters) NoiseModel {
-	m := NoiseModel{logN: float64(p.LogN()), logT: math.Log2(float64(p.PlaintextModulus())), kappa: StatisticalSecurity}
+	N := float64(p.N())
+	m := NoiseModel{logN: float64(p.LogN()), t: float64(p.PlaintextModulus()), kappa: StatisticalSecurity}
+	m.logT = math.Log2(m.t)
 	for _, q := range p.Q() {
 		m.logQ = append(m.logQ, math.Log2(float64(q)))
 	}
+	m.errMax = rlwe.DefaultNoiseBound
+	if g, ok := p.Xe().(ring.DiscreteGaussian); ok && g.Bound > 0 {
+		m.errMax = g.Bound
+	}
+	m.secL1 = N
+	if tr, ok := p.Xs().(ring.Ternary); ok && tr.H > 0 && float64(tr.H) < N {
+		m.secL1 = float64(tr.H)
+	}
+	logP := 0.0
+	for _, q := range p.P() {
+		logP += math.Log2(float64(q))
+	}
+	// Σ_i D_i / P over the digits of the RNS gadget decomposition at the top
+	// level: PCount() consecutive primes of Q per digit.
+	digits, per := 0.0, max(p.PCount(), 1)
+	for i := 0; i < len(m.logQ); i += per {
+		logD := 0.0
+		for _, lq := range m.logQ[i:min(i+per, len(m.logQ))] {
+			logD += lq
+		}
+		digits += math.Exp2(logD - logP)
+	}
+	half := (1 + m.secL1) / 2
+	m.ks = math.Log2(m.t * (N*m.errMax*digits + half))
+	m.zero = math.Log2(m.t * ((2*N+1)*m.errMax*math.Exp2(-logP) + half))
+	m.round = math.Log2(m.t * half)
 	return m
 }
 
-// newNoiseModel is NewNoiseModel (the name the package used first).
-func newNoiseModel(p bgv.Parameters) NoiseModel { return NewNoiseModel(p) }
-
 // WithStatSecurity returns the model with kappa bits of statistical
-// security for the flooding (kappa <= 0 means StatisticalSecurity).
+// security per flooded ciphertext (kappa <= 0 means StatisticalSecurity).
 func (m NoiseModel) WithStatSecurity(kappa int) NoiseModel {
 	if kappa <= 0 {
 		kappa = StatisticalSecurity
@@ -75,7 +138,8 @@ func (m NoiseModel) WithStatSecurity(kappa int) NoiseModel {
 	return m
 }
 
-// StatSecurity is the statistical security, in bits, the model floods for.
+// StatSecurity is the statistical security, in bits, the model floods
+// each ciphertext for.
 func (m NoiseModel) StatSecurity() int { return m.kappa }
 
 // LogT and LogN are log2 t and log2 N.
@@ -111,37 +175,36 @@ func Log2Add(a, b float64) float64 {
 
 func log2Add(a, b float64) float64 { return Log2Add(a, b) }
 
-// FreshSK is the payload of the client's secret-key encryptions (the
-// client owns the secret key; these are smaller than public-key ones),
-// with room for one plaintext added by the server: T + 5.
-func (m NoiseModel) FreshSK() float64 { return m.logT + 5 }
+// ErrorBound is B_e, the bound of lattigo's error distribution.
+func (m NoiseModel) ErrorBound() float64 { return m.errMax }
 
-// KeySwitch is the payload after a rotation or a relinearization: the
-// key-switching error, divided by the special prime P (at least as large as
-// every digit), is about one fresh public-key encryption.
-func (m NoiseModel) KeySwitch(nu float64) float64 { return log2Add(nu, m.logT+m.logN/2+3) }
+// FreshSK is the payload of the client's secret-key encryption of a
+// message in [0, t): (t-1) + t·B_e.
+func (m NoiseModel) FreshSK() float64 { return math.Log2(m.t - 1 + m.t*m.errMax) }
+
+// ZeroPK is the payload of the server's public-key encryption of zero (see
+// the type's documentation).
+func (m NoiseModel) ZeroPK() float64 { return m.zero }
+
+// KeySwitchNoise is the payload one key switch adds, in bits.
+func (m NoiseModel) KeySwitchNoise() float64 { return m.ks }
+
+// KeySwitch is the payload after a rotation or a relinearization.
+func (m NoiseModel) KeySwitch(nu float64) float64 { return log2Add(nu, m.ks) }
 
 // AddPlain is the payload after adding an encoded plaintext (coefficients
-// below t).
-func (m NoiseModel) AddPlain(nu float64) float64 { return log2Add(nu, m.logT) }
+// in [0, t)).
+func (m NoiseModel) AddPlain(nu float64) float64 { return log2Add(nu, math.Log2(m.t-1)) }
 
-// MulPlain is the payload after a product with an encoded plaintext (its
-// coefficients are uniform modulo t): the message part m·m' (up to N·t²)
-// or the noise part t·e·m' (the noise grows by t·sqrt(N)), whichever is
-// larger.
-func (m NoiseModel) MulPlain(nu float64) float64 {
-	return math.Max(2*m.logT+m.logN+2, nu+m.logT+m.logN/2)
-}
+// MulPlain is the payload after a product with an encoded plaintext
+// (coefficients in [0, t)): N·2^nu·(t-1).
+func (m NoiseModel) MulPlain(nu float64) float64 { return nu + m.logN + math.Log2(m.t-1) }
 
 // MulCipher is the payload of a relinearized product of two ciphertexts of
-// payloads a and b: the message part (2T + n + 2 for fresh inputs, as
-// measured) or the product of the payloads times sqrt(N).
-func (m NoiseModel) MulCipher(a, b float64) float64 {
-	return m.KeySwitch(math.Max(2*m.logT+m.logN+2, a+b+m.logN/2-3))
-}
+// payloads a and b: N·2^a·2^b, plus a key switch.
+func (m NoiseModel) MulCipher(a, b float64) float64 { return m.KeySwitch(a + b + m.logN) }
 
-// Sum is the payload of a sum of k terms of payload nu each, counted
-// linearly (the systematic parts need not cancel).
+// Sum is the payload of a sum of k terms of payload nu each.
 func (m NoiseModel) Sum(nu float64, k int) float64 {
 	if k <= 1 {
 		return nu
@@ -149,28 +212,45 @@ func (m NoiseModel) Sum(nu float64, k int) float64 {
 	return nu + math.Log2(float64(k))
 }
 
+// Fold is the payload after f folding steps y <- y + rot(y) (a rotate and
+// add sum over 2^f slot blocks): 2^f·2^nu + (2^f - 1) key switches.
+func (m NoiseModel) Fold(nu float64, f int) float64 {
+	if f <= 0 {
+		return nu
+	}
+	k := math.Exp2(float64(f))
+	return log2Add(nu+float64(f), m.ks+math.Log2(k-1))
+}
+
 // Rescale is the payload after dividing by the prime of a level: the
-// payload shrinks by q, and rounding adds t·(r0 + r1·s) with |r| <= 1/2.
+// payload shrinks by q, and rounding adds t·(1 + ||s||_1)/2.
 func (m NoiseModel) Rescale(nu float64, level int) float64 {
-	return log2Add(nu-m.logQ[level], m.logT+m.logN/2+2)
+	return log2Add(nu-m.logQ[level], m.round)
 }
 
-// FloodBits is log2 of the flooding bound: E uniform in [-2^f, 2^f) is
-// added to the error of a ciphertext whose payload is below 2^nu, that is
-// whose error e is below 2^nu/t. For one coefficient the statistical
-// distance between e + E and E is at most |e|/2^(f+1); over the N
-// coefficients, by the union bound, N·|e|/2^(f+1). With
-// f = nu - T + κ + n - 1 that is at most 2^-κ: κ bits of statistical
-// security for the whole ciphertext, whatever computation produced it
-// (nu bounds it). The server also adds a fresh public-key encryption of
-// zero, which re-randomizes c1 (a deterministic function of the client's
-// ciphertexts and the weights otherwise).
+// dataError is log2 of the bound of the data-dependent error e =
+// (X - y)/t of a ciphertext whose payload before the flooding is at most
+// 2^nu (the mask and the encryption of zero included): (2^nu + t)/t.
+func (m NoiseModel) dataError(nu float64) float64 { return log2Add(nu, m.logT) - m.logT }
+
+// FloodBits is log2 of the flooding bound f, before rounding up, for a
+// ciphertext whose payload before the flooding is at most 2^nu (the mask
+// and the encryption of zero included, see premask): log2 ||e|| + κ + n - 1,
+// so that N·||e||/2^(f+1) <= 2^-κ.
 func (m NoiseModel) FloodBits(nu float64) float64 {
-	return nu - m.logT + float64(m.kappa) + m.logN - 1
+	return m.dataError(nu) + float64(m.kappa) + m.logN - 1
 }
 
-// Flooded is the payload after flooding: t·2^f plus what was there.
-func (m NoiseModel) Flooded(nu float64) float64 { return log2Add(m.logT+m.FloodBits(nu), nu) + 0.1 }
+// Flooded is the payload after flooding a ciphertext of payload nu (the
+// mask and the encryption of zero included) with E uniform in
+// [-2^f, 2^f), f = ceil(FloodBits(nu)): 2^nu + t·2^f.
+func (m NoiseModel) Flooded(nu float64) float64 {
+	return log2Add(nu, m.logT+math.Ceil(m.FloodBits(nu)))
+}
+
+// premask is the payload of a result of payload nu once the server has
+// added its mask and the encryption of zero: what the flooding must cover.
+func (m NoiseModel) premask(nu float64) float64 { return log2Add(m.AddPlain(nu), m.zero) }
 
 // Fits reports whether a ciphertext of payload nu at level decrypts
 // correctly: nu <= log2 Q_level - 1.
@@ -179,71 +259,47 @@ func (m NoiseModel) Fits(nu float64, level int) bool { return nu <= m.LogQ(level
 // CacheInput is the payload of a cache ciphertext (keys or values) as the
 // attention kernels multiply it: the cache's payload bound cacheBits plus
 // the server's plaintext share. cacheBits = 0 stands for a fresh
-// secret-key encryption (FreshSK, which has room for the share).
+// secret-key encryption.
 func (m NoiseModel) CacheInput(cacheBits float64) float64 {
 	if cacheBits == 0 {
-		return m.FreshSK()
+		cacheBits = m.FreshSK()
 	}
-	return math.Max(m.FreshSK(), m.AddPlain(cacheBits))
-}
-
-// CacheMessages is the number of plaintext messages (coefficients in
-// [0, t), never centered) summed in a cache ciphertext, as the attention
-// kernels count it: 1 for a fresh one (cacheBits = 0), cacheMsgs if given
-// (> 0), else the worst case that the whole payload is such a sum,
-// 2^(CacheInput(cacheBits) - T).
-func (m NoiseModel) CacheMessages(cacheBits, cacheMsgs float64) float64 {
-	switch {
-	case cacheBits == 0:
-		return 1
-	case cacheMsgs > 0:
-		return math.Max(cacheMsgs, 1)
-	}
-	return math.Max(1, math.Exp2(m.CacheInput(cacheBits)-m.logT))
+	return m.AddPlain(cacheBits)
 }
 
 // Attention is the payload of an attention kernel's output before the
-// flooding: a product of the client's fresh encryption (payload in) with a
-// cache ciphertext of payload bound cacheBits (see CacheInput) holding a
-// sum of cacheMsgs messages (see CacheMessages), summed over terms
-// products (HeadDim for the scores; for the values every token block of
-// every cache ciphertext, see DecodeValues.Terms), then a key switch (the
-// folding rotations).
-//
-// The product has two parts. The messages are not centered (their
-// coefficients are in [0, t)): the product of a sum of k of them (plus the
-// server's share) with the client's message has a systematic part of up
-// to N·(k+1)·t²/8, bounded by MulCipher's 2T + n + 2 (measured for k = 1)
-// plus log2((k+1)/2). The rest (noise times message, noise times noise)
-// is centered and grows as MulCipher's a + b + n/2 - 3. Measured
-// (TestKernelNoiseOverCache): 512 client appends at bgv-n14 put the
-// systematic part 6 bits above what a fresh cache gives.
-func (m NoiseModel) Attention(in, cacheBits, cacheMsgs float64, terms int) float64 {
-	msgs := m.CacheMessages(cacheBits, cacheMsgs)
-	sys := 2*m.logT + m.logN + 2 + math.Log2((msgs+1)/2)
-	prod := math.Max(m.MulCipher(in, m.CacheInput(cacheBits)), m.KeySwitch(sys))
-	return m.KeySwitch(m.Sum(prod, terms))
+// flooding: a product of the client's encryption (payload in, the server's
+// share added) with a cache ciphertext of payload bound cacheBits (see
+// CacheInput), relinearized, then terms such products summed by additions
+// and folds (HeadDim for the scores, C·B for the values: see the kernels).
+// A fold of f steps over a sum of k products is bounded by 2^f·k products
+// plus 2^f key switches; terms = 2^f·k, so terms·(product + key switch)
+// bounds it.
+func (m NoiseModel) Attention(in, cacheBits float64, terms int) float64 {
+	prod := m.MulCipher(m.AddPlain(in), m.CacheInput(cacheBits))
+	return m.Sum(m.KeySwitch(prod), terms)
 }
 
 // KernelSlack is the margin, in bits, that a cache ciphertext of payload
-// cacheBits holding cacheMsgs messages (see Attention) at level leaves an
-// attention kernel there (terms products summed, then flooded):
-// log2 Q_level - 1 minus the flooded payload. Negative means the kernel's
-// result would not decrypt.
-func (m NoiseModel) KernelSlack(cacheBits, cacheMsgs float64, level, terms int) float64 {
-	return m.LogQ(level) - 1 - m.Flooded(m.Attention(m.FreshSK(), cacheBits, cacheMsgs, terms))
+// cacheBits at level leaves an attention kernel there (terms products
+// summed, then masked and flooded): log2 Q_level - 1 minus the flooded
+// payload. Negative means the kernel's result would not decrypt.
+func (m NoiseModel) KernelSlack(cacheBits float64, level, terms int) float64 {
+	return m.LogQ(level) - 1 - m.Flooded(m.premask(m.Attention(m.FreshSK(), cacheBits, terms)))
 }
 
 // sendPlan is how a server ciphertext of payload nu at level from is sent
-// to the client: flooded at level from (the flooding must fit there), then
-// rescaled down to level to, the lowest level at which it still decrypts:
-// fewer bytes to send. Rescaling after flooding keeps the statistical
-// security: the rescaled ciphertext is a public function of the flooded
-// one, and no function increases statistical distance.
+// to the client: masked and flooded at level from (the flooding must fit
+// there), then rescaled down to level to, the lowest level at which it
+// still decrypts: fewer bytes to send. Rescaling after flooding keeps the
+// statistical security: the rescaled ciphertext is a public function of
+// the flooded one, and no function increases statistical distance.
 type sendPlan struct {
 	from, to  int
-	floodBits float64
+	nu        float64 // payload bound of the result, before the mask
+	floodBits float64 // FloodBits of the masked result
 	payload   float64 // when sent
+	kappa     int     // statistical security of this ciphertext's flooding
 }
 
 // floodInt is the flooding bound as flood takes it: ceil(floodBits).
@@ -259,12 +315,13 @@ func (m NoiseModel) planSend(nu float64, from int) (sendPlan, error) {
 	if math.IsNaN(nu) || math.IsInf(nu, 0) {
 		return sendPlan{}, fmt.Errorf("exec: payload of %v bits", nu)
 	}
-	f := m.Flooded(nu)
+	pre := m.premask(nu)
+	f := m.Flooded(pre)
 	if !m.Fits(f, from) {
 		return sendPlan{}, fmt.Errorf("exec: a payload of %.1f bits at level %d (log Q %.1f) leaves no room for %d bits of flooding: it would need log Q >= %.1f",
 			nu, from, m.LogQ(from), m.kappa, f+1)
 	}
-	sp := sendPlan{from: from, to: from, floodBits: m.FloodBits(nu), payload: f}
+	sp := sendPlan{from: from, to: from, nu: nu, floodBits: m.FloodBits(pre), payload: f, kappa: m.kappa}
 	for sp.to > 0 {
 		next := m.Rescale(sp.payload, sp.to)
 		if !m.Fits(next, sp.to-1) {

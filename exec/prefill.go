@@ -201,7 +201,7 @@ func (pl Planner) PrefillScores(sh AttentionShape) (*PrefillScores, error) {
 		return nil, err
 	}
 	nm := pl.NoiseModel()
-	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, sh.CacheMsgs, sh.HeadDim) }
+	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, sh.HeadDim) }
 	level, sp, err := nm.inputLevel(f)
 	if err != nil {
 		return nil, fmt.Errorf("exec: prefill scores %+v: %w", sh, err)
@@ -465,7 +465,7 @@ func (pl Planner) PrefillValues(sh AttentionShape) (*PrefillValues, error) {
 	for g := 0; g < lay.Groups(); g++ {
 		terms = max(terms, lay.keyCts(g)*lay.fold(g))
 	}
-	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, sh.CacheMsgs, terms) }
+	f := func(nu float64) float64 { return nm.Attention(nu, sh.CacheBits, terms) }
 	level, sp, err := nm.inputLevel(f)
 	if err != nil {
 		return nil, fmt.Errorf("exec: prefill values %+v: %w", sh, err)

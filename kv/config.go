@@ -100,6 +100,13 @@ type Config struct {
 	SourceLevel int
 	SourceBits  float64
 
+	// StatSecurity is the statistical security, in bits, that each
+	// ciphertext the cache returns to the client (refreshes, the layout
+	// switch) and each decode kernel over it is flooded for; 0 means the
+	// preset's κ. A session sets it to κ plus log2 of the ciphertexts it
+	// returns (see package sim's session budget).
+	StatSecurity int
+
 	// KeyBytes is the size of the evaluation keys the server holds
 	// (see KeyBytes); it is counted in PeakMemoryBytes.
 	KeyBytes int64
@@ -112,15 +119,13 @@ type Config struct {
 	// (exec.AttentionShape.CacheBits), so that their flooding covers the
 	// cache's real noise.
 	// CacheBits[kind] is that bound for the keys (kind 0) and the values
-	// (kind 1), CacheMsgs[kind] the largest number of plaintext messages
-	// summed in one cache ciphertext at the kernel level
-	// (exec.AttentionShape.CacheMsgs).
+	// (kind 1).
 	CacheBits    [2]float64
-	CacheMsgs    [2]float64
 	Layout       exec.CacheLayout
 	KernelLevel  [2]int // level of the K (scores) and V (values) kernels
 	HomeLevel    [2]int // level of fresh cache ciphertexts of each kind
 	model        Model
+	pln          exec.Planner // plans the cache's returns (refresh, switch) with StatSecurity
 	sumTerms     [2]int
 	freshBudget  [2]float64
 	validatedFor int
@@ -172,6 +177,7 @@ func NewConfig(cfg Config) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
+	cfg.pln = pln
 	cfg.model = Model{nm: pln.NoiseModel()}
 	if cfg.SourceBits == 0 {
 		cfg.SourceLevel = p.MaxLevel()
@@ -186,27 +192,27 @@ func NewConfig(cfg Config) (Config, error) {
 	// plan for a bound, follow the trajectory, and plan again for what it
 	// reaches until the plan covers it (the bound only grows, the levels
 	// only rise, so this ends).
-	var bits, msgs [2]float64
+	var bits [2]float64
 	for iter := 0; ; iter++ {
-		if err := cfg.plan(pln, bits, msgs); err != nil {
+		if err := cfg.plan(pln, bits); err != nil {
 			if iter > 0 {
-				return Config{}, fmt.Errorf("kv: %s with %s appends and refresh %s: the cache's key and value ciphertexts reach %.1f bits of payload (%v messages summed), more than the decode kernels can flood for %d bits of statistical security: %w (%v; a Lazy refresh policy bounds the cache's noise)",
-					cfg.Preset, cfg.Method, cfg.Policy, bits, msgs, pln.NoiseModel().StatSecurity(), ErrBudget, err)
+				return Config{}, fmt.Errorf("kv: %s with %s appends and refresh %s: the cache's key and value ciphertexts reach %.1f bits of payload, more than the decode kernels can flood for %d bits of statistical security: %w (%v; a Lazy refresh policy bounds the cache's noise)",
+					cfg.Preset, cfg.Method, cfg.Policy, bits, pln.NoiseModel().StatSecurity(), ErrBudget, err)
 			}
 			return Config{}, err
 		}
-		b, k, err := cfg.cacheBound()
+		b, err := cfg.cacheBound()
 		if err != nil {
 			return Config{}, err
 		}
-		if b[0] <= bits[0] && b[1] <= bits[1] && k[0] <= msgs[0] && k[1] <= msgs[1] {
+		if b[0] <= bits[0] && b[1] <= bits[1] {
 			break
 		}
 		if iter > p.MaxLevel()+4 {
 			return Config{}, fmt.Errorf("kv: internal error: planning the kernels for the cache's noise did not converge (%v bits planned, %v reached)", bits, b)
 		}
 		for i := range bits {
-			bits[i], msgs[i] = math.Max(bits[i], b[i]), math.Max(msgs[i], k[i])
+			bits[i] = math.Max(bits[i], b[i])
 		}
 	}
 	// Simulate the whole trajectory: any unsafe step is an error now.
@@ -217,21 +223,24 @@ func NewConfig(cfg Config) (Config, error) {
 	return cfg, nil
 }
 
-// planner is the exec planner of the configuration: the preset's (its κ)
-// if cfg.Params are the preset's, else one with the default κ.
+// planner is the exec planner of the configuration: κ = StatSecurity if
+// set, else the preset's (if cfg.Params are the preset's), else the
+// default.
 func (cfg Config) planner() (exec.Planner, error) {
-	if pr, err := params.ByName(cfg.Preset); err == nil && pr.Scheme == params.BGV {
-		if bp, err := pr.BGV(); err == nil && bp.Equal(&cfg.Params) {
-			pl, err := exec.PlannerFor(pr, cfg.Profile)
-			if err != nil {
-				return exec.Planner{}, fmt.Errorf("kv: %w", err)
-			}
-			return pl, nil
+	pl, err := exec.NewPlanner(cfg.Params, cfg.Profile)
+	if pr, e := params.ByName(cfg.Preset); e == nil && pr.Scheme == params.BGV {
+		if bp, e := pr.BGV(); e == nil && bp.Equal(&cfg.Params) {
+			pl, err = exec.PlannerFor(pr, cfg.Profile)
 		}
 	}
-	pl, err := exec.NewPlanner(cfg.Params, cfg.Profile)
 	if err != nil {
 		return exec.Planner{}, fmt.Errorf("kv: %w", err)
+	}
+	if cfg.StatSecurity != 0 {
+		pl.StatSecurity = cfg.StatSecurity
+		if err := pl.Check(); err != nil {
+			return exec.Planner{}, fmt.Errorf("kv: %w", err)
+		}
 	}
 	return pl, nil
 }
@@ -239,9 +248,9 @@ func (cfg Config) planner() (exec.Planner, error) {
 // plan plans the decode kernels at MaxContext for a cache whose
 // ciphertexts carry at most bits of payload at the kernel levels, and
 // derives the levels and budgets from them.
-func (cfg *Config) plan(pln exec.Planner, bits, msgs [2]float64) error {
+func (cfg *Config) plan(pln exec.Planner, bits [2]float64) error {
 	p := cfg.Params
-	cfg.CacheBits, cfg.CacheMsgs = bits, msgs
+	cfg.CacheBits = bits
 	sc, err := pln.DecodeScores(cfg.KernelShape(kindK, cfg.MaxContext))
 	if err != nil {
 		return fmt.Errorf("kv: %w", err)
@@ -279,8 +288,7 @@ func (cfg *Config) plan(pln exec.Planner, bits, msgs [2]float64) error {
 // ciphertext after any step of the cache's life up to MaxContext: appends
 // from an empty cache, and appends after a prefill switch (the worst
 // switch leaves one token in a refreshed open ciphertext, which then takes
-// B-1 appends), with the largest number of messages summed in one
-// (Model.msgsAt). It follows the policy's refreshes but not its safety
+// B-1 appends). It follows the policy's refreshes but not its safety
 // checks (NewConfig makes those after planning).
 //
 // A step (an append and its refresh round) changes only the ciphertext it
@@ -289,10 +297,9 @@ func (cfg *Config) plan(pln exec.Planner, bits, msgs [2]float64) error {
 // of each kind: linear in MaxContext. The maxima are those of noting every
 // ciphertext after every step, as a max over unchanged states is unchanged
 // (TestCacheBoundLinear checks it against that quadratic reference).
-func (cfg Config) cacheBound() (bits, msgs [2]float64, err error) {
+func (cfg Config) cacheBound() (bits [2]float64, err error) {
 	note := func(k int, s NoiseState) {
 		bits[k] = math.Max(bits[k], cfg.model.downTo(s, cfg.KernelLevel[k]))
-		msgs[k] = math.Max(msgs[k], cfg.model.msgsAt(s, cfg.KernelLevel[k]))
 	}
 	var switched ledger
 	for k := 0; k < 2; k++ {
@@ -308,12 +315,12 @@ func (cfg Config) cacheBound() (bits, msgs [2]float64, err error) {
 		for l.tokens < cfg.MaxContext {
 			pl, err := cfg.planAppend(l)
 			if err != nil {
-				return bits, msgs, err
+				return bits, err
 			}
 			cfg.applyAppend(l, pl)
 			rp, err := cfg.planRefresh(l, pl.ct)
 			if err != nil {
-				return bits, msgs, err
+				return bits, err
 			}
 			cfg.applyRefresh(l, rp)
 			for k := range l.states {
@@ -321,7 +328,7 @@ func (cfg Config) cacheBound() (bits, msgs [2]float64, err error) {
 			}
 		}
 	}
-	return bits, msgs, nil
+	return bits, nil
 }
 
 // Kernels are the decode attention kernels over this cache at a context of
@@ -360,13 +367,13 @@ func (c Config) Shape(context int) exec.AttentionShape {
 
 // KernelShape is the attention shape of the kernel that reads the cache of
 // a kind (0: keys, for exec.DecodeScores; 1: values, exec.DecodeValues)
-// at a context: Shape with the cache's noise bound (CacheBits[kind],
-// CacheMsgs[kind]). Kernels planned for KernelShape(kind, MaxContext) are
+// at a context: Shape with the cache's noise bound (CacheBits[kind]).
+// Kernels planned for KernelShape(kind, MaxContext) are
 // the cache's (Kernels).
 func (c Config) KernelShape(kind, context int) exec.AttentionShape {
 	sh := c.Shape(context)
 	if kind == kindK || kind == kindV {
-		sh.CacheBits, sh.CacheMsgs = c.CacheBits[kind], c.CacheMsgs[kind]
+		sh.CacheBits = c.CacheBits[kind]
 	}
 	return sh
 }

@@ -35,16 +35,7 @@ func (m Model) LogQ(level int) float64 { return m.nm.LogQ(level) }
 
 func log2Add(a, b float64) float64 { return exec.Log2Add(a, b) }
 
-// freshErr bounds the error of one fresh secret-key encryption (6 standard
-// deviations of the discrete Gaussian of standard deviation 3.2), and
-// freshMargin is the slack exec's model adds: T + log2(1 + 19.2) + 0.66 =
-// T + 5.
-const (
-	freshErr    = 19.2
-	freshMargin = 0.66
-)
-
-// FreshSK is exec's payload of a fresh secret-key encryption: T + 5.
+// FreshSK is exec's payload of a fresh secret-key encryption.
 func (m Model) FreshSK() float64 { return m.nm.FreshSK() }
 
 // MulPlain is the payload after a product by an encoded plaintext.
@@ -61,14 +52,14 @@ func (m Model) Flooded(nu float64) float64 { return m.nm.Flooded(nu) }
 // ciphertext: its level and a bound of its payload, kept in three parts so
 // that sums of fresh encryptions are bounded tightly:
 //
-//	payload <= 2^(T + 0.66)·(Msgs + 19.2·sqrt(Fresh)) + 2^Extra
+//	payload <= Msgs·(t-1) + Fresh·B_e·t + 2^Extra
 //
 // Msgs counts the plaintext polynomials summed (each has coefficients in
-// [0, t), so their sum is below Msgs·t), Fresh the fresh secret-key
-// encryption errors summed (independent Gaussians: the sum of k has k times
-// the variance, so its 6-sigma bound grows as sqrt(k)), and Extra bounds
-// everything else (the result of homomorphic products and rescales).
-// One fresh encryption (Msgs = Fresh = 1) is exec's T + 5.
+// [0, t), so their sum is below Msgs·(t-1)), Fresh the fresh secret-key
+// encryption errors summed (each below B_e, the bound of lattigo's error
+// distribution: worst case, not an average), and Extra bounds everything
+// else (the result of homomorphic products and rescales). One fresh
+// encryption (Msgs = Fresh = 1) is exec's FreshSK.
 type NoiseState struct {
 	Level int
 	Msgs  float64
@@ -85,7 +76,8 @@ func freshState(level int, plaintexts float64) NoiseState {
 func (m Model) Payload(s NoiseState) float64 {
 	p := math.Inf(-1)
 	if s.Msgs > 0 || s.Fresh > 0 {
-		p = m.nm.LogT() + freshMargin + math.Log2(s.Msgs+freshErr*math.Sqrt(s.Fresh))
+		t := math.Exp2(m.nm.LogT())
+		p = math.Log2(s.Msgs*(t-1) + s.Fresh*m.nm.ErrorBound()*t)
 	}
 	return log2Add(p, s.Extra)
 }
@@ -121,19 +113,7 @@ func (m Model) KernelSlack(s NoiseState, kernelLevel, sumTerms int) float64 {
 	if s.Level < kernelLevel {
 		return math.Inf(-1)
 	}
-	return m.nm.KernelSlack(m.downTo(s, kernelLevel), m.msgsAt(s, kernelLevel), kernelLevel, sumTerms)
-}
-
-// msgsAt is the number of (uncentered) messages summed in a ciphertext in
-// state s once it is brought to level: a rescale leaves a centered payload
-// (the division by q makes the messages' sum negligible, the rounding is
-// centered), so only a ciphertext already at level keeps its Msgs. At
-// least 1 (the exec model's floor).
-func (m Model) msgsAt(s NoiseState, level int) float64 {
-	if s.Level > level {
-		return 1
-	}
-	return math.Max(1, s.Msgs)
+	return m.nm.KernelSlack(m.downTo(s, kernelLevel), kernelLevel, sumTerms)
 }
 
 // scaleAt is prod_{from < i <= level} q_i mod t: the scale a cache

@@ -178,7 +178,7 @@ func (c Config) planRefreshOf(l *ledger, due [][2]int) (refreshPlan, error) {
 		h := c.HomeLevel[d[0]]
 		pl.homes[h] = append(pl.homes[h], i)
 	}
-	h2s, err := exec.NewH2S(c.Params, c.Profile, len(due)*c.Params.MaxSlots(), pl.level, pl.bits)
+	h2s, err := c.pln.H2S(len(due)*c.Params.MaxSlots(), pl.level, pl.bits)
 	if err != nil {
 		return pl, fmt.Errorf("kv: refreshing %d ciphertexts at level %d: %w: %w", len(due), pl.level, err, ErrBudget)
 	}

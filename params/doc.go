@@ -14,7 +14,7 @@
 // returns every preset, both in the order of this table:
 //
 //	name                scheme log N   log Q  log P  log QP  bound max level t bits  slots
-//	bgv-n13             BGV       13   163.0   55.0   218.0    218         2     41   8192
+//	bgv-n13             BGV       13   188.0   30.0   218.0    218         3     41   8192
 //	bgv-n14             BGV       14   360.0   61.0   421.0    438         5     60  16384
 //	bgv-n15             BGV       15   360.0   61.0   421.0    881         5     60  32768
 //	bgv-n16             BGV       16   360.0   61.0   421.0   1747         5     60  65536
@@ -35,19 +35,17 @@
 // What each preset is for:
 //
 //   - bgv-n14 (DefaultBGV) is the hybrid protocol's default: every kernel of
-//     DESIGN.md (linear layers with up to 2^14 accumulated products, the
-//     cipher-cipher attention kernels with public-key encryptions) fits with
-//     noise flooding at 40 bits, and about two homomorphic KV appends fit
-//     between two refreshes. t ≈ 2^59.
+//     DESIGN.md fits with the session's noise flooding, and homomorphic KV
+//     appends fit between two refreshes. t ≈ 2^59.
 //   - bgv-n15 and bgv-n16 are the same protocol with 2 and 4 times the slots
 //     (more cache tokens per ciphertext for wide models), with the same
 //     primes and t, so fixed-point shares are interchangeable with
 //     bgv-n14; their log QP is far below the bound.
 //   - bgv-n13 is N = 8192, the ring of the CryptoGen paper, for reproducing
-//     its operation counts. Its budget is tight: t ≈ 2^40, sums of at most
-//     2^13 products, attention only with secret-key (client) encryptions, and
-//     no homomorphic KV append (the client appends by encrypting at the
-//     right slot offset), hence no lazy refresh.
+//     its operation counts. Its budget is tight: t ≈ 2^40 (values in
+//     (-32, 32)), a small key-switching prime P, and no homomorphic KV
+//     append (the client appends by encrypting at the right slot offset),
+//     hence no lazy refresh.
 //   - ckks-n13 to ckks-n16 are for the non-interactive FHE strategy: depth 3
 //     at scale 2^40, then depth 7, 15 and 31 at scale 2^45; ckks-n16
 //     (DefaultCKKS) leaves room for bootstrapping plus a block of computation.
@@ -97,30 +95,27 @@
 // caller that must refuse them tests.
 //
 // The values a server returns to the client are masked with fresh uniform
-// randomness and their ciphertext noise is flooded with statistical
-// security κ = 40 bits, see the noise budget below.
+// randomness and their ciphertext noise is flooded so that the whole
+// session keeps statistical security κ = 40 bits, see the noise budget
+// below.
 //
 // # Noise budget of the BGV presets
 //
 // The BGV moduli chains are sized for the hybrid protocol: a fresh
-// encryption times plaintexts, summed over up to 2^D products with rotations
-// (a linear layer), or a cipher-cipher product with relinearization and a
-// rotate-and-add folding (attention), then noise flooding so that the client
-// learns nothing but the result with statistical distance at most 2^-κ. With
-// n = log N, T = log2 t and κ = 40 this needs, at the level where the server
-// floods,
-//
-//	log Q >= 2T + 2n + D + κ + 3     linear layer; attention with secret-key encryptions
-//	log Q >= 2T + 2.5n + D + κ + 2   attention with public-key encryptions
-//
-// The derivation, the measured noise it is checked against (TestNoiseBudget,
-// which also floods and decrypts), and what each preset affords are in the
-// comment on the moduli chains in presets.go. In short: bgv-n13 fits the
-// linear layer (162 of 163 bits for D = 13) and attention only with secret-key
-// encryptions; bgv-n14 to bgv-n16 fit everything with D = 14 and keep 146 to
-// 151 bits, about two homomorphic KV concatenations, before a refresh. After
-// flooding, a returned ciphertext may be switched down to 2 primes (n = 13)
-// or 3 primes (n >= 14) before it is sent.
+// encryption times plaintexts, summed over up to 2^D products (a linear
+// layer), or a cipher-cipher product with relinearization and a
+// rotate-and-add folding (attention), then noise flooding so that the
+// client's view of the whole session is within statistical distance 2^-κ
+// of one that depends only on its outputs. Package exec bounds the noise of
+// every operation in the worst case (exec.NoiseModel) and package sim sizes
+// the flooding of each returned ciphertext for κ plus log2 of the number of
+// ciphertexts the session returns. The comment on the moduli chains in
+// presets.go gives the dominant bounds and what each preset affords; in
+// short, bgv-n13 holds stories260K-sized models over their whole context
+// with client appends, and bgv-n14 to bgv-n16 hold every kernel with room
+// for homomorphic KV concatenations between refreshes. TestNoiseBudget
+// checks the bounds against lattigo and floods and decrypts at the top
+// level.
 //
 // The plaintext moduli are primes = 1 mod 2^17, so every BGV preset batches
 // N values: t = 2^40 + 5·2^18 + 1 for bgv-n13, whose budget allows no more,

@@ -52,93 +52,56 @@ var (
 
 // Moduli chains of the BGV presets.
 //
-// Noise budget. Notation: n = log2 N, T = log2 t, κ = StatSecurity = 40,
-// D = log2 of the number of products summed into one output (the inner
-// dimension of a linear layer; d_head or the context length in attention);
-// all sizes in bits. The payload of a ciphertext is t·(c0 + c1·s) mod Q,
-// lifted to (-Q/2, Q/2]: it equals m + t·e, its reduction mod t is the
-// message, and decryption is exact iff its infinity norm is below Q/2.
-// lattigo's BGV keeps ciphertexts in this form (plaintexts are scaled by
-// t^-1 mod Q and products multiplied by t), so the bounds below apply to it
-// as is. "Measured" numbers are the maximum over the N coefficients of one
-// run, from TestNoiseBudget (go test -v -run NoiseBudget).
+// Noise budget. The payload of a ciphertext is t·(c0 + c1·s) mod Q, lifted
+// to (-Q/2, Q/2]: it equals m + t·e, its reduction mod t is the message,
+// and decryption is exact iff its infinity norm is below Q/2. Package exec
+// bounds it for every operation in the worst case (exec.NoiseModel: no
+// averages, no fitted constants) and plans every primitive's levels and
+// flooding with those bounds; package sim floods each ciphertext returned
+// to the client for κ + log2 D bits, D being the number of ciphertexts the
+// session returns (κ = StatSecurity = 40 for the whole session). With
+// n = log2 N, T = log2 t and D' = log2 of the number of products summed
+// into one output (the inner dimension of a linear layer; HeadDim, or the
+// slots a value kernel folds, in attention), the dominant bounds are:
 //
-//  1. Fresh encryption. With a special modulus P, lattigo's public-key
-//     encryption has error standard deviation σ = sqrt((h+1)/12) ≈ sqrt(N/18)
-//     (rlwe.Parameters.NoiseFreshPK); at 10 standard deviations the payload
-//     is below T + n/2 + 1.5. Secret-key encryption (σ = 3.2, bound 19.2):
-//     T + 4.3. Measured (public key): 46.3 to 46.5 at n = 13, 66.0 to 67.2 at
-//     n = 14..16, 1.3 to 1.7 bits below the model.
+//   - a linear layer on a fresh secret-key encryption: 2T + n + 4.4 + D';
+//     a rotation before the product (a baby step) would add a key switch,
+//     N·B_e·Σ(digits)/P, multiplied by N·t: the planner then keeps the
+//     input unrotated when that is what fits;
+//   - an attention product of two encryptions of payloads a and b:
+//     a + b + n, then D';
+//   - the flooding: the flooded payload is about the payload plus
+//     κ + log2 D + n bits, and must be below Q/2 at the level where it is
+//     formed; the ciphertext is then rescaled to the lowest level at which
+//     it still decrypts.
 //
-//  2. One ct-pt product by a plaintext with coefficients uniform in [0, t)
-//     (what SIMD encoding of arbitrary values mod t gives; lattigo lifts
-//     them to [0, t), not to the centered range). The payload (m + t·e)·m'
-//     has a systematic part m·m' of size up to N·t²/4 and a random part
-//     t·e·m' of standard deviation about t²·√N·σ/√3, both near 2T + n - 2.
-//     Measured: 2T + n - 1.9 to -0.4. We count 2T + n + 2.
+// The chains:
 //
-//  3. Sums of 2^D products, with rotations in between. The systematic parts
-//     of different products need not cancel, so we count linear growth, +D.
-//     Measured for 64 products: +4.5 (no rotation) to +7.1 (successive
-//     rotations, the worst pattern) above 2T + n, against the model's +8.
-//     Key switching adds about one fresh noise, since the special modulus P
-//     is at least as large as the Q prime of every decomposition digit; it
-//     leaves (2) unchanged. Linear layer: B_lin = 2T + n + D + 2.
-//
-//  4. One ct-ct product with relinearization of two fresh encryptions adds
-//     t²·e·e', of standard deviation t²·√N·σ² ≈ t²·N^1.5/18 for public-key
-//     encryptions: measured 2T + 1.5n - 1.8 to -1.4 (n = 11..16). For
-//     secret-key encryptions σ = 3.2 and (2) dominates: measured
-//     2T + n - 0.7. A rotate-and-add folding over 2^D slots adds less than D
-//     (measured +2.8 to +3.9 for D = 6). Attention kernels:
-//     B_att = 2T + 1.5n + D + 1 (public key), 2T + n + D + 2 (secret key).
-//
-//  5. Noise flooding. Before a ciphertext goes to the client the server adds
-//     t·E with E uniform in [-2^(κ-1)·N·B/t, 2^(κ-1)·N·B/t], and a fresh
-//     public-key encryption of zero to re-randomize c1. By the smudging
-//     lemma the statistical distance to a ciphertext that depends only on
-//     the result is at most N·(B/t)/(2·2^(κ-1)·N·B/t) = 2^-κ over all N
-//     coefficients. Decryption stays exact if 2^(B+κ-1+n)·(1 + 2^-κ) < Q/2:
-//
-//     log Q >= B + κ + n + 1.
-//
-// Hence, at the level where the flooded ciphertext is formed:
-//
-//	log Q >= 2T + 2n + D + κ + 3     linear layer; attention with secret-key encryptions
-//	log Q >= 2T + 2.5n + D + κ + 2   attention with public-key encryptions
-//
-// Rescaling preserves the ratio Q/B until the payload reaches its rounding
-// floor T + n/2 + 2, so after flooding the server may switch down to the
-// lowest level with log Q_l >= T + 1.5n + κ + 3 (2 primes at n = 13, 3 at
-// n >= 14) and send a smaller ciphertext. A homomorphic KV concatenation
-// (rotation and a 0/1 selection mask, a ct-pt product as in 2) followed by
-// one 60-bit rescale leaves the noise about n/2 bits above a fresh
-// encryption: it costs one prime and n/2 bits of margin.
-//
-// The presets:
-//
-//   - bgv-n13: T = 40.0, log Q = 163.0 (55 + 54 + 54), P = 55 bits. With
-//     D <= 13 the linear layer needs 162: it fits with 1 bit to spare.
-//     Attention needs 167.5 with public-key encryptions and does not fit; it
-//     needs 162 with secret-key encryptions (the client owns the secret key)
-//     and fits. No level is left for a homomorphic concatenation: at n = 13
-//     the client appends to the KV cache by encrypting at the right slot
-//     offset, the cache is never modified homomorphically, and lazy refresh
-//     never triggers. 2T + 2n + D + κ + 3 <= 163 forces T <= 40.5: this is
-//     why bgv-n13 has its own, smaller t.
+//   - bgv-n13 (N = 8192, as in CryptoGen): T = 40, log Q = 188 (four 47-bit
+//     primes), P = 30 bits: log QP = 218, the 128-bit bound at n = 13. P is
+//     much smaller than a digit: a key switch then adds about T + n + 23
+//     bits, far below the products it follows, and no kernel at this preset
+//     rotates a ciphertext before a product. Attention over a cache of up to
+//     512 client appends fits with a session budget of up to 2^15 returned
+//     ciphertexts (stories260K, its whole context); the fixed point holds
+//     values in (-32, 32), so GPT-2's activations do not fit. No level is left
+//     for a homomorphic concatenation: at n = 13 the client appends to the
+//     KV cache by encrypting at the right slot offset.
 //   - bgv-n14, bgv-n15, bgv-n16 (and bgv-test-insecure at n = 11): T = 59.0,
 //     log Q = 360 (six 60-bit primes), P = 61 bits, the same primes (all
-//     1 mod 2^17) for every N. With D <= 14 the linear layer needs 203, 205,
-//     207 and attention with public-key encryptions 209, 211.5, 214: 146 to
-//     151 bits remain, about two homomorphic concatenations between
-//     refreshes. The chain is the same at every N on purpose: the protocol
-//     has depth one between round trips, so a larger N buys slots and
-//     security margin rather than depth, and ciphertexts grow only linearly
-//     in N. log QP = 421 fits the n = 14 bound (438) and is far below the
-//     n = 15 and n = 16 bounds.
+//     1 mod 2^17) for every N. The protocol has depth one between round
+//     trips, so a larger N buys slots and security margin rather than depth;
+//     the levels above the kernels hold homomorphic concatenations between
+//     refreshes. log QP = 421 fits the n = 14 bound (438) and is far below
+//     the n = 15 and n = 16 bounds.
+//
+// Whether a given model and session fit a preset is decided where it is
+// planned (package sim refuses a session whose flooding does not fit, with
+// an error naming the preset); TestPresetsHoldStories260K in package sim
+// checks the sessions the README promises.
 var (
-	bgvQ13 = []uint64{0x7ffffffffb4001, 0x3fffffffef8001, 0x3fffffffeb8001} // 55 + 54 + 54 bits, 1 mod 2^14
-	bgvP13 = []uint64{0x7fffffffeac001}                                     // 55 bits, 1 mod 2^14
+	bgvQ13 = []uint64{0x7ffffffc8001, 0x7ffffff00001, 0x7fffffe70001, 0x7fffffe48001} // 4 × 47 bits, 1 mod 2^15
+	bgvP13 = []uint64{0x3ffe8001}                                                     // 30 bits, 1 mod 2^15
 
 	bgvQ = []uint64{ // 6 × 60 bits, 1 mod 2^17
 		0xffffffffffc0001, 0xfffffffff840001, 0xfffffffff6a0001,
@@ -146,22 +109,6 @@ var (
 	}
 	bgvP = []uint64{0x1fffffffffe00001} // 61 bits, 1 mod 2^17
 )
-
-// bgvBudget records, for each BGV preset, the noise regime it is sized for
-// (see the comment on the moduli chains). The tests check the chains
-// against it and against measured noise.
-type bgvBudget struct {
-	sumBits    int  // D: log2 of the number of products summed into one output
-	attnSKOnly bool // attention fits only with secret-key encryptions
-}
-
-var bgvBudgets = map[string]bgvBudget{
-	"bgv-n13":           {sumBits: 13, attnSKOnly: true},
-	"bgv-n14":           {sumBits: 14},
-	"bgv-n15":           {sumBits: 14},
-	"bgv-n16":           {sumBits: 14},
-	"bgv-test-insecure": {sumBits: 14},
-}
 
 // Moduli chains of the CKKS presets, for the FHE strategy. The first prime
 // holds the message above the scale (10 to 15 bits of integer part), each
@@ -200,7 +147,7 @@ var presets = []Preset{
 	{
 		Name: "bgv-n13", Scheme: BGV, LogN: 13,
 		BGVLiteral: bgv.ParametersLiteral{LogN: 13, Q: bgvQ13, P: bgvP13, PlaintextModulus: tSmall},
-		Doc:        "hybrid protocol at N = 8192 (as in CryptoGen): linear layers, attention with secret-key encryptions only, no homomorphic KV append; t ≈ 2^40",
+		Doc:        "hybrid protocol at N = 8192 (as in CryptoGen): values in (-32, 32), client KV appends only, sessions up to about 2^15 returned ciphertexts; t ≈ 2^40",
 		FixedPoint: fpSmall,
 	},
 	{

@@ -42,14 +42,20 @@ func NewEstimator(cfg model.Config, preset params.Preset, prof *cost.Profile, nw
 // NewEstimatorFor is NewEstimator for the strategy and cache options of
 // opts. If opts.Prompt and opts.Gen are set, the cache and the decode
 // kernels are provisioned for the generation's context (Prompt + Gen - 1
-// tokens), as the run engine provisions them; otherwise for the model's
-// context. OnStep is not used.
+// tokens, or MaxSessionTokens - 1), as the run engine provisions them, and
+// the flooding is sized for that session (see Security); otherwise for a
+// session that fills the model's context. OnStep is not used.
 func NewEstimatorFor(opts EstimateOptions) (*Estimator, error) {
-	maxCtx := 0
-	if opts.Prompt > 0 && opts.Gen > 0 {
-		maxCtx = opts.Prompt + opts.Gen - 1
+	d := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
+		prompt: opts.Prompt, gen: opts.Gen}
+	if opts.Prompt < 1 || opts.Gen < 1 {
+		d.prompt, d.gen = 1, opts.Model.SeqLen
 	}
-	p, err := newPlanner(opts.Model, opts.Preset, opts.Profile, opts.Strategy, opts.Cache, maxCtx)
+	d, err := declare(d, opts.MaxSessionTokens)
+	if err != nil {
+		return nil, err
+	}
+	p, _, _, err := planSession(d, opts.Network)
 	if err != nil {
 		return nil, err
 	}

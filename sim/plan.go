@@ -18,11 +18,13 @@ import (
 // one step depend on it, see TuneRefresh for whole generations); with
 // Recompute the whole prefix of ctx tokens is run again.
 //
-// The cache and the decode kernels are provisioned for ctx tokens (as an
-// estimate or a run of a generation ending at ctx would provision them);
-// if ctx exceeds the model's context, the shape is costed as if the model
-// had been trained for ctx positions. opts.Prompt, Gen and OnStep are not
-// used.
+// It is the last step of the estimate of a session of a prompt of ctx-1
+// tokens and one decode step: the cache and the decode kernels are
+// provisioned for ctx tokens and every returned ciphertext is flooded for
+// that session's budget (see Security), as a run of it would be. If ctx
+// exceeds the model's context, the shape is costed as if the model had
+// been trained for ctx positions. opts.Prompt, Gen, MaxSessionTokens and
+// OnStep are not used.
 func DecodeStep(opts EstimateOptions, ctx int) (cost.Cost, error) {
 	if ctx < 2 {
 		return cost.Cost{}, fmt.Errorf("sim: a decode step at a context of %d tokens, want at least 2", ctx)
@@ -33,34 +35,13 @@ func DecodeStep(opts EstimateOptions, ctx int) (cost.Cost, error) {
 	if opts.Model.SeqLen < ctx {
 		opts.Model.SeqLen = ctx
 	}
-	// Provisioned for exactly this context.
-	opts.Prompt, opts.Gen = ctx-1, 2
-	e, err := NewEstimatorFor(opts)
+	// A session of a prompt of ctx-1 tokens and one decode step, provisioned
+	// for exactly this context: its estimate ends with the step.
+	d := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
+		prompt: ctx - 1, gen: 2}
+	_, e, _, err := planSession(d, opts.Network)
 	if err != nil {
 		return cost.Cost{}, err
-	}
-	cfg := opts.Model
-	e.Begin(Phase{Kind: Decode})
-	switch opts.Strategy {
-	case Cryptogen:
-		sw, err := e.plan.switchFor(ctx - 1)
-		if err != nil {
-			return cost.Cost{}, err
-		}
-		if _, e.traj, err = e.plan.kv.EstimateSwitch(ctx-1, sw.level, sw.bits); err != nil {
-			return cost.Cost{}, err
-		}
-		for l := range e.ctx {
-			e.ctx[l] = ctx - 1
-		}
-		_, err = Forward(e, cfg, []int{0}, ctx-1)
-		if err != nil {
-			return cost.Cost{}, err
-		}
-	case Recompute:
-		if _, err := Forward(e, cfg, make([]int, ctx), 0); err != nil {
-			return cost.Cost{}, err
-		}
 	}
 	bd := e.Breakdown()
 	return bd[len(bd)-1].Total(), nil

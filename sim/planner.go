@@ -25,12 +25,16 @@ type planner struct {
 	prof   *cost.Profile
 	mpc    mpc.Config
 	strat  Strategy
+	// he plans every HE primitive: the preset's parameters and profile,
+	// and the statistical security each returned ciphertext is flooded
+	// for (the session's budget, see planSession).
+	he exec.Planner
 
-	// The decode attention kernels planned once for the longest context
-	// provisioned (the noise of the value kernel grows with the context;
-	// the level and the return plan of the longest one serve every shorter
-	// one), copied with the actual context for each use. They are the kernels kv plans
-	// for the same shape: the cache's kernel levels are theirs.
+	// The decode attention kernels (Cryptogen) are the cache's own
+	// (kv.Config.Kernels): planned once for the longest context provisioned
+	// and for the noise the cache's ciphertexts reach over their whole life
+	// (appends, refreshes, the layout switch), so that their flooding
+	// covers what they read; copied with the actual context for each use.
 	scores *exec.DecodeScores
 	values *exec.DecodeValues
 	// kv is the encrypted KV cache's configuration (Cryptogen only).
@@ -55,8 +59,10 @@ type costKey struct {
 // newPlanner plans for a model shape, a preset, a profile, a strategy and
 // its cache, provisioned for contexts of up to maxContext tokens (the decode
 // kernels' levels and the cache are planned for it; 0 or more than the
-// model's context: the model's context).
-func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile, strat Strategy, co CacheOptions, maxContext int) (*planner, error) {
+// model's context: the model's context), flooding every ciphertext
+// returned to the client for floodBits bits of statistical security (0:
+// the preset's κ).
+func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile, strat Strategy, co CacheOptions, maxContext, floodBits int) (*planner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -90,26 +96,27 @@ func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile, stra
 	if err != nil {
 		return nil, err
 	}
-	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat,
+	he, err := exec.PlannerFor(preset, prof)
+	if err != nil {
+		return nil, err
+	}
+	if floodBits > 0 {
+		if he.StatSecurity = floodBits; he.Check() != nil {
+			return nil, fmt.Errorf("sim: flooding for %d bits of statistical security: %w", floodBits, he.Check())
+		}
+	}
+	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat, he: he,
 		prefills: map[int]*prefillPlan{}, linears: map[linKey]*exec.Linear{}, costs: map[costKey]cost.Cost{}}
-	sh := exec.AttentionShape{Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: headsOf(cfg).stride, Context: maxContext}
-	if p.scores, err = exec.NewDecodeScores(bp, prof, sh); err != nil {
-		return nil, fmt.Errorf("sim: %s at %s: %w", cfg.Name, preset.Name, err)
-	}
-	if p.values, err = exec.NewDecodeValues(bp, prof, sh); err != nil {
-		return nil, fmt.Errorf("sim: %s at %s: %w", cfg.Name, preset.Name, err)
-	}
 	if strat == Cryptogen {
 		pol := co.Policy()
 		p.kv, err = kv.NewConfig(kv.Config{Preset: preset.Name, Params: bp, Profile: prof, Layers: cfg.NumLayers,
 			Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: headsOf(cfg).stride, MaxContext: maxContext,
-			Method: co.Append, Policy: pol})
+			Method: co.Append, Policy: pol, StatSecurity: he.StatSecurity})
 		if err != nil {
 			return nil, fmt.Errorf("sim: the KV cache of %s at %s (%s appends, refresh %s): %w", cfg.Name, preset.Name, co.Append, pol, err)
 		}
-		if p.kv.KernelLevel != [2]int{p.scores.Level, p.values.Level} || p.kv.Layout != p.scores.Layout {
-			return nil, fmt.Errorf("sim: internal error: the cache's kernels (levels %v) are not the planner's (%d, %d)",
-				p.kv.KernelLevel, p.scores.Level, p.values.Level)
+		if p.scores, p.values, err = p.kv.Kernels(maxContext); err != nil {
+			return nil, fmt.Errorf("sim: %s at %s: %w", cfg.Name, preset.Name, err)
 		}
 	}
 	return p, nil
@@ -126,7 +133,7 @@ func (p *planner) linear(out, in, rows int) (*exec.Linear, error) {
 	if rows > 1 {
 		enc = exec.Prefill
 	}
-	l, err := exec.NewLinear(p.params, p.prof, out, in, rows, enc)
+	l, err := p.he.Linear(out, in, rows, enc)
 	if err != nil {
 		return nil, err
 	}
@@ -232,11 +239,11 @@ func (p *planner) prefill(m int) (*prefillPlan, error) {
 	}
 	c := p.cfg
 	sh := exec.AttentionShape{Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: headsOf(c).stride, Context: m}
-	sc, err := exec.NewPrefillScores(p.params, p.prof, sh)
+	sc, err := p.he.PrefillScores(sh)
 	if err != nil {
 		return nil, fmt.Errorf("sim: prefill attention of %d tokens at %s: %w", m, p.preset.Name, err)
 	}
-	vk, err := exec.NewPrefillValues(p.params, p.prof, sh)
+	vk, err := p.he.PrefillValues(sh)
 	if err != nil {
 		return nil, fmt.Errorf("sim: prefill attention of %d tokens at %s: %w", m, p.preset.Name, err)
 	}

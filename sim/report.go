@@ -33,6 +33,12 @@ type Report struct {
 	// Setup is the one-off key exchange of a run (public and evaluation
 	// keys), not part of Total.
 	Setup *cost.Cost `json:"setup,omitempty"`
+	// Security is the session's statistical security budget and
+	// StatSecurityBits the statistical security of this transcript:
+	// Security.Bits of the ciphertexts it returned to the client (at least
+	// Security.Kappa).
+	Security         Security `json:"session_security"`
+	StatSecurityBits float64  `json:"statistical_security_bits"`
 	// MaxLogitDiff is the largest |logit - reference logit| of a run with
 	// the test-only logit reveal (cgsim run --check).
 	MaxLogitDiff *float64 `json:"max_logit_diff,omitempty"`
@@ -107,6 +113,11 @@ type EstimateOptions struct {
 	Gen      int // generated tokens
 	// Cache configures the encrypted KV cache (Cryptogen).
 	Cache CacheOptions
+	// MaxSessionTokens, if not zero, declares a session that may go on
+	// until it holds that many tokens (prompt and generated, at least
+	// Prompt + Gen): the flooding is sized for the ciphertexts such a
+	// session returns (see Security), and the cache provisioned for it.
+	MaxSessionTokens int
 	// OnStep, if not nil, is called after every phase.
 	OnStep func(Step)
 }
@@ -120,12 +131,26 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 	if opts.Strategy == "" {
 		opts.Strategy = Cryptogen
 	}
-	e, err := NewEstimatorFor(opts)
+	if err := checkGeneration(opts.Model, opts.Strategy, make([]int, opts.Prompt), opts.Gen); err != nil {
+		return nil, err
+	}
+	asked := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
+		prompt: opts.Prompt, gen: opts.Gen}
+	decl, err := declare(asked, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := Generate(e, opts.Model, opts.Strategy, make([]int, opts.Prompt), opts.Gen, opts.OnStep); err != nil {
+	p, e, sec, err := planSession(decl, opts.Network)
+	if err != nil {
 		return nil, err
+	}
+	// The estimate of the declared session is this one unless a longer
+	// session was declared or the caller follows the steps.
+	if decl.gen != asked.gen || opts.OnStep != nil {
+		e = &Estimator{plan: p, net: opts.Network, ctx: make([]int, opts.Model.NumLayers)}
+		if _, err := Generate(e, opts.Model, opts.Strategy, make([]int, opts.Prompt), opts.Gen, opts.OnStep); err != nil {
+			return nil, err
+		}
 	}
 	r := &Report{Model: opts.Model.Name, Strategy: opts.Strategy, Params: opts.Preset.Name, Network: opts.Network.Name,
 		Mode: "estimate", PromptTokens: opts.Prompt, Generated: opts.Gen}
@@ -133,5 +158,14 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		r.Cache = opts.Cache.String()
 	}
 	r.Summarize(e.Breakdown())
-	return r, nil
+	return r, r.secure(sec)
+}
+
+// secure records the session's security budget and the statistical
+// security of the transcript summarized in r; it is an error if the
+// transcript returned more ciphertexts than the budget.
+func (r *Report) secure(sec Security) error {
+	r.Security = sec
+	r.StatSecurityBits = sec.Bits(r.Total.Decryptions)
+	return sec.Check(r.Total.Decryptions)
 }

@@ -47,6 +47,9 @@ type RunOptions struct {
 	Gen          int
 	// Cache configures the encrypted KV cache (Cryptogen).
 	Cache CacheOptions
+	// MaxSessionTokens, if not zero, declares a session that may go on
+	// until it holds that many tokens (see EstimateOptions).
+	MaxSessionTokens int
 	// RevealLogits, if not nil, is a TEST-ONLY reveal of the logits to the
 	// client: before each argmax the engine opens the shared logits and
 	// passes them, decoded, to it. It is not part of the protocol and not
@@ -77,6 +80,9 @@ type Runner struct {
 	ctx    []int                  // tokens per layer (cached, or processed by the current pass)
 	reveal func([]float64)
 	setup  cost.Cost
+	// security is the session's budget: every returned ciphertext is
+	// flooded for security.FloodBits.
+	security Security
 }
 
 var _ Engine = (*Runner)(nil)
@@ -98,12 +104,17 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	if opts.PromptTokens < 1 || opts.Gen < 1 {
 		return nil, fmt.Errorf("sim: run: a prompt of %d tokens and %d to generate", opts.PromptTokens, opts.Gen)
 	}
-	p, err := newPlanner(m.Config, opts.Preset, opts.Profile, opts.Strategy, opts.Cache, opts.PromptTokens+opts.Gen-1)
+	decl, err := declare(sessionDecl{model: m.Config, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
+		prompt: opts.PromptTokens, gen: opts.Gen}, opts.MaxSessionTokens)
+	if err != nil {
+		return nil, err
+	}
+	p, _, sec, err := planSession(decl, opts.Network)
 	if err != nil {
 		return nil, err
 	}
 	c := m.Config
-	r := &Runner{plan: p, net: opts.Network, m: m, q: fixed{fp: opts.Preset.FixedPoint, t: opts.Preset.FixedPoint.T},
+	r := &Runner{plan: p, security: sec, net: opts.Network, m: m, q: fixed{fp: opts.Preset.FixedPoint, t: opts.Preset.FixedPoint.T},
 		w: fold(m), wq: map[Weight]exec.Matrix{}, ctx: make([]int, c.NumLayers), reveal: opts.RevealLogits}
 	if r.q.t != p.params.PlaintextModulus() {
 		return nil, fmt.Errorf("sim: preset %s: fixed-point modulus differs from the plaintext modulus", opts.Preset.Name)
@@ -878,6 +889,9 @@ func Run(opts RunOptions, prompt []int, check bool, onStep func(Step)) (*Report,
 	setup := r.Setup()
 	rep.Setup = &setup
 	rep.Summarize(r.Breakdown())
+	if err := rep.secure(r.security); err != nil {
+		return nil, err
+	}
 	if check {
 		d, err := maxLogitDiff(opts.Model, prompt, toks, revealed)
 		if err != nil {

@@ -110,7 +110,7 @@ func countsOf(cs ...cost.Cost) kernelCounts {
 // the prefix).
 func attentionKernelCounts(t *testing.T, cfg model.Config, presetName string, ctx int) (cache, recompute kernelCounts) {
 	t.Helper()
-	p, err := newPlanner(cfg, preset(t, presetName), nil, Recompute, CacheOptions{}, 0)
+	p, err := newPlanner(cfg, preset(t, presetName), nil, Recompute, CacheOptions{}, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +118,11 @@ func attentionKernelCounts(t *testing.T, cfg model.Config, presetName string, ct
 	if err != nil {
 		t.Fatal(err)
 	}
-	return countsOf(p.scoresKernel(ctx).Estimate(), p.valuesKernel(ctx).Estimate()),
+	c, err := newPlanner(cfg, preset(t, presetName), nil, Cryptogen, CacheOptions{}, ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return countsOf(c.scoresKernel(ctx).Estimate(), c.valuesKernel(ctx).Estimate()),
 		countsOf(pp.scores.Estimate(), pp.values.Estimate())
 }
 
