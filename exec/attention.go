@@ -81,7 +81,6 @@ func (c CacheLayout) Vectors(rows []uint64) [][]uint64 {
 // and their flooding for it: a kernel planned for a smaller bound than its
 // cache floods too little, and the client's view is then less than κ bits
 // from one that depends only on its share.
-//
 type AttentionShape struct {
 	Heads, KVHeads, HeadDim int
 	Context                 int

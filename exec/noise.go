@@ -53,7 +53,7 @@ const StatisticalSecurity = 40
 //     permutes coefficients up to sign): the gadget product adds
 //     Σ_i d_i·e_i/P with |d_i| below the digit modulus D_i and ||e_i|| <= B_e,
 //     plus the rounding of the division by P, r0 + r1·s:
-//     + t·(N·B_e·Σ_i D_i/P + (1 + ||s||_1)/2)  (KeySwitch).
+//   - t·(N·B_e·Σ_i D_i/P + (1 + ||s||_1)/2)  (KeySwitch).
 //   - Rescaling by q_l (lattigo divides and rounds each component):
 //     ||X'|| <= ||X||/q_l + t·(1 + ||s||_1)/2  (Rescale).
 //   - Sums: ||Σ X_i|| <= Σ ||X_i||  (Sum); a fold y <- y + rot(y) at most
