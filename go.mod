@@ -3,9 +3,11 @@ module github.com/cgsim/cgsim
 go 1.26.8
 
 require (
+	github.com/montanaflynn/stats v0.7.1
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/tuneinsight/lattigo/v5 v5.0.7
 	github.com/urfave/cli/v2 v2.27.7
+	gonum.org/v1/gonum v0.16.0
 	gonum.org/v1/plot v0.17.0
 )
 

@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"sort"
 	"testing"
 	"time"
 
+	"github.com/montanaflynn/stats"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
 	"github.com/cgsim/cgsim/cost"
@@ -238,8 +238,10 @@ func BenchmarkPrimitives(b *testing.B) {
 					times = append(times, time.Since(start).Seconds())
 				}
 				b.StopTimer()
-				sort.Float64s(times)
-				med := times[len(times)/2]
+				med, err := stats.Median(times)
+				if err != nil {
+					b.Fatal(err)
+				}
 				est := bc.prim.Estimate().Add(bc.extra).ComputeSeconds
 				b.ReportMetric(est, "est-s/op")
 				b.ReportMetric(est/med, "est/measured")

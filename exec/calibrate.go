@@ -5,9 +5,9 @@ import (
 	"math/bits"
 	"math/rand/v2"
 	"runtime"
-	"sort"
 	"time"
 
+	"github.com/montanaflynn/stats"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
@@ -414,7 +414,7 @@ func shareOps(n int, t uint64) func() error {
 }
 
 // median times run reps times after one warm-up and returns the median
-// seconds.
+// seconds (stats.Median: the mean of the two middle times for an even reps).
 func median(reps int, run func() error) (float64, error) {
 	if err := run(); err != nil {
 		return 0, err
@@ -427,8 +427,10 @@ func median(reps int, run func() error) (float64, error) {
 		}
 		ts[i] = time.Since(start).Seconds()
 	}
-	sort.Float64s(ts)
-	m := ts[reps/2]
+	m, err := stats.Median(ts)
+	if err != nil {
+		return 0, fmt.Errorf("median of %d timings: %w", reps, err)
+	}
 	if m <= 0 { // a clock too coarse for the operation
 		m = 1e-9
 	}

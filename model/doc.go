@@ -22,7 +22,9 @@
 //
 // A [Model] is a Config with its [Weights]. Weights are float64; a matrix is
 // a row-major [Matrix] stored out x in, so that y = W x (the convention of
-// llama2.c and of the secure linear layers). Per-layer tensors live in
+// llama2.c and of the secure linear layers); a Matrix is a gonum mat.Matrix
+// whose raw form shares its data, so that gonum's linear algebra works on
+// the weights in place. Per-layer tensors live in
 // [Layer]; which fields are set depends on the architecture (see its doc).
 // When the classifier is shared with the token embedding, both fields hold
 // the same Matrix.
@@ -56,6 +58,9 @@
 // token plus learned position embedding, pre-LN LayerNorm with gain and bias,
 // multi-head attention with biases, GELU (tanh approximation) MLP, final
 // LayerNorm, tied classifier. Both scale attention scores by 1/sqrt(HeadDim).
+// The linear algebra is gonum's: matrix-vector products with mat and, for
+// attention over the cache in place, blas64; vector sums and dot products
+// with floats; LayerNorm's mean and variance with stat.
 //
 // [Generate] decodes greedily (ties go to the lowest id) and returns only the
 // generated ids. The prompt is the full token sequence and, for llama models,

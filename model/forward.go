@@ -3,6 +3,12 @@ package model
 import (
 	"fmt"
 	"math"
+
+	"gonum.org/v1/gonum/blas"
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
 )
 
 // State is the mutable part of a generation: the position of the next token
@@ -116,7 +122,7 @@ func (m *Model) forwardLlama(st *State, token int) {
 		rotate(st.k, st.cos, st.sin)
 		m.attend(st, l) // st.xb = attention output
 		MatVec(st.xb2, ly.Wo, st.xb)
-		addTo(x, st.xb2)
+		floats.Add(x, st.xb2)
 
 		RMSNorm(st.xb, x, ly.FFNNorm, c.NormEps)
 		MatVec(st.hb, ly.W1, st.xb)
@@ -125,7 +131,7 @@ func (m *Model) forwardLlama(st *State, token int) {
 			st.hb[i] = SiLU(st.hb[i]) * st.hb2[i]
 		}
 		MatVec(st.xb, ly.W2, st.hb)
-		addTo(x, st.xb)
+		floats.Add(x, st.xb)
 	}
 	RMSNorm(x, x, w.FinalNorm, c.NormEps)
 }
@@ -135,30 +141,30 @@ func (m *Model) forwardGPT2(st *State, token int) {
 	c, w := m.Config, m.Weights
 	x := st.x
 	copy(x, w.TokenEmbedding.Row(token))
-	addTo(x, w.PositionEmbedding.Row(st.Pos))
+	floats.Add(x, w.PositionEmbedding.Row(st.Pos))
 	for l := range w.Layers {
 		ly := &w.Layers[l]
 		LayerNorm(st.xb, x, ly.LN1Gain, ly.LN1Bias, c.NormEps)
 		MatVec(st.q, ly.Wq, st.xb)
-		addTo(st.q, ly.Bq)
+		floats.Add(st.q, ly.Bq)
 		MatVec(st.k, ly.Wk, st.xb)
-		addTo(st.k, ly.Bk)
+		floats.Add(st.k, ly.Bk)
 		MatVec(st.v, ly.Wv, st.xb)
-		addTo(st.v, ly.Bv)
+		floats.Add(st.v, ly.Bv)
 		m.attend(st, l)
 		MatVec(st.xb2, ly.Wo, st.xb)
-		addTo(st.xb2, ly.Bo)
-		addTo(x, st.xb2)
+		floats.Add(st.xb2, ly.Bo)
+		floats.Add(x, st.xb2)
 
 		LayerNorm(st.xb, x, ly.LN2Gain, ly.LN2Bias, c.NormEps)
 		MatVec(st.hb, ly.FC, st.xb)
-		addTo(st.hb, ly.FCBias)
+		floats.Add(st.hb, ly.FCBias)
 		for i := range st.hb {
 			st.hb[i] = GELU(st.hb[i])
 		}
 		MatVec(st.xb, ly.Proj, st.hb)
-		addTo(st.xb, ly.ProjBias)
-		addTo(x, st.xb)
+		floats.Add(st.xb, ly.ProjBias)
+		floats.Add(x, st.xb)
 	}
 	LayerNorm(x, x, w.FinalNorm, w.FinalNormBias, c.NormEps)
 }
@@ -167,6 +173,11 @@ func (m *Model) forwardGPT2(st *State, token int) {
 // the causal attention of the query st.q over positions 0..st.Pos: for each
 // query head h, using kv head h / (NumHeads/NumKVHeads),
 // softmax(q_h . k_t / sqrt(HeadDim)) weighted sum of v_t.
+//
+// The keys of one kv head over positions 0..st.Pos are a (Pos+1) x HeadDim
+// matrix inside the cache (row t at offset t*KVDim, stride KVDim), and so
+// are its values: the scores are K_h q_h and the output V_hᵀ p, two BLAS
+// matrix-vector products on the cache in place.
 func (m *Model) attend(st *State, l int) {
 	c := m.Config
 	hd, kvDim := c.HeadDim(), c.KVDim()
@@ -180,21 +191,16 @@ func (m *Model) attend(st *State, l int) {
 	}
 	att := st.att[:n]
 	scale := 1 / math.Sqrt(float64(hd))
+	p := blas64.Vector{N: n, Inc: 1, Data: att}
 	for h := range c.NumHeads {
-		q := st.q[h*hd : (h+1)*hd]
 		off := (h / group) * hd
-		for t := range n {
-			att[t] = dot(q, keys[t*kvDim+off:t*kvDim+off+hd]) * scale
-		}
+		kh := blas64.General{Rows: n, Cols: hd, Stride: kvDim, Data: keys[off:]}
+		vh := blas64.General{Rows: n, Cols: hd, Stride: kvDim, Data: values[off:]}
+		q := blas64.Vector{N: hd, Inc: 1, Data: st.q[h*hd : (h+1)*hd]}
+		blas64.Gemv(blas.NoTrans, scale, kh, q, 0, p) // scores: scale · K_h q
 		Softmax(att)
-		out := st.xb[h*hd : (h+1)*hd]
-		clear(out)
-		for t := range n {
-			a, v := att[t], values[t*kvDim+off:t*kvDim+off+hd]
-			for i := range out {
-				out[i] += a * v[i]
-			}
-		}
+		out := blas64.Vector{N: hd, Inc: 1, Data: st.xb[h*hd : (h+1)*hd]}
+		blas64.Gemv(blas.Trans, 1, vh, p, 0, out) // V_hᵀ p
 	}
 }
 
@@ -252,15 +258,22 @@ func Generate(m *Model, prompt []int, n int) ([]int, error) {
 // implementations are checked against. They panic on mismatched lengths
 // (a programming error), like gonum.
 
-// MatVec sets dst = m x. len(dst) must be m.Rows and len(x) m.Cols; dst must
-// not alias x.
+// MatVec sets dst = m x with gonum's [mat.VecDense.MulVec]. len(dst) must be
+// m.Rows and len(x) m.Cols; dst must not alias x.
 func MatVec(dst []float64, m Matrix, x []float64) {
 	if len(dst) != m.Rows || len(x) != m.Cols || len(m.Data) != m.Rows*m.Cols {
 		panic(fmt.Sprintf("model: MatVec: %dx%d matrix (%d values), x of %d, dst of %d", m.Rows, m.Cols, len(m.Data), len(x), len(dst)))
 	}
-	for i := range dst {
-		dst[i] = dot(m.Data[i*m.Cols:(i+1)*m.Cols], x)
+	// gonum has no empty vectors: a product with no rows is nothing, one
+	// with no columns is zero.
+	switch {
+	case len(dst) == 0:
+		return
+	case len(x) == 0:
+		clear(dst)
+		return
 	}
+	mat.NewVecDense(len(dst), dst).MulVec(m, mat.NewVecDense(len(x), x))
 }
 
 // RMSNorm sets dst = gain ⊙ x / sqrt(mean(x²) + eps). dst may be x.
@@ -268,7 +281,7 @@ func RMSNorm(dst, x, gain []float64, eps float64) {
 	if len(dst) != len(x) || len(gain) != len(x) {
 		panic(fmt.Sprintf("model: RMSNorm: lengths dst %d, x %d, gain %d", len(dst), len(x), len(gain)))
 	}
-	s := 1 / math.Sqrt(dot(x, x)/float64(len(x))+eps)
+	s := 1 / math.Sqrt(floats.Dot(x, x)/float64(len(x))+eps)
 	for i := range x {
 		dst[i] = gain[i] * (x[i] * s)
 	}
@@ -280,17 +293,7 @@ func LayerNorm(dst, x, gain, bias []float64, eps float64) {
 	if len(dst) != len(x) || len(gain) != len(x) || len(bias) != len(x) {
 		panic(fmt.Sprintf("model: LayerNorm: lengths dst %d, x %d, gain %d, bias %d", len(dst), len(x), len(gain), len(bias)))
 	}
-	n := float64(len(x))
-	var mean float64
-	for _, v := range x {
-		mean += v
-	}
-	mean /= n
-	var variance float64
-	for _, v := range x {
-		variance += (v - mean) * (v - mean)
-	}
-	variance /= n
+	mean, variance := stat.PopMeanVariance(x, nil)
 	s := 1 / math.Sqrt(variance+eps)
 	for i := range x {
 		dst[i] = gain[i]*((x[i]-mean)*s) + bias[i]
@@ -341,18 +344,13 @@ func ApplyRoPE(x []float64, pos, headDim int, theta float64) {
 }
 
 // Argmax returns the index of the largest value, the lowest one on ties, or
-// -1 for an empty slice. NaN values are never chosen unless all are NaN.
+// -1 for an empty slice. NaN values are never chosen unless all are NaN
+// (then it returns 0). It is gonum's [floats.MaxIdx] but for the empty slice.
 func Argmax(x []float64) int {
-	best := -1
-	for i, v := range x {
-		if best < 0 && !math.IsNaN(v) || best >= 0 && v > x[best] {
-			best = i
-		}
+	if len(x) == 0 {
+		return -1
 	}
-	if best < 0 && len(x) > 0 {
-		return 0
-	}
-	return best
+	return floats.MaxIdx(x)
 }
 
 // ropeTable fills cos[i], sin[i] with the rotation of pair i of a head at
@@ -373,28 +371,5 @@ func rotate(x, cos, sin []float64) {
 			x[h+2*i] = a*cos[i] - b*sin[i]
 			x[h+2*i+1] = a*sin[i] + b*cos[i]
 		}
-	}
-}
-
-func dot(a, b []float64) float64 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float64
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
-}
-
-func addTo(dst, x []float64) {
-	x = x[:len(dst)]
-	for i := range dst {
-		dst[i] += x[i]
 	}
 }

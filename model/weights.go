@@ -4,16 +4,28 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+
+	"gonum.org/v1/gonum/blas/blas64"
+	"gonum.org/v1/gonum/mat"
 )
 
 // Matrix is a dense row-major matrix: element (i, j) is Data[i*Cols+j]. Weight
 // matrices are stored out x in, so y = W x has len(y) == Rows and
 // len(x) == Cols. The zero Matrix is empty (a tensor that the architecture
 // does not use).
+//
+// A Matrix is a gonum [mat.Matrix] and a [mat.RawMatrixer] whose raw form
+// shares Data: gonum's routines (mat.VecDense.MulVec, mat.Dense.Mul, ...)
+// take the weights as they are, without a copy, and [MatVec] is one of them.
 type Matrix struct {
 	Rows, Cols int
 	Data       []float64
 }
+
+var (
+	_ mat.Matrix      = Matrix{}
+	_ mat.RawMatrixer = Matrix{}
+)
 
 // NewMatrix returns a zeroed rows x cols matrix.
 func NewMatrix(rows, cols int) Matrix {
@@ -26,6 +38,18 @@ func (m Matrix) At(i, j int) float64 {
 		panic(fmt.Sprintf("model: Matrix.At(%d, %d) out of range %dx%d", i, j, m.Rows, m.Cols))
 	}
 	return m.Data[i*m.Cols+j]
+}
+
+// Dims returns the number of rows and columns, as [mat.Matrix] asks.
+func (m Matrix) Dims() (r, c int) { return m.Rows, m.Cols }
+
+// T returns the transpose of m, a view that shares its data.
+func (m Matrix) T() mat.Matrix { return mat.Transpose{Matrix: m} }
+
+// RawMatrix returns m as a [blas64.General] that shares Data: a change to
+// one is a change to the other.
+func (m Matrix) RawMatrix() blas64.General {
+	return blas64.General{Rows: m.Rows, Cols: m.Cols, Stride: m.Cols, Data: m.Data}
 }
 
 // Row returns row i as a slice that aliases Data. It panics if i is out of

@@ -109,11 +109,29 @@ func planAction(c *cli.Context) error {
 	w := c.App.Writer
 	switch format {
 	case "json":
-		return writeJSON(w, rep)
+		return writeJSON(w, planJSON{rep, growthOf(rep)})
 	case "csv":
 		return writePlanCSV(w, rep)
 	}
 	return writePlanTable(w, rep, cfg.SeqLen)
+}
+
+// planJSON is the JSON of a plan: the report and, per strategy costed at two
+// contexts or more, its growth exponent (see sim.GrowthExponent).
+type planJSON struct {
+	*sim.PlanReport
+	Growth map[sim.Strategy]float64 `json:"growth_exponent,omitempty"`
+}
+
+// growthOf returns the growth exponent of each strategy that has one.
+func growthOf(rep *sim.PlanReport) map[sim.Strategy]float64 {
+	out := map[sim.Strategy]float64{}
+	for _, s := range []sim.Strategy{sim.Cryptogen, sim.Recompute} {
+		if k, err := rep.Growth(s); err == nil {
+			out[s] = k
+		}
+	}
+	return out
 }
 
 func writePlanCSV(w io.Writer, rep *sim.PlanReport) error {
@@ -189,6 +207,16 @@ func writePlanTable(w io.Writer, rep *sim.PlanReport, trained int) error {
 	}
 	fmt.Fprintf(w, "\nlongest context within %s: cryptogen %s, recompute %s\n", budget,
 		longest(rep.Longest[sim.Cryptogen]), longest(rep.Longest[sim.Recompute]))
+	if g := growthOf(rep); len(g) > 0 {
+		k := func(s sim.Strategy) string {
+			if v, ok := g[s]; ok {
+				return fmt.Sprintf("%.2f", v)
+			}
+			return "n/a"
+		}
+		fmt.Fprintf(w, "growth over the sweep (seconds per token ~ context^k, least squares on log-log): cryptogen k = %s, recompute k = %s\n",
+			k(sim.Cryptogen), k(sim.Recompute))
+	}
 	return nil
 }
 

@@ -20,13 +20,20 @@ func TestPlan(t *testing.T) {
 			Cryptogen map[string]any `json:"cryptogen"`
 			Recompute map[string]any `json:"recompute"`
 		} `json:"points"`
-		Longest map[string]int `json:"longest_context"`
+		Longest map[string]int     `json:"longest_context"`
+		Growth  map[string]float64 `json:"growth_exponent"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out)
 	}
 	if len(rep.Points) != 5 || rep.Points[4].Context != 512 || rep.Longest["cryptogen"] != 512 {
 		t.Fatalf("points %+v, longest %v", rep.Points, rep.Longest)
+	}
+	// Recompute re-runs the prefix (linear layers linear in the context,
+	// attention quadratic): an exponent in (1, 2]; cryptogen's step is
+	// mostly one token's linear layers: below 1 (sim.TestPlanGrowth).
+	if cg, rc := rep.Growth["cryptogen"], rep.Growth["recompute"]; !(cg > 0 && cg < 1 && rc > 1 && rc <= 2) {
+		t.Errorf("growth exponents %v", rep.Growth)
 	}
 	prev := 0.0
 	for _, pt := range rep.Points {
@@ -50,7 +57,8 @@ func TestPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out, "longest context within") || strings.Contains(out, "cryptogen 512 tokens") ||
-		!strings.Contains(out, "recompute none of the sweep") || !strings.Contains(out, "context  cryptogen s/token") {
+		!strings.Contains(out, "recompute none of the sweep") || !strings.Contains(out, "context  cryptogen s/token") ||
+		!strings.Contains(out, "growth over the sweep (seconds per token ~ context^k, least squares on log-log): cryptogen k = 0.") {
 		t.Errorf("table:\n%s", out)
 	}
 	out, _, err = cgsim("plan", "--model", "stories260K", "--max-context", "256", "--quiet", "--format", "csv")

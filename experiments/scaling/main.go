@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -359,7 +360,9 @@ func PlotRows(path, title string, rows []Row, memory bool) error {
 }
 
 // PrintRows prints, per context and network, both strategies' seconds per
-// token and their ratio, and the cryptogen cache's memory.
+// token and their ratio, and the cryptogen cache's memory; then, per
+// network, each strategy's growth exponent over the contexts (the
+// least-squares log-log slope, sim.GrowthExponent).
 func PrintRows(w io.Writer, rows []Row) {
 	type key struct {
 		ctx int
@@ -383,4 +386,27 @@ func PrintRows(w io.Writer, rows []Row) {
 			cg.Rounds, float64(cg.PeakMemoryBytes)/1e6)
 	}
 	tw.Flush()
+	var nets []string
+	for _, k := range order {
+		if !slices.Contains(nets, k.net) {
+			nets = append(nets, k.net)
+		}
+	}
+	for _, nw := range nets {
+		var parts []string
+		for _, s := range []sim.Strategy{sim.Cryptogen, sim.Recompute} {
+			var xs, ys []float64
+			for _, k := range order {
+				if c, ok := by[k][s]; ok && k.net == nw {
+					xs, ys = append(xs, float64(k.ctx)), append(ys, c.Seconds())
+				}
+			}
+			g := "n/a"
+			if v, err := sim.GrowthExponent(xs, ys); err == nil {
+				g = fmt.Sprintf("%.2f", v)
+			}
+			parts = append(parts, fmt.Sprintf("%s k = %s", s, g))
+		}
+		fmt.Fprintf(w, "growth on %s (seconds per token ~ context^k, least squares on log-log): %s\n", nw, strings.Join(parts, ", "))
+	}
 }
