@@ -397,7 +397,7 @@ func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][
 		return nil, err
 	}
 	if s.inspect != nil {
-		s.inspect(cts)
+		s.inspect(cts, sp.public())
 	}
 	bits := sp.floodInt()
 	masks := make([][]uint64, len(cts))

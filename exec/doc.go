@@ -67,13 +67,19 @@
 // server adds Encode(-r) for a fresh mask r uniform modulo t (crypto/rand,
 // rejection sampling), adds a public-key encryption of zero (re-randomizes
 // c1) and a flooding error uniform in [-2^f, 2^f) with
-// f = nu - log2 t + 40 + log2 N - 1, where 2^nu bounds the payload m + t·e
-// of the computation (see NoiseModel): over the N coefficients the
-// statistical distance to a ciphertext that depends only on the result is
-// at most N·2^(nu - log2 t)/2^(f+1) = 2^-40. It then rescales the flooded
-// ciphertext down to the lowest level at which it still decrypts (fewer
-// bytes; a public function of the flooded ciphertext cannot undo the
-// flooding), and sends it. The client decrypts y - r; the server keeps r.
+// f = ceil(log2((2^nu + t)/t) + κ + log2 N - 1), where 2^nu bounds, in the
+// worst case, the payload m + t·e of the masked result, the encryption of
+// zero included (see NoiseModel): over the N coefficients the statistical
+// distance to a ciphertext that depends only on the result is at most
+// N·2^(nu - log2 t)/2^(f+1) <= 2^-κ. κ is the Planner's: a session
+// (package sim) plans with κ + ceil(log2 D) for the D ciphertexts it
+// returns, so that the whole transcript keeps the preset's κ. It then
+// rescales the flooded ciphertext down to the lowest level at which it
+// still decrypts (fewer bytes; a public function of the flooded ciphertext
+// cannot undo the flooding), and sends it. The client decrypts y - r; the
+// server keeps r. [Session.InspectReturns] is the audit seam of this path:
+// it shows every returned batch and its [ReturnPlan] before the mask, and
+// [Client.PayloadBits] measures a payload with the client's key.
 // The noise model ([NoiseModel], exported: package kv tracks its cache
 // with it) and its constants are those of package params; every
 // primitive plans its input level (the lowest that leaves room for the
@@ -81,11 +87,11 @@
 //
 // The attention kernels read a cache whose ciphertexts are not fresh
 // (client appends sum encryptions, homomorphic appends and rescales add
-// noise): AttentionShape.CacheBits and CacheMsgs bound its payload and the
-// number of (uncentered) messages summed in it, and the kernels plan their
-// level and flooding for that bound (zero: fresh). A kernel planned for
-// fresh ciphertexts over a real cache floods too little: package kv plans
-// its kernels for the bound its noise model proves (kv.Config.Kernels).
+// noise): AttentionShape.CacheBits bounds its payload, and the kernels
+// plan their level and flooding for that bound (zero: fresh). A kernel
+// planned for fresh ciphertexts over a real cache floods too little:
+// package kv plans its kernels for the bound its noise model proves
+// (kv.Config.Kernels), and the run and estimate engines use those.
 // A [C2S] with ClientOnly set skips the server's share (the cache's client
 // appends, whose server share stays in the clear).
 //

@@ -6,9 +6,10 @@ import "github.com/tuneinsight/lattigo/v5/core/rlwe"
 // which may import kv): they exist only while testing.
 
 // SetInspect has the session's server call f with the ciphertexts it is
-// about to mask, flood and return (see Server.inspect).
-func SetInspect(s *Session, f func(cts []*rlwe.Ciphertext)) { s.Server.inspect = f }
+// about to mask, flood and return (see Session.InspectReturns).
+func SetInspect(s *Session, f func(cts []*rlwe.Ciphertext)) {
+	s.InspectReturns(func(cts []*rlwe.Ciphertext, _ ReturnPlan) { f(cts) })
+}
 
-// PayloadBits is the payload of ct measured with the session's client key
-// (see payloadBits).
-func PayloadBits(s *Session, ct *rlwe.Ciphertext) float64 { return payloadBits(s.Client, ct) }
+// PayloadBits is the payload of ct measured with the session's client key.
+func PayloadBits(s *Session, ct *rlwe.Ciphertext) float64 { return s.Client.PayloadBits(ct) }

@@ -3,38 +3,12 @@ package exec
 import (
 	"fmt"
 	"math"
-	"math/big"
 	"testing"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
 	"github.com/cgsim/cgsim/cost"
 )
-
-// payloadBits is the measured payload of ct: log2 of the infinity norm of
-// t·(c0 + c1·s) mod Q_level lifted to (-Q/2, Q/2], that is of m + t·e
-// (see noiseModel), decrypted with the client's key (test side only).
-func payloadBits(c *Client, ct *rlwe.Ciphertext) float64 {
-	pt := c.dec.DecryptNew(ct)
-	rq := c.params.RingQ().AtLevel(ct.Level())
-	if pt.IsNTT {
-		rq.INTT(pt.Value, pt.Value)
-	}
-	rq.MulScalar(pt.Value, c.params.PlaintextModulus(), pt.Value)
-	coeffs := make([]*big.Int, c.params.N())
-	for i := range coeffs {
-		coeffs[i] = new(big.Int)
-	}
-	rq.PolyToBigintCentered(pt.Value, 1, coeffs)
-	hi := new(big.Int)
-	for _, x := range coeffs {
-		if x.CmpAbs(hi) > 0 {
-			hi.Abs(x)
-		}
-	}
-	f, _ := new(big.Float).SetInt(hi).Float64()
-	return math.Log2(f)
-}
 
 // noisePresets: the noise check runs at the test preset, and at both
 // secure presets unless -short.
@@ -155,11 +129,11 @@ func TestNoiseModel(t *testing.T) {
 				}
 				defer sess.Close()
 				measured := math.Inf(-1)
-				sess.Server.inspect = func(cts []*rlwe.Ciphertext) {
+				sess.InspectReturns(func(cts []*rlwe.Ciphertext, _ ReturnPlan) {
 					for _, ct := range cts {
-						measured = math.Max(measured, payloadBits(sess.Client, ct))
+						measured = math.Max(measured, sess.Client.PayloadBits(ct))
 					}
-				}
+				})
 				k.run(t, sess)
 				margin := k.noise - measured
 				t.Logf("payload: model %.1f bits, measured %.1f bits (error %.1f bits), margin %.1f bits", k.noise, measured, measured-math.Log2(float64(tm)), margin)

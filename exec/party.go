@@ -43,10 +43,9 @@ type Server struct {
 	conn   net.Conn
 
 	// inspect, if not nil, is called with the ciphertexts the server is
-	// about to mask, flood and return, before any of that: a test seam for
-	// the noise-model check (the tests decrypt them with the client's
-	// key). Production code never sets it.
-	inspect func(cts []*rlwe.Ciphertext)
+	// about to mask, flood and return, before any of that, and their plan
+	// (Session.InspectReturns).
+	inspect func(cts []*rlwe.Ciphertext, plan ReturnPlan)
 }
 
 // NewClient generates a fresh key pair for p. conn is the client's end of

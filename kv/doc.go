@@ -71,20 +71,21 @@
 // # Noise model, budget and refresh policies
 //
 // [Model] bounds the payload log2 ||m + t·e|| of every cache ciphertext
-// from public information (exec.NoiseModel's rules, which it uses rather
-// than copies, and the budget comment of package params), with
-// [NoiseState] bounding sums of k
-// fresh encryptions by T + 0.66 + log2(msgs + 19.2·sqrt(k)) instead of
-// linearly. TestNoiseModelBounds follows the trajectories on ciphertexts
-// under a key of its own and measures: the model is above the measured
-// payload by 1.1 to 1.8 bits for client appends (up to 512 summed at
-// bgv-n14), 1.1 to 7.0 bits after homomorphic appends and refreshes.
+// from public information, in the worst case, with exec.NoiseModel's rules
+// (which it uses rather than copies; their derivation is in exec's
+// NoiseModel documentation). [NoiseState] keeps a sum of encryptions
+// exact: Msgs messages of at most t - 1 each, Fresh fresh encryptions of
+// error at most B_e (the sampler's bound) and an Extra part for what
+// products and rescales added, so the bound of k summed client appends is
+// Msgs·(t-1) + Fresh·B_e·t, linear in k and never below the truth.
+// TestNoiseModelBounds follows the trajectories on ciphertexts under a key
+// of its own and checks that the measured payload never exceeds it.
 //
 // The kernels over the cache. [NewConfig] follows the cache's whole life
 // up to MaxContext (appends, the policy's refreshes, a prefill switch)
-// and plans exec's decode kernels for the largest payload and message
-// count a key or value ciphertext reaches at the kernel level
-// (Config.CacheBits, Config.CacheMsgs, exec.AttentionShape), re-planning
+// and plans exec's decode kernels for the largest payload a key or value
+// ciphertext reaches at the kernel level (Config.CacheBits,
+// exec.AttentionShape), re-planning
 // until the plan covers the trajectory: their flooding then gives κ bits
 // of statistical security over the real cache, not over fresh
 // ciphertexts. Use [Config.Kernels] (or [Config.KernelShape]) for the
@@ -92,9 +93,8 @@
 // the kernels' pre-flooding payload over caches of many client appends and
 // of homomorphic appends with refreshes: the model bounds it. At bgv-n13
 // (B = 256 stories260K tokens per ciphertext) a ciphertext of 256 client
-// appends cannot be flooded for 40 bits at its only level: NewConfig
-// rejects Never there with ErrBudget, and Lazy{0} (a refresh about every
-// 117 tokens) is the cheapest safe policy.
+// appends still floods for a 512-token session's budget with Never, but
+// no homomorphic append fits: NewConfig rejects them with ErrBudget.
 //
 // The kernel slack of a ciphertext ([Model.KernelSlack]) is what remains
 // of log2 Q_L - 1 at the kernel level L after rescaling the ciphertext to

@@ -40,7 +40,7 @@ type Report struct {
 	Security         Security `json:"session_security"`
 	StatSecurityBits float64  `json:"statistical_security_bits"`
 	// MaxLogitDiff is the largest |logit - reference logit| of a run with
-	// the test-only logit reveal (cgsim run --check).
+	// the test-only logit reveal (cgsim run --reveal-logits).
 	MaxLogitDiff *float64 `json:"max_logit_diff,omitempty"`
 	// Breakdown is the cost of every phase per Kind.
 	Breakdown []PhaseCost `json:"-"`

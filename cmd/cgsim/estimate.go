@@ -37,6 +37,7 @@ func protocolFlags() []cli.Flag {
 		&cli.StringFlag{Name: "refresh", Usage: "cryptogen cache refresh policy: eager, lazy or never (default: never with client appends, lazy with homomorphic ones)"},
 		&cli.Float64Flag{Name: "refresh-threshold", Usage: "lazy refresh threshold tau, in bits of remaining noise budget (implies --refresh lazy)"},
 		&cli.StringFlag{Name: "profile", Usage: "profile file from cgsim calibrate (default: the preset's built-in profile)"},
+		&cli.IntFlag{Name: "max-session-tokens", Usage: "size the flooding for a session that may grow to this many tokens, prompt included (default: the prompt and --gen)"},
 	}
 }
 
@@ -62,6 +63,8 @@ type protocol struct {
 	network  net.Network
 	cache    sim.CacheOptions
 	profile  *cost.Profile // nil: built-in
+	// maxSession is --max-session-tokens (0: the generation asked).
+	maxSession int
 }
 
 func protocolFrom(c *cli.Context) (protocol, error) {
@@ -97,6 +100,9 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 	}
 	if p.cache.Refresh, err = sim.ParseRefresh(c.String("refresh"), tau); err != nil {
 		return p, err
+	}
+	if p.maxSession = c.Int("max-session-tokens"); p.maxSession < 0 {
+		return p, fmt.Errorf("--max-session-tokens must be a positive number of tokens, got %d", p.maxSession)
 	}
 	if f := c.String("profile"); f != "" {
 		if p.profile, err = cost.LoadProfile(f); err != nil {
@@ -172,7 +178,7 @@ func estimateAction(c *cli.Context) error {
 		return fmt.Errorf("estimate: --prompt and --gen must be at least 1, got %d and %d", c.Int("prompt"), c.Int("gen"))
 	}
 	rep, err := sim.Estimate(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache})
+		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession})
 	if err != nil {
 		return err
 	}
@@ -241,6 +247,10 @@ func writeTable(w io.Writer, rep *sim.Report) error {
 	line("total", rep.PromptTokens+rep.Generated-1, rep.Total)
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if sec := rep.Security; sec.FloodBits > 0 {
+		fmt.Fprintf(w, "\nstatistical security: %.1f bits for the %d ciphertexts returned (each flooded for %d bits: κ = %d plus room for the %d ciphertexts a session of %d tokens returns)\n",
+			rep.StatSecurityBits, rep.Total.Decryptions, sec.FloodBits, sec.Kappa, sec.Ciphertexts, sec.DeclaredTokens)
 	}
 	fmt.Fprintf(w, "\nper kind (seconds; prefill, then all decode steps)\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -123,7 +123,7 @@ func referenceGeneration(t *testing.T, modelPath, tokPath, prompt string, gen in
 // from stories260K's (8 heads of 8 over 4 kv heads, hidden 172, 512 tokens
 // and positions, shared classifier) are written with model.WriteLlama2C
 // and run through the CLI, securely at the insecure test preset with
-// --check. The secure tokens must be the plaintext greedy tokens (computed
+// --reveal-logits. The secure tokens must be the plaintext greedy tokens (computed
 // here with package model, and by cgsim run --plaintext) and the largest
 // logit difference at most 0.05.
 //
@@ -210,7 +210,7 @@ func TestRunOtherLlama2CShapes(t *testing.T) {
 			}
 
 			start := time.Now()
-			out, _, err = cgsim(append(args, "--check", "--quiet", "--params", "bgv-test-insecure", "--allow-insecure", "--net", "lan")...)
+			out, _, err = cgsim(append(args, "--reveal-logits", "--quiet", "--params", "bgv-test-insecure", "--allow-insecure", "--net", "lan")...)
 			if err != nil {
 				t.Fatalf("secure run: %v", err)
 			}
@@ -219,7 +219,7 @@ func TestRunOtherLlama2CShapes(t *testing.T) {
 				t.Fatalf("secure run: not JSON: %v\n%s", err, out)
 			}
 			if r.MaxLogitDiff == nil {
-				t.Fatalf("secure run with --check: no max_logit_diff in\n%s", out)
+				t.Fatalf("secure run with --reveal-logits: no max_logit_diff in\n%s", out)
 			}
 			t.Logf("secure run: %d prompt tokens, tokens %v, max |logit - reference| %.4f, %.1f s",
 				len(plain.PromptTokens), r.Tokens, *r.MaxLogitDiff, time.Since(start).Seconds())

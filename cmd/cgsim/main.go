@@ -3,7 +3,7 @@
 // Usage:
 //
 //	cgsim run --plaintext [--model FILE] [--tokenizer FILE] [--prompt TEXT] [--gen N] [--format table|json]
-//	cgsim run [--model FILE] [--tokenizer FILE] [--prompt TEXT] [--gen N] [protocol flags] [--check]
+//	cgsim run [--model FILE] [--tokenizer FILE] [--prompt TEXT] [--gen N] [protocol flags] [--reveal-logits]
 //	cgsim estimate [--model NAME|FILE] [--prompt N] [--gen N] [protocol flags] [--format table|json|csv]
 //	cgsim validate [same flags as run] [--tolerance F]
 //	cgsim plan [--model NAME|FILE] [--net NET] [--latency-budget D] [--memory-budget B] [--format table|json|csv]

@@ -33,7 +33,7 @@ func planCommand() *cli.Command {
 			&cli.StringFlag{Name: "memory-budget", Usage: "largest KV-cache memory: bytes with an optional unit (16GB, 512MiB)"},
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
-		}, protocolFlagsExcept("strategy")...),
+		}, protocolFlagsExcept("strategy", "max-session-tokens")...),
 		Action: planAction,
 	}
 }

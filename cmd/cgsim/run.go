@@ -17,17 +17,17 @@ func runCommand() *cli.Command {
 		Description: "Greedy generation on a llama2.c model. By default the secure protocol runs for real: BGV linear\n" +
 			"layers and attention over an encrypted KV cache, two-party protocols for the non-linear layers,\n" +
 			"every byte between client and server metered; it prints the text as it is generated and each\n" +
-			"token's latency (measured compute plus the simulated network) and traffic. --check also runs the\n" +
-			"plaintext reference and reports the largest logit difference, through a TEST-ONLY reveal of the\n" +
-			"logits to the client. With --plaintext, only the float64 reference runs.\n\n" +
-			"Example: cgsim run --prompt \"Once upon a time\" --gen 32 --check --net lan",
+			"token's latency (measured compute plus the simulated network) and traffic. --reveal-logits opens\n" +
+			"every step's logits to the client (the run is then NOT private) and reports their largest\n" +
+			"difference from the plaintext reference. With --plaintext, only the float64 reference runs.\n\n" +
+			"Example: cgsim run --prompt \"Once upon a time\" --gen 32 --reveal-logits --net lan",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "plaintext", Usage: "run the plaintext reference generation"},
 			&cli.StringFlag{Name: "model", Value: filepath.Join(defaultDataDir, "stories260K/stories260K.bin"), Usage: "llama2.c model file"},
 			&cli.StringFlag{Name: "tokenizer", Value: filepath.Join(defaultDataDir, "stories260K/tok512.bin"), Usage: "llama2.c tokenizer file"},
 			&cli.StringFlag{Name: "prompt", Usage: "prompt text (empty: start from BOS alone)"},
 			&cli.IntFlag{Name: "gen", Value: 128, Usage: "number of tokens to generate"},
-			&cli.BoolFlag{Name: "check", Usage: "secure run: compare with the plaintext reference (TEST-ONLY logit reveal)"},
+			&cli.BoolFlag{Name: "reveal-logits", Usage: "secure run: open the logits to the client (NOT private) and compare them with the plaintext reference"},
 			&cli.BoolFlag{Name: "quiet", Usage: "secure run: no progress bar"},
 			formatFlag(),
 		}, protocolFlags()...),

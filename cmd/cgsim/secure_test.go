@@ -67,7 +67,7 @@ func TestEstimateTableAndCSV(t *testing.T) {
 // reference check.
 func TestRunSecure(t *testing.T) {
 	out, _, err := cgsim("run", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "3", "--params", "bgv-test-insecure", "--allow-insecure",
-		"--net", "lan", "--check", "--quiet", "--format", "json")
+		"--net", "lan", "--reveal-logits", "--quiet", "--format", "json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,7 +32,7 @@ func tuneCommand() *cli.Command {
 				&cli.StringFlag{Name: "taus", Usage: "comma-separated lazy thresholds in bits (default " + floats(sim.DefaultTaus) + ")"},
 				&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
 				&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
-			}, protocolFlagsExcept("strategy", "append", "refresh", "refresh-threshold")...),
+			}, protocolFlagsExcept("strategy", "append", "refresh", "refresh-threshold", "max-session-tokens")...),
 			Action: tuneRefreshAction,
 		}},
 	}

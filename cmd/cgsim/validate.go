@@ -76,12 +76,13 @@ func validateAction(c *cli.Context) error {
 		return fmt.Errorf("validate: encoding the prompt: %w", err)
 	}
 	est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache})
+		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession})
 	if err != nil {
 		return err
 	}
 	bar := newBar(c, false, gen, "running")
-	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache},
+	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
+		MaxSessionTokens: p.maxSession},
 		prompt, false, func(sim.Step) { bar.tick() })
 	bar.done()
 	if err != nil {
