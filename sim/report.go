@@ -13,7 +13,8 @@ import (
 // what cgsim run, estimate and validate print with --format json: "tokens"
 // and "text" (absent from estimates), "prefill" (a cost.Cost), "decode"
 // (one cost.Cost per decode step: entry i produced generated token i+1,
-// token 0 comes out of the prefill), "total", and the configuration.
+// token 0 comes out of the prefill), "total", "by_kind" (the same phases
+// per Kind of primitive) and the configuration.
 type Report struct {
 	Model    string   `json:"model"`
 	Strategy Strategy `json:"strategy"`
@@ -30,6 +31,9 @@ type Report struct {
 	Prefill      cost.Cost   `json:"prefill"`
 	Decode       []cost.Cost `json:"decode"`
 	Total        cost.Cost   `json:"total"`
+	// PerKind is Prefill and Decode per Kind (kinds that cost nothing
+	// left out).
+	PerKind PerKind `json:"by_kind"`
 	// Setup is the one-off key exchange of a run (public and evaluation
 	// keys), not part of Total.
 	Setup *cost.Cost `json:"setup,omitempty"`
@@ -46,22 +50,35 @@ type Report struct {
 	Breakdown []PhaseCost `json:"-"`
 }
 
-// Summarize fills Prefill, Decode and Total from a breakdown.
+// PerKind is the JSON form of a breakdown: the prefill's and each decode
+// step's cost per Kind, parallel to Report.Prefill and Report.Decode.
+type PerKind struct {
+	Prefill map[Kind]cost.Cost   `json:"prefill"`
+	Decode  []map[Kind]cost.Cost `json:"decode"`
+}
+
+// Summarize fills Prefill, Decode, Total and PerKind from a breakdown.
 func (r *Report) Summarize(bd []PhaseCost) {
 	r.Breakdown = bd
-	r.Decode = r.Decode[:0]
+	r.Decode = []cost.Cost{}
 	r.Prefill, r.Total = cost.Cost{}, cost.Cost{}
+	r.PerKind = PerKind{Prefill: map[Kind]cost.Cost{}, Decode: []map[Kind]cost.Cost{}}
 	for _, ph := range bd {
 		c := ph.Total()
+		kinds := r.PerKind.Prefill
 		if ph.Phase.Kind == Prefill {
 			r.Prefill = r.Prefill.Add(c)
 		} else {
 			r.Decode = append(r.Decode, c)
+			kinds = map[Kind]cost.Cost{}
+			r.PerKind.Decode = append(r.PerKind.Decode, kinds)
+		}
+		for k, kc := range ph.Kinds {
+			if kc != (cost.Cost{}) {
+				kinds[k] = kinds[k].Add(kc)
+			}
 		}
 		r.Total = r.Total.Add(c)
-	}
-	if r.Decode == nil {
-		r.Decode = []cost.Cost{}
 	}
 }
 

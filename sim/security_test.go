@@ -71,9 +71,9 @@ func TestSessionFlooding(t *testing.T) {
 	client, hom := CacheOptions{Append: kv.ClientEncrypt}, CacheOptions{Append: kv.Homomorphic}
 	cases := []audit{
 		// bgv-test-insecure holds 64 stories260K tokens per cache
-		// ciphertext: 511 positions fill 8 of them, each by up to 64
-		// client appends.
-		{"stories260K/client/never", stories, "bgv-test-insecure", Cryptogen, client, 1, 511, false},
+		// ciphertext: 129 positions fill two of them by 64 client
+		// appends each, the most a ciphertext sums at this preset.
+		{"stories260K/client/never", stories, "bgv-test-insecure", Cryptogen, client, 1, 129, false},
 		{"stories260K/homomorphic/lazy0", stories, "bgv-test-insecure", Cryptogen, hom, 60, 12, false},
 		{"stories260K/homomorphic/lazy30", stories, "bgv-test-insecure", Cryptogen, CacheOptions{Append: kv.Homomorphic, Refresh: kv.Lazy{Tau: 30}}, 60, 12, false},
 		{"stories260K/homomorphic/eager", stories, "bgv-test-insecure", Cryptogen, CacheOptions{Append: kv.Homomorphic, Refresh: kv.Eager{}}, 60, 8, false},
@@ -86,7 +86,9 @@ func TestSessionFlooding(t *testing.T) {
 		{"gpt2-small-heads/homomorphic/lazy0", random(gpt2Small), "bgv-test-insecure", Cryptogen, hom, 40, 8, false},
 		{"llama-gqa/client/never", random(llama), "bgv-test-insecure", Cryptogen, client, 30, 40, false},
 		{"llama-gqa/recompute", random(llama), "bgv-test-insecure", Recompute, client, 30, 3, false},
-		// The long audits: the measurement, rerun.
+		// The long audits: contexts up to 512 (the measurement,
+		// rerun) and GPT-2's attention at 1024.
+		{"stories260K/client/never", stories, "bgv-test-insecure", Cryptogen, client, 1, 511, true},
 		{"stories260K/client/never", stories, "bgv-n14", Cryptogen, client, 1, 511, true},
 		{"stories260K/homomorphic/lazy0", stories, "bgv-n14", Cryptogen, hom, 256, 256, true},
 		{"gpt2-shaped/client/never", random(gpt2), "bgv-test-insecure", Cryptogen, client, 1000, 24, true},
