@@ -52,39 +52,60 @@ type Cost struct {
 // Seconds is the online wall time: compute plus network.
 func (c Cost) Seconds() float64 { return c.ComputeSeconds + c.NetworkSeconds }
 
-// Add returns c + o: additive fields are summed, the others keep their maximum.
+// Add returns c + o: additive fields are summed, the others keep their
+// maximum. It is written out field by field (the estimate engine calls it
+// millions of times); TestAddCoversEveryField fails if a new field is
+// left out.
 func (c Cost) Add(o Cost) Cost {
-	cv, ov := reflect.ValueOf(&c).Elem(), reflect.ValueOf(o)
-	for _, f := range layout {
-		a, b := cv.Field(f.index), ov.Field(f.index)
-		switch {
-		case f.max:
-			if b.Int() > a.Int() {
-				a.SetInt(b.Int())
-			}
-		case f.float:
-			a.SetFloat(a.Float() + b.Float())
-		default:
-			a.SetInt(a.Int() + b.Int())
-		}
-	}
+	c.CtPtMul += o.CtPtMul
+	c.CtCtMul += o.CtCtMul
+	c.Rotations += o.Rotations
+	c.Rescales += o.Rescales
+	c.Adds += o.Adds
+	c.Encodes += o.Encodes
+	c.Encryptions += o.Encryptions
+	c.Decryptions += o.Decryptions
+	c.Serializations += o.Serializations
+	c.Refreshes += o.Refreshes
+	c.Bootstraps += o.Bootstraps
+	c.ShareOps += o.ShareOps
+	c.Triples += o.Triples
+	c.BytesC2S += o.BytesC2S
+	c.BytesS2C += o.BytesS2C
+	c.Rounds += o.Rounds
+	c.OfflineBytes += o.OfflineBytes
+	c.OfflineSeconds += o.OfflineSeconds
+	c.ComputeSeconds += o.ComputeSeconds
+	c.NetworkSeconds += o.NetworkSeconds
+	c.PeakMemoryBytes = max(c.PeakMemoryBytes, o.PeakMemoryBytes)
+	c.LevelsConsumed = max(c.LevelsConsumed, o.LevelsConsumed)
 	return c
 }
 
 // Scale returns c repeated n times: additive fields are multiplied by n, the
 // others are unchanged (running a step n times does not raise its peak).
 func (c Cost) Scale(n int64) Cost {
-	cv := reflect.ValueOf(&c).Elem()
-	for _, f := range layout {
-		v := cv.Field(f.index)
-		switch {
-		case f.max:
-		case f.float:
-			v.SetFloat(v.Float() * float64(n))
-		default:
-			v.SetInt(v.Int() * n)
-		}
-	}
+	c.CtPtMul *= n
+	c.CtCtMul *= n
+	c.Rotations *= n
+	c.Rescales *= n
+	c.Adds *= n
+	c.Encodes *= n
+	c.Encryptions *= n
+	c.Decryptions *= n
+	c.Serializations *= n
+	c.Refreshes *= n
+	c.Bootstraps *= n
+	c.ShareOps *= n
+	c.Triples *= n
+	c.BytesC2S *= n
+	c.BytesS2C *= n
+	c.Rounds *= n
+	c.OfflineBytes *= n
+	f := float64(n)
+	c.OfflineSeconds *= f
+	c.ComputeSeconds *= f
+	c.NetworkSeconds *= f
 	return c
 }
 

@@ -295,3 +295,52 @@ func TestDefaultProfiles(t *testing.T) {
 		}
 	}
 }
+
+// TestAddCoversEveryField sets each field of Cost in turn (found by
+// reflection, so a field added later is found too) and checks that Add,
+// Scale, CounterDiff and Values handle it: additive fields double under
+// Add and triple under Scale(3), `combine:"max"` fields keep the larger
+// value and do not scale.
+func TestAddCoversEveryField(t *testing.T) {
+	typ := reflect.TypeOf(Cost{})
+	for i := range typ.NumField() {
+		sf := typ.Field(i)
+		t.Run(sf.Name, func(t *testing.T) {
+			var one Cost
+			f := reflect.ValueOf(&one).Elem().Field(i)
+			get := func(c Cost) float64 {
+				v := reflect.ValueOf(c).Field(i)
+				if v.Kind() == reflect.Float64 {
+					return v.Float()
+				}
+				return float64(v.Int())
+			}
+			if f.Kind() == reflect.Float64 {
+				f.SetFloat(2)
+			} else {
+				f.SetInt(2)
+			}
+			isMax := sf.Tag.Get("combine") == "max"
+			sum, scaled := get(one.Add(one)), get(one.Scale(3))
+			if isMax && (sum != 2 || scaled != 2) {
+				t.Errorf("max field: Add gives %g, Scale(3) %g; want 2 and 2", sum, scaled)
+			}
+			if !isMax && (sum != 4 || scaled != 6) {
+				t.Errorf("Add gives %g, Scale(3) %g; want 4 and 6", sum, scaled)
+			}
+			if isMax && get(Cost{}.Add(one)) != 2 {
+				t.Error("max field: Add of a zero cost loses the value")
+			}
+			found := false
+			for _, v := range one.Values() {
+				found = found || v == 2
+			}
+			if !found {
+				t.Error("not in Values")
+			}
+			if f.Kind() != reflect.Float64 && len(CounterDiff(one, Cost{})) != 1 {
+				t.Error("CounterDiff misses it")
+			}
+		})
+	}
+}

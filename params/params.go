@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/bits"
 	"strings"
+	"sync"
 
 	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
@@ -65,16 +66,26 @@ type Preset struct {
 
 // BGV instantiates the lattigo parameters of a BGV preset. It returns an
 // error if the preset is not a BGV preset or if lattigo rejects the literal.
+// Parameters are immutable: they are built once per literal (building one
+// costs milliseconds: the NTT tables of every prime) and shared.
 func (p Preset) BGV() (bgv.Parameters, error) {
 	if p.Scheme != BGV {
 		return bgv.Parameters{}, fmt.Errorf("params: preset %q is a %v preset, not BGV", p.Name, p.Scheme)
+	}
+	key := fmt.Sprintf("%+v", p.BGVLiteral)
+	if bp, ok := bgvBuilt.Load(key); ok {
+		return bp.(bgv.Parameters), nil
 	}
 	bp, err := bgv.NewParametersFromLiteral(p.BGVLiteral)
 	if err != nil {
 		return bgv.Parameters{}, fmt.Errorf("params: preset %q: lattigo rejects the BGV literal: %w", p.Name, err)
 	}
+	bgvBuilt.Store(key, bp)
 	return bp, nil
 }
+
+// bgvBuilt holds the BGV parameters built so far, by literal.
+var bgvBuilt sync.Map
 
 // CKKS instantiates the lattigo parameters of a CKKS preset. It returns an
 // error if the preset is not a CKKS preset or if lattigo rejects the literal.

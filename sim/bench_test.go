@@ -52,6 +52,19 @@ func BenchmarkEstimateGPT2(b *testing.B) {
 	b.ReportMetric(rep.MeanDecode().Seconds(), "est-s/token")
 }
 
+// BenchmarkEstimateLlama3 is the largest estimate users ask for: Llama-3-8B,
+// a 4096-token prompt and 256 generated tokens, at the default preset on
+// the WAN model (the target: well under 50 ms per estimate).
+func BenchmarkEstimateLlama3(b *testing.B) {
+	opts := sim.EstimateOptions{Model: benchConfig(b, "llama3-8b"), Preset: benchPreset(b, params.DefaultBGV), Network: net.WAN,
+		Strategy: sim.Cryptogen, Prompt: 4096, Gen: 256}
+	for b.Loop() {
+		if _, err := sim.Estimate(opts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkPlan is cgsim plan's default sweep: GPT-2 at the default preset
 // on the WAN model, a decode step of both strategies at the 17 contexts of
 // PlanContexts(128, 32768), costed concurrently (one context per

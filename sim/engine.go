@@ -129,10 +129,7 @@ const (
 )
 
 // Kinds lists every Kind in the order of the breakdown tables.
-func Kinds() []Kind {
-	return []Kind{KindEmbedding, KindLinear, KindAppend, KindAttention, KindSoftmax,
-		KindNorm, KindActivation, KindMul, KindArgmax}
-}
+func Kinds() []Kind { return append([]Kind(nil), kindOrder[:]...) }
 
 // PhaseKind is whether a phase is the prefill or a decode step.
 type PhaseKind int
@@ -199,24 +196,67 @@ func ParseStrategy(s string) (Strategy, error) {
 }
 
 // recorder accumulates costs per phase and kind; both engines embed it.
+// The current phase is kept in an array indexed by kind (the estimate
+// engine records hundreds of thousands of operations per estimate) and
+// turned into a PhaseCost when the next phase begins or on Breakdown.
 type recorder struct {
 	phases []PhaseCost
+	open   bool
+	cur    Phase
+	kinds  [len(kindOrder)]cost.Cost
+}
+
+var kindOrder = [...]Kind{KindEmbedding, KindLinear, KindAppend, KindAttention, KindSoftmax,
+	KindNorm, KindActivation, KindMul, KindArgmax}
+
+func kindIndex(k Kind) int {
+	for i, o := range kindOrder {
+		if o == k {
+			return i
+		}
+	}
+	panic("sim: unknown kind " + string(k)) // the kinds are this package's constants
+}
+
+// close turns the open phase into a PhaseCost.
+func (r *recorder) close() {
+	if !r.open {
+		return
+	}
+	m := make(map[Kind]cost.Cost, len(kindOrder))
+	for i, c := range r.kinds {
+		if c != (cost.Cost{}) {
+			m[kindOrder[i]] = c
+		}
+	}
+	r.phases = append(r.phases, PhaseCost{Phase: r.cur, Kinds: m})
+	r.open = false
 }
 
 func (r *recorder) Begin(ph Phase) {
-	r.phases = append(r.phases, PhaseCost{Phase: ph, Kinds: map[Kind]cost.Cost{}})
+	r.close()
+	r.open, r.cur, r.kinds = true, ph, [len(kindOrder)]cost.Cost{}
 }
 
 func (r *recorder) record(k Kind, c cost.Cost) {
-	if len(r.phases) == 0 {
+	if !r.open && len(r.phases) == 0 {
 		r.Begin(Phase{Kind: Prefill})
 	}
-	cur := &r.phases[len(r.phases)-1]
-	cur.Kinds[k] = cur.Kinds[k].Add(c)
+	if !r.open { // after Breakdown: reopen the last phase
+		last := r.phases[len(r.phases)-1]
+		r.phases = r.phases[:len(r.phases)-1]
+		r.open, r.cur, r.kinds = true, last.Phase, [len(kindOrder)]cost.Cost{}
+		for kk, kc := range last.Kinds {
+			r.kinds[kindIndex(kk)] = kc
+		}
+	}
+	i := kindIndex(k)
+	r.kinds[i] = r.kinds[i].Add(c)
 }
 
 // Breakdown returns a copy of the phases recorded so far.
 func (r *recorder) Breakdown() []PhaseCost {
+	r.close()
 	out := make([]PhaseCost, len(r.phases))
 	for i, p := range r.phases {
 		m := make(map[Kind]cost.Cost, len(p.Kinds))

@@ -158,7 +158,7 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 			return nil, fmt.Errorf("sim: internal error: cache trajectory out of step at layer %d", layer)
 		}
 		if e.plan.kv.Method == kv.Homomorphic {
-			e.rec(KindAppend, e.plan.memo(costKey{"source", 0, 0, 0}, e.plan.kv.EstimateSource))
+			e.rec(KindAppend, e.plan.memo(costKey{memoSource, 0, 0, 0}, e.plan.kv.EstimateSource))
 		}
 		if layer == 0 {
 			st, err := e.traj.Step()

@@ -49,12 +49,29 @@ type planner struct {
 
 type linKey struct{ out, in, rows int }
 
-// costKey identifies a memoized Estimate: a protocol name and up to three
-// sizes.
+// costKey identifies a memoized Estimate: a step and up to three sizes.
 type costKey struct {
-	name    string
+	step    memoStep
 	a, b, c int
 }
+
+// memoStep names the memoized estimates.
+type memoStep uint8
+
+const (
+	memoSource memoStep = iota + 1
+	memoEmbed
+	memoLinear
+	memoPrefillUpload
+	memoPrefillKernels
+	memoPrefillSoftmax
+	memoDecodeKernels
+	memoDecodeSoftmax
+	memoNorm
+	memoActivation
+	memoMul
+	memoArgmax
+)
 
 // newPlanner plans for a model shape, a preset, a profile, a strategy and
 // its cache, provisioned for contexts of up to maxContext tokens (the decode
@@ -324,7 +341,7 @@ func (p *planner) estEmbed(rows int) (cost.Cost, error) {
 	if err != nil {
 		return cost.Cost{}, err
 	}
-	return p.memo(costKey{"embed", rows, 0, 0}, func() cost.Cost {
+	return p.memo(costKey{memoEmbed, rows, 0, 0}, func() cost.Cost {
 		var c cost.Cost
 		for _, ch := range chunks {
 			c = c.Add(ch.lin.Estimate())
@@ -374,7 +391,7 @@ func (p *planner) estLinear(m Mat, rows int) (cost.Cost, error) {
 	if err != nil {
 		return cost.Cost{}, err
 	}
-	return p.memo(costKey{"linear", int(m), rows, 0}, func() cost.Cost {
+	return p.memo(costKey{memoLinear, int(m), rows, 0}, func() cost.Cost {
 		c := l.Estimate().Add(p.trunc(rows * out).Estimate())
 		if p.ropeOnShares(m, rows) {
 			c = c.Add(p.trunc(rows * (headsOf(p.cfg).q + headsOf(p.cfg).kv)).Estimate())
@@ -399,7 +416,7 @@ func (p *planner) estPrefill(m int) (upload, kernels, softmax, switchAll cost.Co
 	if err != nil {
 		return
 	}
-	upload = p.memo(costKey{"prefill-upload", m, 0, 0}, func() cost.Cost {
+	upload = p.memo(costKey{memoPrefillUpload, m, 0, 0}, func() cost.Cost {
 		var c cost.Cost
 		for _, cv := range pp.upload {
 			c = c.Add(cv.Estimate())
@@ -409,39 +426,39 @@ func (p *planner) estPrefill(m int) (upload, kernels, softmax, switchAll cost.Co
 		}
 		return c
 	})
-	kernels = p.memo(costKey{"prefill-kernels", m, 0, 0}, func() cost.Cost {
+	kernels = p.memo(costKey{memoPrefillKernels, m, 0, 0}, func() cost.Cost {
 		h := p.cfg.NumHeads
 		return cost.Sum(pp.scores.Estimate(), p.trunc(h*visible(m, m)).Estimate(),
 			pp.values.Estimate(), p.trunc(h*m*headsOf(p.cfg).stride).Estimate())
 	})
-	softmax = p.memo(costKey{"prefill-softmax", m, m, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads*m, m, p.cfg.NumHeads).Estimate() })
+	softmax = p.memo(costKey{memoPrefillSoftmax, m, m, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads*m, m, p.cfg.NumHeads).Estimate() })
 	return upload, kernels, softmax, pp.switchCost, nil
 }
 
 // estDecode returns the costs of the kernels with their truncations and of
 // the softmax of one new token making ctx cached tokens.
 func (p *planner) estDecode(ctx int) (kernels, softmax cost.Cost) {
-	kernels = p.memo(costKey{"decode-kernels", ctx, 0, 0}, func() cost.Cost {
+	kernels = p.memo(costKey{memoDecodeKernels, ctx, 0, 0}, func() cost.Cost {
 		h := p.cfg.NumHeads
 		return cost.Sum(p.scoresKernel(ctx).Estimate(), p.trunc(h*ctx).Estimate(),
 			p.valuesKernel(ctx).Estimate(), p.trunc(h*headsOf(p.cfg).stride).Estimate())
 	})
-	softmax = p.memo(costKey{"softmax", 1, ctx, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads, ctx, 0).Estimate() })
+	softmax = p.memo(costKey{memoDecodeSoftmax, 1, ctx, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads, ctx, 0).Estimate() })
 	return
 }
 
 func (p *planner) estNorm(rows int) cost.Cost {
-	return p.memo(costKey{"norm", rows, 0, 0}, p.norm(rows).Estimate)
+	return p.memo(costKey{memoNorm, rows, 0, 0}, func() cost.Cost { return p.norm(rows).Estimate() })
 }
 
 func (p *planner) estActivation(n int) cost.Cost {
-	return p.memo(costKey{"act", n, 0, 0}, p.activation(n).Estimate)
+	return p.memo(costKey{memoActivation, n, 0, 0}, func() cost.Cost { return p.activation(n).Estimate() })
 }
 
 func (p *planner) estMul(n int) cost.Cost {
-	return p.memo(costKey{"mul", n, 0, 0}, p.mul(n).Estimate)
+	return p.memo(costKey{memoMul, n, 0, 0}, func() cost.Cost { return p.mul(n).Estimate() })
 }
 
 func (p *planner) estArgmax(n int) cost.Cost {
-	return p.memo(costKey{"argmax", n, 0, 0}, p.argmax(n).Estimate)
+	return p.memo(costKey{memoArgmax, n, 0, 0}, func() cost.Cost { return p.argmax(n).Estimate() })
 }
