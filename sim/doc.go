@@ -1,5 +1,5 @@
-// Package sim is cgsim's generation loop: one loop, two engines, two
-// strategies.
+// Package sim is cgsim's generation loop: one loop, two engines, the
+// strategies as plug-ins.
 //
 // # The loop
 //
@@ -13,24 +13,54 @@
 // client. [Forward] is one forward pass of the protocol below; the loop
 // calls it once for the prefill and once per decode step.
 //
-// Strategies ([Strategy]):
+// Strategies ([Strategy], [Strategies]) are plug-ins: each is a type in a
+// file of its own, registered by name, that says what a decode step runs
+// on an engine and what it provisions:
 //
-//   - Cryptogen: the encrypted KV cache (package kv) is kept across steps;
-//     a decode step processes one token, appending its key and value to
-//     the cache and attending over it. [CacheOptions] chooses the append
-//     method and the refresh policy.
-//   - Recompute: the discriminative baseline (BOLT, BumbleBee): the engine
-//     is Reset before each step and the whole prefix, prompt plus the tokens
-//     generated so far, is run again with the prefill encodings.
+//   - Cryptogen (strategy_cryptogen.go): the encrypted KV cache (package
+//     kv) is kept across steps; a decode step processes one token,
+//     appending its key and value to the cache and attending over it.
+//     [CacheOptions] chooses the append method and the refresh policy.
+//   - Recompute (strategy_recompute.go): the discriminative baseline (BOLT,
+//     BumbleBee): the engine is Reset before each step and the whole
+//     prefix, prompt plus the tokens generated so far, is run again with
+//     the prefill encodings.
+//
+// # Composite steps
+//
+// The engines do not compose primitives themselves: the planner returns
+// composite steps, each a value that holds the planned exec and exec/mpc
+// primitives of one operation of the loop and has Estimate (their costs,
+// per kind) beside Run (the same primitive values run on the two
+// parties), in one file: linearStep and embedStep (step_linear.go:
+// the HE product, bias, truncation, RoPE on shares), prefillAttnStep and
+// decodeAttnStep (step_attention.go: upload, kernels, truncations,
+// softmax), and the two-party unaryStep (norms, activations, softmax),
+// mulStep, argmaxStep and truncStep (step_mpc.go). The estimate engine
+// records a step's Estimate, the run engine calls its Run under the same
+// kinds; a truncation's Run refuses a length other than the planned one.
+// The cache's own steps (append, refresh, switch) are package kv's
+// Run/Estimate pairs (Cache and Trajectory).
+//
+// Adding a primitive: plan it in exec or exec/mpc with its own Run and
+// Estimate (and their contract test there), then add it to the step that
+// uses it, in both its Estimate and its Run, or write a new step type in
+// a step_*.go file with a planner constructor. Adding a strategy: write a
+// type implementing the strategy interface (strategy.go: doc,
+// keepsCache, decode, passes) in a strategy_*.go file and register it in
+// that file's init; if it needs an engine operation that does not exist,
+// add it to [Engine] and to both engines through a step. Plan, the CLI's
+// --strategy and --strategies, and experiments/scaling iterate over the
+// registry.
 //
 // # The engines
 //
 // [NewEstimator] returns the estimate engine: its values carry only shapes,
 // every operation records the Estimate of the exec and exec/mpc primitives
 // the run engine would run, priced by a cost.Profile and a net.Network. No
-// ciphertext is created; primitive plans are memoized by shape, so a
-// Llama-3-8B generation over thousands of tokens is costed in well under a
-// second ([Estimate] wraps it).
+// ciphertext is created; primitive plans and step estimates are memoized
+// by shape, so a Llama-3-8B generation over thousands of tokens is costed
+// in a fraction of a second ([Estimate] wraps it; BenchmarkEstimateLlama3).
 //
 // [NewRunner] returns the run engine: its values are the two parties'
 // additive shares modulo the preset's plaintext prime, linear layers and
@@ -40,9 +70,10 @@
 // in-process pipe, which the HE primitives (exec.NewSessionConns), the
 // cache's operations (on the same exec session) and the mpc protocols
 // (mpc.NewSessionConns) take in turns, each metering its own stretch, so
-// that their rounds add up and nothing is counted twice ([Run] wraps it). The two engines take their primitives from one
-// planner, so that their counters are equal by construction; the tests
-// assert it phase by phase and kind by kind.
+// that their rounds add up and nothing is counted twice ([Run] wraps it).
+// The two engines take the same composite steps from one planner, so that
+// their counters are equal by construction; the tests assert it phase by
+// phase and kind by kind.
 //
 // Both engines record costs per phase ([Phase]: the prefill, each decode
 // step) and per [Kind] of operation (embedding, linear, cache_append,
@@ -133,7 +164,7 @@
 //
 // [DecodeStep] estimates one decode step at any context (beyond the
 // model's own, as if it had been trained for it); [Plan] sweeps contexts
-// for both strategies and finds the longest context within a latency and
+// for each strategy and finds the longest context within a latency and
 // a memory budget; [TuneRefresh] sweeps the cache's append method and
 // refresh threshold over a whole generation and picks the fastest valid
 // one. They are cgsim plan and cgsim tune refresh.

@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/cgsim/cgsim/cost"
 )
@@ -168,31 +167,6 @@ func (p PhaseCost) Total() cost.Cost {
 		t = t.Add(p.Kinds[k])
 	}
 	return t
-}
-
-// Strategy is how generation reuses work between tokens.
-type Strategy string
-
-// The strategies.
-const (
-	// Cryptogen keeps the encrypted KV cache across decoding steps: each
-	// step processes one token.
-	Cryptogen Strategy = "cryptogen"
-	// Recompute keeps nothing: each step re-runs the whole prefix with the
-	// prefill encodings (the discriminative baseline, as BOLT or BumbleBee
-	// would generate).
-	Recompute Strategy = "recompute"
-)
-
-// ParseStrategy accepts "cryptogen" or "recompute" (any case).
-func ParseStrategy(s string) (Strategy, error) {
-	switch Strategy(strings.ToLower(strings.TrimSpace(s))) {
-	case Cryptogen:
-		return Cryptogen, nil
-	case Recompute:
-		return Recompute, nil
-	}
-	return "", fmt.Errorf("sim: unknown strategy %q: want cryptogen or recompute", s)
 }
 
 // recorder accumulates costs per phase and kind; both engines embed it.

@@ -139,21 +139,21 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 	}
 	switch {
 	case s.pos == 0:
-		up, ker, sm, sw, err := e.plan.estPrefill(s.rows)
+		parts, sw, err := e.plan.estPrefill(s.rows)
 		if err != nil {
 			return nil, err
 		}
-		e.rec(KindAppend, up)
-		e.rec(KindAttention, ker)
-		e.rec(KindSoftmax, sm)
-		if e.plan.strat == Cryptogen && layer == 0 {
+		for _, pc := range parts {
+			e.rec(pc.kind, pc.cost)
+		}
+		if e.plan.keepsCache && layer == 0 {
 			pp, _ := e.plan.prefill(s.rows)
 			if _, e.traj, err = e.plan.kv.EstimateSwitch(s.rows, pp.switchLevel, pp.switchBits); err != nil {
 				return nil, err
 			}
 			e.rec(KindAppend, sw)
 		}
-	case s.rows == 1 && e.plan.strat == Cryptogen:
+	case s.rows == 1 && e.plan.keepsCache:
 		if e.traj == nil || (layer == 0 && e.traj.Len() != s.pos) || (layer > 0 && e.traj.Len() != ctx) {
 			return nil, fmt.Errorf("sim: internal error: cache trajectory out of step at layer %d", layer)
 		}
@@ -168,9 +168,9 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 			e.rec(KindAppend, st)
 			e.rec(KindAttention, e.traj.Prepare())
 		}
-		ker, sm := e.plan.estDecode(ctx)
-		e.rec(KindAttention, ker)
-		e.rec(KindSoftmax, sm)
+		for _, pc := range e.plan.estDecode(ctx) {
+			e.rec(pc.kind, pc.cost)
+		}
 	default:
 		return nil, fmt.Errorf("sim: attention of %d new tokens at position %d: only a pass from position 0 or, with the cache, one token", s.rows, s.pos)
 	}

@@ -18,9 +18,10 @@ type Step struct {
 // Generate is the generation loop, written once for every engine and
 // strategy: a prefill over the prompt that produces the first token, then
 // n-1 decode steps, each feeding back the last token and producing the
-// next (greedy). With Cryptogen a decode step processes one token against
-// the cache; with Recompute the engine is Reset and the whole prefix
-// (prompt and tokens generated so far) is processed again.
+// next (greedy). The strategy says what a decode step runs: with
+// Cryptogen one token against the cache; with Recompute the engine is
+// Reset and the whole prefix (prompt and tokens generated so far) is
+// processed again.
 //
 // cfg is the shape the engine was built for; prompt is the full token
 // sequence (for llama models starting with BOS). onStep, if not nil, is
@@ -30,6 +31,10 @@ type Step struct {
 // back tokens need more than cfg.SeqLen positions (len(prompt)+n-1).
 func Generate(e Engine, cfg model.Config, strat Strategy, prompt []int, n int, onStep func(Step)) ([]int, error) {
 	if err := checkGeneration(cfg, strat, prompt, n); err != nil {
+		return nil, err
+	}
+	def, err := strat.def()
+	if err != nil {
 		return nil, err
 	}
 	report := func(ph Phase, tok int) {
@@ -50,16 +55,7 @@ func Generate(e Engine, cfg model.Config, strat Strategy, prompt []int, n int, o
 	for len(out) < n {
 		ph = Phase{Kind: Decode, Step: len(out) - 1}
 		e.Begin(ph)
-		switch strat {
-		case Cryptogen:
-			tok, err = Forward(e, cfg, []int{tok}, len(prompt)+len(out)-1)
-		case Recompute:
-			if err = e.Reset(); err == nil {
-				prefix := append(append([]int(nil), prompt...), out...)
-				tok, err = Forward(e, cfg, prefix, 0)
-			}
-		}
-		if err != nil {
+		if tok, err = def.decode(e, cfg, prompt, out); err != nil {
 			return out, fmt.Errorf("sim: %v: %w", ph, err)
 		}
 		out = append(out, tok)
@@ -161,8 +157,7 @@ func checkGeneration(cfg model.Config, strat Strategy, prompt []int, n int) erro
 	case len(prompt)+n-1 > cfg.SeqLen:
 		return fmt.Errorf("sim: a prompt of %d tokens and %d generated need %d positions, the context of %s is %d",
 			len(prompt), n, len(prompt)+n-1, cfg.Name, cfg.SeqLen)
-	case strat != Cryptogen && strat != Recompute:
-		return fmt.Errorf("sim: unknown strategy %q", strat)
 	}
-	return nil
+	_, err := strat.def()
+	return err
 }

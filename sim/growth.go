@@ -51,11 +51,7 @@ func growthExponent(xs, ys []float64) (float64, error) {
 func (r *PlanReport) Growth(s Strategy) (float64, error) {
 	var xs, ys []float64
 	for _, pt := range r.Points {
-		c, bad := pt.Cryptogen, pt.CryptogenError != ""
-		if s == Recompute {
-			c, bad = pt.Recompute, pt.RecomputeError != ""
-		}
-		if !bad {
+		if c, ok := pt.Costs[s]; ok && pt.Errors[s] == "" {
 			xs, ys = append(xs, float64(pt.Context)), append(ys, c.Seconds())
 		}
 	}

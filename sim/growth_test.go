@@ -89,7 +89,7 @@ func TestPlanGrowth(t *testing.T) {
 		t.Errorf("growth exponents: cryptogen %.3f, want in [0, 1); recompute %.3f, want in (1, 2] and well above cryptogen's", cg, rc)
 	}
 	// A strategy with no costed point has no exponent.
-	none := &PlanReport{Model: "m", Points: []PlanPoint{{Context: 128, CryptogenError: "x"}, {Context: 256, CryptogenError: "x"}}}
+	none := &PlanReport{Model: "m", Points: []PlanPoint{{Context: 128, Errors: map[Strategy]string{Cryptogen: "x"}}, {Context: 256, Errors: map[Strategy]string{Cryptogen: "x"}}}}
 	if _, err := none.Growth(Cryptogen); err == nil || !strings.HasPrefix(err.Error(), "sim: growth exponent of cryptogen in the plan of m: ") {
 		t.Errorf("growth without points: %v", err)
 	}

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"strings"
@@ -52,6 +53,8 @@ type PlanOptions struct {
 	// EstimateOptions gives the model, preset, profile, network and cache
 	// (Strategy, Prompt, Gen and OnStep are not used).
 	EstimateOptions
+	// Strategies are the strategies to cost (default: Strategies()).
+	Strategies []Strategy
 	// Contexts are the context lengths to cost (default PlanContexts(128,
 	// 32768)).
 	Contexts []int
@@ -64,39 +67,78 @@ type PlanOptions struct {
 	OnPoint func()
 }
 
-// PlanPoint is one context of a plan: a decode step of each strategy.
+// PlanPoint is one context of a plan: a decode step of each strategy. Its
+// JSON form is keyed by strategy name: {"context": 128, "cryptogen":
+// Cost, "recompute": Cost, "recompute_error": "..."}.
 type PlanPoint struct {
-	Context   int       `json:"context"`
-	Cryptogen cost.Cost `json:"cryptogen"`
-	Recompute cost.Cost `json:"recompute"`
+	Context int
+	Costs   map[Strategy]cost.Cost
 	// Errors say why a strategy could not be costed at this context (its
 	// noise does not fit the preset); its cost is then zero.
-	CryptogenError string `json:"cryptogen_error,omitempty"`
-	RecomputeError string `json:"recompute_error,omitempty"`
+	Errors map[Strategy]string
 }
 
-// Ratio is the per-token latency of Recompute over Cryptogen (0 if either
-// is missing).
-func (p PlanPoint) Ratio() float64 {
-	if p.CryptogenError != "" || p.RecomputeError != "" || p.Cryptogen.Seconds() == 0 {
+// MarshalJSON writes the point keyed by strategy name.
+func (p PlanPoint) MarshalJSON() ([]byte, error) {
+	m := map[string]any{"context": p.Context}
+	for s, c := range p.Costs {
+		m[string(s)] = c
+	}
+	for s, e := range p.Errors {
+		m[string(s)+"_error"] = e
+	}
+	return json.Marshal(m)
+}
+
+// UnmarshalJSON reads the form of MarshalJSON.
+func (p *PlanPoint) UnmarshalJSON(data []byte) error {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil {
+		return err
+	}
+	*p = PlanPoint{Costs: map[Strategy]cost.Cost{}, Errors: map[Strategy]string{}}
+	for k, v := range m {
+		var err error
+		switch {
+		case k == "context":
+			err = json.Unmarshal(v, &p.Context)
+		case strings.HasSuffix(k, "_error"):
+			var e string
+			err = json.Unmarshal(v, &e)
+			p.Errors[Strategy(strings.TrimSuffix(k, "_error"))] = e
+		default:
+			var c cost.Cost
+			err = json.Unmarshal(v, &c)
+			p.Costs[Strategy(k)] = c
+		}
+		if err != nil {
+			return fmt.Errorf("sim: plan point %s: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// Ratio is the per-token latency of b over a's (0 if either is missing).
+func (p PlanPoint) Ratio(a, b Strategy) float64 {
+	ca, okA := p.Costs[a]
+	cb, okB := p.Costs[b]
+	if !okA || !okB || p.Errors[a] != "" || p.Errors[b] != "" || ca.Seconds() == 0 {
 		return 0
 	}
-	return p.Recompute.Seconds() / p.Cryptogen.Seconds()
+	return cb.Seconds() / ca.Seconds()
 }
 
 // Fits reports whether a strategy's step at this point is within the
-// budgets. Recompute keeps no cache: its memory is zero.
+// budgets. A strategy without a cache has none: its memory is zero.
 func (p PlanPoint) Fits(s Strategy, latency float64, memory int64) bool {
-	c, bad := p.Cryptogen, p.CryptogenError != ""
-	if s == Recompute {
-		c, bad = p.Recompute, p.RecomputeError != ""
-	}
-	return !bad && (latency <= 0 || c.Seconds() <= latency) && (memory <= 0 || c.PeakMemoryBytes <= memory)
+	c, ok := p.Costs[s]
+	return ok && p.Errors[s] == "" && (latency <= 0 || c.Seconds() <= latency) && (memory <= 0 || c.PeakMemoryBytes <= memory)
 }
 
 // PlanReport is the result of Plan.
 type PlanReport struct {
 	Model         string      `json:"model"`
+	Strategies    []Strategy  `json:"strategies"`
 	Params        string      `json:"params"`
 	Network       string      `json:"network"`
 	Cache         string      `json:"cache"`
@@ -121,7 +163,7 @@ func PlanContexts(from, to int) []int {
 	return out
 }
 
-// Plan costs a decode step of both strategies at each context (see
+// Plan costs a decode step of each strategy at each context (see
 // DecodeStep) and finds, per strategy, the longest context within the
 // budgets. Contexts are costed concurrently, one per processor.
 func Plan(opts PlanOptions) (*PlanReport, error) {
@@ -134,7 +176,16 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 			return nil, fmt.Errorf("sim: plan contexts %v: want increasing lengths of at least 2", ctxs)
 		}
 	}
-	rep := &PlanReport{Model: opts.Model.Name, Params: opts.Preset.Name, Network: opts.Network.Name, Cache: opts.Cache.String(),
+	strats := opts.Strategies
+	if len(strats) == 0 {
+		strats = Strategies()
+	}
+	for _, st := range strats {
+		if _, err := st.def(); err != nil {
+			return nil, err
+		}
+	}
+	rep := &PlanReport{Model: opts.Model.Name, Strategies: strats, Params: opts.Preset.Name, Network: opts.Network.Name, Cache: opts.Cache.String(),
 		LatencyBudget: opts.LatencyBudget, MemoryBudget: opts.MemoryBudget, Points: make([]PlanPoint, len(ctxs)),
 		Longest: map[Strategy]int{}}
 	// The longest contexts first: they take the longest.
@@ -151,25 +202,20 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				pt := PlanPoint{Context: ctxs[i]}
-				for _, s := range []Strategy{Cryptogen, Recompute} {
+				pt := PlanPoint{Context: ctxs[i], Costs: map[Strategy]cost.Cost{}, Errors: map[Strategy]string{}}
+				for _, s := range strats {
 					o := opts.EstimateOptions
 					o.Strategy = s
 					c, err := DecodeStep(o, ctxs[i])
-					msg := ""
+					pt.Costs[s] = c
 					if err != nil {
-						msg = err.Error()
-					}
-					if s == Cryptogen {
-						pt.Cryptogen, pt.CryptogenError = c, msg
-					} else {
-						pt.Recompute, pt.RecomputeError = c, msg
+						pt.Errors[s] = err.Error()
 					}
 				}
 				mu.Lock()
 				rep.Points[i] = pt
-				if pt.CryptogenError != "" && pt.RecomputeError != "" && firstErr == nil && i == 0 {
-					firstErr = fmt.Errorf("sim: plan at %d tokens: %s", pt.Context, strings.TrimPrefix(pt.CryptogenError, "sim: "))
+				if len(pt.Errors) == len(strats) && firstErr == nil && i == 0 {
+					firstErr = fmt.Errorf("sim: plan at %d tokens: %s", pt.Context, strings.TrimPrefix(pt.Errors[strats[0]], "sim: "))
 				}
 				if opts.OnPoint != nil {
 					opts.OnPoint()
@@ -182,7 +228,7 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 	if firstErr != nil {
 		return nil, firstErr
 	}
-	for _, s := range []Strategy{Cryptogen, Recompute} {
+	for _, s := range strats {
 		for _, pt := range rep.Points {
 			if !pt.Fits(s, opts.LatencyBudget, opts.MemoryBudget) {
 				break

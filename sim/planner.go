@@ -25,6 +25,9 @@ type planner struct {
 	prof   *cost.Profile
 	mpc    mpc.Config
 	strat  Strategy
+	// keepsCache: the strategy keeps the encrypted KV cache (kv, the
+	// decode kernels, the prefill's switch into it are planned).
+	keepsCache bool
 	// he plans every HE primitive: the preset's parameters and profile,
 	// and the statistical security each returned ciphertext is flooded
 	// for (the session's budget, see planSession).
@@ -42,7 +45,10 @@ type planner struct {
 
 	prefills map[int]*prefillPlan
 	linears  map[linKey]*exec.Linear
+	linSteps map[[2]int]*linearStep // by weight and rows
 	costs    map[costKey]cost.Cost
+	// stepCosts are the memoized estimates of the attention steps.
+	stepCosts map[costKey][]kindCost
 
 	embedWidth int // vocabulary slice of the embedding (0: not yet found)
 }
@@ -62,11 +68,8 @@ const (
 	memoSource memoStep = iota + 1
 	memoEmbed
 	memoLinear
-	memoPrefillUpload
-	memoPrefillKernels
-	memoPrefillSoftmax
-	memoDecodeKernels
-	memoDecodeSoftmax
+	memoPrefill
+	memoDecode
 	memoNorm
 	memoActivation
 	memoMul
@@ -89,12 +92,12 @@ func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile, stra
 	if preset.Scheme != params.BGV {
 		return nil, fmt.Errorf("sim: preset %s is %v; the hybrid protocol needs a BGV preset", preset.Name, preset.Scheme)
 	}
-	switch strat {
-	case "":
+	if strat == "" {
 		strat = Cryptogen
-	case Cryptogen, Recompute:
-	default:
-		return nil, fmt.Errorf("sim: unknown strategy %q", strat)
+	}
+	def, err := strat.def()
+	if err != nil {
+		return nil, err
 	}
 	bp, err := preset.BGV()
 	if err != nil {
@@ -123,8 +126,8 @@ func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile, stra
 		}
 	}
 	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat, he: he,
-		prefills: map[int]*prefillPlan{}, linears: map[linKey]*exec.Linear{}, costs: map[costKey]cost.Cost{}}
-	if strat == Cryptogen {
+		prefills: map[int]*prefillPlan{}, linears: map[linKey]*exec.Linear{}, linSteps: map[[2]int]*linearStep{}, costs: map[costKey]cost.Cost{}, stepCosts: map[costKey][]kindCost{}}
+	if p.keepsCache = def.keepsCache(); p.keepsCache {
 		pol := co.Policy()
 		p.kv, err = kv.NewConfig(kv.Config{Preset: preset.Name, Params: bp, Profile: prof, Layers: cfg.NumLayers,
 			Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: headsOf(cfg).stride, MaxContext: maxContext,
@@ -189,37 +192,6 @@ func (p *planner) memo(k costKey, f func() cost.Cost) cost.Cost {
 	return c
 }
 
-// The 2PC protocols, by shape.
-
-func (p *planner) trunc(n int) mpc.Trunc { return mpc.Trunc{Config: p.mpc, N: n} }
-
-// norm is the architecture's norm, with the ring's default variance range.
-func (p *planner) norm(rows int) mpc.Protocol {
-	if p.cfg.Arch == model.ArchGPT2 {
-		return mpc.LayerNorm{Config: p.mpc, Rows: rows, Dim: p.cfg.Dim, Eps: p.cfg.NormEps}
-	}
-	return mpc.RMSNorm{Config: p.mpc, Rows: rows, Dim: p.cfg.Dim, Eps: p.cfg.NormEps}
-}
-
-func (p *planner) activation(n int) mpc.Protocol {
-	if p.cfg.Arch == model.ArchGPT2 {
-		return mpc.GELU{Config: p.mpc, N: n}
-	}
-	return mpc.SiLU{Config: p.mpc, N: n}
-}
-
-func (p *planner) mul(n int) mpc.Mul { return mpc.Mul{Config: p.mpc, N: n, Fixed: true} }
-
-// softmax is the softmax of rows rows of cols scores; with causalHeads > 0
-// the rows are that many heads of causal queries over the same cols keys
-// (a pass from position 0), each query's row covering the keys up to its
-// own position only.
-func (p *planner) softmax(rows, cols, causalHeads int) mpc.Softmax {
-	return mpc.Softmax{Config: p.mpc, Rows: rows, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads}
-}
-
-func (p *planner) argmax(n int) mpc.Argmax { return mpc.Argmax{Config: p.mpc, N: n} }
-
 // Attention.
 //
 // Prefill (m new tokens at position 0: the prompt, and every step of
@@ -274,7 +246,7 @@ func (p *planner) prefill(m int) (*prefillPlan, error) {
 			{Params: p.params, Profile: p.prof, Len: vk.Layout.Cts() * slots, Level: vk.Level},
 		}
 	}
-	if p.strat == Cryptogen {
+	if p.keepsCache {
 		sw, err := p.switchFor(m)
 		if err != nil {
 			return nil, err
@@ -334,20 +306,14 @@ func visible(rows, ctx int) int {
 	return rows*p0 + rows*(rows+1)/2
 }
 
-// Estimates of the engine operations, memoized.
+// Estimates of the engine operations: each step's Estimate, memoized.
 
 func (p *planner) estEmbed(rows int) (cost.Cost, error) {
-	chunks, err := p.embedChunks(rows)
+	st, err := p.embedStep(rows)
 	if err != nil {
 		return cost.Cost{}, err
 	}
-	return p.memo(costKey{memoEmbed, rows, 0, 0}, func() cost.Cost {
-		var c cost.Cost
-		for _, ch := range chunks {
-			c = c.Add(ch.lin.Estimate())
-		}
-		return c
-	}), nil
+	return p.memo(costKey{memoEmbed, rows, 0, 0}, st.Estimate), nil
 }
 
 // embedChunk is the lookup in the vocabulary rows lo .. hi-1 of the table.
@@ -386,79 +352,51 @@ func (p *planner) embedChunks(rows int) ([]embedChunk, error) {
 }
 
 func (p *planner) estLinear(m Mat, rows int) (cost.Cost, error) {
-	out, in := p.matShape(m)
-	l, err := p.linear(out, in, rows)
+	st, err := p.linearStep(m, rows)
 	if err != nil {
 		return cost.Cost{}, err
 	}
-	return p.memo(costKey{memoLinear, int(m), rows, 0}, func() cost.Cost {
-		c := l.Estimate().Add(p.trunc(rows * out).Estimate())
-		if p.ropeOnShares(m, rows) {
-			c = c.Add(p.trunc(rows * (headsOf(p.cfg).q + headsOf(p.cfg).kv)).Estimate())
-		}
-		return c
-	}), nil
+	return p.memo(costKey{memoLinear, int(m), rows, 0}, st.Estimate), nil
 }
 
-// ropeOnShares reports whether the rotary embedding of a QKV projection is
-// applied to the shares (several tokens: one matrix serves all rows) with
-// a truncation, rather than folded into the weights (one token).
-func (p *planner) ropeOnShares(m Mat, rows int) bool {
-	return m == MatQKV && p.cfg.Arch == model.ArchLlama && rows > 1
-}
-
-// estPrefill returns the costs of the prefill attention of m tokens: the
-// client's upload of its keys and values (and, with Cryptogen, the switch
-// to the decode layout, which is for all layers: the caller records it
-// once), the kernels with their truncations, and the softmax.
-func (p *planner) estPrefill(m int) (upload, kernels, softmax, switchAll cost.Cost, err error) {
-	pp, err := p.prefill(m)
+// estPrefill is the prefill attention step's estimate, per kind, and the
+// switch of every layer's cache (Cryptogen; recorded once).
+func (p *planner) estPrefill(m int) (parts []kindCost, switchAll cost.Cost, err error) {
+	st, err := p.prefillAttnStep(m)
 	if err != nil {
-		return
+		return nil, cost.Cost{}, err
 	}
-	upload = p.memo(costKey{memoPrefillUpload, m, 0, 0}, func() cost.Cost {
-		var c cost.Cost
-		for _, cv := range pp.upload {
-			c = c.Add(cv.Estimate())
-		}
-		if p.strat == Cryptogen {
-			c = c.Add(pp.switchUp.Estimate())
-		}
-		return c
-	})
-	kernels = p.memo(costKey{memoPrefillKernels, m, 0, 0}, func() cost.Cost {
-		h := p.cfg.NumHeads
-		return cost.Sum(pp.scores.Estimate(), p.trunc(h*visible(m, m)).Estimate(),
-			pp.values.Estimate(), p.trunc(h*m*headsOf(p.cfg).stride).Estimate())
-	})
-	softmax = p.memo(costKey{memoPrefillSoftmax, m, m, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads*m, m, p.cfg.NumHeads).Estimate() })
-	return upload, kernels, softmax, pp.switchCost, nil
+	if c, ok := p.stepCosts[costKey{memoPrefill, m, 0, 0}]; ok {
+		return c, st.pp.switchCost, nil
+	}
+	parts = st.Estimate()
+	p.stepCosts[costKey{memoPrefill, m, 0, 0}] = parts
+	return parts, st.pp.switchCost, nil
 }
 
-// estDecode returns the costs of the kernels with their truncations and of
-// the softmax of one new token making ctx cached tokens.
-func (p *planner) estDecode(ctx int) (kernels, softmax cost.Cost) {
-	kernels = p.memo(costKey{memoDecodeKernels, ctx, 0, 0}, func() cost.Cost {
-		h := p.cfg.NumHeads
-		return cost.Sum(p.scoresKernel(ctx).Estimate(), p.trunc(h*ctx).Estimate(),
-			p.valuesKernel(ctx).Estimate(), p.trunc(h*headsOf(p.cfg).stride).Estimate())
-	})
-	softmax = p.memo(costKey{memoDecodeSoftmax, 1, ctx, 0}, func() cost.Cost { return p.softmax(p.cfg.NumHeads, ctx, 0).Estimate() })
-	return
+// estDecode is the decode attention step's estimate over ctx cached
+// tokens, per kind.
+func (p *planner) estDecode(ctx int) []kindCost {
+	if c, ok := p.stepCosts[costKey{memoDecode, ctx, 0, 0}]; ok {
+		return c
+	}
+	parts := p.decodeAttnStep(ctx).Estimate()
+	p.stepCosts[costKey{memoDecode, ctx, 0, 0}] = parts
+	return parts
 }
 
 func (p *planner) estNorm(rows int) cost.Cost {
-	return p.memo(costKey{memoNorm, rows, 0, 0}, func() cost.Cost { return p.norm(rows).Estimate() })
+	return p.memo(costKey{memoNorm, rows, 0, 0}, func() cost.Cost { return p.normStep(rows).Estimate() })
 }
 
 func (p *planner) estActivation(n int) cost.Cost {
-	return p.memo(costKey{memoActivation, n, 0, 0}, func() cost.Cost { return p.activation(n).Estimate() })
+	return p.memo(costKey{memoActivation, n, 0, 0}, func() cost.Cost { return p.activationStep(n).Estimate() })
 }
 
 func (p *planner) estMul(n int) cost.Cost {
-	return p.memo(costKey{memoMul, n, 0, 0}, func() cost.Cost { return p.mul(n).Estimate() })
+	return p.memo(costKey{memoMul, n, 0, 0}, func() cost.Cost { return p.mulStep(n).Estimate() })
 }
 
 func (p *planner) estArgmax(n int) cost.Cost {
-	return p.memo(costKey{memoArgmax, n, 0, 0}, func() cost.Cost { return p.argmax(n).Estimate() })
+	return p.memo(costKey{memoArgmax, n, 0, 0}, func() cost.Cost { return p.argmaxStep(n).Estimate() })
 }

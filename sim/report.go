@@ -171,7 +171,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 	}
 	r := &Report{Model: opts.Model.Name, Strategy: opts.Strategy, Params: opts.Preset.Name, Network: opts.Network.Name,
 		Mode: "estimate", PromptTokens: opts.Prompt, Generated: opts.Gen}
-	if opts.Strategy == Cryptogen {
+	if opts.Strategy.KeepsCache() {
 		r.Cache = opts.Cache.String()
 	}
 	r.Summarize(e.Breakdown())

@@ -5,8 +5,6 @@ import (
 	"math"
 	"time"
 
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
-
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
 	"github.com/cgsim/cgsim/exec/mpc"
@@ -128,24 +126,22 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		}
 	}
 	// The primitives of the generation, for the rotation keys.
-	rowsUsed := []int{opts.PromptTokens}
+	def, err := opts.Strategy.def()
+	if err != nil {
+		return nil, err
+	}
+	fromZero, overCache := def.passes(opts.PromptTokens, opts.Gen)
+	rowsUsed := fromZero
 	var prims []exec.Primitive
-	switch opts.Strategy {
-	case Cryptogen:
-		if opts.Gen > 1 {
-			rowsUsed = append(rowsUsed, 1)
-			prims = append(prims, p.scores, p.values)
-		}
-	case Recompute:
-		for i := 1; i < opts.Gen; i++ {
-			rowsUsed = append(rowsUsed, opts.PromptTokens+i)
-		}
+	if overCache {
+		rowsUsed = append(rowsUsed, 1)
+		prims = append(prims, p.scores, p.values)
 	}
 	for i, rows := range rowsUsed {
 		if rows < 1 {
 			return nil, fmt.Errorf("sim: run: a prompt of %d tokens", opts.PromptTokens)
 		}
-		if i == 0 || opts.Strategy == Recompute {
+		if i < len(fromZero) {
 			pp, err := p.prefill(rows)
 			if err != nil {
 				return nil, err
@@ -195,7 +191,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		closePipe()
 		return nil, err
 	}
-	if opts.Strategy == Cryptogen {
+	if p.keepsCache {
 		if r.cache, err = kv.NewCache(p.kv); err != nil {
 			r.he.Close()
 			return nil, err
@@ -244,18 +240,6 @@ func (r *Runner) mpcRun(c *cost.Cost, f func() error) error {
 	return err
 }
 
-// trunc truncates x (both shares) in place.
-func (r *Runner) trunc(c *cost.Cost, xc, xs []uint64) error {
-	return r.mpcRun(c, func() error {
-		y, err := r.plan.trunc(len(xc)).Run(r.mp, r.pair(xc, xs))
-		if err == nil {
-			copy(xc, y[mpc.Client].V)
-			copy(xs, y[mpc.Server].V)
-		}
-		return err
-	})
-}
-
 func (r *Runner) asShares(v Value) (*shares, error) {
 	x, ok := v.(*shares)
 	if !ok {
@@ -288,35 +272,11 @@ func (r *Runner) Embed(tokens []int, pos int) (Value, error) {
 			return nil, fmt.Errorf("sim: token %d outside the vocabulary of %d", t, c.VocabSize)
 		}
 	}
-	chunks, err := r.plan.embedChunks(rows)
+	st, err := r.plan.embedStep(rows)
 	if err != nil {
 		return nil, err
 	}
-	x := &shares{rows: rows, cols: c.Dim, pos: pos, c: make([]uint64, rows*c.Dim), s: make([]uint64, rows*c.Dim)}
-	err = r.timed(KindEmbedding, func(cc *cost.Cost) error {
-		for i, ch := range chunks {
-			w := ch.hi - ch.lo
-			in := exec.Shared{C: make([]uint64, rows*w), S: make([]uint64, rows*w)}
-			for j, t := range tokens {
-				if t >= ch.lo && t < ch.hi {
-					in.C[j*w+t-ch.lo] = 1
-				}
-			}
-			var y exec.Shared
-			if err := r.heRun(cc, func(t *cost.Tally) error {
-				var err error
-				y, err = ch.lin.Run(r.he, t, r.embT[i], in)
-				return err
-			}); err != nil {
-				return err
-			}
-			for j := range x.c {
-				x.c[j] = r.q.add(x.c[j], y.C[j])
-				x.s[j] = r.q.add(x.s[j], y.S[j])
-			}
-		}
-		return nil
-	})
+	x, err := st.Run(r, r.embT, tokens, c.Dim, pos)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +300,7 @@ func (r *Runner) Norm(v Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.unary(KindNorm, r.plan.norm(x.rows), x)
+	return r.unary(r.plan.normStep(x.rows), x)
 }
 
 // Linear runs the HE linear layer, adds the bias to the server's share,
@@ -351,15 +311,14 @@ func (r *Runner) Linear(w Weight, v Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	out, in := r.plan.matShape(w.Mat)
-	if x.cols != in {
+	if _, in := r.plan.matShape(w.Mat); x.cols != in {
 		return nil, fmt.Errorf("sim: %v of layer %d takes %d columns, given %d", w.Mat, w.Layer, in, x.cols)
 	}
 	f, ok := r.w[w]
 	if !ok {
 		return nil, fmt.Errorf("sim: no weight %v for layer %d", w.Mat, w.Layer)
 	}
-	lin, err := r.plan.linear(out, in, x.rows)
+	st, err := r.plan.linearStep(w.Mat, x.rows)
 	if err != nil {
 		return nil, err
 	}
@@ -383,78 +342,7 @@ func (r *Runner) Linear(w Weight, v Value) (Value, error) {
 		}
 		bias = append(bias, e)
 	}
-	kind := KindLinear
-	y := &shares{rows: x.rows, cols: out, pos: x.pos}
-	err = r.timed(kind, func(cc *cost.Cost) error {
-		var z exec.Shared
-		if err := r.heRun(cc, func(t *cost.Tally) error {
-			var err error
-			z, err = lin.Run(r.he, t, wm, x.exec())
-			return err
-		}); err != nil {
-			return err
-		}
-		y.c, y.s = z.C, z.S
-		if bias != nil {
-			for i := range y.s {
-				y.s[i] = r.q.add(y.s[i], bias[i%out])
-			}
-		}
-		if err := r.trunc(cc, y.c, y.s); err != nil {
-			return err
-		}
-		if r.plan.ropeOnShares(w.Mat, x.rows) {
-			return r.ropeShares(cc, y)
-		}
-		return nil
-	})
-	return y, err
-}
-
-// ropeShares rotates the query and key columns of each row of y by its
-// position: each party multiplies its share by the public cos and sin in
-// fixed point, then one truncation of the rotated columns.
-func (r *Runner) ropeShares(cc *cost.Cost, y *shares) error {
-	c := r.m.Config
-	hs := headsOf(c)
-	n := hs.q + hs.kv // query and key columns
-	f := r.q.fp.FracBits
-	var rc, rs []uint64
-	for i := range y.rows {
-		row := i * y.cols
-		for j := 0; j < n; j += 2 {
-			if hs.isPad(j) {
-				continue
-			}
-			k := (j % hs.stride) / 2
-			freq := math.Pow(c.RopeTheta, -float64(2*k)/float64(hs.hd))
-			sin, cos := math.Sincos(float64(y.pos+i) * freq)
-			ec, err := r.q.enc(cos, f)
-			if err != nil {
-				return err
-			}
-			es, err := r.q.enc(sin, f)
-			if err != nil {
-				return err
-			}
-			ns := r.q.t - es // -sin
-			for _, sh := range [][]uint64{y.c, y.s} {
-				a, b := sh[row+j], sh[row+j+1]
-				sh[row+j] = r.q.add(r.q.mul(a, ec), r.q.mul(b, ns))
-				sh[row+j+1] = r.q.add(r.q.mul(a, es), r.q.mul(b, ec))
-			}
-		}
-		rc = append(rc, y.c[row:row+n]...)
-		rs = append(rs, y.s[row:row+n]...)
-	}
-	if err := r.trunc(cc, rc, rs); err != nil {
-		return err
-	}
-	for i := range y.rows {
-		copy(y.c[i*y.cols:], rc[i*n:(i+1)*n])
-		copy(y.s[i*y.cols:], rs[i*n:(i+1)*n])
-	}
-	return nil
+	return st.Run(r, wm, bias, x)
 }
 
 // Attention runs the attention of the rows of q against the layer's keys
@@ -522,101 +410,16 @@ func flat(vecs ...[][]uint64) []uint64 {
 // prefillAttention is the attention of the m tokens of a pass from
 // position 0 (see Attention).
 func (r *Runner) prefillAttention(layer int, q, k, v *shares) (*shares, error) {
-	c := r.m.Config
-	m := q.rows
-	h := c.NumHeads
-	pp, err := r.plan.prefill(m)
+	st, err := r.plan.prefillAttnStep(q.rows)
 	if err != nil {
 		return nil, err
 	}
-	// The client's upload of its shares of the keys and values in the
-	// prefill layout (and, with Cryptogen, in kv's prefill layout for the
-	// switch); the server's shares enter the kernels in the clear.
-	var keys, vals, sw []*rlwe.Ciphertext
-	err = r.timed(KindAppend, func(cc *cost.Cost) error {
-		return r.heRun(cc, func(t *cost.Tally) error {
-			kvecs, vvecs := pp.scores.Layout.Vectors(k.c), pp.values.Layout.Vectors(v.c)
-			groups := [][]uint64{flat(kvecs, vvecs)}
-			if len(pp.upload) == 2 {
-				groups = [][]uint64{flat(kvecs), flat(vvecs)}
-			}
-			var cts []*rlwe.Ciphertext
-			for i, conv := range pp.upload {
-				got, err := conv.Run(r.he, t, exec.Shared{C: groups[i], S: make([]uint64, len(groups[i]))})
-				if err != nil {
-					return err
-				}
-				cts = append(cts, got...)
-			}
-			keys, vals = cts[:len(kvecs)], cts[len(kvecs):]
-			if r.cache != nil {
-				x := flat(pp.kvLayout.Vectors(k.c), pp.kvLayout.Vectors(v.c))
-				if sw, err = pp.switchUp.Run(r.he, t, exec.Shared{C: x, S: make([]uint64, len(x))}); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, err
-	}
-	var probs mpc.Pair
-	err = r.timed(KindAttention, func(cc *cost.Cost) error {
-		var sc exec.Shared
-		if err := r.heRun(cc, func(t *cost.Tally) error {
-			var err error
-			sc, err = pp.scores.Run(r.he, t, keys, k.s, exec.Shared{C: q.c, S: q.s})
-			return err
-		}); err != nil {
-			return err
-		}
-		// Truncate the causal scores (head hh, query i, key j <= i at
-		// (hh·m + i)·m + j); the causal softmax never reads the masked
-		// ones and outputs 0 for them.
-		vis := visible(m, m)
-		vc, vs := make([]uint64, 0, h*vis), make([]uint64, 0, h*vis)
-		for row := 0; row < h*m; row++ {
-			i := row % m
-			vc = append(vc, sc.C[row*m:row*m+i+1]...)
-			vs = append(vs, sc.S[row*m:row*m+i+1]...)
-		}
-		if err := r.trunc(cc, vc, vs); err != nil {
-			return err
-		}
-		off := 0
-		for row := 0; row < h*m; row++ {
-			i := row % m
-			copy(sc.C[row*m:], vc[off:off+i+1])
-			copy(sc.S[row*m:], vs[off:off+i+1])
-			off += i + 1
-		}
-		probs = r.pair(sc.C, sc.S)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if probs, err = r.softmax(h*m, m, h, probs); err != nil {
-		return nil, err
-	}
-	out := &shares{rows: m, cols: headsOf(c).q, pos: 0}
-	err = r.timed(KindAttention, func(cc *cost.Cost) error {
-		var o exec.Shared
-		if err := r.heRun(cc, func(t *cost.Tally) error {
-			var err error
-			o, err = pp.values.Run(r.he, t, vals, v.s, exec.Shared{C: probs[mpc.Client].V, S: probs[mpc.Server].V})
-			return err
-		}); err != nil {
-			return err
-		}
-		out.c, out.s = o.C, o.S // m x Heads x stride
-		return r.trunc(cc, out.c, out.s)
-	})
+	out, sw, err := st.Run(r, q, k, v)
 	if err != nil {
 		return nil, err
 	}
 	if r.cache != nil {
+		pp := st.pp
 		P := pp.kvLayout.Cts()
 		err = r.timed(KindAppend, func(cc *cost.Cost) error {
 			return r.heRun(cc, func(t *cost.Tally) error {
@@ -634,8 +437,6 @@ func (r *Runner) prefillAttention(layer int, q, k, v *shares) (*shares, error) {
 // decodeAttention is the attention of one new token at position p > 0
 // over the cache (see Attention).
 func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
-	c := r.m.Config
-	h := c.NumHeads
 	ctx := q.pos + 1
 	cfg := r.plan.kv
 	err := r.timed(KindAppend, func(cc *cost.Cost) error {
@@ -654,64 +455,7 @@ func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
 	if err != nil {
 		return nil, err
 	}
-	var probs mpc.Pair
-	err = r.timed(KindAttention, func(cc *cost.Cost) error {
-		var sc exec.Shared
-		if err := r.heRun(cc, func(t *cost.Tally) error {
-			cts, kS, err := r.cache.KernelInputs(t, layer, 0)
-			if err != nil {
-				return err
-			}
-			sc, err = r.plan.scoresKernel(ctx).Run(r.he, t, cts, kS, exec.Shared{C: q.c, S: q.s})
-			return err
-		}); err != nil {
-			return err
-		}
-		if err := r.trunc(cc, sc.C, sc.S); err != nil {
-			return err
-		}
-		probs = r.pair(sc.C, sc.S)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	if probs, err = r.softmax(h, ctx, 0, probs); err != nil {
-		return nil, err
-	}
-	out := &shares{rows: 1, cols: headsOf(c).q, pos: q.pos}
-	err = r.timed(KindAttention, func(cc *cost.Cost) error {
-		var o exec.Shared
-		if err := r.heRun(cc, func(t *cost.Tally) error {
-			cts, vS, err := r.cache.KernelInputs(t, layer, 1)
-			if err != nil {
-				return err
-			}
-			o, err = r.plan.valuesKernel(ctx).Run(r.he, t, cts, vS, exec.Shared{C: probs[mpc.Client].V, S: probs[mpc.Server].V})
-			return err
-		}); err != nil {
-			return err
-		}
-		out.c, out.s = o.C, o.S
-		return r.trunc(cc, out.c, out.s)
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// softmax runs the softmax of rows rows of cols entries.
-func (r *Runner) softmax(rows, cols, causalHeads int, x mpc.Pair) (mpc.Pair, error) {
-	var y mpc.Pair
-	err := r.timed(KindSoftmax, func(cc *cost.Cost) error {
-		return r.mpcRun(cc, func() error {
-			var err error
-			y, err = r.plan.softmax(rows, cols, causalHeads).Run(r.mp, x)
-			return err
-		})
-	})
-	return y, err
+	return r.plan.decodeAttnStep(ctx).Run(r, layer, q)
 }
 
 // Activation runs SiLU or GELU on shares.
@@ -720,30 +464,16 @@ func (r *Runner) Activation(v Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.unary(KindActivation, r.plan.activation(x.rows*x.cols), x)
+	return r.unary(r.plan.activationStep(x.rows*x.cols), x)
 }
 
-// unaryProtocol is a two-party protocol on one shared input (the norms and
-// the activations).
-type unaryProtocol interface {
-	Run(s *mpc.Session, x mpc.Pair) (mpc.Pair, error)
-}
-
-// unary runs proto on x's shares under kind k.
-func (r *Runner) unary(k Kind, proto mpc.Protocol, x *shares) (Value, error) {
-	pr, ok := proto.(unaryProtocol)
-	if !ok {
-		return nil, fmt.Errorf("sim: %v: %T is not a protocol of one input", k, proto)
+// unary runs a two-party step of one input on x's shares.
+func (r *Runner) unary(st unaryStep, x *shares) (Value, error) {
+	out, err := st.Run(r, r.pair(x.c, x.s))
+	if err != nil {
+		return nil, err
 	}
-	y := &shares{rows: x.rows, cols: x.cols, pos: x.pos}
-	err := r.timed(k, func(c *cost.Cost) error {
-		return r.mpcRun(c, func() error {
-			out, err := pr.Run(r.mp, r.pair(x.c, x.s))
-			y.c, y.s = out[mpc.Client].V, out[mpc.Server].V
-			return err
-		})
-	})
-	return y, err
+	return &shares{rows: x.rows, cols: x.cols, pos: x.pos, c: out[mpc.Client].V, s: out[mpc.Server].V}, nil
 }
 
 // Mul runs the Beaver product with truncation.
@@ -759,15 +489,11 @@ func (r *Runner) Mul(av, bv Value) (Value, error) {
 	if a.rows != b.rows || a.cols != b.cols {
 		return nil, fmt.Errorf("sim: product of %dx%d and %dx%d", a.rows, a.cols, b.rows, b.cols)
 	}
-	y := &shares{rows: a.rows, cols: a.cols, pos: a.pos}
-	err = r.timed(KindMul, func(c *cost.Cost) error {
-		return r.mpcRun(c, func() error {
-			out, err := r.plan.mul(a.rows*a.cols).Run(r.mp, r.pair(a.c, a.s), r.pair(b.c, b.s))
-			y.c, y.s = out[mpc.Client].V, out[mpc.Server].V
-			return err
-		})
-	})
-	return y, err
+	out, err := r.plan.mulStep(a.rows*a.cols).Run(r, r.pair(a.c, a.s), r.pair(b.c, b.s))
+	if err != nil {
+		return nil, err
+	}
+	return &shares{rows: a.rows, cols: a.cols, pos: a.pos, c: out[mpc.Client].V, s: out[mpc.Server].V}, nil
 }
 
 // Add adds the shares locally.
@@ -840,15 +566,7 @@ func (r *Runner) Argmax(v Value) (int, error) {
 		}
 		r.reveal(logits)
 	}
-	var tok int
-	err = r.timed(KindArgmax, func(c *cost.Cost) error {
-		return r.mpcRun(c, func() error {
-			var err error
-			tok, err = r.plan.argmax(x.cols).Run(r.mp, r.pair(x.c, x.s))
-			return err
-		})
-	})
-	return tok, err
+	return r.plan.argmaxStep(x.cols).Run(r, r.pair(x.c, x.s))
 }
 
 // Run generates opts.Gen tokens after prompt with the run engine and
@@ -883,7 +601,7 @@ func Run(opts RunOptions, prompt []int, check bool, onStep func(Step)) (*Report,
 	}
 	rep := &Report{Model: c.Name, Strategy: opts.Strategy, Params: opts.Preset.Name, Network: opts.Network.Name,
 		Mode: "run", PromptTokens: len(prompt), Generated: opts.Gen, Tokens: toks}
-	if opts.Strategy == Cryptogen {
+	if opts.Strategy.KeepsCache() {
 		rep.Cache = opts.Cache.String()
 	}
 	setup := r.Setup()

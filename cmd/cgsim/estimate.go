@@ -29,7 +29,7 @@ const (
 // protocolFlags are the flags every secure command shares.
 func protocolFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "strategy", Value: string(sim.Cryptogen), Usage: "cryptogen (encrypted KV cache reused) or recompute (whole prefix re-run per token)"},
+		&cli.StringFlag{Name: "strategy", Value: string(sim.Cryptogen), Usage: strategyUsage()},
 		&cli.StringFlag{Name: "params", Value: params.DefaultBGV, Usage: "BGV parameter preset (see cgsim presets)"},
 		&cli.BoolFlag{Name: "allow-insecure", Usage: "accept a preset marked INSECURE (unit-test parameters, no security)"},
 		&cli.StringFlag{Name: "net", Value: defaultNet, Usage: "network: lan, wan, lan5g, wan100 or BANDWIDTH/RTT such as 200Mbps/10ms"},
@@ -39,6 +39,15 @@ func protocolFlags() []cli.Flag {
 		&cli.StringFlag{Name: "profile", Usage: "profile file from cgsim calibrate (default: the preset's built-in profile)"},
 		&cli.IntFlag{Name: "max-session-tokens", Usage: "size the flooding for a session that may grow to this many tokens, prompt included (default: the prompt and --gen)"},
 	}
+}
+
+// strategyUsage describes --strategy from the registered strategies.
+func strategyUsage() string {
+	var parts []string
+	for _, s := range sim.Strategies() {
+		parts = append(parts, fmt.Sprintf("%s (%s)", s, sim.StrategyDoc(s)))
+	}
+	return strings.Join(parts, " or ")
 }
 
 // protocolFlagsExcept is protocolFlags without the named flags.

@@ -19,7 +19,7 @@ func planCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "plan",
 		Usage: "per-token latency and KV-cache memory as the context grows, and the longest context within budgets",
-		Description: "Estimates one decode step of both strategies at contexts from --min-context to --max-context\n" +
+		Description: "Estimates one decode step of each strategy at contexts from --min-context to --max-context\n" +
 			"(powers of two and the midpoints between them): its seconds and the encrypted KV cache's memory\n" +
 			"(cryptogen; recompute keeps no cache), then the longest context whose step fits --latency-budget\n" +
 			"and --memory-budget. Beyond the model's own context the shape is costed as if it had been trained\n" +
@@ -33,6 +33,7 @@ func planCommand() *cli.Command {
 			&cli.StringFlag{Name: "memory-budget", Usage: "largest KV-cache memory: bytes with an optional unit (16GB, 512MiB)"},
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
+			&cli.StringFlag{Name: "strategies", Value: strategyNames(), Usage: "comma-separated strategies to cost"},
 		}, protocolFlagsExcept("strategy", "max-session-tokens")...),
 		Action: planAction,
 	}
@@ -95,11 +96,15 @@ func planAction(c *cli.Context) error {
 	if lo < 2 || hi < lo || hi > 1<<20 {
 		return fmt.Errorf("plan: contexts from %d to %d: want 2 <= --min-context <= --max-context <= %d", lo, hi, 1<<20)
 	}
+	strats, err := sim.ParseStrategies(c.String("strategies"))
+	if err != nil {
+		return fmt.Errorf("--strategies: %w", err)
+	}
 	ctxs := sim.PlanContexts(lo, hi)
 	bar := newBar(c, false, len(ctxs), "planning")
 	rep, err := sim.Plan(sim.PlanOptions{
 		EstimateOptions: sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, Cache: p.cache},
-		Contexts:        ctxs, LatencyBudget: lat, MemoryBudget: mem,
+		Strategies:      strats, Contexts: ctxs, LatencyBudget: lat, MemoryBudget: mem,
 		OnPoint: bar.tick,
 	})
 	bar.done()
@@ -126,7 +131,7 @@ type planJSON struct {
 // growthOf returns the growth exponent of each strategy that has one.
 func growthOf(rep *sim.PlanReport) map[sim.Strategy]float64 {
 	out := map[sim.Strategy]float64{}
-	for _, s := range []sim.Strategy{sim.Cryptogen, sim.Recompute} {
+	for _, s := range rep.Strategies {
 		if k, err := rep.Growth(s); err == nil {
 			out[s] = k
 		}
@@ -134,18 +139,70 @@ func growthOf(rep *sim.PlanReport) map[sim.Strategy]float64 {
 	return out
 }
 
+// strategyNames is every registered strategy, comma-separated.
+func strategyNames() string {
+	var names []string
+	for _, s := range sim.Strategies() {
+		names = append(names, string(s))
+	}
+	return strings.Join(names, ",")
+}
+
+// cacheStrategy is the first strategy of the plan that keeps a cache, whose
+// memory the plan shows ("" if none does).
+func cacheStrategy(rep *sim.PlanReport) sim.Strategy {
+	for _, s := range rep.Strategies {
+		if s.KeepsCache() {
+			return s
+		}
+	}
+	return ""
+}
+
+// writePlanCSV writes one row per context: each strategy's seconds, the
+// ratio of the second strategy over the first (with two), the cache's
+// memory, each strategy's rounds and bytes and whether it fits.
 func writePlanCSV(w io.Writer, rep *sim.PlanReport) error {
 	cw := csv.NewWriter(w)
-	cw.Write([]string{"context", "cryptogen_seconds", "recompute_seconds", "ratio", "cryptogen_memory_bytes",
-		"cryptogen_rounds", "recompute_rounds", "cryptogen_bytes", "recompute_bytes", "cryptogen_fits", "recompute_fits"})
+	ss, cache := rep.Strategies, cacheStrategy(rep)
+	per := func(suffix string) []string {
+		var h []string
+		for _, s := range ss {
+			h = append(h, string(s)+suffix)
+		}
+		return h
+	}
+	head := append([]string{"context"}, per("_seconds")...)
+	if len(ss) == 2 {
+		head = append(head, "ratio")
+	}
+	if cache != "" {
+		head = append(head, string(cache)+"_memory_bytes")
+	}
+	head = append(append(append(head, per("_rounds")...), per("_bytes")...), per("_fits")...)
+	cw.Write(head)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', 6, 64) }
 	for _, pt := range rep.Points {
-		cw.Write([]string{strconv.Itoa(pt.Context), f(pt.Cryptogen.Seconds()), f(pt.Recompute.Seconds()), f(pt.Ratio()),
-			strconv.FormatInt(pt.Cryptogen.PeakMemoryBytes, 10), strconv.FormatInt(pt.Cryptogen.Rounds, 10),
-			strconv.FormatInt(pt.Recompute.Rounds, 10), strconv.FormatInt(pt.Cryptogen.BytesC2S+pt.Cryptogen.BytesS2C, 10),
-			strconv.FormatInt(pt.Recompute.BytesC2S+pt.Recompute.BytesS2C, 10),
-			strconv.FormatBool(pt.Fits(sim.Cryptogen, rep.LatencyBudget, rep.MemoryBudget)),
-			strconv.FormatBool(pt.Fits(sim.Recompute, rep.LatencyBudget, rep.MemoryBudget))})
+		row := []string{strconv.Itoa(pt.Context)}
+		for _, s := range ss {
+			row = append(row, f(pt.Costs[s].Seconds()))
+		}
+		if len(ss) == 2 {
+			row = append(row, f(pt.Ratio(ss[0], ss[1])))
+		}
+		if cache != "" {
+			row = append(row, strconv.FormatInt(pt.Costs[cache].PeakMemoryBytes, 10))
+		}
+		for _, s := range ss {
+			row = append(row, strconv.FormatInt(pt.Costs[s].Rounds, 10))
+		}
+		for _, s := range ss {
+			row = append(row, strconv.FormatInt(pt.Costs[s].BytesC2S+pt.Costs[s].BytesS2C, 10))
+		}
+		for _, s := range ss {
+			row = append(row, strconv.FormatBool(pt.Fits(s, rep.LatencyBudget, rep.MemoryBudget)))
+		}
+		cw.Write(row)
 	}
 	cw.Flush()
 	return cw.Error()
@@ -153,14 +210,22 @@ func writePlanCSV(w io.Writer, rep *sim.PlanReport) error {
 
 func writePlanTable(w io.Writer, rep *sim.PlanReport, trained int) error {
 	fmt.Fprintf(w, "plan %s: %s, %s, cache %s; one decode step per context\n\n", rep.Model, rep.Params, rep.Network, rep.Cache)
+	ss, cache := rep.Strategies, cacheStrategy(rep)
 	tw := newTable(w)
-	fmt.Fprintln(tw, "context\tcryptogen s/token\trecompute s/token\tratio\tcache MB\tcryptogen fits\trecompute fits\t")
-	secs := func(c float64, e string) string {
-		if e != "" {
-			return "n/a"
-		}
-		return fmt.Sprintf("%.2f", c)
+	head := "context\t"
+	for _, s := range ss {
+		head += string(s) + " s/token\t"
 	}
+	if len(ss) == 2 {
+		head += "ratio\t"
+	}
+	if cache != "" {
+		head += "cache MB\t"
+	}
+	for _, s := range ss {
+		head += string(s) + " fits\t"
+	}
+	fmt.Fprintln(tw, head)
 	yes := map[bool]string{true: "yes", false: "no"}
 	beyond := false
 	for _, pt := range rep.Points {
@@ -169,17 +234,32 @@ func writePlanTable(w io.Writer, rep *sim.PlanReport, trained int) error {
 			ctx += "*"
 			beyond = true
 		}
-		ratio := "-"
-		if r := pt.Ratio(); r > 0 {
-			ratio = fmt.Sprintf("%.1f", r)
+		line := ctx + "\t"
+		for _, s := range ss {
+			if pt.Errors[s] != "" {
+				line += "n/a\t"
+			} else {
+				line += fmt.Sprintf("%.2f\t", pt.Costs[s].Seconds())
+			}
 		}
-		mem := "n/a"
-		if pt.CryptogenError == "" {
-			mem = fmt.Sprintf("%.1f", mb(pt.Cryptogen.PeakMemoryBytes))
+		if len(ss) == 2 {
+			if r := pt.Ratio(ss[0], ss[1]); r > 0 {
+				line += fmt.Sprintf("%.1f\t", r)
+			} else {
+				line += "-\t"
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", ctx, secs(pt.Cryptogen.Seconds(), pt.CryptogenError),
-			secs(pt.Recompute.Seconds(), pt.RecomputeError), ratio, mem,
-			yes[pt.Fits(sim.Cryptogen, rep.LatencyBudget, rep.MemoryBudget)], yes[pt.Fits(sim.Recompute, rep.LatencyBudget, rep.MemoryBudget)])
+		if cache != "" {
+			if pt.Errors[cache] == "" {
+				line += fmt.Sprintf("%.1f\t", mb(pt.Costs[cache].PeakMemoryBytes))
+			} else {
+				line += "n/a\t"
+			}
+		}
+		for _, s := range ss {
+			line += yes[pt.Fits(s, rep.LatencyBudget, rep.MemoryBudget)] + "\t"
+		}
+		fmt.Fprintln(tw, line)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -188,9 +268,9 @@ func writePlanTable(w io.Writer, rep *sim.PlanReport, trained int) error {
 		fmt.Fprintf(w, "* beyond the model's context of %d tokens (costed as if trained for it)\n", trained)
 	}
 	for _, pt := range rep.Points {
-		for i, e := range []string{pt.CryptogenError, pt.RecomputeError} {
-			if e != "" {
-				fmt.Fprintf(w, "n/a: %s at %d: %s\n", []string{"cryptogen", "recompute"}[i], pt.Context, e)
+		for _, s := range ss {
+			if e := pt.Errors[s]; e != "" {
+				fmt.Fprintf(w, "n/a: %s at %d: %s\n", s, pt.Context, e)
 			}
 		}
 	}
@@ -205,17 +285,19 @@ func writePlanTable(w io.Writer, rep *sim.PlanReport, trained int) error {
 	if len(parts) > 0 {
 		budget = strings.Join(parts, " and ")
 	}
-	fmt.Fprintf(w, "\nlongest context within %s: cryptogen %s, recompute %s\n", budget,
-		longest(rep.Longest[sim.Cryptogen]), longest(rep.Longest[sim.Recompute]))
-	if g := growthOf(rep); len(g) > 0 {
-		k := func(s sim.Strategy) string {
-			if v, ok := g[s]; ok {
-				return fmt.Sprintf("%.2f", v)
-			}
-			return "n/a"
+	var lg, gr []string
+	g := growthOf(rep)
+	for _, s := range ss {
+		lg = append(lg, fmt.Sprintf("%s %s", s, longest(rep.Longest[s])))
+		k := "n/a"
+		if v, ok := g[s]; ok {
+			k = fmt.Sprintf("%.2f", v)
 		}
-		fmt.Fprintf(w, "growth over the sweep (seconds per token ~ context^k, least squares on log-log): cryptogen k = %s, recompute k = %s\n",
-			k(sim.Cryptogen), k(sim.Recompute))
+		gr = append(gr, fmt.Sprintf("%s k = %s", s, k))
+	}
+	fmt.Fprintf(w, "\nlongest context within %s: %s\n", budget, strings.Join(lg, ", "))
+	if len(g) > 0 {
+		fmt.Fprintf(w, "growth over the sweep (seconds per token ~ context^k, least squares on log-log): %s\n", strings.Join(gr, ", "))
 	}
 	return nil
 }

@@ -23,7 +23,7 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 	prev := prompt[len(prompt)-1]
 	if table {
 		strat := string(p.strategy)
-		if p.strategy == sim.Cryptogen {
+		if p.strategy.KeepsCache() {
 			strat += " (" + p.cache.String() + ")"
 		}
 		fmt.Fprintf(w, "secure run of %s: %s, %s, %s; %d prompt tokens\n\n", m.Config.Name, strat, p.preset.Name, p.network, len(prompt))

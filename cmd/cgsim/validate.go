@@ -127,7 +127,7 @@ func validateAction(c *cli.Context) error {
 	} else {
 		w := c.App.Writer
 		strat := string(p.strategy)
-		if p.strategy == sim.Cryptogen {
+		if p.strategy.KeepsCache() {
 			strat += " (" + p.cache.String() + ")"
 		}
 		fmt.Fprintf(w, "validate %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", m.Config.Name, strat, p.preset.Name, p.network,

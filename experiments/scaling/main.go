@@ -168,10 +168,12 @@ func EstimateSweep(cfg model.Config, preset params.Preset, ctxs []int, nets []ne
 			return nil, err
 		}
 		for _, pt := range rep.Points {
-			if pt.CryptogenError != "" || pt.RecomputeError != "" {
-				return nil, fmt.Errorf("%s at %d tokens: %s%s", cfg.Name, pt.Context, pt.CryptogenError, pt.RecomputeError)
+			for _, s := range rep.Strategies {
+				if e := pt.Errors[s]; e != "" {
+					return nil, fmt.Errorf("%s at %d tokens: %s: %s", cfg.Name, pt.Context, s, e)
+				}
+				rows = append(rows, Row{pt.Context, nw.Name, s, pt.Costs[s]})
 			}
-			rows = append(rows, Row{pt.Context, nw.Name, sim.Cryptogen, pt.Cryptogen}, Row{pt.Context, nw.Name, sim.Recompute, pt.Recompute})
 		}
 	}
 	return rows, nil
@@ -330,7 +332,7 @@ func PlotRows(path, title string, rows []Row, memory bool) error {
 	for _, r := range rows {
 		k := key{r.Network, r.Strategy}
 		if memory {
-			if r.Strategy != sim.Cryptogen {
+			if !r.Strategy.KeepsCache() {
 				continue
 			}
 			k.net = ""
@@ -394,7 +396,7 @@ func PrintRows(w io.Writer, rows []Row) {
 	}
 	for _, nw := range nets {
 		var parts []string
-		for _, s := range []sim.Strategy{sim.Cryptogen, sim.Recompute} {
+		for _, s := range sim.Strategies() {
 			var xs, ys []float64
 			for _, k := range order {
 				if c, ok := by[k][s]; ok && k.net == nw {

@@ -1,0 +1,216 @@
+package sim
+
+import (
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/exec/mpc"
+)
+
+// kindCost is the part of a step recorded under one kind.
+type kindCost struct {
+	kind Kind
+	cost cost.Cost
+}
+
+// prefillAttnStep is the attention of a pass of m tokens from position 0
+// (the prompt, and every step of Recompute), in one layer: the client's
+// upload of its shares of the keys and values in the prefill layout (and,
+// with the cache, in kv's prefill layout for the switch), the score
+// kernel with the truncation of the causal scores, the causal softmax of
+// every head, the value kernel with its truncation. The switch of the
+// layer's keys and values into the cache (kv.Cache.Switch) is the cache's
+// own step.
+type prefillAttnStep struct {
+	pp                       *prefillPlan
+	heads                    int
+	scoresTrunc, valuesTrunc truncStep
+	softmax                  unaryStep
+	switchUp                 bool // upload for the switch too (the strategy keeps a cache)
+}
+
+func (p *planner) prefillAttnStep(m int) (prefillAttnStep, error) {
+	pp, err := p.prefill(m)
+	if err != nil {
+		return prefillAttnStep{}, err
+	}
+	h := p.cfg.NumHeads
+	return prefillAttnStep{pp: pp, heads: h, scoresTrunc: p.truncStep(h * visible(m, m)),
+		valuesTrunc: p.truncStep(h * m * headsOf(p.cfg).stride), softmax: p.softmaxStep(h*m, m, h), switchUp: p.keepsCache}, nil
+}
+
+// Estimate is the upload (KindAppend), the kernels with their truncations
+// (KindAttention) and the softmax (KindSoftmax).
+func (s prefillAttnStep) Estimate() []kindCost {
+	var up cost.Cost
+	for _, cv := range s.pp.upload {
+		up = up.Add(cv.Estimate())
+	}
+	if s.switchUp {
+		up = up.Add(s.pp.switchUp.Estimate())
+	}
+	kernels := cost.Sum(s.pp.scores.Estimate(), s.scoresTrunc.Estimate(), s.pp.values.Estimate(), s.valuesTrunc.Estimate())
+	return []kindCost{{KindAppend, up}, {KindAttention, kernels}, {KindSoftmax, s.softmax.Estimate()}}
+}
+
+// Run is the attention of q over k and v (m tokens each). It returns the
+// attention output and, with the cache, the client's ciphertexts of the
+// keys and values in kv's prefill layout for the switch.
+func (s prefillAttnStep) Run(r *Runner, q, k, v *shares) (*shares, []*rlwe.Ciphertext, error) {
+	pp, m, h := s.pp, s.pp.m, s.heads
+	var keys, vals, sw []*rlwe.Ciphertext
+	err := r.timed(KindAppend, func(cc *cost.Cost) error {
+		return r.heRun(cc, func(t *cost.Tally) error {
+			kvecs, vvecs := pp.scores.Layout.Vectors(k.c), pp.values.Layout.Vectors(v.c)
+			groups := [][]uint64{flat(kvecs, vvecs)}
+			if len(pp.upload) == 2 {
+				groups = [][]uint64{flat(kvecs), flat(vvecs)}
+			}
+			var cts []*rlwe.Ciphertext
+			for i, conv := range pp.upload {
+				got, err := conv.Run(r.he, t, exec.Shared{C: groups[i], S: make([]uint64, len(groups[i]))})
+				if err != nil {
+					return err
+				}
+				cts = append(cts, got...)
+			}
+			keys, vals = cts[:len(kvecs)], cts[len(kvecs):]
+			if s.switchUp {
+				x := flat(pp.kvLayout.Vectors(k.c), pp.kvLayout.Vectors(v.c))
+				var err error
+				if sw, err = pp.switchUp.Run(r.he, t, exec.Shared{C: x, S: make([]uint64, len(x))}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	var probs mpc.Pair
+	err = r.timed(KindAttention, func(cc *cost.Cost) error {
+		var sc exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
+			var err error
+			sc, err = pp.scores.Run(r.he, t, keys, k.s, exec.Shared{C: q.c, S: q.s})
+			return err
+		}); err != nil {
+			return err
+		}
+		// Truncate the causal scores (head hh, query i, key j <= i at
+		// (hh·m + i)·m + j); the causal softmax never reads the masked
+		// ones and outputs 0 for them.
+		vis := visible(m, m)
+		vc, vs := make([]uint64, 0, h*vis), make([]uint64, 0, h*vis)
+		for row := 0; row < h*m; row++ {
+			i := row % m
+			vc = append(vc, sc.C[row*m:row*m+i+1]...)
+			vs = append(vs, sc.S[row*m:row*m+i+1]...)
+		}
+		if err := s.scoresTrunc.Run(r, cc, vc, vs); err != nil {
+			return err
+		}
+		off := 0
+		for row := 0; row < h*m; row++ {
+			i := row % m
+			copy(sc.C[row*m:], vc[off:off+i+1])
+			copy(sc.S[row*m:], vs[off:off+i+1])
+			off += i + 1
+		}
+		probs = r.pair(sc.C, sc.S)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if probs, err = s.softmax.Run(r, probs); err != nil {
+		return nil, nil, err
+	}
+	out := &shares{rows: m, cols: headsOf(r.m.Config).q, pos: 0}
+	err = r.timed(KindAttention, func(cc *cost.Cost) error {
+		var o exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
+			var err error
+			o, err = pp.values.Run(r.he, t, vals, v.s, exec.Shared{C: probs[mpc.Client].V, S: probs[mpc.Server].V})
+			return err
+		}); err != nil {
+			return err
+		}
+		out.c, out.s = o.C, o.S // m x Heads x stride
+		return s.valuesTrunc.Run(r, cc, out.c, out.s)
+	})
+	return out, sw, err
+}
+
+// decodeAttnStep is the attention of one new token over a cache of ctx
+// tokens, in one layer: the score kernel over the cache with the scores'
+// truncation, the softmax of every head, the value kernel with its
+// truncation (CryptoGen's decode kernels). Appending the token to the
+// cache (and its refreshes) is the cache's own step.
+type decodeAttnStep struct {
+	scores                   *exec.DecodeScores
+	values                   *exec.DecodeValues
+	scoresTrunc, valuesTrunc truncStep
+	softmax                  unaryStep
+}
+
+func (p *planner) decodeAttnStep(ctx int) decodeAttnStep {
+	h := p.cfg.NumHeads
+	return decodeAttnStep{scores: p.scoresKernel(ctx), values: p.valuesKernel(ctx), scoresTrunc: p.truncStep(h * ctx),
+		valuesTrunc: p.truncStep(h * headsOf(p.cfg).stride), softmax: p.softmaxStep(h, ctx, 0)}
+}
+
+// Estimate is the kernels with their truncations (KindAttention) and the
+// softmax (KindSoftmax).
+func (s decodeAttnStep) Estimate() []kindCost {
+	kernels := cost.Sum(s.scores.Estimate(), s.scoresTrunc.Estimate(), s.values.Estimate(), s.valuesTrunc.Estimate())
+	return []kindCost{{KindAttention, kernels}, {KindSoftmax, s.softmax.Estimate()}}
+}
+
+// Run is the attention of the query q over the layer's cache.
+func (s decodeAttnStep) Run(r *Runner, layer int, q *shares) (*shares, error) {
+	var probs mpc.Pair
+	err := r.timed(KindAttention, func(cc *cost.Cost) error {
+		var sc exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
+			cts, kS, err := r.cache.KernelInputs(t, layer, 0)
+			if err != nil {
+				return err
+			}
+			sc, err = s.scores.Run(r.he, t, cts, kS, exec.Shared{C: q.c, S: q.s})
+			return err
+		}); err != nil {
+			return err
+		}
+		if err := s.scoresTrunc.Run(r, cc, sc.C, sc.S); err != nil {
+			return err
+		}
+		probs = r.pair(sc.C, sc.S)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if probs, err = s.softmax.Run(r, probs); err != nil {
+		return nil, err
+	}
+	out := &shares{rows: 1, cols: headsOf(r.m.Config).q, pos: q.pos}
+	err = r.timed(KindAttention, func(cc *cost.Cost) error {
+		var o exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
+			cts, vS, err := r.cache.KernelInputs(t, layer, 1)
+			if err != nil {
+				return err
+			}
+			o, err = s.values.Run(r.he, t, cts, vS, exec.Shared{C: probs[mpc.Client].V, S: probs[mpc.Server].V})
+			return err
+		}); err != nil {
+			return err
+		}
+		out.c, out.s = o.C, o.S
+		return s.valuesTrunc.Run(r, cc, out.c, out.s)
+	})
+	return out, err
+}

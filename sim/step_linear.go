@@ -1,0 +1,190 @@
+package sim
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/model"
+)
+
+// linearStep is a linear layer of the protocol: the HE product
+// (exec.Linear: the client's share encrypted, the server's weights, the
+// result masked and shared), the bias added to the server's share, the
+// truncation back to the fixed point, and for a llama QKV over several
+// tokens the rotary embedding on the shares with a second truncation (for
+// one token it is folded into the weights).
+type linearStep struct {
+	mat   Mat
+	out   int
+	lin   *exec.Linear
+	trunc truncStep
+	rope  *truncStep // the query and key columns of every row
+}
+
+// linearStep plans the linear layer of weight m over rows tokens.
+func (p *planner) linearStep(m Mat, rows int) (*linearStep, error) {
+	k := [2]int{int(m), rows}
+	if s, ok := p.linSteps[k]; ok {
+		return s, nil
+	}
+	out, in := p.matShape(m)
+	l, err := p.linear(out, in, rows)
+	if err != nil {
+		return nil, err
+	}
+	s := &linearStep{mat: m, out: out, lin: l, trunc: p.truncStep(rows * out)}
+	if m == MatQKV && p.cfg.Arch == model.ArchLlama && rows > 1 {
+		hs := headsOf(p.cfg)
+		tr := p.truncStep(rows * (hs.q + hs.kv))
+		s.rope = &tr
+	}
+	p.linSteps[k] = s
+	return s, nil
+}
+
+// Estimate is the product's, the truncation's and the rotary embedding's.
+func (s *linearStep) Estimate() cost.Cost {
+	c := s.lin.Estimate().Add(s.trunc.Estimate())
+	if s.rope != nil {
+		c = c.Add(s.rope.Estimate())
+	}
+	return c
+}
+
+// Run computes x·W^T + bias on shares (wm: the quantized weights, with
+// RoPE folded in for a one-token llama QKV; bias: encoded at twice the
+// fractional bits, or nil) and records it under KindLinear.
+func (s *linearStep) Run(r *Runner, wm exec.Matrix, bias []uint64, x *shares) (*shares, error) {
+	y := &shares{rows: x.rows, cols: s.out, pos: x.pos}
+	err := r.timed(KindLinear, func(cc *cost.Cost) error {
+		var z exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
+			var err error
+			z, err = s.lin.Run(r.he, t, wm, x.exec())
+			return err
+		}); err != nil {
+			return err
+		}
+		y.c, y.s = z.C, z.S
+		if bias != nil {
+			for i := range y.s {
+				y.s[i] = r.q.add(y.s[i], bias[i%s.out])
+			}
+		}
+		if err := s.trunc.Run(r, cc, y.c, y.s); err != nil {
+			return err
+		}
+		if s.rope != nil {
+			return s.ropeShares(r, cc, y)
+		}
+		return nil
+	})
+	return y, err
+}
+
+// ropeShares rotates the query and key columns of each row of y by its
+// position: each party multiplies its share by the public cos and sin in
+// fixed point, then one truncation of the rotated columns.
+func (s *linearStep) ropeShares(r *Runner, cc *cost.Cost, y *shares) error {
+	c := r.m.Config
+	hs := headsOf(c)
+	n := hs.q + hs.kv // query and key columns
+	f := r.q.fp.FracBits
+	var rc, rs []uint64
+	for i := range y.rows {
+		row := i * y.cols
+		for j := 0; j < n; j += 2 {
+			if hs.isPad(j) {
+				continue
+			}
+			k := (j % hs.stride) / 2
+			freq := math.Pow(c.RopeTheta, -float64(2*k)/float64(hs.hd))
+			sin, cos := math.Sincos(float64(y.pos+i) * freq)
+			ec, err := r.q.enc(cos, f)
+			if err != nil {
+				return err
+			}
+			es, err := r.q.enc(sin, f)
+			if err != nil {
+				return err
+			}
+			ns := r.q.t - es // -sin
+			for _, sh := range [][]uint64{y.c, y.s} {
+				a, b := sh[row+j], sh[row+j+1]
+				sh[row+j] = r.q.add(r.q.mul(a, ec), r.q.mul(b, ns))
+				sh[row+j+1] = r.q.add(r.q.mul(a, es), r.q.mul(b, ec))
+			}
+		}
+		rc = append(rc, y.c[row:row+n]...)
+		rs = append(rs, y.s[row:row+n]...)
+	}
+	if err := s.rope.Run(r, cc, rc, rs); err != nil {
+		return err
+	}
+	for i := range y.rows {
+		copy(y.c[i*y.cols:], rc[i*n:(i+1)*n])
+		copy(y.s[i*y.cols:], rs[i*n:(i+1)*n])
+	}
+	return nil
+}
+
+// embedStep is the token lookup: linear layers over vocabulary slices
+// narrow enough for the preset's noise budget (embedChunks), the client's
+// share of the input being the one-hot rows of its tokens and the
+// server's zero; the parties add the slices' shares.
+type embedStep struct {
+	rows   int
+	chunks []embedChunk
+}
+
+func (p *planner) embedStep(rows int) (embedStep, error) {
+	chunks, err := p.embedChunks(rows)
+	return embedStep{rows, chunks}, err
+}
+
+// Estimate is the slices' products.
+func (s embedStep) Estimate() cost.Cost {
+	var c cost.Cost
+	for _, ch := range s.chunks {
+		c = c.Add(ch.lin.Estimate())
+	}
+	return c
+}
+
+// Run looks tokens up in the server's table (tableT: the transposed slices
+// of the quantized table, one per chunk) and records it under
+// KindEmbedding.
+func (s embedStep) Run(r *Runner, tableT []exec.Matrix, tokens []int, dim, pos int) (*shares, error) {
+	if len(tokens) != s.rows || len(tableT) != len(s.chunks) {
+		return nil, fmt.Errorf("sim: internal error: an embedding of %d tokens in %d slices planned, %d tokens and %d slices given",
+			s.rows, len(s.chunks), len(tokens), len(tableT))
+	}
+	x := &shares{rows: s.rows, cols: dim, pos: pos, c: make([]uint64, s.rows*dim), s: make([]uint64, s.rows*dim)}
+	err := r.timed(KindEmbedding, func(cc *cost.Cost) error {
+		for i, ch := range s.chunks {
+			w := ch.hi - ch.lo
+			in := exec.Shared{C: make([]uint64, s.rows*w), S: make([]uint64, s.rows*w)}
+			for j, t := range tokens {
+				if t >= ch.lo && t < ch.hi {
+					in.C[j*w+t-ch.lo] = 1
+				}
+			}
+			var y exec.Shared
+			if err := r.heRun(cc, func(t *cost.Tally) error {
+				var err error
+				y, err = ch.lin.Run(r.he, t, tableT[i], in)
+				return err
+			}); err != nil {
+				return err
+			}
+			for j := range x.c {
+				x.c[j] = r.q.add(x.c[j], y.C[j])
+				x.s[j] = r.q.add(x.s[j], y.S[j])
+			}
+		}
+		return nil
+	})
+	return x, err
+}
