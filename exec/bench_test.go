@@ -10,6 +10,7 @@ import (
 	"github.com/montanaflynn/stats"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
+	"github.com/cgsim/cgsim/calibrate"
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/params"
 )
@@ -33,7 +34,7 @@ func benchEnv(b *testing.B, name string) *testEnv {
 	}
 	prof, err := cost.Default(name)
 	if err != nil {
-		prof, err = CalibrateBGV(name, bp, CalibrationOptions{Repetitions: 5})
+		prof, err = calibrate.BGV(name, bp, calibrate.Options{Repetitions: 5})
 		if err != nil {
 			b.Fatal(err)
 		}

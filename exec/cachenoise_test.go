@@ -48,15 +48,15 @@ func TestKernelNoiseOverCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bp, err := pr.BGV()
-			if err != nil {
-				t.Fatal(err)
-			}
 			prof, err := cost.Default(r.preset)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg, err := kv.NewConfig(kv.Config{Preset: r.preset, Params: bp, Profile: prof, Layers: 1, Heads: 4, KVHeads: 2, HeadDim: 16,
+			pl, err := exec.PlannerFor(pr, prof)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := kv.NewConfig(kv.Config{Preset: r.preset, Planner: pl, Layers: 1, Heads: 4, KVHeads: 2, HeadDim: 16,
 				MaxContext: r.tokens, Method: r.m, Policy: r.pol})
 			if err != nil {
 				t.Fatal(err)
@@ -65,6 +65,7 @@ func TestKernelNoiseOverCache(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			bp := cfg.Params
 			s, err := exec.NewSession(bp, sc, vk)
 			if err != nil {
 				t.Fatal(err)

@@ -1,6 +1,7 @@
 // Package exec holds the secure primitives of cgsim's hybrid protocol (BGV
 // homomorphic encryption plus two-party additive secret sharing modulo the
-// BGV plaintext prime t) and the calibration that prices them.
+// BGV plaintext prime t); package calibrate measures the profile that
+// prices them.
 //
 // Every primitive is a value that knows its shape (dimensions, encoding,
 // levels, parameters, profile) and has two methods:

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 
+	"github.com/cgsim/cgsim/calibrate"
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/params"
 )
@@ -50,7 +51,7 @@ func env(t testing.TB, name string) *testEnv {
 	}
 	prof, err := cost.Default(name)
 	if err != nil {
-		prof, err = CalibrateBGV(name, bp, CalibrationOptions{Repetitions: 3, Hoisted: 4})
+		prof, err = calibrate.BGV(name, bp, calibrate.Options{Repetitions: 3, Hoisted: 4})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -350,14 +350,8 @@ func (m NoiseModel) inputLevel(compute func(nu float64) float64) (in int, send s
 }
 
 // ctBytes is the size of one framed degree-1 ciphertext at a level, as
-// net.SendObject sends it: frame header, metadata flag, metadata, and two
-// polynomials of (level+1) rows of N words each with their length
-// prefixes.
-func ctBytes(logN, level int) int64 {
-	n := int64(1) << logN
-	poly := 8 + int64(level+1)*(8+8*n)
-	return net.FrameOverhead + 1 + int64(rlwe.MetaData{}.BinarySize()) + 8 + 2*poly
-}
+// net.SendObject sends it: the frame header and CiphertextSize.
+func ctBytes(logN, level int) int64 { return net.FrameOverhead + CiphertextSize(logN, 1, level) }
 
 // flooder adds the flooding error to ciphertexts and draws the masks of
 // the server's shares. It draws from ChaCha8 (math/rand/v2's

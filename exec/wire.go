@@ -49,8 +49,18 @@ import (
 // polynomial count, and degree+1 polynomials of level+1 rows of N words,
 // every count a uint64.
 func CiphertextBinarySize(p bgv.Parameters, degree, level int) int {
-	poly := 8 + (level+1)*(8+8*p.N())
-	return 1 + rlwe.MetaData{}.BinarySize() + 8 + (degree+1)*poly
+	return int(CiphertextSize(p.LogN(), degree, level))
+}
+
+// CiphertextSize is the marshalled size of a degree-degree ciphertext at a
+// level over a ring of degree 2^logN (the layout above): a metadata flag,
+// the metadata, the polynomial count, and per polynomial its row count and
+// (level+1) rows of a length prefix and N words. It is the one size
+// formula of cgsim: the wire checks, the estimates of what is sent
+// (plus net.FrameOverhead) and the cache's memory use it.
+func CiphertextSize(logN, degree, level int) int64 {
+	poly := 8 + int64(level+1)*(8+8*(int64(1)<<logN))
+	return 1 + int64(rlwe.MetaData{}.BinarySize()) + 8 + int64(degree+1)*poly
 }
 
 // ctMetaTemplate is the marshalled metadata of a fresh BGV ciphertext of

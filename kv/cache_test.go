@@ -76,7 +76,7 @@ func TestAppendDecrypts(t *testing.T) {
 // and the runtime guard stops the operation before it runs.
 func TestUnsafePolicyRejected(t *testing.T) {
 	e := env(t, "bgv-test-insecure")
-	base := Config{Preset: e.name, Params: e.params, Profile: e.profile, Layers: 1, Heads: 4, KVHeads: 2, HeadDim: 16, MaxContext: 64}
+	base := Config{Preset: e.name, Planner: e.planner, Layers: 1, Heads: 4, KVHeads: 2, HeadDim: 16, MaxContext: 64}
 	for _, tc := range []struct {
 		name string
 		m    Method

@@ -5,13 +5,11 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
 	"github.com/cgsim/cgsim/net"
-	"github.com/cgsim/cgsim/params"
 )
 
 // Method is how a new token's key and value enter the cache.
@@ -47,7 +45,15 @@ func (m Method) String() string {
 type Policy interface {
 	// String names the policy ("eager", "lazy(tau=8)", "never").
 	String() string
-	policy()
+	// Check is the policy's validation (the only one: callers building a
+	// policy from flags call it): a lazy threshold must be a finite
+	// number of bits >= 0.
+	Check() error
+	// Due decides, for a ciphertext just touched by an append of method m,
+	// whether the layer's refresh round refreshes it; budget returns the
+	// ciphertext's remaining budget in bits (Config.Budget), computed only
+	// if the policy needs it.
+	Due(m Method, budget func() float64) bool
 }
 
 // Eager refreshes every ciphertext touched by a homomorphic append right
@@ -65,9 +71,28 @@ type Never struct{}
 func (Eager) String() string  { return "eager" }
 func (l Lazy) String() string { return fmt.Sprintf("lazy(tau=%g)", l.Tau) }
 func (Never) String() string  { return "never" }
-func (Eager) policy()         {}
-func (Lazy) policy()          {}
-func (Never) policy()         {}
+
+func (Eager) Check() error { return nil }
+func (Never) Check() error { return nil }
+
+// Check: Tau must be a finite number of bits, at least 0 (a negative
+// threshold lets the budget go below what the next product needs).
+func (l Lazy) Check() error {
+	if !(l.Tau >= 0) || math.IsInf(l.Tau, 0) {
+		return fmt.Errorf("kv: lazy threshold %g: want a finite number of bits >= 0: %w", l.Tau, ErrBudget)
+	}
+	return nil
+}
+
+// Due: a ciphertext touched by a homomorphic append (a client append
+// costs no level and leaves the ciphertext fresh enough).
+func (Eager) Due(m Method, _ func() float64) bool { return m == Homomorphic }
+
+// Due: a ciphertext whose budget fell below Tau.
+func (l Lazy) Due(_ Method, budget func() float64) bool { return budget() < l.Tau }
+
+// Due: never.
+func (Never) Due(Method, func() float64) bool { return false }
 
 // ErrBudget is returned (wrapped) when an operation would leave a cache
 // ciphertext unable to serve the next attention product: an unsafe policy
@@ -78,8 +103,17 @@ var ErrBudget = errors.New("kv: noise budget exhausted")
 // dimensions, the HE parameters, how tokens are appended and when
 // ciphertexts are refreshed. Build it with NewConfig, which checks it.
 type Config struct {
-	Preset  string         // params preset name (recorded in saved files)
-	Params  bgv.Parameters // the preset's parameters
+	Preset string // params preset name (recorded in saved files)
+	// Planner is the protocol context the cache is planned in: the
+	// preset's parameters, the profile that prices its operations and the
+	// statistical security each ciphertext the cache returns to the client
+	// (refreshes, the layout switch) and each decode kernel over it is
+	// flooded for (a session sets it to κ plus log2 of the ciphertexts it
+	// returns, see package sim's session budget). Build it once, at the
+	// edge (exec.PlannerFor); kv never looks a preset up by name.
+	Planner exec.Planner
+	// Params and Profile are Planner's, set by NewConfig.
+	Params  bgv.Parameters
 	Profile *cost.Profile
 
 	Layers  int
@@ -100,13 +134,6 @@ type Config struct {
 	SourceLevel int
 	SourceBits  float64
 
-	// StatSecurity is the statistical security, in bits, that each
-	// ciphertext the cache returns to the client (refreshes, the layout
-	// switch) and each decode kernel over it is flooded for; 0 means the
-	// preset's κ. A session sets it to κ plus log2 of the ciphertexts it
-	// returns (see package sim's session budget).
-	StatSecurity int
-
 	// KeyBytes is the size of the evaluation keys the server holds
 	// (see KeyBytes); it is counted in PeakMemoryBytes.
 	KeyBytes int64
@@ -125,7 +152,6 @@ type Config struct {
 	KernelLevel  [2]int // level of the K (scores) and V (values) kernels
 	HomeLevel    [2]int // level of fresh cache ciphertexts of each kind
 	model        Model
-	pln          exec.Planner // plans the cache's returns (refresh, switch) with StatSecurity
 	sumTerms     [2]int
 	freshBudget  [2]float64
 	validatedFor int
@@ -139,24 +165,16 @@ const (
 	kindV = 1
 )
 
-// NewConfig checks cfg (Preset, Profile, shapes, Method, Policy; Params,
+// NewConfig checks cfg (Planner, shapes, Method, Policy; Params, Profile,
 // SourceLevel and SourceBits are filled in if zero), plans the levels
 // with the exec kernels, and simulates the cache up to MaxContext: a
 // policy that would let a ciphertext fall below what the next product
 // needs is an error here, at configuration time.
 func NewConfig(cfg Config) (Config, error) {
-	if cfg.Params.LogN() == 0 {
-		pr, err := params.ByName(cfg.Preset)
-		if err != nil {
-			return Config{}, fmt.Errorf("kv: %w", err)
-		}
-		if cfg.Params, err = pr.BGV(); err != nil {
-			return Config{}, fmt.Errorf("kv: %w", err)
-		}
+	if err := cfg.Planner.Check(); err != nil {
+		return Config{}, fmt.Errorf("kv: config: %w", err)
 	}
-	if cfg.Profile == nil {
-		return Config{}, fmt.Errorf("kv: config without a profile")
-	}
+	cfg.Params, cfg.Profile = cfg.Planner.Params, cfg.Planner.Profile
 	if cfg.Heads == 0 {
 		cfg.Heads = cfg.KVHeads
 	}
@@ -166,18 +184,14 @@ func NewConfig(cfg Config) (Config, error) {
 	if cfg.Policy == nil {
 		return Config{}, fmt.Errorf("kv: config without a refresh policy")
 	}
-	if l, ok := cfg.Policy.(Lazy); ok && (l.Tau < 0 || math.IsNaN(l.Tau)) {
-		return Config{}, fmt.Errorf("kv: lazy threshold %g: %w (a negative threshold lets the budget go below what the next product needs)", l.Tau, ErrBudget)
+	if err := cfg.Policy.Check(); err != nil {
+		return Config{}, err
 	}
 	if cfg.Method != ClientEncrypt && cfg.Method != Homomorphic {
 		return Config{}, fmt.Errorf("kv: unknown append method %d", cfg.Method)
 	}
 	p := cfg.Params
-	pln, err := cfg.planner()
-	if err != nil {
-		return Config{}, err
-	}
-	cfg.pln = pln
+	pln := cfg.Planner
 	cfg.model = Model{nm: pln.NoiseModel()}
 	if cfg.SourceBits == 0 {
 		cfg.SourceLevel = p.MaxLevel()
@@ -221,28 +235,6 @@ func NewConfig(cfg Config) (Config, error) {
 	}
 	cfg.validatedFor = cfg.MaxContext
 	return cfg, nil
-}
-
-// planner is the exec planner of the configuration: κ = StatSecurity if
-// set, else the preset's (if cfg.Params are the preset's), else the
-// default.
-func (cfg Config) planner() (exec.Planner, error) {
-	pl, err := exec.NewPlanner(cfg.Params, cfg.Profile)
-	if pr, e := params.ByName(cfg.Preset); e == nil && pr.Scheme == params.BGV {
-		if bp, e := pr.BGV(); e == nil && bp.Equal(&cfg.Params) {
-			pl, err = exec.PlannerFor(pr, cfg.Profile)
-		}
-	}
-	if err != nil {
-		return exec.Planner{}, fmt.Errorf("kv: %w", err)
-	}
-	if cfg.StatSecurity != 0 {
-		pl.StatSecurity = cfg.StatSecurity
-		if err := pl.Check(); err != nil {
-			return exec.Planner{}, fmt.Errorf("kv: %w", err)
-		}
-	}
-	return pl, nil
 }
 
 // plan plans the decode kernels at MaxContext for a cache whose
@@ -385,9 +377,7 @@ func (c Config) KVDim() int { return c.KVHeads * c.HeadDim }
 // level (what the cache holds in memory and on disk, and what
 // net.SendObject sends plus net.FrameOverhead).
 func CiphertextBytes(p bgv.Parameters, level int) int64 {
-	n := int64(p.N())
-	poly := 8 + int64(level+1)*(8+8*n)
-	return 1 + int64(rlwe.MetaData{}.BinarySize()) + 8 + 2*poly
+	return exec.CiphertextSize(p.LogN(), 1, level)
 }
 
 // KeyBytes is the marshalled size of a relinearization key plus galois

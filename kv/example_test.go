@@ -4,13 +4,26 @@ import (
 	"fmt"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
 	"github.com/cgsim/cgsim/kv"
+	"github.com/cgsim/cgsim/params"
 )
 
 // Planning a cache for stories260K at bgv-n14 without any ciphertext:
 // how many refreshes each policy costs over 512 tokens, and the memory.
 func Example() {
-	prof, err := cost.Default("bgv-n14")
+	// The protocol context, resolved once from the preset's name.
+	pr, err := params.ByName("bgv-n14")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	prof, err := cost.Default(pr.Name)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	pl, err := exec.PlannerFor(pr, prof)
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -24,7 +37,7 @@ func Example() {
 		{kv.Homomorphic, kv.Lazy{Tau: 0}},
 		{kv.Homomorphic, kv.Never{}},
 	} {
-		cfg, err := kv.NewConfig(kv.Config{Preset: "bgv-n14", Profile: prof, Layers: 5, Heads: 8, KVHeads: 4, HeadDim: 8,
+		cfg, err := kv.NewConfig(kv.Config{Preset: pr.Name, Planner: pl, Layers: 5, Heads: 8, KVHeads: 4, HeadDim: 8,
 			MaxContext: 512, Method: c.m, Policy: c.pol})
 		if err != nil {
 			fmt.Printf("%s/%s: rejected\n", c.m, c.pol)

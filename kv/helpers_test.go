@@ -16,6 +16,7 @@ type testEnv struct {
 	name    string
 	params  bgv.Parameters
 	profile *cost.Profile
+	planner exec.Planner // the preset's protocol context
 }
 
 var (
@@ -44,7 +45,11 @@ func env(t testing.TB, name string) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &testEnv{name: name, params: bp, profile: prof}
+	pl, err := exec.PlannerFor(pr, prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &testEnv{name: name, params: bp, profile: prof, planner: pl}
 	envCache[name] = e
 	return e
 }
@@ -62,7 +67,7 @@ var storiesShape = shape{layers: 5, heads: 8, kvHeads: 4, headDim: 8}
 func newConfig(t testing.TB, preset string, sh shape, maxCtx int, m Method, pol Policy) Config {
 	t.Helper()
 	e := env(t, preset)
-	cfg, err := NewConfig(Config{Preset: preset, Params: e.params, Profile: e.profile, Layers: sh.layers, Heads: sh.heads,
+	cfg, err := NewConfig(Config{Preset: preset, Planner: e.planner, Layers: sh.layers, Heads: sh.heads,
 		KVHeads: sh.kvHeads, HeadDim: sh.headDim, MaxContext: maxCtx, Method: m, Policy: pol})
 	if err != nil {
 		t.Fatal(err)

@@ -90,7 +90,7 @@ func (c Config) planSwitch(lay PrefillLayout, level int, bits float64) (switchPl
 	if lay.Tokens > c.MaxContext {
 		return switchPlan{}, fmt.Errorf("kv: %d prefill tokens, the cache is configured for %d", lay.Tokens, c.MaxContext)
 	}
-	h2s, err := c.pln.H2S(2*lay.Cts()*lay.N, level, bits)
+	h2s, err := c.Planner.H2S(2*lay.Cts()*lay.N, level, bits)
 	if err != nil {
 		return switchPlan{}, fmt.Errorf("kv: switching the prefill cache: %w", err)
 	}

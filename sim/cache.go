@@ -61,14 +61,14 @@ func ParseRefresh(name string, tau float64) (kv.Policy, error) {
 	switch strings.ToLower(strings.TrimSpace(name)) {
 	case "":
 		if given {
-			return kv.Lazy{Tau: tau}, nil
+			return kv.Lazy{Tau: tau}, kv.Lazy{Tau: tau}.Check()
 		}
 		return nil, nil
 	case "lazy":
 		if !given {
 			tau = 0
 		}
-		return kv.Lazy{Tau: tau}, nil
+		return kv.Lazy{Tau: tau}, kv.Lazy{Tau: tau}.Check()
 	case "eager":
 		if given {
 			return nil, fmt.Errorf("sim: a refresh threshold (%g) with the eager policy: the threshold is the lazy policy's", tau)

@@ -76,21 +76,18 @@ const (
 	memoArgmax
 )
 
-// newPlanner plans for a model shape, a preset, a profile, a strategy and
+// newPlanner plans for a model shape, a resolved protocol, a strategy and
 // its cache, provisioned for contexts of up to maxContext tokens (the decode
 // kernels' levels and the cache are planned for it; 0 or more than the
 // model's context: the model's context), flooding every ciphertext
 // returned to the client for floodBits bits of statistical security (0:
 // the preset's κ).
-func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile, strat Strategy, co CacheOptions, maxContext, floodBits int) (*planner, error) {
+func newPlanner(cfg model.Config, pr protocol, strat Strategy, co CacheOptions, maxContext, floodBits int) (*planner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if maxContext <= 0 || maxContext > cfg.SeqLen {
 		maxContext = cfg.SeqLen
-	}
-	if preset.Scheme != params.BGV {
-		return nil, fmt.Errorf("sim: preset %s is %v; the hybrid protocol needs a BGV preset", preset.Name, preset.Scheme)
 	}
 	if strat == "" {
 		strat = Cryptogen
@@ -99,39 +96,18 @@ func newPlanner(cfg model.Config, preset params.Preset, prof *cost.Profile, stra
 	if err != nil {
 		return nil, err
 	}
-	bp, err := preset.BGV()
+	he, err := pr.flooding(floodBits)
 	if err != nil {
 		return nil, err
 	}
-	if prof == nil {
-		if prof, err = cost.Default(preset.Name); err != nil {
-			return nil, err
-		}
-	}
-	if prof.Params != preset.Name || prof.MaxLevel != bp.MaxLevel() || prof.LogN != bp.LogN() {
-		return nil, fmt.Errorf("sim: profile for %s (log N %d, max level %d) does not fit preset %s (log N %d, max level %d)",
-			prof.Params, prof.LogN, prof.MaxLevel, preset.Name, bp.LogN(), bp.MaxLevel())
-	}
-	mc, err := mpc.NewConfig(preset.FixedPoint, prof)
-	if err != nil {
-		return nil, err
-	}
-	he, err := exec.PlannerFor(preset, prof)
-	if err != nil {
-		return nil, err
-	}
-	if floodBits > 0 {
-		if he.StatSecurity = floodBits; he.Check() != nil {
-			return nil, fmt.Errorf("sim: flooding for %d bits of statistical security: %w", floodBits, he.Check())
-		}
-	}
+	preset, bp, prof, mc := pr.preset, pr.params, pr.prof, pr.mpc
 	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat, he: he,
 		prefills: map[int]*prefillPlan{}, linears: map[linKey]*exec.Linear{}, linSteps: map[[2]int]*linearStep{}, costs: map[costKey]cost.Cost{}, stepCosts: map[costKey][]kindCost{}}
 	if p.keepsCache = def.keepsCache(); p.keepsCache {
 		pol := co.Policy()
-		p.kv, err = kv.NewConfig(kv.Config{Preset: preset.Name, Params: bp, Profile: prof, Layers: cfg.NumLayers,
+		p.kv, err = kv.NewConfig(kv.Config{Preset: preset.Name, Planner: he, Layers: cfg.NumLayers,
 			Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: headsOf(cfg).stride, MaxContext: maxContext,
-			Method: co.Append, Policy: pol, StatSecurity: he.StatSecurity})
+			Method: co.Append, Policy: pol})
 		if err != nil {
 			return nil, fmt.Errorf("sim: the KV cache of %s at %s (%s appends, refresh %s): %w", cfg.Name, preset.Name, co.Append, pol, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/cgsim/cgsim/cost"
-	"github.com/cgsim/cgsim/exec"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
 	"github.com/cgsim/cgsim/params"
@@ -92,17 +91,18 @@ func declare(d sessionDecl, maxTokens int) (sessionDecl, error) {
 // estimator that made the last count, over the declared session, priced
 // on nw. A session whose flooding does not fit the preset is refused.
 func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security, error) {
-	kappa := d.preset.FixedPoint.StatSecurity
-	if kappa == 0 {
-		kappa = exec.StatisticalSecurity
+	pr, err := resolveProtocol(d.preset, d.prof)
+	if err != nil {
+		return nil, nil, Security{}, err
 	}
+	kappa := pr.he.StatSecurity // the preset's κ
 	maxCtx := d.provided
 	if maxCtx == 0 {
 		maxCtx = d.prompt + d.gen - 1
 	}
 	extra := 0
 	for iter := 0; ; iter++ {
-		p, err := newPlanner(d.model, d.preset, d.prof, d.strat, d.cache, maxCtx, kappa+extra)
+		p, err := newPlanner(d.model, pr, d.strat, d.cache, maxCtx, kappa+extra)
 		if err != nil {
 			if extra > 0 {
 				return nil, nil, Security{}, fmt.Errorf("sim: this session floods each returned ciphertext for %d bits (κ = %d plus %d for the ciphertexts it returns), which %s cannot fit; use a larger preset or a shorter session: %w",

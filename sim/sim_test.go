@@ -109,7 +109,11 @@ func countsOf(cs ...cost.Cost) kernelCounts {
 // the prefix).
 func attentionKernelCounts(t *testing.T, cfg model.Config, presetName string, ctx int) (cache, recompute kernelCounts) {
 	t.Helper()
-	p, err := newPlanner(cfg, preset(t, presetName), nil, Recompute, CacheOptions{}, 0, 0)
+	pr, err := resolveProtocol(preset(t, presetName), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newPlanner(cfg, pr, Recompute, CacheOptions{}, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +121,7 @@ func attentionKernelCounts(t *testing.T, cfg model.Config, presetName string, ct
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := newPlanner(cfg, preset(t, presetName), nil, Cryptogen, CacheOptions{}, ctx, 0)
+	c, err := newPlanner(cfg, pr, Cryptogen, CacheOptions{}, ctx, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,10 +72,11 @@ func TuneRefresh(opts TuneOptions) (*TuneReport, error) {
 	for _, m := range []kv.Method{kv.ClientEncrypt, kv.Homomorphic} {
 		cands = append(cands, CacheOptions{Append: m, Refresh: kv.Never{}}, CacheOptions{Append: m, Refresh: kv.Eager{}})
 		for _, tau := range taus {
-			if tau < 0 {
-				return nil, fmt.Errorf("sim: refresh threshold %g: want at least 0 bits", tau)
+			lazy := kv.Lazy{Tau: tau}
+			if err := lazy.Check(); err != nil {
+				return nil, fmt.Errorf("sim: %w", err)
 			}
-			cands = append(cands, CacheOptions{Append: m, Refresh: kv.Lazy{Tau: tau}})
+			cands = append(cands, CacheOptions{Append: m, Refresh: lazy})
 		}
 	}
 	rep := &TuneReport{Model: opts.Model.Name, Params: opts.Preset.Name, Network: opts.Network.Name,

@@ -8,8 +8,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
 
+	"github.com/cgsim/cgsim/calibrate"
 	"github.com/cgsim/cgsim/cost"
-	"github.com/cgsim/cgsim/exec"
 	"github.com/cgsim/cgsim/params"
 )
 
@@ -53,7 +53,7 @@ func calibrateAction(c *cli.Context) error {
 	}
 	probe.Close()
 	os.Remove(probe.Name())
-	opt := exec.CalibrationOptions{Repetitions: c.Int("reps")}
+	opt := calibrate.Options{Repetitions: c.Int("reps")}
 	if !c.Bool("quiet") {
 		var bar *progressbar.ProgressBar
 		opt.Progress = func(done, total int) {
@@ -75,7 +75,7 @@ func calibrateAction(c *cli.Context) error {
 			return err
 		}
 		opt.FixedPoint = preset.FixedPoint
-		prof, err = exec.CalibrateBGV(preset.Name, p, opt)
+		prof, err = calibrate.BGV(preset.Name, p, opt)
 		if err != nil {
 			return err
 		}
@@ -84,7 +84,7 @@ func calibrateAction(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		prof, err = exec.CalibrateCKKS(preset.Name, p, opt)
+		prof, err = calibrate.CKKS(preset.Name, p, opt)
 		if err != nil {
 			return err
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/kv"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
 	"github.com/cgsim/cgsim/params"
@@ -101,8 +102,10 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 		return p, err
 	}
 	tau := c.Float64("refresh-threshold")
-	if c.IsSet("refresh-threshold") && !(tau >= 0) {
-		return p, fmt.Errorf("--refresh-threshold must be a non-negative number of bits, got %g", tau)
+	if c.IsSet("refresh-threshold") {
+		if err := (kv.Lazy{Tau: tau}).Check(); err != nil {
+			return p, fmt.Errorf("--refresh-threshold: %w", err)
+		}
 	}
 	if !c.IsSet("refresh-threshold") {
 		tau = -1

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cgsim/cgsim/kv"
 	"github.com/cgsim/cgsim/sim"
 )
 
@@ -138,22 +139,20 @@ func writeTuneTable(w io.Writer, rep *sim.TuneReport) error {
 		}
 	}
 	b := rep.Points[rep.Best]
-	fmt.Fprintf(w, "\nbest: --append %s --refresh %s: %.2f s in all, %.3f s per decoded token, %d ciphertexts refreshed\n",
-		appendFlag(b.Append), refreshFlag(b.Refresh), b.Total.Seconds(), b.Decode.Seconds(), b.Total.Refreshes)
+	fmt.Fprintf(w, "\nbest: %s: %.2f s in all, %.3f s per decoded token, %d ciphertexts refreshed\n",
+		cacheFlags(b.Options()), b.Total.Seconds(), b.Decode.Seconds(), b.Total.Refreshes)
 	return nil
 }
 
-// appendFlag and refreshFlag spell a configuration as cgsim's flags.
-func appendFlag(s string) string {
-	if s == "client-encrypt" {
-		return "client"
+// cacheFlags spells cache options as cgsim's flags.
+func cacheFlags(co sim.CacheOptions) string {
+	app := "client"
+	if co.Append == kv.Homomorphic {
+		app = "homomorphic"
 	}
-	return s
-}
-
-func refreshFlag(s string) string {
-	if strings.HasPrefix(s, "lazy(tau=") {
-		return "lazy --refresh-threshold " + strings.TrimSuffix(strings.TrimPrefix(s, "lazy(tau="), ")")
+	refresh := co.Policy().String()
+	if l, ok := co.Policy().(kv.Lazy); ok {
+		refresh = fmt.Sprintf("lazy --refresh-threshold %g", l.Tau)
 	}
-	return s
+	return fmt.Sprintf("--append %s --refresh %s", app, refresh)
 }

@@ -145,15 +145,8 @@ func (c Config) planRefresh(l *ledger, touched int) (refreshPlan, error) {
 	var due [][2]int
 	for k := 0; k < 2; k++ {
 		s := l.states[k][touched]
-		switch pol := c.Policy.(type) {
-		case Eager:
-			if c.Method == Homomorphic {
-				due = append(due, [2]int{k, touched})
-			}
-		case Lazy:
-			if c.Budget(k, s, c.tokensIn(touched, l.tokens)) < pol.Tau {
-				due = append(due, [2]int{k, touched})
-			}
+		if c.Policy.Due(c.Method, func() float64 { return c.Budget(k, s, c.tokensIn(touched, l.tokens)) }) {
+			due = append(due, [2]int{k, touched})
 		}
 	}
 	return c.planRefreshOf(l, due)
@@ -178,7 +171,7 @@ func (c Config) planRefreshOf(l *ledger, due [][2]int) (refreshPlan, error) {
 		h := c.HomeLevel[d[0]]
 		pl.homes[h] = append(pl.homes[h], i)
 	}
-	h2s, err := c.pln.H2S(len(due)*c.Params.MaxSlots(), pl.level, pl.bits)
+	h2s, err := c.Planner.H2S(len(due)*c.Params.MaxSlots(), pl.level, pl.bits)
 	if err != nil {
 		return pl, fmt.Errorf("kv: refreshing %d ciphertexts at level %d: %w: %w", len(due), pl.level, err, ErrBudget)
 	}

@@ -1,4 +1,15 @@
-package exec
+// Package calibrate measures, on this machine, the seconds of every
+// operation a cost.Profile prices: each homomorphic operation of a BGV or
+// CKKS parameter set at every level (encode, public- and secret-key
+// encryption, decryption, addition, ct-pt and ct-ct products, rotations,
+// hoisted rotations, rescale, serialization), one modular operation on a
+// share, and the dealer's work of the two-party protocols (dealing and
+// expanding triples, truncation masks and comparison keys). It is what
+// cgsim calibrate runs; the estimate engine prices everything with the
+// profile it writes. It depends on lattigo, cost, params and exec/mpc only:
+// the primitives of package exec are priced through the profile, not
+// measured here.
+package calibrate
 
 import (
 	"fmt"
@@ -19,8 +30,8 @@ import (
 	"github.com/cgsim/cgsim/params"
 )
 
-// CalibrationOptions controls how long Calibrate measures.
-type CalibrationOptions struct {
+// Options controls how long a calibration measures.
+type Options struct {
 	// Repetitions of each operation at each level; the profile keeps the
 	// median. Zero means 15.
 	Repetitions int
@@ -35,14 +46,14 @@ type CalibrationOptions struct {
 	// Machine is a free-text description stored in the profile.
 	Machine string
 	// FixedPoint is the preset's share ring (params.Preset.FixedPoint).
-	// When set (T != 0), CalibrateBGV also measures the dealer's
+	// When set (T != 0), BGV also measures the dealer's
 	// operations (cost.OfflineOps) at its modulus, which must be the
-	// parameters' plaintext modulus (see CalibrateDealing); when zero, the
+	// parameters' plaintext modulus (see Dealing); when zero, the
 	// profile has none and prices offline seconds at zero.
 	FixedPoint params.FixedPoint
 }
 
-func (o CalibrationOptions) withDefaults() CalibrationOptions {
+func (o Options) withDefaults() Options {
 	if o.Repetitions <= 0 {
 		o.Repetitions = 15
 	}
@@ -82,9 +93,9 @@ type schemeEvaluator interface {
 	GetBuffDecompQP() []ringqp.Poly
 }
 
-// CalibrateBGV measures a cost.Profile for BGV parameters on this machine.
+// BGV measures a cost.Profile for BGV parameters on this machine.
 // name is the preset name stored in the profile.
-func CalibrateBGV(name string, p bgv.Parameters, opt CalibrationOptions) (*cost.Profile, error) {
+func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 	ecd := bgv.NewEncoder(p)
 	values := make([]uint64, p.MaxSlots())
 	for i := range values {
@@ -117,7 +128,7 @@ func CalibrateBGV(name string, p bgv.Parameters, opt CalibrationOptions) (*cost.
 	if err != nil {
 		return nil, err
 	}
-	deal, err := CalibrateDealing(opt.FixedPoint, opt)
+	deal, err := Dealing(opt.FixedPoint, opt)
 	if err != nil {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
@@ -133,7 +144,7 @@ func CalibrateBGV(name string, p bgv.Parameters, opt CalibrationOptions) (*cost.
 }
 
 // SetOffline stores the dealer's per-item seconds (one per op of
-// cost.OfflineOps, as CalibrateDealing returns them) in prof, the same at
+// cost.OfflineOps, as Dealing returns them) in prof, the same at
 // every level.
 func SetOffline(prof *cost.Profile, deal map[cost.Op]float64) {
 	for op, secs := range deal {
@@ -145,7 +156,7 @@ func SetOffline(prof *cost.Profile, deal map[cost.Op]float64) {
 	}
 }
 
-// Dealing batches of CalibrateDealing: each batch takes a few milliseconds
+// Dealing batches of Dealing: each batch takes a few milliseconds
 // to deal and expand (0.15-0.2 µs per triple or truncation mask, 25-40 µs
 // per comparison key for a 41- to 60-bit t), long enough for the clock and
 // the allocations to average out, short enough to repeat and to fit in a
@@ -158,7 +169,7 @@ const (
 	dealSmallReps     = 4
 )
 
-// CalibrateDealing measures the dealer's operations (cost.OfflineOps) for
+// Dealing measures the dealer's operations (cost.OfflineOps) for
 // the share ring of fp on this machine: the wall time of
 // mpc.TrustedDealer's Deal plus both parties' Material.Expand, as
 // mpc.Session.Preprocess spends it, with opt.Repetitions repetitions of
@@ -168,7 +179,7 @@ const (
 // dealing of one item of every kind less the three item prices (at least
 // a dealing of one item of any kind less its price). Truncation
 // masks are measured by 2^f (the cost does not depend on the shift).
-func CalibrateDealing(fp params.FixedPoint, opt CalibrationOptions) (map[cost.Op]float64, error) {
+func Dealing(fp params.FixedPoint, opt Options) (map[cost.Op]float64, error) {
 	opt = opt.withDefaults()
 	r, err := mpc.NewRing(fp)
 	if err != nil {
@@ -230,8 +241,8 @@ func CalibrateDealing(fp params.FixedPoint, opt CalibrationOptions) (map[cost.Op
 	return out, nil
 }
 
-// CalibrateCKKS measures a cost.Profile for CKKS parameters on this machine.
-func CalibrateCKKS(name string, p ckks.Parameters, opt CalibrationOptions) (*cost.Profile, error) {
+// CKKS measures a cost.Profile for CKKS parameters on this machine.
+func CKKS(name string, p ckks.Parameters, opt Options) (*cost.Profile, error) {
 	ecd := ckks.NewEncoder(p)
 	values := make([]float64, p.MaxSlots())
 	for i := range values {
@@ -260,7 +271,7 @@ type calibrationKey struct {
 }
 
 // calibrationRotations is the number of distinct rotation keys generated;
-// it bounds CalibrationOptions.Hoisted.
+// it bounds Options.Hoisted.
 const calibrationRotations = 16
 
 func calibrationKeys(p rlwe.Parameters) (calibrationKey, error) {
@@ -280,7 +291,7 @@ var (
 	_ schemeEvaluator = (*ckks.Evaluator)(nil)
 )
 
-func calibrate(name string, s scheme, keys calibrationKey, opt CalibrationOptions) (*cost.Profile, error) {
+func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.Profile, error) {
 	opt = opt.withDefaults()
 	if opt.Hoisted > calibrationRotations {
 		return nil, fmt.Errorf("exec: calibrate: at most %d hoisted rotations, got %d", calibrationRotations, opt.Hoisted)

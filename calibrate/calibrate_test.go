@@ -1,4 +1,4 @@
-package exec
+package calibrate
 
 import (
 	"strings"
@@ -28,15 +28,15 @@ func TestCalibrate(t *testing.T) {
 	}
 	// Three repetitions: enough to exercise the median, short enough for a unit test.
 	calls := 0
-	opt := CalibrationOptions{Repetitions: 3, Hoisted: 4, Progress: func(done, total int) {
+	opt := Options{Repetitions: 3, Hoisted: 4, Progress: func(done, total int) {
 		calls++
 		if done != calls || total != 3*len(cost.Ops()) {
 			t.Errorf("progress %d/%d at call %d", done, total, calls)
 		}
 	}}
 	profiles := map[string]func() (*cost.Profile, error){
-		"bgv":  func() (*cost.Profile, error) { return CalibrateBGV("bgv-tiny-insecure", bp, opt) },
-		"ckks": func() (*cost.Profile, error) { return CalibrateCKKS("ckks-tiny-insecure", cp, opt) },
+		"bgv":  func() (*cost.Profile, error) { return BGV("bgv-tiny-insecure", bp, opt) },
+		"ckks": func() (*cost.Profile, error) { return CKKS("ckks-tiny-insecure", cp, opt) },
 	}
 	for name, measure := range profiles {
 		t.Run(name, func(t *testing.T) {
@@ -58,26 +58,26 @@ func TestCalibrate(t *testing.T) {
 			}
 		})
 	}
-	if _, err := CalibrateBGV("x", bp, CalibrationOptions{Hoisted: calibrationRotations + 1}); err == nil {
+	if _, err := BGV("x", bp, Options{Hoisted: calibrationRotations + 1}); err == nil {
 		t.Error("too many hoisted rotations accepted")
 	}
 }
 
-// TestCalibrateDealing measures the dealer's operations: CalibrateDealing
-// alone at both rings of the presets, and CalibrateBGV with a fixed point,
+// TestCalibrateDealing measures the dealer's operations: Dealing
+// alone at both rings of the presets, and BGV with a fixed point,
 // whose profile then prices them at every level; a fixed point of another
 // modulus than the parameters' is an error.
 func TestCalibrateDealing(t *testing.T) {
 	// One repetition: the test checks the shape of the result, not its
 	// precision.
-	opt := CalibrationOptions{Repetitions: 1}
+	opt := Options{Repetitions: 1}
 	for _, name := range []string{"bgv-n13", "bgv-n14"} {
 		t.Run(name, func(t *testing.T) {
 			pr, err := params.ByName(name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			deal, err := CalibrateDealing(pr.FixedPoint, opt)
+			deal, err := Dealing(pr.FixedPoint, opt)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,9 +104,9 @@ func TestCalibrateDealing(t *testing.T) {
 			t.Fatal(err)
 		}
 		last := [2]int{}
-		o := CalibrationOptions{Repetitions: 1, Hoisted: 2, FixedPoint: pr.FixedPoint,
+		o := Options{Repetitions: 1, Hoisted: 2, FixedPoint: pr.FixedPoint,
 			Progress: func(done, total int) { last = [2]int{done, total} }}
-		prof, err := CalibrateBGV(pr.Name, bp, o)
+		prof, err := BGV(pr.Name, bp, o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +125,7 @@ func TestCalibrateDealing(t *testing.T) {
 			t.Fatal(err)
 		}
 		o.FixedPoint, o.Progress = small.FixedPoint, nil
-		if _, err := CalibrateBGV(pr.Name, bp, o); err == nil || !strings.Contains(err.Error(), "plaintext modulus") {
+		if _, err := BGV(pr.Name, bp, o); err == nil || !strings.Contains(err.Error(), "plaintext modulus") {
 			t.Errorf("a fixed point of another modulus: %v", err)
 		}
 	})

@@ -1,0 +1,68 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/params"
+)
+
+// protocol is the resolved protocol context of a session: the preset, its
+// lattigo parameters, the profile that prices every operation (checked
+// against the parameters once, here), the fixed point's two-party
+// configuration and the HE planner with the preset's κ. It is resolved
+// once per session (resolveProtocol) and passed down: nothing below looks
+// a preset up by name or rebuilds its parameters.
+type protocol struct {
+	preset params.Preset
+	params bgv.Parameters
+	prof   *cost.Profile
+	mpc    mpc.Config
+	he     exec.Planner
+}
+
+// resolveProtocol resolves a BGV preset and a profile (nil: the preset's
+// embedded one).
+func resolveProtocol(preset params.Preset, prof *cost.Profile) (protocol, error) {
+	if preset.Scheme != params.BGV {
+		return protocol{}, fmt.Errorf("sim: preset %s is %v; the hybrid protocol needs a BGV preset", preset.Name, preset.Scheme)
+	}
+	bp, err := preset.BGV()
+	if err != nil {
+		return protocol{}, err
+	}
+	if prof == nil {
+		if prof, err = cost.Default(preset.Name); err != nil {
+			return protocol{}, err
+		}
+	}
+	if prof.Params != preset.Name || prof.MaxLevel != bp.MaxLevel() || prof.LogN != bp.LogN() {
+		return protocol{}, fmt.Errorf("sim: profile for %s (log N %d, max level %d) does not fit preset %s (log N %d, max level %d)",
+			prof.Params, prof.LogN, prof.MaxLevel, preset.Name, bp.LogN(), bp.MaxLevel())
+	}
+	mc, err := mpc.NewConfig(preset.FixedPoint, prof)
+	if err != nil {
+		return protocol{}, err
+	}
+	he, err := exec.PlannerFor(preset, prof)
+	if err != nil {
+		return protocol{}, err
+	}
+	return protocol{preset: preset, params: bp, prof: prof, mpc: mc, he: he}, nil
+}
+
+// flooding is the protocol's HE planner with every returned ciphertext
+// flooded for floodBits bits of statistical security (0: the preset's κ).
+func (pr protocol) flooding(floodBits int) (exec.Planner, error) {
+	he := pr.he
+	if floodBits > 0 {
+		if he.StatSecurity = floodBits; he.Check() != nil {
+			return exec.Planner{}, fmt.Errorf("sim: flooding for %d bits of statistical security: %w", floodBits, he.Check())
+		}
+	}
+	return he, nil
+}
