@@ -567,4 +567,3 @@ func (r *Runner) Argmax(v Value) (int, error) {
 	}
 	return r.plan.argmaxStep(x.cols).Run(r, r.pair(x.c, x.s))
 }
-
