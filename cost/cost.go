@@ -41,8 +41,13 @@ type Cost struct {
 	OfflineSeconds float64 `json:"offline_seconds"` // seconds to deal it and expand it at both parties (not to send it)
 
 	// Online seconds.
-	ComputeSeconds float64 `json:"compute_seconds"` // local computation of both parties
+	ComputeSeconds float64 `json:"compute_seconds"` // local computation of both parties (a run measures it as CPU time)
 	NetworkSeconds float64 `json:"network_seconds"` // latency and transfer time
+	// WallSeconds is the measured wall time of a run's computation (both
+	// parties in one process, the dealer's inline work included), kept
+	// beside its CPU time; estimates leave it zero. It is not part of
+	// Seconds.
+	WallSeconds float64 `json:"wall_seconds"`
 
 	// Non-additive quantities.
 	PeakMemoryBytes int64 `json:"peak_memory_bytes" combine:"max"` // largest memory held at once
@@ -77,6 +82,7 @@ func (c Cost) Add(o Cost) Cost {
 	c.OfflineSeconds += o.OfflineSeconds
 	c.ComputeSeconds += o.ComputeSeconds
 	c.NetworkSeconds += o.NetworkSeconds
+	c.WallSeconds += o.WallSeconds
 	c.PeakMemoryBytes = max(c.PeakMemoryBytes, o.PeakMemoryBytes)
 	c.LevelsConsumed = max(c.LevelsConsumed, o.LevelsConsumed)
 	return c
@@ -106,6 +112,7 @@ func (c Cost) Scale(n int64) Cost {
 	c.OfflineSeconds *= f
 	c.ComputeSeconds *= f
 	c.NetworkSeconds *= f
+	c.WallSeconds *= f
 	return c
 }
 

@@ -111,6 +111,7 @@ func (r *Report) MeanDecode() cost.Cost {
 	s.ComputeSeconds /= n
 	s.NetworkSeconds /= n
 	s.OfflineSeconds /= n
+	s.WallSeconds /= n
 	for _, f := range []*int64{&s.CtPtMul, &s.CtCtMul, &s.Rotations, &s.Rescales, &s.Adds, &s.Encodes, &s.Encryptions,
 		&s.Decryptions, &s.Serializations, &s.Refreshes, &s.Bootstraps, &s.ShareOps, &s.Triples, &s.BytesC2S, &s.BytesS2C,
 		&s.Rounds, &s.OfflineBytes} {

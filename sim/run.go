@@ -210,15 +210,18 @@ func (r *Runner) Close() {
 	r.mp.Close()
 }
 
-// timed runs f, which records its counters into c, and records c with the
-// measured wall time as compute seconds under kind k. The dealer's work
-// that a two-party protocol does inline (c.OfflineSeconds, measured by the
-// mpc session) is offline cost, not online compute: it is taken out.
+// timed runs f, which records its counters into c, and records c under
+// kind k with the process's CPU time as compute seconds (both parties'
+// work, whatever else runs on the machine) and the wall time beside it.
+// The dealer's work that a two-party protocol does inline
+// (c.OfflineSeconds, the CPU time the mpc session measures) is offline
+// cost, not online compute: it is taken out of the compute seconds.
 func (r *Runner) timed(k Kind, f func(c *cost.Cost) error) error {
 	var c cost.Cost
-	start := time.Now()
+	start, cpu := time.Now(), cost.CPUSeconds()
 	err := f(&c)
-	c.ComputeSeconds = time.Since(start).Seconds() - c.OfflineSeconds
+	c.ComputeSeconds = max(0, cost.CPUSeconds()-cpu-c.OfflineSeconds)
+	c.WallSeconds = time.Since(start).Seconds()
 	r.record(k, r.net.Price(c))
 	return err
 }

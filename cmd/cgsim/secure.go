@@ -40,8 +40,8 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 		if table {
 			fmt.Fprint(w, piece)
 		}
-		lines = append(lines, fmt.Sprintf("%s\t%d\t%q\t%.3f\t%.3f\t%.2f\t%.2f\t%d\t", s.Phase, s.Token, piece, s.Cost.Seconds(),
-			s.Cost.ComputeSeconds, mb(s.Cost.BytesC2S), mb(s.Cost.BytesS2C), s.Cost.Rounds))
+		lines = append(lines, fmt.Sprintf("%s\t%d\t%q\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%d\t", s.Phase, s.Token, piece, s.Cost.Seconds(),
+			s.Cost.ComputeSeconds, s.Cost.WallSeconds, mb(s.Cost.BytesC2S), mb(s.Cost.BytesS2C), s.Cost.Rounds))
 		bar.tick()
 	}
 	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
@@ -61,7 +61,7 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 	}
 	fmt.Fprintf(w, "\n\n")
 	tw := newTable(w)
-	fmt.Fprintln(tw, "phase\ttoken\tpiece\tseconds\tcompute s\tMB up\tMB down\trounds\t")
+	fmt.Fprintln(tw, "phase\ttoken\tpiece\tseconds\tcompute (CPU) s\twall s\tMB up\tMB down\trounds\t")
 	for _, l := range lines {
 		fmt.Fprintln(tw, l)
 	}

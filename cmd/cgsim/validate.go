@@ -152,8 +152,9 @@ func validateAction(c *cli.Context) error {
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "\ncompute only: estimated %.3f s, measured %.3f s (%s); network %.3f s on both sides\n",
-			est.Total.ComputeSeconds, run.Total.ComputeSeconds, relPct(run.Total.ComputeSeconds, est.Total.ComputeSeconds), run.Total.NetworkSeconds)
+		fmt.Fprintf(w, "\ncompute only: estimated %.3f s, measured %.3f s of CPU (%s; wall %.3f s); network %.3f s on both sides\n",
+			est.Total.ComputeSeconds, run.Total.ComputeSeconds, relPct(run.Total.ComputeSeconds, est.Total.ComputeSeconds),
+			run.Total.WallSeconds, run.Total.NetworkSeconds)
 	}
 	if ndiff > 0 {
 		return fmt.Errorf("validate: %d counters differ between the run and the estimate", ndiff)

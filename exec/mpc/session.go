@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/net"
@@ -109,7 +108,7 @@ func (s *Session) Preprocess(n Need) error {
 	if s.dealer == nil {
 		return fmt.Errorf("mpc: session has no dealer")
 	}
-	start := time.Now()
+	start := cost.CPUSeconds()
 	cm, sm, err := s.dealer.Deal(s.cfg.Ring, n)
 	if err != nil {
 		return err
@@ -126,9 +125,9 @@ func (s *Session) Preprocess(n Need) error {
 		s.parties[role].stock.append(st)
 	}
 	// The dealing and the seed expansion are offline work, even when a Run
-	// does them inline (the default): their wall time is offline seconds,
+	// does them inline (the default): their CPU time is offline seconds,
 	// which a caller timing the Run subtracts from its online compute.
-	s.tally.Add(cost.Cost{OfflineBytes: cm.Bytes() + sm.Bytes(), OfflineSeconds: time.Since(start).Seconds()})
+	s.tally.Add(cost.Cost{OfflineBytes: cm.Bytes() + sm.Bytes(), OfflineSeconds: cost.CPUSeconds() - start})
 	return nil
 }
 
