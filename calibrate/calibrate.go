@@ -15,10 +15,8 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
-	"runtime"
 	"time"
 
-	"github.com/montanaflynn/stats"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
@@ -32,9 +30,15 @@ import (
 
 // Options controls how long a calibration measures.
 type Options struct {
-	// Repetitions of each operation at each level; the profile keeps the
-	// median. Zero means 15.
+	// Repetitions are the timed calls of one round of one operation at one
+	// level; a round keeps their median. Zero means 15.
 	Repetitions int
+	// Rounds is the least number of interleaved rounds, MaxRounds the
+	// most, and Tolerance the spread of the round medians at which an
+	// operation above a millisecond is stable (see measure.go). Zero means
+	// 3, 8 and 0.03.
+	Rounds, MaxRounds int
+	Tolerance         float64
 	// Hoisted is how many rotations share one hoisted decomposition when the
 	// price of a hoisted rotation is measured: the batch's time less the
 	// decomposition's, divided by Hoisted (the marginal rotation of a
@@ -60,8 +64,17 @@ func (o Options) withDefaults() Options {
 	if o.Hoisted <= 0 {
 		o.Hoisted = 8
 	}
+	if o.Rounds <= 0 {
+		o.Rounds = defaultRounds
+	}
+	if o.MaxRounds < o.Rounds {
+		o.MaxRounds = max(o.Rounds, defaultMaxRounds)
+	}
+	if !(o.Tolerance > 0) {
+		o.Tolerance = defaultTolerance
+	}
 	if o.Machine == "" {
-		o.Machine = fmt.Sprintf("%s/%s, %d CPUs", runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+		o.Machine = cost.ThisMachine().String()
 	}
 	return o
 }
@@ -120,9 +133,9 @@ func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 		return nil, fmt.Errorf("exec: calibrate %s: the fixed point's modulus %d is not the plaintext modulus %d", name, opt.FixedPoint.T, t)
 	}
 	// The dealing is one more step of the progress.
-	progress := opt.Progress
+	progress, last := opt.Progress, 0
 	if progress != nil {
-		opt.Progress = func(done, total int) { progress(done, total+1) }
+		opt.Progress = func(done, total int) { last = total + 1; progress(done, total+1) }
 	}
 	prof, err := calibrate(name, s, keys, opt)
 	if err != nil {
@@ -134,8 +147,7 @@ func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 	}
 	SetOffline(prof, deal)
 	if progress != nil {
-		total := (prof.MaxLevel+1)*len(cost.Ops()) + 1
-		progress(total, total)
+		progress(last, last)
 	}
 	if err := prof.Validate(); err != nil {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
@@ -214,28 +226,41 @@ func Dealing(fp params.FixedPoint, opt Options) (map[cost.Op]float64, error) {
 		{cost.OpDealTrunc, truncs, dealBatchTruncs},
 		{cost.OpDealCompare, compares, dealBatchCompares},
 	}
+	// The dealings of one item are short: each timed call makes
+	// dealSmallReps of them.
+	small := func(run func() error) func() error {
+		return func() error {
+			for range dealSmallReps {
+				if err := run(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}
+	ones, manys := make([]*measurement, len(items)), make([]*measurement, len(items))
+	var ms []*measurement
+	for i, it := range items {
+		ones[i] = &measurement{name: fmt.Sprintf("%s, one", it.op), per: dealSmallReps, run: small(deal(it.need(1)))}
+		manys[i] = &measurement{name: fmt.Sprintf("%s, %d", it.op, it.batch), per: 1, run: deal(it.need(it.batch))}
+		ms = append(ms, ones[i], manys[i])
+	}
+	allKinds := &measurement{name: "one of each kind", per: dealSmallReps, run: small(deal(triples(1).Add(truncs(1)).Add(compares(1))))}
+	ms = append(ms, allKinds)
+	if _, err := (meter{clock: cost.CPUSeconds, opt: opt}).measure(ms, nil); err != nil {
+		return nil, fmt.Errorf("exec: calibrate dealing: %w", err)
+	}
 	out := map[cost.Op]float64{}
 	itemSum, floor := 0.0, 0.0
-	for _, it := range items {
-		one, err := median(dealSmallReps*opt.Repetitions, deal(it.need(1)))
-		if err != nil {
-			return nil, fmt.Errorf("exec: calibrate dealing: %w", err)
-		}
-		many, err := median(opt.Repetitions, deal(it.need(it.batch)))
-		if err != nil {
-			return nil, fmt.Errorf("exec: calibrate dealing: %w", err)
-		}
+	for i, it := range items {
+		one, many := ones[i].best(), manys[i].best()
 		out[it.op] = max((many-one)/float64(it.batch-1), 1e-9)
 		itemSum += out[it.op]
 		// A dealing of one item of any kind, less the item, is a lower
 		// bound of the fixed cost (it lacks the other kinds' streams).
 		floor = max(floor, one-out[it.op])
 	}
-	all := triples(1).Add(truncs(1)).Add(compares(1))
-	secs, err := median(dealSmallReps*opt.Repetitions, deal(all))
-	if err != nil {
-		return nil, fmt.Errorf("exec: calibrate dealing: %w", err)
-	}
+	secs := allKinds.best()
 	// On a noisy machine the difference may fall below the bound.
 	out[cost.OpDeal] = max(secs-itemSum, floor, 1e-9)
 	return out, nil
@@ -298,9 +323,11 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 	}
 	p := s.params
 	maxLevel := p.MaxLevel()
+	host := cost.ThisMachine()
 	prof := &cost.Profile{
 		Params: name, Scheme: s.name, LogN: p.LogN(), MaxLevel: maxLevel,
-		Machine: opt.Machine, Date: time.Now().UTC().Format(time.RFC3339),
+		Machine: opt.Machine, CPU: host.CPU, Cores: host.Cores, GoVersion: host.GoVersion,
+		Date:    time.Now().UTC().Format(time.RFC3339),
 		Seconds: map[cost.Op][]float64{},
 	}
 	for _, op := range cost.Ops() {
@@ -309,20 +336,20 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 	enc := rlwe.NewEncryptor(p, keys.pk)
 	encSK := rlwe.NewEncryptor(p, keys.sk)
 	dec := rlwe.NewDecryptor(p, keys.sk)
-	total := (maxLevel + 1) * len(cost.Ops())
-	done := 0
-	step := func() {
-		done++
-		if opt.Progress != nil {
-			opt.Progress(done, total)
-		}
-	}
 	var firstErr error
 	keep := func(err error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
+	type timed struct {
+		op    cost.Op
+		level int
+		m     *measurement
+	}
+	var all []timed
+	decomps := make([]*measurement, maxLevel+1)
+	hoisted := keys.galEl[:opt.Hoisted]
 	for level := maxLevel; level >= 0; level-- {
 		// A batched plaintext, as the primitives encode theirs: an
 		// unbatched rlwe.Plaintext skips the slot transform (an inverse NTT
@@ -336,16 +363,18 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 		if firstErr != nil {
 			return nil, fmt.Errorf("exec: calibrate %s: preparing level %d: %w", name, level, firstErr)
 		}
-		hoisted := keys.galEl[:opt.Hoisted]
+		// Each closure has operands of its own where it writes, so that
+		// the interleaved rounds do not share an output.
+		ptEnc := s.newPlaintext(level)
 		timings := []struct {
 			op  cost.Op
 			per int // operations per timed call
 			run func() error
 		}{
-			{cost.OpEncode, 1, func() error { return s.encode(pt) }},
+			{cost.OpEncode, 1, func() error { return s.encode(ptEnc) }},
 			{cost.OpEncrypt, 1, func() error { return enc.Encrypt(pt, out1) }},
 			{cost.OpEncryptSecret, 1, func() error { return encSK.Encrypt(pt, out1) }},
-			{cost.OpDecrypt, 1, func() error { dec.Decrypt(ct0, pt); return nil }},
+			{cost.OpDecrypt, 1, func() error { dec.Decrypt(ct0, ptEnc); return nil }},
 			{cost.OpAdd, 1, func() error { return s.eval.Add(ct0, ct1, out1) }},
 			{cost.OpMulPlain, 1, func() error { return s.eval.Mul(ct0, pt, out1) }},
 			{cost.OpMulCipher, 1, func() error { return s.eval.MulRelin(ct0, ct1, out1) }},
@@ -376,22 +405,30 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 			{cost.OpShare, p.N(), shareOps(p.N(), s.plainT)},
 		}
 		for _, tm := range timings {
-			secs, err := median(opt.Repetitions, tm.run)
-			if err != nil {
-				return nil, fmt.Errorf("exec: calibrate %s: %s at level %d: %w", name, tm.op, level, err)
-			}
-			prof.Seconds[tm.op][level] = secs / float64(tm.per)
-			step()
+			all = append(all, timed{tm.op, level, &measurement{name: fmt.Sprintf("%s at level %d", tm.op, level), per: float64(tm.per), run: tm.run}})
 		}
-		decomp, err := median(opt.Repetitions, func() error {
+		decomps[level] = &measurement{name: fmt.Sprintf("decomposition at level %d", level), per: 1, run: func() error {
 			s.eval.DecomposeNTT(level, p.MaxLevelP(), p.PCount(), ct0.Value[1], ct0.IsNTT, s.eval.GetBuffDecompQP())
 			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("exec: calibrate %s: decomposition at level %d: %w", name, level, err)
-		}
-		if h := prof.Seconds[cost.OpRotateHoisted][level] - decomp/float64(len(hoisted)); h > 0 {
-			prof.Seconds[cost.OpRotateHoisted][level] = h
+		}}
+	}
+	ms := make([]*measurement, 0, len(all)+len(decomps))
+	for _, t := range all {
+		ms = append(ms, t.m)
+	}
+	ms = append(ms, decomps...)
+	rounds, err := meter{clock: cost.CPUSeconds, opt: opt}.measure(ms, opt.Progress)
+	if err != nil {
+		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
+	}
+	prof.Rounds = rounds
+	for _, t := range all {
+		prof.Seconds[t.op][t.level] = t.m.best()
+		spreadOf(prof, t.op, t.m)
+		if t.op == cost.OpRotateHoisted {
+			if h := t.m.best() - decomps[t.level].best()/float64(len(hoisted)); h > 0 {
+				prof.Seconds[t.op][t.level] = h
+			}
 		}
 	}
 	// No rescale happens at level 0; price it as at level 1 so that the
@@ -422,28 +459,4 @@ func shareOps(n int, t uint64) func() error {
 		}
 		return nil
 	}
-}
-
-// median times run reps times after one warm-up and returns the median
-// seconds (stats.Median: the mean of the two middle times for an even reps).
-func median(reps int, run func() error) (float64, error) {
-	if err := run(); err != nil {
-		return 0, err
-	}
-	ts := make([]float64, reps)
-	for i := range ts {
-		start := time.Now()
-		if err := run(); err != nil {
-			return 0, err
-		}
-		ts[i] = time.Since(start).Seconds()
-	}
-	m, err := stats.Median(ts)
-	if err != nil {
-		return 0, fmt.Errorf("median of %d timings: %w", reps, err)
-	}
-	if m <= 0 { // a clock too coarse for the operation
-		m = 1e-9
-	}
-	return m, nil
 }

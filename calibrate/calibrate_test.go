@@ -26,13 +26,18 @@ func TestCalibrate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Three repetitions: enough to exercise the median, short enough for a unit test.
-	calls := 0
-	opt := Options{Repetitions: 3, Hoisted: 4, Progress: func(done, total int) {
+	// Three repetitions in two rounds at least: enough to exercise the
+	// medians and the rounds, short enough for a unit test. Each round
+	// times every op and the hoisted rotations' decomposition at each of
+	// the 3 levels.
+	calls, lastTotal := 0, 0
+	perRound := 3 * (len(cost.Ops()) + 1)
+	opt := Options{Repetitions: 3, Hoisted: 4, Rounds: 2, MaxRounds: 3, Progress: func(done, total int) {
 		calls++
-		if done != calls || total != 3*len(cost.Ops()) {
-			t.Errorf("progress %d/%d at call %d", done, total, calls)
+		if done != calls || done > total || total%perRound != 0 || total < 2*perRound {
+			t.Errorf("progress %d/%d at call %d (%d per round)", done, total, calls, perRound)
 		}
+		lastTotal = total
 	}}
 	profiles := map[string]func() (*cost.Profile, error){
 		"bgv":  func() (*cost.Profile, error) { return BGV("bgv-tiny-insecure", bp, opt) },
@@ -44,6 +49,15 @@ func TestCalibrate(t *testing.T) {
 			prof, err := measure()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if calls != lastTotal || prof.Rounds < 2 || prof.Rounds > 3 || calls != prof.Rounds*perRound {
+				t.Errorf("%d progress calls, last total %d, %d rounds of %d", calls, lastTotal, prof.Rounds, perRound)
+			}
+			if m := cost.ThisMachine(); prof.CPU != m.CPU || prof.Cores != m.Cores || prof.GoVersion != m.GoVersion || !prof.SameMachine(m) && m.CPU != "" {
+				t.Errorf("profile machine %+v, this one %+v", prof.MachineOf(), m)
+			}
+			if len(prof.Spread) != len(cost.Ops()) {
+				t.Errorf("spread of %d ops, want %d", len(prof.Spread), len(cost.Ops()))
 			}
 			if err := prof.Validate(); err != nil {
 				t.Fatal(err)
@@ -116,8 +130,9 @@ func TestCalibrateDealing(t *testing.T) {
 		if !prof.PricesOffline() {
 			t.Error("the profile does not price the dealer")
 		}
-		// Every level of every online op, then the dealing.
-		if want := (prof.MaxLevel+1)*len(cost.Ops()) + 1; last != [2]int{want, want} {
+		// Every round of every level of every online op and of the
+		// decomposition, then the dealing.
+		if want := prof.Rounds*(prof.MaxLevel+1)*(len(cost.Ops())+1) + 1; last != [2]int{want, want} {
 			t.Errorf("last progress %v, want %d of %d", last, want, want)
 		}
 		small, err := params.ByName("bgv-n13")

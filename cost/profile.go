@@ -77,14 +77,24 @@ func isOffline(op Op) bool {
 //
 // A Profile is read-only once validated; it is safe for concurrent use.
 type Profile struct {
-	Params   string           `json:"params"`         // the preset it was measured for
-	Scheme   string           `json:"scheme"`         // "BGV" or "CKKS"
-	LogN     int              `json:"log_n"`          // ring degree exponent
-	MaxLevel int              `json:"max_level"`      // the preset's top level
-	Machine  string           `json:"machine"`        // free text: where it was measured
-	Date     string           `json:"date"`           // when it was measured (RFC 3339)
-	Note     string           `json:"note,omitempty"` // free text: how some numbers were obtained
-	Seconds  map[Op][]float64 `json:"seconds"`        // median seconds per op and level
+	Params   string `json:"params"`    // the preset it was measured for
+	Scheme   string `json:"scheme"`    // "BGV" or "CKKS"
+	LogN     int    `json:"log_n"`     // ring degree exponent
+	MaxLevel int    `json:"max_level"` // the preset's top level
+	Machine  string `json:"machine"`   // free text: where it was measured
+	// The machine it was measured on (see Machine; empty in profiles
+	// measured before they were recorded).
+	CPU       string `json:"cpu,omitempty"`
+	Cores     int    `json:"cores,omitempty"`
+	GoVersion string `json:"go_version,omitempty"`
+	// Rounds is the number of interleaved rounds the calibration made and
+	// Spread, per op, the largest relative spread of its round medians
+	// (see package calibrate).
+	Rounds  int              `json:"rounds,omitempty"`
+	Spread  map[Op]float64   `json:"spread,omitempty"`
+	Date    string           `json:"date"`           // when it was measured (RFC 3339)
+	Note    string           `json:"note,omitempty"` // free text: how some numbers were obtained
+	Seconds map[Op][]float64 `json:"seconds"`        // median seconds per op and level
 }
 
 // Validate checks that p prices every op of Ops, and either every op of

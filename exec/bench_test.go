@@ -34,7 +34,7 @@ func benchEnv(b *testing.B, name string) *testEnv {
 	}
 	prof, err := cost.Default(name)
 	if err != nil {
-		prof, err = calibrate.BGV(name, bp, calibrate.Options{Repetitions: 5})
+		prof, err = calibrate.BGV(name, bp, calibrate.Options{Repetitions: 5, Rounds: 1})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -51,7 +51,7 @@ func env(t testing.TB, name string) *testEnv {
 	}
 	prof, err := cost.Default(name)
 	if err != nil {
-		prof, err = calibrate.BGV(name, bp, calibrate.Options{Repetitions: 3, Hoisted: 4})
+		prof, err = calibrate.BGV(name, bp, calibrate.Options{Repetitions: 3, Hoisted: 4, Rounds: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

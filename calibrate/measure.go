@@ -1,0 +1,142 @@
+package calibrate
+
+import (
+	"fmt"
+
+	"github.com/montanaflynn/stats"
+
+	"github.com/cgsim/cgsim/cost"
+)
+
+// How a calibration converges. Each operation is timed in rounds: a round
+// is Options.Repetitions timed calls after a warm-up, of which the median
+// is kept, and the rounds of all operations are interleaved (round 1 of
+// every operation, then round 2 of every operation, ...), so that a burst
+// of load elsewhere on the machine spoils one round of a few operations,
+// not every round of one. An operation's price is the least of its round
+// medians (load only ever adds time), and its spread is the largest round
+// median over the least, less one. Rounds go on, up to MaxRounds, until
+// every operation that costs more than stableAbove is stable: its spread
+// at most Options.Tolerance. Times are CPU time (cost.CPUSeconds), which
+// other processes do not advance.
+const (
+	defaultRounds    = 3
+	defaultMaxRounds = 8
+	defaultTolerance = 0.03
+	// stableAbove is the price above which an operation must converge:
+	// below it (share operations, additions) the clock's granularity and
+	// the cache decide, and such operations weigh little in an estimate.
+	stableAbove = 1e-3
+)
+
+// measurement is one timed operation of a calibration.
+type measurement struct {
+	name    string  // for errors: op and level
+	per     float64 // operations per timed call
+	run     func() error
+	medians []float64 // one per round, seconds per call
+}
+
+// best is the least round median, per operation.
+func (m *measurement) best() float64 { return minOf(m.medians) / m.per }
+
+// spread is the largest round median over the least, less one.
+func (m *measurement) spread() float64 {
+	lo, hi := minOf(m.medians), maxOf(m.medians)
+	if lo <= 0 {
+		return 0
+	}
+	return hi/lo - 1
+}
+
+// meter runs measurements against a clock (cost.CPUSeconds; tests give
+// a clock of their own).
+type meter struct {
+	clock func() float64
+	opt   Options
+}
+
+// measure times every measurement in interleaved rounds until they are
+// stable (see above) and returns the number of rounds made. progress, if
+// not nil, is called after each timed round of one measurement with the
+// number done and the total planned so far (which grows when a round is
+// added).
+func (mt meter) measure(ms []*measurement, progress func(done, total int)) (int, error) {
+	opt := mt.opt
+	done := 0
+	rounds := 0
+	for rounds < opt.MaxRounds {
+		planned := max(opt.Rounds, rounds+1) * len(ms)
+		for _, m := range ms {
+			md, err := mt.median(m.run)
+			if err != nil {
+				return rounds, fmt.Errorf("%s: %w", m.name, err)
+			}
+			m.medians = append(m.medians, md)
+			done++
+			if progress != nil {
+				progress(done, planned)
+			}
+		}
+		rounds++
+		if rounds >= opt.Rounds && stable(ms, opt.Tolerance) {
+			break
+		}
+	}
+	return rounds, nil
+}
+
+// stable reports whether every measurement above stableAbove has a spread
+// within tol.
+func stable(ms []*measurement, tol float64) bool {
+	for _, m := range ms {
+		if m.best() > stableAbove && m.spread() > tol {
+			return false
+		}
+	}
+	return true
+}
+
+// median times run Repetitions times after one warm-up call and returns
+// the median seconds (stats.Median: the mean of the two middle times for
+// an even count).
+func (mt meter) median(run func() error) (float64, error) {
+	if err := run(); err != nil {
+		return 0, err
+	}
+	ts := make([]float64, mt.opt.Repetitions)
+	for i := range ts {
+		start := mt.clock()
+		if err := run(); err != nil {
+			return 0, err
+		}
+		ts[i] = mt.clock() - start
+	}
+	m, err := stats.Median(ts)
+	if err != nil {
+		return 0, fmt.Errorf("median of %d timings: %w", len(ts), err)
+	}
+	if m <= 0 { // a clock too coarse for the operation
+		m = 1e-9
+	}
+	return m, nil
+}
+
+func minOf(xs []float64) float64 {
+	m, _ := stats.Min(xs)
+	return m
+}
+
+func maxOf(xs []float64) float64 {
+	m, _ := stats.Max(xs)
+	return m
+}
+
+// spreadOf records, per op, the largest spread of its measurements in
+// prof.Spread.
+func spreadOf(prof *cost.Profile, op cost.Op, m *measurement) {
+	if prof.Spread == nil {
+		prof.Spread = map[cost.Op]float64{}
+	}
+	prof.Spread[op] = max(prof.Spread[op], m.spread())
+}

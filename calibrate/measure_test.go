@@ -1,0 +1,90 @@
+package calibrate
+
+import (
+	"math"
+	"testing"
+)
+
+// fakeClock is a clock that only the measured closures advance: each call
+// of a closure made by script adds the next duration of its script (the
+// last one repeating).
+type fakeClock struct{ now float64 }
+
+func (c *fakeClock) read() float64 { return c.now }
+
+func (c *fakeClock) script(durations ...float64) func() error {
+	i := 0
+	return func() error {
+		c.now += durations[min(i, len(durations)-1)]
+		i++
+		return nil
+	}
+}
+
+// TestMeasureConverges: the rounds are interleaved, an operation's price
+// is the least of its round medians, and rounds are added until every
+// operation above a millisecond is within the tolerance, up to MaxRounds.
+func TestMeasureConverges(t *testing.T) {
+	const reps = 3 // timed calls per round, after one warm-up call
+	// calls lists one round's calls: the warm-up and reps timed ones.
+	round := func(d float64) []float64 { return []float64{d, d, d, d} }
+	cat := func(rs ...[]float64) []float64 {
+		var out []float64
+		for _, r := range rs {
+			out = append(out, r...)
+		}
+		return out
+	}
+	tests := []struct {
+		name       string
+		steady     []float64 // the steady operation's calls
+		noisy      []float64 // the other operation's calls
+		wantRounds int
+		wantNoisy  float64 // its price: the least round median
+	}{
+		// Both steady: the least number of rounds.
+		{"stable", round(2e-3), round(5e-3), 3, 5e-3},
+		// A burst of load in round 2 of the noisy one (+50%): round 3
+		// does not cure the spread (it is over all rounds), so rounds go
+		// on to MaxRounds; the price ignores the burst.
+		{"burst", round(2e-3), cat(round(5e-3), round(7.5e-3), round(5e-3)), 5, 5e-3},
+		// Below a millisecond the spread does not hold the rounds.
+		{"small and noisy", round(2e-3), cat(round(1e-4), round(3e-4)), 3, 1e-4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := &fakeClock{}
+			a := &measurement{name: "steady", per: 1, run: clk.script(tt.steady...)}
+			b := &measurement{name: "noisy", per: 1, run: clk.script(tt.noisy...)}
+			var calls int
+			opt := Options{Repetitions: reps, Rounds: 3, MaxRounds: 5, Tolerance: 0.03}
+			rounds, err := meter{clock: clk.read, opt: opt}.measure([]*measurement{a, b}, func(done, total int) {
+				calls++
+				if done > total {
+					t.Errorf("progress %d of %d", done, total)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rounds != tt.wantRounds || len(a.medians) != rounds || len(b.medians) != rounds || calls != 2*rounds {
+				t.Errorf("%d rounds (%d and %d medians, %d progress calls), want %d", rounds, len(a.medians), len(b.medians), calls, tt.wantRounds)
+			}
+			if math.Abs(b.best()-tt.wantNoisy) > 1e-15 {
+				t.Errorf("price %g, want %g", b.best(), tt.wantNoisy)
+			}
+		})
+	}
+}
+
+// TestMeasureSpread: the spread is the largest round median over the
+// least, less one, and a measurement's price is per operation.
+func TestMeasureSpread(t *testing.T) {
+	m := &measurement{per: 4, medians: []float64{8e-3, 10e-3, 9e-3}}
+	if got := m.spread(); math.Abs(got-0.25) > 1e-12 {
+		t.Errorf("spread %g, want 0.25", got)
+	}
+	if got := m.best(); math.Abs(got-2e-3) > 1e-15 {
+		t.Errorf("best %g, want 2e-3", got)
+	}
+}
