@@ -20,13 +20,14 @@ func calibrateCommand() *cli.Command {
 		Description: "Times encode, encrypt, decrypt, add, ct-pt mul, ct-ct mul, rotation, hoisted rotation, rescale and\n" +
 			"serialize at every level of a preset with lattigo, and one modular share operation, and, for a BGV\n" +
 			"preset, the trusted dealer's work (a dealing, and each triple, truncation mask and comparison key in\n" +
-			"it, which price offline_seconds), and writes the medians as a JSON profile for --profile. The file is\n" +
-			"replaced atomically.\n\n" +
+			"it, which price offline_seconds), in CPU time, in interleaved rounds of --reps calls until each\n" +
+			"operation above a millisecond is stable within 3%, keeping the least median of each, and writes a JSON\n" +
+			"profile for --profile that records this machine. The file is replaced atomically.\n\n" +
 			"Example: cgsim calibrate --params bgv-n13 --out n13.json",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "params", Required: true, Usage: "parameter preset (see cgsim presets)"},
 			&cli.StringFlag{Name: "out", Required: true, Usage: "profile file to write"},
-			&cli.IntFlag{Name: "reps", Value: 15, Usage: "repetitions per operation and level (the median is kept)"},
+			&cli.IntFlag{Name: "reps", Value: 15, Usage: "timed calls per operation, level and round (the median of a round is kept)"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
 		},
 		Action: calibrateAction,
@@ -53,7 +54,32 @@ func calibrateAction(c *cli.Context) error {
 	}
 	probe.Close()
 	os.Remove(probe.Name())
-	opt := calibrate.Options{Repetitions: c.Int("reps")}
+	prof, err := measureProfile(c, preset, c.Int("reps"))
+	if err != nil {
+		return err
+	}
+	if err := cost.SaveProfile(out, prof); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "wrote %s: %s, log N %d, levels 0..%d; at the top level: ct-pt mul %.3g ms, rotation %.3g ms, ct-ct mul %.3g ms\n",
+		out, preset.Name, prof.LogN, prof.MaxLevel,
+		1e3*prof.Time(cost.OpMulPlain, prof.MaxLevel), 1e3*prof.Time(cost.OpRotate, prof.MaxLevel),
+		1e3*prof.Time(cost.OpMulCipher, prof.MaxLevel))
+	var worst cost.Op
+	for op, sp := range prof.Spread {
+		if worst == "" || sp > prof.Spread[worst] || sp == prof.Spread[worst] && op < worst {
+			worst = op
+		}
+	}
+	fmt.Fprintf(c.App.Writer, "measured on %s in %d interleaved rounds; largest spread of the round medians: %.1f%% (%s)\n",
+		prof.MachineOf().String(), prof.Rounds, 100*prof.Spread[worst], worst)
+	return nil
+}
+
+// measureProfile calibrates a preset on this machine with reps timed
+// calls per round, showing a progress bar on stderr unless --quiet.
+func measureProfile(c *cli.Context, preset params.Preset, reps int) (*cost.Profile, error) {
+	opt := calibrate.Options{Repetitions: reps}
 	if !c.Bool("quiet") {
 		var bar *progressbar.ProgressBar
 		opt.Progress = func(done, total int) {
@@ -64,39 +90,68 @@ func calibrateAction(c *cli.Context) error {
 					progressbar.OptionShowCount(),
 					progressbar.OptionClearOnFinish())
 			}
+			bar.ChangeMax(total)
 			bar.Set(done)
 		}
 	}
-	var prof *cost.Profile
 	switch preset.Scheme {
 	case params.BGV:
 		p, err := preset.BGV()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		opt.FixedPoint = preset.FixedPoint
-		prof, err = calibrate.BGV(preset.Name, p, opt)
-		if err != nil {
-			return err
-		}
+		return calibrate.BGV(preset.Name, p, opt)
 	case params.CKKS:
 		p, err := preset.CKKS()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		prof, err = calibrate.CKKS(preset.Name, p, opt)
-		if err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("calibrate: preset %s has unknown scheme %v", preset.Name, preset.Scheme)
+		return calibrate.CKKS(preset.Name, p, opt)
 	}
-	if err := cost.SaveProfile(out, prof); err != nil {
-		return err
+	return nil, fmt.Errorf("calibrate: preset %s has unknown scheme %v", preset.Name, preset.Scheme)
+}
+
+// autoProfile is --profile auto: the profile of the preset measured on
+// this machine, from the user's cache directory, calibrated there once
+// (with cgsim calibrate's default repetitions) if it is not there yet or
+// was measured on another machine.
+func autoProfile(c *cli.Context, preset params.Preset) (*cost.Profile, error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return nil, fmt.Errorf("--profile auto: no cache directory to keep the profile in: %w", err)
 	}
-	fmt.Fprintf(c.App.Writer, "wrote %s: %s, log N %d, levels 0..%d; at the top level: ct-pt mul %.3g ms, rotation %.3g ms, ct-ct mul %.3g ms\n",
-		out, preset.Name, prof.LogN, prof.MaxLevel,
-		1e3*prof.Time(cost.OpMulPlain, prof.MaxLevel), 1e3*prof.Time(cost.OpRotate, prof.MaxLevel),
-		1e3*prof.Time(cost.OpMulCipher, prof.MaxLevel))
-	return nil
+	host := cost.ThisMachine()
+	path := filepath.Join(dir, "cgsim", "profiles", preset.Name+"-"+host.Key()+".json")
+	if prof, err := cost.LoadProfile(path); err == nil && prof.Params == preset.Name && prof.SameMachine(host) {
+		return prof, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("--profile auto: %w", err)
+	}
+	fmt.Fprintf(c.App.ErrWriter, "--profile auto: calibrating %s on this machine (%s), once; the profile is kept in %s\n", preset.Name, host, path)
+	prof, err := measureProfile(c, preset, 15)
+	if err != nil {
+		return nil, fmt.Errorf("--profile auto: %w", err)
+	}
+	if err := cost.SaveProfile(path, prof); err != nil {
+		return nil, fmt.Errorf("--profile auto: %w", err)
+	}
+	return prof, nil
+}
+
+// warnMachine warns on stderr when a profile was measured on another
+// machine than this one (or does not say where): its seconds may not
+// hold here.
+func warnMachine(c *cli.Context, prof *cost.Profile, what string) {
+	host := cost.ThisMachine()
+	if prof.SameMachine(host) {
+		return
+	}
+	where := "does not record its machine"
+	if prof.CPU != "" {
+		where = "was measured on " + prof.MachineOf().String()
+	}
+	fmt.Fprintf(c.App.ErrWriter, "warning: %s %s; this is %s: measured seconds may differ from the estimate (--profile auto calibrates this machine once)\n",
+		what, where, host)
 }

@@ -37,7 +37,7 @@ func protocolFlags() []cli.Flag {
 		&cli.StringFlag{Name: "append", Value: "client", Usage: "cryptogen cache append: client (the client encrypts the new token at its slot) or homomorphic (the server concatenates it with a selection mask)"},
 		&cli.StringFlag{Name: "refresh", Usage: "cryptogen cache refresh policy: eager, lazy or never (default: never with client appends, lazy with homomorphic ones)"},
 		&cli.Float64Flag{Name: "refresh-threshold", Usage: "lazy refresh threshold tau, in bits of remaining noise budget (implies --refresh lazy)"},
-		&cli.StringFlag{Name: "profile", Usage: "profile file from cgsim calibrate (default: the preset's built-in profile)"},
+		&cli.StringFlag{Name: "profile", Usage: "profile file from cgsim calibrate, or auto (this machine's, calibrated once into the user's cache directory; default: the preset's built-in profile)"},
 		&cli.IntFlag{Name: "max-session-tokens", Usage: "size the flooding for a session that may grow to this many tokens, prompt included (default: the prompt and --gen)"},
 	}
 }
@@ -116,10 +116,15 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 	if p.maxSession = c.Int("max-session-tokens"); p.maxSession < 0 {
 		return p, fmt.Errorf("--max-session-tokens must be a positive number of tokens, got %d", p.maxSession)
 	}
-	if f := c.String("profile"); f != "" {
+	if f := c.String("profile"); f == "auto" {
+		if p.profile, err = autoProfile(c, p.preset); err != nil {
+			return p, err
+		}
+	} else if f != "" {
 		if p.profile, err = cost.LoadProfile(f); err != nil {
 			return p, err
 		}
+		warnMachine(c, p.profile, "profile "+f)
 		if p.profile.Params != p.preset.Name {
 			return p, fmt.Errorf("profile %s was measured for %s, not for --params %s", f, p.profile.Params, p.preset.Name)
 		}

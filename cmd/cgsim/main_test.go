@@ -183,3 +183,50 @@ func TestEmbeddedProfilesMatchPresets(t *testing.T) {
 		t.Errorf("default preset %s has no embedded profile: %v", params.DefaultBGV, err)
 	}
 }
+
+// TestProfileAuto: --profile auto calibrates the preset once into the
+// user's cache directory (saying so on stderr), and reuses it after; the
+// profile records this machine, so no warning follows. A profile file
+// from another machine draws a one-line warning.
+func TestProfileAuto(t *testing.T) {
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	args := []string{"estimate", "--model", "stories260K", "--params", "bgv-test-insecure", "--allow-insecure", "--profile", "auto",
+		"--prompt", "4", "--gen", "2", "--format", "json"}
+	for i, want := range []bool{true, false} {
+		out, stderr, err := cgsim(args...)
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, stderr)
+		}
+		if got := strings.Contains(stderr, "--profile auto: calibrating bgv-test-insecure"); got != want {
+			t.Errorf("run %d: calibrated %v, want %v (stderr %q)", i, got, want, stderr)
+		}
+		if strings.Contains(stderr, "warning") {
+			t.Errorf("run %d: %q", i, stderr)
+		}
+		if !strings.Contains(out, `"decode"`) {
+			t.Errorf("run %d: no estimate:\n%s", i, out)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(cache, "cgsim", "profiles", "bgv-test-insecure-*.json"))
+	if len(files) != 1 {
+		t.Fatalf("profiles kept: %v", files)
+	}
+	prof, err := cost.LoadProfile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof.CPU, prof.Cores = "Another CPU", prof.Cores+1
+	other := filepath.Join(t.TempDir(), "other.json")
+	if err := cost.SaveProfile(other, prof); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err := cgsim("estimate", "--model", "stories260K", "--params", "bgv-test-insecure", "--allow-insecure", "--profile", other,
+		"--prompt", "4", "--gen", "2", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "warning: profile "+other+" was measured on Another CPU") || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("stderr %q", stderr)
+	}
+}
