@@ -146,6 +146,11 @@ func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
 	SetOffline(prof, deal)
+	round, err := Round(opt.FixedPoint, prof, opt)
+	if err != nil {
+		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
+	}
+	SetRound(prof, round)
 	if progress != nil {
 		progress(last, last)
 	}

@@ -130,6 +130,9 @@ func TestCalibrateDealing(t *testing.T) {
 		if !prof.PricesOffline() {
 			t.Error("the profile does not price the dealer")
 		}
+		if prof.RoundSeconds() <= 0 {
+			t.Error("the profile does not price a round")
+		}
 		// Every round of every level of every online op and of the
 		// decomposition, then the dealing.
 		if want := prof.Rounds*(prof.MaxLevel+1)*(len(cost.Ops())+1) + 1; last != [2]int{want, want} {

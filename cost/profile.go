@@ -60,6 +60,24 @@ func Ops() []Op {
 // seconds; see Profile.PricesOffline.
 func OfflineOps() []Op { return []Op{OpDeal, OpDealTriple, OpDealTrunc, OpDealCompare} }
 
+// OpRound is the CPU time both parties spend on one round (a
+// communication step) beyond the operations priced by the other ops: the
+// framing and copying of its messages, the meter, the hand-off between
+// the parties' goroutines and the allocations of a step. The estimate
+// engine adds Rounds times it to the compute seconds (package sim). Like
+// the offline ops it is optional: a profile measured before it existed
+// prices it at zero (RoundSeconds).
+const OpRound Op = "round"
+
+// RoundSeconds is the price of OpRound (level 0), or zero if p does not
+// price it.
+func (p *Profile) RoundSeconds() float64 {
+	if row, ok := p.Seconds[OpRound]; ok && len(row) > 0 {
+		return row[0]
+	}
+	return 0
+}
+
 // isOffline reports whether op is one of OfflineOps.
 func isOffline(op Op) bool {
 	switch op {
@@ -122,6 +140,9 @@ func (p *Profile) Validate() error {
 		return fmt.Errorf("cost: profile %s prices %s but not %s: the dealer's operations come all together or not at all",
 			p.Params, strings.Join(have, ", "), strings.Join(missing, ", "))
 	}
+	if _, ok := p.Seconds[OpRound]; ok {
+		ops = append(ops, OpRound)
+	}
 	for _, op := range ops {
 		row, ok := p.Seconds[op]
 		if !ok {
@@ -150,7 +171,7 @@ func knownOp(op Op) bool {
 			return true
 		}
 	}
-	return isOffline(op)
+	return isOffline(op) || op == OpRound
 }
 
 // PricesOffline reports whether p prices the dealer's operations

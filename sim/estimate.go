@@ -62,7 +62,15 @@ func NewEstimatorFor(opts EstimateOptions) (*Estimator, error) {
 	return &Estimator{plan: p, net: opts.Network, ctx: make([]int, opts.Model.NumLayers)}, nil
 }
 
-func (e *Estimator) rec(k Kind, c cost.Cost) { e.record(k, e.net.Price(c)) }
+// rec records c under kind k, with the profile's price of a round's own
+// CPU work (cost.OpRound, zero if the profile has none) for each of its
+// rounds, and its network seconds.
+func (e *Estimator) rec(k Kind, c cost.Cost) {
+	if r := e.plan.roundSeconds; r > 0 {
+		c.ComputeSeconds += float64(c.Rounds) * r
+	}
+	e.record(k, e.net.Price(c))
+}
 
 // Reset empties the cache.
 func (e *Estimator) Reset() error {

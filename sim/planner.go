@@ -25,6 +25,10 @@ type planner struct {
 	prof   *cost.Profile
 	mpc    mpc.Config
 	strat  Strategy
+	// roundSeconds is the profile's price of one round's own CPU work
+	// (cost.OpRound; zero without it), added per round by the estimate
+	// engine.
+	roundSeconds float64
 	// keepsCache: the strategy keeps the encrypted KV cache (kv, the
 	// decode kernels, the prefill's switch into it are planned).
 	keepsCache bool
@@ -103,6 +107,7 @@ func newPlanner(cfg model.Config, pr protocol, strat Strategy, co CacheOptions, 
 	preset, bp, prof, mc := pr.preset, pr.params, pr.prof, pr.mpc
 	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat, he: he,
 		prefills: map[int]*prefillPlan{}, linears: map[linKey]*exec.Linear{}, linSteps: map[[2]int]*linearStep{}, costs: map[costKey]cost.Cost{}, stepCosts: map[costKey][]kindCost{}}
+	p.roundSeconds = prof.RoundSeconds()
 	if p.keepsCache = def.keepsCache(); p.keepsCache {
 		pol := co.Policy()
 		p.kv, err = kv.NewConfig(kv.Config{Preset: preset.Name, Planner: he, Layers: cfg.NumLayers,

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -228,5 +229,59 @@ func TestProfileAuto(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "warning: profile "+other+" was measured on Another CPU") || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("stderr %q", stderr)
+	}
+}
+
+// TestValidateSweep: validate --sweep measures one decode step per context
+// and strategy, per kind, with equal counters, and writes its CSV and PNG;
+// the error summary has a row per kind and the total. (No timing is
+// asserted: the tolerance is wide open.)
+func TestValidateSweep(t *testing.T) {
+	dir := t.TempDir()
+	csvPath, pngPath := filepath.Join(dir, "sweep.csv"), filepath.Join(dir, "sweep.png")
+	out, stderr, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--sweep", "6,9",
+		"--params", "bgv-test-insecure", "--allow-insecure", "--net", "lan", "--tolerance", "1e9", "--quiet",
+		"--csv", csvPath, "--png", pngPath, "--format", "json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	var res struct {
+		Points []struct {
+			Context  int    `json:"context"`
+			Strategy string `json:"strategy"`
+			Kind     string `json:"kind"`
+			Diffs    []any  `json:"counter_differences"`
+		} `json:"points"`
+		Errors []struct {
+			Kind   string `json:"kind"`
+			Points int    `json:"points"`
+		} `json:"errors"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	totals := map[string]int{}
+	for _, p := range res.Points {
+		if len(p.Diffs) != 0 {
+			t.Errorf("%+v: counters differ", p)
+		}
+		if p.Kind == "total" {
+			totals[fmt.Sprintf("%s/%d", p.Strategy, p.Context)]++
+		}
+	}
+	if len(totals) != 4 {
+		t.Errorf("steps measured: %v, want both strategies at 6 and 9", totals)
+	}
+	if n := len(res.Errors); n < 5 || res.Errors[n-1].Kind != "total" || res.Errors[n-1].Points != 4 {
+		t.Errorf("error summary %+v", res.Errors)
+	}
+	for _, f := range []string{csvPath, pngPath} {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	if _, _, err := cgsim("validate", "--model", storiesModel, "--sweep", "9,6", "--params", "bgv-test-insecure", "--allow-insecure"); err == nil ||
+		!strings.Contains(err.Error(), "--sweep") {
+		t.Errorf("decreasing contexts: %v", err)
 	}
 }

@@ -19,14 +19,21 @@ func validateCommand() *cli.Command {
 		Description: "Runs the secure generation for real and with the estimate engine, then prints, for the prefill\n" +
 			"and for all decode steps, per primitive kind, the estimated and measured seconds and any counter on\n" +
 			"which they differ, and the dealer's offline seconds (not part of the total: reported, not checked).\n" +
-			"The exit status is non-zero if a counter differs or the total seconds differ by more than --tolerance.\n\n" +
+			"The exit status is non-zero if a counter differs or the total seconds differ by more than --tolerance.\n" +
+			"With --sweep C1,C2,...: one decode step per context and strategy (cryptogen's third decode step after a\n" +
+			"prompt of C-3 tokens, recompute's pass over C tokens) on the reference story, per kind, with the\n" +
+			"geometric mean and the worst error per kind over the sweep (--csv, --png for the points).\n\n" +
 			"Example: cgsim validate --gen 8 --net lan --params bgv-n13",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Value: filepath.Join(defaultDataDir, "stories260K/stories260K.bin"), Usage: "llama2.c model file"},
 			&cli.StringFlag{Name: "tokenizer", Value: filepath.Join(defaultDataDir, "stories260K/tok512.bin"), Usage: "llama2.c tokenizer file"},
 			&cli.StringFlag{Name: "prompt", Usage: "prompt text (empty: start from BOS alone)"},
 			&cli.IntFlag{Name: "gen", Value: 8, Usage: "number of tokens to generate"},
-			&cli.Float64Flag{Name: "tolerance", Value: 0.15, Usage: "largest accepted relative difference of the total seconds"},
+			&cli.Float64Flag{Name: "tolerance", Value: 0.15, Usage: "largest accepted relative difference of the total seconds (with --sweep: of the geometric mean of the steps' compute)"},
+			&cli.StringFlag{Name: "sweep", Usage: "comma-separated contexts: validate one decode step per context and strategy, per kind (e.g. 16,32,64,128,256)"},
+			&cli.StringFlag{Name: "strategies", Value: strategyNames(), Usage: "with --sweep: the strategies"},
+			&cli.StringFlag{Name: "csv", Usage: "with --sweep: also write the points as CSV to this file"},
+			&cli.StringFlag{Name: "png", Usage: "with --sweep: also plot measured against estimated seconds to this PNG file"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
 			formatFlag(),
 		}, protocolFlags()...),
@@ -63,6 +70,13 @@ func validateAction(c *cli.Context) error {
 	tol := c.Float64("tolerance")
 	if !(tol >= 0) {
 		return fmt.Errorf("validate: --tolerance must be non-negative, got %g", tol)
+	}
+	if spec := c.String("sweep"); spec != "" {
+		m, err := model.LoadLlama2C(c.String("model"))
+		if err != nil {
+			return err
+		}
+		return validateSweep(c, p, m, spec)
 	}
 	gen := c.Int("gen")
 	if gen < 1 {

@@ -1,0 +1,62 @@
+package calibrate
+
+import (
+	"fmt"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/params"
+)
+
+// roundBatch is the number of one-round protocols a timed call of Round
+// runs: enough to average the scheduler's hand-offs.
+const roundBatch = 64
+
+// Round measures cost.OpRound for the share ring of fp: the CPU time of a
+// one-round two-party protocol on one element (a truncation, both parties
+// in this process over the metered in-process pipe, as a run plays them),
+// less what prof's other ops price in it (its share operations) and the
+// inline dealing (which the session measures as offline seconds). prof
+// must price OpShare.
+func Round(fp params.FixedPoint, prof *cost.Profile, opt Options) (float64, error) {
+	opt = opt.withDefaults()
+	cfg, err := mpc.NewConfig(fp, prof)
+	if err != nil {
+		return 0, fmt.Errorf("calibrate round: %w", err)
+	}
+	s := mpc.NewSession(cfg, mpc.TrustedDealer{})
+	defer s.Close()
+	x, err := cfg.Ring.SplitElements([]uint64{1 << fp.FracBits})
+	if err != nil {
+		return 0, fmt.Errorf("calibrate round: %w", err)
+	}
+	tr := mpc.Trunc{Config: cfg, N: 1}
+	// Per timed call: what the other ops price (the share operations'
+	// estimate and the dealing's measured CPU), taken out below.
+	var priced []float64
+	m := &measurement{name: "round", per: roundBatch, run: func() error {
+		before := s.Cost()
+		for range roundBatch {
+			if _, err := tr.Run(s, x); err != nil {
+				return err
+			}
+		}
+		after := s.Cost()
+		priced = append(priced, after.OfflineSeconds-before.OfflineSeconds+after.ComputeSeconds-before.ComputeSeconds)
+		return nil
+	}}
+	if _, err := (meter{clock: cost.CPUSeconds, opt: opt}).measure([]*measurement{m}, nil); err != nil {
+		return 0, fmt.Errorf("calibrate round: %w", err)
+	}
+	return max(m.best()-minOf(priced)/roundBatch, 1e-9), nil
+}
+
+// SetRound stores the price of one round in prof (the same at every
+// level, as the other per-element ops).
+func SetRound(prof *cost.Profile, seconds float64) {
+	row := make([]float64, prof.MaxLevel+1)
+	for i := range row {
+		row[i] = seconds
+	}
+	prof.Seconds[cost.OpRound] = row
+}
