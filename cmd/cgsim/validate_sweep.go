@@ -126,7 +126,7 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 	}
 	if c.String("format") == "json" {
 		if err := writeJSON(w, struct {
-			Points []sweepPoint  `json:"points"`
+			Points []sweepPoint `json:"points"`
 			Errors []sweepError `json:"errors"`
 		}{pts, errs}); err != nil {
 			return err
