@@ -28,6 +28,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "prompt", Usage: "prompt text (empty: start from BOS alone)"},
 			&cli.IntFlag{Name: "gen", Value: 128, Usage: "number of tokens to generate"},
 			&cli.BoolFlag{Name: "reveal-logits", Usage: "secure run: open the logits to the client (NOT private) and compare them with the plaintext reference"},
+			&cli.Float64Flag{Name: "logit-tolerance", Value: 0.05, Usage: "with --reveal-logits: the exit status is non-zero if a logit differs from the reference's by more"},
 			&cli.BoolFlag{Name: "quiet", Usage: "secure run: no progress bar"},
 			formatFlag(),
 		}, protocolFlags()...),

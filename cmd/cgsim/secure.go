@@ -57,7 +57,10 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 	rep.Model = c.String("model")
 	rep.Text = tok.DecodeAll(append(append([]int(nil), prompt...), rep.Tokens...))[len(promptText):]
 	if !table {
-		return writeReport(w, format, rep)
+		if err := writeReport(w, format, rep); err != nil {
+			return err
+		}
+		return logitCheck(c, rep)
 	}
 	fmt.Fprintf(w, "\n\n")
 	tw := newTable(w)
@@ -77,6 +80,20 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 	}
 	if rep.MaxLogitDiff != nil {
 		fmt.Fprintf(w, "largest |logit - reference| over all steps (revealed logits, not private): %.4g\n", *rep.MaxLogitDiff)
+	}
+	return logitCheck(c, rep)
+}
+
+// logitCheck is the exit status of a run with --reveal-logits: an error if
+// a logit differs from the plaintext reference's by more than
+// --logit-tolerance (the secure arithmetic left the fixed point's range,
+// or lost precision).
+func logitCheck(c *cli.Context, rep *sim.Report) error {
+	if rep.MaxLogitDiff == nil {
+		return nil
+	}
+	if tol := c.Float64("logit-tolerance"); !(*rep.MaxLogitDiff <= tol) {
+		return fmt.Errorf("run: a secure logit differs from the plaintext reference's by %.4g, more than --logit-tolerance %g: the model's values may leave the fixed point's range", *rep.MaxLogitDiff, tol)
 	}
 	return nil
 }

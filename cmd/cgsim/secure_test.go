@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/model"
 )
 
 // report is the part of the report JSON the tests read.
@@ -153,5 +155,35 @@ func TestValidate(t *testing.T) {
 	}
 	if !strings.Contains(out, "equal") || strings.Contains(out, "vs") || !strings.Contains(out, "offline") {
 		t.Errorf("table:\n%s", out)
+	}
+}
+
+// TestRevealLogitsTolerance: a stories260K copy whose layer-0 attention
+// norm gains are 20000 drives the secure arithmetic out of the fixed
+// point's range; run --reveal-logits then exits non-zero, naming
+// --logit-tolerance, where it used to report the difference and exit 0.
+func TestRevealLogitsTolerance(t *testing.T) {
+	m, err := model.LoadLlama2C(storiesModel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Weights.Layers[0].AttnNorm {
+		m.Weights.Layers[0].AttnNorm[i] = 20000
+	}
+	path := filepath.Join(t.TempDir(), "overflow.bin")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := model.WriteLlama2C(f, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = cgsim("run", "--model", path, "--tokenizer", storiesTok, "--prompt", "Once upon a time", "--gen", "2",
+		"--params", "bgv-test-insecure", "--allow-insecure", "--net", "lan", "--reveal-logits", "--quiet", "--format", "json")
+	if err == nil || !strings.Contains(err.Error(), "--logit-tolerance") {
+		t.Errorf("error %v, want one naming --logit-tolerance", err)
 	}
 }
