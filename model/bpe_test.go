@@ -133,8 +133,8 @@ func TestMergeTies(t *testing.T) {
 	}
 }
 
-// FuzzEncode checks that Encode never panics and agrees with the quadratic
-// reference on arbitrary bytes, with tok512.bin and with the tie-heavy
+// FuzzEncode checks that Encode never panics, agrees with the quadratic
+// reference and is bounded below by MinTokens on arbitrary bytes, with tok512.bin and with the tie-heavy
 // tokenizer.
 func FuzzEncode(f *testing.F) {
 	for _, s := range []string{"", "Once upon a time", "aabbab", "\x00\xff\xc3", "日本語 ™", strings.Repeat("ab", 40)} {
@@ -153,6 +153,9 @@ func FuzzEncode(f *testing.F) {
 			want, _ := tok.encodeQuadratic(s, true, false)
 			if !slices.Equal(got, want) {
 				t.Fatalf("%q: heap merge %v, quadratic %v", s, got, want)
+			}
+			if lb := tok.MinTokens(s, true, false); lb > len(got) {
+				t.Fatalf("%q: MinTokens %d > %d tokens", s, lb, len(got))
 			}
 		}
 	})
@@ -174,6 +177,24 @@ func BenchmarkEncode(b *testing.B) {
 	for b.Loop() {
 		if _, err := tok.Encode(text, true, false); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestMinTokens checks that MinTokens bounds the length of Encode from
+// below on real text and on the texts a token covers most of.
+func TestMinTokens(t *testing.T) {
+	tok := loadTok512(t)
+	texts := append(realTexts(t, 0, 2000, 50), "", "a", strings.Repeat(" the", 100), "\xff\xfe")
+	for _, s := range texts {
+		for _, be := range [][2]bool{{false, false}, {true, false}, {true, true}} {
+			ids, err := tok.Encode(s, be[0], be[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lb := tok.MinTokens(s, be[0], be[1]); lb > len(ids) {
+				t.Fatalf("%.40q (bos %v, eos %v): MinTokens %d > %d tokens", s, be[0], be[1], lb, len(ids))
+			}
 		}
 	}
 }

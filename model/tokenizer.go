@@ -270,6 +270,24 @@ func (t *Tokenizer) encode(text string, bos, eos bool, merge func([]int) []int) 
 	return tokens, nil
 }
 
+// MinTokens is a lower bound, computed without tokenizing, on the length of
+// Encode(text, bos, eos): no token covers more bytes of the text (with the
+// dummy-prefix space) than the longest piece, max_token_length. A caller
+// with a budget of tokens rejects a text far beyond it at once.
+func (t *Tokenizer) MinTokens(text string, bos, eos bool) int {
+	n := 0
+	if text != "" {
+		n = (len(text) + 1 + t.maxLen - 1) / t.maxLen
+	}
+	if bos {
+		n++
+	}
+	if eos {
+		n++
+	}
+	return n
+}
+
 // appendPiece appends the id of piece s, or its bytes as byte-fallback ids.
 func (t *Tokenizer) appendPiece(tokens []int, s string) []int {
 	if id, ok := t.ids[s]; ok {

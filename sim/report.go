@@ -131,7 +131,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 	if opts.Strategy == "" {
 		opts.Strategy = Cryptogen
 	}
-	if err := checkGeneration(opts.Model, opts.Strategy, make([]int, opts.Prompt), opts.Gen); err != nil {
+	if err := checkSizes(opts.Model, opts.Strategy, opts.Prompt, opts.Gen); err != nil {
 		return nil, err
 	}
 	asked := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,

@@ -61,7 +61,7 @@ func TuneRefresh(opts TuneOptions) (*TuneReport, error) {
 	if opts.Prompt < 1 {
 		return nil, fmt.Errorf("sim: a prompt of %d tokens, want at least 1", opts.Prompt)
 	}
-	if err := checkGeneration(opts.Model, Cryptogen, make([]int, opts.Prompt), opts.Gen); err != nil {
+	if err := checkSizes(opts.Model, Cryptogen, opts.Prompt, opts.Gen); err != nil {
 		return nil, err
 	}
 	taus := opts.Taus

@@ -174,8 +174,8 @@ func estimateAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Int("prompt") < 1 || c.Int("gen") < 1 {
-		return fmt.Errorf("estimate: --prompt and --gen must be at least 1, got %d and %d", c.Int("prompt"), c.Int("gen"))
+	if err := checkSizes(cfg, c.Int("prompt"), c.Int("gen"), p.maxSession); err != nil {
+		return fmt.Errorf("estimate: %w", err)
 	}
 	rep, err := sim.Estimate(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
 		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession})

@@ -72,13 +72,9 @@ func runAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	prompt, err := tok.Encode(c.String("prompt"), true, false)
+	prompt, err := encodePrompt(tok, m.Config, c.String("prompt"), gen, c.Int("max-session-tokens"))
 	if err != nil {
-		return fmt.Errorf("run: encoding the prompt: %w", err)
-	}
-	if need := len(prompt) + gen - 1; need > m.Config.SeqLen {
-		return fmt.Errorf("run: prompt of %d tokens plus %d generated needs %d positions, the model's context is %d",
-			len(prompt), gen, need, m.Config.SeqLen)
+		return fmt.Errorf("run: %w", err)
 	}
 	if !c.Bool("plaintext") {
 		return secureRun(c, format, m, tok, prompt, gen)

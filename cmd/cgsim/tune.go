@@ -51,8 +51,8 @@ func tuneRefreshAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Int("prompt") < 1 || c.Int("gen") < 1 {
-		return fmt.Errorf("tune: --prompt and --gen must be at least 1, got %d and %d", c.Int("prompt"), c.Int("gen"))
+	if err := checkSizes(cfg, c.Int("prompt"), c.Int("gen"), 0); err != nil {
+		return fmt.Errorf("tune: %w", err)
 	}
 	var taus []float64
 	if s := c.String("taus"); s != "" {

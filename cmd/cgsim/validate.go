@@ -71,9 +71,9 @@ func validateAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	prompt, err := tok.Encode(c.String("prompt"), true, false)
+	prompt, err := encodePrompt(tok, m.Config, c.String("prompt"), gen, p.maxSession)
 	if err != nil {
-		return fmt.Errorf("validate: encoding the prompt: %w", err)
+		return fmt.Errorf("validate: %w", err)
 	}
 	est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
 		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession})
