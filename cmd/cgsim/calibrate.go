@@ -24,8 +24,8 @@ func calibrateCommand() *cli.Command {
 			"replaced atomically.\n\n" +
 			"Example: cgsim calibrate --params bgv-n13 --out n13.json",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "params", Required: true, Usage: "parameter preset (see cgsim presets)"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "profile file to write"},
+			&cli.StringFlag{Name: "params", Usage: "parameter preset (see cgsim presets); required"},
+			&cli.StringFlag{Name: "out", Usage: "profile file to write; required"},
 			&cli.IntFlag{Name: "reps", Value: 15, Usage: "repetitions per operation and level (the median is kept)"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
 		},
@@ -35,6 +35,9 @@ func calibrateCommand() *cli.Command {
 
 func calibrateAction(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
+		return err
+	}
+	if err := requireFlags(c, "params", "out"); err != nil {
 		return err
 	}
 	preset, err := params.ByName(c.String("params"))

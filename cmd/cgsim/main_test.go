@@ -24,7 +24,7 @@ var (
 // main would print.
 func cgsim(args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
-	err := newApp(&out, &errOut).Run(append([]string{"cgsim"}, args...))
+	err := run(append([]string{"cgsim"}, args...), &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 

@@ -51,7 +51,7 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 		if table {
 			fmt.Fprintln(w)
 		}
-		return fmt.Errorf("run: %w", err)
+		return fmt.Errorf("run: %w", protocolHint(err, p))
 	}
 	promptText := tok.DecodeAll(prompt)
 	rep.Model = c.String("model")

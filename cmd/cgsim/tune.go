@@ -13,29 +13,35 @@ import (
 )
 
 func tuneCommand() *cli.Command {
+	subs := tuneSubcommands()
 	return &cli.Command{
-		Name:  "tune",
-		Usage: "choose protocol settings by sweeping them with the estimate engine",
-		Subcommands: []*cli.Command{{
-			Name:  "refresh",
-			Usage: "sweep the KV cache's append method and refresh policy (lazy threshold) and pick the fastest",
-			Description: "Estimates the whole cryptogen generation (--prompt, then --gen tokens) for each append method\n" +
-				"(client, homomorphic) and refresh policy (never, eager, lazy at each threshold of --taus), prints\n" +
-				"the total and per-token seconds, the refreshed ciphertexts, the rounds and the cache's peak memory,\n" +
-				"and the fastest valid choice. A configuration the noise model rejects (a budget that would run out)\n" +
-				"is listed as invalid. Estimate only: no cryptography.\n\n" +
-				"Example: cgsim tune refresh --model gpt2 --prompt 512 --gen 128 --net wan",
-			Flags: append([]cli.Flag{
-				&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
-				&cli.IntFlag{Name: "prompt", Value: defaultPrompt, Usage: "prompt tokens"},
-				&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
-				&cli.StringFlag{Name: "taus", Usage: "comma-separated lazy thresholds in bits (default " + floats(sim.DefaultTaus) + ")"},
-				&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
-				&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
-			}, protocolFlagsExcept("strategy", "append", "refresh", "refresh-threshold", "max-session-tokens")...),
-			Action: tuneRefreshAction,
-		}},
+		Name:        "tune",
+		Usage:       "choose protocol settings by sweeping them with the estimate engine",
+		Action:      unknownCommand(func() []*cli.Command { return subs }),
+		Subcommands: subs,
 	}
+}
+
+func tuneSubcommands() []*cli.Command {
+	return []*cli.Command{{
+		Name:  "refresh",
+		Usage: "sweep the KV cache's append method and refresh policy (lazy threshold) and pick the fastest",
+		Description: "Estimates the whole cryptogen generation (--prompt, then --gen tokens) for each append method\n" +
+			"(client, homomorphic) and refresh policy (never, eager, lazy at each threshold of --taus), prints\n" +
+			"the total and per-token seconds, the refreshed ciphertexts, the rounds and the cache's peak memory,\n" +
+			"and the fastest valid choice. A configuration the noise model rejects (a budget that would run out)\n" +
+			"is listed as invalid. Estimate only: no cryptography.\n\n" +
+			"Example: cgsim tune refresh --model gpt2 --prompt 512 --gen 128 --net wan",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
+			&cli.IntFlag{Name: "prompt", Value: defaultPrompt, Usage: "prompt tokens"},
+			&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
+			&cli.StringFlag{Name: "taus", Usage: "comma-separated lazy thresholds in bits (default " + floats(sim.DefaultTaus) + ")"},
+			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
+			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
+		}, protocolFlagsExcept("strategy", "append", "refresh", "refresh-threshold", "max-session-tokens")...),
+		Action: tuneRefreshAction,
+	}}
 }
 
 func floats(v []float64) string {
