@@ -247,9 +247,15 @@ func WriteProfile(w io.Writer, p *Profile) error {
 
 // SaveProfile writes p to path atomically: to a temporary file in the same
 // directory, synced, then renamed over path, so an existing file is never
-// left half-written.
+// left half-written. The file keeps the permissions of the file it
+// replaces; a new file gets 0644, as os.Create gives under the usual umask
+// (the temporary file is created 0600).
 func SaveProfile(path string, p *Profile) error {
 	dir := filepath.Dir(path)
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("cost: %w", err)
@@ -258,6 +264,10 @@ func SaveProfile(path string, p *Profile) error {
 	if err := WriteProfile(tmp, p); err != nil {
 		tmp.Close()
 		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("cost: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()
