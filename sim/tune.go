@@ -46,7 +46,7 @@ type TuneReport struct {
 	Model   string      `json:"model"`
 	Params  string      `json:"params"`
 	Network string      `json:"network"`
-	Prompt  int         `json:"prompt_tokens"`
+	Prompt  int         `json:"prompt_token_count"`
 	Gen     int         `json:"generated"`
 	Points  []TunePoint `json:"points"`
 	// Best is the index in Points of the valid configuration with the

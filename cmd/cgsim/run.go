@@ -37,14 +37,17 @@ func runCommand() *cli.Command {
 
 // runResult is the JSON form of a run. Tokens and Text are the generated
 // continuation only; the prompt is reported apart.
+// The prompt's fields are those of the secure run's sim.Report:
+// prompt_token_count, prompt_tokens (the ids, BOS included) and prompt.
 type runResult struct {
-	Model        string  `json:"model"`
-	Mode         string  `json:"mode"`
-	PromptTokens []int   `json:"prompt_tokens"`
-	Prompt       string  `json:"prompt"`
-	Tokens       []int   `json:"tokens"`
-	Text         string  `json:"text"`
-	Seconds      float64 `json:"seconds"`
+	Model            string  `json:"model"`
+	Mode             string  `json:"mode"`
+	PromptTokenCount int     `json:"prompt_token_count"`
+	PromptTokens     []int   `json:"prompt_tokens"`
+	Prompt           string  `json:"prompt"`
+	Tokens           []int   `json:"tokens"`
+	Text             string  `json:"text"`
+	Seconds          float64 `json:"seconds"`
 }
 
 func runAction(c *cli.Context) error {
@@ -90,7 +93,7 @@ func runAction(c *cli.Context) error {
 	whole := tok.DecodeAll(append(append([]int(nil), prompt...), ids...))
 	res := runResult{
 		Model: c.String("model"), Mode: "plaintext",
-		PromptTokens: prompt, Prompt: promptText, Tokens: ids,
+		PromptTokenCount: len(prompt), PromptTokens: prompt, Prompt: promptText, Tokens: ids,
 		Text:    whole[len(promptText):],
 		Seconds: time.Since(start).Seconds(),
 	}

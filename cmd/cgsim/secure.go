@@ -55,6 +55,7 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 	}
 	promptText := tok.DecodeAll(prompt)
 	rep.Model = c.String("model")
+	rep.PromptText = promptText
 	rep.Text = tok.DecodeAll(append(append([]int(nil), prompt...), rep.Tokens...))[len(promptText):]
 	if !table {
 		return writeReport(w, format, rep)
