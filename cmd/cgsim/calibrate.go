@@ -57,7 +57,7 @@ func calibrateAction(c *cli.Context) error {
 	probe.Close()
 	os.Remove(probe.Name())
 	opt := exec.CalibrationOptions{Repetitions: c.Int("reps")}
-	if !c.Bool("quiet") {
+	if !c.Bool("quiet") && isTerminal(c.App.ErrWriter) { // a bar on a terminal only
 		var bar *progressbar.ProgressBar
 		opt.Progress = func(done, total int) {
 			if bar == nil {

@@ -101,7 +101,7 @@ func runAction(c *cli.Context) error {
 	if format == "json" {
 		return writeJSON(w, res)
 	}
-	fmt.Fprintln(w, res.Prompt+res.Text)
+	fmt.Fprintln(w, safeText(res.Prompt+res.Text))
 	fmt.Fprintf(w, "\n%d prompt tokens, %d generated in %.3f s (%.1f tokens/s), plaintext reference\n",
 		len(prompt), len(ids), res.Seconds, float64(len(ids))/res.Seconds)
 	return nil
