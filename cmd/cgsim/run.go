@@ -67,13 +67,9 @@ func runAction(c *cli.Context) error {
 			return err
 		}
 	}
-	m, err := model.LoadLlama2C(c.String("model"))
+	m, tok, err := loadModelAndTokenizer(c)
 	if err != nil {
-		return err
-	}
-	tok, err := model.LoadLlama2CTokenizer(c.String("tokenizer"), m.Config.VocabSize)
-	if err != nil {
-		return err
+		return fmt.Errorf("run: %w", err)
 	}
 	prompt, err := encodePrompt(tok, m.Config, c.String("prompt"), gen, c.Int("max-session-tokens"))
 	if err != nil {

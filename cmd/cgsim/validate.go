@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cgsim/cgsim/cost"
-	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/sim"
 )
 
@@ -63,13 +62,9 @@ func validateAction(c *cli.Context) error {
 	if gen < 1 {
 		return fmt.Errorf("validate: --gen must be at least 1, got %d", gen)
 	}
-	m, err := model.LoadLlama2C(c.String("model"))
+	m, tok, err := loadModelAndTokenizer(c)
 	if err != nil {
-		return err
-	}
-	tok, err := model.LoadLlama2CTokenizer(c.String("tokenizer"), m.Config.VocabSize)
-	if err != nil {
-		return err
+		return fmt.Errorf("validate: %w", err)
 	}
 	prompt, err := encodePrompt(tok, m.Config, c.String("prompt"), gen, p.maxSession)
 	if err != nil {
