@@ -37,6 +37,7 @@ func TestSizeErrors(t *testing.T) {
 		{"30,000-word secure prompt", append([]string{"run", "--prompt", words}, files...), []string{"--prompt", "512"}},
 		{"prompt just too long", append([]string{"run", "--plaintext", "--gen", "500", "--prompt", strings.Repeat("Once upon a time ", 12)}, files...),
 			[]string{"--prompt", "--gen", "512"}},
+		{"tune too many taus", []string{"tune", "refresh", "--taus", strings.Repeat("1,", 300) + "1", "--quiet"}, []string{"--taus", "256"}},
 		{"plan huge context", []string{"plan", "--max-context", maxInt, "--quiet"}, []string{"--max-context"}},
 		{"plan inverted contexts", []string{"plan", "--min-context", "64", "--max-context", "32", "--quiet"}, []string{"--min-context"}},
 		{"plan huge memory budget", []string{"plan", "--memory-budget", "9e18", "--quiet"}, []string{"--memory-budget"}},

@@ -52,6 +52,30 @@ func floats(v []float64) string {
 	return strings.Join(s, ",")
 }
 
+// maxTaus bounds the thresholds of --taus: each is a whole estimate.
+const maxTaus = 256
+
+// parseTaus reads --taus: comma-separated thresholds in bits, each in
+// [0, 10^6], at most maxTaus of them ("" is none: the default).
+func parseTaus(s string) ([]float64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	fields := strings.Split(s, ",")
+	if len(fields) > maxTaus {
+		return nil, fmt.Errorf("--taus: %d thresholds, at most %d", len(fields), maxTaus)
+	}
+	var taus []float64
+	for _, f := range fields {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || !(v >= 0) || v > 1e6 {
+			return nil, fmt.Errorf("--taus %q: want numbers of bits from 0 to 1e6 separated by commas", s)
+		}
+		taus = append(taus, v)
+	}
+	return taus, nil
+}
+
 func tuneRefreshAction(c *cli.Context) error {
 	format, p, cfg, err := estimateInputs(c)
 	if err != nil {
@@ -60,15 +84,9 @@ func tuneRefreshAction(c *cli.Context) error {
 	if err := checkSizes(cfg, c.Int("prompt"), c.Int("gen"), 0); err != nil {
 		return fmt.Errorf("tune: %w", err)
 	}
-	var taus []float64
-	if s := c.String("taus"); s != "" {
-		for _, f := range strings.Split(s, ",") {
-			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-			if err != nil || !(v >= 0) || v > 1e6 {
-				return fmt.Errorf("tune: --taus %q: want non-negative numbers of bits separated by commas", s)
-			}
-			taus = append(taus, v)
-		}
+	taus, err := parseTaus(c.String("taus"))
+	if err != nil {
+		return fmt.Errorf("tune: %w", err)
 	}
 	n := 2 * (2 + len(taus))
 	if len(taus) == 0 {
