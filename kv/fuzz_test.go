@@ -26,16 +26,7 @@ func FuzzParseCache(f *testing.F) {
 		if err := c.Save(path, []byte("keys")); err != nil {
 			f.Fatal(err)
 		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			f.Fatal(err)
-		}
-		body, err := unframe(magicServer, data)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(body, true)
-		f.Add(data, false)
+		addFileSeeds(f, magicServer, path)
 	}
 	f.Fuzz(func(t *testing.T, b []byte, framed bool) {
 		if framed {
@@ -57,16 +48,7 @@ func FuzzParseClient(f *testing.F) {
 	if err := SaveClient(path, ClientState{Preset: "bgv-n14", Session: newSessionID(), Tokens: 42, Keys: []byte("secret key bytes")}); err != nil {
 		f.Fatal(err)
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		f.Fatal(err)
-	}
-	body, err := unframe(magicClient, data)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(body, true)
-	f.Add(data, false)
+	addFileSeeds(f, magicClient, path)
 	f.Fuzz(func(t *testing.T, b []byte, framed bool) {
 		if framed {
 			b = frame(magicClient, b)
@@ -76,4 +58,19 @@ func FuzzParseClient(f *testing.F) {
 			t.Fatalf("%d key bytes from a %d-byte file", len(st.Keys), len(b))
 		}
 	})
+}
+
+// addFileSeeds adds the saved file at path to f's seeds twice: its body
+// (to be framed) and the whole file.
+func addFileSeeds(f *testing.F, magic, path string) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	body, err := unframe(magic, data)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(body, true)
+	f.Add(data, false)
 }
