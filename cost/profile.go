@@ -1,11 +1,11 @@
 package cost
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -115,8 +115,18 @@ type Profile struct {
 	Seconds map[Op][]float64 `json:"seconds"`        // median seconds per op and level
 }
 
+// MaxOpSeconds bounds the seconds of one operation in a profile: an hour,
+// far above any measured one (a dealing of the largest preset takes
+// seconds), and low enough that pricing the operations of any generation
+// stays finite.
+const MaxOpSeconds = 3600
+
+// maxProfileBytes bounds a profile's JSON: a calibrated one is a few KB.
+const maxProfileBytes = 1 << 20
+
 // Validate checks that p prices every op of Ops, and either every op of
-// OfflineOps or none of them, at every level with a finite positive number.
+// OfflineOps or none of them, at every level with a positive number of at
+// most MaxOpSeconds.
 func (p *Profile) Validate() error {
 	if p.Params == "" {
 		return fmt.Errorf("cost: profile has no params name")
@@ -152,8 +162,8 @@ func (p *Profile) Validate() error {
 			return fmt.Errorf("cost: profile %s: %q has %d levels, want %d", p.Params, op, len(row), p.MaxLevel+1)
 		}
 		for lvl, s := range row {
-			if !(s > 0) || math.IsInf(s, 0) {
-				return fmt.Errorf("cost: profile %s: %q at level %d is %v seconds", p.Params, op, lvl, s)
+			if !(s > 0) || s > MaxOpSeconds {
+				return fmt.Errorf("cost: profile %s: %q at level %d is %v seconds, want a number in (0, %g]", p.Params, op, lvl, s, float64(MaxOpSeconds))
 			}
 		}
 	}
@@ -239,12 +249,24 @@ func (p *Profile) Charge(op Op, level int, n int64) Cost {
 
 // ReadProfile reads and validates one profile in the JSON form written by
 // WriteProfile.
+// It is an error if the input holds more than 1 MiB or anything after the
+// profile.
 func ReadProfile(r io.Reader) (*Profile, error) {
-	dec := json.NewDecoder(r)
+	data, err := io.ReadAll(io.LimitReader(r, maxProfileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("cost: reading profile: %w", err)
+	}
+	if len(data) > maxProfileBytes {
+		return nil, fmt.Errorf("cost: reading profile: larger than %d bytes", maxProfileBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var p Profile
 	if err := dec.Decode(&p); err != nil {
 		return nil, fmt.Errorf("cost: reading profile: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("cost: reading profile: data after the profile")
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -278,9 +300,15 @@ func WriteProfile(w io.Writer, p *Profile) error {
 
 // SaveProfile writes p to path atomically: to a temporary file in the same
 // directory, synced, then renamed over path, so an existing file is never
-// left half-written.
+// left half-written. The file keeps the permissions of the file it
+// replaces; a new file gets 0644, as os.Create gives under the usual umask
+// (the temporary file is created 0600).
 func SaveProfile(path string, p *Profile) error {
 	dir := filepath.Dir(path)
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
 		return fmt.Errorf("cost: %w", err)
@@ -289,6 +317,10 @@ func SaveProfile(path string, p *Profile) error {
 	if err := WriteProfile(tmp, p); err != nil {
 		tmp.Close()
 		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("cost: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
 		tmp.Close()

@@ -210,7 +210,7 @@ func NewConfig(cfg Config) (Config, error) {
 	for iter := 0; ; iter++ {
 		if err := cfg.plan(pln, bits); err != nil {
 			if iter > 0 {
-				return Config{}, fmt.Errorf("kv: %s with %s appends and refresh %s: the cache's key and value ciphertexts reach %.1f bits of payload, more than the decode kernels can flood for %d bits of statistical security: %w (%v; a Lazy refresh policy bounds the cache's noise)",
+				return Config{}, fmt.Errorf("kv: %s with %s appends and refresh %s: the cache's key and value ciphertexts reach %.1f bits of payload, more than the decode kernels can flood for %d bits of statistical security: %w (%v; a lazy refresh policy bounds the cache's noise)",
 					cfg.Preset, cfg.Method, cfg.Policy, bits, pln.NoiseModel().StatSecurity(), ErrBudget, err)
 			}
 			return Config{}, err
@@ -268,7 +268,7 @@ func (cfg *Config) plan(pln exec.Planner, bits [2]float64) error {
 	if cfg.Method == Homomorphic {
 		for k := range cfg.HomeLevel {
 			if cfg.SourceLevel <= cfg.KernelLevel[k] {
-				return fmt.Errorf("kv: %s: a homomorphic append at level %d would leave the cache below the kernel level %d: %w (this preset has no room for homomorphic appends; use ClientEncrypt)",
+				return fmt.Errorf("kv: %s: a homomorphic append at level %d would leave the cache below the kernel level %d: %w (this preset has no room for homomorphic appends; append with the client's encryption instead)",
 					cfg.Preset, cfg.SourceLevel, cfg.KernelLevel[k], ErrBudget)
 			}
 		}

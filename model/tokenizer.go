@@ -225,12 +225,17 @@ func (t *Tokenizer) Score(id int) float64 {
 //     when there is none, each of its bytes b to the byte-fallback id b+3;
 //  4. repeatedly replace the adjacent pair whose concatenated pieces form the
 //     piece with the highest score (the leftmost on ties) by that piece,
-//     until no pair merges;
+//     until no pair merges (in O(n log n) for n tokens, see merge);
 //  5. if eos, end with EOS.
 //
 // The error is reserved for a tokenizer that lacks a piece needed by the
 // procedure; with a valid llama2.c tokenizer Encode does not fail.
 func (t *Tokenizer) Encode(text string, bos, eos bool) ([]int, error) {
+	return t.encode(text, bos, eos, t.merge)
+}
+
+// encode is Encode with the merge loop of step 4 given.
+func (t *Tokenizer) encode(text string, bos, eos bool, merge func([]int) []int) ([]int, error) {
 	tokens := make([]int, 0, len(text)+3)
 	if bos {
 		tokens = append(tokens, BOS)
@@ -253,21 +258,7 @@ func (t *Tokenizer) Encode(text string, bos, eos bool) ([]int, error) {
 		tokens = t.appendPiece(tokens, text[start:i+1])
 		start = i + 1
 	}
-	// Greedy merges by score.
-	for {
-		bestScore, bestID, bestIdx := -1e10, -1, -1 // llama2.c's initial best score
-		for i := 0; i+1 < len(tokens); i++ {
-			id, ok := t.ids[t.pieces[tokens[i]]+t.pieces[tokens[i+1]]]
-			if ok && t.scores[id] > bestScore {
-				bestScore, bestID, bestIdx = t.scores[id], id, i
-			}
-		}
-		if bestIdx < 0 {
-			break
-		}
-		tokens[bestIdx] = bestID
-		tokens = append(tokens[:bestIdx+1], tokens[bestIdx+2:]...)
-	}
+	tokens = merge(tokens)
 	if eos {
 		tokens = append(tokens, EOS)
 	}
@@ -277,6 +268,24 @@ func (t *Tokenizer) Encode(text string, bos, eos bool) ([]int, error) {
 		}
 	}
 	return tokens, nil
+}
+
+// MinTokens is a lower bound, computed without tokenizing, on the length of
+// Encode(text, bos, eos): no token covers more bytes of the text (with the
+// dummy-prefix space) than the longest piece, max_token_length. A caller
+// with a budget of tokens rejects a text far beyond it at once.
+func (t *Tokenizer) MinTokens(text string, bos, eos bool) int {
+	n := 0
+	if text != "" {
+		n = (len(text) + 1 + t.maxLen - 1) / t.maxLen
+	}
+	if bos {
+		n++
+	}
+	if eos {
+		n++
+	}
+	return n
 }
 
 // appendPiece appends the id of piece s, or its bytes as byte-fallback ids.

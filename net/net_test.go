@@ -60,6 +60,8 @@ func TestParse(t *testing.T) {
 		{"200Mbps/10ms", 200e6, 10 * time.Millisecond},
 		{"2.5Gbps/100us", 2.5e9, 100 * time.Microsecond},
 		{"64kbps/1s", 64e3, time.Second},
+		{"1kbps/0s", MinBitsPerSecond, 0},           // the slowest link accepted
+		{"100000Gbps/1m", MaxBitsPerSecond, MaxRTT}, // the fastest link, the longest round trip
 	}
 	for _, tt := range tests {
 		n, err := Parse(tt.in)
@@ -71,7 +73,9 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, want %g bps / %v", tt.in, n, tt.bits, tt.rtt)
 		}
 	}
-	for _, bad := range []string{"", "moon", "100/10ms", "0Mbps/1ms", "-5Mbps/1ms", "100Mbps/soon", "100Mbps/-1ms", "NaNMbps/1ms"} {
+	for _, bad := range []string{"", "moon", "100/10ms", "0Mbps/1ms", "-5Mbps/1ms", "100Mbps/soon", "100Mbps/-1ms", "NaNMbps/1ms",
+		// Out of range: prices would be +Inf (JSON cannot hold them) or vanish.
+		"1e-300bps/1ms", "999bps/1ms", "1e308Gbps/1ms", "100001Gbps/1ms", "InfGbps/1ms", "100Mbps/61s", "100Mbps/2562047h"} {
 		if _, err := Parse(bad); err == nil {
 			t.Errorf("Parse(%q) succeeded, want an error", bad)
 		}
@@ -282,4 +286,26 @@ func TestFlightOrderUnderRace(t *testing.T) {
 			t.Fatalf("iteration %d: %d rounds, want 1", i, r)
 		}
 	}
+}
+
+// FuzzParse checks that Parse never panics and that every network it
+// accepts prices traffic to a finite, non-negative number of seconds (what
+// the JSON outputs need).
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"lan", "wan", "200Mbps/10ms", "2.5Gbps/100us", "1e-300bps/1ms", "1e308Gbps/1ms",
+		"100Mbps/-1ms", "NaNMbps/1ms", "/", "Mbps/", "100 Mbps / 10 ms", "1kbps/1m"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := Parse(s)
+		if err != nil {
+			return
+		}
+		// The most a generation moves: far beyond any model (2^50 bytes
+		// each way, 2^40 rounds).
+		sec := n.Seconds(1<<50, 1<<50, 1<<40)
+		if math.IsInf(sec, 0) || math.IsNaN(sec) || sec < 0 {
+			t.Fatalf("Parse(%q) = %v prices to %v seconds", s, n, sec)
+		}
+	})
 }

@@ -40,9 +40,20 @@ func PresetNames() []string {
 	return names
 }
 
+// The ranges Parse accepts for a custom network: from a 1 Kbps modem to
+// 100 Tbps, and round trips up to a minute. Beyond them a link is a typo,
+// and its prices would overflow to +Inf or vanish.
+const (
+	MinBitsPerSecond = 1e3
+	MaxBitsPerSecond = 1e14
+	MaxRTT           = time.Minute
+)
+
 // Parse returns the preset of that name, or the network described as
 // "BANDWIDTH/RTT": a bandwidth with unit bps, Kbps, Mbps or Gbps and a
-// duration in Go syntax, e.g. "200Mbps/10ms" or "10Gbps/100us".
+// duration in Go syntax, e.g. "200Mbps/10ms" or "10Gbps/100us". The
+// bandwidth must lie in [MinBitsPerSecond, MaxBitsPerSecond] and the
+// round-trip time in [0, MaxRTT].
 func Parse(s string) (Network, error) {
 	if n, ok := presets[strings.ToLower(s)]; ok {
 		return n, nil
@@ -60,6 +71,9 @@ func Parse(s string) (Network, error) {
 	if err != nil || d < 0 {
 		return Network{}, fmt.Errorf("net: network %q: round-trip time %q is not a non-negative duration such as 40ms", s, rtt)
 	}
+	if d > MaxRTT {
+		return Network{}, fmt.Errorf("net: network %q: round-trip time %v is above the limit of %v", s, d, MaxRTT)
+	}
 	return Network{Name: s, BitsPerSecond: bits, RTT: d}, nil
 }
 
@@ -76,7 +90,11 @@ func parseBandwidth(s string) (float64, error) {
 			if err != nil || !(v > 0) || math.IsInf(v, 0) {
 				return 0, fmt.Errorf("bandwidth %q is not a positive number with a unit", s)
 			}
-			return v * u.scale, nil
+			bits := v * u.scale
+			if bits < MinBitsPerSecond || bits > MaxBitsPerSecond {
+				return 0, fmt.Errorf("bandwidth %q is outside [1 Kbps, 100 Tbps]", s)
+			}
+			return bits, nil
 		}
 	}
 	return 0, fmt.Errorf("bandwidth %q has no unit (bps, Kbps, Mbps, Gbps)", s)

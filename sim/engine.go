@@ -207,6 +207,17 @@ func (r *recorder) close() {
 	r.open = false
 }
 
+// current is the phase being recorded (the last one begun), if any.
+func (r *recorder) current() (Phase, bool) {
+	if r.open {
+		return r.cur, true
+	}
+	if n := len(r.phases); n > 0 {
+		return r.phases[n-1].Phase, true
+	}
+	return Phase{}, false
+}
+
 func (r *recorder) Begin(ph Phase) {
 	r.close()
 	r.open, r.cur, r.kinds = true, ph, [len(kindOrder)]cost.Cost{}

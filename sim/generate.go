@@ -149,14 +149,20 @@ func block(e Engine, cfg model.Config, l int, x Value) (Value, error) {
 
 // checkGeneration is the argument check of Generate.
 func checkGeneration(cfg model.Config, strat Strategy, prompt []int, n int) error {
+	return checkSizes(cfg, strat, len(prompt), n)
+}
+
+// checkSizes is checkGeneration for a prompt of the given length. It never
+// overflows, whatever the sizes, so callers check sizes before allocating.
+func checkSizes(cfg model.Config, strat Strategy, prompt, n int) error {
 	switch {
-	case len(prompt) == 0:
+	case prompt < 1:
 		return fmt.Errorf("sim: empty prompt (start it with BOS for llama models)")
 	case n < 1:
 		return fmt.Errorf("sim: %d tokens to generate, want at least 1", n)
-	case len(prompt)+n-1 > cfg.SeqLen:
-		return fmt.Errorf("sim: a prompt of %d tokens and %d generated need %d positions, the context of %s is %d",
-			len(prompt), n, len(prompt)+n-1, cfg.Name, cfg.SeqLen)
+	case n > cfg.SeqLen || prompt > cfg.SeqLen-n+1:
+		return fmt.Errorf("sim: a prompt of %d tokens and %d generated need more than the %d positions of the context of %s",
+			prompt, n, cfg.SeqLen, cfg.Name)
 	}
 	_, err := strat.def()
 	return err

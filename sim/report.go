@@ -10,8 +10,9 @@ import (
 )
 
 // Report is the result of a generation, run or estimated. Its JSON form is
-// what cgsim run, estimate and validate print with --format json: "tokens"
-// and "text" (absent from estimates), "prefill" (a cost.Cost), "decode"
+// what cgsim run, estimate and validate print with --format json:
+// "prompt_token_count", "prompt_tokens", "prompt", "tokens" and "text"
+// (the last four absent from estimates), "prefill" (a cost.Cost), "decode"
 // (one cost.Cost per decode step: entry i produced generated token i+1,
 // token 0 comes out of the prefill), "total", "by_kind" (the same phases
 // per Kind of primitive) and the configuration.
@@ -23,8 +24,13 @@ type Report struct {
 	Mode     string   `json:"mode"` // "run" or "estimate"
 	// Cache is the KV cache's append method and refresh policy
 	// (Cryptogen), e.g. "client-encrypt, never".
-	Cache        string      `json:"cache,omitempty"`
-	PromptTokens int         `json:"prompt_tokens"`
+	Cache string `json:"cache,omitempty"`
+	// PromptTokens is the prompt's length in tokens (BOS included), Prompt
+	// its ids (a run's; an estimate has none) and PromptText its text (set
+	// by the caller that has the tokenizer).
+	PromptTokens int         `json:"prompt_token_count"`
+	Prompt       []int       `json:"prompt_tokens,omitempty"`
+	PromptText   string      `json:"prompt,omitempty"`
 	Generated    int         `json:"generated"`
 	Tokens       []int       `json:"tokens,omitempty"`
 	Text         string      `json:"text,omitempty"`
@@ -149,7 +155,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 	if opts.Strategy == "" {
 		opts.Strategy = Cryptogen
 	}
-	if err := checkGeneration(opts.Model, opts.Strategy, make([]int, opts.Prompt), opts.Gen); err != nil {
+	if err := checkSizes(opts.Model, opts.Strategy, opts.Prompt, opts.Gen); err != nil {
 		return nil, err
 	}
 	asked := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,

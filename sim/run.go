@@ -52,6 +52,11 @@ type RunOptions struct {
 	// passes them, decoded, to it. It is not part of the protocol and not
 	// recorded in the costs.
 	RevealLogits func(logits []float64)
+	// OnProgress, if not nil, is called as the run goes: before the key
+	// exchange, and as each pass (the prefill, a decode step) reaches the
+	// attention of each layer. It is for a progress display and changes
+	// nothing else.
+	OnProgress func(Progress)
 }
 
 // Runner is the run engine: its values are real additive shares modulo
@@ -76,7 +81,9 @@ type Runner struct {
 	cache  *kv.Cache              // Cryptogen: the encrypted KV cache
 	ctx    []int                  // tokens per layer (cached, or processed by the current pass)
 	reveal func([]float64)
-	setup  cost.Cost
+	// onProgress is RunOptions.OnProgress.
+	onProgress func(Progress)
+	setup      cost.Cost
 	// security is the session's budget: every returned ciphertext is
 	// flooded for security.FloodBits.
 	security Security
@@ -112,7 +119,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	}
 	c := m.Config
 	r := &Runner{plan: p, security: sec, net: opts.Network, m: m, q: fixed{fp: opts.Preset.FixedPoint, t: opts.Preset.FixedPoint.T},
-		w: fold(m), wq: map[Weight]exec.Matrix{}, ctx: make([]int, c.NumLayers), reveal: opts.RevealLogits}
+		w: fold(m), wq: map[Weight]exec.Matrix{}, ctx: make([]int, c.NumLayers), reveal: opts.RevealLogits, onProgress: opts.OnProgress}
 	if r.q.t != p.params.PlaintextModulus() {
 		return nil, fmt.Errorf("sim: preset %s: fixed-point modulus differs from the plaintext modulus", opts.Preset.Name)
 	}
@@ -186,6 +193,9 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	// brackets its own traffic with the meter's Begin/Since, so the costs
 	// recorded per primitive are what they were on separate pipes.
 	cc, sc, meter, closePipe := net.Pipe()
+	if r.onProgress != nil {
+		r.onProgress(Progress{Stage: StageKeyExchange})
+	}
 	if r.he, err = exec.NewSessionConns(p.params, cc, sc, meter, closePipe, prims...); err != nil {
 		closePipe()
 		return nil, err
@@ -367,6 +377,7 @@ func (r *Runner) Attention(layer int, qv, kval, vv Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.progress(layer)
 	if layer < 0 || layer >= len(r.ctx) {
 		return nil, fmt.Errorf("sim: attention of layer %d of %d", layer, len(r.ctx))
 	}

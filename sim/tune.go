@@ -46,7 +46,7 @@ type TuneReport struct {
 	Model   string      `json:"model"`
 	Params  string      `json:"params"`
 	Network string      `json:"network"`
-	Prompt  int         `json:"prompt_tokens"`
+	Prompt  int         `json:"prompt_token_count"`
 	Gen     int         `json:"generated"`
 	Points  []TunePoint `json:"points"`
 	// Best is the index in Points of the valid configuration with the
@@ -61,7 +61,7 @@ func TuneRefresh(opts TuneOptions) (*TuneReport, error) {
 	if opts.Prompt < 1 {
 		return nil, fmt.Errorf("sim: a prompt of %d tokens, want at least 1", opts.Prompt)
 	}
-	if err := checkGeneration(opts.Model, Cryptogen, make([]int, opts.Prompt), opts.Gen); err != nil {
+	if err := checkSizes(opts.Model, Cryptogen, opts.Prompt, opts.Gen); err != nil {
 		return nil, err
 	}
 	taus := opts.Taus

@@ -25,8 +25,8 @@ func calibrateCommand() *cli.Command {
 			"profile for --profile that records this machine. The file is replaced atomically.\n\n" +
 			"Example: cgsim calibrate --params bgv-n13 --out n13.json",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "params", Required: true, Usage: "parameter preset (see cgsim presets)"},
-			&cli.StringFlag{Name: "out", Required: true, Usage: "profile file to write"},
+			&cli.StringFlag{Name: "params", Usage: "parameter preset (see cgsim presets); required"},
+			&cli.StringFlag{Name: "out", Usage: "profile file to write; required"},
 			&cli.IntFlag{Name: "reps", Value: 15, Usage: "timed calls per operation, level and round (the median of a round is kept)"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
 		},
@@ -36,6 +36,9 @@ func calibrateCommand() *cli.Command {
 
 func calibrateAction(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
+		return err
+	}
+	if err := requireFlags(c, "params", "out"); err != nil {
 		return err
 	}
 	preset, err := params.ByName(c.String("params"))
@@ -80,7 +83,7 @@ func calibrateAction(c *cli.Context) error {
 // calls per round, showing a progress bar on stderr unless --quiet.
 func measureProfile(c *cli.Context, preset params.Preset, reps int) (*cost.Profile, error) {
 	opt := calibrate.Options{Repetitions: reps}
-	if !c.Bool("quiet") {
+	if !c.Bool("quiet") && isTerminal(c.App.ErrWriter) { // a bar on a terminal only
 		var bar *progressbar.ProgressBar
 		opt.Progress = func(done, total int) {
 			if bar == nil {
@@ -141,11 +144,11 @@ func autoProfile(c *cli.Context, preset params.Preset) (*cost.Profile, error) {
 }
 
 // warnMachine warns on stderr when a profile was measured on another
-// machine than this one (or does not say where): its seconds may not
-// hold here.
-func warnMachine(c *cli.Context, prof *cost.Profile, what string) {
+// machine than this one (with unknownToo, also when it does not say
+// where): its seconds may not hold here.
+func warnMachine(c *cli.Context, prof *cost.Profile, what string, unknownToo bool) {
 	host := cost.ThisMachine()
-	if prof.SameMachine(host) {
+	if prof.SameMachine(host) || prof.CPU == "" && !unknownToo {
 		return
 	}
 	where := "does not record its machine"

@@ -83,11 +83,11 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 	p.strategy = sim.Cryptogen
 	if c.IsSet("strategy") || c.String("strategy") != "" {
 		if p.strategy, err = sim.ParseStrategy(c.String("strategy")); err != nil {
-			return p, err
+			return p, fmt.Errorf("--strategy: %w", err)
 		}
 	}
 	if p.preset, err = params.ByName(c.String("params")); err != nil {
-		return p, err
+		return p, fmt.Errorf("--params: %w", err)
 	}
 	if p.preset.Scheme != params.BGV {
 		return p, fmt.Errorf("preset %s is a %v preset; the hybrid protocol needs a BGV one", p.preset.Name, p.preset.Scheme)
@@ -96,10 +96,10 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 		return p, fmt.Errorf("preset %s is INSECURE (unit-test parameters); pass --allow-insecure to use it anyway", p.preset.Name)
 	}
 	if p.network, err = net.Parse(c.String("net")); err != nil {
-		return p, err
+		return p, fmt.Errorf("--net: %w", err)
 	}
 	if p.cache.Append, err = sim.ParseAppend(c.String("append")); err != nil {
-		return p, err
+		return p, fmt.Errorf("--append: %w", err)
 	}
 	tau := c.Float64("refresh-threshold")
 	if c.IsSet("refresh-threshold") {
@@ -111,7 +111,7 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 		tau = -1
 	}
 	if p.cache.Refresh, err = sim.ParseRefresh(c.String("refresh"), tau); err != nil {
-		return p, err
+		return p, fmt.Errorf("--refresh: %w", err)
 	}
 	if p.maxSession = c.Int("max-session-tokens"); p.maxSession < 0 {
 		return p, fmt.Errorf("--max-session-tokens must be a positive number of tokens, got %d", p.maxSession)
@@ -122,9 +122,9 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 		}
 	} else if f != "" {
 		if p.profile, err = cost.LoadProfile(f); err != nil {
-			return p, err
+			return p, fmt.Errorf("--profile: %w", err)
 		}
-		warnMachine(c, p.profile, "profile "+f)
+		warnMachine(c, p.profile, "profile "+f, false)
 		if p.profile.Params != p.preset.Name {
 			return p, fmt.Errorf("profile %s was measured for %s, not for --params %s", f, p.profile.Params, p.preset.Name)
 		}
@@ -191,13 +191,13 @@ func estimateAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if c.Int("prompt") < 1 || c.Int("gen") < 1 {
-		return fmt.Errorf("estimate: --prompt and --gen must be at least 1, got %d and %d", c.Int("prompt"), c.Int("gen"))
+	if err := checkSizes(cfg, c.Int("prompt"), c.Int("gen"), p.maxSession); err != nil {
+		return fmt.Errorf("estimate: %w", err)
 	}
 	rep, err := sim.Estimate(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
 		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession})
 	if err != nil {
-		return err
+		return protocolHint(err, p)
 	}
 	return writeReport(c.App.Writer, format, rep)
 }

@@ -35,7 +35,7 @@ import (
 const defaultDataDir = "../shared/data"
 
 func main() {
-	if err := newApp(os.Stdout, os.Stderr).Run(os.Args); err != nil {
+	if err := run(os.Args, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "cgsim: %v\n", err)
 		os.Exit(1)
 	}
@@ -44,7 +44,7 @@ func main() {
 // newApp builds the command tree writing to stdout and stderr; tests call
 // it directly.
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:  "cgsim",
 		Usage: "privacy-preserving Transformer generation: run it for real or cost it",
 		Description: "cgsim generates text with a Transformer while the client's prompt and the server's weights stay\n" +
@@ -63,13 +63,15 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			presetsCommand(),
 			modelsCommand(),
 		},
-		// A wrong flag is an error (non-zero exit) with the usage on stderr,
-		// not a panic and not a silent default.
-		OnUsageError: func(c *cli.Context, err error, isSubcommand bool) error {
-			return fmt.Errorf("%w (see --help)", err)
-		},
+		// A wrong flag is a one-line error (non-zero exit), not the help on
+		// stdout, not a panic and not a silent default; so is an unknown
+		// command.
+		OnUsageError:   usageError,
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints and exits
 	}
+	app.Action = unknownCommand(func() []*cli.Command { return app.Commands })
+	quietUsage(app.Commands)
+	return app
 }
 
 // formatFlag is the --format flag of commands with table and JSON output.

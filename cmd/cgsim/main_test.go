@@ -25,7 +25,7 @@ var (
 // main would print.
 func cgsim(args ...string) (string, string, error) {
 	var out, errOut bytes.Buffer
-	err := newApp(&out, &errOut).Run(append([]string{"cgsim"}, args...))
+	err := run(append([]string{"cgsim"}, args...), &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 
@@ -280,7 +280,7 @@ func TestValidateSweep(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	if _, _, err := cgsim("validate", "--model", storiesModel, "--sweep", "9,6", "--params", "bgv-test-insecure", "--allow-insecure"); err == nil ||
+	if _, _, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--sweep", "9,6", "--params", "bgv-test-insecure", "--allow-insecure"); err == nil ||
 		!strings.Contains(err.Error(), "--sweep") {
 		t.Errorf("decreasing contexts: %v", err)
 	}

@@ -39,19 +39,28 @@ func planCommand() *cli.Command {
 	}
 }
 
-// parseSeconds reads a duration ("90s", "2m") or a number of seconds.
+// maxLatencyBudget bounds --latency-budget: 10^9 s (32 years) per token is
+// beyond any plan, and larger numbers are typos.
+const maxLatencyBudget = 1e9
+
+// parseSeconds reads a duration ("90s", "2m") or a number of seconds, at
+// most maxLatencyBudget.
 func parseSeconds(s string) (float64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	if v, err := strconv.ParseFloat(s, 64); err == nil && v >= 0 && !math.IsInf(v, 0) {
-		return v, nil
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		d, derr := time.ParseDuration(s)
+		if derr != nil {
+			return 0, fmt.Errorf("--latency-budget %q: want a duration such as 90s or 2m, or seconds", s)
+		}
+		v = d.Seconds()
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("--latency-budget %q: want a duration such as 90s or 2m, or seconds", s)
+	if !(v >= 0 && v <= maxLatencyBudget) {
+		return 0, fmt.Errorf("--latency-budget %q: want a duration or seconds from 0 to %g s", s, float64(maxLatencyBudget))
 	}
-	return d.Seconds(), nil
+	return v, nil
 }
 
 // parseBytes reads a byte count with an optional unit: B, KB, MB, GB, TB
@@ -60,7 +69,7 @@ func parseBytes(s string) (int64, error) {
 	if s == "" {
 		return 0, nil
 	}
-	bad := fmt.Errorf("--memory-budget %q: want bytes with an optional unit, such as 16GB or 512MiB", s)
+	bad := fmt.Errorf("--memory-budget %q: want bytes with an optional unit, such as 16GB or 512MiB, below %.3g", s, float64(math.MaxInt64/2))
 	i := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsDigit(r) && r != '.' })
 	num, unit := s, ""
 	if i >= 0 {

@@ -38,14 +38,17 @@ func runCommand() *cli.Command {
 
 // runResult is the JSON form of a run. Tokens and Text are the generated
 // continuation only; the prompt is reported apart.
+// The prompt's fields are those of the secure run's sim.Report:
+// prompt_token_count, prompt_tokens (the ids, BOS included) and prompt.
 type runResult struct {
-	Model        string  `json:"model"`
-	Mode         string  `json:"mode"`
-	PromptTokens []int   `json:"prompt_tokens"`
-	Prompt       string  `json:"prompt"`
-	Tokens       []int   `json:"tokens"`
-	Text         string  `json:"text"`
-	Seconds      float64 `json:"seconds"`
+	Model            string  `json:"model"`
+	Mode             string  `json:"mode"`
+	PromptTokenCount int     `json:"prompt_token_count"`
+	PromptTokens     []int   `json:"prompt_tokens"`
+	Prompt           string  `json:"prompt"`
+	Tokens           []int   `json:"tokens"`
+	Text             string  `json:"text"`
+	Seconds          float64 `json:"seconds"`
 }
 
 func runAction(c *cli.Context) error {
@@ -65,21 +68,13 @@ func runAction(c *cli.Context) error {
 			return err
 		}
 	}
-	m, err := model.LoadLlama2C(c.String("model"))
+	m, tok, err := loadModelAndTokenizer(c)
 	if err != nil {
-		return err
+		return fmt.Errorf("run: %w", err)
 	}
-	tok, err := model.LoadLlama2CTokenizer(c.String("tokenizer"), m.Config.VocabSize)
+	prompt, err := encodePrompt(tok, m.Config, c.String("prompt"), gen, c.Int("max-session-tokens"))
 	if err != nil {
-		return err
-	}
-	prompt, err := tok.Encode(c.String("prompt"), true, false)
-	if err != nil {
-		return fmt.Errorf("run: encoding the prompt: %w", err)
-	}
-	if need := len(prompt) + gen - 1; need > m.Config.SeqLen {
-		return fmt.Errorf("run: prompt of %d tokens plus %d generated needs %d positions, the model's context is %d",
-			len(prompt), gen, need, m.Config.SeqLen)
+		return fmt.Errorf("run: %w", err)
 	}
 	if !c.Bool("plaintext") {
 		return secureRun(c, format, m, tok, prompt, gen)
@@ -95,7 +90,7 @@ func runAction(c *cli.Context) error {
 	whole := tok.DecodeAll(append(append([]int(nil), prompt...), ids...))
 	res := runResult{
 		Model: c.String("model"), Mode: "plaintext",
-		PromptTokens: prompt, Prompt: promptText, Tokens: ids,
+		PromptTokenCount: len(prompt), PromptTokens: prompt, Prompt: promptText, Tokens: ids,
 		Text:    whole[len(promptText):],
 		Seconds: time.Since(start).Seconds(),
 	}
@@ -103,7 +98,7 @@ func runAction(c *cli.Context) error {
 	if format == "json" {
 		return writeJSON(w, res)
 	}
-	fmt.Fprintln(w, res.Prompt+res.Text)
+	fmt.Fprintln(w, safeText(res.Prompt+res.Text))
 	fmt.Fprintf(w, "\n%d prompt tokens, %d generated in %.3f s (%.1f tokens/s), plaintext reference\n",
 		len(prompt), len(ids), res.Seconds, float64(len(ids))/res.Seconds)
 	return nil

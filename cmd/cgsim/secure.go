@@ -21,40 +21,62 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 	w := c.App.Writer
 	table := format == "table"
 	prev := prompt[len(prompt)-1]
-	if table {
-		strat := string(p.strategy)
-		if p.strategy.KeepsCache() {
-			strat += " (" + p.cache.String() + ")"
+	// Progress on stderr, on a terminal only: the stage and the layer. In
+	// the table form on a terminal the text streamed from the first token
+	// on is the progress, and it shares the status line's line: the status
+	// line stops there.
+	status := newStatusLine(c.App.ErrWriter, !c.Bool("quiet") && isTerminal(c.App.ErrWriter))
+	streaming := table && isTerminal(w)
+	started, generating := false, false
+	onProgress := func(pr sim.Progress) {
+		if !started { // every check has passed: the run begins
+			started = true
+			if table {
+				strat := string(p.strategy)
+				if p.strategy.KeepsCache() {
+					strat += " (" + p.cache.String() + ")"
+				}
+				fmt.Fprintf(w, "secure run of %s: %s, %s, %s; %d prompt tokens\n\n", m.Config.Name, strat, p.preset.Name, p.network, len(prompt))
+				if c.Bool("reveal-logits") {
+					fmt.Fprintf(w, "--reveal-logits: the client sees every step's logits; this run is NOT private (a test of accuracy)\n\n")
+				}
+			}
 		}
-		fmt.Fprintf(w, "secure run of %s: %s, %s, %s; %d prompt tokens\n\n", m.Config.Name, strat, p.preset.Name, p.network, len(prompt))
-		if c.Bool("reveal-logits") {
-			fmt.Fprintf(w, "--reveal-logits: the client sees every step's logits; this run is NOT private (a test of accuracy)\n\n")
+		if !(streaming && generating) {
+			status.show(describe(pr, gen))
 		}
-		fmt.Fprint(w, tok.DecodeAll(prompt))
 	}
 	var lines []string
-	bar := newBar(c, table, gen, "generating")
+	var text textStream
 	onStep := func(s sim.Step) {
+		status.clear()
+		if table && !generating {
+			fmt.Fprint(w, text.write(tok.DecodeAll(prompt)))
+		}
+		generating = true
 		piece := tok.Decode(prev, s.Token)
 		prev = s.Token
 		if table {
-			fmt.Fprint(w, piece)
+			fmt.Fprint(w, text.write(piece))
 		}
 		lines = append(lines, fmt.Sprintf("%s\t%d\t%q\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%d\t", s.Phase, s.Token, piece, s.Cost.Seconds(),
 			s.Cost.ComputeSeconds, s.Cost.WallSeconds, mb(s.Cost.BytesC2S), mb(s.Cost.BytesS2C), s.Cost.Rounds))
-		bar.tick()
 	}
 	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
-		MaxSessionTokens: p.maxSession}, prompt, c.Bool("reveal-logits"), onStep)
-	bar.done()
+		MaxSessionTokens: p.maxSession, OnProgress: onProgress}, prompt, c.Bool("reveal-logits"), onStep)
+	status.clear()
+	if table {
+		fmt.Fprint(w, text.flush())
+	}
 	if err != nil {
-		if table {
+		if table && generating {
 			fmt.Fprintln(w)
 		}
-		return fmt.Errorf("run: %w", err)
+		return fmt.Errorf("run: %w", protocolHint(err, p))
 	}
 	promptText := tok.DecodeAll(prompt)
 	rep.Model = c.String("model")
+	rep.PromptText = promptText
 	rep.Text = tok.DecodeAll(append(append([]int(nil), prompt...), rep.Tokens...))[len(promptText):]
 	if !table {
 		if err := writeReport(w, format, rep); err != nil {
@@ -117,9 +139,10 @@ func (p progress) done() {
 	}
 }
 
-// newBar returns the progress of n steps described by what.
+// newBar returns the progress of n steps described by what, shown on a
+// terminal only.
 func newBar(c *cli.Context, stdoutShowsProgress bool, n int, what string) progress {
-	if c.Bool("quiet") || stdoutShowsProgress {
+	if c.Bool("quiet") || stdoutShowsProgress || !isTerminal(c.App.ErrWriter) {
 		return progress{}
 	}
 	return progress{progressbar.NewOptions(n, progressbar.OptionSetWriter(c.App.ErrWriter), progressbar.OptionSetDescription(what),

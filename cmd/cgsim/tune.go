@@ -14,29 +14,35 @@ import (
 )
 
 func tuneCommand() *cli.Command {
+	subs := tuneSubcommands()
 	return &cli.Command{
-		Name:  "tune",
-		Usage: "choose protocol settings by sweeping them with the estimate engine",
-		Subcommands: []*cli.Command{{
-			Name:  "refresh",
-			Usage: "sweep the KV cache's append method and refresh policy (lazy threshold) and pick the fastest",
-			Description: "Estimates the whole cryptogen generation (--prompt, then --gen tokens) for each append method\n" +
-				"(client, homomorphic) and refresh policy (never, eager, lazy at each threshold of --taus), prints\n" +
-				"the total and per-token seconds, the refreshed ciphertexts, the rounds and the cache's peak memory,\n" +
-				"and the fastest valid choice. A configuration the noise model rejects (a budget that would run out)\n" +
-				"is listed as invalid. Estimate only: no cryptography.\n\n" +
-				"Example: cgsim tune refresh --model gpt2 --prompt 512 --gen 128 --net wan",
-			Flags: append([]cli.Flag{
-				&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
-				&cli.IntFlag{Name: "prompt", Value: defaultPrompt, Usage: "prompt tokens"},
-				&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
-				&cli.StringFlag{Name: "taus", Usage: "comma-separated lazy thresholds in bits (default " + floats(sim.DefaultTaus) + ")"},
-				&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
-				&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
-			}, protocolFlagsExcept("strategy", "append", "refresh", "refresh-threshold", "max-session-tokens")...),
-			Action: tuneRefreshAction,
-		}},
+		Name:        "tune",
+		Usage:       "choose protocol settings by sweeping them with the estimate engine",
+		Action:      unknownCommand(func() []*cli.Command { return subs }),
+		Subcommands: subs,
 	}
+}
+
+func tuneSubcommands() []*cli.Command {
+	return []*cli.Command{{
+		Name:  "refresh",
+		Usage: "sweep the KV cache's append method and refresh policy (lazy threshold) and pick the fastest",
+		Description: "Estimates the whole cryptogen generation (--prompt, then --gen tokens) for each append method\n" +
+			"(client, homomorphic) and refresh policy (never, eager, lazy at each threshold of --taus), prints\n" +
+			"the total and per-token seconds, the refreshed ciphertexts, the rounds and the cache's peak memory,\n" +
+			"and the fastest valid choice. A configuration the noise model rejects (a budget that would run out)\n" +
+			"is listed as invalid. Estimate only: no cryptography.\n\n" +
+			"Example: cgsim tune refresh --model gpt2 --prompt 512 --gen 128 --net wan",
+		Flags: append([]cli.Flag{
+			&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
+			&cli.IntFlag{Name: "prompt", Value: defaultPrompt, Usage: "prompt tokens"},
+			&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
+			&cli.StringFlag{Name: "taus", Usage: "comma-separated lazy thresholds in bits (default " + floats(sim.DefaultTaus) + ")"},
+			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
+			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
+		}, protocolFlagsExcept("strategy", "append", "refresh", "refresh-threshold", "max-session-tokens")...),
+		Action: tuneRefreshAction,
+	}}
 }
 
 func floats(v []float64) string {
@@ -47,23 +53,41 @@ func floats(v []float64) string {
 	return strings.Join(s, ",")
 }
 
+// maxTaus bounds the thresholds of --taus: each is a whole estimate.
+const maxTaus = 256
+
+// parseTaus reads --taus: comma-separated thresholds in bits, each in
+// [0, 10^6], at most maxTaus of them ("" is none: the default).
+func parseTaus(s string) ([]float64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	fields := strings.Split(s, ",")
+	if len(fields) > maxTaus {
+		return nil, fmt.Errorf("--taus: %d thresholds, at most %d", len(fields), maxTaus)
+	}
+	var taus []float64
+	for _, f := range fields {
+		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || !(v >= 0) || v > 1e6 {
+			return nil, fmt.Errorf("--taus %q: want numbers of bits from 0 to 1e6 separated by commas", s)
+		}
+		taus = append(taus, v)
+	}
+	return taus, nil
+}
+
 func tuneRefreshAction(c *cli.Context) error {
 	format, p, cfg, err := estimateInputs(c)
 	if err != nil {
 		return err
 	}
-	if c.Int("prompt") < 1 || c.Int("gen") < 1 {
-		return fmt.Errorf("tune: --prompt and --gen must be at least 1, got %d and %d", c.Int("prompt"), c.Int("gen"))
+	if err := checkSizes(cfg, c.Int("prompt"), c.Int("gen"), 0); err != nil {
+		return fmt.Errorf("tune: %w", err)
 	}
-	var taus []float64
-	if s := c.String("taus"); s != "" {
-		for _, f := range strings.Split(s, ",") {
-			v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-			if err != nil || !(v >= 0) || v > 1e6 {
-				return fmt.Errorf("tune: --taus %q: want non-negative numbers of bits separated by commas", s)
-			}
-			taus = append(taus, v)
-		}
+	taus, err := parseTaus(c.String("taus"))
+	if err != nil {
+		return fmt.Errorf("tune: %w", err)
 	}
 	n := 2 * (2 + len(taus))
 	if len(taus) == 0 {

@@ -8,7 +8,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cgsim/cgsim/cost"
-	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/sim"
 )
 
@@ -64,7 +63,7 @@ func validateAction(c *cli.Context) error {
 	}
 	if p.profile == nil { // a file's or auto's machine was checked with the flag
 		if prof, err := cost.Default(p.preset.Name); err == nil {
-			warnMachine(c, prof, "the built-in profile of "+p.preset.Name)
+			warnMachine(c, prof, "the built-in profile of "+p.preset.Name, true)
 		}
 	}
 	tol := c.Float64("tolerance")
@@ -72,9 +71,9 @@ func validateAction(c *cli.Context) error {
 		return fmt.Errorf("validate: --tolerance must be non-negative, got %g", tol)
 	}
 	if spec := c.String("sweep"); spec != "" {
-		m, err := model.LoadLlama2C(c.String("model"))
+		m, _, err := loadModelAndTokenizer(c)
 		if err != nil {
-			return err
+			return fmt.Errorf("validate: %w", err)
 		}
 		return validateSweep(c, p, m, spec)
 	}
@@ -82,22 +81,18 @@ func validateAction(c *cli.Context) error {
 	if gen < 1 {
 		return fmt.Errorf("validate: --gen must be at least 1, got %d", gen)
 	}
-	m, err := model.LoadLlama2C(c.String("model"))
+	m, tok, err := loadModelAndTokenizer(c)
 	if err != nil {
-		return err
+		return fmt.Errorf("validate: %w", err)
 	}
-	tok, err := model.LoadLlama2CTokenizer(c.String("tokenizer"), m.Config.VocabSize)
+	prompt, err := encodePrompt(tok, m.Config, c.String("prompt"), gen, p.maxSession)
 	if err != nil {
-		return err
-	}
-	prompt, err := tok.Encode(c.String("prompt"), true, false)
-	if err != nil {
-		return fmt.Errorf("validate: encoding the prompt: %w", err)
+		return fmt.Errorf("validate: %w", err)
 	}
 	est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
 		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession})
 	if err != nil {
-		return err
+		return fmt.Errorf("validate: %w", protocolHint(err, p))
 	}
 	bar := newBar(c, false, gen, "running")
 	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,

@@ -21,6 +21,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/csv"
 	"flag"
 	"fmt"
@@ -287,13 +288,13 @@ func PrintMeasured(w io.Writer, pts []Measured) {
 }
 
 // WriteRows writes the rows as CSV: context, network, strategy, then every
-// cost.Cost field.
+// cost.Cost field. The file is replaced atomically (a temporary file in the
+// same directory, renamed over it), so an interrupted sweep, which rewrites
+// it after every point, never leaves a half-written file; an existing
+// file's permissions are kept, a new file is 0644.
 func WriteRows(path string, rows []Row) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	cw := csv.NewWriter(f)
+	var buf bytes.Buffer
+	cw := csv.NewWriter(&buf)
 	cw.Write(append([]string{"context", "network", "strategy"}, cost.FieldNames()...))
 	for _, r := range rows {
 		rec := []string{strconv.Itoa(r.Context), r.Network, string(r.Strategy)}
@@ -304,10 +305,31 @@ func WriteRows(path string, rows []Row) error {
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {
-		f.Close()
 		return err
 	}
-	return f.Close()
+	mode := os.FileMode(0o644)
+	if fi, err := os.Stat(path); err == nil {
+		mode = fi.Mode().Perm()
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // no-op once renamed
+	_, err = f.Write(buf.Bytes())
+	if err == nil {
+		err = f.Chmod(mode)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // PlotRows draws seconds per token (or, with memory, the cryptogen cache's

@@ -86,3 +86,38 @@ func TestMeasureSweepSmall(t *testing.T) {
 		t.Errorf("%d priced rows, want 8", len(rows))
 	}
 }
+
+// TestWriteRowsAtomic checks that WriteRows replaces the CSV with a new
+// file renamed over it rather than rewriting it in place: a hard link to the
+// old file (a reader holding it) still sees the old rows whole; the file's
+// permissions are kept and no temporary file is left.
+func TestWriteRowsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "rows.csv")
+	if err := os.WriteFile(path, []byte("old rows\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o640); err != nil { // beyond the umask
+		t.Fatal(err)
+	}
+	held := filepath.Join(dir, "held.csv")
+	if err := os.Link(path, held); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteRows(path, []Row{{Context: 64, Network: "lan", Strategy: "cryptogen"}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(held); string(b) != "old rows\n" {
+		t.Errorf("the old file was rewritten in place: %q", b)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil || !strings.HasPrefix(string(b), "context,network,strategy,") || !strings.Contains(string(b), "\n64,lan,cryptogen,") {
+		t.Errorf("new file: %v\n%s", err, b)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v (%v), want 0640", fi.Mode().Perm(), err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+		t.Errorf("files left: %v", ents)
+	}
+}
