@@ -128,7 +128,7 @@ func benchCases(b *testing.B, e *testEnv) []benchCase {
 		var cache []*rlwe.Ciphertext
 		cases = append(cases, benchCase{fmt.Sprintf("DecodeScores/%s/ctx=%d", a.label, sh.Context), sc, func(s *Session, tally *cost.Tally) error {
 			if cache == nil {
-				cache = encryptCache(b, s, sc.Layout, sc.Level, K.C)
+				cache = encryptVecs(b, s, sc.Level, sc.Layout.Vectors(K.C))
 			}
 			_, err := sc.Run(s, tally, cache, K.S, q)
 			return err
@@ -136,7 +136,7 @@ func benchCases(b *testing.B, e *testEnv) []benchCase {
 		var vcache []*rlwe.Ciphertext
 		cases = append(cases, benchCase{fmt.Sprintf("DecodeValues/%s/ctx=%d", a.label, sh.Context), vk, func(s *Session, tally *cost.Tally) error {
 			if vcache == nil {
-				vcache = encryptCache(b, s, vk.Layout, vk.Level, K.C)
+				vcache = encryptVecs(b, s, vk.Level, vk.Layout.Vectors(K.C))
 			}
 			_, err := vk.Run(s, tally, vcache, K.S, P)
 			return err

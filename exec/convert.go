@@ -130,23 +130,17 @@ func (c C2S) Estimate() cost.Cost {
 
 // Run converts x and returns the server's ciphertexts Enc(x).
 func (c C2S) Run(s *Session, tally *cost.Tally, x Shared) ([]*rlwe.Ciphertext, error) {
+	var sizes error
 	if x.Len() != c.Len || (!c.ClientOnly && len(x.S) != c.Len) {
-		return nil, fmt.Errorf("exec: C2S of %d elements given %d and %d", c.Len, len(x.C), len(x.S))
+		sizes = fmt.Errorf("exec: C2S of %d elements given %d and %d", c.Len, len(x.C), len(x.S))
 	}
 	xC, xS := x.C, x.S
 	if c.ClientOnly {
 		xS = nil
 	}
-	start := s.Meter.Begin()
-	var cts []*rlwe.Ciphertext
-	err := s.both(func(cl *Client) error {
-		return c.client(cl, tally, xC)
-	}, func(sv *Server) error {
-		var err error
-		cts, err = c.server(sv, tally, xS)
-		return err
-	})
-	tally.Add(s.Meter.Since(start))
+	_, cts, err := run(s, tally, sizes,
+		nothing(func(cl *Client) error { return c.client(cl, tally, xC) }),
+		func(sv *Server) ([]*rlwe.Ciphertext, error) { return c.server(sv, tally, xS) })
 	return cts, err
 }
 
@@ -220,22 +214,13 @@ func (h H2S) Estimate() cost.Cost {
 // Run converts the server's ciphertexts into shares of their first Len
 // slots.
 func (h H2S) Run(s *Session, tally *cost.Tally, cts []*rlwe.Ciphertext) (Shared, error) {
+	var sizes error
 	if len(cts) != h.Cts() {
-		return Shared{}, fmt.Errorf("exec: H2S of %d ciphertexts given %d", h.Cts(), len(cts))
+		sizes = fmt.Errorf("exec: H2S of %d ciphertexts given %d", h.Cts(), len(cts))
 	}
-	start := s.Meter.Begin()
-	var out Shared
-	err := s.both(func(cl *Client) error {
-		var err error
-		out.C, err = h.client(cl, tally)
-		return err
-	}, func(sv *Server) error {
-		var err error
-		out.S, err = h.server(sv, tally, cts)
-		return err
-	})
-	tally.Add(s.Meter.Since(start))
-	return out, err
+	return runShared(s, tally, sizes,
+		func(cl *Client) ([]uint64, error) { return h.client(cl, tally) },
+		func(sv *Server) ([]uint64, error) { return h.server(sv, tally, cts) })
 }
 
 // client is the client's half of an H2S: it receives and decrypts its

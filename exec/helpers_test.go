@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 
 	"github.com/cgsim/cgsim/calibrate"
@@ -97,6 +98,24 @@ func equalVec(a, b []uint64) bool {
 		}
 	}
 	return true
+}
+
+// encryptVecs plays the client's part of building an encrypted input: it
+// encrypts slot vectors at level and sends them to the server.
+func encryptVecs(t testing.TB, s *Session, level int, vecs [][]uint64) []*rlwe.Ciphertext {
+	t.Helper()
+	var cts []*rlwe.Ciphertext
+	err := s.both(func(cl *Client) error {
+		return cl.sendInputs(nopTally(), level, vecs)
+	}, func(sv *Server) error {
+		var err error
+		cts, err = sv.recvInputs(nopTally(), len(vecs))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cts
 }
 
 // nopTally is a tally for setup work whose cost no test checks.

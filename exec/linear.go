@@ -427,26 +427,16 @@ func (l *Linear) diagonal(v []uint64, w Matrix, o, k, i, shift int) []uint64 {
 // client side sees x.C and only the server side sees w and x.S. It records
 // its operations and traffic into tally.
 func (l *Linear) Run(s *Session, tally *cost.Tally, w Matrix, x Shared) (Shared, error) {
+	var sizes error
 	if w.Rows != l.Out || w.Cols != l.In || len(w.Data) != l.Out*l.In {
-		return Shared{}, fmt.Errorf("exec: %v given a %dx%d matrix", l, w.Rows, w.Cols)
+		sizes = fmt.Errorf("exec: %v given a %dx%d matrix", l, w.Rows, w.Cols)
+	} else if len(x.C) != l.Tokens*l.In || len(x.S) != l.Tokens*l.In {
+		sizes = fmt.Errorf("exec: %v given shares of %d and %d elements, want %d", l, len(x.C), len(x.S), l.Tokens*l.In)
 	}
-	if len(x.C) != l.Tokens*l.In || len(x.S) != l.Tokens*l.In {
-		return Shared{}, fmt.Errorf("exec: %v given shares of %d and %d elements, want %d", l, len(x.C), len(x.S), l.Tokens*l.In)
-	}
-	xC, xS := x.C, x.S
-	start := s.Meter.Begin()
-	var y Shared
-	err := s.both(func(cl *Client) error {
-		var err error
-		y.C, err = l.client(cl, tally, xC)
-		return err
-	}, func(sv *Server) error {
-		var err error
-		y.S, err = l.server(sv, tally, w, xS)
-		return err
-	})
-	tally.Add(s.Meter.Since(start))
-	return y, err
+	xC, xS := x.C, x.S // each half gets its own share only
+	return runShared(s, tally, sizes,
+		func(cl *Client) ([]uint64, error) { return l.client(cl, tally, xC) },
+		func(sv *Server) ([]uint64, error) { return l.server(sv, tally, w, xS) })
 }
 
 // client is the client's half of Run: only the client's share.

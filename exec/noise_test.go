@@ -86,12 +86,12 @@ func TestNoiseModel(t *testing.T) {
 				t.Fatal(err)
 			}
 			ks = append(ks, kernel{"decode-scores-" + a.label, sc.Noise(), []Primitive{sc}, func(t *testing.T, s *Session) {
-				cache := encryptCache(t, s, sc.Layout, sc.Level, K.C)
+				cache := encryptVecs(t, s, sc.Level, sc.Layout.Vectors(K.C))
 				if _, err := sc.Run(s, cost.NewTally(e.profile), cache, K.S, q); err != nil {
 					t.Fatal(err)
 				}
 			}}, kernel{"decode-values-" + a.label, vk.Noise(), []Primitive{vk}, func(t *testing.T, s *Session) {
-				cache := encryptCache(t, s, vk.Layout, vk.Level, K.C)
+				cache := encryptVecs(t, s, vk.Level, vk.Layout.Vectors(K.C))
 				if _, err := vk.Run(s, cost.NewTally(e.profile), cache, K.S, P); err != nil {
 					t.Fatal(err)
 				}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
-
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/model"
 )
@@ -40,24 +38,6 @@ func prefillShapes(t testing.TB, ms []int) []prefillCase {
 		}
 	}
 	return out
-}
-
-// encryptVecs plays the client's part of building an encrypted input: it
-// encrypts slot vectors at level and sends them to the server.
-func encryptVecs(t testing.TB, s *Session, level int, vecs [][]uint64) []*rlwe.Ciphertext {
-	t.Helper()
-	var cts []*rlwe.Ciphertext
-	err := s.both(func(cl *Client) error {
-		return cl.sendInputs(nopTally(), level, vecs)
-	}, func(sv *Server) error {
-		var err error
-		cts, err = sv.recvInputs(nopTally(), len(vecs))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cts
 }
 
 // prefillScoresRef is the plaintext causal Q K^T: Heads x m x m, zero
@@ -181,43 +161,5 @@ func TestPrefillAttention(t *testing.T) {
 					vk.RotationCount(), vk.RotationLowerBound(), sc.Level, vk.Level)
 			})
 		}
-	}
-}
-
-// TestPrefillLayout checks the layout's packing on a few shapes by hand.
-func TestPrefillLayout(t *testing.T) {
-	tests := []struct {
-		slots, kvHeads, headDim, m int
-		span, copies, cts, groups  int
-	}{
-		// stories260K at N = 8192: W = 32, B = 256 (128 per row).
-		{8192, 4, 8, 1, 1, 256, 1, 1},
-		{8192, 4, 8, 5, 8, 32, 1, 1},
-		{8192, 4, 8, 32, 32, 8, 1, 4},
-		{8192, 4, 8, 128, 128, 2, 1, 64},
-		{8192, 4, 8, 129, 256, 1, 1, 129}, // beyond a row: the decode layout
-		{8192, 4, 8, 300, 256, 1, 2, 300},
-		// GPT-2 at N = 8192: W = 1024, B = 8 (4 per row).
-		{8192, 12, 64, 5, 8, 1, 1, 5},
-		{8192, 12, 64, 3, 4, 2, 1, 2},
-	}
-	for _, tt := range tests {
-		l, err := NewPrefillLayout(tt.slots, tt.kvHeads, tt.headDim, tt.m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if l.Span != tt.span || l.Copies != tt.copies || l.Cts() != tt.cts || l.Groups() != tt.groups {
-			t.Errorf("%+v: got S=%d R=%d cts=%d groups=%d", tt, l.Span, l.Copies, l.Cts(), l.Groups())
-		}
-		// Copies never straddle a slot row.
-		for r := 0; r < l.Copies; r++ {
-			first, last := l.Slot(r, 0, 0), l.Slot(r, l.Span-1, 0)
-			if first/(tt.slots/2) != last/(tt.slots/2) && l.Copies > 1 {
-				t.Errorf("%+v: copy %d straddles the rows", tt, r)
-			}
-		}
-	}
-	if _, err := NewPrefillLayout(8192, 4, 8, 0); err == nil {
-		t.Error("empty prompt accepted")
 	}
 }

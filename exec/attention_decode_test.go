@@ -5,8 +5,6 @@ import (
 	"math/bits"
 	"testing"
 
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
-
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/model"
 )
@@ -46,25 +44,6 @@ func attentionShapes(t testing.TB) []struct {
 	return out
 }
 
-// encryptCache plays the KV cache's part: the client encrypts its share of
-// the cache in the decode layout and sends it to the server.
-func encryptCache(t testing.TB, s *Session, lay CacheLayout, level int, rows []uint64) []*rlwe.Ciphertext {
-	t.Helper()
-	vecs := lay.Vectors(rows)
-	var cts []*rlwe.Ciphertext
-	err := s.both(func(cl *Client) error {
-		return cl.sendInputs(nopTally(), level, vecs)
-	}, func(sv *Server) error {
-		var err error
-		cts, err = sv.recvInputs(nopTally(), len(vecs))
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cts
-}
-
 func TestDecodeAttention(t *testing.T) {
 	for _, name := range testPresets(t) {
 		e := env(t, name)
@@ -100,8 +79,8 @@ func checkDecodeAttention(t *testing.T, e *testEnv, sh AttentionShape) {
 	q := randVec(t, tm, sh.Heads*sh.HeadDim)
 	Pw := randVec(t, tm, sh.Heads*sh.Context)
 	Ksh, Vsh := share(t, K, tm), share(t, V, tm)
-	kc := encryptCache(t, sess, sc.Layout, sc.Level, Ksh.C)
-	vc := encryptCache(t, sess, vk.Layout, vk.Level, Vsh.C)
+	kc := encryptVecs(t, sess, sc.Level, sc.Layout.Vectors(Ksh.C))
+	vc := encryptVecs(t, sess, vk.Level, vk.Layout.Vectors(Vsh.C))
 
 	tally := cost.NewTally(e.profile)
 	s, err := sc.Run(sess, tally, kc, Ksh.S, share(t, q, tm))
