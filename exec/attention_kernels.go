@@ -104,16 +104,6 @@ func (k arcc) withContext(ctx int) (arcc, error) {
 	return k, nil
 }
 
-// foldRotations are the rotations by 1, 2, ..., n/2 of a folding sum over
-// n consecutive slots.
-func foldRotations(n int) []int {
-	var r []int
-	for s := 1; s < n; s *= 2 {
-		r = append(r, s)
-	}
-	return r
-}
-
 // scoresKernel is the ARCC scores kernel over a packing: s[h][i][j] =
 // q_{i,h} · k_j for every query head h, query i and key j query i sees,
 // k_j being the key of head h / G (G = Heads/KVHeads query heads per
