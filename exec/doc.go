@@ -106,7 +106,7 @@
 // (counted as an encode: same transform, same price) and one ciphertext
 // down. The work that is not a homomorphic operation is priced through
 // the existing cost.Op kinds (OpSerialize, OpShare; see layoutCost in
-// convert.go for the conventions and their measured accuracy), and Run
+// transfer.go for the conventions and their measured accuracy), and Run
 // records the same events at the same places. Every primitive below is
 // C2S, server computation, H2S: two flights, one round.
 //
