@@ -16,8 +16,8 @@ type SiLU struct {
 	N int
 }
 
-func (u SiLU) plan() *plan {
-	p := newPlan(u.Config)
+func (u SiLU) bill() *bill {
+	p := newBill(u.Config)
 	r := p.cfg.Ring
 	p.open(p.sigmoidSign(u.N))
 	p.sigmoidParts(u.N)
@@ -28,10 +28,10 @@ func (u SiLU) plan() *plan {
 }
 
 // Need is the dealer material of one Run.
-func (u SiLU) Need() Need { return u.plan().need }
+func (u SiLU) Need() Need { return u.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (u SiLU) Estimate() cost.Cost { return u.plan().estimate() }
+func (u SiLU) Estimate() cost.Cost { return u.bill().estimate() }
 
 // Run returns shares of SiLU(x).
 func (u SiLU) Run(s *Session, x Pair) (Pair, error) {
@@ -79,8 +79,8 @@ func geluCoef() (float64, float64) {
 	return c1, c1 * 0.044715
 }
 
-func (g GELU) plan() *plan {
-	p := newPlan(g.Config)
+func (g GELU) bill() *bill {
+	p := newBill(g.Config)
 	r := p.cfg.Ring
 	n := g.N
 	p.open(p.sigmoidSign(n), mulPiece(n))
@@ -95,10 +95,10 @@ func (g GELU) plan() *plan {
 }
 
 // Need is the dealer material of one Run.
-func (g GELU) Need() Need { return g.plan().need }
+func (g GELU) Need() Need { return g.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (g GELU) Estimate() cost.Cost { return g.plan().estimate() }
+func (g GELU) Estimate() cost.Cost { return g.bill().estimate() }
 
 // Run returns shares of GELU(x).
 func (g GELU) Run(s *Session, x Pair) (Pair, error) {

@@ -18,8 +18,8 @@ type Mul struct {
 	Fixed bool
 }
 
-func (m Mul) plan() *plan {
-	p := newPlan(m.Config)
+func (m Mul) bill() *bill {
+	p := newBill(m.Config)
 	if m.Fixed {
 		p.mulFix(m.N)
 	} else {
@@ -29,10 +29,10 @@ func (m Mul) plan() *plan {
 }
 
 // Need is the dealer material of one Run.
-func (m Mul) Need() Need { return m.plan().need }
+func (m Mul) Need() Need { return m.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (m Mul) Estimate() cost.Cost { return m.plan().estimate() }
+func (m Mul) Estimate() cost.Cost { return m.bill().estimate() }
 
 // Run returns shares of x ⊙ y.
 func (m Mul) Run(s *Session, x, y Pair) (Pair, error) {
@@ -56,13 +56,13 @@ type Trunc struct {
 	N int
 }
 
-func (t Trunc) plan() *plan { p := newPlan(t.Config); p.trunc(t.N, frac(t.Config)); return p }
+func (t Trunc) bill() *bill { p := newBill(t.Config); p.trunc(t.N, frac(t.Config)); return p }
 
 // Need is the dealer material of one Run.
-func (t Trunc) Need() Need { return t.plan().need }
+func (t Trunc) Need() Need { return t.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (t Trunc) Estimate() cost.Cost { return t.plan().estimate() }
+func (t Trunc) Estimate() cost.Cost { return t.bill().estimate() }
 
 // Run returns shares of x / 2^f.
 func (t Trunc) Run(s *Session, x Pair) (Pair, error) {

@@ -16,13 +16,13 @@ type Sign struct {
 	N int
 }
 
-func (g Sign) plan() *plan { p := newPlan(g.Config); p.sign(g.N); return p }
+func (g Sign) bill() *bill { p := newBill(g.Config); p.sign(g.N); return p }
 
 // Need is the dealer material of one Run.
-func (g Sign) Need() Need { return g.plan().need }
+func (g Sign) Need() Need { return g.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (g Sign) Estimate() cost.Cost { return g.plan().estimate() }
+func (g Sign) Estimate() cost.Cost { return g.bill().estimate() }
 
 // Run returns shares of [x >= 0].
 func (g Sign) Run(s *Session, x Pair) (Pair, error) {
@@ -41,13 +41,13 @@ type Max struct {
 
 func (m Max) lens() []int { return repeat(m.Cols, m.Rows) }
 
-func (m Max) plan() *plan { p := newPlan(m.Config); p.maxRows(m.lens(), false); return p }
+func (m Max) bill() *bill { p := newBill(m.Config); p.maxRows(m.lens(), false); return p }
 
 // Need is the dealer material of one Run.
-func (m Max) Need() Need { return m.plan().need }
+func (m Max) Need() Need { return m.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (m Max) Estimate() cost.Cost { return m.plan().estimate() }
+func (m Max) Estimate() cost.Cost { return m.bill().estimate() }
 
 // Run returns shares of the Rows maxima.
 func (m Max) Run(s *Session, x Pair) (Pair, error) {
@@ -70,18 +70,18 @@ type Argmax struct {
 	N int
 }
 
-func (a Argmax) plan() *plan {
-	p := newPlan(a.Config)
+func (a Argmax) bill() *bill {
+	p := newBill(a.Config)
 	p.maxRows([]int{a.N}, true)
 	p.reveal(1)
 	return p
 }
 
 // Need is the dealer material of one Run.
-func (a Argmax) Need() Need { return a.plan().need }
+func (a Argmax) Need() Need { return a.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (a Argmax) Estimate() cost.Cost { return a.plan().estimate() }
+func (a Argmax) Estimate() cost.Cost { return a.bill().estimate() }
 
 // Run returns the position, which only the client learns (the server's
 // code never sees it; Run plays both parties and hands it to the caller as

@@ -16,13 +16,13 @@ type Exp struct {
 	N int
 }
 
-func (e Exp) plan() *plan { p := newPlan(e.Config); p.exp(e.N, frac(e.Config)); return p }
+func (e Exp) bill() *bill { p := newBill(e.Config); p.exp(e.N, frac(e.Config)); return p }
 
 // Need is the dealer material of one Run.
-func (e Exp) Need() Need { return e.plan().need }
+func (e Exp) Need() Need { return e.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (e Exp) Estimate() cost.Cost { return e.plan().estimate() }
+func (e Exp) Estimate() cost.Cost { return e.bill().estimate() }
 
 // Run returns shares of e^x.
 func (e Exp) Run(s *Session, x Pair) (Pair, error) {
@@ -66,18 +66,18 @@ func (r *Ring) minLo() int {
 	return lo
 }
 
-func (q Reciprocal) plan() *plan {
-	p := newPlan(q.Config)
+func (q Reciprocal) bill() *bill {
+	p := newBill(q.Config)
 	f := frac(q.Config)
 	p.reciprocal(q.N, f, q.Lo, q.Hi, f)
 	return p
 }
 
 // Need is the dealer material of one Run.
-func (q Reciprocal) Need() Need { return q.plan().need }
+func (q Reciprocal) Need() Need { return q.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (q Reciprocal) Estimate() cost.Cost { return q.plan().estimate() }
+func (q Reciprocal) Estimate() cost.Cost { return q.bill().estimate() }
 
 // Run returns shares of 1/x.
 func (q Reciprocal) Run(s *Session, x Pair) (Pair, error) {
@@ -100,8 +100,8 @@ type Rsqrt struct {
 	Lo, Hi int // the input range is [2^Lo, 2^Hi)
 }
 
-func (q Rsqrt) plan() *plan {
-	p := newPlan(q.Config)
+func (q Rsqrt) bill() *bill {
+	p := newBill(q.Config)
 	p.open(p.halfOctaves(q.N, q.Lo, q.Hi)...)
 	if q.Ring != nil {
 		p.rsqrt(q.N, q.Lo, q.Hi, q.Ring.rsqrtPrec(q.Lo), 0, q.Ring.frac)
@@ -110,10 +110,10 @@ func (q Rsqrt) plan() *plan {
 }
 
 // Need is the dealer material of one Run.
-func (q Rsqrt) Need() Need { return q.plan().need }
+func (q Rsqrt) Need() Need { return q.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (q Rsqrt) Estimate() cost.Cost { return q.plan().estimate() }
+func (q Rsqrt) Estimate() cost.Cost { return q.bill().estimate() }
 
 // Run returns shares of 1/sqrt(x).
 func (q Rsqrt) Run(s *Session, x Pair) (Pair, error) {

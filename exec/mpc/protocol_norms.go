@@ -33,8 +33,8 @@ type RMSNorm struct {
 	VarLo, VarHi int
 }
 
-func (m RMSNorm) plan() *plan {
-	p := newPlan(m.Config)
+func (m RMSNorm) bill() *bill {
+	p := newBill(m.Config)
 	p.normTail(m.Rows, m.Dim, m.VarLo, m.VarHi)
 	return p
 }
@@ -51,7 +51,7 @@ func (r *Ring) normPrec(lo, dim int) int {
 	return min(r.rsqrtPrec(lo), r.TruncBound()-1-r.frac-normShift(dim))
 }
 
-func (p *plan) normTail(rows, dim, vlo, vhi int) {
+func (p *bill) normTail(rows, dim, vlo, vhi int) {
 	r := p.cfg.Ring
 	n := rows * dim
 	lo, hi := normRange(p.cfg, vlo, vhi)
@@ -114,10 +114,10 @@ func epsErr(eps float64) error {
 }
 
 // Need is the dealer material of one Run.
-func (m RMSNorm) Need() Need { return m.plan().need }
+func (m RMSNorm) Need() Need { return m.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (m RMSNorm) Estimate() cost.Cost { return m.plan().estimate() }
+func (m RMSNorm) Estimate() cost.Cost { return m.bill().estimate() }
 
 // Run returns shares of the normalized rows.
 func (m RMSNorm) Run(s *Session, x Pair) (Pair, error) {
@@ -146,8 +146,8 @@ func meanShift(dim int) int { return bits.Len(uint(dim)) - 1 }
 // The mean of a LayerNorm row: the row sum divided by 2^e (e =
 // floor(log2 dim)), then by dim/2^e in [1, 2) as a scaling of values below
 // 2^(IntBits+1).
-func (m LayerNorm) plan() *plan {
-	p := newPlan(m.Config)
+func (m LayerNorm) bill() *bill {
+	p := newBill(m.Config)
 	n := m.Rows * m.Dim
 	e := meanShift(m.Dim)
 	p.sumRows(n)
@@ -159,10 +159,10 @@ func (m LayerNorm) plan() *plan {
 }
 
 // Need is the dealer material of one Run.
-func (m LayerNorm) Need() Need { return m.plan().need }
+func (m LayerNorm) Need() Need { return m.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (m LayerNorm) Estimate() cost.Cost { return m.plan().estimate() }
+func (m LayerNorm) Estimate() cost.Cost { return m.bill().estimate() }
 
 // Run returns shares of the normalized rows.
 func (m LayerNorm) Run(s *Session, x Pair) (Pair, error) {

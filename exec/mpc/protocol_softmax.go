@@ -59,8 +59,8 @@ func (m Softmax) shape() error {
 // sumRange is the octave range of a row sum: [1, Cols] ⊂ [2^0, 2^Hi).
 func (m Softmax) sumRange() (int, int) { return 0, bits.Len(uint(m.Cols)) }
 
-func (m Softmax) plan() *plan {
-	p := newPlan(m.Config)
+func (m Softmax) bill() *bill {
+	p := newBill(m.Config)
 	lens := m.lens()
 	n := sum(lens)
 	w := p.cfg.Ring.work
@@ -75,10 +75,10 @@ func (m Softmax) plan() *plan {
 }
 
 // Need is the dealer material of one Run.
-func (m Softmax) Need() Need { return m.plan().need }
+func (m Softmax) Need() Need { return m.bill().need }
 
 // Estimate is the cost of one Run, offline bytes included.
-func (m Softmax) Estimate() cost.Cost { return m.plan().estimate() }
+func (m Softmax) Estimate() cost.Cost { return m.bill().estimate() }
 
 // Run returns shares of the Rows x Cols probabilities.
 func (m Softmax) Run(s *Session, x Pair) (Pair, error) {

@@ -90,7 +90,7 @@ func positive(what string, v int) error {
 	return nil
 }
 
-func newPlan(c Config) *plan { return &plan{cfg: c} }
+func newBill(c Config) *bill { return &bill{cfg: c} }
 
 func repeat(v, n int) []int {
 	out := make([]int, max(n, 0))
