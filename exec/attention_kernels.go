@@ -63,7 +63,7 @@ type arcc struct {
 	Profile *cost.Profile
 	Shape   AttentionShape // Context: the cached tokens (decode), the prompt length m (prefill)
 	Level   int            // level of the keys (or values) and of the client's encryptions
-	send    sendPlan
+	send    returnPath
 	noise   float64 // payload of the results before the mask and the flooding
 	terms   int     // products each result sums, as the noise model counts them
 	what    string  // the kernel's name in errors

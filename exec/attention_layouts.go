@@ -62,7 +62,7 @@ func (c CacheLayout) packing(ctx int) arccPacking {
 		span: c.TokensPerCt, copies: 1, queries: 1, keys: ctx, wholeFold: true}
 }
 
-// PrefillLayout is the prefill layout of one layer's keys (or values) for
+// PromptLayout is the prefill layout of one layer's keys (or values) for
 // a prompt of Tokens = m tokens: the blocks of the decode layout (W = KVDim
 // rounded up to a power of two slots per token, B = N/W blocks per
 // ciphertext, B/2 per slot row, token j's KVDim vector at the start of its
@@ -79,7 +79,7 @@ func (c CacheLayout) packing(ctx int) arccPacking {
 // Block b of a ciphertext is at slot (b div (B/2))·N/2 + (b mod (B/2))·W.
 // Token j is at block (r·S + j mod S) of key ciphertext j div S, for every
 // copy r.
-type PrefillLayout struct {
+type PromptLayout struct {
 	N                int // slots per ciphertext
 	KVHeads, HeadDim int
 	Tokens           int // m
@@ -91,16 +91,16 @@ type PrefillLayout struct {
 	row              int
 }
 
-// NewPrefillLayout is the prefill layout of m tokens for N slots.
-func NewPrefillLayout(slots, kvHeads, headDim, m int) (PrefillLayout, error) {
+// NewPromptLayout is the prefill layout of m tokens for N slots.
+func NewPromptLayout(slots, kvHeads, headDim, m int) (PromptLayout, error) {
 	dec, err := NewCacheLayout(slots, kvHeads, headDim)
 	if err != nil {
-		return PrefillLayout{}, err
+		return PromptLayout{}, err
 	}
 	if m < 1 {
-		return PrefillLayout{}, fmt.Errorf("exec: prefill layout of %d tokens", m)
+		return PromptLayout{}, fmt.Errorf("exec: prefill layout of %d tokens", m)
 	}
-	l := PrefillLayout{N: slots, KVHeads: kvHeads, HeadDim: headDim, Tokens: m, Block: dec.Block,
+	l := PromptLayout{N: slots, KVHeads: kvHeads, HeadDim: headDim, Tokens: m, Block: dec.Block,
 		TokensPerCt: dec.TokensPerCt, blocksPerRow: dec.tokensPerRow, row: dec.row}
 	if m <= l.blocksPerRow {
 		l.Span = nextPow2(m)
@@ -112,28 +112,28 @@ func NewPrefillLayout(slots, kvHeads, headDim, m int) (PrefillLayout, error) {
 }
 
 // KVDim is KVHeads·HeadDim.
-func (l PrefillLayout) KVDim() int { return l.KVHeads * l.HeadDim }
+func (l PromptLayout) KVDim() int { return l.KVHeads * l.HeadDim }
 
 // Cts is the number of key (or value) ciphertexts: ceil(m/S).
-func (l PrefillLayout) Cts() int { return l.packing().keyCts() }
+func (l PromptLayout) Cts() int { return l.packing().keyCts() }
 
 // Slot is the slot of element e of the token at position jj (< S) of copy
 // r (< R) within its ciphertext.
-func (l PrefillLayout) Slot(r, jj, e int) int { return l.packing().slot(r, jj, e) }
+func (l PromptLayout) Slot(r, jj, e int) int { return l.packing().slot(r, jj, e) }
 
 // Vectors lays out the m tokens (m x KVDim, row-major) in Cts slot vectors,
 // every token in every copy.
-func (l PrefillLayout) Vectors(rows []uint64) [][]uint64 { return l.packing().vectors(rows, l.KVDim()) }
+func (l PromptLayout) Vectors(rows []uint64) [][]uint64 { return l.packing().vectors(rows, l.KVDim()) }
 
 // Groups is the number of query groups: queries g·R .. g·R+R-1 share the
 // product ciphertexts of group g (query g·R+r at copy r).
-func (l PrefillLayout) Groups() int { return l.packing().groups() }
+func (l PromptLayout) Groups() int { return l.packing().groups() }
 
 // packing is the prefill kernels' packing: the m queries in groups of R,
 // query g·R+r replicated over the span of copy r, each seeing the keys up
 // to its own position (the causal mask), and a value fold over the
 // group's causal window.
-func (l PrefillLayout) packing() arccPacking {
+func (l PromptLayout) packing() arccPacking {
 	return arccPacking{slots: l.N, block: l.Block, blocksPerRow: l.blocksPerRow, row: l.row,
 		span: l.Span, copies: l.Copies, queries: l.Tokens, keys: l.Tokens}
 }

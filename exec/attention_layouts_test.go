@@ -20,7 +20,7 @@ func TestPrefillLayout(t *testing.T) {
 		{8192, 12, 64, 3, 4, 2, 1, 2},
 	}
 	for _, tt := range tests {
-		l, err := NewPrefillLayout(tt.slots, tt.kvHeads, tt.headDim, tt.m)
+		l, err := NewPromptLayout(tt.slots, tt.kvHeads, tt.headDim, tt.m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -35,12 +35,12 @@ func TestPrefillLayout(t *testing.T) {
 			}
 		}
 	}
-	if _, err := NewPrefillLayout(8192, 4, 8, 0); err == nil {
+	if _, err := NewPromptLayout(8192, 4, 8, 0); err == nil {
 		t.Error("empty prompt accepted")
 	}
 }
 
-// TestLayoutsAgree checks the claim of PrefillLayout's documentation that
+// TestLayoutsAgree checks the claim of PromptLayout's documentation that
 // a prompt longer than a slot row of blocks is laid out in the decode
 // layout, and the decode layout's slots against their formula.
 func TestLayoutsAgree(t *testing.T) {
@@ -50,7 +50,7 @@ func TestLayoutsAgree(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pre, err := NewPrefillLayout(tt.slots, tt.kvHeads, tt.headDim, tt.m)
+		pre, err := NewPromptLayout(tt.slots, tt.kvHeads, tt.headDim, tt.m)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,7 +10,7 @@ import (
 )
 
 // The prefill attention kernels: the ARCC kernels (attention_kernels.go)
-// over the prefill layout (PrefillLayout) for the m tokens of a prompt.
+// over the prefill layout (PromptLayout) for the m tokens of a prompt.
 
 // PrefillScores is the ARCC matrix-matrix kernel for the attention scores
 // of a prompt of m = Shape.Context tokens: S[h][i][j] = q_{i,h} · k_j for
@@ -18,7 +18,7 @@ import (
 // h / (Heads/KVHeads) (grouped-query attention).
 //
 // Inputs: the queries shared between the parties (m x Heads x HeadDim,
-// row-major), the server's Enc(K_C) in the prefill layout ([PrefillLayout],
+// row-major), the server's Enc(K_C) in the prefill layout ([PromptLayout],
 // at Level) and its plaintext share K_S (m x KVDim). Output: shares of the
 // scores (Heads x m x m, row-major, unscaled), zero in both shares above
 // the diagonal (the causal mask: the positions are public).
@@ -40,7 +40,7 @@ import (
 // kernel has.
 type PrefillScores struct {
 	arcc
-	Layout PrefillLayout
+	Layout PromptLayout
 }
 
 // NewPrefillScores plans the kernel for a prompt of sh.Context tokens; the
@@ -70,14 +70,14 @@ func (pl Planner) PrefillScores(sh AttentionShape) (*PrefillScores, error) {
 
 // prefillLayout checks the planner and the shape (Context is the prompt
 // length m), and lays out the prompt.
-func (pl Planner) prefillLayout(sh AttentionShape) (PrefillLayout, error) {
+func (pl Planner) prefillLayout(sh AttentionShape) (PromptLayout, error) {
 	if err := pl.Check(); err != nil {
-		return PrefillLayout{}, err
+		return PromptLayout{}, err
 	}
 	if err := sh.validate(); err != nil {
-		return PrefillLayout{}, err
+		return PromptLayout{}, err
 	}
-	return NewPrefillLayout(pl.Params.MaxSlots(), sh.KVHeads, sh.HeadDim, sh.Context)
+	return NewPromptLayout(pl.Params.MaxSlots(), sh.KVHeads, sh.HeadDim, sh.Context)
 }
 
 func (k *PrefillScores) kernel() scoresKernel { return scoresKernel{k.arcc, k.Layout.packing()} }
@@ -139,7 +139,7 @@ func (k *PrefillScores) Run(s *Session, tally *cost.Tally, keys []*rlwe.Cipherte
 // G·Groups ciphertexts down.
 type PrefillValues struct {
 	arcc
-	Layout PrefillLayout
+	Layout PromptLayout
 }
 
 // NewPrefillValues plans the kernel for a prompt of sh.Context tokens.

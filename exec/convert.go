@@ -107,7 +107,7 @@ type H2S struct {
 	Len       int // elements of the vector (packed N per ciphertext)
 	Level     int // level of the server's ciphertexts
 	NoiseBits float64
-	send      sendPlan
+	send      returnPath
 }
 
 // NewH2S plans the conversion of n elements held in ciphertexts at level

@@ -162,7 +162,7 @@
 // rotations per token group. The small stories260K layers meet it (64x64
 // decode: 6 = log2 64); for large matrices the planner trades rotations
 // for fewer products (GPT-2 768x768 decode at log N 13: 25 rotations, bound
-// 10, 128 products where the bound-meeting plan needs 768).
+// 10, 128 products where the bound-meeting packing needs 768).
 //
 // # Attention kernels (ARCC)
 //
@@ -196,7 +196,7 @@
 // # Prefill attention kernels (ARCC matrix-matrix)
 //
 // A prompt of m tokens needs the causal Q·K^T and P·V over all m queries
-// at once. Its keys and values are in the prefill layout [PrefillLayout]:
+// at once. Its keys and values are in the prefill layout [PromptLayout]:
 // the blocks of the decode layout (W slots per token, B = N/W per
 // ciphertext, B/2 per slot row), but when the prompt fits in half a row
 // (m <= B/2) its m keys take a span of S = m rounded up to a power of two
@@ -246,6 +246,15 @@
 // gap is the upper triangle of each group's square, below a factor 2;
 // beyond a row it is up to (B+1)/2 for short prompts and tends to 1 as
 // m/B grows.
+//
+// One skeleton. The four kernels are two kinds (scores, values) over two
+// layouts, written once (attention_kernels.go): a layout gives the
+// kernels a packing (the S-position span of a key ciphertext, the R copies
+// a query ciphertext holds, which keys each query sees and how far the
+// value fold goes), and the decode kernels are the prefill skeleton with
+// one query that sees every cached token (S = B, R = 1) and a value fold
+// over the whole ciphertext whatever the context, so that a kernel planned
+// for the longest context serves every shorter one with the same keys.
 //
 // # Embedding
 //

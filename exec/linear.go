@@ -118,7 +118,7 @@ func (pln Planner) Linear(out, in, m int, enc Encoding) (*Linear, error) {
 	// product is multiplied by the plaintext's N·t, one after is only added.
 	type levels struct {
 		level int
-		send  sendPlan
+		send  returnPath
 		noise float64
 		err   error
 	}

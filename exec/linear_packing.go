@@ -18,7 +18,7 @@ type linearPacking struct {
 	groups int // token groups: ceil(m / tok)
 	outs   int // output ciphertexts per input ciphertext: ceil(ceil(dOut/b) / blocks)
 	level  int // level of the client's encryption
-	send   sendPlan
+	send   returnPath
 	noise  float64 // payload before the return
 }
 

@@ -116,7 +116,7 @@ func (pl Planner) H2S(n, level int, noiseBits float64) (H2S, error) {
 	if n < 1 {
 		return H2S{}, fmt.Errorf("exec: H2S of %d elements", n)
 	}
-	sp, err := pl.NoiseModel().planSend(noiseBits, level)
+	sp, err := pl.NoiseModel().returnPathFor(noiseBits, level)
 	if err != nil {
 		return H2S{}, err
 	}

@@ -75,7 +75,7 @@ func plainCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
 // (sampled and laid out, one encode, one add), flooding (one encryption
 // of zero, the error, one add), rescales, serialization, bytes,
 // deserialization, decryption and decoding on the client.
-func returnCost(prof *cost.Profile, logN int, sp sendPlan, k int64) cost.Cost {
+func returnCost(prof *cost.Profile, logN int, sp returnPath, k int64) cost.Cost {
 	c := cost.Sum(
 		plainCost(prof, logN, sp.from, k),
 		prof.Charge(cost.OpAdd, sp.from, k),
@@ -153,7 +153,7 @@ func (s *Server) addPlain(tally *cost.Tally, ct *rlwe.Ciphertext, v []uint64) er
 // sendOutputs returns cts to the client through sp: add plus[i] (if any)
 // minus a fresh uniform mask, flood, rescale, send. It returns the masks:
 // the server's shares.
-func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][]uint64, sp sendPlan) ([][]uint64, error) {
+func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][]uint64, sp returnPath) ([][]uint64, error) {
 	t := s.params.PlaintextModulus()
 	slots := s.params.MaxSlots()
 	fl, err := newFlooder()

@@ -14,7 +14,7 @@ func prefillOf(t testing.TB, s *exec.Session, cfg Config, m int, pk *plainKV) *P
 	t.Helper()
 	p := cfg.Params
 	tm := p.PlaintextModulus()
-	lay, err := NewPrefillLayout(p.MaxSlots(), m, cfg.KVDim())
+	lay, err := NewSwitchLayout(p.MaxSlots(), m, cfg.KVDim())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func prefillOf(t testing.TB, s *exec.Session, cfg Config, m int, pk *plainKV) *P
 // The lengths cover one token, a partial span, exactly one decode-layout
 // ciphertext (64 tokens of 32 elements at 2048 slots), several, and 2049:
 // one token more than the preset's 2048 slots, so each feature of the
-// prefill layout spans two ciphertexts.
+// switch layout spans two ciphertexts.
 func TestSwitch(t *testing.T) {
 	for _, m := range []Method{ClientEncrypt, Homomorphic} {
 		for _, n := range []int{1, 7, 64, 100, 2049} {
