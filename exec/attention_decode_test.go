@@ -2,18 +2,12 @@ package exec
 
 import (
 	"fmt"
-	"math/bits"
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/cgsim/cgsim/model"
 )
-
-func mulMod(a, b, t uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	_, r := bits.Div64(hi%t, lo, t)
-	return r
-}
 
 // attentionShapes: stories260K (8 heads over 4 KV heads of 8: grouped-query)
 // and a GPT-2 layer (12 heads of 64), at a few context lengths, one of which
@@ -45,8 +39,8 @@ func attentionShapes(t testing.TB) []struct {
 }
 
 func TestDecodeAttention(t *testing.T) {
-	for _, name := range testPresets(t) {
-		e := env(t, name)
+	for _, name := range hetest.Presets() {
+		e := hetest.ForTest(t, name)
 		for _, tc := range attentionShapes(t) {
 			sh := tc.sh
 			t.Run(name+"/"+tc.name, func(t *testing.T) { checkDecodeAttention(t, e, sh) })
@@ -56,14 +50,14 @@ func TestDecodeAttention(t *testing.T) {
 
 // checkDecodeAttention runs both decode kernels on random inputs: exact
 // against the plaintext, Run == Estimate, rotations at the bound.
-func checkDecodeAttention(t *testing.T, e *testEnv, sh AttentionShape) {
-	p := e.params
+func checkDecodeAttention(t *testing.T, e *hetest.Env, sh AttentionShape) {
+	p := e.Params
 	tm := p.PlaintextModulus()
-	sc, err := NewDecodeScores(p, e.profile, sh)
+	sc, err := NewDecodeScores(p, e.Profile, sh)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vk, err := NewDecodeValues(p, e.profile, sh)
+	vk, err := NewDecodeValues(p, e.Profile, sh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,26 +68,26 @@ func checkDecodeAttention(t *testing.T, e *testEnv, sh AttentionShape) {
 	defer sess.Close()
 	kv := sh.KVHeads * sh.HeadDim
 	G := sh.Heads / sh.KVHeads
-	K := randVec(t, tm, sh.Context*kv)
-	V := randVec(t, tm, sh.Context*kv)
-	q := randVec(t, tm, sh.Heads*sh.HeadDim)
-	Pw := randVec(t, tm, sh.Heads*sh.Context)
+	K := hetest.RandVec(tm, sh.Context*kv)
+	V := hetest.RandVec(tm, sh.Context*kv)
+	q := hetest.RandVec(tm, sh.Heads*sh.HeadDim)
+	Pw := hetest.RandVec(tm, sh.Heads*sh.Context)
 	Ksh, Vsh := share(t, K, tm), share(t, V, tm)
 	kc := encryptVecs(t, sess, sc.Level, sc.Layout.Vectors(Ksh.C))
 	vc := encryptVecs(t, sess, vk.Level, vk.Layout.Vectors(Vsh.C))
 
-	tally := cost.NewTally(e.profile)
+	tally := cost.NewTally(e.Profile)
 	s, err := sc.Run(sess, tally, kc, Ksh.S, share(t, q, tm))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkCounters(t, tally.Cost(), sc.Estimate())
+	hetest.CheckCounters(t, "scores", tally.Cost(), sc.Estimate())
 	got := s.Reveal(tm)
 	for h := 0; h < sh.Heads; h++ {
 		for j := 0; j < sh.Context; j++ {
 			var want uint64
 			for c := 0; c < sh.HeadDim; c++ {
-				want = (want + mulMod(q[h*sh.HeadDim+c], K[j*kv+(h/G)*sh.HeadDim+c], tm)) % tm
+				want = (want + hetest.MulMod(q[h*sh.HeadDim+c], K[j*kv+(h/G)*sh.HeadDim+c], tm)) % tm
 			}
 			if got[h*sh.Context+j] != want {
 				t.Fatalf("score head %d token %d: got %d, want %d", h, j, got[h*sh.Context+j], want)
@@ -101,18 +95,18 @@ func checkDecodeAttention(t *testing.T, e *testEnv, sh AttentionShape) {
 		}
 	}
 
-	tally = cost.NewTally(e.profile)
+	tally = cost.NewTally(e.Profile)
 	o, err := vk.Run(sess, tally, vc, Vsh.S, share(t, Pw, tm))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkCounters(t, tally.Cost(), vk.Estimate())
+	hetest.CheckCounters(t, "values", tally.Cost(), vk.Estimate())
 	got = o.Reveal(tm)
 	for h := 0; h < sh.Heads; h++ {
 		for c := 0; c < sh.HeadDim; c++ {
 			var want uint64
 			for j := 0; j < sh.Context; j++ {
-				want = (want + mulMod(Pw[h*sh.Context+j], V[j*kv+(h/G)*sh.HeadDim+c], tm)) % tm
+				want = (want + hetest.MulMod(Pw[h*sh.Context+j], V[j*kv+(h/G)*sh.HeadDim+c], tm)) % tm
 			}
 			if got[h*sh.HeadDim+c] != want {
 				t.Fatalf("output head %d elem %d: got %d, want %d", h, c, got[h*sh.HeadDim+c], want)

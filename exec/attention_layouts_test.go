@@ -1,6 +1,9 @@
 package exec
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 // TestPrefillLayout checks the layout's packing on a few shapes by hand.
 func TestPrefillLayout(t *testing.T) {
@@ -73,7 +76,7 @@ func TestLayoutsAgree(t *testing.T) {
 		for i := range rows {
 			rows[i] = uint64(i + 1)
 		}
-		if dv, pv := dec.Vectors(rows), pre.Vectors(rows); !equalVec(flatten(dv), flatten(pv)) {
+		if dv, pv := dec.Vectors(rows), pre.Vectors(rows); !slices.Equal(flatten(dv), flatten(pv)) {
 			t.Fatalf("%+v: the layouts' vectors differ", tt)
 		}
 	}

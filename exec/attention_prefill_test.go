@@ -2,9 +2,11 @@ package exec
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/cgsim/cgsim/model"
 )
 
@@ -51,7 +53,7 @@ func prefillScoresRef(sh AttentionShape, q, k []uint64, tm uint64) []uint64 {
 			for j := 0; j <= i; j++ {
 				var acc uint64
 				for c := 0; c < d; c++ {
-					acc = (acc + mulMod(q[(i*sh.Heads+h)*d+c], k[j*kv+(h/G)*d+c], tm)) % tm
+					acc = (acc + hetest.MulMod(q[(i*sh.Heads+h)*d+c], k[j*kv+(h/G)*d+c], tm)) % tm
 				}
 				s[(h*m+i)*m+j] = acc
 			}
@@ -70,7 +72,7 @@ func prefillValuesRef(sh AttentionShape, p, v []uint64, tm uint64) []uint64 {
 			for c := 0; c < d; c++ {
 				var acc uint64
 				for j := 0; j <= i; j++ {
-					acc = (acc + mulMod(p[(h*m+i)*m+j], v[j*kv+(h/G)*d+c], tm)) % tm
+					acc = (acc + hetest.MulMod(p[(h*m+i)*m+j], v[j*kv+(h/G)*d+c], tm)) % tm
 				}
 				o[(i*sh.Heads+h)*d+c] = acc
 			}
@@ -83,14 +85,14 @@ func prefillValuesRef(sh AttentionShape, p, v []uint64, tm uint64) []uint64 {
 // against the plaintext reference and their Estimates. The attention
 // weights are random everywhere, above the diagonal too: the kernel must
 // ignore those entries (the causal mask).
-func runPrefill(t *testing.T, e *testEnv, sh AttentionShape) (*PrefillScores, *PrefillValues) {
-	p := e.params
+func runPrefill(t *testing.T, e *hetest.Env, sh AttentionShape) (*PrefillScores, *PrefillValues) {
+	p := e.Params
 	tm := p.PlaintextModulus()
-	sc, err := NewPrefillScores(p, e.profile, sh)
+	sc, err := NewPrefillScores(p, e.Profile, sh)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vk, err := NewPrefillValues(p, e.profile, sh)
+	vk, err := NewPrefillValues(p, e.Profile, sh)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,21 +103,21 @@ func runPrefill(t *testing.T, e *testEnv, sh AttentionShape) (*PrefillScores, *P
 	defer sess.Close()
 	m := sh.Context
 	kv := sh.KVHeads * sh.HeadDim
-	K := randVec(t, tm, m*kv)
-	V := randVec(t, tm, m*kv)
-	q := randVec(t, tm, m*sh.Heads*sh.HeadDim)
-	Pw := randVec(t, tm, sh.Heads*m*m)
+	K := hetest.RandVec(tm, m*kv)
+	V := hetest.RandVec(tm, m*kv)
+	q := hetest.RandVec(tm, m*sh.Heads*sh.HeadDim)
+	Pw := hetest.RandVec(tm, sh.Heads*m*m)
 	Ksh, Vsh := share(t, K, tm), share(t, V, tm)
 	kc := encryptVecs(t, sess, sc.Level, sc.Layout.Vectors(Ksh.C))
 	vc := encryptVecs(t, sess, vk.Level, vk.Layout.Vectors(Vsh.C))
 
-	tally := cost.NewTally(e.profile)
+	tally := cost.NewTally(e.Profile)
 	s, err := sc.Run(sess, tally, kc, Ksh.S, share(t, q, tm))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkCounters(t, tally.Cost(), sc.Estimate())
-	if !equalVec(s.Reveal(tm), prefillScoresRef(sh, q, K, tm)) {
+	hetest.CheckCounters(t, "scores", tally.Cost(), sc.Estimate())
+	if !slices.Equal(s.Reveal(tm), prefillScoresRef(sh, q, K, tm)) {
 		t.Fatal("scores differ from the plaintext causal Q K^T")
 	}
 	for i, x := range s.C {
@@ -124,13 +126,13 @@ func runPrefill(t *testing.T, e *testEnv, sh AttentionShape) (*PrefillScores, *P
 		}
 	}
 
-	tally = cost.NewTally(e.profile)
+	tally = cost.NewTally(e.Profile)
 	o, err := vk.Run(sess, tally, vc, Vsh.S, share(t, Pw, tm))
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkCounters(t, tally.Cost(), vk.Estimate())
-	if !equalVec(o.Reveal(tm), prefillValuesRef(sh, Pw, V, tm)) {
+	hetest.CheckCounters(t, "values", tally.Cost(), vk.Estimate())
+	if !slices.Equal(o.Reveal(tm), prefillValuesRef(sh, Pw, V, tm)) {
 		t.Fatal("outputs differ from the plaintext causal P V")
 	}
 	return sc, vk
@@ -139,8 +141,8 @@ func runPrefill(t *testing.T, e *testEnv, sh AttentionShape) (*PrefillScores, *P
 // TestPrefillAttention checks both prefill kernels for exactness modulo t,
 // Run == Estimate counters, and rotation counts against their bounds.
 func TestPrefillAttention(t *testing.T) {
-	for _, name := range testPresets(t) {
-		e := env(t, name)
+	for _, name := range hetest.Presets() {
+		e := hetest.ForTest(t, name)
 		for _, tc := range prefillShapes(t, []int{1, 5, 32}) {
 			t.Run(name+"/"+tc.name, func(t *testing.T) {
 				sc, vk := runPrefill(t, e, tc.sh)

@@ -10,39 +10,9 @@ import (
 	"github.com/montanaflynn/stats"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
-	"github.com/cgsim/cgsim/calibrate"
 	"github.com/cgsim/cgsim/cost"
-	"github.com/cgsim/cgsim/params"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
-
-// benchEnv calibrates a profile for a preset once per process (5
-// repetitions: the medians the estimates are priced with), or uses the
-// embedded default.
-var benchEnvs = map[string]*testEnv{}
-
-func benchEnv(b *testing.B, name string) *testEnv {
-	if e, ok := benchEnvs[name]; ok {
-		return e
-	}
-	pr, err := params.ByName(name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	bp, err := pr.BGV()
-	if err != nil {
-		b.Fatal(err)
-	}
-	prof, err := cost.Default(name)
-	if err != nil {
-		prof, err = calibrate.BGV(name, bp, calibrate.Options{Repetitions: 5})
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	e := &testEnv{name: name, params: bp, profile: prof}
-	benchEnvs[name] = e
-	return e
-}
 
 // benchCase is one primitive at one shape: a name, its plan, and a
 // closure that runs it once (after its own setup).
@@ -53,26 +23,26 @@ type benchCase struct {
 	extra cost.Cost // estimated cost of untimed-away setup inside run
 }
 
-func benchCases(b *testing.B, e *testEnv) []benchCase {
-	p := e.params
+func benchCases(b *testing.B, e *hetest.Env) []benchCase {
+	p := e.Params
 	tm := p.PlaintextModulus()
 	var cases []benchCase
 	// Share conversion of one full ciphertext.
 	{
-		c2s := NewC2S(p, e.profile, p.MaxSlots())
-		x := share(b, randVec(b, tm, p.MaxSlots()), tm)
+		c2s := NewC2S(p, e.Profile, p.MaxSlots())
+		x := share(b, hetest.RandVec(tm, p.MaxSlots()), tm)
 		cases = append(cases, benchCase{"C2S", c2s, func(s *Session, tally *cost.Tally) error {
 			_, err := c2s.Run(s, tally, x)
 			return err
 		}, cost.Cost{}})
-		h2s, err := NewH2S(p, e.profile, p.MaxSlots(), c2s.Level, NewNoiseModel(p).FreshSK())
+		h2s, err := NewH2S(p, e.Profile, p.MaxSlots(), c2s.Level, NewNoiseModel(p).FreshSK())
 		if err != nil {
 			b.Fatal(err)
 		}
 		// The H2S case needs fresh ciphertexts each time: it runs a C2S
 		// first, and its estimate includes the C2S.
 		cases = append(cases, benchCase{"C2S+H2S", h2s, func(s *Session, tally *cost.Tally) error {
-			cts, err := c2s.Run(s, nopTally(), x)
+			cts, err := c2s.Run(s, hetest.NopTally(), x)
 			if err != nil {
 				return err
 			}
@@ -85,12 +55,12 @@ func benchCases(b *testing.B, e *testEnv) []benchCase {
 		if m > 1 {
 			enc = Prefill
 		}
-		l, err := NewLinear(p, e.profile, out, in, m, enc)
+		l, err := NewLinear(p, e.Profile, out, in, m, enc)
 		if err != nil {
 			b.Fatal(err)
 		}
 		w := randMatrix(b, tm, out, in)
-		x := share(b, randVec(b, tm, m*in), tm)
+		x := share(b, hetest.RandVec(tm, m*in), tm)
 		cases = append(cases, benchCase{fmt.Sprintf("Linear/%s/%dx%d/m=%d", label, out, in, m), l, func(s *Session, tally *cost.Tally) error {
 			_, err := l.Run(s, tally, w, x)
 			return err
@@ -114,17 +84,17 @@ func benchCases(b *testing.B, e *testEnv) []benchCase {
 	} {
 		sh := a.sh
 		kv := sh.KVHeads * sh.HeadDim
-		sc, err := NewDecodeScores(p, e.profile, sh)
+		sc, err := NewDecodeScores(p, e.Profile, sh)
 		if err != nil {
 			b.Fatal(err)
 		}
-		vk, err := NewDecodeValues(p, e.profile, sh)
+		vk, err := NewDecodeValues(p, e.Profile, sh)
 		if err != nil {
 			b.Fatal(err)
 		}
-		K := share(b, randVec(b, tm, sh.Context*kv), tm)
-		q := share(b, randVec(b, tm, sh.Heads*sh.HeadDim), tm)
-		P := share(b, randVec(b, tm, sh.Heads*sh.Context), tm)
+		K := share(b, hetest.RandVec(tm, sh.Context*kv), tm)
+		q := share(b, hetest.RandVec(tm, sh.Heads*sh.HeadDim), tm)
+		P := share(b, hetest.RandVec(tm, sh.Heads*sh.Context), tm)
 		var cache []*rlwe.Ciphertext
 		cases = append(cases, benchCase{fmt.Sprintf("DecodeScores/%s/ctx=%d", a.label, sh.Context), sc, func(s *Session, tally *cost.Tally) error {
 			if cache == nil {
@@ -152,17 +122,17 @@ func benchCases(b *testing.B, e *testEnv) []benchCase {
 		sh := a.sh
 		kv := sh.KVHeads * sh.HeadDim
 		m := sh.Context
-		ps, err := NewPrefillScores(p, e.profile, sh)
+		ps, err := NewPrefillScores(p, e.Profile, sh)
 		if err != nil {
 			b.Fatal(err)
 		}
-		pv, err := NewPrefillValues(p, e.profile, sh)
+		pv, err := NewPrefillValues(p, e.Profile, sh)
 		if err != nil {
 			b.Fatal(err)
 		}
-		K := share(b, randVec(b, tm, m*kv), tm)
-		q := share(b, randVec(b, tm, m*sh.Heads*sh.HeadDim), tm)
-		P := share(b, randVec(b, tm, sh.Heads*m*m), tm)
+		K := share(b, hetest.RandVec(tm, m*kv), tm)
+		q := share(b, hetest.RandVec(tm, m*sh.Heads*sh.HeadDim), tm)
+		P := share(b, hetest.RandVec(tm, sh.Heads*m*m), tm)
 		var keys, vals []*rlwe.Ciphertext
 		cases = append(cases, benchCase{fmt.Sprintf("PrefillScores/%s/m=%d", a.label, m), ps, func(s *Session, tally *cost.Tally) error {
 			if keys == nil {
@@ -180,7 +150,7 @@ func benchCases(b *testing.B, e *testEnv) []benchCase {
 		}, cost.Cost{}})
 	}
 	{
-		emb, err := NewEmbedding(p, e.profile, 512, 64)
+		emb, err := NewEmbedding(p, e.Profile, 512, 64)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -203,12 +173,12 @@ func benchCases(b *testing.B, e *testEnv) []benchCase {
 func BenchmarkPrimitives(b *testing.B) {
 	var rows []string
 	for _, preset := range []string{"bgv-n13", "bgv-n14"} {
-		e := benchEnv(b, preset)
+		e := hetest.ForBench(b, preset)
 		for _, bc := range benchCases(b, e) {
 			rows = append(rows, "")
 			row := &rows[len(rows)-1]
 			b.Run(preset+"/"+bc.name, func(b *testing.B) {
-				sess, err := NewSession(e.params, bc.prim)
+				sess, err := NewSession(e.Params, bc.prim)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -218,7 +188,7 @@ func BenchmarkPrimitives(b *testing.B) {
 				// state they keep over many runs (a single warm-up left the
 				// millisecond cases 20-40% slow over their first ten runs).
 				for warm := time.Now(); ; {
-					if err := bc.run(sess, nopTally()); err != nil {
+					if err := bc.run(sess, hetest.NopTally()); err != nil {
 						b.Fatal(err)
 					}
 					if time.Since(warm) > time.Second/4 {
@@ -233,7 +203,7 @@ func BenchmarkPrimitives(b *testing.B) {
 				b.ResetTimer()
 				for i := 0; i < b.N; i++ {
 					start := time.Now()
-					if err := bc.run(sess, nopTally()); err != nil {
+					if err := bc.run(sess, hetest.NopTally()); err != nil {
 						b.Fatal(err)
 					}
 					times = append(times, time.Since(start).Seconds())

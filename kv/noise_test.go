@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"testing"
 
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 )
@@ -128,7 +130,7 @@ func TestNoiseModelBounds(t *testing.T) {
 				}
 				jj := n % cfg.Layout.TokensPerCt
 				for kind := 0; kind < 2; kind++ {
-					tok := randVec(t, tm, cfg.KVDim())
+					tok := hetest.RandVec(tm, cfg.KVDim())
 					if ap.empty {
 						vals[kind] = append(vals[kind], make([]uint64, p.MaxSlots()))
 					}
@@ -144,7 +146,7 @@ func TestNoiseModelBounds(t *testing.T) {
 						x := h.encrypt(t, v, cfg.HomeLevel[kind], 1)
 						if ap.empty {
 							cts[kind] = append(cts[kind], x)
-						} else if err := c.add(nopTally(t), cts[kind][ap.ct], x); err != nil {
+						} else if err := c.add(hetest.NopTally(), cts[kind][ap.ct], x); err != nil {
 							t.Fatal(err)
 						}
 					case Homomorphic:
@@ -153,7 +155,7 @@ func TestNoiseModelBounds(t *testing.T) {
 						if !ap.empty {
 							acc = cts[kind][ap.ct]
 						}
-						out, err := c.homStep(nopTally(t), kind, src, acc, ap.srcTo[kind], jj)
+						out, err := c.homStep(hetest.NopTally(), kind, src, acc, ap.srcTo[kind], jj)
 						if err != nil {
 							t.Fatal(err)
 						}
@@ -177,7 +179,7 @@ func TestNoiseModelBounds(t *testing.T) {
 					}
 					check(fmt.Sprintf("token %d: %s ciphertext %d sent for refresh", n, kindName(kind), i), ct, rr.bits)
 					y := h.decrypt(t, ct)
-					rr := randVec(t, tm, len(y))
+					rr := hetest.RandVec(tm, len(y))
 					home := cfg.HomeLevel[kind]
 					S := scaleAt(p, cfg.KernelLevel[kind], home)
 					for e := range y {
@@ -209,7 +211,7 @@ func TestNoiseModelBounds(t *testing.T) {
 						}
 					}
 					check(fmt.Sprintf("token %d: %s ciphertext %d at the kernel level", n, kindName(kind), ap.ct), x, m.downTo(st, cfg.KernelLevel[kind]))
-					if got := h.decrypt(t, x); !equalVec(got, vals[kind][ap.ct]) {
+					if got := h.decrypt(t, x); !slices.Equal(got, vals[kind][ap.ct]) {
 						t.Fatalf("token %d: %s ciphertext %d decrypts wrong", n, kindName(kind), ap.ct)
 					}
 				}

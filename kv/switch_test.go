@@ -2,10 +2,12 @@ package kv
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
 // prefillOf has the client encrypt its shares of m tokens in the prefill
@@ -20,14 +22,14 @@ func prefillOf(t testing.TB, s *exec.Session, cfg Config, m int, pk *plainKV) *P
 	}
 	in := &Prefill{Layout: lay, Level: p.MaxLevel(), Bits: cfg.Model().Payload(freshState(0, 1))}
 	for kind := 0; kind < 2; kind++ {
-		vals := randVec(t, tm, m*cfg.KVDim())
+		vals := hetest.RandVec(tm, m*cfg.KVDim())
 		sh := share(t, vals, tm)
 		var x exec.Shared
 		for _, v := range lay.Vectors(sh.C) {
 			x.C = append(x.C, v...)
 		}
 		x.S = make([]uint64, len(x.C))
-		cts, err := exec.C2S{Params: p, Profile: cfg.Profile, Len: len(x.C), Level: in.Level}.Run(s, nopTally(t), x)
+		cts, err := exec.C2S{Params: p, Profile: cfg.Profile, Len: len(x.C), Level: in.Level}.Run(s, hetest.NopTally(), x)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +70,7 @@ func TestSwitch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkCounters(t, "switch", tally.Cost(), est)
+				hetest.CheckCounters(t, "switch", tally.Cost(), est)
 				tally = cost.NewTally(cfg.Profile)
 				appendTokens(t, s, tally, c, 5, &pk)
 				var want cost.Cost
@@ -79,13 +81,13 @@ func TestSwitch(t *testing.T) {
 					}
 					want = want.Add(st)
 				}
-				checkCounters(t, "appends after the switch", tally.Cost(), want)
+				hetest.CheckCounters(t, "appends after the switch", tally.Cost(), want)
 				for kind := 0; kind < 2; kind++ {
 					w := pk.k
 					if kind == kindV {
 						w = pk.v
 					}
-					if !equalVec(reveal(t, s, c, 0, kind), w) {
+					if !slices.Equal(reveal(t, s, c, 0, kind), w) {
 						t.Fatalf("%s cache wrong after switch and appends", kindName(kind))
 					}
 				}
