@@ -44,40 +44,21 @@ type DecodeScores struct {
 // NewDecodeScores plans the kernel; the cache must be encrypted at the
 // returned kernel's Level.
 func NewDecodeScores(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*DecodeScores, error) {
-	pl, err := NewPlanner(p, prof)
-	if err != nil {
-		return nil, err
-	}
-	return pl.DecodeScores(sh)
+	return planned(p, prof, func(pl Planner) (*DecodeScores, error) { return pl.DecodeScores(sh) })
 }
 
 // DecodeScores is the checked constructor of the decode scores kernel (see
 // NewDecodeScores).
 func (pl Planner) DecodeScores(sh AttentionShape) (*DecodeScores, error) {
-	lay, err := pl.decodeLayout(sh)
-	if err != nil {
-		return nil, err
-	}
-	a, err := pl.planARCC("decode scores", sh, sh.HeadDim)
+	a, lay, err := planKernel(pl, "decode scores", sh, scoreTerms, cacheLayoutFor)
 	if err != nil {
 		return nil, err
 	}
 	return &DecodeScores{arcc: a, Layout: lay}, nil
 }
 
-// decodeLayout checks the planner and the shape, and lays out the cache.
-func (pl Planner) decodeLayout(sh AttentionShape) (CacheLayout, error) {
-	if err := pl.Check(); err != nil {
-		return CacheLayout{}, err
-	}
-	if err := sh.validate(); err != nil {
-		return CacheLayout{}, err
-	}
-	return NewCacheLayout(pl.Params.MaxSlots(), sh.KVHeads, sh.HeadDim)
-}
-
 func (k *DecodeScores) kernel() scoresKernel {
-	return scoresKernel{k.arcc, k.Layout.packing(k.Shape.Context)}
+	return scoresKernel{arccRun{k.arcc, k.Layout.packing(k.Shape.Context)}}
 }
 
 // Rotations are the folding rotations 1, 2, ..., HeadDim/2.
@@ -99,7 +80,7 @@ func (k *DecodeScores) Estimate() cost.Cost { return k.kernel().estimate() }
 // at Level, server side), kS the server's share of the keys (Context x
 // KVDim), q the shared query (Heads x HeadDim).
 func (k *DecodeScores) Run(s *Session, tally *cost.Tally, cache []*rlwe.Ciphertext, kS []uint64, q Shared) (Shared, error) {
-	return k.kernel().run(s, tally, cache, kS, q)
+	return runARCC(k.kernel(), s, tally, cache, kS, q)
 }
 
 // WithContext is the kernel for a context of ctx <= Shape.Context tokens
@@ -138,24 +119,16 @@ type DecodeValues struct {
 // NewDecodeValues plans the kernel. The number of token blocks per row must
 // be a power of two (it is when KVDim is).
 func NewDecodeValues(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*DecodeValues, error) {
-	pl, err := NewPlanner(p, prof)
-	if err != nil {
-		return nil, err
-	}
-	return pl.DecodeValues(sh)
+	return planned(p, prof, func(pl Planner) (*DecodeValues, error) { return pl.DecodeValues(sh) })
 }
 
 // DecodeValues is the checked constructor of the decode values kernel (see
 // NewDecodeValues).
 func (pl Planner) DecodeValues(sh AttentionShape) (*DecodeValues, error) {
-	lay, err := pl.decodeLayout(sh)
-	if err != nil {
-		return nil, err
-	}
 	// The C products are summed, then folded over the B token blocks: the
 	// payload (a polynomial: zero slots do not make zero coefficients) of
 	// the output is bounded by C·B products, not by the Context live ones.
-	a, err := pl.planARCC("decode values", sh, valueTerms(lay.packing(sh.Context)))
+	a, lay, err := planKernel(pl, "decode values", sh, valueTerms, cacheLayoutFor)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +136,7 @@ func (pl Planner) DecodeValues(sh AttentionShape) (*DecodeValues, error) {
 }
 
 func (k *DecodeValues) kernel() valuesKernel {
-	return valuesKernel{k.arcc, k.Layout.packing(k.Shape.Context)}
+	return valuesKernel{arccRun{k.arcc, k.Layout.packing(k.Shape.Context)}}
 }
 
 // Rotations are W·2^i for the folds within a row; the row rotation is
@@ -192,7 +165,7 @@ func (k *DecodeValues) Estimate() cost.Cost { return k.kernel().estimate() }
 // holds Enc(V_C) at Level, vS the server's share of the values (Context x
 // KVDim), p the shared attention weights (Heads x Context).
 func (k *DecodeValues) Run(s *Session, tally *cost.Tally, cache []*rlwe.Ciphertext, vS []uint64, p Shared) (Shared, error) {
-	return k.kernel().run(s, tally, cache, vS, p)
+	return runARCC(k.kernel(), s, tally, cache, vS, p)
 }
 
 // WithContext is the kernel for a context of ctx <= Shape.Context tokens

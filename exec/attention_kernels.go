@@ -15,13 +15,15 @@ import (
 // attention_prefill.go). A kernel is a kind (scores q·k, or values p·V)
 // over a packing (the decode or the prefill layout, attention_layouts.go):
 // the kinds are written once here, over an arccPacking, and each kernel
-// type is its layout plus the arcc fields they share.
+// type is its layout plus the arcc fields they share (planKernel plans
+// any of them).
 //
-// Both kinds run the same exchange: the client sends its share of the
-// queries (or weights) laid out by the packing, the server adds its own
-// share, adds its plaintext share to the encrypted keys (or values),
-// multiplies, folds and returns the results masked and flooded (an H2S);
-// the client decrypts its share of the output, the server keeps the masks.
+// Both kinds run the same exchange, runARCC: the client sends its share of
+// the queries (or weights) laid out by the packing, the server adds its
+// own share, adds its plaintext share to the encrypted keys (or values),
+// multiplies and folds (the kind's compute) and returns the results
+// masked and flooded (an H2S); the client decrypts its share of the
+// output, the server keeps the masks.
 
 // AttentionShape is the attention of one layer: Heads query heads grouped
 // over KVHeads key/value heads (grouped-query attention when KVHeads <
@@ -69,6 +71,30 @@ type arcc struct {
 	what    string  // the kernel's name in errors
 }
 
+// planKernel plans an ARCC kernel of shape sh over the layout newLayout
+// builds: its level and flooding for results that sum terms(sh, packing)
+// products of the client's encryption with a cache ciphertext (what names
+// the kernel in errors).
+func planKernel[L arccLayout](pl Planner, what string, sh AttentionShape, terms func(AttentionShape, arccPacking) int,
+	newLayout func(slots, kvHeads, headDim, ctx int) (L, error)) (arcc, L, error) {
+	var lay L
+	if err := pl.Check(); err != nil {
+		return arcc{}, lay, err
+	}
+	if err := sh.validate(); err != nil {
+		return arcc{}, lay, err
+	}
+	lay, err := newLayout(pl.Params.MaxSlots(), sh.KVHeads, sh.HeadDim, sh.Context)
+	if err != nil {
+		return arcc{}, lay, err
+	}
+	a, err := pl.planARCC(what, sh, terms(sh, lay.packing(sh.Context)))
+	return a, lay, err
+}
+
+// scoreTerms is the number of products a score sums: HeadDim.
+func scoreTerms(sh AttentionShape, _ arccPacking) int { return sh.HeadDim }
+
 // planARCC plans the level and the flooding of a kernel whose results sum
 // terms products of the client's encryption with a cache ciphertext.
 func (pl Planner) planARCC(what string, sh AttentionShape, terms int) (arcc, error) {
@@ -104,10 +130,97 @@ func (k arcc) withContext(ctx int) (arcc, error) {
 	return k, nil
 }
 
+// arccKind is what differs between the two kinds of ARCC kernel, scores
+// and values, over a packing: the shared input and its layout, the
+// server's products and folds, the output and where it is read.
+// runARCC and its two halves are the rest, written once.
+type arccKind interface {
+	base() (arcc, arccPacking)
+	// inputLen is the length of the shared input.
+	inputLen() int
+	// inputVectors lays out one party's share of the input.
+	inputVectors(x []uint64) [][]uint64
+	// compute turns the input ciphertexts (the server's share added) and
+	// the keys (or values, Enc(K_C) + K_S) into the output ciphertexts.
+	compute(sv *Server, tally *cost.Tally, ins, keys []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error)
+	// outputCts is the number of output ciphertexts.
+	outputCts() int
+	// extract reads the output from the decrypted output vectors (or the
+	// server's masks).
+	extract(vecs [][]uint64) []uint64
+}
+
+// arccRun is one run of an ARCC kernel: the kernel's fields and the packing
+// of its layout for its context.
+type arccRun struct {
+	arcc
+	pk arccPacking
+}
+
+func (k arccRun) base() (arcc, arccPacking) { return k.arcc, k.pk }
+
+// runARCC is the Run of every ARCC kernel: keys holds Enc(K_C) (keyCts
+// ciphertexts at Level, server side), kS the server's share of the keys
+// (Keys x KVDim), x the shared input.
+func runARCC(k arccKind, s *Session, tally *cost.Tally, keys []*rlwe.Ciphertext, kS []uint64, x Shared) (Shared, error) {
+	a, pk := k.base()
+	var sizes error
+	if len(keys) != pk.keyCts() || len(kS) != pk.keys*a.Shape.KVHeads*a.Shape.HeadDim || len(x.C) != k.inputLen() || len(x.S) != len(x.C) {
+		sizes = fmt.Errorf("exec: %s %+v: wrong input sizes", a.what, a.Shape)
+	}
+	xC, xS := x.C, x.S // each half gets its own share only
+	return runShared(s, tally, sizes,
+		func(cl *Client) ([]uint64, error) { return arccClient(k, cl, tally, xC) },
+		func(sv *Server) ([]uint64, error) { return arccServer(k, sv, tally, keys, kS, xS) })
+}
+
+// arccClient is the client's half of runARCC: only the client's share.
+func arccClient(k arccKind, cl *Client, tally *cost.Tally, xC []uint64) ([]uint64, error) {
+	a, _ := k.base()
+	if err := cl.sendInputs(tally, a.Level, k.inputVectors(xC)); err != nil {
+		return nil, err
+	}
+	vals, err := cl.recvOutputs(tally, k.outputCts())
+	if err != nil {
+		return nil, err
+	}
+	return k.extract(vals), nil
+}
+
+// arccServer is the server's half of runARCC: only the server's inputs.
+func arccServer(k arccKind, sv *Server, tally *cost.Tally, keys []*rlwe.Ciphertext, kS, xS []uint64) ([]uint64, error) {
+	a, pk := k.base()
+	vecs := k.inputVectors(xS)
+	ins, err := sv.recvInputs(tally, len(vecs))
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range vecs {
+		if err := sv.addPlain(tally, ins[i], v); err != nil {
+			return nil, err
+		}
+	}
+	full, err := sv.withShares(tally, keys, pk.vectors(kS, a.Shape.KVHeads*a.Shape.HeadDim), a.Level)
+	if err != nil {
+		return nil, err
+	}
+	outs, err := k.compute(sv, tally, ins, full)
+	if err != nil {
+		return nil, err
+	}
+	masks, err := sv.sendOutputs(tally, outs, nil, a.send)
+	if err != nil {
+		return nil, err
+	}
+	return k.extract(masks), nil
+}
+
 // scoresKernel is the ARCC scores kernel over a packing: s[h][i][j] =
 // q_{i,h} · k_j for every query head h, query i and key j query i sees,
 // k_j being the key of head h / G (G = Heads/KVHeads query heads per
-// key/value head).
+// key/value head). Input: the queries (Queries x Heads x HeadDim); output:
+// the scores (Heads x Queries x Keys, row-major, zero where a query does
+// not see the key).
 //
 // For each group g of R queries and query-head offset a < G, the client
 // sends one ciphertext holding, in every block of copy r, the queries of
@@ -119,17 +232,20 @@ func (k arcc) withContext(ctx int) (arcc, error) {
 //
 // With P = Σ_g groupCts(g) products per offset: G·P ct-ct products,
 // G·P·log2(HeadDim) rotations, G·Groups ciphertexts up, G·P down.
-type scoresKernel struct {
-	arcc
-	pk arccPacking
-}
+type scoresKernel struct{ arccRun }
+
+var _ arccKind = scoresKernel{}
+
+func (k scoresKernel) inputLen() int { return k.pk.queries * k.Shape.Heads * k.Shape.HeadDim }
+
+func (k scoresKernel) outputCts() int { return k.Shape.group() * k.pk.products() }
 
 // rotationCount is G·P·log2(HeadDim).
 func (k scoresKernel) rotationCount() int64 {
 	return int64(k.Shape.group()*k.pk.products()) * int64(log2Int(k.Shape.HeadDim))
 }
 
-// estimate prices one run.
+// estimate prices one runARCC.
 func (k scoresKernel) estimate() cost.Cost {
 	pk := k.pk
 	G, P, Q, C := int64(k.Shape.group()), int64(pk.products()), int64(pk.groups()), int64(pk.keyCts())
@@ -147,77 +263,33 @@ func (k scoresKernel) estimate() cost.Cost {
 	)
 }
 
-// run computes shares of the scores (Heads x Queries x Keys, row-major,
-// zero where a query does not see the key). keys holds Enc(K_C) (keyCts
-// ciphertexts at Level, server side), kS the server's share of the keys
-// (Keys x KVDim), q the shared queries (Queries x Heads x HeadDim).
-func (k scoresKernel) run(s *Session, tally *cost.Tally, keys []*rlwe.Ciphertext, kS []uint64, q Shared) (Shared, error) {
-	sh, pk := k.Shape, k.pk
-	var sizes error
-	if len(keys) != pk.keyCts() || len(kS) != pk.keys*sh.KVHeads*sh.HeadDim || len(q.C) != pk.queries*sh.Heads*sh.HeadDim || len(q.S) != len(q.C) {
-		sizes = fmt.Errorf("exec: %s %+v: wrong input sizes", k.what, sh)
-	}
-	qC, qS := q.C, q.S // each half gets its own share only
-	return runShared(s, tally, sizes,
-		func(cl *Client) ([]uint64, error) { return k.client(cl, tally, qC) },
-		func(sv *Server) ([]uint64, error) { return k.server(sv, tally, keys, kS, qS) })
-}
-
-// client is the client's half of run: only the client's share.
-func (k scoresKernel) client(cl *Client, tally *cost.Tally, qC []uint64) ([]uint64, error) {
-	if err := cl.sendInputs(tally, k.Level, k.queryVectors(qC)); err != nil {
-		return nil, err
-	}
-	vals, err := cl.recvOutputs(tally, k.Shape.group()*k.pk.products())
-	if err != nil {
-		return nil, err
-	}
-	return k.extract(vals), nil
-}
-
-// server is the server's half of run: only the server's inputs.
-func (k scoresKernel) server(sv *Server, tally *cost.Tally, keys []*rlwe.Ciphertext, kS, qS []uint64) ([]uint64, error) {
-	sh, pk := k.Shape, k.pk
-	G, Q := sh.group(), pk.groups()
-	qs, err := sv.recvInputs(tally, G*Q)
-	if err != nil {
-		return nil, err
-	}
-	for i, v := range k.queryVectors(qS) {
-		if err := sv.addPlain(tally, qs[i], v); err != nil {
-			return nil, err
-		}
-	}
-	full, err := sv.withShares(tally, keys, pk.vectors(kS, sh.KVHeads*sh.HeadDim), k.Level)
-	if err != nil {
-		return nil, err
-	}
+// compute multiplies each group's query ciphertext (qs[a·Groups + g]) with
+// every key ciphertext the group sees and folds each product.
+func (k scoresKernel) compute(sv *Server, tally *cost.Tally, qs, keys []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+	pk := k.pk
+	G, Q := k.Shape.group(), pk.groups()
 	prods := make([]*rlwe.Ciphertext, 0, G*pk.products())
 	for a := 0; a < G; a++ {
 		for g := 0; g < Q; g++ {
 			for c := 0; c < pk.groupCts(g); c++ {
 				pr := bgv.NewCiphertext(k.Params, 1, k.Level)
-				if err := sv.eval.MulRelin(qs[a*Q+g], full[c], pr); err != nil {
+				if err := sv.eval.MulRelin(qs[a*Q+g], keys[c], pr); err != nil {
 					return nil, fmt.Errorf("exec: server: ct-ct product: %w", err)
 				}
 				tally.Op(cost.OpMulCipher, k.Level, 1)
-				if err := foldSum(sv.eval, tally, pr, 1, sh.HeadDim); err != nil {
+				if err := foldSum(sv.eval, tally, pr, 1, k.Shape.HeadDim); err != nil {
 					return nil, err
 				}
 				prods = append(prods, pr)
 			}
 		}
 	}
-	masks, err := sv.sendOutputs(tally, prods, nil, k.send)
-	if err != nil {
-		return nil, err
-	}
-	return k.extract(masks), nil
+	return prods, nil
 }
 
-// queryVectors lays out the queries (Queries x Heads x HeadDim) for offset
+// inputVectors lays out the queries (Queries x Heads x HeadDim) for offset
 // a: vector a·Groups + g.
-func (k scoresKernel) queryVectors(q []uint64) [][]uint64 {
+func (k scoresKernel) inputVectors(q []uint64) [][]uint64 {
 	sh, pk := k.Shape, k.pk
 	G, Q, d := sh.group(), pk.groups(), sh.HeadDim
 	qd := sh.Heads * d
@@ -225,11 +297,7 @@ func (k scoresKernel) queryVectors(q []uint64) [][]uint64 {
 	for a := 0; a < G; a++ {
 		for g := 0; g < Q; g++ {
 			v := make([]uint64, pk.slots)
-			for r := 0; r < pk.copies; r++ {
-				i := g*pk.copies + r
-				if i >= pk.queries {
-					break
-				}
+			pk.queriesOf(g, func(r, i int) {
 				for kv := 0; kv < sh.KVHeads; kv++ {
 					h := kv*G + a
 					src := q[i*qd+h*d : i*qd+(h+1)*d]
@@ -237,7 +305,7 @@ func (k scoresKernel) queryVectors(q []uint64) [][]uint64 {
 						copy(v[pk.slot(r, jj, kv*d):], src)
 					}
 				}
-			}
+			})
 			vecs[a*Q+g] = v
 		}
 	}
@@ -284,16 +352,19 @@ func (k scoresKernel) extract(vecs [][]uint64) []uint64 {
 //
 // G·P ct-ct products and ciphertexts up, G·Σ_g foldRotations(g)
 // rotations, G·Groups ciphertexts down.
-type valuesKernel struct {
-	arcc
-	pk arccPacking
-}
+type valuesKernel struct{ arccRun }
+
+var _ arccKind = valuesKernel{}
+
+func (k valuesKernel) inputLen() int { return k.Shape.Heads * k.pk.queries * k.pk.keys }
+
+func (k valuesKernel) outputCts() int { return k.Shape.group() * k.pk.groups() }
 
 // valueTerms is the number of products a value kernel's output sums, as
 // the noise model counts them: group g sums groupCts(g) products, then
 // folds them over fold(g) blocks (the payload is a polynomial: zero slots
 // do not make zero coefficients, and every fold doubles the bound).
-func valueTerms(pk arccPacking) int {
+func valueTerms(_ AttentionShape, pk arccPacking) int {
 	terms := 1
 	for g := 0; g < pk.groups(); g++ {
 		terms = max(terms, pk.groupCts(g)*pk.fold(g))
@@ -325,7 +396,7 @@ func (k valuesKernel) rotationCount() int64 {
 	return int64(k.Shape.group() * n)
 }
 
-// estimate prices one run.
+// estimate prices one runARCC.
 func (k valuesKernel) estimate() cost.Cost {
 	pk := k.pk
 	G, P, Q, C := int64(k.Shape.group()), int64(pk.products()), int64(pk.groups()), int64(pk.keyCts())
@@ -344,51 +415,11 @@ func (k valuesKernel) estimate() cost.Cost {
 	)
 }
 
-// run computes shares of the attention outputs (Queries x Heads x
-// HeadDim). values holds Enc(V_C) (keyCts ciphertexts at Level), vS the
-// server's share of the values (Keys x KVDim), p the shared attention
-// weights (Heads x Queries x Keys).
-func (k valuesKernel) run(s *Session, tally *cost.Tally, values []*rlwe.Ciphertext, vS []uint64, p Shared) (Shared, error) {
-	sh, pk := k.Shape, k.pk
-	var sizes error
-	if len(values) != pk.keyCts() || len(vS) != pk.keys*sh.KVHeads*sh.HeadDim || len(p.C) != sh.Heads*pk.queries*pk.keys || len(p.S) != len(p.C) {
-		sizes = fmt.Errorf("exec: %s %+v: wrong input sizes", k.what, sh)
-	}
-	pC, pS := p.C, p.S // each half gets its own share only
-	return runShared(s, tally, sizes,
-		func(cl *Client) ([]uint64, error) { return k.client(cl, tally, pC) },
-		func(sv *Server) ([]uint64, error) { return k.server(sv, tally, values, vS, pS) })
-}
-
-// client is the client's half of run: only the client's share.
-func (k valuesKernel) client(cl *Client, tally *cost.Tally, pC []uint64) ([]uint64, error) {
-	if err := cl.sendInputs(tally, k.Level, k.weightVectors(pC)); err != nil {
-		return nil, err
-	}
-	vals, err := cl.recvOutputs(tally, k.Shape.group()*k.pk.groups())
-	if err != nil {
-		return nil, err
-	}
-	return k.extract(vals), nil
-}
-
-// server is the server's half of run: only the server's inputs.
-func (k valuesKernel) server(sv *Server, tally *cost.Tally, values []*rlwe.Ciphertext, vS, pS []uint64) ([]uint64, error) {
-	sh, pk := k.Shape, k.pk
-	G, Q, P := sh.group(), pk.groups(), pk.products()
-	ws, err := sv.recvInputs(tally, G*P)
-	if err != nil {
-		return nil, err
-	}
-	for i, v := range k.weightVectors(pS) {
-		if err := sv.addPlain(tally, ws[i], v); err != nil {
-			return nil, err
-		}
-	}
-	full, err := sv.withShares(tally, values, pk.vectors(vS, sh.KVHeads*sh.HeadDim), k.Level)
-	if err != nil {
-		return nil, err
-	}
+// compute multiplies each weight ciphertext with its value ciphertext,
+// adds the products of a (offset, group) and folds the sum.
+func (k valuesKernel) compute(sv *Server, tally *cost.Tally, ws, values []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+	pk := k.pk
+	G, Q := k.Shape.group(), pk.groups()
 	outs := make([]*rlwe.Ciphertext, 0, G*Q)
 	tmp := bgv.NewCiphertext(k.Params, 1, k.Level)
 	idx := 0
@@ -400,7 +431,7 @@ func (k valuesKernel) server(sv *Server, tally *cost.Tally, values []*rlwe.Ciphe
 				if c > 0 {
 					dst = tmp
 				}
-				if err := sv.eval.MulRelin(ws[idx], full[c], dst); err != nil {
+				if err := sv.eval.MulRelin(ws[idx], values[c], dst); err != nil {
 					return nil, fmt.Errorf("exec: server: ct-ct product: %w", err)
 				}
 				idx++
@@ -418,11 +449,7 @@ func (k valuesKernel) server(sv *Server, tally *cost.Tally, values []*rlwe.Ciphe
 			outs = append(outs, acc)
 		}
 	}
-	masks, err := sv.sendOutputs(tally, outs, nil, k.send)
-	if err != nil {
-		return nil, err
-	}
-	return k.extract(masks), nil
+	return outs, nil
 }
 
 // fold sums the first f blocks of acc into its first block: column
@@ -447,9 +474,9 @@ func (k valuesKernel) fold(sv *Server, tally *cost.Tally, acc, tmp *rlwe.Ciphert
 	return nil
 }
 
-// weightVectors lays out p (Heads x Queries x Keys): vector index follows
+// inputVectors lays out p (Heads x Queries x Keys): vector index follows
 // (offset a, group g, value ciphertext c).
-func (k valuesKernel) weightVectors(p []uint64) [][]uint64 {
+func (k valuesKernel) inputVectors(p []uint64) [][]uint64 {
 	sh, pk := k.Shape, k.pk
 	G, nq, nk, d := sh.group(), pk.queries, pk.keys, sh.HeadDim
 	vecs := make([][]uint64, 0, G*pk.products())
@@ -482,16 +509,12 @@ func (k valuesKernel) extract(vecs [][]uint64) []uint64 {
 	for a := 0; a < G; a++ {
 		for g := 0; g < pk.groups(); g++ {
 			v := vecs[a*pk.groups()+g]
-			for r := 0; r < pk.copies; r++ {
-				i := g*pk.copies + r
-				if i >= pk.queries {
-					break
-				}
+			pk.queriesOf(g, func(r, i int) {
 				for kv := 0; kv < sh.KVHeads; kv++ {
 					h := kv*G + a
 					copy(o[(i*sh.Heads+h)*d:(i*sh.Heads+h+1)*d], v[pk.slot(r, 0, kv*d):])
 				}
-			}
+			})
 		}
 	}
 	return o

@@ -23,6 +23,23 @@ type CacheLayout struct {
 	tokensPerRow, row int
 }
 
+// arccLayout is a layout of the ARCC kernels: it packs a kernel's run
+// over a context of ctx tokens.
+type arccLayout interface {
+	packing(ctx int) arccPacking
+}
+
+var (
+	_ arccLayout = CacheLayout{}
+	_ arccLayout = PromptLayout{}
+)
+
+// cacheLayoutFor is NewCacheLayout with the signature of NewPromptLayout
+// (the decode layout does not depend on the context).
+func cacheLayoutFor(slots, kvHeads, headDim, _ int) (CacheLayout, error) {
+	return NewCacheLayout(slots, kvHeads, headDim)
+}
+
 // NewCacheLayout is the decode layout for N slots.
 func NewCacheLayout(slots, kvHeads, headDim int) (CacheLayout, error) {
 	kv := kvHeads * headDim
@@ -115,25 +132,28 @@ func NewPromptLayout(slots, kvHeads, headDim, m int) (PromptLayout, error) {
 func (l PromptLayout) KVDim() int { return l.KVHeads * l.HeadDim }
 
 // Cts is the number of key (or value) ciphertexts: ceil(m/S).
-func (l PromptLayout) Cts() int { return l.packing().keyCts() }
+func (l PromptLayout) Cts() int { return l.packing(l.Tokens).keyCts() }
 
 // Slot is the slot of element e of the token at position jj (< S) of copy
 // r (< R) within its ciphertext.
-func (l PromptLayout) Slot(r, jj, e int) int { return l.packing().slot(r, jj, e) }
+func (l PromptLayout) Slot(r, jj, e int) int { return l.packing(l.Tokens).slot(r, jj, e) }
 
 // Vectors lays out the m tokens (m x KVDim, row-major) in Cts slot vectors,
 // every token in every copy.
-func (l PromptLayout) Vectors(rows []uint64) [][]uint64 { return l.packing().vectors(rows, l.KVDim()) }
+func (l PromptLayout) Vectors(rows []uint64) [][]uint64 {
+	return l.packing(l.Tokens).vectors(rows, l.KVDim())
+}
 
 // Groups is the number of query groups: queries g·R .. g·R+R-1 share the
 // product ciphertexts of group g (query g·R+r at copy r).
-func (l PromptLayout) Groups() int { return l.packing().groups() }
+func (l PromptLayout) Groups() int { return l.packing(l.Tokens).groups() }
 
-// packing is the prefill kernels' packing: the m queries in groups of R,
-// query g·R+r replicated over the span of copy r, each seeing the keys up
-// to its own position (the causal mask), and a value fold over the
-// group's causal window.
-func (l PromptLayout) packing() arccPacking {
+// packing is the prefill kernels' packing (ctx is the prompt length m,
+// the layout's Tokens): the m queries in groups of R, query g·R+r
+// replicated over the span of copy r, each seeing the keys up to its own
+// position (the causal mask), and a value fold over the group's causal
+// window.
+func (l PromptLayout) packing(int) arccPacking {
 	return arccPacking{slots: l.N, block: l.Block, blocksPerRow: l.blocksPerRow, row: l.row,
 		span: l.Span, copies: l.Copies, queries: l.Tokens, keys: l.Tokens}
 }
@@ -211,11 +231,7 @@ func (p arccPacking) products() int {
 // window calls f for every (query i at copy r, key j at position jj) of
 // group g and key ciphertext c that the query sees.
 func (p arccPacking) window(g, c int, f func(r, i, jj, j int)) {
-	for r := 0; r < p.copies; r++ {
-		i := g*p.copies + r
-		if i >= p.queries {
-			break
-		}
+	p.queriesOf(g, func(r, i int) {
 		for jj := 0; jj < p.span; jj++ {
 			j := c*p.span + jj
 			if j > p.lastKey(i) {
@@ -223,6 +239,17 @@ func (p arccPacking) window(g, c int, f func(r, i, jj, j int)) {
 			}
 			f(r, i, jj, j)
 		}
+	})
+}
+
+// queriesOf calls f for every query i of group g, at copy r.
+func (p arccPacking) queriesOf(g int, f func(r, i int)) {
+	for r := 0; r < p.copies; r++ {
+		i := g*p.copies + r
+		if i >= p.queries {
+			return
+		}
+		f(r, i)
 	}
 }
 

@@ -46,41 +46,23 @@ type PrefillScores struct {
 // NewPrefillScores plans the kernel for a prompt of sh.Context tokens; the
 // keys must be encrypted in the returned kernel's Layout at its Level.
 func NewPrefillScores(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*PrefillScores, error) {
-	pl, err := NewPlanner(p, prof)
-	if err != nil {
-		return nil, err
-	}
-	return pl.PrefillScores(sh)
+	return planned(p, prof, func(pl Planner) (*PrefillScores, error) { return pl.PrefillScores(sh) })
 }
 
 // PrefillScores is the checked constructor of the prefill scores kernel
 // (see NewPrefillScores). sh.CacheBits bounds the payload of the key
 // ciphertexts (zero: fresh client encryptions).
 func (pl Planner) PrefillScores(sh AttentionShape) (*PrefillScores, error) {
-	lay, err := pl.prefillLayout(sh)
-	if err != nil {
-		return nil, err
-	}
-	a, err := pl.planARCC("prefill scores", sh, sh.HeadDim)
+	a, lay, err := planKernel(pl, "prefill scores", sh, scoreTerms, NewPromptLayout)
 	if err != nil {
 		return nil, err
 	}
 	return &PrefillScores{arcc: a, Layout: lay}, nil
 }
 
-// prefillLayout checks the planner and the shape (Context is the prompt
-// length m), and lays out the prompt.
-func (pl Planner) prefillLayout(sh AttentionShape) (PromptLayout, error) {
-	if err := pl.Check(); err != nil {
-		return PromptLayout{}, err
-	}
-	if err := sh.validate(); err != nil {
-		return PromptLayout{}, err
-	}
-	return NewPromptLayout(pl.Params.MaxSlots(), sh.KVHeads, sh.HeadDim, sh.Context)
+func (k *PrefillScores) kernel() scoresKernel {
+	return scoresKernel{arccRun{k.arcc, k.Layout.packing(k.Shape.Context)}}
 }
-
-func (k *PrefillScores) kernel() scoresKernel { return scoresKernel{k.arcc, k.Layout.packing()} }
 
 // Rotations are the folding rotations 1, 2, ..., HeadDim/2.
 func (k *PrefillScores) Rotations() []int { return foldRotations(k.Shape.HeadDim) }
@@ -88,7 +70,7 @@ func (k *PrefillScores) Rotations() []int { return foldRotations(k.Shape.HeadDim
 // Products is the number of ct-ct products (and output ciphertexts) of
 // one Run: G·P.
 func (k *PrefillScores) Products() int64 {
-	return int64(k.Shape.group() * k.Layout.packing().products())
+	return int64(k.Shape.group() * k.Layout.packing(k.Shape.Context).products())
 }
 
 // RotationCount is the number of rotations of one Run: G·P·log2(HeadDim).
@@ -115,7 +97,7 @@ func (k *PrefillScores) Estimate() cost.Cost { return k.kernel().estimate() }
 // share of the keys (m x KVDim), q the shared queries (m x Heads x
 // HeadDim).
 func (k *PrefillScores) Run(s *Session, tally *cost.Tally, keys []*rlwe.Ciphertext, kS []uint64, q Shared) (Shared, error) {
-	return k.kernel().run(s, tally, keys, kS, q)
+	return runARCC(k.kernel(), s, tally, keys, kS, q)
 }
 
 // PrefillValues is the mirror ARCC matrix-matrix kernel: o_{i,h} =
@@ -144,29 +126,23 @@ type PrefillValues struct {
 
 // NewPrefillValues plans the kernel for a prompt of sh.Context tokens.
 func NewPrefillValues(p bgv.Parameters, prof *cost.Profile, sh AttentionShape) (*PrefillValues, error) {
-	pl, err := NewPlanner(p, prof)
-	if err != nil {
-		return nil, err
-	}
-	return pl.PrefillValues(sh)
+	return planned(p, prof, func(pl Planner) (*PrefillValues, error) { return pl.PrefillValues(sh) })
 }
 
 // PrefillValues is the checked constructor of the prefill values kernel
 // (see NewPrefillValues). sh.CacheBits bounds the payload of the value
 // ciphertexts (zero: fresh client encryptions).
 func (pl Planner) PrefillValues(sh AttentionShape) (*PrefillValues, error) {
-	lay, err := pl.prefillLayout(sh)
-	if err != nil {
-		return nil, err
-	}
-	a, err := pl.planARCC("prefill values", sh, valueTerms(lay.packing()))
+	a, lay, err := planKernel(pl, "prefill values", sh, valueTerms, NewPromptLayout)
 	if err != nil {
 		return nil, err
 	}
 	return &PrefillValues{arcc: a, Layout: lay}, nil
 }
 
-func (k *PrefillValues) kernel() valuesKernel { return valuesKernel{k.arcc, k.Layout.packing()} }
+func (k *PrefillValues) kernel() valuesKernel {
+	return valuesKernel{arccRun{k.arcc, k.Layout.packing(k.Shape.Context)}}
+}
 
 // Rotations are W·2^i for the folds within a slot row; the row rotation is
 // requested separately (see RowRotation).
@@ -185,7 +161,7 @@ func (k *PrefillValues) RotationCount() int64 { return k.kernel().rotationCount(
 // rotations), so at least ceil(log2(min(i+1, B))) rotations per output
 // ciphertext (the 2^r argument). The kernel meets it.
 func (k *PrefillValues) RotationLowerBound() int64 {
-	pk := k.Layout.packing()
+	pk := k.Layout.packing(k.Shape.Context)
 	n := 0
 	for g := 0; g < pk.groups(); g++ {
 		n += bits.Len(uint(min(pk.last(g)+1, pk.tokensPerCt()) - 1))
@@ -195,7 +171,7 @@ func (k *PrefillValues) RotationLowerBound() int64 {
 
 // Products is the number of ct-ct products of one Run: G·P.
 func (k *PrefillValues) Products() int64 {
-	return int64(k.Shape.group() * k.Layout.packing().products())
+	return int64(k.Shape.group() * k.Layout.packing(k.Shape.Context).products())
 }
 
 // Estimate prices one Run.
@@ -206,5 +182,5 @@ func (k *PrefillValues) Estimate() cost.Cost { return k.kernel().estimate() }
 // share of the values (m x KVDim), p the shared attention weights (Heads x
 // m x m).
 func (k *PrefillValues) Run(s *Session, tally *cost.Tally, values []*rlwe.Ciphertext, vS []uint64, p Shared) (Shared, error) {
-	return k.kernel().run(s, tally, values, vS, p)
+	return runARCC(k.kernel(), s, tally, values, vS, p)
 }

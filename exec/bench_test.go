@@ -84,14 +84,7 @@ func benchCases(b *testing.B, e *hetest.Env) []benchCase {
 	} {
 		sh := a.sh
 		kv := sh.KVHeads * sh.HeadDim
-		sc, err := NewDecodeScores(p, e.Profile, sh)
-		if err != nil {
-			b.Fatal(err)
-		}
-		vk, err := NewDecodeValues(p, e.Profile, sh)
-		if err != nil {
-			b.Fatal(err)
-		}
+		sc, vk := decodeKernels(b, e, sh)
 		K := share(b, hetest.RandVec(tm, sh.Context*kv), tm)
 		q := share(b, hetest.RandVec(tm, sh.Heads*sh.HeadDim), tm)
 		P := share(b, hetest.RandVec(tm, sh.Heads*sh.Context), tm)
@@ -122,14 +115,7 @@ func benchCases(b *testing.B, e *hetest.Env) []benchCase {
 		sh := a.sh
 		kv := sh.KVHeads * sh.HeadDim
 		m := sh.Context
-		ps, err := NewPrefillScores(p, e.Profile, sh)
-		if err != nil {
-			b.Fatal(err)
-		}
-		pv, err := NewPrefillValues(p, e.Profile, sh)
-		if err != nil {
-			b.Fatal(err)
-		}
+		ps, pv := prefillKernels(b, e, sh)
 		K := share(b, hetest.RandVec(tm, m*kv), tm)
 		q := share(b, hetest.RandVec(tm, m*sh.Heads*sh.HeadDim), tm)
 		P := share(b, hetest.RandVec(tm, sh.Heads*m*m), tm)

@@ -113,11 +113,7 @@ type H2S struct {
 // NewH2S plans the conversion of n elements held in ciphertexts at level
 // with payload noiseBits (see noiseModel).
 func NewH2S(p bgv.Parameters, prof *cost.Profile, n, level int, noiseBits float64) (H2S, error) {
-	pl, err := NewPlanner(p, prof)
-	if err != nil {
-		return H2S{}, err
-	}
-	return pl.H2S(n, level, noiseBits)
+	return planned(p, prof, func(pl Planner) (H2S, error) { return pl.H2S(n, level, noiseBits) })
 }
 
 // Cts is the number of ciphertexts.

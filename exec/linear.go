@@ -84,11 +84,7 @@ type Linear struct {
 // ciphertext) is the one with the smallest estimated time under prof
 // (compute plus a LAN transfer), among all those the slots allow.
 func NewLinear(p bgv.Parameters, prof *cost.Profile, out, in, m int, enc Encoding) (*Linear, error) {
-	pl, err := NewPlanner(p, prof)
-	if err != nil {
-		return nil, err
-	}
-	return pl.Linear(out, in, m, enc)
+	return planned(p, prof, func(pl Planner) (*Linear, error) { return pl.Linear(out, in, m, enc) })
 }
 
 // Linear is the checked constructor of a linear layer (see NewLinear).

@@ -78,14 +78,7 @@ func TestNoiseModel(t *testing.T) {
 			K := share(t, hetest.RandVec(tm, sh.Context*kv), tm)
 			q := share(t, hetest.RandVec(tm, sh.Heads*sh.HeadDim), tm)
 			P := share(t, hetest.RandVec(tm, sh.Heads*sh.Context), tm)
-			sc, err := NewDecodeScores(p, e.Profile, sh)
-			if err != nil {
-				t.Fatal(err)
-			}
-			vk, err := NewDecodeValues(p, e.Profile, sh)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sc, vk := decodeKernels(t, e, sh)
 			ks = append(ks, kernel{"decode-scores-" + a.label, sc.Noise(), []Primitive{sc}, func(t *testing.T, s *Session) {
 				cache := encryptVecs(t, s, sc.Level, sc.Layout.Vectors(K.C))
 				if _, err := sc.Run(s, cost.NewTally(e.Profile), cache, K.S, q); err != nil {
@@ -99,14 +92,7 @@ func TestNoiseModel(t *testing.T) {
 			}})
 			psh := sh
 			psh.Context = 32
-			ps, err := NewPrefillScores(p, e.Profile, psh)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pv, err := NewPrefillValues(p, e.Profile, psh)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ps, pv := prefillKernels(t, e, psh)
 			PK := share(t, hetest.RandVec(tm, psh.Context*kv), tm)
 			PQ := share(t, hetest.RandVec(tm, psh.Context*psh.Heads*psh.HeadDim), tm)
 			PP := share(t, hetest.RandVec(tm, psh.Heads*psh.Context*psh.Context), tm)

@@ -35,6 +35,17 @@ func NewPlanner(p bgv.Parameters, prof *cost.Profile) (Planner, error) {
 	return pl, pl.Check()
 }
 
+// planned is a package-level constructor: the primitive plan makes with
+// NewPlanner(p, prof), whose κ is the default StatisticalSecurity.
+func planned[T any](p bgv.Parameters, prof *cost.Profile, plan func(Planner) (T, error)) (T, error) {
+	pl, err := NewPlanner(p, prof)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return plan(pl)
+}
+
 // PlannerFor is the planner of a BGV preset: its parameters, prof (which
 // must be a profile of the same ring) and κ = pr.FixedPoint.StatSecurity
 // (StatisticalSecurity if the preset leaves it zero).

@@ -120,17 +120,28 @@ func (c *Client) sendInputs(tally *cost.Tally, level int, vecs [][]uint64) error
 func (s *Server) recvInputs(tally *cost.Tally, k int) ([]*rlwe.Ciphertext, error) {
 	cts := make([]*rlwe.Ciphertext, k)
 	for i := range cts {
-		ct, err := recvCiphertext(s.params, s.conn)
-		if err == nil && ct.Degree() != 1 {
-			err = fmt.Errorf("exec: a ciphertext of degree %d, want 1", ct.Degree())
-		}
+		ct, err := recvOne(s.params, s.conn, tally, "server", i, k)
 		if err != nil {
-			return nil, fmt.Errorf("exec: server: receiving ciphertext %d of %d: %w", i+1, k, err)
+			return nil, err
 		}
 		cts[i] = ct
-		tally.Op(cost.OpSerialize, ct.Level(), 1)
 	}
 	return cts, nil
+}
+
+// recvOne receives ciphertext i of k from the other party (who names the
+// receiving party in errors): a degree-1 ciphertext, whose
+// deserialization it records.
+func recvOne(p bgv.Parameters, conn net.Conn, tally *cost.Tally, who string, i, k int) (*rlwe.Ciphertext, error) {
+	ct, err := recvCiphertext(p, conn)
+	if err == nil && ct.Degree() != 1 {
+		err = fmt.Errorf("exec: a ciphertext of degree %d, want 1", ct.Degree())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("exec: %s: receiving ciphertext %d of %d: %w", who, i+1, k, err)
+	}
+	tally.Op(cost.OpSerialize, ct.Level(), 1)
+	return ct, nil
 }
 
 // addPlain adds the encoding of v (at ct's scale and level) to ct. It
@@ -219,14 +230,10 @@ func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][
 func (c *Client) recvOutputs(tally *cost.Tally, k int) ([][]uint64, error) {
 	out := make([][]uint64, k)
 	for i := range out {
-		ct, err := recvCiphertext(c.params, c.conn)
-		if err == nil && ct.Degree() != 1 {
-			err = fmt.Errorf("exec: a ciphertext of degree %d, want 1", ct.Degree())
-		}
+		ct, err := recvOne(c.params, c.conn, tally, "client", i, k)
 		if err != nil {
-			return nil, fmt.Errorf("exec: client: receiving ciphertext %d of %d: %w", i+1, k, err)
+			return nil, err
 		}
-		tally.Op(cost.OpSerialize, ct.Level(), 1)
 		pt := c.dec.DecryptNew(ct)
 		tally.Op(cost.OpDecrypt, ct.Level(), 1)
 		out[i] = make([]uint64, c.params.MaxSlots())
