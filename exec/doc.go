@@ -12,9 +12,15 @@
 //     cost.Op names and levels as Estimate) and its traffic through the
 //     session's net.Meter (Begin/Since around the whole exchange).
 //
+// Every Run goes through one frame (run, in party.go): the primitive's
+// size check, its client half and its server half on their own parties,
+// the meter bracketing the whole exchange. Each primitive's file keeps
+// its Estimate beside its Run.
+//
 // The tests assert cost.CounterDiff(run, estimate) is empty for every
-// primitive over several shapes, and that the result equals the plaintext
-// computation modulo t exactly.
+// primitive over several shapes (TestContract runs one table of them all,
+// the table BenchmarkPrimitives times), and that the result equals the
+// plaintext computation modulo t exactly.
 //
 // # Parties and sessions
 //
