@@ -78,65 +78,25 @@ func primitiveCases(tb testing.TB, e *hetest.Env) []primitiveCase {
 	lin("gpt2-hiddenxd", 3072, 768, 1)
 	lin("gpt2-dxhidden", 768, 3072, 1)
 	lin("gpt2-dxd", 768, 768, 8)
+	// The attention kernels: decode over a context of ctx tokens, prefill
+	// of a prompt of m.
 	for _, a := range []struct {
-		label string
-		sh    AttentionShape
+		label  string
+		sh     AttentionShape
+		ctx, m int
 	}{
-		{"stories260K", AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 256}},
-		{"gpt2", AttentionShape{Heads: 12, KVHeads: 12, HeadDim: 64, Context: 128}},
+		{"stories260K", AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8}, 256, 32},
+		{"gpt2", AttentionShape{Heads: 12, KVHeads: 12, HeadDim: 64}, 128, 8},
 	} {
-		sh := a.sh
-		kv := sh.KVHeads * sh.HeadDim
-		sc, vk := decodeKernels(tb, e, sh)
-		K := share(tb, hetest.RandVec(tm, sh.Context*kv), tm)
-		q := share(tb, hetest.RandVec(tm, sh.Heads*sh.HeadDim), tm)
-		P := share(tb, hetest.RandVec(tm, sh.Heads*sh.Context), tm)
-		var cache []*rlwe.Ciphertext
-		cases = append(cases, primitiveCase{fmt.Sprintf("DecodeScores/%s/ctx=%d", a.label, sh.Context), sc, func(s *Session, tally *cost.Tally) error {
-			if cache == nil {
-				cache = encryptVecs(tb, s, sc.Level, sc.Layout.Vectors(K.C))
-			}
-			_, err := sc.Run(s, tally, cache, K.S, q)
-			return err
-		}, cost.Cost{}})
-		var vcache []*rlwe.Ciphertext
-		cases = append(cases, primitiveCase{fmt.Sprintf("DecodeValues/%s/ctx=%d", a.label, sh.Context), vk, func(s *Session, tally *cost.Tally) error {
-			if vcache == nil {
-				vcache = encryptVecs(tb, s, vk.Level, vk.Layout.Vectors(K.C))
-			}
-			_, err := vk.Run(s, tally, vcache, K.S, P)
-			return err
-		}, cost.Cost{}})
-	}
-	for _, a := range []struct {
-		label string
-		sh    AttentionShape
-	}{
-		{"stories260K", AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 32}},
-		{"gpt2", AttentionShape{Heads: 12, KVHeads: 12, HeadDim: 64, Context: 8}},
-	} {
-		sh := a.sh
-		kv := sh.KVHeads * sh.HeadDim
-		m := sh.Context
-		ps, pv := prefillKernels(tb, e, sh)
-		K := share(tb, hetest.RandVec(tm, m*kv), tm)
-		q := share(tb, hetest.RandVec(tm, m*sh.Heads*sh.HeadDim), tm)
-		P := share(tb, hetest.RandVec(tm, sh.Heads*m*m), tm)
-		var keys, vals []*rlwe.Ciphertext
-		cases = append(cases, primitiveCase{fmt.Sprintf("PrefillScores/%s/m=%d", a.label, m), ps, func(s *Session, tally *cost.Tally) error {
-			if keys == nil {
-				keys = encryptVecs(tb, s, ps.Level, ps.Layout.Vectors(K.C))
-			}
-			_, err := ps.Run(s, tally, keys, K.S, q)
-			return err
-		}, cost.Cost{}})
-		cases = append(cases, primitiveCase{fmt.Sprintf("PrefillValues/%s/m=%d", a.label, m), pv, func(s *Session, tally *cost.Tally) error {
-			if vals == nil {
-				vals = encryptVecs(tb, s, pv.Level, pv.Layout.Vectors(K.C))
-			}
-			_, err := pv.Run(s, tally, vals, K.S, P)
-			return err
-		}, cost.Cost{}})
+		dec, pre := a.sh, a.sh
+		dec.Context, pre.Context = a.ctx, a.m
+		sc, vk := decodeKernels(tb, e, dec)
+		ps, pv := prefillKernels(tb, e, pre)
+		cases = append(cases,
+			arccCase(tb, e, fmt.Sprintf("DecodeScores/%s/ctx=%d", a.label, a.ctx), sc),
+			arccCase(tb, e, fmt.Sprintf("DecodeValues/%s/ctx=%d", a.label, a.ctx), vk),
+			arccCase(tb, e, fmt.Sprintf("PrefillScores/%s/m=%d", a.label, a.m), ps),
+			arccCase(tb, e, fmt.Sprintf("PrefillValues/%s/m=%d", a.label, a.m), pv))
 	}
 	{
 		emb, err := NewEmbedding(p, e.Profile, 512, 64)
@@ -175,6 +135,24 @@ func primitiveCases(tb testing.TB, e *hetest.Env) []primitiveCase {
 		}, c2s.Estimate()})
 	}
 	return cases
+}
+
+// arccCase is the case of an ARCC kernel: random keys (or values),
+// encrypted in its layout on the first run, and a random shared input.
+func arccCase(tb testing.TB, e *hetest.Env, name string, k arccUnderTest) primitiveCase {
+	tm := e.Params.PlaintextModulus()
+	a, pk := k.testKind().base()
+	kv := a.Shape.KVHeads * a.Shape.HeadDim
+	K := share(tb, hetest.RandVec(tm, pk.keys*kv), tm)
+	x := share(tb, hetest.RandVec(tm, k.testKind().inputLen()), tm)
+	var cts []*rlwe.Ciphertext
+	return primitiveCase{name, k, func(s *Session, tally *cost.Tally) error {
+		if cts == nil {
+			cts = encryptVecs(tb, s, a.Level, pk.vectors(K.C, kv))
+		}
+		_, err := k.Run(s, tally, cts, K.S, x)
+		return err
+	}, cost.Cost{}}
 }
 
 // TestContract runs every primitive of the table once and checks that its
