@@ -8,11 +8,12 @@ import (
 )
 
 // ReturnPlan is what the server planned for a batch of ciphertexts it
-// returns to the client (an H2S and every primitive's return): the level
-// they are formed at, the bound of their payload before the mask (the
-// flooding is sized for it, with the mask and the encryption of zero
-// added), the flooding exponent f (E uniform in [-2^f, 2^f)), the
-// statistical security each is flooded for and the level they are sent at.
+// returns to the client (an H2S and every primitive's return), the public
+// view of their return path: the level they are formed at, the bound of
+// their payload before the mask (the flooding is sized for it, with the
+// mask and the encryption of zero added), the flooding exponent f (E
+// uniform in [-2^f, 2^f)), the statistical security each is flooded for
+// and the level they are sent at.
 type ReturnPlan struct {
 	Level        int
 	Payload      float64
@@ -21,7 +22,7 @@ type ReturnPlan struct {
 	SendLevel    int
 }
 
-func (sp sendPlan) public() ReturnPlan {
+func (sp returnPath) public() ReturnPlan {
 	return ReturnPlan{Level: sp.from, Payload: sp.nu, FloodBits: sp.floodInt(), StatSecurity: sp.kappa, SendLevel: sp.to}
 }
 

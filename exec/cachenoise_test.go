@@ -9,8 +9,8 @@ import (
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/cgsim/cgsim/kv"
-	"github.com/cgsim/cgsim/params"
 )
 
 // TestKernelNoiseOverCache measures, with the client's key, the payload of
@@ -44,15 +44,9 @@ func TestKernelNoiseOverCache(t *testing.T) {
 	}
 	for _, r := range runs {
 		t.Run(fmt.Sprintf("%s/%s/%s/ctx=%d", r.preset, r.m, r.pol, r.tokens), func(t *testing.T) {
-			pr, err := params.ByName(r.preset)
-			if err != nil {
-				t.Fatal(err)
-			}
-			prof, err := cost.Default(r.preset)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pl, err := exec.PlannerFor(pr, prof)
+			env := hetest.ForTest(t, r.preset)
+			prof := env.Profile
+			pl, err := exec.PlannerFor(env.Preset, prof)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,15 +129,8 @@ func TestKernelNoiseOverCache(t *testing.T) {
 	}
 }
 
+// share is a random vector of n values modulo tm, shared.
 func share(t *testing.T, tm uint64, n int) exec.Shared {
-	t.Helper()
-	v, err := exec.UniformMod(tm, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	x, err := exec.ShareOf(v, tm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return x
+	c, s := hetest.Share(hetest.RandVec(tm, n), tm)
+	return exec.Shared{C: c, S: s}
 }

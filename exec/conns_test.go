@@ -5,6 +5,7 @@ import (
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/cgsim/cgsim/net"
 	"github.com/cgsim/cgsim/params"
 )
@@ -14,12 +15,12 @@ import (
 // interleaved as a generation step interleaves them: each Run's counters
 // still equal its Estimate, and the results are exact.
 func TestOneTransport(t *testing.T) {
-	e := env(t, "bgv-test-insecure")
-	p := e.params
+	e := hetest.ForTest(t, "bgv-test-insecure")
+	p := e.Params
 	tm := p.PlaintextModulus()
 	cc, sc, meter, closePipe := net.Pipe()
 	defer closePipe()
-	l, err := NewLinear(p, e.profile, 64, 64, 1, Decode)
+	l, err := NewLinear(p, e.Profile, 64, 64, 1, Decode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,24 +32,24 @@ func TestOneTransport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mc, err := mpc.NewConfig(pr.FixedPoint, e.profile)
+	mc, err := mpc.NewConfig(pr.FixedPoint, e.Profile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for round := 0; round < 2; round++ {
 		w := randMatrix(t, tm, 64, 64)
-		x := randVec(t, tm, 64)
-		tally := cost.NewTally(e.profile)
+		x := hetest.RandVec(tm, 64)
+		tally := cost.NewTally(e.Profile)
 		y, err := l.Run(he, tally, w, share(t, x, tm))
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkCounters(t, tally.Cost(), l.Estimate())
+		hetest.CheckCounters(t, "linear", tally.Cost(), l.Estimate())
 		got := y.Reveal(tm)
 		for r := 0; r < 64; r++ {
 			var want uint64
 			for c := 0; c < 64; c++ {
-				want = (want + mulMod(w.Data[r*64+c], x[c], tm)) % tm
+				want = (want + hetest.MulMod(w.Data[r*64+c], x[c], tm)) % tm
 			}
 			if got[r] != want {
 				t.Fatalf("round %d: row %d: got %d, want %d", round, r, got[r], want)
@@ -66,7 +67,7 @@ func TestOneTransport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkCounters(t, mp.Cost(), m.Estimate())
+		hetest.CheckCounters(t, "mpc mul", mp.Cost(), m.Estimate())
 		v, err := mc.Ring.Reveal(prod)
 		if err != nil {
 			t.Fatal(err)

@@ -2,9 +2,11 @@ package exec
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/params"
 )
@@ -21,8 +23,8 @@ func TestDefaultPreset(t *testing.T) {
 	if testing.Short() {
 		t.Skip("log N 14: skipped with -short")
 	}
-	e := env(t, params.DefaultBGV)
-	p := e.params
+	e := hetest.ForTest(t, params.DefaultBGV)
+	p := e.Params
 	tm := p.PlaintextModulus()
 	c, err := model.ConfigByName("stories260K")
 	if err != nil {
@@ -35,25 +37,25 @@ func TestDefaultPreset(t *testing.T) {
 		}
 		defer sess.Close()
 		n := p.MaxSlots() + 3 // spills into a second ciphertext
-		x := randVec(t, tm, n)
-		c2s := NewC2S(p, e.profile, n)
-		tally := cost.NewTally(e.profile)
+		x := hetest.RandVec(tm, n)
+		c2s := NewC2S(p, e.Profile, n)
+		tally := cost.NewTally(e.Profile)
 		cts, err := c2s.Run(sess, tally, share(t, x, tm))
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkCounters(t, tally.Cost(), c2s.Estimate())
-		h2s, err := NewH2S(p, e.profile, n, c2s.Level, NewNoiseModel(p).FreshSK())
+		hetest.CheckCounters(t, "C2S", tally.Cost(), c2s.Estimate())
+		h2s, err := NewH2S(p, e.Profile, n, c2s.Level, NewNoiseModel(p).FreshSK())
 		if err != nil {
 			t.Fatal(err)
 		}
-		tally = cost.NewTally(e.profile)
+		tally = cost.NewTally(e.Profile)
 		y, err := h2s.Run(sess, tally, cts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		checkCounters(t, tally.Cost(), h2s.Estimate())
-		if !equalVec(y.Reveal(tm), x) {
+		hetest.CheckCounters(t, "H2S", tally.Cost(), h2s.Estimate())
+		if !slices.Equal(y.Reveal(tm), x) {
 			t.Fatal("round trip changed the vector")
 		}
 	})

@@ -12,9 +12,15 @@
 //     cost.Op names and levels as Estimate) and its traffic through the
 //     session's net.Meter (Begin/Since around the whole exchange).
 //
+// Every Run goes through one frame (run, in party.go): the primitive's
+// size check, its client half and its server half on their own parties,
+// the meter bracketing the whole exchange. Each primitive's file keeps
+// its Estimate beside its Run.
+//
 // The tests assert cost.CounterDiff(run, estimate) is empty for every
-// primitive over several shapes, and that the result equals the plaintext
-// computation modulo t exactly.
+// primitive over several shapes (TestContract runs one table of them all,
+// the table BenchmarkPrimitives times), and that the result equals the
+// plaintext computation modulo t exactly.
 //
 // # Parties and sessions
 //
@@ -106,7 +112,7 @@
 // (counted as an encode: same transform, same price) and one ciphertext
 // down. The work that is not a homomorphic operation is priced through
 // the existing cost.Op kinds (OpSerialize, OpShare; see layoutCost in
-// convert.go for the conventions and their measured accuracy), and Run
+// transfer.go for the conventions and their measured accuracy), and Run
 // records the same events at the same places. Every primitive below is
 // C2S, server computation, H2S: two flights, one round.
 //
@@ -162,7 +168,7 @@
 // rotations per token group. The small stories260K layers meet it (64x64
 // decode: 6 = log2 64); for large matrices the planner trades rotations
 // for fewer products (GPT-2 768x768 decode at log N 13: 25 rotations, bound
-// 10, 128 products where the bound-meeting plan needs 768).
+// 10, 128 products where the bound-meeting packing needs 768).
 //
 // # Attention kernels (ARCC)
 //
@@ -196,7 +202,7 @@
 // # Prefill attention kernels (ARCC matrix-matrix)
 //
 // A prompt of m tokens needs the causal Q·K^T and P·V over all m queries
-// at once. Its keys and values are in the prefill layout [PrefillLayout]:
+// at once. Its keys and values are in the prefill layout [PromptLayout]:
 // the blocks of the decode layout (W slots per token, B = N/W per
 // ciphertext, B/2 per slot row), but when the prompt fits in half a row
 // (m <= B/2) its m keys take a span of S = m rounded up to a power of two
@@ -246,6 +252,15 @@
 // gap is the upper triangle of each group's square, below a factor 2;
 // beyond a row it is up to (B+1)/2 for short prompts and tends to 1 as
 // m/B grows.
+//
+// One skeleton. The four kernels are two kinds (scores, values) over two
+// layouts, written once (attention_kernels.go): a layout gives the
+// kernels a packing (the S-position span of a key ciphertext, the R copies
+// a query ciphertext holds, which keys each query sees and how far the
+// value fold goes), and the decode kernels are the prefill skeleton with
+// one query that sees every cached token (S = B, R = 1) and a value fold
+// over the whole ciphertext whatever the context, so that a kernel planned
+// for the longest context serves every shorter one with the same keys.
 //
 // # Embedding
 //

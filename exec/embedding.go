@@ -22,11 +22,7 @@ type Embedding struct {
 
 // NewEmbedding plans a lookup in a Vocab x Dim table.
 func NewEmbedding(p bgv.Parameters, prof *cost.Profile, vocab, dim int) (*Embedding, error) {
-	pl, err := NewPlanner(p, prof)
-	if err != nil {
-		return nil, err
-	}
-	return pl.Embedding(vocab, dim)
+	return planned(p, prof, func(pl Planner) (*Embedding, error) { return pl.Embedding(vocab, dim) })
 }
 
 // Embedding is the checked constructor of a lookup in a Vocab x Dim table.

@@ -1,9 +1,11 @@
 package exec
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/cgsim/cgsim/model"
 )
 
@@ -14,17 +16,17 @@ func TestEmbedding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range testPresets(t) {
-		checkEmbedding(t, env(t, name), c.VocabSize, c.Dim)
+	for _, name := range hetest.Presets() {
+		checkEmbedding(t, hetest.ForTest(t, name), c.VocabSize, c.Dim)
 	}
 }
 
 // checkEmbedding looks up the first and the last token in a random table.
-func checkEmbedding(t *testing.T, e *testEnv, vocab, dim int) {
-	name := e.name
-	p := e.params
+func checkEmbedding(t *testing.T, e *hetest.Env, vocab, dim int) {
+	name := e.Name
+	p := e.Params
 	tm := p.PlaintextModulus()
-	emb, err := NewEmbedding(p, e.profile, vocab, dim)
+	emb, err := NewEmbedding(p, e.Profile, vocab, dim)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,17 +37,17 @@ func checkEmbedding(t *testing.T, e *testEnv, vocab, dim int) {
 	table := randMatrix(t, tm, vocab, dim)
 	tableT := table.Transpose()
 	for _, tok := range []int{0, vocab - 1} {
-		tally := cost.NewTally(e.profile)
+		tally := cost.NewTally(e.Profile)
 		y, err := emb.Run(sess, tally, tableT, tok)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !equalVec(y.Reveal(tm), table.Data[tok*dim:(tok+1)*dim]) {
+		if !slices.Equal(y.Reveal(tm), table.Data[tok*dim:(tok+1)*dim]) {
 			t.Errorf("%s: token %d: wrong row", name, tok)
 		}
-		checkCounters(t, tally.Cost(), emb.Estimate())
+		hetest.CheckCounters(t, "embedding", tally.Cost(), emb.Estimate())
 	}
-	if _, err := emb.Run(sess, cost.NewTally(e.profile), tableT, vocab); err == nil {
+	if _, err := emb.Run(sess, cost.NewTally(e.Profile), tableT, vocab); err == nil {
 		t.Error("out-of-range token accepted")
 	}
 	sess.Close()

@@ -1,112 +1,34 @@
 package exec
 
 import (
-	"sync"
 	"testing"
 
-	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
-	"github.com/cgsim/cgsim/calibrate"
-	"github.com/cgsim/cgsim/cost"
-	"github.com/cgsim/cgsim/params"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
-// testPresets are the presets the tests loop over: the insecure test preset
-// always, the secure bgv-n13 unless -short.
-func testPresets(t testing.TB) []string {
-	if testing.Short() {
-		return []string{"bgv-test-insecure"}
-	}
-	return []string{"bgv-test-insecure", "bgv-n13"}
-}
+// The test kit shared with package kv is internal/hetest (presets and
+// profiles, random vectors, counters); what follows needs exec's
+// unexported side.
 
-type testEnv struct {
-	name    string
-	params  bgv.Parameters
-	profile *cost.Profile
-}
-
-var (
-	envMu    sync.Mutex
-	envCache = map[string]*testEnv{}
-)
-
-// env returns the parameters of a preset and a profile for it: the
-// embedded default if there is one, else a quick calibration (3
-// repetitions: the counters, not the seconds, are what the tests check).
-func env(t testing.TB, name string) *testEnv {
-	t.Helper()
-	envMu.Lock()
-	defer envMu.Unlock()
-	if e, ok := envCache[name]; ok {
-		return e
-	}
-	pr, err := params.ByName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bp, err := pr.BGV()
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof, err := cost.Default(name)
-	if err != nil {
-		prof, err = calibrate.BGV(name, bp, calibrate.Options{Repetitions: 3, Hoisted: 4, Rounds: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	e := &testEnv{name: name, params: bp, profile: prof}
-	envCache[name] = e
-	return e
-}
-
-// checkCounters fails the test if the counters of run and est differ.
-func checkCounters(t testing.TB, run, est cost.Cost) {
-	t.Helper()
-	if d := cost.CounterDiff(run, est); len(d) != 0 {
-		t.Errorf("Run and Estimate disagree: %v", d)
-	}
-}
-
-func randVec(t testing.TB, tmod uint64, n int) []uint64 {
-	t.Helper()
-	v, err := UniformMod(tmod, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
+// share splits v into fresh shares modulo tmod.
 func share(t testing.TB, v []uint64, tmod uint64) Shared {
 	t.Helper()
-	s, err := ShareOf(v, tmod)
+	c, s := hetest.Share(v, tmod)
+	return Shared{C: c, S: s}
+}
+
+// encryptVecs plays the client's part of building an encrypted input (a
+// KV cache, a prompt's keys): it encrypts slot vectors at level and sends
+// them to the server.
+func encryptVecs(t testing.TB, s *Session, level int, vecs [][]uint64) []*rlwe.Ciphertext {
+	t.Helper()
+	_, cts, err := run(s, hetest.NopTally(), nil,
+		nothing(func(cl *Client) error { return cl.sendInputs(hetest.NopTally(), level, vecs) }),
+		func(sv *Server) ([]*rlwe.Ciphertext, error) { return sv.recvInputs(hetest.NopTally(), len(vecs)) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
-}
-
-func equalVec(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// nopTally is a tally for setup work whose cost no test checks.
-func nopTally() *cost.Tally {
-	p := &cost.Profile{Params: "none", Seconds: map[cost.Op][]float64{}}
-	for _, op := range cost.Ops() {
-		p.Seconds[op] = make([]float64, 64)
-		for i := range p.Seconds[op] {
-			p.Seconds[op][i] = 1
-		}
-	}
-	return cost.NewTally(p)
+	return cts
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"strings"
 	"testing"
+
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
 // TestRestoreChecksKeyPair restores a client from a structurally valid key
@@ -11,9 +13,9 @@ import (
 // RestoreSession refuse it with an error that says so, while the genuine
 // pair restores.
 func TestRestoreChecksKeyPair(t *testing.T) {
-	for _, name := range testPresets(t) {
+	for _, name := range hetest.Presets() {
 		t.Run(name, func(t *testing.T) {
-			p := env(t, name).params
+			p := hetest.ForTest(t, name).Params
 			s, err := NewSessionGalois(p, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -62,8 +64,8 @@ func TestRestoreChecksKeyPair(t *testing.T) {
 // test preset (b + a·s within the error bound on every prime), many
 // times over, so that the bound is not a flaky one.
 func TestKeyPairErrorBound(t *testing.T) {
-	for _, name := range testPresets(t) {
-		p := env(t, name).params
+	for _, name := range hetest.Presets() {
+		p := hetest.ForTest(t, name).Params
 		for range 5 {
 			c := NewClient(p, nil)
 			if err := checkKeyPair(p, c.sk, c.pk); err != nil {

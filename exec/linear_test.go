@@ -2,9 +2,11 @@ package exec
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/cgsim/cgsim/model"
 )
 
@@ -35,7 +37,7 @@ func modelShapes(t testing.TB, name string, withVocab bool) []linearShape {
 }
 
 func randMatrix(t testing.TB, tm uint64, rows, cols int) Matrix {
-	return Matrix{Rows: rows, Cols: cols, Data: randVec(t, tm, rows*cols)}
+	return Matrix{Rows: rows, Cols: cols, Data: hetest.RandVec(tm, rows*cols)}
 }
 
 // TestLinear runs the linear layer on every matrix shape of stories260K
@@ -46,8 +48,8 @@ func randMatrix(t testing.TB, tm uint64, rows, cols int) Matrix {
 func TestLinear(t *testing.T) {
 	shapes := modelShapes(t, "stories260K", true)
 	shapes = append(shapes, modelShapes(t, "gpt2", false)...)
-	for _, name := range testPresets(t) {
-		e := env(t, name)
+	for _, name := range hetest.Presets() {
+		e := hetest.ForTest(t, name)
 		for _, sh := range shapes {
 			// Prefill token counts: 3 (not a power of two) and 16 for the
 			// small model; 2 for GPT-2, whose layers are large.
@@ -74,14 +76,14 @@ func TestLinear(t *testing.T) {
 // checkLinear runs a linear layer out x in over m tokens (decode if m = 1)
 // on random inputs: the result equals W x mod t exactly, the counters of
 // Run equal Estimate's, and the rotations are not below the bound.
-func checkLinear(t *testing.T, e *testEnv, out, in, m int) {
-	p := e.params
+func checkLinear(t *testing.T, e *hetest.Env, out, in, m int) {
+	p := e.Params
 	tm := p.PlaintextModulus()
 	enc := Prefill
 	if m == 1 {
 		enc = Decode
 	}
-	l, err := NewLinear(p, e.profile, out, in, m, enc)
+	l, err := NewLinear(p, e.Profile, out, in, m, enc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,8 +93,8 @@ func checkLinear(t *testing.T, e *testEnv, out, in, m int) {
 	}
 	defer sess.Close()
 	w := randMatrix(t, tm, out, in)
-	x := randVec(t, tm, m*in)
-	tally := cost.NewTally(e.profile)
+	x := hetest.RandVec(tm, m*in)
+	tally := cost.NewTally(e.Profile)
 	y, err := l.Run(sess, tally, w, share(t, x, tm))
 	if err != nil {
 		t.Fatal(err)
@@ -100,11 +102,11 @@ func checkLinear(t *testing.T, e *testEnv, out, in, m int) {
 	got := y.Reveal(tm)
 	for k := 0; k < m; k++ {
 		want := w.MulVec(x[k*in:(k+1)*in], tm)
-		if !equalVec(got[k*out:(k+1)*out], want) {
+		if !slices.Equal(got[k*out:(k+1)*out], want) {
 			t.Fatalf("token %d: W x differs from the plaintext product", k)
 		}
 	}
-	checkCounters(t, tally.Cost(), l.Estimate())
+	hetest.CheckCounters(t, "linear", tally.Cost(), l.Estimate())
 	if r, lb := l.RotationCount(), l.RotationLowerBound(); r < lb {
 		t.Errorf("%d rotations, below the lower bound %d", r, lb)
 	}

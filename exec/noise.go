@@ -288,13 +288,13 @@ func (m NoiseModel) KernelSlack(cacheBits float64, level, terms int) float64 {
 	return m.LogQ(level) - 1 - m.Flooded(m.premask(m.Attention(m.FreshSK(), cacheBits, terms)))
 }
 
-// sendPlan is how a server ciphertext of payload nu at level from is sent
-// to the client: masked and flooded at level from (the flooding must fit
-// there), then rescaled down to level to, the lowest level at which it
+// returnPath is how a server ciphertext of payload nu at level from goes
+// back to the client: masked and flooded at level from (the flooding must
+// fit there), then rescaled down to level to, the lowest level at which it
 // still decrypts: fewer bytes to send. Rescaling after flooding keeps the
 // statistical security: the rescaled ciphertext is a public function of
 // the flooded one, and no function increases statistical distance.
-type sendPlan struct {
+type returnPath struct {
 	from, to  int
 	nu        float64 // payload bound of the result, before the mask
 	floodBits float64 // FloodBits of the masked result
@@ -303,25 +303,25 @@ type sendPlan struct {
 }
 
 // floodInt is the flooding bound as flood takes it: ceil(floodBits).
-func (sp sendPlan) floodInt() int { return int(math.Ceil(sp.floodBits)) }
+func (sp returnPath) floodInt() int { return int(math.Ceil(sp.floodBits)) }
 
-// planSend plans the return of a ciphertext of payload nu at level from.
-// It is an error if the flooding does not fit at that level: the
+// returnPathFor is the return path of a ciphertext of payload nu at level
+// from. It is an error if the flooding does not fit at that level: the
 // parameters are too small for the computation plus the flooding.
-func (m NoiseModel) planSend(nu float64, from int) (sendPlan, error) {
+func (m NoiseModel) returnPathFor(nu float64, from int) (returnPath, error) {
 	if from < 0 || from >= len(m.logQ) {
-		return sendPlan{}, fmt.Errorf("exec: level %d outside 0..%d", from, len(m.logQ)-1)
+		return returnPath{}, fmt.Errorf("exec: level %d outside 0..%d", from, len(m.logQ)-1)
 	}
 	if math.IsNaN(nu) || math.IsInf(nu, 0) {
-		return sendPlan{}, fmt.Errorf("exec: payload of %v bits", nu)
+		return returnPath{}, fmt.Errorf("exec: payload of %v bits", nu)
 	}
 	pre := m.premask(nu)
 	f := m.Flooded(pre)
 	if !m.Fits(f, from) {
-		return sendPlan{}, fmt.Errorf("exec: a payload of %.1f bits at level %d (log Q %.1f) leaves no room for %d bits of flooding: it would need log Q >= %.1f",
+		return returnPath{}, fmt.Errorf("exec: a payload of %.1f bits at level %d (log Q %.1f) leaves no room for %d bits of flooding: it would need log Q >= %.1f",
 			nu, from, m.LogQ(from), m.kappa, f+1)
 	}
-	sp := sendPlan{from: from, to: from, nu: nu, floodBits: m.FloodBits(pre), payload: f, kappa: m.kappa}
+	sp := returnPath{from: from, to: from, nu: nu, floodBits: m.FloodBits(pre), payload: f, kappa: m.kappa}
 	for sp.to > 0 {
 		next := m.Rescale(sp.payload, sp.to)
 		if !m.Fits(next, sp.to-1) {
@@ -337,16 +337,16 @@ func (m NoiseModel) planSend(nu float64, from int) (sendPlan, error) {
 // input of a computation (payload in -> payload out, no level consumed) so
 // that the result can still be flooded and sent: fewer bytes and cheaper
 // operations.
-func (m NoiseModel) inputLevel(compute func(nu float64) float64) (in int, send sendPlan, err error) {
+func (m NoiseModel) inputLevel(compute func(nu float64) float64) (in int, send returnPath, err error) {
 	out := compute(m.FreshSK())
 	for lvl := 0; lvl < len(m.logQ); lvl++ {
-		if sp, e := m.planSend(out, lvl); e == nil {
+		if sp, e := m.returnPathFor(out, lvl); e == nil {
 			return lvl, sp, nil
 		}
 	}
 	top := len(m.logQ) - 1
-	_, err = m.planSend(out, top)
-	return top, sendPlan{}, err
+	_, err = m.returnPathFor(out, top)
+	return top, returnPath{}, err
 }
 
 // ctBytes is the size of one framed degree-1 ciphertext at a level, as

@@ -8,6 +8,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
 // noisePresets: the noise check runs at the test preset, and at both
@@ -44,8 +45,8 @@ func TestNoiseModel(t *testing.T) {
 		run   func(t *testing.T, s *Session)
 	}
 	for _, name := range noisePresets() {
-		e := env(t, name)
-		p := e.params
+		e := hetest.ForTest(t, name)
+		p := e.Params
 		tm := p.PlaintextModulus()
 		var ks []kernel
 		for _, sh := range []struct{ out, in, m int }{{64, 64, 1}, {768, 768, 1}, {64, 64, 16}} {
@@ -53,14 +54,14 @@ func TestNoiseModel(t *testing.T) {
 			if sh.m > 1 {
 				enc = Prefill
 			}
-			l, err := NewLinear(p, e.profile, sh.out, sh.in, sh.m, enc)
+			l, err := NewLinear(p, e.Profile, sh.out, sh.in, sh.m, enc)
 			if err != nil {
 				t.Fatal(err)
 			}
 			w := randMatrix(t, tm, sh.out, sh.in)
-			x := share(t, randVec(t, tm, sh.m*sh.in), tm)
+			x := share(t, hetest.RandVec(tm, sh.m*sh.in), tm)
 			ks = append(ks, kernel{fmt.Sprintf("linear-%dx%d-m=%d", sh.out, sh.in, sh.m), l.Noise(), []Primitive{l}, func(t *testing.T, s *Session) {
-				if _, err := l.Run(s, cost.NewTally(e.profile), w, x); err != nil {
+				if _, err := l.Run(s, cost.NewTally(e.Profile), w, x); err != nil {
 					t.Fatal(err)
 				}
 			}})
@@ -74,49 +75,35 @@ func TestNoiseModel(t *testing.T) {
 		} {
 			sh := a.sh
 			kv := sh.KVHeads * sh.HeadDim
-			K := share(t, randVec(t, tm, sh.Context*kv), tm)
-			q := share(t, randVec(t, tm, sh.Heads*sh.HeadDim), tm)
-			P := share(t, randVec(t, tm, sh.Heads*sh.Context), tm)
-			sc, err := NewDecodeScores(p, e.profile, sh)
-			if err != nil {
-				t.Fatal(err)
-			}
-			vk, err := NewDecodeValues(p, e.profile, sh)
-			if err != nil {
-				t.Fatal(err)
-			}
+			K := share(t, hetest.RandVec(tm, sh.Context*kv), tm)
+			q := share(t, hetest.RandVec(tm, sh.Heads*sh.HeadDim), tm)
+			P := share(t, hetest.RandVec(tm, sh.Heads*sh.Context), tm)
+			sc, vk := decodeKernels(t, e, sh)
 			ks = append(ks, kernel{"decode-scores-" + a.label, sc.Noise(), []Primitive{sc}, func(t *testing.T, s *Session) {
-				cache := encryptCache(t, s, sc.Layout, sc.Level, K.C)
-				if _, err := sc.Run(s, cost.NewTally(e.profile), cache, K.S, q); err != nil {
+				cache := encryptVecs(t, s, sc.Level, sc.Layout.Vectors(K.C))
+				if _, err := sc.Run(s, cost.NewTally(e.Profile), cache, K.S, q); err != nil {
 					t.Fatal(err)
 				}
 			}}, kernel{"decode-values-" + a.label, vk.Noise(), []Primitive{vk}, func(t *testing.T, s *Session) {
-				cache := encryptCache(t, s, vk.Layout, vk.Level, K.C)
-				if _, err := vk.Run(s, cost.NewTally(e.profile), cache, K.S, P); err != nil {
+				cache := encryptVecs(t, s, vk.Level, vk.Layout.Vectors(K.C))
+				if _, err := vk.Run(s, cost.NewTally(e.Profile), cache, K.S, P); err != nil {
 					t.Fatal(err)
 				}
 			}})
 			psh := sh
 			psh.Context = 32
-			ps, err := NewPrefillScores(p, e.profile, psh)
-			if err != nil {
-				t.Fatal(err)
-			}
-			pv, err := NewPrefillValues(p, e.profile, psh)
-			if err != nil {
-				t.Fatal(err)
-			}
-			PK := share(t, randVec(t, tm, psh.Context*kv), tm)
-			PQ := share(t, randVec(t, tm, psh.Context*psh.Heads*psh.HeadDim), tm)
-			PP := share(t, randVec(t, tm, psh.Heads*psh.Context*psh.Context), tm)
+			ps, pv := prefillKernels(t, e, psh)
+			PK := share(t, hetest.RandVec(tm, psh.Context*kv), tm)
+			PQ := share(t, hetest.RandVec(tm, psh.Context*psh.Heads*psh.HeadDim), tm)
+			PP := share(t, hetest.RandVec(tm, psh.Heads*psh.Context*psh.Context), tm)
 			ks = append(ks, kernel{"prefill-scores-" + a.label, ps.Noise(), []Primitive{ps}, func(t *testing.T, s *Session) {
 				keys := encryptVecs(t, s, ps.Level, ps.Layout.Vectors(PK.C))
-				if _, err := ps.Run(s, cost.NewTally(e.profile), keys, PK.S, PQ); err != nil {
+				if _, err := ps.Run(s, cost.NewTally(e.Profile), keys, PK.S, PQ); err != nil {
 					t.Fatal(err)
 				}
 			}}, kernel{"prefill-values-" + a.label, pv.Noise(), []Primitive{pv}, func(t *testing.T, s *Session) {
 				vals := encryptVecs(t, s, pv.Level, pv.Layout.Vectors(PK.C))
-				if _, err := pv.Run(s, cost.NewTally(e.profile), vals, PK.S, PP); err != nil {
+				if _, err := pv.Run(s, cost.NewTally(e.Profile), vals, PK.S, PP); err != nil {
 					t.Fatal(err)
 				}
 			}})

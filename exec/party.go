@@ -321,3 +321,43 @@ func (s *Session) both(client func(*Client) error, server func(*Server) error) e
 	}
 	return cerr
 }
+
+// run is the frame of every primitive's Run: it refuses inputs of the
+// wrong size (sizes, the primitive's own check, nil when they fit), runs
+// the client's half and the server's half concurrently, each with its own
+// party (Session.both), and adds to tally the traffic the meter counted
+// between the start and the end of the exchange. C and S are what the
+// halves return.
+func run[C, S any](s *Session, tally *cost.Tally, sizes error, client func(*Client) (C, error), server func(*Server) (S, error)) (C, S, error) {
+	var (
+		c  C
+		sv S
+	)
+	if sizes != nil {
+		return c, sv, sizes
+	}
+	start := s.Meter.Begin()
+	err := s.both(func(cl *Client) error {
+		var err error
+		c, err = client(cl)
+		return err
+	}, func(srv *Server) error {
+		var err error
+		sv, err = server(srv)
+		return err
+	})
+	tally.Add(s.Meter.Since(start))
+	return c, sv, err
+}
+
+// runShared is run for a primitive whose output is shared: each half
+// returns its party's share.
+func runShared(s *Session, tally *cost.Tally, sizes error, client func(*Client) ([]uint64, error), server func(*Server) ([]uint64, error)) (Shared, error) {
+	c, sv, err := run(s, tally, sizes, client, server)
+	return Shared{C: c, S: sv}, err
+}
+
+// nothing adapts a half that returns nothing but an error to run.
+func nothing[P any](half func(P) error) func(P) (struct{}, error) {
+	return func(p P) (struct{}, error) { return struct{}{}, half(p) }
+}

@@ -3,6 +3,7 @@ package exec
 import (
 	"testing"
 
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/cgsim/cgsim/net"
 )
 
@@ -12,7 +13,7 @@ import (
 // layout before lattigo parses it. The seeds are the keys of a session with
 // two Galois keys, cut and with a forged object length.
 func FuzzRestoreKeys(f *testing.F) {
-	p := env(f, "bgv-test-insecure").params
+	p := hetest.ForTest(f, "bgv-test-insecure").Params
 	s, err := NewSessionGalois(p, []uint64{p.GaloisElement(1), p.GaloisElement(2)})
 	if err != nil {
 		f.Fatal(err)

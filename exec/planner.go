@@ -35,6 +35,17 @@ func NewPlanner(p bgv.Parameters, prof *cost.Profile) (Planner, error) {
 	return pl, pl.Check()
 }
 
+// planned is a package-level constructor: the primitive plan makes with
+// NewPlanner(p, prof), whose κ is the default StatisticalSecurity.
+func planned[T any](p bgv.Parameters, prof *cost.Profile, plan func(Planner) (T, error)) (T, error) {
+	pl, err := NewPlanner(p, prof)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return plan(pl)
+}
+
 // PlannerFor is the planner of a BGV preset: its parameters, prof (which
 // must be a profile of the same ring) and κ = pr.FixedPoint.StatSecurity
 // (StatisticalSecurity if the preset leaves it zero).
@@ -116,7 +127,7 @@ func (pl Planner) H2S(n, level int, noiseBits float64) (H2S, error) {
 	if n < 1 {
 		return H2S{}, fmt.Errorf("exec: H2S of %d elements", n)
 	}
-	sp, err := pl.NoiseModel().planSend(noiseBits, level)
+	sp, err := pl.NoiseModel().returnPathFor(noiseBits, level)
 	if err != nil {
 		return H2S{}, err
 	}

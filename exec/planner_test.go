@@ -4,21 +4,22 @@ import (
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/cgsim/cgsim/params"
 )
 
 // TestProfileMismatch: every checked constructor returns an error, never
 // panics, for a nil profile or one of another ring or scheme.
 func TestProfileMismatch(t *testing.T) {
-	e := env(t, "bgv-test-insecure")
-	p := e.params
+	e := hetest.ForTest(t, "bgv-test-insecure")
+	p := e.Params
 	other, err := cost.Default("bgv-n13") // log N 13, the parameters 11
 	if err != nil {
 		t.Fatal(err)
 	}
-	ckks := *e.profile
+	ckks := *e.Profile
 	ckks.Scheme = "CKKS"
-	short := *e.profile
+	short := *e.Profile
 	short.MaxLevel = p.MaxLevel() - 1
 	sh := AttentionShape{Heads: 2, KVHeads: 1, HeadDim: 8, Context: 4}
 	for name, prof := range map[string]*cost.Profile{"nil": nil, "other ring": other, "other scheme": &ckks, "fewer levels": &short} {
@@ -39,7 +40,7 @@ func TestProfileMismatch(t *testing.T) {
 			}
 		}
 	}
-	if _, err := NewPlanner(p, e.profile); err != nil {
+	if _, err := NewPlanner(p, e.Profile); err != nil {
 		t.Fatalf("the preset's own profile: %v", err)
 	}
 }
@@ -47,12 +48,12 @@ func TestProfileMismatch(t *testing.T) {
 // TestPlannerStatSecurity: a planner built from a preset floods for the
 // preset's κ; a larger κ floods more (and may need a higher level).
 func TestPlannerStatSecurity(t *testing.T) {
-	e := env(t, "bgv-test-insecure")
+	e := hetest.ForTest(t, "bgv-test-insecure")
 	pr, err := params.ByName("bgv-test-insecure")
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := PlannerFor(pr, e.profile)
+	pl, err := PlannerFor(pr, e.Profile)
 	if err != nil {
 		t.Fatal(err)
 	}

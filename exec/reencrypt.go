@@ -76,6 +76,52 @@ func (r Reencrypt) Estimate() cost.Cost {
 	return total.Add(cost.Cost{Rounds: 1})
 }
 
+// Run re-encrypts the server's ciphertexts cts (Return.Cts() of them at
+// Return.Level) and returns the server's output ciphertexts, one slice
+// per group.
+func (r Reencrypt) Run(s *Session, tally *cost.Tally, cts []*rlwe.Ciphertext) ([][]*rlwe.Ciphertext, error) {
+	sizes := r.check()
+	if len(cts) != r.Return.Cts() {
+		sizes = fmt.Errorf("exec: re-encryption of %d ciphertexts given %d", r.Return.Cts(), len(cts))
+	}
+	_, out, err := run(s, tally, sizes,
+		nothing(func(cl *Client) error { return r.client(cl, tally) }),
+		func(sv *Server) ([][]*rlwe.Ciphertext, error) { return r.server(sv, tally, cts) })
+	return out, err
+}
+
+// client is the client's half: it receives and decrypts its share of the
+// returned vector, lays it out for each group and encrypts it fresh.
+func (r Reencrypt) client(cl *Client, tally *cost.Tally) error {
+	y, err := r.Return.client(cl, tally)
+	if err != nil {
+		return err
+	}
+	for _, g := range r.Groups {
+		if err := r.c2s(g).client(cl, tally, r.relay(g, y)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// server is the server's half: it masks, floods and sends its
+// ciphertexts, keeps the masks, lays them out for each group, receives the
+// client's fresh ciphertexts and adds them.
+func (r Reencrypt) server(sv *Server, tally *cost.Tally, cts []*rlwe.Ciphertext) ([][]*rlwe.Ciphertext, error) {
+	masks, err := r.Return.server(sv, tally, cts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]*rlwe.Ciphertext, len(r.Groups))
+	for i, g := range r.Groups {
+		if out[i], err = r.c2s(g).server(sv, tally, r.relay(g, masks)); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // check validates the groups' maps against the returned vector.
 func (r Reencrypt) check() error {
 	p := r.Return.Params
@@ -113,61 +159,6 @@ func (r Reencrypt) relay(g ReencryptGroup, y []uint64) []uint64 {
 		}
 	}
 	return out
-}
-
-// Run re-encrypts the server's ciphertexts cts (Return.Cts() of them at
-// Return.Level) and returns the server's output ciphertexts, one slice
-// per group.
-func (r Reencrypt) Run(s *Session, tally *cost.Tally, cts []*rlwe.Ciphertext) ([][]*rlwe.Ciphertext, error) {
-	if len(cts) != r.Return.Cts() {
-		return nil, fmt.Errorf("exec: re-encryption of %d ciphertexts given %d", r.Return.Cts(), len(cts))
-	}
-	if err := r.check(); err != nil {
-		return nil, err
-	}
-	start := s.Meter.Begin()
-	var out [][]*rlwe.Ciphertext
-	err := s.both(func(cl *Client) error {
-		return r.client(cl, tally)
-	}, func(sv *Server) error {
-		var err error
-		out, err = r.server(sv, tally, cts)
-		return err
-	})
-	tally.Add(s.Meter.Since(start))
-	return out, err
-}
-
-// client is the client's half: it receives and decrypts its share of the
-// returned vector, lays it out for each group and encrypts it fresh.
-func (r Reencrypt) client(cl *Client, tally *cost.Tally) error {
-	y, err := r.Return.client(cl, tally)
-	if err != nil {
-		return err
-	}
-	for _, g := range r.Groups {
-		if err := r.c2s(g).client(cl, tally, r.relay(g, y)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// server is the server's half: it masks, floods and sends its
-// ciphertexts, keeps the masks, lays them out for each group, receives the
-// client's fresh ciphertexts and adds them.
-func (r Reencrypt) server(sv *Server, tally *cost.Tally, cts []*rlwe.Ciphertext) ([][]*rlwe.Ciphertext, error) {
-	masks, err := r.Return.server(sv, tally, cts)
-	if err != nil {
-		return nil, err
-	}
-	out := make([][]*rlwe.Ciphertext, len(r.Groups))
-	for i, g := range r.Groups {
-		if out[i], err = r.c2s(g).server(sv, tally, r.relay(g, masks)); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 func mulModT(a, b, t uint64) uint64 {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
 // TestReencrypt re-encrypts two ciphertexts into two groups at different
@@ -12,22 +13,22 @@ import (
 // the second, zero elsewhere): the outputs decrypt to the relaid values,
 // and the Run's counters equal the Estimate's, one round in all.
 func TestReencrypt(t *testing.T) {
-	for _, name := range testPresets(t) {
+	for _, name := range hetest.Presets() {
 		t.Run(name, func(t *testing.T) {
-			e := env(t, name)
-			p := e.params
+			e := hetest.ForTest(t, name)
+			p := e.Params
 			sess, err := NewSession(p)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer sess.Close()
 			N, tm := p.MaxSlots(), p.PlaintextModulus()
-			x := randVec(t, tm, 2*N)
-			cts, err := NewC2S(p, e.profile, 2*N).Run(sess, cost.NewTally(e.profile), share(t, x, tm))
+			x := hetest.RandVec(tm, 2*N)
+			cts, err := NewC2S(p, e.Profile, 2*N).Run(sess, cost.NewTally(e.Profile), share(t, x, tm))
 			if err != nil {
 				t.Fatal(err)
 			}
-			ret, err := NewH2S(p, e.profile, 2*N, p.MaxLevel(), NewNoiseModel(p).FreshSK())
+			ret, err := NewH2S(p, e.Profile, 2*N, p.MaxLevel(), NewNoiseModel(p).FreshSK())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -43,12 +44,12 @@ func TestReencrypt(t *testing.T) {
 				}
 			}
 			re := Reencrypt{Return: ret, Groups: []ReencryptGroup{rev, keep}}
-			tally := cost.NewTally(e.profile)
+			tally := cost.NewTally(e.Profile)
 			out, err := re.Run(sess, tally, cts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkCounters(t, tally.Cost(), re.Estimate())
+			hetest.CheckCounters(t, "re-encryption", tally.Cost(), re.Estimate())
 			if got := tally.Cost().Rounds; got != 1 {
 				t.Errorf("%d rounds, want 1", got)
 			}
@@ -61,11 +62,11 @@ func TestReencrypt(t *testing.T) {
 						t.Fatalf("group %d: output at level %d, want %d", gi, ct.Level(), g.Level)
 					}
 				}
-				back, err := NewH2S(p, e.profile, g.Cts*N, g.Level, NewNoiseModel(p).FreshSK())
+				back, err := NewH2S(p, e.Profile, g.Cts*N, g.Level, NewNoiseModel(p).FreshSK())
 				if err != nil {
 					t.Fatal(err)
 				}
-				y, err := back.Run(sess, cost.NewTally(e.profile), out[gi])
+				y, err := back.Run(sess, cost.NewTally(e.Profile), out[gi])
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -84,7 +85,7 @@ func TestReencrypt(t *testing.T) {
 			// anything is sent.
 			bad := Reencrypt{Return: ret, Groups: []ReencryptGroup{{Level: 0, Cts: 1, Map: make([]int, N), Scale: []uint64{1}}}}
 			bad.Groups[0].Map[5] = 2 * N
-			if _, err := bad.Run(sess, cost.NewTally(e.profile), cts); err == nil {
+			if _, err := bad.Run(sess, cost.NewTally(e.Profile), cts); err == nil {
 				t.Fatal("a map entry beyond the vector was accepted")
 			}
 		})

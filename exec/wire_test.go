@@ -10,6 +10,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/cgsim/cgsim/net"
 )
 
@@ -107,8 +108,8 @@ func malformed(b []byte) map[string][]byte {
 // valid frame; none crashes. A flipped coefficient bit may leave a valid
 // ciphertext: then it must parse to a well-formed one.
 func TestMalformedCiphertexts(t *testing.T) {
-	e := env(t, "bgv-test-insecure")
-	p := e.params
+	e := hetest.ForTest(t, "bgv-test-insecure")
+	p := e.Params
 	for _, level := range []int{0, 2} {
 		b := validCiphertext(t, p, level)
 		if _, err := UnmarshalCiphertext(p, b); err != nil {
@@ -138,11 +139,11 @@ func TestMalformedCiphertexts(t *testing.T) {
 				if side == "server" {
 					_ = cc.Send(msg)
 					sv := &Server{params: p, conn: sc}
-					_, err = sv.recvInputs(nopTally(), 1)
+					_, err = sv.recvInputs(hetest.NopTally(), 1)
 				} else {
 					_ = sc.Send(msg)
 					cl := &Client{params: p, conn: cc}
-					_, err = cl.recvOutputs(nopTally(), 1)
+					_, err = cl.recvOutputs(hetest.NopTally(), 1)
 				}
 				closePipe()
 				if err == nil {
@@ -158,8 +159,8 @@ func TestMalformedCiphertexts(t *testing.T) {
 // element list): each is an error, none crashes; the undamaged exchange
 // builds a server.
 func TestMalformedKeys(t *testing.T) {
-	e := env(t, "bgv-test-insecure")
-	p := e.params
+	e := hetest.ForTest(t, "bgv-test-insecure")
+	p := e.Params
 	// Record a valid exchange: public key, Galois list, relinearization
 	// key, two Galois keys.
 	cc, sc, _, closePipe := net.Pipe()
@@ -276,8 +277,8 @@ func TestMalformedKeys(t *testing.T) {
 // corruptions of TestMalformedCiphertexts; go test -fuzz
 // FuzzUnmarshalCiphertext explores from them.
 func FuzzUnmarshalCiphertext(f *testing.F) {
-	e := env(f, "bgv-test-insecure")
-	p := e.params
+	e := hetest.ForTest(f, "bgv-test-insecure")
+	p := e.Params
 	for _, level := range []int{0, 1} {
 		b := validCiphertext(f, p, level)
 		f.Add(b)
@@ -304,8 +305,8 @@ func FuzzUnmarshalCiphertext(f *testing.F) {
 // FuzzGaloisList: the Galois element list of a key exchange never crashes
 // its parser, and what it accepts is a valid list.
 func FuzzGaloisList(f *testing.F) {
-	e := env(f, "bgv-test-insecure")
-	p := e.params
+	e := hetest.ForTest(f, "bgv-test-insecure")
+	p := e.Params
 	good, _ := galoisList{p.GaloisElement(1), p.GaloisElement(2)}.MarshalBinary()
 	f.Add(good)
 	f.Add([]byte{})

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
 // decodeAttention runs exec's decode kernels of a layer over the cache
@@ -57,10 +58,10 @@ func TestDecodeAttentionOverCache(t *testing.T) {
 				t.Fatal(err)
 			}
 			var pk plainKV
-			appendTokens(t, s, nopTally(t), c, n, &pk)
+			appendTokens(t, s, hetest.NopTally(), c, n, &pk)
 			tm := cfg.Params.PlaintextModulus()
-			q := randVec(t, tm, cfg.Heads*cfg.HeadDim)
-			w := randVec(t, tm, cfg.Heads*n)
+			q := hetest.RandVec(tm, cfg.Heads*cfg.HeadDim)
+			w := hetest.RandVec(tm, cfg.Heads*n)
 			prep := cost.NewTally(cfg.Profile)
 			got, out := decodeAttentionPrep(t, s, prep, c, q, w)
 			tr := cfg.NewTrajectory()
@@ -69,7 +70,7 @@ func TestDecodeAttentionOverCache(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			checkCounters(t, "kernel inputs", prep.Cost(), tr.Prepare())
+			hetest.CheckCounters(t, "kernel inputs", prep.Cost(), tr.Prepare())
 			checkAttention(t, cfg, pk, n, q, w, got, out)
 		})
 	}
@@ -90,11 +91,11 @@ func decodeAttentionPrep(t testing.TB, s *exec.Session, prep *cost.Tally, c *Cac
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := sc.Run(s, nopTally(t), kc, kS, share(t, q, tm))
+	r, err := sc.Run(s, hetest.NopTally(), kc, kS, share(t, q, tm))
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := vk.Run(s, nopTally(t), vc, vS, share(t, w, tm))
+	o, err := vk.Run(s, hetest.NopTally(), vc, vS, share(t, w, tm))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +110,7 @@ func checkAttention(t testing.TB, cfg Config, pk plainKV, n int, q, w, scores, o
 		for j := 0; j < n; j++ {
 			var want uint64
 			for e := 0; e < d; e++ {
-				want = (want + mulModT(q[h*d+e], pk.k[j*kv+(h/G)*d+e], tm)) % tm
+				want = (want + hetest.MulMod(q[h*d+e], pk.k[j*kv+(h/G)*d+e], tm)) % tm
 			}
 			if scores[h*n+j] != want {
 				t.Fatalf("score head %d token %d: got %d, want %d", h, j, scores[h*n+j], want)
@@ -118,7 +119,7 @@ func checkAttention(t testing.TB, cfg Config, pk plainKV, n int, q, w, scores, o
 		for e := 0; e < d; e++ {
 			var want uint64
 			for j := 0; j < n; j++ {
-				want = (want + mulModT(w[h*n+j], pk.v[j*kv+(h/G)*d+e], tm)) % tm
+				want = (want + hetest.MulMod(w[h*n+j], pk.v[j*kv+(h/G)*d+e], tm)) % tm
 			}
 			if out[h*d+e] != want {
 				t.Fatalf("output head %d element %d: got %d, want %d", h, e, out[h*d+e], want)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
 // BenchmarkPerToken measures one decode step's cache work at contexts 64
@@ -46,7 +47,7 @@ func BenchmarkPerToken(b *testing.B) {
 					}
 					var pk plainKV
 					in := prefillOf(b, s, cfg, ctx, &pk)
-					if err := c.Switch(s, nopTally(b), 0, in); err != nil {
+					if err := c.Switch(s, hetest.NopTally(), 0, in); err != nil {
 						b.Fatal(err)
 					}
 					_, tr, err := cfg.EstimateSwitch(ctx, in.Level, in.Bits)
@@ -69,17 +70,17 @@ func BenchmarkPerToken(b *testing.B) {
 						b.StartTimer()
 					}
 					b.StopTimer()
-					k, v := share(b, randVec(b, tm, cfg.KVDim()), tm), share(b, randVec(b, tm, cfg.KVDim()), tm)
+					k, v := share(b, hetest.RandVec(tm, cfg.KVDim()), tm), share(b, hetest.RandVec(tm, cfg.KVDim()), tm)
 					var src *Source
 					if cfg.Method == Homomorphic {
 						var err error
-						if src, err = NewSource(s, nopTally(b), cfg, k, v); err != nil {
+						if src, err = NewSource(s, hetest.NopTally(), cfg, k, v); err != nil {
 							b.Fatal(err)
 						}
 					}
 					n := c.Len() + 1
-					q := randVec(b, tm, cfg.Heads*cfg.HeadDim)
-					w := randVec(b, tm, cfg.Heads*n)
+					q := hetest.RandVec(tm, cfg.Heads*cfg.HeadDim)
+					w := hetest.RandVec(tm, cfg.Heads*n)
 					b.StartTimer()
 					tally := cost.NewTally(cfg.Profile)
 					var err error

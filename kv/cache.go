@@ -144,12 +144,12 @@ func (c *Cache) Append(s *exec.Session, tally *cost.Tally, layer int, k, v exec.
 			return fmt.Errorf("kv: %s share of %d/%d elements, want %d", kindName(i), len(x.C), len(x.S), kv)
 		}
 	}
-	pl, err := cfg.planAppend(&l.led)
+	ap, err := cfg.nextAppend(&l.led)
 	if err != nil {
 		return err
 	}
 	N := cfg.Params.MaxSlots()
-	jj := pl.pos % cfg.Layout.TokensPerCt
+	jj := ap.pos % cfg.Layout.TokensPerCt
 	groups := map[int][]int{}
 	for kind := 0; kind < 2; kind++ {
 		groups[cfg.HomeLevel[kind]] = append(groups[cfg.HomeLevel[kind]], kind)
@@ -177,21 +177,21 @@ func (c *Cache) Append(s *exec.Session, tally *cost.Tally, layer int, k, v exec.
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("kv: appending token %d to layer %d: %w", pl.pos, layer, err)
+		return fmt.Errorf("kv: appending token %d to layer %d: %w", ap.pos, layer, err)
 	}
 	for kind := 0; kind < 2; kind++ {
-		if pl.empty {
+		if ap.empty {
 			l.cts[kind] = append(l.cts[kind], fresh[kind])
 		} else {
-			ct := l.cts[kind][pl.ct]
+			ct := l.cts[kind][ap.ct]
 			if err := c.add(tally, ct, fresh[kind]); err != nil {
 				return err
 			}
 		}
 		l.shares[kind] = append(l.shares[kind], tok[kind].S...)
 	}
-	cfg.applyAppend(&l.led, pl)
-	return c.finishStep(s, tally, l, pl.ct)
+	cfg.applyAppend(&l.led, ap)
+	return c.finishStep(s, tally, l, ap.ct)
 }
 
 func (c *Cache) add(tally *cost.Tally, acc, x *rlwe.Ciphertext) error {
@@ -210,11 +210,11 @@ func (c *Cache) add(tally *cost.Tally, acc, x *rlwe.Ciphertext) error {
 // the cache's memory and lost levels.
 func (c *Cache) finishStep(s *exec.Session, tally *cost.Tally, l *layerCache, touched int) error {
 	cfg := c.cfg
-	rp, err := cfg.planRefresh(&l.led, touched)
+	rr, err := cfg.dueRefresh(&l.led, touched)
 	if err != nil {
 		return err
 	}
-	if err := c.refresh(s, tally, l, rp); err != nil {
+	if err := c.refresh(s, tally, l, rr); err != nil {
 		return err
 	}
 	if err := cfg.checkSafe(&l.led, touched); err != nil {
@@ -234,17 +234,17 @@ func (c *Cache) finishStep(s *exec.Session, tally *cost.Tally, l *layerCache, to
 // what it received. The shares are multiplied by the home level's scale
 // and the ciphertexts relabelled with it, so that rescaling to the kernel
 // level later leaves scale 1.
-func (c *Cache) refresh(s *exec.Session, tally *cost.Tally, l *layerCache, rp refreshPlan) error {
-	if rp.empty() {
+func (c *Cache) refresh(s *exec.Session, tally *cost.Tally, l *layerCache, rr refreshRound) error {
+	if rr.empty() {
 		return nil
 	}
 	cfg := c.cfg
 	p := cfg.Params
 	N := p.MaxSlots()
-	cts := make([]*rlwe.Ciphertext, len(rp.due))
-	for i, d := range rp.due {
+	cts := make([]*rlwe.Ciphertext, len(rr.due))
+	for i, d := range rr.due {
 		ct := l.cts[d[0]][d[1]]
-		for ct.Level() > rp.level {
+		for ct.Level() > rr.level {
 			lvl := ct.Level()
 			if err := c.eval.Rescale(ct, ct); err != nil {
 				return fmt.Errorf("kv: rescaling for refresh: %w", err)
@@ -255,13 +255,13 @@ func (c *Cache) refresh(s *exec.Session, tally *cost.Tally, l *layerCache, rp re
 	}
 	// The public map: output ciphertext j of home level h is due
 	// ciphertext homes[h][j], times the home level's scale.
-	re := rp.re
-	re.Groups = append([]exec.ReencryptGroup(nil), rp.re.Groups...)
-	for gi, h := range levelGroups(rp.homes) {
+	re := rr.re
+	re.Groups = append([]exec.ReencryptGroup(nil), rr.re.Groups...)
+	for gi, h := range levelGroups(rr.homes) {
 		g := &re.Groups[gi]
 		g.Map, g.Scale = make([]int, N*g.Cts), make([]uint64, g.Cts)
-		for j, i := range rp.homes[h] {
-			g.Scale[j] = scaleAt(p, cfg.KernelLevel[rp.due[i][0]], h)
+		for j, i := range rr.homes[h] {
+			g.Scale[j] = scaleAt(p, cfg.KernelLevel[rr.due[i][0]], h)
 			for e := 0; e < N; e++ {
 				g.Map[j*N+e] = i*N + e
 			}
@@ -271,16 +271,16 @@ func (c *Cache) refresh(s *exec.Session, tally *cost.Tally, l *layerCache, rp re
 	if err != nil {
 		return fmt.Errorf("kv: refresh round: %w", err)
 	}
-	for gi, h := range levelGroups(rp.homes) {
-		for j, i := range rp.homes[h] {
+	for gi, h := range levelGroups(rr.homes) {
+		for j, i := range rr.homes[h] {
 			ct := out[gi][j]
 			ct.Scale = p.NewScale(re.Groups[gi].Scale[j])
-			d := rp.due[i]
+			d := rr.due[i]
 			l.cts[d[0]][d[1]] = ct
 		}
 	}
-	tally.Add(cost.Cost{Refreshes: int64(len(rp.due))})
-	cfg.applyRefresh(&l.led, rp)
+	tally.Add(cost.Cost{Refreshes: int64(len(rr.due))})
+	cfg.applyRefresh(&l.led, rr)
 	return nil
 }
 
@@ -349,27 +349,27 @@ func (c *Cache) AppendSource(s *exec.Session, tally *cost.Tally, layer int, src 
 			return fmt.Errorf("kv: %s source: want a degree-1 ciphertext at level %d and %d server shares", kindName(kind), cfg.SourceLevel, kv)
 		}
 	}
-	pl, err := cfg.planAppend(&l.led)
+	ap, err := cfg.nextAppend(&l.led)
 	if err != nil {
 		return err
 	}
-	jj := pl.pos % cfg.Layout.TokensPerCt
+	jj := ap.pos % cfg.Layout.TokensPerCt
 	for kind := 0; kind < 2; kind++ {
 		var acc *rlwe.Ciphertext
-		if !pl.empty {
-			acc = l.cts[kind][pl.ct]
+		if !ap.empty {
+			acc = l.cts[kind][ap.ct]
 		}
-		out, err := c.homStep(tally, kind, srcs[kind], acc, pl.srcTo[kind], jj)
+		out, err := c.homStep(tally, kind, srcs[kind], acc, ap.srcTo[kind], jj)
 		if err != nil {
 			return err
 		}
-		if pl.empty {
+		if ap.empty {
 			l.cts[kind] = append(l.cts[kind], out)
 		}
 		l.shares[kind] = append(l.shares[kind], shares[kind]...)
 	}
-	cfg.applyAppend(&l.led, pl)
-	return c.finishStep(s, tally, l, pl.ct)
+	cfg.applyAppend(&l.led, ap)
+	return c.finishStep(s, tally, l, ap.ct)
 }
 
 // homStep is the server's homomorphic append of the source src into the

@@ -3,10 +3,12 @@ package kv
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
 // safeCombos are the (method, policy) pairs that are supposed to be safe
@@ -53,14 +55,14 @@ func TestAppendDecrypts(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkCounters(t, fmt.Sprintf("tokens %d..%d", prev, n), tally.Cost(), est)
+				hetest.CheckCounters(t, fmt.Sprintf("tokens %d..%d", prev, n), tally.Cost(), est)
 				prev = n
 				for kind := 0; kind < 2; kind++ {
 					want := pk.k
 					if kind == kindV {
 						want = pk.v
 					}
-					if got := reveal(t, s, c, 0, kind); !equalVec(got, want) {
+					if got := reveal(t, s, c, 0, kind); !slices.Equal(got, want) {
 						t.Fatalf("after %d tokens the %s cache decrypts wrong", n, kindName(kind))
 					}
 				}
@@ -75,8 +77,7 @@ func TestAppendDecrypts(t *testing.T) {
 // below what the next product needs is an error at configuration time,
 // and the runtime guard stops the operation before it runs.
 func TestUnsafePolicyRejected(t *testing.T) {
-	e := env(t, "bgv-test-insecure")
-	base := Config{Preset: e.name, Planner: e.planner, Layers: 1, Heads: 4, KVHeads: 2, HeadDim: 16, MaxContext: 64}
+	base := Config{Preset: "bgv-test-insecure", Planner: planner(t, "bgv-test-insecure"), Layers: 1, Heads: 4, KVHeads: 2, HeadDim: 16, MaxContext: 64}
 	for _, tc := range []struct {
 		name string
 		m    Method
@@ -112,12 +113,12 @@ func TestUnsafePolicyRejected(t *testing.T) {
 	var pk plainKV
 	appendTokens(t, s, cost.NewTally(ok.Profile), c, 2, &pk)
 	tm := ok.Params.PlaintextModulus()
-	k, v := share(t, randVec(t, tm, ok.KVDim()), tm), share(t, randVec(t, tm, ok.KVDim()), tm)
-	src, err := NewSource(s, nopTally(t), ok, k, v)
+	k, v := share(t, hetest.RandVec(tm, ok.KVDim()), tm), share(t, hetest.RandVec(tm, ok.KVDim()), tm)
+	src, err := NewSource(s, hetest.NopTally(), ok, k, v)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.AppendSource(s, nopTally(t), 0, src); !errors.Is(err, ErrBudget) {
+	if err := c.AppendSource(s, hetest.NopTally(), 0, src); !errors.Is(err, ErrBudget) {
 		t.Fatalf("third append: %v, want ErrBudget", err)
 	}
 	if c.Len() != 2 {
@@ -128,7 +129,7 @@ func TestUnsafePolicyRejected(t *testing.T) {
 		if kind == kindV {
 			want = pk.v
 		}
-		if !equalVec(reveal(t, s, c, 0, kind), want) {
+		if !slices.Equal(reveal(t, s, c, 0, kind), want) {
 			t.Fatalf("%s cache wrong after the refused append", kindName(kind))
 		}
 	}

@@ -208,7 +208,7 @@ func NewConfig(cfg Config) (Config, error) {
 	// only rise, so this ends).
 	var bits [2]float64
 	for iter := 0; ; iter++ {
-		if err := cfg.plan(pln, bits); err != nil {
+		if err := cfg.planKernels(pln, bits); err != nil {
 			if iter > 0 {
 				return Config{}, fmt.Errorf("kv: %s with %s appends and refresh %s: the cache's key and value ciphertexts reach %.1f bits of payload, more than the decode kernels can flood for %d bits of statistical security: %w (%v; a lazy refresh policy bounds the cache's noise)",
 					cfg.Preset, cfg.Method, cfg.Policy, bits, pln.NoiseModel().StatSecurity(), ErrBudget, err)
@@ -237,10 +237,10 @@ func NewConfig(cfg Config) (Config, error) {
 	return cfg, nil
 }
 
-// plan plans the decode kernels at MaxContext for a cache whose
+// planKernels plans the decode kernels at MaxContext for a cache whose
 // ciphertexts carry at most bits of payload at the kernel levels, and
 // derives the levels and budgets from them.
-func (cfg *Config) plan(pln exec.Planner, bits [2]float64) error {
+func (cfg *Config) planKernels(pln exec.Planner, bits [2]float64) error {
 	p := cfg.Params
 	cfg.CacheBits = bits
 	sc, err := pln.DecodeScores(cfg.KernelShape(kindK, cfg.MaxContext))
@@ -284,7 +284,7 @@ func (cfg *Config) plan(pln exec.Planner, bits [2]float64) error {
 // checks (NewConfig makes those after planning).
 //
 // A step (an append and its refresh round) changes only the ciphertext it
-// appends to (planRefresh considers the touched ciphertext only), so after
+// appends to (dueRefresh considers the touched ciphertext only), so after
 // the starting ledger is noted whole, each step notes that one ciphertext
 // of each kind: linear in MaxContext. The maxima are those of noting every
 // ciphertext after every step, as a max over unchanged states is unchanged
@@ -305,18 +305,18 @@ func (cfg Config) cacheBound() (bits [2]float64, err error) {
 			}
 		}
 		for l.tokens < cfg.MaxContext {
-			pl, err := cfg.planAppend(l)
+			ap, err := cfg.nextAppend(l)
 			if err != nil {
 				return bits, err
 			}
-			cfg.applyAppend(l, pl)
-			rp, err := cfg.planRefresh(l, pl.ct)
+			cfg.applyAppend(l, ap)
+			rr, err := cfg.dueRefresh(l, ap.ct)
 			if err != nil {
 				return bits, err
 			}
-			cfg.applyRefresh(l, rp)
+			cfg.applyRefresh(l, rr)
 			for k := range l.states {
-				note(k, l.states[k][pl.ct])
+				note(k, l.states[k][ap.ct])
 			}
 		}
 	}

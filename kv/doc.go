@@ -31,14 +31,16 @@
 // ciphertext per B tokens. stories260K (KVDim 32): B = 64 at the test
 // preset (N = 2048), 256 at bgv-n13, 512 at bgv-n14.
 //
-// Prefill layout ([PrefillLayout]): feature-major, element e of token j at
-// flat slot e·M + j (M = tokens rounded up to a power of two), as the
-// matrix-matrix kernels consume it. [Cache.Switch] moves a prefilled layer
-// to the decode layout once: the server masks and floods the prefill
-// ciphertexts (one H2S flight for K and V), the client decrypts its masked
-// share, lays it out in the decode layout and encrypts it fresh, the
-// server adds its mask laid out the same way (exec.Reencrypt). One round
-// per layer: [Config.EstimateSwitch].
+// Switch layout ([SwitchLayout]): feature-major, element e of token j at
+// flat slot e·M + j (M = tokens rounded up to a power of two), the layout
+// in which the client encrypts a prompt's keys and values for the cache
+// (exec's prefill kernels read theirs in exec.PromptLayout).
+// [Cache.Switch] moves a prefilled layer to the decode layout once: the
+// server masks and floods the switch-layout ciphertexts (one H2S flight
+// for K and V), the client decrypts its masked share, lays it out in the
+// decode layout and encrypts it fresh, the server adds its mask laid out
+// the same way (exec.Reencrypt). One round per layer:
+// [Config.EstimateSwitch].
 //
 // # Appending a token
 //

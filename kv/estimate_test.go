@@ -7,6 +7,7 @@ import (
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
 // TestRunEqualsEstimate: for each method, policy and threshold, the
@@ -42,7 +43,7 @@ func TestRunEqualsEstimate(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					checkCounters(t, "appends", tally.Cost(), est)
+					hetest.CheckCounters(t, "appends", tally.Cost(), est)
 					if got := tally.Cost().PeakMemoryBytes; got != c.Memory() && m == ClientEncrypt {
 						t.Errorf("peak %d, resident %d", got, c.Memory())
 					}
@@ -80,11 +81,11 @@ func TestAppendN14(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkCounters(t, "appends", tally.Cost(), est)
+			hetest.CheckCounters(t, "appends", tally.Cost(), est)
 			tm := cfg.Params.PlaintextModulus()
-			q := randVec(t, tm, cfg.Heads*cfg.HeadDim)
-			w := randVec(t, tm, cfg.Heads*sc.n)
-			sco, out := decodeAttention(t, s, nopTally(t), c, 0, q, w)
+			q := hetest.RandVec(tm, cfg.Heads*cfg.HeadDim)
+			w := hetest.RandVec(tm, cfg.Heads*sc.n)
+			sco, out := decodeAttention(t, s, hetest.NopTally(), c, 0, q, w)
 			checkAttention(t, cfg, pk, sc.n, q, w, sco, out)
 		})
 	}
@@ -112,7 +113,7 @@ func TestMemory(t *testing.T) {
 	}
 	var pk plainKV
 	B := cfg.Layout.TokensPerCt
-	appendTokens(t, s, nopTally(t), c, 2*B, &pk)
+	appendTokens(t, s, hetest.NopTally(), c, 2*B, &pk)
 	per := float64(c.Memory()) / float64(2*B)
 	if math.Abs(per-cfg.BytesPerToken()) > 1e-9*per {
 		t.Errorf("memory per token %.1f, BytesPerToken %.1f", per, cfg.BytesPerToken())

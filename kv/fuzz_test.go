@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
 // FuzzParseCache checks that no server cache file makes parseCache panic or
@@ -21,7 +23,7 @@ func FuzzParseCache(f *testing.F) {
 			f.Fatal(err)
 		}
 		var pk plainKV
-		appendTokens(f, s, nopTally(f), c, n, &pk)
+		appendTokens(f, s, hetest.NopTally(), c, n, &pk)
 		path := filepath.Join(f.TempDir(), "server.kv")
 		if err := c.Save(path, []byte("keys")); err != nil {
 			f.Fatal(err)

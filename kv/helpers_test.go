@@ -1,57 +1,23 @@
 package kv
 
 import (
-	"math/bits"
-	"sync"
 	"testing"
-
-	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
-	"github.com/cgsim/cgsim/params"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
-type testEnv struct {
-	name    string
-	params  bgv.Parameters
-	profile *cost.Profile
-	planner exec.Planner // the preset's protocol context
-}
-
-var (
-	envMu    sync.Mutex
-	envCache = map[string]*testEnv{}
-)
-
-// env returns a preset's parameters and its embedded profile (the tests
-// check counters, not seconds).
-func env(t testing.TB, name string) *testEnv {
+// planner is a preset's protocol context: exec.PlannerFor over the
+// parameters and profile of the shared test kit.
+func planner(t testing.TB, preset string) exec.Planner {
 	t.Helper()
-	envMu.Lock()
-	defer envMu.Unlock()
-	if e, ok := envCache[name]; ok {
-		return e
-	}
-	pr, err := params.ByName(name)
+	e := hetest.ForTest(t, preset)
+	pl, err := exec.PlannerFor(e.Preset, e.Profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	bp, err := pr.BGV()
-	if err != nil {
-		t.Fatal(err)
-	}
-	prof, err := cost.Default(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pl, err := exec.PlannerFor(pr, prof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &testEnv{name: name, params: bp, profile: prof, planner: pl}
-	envCache[name] = e
-	return e
+	return pl
 }
 
 // smallShape: 4 query heads over 2 KV heads of 16 (grouped-query): KVDim
@@ -66,8 +32,7 @@ var storiesShape = shape{layers: 5, heads: 8, kvHeads: 4, headDim: 8}
 
 func newConfig(t testing.TB, preset string, sh shape, maxCtx int, m Method, pol Policy) Config {
 	t.Helper()
-	e := env(t, preset)
-	cfg, err := NewConfig(Config{Preset: preset, Planner: e.planner, Layers: sh.layers, Heads: sh.heads,
+	cfg, err := NewConfig(Config{Preset: preset, Planner: planner(t, preset), Layers: sh.layers, Heads: sh.heads,
 		KVHeads: sh.kvHeads, HeadDim: sh.headDim, MaxContext: maxCtx, Method: m, Policy: pol})
 	if err != nil {
 		t.Fatal(err)
@@ -97,32 +62,11 @@ func newSession(t testing.TB, cfg Config) *exec.Session {
 	return s
 }
 
-func randVec(t testing.TB, tm uint64, n int) []uint64 {
-	t.Helper()
-	v, err := exec.UniformMod(tm, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
-}
-
 func share(t testing.TB, v []uint64, tm uint64) exec.Shared {
 	t.Helper()
-	s, err := exec.ShareOf(v, tm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	c, s := hetest.Share(v, tm)
+	return exec.Shared{C: c, S: s}
 }
-
-func mulModT(a, b, t uint64) uint64 {
-	hi, lo := bits.Mul64(a, b)
-	_, r := bits.Div64(hi%t, lo, t)
-	return r
-}
-
-// nopTally is for work whose cost no test checks.
-func nopTally(t testing.TB) *cost.Tally { return cost.NewTally(env(t, "bgv-test-insecure").profile) }
 
 // plainKV is the plaintext K and V (tokens x KVDim) of what was appended.
 type plainKV struct{ k, v []uint64 }
@@ -135,7 +79,7 @@ func appendTokens(t testing.TB, s *exec.Session, tally *cost.Tally, c *Cache, n 
 	tm := cfg.Params.PlaintextModulus()
 	kv := cfg.KVDim()
 	for i := 0; i < n; i++ {
-		k, v := randVec(t, tm, kv), randVec(t, tm, kv)
+		k, v := hetest.RandVec(tm, kv), hetest.RandVec(tm, kv)
 		pk.k = append(pk.k, k...)
 		pk.v = append(pk.v, v...)
 		for l := 0; l < cfg.Layers; l++ {
@@ -145,7 +89,7 @@ func appendTokens(t testing.TB, s *exec.Session, tally *cost.Tally, c *Cache, n 
 				err = c.Append(s, tally, l, ks, vs)
 			} else {
 				var src *Source
-				src, err = NewSource(s, nopTally(t), cfg, ks, vs)
+				src, err = NewSource(s, hetest.NopTally(), cfg, ks, vs)
 				if err == nil {
 					err = c.AppendSource(s, tally, l, src)
 				}
@@ -163,7 +107,7 @@ func appendTokens(t testing.TB, s *exec.Session, tally *cost.Tally, c *Cache, n 
 func reveal(t testing.TB, s *exec.Session, c *Cache, layer, kind int) []uint64 {
 	t.Helper()
 	cfg := c.Config()
-	cts, sh, err := c.KernelInputs(nopTally(t), layer, kind)
+	cts, sh, err := c.KernelInputs(hetest.NopTally(), layer, kind)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +125,7 @@ func reveal(t testing.TB, s *exec.Session, c *Cache, layer, kind int) []uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	y, err := h.Run(s, nopTally(t), cts)
+	y, err := h.Run(s, hetest.NopTally(), cts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,23 +155,4 @@ func reveal(t testing.TB, s *exec.Session, c *Cache, layer, kind int) []uint64 {
 		}
 	}
 	return out
-}
-
-func equalVec(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func checkCounters(t testing.TB, what string, run, est cost.Cost) {
-	t.Helper()
-	if d := cost.CounterDiff(run, est); len(d) != 0 {
-		t.Errorf("%s: Run and Estimate disagree: %v", what, d)
-	}
 }

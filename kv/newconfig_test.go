@@ -31,16 +31,16 @@ func (cfg Config) cacheBoundReference() (bits [2]float64, err error) {
 	for _, l := range []*ledger{{}, &switched} {
 		note(l)
 		for l.tokens < cfg.MaxContext {
-			pl, err := cfg.planAppend(l)
+			ap, err := cfg.nextAppend(l)
 			if err != nil {
 				return bits, err
 			}
-			cfg.applyAppend(l, pl)
-			rp, err := cfg.planRefresh(l, pl.ct)
+			cfg.applyAppend(l, ap)
+			rr, err := cfg.dueRefresh(l, ap.ct)
 			if err != nil {
 				return bits, err
 			}
-			cfg.applyRefresh(l, rp)
+			cfg.applyRefresh(l, rr)
 			note(l)
 		}
 	}
@@ -52,19 +52,19 @@ func (cfg Config) cacheBoundReference() (bits [2]float64, err error) {
 // of the whole ledger before and after the step.
 func stepReference(c Config, led *ledger) (cost.Cost, error) {
 	old := led.clone()
-	pl, err := c.planAppend(led)
+	ap, err := c.nextAppend(led)
 	if err != nil {
 		return cost.Cost{}, err
 	}
-	step := c.appendCost(pl)
-	c.applyAppend(led, pl)
-	rp, err := c.planRefresh(led, pl.ct)
+	step := c.appendCost(ap)
+	c.applyAppend(led, ap)
+	rr, err := c.dueRefresh(led, ap.ct)
 	if err != nil {
 		return cost.Cost{}, err
 	}
-	step = step.Add(c.refreshCost(led, rp))
-	c.applyRefresh(led, rp)
-	if err := c.checkSafe(led, pl.ct); err != nil {
+	step = step.Add(c.refreshCost(led, rr))
+	c.applyRefresh(led, rr)
+	if err := c.checkSafe(led, ap.ct); err != nil {
 		return cost.Cost{}, err
 	}
 	step = step.Scale(int64(c.Layers))

@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"slices"
 	"testing"
 
+	"github.com/cgsim/cgsim/internal/hetest"
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 )
@@ -122,18 +124,18 @@ func TestNoiseModelBounds(t *testing.T) {
 				minGap, maxGap = math.Min(minGap, gap), math.Max(maxGap, gap)
 			}
 			for n := 0; n < r.tokens; n++ {
-				pl, err := cfg.planAppend(&led)
+				ap, err := cfg.nextAppend(&led)
 				if err != nil {
 					t.Fatal(err)
 				}
 				jj := n % cfg.Layout.TokensPerCt
 				for kind := 0; kind < 2; kind++ {
-					tok := randVec(t, tm, cfg.KVDim())
-					if pl.empty {
+					tok := hetest.RandVec(tm, cfg.KVDim())
+					if ap.empty {
 						vals[kind] = append(vals[kind], make([]uint64, p.MaxSlots()))
 					}
 					for e, a := range tok {
-						vals[kind][pl.ct][cfg.Layout.Slot(jj, e)] = a
+						vals[kind][ap.ct][cfg.Layout.Slot(jj, e)] = a
 					}
 					switch cfg.Method {
 					case ClientEncrypt:
@@ -142,42 +144,42 @@ func TestNoiseModelBounds(t *testing.T) {
 							v[cfg.Layout.Slot(jj, e)] = a
 						}
 						x := h.encrypt(t, v, cfg.HomeLevel[kind], 1)
-						if pl.empty {
+						if ap.empty {
 							cts[kind] = append(cts[kind], x)
-						} else if err := c.add(nopTally(t), cts[kind][pl.ct], x); err != nil {
+						} else if err := c.add(hetest.NopTally(), cts[kind][ap.ct], x); err != nil {
 							t.Fatal(err)
 						}
 					case Homomorphic:
 						src := h.encrypt(t, cfg.Broadcast(tok), cfg.SourceLevel, 1)
 						var acc *rlwe.Ciphertext
-						if !pl.empty {
-							acc = cts[kind][pl.ct]
+						if !ap.empty {
+							acc = cts[kind][ap.ct]
 						}
-						out, err := c.homStep(nopTally(t), kind, src, acc, pl.srcTo[kind], jj)
+						out, err := c.homStep(hetest.NopTally(), kind, src, acc, ap.srcTo[kind], jj)
 						if err != nil {
 							t.Fatal(err)
 						}
-						if pl.empty {
+						if ap.empty {
 							cts[kind] = append(cts[kind], out)
 						}
 					}
 				}
-				cfg.applyAppend(&led, pl)
-				rp, err := cfg.planRefresh(&led, pl.ct)
+				cfg.applyAppend(&led, ap)
+				rr, err := cfg.dueRefresh(&led, ap.ct)
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, d := range rp.due {
+				for _, d := range rr.due {
 					kind, i := d[0], d[1]
 					ct := cts[kind][i]
-					for ct.Level() > rp.level {
+					for ct.Level() > rr.level {
 						if err := c.eval.Rescale(ct, ct); err != nil {
 							t.Fatal(err)
 						}
 					}
-					check(fmt.Sprintf("token %d: %s ciphertext %d sent for refresh", n, kindName(kind), i), ct, rp.bits)
+					check(fmt.Sprintf("token %d: %s ciphertext %d sent for refresh", n, kindName(kind), i), ct, rr.bits)
 					y := h.decrypt(t, ct)
-					rr := randVec(t, tm, len(y))
+					rr := hetest.RandVec(tm, len(y))
 					home := cfg.HomeLevel[kind]
 					S := scaleAt(p, cfg.KernelLevel[kind], home)
 					for e := range y {
@@ -195,22 +197,22 @@ func TestNoiseModelBounds(t *testing.T) {
 					fresh.Scale = p.NewScale(S)
 					cts[kind][i] = fresh
 				}
-				cfg.applyRefresh(&led, rp)
+				cfg.applyRefresh(&led, rr)
 				for kind := 0; kind < 2; kind++ {
-					ct, st := cts[kind][pl.ct], led.states[kind][pl.ct]
+					ct, st := cts[kind][ap.ct], led.states[kind][ap.ct]
 					if ct.Level() != st.Level {
 						t.Fatalf("token %d: %s ciphertext at level %d, ledger %d", n, kindName(kind), ct.Level(), st.Level)
 					}
-					check(fmt.Sprintf("token %d: %s ciphertext %d", n, kindName(kind), pl.ct), ct, m.Payload(st))
+					check(fmt.Sprintf("token %d: %s ciphertext %d", n, kindName(kind), ap.ct), ct, m.Payload(st))
 					x := ct.CopyNew()
 					for x.Level() > cfg.KernelLevel[kind] {
 						if err := c.eval.Rescale(x, x); err != nil {
 							t.Fatal(err)
 						}
 					}
-					check(fmt.Sprintf("token %d: %s ciphertext %d at the kernel level", n, kindName(kind), pl.ct), x, m.downTo(st, cfg.KernelLevel[kind]))
-					if got := h.decrypt(t, x); !equalVec(got, vals[kind][pl.ct]) {
-						t.Fatalf("token %d: %s ciphertext %d decrypts wrong", n, kindName(kind), pl.ct)
+					check(fmt.Sprintf("token %d: %s ciphertext %d at the kernel level", n, kindName(kind), ap.ct), x, m.downTo(st, cfg.KernelLevel[kind]))
+					if got := h.decrypt(t, x); !slices.Equal(got, vals[kind][ap.ct]) {
+						t.Fatalf("token %d: %s ciphertext %d decrypts wrong", n, kindName(kind), ap.ct)
 					}
 				}
 			}

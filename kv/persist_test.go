@@ -8,9 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
 // savedCache builds a homomorphic cache of 70 tokens (ciphertexts at
@@ -25,7 +27,7 @@ func savedCache(t *testing.T) (Config, *Cache, string, plainKV) {
 		t.Fatal(err)
 	}
 	var pk plainKV
-	appendTokens(t, s, nopTally(t), c, 70, &pk)
+	appendTokens(t, s, hetest.NopTally(), c, 70, &pk)
 	path := filepath.Join(t.TempDir(), "server.kv")
 	if err := c.Save(path, []byte("evaluation keys")); err != nil {
 		t.Fatal(err)
@@ -72,7 +74,7 @@ func TestRestoredGenerationIdentical(t *testing.T) {
 		t.Fatal(err)
 	}
 	var pk plainKV
-	appendTokens(t, s, nopTally(t), c, 69, &pk)
+	appendTokens(t, s, hetest.NopTally(), c, 69, &pk)
 	path := filepath.Join(t.TempDir(), "server.kv")
 	if err := c.Save(path, nil); err != nil {
 		t.Fatal(err)
@@ -83,7 +85,7 @@ func TestRestoredGenerationIdentical(t *testing.T) {
 	}
 	tm := cfg.Params.PlaintextModulus()
 	// one more token in both, from the same shares
-	k, v := randVec(t, tm, cfg.KVDim()), randVec(t, tm, cfg.KVDim())
+	k, v := hetest.RandVec(tm, cfg.KVDim()), hetest.RandVec(tm, cfg.KVDim())
 	pk.k, pk.v = append(pk.k, k...), append(pk.v, v...)
 	ks, vs := share(t, k, tm), share(t, v, tm)
 	ta, tb := cost.NewTally(cfg.Profile), cost.NewTally(cfg.Profile)
@@ -91,7 +93,7 @@ func TestRestoredGenerationIdentical(t *testing.T) {
 		c *Cache
 		t *cost.Tally
 	}{{c, ta}, {d, tb}} {
-		src, err := NewSource(s, nopTally(t), cfg, ks, vs)
+		src, err := NewSource(s, hetest.NopTally(), cfg, ks, vs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -102,11 +104,11 @@ func TestRestoredGenerationIdentical(t *testing.T) {
 	if diff := cost.CounterDiff(ta.Cost(), tb.Cost()); len(diff) != 0 {
 		t.Errorf("append after restore: %v", diff)
 	}
-	q := randVec(t, tm, cfg.Heads*cfg.HeadDim)
-	w := randVec(t, tm, cfg.Heads*c.Len())
-	s1, o1 := decodeAttention(t, s, nopTally(t), c, 0, q, w)
-	s2, o2 := decodeAttention(t, s, nopTally(t), d, 0, q, w)
-	if !equalVec(s1, s2) || !equalVec(o1, o2) {
+	q := hetest.RandVec(tm, cfg.Heads*cfg.HeadDim)
+	w := hetest.RandVec(tm, cfg.Heads*c.Len())
+	s1, o1 := decodeAttention(t, s, hetest.NopTally(), c, 0, q, w)
+	s2, o2 := decodeAttention(t, s, hetest.NopTally(), d, 0, q, w)
+	if !slices.Equal(s1, s2) || !slices.Equal(o1, o2) {
 		t.Fatal("decode attention over the restored cache differs")
 	}
 	checkAttention(t, cfg, pk, c.Len(), q, w, s2, o2)
@@ -238,7 +240,7 @@ func TestRestoredSessionContinues(t *testing.T) {
 				t.Fatal(err)
 			}
 			var pk plainKV
-			appendTokens(t, s, nopTally(t), c, 69, &pk)
+			appendTokens(t, s, hetest.NopTally(), c, 69, &pk)
 			dir := t.TempDir()
 			serverPath, clientPath := filepath.Join(dir, "server.kv"), filepath.Join(dir, "client.kv")
 			if err := c.SaveWithKeys(serverPath, s.Server); err != nil {
@@ -266,19 +268,19 @@ func TestRestoredSessionContinues(t *testing.T) {
 			}
 			defer s2.Close()
 			tm := cfg.Params.PlaintextModulus()
-			q := randVec(t, tm, cfg.Heads*cfg.HeadDim)
-			w := randVec(t, tm, cfg.Heads*c.Len())
-			s1, o1 := decodeAttention(t, s, nopTally(t), c, 0, q, w)
-			r1, r2 := decodeAttention(t, s2, nopTally(t), d, 0, q, w)
-			if !equalVec(s1, r1) || !equalVec(o1, r2) {
+			q := hetest.RandVec(tm, cfg.Heads*cfg.HeadDim)
+			w := hetest.RandVec(tm, cfg.Heads*c.Len())
+			s1, o1 := decodeAttention(t, s, hetest.NopTally(), c, 0, q, w)
+			r1, r2 := decodeAttention(t, s2, hetest.NopTally(), d, 0, q, w)
+			if !slices.Equal(s1, r1) || !slices.Equal(o1, r2) {
 				t.Fatal("decode attention in the restored session differs")
 			}
 			checkAttention(t, cfg, pk, d.Len(), q, w, r1, r2)
 			// The restored session appends and decodes on.
-			appendTokens(t, s2, nopTally(t), d, 2, &pk)
-			q = randVec(t, tm, cfg.Heads*cfg.HeadDim)
-			w = randVec(t, tm, cfg.Heads*d.Len())
-			r1, r2 = decodeAttention(t, s2, nopTally(t), d, 0, q, w)
+			appendTokens(t, s2, hetest.NopTally(), d, 2, &pk)
+			q = hetest.RandVec(tm, cfg.Heads*cfg.HeadDim)
+			w = hetest.RandVec(tm, cfg.Heads*d.Len())
+			r1, r2 = decodeAttention(t, s2, hetest.NopTally(), d, 0, q, w)
 			checkAttention(t, cfg, pk, d.Len(), q, w, r1, r2)
 
 			// A client file with damaged keys: an error, not a panic.

@@ -9,7 +9,8 @@ import (
 	"github.com/cgsim/cgsim/exec"
 )
 
-// PrefillLayout is the prefill layout of m tokens' keys (or values):
+// SwitchLayout is the layout of m prompt tokens' keys (or values) that
+// Cache.Switch takes from the prefill (the client encrypts them in it):
 // feature-major, element e of token j at flat slot index e·M + j of the
 // concatenated ciphertexts, each feature a contiguous run of M slots. M is
 // m rounded up to a power of two while that fits one ciphertext (M <= N:
@@ -17,16 +18,16 @@ import (
 // every feature's tokens by i), and m rounded up to a multiple of N beyond
 // (a prompt longer than N tokens: each feature spans M/N whole
 // ciphertexts). It holds ceil(KVDim·M / N) ciphertexts.
-type PrefillLayout struct {
+type SwitchLayout struct {
 	N, Tokens, KVDim int
 	M                int // slots per feature: a power of two <= N, or a multiple of N
 }
 
-// NewPrefillLayout is the prefill layout of tokens tokens of kvDim
+// NewSwitchLayout is the switch layout of tokens tokens of kvDim
 // elements for N slots (a power of two).
-func NewPrefillLayout(slots, tokens, kvDim int) (PrefillLayout, error) {
+func NewSwitchLayout(slots, tokens, kvDim int) (SwitchLayout, error) {
 	if tokens < 1 || kvDim < 1 || slots < 1 || slots&(slots-1) != 0 {
-		return PrefillLayout{}, fmt.Errorf("kv: prefill layout of %d tokens of %d over %d slots", tokens, kvDim, slots)
+		return SwitchLayout{}, fmt.Errorf("kv: switch layout of %d tokens of %d over %d slots", tokens, kvDim, slots)
 	}
 	M := 1
 	for M < tokens && M < slots {
@@ -35,20 +36,20 @@ func NewPrefillLayout(slots, tokens, kvDim int) (PrefillLayout, error) {
 	if M < tokens {
 		M = (tokens + slots - 1) / slots * slots
 	}
-	return PrefillLayout{N: slots, Tokens: tokens, KVDim: kvDim, M: M}, nil
+	return SwitchLayout{N: slots, Tokens: tokens, KVDim: kvDim, M: M}, nil
 }
 
 // Cts is the number of ciphertexts.
-func (l PrefillLayout) Cts() int { return (l.KVDim*l.M + l.N - 1) / l.N }
+func (l SwitchLayout) Cts() int { return (l.KVDim*l.M + l.N - 1) / l.N }
 
 // Index is the ciphertext and slot of element e of token j.
-func (l PrefillLayout) Index(j, e int) (ct, slot int) {
+func (l SwitchLayout) Index(j, e int) (ct, slot int) {
 	i := e*l.M + j
 	return i / l.N, i % l.N
 }
 
 // Vectors lays out rows (Tokens x KVDim, row-major) in slot vectors.
-func (l PrefillLayout) Vectors(rows []uint64) [][]uint64 {
+func (l SwitchLayout) Vectors(rows []uint64) [][]uint64 {
 	vecs := make([][]uint64, l.Cts())
 	for i := range vecs {
 		vecs[i] = make([]uint64, l.N)
@@ -62,77 +63,76 @@ func (l PrefillLayout) Vectors(rows []uint64) [][]uint64 {
 	return vecs
 }
 
-// Prefill is one layer's keys and values as the prefill kernels left them
-// on the server: encryptions of the client's shares in the prefill layout
-// at Level with payload at most Bits, and the server's shares (Tokens x
+// Prefill is one layer's keys and values as the prefill left them on the
+// server: encryptions of the client's shares in the switch layout at Level with payload at most Bits, and the server's shares (Tokens x
 // KVDim each).
 type Prefill struct {
-	Layout PrefillLayout
+	Layout SwitchLayout
 	K, V   []*rlwe.Ciphertext
 	KS, VS []uint64
 	Level  int
 	Bits   float64
 }
 
-// switchPlan is the switch of one layer: an exec.Reencrypt of the K and V
+// switchStep is the switch of one layer: an exec.Reencrypt of the K and V
 // prefill ciphertexts, one group per distinct home level (levelGroups
 // order) of D decode-layout ciphertexts per kind.
-type switchPlan struct {
+type switchStep struct {
 	re    exec.Reencrypt
 	homes map[int][]int // home level -> kinds
 	after ledger
 }
 
-func (c Config) planSwitch(lay PrefillLayout, level int, bits float64) (switchPlan, error) {
+func (c Config) switchStepOf(lay SwitchLayout, level int, bits float64) (switchStep, error) {
 	if lay.KVDim != c.KVDim() || lay.N != c.Params.MaxSlots() {
-		return switchPlan{}, fmt.Errorf("kv: prefill layout of %d-element tokens over %d slots, the cache has %d over %d", lay.KVDim, lay.N, c.KVDim(), c.Params.MaxSlots())
+		return switchStep{}, fmt.Errorf("kv: switch layout of %d-element tokens over %d slots, the cache has %d over %d", lay.KVDim, lay.N, c.KVDim(), c.Params.MaxSlots())
 	}
 	if lay.Tokens > c.MaxContext {
-		return switchPlan{}, fmt.Errorf("kv: %d prefill tokens, the cache is configured for %d", lay.Tokens, c.MaxContext)
+		return switchStep{}, fmt.Errorf("kv: %d prefill tokens, the cache is configured for %d", lay.Tokens, c.MaxContext)
 	}
 	h2s, err := c.Planner.H2S(2*lay.Cts()*lay.N, level, bits)
 	if err != nil {
-		return switchPlan{}, fmt.Errorf("kv: switching the prefill cache: %w", err)
+		return switchStep{}, fmt.Errorf("kv: switching the prefill cache: %w", err)
 	}
-	pl := switchPlan{re: exec.Reencrypt{Return: h2s}, homes: map[int][]int{}}
+	sw := switchStep{re: exec.Reencrypt{Return: h2s}, homes: map[int][]int{}}
 	D := c.Layout.Cts(lay.Tokens)
 	for k := 0; k < 2; k++ {
-		pl.homes[c.HomeLevel[k]] = append(pl.homes[c.HomeLevel[k]], k)
+		sw.homes[c.HomeLevel[k]] = append(sw.homes[c.HomeLevel[k]], k)
 		for i := 0; i < D; i++ {
-			pl.after.states[k] = append(pl.after.states[k], refreshedState(c.HomeLevel[k]))
+			sw.after.states[k] = append(sw.after.states[k], refreshedState(c.HomeLevel[k]))
 		}
 	}
-	for _, h := range levelGroups(pl.homes) {
-		pl.re.Groups = append(pl.re.Groups, exec.ReencryptGroup{Level: h, Cts: len(pl.homes[h]) * D})
+	for _, h := range levelGroups(sw.homes) {
+		sw.re.Groups = append(sw.re.Groups, exec.ReencryptGroup{Level: h, Cts: len(sw.homes[h]) * D})
 	}
-	pl.after.tokens = lay.Tokens
+	sw.after.tokens = lay.Tokens
 	// The open ciphertext must take the next append.
 	for k := 0; k < 2; k++ {
-		if sl := c.model.KernelSlack(pl.after.states[k][D-1], c.KernelLevel[k], c.sumTerms[k]); sl < 0 {
-			return switchPlan{}, fmt.Errorf("kv: a switched cache leaves %.1f bits to the next product: %w", sl, ErrBudget)
+		if sl := c.model.KernelSlack(sw.after.states[k][D-1], c.KernelLevel[k], c.sumTerms[k]); sl < 0 {
+			return switchStep{}, fmt.Errorf("kv: a switched cache leaves %.1f bits to the next product: %w", sl, ErrBudget)
 		}
 	}
-	return pl, nil
+	return sw, nil
 }
 
-func (c Config) switchCost(pl switchPlan) cost.Cost { return pl.re.Estimate() }
+func (c Config) switchCost(sw switchStep) cost.Cost { return sw.re.Estimate() }
 
 // switchMap fills the public map and scales of the switch's groups: slot
 // s of the decode-layout ciphertext d of kind k holds element e of token
 // j, which the returned vector (K's prefill ciphertexts, then V's) holds
 // at (k·P + ci)·N + sl for (ci, sl) = lay.Index(j, e); times the scale of
 // the kind's home level.
-func (c Config) switchMap(lay PrefillLayout, pl switchPlan) exec.Reencrypt {
+func (c Config) switchMap(lay SwitchLayout, sw switchStep) exec.Reencrypt {
 	p := c.Params
 	N := p.MaxSlots()
 	P := lay.Cts()
 	D := c.Layout.Cts(lay.Tokens)
-	re := pl.re
-	re.Groups = append([]exec.ReencryptGroup(nil), pl.re.Groups...)
-	for gi, h := range levelGroups(pl.homes) {
+	re := sw.re
+	re.Groups = append([]exec.ReencryptGroup(nil), sw.re.Groups...)
+	for gi, h := range levelGroups(sw.homes) {
 		g := &re.Groups[gi]
 		g.Map, g.Scale = make([]int, 0, N*g.Cts), make([]uint64, 0, g.Cts)
-		for _, kind := range pl.homes[h] {
+		for _, kind := range sw.homes[h] {
 			// Lay out source indices (plus one: 0 marks an empty slot)
 			// with the decode layout's own placement.
 			rows := make([]uint64, lay.Tokens*lay.KVDim)
@@ -160,17 +160,17 @@ func (c Config) switchMap(lay PrefillLayout, pl switchPlan) exec.Reencrypt {
 // level with payload bits, for every layer, and the trajectory of the
 // cache after it (for the cost of the appends that follow).
 func (c Config) EstimateSwitch(m, level int, bits float64) (cost.Cost, *Trajectory, error) {
-	lay, err := NewPrefillLayout(c.Params.MaxSlots(), m, c.KVDim())
+	lay, err := NewSwitchLayout(c.Params.MaxSlots(), m, c.KVDim())
 	if err != nil {
 		return cost.Cost{}, nil, err
 	}
-	pl, err := c.planSwitch(lay, level, bits)
+	sw, err := c.switchStepOf(lay, level, bits)
 	if err != nil {
 		return cost.Cost{}, nil, err
 	}
 	var empty ledger
-	total := c.switchCost(pl).Scale(int64(c.Layers)).Add(c.boundaryCost(&empty, &pl.after))
-	return total, &Trajectory{cfg: c, led: pl.after.clone()}, nil
+	total := c.switchCost(sw).Scale(int64(c.Layers)).Add(c.boundaryCost(&empty, &sw.after))
+	return total, &Trajectory{cfg: c, led: sw.after.clone()}, nil
 }
 
 // Switch builds an empty layer of the cache from the prefill kernels'
@@ -196,7 +196,7 @@ func (c *Cache) Switch(s *exec.Session, tally *cost.Tally, layer int, in *Prefil
 	if len(in.K) != P || len(in.V) != P || len(in.KS) != lay.Tokens*lay.KVDim || len(in.VS) != len(in.KS) {
 		return fmt.Errorf("kv: prefill of %d tokens: want %d ciphertexts and %d shares per kind", lay.Tokens, P, lay.Tokens*lay.KVDim)
 	}
-	pl, err := cfg.planSwitch(lay, in.Level, in.Bits)
+	sw, err := cfg.switchStepOf(lay, in.Level, in.Bits)
 	if err != nil {
 		return err
 	}
@@ -209,14 +209,14 @@ func (c *Cache) Switch(s *exec.Session, tally *cost.Tally, layer int, in *Prefil
 		}
 		cts[i] = ct.CopyNew() // H2S masks in place
 	}
-	re := cfg.switchMap(lay, pl)
+	re := cfg.switchMap(lay, sw)
 	res, err := re.Run(s, tally, cts)
 	if err != nil {
 		return fmt.Errorf("kv: switching layer %d: %w", layer, err)
 	}
 	var out [2][]*rlwe.Ciphertext
-	for gi, h := range levelGroups(pl.homes) {
-		for i, kind := range pl.homes[h] {
+	for gi, h := range levelGroups(sw.homes) {
+		for i, kind := range sw.homes[h] {
 			cts := res[gi][i*D : (i+1)*D]
 			for j, ct := range cts {
 				ct.Scale = p.NewScale(re.Groups[gi].Scale[i*D+j])
@@ -226,7 +226,7 @@ func (c *Cache) Switch(s *exec.Session, tally *cost.Tally, layer int, in *Prefil
 	}
 	l.cts = out
 	l.shares = [2][]uint64{append([]uint64(nil), in.KS...), append([]uint64(nil), in.VS...)}
-	l.led = pl.after.clone()
+	l.led = sw.after.clone()
 	tally.Add(cost.Cost{PeakMemoryBytes: c.Memory(), LevelsConsumed: c.levelsLost()})
 	return nil
 }

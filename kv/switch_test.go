@@ -2,10 +2,12 @@ package kv
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/internal/hetest"
 )
 
 // prefillOf has the client encrypt its shares of m tokens in the prefill
@@ -14,20 +16,20 @@ func prefillOf(t testing.TB, s *exec.Session, cfg Config, m int, pk *plainKV) *P
 	t.Helper()
 	p := cfg.Params
 	tm := p.PlaintextModulus()
-	lay, err := NewPrefillLayout(p.MaxSlots(), m, cfg.KVDim())
+	lay, err := NewSwitchLayout(p.MaxSlots(), m, cfg.KVDim())
 	if err != nil {
 		t.Fatal(err)
 	}
 	in := &Prefill{Layout: lay, Level: p.MaxLevel(), Bits: cfg.Model().Payload(freshState(0, 1))}
 	for kind := 0; kind < 2; kind++ {
-		vals := randVec(t, tm, m*cfg.KVDim())
+		vals := hetest.RandVec(tm, m*cfg.KVDim())
 		sh := share(t, vals, tm)
 		var x exec.Shared
 		for _, v := range lay.Vectors(sh.C) {
 			x.C = append(x.C, v...)
 		}
 		x.S = make([]uint64, len(x.C))
-		cts, err := exec.C2S{Params: p, Profile: cfg.Profile, Len: len(x.C), Level: in.Level}.Run(s, nopTally(t), x)
+		cts, err := exec.C2S{Params: p, Profile: cfg.Profile, Len: len(x.C), Level: in.Level}.Run(s, hetest.NopTally(), x)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,7 +48,7 @@ func prefillOf(t testing.TB, s *exec.Session, cfg Config, m int, pk *plainKV) *P
 // The lengths cover one token, a partial span, exactly one decode-layout
 // ciphertext (64 tokens of 32 elements at 2048 slots), several, and 2049:
 // one token more than the preset's 2048 slots, so each feature of the
-// prefill layout spans two ciphertexts.
+// switch layout spans two ciphertexts.
 func TestSwitch(t *testing.T) {
 	for _, m := range []Method{ClientEncrypt, Homomorphic} {
 		for _, n := range []int{1, 7, 64, 100, 2049} {
@@ -68,7 +70,7 @@ func TestSwitch(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				checkCounters(t, "switch", tally.Cost(), est)
+				hetest.CheckCounters(t, "switch", tally.Cost(), est)
 				tally = cost.NewTally(cfg.Profile)
 				appendTokens(t, s, tally, c, 5, &pk)
 				var want cost.Cost
@@ -79,13 +81,13 @@ func TestSwitch(t *testing.T) {
 					}
 					want = want.Add(st)
 				}
-				checkCounters(t, "appends after the switch", tally.Cost(), want)
+				hetest.CheckCounters(t, "appends after the switch", tally.Cost(), want)
 				for kind := 0; kind < 2; kind++ {
 					w := pk.k
 					if kind == kindV {
 						w = pk.v
 					}
-					if !equalVec(reveal(t, s, c, 0, kind), w) {
+					if !slices.Equal(reveal(t, s, c, 0, kind), w) {
 						t.Fatalf("%s cache wrong after switch and appends", kindName(kind))
 					}
 				}

@@ -28,32 +28,32 @@ func (l *ledger) clone() ledger {
 	return o
 }
 
-// appendPlan is what appending token pos to one layer does.
-type appendPlan struct {
+// appendStep is what appending token pos to one layer does.
+type appendStep struct {
 	pos, ct int
 	empty   bool
 	after   [2]NoiseState
 	srcTo   [2]int // Homomorphic: the level the source is rescaled to
 }
 
-func (c Config) planAppend(l *ledger) (appendPlan, error) {
+func (c Config) nextAppend(l *ledger) (appendStep, error) {
 	B := c.Layout.TokensPerCt
-	pl := appendPlan{pos: l.tokens, ct: l.tokens / B, empty: l.tokens%B == 0}
+	ap := appendStep{pos: l.tokens, ct: l.tokens / B, empty: l.tokens%B == 0}
 	if l.tokens >= c.MaxContext {
-		return pl, fmt.Errorf("kv: the cache is full: %d tokens, configured for at most %d", l.tokens, c.MaxContext)
+		return ap, fmt.Errorf("kv: the cache is full: %d tokens, configured for at most %d", l.tokens, c.MaxContext)
 	}
 	for k := 0; k < 2; k++ {
 		var before NoiseState
-		if !pl.empty {
-			before = l.states[k][pl.ct]
+		if !ap.empty {
+			before = l.states[k][ap.ct]
 		}
-		after, srcTo, err := c.appendState(k, before, pl.empty)
+		after, srcTo, err := c.appendState(k, before, ap.empty)
 		if err != nil {
-			return pl, fmt.Errorf("kv: appending token %d (%s, %s): %w", pl.pos, c.Method, c.Policy, err)
+			return ap, fmt.Errorf("kv: appending token %d (%s, %s): %w", ap.pos, c.Method, c.Policy, err)
 		}
-		pl.after[k], pl.srcTo[k] = after, srcTo
+		ap.after[k], ap.srcTo[k] = after, srcTo
 	}
-	return pl, nil
+	return ap, nil
 }
 
 // levelGroups lists the distinct levels of the given kinds, ascending.
@@ -70,7 +70,7 @@ func levelGroups(levels map[int][]int) []int {
 // whole exchange as one stretch and counts its rounds from its flights.
 func noRounds(c cost.Cost) cost.Cost { c.Rounds = 0; return c }
 
-func (c Config) appendCost(pl appendPlan) cost.Cost {
+func (c Config) appendCost(ap appendStep) cost.Cost {
 	prof := c.Profile
 	N := c.Params.MaxSlots()
 	var total cost.Cost
@@ -81,14 +81,14 @@ func (c Config) appendCost(pl appendPlan) cost.Cost {
 		}
 		for _, lvl := range levelGroups(groups) {
 			total = total.Add(noRounds(exec.C2S{Params: c.Params, Profile: prof, Len: N * len(groups[lvl]), Level: lvl, ClientOnly: true}.Estimate()))
-			if !pl.empty {
+			if !ap.empty {
 				total = total.Add(prof.Charge(cost.OpAdd, lvl, int64(len(groups[lvl]))))
 			}
 		}
 		return total.Add(cost.Cost{Rounds: net.RoundsOf(int64(len(groups)))})
 	}
 	for k := 0; k < 2; k++ {
-		lvl := pl.srcTo[k]
+		lvl := ap.srcTo[k]
 		for l := c.SourceLevel; l > lvl; l-- {
 			total = total.Add(prof.Charge(cost.OpRescale, l, 1))
 		}
@@ -97,29 +97,29 @@ func (c Config) appendCost(pl appendPlan) cost.Cost {
 			prof.Charge(cost.OpMulPlain, lvl, 1),
 			prof.Charge(cost.OpRescale, lvl, 1),
 		))
-		if !pl.empty {
+		if !ap.empty {
 			total = total.Add(prof.Charge(cost.OpAdd, lvl, 1))
 		}
 	}
 	return total
 }
 
-func (c Config) applyAppend(l *ledger, pl appendPlan) {
+func (c Config) applyAppend(l *ledger, ap appendStep) {
 	for k := 0; k < 2; k++ {
-		if pl.empty {
-			l.states[k] = append(l.states[k], pl.after[k])
+		if ap.empty {
+			l.states[k] = append(l.states[k], ap.after[k])
 		} else {
-			l.states[k][pl.ct] = pl.after[k]
+			l.states[k][ap.ct] = ap.after[k]
 		}
 	}
 	l.tokens++
 }
 
-// refreshPlan is one layer's refresh round: the ciphertexts due (kind,
+// refreshRound is one layer's refresh round: the ciphertexts due (kind,
 // index), brought down to a common level, returned in one H2S flight, and
 // re-encrypted by the client at their home level (an exec.Reencrypt with
 // one group per distinct home level, in levelGroups order).
-type refreshPlan struct {
+type refreshRound struct {
 	due   [][2]int // (kind, index)
 	level int      // common level of the H2S
 	bits  float64  // largest payload at that level
@@ -127,7 +127,7 @@ type refreshPlan struct {
 	homes map[int][]int // home level -> positions in due
 }
 
-func (p refreshPlan) empty() bool { return len(p.due) == 0 }
+func (p refreshRound) empty() bool { return len(p.due) == 0 }
 
 // tokensIn is the number of tokens of ciphertext ct when the layer holds
 // n tokens.
@@ -139,9 +139,9 @@ func (c Config) tokensIn(ct, n int) int {
 	return B
 }
 
-// planRefresh decides, after the append of token l.tokens-1, which of the
+// dueRefresh decides, after the append of token l.tokens-1, which of the
 // touched ciphertexts the policy refreshes.
-func (c Config) planRefresh(l *ledger, touched int) (refreshPlan, error) {
+func (c Config) dueRefresh(l *ledger, touched int) (refreshRound, error) {
 	var due [][2]int
 	for k := 0; k < 2; k++ {
 		s := l.states[k][touched]
@@ -149,56 +149,56 @@ func (c Config) planRefresh(l *ledger, touched int) (refreshPlan, error) {
 			due = append(due, [2]int{k, touched})
 		}
 	}
-	return c.planRefreshOf(l, due)
+	return c.refreshRoundOf(l, due)
 }
 
-func (c Config) planRefreshOf(l *ledger, due [][2]int) (refreshPlan, error) {
-	pl := refreshPlan{due: due, homes: map[int][]int{}}
+func (c Config) refreshRoundOf(l *ledger, due [][2]int) (refreshRound, error) {
+	rr := refreshRound{due: due, homes: map[int][]int{}}
 	if len(due) == 0 {
-		return pl, nil
+		return rr, nil
 	}
-	pl.level = c.Params.MaxLevel()
+	rr.level = c.Params.MaxLevel()
 	for _, d := range due {
-		if s := l.states[d[0]][d[1]]; s.Level < pl.level {
-			pl.level = s.Level
+		if s := l.states[d[0]][d[1]]; s.Level < rr.level {
+			rr.level = s.Level
 		}
 	}
-	pl.bits = 0
+	rr.bits = 0
 	for i, d := range due {
-		if nu := c.model.downTo(l.states[d[0]][d[1]], pl.level); nu > pl.bits {
-			pl.bits = nu
+		if nu := c.model.downTo(l.states[d[0]][d[1]], rr.level); nu > rr.bits {
+			rr.bits = nu
 		}
 		h := c.HomeLevel[d[0]]
-		pl.homes[h] = append(pl.homes[h], i)
+		rr.homes[h] = append(rr.homes[h], i)
 	}
-	h2s, err := c.Planner.H2S(len(due)*c.Params.MaxSlots(), pl.level, pl.bits)
+	h2s, err := c.Planner.H2S(len(due)*c.Params.MaxSlots(), rr.level, rr.bits)
 	if err != nil {
-		return pl, fmt.Errorf("kv: refreshing %d ciphertexts at level %d: %w: %w", len(due), pl.level, err, ErrBudget)
+		return rr, fmt.Errorf("kv: refreshing %d ciphertexts at level %d: %w: %w", len(due), rr.level, err, ErrBudget)
 	}
-	pl.re = exec.Reencrypt{Return: h2s}
-	for _, h := range levelGroups(pl.homes) {
-		pl.re.Groups = append(pl.re.Groups, exec.ReencryptGroup{Level: h, Cts: len(pl.homes[h])})
+	rr.re = exec.Reencrypt{Return: h2s}
+	for _, h := range levelGroups(rr.homes) {
+		rr.re.Groups = append(rr.re.Groups, exec.ReencryptGroup{Level: h, Cts: len(rr.homes[h])})
 	}
-	return pl, nil
+	return rr, nil
 }
 
-func (c Config) refreshCost(l *ledger, pl refreshPlan) cost.Cost {
-	if pl.empty() {
+func (c Config) refreshCost(l *ledger, rr refreshRound) cost.Cost {
+	if rr.empty() {
 		return cost.Cost{}
 	}
 	prof := c.Profile
 	var total cost.Cost
-	for _, d := range pl.due {
-		for lvl := l.states[d[0]][d[1]].Level; lvl > pl.level; lvl-- {
+	for _, d := range rr.due {
+		for lvl := l.states[d[0]][d[1]].Level; lvl > rr.level; lvl-- {
 			total = total.Add(prof.Charge(cost.OpRescale, lvl, 1))
 		}
 	}
-	total = total.Add(pl.re.Estimate())
-	return total.Add(cost.Cost{Refreshes: int64(len(pl.due))})
+	total = total.Add(rr.re.Estimate())
+	return total.Add(cost.Cost{Refreshes: int64(len(rr.due))})
 }
 
-func (c Config) applyRefresh(l *ledger, pl refreshPlan) {
-	for _, d := range pl.due {
+func (c Config) applyRefresh(l *ledger, rr refreshRound) {
+	for _, d := range rr.due {
 		l.states[d[0]][d[1]] = refreshedState(c.HomeLevel[d[0]])
 	}
 }
@@ -332,29 +332,29 @@ func (t *Trajectory) Step() (cost.Cost, error) {
 	c := t.cfg
 	cen := t.census()
 	mo, lo := cen.memory(c, t.led.tokens), cen.levelsLost(c)
-	pl, err := c.planAppend(&t.led)
+	ap, err := c.nextAppend(&t.led)
 	if err != nil {
 		return cost.Cost{}, err
 	}
-	step := c.appendCost(pl)
+	step := c.appendCost(ap)
 	for k := 0; k < 2; k++ {
 		from := 0
-		if !pl.empty {
-			from = t.led.states[k][pl.ct].Level
+		if !ap.empty {
+			from = t.led.states[k][ap.ct].Level
 		}
-		cen.move(k, !pl.empty, from, pl.after[k].Level)
+		cen.move(k, !ap.empty, from, ap.after[k].Level)
 	}
-	c.applyAppend(&t.led, pl)
-	rp, err := c.planRefresh(&t.led, pl.ct)
+	c.applyAppend(&t.led, ap)
+	rr, err := c.dueRefresh(&t.led, ap.ct)
 	if err != nil {
 		return cost.Cost{}, err
 	}
-	step = step.Add(c.refreshCost(&t.led, rp))
-	for _, d := range rp.due {
+	step = step.Add(c.refreshCost(&t.led, rr))
+	for _, d := range rr.due {
 		cen.move(d[0], true, t.led.states[d[0]][d[1]].Level, c.HomeLevel[d[0]])
 	}
-	c.applyRefresh(&t.led, rp)
-	if err := c.checkSafe(&t.led, pl.ct); err != nil {
+	c.applyRefresh(&t.led, rr)
+	if err := c.checkSafe(&t.led, ap.ct); err != nil {
 		return cost.Cost{}, err
 	}
 	step = step.Scale(int64(c.Layers))

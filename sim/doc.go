@@ -123,7 +123,7 @@
 // Recompute):
 //
 //  1. upload: the client encrypts its shares of the m keys and values in
-//     the prefill layout (exec.PrefillLayout) at the prefill kernels'
+//     the prefill layout (exec.PromptLayout) at the prefill kernels'
 //     levels (one exec.C2S when they agree); the server keeps its shares
 //     in the clear;
 //  2. scores: the ARCC matrix-matrix kernel exec.PrefillScores, one round
@@ -133,7 +133,7 @@
 //     row i covering its i+1 visible entries; the masked ones come out 0;
 //  4. values: exec.PrefillValues, truncation;
 //  5. Cryptogen only, the heterogeneous-encoding switch: the client
-//     encrypts its shares in kv's prefill layout (at the lowest level whose
+//     encrypts its shares in kv's switch layout (at the lowest level whose
 //     switch fits) and kv.Cache.Switch moves them, through one masked
 //     round trip, into fresh ciphertexts in the decode layout: the layer's
 //     encrypted KV cache.

@@ -194,9 +194,9 @@ type prefillPlan struct {
 	// the levels agree (keys then values), else two.
 	upload []exec.C2S
 	// Cryptogen: the layout switch. The client encrypts its shares of the
-	// keys and values in kv's prefill layout at switchLevel (switchUp),
+	// keys and values in kv's switch layout at switchLevel (switchUp),
 	// and kv.Cache.Switch moves them to the decode layout.
-	kvLayout    kv.PrefillLayout
+	kvLayout    kv.SwitchLayout
 	switchUp    exec.C2S
 	switchLevel int
 	switchBits  float64
@@ -241,18 +241,18 @@ func (p *planner) prefill(m int) (*prefillPlan, error) {
 
 // switchPlan is the layout switch of m prefill tokens (all layers).
 type switchPlan struct {
-	layout kv.PrefillLayout
+	layout kv.SwitchLayout
 	level  int
 	bits   float64
 	cost   cost.Cost
 }
 
 // switchFor plans the switch of m prefill tokens: the client's
-// encryptions in kv's prefill layout are made at the lowest level whose
+// encryptions in kv's switch layout are made at the lowest level whose
 // switch (masking, flooding) fits, the smallest ciphertexts to upload and
 // to send back.
 func (p *planner) switchFor(m int) (switchPlan, error) {
-	lay, err := kv.NewPrefillLayout(p.params.MaxSlots(), m, headsOf(p.cfg).kv)
+	lay, err := kv.NewSwitchLayout(p.params.MaxSlots(), m, headsOf(p.cfg).kv)
 	if err != nil {
 		return switchPlan{}, err
 	}

@@ -17,7 +17,7 @@ type kindCost struct {
 // prefillAttnStep is the attention of a pass of m tokens from position 0
 // (the prompt, and every step of Recompute), in one layer: the client's
 // upload of its shares of the keys and values in the prefill layout (and,
-// with the cache, in kv's prefill layout for the switch), the score
+// with the cache, in kv's switch layout for the switch), the score
 // kernel with the truncation of the causal scores, the causal softmax of
 // every head, the value kernel with its truncation. The switch of the
 // layer's keys and values into the cache (kv.Cache.Switch) is the cache's
@@ -56,7 +56,7 @@ func (s prefillAttnStep) Estimate() []kindCost {
 
 // Run is the attention of q over k and v (m tokens each). It returns the
 // attention output and, with the cache, the client's ciphertexts of the
-// keys and values in kv's prefill layout for the switch.
+// keys and values in kv's switch layout for the switch.
 func (s prefillAttnStep) Run(r *Runner, q, k, v *shares) (*shares, []*rlwe.Ciphertext, error) {
 	pp, m, h := s.pp, s.pp.m, s.heads
 	var keys, vals, sw []*rlwe.Ciphertext

@@ -92,7 +92,7 @@ func (p *party) maxRows(x []uint64, lens []int, withIndex bool) (vals, idx []uin
 	return vals, idx, nil
 }
 
-func (p *plan) maxRows(lens []int, withIndex bool) {
+func (p *bill) maxRows(lens []int, withIndex bool) {
 	cur := append([]int(nil), lens...)
 	for {
 		np := 0

@@ -4,7 +4,7 @@ import "math"
 
 // The building blocks of the non-linear protocols, as one party's code:
 // each is a method of *party that takes and returns that party's shares
-// only. Each has a plan method of the same name in the protocol's
+// only. Each has a bill method of the same name for the protocol's
 // Estimate.
 
 // truncMaybe divides by 2^k; nothing happens when k is 0.
@@ -54,7 +54,7 @@ func (p *party) toPrec(x []uint64, from, to int) ([]uint64, error) {
 	}
 }
 
-func (p *plan) toPrec(n, from, to int) {
+func (p *bill) toPrec(n, from, to int) {
 	if to > from {
 		p.scaleLocal(n)
 	} else {
@@ -79,7 +79,7 @@ func (p *party) scale(x []uint64, c float64, magBits int) ([]uint64, error) {
 	return p.truncMaybe(p.mulPubRaw(x, []uint64{m}, 0), k)
 }
 
-func (p *plan) scale(n int, c float64, magBits int) {
+func (p *bill) scale(n int, c float64, magBits int) {
 	_, k := p.cfg.Ring.scaleParams(c, magBits)
 	p.scaleLocal(n)
 	p.trunc(n, k)
@@ -159,7 +159,7 @@ func (p *party) expU(x []uint64) ([]uint64, error) {
 	return p.toPrec(x, p.r.frac+expSquarings, p.r.work)
 }
 
-func (p *plan) expU(n int) { p.toPrec(n, p.cfg.Ring.frac+expSquarings, p.cfg.Ring.work) }
+func (p *bill) expU(n int) { p.toPrec(n, p.cfg.Ring.frac+expSquarings, p.cfg.Ring.work) }
 
 // expSquare finishes (1 + u + u²/2)^64 from shares of the raw product u·u
 // (2W fractional bits) and u (W bits): the second-order base makes the
@@ -187,7 +187,7 @@ func (p *party) expSquare(u, uu []uint64, out int) ([]uint64, error) {
 	return y, nil
 }
 
-func (p *plan) expSquare(n, out int) {
+func (p *bill) expSquare(n, out int) {
 	w := p.cfg.Ring.work
 	p.trunc(n, w+1)
 	p.affine(n)
@@ -219,7 +219,7 @@ func (p *party) exp(x []uint64, out int) ([]uint64, error) {
 	return p.mul(in, y)
 }
 
-func (p *plan) exp(n, out int) {
+func (p *bill) exp(n, out int) {
 	p.expU(n)
 	p.addConst(n)
 	p.open(p.cfg.signPiece(n), mulPiece(n))
@@ -254,7 +254,7 @@ func (p *party) halfOctaves(x []uint64, prec, lo, hi int, out *[]uint64) []openi
 	return []opening{p.signOp(concat(blocks...), out)}
 }
 
-func (p *plan) halfOctaves(n, lo, hi int) []piece {
+func (p *bill) halfOctaves(n, lo, hi int) []piece {
 	m := 2*(hi-lo) - 1
 	if m <= 0 {
 		return nil
@@ -276,7 +276,7 @@ func (p *party) guess(bitsx []uint64, n, lo, hi, prec int, c func(j int) float64
 	return p.lincomb(bitsx, n, coef, r.encodeAt(c(2*lo), prec))
 }
 
-func (p *plan) guess(n, lo, hi int) { p.lincomb(n, max(0, 2*(hi-lo)-1)) }
+func (p *bill) guess(n, lo, hi int) { p.lincomb(n, max(0, 2*(hi-lo)-1)) }
 
 // recipPrec is the working precision of a reciprocal on [2^lo, 2^hi): W,
 // less when 1/x is so large that y·(1+e) with 2P fractional bits would
@@ -320,7 +320,7 @@ func (p *party) reciprocal(x []uint64, xp, lo, hi, out int) ([]uint64, error) {
 	return p.goldschmidt(y, e, P, recipIterations, out)
 }
 
-func (p *plan) reciprocal(n, xp, lo, hi, out int) {
+func (p *bill) reciprocal(n, xp, lo, hi, out int) {
 	P := p.cfg.Ring.recipPrec(lo)
 	p.open(p.halfOctaves(n, lo, hi)...)
 	p.guess(n, lo, hi)
@@ -347,7 +347,7 @@ func (p *party) goldschmidt(y, e []uint64, P, iters, out int) ([]uint64, error) 
 	return y, nil
 }
 
-func (p *plan) goldschmidt(n, P, iters, out int) {
+func (p *bill) goldschmidt(n, P, iters, out int) {
 	for i := range iters {
 		p.addConst(n)
 		if i == iters-1 {
@@ -412,7 +412,7 @@ func (p *party) rsqrt(v, b []uint64, m, eps float64, lo, hi, P, extra, out int) 
 	return y, nil
 }
 
-func (p *plan) rsqrt(n, lo, hi, P, extra, out int) {
+func (p *bill) rsqrt(n, lo, hi, P, extra, out int) {
 	p.guess(n, lo, hi)
 	p.guess(n, lo, hi)
 	p.guess(n, lo, hi)
@@ -444,7 +444,7 @@ func (p *party) sigmoidSign(x []uint64, tx float64, g *sigmoidBits) opening {
 	return p.signOp(concat(x, p.addConst(x, r.Encode(tx)), p.addConst(x, r.Neg(r.Encode(tx)))), &g.b)
 }
 
-func (p *plan) sigmoidSign(n int) piece {
+func (p *bill) sigmoidSign(n int) piece {
 	p.addConst(n)
 	p.addConst(n)
 	return p.cfg.signPiece(3 * n)
@@ -462,7 +462,7 @@ func (p *party) sigmoidParts(g sigmoidBits, n int) (pos, in, q []uint64) {
 	return pos, in, q
 }
 
-func (p *plan) sigmoidParts(n int) { p.affine(n); p.affine(n); p.affine(n) }
+func (p *bill) sigmoidParts(n int) { p.affine(n); p.affine(n); p.affine(n) }
 
 // sigmoidTail finishes x·σ(z) from u = q·z/64 (W fractional bits), the
 // bit in and xp = [x >= 0]·x. The exponent gets ln(2/3) added inside the
@@ -499,7 +499,7 @@ func (p *party) sigmoidTail(x, u, in, xp []uint64) ([]uint64, error) {
 	return p.affine(1, prod, 1, p.affine(1, x, r.Neg(1), xp, 0), 0), nil
 }
 
-func (p *plan) sigmoidTail(n int) {
+func (p *bill) sigmoidTail(n int) {
 	w := p.cfg.Ring.work
 	p.affine(n)
 	p.mul(n)

@@ -37,7 +37,7 @@ func (c Config) stepCost(c2s, s2c int64, ops int64) cost.Cost {
 // localCost is the cost of ops local share operations.
 func (c Config) localCost(ops int) cost.Cost { return c.Profile.Charge(cost.OpShare, 0, int64(ops)) }
 
-// piece is what an opening costs, for plans: the elements each party
+// piece is what an opening costs, for bills: the elements each party
 // sends, the share operations of both parties, the triples consumed and
 // the dealer material.
 type piece struct {

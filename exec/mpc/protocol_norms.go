@@ -1,0 +1,189 @@
+package mpc
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+
+	"github.com/cgsim/cgsim/cost"
+)
+
+// RMSNorm and LayerNorm.
+
+// normRange is the octave range of a norm's mean square (plus epsilon):
+// the given one, or when both are zero the default
+// [2^-10, 2^(2·IntBits+1)), which covers every mean square of in-range
+// values and the variances of GPT-2's first LayerNorm (about 1/768).
+func normRange(c Config, lo, hi int) (int, int) {
+	if lo != 0 || hi != 0 || c.Ring == nil {
+		return lo, hi
+	}
+	return -10, 2*c.Ring.fp.IntBits + 1
+}
+
+// RMSNorm returns x / sqrt(mean(x²) + Eps) for each row of a Rows x Dim
+// shared matrix. The gain is not applied: fold it into the next linear
+// layer (W·diag(gain)). VarLo and VarHi bound mean(x²) + Eps to
+// [2^VarLo, 2^VarHi); both zero means the default of the ring (see
+// the package documentation).
+type RMSNorm struct {
+	Config
+	Rows, Dim    int
+	Eps          float64
+	VarLo, VarHi int
+}
+
+func (m RMSNorm) bill() *bill {
+	p := newBill(m.Config)
+	p.normTail(m.Rows, m.Dim, m.VarLo, m.VarHi)
+	return p
+}
+
+// normShift is e = ceil(log2 dim): 1/dim = m·2^-e with m in (1/2, 1], and
+// the coefficients m·y²/2^e of the inverse square root of the row sum are
+// encoded with e more bits.
+func normShift(dim int) int { return bits.Len(uint(dim - 1)) }
+
+// normPrec is the working precision of a norm's inverse square root: that
+// of rsqrt, less when the product of the row sum (f bits) by the
+// coefficients (P + e bits) would leave the truncation range.
+func (r *Ring) normPrec(lo, dim int) int {
+	return min(r.rsqrtPrec(lo), r.TruncBound()-1-r.frac-normShift(dim))
+}
+
+func (p *bill) normTail(rows, dim, vlo, vhi int) {
+	r := p.cfg.Ring
+	n := rows * dim
+	lo, hi := normRange(p.cfg, vlo, vhi)
+	P := r.normPrec(lo, dim)
+	p.mulFix(n)
+	p.sumRows(n)
+	p.open(p.halfOctaves(rows, lo, hi)...)
+	p.rsqrt(rows, lo, hi, P, normShift(dim), P)
+	p.mulTrunc(n, P)
+}
+
+// normTail computes x / sqrt(mean(x²) + eps) row by row: the row sums S
+// of x² (f fractional bits, not divided) are compared with
+// dim·(2^(j/2) - eps), the half-octave bounds of mean + eps, and 1/dim
+// goes into the public coefficients of the inverse square root, so that
+// the mean keeps the resolution 2^-f/dim.
+func (p *party) normTail(x []uint64, rows, dim int, eps float64, vlo, vhi int) ([]uint64, error) {
+	r := p.r
+	lo, hi := normRange(Config{Ring: r}, vlo, vhi)
+	lens := repeat(dim, rows)
+	P := r.normPrec(lo, dim)
+	sq, err := p.mulFix(x, x)
+	if err != nil {
+		return nil, err
+	}
+	sum := p.sumRows(sq, lens)
+	var blocks [][]uint64
+	for j := 2*lo + 1; j < 2*hi; j++ {
+		blocks = append(blocks, p.addConst(sum, r.Neg(r.Encode((math.Pow(2, float64(j)/2)-eps)*float64(dim)))))
+	}
+	var b []uint64
+	if len(blocks) > 0 {
+		if err := p.open(p.signOp(concat(blocks...), &b)); err != nil {
+			return nil, err
+		}
+	}
+	y, err := p.rsqrt(sum, b, 1/float64(dim), eps, lo, hi, P, normShift(dim), P)
+	if err != nil {
+		return nil, err
+	}
+	return p.mulTrunc(x, broadcast(y, lens), P)
+}
+
+func (m RMSNorm) shape() error {
+	if err := firstErr(positive("rows", m.Rows), positive("dimension", m.Dim), epsErr(m.Eps)); err != nil {
+		return err
+	}
+	lo, hi := normRange(m.Config, m.VarLo, m.VarHi)
+	if r := m.Ring; r != nil && (lo >= hi || lo < -r.frac || hi > 2*r.fp.IntBits+2 || r.normPrec(lo, m.Dim) < r.frac) {
+		return fmt.Errorf("range [2^%d, 2^%d) is empty or beyond [2^%d, 2^%d)", lo, hi, -r.frac, 2*r.fp.IntBits+2)
+	}
+	return nil
+}
+
+func epsErr(eps float64) error {
+	if !(eps >= 0) || eps > 1 {
+		return fmt.Errorf("epsilon %v outside [0, 1]", eps)
+	}
+	return nil
+}
+
+// Need is the dealer material of one Run.
+func (m RMSNorm) Need() Need { return m.bill().need }
+
+// Estimate is the cost of one Run, offline bytes included.
+func (m RMSNorm) Estimate() cost.Cost { return m.bill().estimate() }
+
+// Run returns shares of the normalized rows.
+func (m RMSNorm) Run(s *Session, x Pair) (Pair, error) {
+	return run(s, m.Config, "rmsnorm", m, m.shape(), []Pair{x}, []int{m.Rows * m.Dim}, m.play)
+}
+
+// play is one party's RMSNorm.
+func (m RMSNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	return p.normTail(mine[0], m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
+}
+
+// LayerNorm returns (x - mean(x)) / sqrt(var(x) + Eps) for each row of a
+// Rows x Dim shared matrix, with the population variance. Gain and bias
+// are not applied: fold them into the next linear layer
+// (W·diag(gain), W·bias added to its bias). VarLo and VarHi as for RMSNorm.
+type LayerNorm struct {
+	Config
+	Rows, Dim    int
+	Eps          float64
+	VarLo, VarHi int
+}
+
+// meanShift is floor(log2 dim).
+func meanShift(dim int) int { return bits.Len(uint(dim)) - 1 }
+
+// The mean of a LayerNorm row: the row sum divided by 2^e (e =
+// floor(log2 dim)), then by dim/2^e in [1, 2) as a scaling of values below
+// 2^(IntBits+1).
+func (m LayerNorm) bill() *bill {
+	p := newBill(m.Config)
+	n := m.Rows * m.Dim
+	e := meanShift(m.Dim)
+	p.sumRows(n)
+	p.trunc(m.Rows, e)
+	p.scale(m.Rows, math.Ldexp(1, e)/float64(m.Dim), p.cfg.Ring.fp.IntBits+1)
+	p.affine(n)
+	p.normTail(m.Rows, m.Dim, m.VarLo, m.VarHi)
+	return p
+}
+
+// Need is the dealer material of one Run.
+func (m LayerNorm) Need() Need { return m.bill().need }
+
+// Estimate is the cost of one Run, offline bytes included.
+func (m LayerNorm) Estimate() cost.Cost { return m.bill().estimate() }
+
+// Run returns shares of the normalized rows.
+func (m LayerNorm) Run(s *Session, x Pair) (Pair, error) {
+	shape := RMSNorm(m).shape()
+	return run(s, m.Config, "layernorm", m, shape, []Pair{x}, []int{m.Rows * m.Dim}, m.play)
+}
+
+// play is one party's LayerNorm.
+func (m LayerNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	r := p.r
+	lens := repeat(m.Dim, m.Rows)
+	x := mine[0]
+	e := meanShift(m.Dim)
+	sum, err := p.truncMaybe(p.sumRows(x, lens), e)
+	if err != nil {
+		return nil, err
+	}
+	mu, err := p.scale(sum, math.Ldexp(1, e)/float64(m.Dim), r.fp.IntBits+1)
+	if err != nil {
+		return nil, err
+	}
+	d := p.affine(1, x, r.Neg(1), broadcast(mu, lens), 0)
+	return p.normTail(d, m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
+}

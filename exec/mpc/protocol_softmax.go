@@ -1,0 +1,125 @@
+package mpc
+
+import (
+	"fmt"
+	"math/bits"
+
+	"github.com/cgsim/cgsim/cost"
+)
+
+// Softmax: normalized exponentials of rows, causal or not.
+
+// Softmax normalizes each row of a Rows x Cols shared matrix (row-major):
+// exp(x - max) / Σ exp(x - max). Several heads are batched by stacking
+// their rows. With Causal, the rows are Heads stacked blocks (0 means one)
+// of q = Rows/Heads queries each, the last q positions of Cols keys: row i
+// of a block only sees its first Cols - q + 1 + i entries; the others are
+// output as 0 and cost nothing (a prefill's causal attention, all heads in
+// one Run, handles about half the entries of full rows).
+type Softmax struct {
+	Config
+	Rows, Cols int
+	Causal     bool
+	Heads      int
+}
+
+// queries is the number of rows of a causal block (at least 1, so that
+// Need and Estimate of a shape Run would refuse do not divide by zero).
+func (m Softmax) queries() int {
+	if m.Heads <= 1 || m.Heads > m.Rows {
+		return max(m.Rows, 1)
+	}
+	return m.Rows / m.Heads
+}
+
+func (m Softmax) lens() []int {
+	lens := repeat(m.Cols, m.Rows)
+	if m.Causal {
+		q := m.queries()
+		for i := range lens {
+			lens[i] = m.Cols - q + 1 + i%q
+		}
+	}
+	return lens
+}
+
+func (m Softmax) shape() error {
+	if err := firstErr(positive("rows", m.Rows), positive("columns", m.Cols)); err != nil {
+		return err
+	}
+	if m.Heads < 0 || (m.Heads > 1 && (!m.Causal || m.Rows%m.Heads != 0)) {
+		return fmt.Errorf("softmax of %d rows in %d heads (causal %v): Heads must divide the rows of a causal softmax", m.Rows, m.Heads, m.Causal)
+	}
+	if q := m.queries(); m.Causal && q > m.Cols {
+		return fmt.Errorf("causal softmax of %d rows over %d columns: more queries than keys", q, m.Cols)
+	}
+	return nil
+}
+
+// sumRange is the octave range of a row sum: [1, Cols] ⊂ [2^0, 2^Hi).
+func (m Softmax) sumRange() (int, int) { return 0, bits.Len(uint(m.Cols)) }
+
+func (m Softmax) bill() *bill {
+	p := newBill(m.Config)
+	lens := m.lens()
+	n := sum(lens)
+	w := p.cfg.Ring.work
+	p.maxRows(lens, false)
+	p.affine(n)
+	p.exp(n, w)
+	p.sumRows(n)
+	lo, hi := m.sumRange()
+	p.reciprocal(len(lens), w, lo, hi, w)
+	p.mulTrunc(n, 2*w-p.cfg.Ring.frac)
+	return p
+}
+
+// Need is the dealer material of one Run.
+func (m Softmax) Need() Need { return m.bill().need }
+
+// Estimate is the cost of one Run, offline bytes included.
+func (m Softmax) Estimate() cost.Cost { return m.bill().estimate() }
+
+// Run returns shares of the Rows x Cols probabilities.
+func (m Softmax) Run(s *Session, x Pair) (Pair, error) {
+	return run(s, m.Config, "softmax", m, m.shape(), []Pair{x}, []int{m.Rows * m.Cols}, m.play)
+}
+
+// play is one party's Softmax.
+func (m Softmax) play(p *party, mine ...[]uint64) ([]uint64, error) {
+	r := p.r
+	lens := m.lens()
+	x := mine[0]
+	var parts [][]uint64
+	for i, l := range lens {
+		parts = append(parts, x[i*m.Cols:i*m.Cols+l])
+	}
+	v := concat(parts...)
+	mx, _, err := p.maxRows(v, lens, false)
+	if err != nil {
+		return nil, err
+	}
+	w := r.work
+	d := p.affine(1, v, r.Neg(1), broadcast(mx, lens), 0)
+	e, err := p.exp(d, w)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := m.sumRange()
+	inv, err := p.reciprocal(p.sumRows(e, lens), w, lo, hi, w)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := p.mulTrunc(e, broadcast(inv, lens), 2*w-r.frac)
+	if err != nil {
+		return nil, err
+	}
+	// Scatter back into the full matrix; masked entries are 0.
+	out := make([]uint64, m.Rows*m.Cols)
+	off := 0
+	for i, l := range lens {
+		copy(out[i*m.Cols:], pr[off:off+l])
+		off += l
+	}
+	return out, nil
+}

@@ -1,0 +1,248 @@
+package exec
+
+import (
+	"fmt"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/net"
+)
+
+// The transfers every primitive is made of, priced and performed: the
+// client sending its encrypted share (sendInputCost; Client.sendInputs,
+// Server.recvInputs), the server adding its plaintext share (plainCost;
+// Server.addPlain) and the server returning masked, flooded results
+// (returnCost; Server.sendOutputs, Client.recvOutputs).
+
+// Work that is not a homomorphic operation is priced through the existing
+// cost.Op kinds, with these conventions (Run records the same events at
+// the same places, so the counters stay exact):
+//
+//   - receiving a ciphertext (framing check and unmarshalling) is one
+//     OpSerialize at its level, like sending it: a ciphertext that
+//     crosses costs two serializations, one per party;
+//   - laying out a slot vector (a party's share of an input, a diagonal,
+//     the server's share added to a cache ciphertext, the mask of a
+//     returned ciphertext, sampled and subtracted) is N OpShare, one per
+//     slot (measured: 0.7 to 1.0 times that at log N 13 and 14);
+//   - the flooding error of a ciphertext at level l whose coefficients
+//     take w 64-bit words is N·(l+1)·(w+2) OpShare: sampling, w modular
+//     multiply-adds per coefficient and prime to reduce it, and its NTT at
+//     about two share operations per coefficient and prime (measured:
+//     within 25% at log N 13 and 14).
+//
+// OpShare is priced per element and is the same at every level; these
+// events are recorded at level 0.
+
+// layoutCost is the layout of k slot vectors of 2^logN slots.
+func layoutCost(prof *cost.Profile, logN int, k int64) cost.Cost {
+	return prof.Charge(cost.OpShare, 0, k<<logN)
+}
+
+// floodOps is the OpShare count of the flooding error of one ciphertext at
+// level with the given bound.
+func floodOps(logN, level, bits int) int64 {
+	words := int64(bits+1+63) / 64
+	return int64(level+1) * (words + 2) << logN
+}
+
+// sendInputCost is both sides of sending k fresh ciphertexts at a level
+// from the client: layout, encode, encrypt, serialize, the bytes, and the
+// server's deserialization.
+func sendInputCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
+	return cost.Sum(
+		layoutCost(prof, logN, k),
+		prof.Charge(cost.OpEncode, level, k),
+		prof.Charge(cost.OpEncryptSecret, level, k),
+		prof.Charge(cost.OpSerialize, level, 2*k),
+		cost.Cost{BytesC2S: k * ctBytes(logN, level)},
+	)
+}
+
+// plainCost is the server adding k laid-out plaintext vectors to
+// ciphertexts at a level (Server.addPlain): layout, encode, add.
+func plainCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
+	return cost.Sum(
+		layoutCost(prof, logN, k),
+		prof.Charge(cost.OpEncode, level, k),
+		prof.Charge(cost.OpAdd, level, k),
+	)
+}
+
+// returnCost is both sides of returning k ciphertexts through sp: mask
+// (sampled and laid out, one encode, one add), flooding (one encryption
+// of zero, the error, one add), rescales, serialization, bytes,
+// deserialization, decryption and decoding on the client.
+func returnCost(prof *cost.Profile, logN int, sp returnPath, k int64) cost.Cost {
+	c := cost.Sum(
+		plainCost(prof, logN, sp.from, k),
+		prof.Charge(cost.OpAdd, sp.from, k),
+		prof.Charge(cost.OpEncrypt, sp.from, k),
+		prof.Charge(cost.OpShare, 0, k*floodOps(logN, sp.from, sp.floodInt())),
+	)
+	for lvl := sp.from; lvl > sp.to; lvl-- {
+		c = c.Add(prof.Charge(cost.OpRescale, lvl, k))
+	}
+	return c.Add(cost.Sum(
+		prof.Charge(cost.OpSerialize, sp.to, 2*k),
+		cost.Cost{BytesS2C: k * ctBytes(logN, sp.to)},
+		prof.Charge(cost.OpDecrypt, sp.to, k),
+		prof.Charge(cost.OpEncode, sp.to, k),
+	))
+}
+
+// sendInputs encodes, encrypts at level and sends one ciphertext per slot
+// vector.
+func (c *Client) sendInputs(tally *cost.Tally, level int, vecs [][]uint64) error {
+	tally.Op(cost.OpShare, 0, int64(len(vecs))*int64(c.params.MaxSlots())) // the layout of vecs
+	for _, v := range vecs {
+		pt := bgv.NewPlaintext(c.params, level)
+		if err := c.ecd.Encode(v, pt); err != nil {
+			return fmt.Errorf("exec: client: encoding: %w", err)
+		}
+		tally.Op(cost.OpEncode, level, 1)
+		ct := bgv.NewCiphertext(c.params, 1, level)
+		if err := c.enc.Encrypt(pt, ct); err != nil {
+			return fmt.Errorf("exec: client: encrypting: %w", err)
+		}
+		tally.Op(cost.OpEncryptSecret, level, 1)
+		tally.Op(cost.OpSerialize, level, 1)
+		if err := net.SendObject(c.conn, ct); err != nil {
+			return fmt.Errorf("exec: client: sending: %w", err)
+		}
+	}
+	return nil
+}
+
+// recvInputs receives k ciphertexts from the client.
+func (s *Server) recvInputs(tally *cost.Tally, k int) ([]*rlwe.Ciphertext, error) {
+	cts := make([]*rlwe.Ciphertext, k)
+	for i := range cts {
+		ct, err := recvOne(s.params, s.conn, tally, "server", i, k)
+		if err != nil {
+			return nil, err
+		}
+		cts[i] = ct
+	}
+	return cts, nil
+}
+
+// recvOne receives ciphertext i of k from the other party (who names the
+// receiving party in errors): a degree-1 ciphertext, whose
+// deserialization it records.
+func recvOne(p bgv.Parameters, conn net.Conn, tally *cost.Tally, who string, i, k int) (*rlwe.Ciphertext, error) {
+	ct, err := recvCiphertext(p, conn)
+	if err == nil && ct.Degree() != 1 {
+		err = fmt.Errorf("exec: a ciphertext of degree %d, want 1", ct.Degree())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("exec: %s: receiving ciphertext %d of %d: %w", who, i+1, k, err)
+	}
+	tally.Op(cost.OpSerialize, ct.Level(), 1)
+	return ct, nil
+}
+
+// addPlain adds the encoding of v (at ct's scale and level) to ct. It
+// records the layout of v too (see plainCost).
+func (s *Server) addPlain(tally *cost.Tally, ct *rlwe.Ciphertext, v []uint64) error {
+	tally.Op(cost.OpShare, 0, int64(s.params.MaxSlots()))
+	pt := bgv.NewPlaintext(s.params, ct.Level())
+	pt.Scale = ct.Scale
+	if err := s.ecd.Encode(v, pt); err != nil {
+		return fmt.Errorf("exec: server: encoding: %w", err)
+	}
+	tally.Op(cost.OpEncode, ct.Level(), 1)
+	if err := s.eval.Add(ct, pt, ct); err != nil {
+		return fmt.Errorf("exec: server: adding: %w", err)
+	}
+	tally.Op(cost.OpAdd, ct.Level(), 1)
+	return nil
+}
+
+// sendOutputs returns cts to the client through sp: add plus[i] (if any)
+// minus a fresh uniform mask, flood, rescale, send. It returns the masks:
+// the server's shares.
+func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][]uint64, sp returnPath) ([][]uint64, error) {
+	t := s.params.PlaintextModulus()
+	slots := s.params.MaxSlots()
+	fl, err := newFlooder()
+	if err != nil {
+		return nil, err
+	}
+	if s.inspect != nil {
+		s.inspect(cts, sp.public())
+	}
+	bits := sp.floodInt()
+	masks := make([][]uint64, len(cts))
+	for i, ct := range cts {
+		if ct.Level() != sp.from {
+			return nil, fmt.Errorf("exec: server: ciphertext at level %d, planned %d", ct.Level(), sp.from)
+		}
+		r := fl.mask(t, slots)
+		masks[i] = r
+		v := make([]uint64, slots)
+		for j := range v {
+			var p uint64
+			if plus != nil && j < len(plus[i]) {
+				p = plus[i][j]
+			}
+			if p >= r[j] {
+				v[j] = p - r[j]
+			} else {
+				v[j] = p + t - r[j]
+			}
+		}
+		if err := s.addPlain(tally, ct, v); err != nil {
+			return nil, err
+		}
+		z := bgv.NewCiphertext(s.params, 1, ct.Level())
+		if err := s.enc.EncryptZero(z); err != nil {
+			return nil, fmt.Errorf("exec: server: encrypting zero: %w", err)
+		}
+		if err := fl.flood(s.params.RingQ(), z, bits); err != nil {
+			return nil, err
+		}
+		tally.Op(cost.OpShare, 0, floodOps(s.params.LogN(), ct.Level(), bits))
+		*z.MetaData = *ct.MetaData
+		tally.Op(cost.OpEncrypt, ct.Level(), 1)
+		if err := s.eval.Add(ct, z, ct); err != nil {
+			return nil, fmt.Errorf("exec: server: flooding: %w", err)
+		}
+		tally.Op(cost.OpAdd, ct.Level(), 1)
+		for ct.Level() > sp.to {
+			lvl := ct.Level()
+			if err := s.eval.Rescale(ct, ct); err != nil {
+				return nil, fmt.Errorf("exec: server: rescaling: %w", err)
+			}
+			tally.Op(cost.OpRescale, lvl, 1)
+		}
+		tally.Op(cost.OpSerialize, ct.Level(), 1)
+		if err := net.SendObject(s.conn, ct); err != nil {
+			return nil, fmt.Errorf("exec: server: sending: %w", err)
+		}
+	}
+	return masks, nil
+}
+
+// recvOutputs receives k ciphertexts and decrypts them.
+func (c *Client) recvOutputs(tally *cost.Tally, k int) ([][]uint64, error) {
+	out := make([][]uint64, k)
+	for i := range out {
+		ct, err := recvOne(c.params, c.conn, tally, "client", i, k)
+		if err != nil {
+			return nil, err
+		}
+		pt := c.dec.DecryptNew(ct)
+		tally.Op(cost.OpDecrypt, ct.Level(), 1)
+		out[i] = make([]uint64, c.params.MaxSlots())
+		if err := c.ecd.Decode(pt, out[i]); err != nil {
+			return nil, fmt.Errorf("exec: client: decoding: %w", err)
+		}
+		tally.Op(cost.OpEncode, ct.Level(), 1)
+	}
+	return out, nil
+}
+
+// chunk splits v into slot vectors of n elements (the last one zero-padded).
