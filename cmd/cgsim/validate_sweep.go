@@ -212,7 +212,8 @@ func writeSweepCSV(w io.Writer, pts []sweepPoint) error {
 }
 
 // plotSweep draws measured against estimated compute seconds, log-log,
-// one point per kind and step (the totals apart), with the diagonal.
+// one point per kind and step (the totals apart), with the diagonal, and
+// writes the PNG atomically, as the CSV.
 func plotSweep(path string, pts []sweepPoint) error {
 	pl := plot.New()
 	pl.Title.Text = "validate --sweep: measured against estimated compute"
@@ -254,10 +255,11 @@ func plotSweep(path string, pts []sweepPoint) error {
 	pl.Add(diag)
 	pl.Legend.Add("measured = estimated", diag)
 	pl.Legend.Top, pl.Legend.Left = true, true
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	wt, err := pl.WriterTo(7*vg.Inch, 5*vg.Inch, "png")
+	if err != nil {
 		return err
 	}
-	return pl.Save(7*vg.Inch, 5*vg.Inch, path)
+	return writeFileAtomic(path, func(w io.Writer) error { _, err := wt.WriteTo(w); return err })
 }
 
 // writeFileAtomic writes path through a temporary file in its directory
