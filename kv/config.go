@@ -229,8 +229,10 @@ func NewConfig(cfg Config) (Config, error) {
 			bits[i] = math.Max(bits[i], b[i])
 		}
 	}
-	// Simulate the whole trajectory: any unsafe step is an error now.
-	if _, err := cfg.Estimate(0, cfg.MaxContext); err != nil {
+	// Any unsafe step of the cache's life is an error now. Every
+	// ciphertext lives the life of the first (see cacheBound), so one
+	// ciphertext's life from an empty cache is the whole trajectory's.
+	if _, err := cfg.Estimate(0, cfg.lifeEnd()); err != nil {
 		return Config{}, err
 	}
 	cfg.validatedFor = cfg.MaxContext
@@ -284,11 +286,16 @@ func (cfg *Config) planKernels(pln exec.Planner, bits [2]float64) error {
 // checks (NewConfig makes those after planning).
 //
 // A step (an append and its refresh round) changes only the ciphertext it
-// appends to (dueRefresh considers the touched ciphertext only), so after
-// the starting ledger is noted whole, each step notes that one ciphertext
-// of each kind: linear in MaxContext. The maxima are those of noting every
-// ciphertext after every step, as a max over unchanged states is unchanged
-// (TestCacheBoundLinear checks it against that quadratic reference).
+// appends to, and what it does depends only on that ciphertext's state and
+// token count (nextAppend, dueRefresh and checkSafe consider the touched
+// ciphertext only; a new ciphertext always starts empty). So every
+// ciphertext lives the life of the first one from an empty cache (the
+// last one a prefix of it), and the maxima over the whole trajectory are
+// those over the first ciphertext's life from each start: after the
+// starting ledger is noted whole, each step up to lifeEnd notes the one
+// ciphertext it touched. TestCacheBoundLinear checks this against the
+// quadratic reference that notes every ciphertext after every step up to
+// MaxContext.
 func (cfg Config) cacheBound() (bits [2]float64, err error) {
 	note := func(k int, s NoiseState) {
 		bits[k] = math.Max(bits[k], cfg.model.downTo(s, cfg.KernelLevel[k]))
@@ -304,7 +311,7 @@ func (cfg Config) cacheBound() (bits [2]float64, err error) {
 				note(k, s)
 			}
 		}
-		for l.tokens < cfg.MaxContext {
+		for l.tokens < cfg.lifeEnd() {
 			ap, err := cfg.nextAppend(l)
 			if err != nil {
 				return bits, err
@@ -322,6 +329,10 @@ func (cfg Config) cacheBound() (bits [2]float64, err error) {
 	}
 	return bits, nil
 }
+
+// lifeEnd is the number of tokens after which the first cache ciphertext
+// is full (or the cache is, if it holds fewer than one ciphertext's).
+func (cfg Config) lifeEnd() int { return min(cfg.MaxContext, cfg.Layout.TokensPerCt) }
 
 // Kernels are the decode attention kernels over this cache at a context of
 // ctx <= MaxContext tokens: planned once at MaxContext for the cache's

@@ -71,7 +71,8 @@ func stepReference(c Config, led *ledger) (cost.Cost, error) {
 	return step.Add(c.boundaryCost(&old, led)), nil
 }
 
-// TestCacheBoundLinear: the linear cacheBound and Trajectory.Step give
+// TestCacheBoundLinear: cacheBound (one ciphertext's life) and
+// Trajectory.Step (linear in the context) give
 // exactly the results of the quadratic references, for both methods,
 // every policy and several thresholds (0: refresh only when needed; 44
 // and 100 at the test preset: refresh after some or every append; see
@@ -117,6 +118,11 @@ func TestCacheBoundLinear(t *testing.T) {
 			}
 			if bits != rb {
 				t.Errorf("cacheBound: %v bits; the reference: %v", bits, rb)
+			}
+			// NewConfig checked one ciphertext's life: the whole
+			// trajectory must be safe too.
+			if _, err := cfg.Estimate(0, c.ctx); err != nil {
+				t.Errorf("NewConfig accepted a trajectory that fails: %v", err)
 			}
 			// Trajectories from empty and after a switch of half the
 			// context (as sim's estimator starts one).

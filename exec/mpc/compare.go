@@ -92,14 +92,29 @@ func (p *party) maxRows(x []uint64, lens []int, withIndex bool) (vals, idx []uin
 	return vals, idx, nil
 }
 
-func (p *bill) maxRows(lens []int, withIndex bool) {
-	cur := append([]int(nil), lens...)
+// rowRun is count rows of the same length.
+type rowRun struct{ len, count int }
+
+// maxRows bills party.maxRows over rows given as runs of equal lengths,
+// ascending. A tree level pairs l/2 elements of a row of l and leaves
+// (l+1)/2; halving keeps the order and merges equal neighbours, so the
+// runs at least halve at each level (a causal prefill's rows are Cols
+// distinct lengths, not Rows).
+func (p *bill) maxRows(runs []rowRun, withIndex bool) {
+	cur := append([]rowRun(nil), runs...)
 	for {
 		np := 0
-		for i, l := range cur {
-			np += l / 2
-			cur[i] = (l + 1) / 2
+		out := cur[:0]
+		for _, r := range cur {
+			np += r.count * (r.len / 2)
+			r.len = (r.len + 1) / 2
+			if k := len(out) - 1; k >= 0 && out[k].len == r.len {
+				out[k].count += r.count
+			} else {
+				out = append(out, r)
+			}
 		}
+		cur = out
 		if np == 0 {
 			return
 		}

@@ -2,6 +2,8 @@ package mpc
 
 import (
 	"fmt"
+	"maps"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -147,6 +149,36 @@ func TestRunMatchesEstimate(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// TestSoftmaxRuns: the runs Softmax bills its tree maximum over are its
+// rows' lengths, counted (including the shapes Run refuses, which
+// Estimate still prices).
+func TestSoftmaxRuns(t *testing.T) {
+	for _, m := range []Softmax{
+		{Rows: 5, Cols: 7},
+		{Rows: 4, Cols: 9, Causal: true},
+		{Rows: 12, Cols: 20, Causal: true, Heads: 3},
+		{Rows: 7, Cols: 9, Causal: true, Heads: 3}, // heads do not divide rows
+		{Rows: 2, Cols: 9, Causal: true, Heads: 5}, // more heads than rows
+	} {
+		want := map[int]int{}
+		for _, l := range m.lens() {
+			want[l]++
+		}
+		got := map[int]int{}
+		prev := math.MinInt
+		for _, r := range m.runs() {
+			if r.len <= prev {
+				t.Errorf("%+v: runs not ascending: %v", m, m.runs())
+			}
+			prev = r.len
+			got[r.len] += r.count
+		}
+		if !maps.Equal(got, want) {
+			t.Errorf("%+v: runs %v, lens count %v", m, got, want)
 		}
 	}
 }

@@ -41,7 +41,11 @@ type Max struct {
 
 func (m Max) lens() []int { return repeat(m.Cols, m.Rows) }
 
-func (m Max) bill() *bill { p := newBill(m.Config); p.maxRows(m.lens(), false); return p }
+func (m Max) bill() *bill {
+	p := newBill(m.Config)
+	p.maxRows([]rowRun{{m.Cols, m.Rows}}, false)
+	return p
+}
 
 // Need is the dealer material of one Run.
 func (m Max) Need() Need { return m.bill().need }
@@ -72,7 +76,7 @@ type Argmax struct {
 
 func (a Argmax) bill() *bill {
 	p := newBill(a.Config)
-	p.maxRows([]int{a.N}, true)
+	p.maxRows([]rowRun{{a.N, 1}}, true)
 	p.reveal(1)
 	return p
 }

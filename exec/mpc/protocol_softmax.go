@@ -43,6 +43,25 @@ func (m Softmax) lens() []int {
 	return lens
 }
 
+// runs are lens as runs of equal lengths, ascending: a causal block's
+// row i has Cols - q + 1 + i entries, in every head.
+func (m Softmax) runs() []rowRun {
+	if !m.Causal {
+		return []rowRun{{m.Cols, m.Rows}}
+	}
+	q := m.queries()
+	runs := make([]rowRun, 0, q)
+	for i := 0; i < q; i++ {
+		runs = append(runs, rowRun{m.Cols - q + 1 + i, m.Rows / q})
+	}
+	if r := m.Rows % q; r > 0 { // only in shapes Run refuses: bill them as lens does
+		for i := 0; i < r; i++ {
+			runs[i].count++
+		}
+	}
+	return runs
+}
+
 func (m Softmax) shape() error {
 	if err := firstErr(positive("rows", m.Rows), positive("columns", m.Cols)); err != nil {
 		return err
@@ -61,15 +80,18 @@ func (m Softmax) sumRange() (int, int) { return 0, bits.Len(uint(m.Cols)) }
 
 func (m Softmax) bill() *bill {
 	p := newBill(m.Config)
-	lens := m.lens()
-	n := sum(lens)
+	runs := m.runs()
+	n := 0
+	for _, r := range runs {
+		n += r.len * r.count
+	}
 	w := p.cfg.Ring.work
-	p.maxRows(lens, false)
+	p.maxRows(runs, false)
 	p.affine(n)
 	p.exp(n, w)
 	p.sumRows(n)
 	lo, hi := m.sumRange()
-	p.reciprocal(len(lens), w, lo, hi, w)
+	p.reciprocal(m.Rows, w, lo, hi, w)
 	p.mulTrunc(n, 2*w-p.cfg.Ring.frac)
 	return p
 }
