@@ -159,6 +159,12 @@
 //	rotations       G·(K·(g-1) + O·(b/g - 1 + log2(n/b)))
 //	ciphertexts     G·K up, G·O down
 //
+// [Linear.Run] encodes the diagonals on the way; a server that multiplies
+// the same W many times encodes them once ([Linear.EncodeWeights], priced
+// by [Linear.WeightsCost], O·b·K plaintexts of [Linear.WeightsBytes]) and
+// calls [Linear.RunEncoded], priced by [Linear.EstimateEncoded]: Run's
+// cost without the diagonals' layout and encodes.
+//
 // [NewLinear] chooses b, g and T minimizing the estimated time (compute
 // plus a LAN transfer) under the profile. Rotation lower bound
 // ([Linear.RotationLowerBound]): every output slot depends on In/K input

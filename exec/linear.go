@@ -257,8 +257,28 @@ func (l *Linear) RotationLowerBound() int64 {
 	return int64(l.pack.groups) * int64(bits.Len(uint(ceilDiv(l.In, l.pack.chunks)-1)))
 }
 
-// Estimate prices one Run.
-func (l *Linear) Estimate() cost.Cost {
+// Estimate prices one Run: EstimateEncoded and the diagonals' encoding
+// (WeightsCost).
+func (l *Linear) Estimate() cost.Cost { return l.EstimateEncoded().Add(l.WeightsCost()) }
+
+// WeightsCost prices EncodeWeights: the diagonals laid out and encoded
+// once per output index and chunk.
+func (l *Linear) WeightsCost() cost.Cost {
+	pk := l.pack
+	diags := int64(pk.outs) * int64(pk.b) * int64(pk.chunks)
+	return layoutCost(l.Profile, l.Params.LogN(), diags).Add(l.Profile.Charge(cost.OpEncode, pk.level, diags))
+}
+
+// WeightsBytes is the memory of the encoded diagonals (LinearWeights.Bytes):
+// outs·b·chunks plaintexts at the input level.
+func (l *Linear) WeightsBytes() int64 {
+	pk := l.pack
+	return int64(pk.outs) * int64(pk.b) * int64(pk.chunks) * int64(l.Params.MaxSlots()) * int64(pk.level+1) * 8
+}
+
+// EstimateEncoded prices one RunEncoded: Run without the diagonals'
+// encoding.
+func (l *Linear) EstimateEncoded() cost.Cost {
 	pk := l.pack
 	prof := l.Profile
 	lvl := pk.level
@@ -269,9 +289,6 @@ func (l *Linear) Estimate() cost.Cost {
 		sendInputCost(prof, l.Params.LogN(), lvl, G*K),
 		// server: its share into the ciphertexts
 		plainCost(prof, l.Params.LogN(), lvl, G*K),
-		// diagonals, laid out and encoded once per output index and chunk
-		layoutCost(prof, l.Params.LogN(), O*b*K),
-		prof.Charge(cost.OpEncode, lvl, O*b*K),
 		// baby steps
 		hoistedCost(prof, lvl, G*K, g-1),
 		// per output ciphertext: b·K products, giant steps, folds
@@ -285,20 +302,35 @@ func (l *Linear) Estimate() cost.Cost {
 }
 
 // Run computes shares of Y = X W^T (each token's row times W^T) for the
-// shared input x (Tokens x In, row-major) and the server's W. Only the
-// client side sees x.C and only the server side sees w and x.S. It records
-// its operations and traffic into tally.
+// shared input x (Tokens x In, row-major) and the server's W, encoding W's
+// diagonals on the way. Only the client side sees x.C and only the server
+// side sees w and x.S. It records its operations and traffic into tally.
 func (l *Linear) Run(s *Session, tally *cost.Tally, w Matrix, x Shared) (Shared, error) {
 	var sizes error
 	if w.Rows != l.Out || w.Cols != l.In || len(w.Data) != l.Out*l.In {
 		sizes = fmt.Errorf("exec: %v given a %dx%d matrix", l, w.Rows, w.Cols)
-	} else if len(x.C) != l.Tokens*l.In || len(x.S) != l.Tokens*l.In {
+	}
+	return l.run(s, tally, sizes, func(sv *Server) diagonals { return newPerCall(l, sv, tally, w) }, x)
+}
+
+// RunEncoded is Run with W's diagonals encoded once (EncodeWeights for
+// this Linear's shape and packing).
+func (l *Linear) RunEncoded(s *Session, tally *cost.Tally, w *LinearWeights, x Shared) (Shared, error) {
+	var sizes error
+	if w == nil || w.out != l.Out || w.in != l.In || w.pack != l.pack {
+		sizes = fmt.Errorf("exec: %v given weights encoded for another linear layer", l)
+	}
+	return l.run(s, tally, sizes, func(*Server) diagonals { return w }, x)
+}
+
+func (l *Linear) run(s *Session, tally *cost.Tally, sizes error, diag func(*Server) diagonals, x Shared) (Shared, error) {
+	if sizes == nil && (len(x.C) != l.Tokens*l.In || len(x.S) != l.Tokens*l.In) {
 		sizes = fmt.Errorf("exec: %v given shares of %d and %d elements, want %d", l, len(x.C), len(x.S), l.Tokens*l.In)
 	}
 	xC, xS := x.C, x.S // each half gets its own share only
 	return runShared(s, tally, sizes,
 		func(cl *Client) ([]uint64, error) { return l.client(cl, tally, xC) },
-		func(sv *Server) ([]uint64, error) { return l.server(sv, tally, w, xS) })
+		func(sv *Server) ([]uint64, error) { return l.server(sv, tally, diag(sv), xS) })
 }
 
 // client is the client's half of Run: only the client's share.
@@ -316,8 +348,8 @@ func (l *Linear) client(cl *Client, tally *cost.Tally, xC []uint64) ([]uint64, e
 
 // server is the server's half of Run: only the weights and the server's
 // share.
-func (l *Linear) server(sv *Server, tally *cost.Tally, w Matrix, xS []uint64) ([]uint64, error) {
-	outs, err := l.serverCompute(sv, tally, w, xS)
+func (l *Linear) server(sv *Server, tally *cost.Tally, diag diagonals, xS []uint64) ([]uint64, error) {
+	outs, err := l.serverCompute(sv, tally, diag, xS)
 	if err != nil {
 		return nil, err
 	}

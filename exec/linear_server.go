@@ -13,8 +13,9 @@ import (
 // the baby steps of its input, giant steps and folds.
 
 // serverCompute receives the client's ciphertexts, adds the server's share
-// and evaluates W on them: one ciphertext per (group, output index).
-func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, w Matrix, xS []uint64) ([]*rlwe.Ciphertext, error) {
+// and evaluates W on them: one ciphertext per (group, output index). The
+// diagonals come from diag: encoded per call (Run) or once (RunEncoded).
+func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, diag diagonals, xS []uint64) ([]*rlwe.Ciphertext, error) {
 	pk := l.pack
 	p := l.Params
 	lvl := pk.level
@@ -31,41 +32,6 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, w Matrix, xS []uin
 		}
 	}
 	L := pk.laneStride()
-	// Diagonals, pre-rotated by -j·g·L, encoded once per output index and
-	// chunk. With one token group each is used once: it is encoded just
-	// before its product into a reused plaintext; otherwise they are kept
-	// for all groups.
-	cache := pk.groups > 1
-	var diags [][][]*rlwe.Plaintext
-	scratch := bgv.NewPlaintext(p, lvl)
-	dvec := make([]uint64, p.MaxSlots()) // each diagonal is laid out here, then encoded
-	diag := func(o, k, i int) (*rlwe.Plaintext, error) {
-		if cache && diags[o][k][i] != nil {
-			return diags[o][k][i], nil
-		}
-		pt := scratch
-		if cache {
-			pt = bgv.NewPlaintext(p, lvl)
-		}
-		if err := sv.ecd.Encode(l.diagonal(dvec, w, o, k, i, (i/pk.g)*pk.g*L), pt); err != nil {
-			return nil, fmt.Errorf("exec: server: encoding a diagonal: %w", err)
-		}
-		tally.Op(cost.OpShare, 0, int64(p.MaxSlots()))
-		tally.Op(cost.OpEncode, lvl, 1)
-		if cache {
-			diags[o][k][i] = pt
-		}
-		return pt, nil
-	}
-	if cache {
-		diags = make([][][]*rlwe.Plaintext, pk.outs)
-		for o := range diags {
-			diags[o] = make([][]*rlwe.Plaintext, pk.chunks)
-			for k := range diags[o] {
-				diags[o][k] = make([]*rlwe.Plaintext, pk.b)
-			}
-		}
-	}
 	ev := sv.eval
 	out := make([]*rlwe.Ciphertext, 0, pk.groups*pk.outs)
 	// Work ciphertexts, allocated once and reused for every group and
@@ -101,7 +67,7 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, w Matrix, xS []uin
 						if first {
 							dst = inner
 						}
-						pt, err := diag(o, k, j*pk.g+h)
+						pt, err := diag.at(o, k, j*pk.g+h)
 						if err != nil {
 							return nil, err
 						}
@@ -136,4 +102,122 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, w Matrix, xS []uin
 		}
 	}
 	return out, nil
+}
+
+// diagonals hands serverCompute the plaintext diagonal i of chunk k for
+// output index o, pre-rotated by -j·g·L for its giant step j.
+type diagonals interface {
+	at(o, k, i int) (*rlwe.Plaintext, error)
+}
+
+// perCall encodes the diagonals during a Run, once per output index and
+// chunk: with one token group each is used once and is encoded just
+// before its product into a reused plaintext; otherwise they are kept for
+// all groups.
+type perCall struct {
+	l       *Linear
+	sv      *Server
+	tally   *cost.Tally
+	w       Matrix
+	kept    [][][]*rlwe.Plaintext // nil with one group
+	scratch *rlwe.Plaintext
+	dvec    []uint64 // each diagonal is laid out here, then encoded
+}
+
+func newPerCall(l *Linear, sv *Server, tally *cost.Tally, w Matrix) *perCall {
+	pk := l.pack
+	d := &perCall{l: l, sv: sv, tally: tally, w: w, scratch: bgv.NewPlaintext(l.Params, pk.level), dvec: make([]uint64, l.Params.MaxSlots())}
+	if pk.groups > 1 {
+		d.kept = newDiagonalTable(pk)
+	}
+	return d
+}
+
+func newDiagonalTable(pk linearPacking) [][][]*rlwe.Plaintext {
+	t := make([][][]*rlwe.Plaintext, pk.outs)
+	for o := range t {
+		t[o] = make([][]*rlwe.Plaintext, pk.chunks)
+		for k := range t[o] {
+			t[o][k] = make([]*rlwe.Plaintext, pk.b)
+		}
+	}
+	return t
+}
+
+func (d *perCall) at(o, k, i int) (*rlwe.Plaintext, error) {
+	if d.kept != nil && d.kept[o][k][i] != nil {
+		return d.kept[o][k][i], nil
+	}
+	pt := d.scratch
+	if d.kept != nil {
+		pt = bgv.NewPlaintext(d.l.Params, d.l.pack.level)
+	}
+	if err := d.l.encodeDiagonal(d.sv, d.tally, d.dvec, d.w, o, k, i, pt); err != nil {
+		return nil, err
+	}
+	if d.kept != nil {
+		d.kept[o][k][i] = pt
+	}
+	return pt, nil
+}
+
+// encodeDiagonal lays out diagonal i of chunk k for output index o,
+// pre-rotated for its giant step, and encodes it into pt.
+func (l *Linear) encodeDiagonal(sv *Server, tally *cost.Tally, dvec []uint64, w Matrix, o, k, i int, pt *rlwe.Plaintext) error {
+	pk := l.pack
+	if err := sv.ecd.Encode(l.diagonal(dvec, w, o, k, i, (i/pk.g)*pk.g*pk.laneStride()), pt); err != nil {
+		return fmt.Errorf("exec: server: encoding a diagonal: %w", err)
+	}
+	tally.Op(cost.OpShare, 0, int64(l.Params.MaxSlots()))
+	tally.Op(cost.OpEncode, pk.level, 1)
+	return nil
+}
+
+// LinearWeights are the server's weights of one Linear, its diagonals
+// encoded once (Linear.EncodeWeights, at the server's setup) for every
+// RunEncoded. They are built from the server's encoder and its private W
+// and never leave the server.
+type LinearWeights struct {
+	pack    linearPacking
+	out, in int
+	diags   [][][]*rlwe.Plaintext // [output index][chunk][diagonal]
+}
+
+func (lw *LinearWeights) at(o, k, i int) (*rlwe.Plaintext, error) { return lw.diags[o][k][i], nil }
+
+// Bytes is the memory of the encoded diagonals (Linear.WeightsBytes).
+func (lw *LinearWeights) Bytes() int64 {
+	var n int64
+	for _, byChunk := range lw.diags {
+		for _, ds := range byChunk {
+			for _, pt := range ds {
+				n += int64(pt.Value.N()) * int64(pt.Level()+1) * 8
+			}
+		}
+	}
+	return n
+}
+
+// EncodeWeights encodes the diagonals of w (Out x In) for l on the server
+// (sv's encoder), recording the layouts and encodes in tally: what Run
+// does per call, done once. WeightsCost is its estimate.
+func (l *Linear) EncodeWeights(sv *Server, tally *cost.Tally, w Matrix) (*LinearWeights, error) {
+	if w.Rows != l.Out || w.Cols != l.In || len(w.Data) != l.Out*l.In {
+		return nil, fmt.Errorf("exec: %v given a %dx%d matrix to encode", l, w.Rows, w.Cols)
+	}
+	pk := l.pack
+	lw := &LinearWeights{pack: pk, out: l.Out, in: l.In, diags: newDiagonalTable(pk)}
+	dvec := make([]uint64, l.Params.MaxSlots())
+	for o := range lw.diags {
+		for k := range lw.diags[o] {
+			for i := range lw.diags[o][k] {
+				pt := bgv.NewPlaintext(l.Params, pk.level)
+				if err := l.encodeDiagonal(sv, tally, dvec, w, o, k, i, pt); err != nil {
+					return nil, err
+				}
+				lw.diags[o][k][i] = pt
+			}
+		}
+	}
+	return lw, nil
 }

@@ -107,8 +107,68 @@ func checkLinear(t *testing.T, e *hetest.Env, out, in, m int) {
 		}
 	}
 	hetest.CheckCounters(t, "linear", tally.Cost(), l.Estimate())
+	// The weights encoded once: the same product, Run's counters without
+	// the encodes, which EncodeWeights records instead.
+	wt := cost.NewTally(e.Profile)
+	lw, err := l.EncodeWeights(sess.Server, wt, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hetest.CheckCounters(t, "encoding the weights", wt.Cost(), l.WeightsCost())
+	if got, want := lw.Bytes(), l.WeightsBytes(); got != want {
+		t.Errorf("encoded weights: %d bytes, WeightsBytes says %d", got, want)
+	}
+	x2 := hetest.RandVec(tm, m*in)
+	tally = cost.NewTally(e.Profile)
+	if y, err = l.RunEncoded(sess, tally, lw, share(t, x2, tm)); err != nil {
+		t.Fatal(err)
+	}
+	got = y.Reveal(tm)
+	for k := 0; k < m; k++ {
+		if !slices.Equal(got[k*out:(k+1)*out], w.MulVec(x2[k*in:(k+1)*in], tm)) {
+			t.Fatalf("encoded weights, token %d: W x differs from the plaintext product", k)
+		}
+	}
+	hetest.CheckCounters(t, "linear with encoded weights", tally.Cost(), l.EstimateEncoded())
 	if r, lb := l.RotationCount(), l.RotationLowerBound(); r < lb {
 		t.Errorf("%d rotations, below the lower bound %d", r, lb)
 	}
 	t.Logf("%v: %d rotations (bound %d), %d keys, setup %d bytes", l, l.RotationCount(), l.RotationLowerBound(), sess.GaloisKeys, sess.Setup.BytesC2S)
+}
+
+// TestLinearWeightsMismatch: weights encoded for another layer (or none)
+// are refused before anything is sent, and the session stays usable.
+func TestLinearWeightsMismatch(t *testing.T) {
+	e := hetest.ForTest(t, hetest.Presets()[0])
+	p := e.Params
+	tm := p.PlaintextModulus()
+	a, err := NewLinear(p, e.Profile, 64, 64, 1, Decode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewLinear(p, e.Profile, 172, 64, 1, Decode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := NewSession(p, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	lb, err := b.EncodeWeights(sess.Server, hetest.NopTally(), randMatrix(t, tm, 172, 64))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.EncodeWeights(sess.Server, hetest.NopTally(), randMatrix(t, tm, 64, 65)); err == nil {
+		t.Error("encoding a 64x65 matrix for a 64x64 layer: no error")
+	}
+	x := share(t, hetest.RandVec(tm, 64), tm)
+	for name, w := range map[string]*LinearWeights{"none": nil, "another layer's": lb} {
+		if _, err := a.RunEncoded(sess, hetest.NopTally(), w, x); err == nil {
+			t.Errorf("%s weights: no error", name)
+		}
+	}
+	if _, err := b.RunEncoded(sess, hetest.NopTally(), lb, x); err != nil {
+		t.Errorf("after the refusals: %v", err)
+	}
 }

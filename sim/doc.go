@@ -117,6 +117,14 @@
 // too wide for the preset's noise budget (GPT-2 at bgv-n13) it is split in
 // slices whose shares the parties add.
 //
+// The server encodes the plaintext diagonals of every one-token linear
+// layer once, at setup (weights_encoded.go): the embedding's slices, every
+// layer's matrices but a llama QKV (its one-token rows carry RoPE at the
+// token's position, so it is encoded per token) and the classifier.
+// Reports carry their memory and the cost of encoding them
+// (Report.Weights), outside the totals. Passes of several tokens encode
+// their diagonals per pass.
+//
 // Attention of layer l has two forms.
 //
 // A pass from position 0 over m tokens (the prefill, and every step of

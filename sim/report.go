@@ -43,6 +43,9 @@ type Report struct {
 	// Setup is the one-off key exchange of a run (public and evaluation
 	// keys), not part of Total.
 	Setup *cost.Cost `json:"setup,omitempty"`
+	// Weights is what the server encodes once at setup (estimated, or
+	// measured by a run), not part of Total.
+	Weights EncodedWeights `json:"encoded_weights"`
 	// Security is the session's statistical security budget and
 	// StatSecurityBits the statistical security of this transcript:
 	// Security.Bits of the ciphertexts it returned to the client (at least
@@ -182,6 +185,15 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		r.Cache = opts.Cache.String()
 	}
 	r.Summarize(e.Breakdown())
+	def, err := opts.Strategy.def()
+	if err != nil {
+		return nil, err
+	}
+	ws, err := p.encodedWeights(oneTokenPasses(def, opts.Prompt, opts.Gen))
+	if err != nil {
+		return nil, err
+	}
+	r.Weights = estimateWeights(ws, opts.Network)
 	return r, r.secure(sec)
 }
 

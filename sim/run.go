@@ -69,18 +69,24 @@ type RunOptions struct {
 // Options.Network). A Runner is not safe for concurrent use; Close it.
 type Runner struct {
 	recorder
-	plan   *planner
-	net    net.Network
-	m      *model.Model
-	q      fixed
-	he     *exec.Session
-	mp     *mpc.Session
-	w      map[Weight]folded
-	wq     map[Weight]exec.Matrix // quantized, for every weight but the llama QKV in decode
-	embT   []exec.Matrix          // E^T slices, as the planner's embedding chunks
-	cache  *kv.Cache              // Cryptogen: the encrypted KV cache
-	ctx    []int                  // tokens per layer (cached, or processed by the current pass)
-	reveal func([]float64)
+	plan *planner
+	net  net.Network
+	m    *model.Model
+	q    fixed
+	he   *exec.Session
+	mp   *mpc.Session
+	w    map[Weight]folded
+	wq   map[Weight]exec.Matrix // quantized, for every weight but the llama QKV in decode
+	embT []exec.Matrix          // E^T slices, as the planner's embedding chunks
+	// lw and embW are the one-token weights and embedding slices the
+	// server encoded at setup (see encodedWeights); weights what that
+	// cost.
+	lw      map[Weight]*exec.LinearWeights
+	embW    []*exec.LinearWeights
+	weights EncodedWeights
+	cache   *kv.Cache // Cryptogen: the encrypted KV cache
+	ctx     []int     // tokens per layer (cached, or processed by the current pass)
+	reveal  func([]float64)
 	// onProgress is RunOptions.OnProgress.
 	onProgress func(Progress)
 	setup      cost.Cost
@@ -208,11 +214,22 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	}
 	r.setup = r.he.Setup
 	r.mp = mpc.NewSessionConns(p.mpc, mpc.TrustedDealer{}, cc, sc, meter, closePipe)
+	ws, err := p.encodedWeights(oneTokenPasses(def, opts.PromptTokens, opts.Gen))
+	if err == nil {
+		err = r.encodeWeights(ws)
+	}
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
 	return r, nil
 }
 
 // Setup is the communication of the key exchange.
 func (r *Runner) Setup() cost.Cost { return r.net.Price(r.setup) }
+
+// Weights is what the server encoded at setup, measured.
+func (r *Runner) Weights() EncodedWeights { return r.weights }
 
 // Close ends both sessions and their common transport.
 func (r *Runner) Close() {
@@ -288,7 +305,7 @@ func (r *Runner) Embed(tokens []int, pos int) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	x, err := st.Run(r, r.embT, tokens, c.Dim, pos)
+	x, err := st.Run(r, r.embT, r.embW, tokens, c.Dim, pos)
 	if err != nil {
 		return nil, err
 	}
@@ -354,7 +371,7 @@ func (r *Runner) Linear(w Weight, v Value) (Value, error) {
 		}
 		bias = append(bias, e)
 	}
-	return st.Run(r, wm, bias, x)
+	return st.Run(r, wm, r.lw[w], bias, x)
 }
 
 // Attention runs the attention of the rows of q against the layer's keys

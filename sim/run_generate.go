@@ -44,6 +44,7 @@ func Run(opts RunOptions, prompt []int, check bool, onStep func(Step)) (*Report,
 	}
 	setup := r.Setup()
 	rep.Setup = &setup
+	rep.Weights = r.Weights()
 	rep.Summarize(r.Breakdown())
 	if err := rep.secure(r.security); err != nil {
 		return nil, err

@@ -240,6 +240,11 @@ func checkRunWith(t *testing.T, m *model.Model, p string, s Strategy, co CacheOp
 			}
 		}
 	}
+	// The weights encoded at setup: the same layers, bytes and counters.
+	rw, ew := rep.Weights, est.Weights
+	if d := cost.CounterDiff(rw.Cost, ew.Cost); len(d) > 0 || rw.Layers != ew.Layers || rw.Bytes != ew.Bytes || rw.Layers == 0 {
+		t.Errorf("encoded weights: run %d layers, %d bytes; estimate %d layers, %d bytes; counters differ: %v", rw.Layers, rw.Bytes, ew.Layers, ew.Bytes, d)
+	}
 	return rep
 }
 

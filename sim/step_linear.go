@@ -14,13 +14,16 @@ import (
 // result masked and shared), the bias added to the server's share, the
 // truncation back to the fixed point, and for a llama QKV over several
 // tokens the rotary embedding on the shares with a second truncation (for
-// one token it is folded into the weights).
+// one token it is folded into the weights). A one-token layer whose
+// weights do not depend on the position (all but that llama QKV) uses
+// weights the server encoded once at setup (see encodedWeights).
 type linearStep struct {
-	mat   Mat
-	out   int
-	lin   *exec.Linear
-	trunc truncStep
-	rope  *truncStep // the query and key columns of every row
+	mat     Mat
+	out     int
+	lin     *exec.Linear
+	trunc   truncStep
+	rope    *truncStep // the query and key columns of every row
+	encoded bool       // the weights are encoded once, not per call
 }
 
 // linearStep plans the linear layer of weight m over rows tokens.
@@ -34,7 +37,7 @@ func (p *planner) linearStep(m Mat, rows int) (*linearStep, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &linearStep{mat: m, out: out, lin: l, trunc: p.truncStep(rows * out)}
+	s := &linearStep{mat: m, out: out, lin: l, trunc: p.truncStep(rows * out), encoded: rows == 1 && !p.ropeFolded(m)}
 	if m == MatQKV && p.cfg.Arch == model.ArchLlama && rows > 1 {
 		hs := headsOf(p.cfg)
 		tr := p.truncStep(rows * (hs.q + hs.kv))
@@ -44,9 +47,18 @@ func (p *planner) linearStep(m Mat, rows int) (*linearStep, error) {
 	return s, nil
 }
 
+// ropeFolded is whether the one-token weights of m carry the rotary
+// embedding of the token's position (a llama QKV), so that they are
+// encoded per call.
+func (p *planner) ropeFolded(m Mat) bool { return m == MatQKV && p.cfg.Arch == model.ArchLlama }
+
 // Estimate is the product's, the truncation's and the rotary embedding's.
 func (s *linearStep) Estimate() cost.Cost {
-	c := s.lin.Estimate().Add(s.trunc.Estimate())
+	lin := s.lin.Estimate()
+	if s.encoded {
+		lin = s.lin.EstimateEncoded()
+	}
+	c := lin.Add(s.trunc.Estimate())
 	if s.rope != nil {
 		c = c.Add(s.rope.Estimate())
 	}
@@ -54,15 +66,20 @@ func (s *linearStep) Estimate() cost.Cost {
 }
 
 // Run computes x·W^T + bias on shares (wm: the quantized weights, with
-// RoPE folded in for a one-token llama QKV; bias: encoded at twice the
-// fractional bits, or nil) and records it under KindLinear.
-func (s *linearStep) Run(r *Runner, wm exec.Matrix, bias []uint64, x *shares) (*shares, error) {
+// RoPE folded in for a one-token llama QKV, or lw: the weights encoded at
+// setup if the step is encoded; bias: encoded at twice the fractional
+// bits, or nil) and records it under KindLinear.
+func (s *linearStep) Run(r *Runner, wm exec.Matrix, lw *exec.LinearWeights, bias []uint64, x *shares) (*shares, error) {
 	y := &shares{rows: x.rows, cols: s.out, pos: x.pos}
 	err := r.timed(KindLinear, func(cc *cost.Cost) error {
 		var z exec.Shared
 		if err := r.heRun(cc, func(t *cost.Tally) error {
 			var err error
-			z, err = s.lin.Run(r.he, t, wm, x.exec())
+			if s.encoded {
+				z, err = s.lin.RunEncoded(r.he, t, lw, x.exec())
+			} else {
+				z, err = s.lin.Run(r.he, t, wm, x.exec())
+			}
 			return err
 		}); err != nil {
 			return err
@@ -144,20 +161,28 @@ func (p *planner) embedStep(rows int) (embedStep, error) {
 	return embedStep{rows, chunks}, err
 }
 
+// encoded is whether the slices' weights are encoded once at setup: for
+// one token (see encodedWeights).
+func (s embedStep) encoded() bool { return s.rows == 1 }
+
 // Estimate is the slices' products.
 func (s embedStep) Estimate() cost.Cost {
 	var c cost.Cost
 	for _, ch := range s.chunks {
-		c = c.Add(ch.lin.Estimate())
+		if s.encoded() {
+			c = c.Add(ch.lin.EstimateEncoded())
+		} else {
+			c = c.Add(ch.lin.Estimate())
+		}
 	}
 	return c
 }
 
 // Run looks tokens up in the server's table (tableT: the transposed slices
-// of the quantized table, one per chunk) and records it under
-// KindEmbedding.
-func (s embedStep) Run(r *Runner, tableT []exec.Matrix, tokens []int, dim, pos int) (*shares, error) {
-	if len(tokens) != s.rows || len(tableT) != len(s.chunks) {
+// of the quantized table, one per chunk; encT: the one-token slices
+// encoded at setup) and records it under KindEmbedding.
+func (s embedStep) Run(r *Runner, tableT []exec.Matrix, encT []*exec.LinearWeights, tokens []int, dim, pos int) (*shares, error) {
+	if len(tokens) != s.rows || len(tableT) != len(s.chunks) || s.encoded() && len(encT) != len(s.chunks) {
 		return nil, fmt.Errorf("sim: internal error: an embedding of %d tokens in %d slices planned, %d tokens and %d slices given",
 			s.rows, len(s.chunks), len(tokens), len(tableT))
 	}
@@ -174,7 +199,11 @@ func (s embedStep) Run(r *Runner, tableT []exec.Matrix, tokens []int, dim, pos i
 			var y exec.Shared
 			if err := r.heRun(cc, func(t *cost.Tally) error {
 				var err error
-				y, err = ch.lin.Run(r.he, t, tableT[i], in)
+				if s.encoded() {
+					y, err = ch.lin.RunEncoded(r.he, t, encT[i], in)
+				} else {
+					y, err = ch.lin.Run(r.he, t, tableT[i], in)
+				}
 				return err
 			}); err != nil {
 				return err

@@ -269,6 +269,10 @@ func writeTable(w io.Writer, rep *sim.Report) error {
 		fmt.Fprintf(w, "\nstatistical security: %.1f bits for the %d ciphertexts returned (each flooded for %d bits: κ = %d plus room for the %d ciphertexts a session of %d tokens returns)\n",
 			rep.StatSecurityBits, rep.Total.Decryptions, sec.FloodBits, sec.Kappa, sec.Ciphertexts, sec.DeclaredTokens)
 	}
+	if ew := rep.Weights; ew.Layers > 0 {
+		fmt.Fprintf(w, "weights encoded once at the server's setup (not in the totals): %d linear layers, %.1f MB of plaintexts, %d encodes, %.3f s compute\n",
+			ew.Layers, mb(ew.Bytes), ew.Cost.Encodes, ew.Cost.ComputeSeconds)
+	}
 	fmt.Fprintf(w, "\nper kind (seconds; prefill, then all decode steps)\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "kind\tprefill s\tdecode s\tdecode MB\tdecode rounds\t")
