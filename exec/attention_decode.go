@@ -58,7 +58,7 @@ func (pl Planner) DecodeScores(sh AttentionShape) (*DecodeScores, error) {
 }
 
 func (k *DecodeScores) kernel() scoresKernel {
-	return scoresKernel{arccRun{k.arcc, k.Layout.packing(k.Shape.Context)}}
+	return newScoresKernel(arccRun{k.arcc, k.Layout.packing(k.Shape.Context)})
 }
 
 // Rotations are the folding rotations 1, 2, ..., HeadDim/2.

@@ -3,6 +3,7 @@ package exec
 import (
 	"fmt"
 	"math"
+	"sort"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
@@ -69,6 +70,7 @@ type arcc struct {
 	noise   float64 // payload of the results before the mask and the flooding
 	terms   int     // products each result sums, as the noise model counts them
 	what    string  // the kernel's name in errors
+	cores   int     // the server's, for the price (Planner.Cores)
 }
 
 // planKernel plans an ARCC kernel of shape sh over the layout newLayout
@@ -104,7 +106,8 @@ func (pl Planner) planARCC(what string, sh AttentionShape, terms int) (arcc, err
 	if err != nil {
 		return arcc{}, fmt.Errorf("exec: %s %+v: %w", what, sh, err)
 	}
-	return arcc{Params: pl.Params, Profile: pl.Profile, Shape: sh, Level: level, send: sp, noise: f(nm.FreshSK()), terms: terms, what: what}, nil
+	return arcc{Params: pl.Params, Profile: pl.Profile, Shape: sh, Level: level, send: sp, noise: f(nm.FreshSK()), terms: terms, what: what,
+		cores: pl.cores()}, nil
 }
 
 // Noise is the noise model's payload of the kernel's results before they
@@ -141,14 +144,25 @@ type arccKind interface {
 	// inputVectors lays out one party's share of the input.
 	inputVectors(x []uint64) [][]uint64
 	// compute turns the input ciphertexts (the server's share added) and
-	// the keys (or values, Enc(K_C) + K_S) into the output ciphertexts.
-	compute(sv *Server, tally *cost.Tally, ins, keys []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error)
+	// the keys (or values, Enc(K_C) + K_S) into the output ciphertexts
+	// from .. to-1 (of outputCts).
+	compute(sv *Server, tally *cost.Tally, ins, keys []*rlwe.Ciphertext, from, to int) ([]*rlwe.Ciphertext, error)
 	// outputCts is the number of output ciphertexts.
 	outputCts() int
-	// extract reads the output from the decrypted output vectors (or the
-	// server's masks).
-	extract(vecs [][]uint64) []uint64
+	// outputLen is the length of the shared output.
+	outputLen() int
+	// extract writes into out the part of the output that output
+	// ciphertext i holds, from its decrypted vector (or the server's
+	// mask) v.
+	extract(out []uint64, i int, v []uint64)
 }
+
+// returnBatch is the most output ciphertexts a kernel holds at once: the
+// server computes, masks and sends them in batches (one flight all the
+// same), and both parties extract their shares batch by batch, so that a
+// long prefill's hundreds of thousands of sparse products never sit in
+// memory together.
+const returnBatch = 256
 
 // arccRun is one run of an ARCC kernel: the kernel's fields and the packing
 // of its layout for its context.
@@ -180,11 +194,11 @@ func arccClient(k arccKind, cl *Client, tally *cost.Tally, xC []uint64) ([]uint6
 	if err := cl.sendInputs(tally, a.Level, k.inputVectors(xC)); err != nil {
 		return nil, err
 	}
-	vals, err := cl.recvOutputs(tally, k.outputCts())
-	if err != nil {
+	out := make([]uint64, k.outputLen())
+	if err := cl.recvOutputsEach(tally, k.outputCts(), func(i int, v []uint64) { k.extract(out, i, v) }); err != nil {
 		return nil, err
 	}
-	return k.extract(vals), nil
+	return out, nil
 }
 
 // arccServer is the server's half of runARCC: only the server's inputs.
@@ -204,15 +218,22 @@ func arccServer(k arccKind, sv *Server, tally *cost.Tally, keys []*rlwe.Cipherte
 	if err != nil {
 		return nil, err
 	}
-	outs, err := k.compute(sv, tally, ins, full)
-	if err != nil {
-		return nil, err
+	out := make([]uint64, k.outputLen())
+	for from := 0; from < k.outputCts(); from += returnBatch {
+		to := min(k.outputCts(), from+returnBatch)
+		outs, err := k.compute(sv, tally, ins, full, from, to)
+		if err != nil {
+			return nil, err
+		}
+		masks, err := sv.sendOutputs(tally, outs, nil, a.send)
+		if err != nil {
+			return nil, err
+		}
+		for j, m := range masks {
+			k.extract(out, from+j, m)
+		}
 	}
-	masks, err := sv.sendOutputs(tally, outs, nil, a.send)
-	if err != nil {
-		return nil, err
-	}
-	return k.extract(masks), nil
+	return out, nil
 }
 
 // scoresKernel is the ARCC scores kernel over a packing: s[h][i][j] =
@@ -232,7 +253,31 @@ func arccServer(k arccKind, sv *Server, tally *cost.Tally, keys []*rlwe.Cipherte
 //
 // With P = Σ_g groupCts(g) products per offset: G·P ct-ct products,
 // G·P·log2(HeadDim) rotations, G·Groups ciphertexts up, G·P down.
-type scoresKernel struct{ arccRun }
+type scoresKernel struct {
+	arccRun
+	// starts[g] is the first product of group g for query-head offset 0
+	// (len groups+1: the last is products()); see product.
+	starts []int
+}
+
+// newScoresKernel is the scores kernel of a run.
+func newScoresKernel(r arccRun) scoresKernel {
+	starts := make([]int, r.pk.groups()+1)
+	for g := 0; g < r.pk.groups(); g++ {
+		starts[g+1] = starts[g] + r.pk.groupCts(g)
+	}
+	return scoresKernel{arccRun: r, starts: starts}
+}
+
+// product is output ciphertext i: offset a's query ciphertext of group g
+// times key ciphertext c (outputs ordered by offset, group, key
+// ciphertext).
+func (k scoresKernel) product(i int) (a, g, c int) {
+	per := k.starts[len(k.starts)-1]
+	a, i = i/per, i%per
+	g = sort.SearchInts(k.starts, i+1) - 1
+	return a, g, i - k.starts[g]
+}
 
 var _ arccKind = scoresKernel{}
 
@@ -252,40 +297,43 @@ func (k scoresKernel) estimate() cost.Cost {
 	lvl := k.Level
 	prof := k.Profile
 	f := int64(log2Int(k.Shape.HeadDim))
-	return cost.Sum(
+	products := func() cost.Cost { // one piece per product, with its fold
+		return cost.Sum(
+			prof.Charge(cost.OpMulCipher, lvl, G*P),
+			prof.Charge(cost.OpRotate, lvl, G*P*f),
+			prof.Charge(cost.OpAdd, lvl, G*P*f),
+		)
+	}
+	c := cost.Sum(
 		sendInputCost(prof, k.Params.LogN(), lvl, G*Q),
 		plainCost(prof, k.Params.LogN(), lvl, G*Q+C), // server shares of the queries and of K
 		prof.Charge(cost.OpMulCipher, lvl, G*P),
 		prof.Charge(cost.OpRotate, lvl, G*P*f),
 		prof.Charge(cost.OpAdd, lvl, G*P*f),
-		returnCost(prof, k.Params.LogN(), k.send, G*P),
+		returnCost(prof, k.Params.LogN(), k.send, G*P, k.cores),
 		cost.Cost{Rounds: 1},
 	)
+	return onCores(c, G*P, k.cores, products)
 }
 
 // compute multiplies each group's query ciphertext (qs[a·Groups + g]) with
-// every key ciphertext the group sees and folds each product.
-func (k scoresKernel) compute(sv *Server, tally *cost.Tally, qs, keys []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
-	pk := k.pk
-	G, Q := k.Shape.group(), pk.groups()
-	prods := make([]*rlwe.Ciphertext, 0, G*pk.products())
-	for a := 0; a < G; a++ {
-		for g := 0; g < Q; g++ {
-			for c := 0; c < pk.groupCts(g); c++ {
-				pr := bgv.NewCiphertext(k.Params, 1, k.Level)
-				if err := sv.eval.MulRelin(qs[a*Q+g], keys[c], pr); err != nil {
-					return nil, fmt.Errorf("exec: server: ct-ct product: %w", err)
-				}
-				tally.Op(cost.OpMulCipher, k.Level, 1)
-				if err := foldSum(sv.eval, tally, pr, 1, k.Shape.HeadDim); err != nil {
-					return nil, err
-				}
-				prods = append(prods, pr)
-			}
+// every key ciphertext the group sees and folds each product: one piece
+// per product, on the server's cores.
+func (k scoresKernel) compute(sv *Server, tally *cost.Tally, qs, keys []*rlwe.Ciphertext, from, to int) ([]*rlwe.Ciphertext, error) {
+	prods := make([]*rlwe.Ciphertext, to-from)
+	err := sv.forEach(to-from, func(i int, w *Server) error {
+		a, g, c := k.product(from + i)
+		pr := bgv.NewCiphertext(k.Params, 1, k.Level)
+		if err := w.eval.MulRelin(qs[a*k.pk.groups()+g], keys[c], pr); err != nil {
+			return fmt.Errorf("exec: server: ct-ct product: %w", err)
 		}
-	}
-	return prods, nil
+		tally.Op(cost.OpMulCipher, k.Level, 1)
+		prods[i] = pr
+		return foldSum(w.eval, tally, pr, 1, k.Shape.HeadDim)
+	})
+	return prods, err
 }
+
 
 // inputVectors lays out the queries (Queries x Heads x HeadDim) for offset
 // a: vector a·Groups + g.
@@ -315,25 +363,17 @@ func (k scoresKernel) inputVectors(q []uint64) [][]uint64 {
 // extract reads the scores (Heads x Queries x Keys) from the G·P output
 // vectors (offset-major, then group, then key ciphertext), zero where a
 // query does not see the key.
-func (k scoresKernel) extract(vecs [][]uint64) []uint64 {
+func (k scoresKernel) outputLen() int { return k.Shape.Heads * k.pk.queries * k.pk.keys }
+
+func (k scoresKernel) extract(s []uint64, i int, v []uint64) {
 	sh, pk := k.Shape, k.pk
 	G, nq, nk, d := sh.group(), pk.queries, pk.keys, sh.HeadDim
-	s := make([]uint64, sh.Heads*nq*nk)
-	idx := 0
-	for a := 0; a < G; a++ {
-		for g := 0; g < pk.groups(); g++ {
-			for c := 0; c < pk.groupCts(g); c++ {
-				v := vecs[idx]
-				idx++
-				pk.window(g, c, func(r, i, jj, j int) {
-					for kv := 0; kv < sh.KVHeads; kv++ {
-						s[((kv*G+a)*nq+i)*nk+j] = v[pk.slot(r, jj, kv*d)]
-					}
-				})
-			}
+	a, g, c := k.product(i)
+	pk.window(g, c, func(r, i, jj, j int) {
+		for kv := 0; kv < sh.KVHeads; kv++ {
+			s[((kv*G+a)*nq+i)*nk+j] = v[pk.slot(r, jj, kv*d)]
 		}
-	}
-	return s
+	})
 }
 
 // valuesKernel is the mirror ARCC kernel over a packing: o_{i,h} =
@@ -403,53 +443,64 @@ func (k valuesKernel) estimate() cost.Cost {
 	lvl := k.Level
 	prof := k.Profile
 	f := k.rotationCount()
-	return cost.Sum(
+	pieces := func() cost.Cost { // one piece per (offset, group): its products, sum and fold
+		return cost.Sum(
+			prof.Charge(cost.OpMulCipher, lvl, G*P),
+			prof.Charge(cost.OpAdd, lvl, G*(P-Q)),
+			prof.Charge(cost.OpRotate, lvl, f),
+			prof.Charge(cost.OpAdd, lvl, f),
+		)
+	}
+	c := cost.Sum(
 		sendInputCost(prof, k.Params.LogN(), lvl, G*P),
 		plainCost(prof, k.Params.LogN(), lvl, G*P+C), // server shares of p and V
 		prof.Charge(cost.OpMulCipher, lvl, G*P),
 		prof.Charge(cost.OpAdd, lvl, G*(P-Q)),
 		prof.Charge(cost.OpRotate, lvl, f),
 		prof.Charge(cost.OpAdd, lvl, f),
-		returnCost(prof, k.Params.LogN(), k.send, G*Q),
+		returnCost(prof, k.Params.LogN(), k.send, G*Q, k.cores),
 		cost.Cost{Rounds: 1},
 	)
+	return onCores(c, G*Q, k.cores, pieces)
 }
 
 // compute multiplies each weight ciphertext with its value ciphertext,
-// adds the products of a (offset, group) and folds the sum.
-func (k valuesKernel) compute(sv *Server, tally *cost.Tally, ws, values []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+// adds the products of a (offset, group) and folds the sum: one piece per
+// (offset, group), on the server's cores.
+func (k valuesKernel) compute(sv *Server, tally *cost.Tally, ws, values []*rlwe.Ciphertext, from, to int) ([]*rlwe.Ciphertext, error) {
 	pk := k.pk
 	G, Q := k.Shape.group(), pk.groups()
-	outs := make([]*rlwe.Ciphertext, 0, G*Q)
-	tmp := bgv.NewCiphertext(k.Params, 1, k.Level)
-	idx := 0
-	for a := 0; a < G; a++ {
-		for g := 0; g < Q; g++ {
-			acc := bgv.NewCiphertext(k.Params, 1, k.Level)
-			for c := 0; c < pk.groupCts(g); c++ {
-				dst := acc
-				if c > 0 {
-					dst = tmp
-				}
-				if err := sv.eval.MulRelin(ws[idx], values[c], dst); err != nil {
-					return nil, fmt.Errorf("exec: server: ct-ct product: %w", err)
-				}
-				idx++
-				tally.Op(cost.OpMulCipher, k.Level, 1)
-				if c > 0 {
-					if err := sv.eval.Add(acc, tmp, acc); err != nil {
-						return nil, err
-					}
-					tally.Op(cost.OpAdd, k.Level, 1)
-				}
-			}
-			if err := k.fold(sv, tally, acc, tmp, pk.fold(g)); err != nil {
-				return nil, err
-			}
-			outs = append(outs, acc)
-		}
+	first := make([]int, G*Q) // the piece's first weight ciphertext
+	for i, idx := 0, 0; i < G*Q; i++ {
+		first[i] = idx
+		idx += pk.groupCts(i % Q)
 	}
-	return outs, nil
+	outs := make([]*rlwe.Ciphertext, to-from)
+	err := sv.forEach(to-from, func(j int, w *Server) error {
+		i := from + j
+		g := i % Q
+		acc := bgv.NewCiphertext(k.Params, 1, k.Level)
+		tmp := bgv.NewCiphertext(k.Params, 1, k.Level)
+		for c := 0; c < pk.groupCts(g); c++ {
+			dst := acc
+			if c > 0 {
+				dst = tmp
+			}
+			if err := w.eval.MulRelin(ws[first[i]+c], values[c], dst); err != nil {
+				return fmt.Errorf("exec: server: ct-ct product: %w", err)
+			}
+			tally.Op(cost.OpMulCipher, k.Level, 1)
+			if c > 0 {
+				if err := w.eval.Add(acc, tmp, acc); err != nil {
+					return err
+				}
+				tally.Op(cost.OpAdd, k.Level, 1)
+			}
+		}
+		outs[j] = acc
+		return k.fold(w, tally, acc, tmp, pk.fold(g))
+	})
+	return outs, err
 }
 
 // fold sums the first f blocks of acc into its first block: column
@@ -502,22 +553,18 @@ func (k valuesKernel) inputVectors(p []uint64) [][]uint64 {
 
 // extract reads the outputs (Queries x Heads x HeadDim) from the G·Groups
 // output vectors (offset-major, then group).
-func (k valuesKernel) extract(vecs [][]uint64) []uint64 {
+func (k valuesKernel) outputLen() int { return k.pk.queries * k.Shape.Heads * k.Shape.HeadDim }
+
+func (k valuesKernel) extract(o []uint64, i int, v []uint64) {
 	sh, pk := k.Shape, k.pk
 	G, d := sh.group(), sh.HeadDim
-	o := make([]uint64, pk.queries*sh.Heads*d)
-	for a := 0; a < G; a++ {
-		for g := 0; g < pk.groups(); g++ {
-			v := vecs[a*pk.groups()+g]
-			pk.queriesOf(g, func(r, i int) {
-				for kv := 0; kv < sh.KVHeads; kv++ {
-					h := kv*G + a
-					copy(o[(i*sh.Heads+h)*d:(i*sh.Heads+h+1)*d], v[pk.slot(r, 0, kv*d):])
-				}
-			})
+	a, g := i/pk.groups(), i%pk.groups()
+	pk.queriesOf(g, func(r, q int) {
+		for kv := 0; kv < sh.KVHeads; kv++ {
+			h := kv*G + a
+			copy(o[(q*sh.Heads+h)*d:(q*sh.Heads+h+1)*d], v[pk.slot(r, 0, kv*d):])
 		}
-	}
-	return o
+	})
 }
 
 // withShares returns copies of the cache ciphertexts with the server's

@@ -72,6 +72,9 @@ func checkARCC(t *testing.T, e *hetest.Env, sc, vk arccUnderTest) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
+	if err := sess.SetServerCores(testServerCores); err != nil {
+		t.Fatal(err)
+	}
 	a, pk := sc.testKind().base()
 	sh := a.Shape
 	nq, nk, kv := pk.queries, pk.keys, sh.KVHeads*sh.HeadDim

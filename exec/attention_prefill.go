@@ -61,7 +61,7 @@ func (pl Planner) PrefillScores(sh AttentionShape) (*PrefillScores, error) {
 }
 
 func (k *PrefillScores) kernel() scoresKernel {
-	return scoresKernel{arccRun{k.arcc, k.Layout.packing(k.Shape.Context)}}
+	return newScoresKernel(arccRun{k.arcc, k.Layout.packing(k.Shape.Context)})
 }
 
 // Rotations are the folding rotations 1, 2, ..., HeadDim/2.

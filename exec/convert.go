@@ -108,6 +108,7 @@ type H2S struct {
 	Level     int // level of the server's ciphertexts
 	NoiseBits float64
 	send      returnPath
+	cores     int // the server's, for the price (Planner.Cores)
 }
 
 // NewH2S plans the conversion of n elements held in ciphertexts at level
@@ -127,7 +128,7 @@ func (h H2S) Rotations() []int { return nil }
 
 // Estimate prices one Run.
 func (h H2S) Estimate() cost.Cost {
-	return returnCost(h.Profile, h.Params.LogN(), h.send, int64(h.Cts())).Add(cost.Cost{Rounds: 1})
+	return returnCost(h.Profile, h.Params.LogN(), h.send, int64(h.Cts()), h.cores).Add(cost.Cost{Rounds: 1})
 }
 
 // Run converts the server's ciphertexts into shares of their first Len

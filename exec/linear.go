@@ -77,6 +77,7 @@ type Linear struct {
 	Tokens   int // m: 1 for decode
 	Encoding Encoding
 	pack     linearPacking
+	cores    int // the server's, for the price (Planner.Cores)
 }
 
 // NewLinear plans a linear layer of shape out x in over m tokens. Decode
@@ -155,6 +156,7 @@ func (pln Planner) Linear(out, in, m int, enc Encoding) (*Linear, error) {
 		}
 	}
 	l.pack = *best
+	l.cores = pln.cores() // the packing was chosen on one core: plans do not depend on cores
 	return l, nil
 }
 
@@ -285,6 +287,13 @@ func (l *Linear) EstimateEncoded() cost.Cost {
 	G, O, K := int64(pk.groups), int64(pk.outs), int64(pk.chunks)
 	b, g := int64(pk.b), int64(pk.g)
 	folds := int64(log2Int(pk.n / pk.b))
+	outputs := func() cost.Cost { // per output ciphertext: b·K products, giant steps, folds
+		return cost.Sum(
+			prof.Charge(cost.OpMulPlain, lvl, G*O*b*K),
+			prof.Charge(cost.OpAdd, lvl, G*O*(b*K-1+folds)),
+			prof.Charge(cost.OpRotate, lvl, G*O*(b/g-1+folds)),
+		)
+	}
 	c := cost.Sum(
 		sendInputCost(prof, l.Params.LogN(), lvl, G*K),
 		// server: its share into the ciphertexts
@@ -295,10 +304,11 @@ func (l *Linear) EstimateEncoded() cost.Cost {
 		prof.Charge(cost.OpMulPlain, lvl, G*O*b*K),
 		prof.Charge(cost.OpAdd, lvl, G*O*(b*K-1+folds)),
 		prof.Charge(cost.OpRotate, lvl, G*O*(b/g-1+folds)),
-		returnCost(prof, l.Params.LogN(), pk.send, G*O),
+		returnCost(prof, l.Params.LogN(), pk.send, G*O, l.cores),
 		cost.Cost{Rounds: 1},
 	)
-	return c
+	// The outputs of a token group are computed on the server's cores.
+	return onCores(c, O, l.cores, outputs)
 }
 
 // Run computes shares of Y = X W^T (each token's row times W^T) for the
@@ -310,7 +320,7 @@ func (l *Linear) Run(s *Session, tally *cost.Tally, w Matrix, x Shared) (Shared,
 	if w.Rows != l.Out || w.Cols != l.In || len(w.Data) != l.Out*l.In {
 		sizes = fmt.Errorf("exec: %v given a %dx%d matrix", l, w.Rows, w.Cols)
 	}
-	return l.run(s, tally, sizes, func(sv *Server) diagonals { return newPerCall(l, sv, tally, w) }, x)
+	return l.run(s, tally, sizes, func(*Server) diagonals { return newPerCall(l, tally, w) }, x)
 }
 
 // RunEncoded is Run with W's diagonals encoded once (EncodeWeights for

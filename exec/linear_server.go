@@ -32,10 +32,8 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, diag diagonals, xS
 		}
 	}
 	L := pk.laneStride()
-	ev := sv.eval
-	out := make([]*rlwe.Ciphertext, 0, pk.groups*pk.outs)
-	// Work ciphertexts, allocated once and reused for every group and
-	// output: the baby steps of each chunk, a product, a giant step, a fold.
+	out := make([]*rlwe.Ciphertext, pk.groups*pk.outs)
+	// The baby steps of each chunk, allocated once for every group.
 	baby := make([][]*rlwe.Ciphertext, pk.chunks)
 	for k := range baby {
 		baby[k] = make([]*rlwe.Ciphertext, pk.g)
@@ -43,92 +41,128 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, diag diagonals, xS
 			baby[k][h] = bgv.NewCiphertext(p, 1, lvl)
 		}
 	}
-	tmp := bgv.NewCiphertext(p, 1, lvl)
-	giant := bgv.NewCiphertext(p, 1, lvl)
 	for gr := 0; gr < pk.groups; gr++ {
 		for k := range baby {
-			if err := hoistedRotations(ev, tally, cts[gr*pk.chunks+k], L, baby[k]); err != nil {
+			if err := hoistedRotations(sv.eval, tally, cts[gr*pk.chunks+k], L, baby[k]); err != nil {
 				return nil, err
 			}
 		}
-		for o := 0; o < pk.outs; o++ {
-			acc := bgv.NewCiphertext(p, 1, lvl) // returned: fresh
-			for j := 0; j < pk.b/pk.g; j++ {
-				// Giant step j: Σ diag ⊙ baby into inner (acc itself for
-				// j = 0, which needs no rotation), rotated, added to acc.
-				inner := acc
-				if j > 0 {
-					inner = giant
-				}
-				first := true
-				for k := 0; k < pk.chunks; k++ {
-					for h := 0; h < pk.g; h++ {
-						dst := tmp
-						if first {
-							dst = inner
-						}
-						pt, err := diag.at(o, k, j*pk.g+h)
-						if err != nil {
-							return nil, err
-						}
-						if err := ev.Mul(baby[k][h], pt, dst); err != nil {
-							return nil, fmt.Errorf("exec: server: ct-pt product: %w", err)
-						}
-						tally.Op(cost.OpMulPlain, lvl, 1)
-						if !first {
-							if err := ev.Add(inner, tmp, inner); err != nil {
-								return nil, err
-							}
-							tally.Op(cost.OpAdd, lvl, 1)
-						}
-						first = false
-					}
-				}
-				if j > 0 {
-					if err := ev.RotateColumns(inner, j*pk.g*L, inner); err != nil {
-						return nil, fmt.Errorf("exec: server: giant step: %w", err)
-					}
-					tally.Op(cost.OpRotate, lvl, 1)
-					if err := ev.Add(acc, inner, acc); err != nil {
-						return nil, err
-					}
-					tally.Op(cost.OpAdd, lvl, 1)
-				}
-			}
-			if err := foldSumWith(ev, tally, acc, tmp, pk.b*L, pk.n*L); err != nil {
-				return nil, err
-			}
-			out = append(out, acc)
+		// The output ciphertexts of the group, on the server's cores.
+		if err := sv.forEach(pk.outs, func(o int, w *Server) error {
+			acc, err := l.output(w, tally, diag, baby, o)
+			out[gr*pk.outs+o] = acc
+			return err
+		}); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
 }
 
+// output computes output ciphertext o of a token group from its baby
+// steps: b·K products, the giant steps and the folds, with w's evaluator
+// (one piece of serverCompute's parallel section).
+func (l *Linear) output(w *Server, tally *cost.Tally, diag diagonals, baby [][]*rlwe.Ciphertext, o int) (*rlwe.Ciphertext, error) {
+	pk := l.pack
+	p, lvl, L := l.Params, pk.level, pk.laneStride()
+	ev := w.eval
+	sc := newDiagScratch(p, lvl)
+	acc := bgv.NewCiphertext(p, 1, lvl) // returned: fresh
+	tmp := bgv.NewCiphertext(p, 1, lvl)
+	giant := bgv.NewCiphertext(p, 1, lvl)
+	for j := 0; j < pk.b/pk.g; j++ {
+		// Giant step j: Σ diag ⊙ baby into inner (acc itself for j = 0,
+		// which needs no rotation), rotated, added to acc.
+		inner := acc
+		if j > 0 {
+			inner = giant
+		}
+		first := true
+		for k := 0; k < pk.chunks; k++ {
+			for h := 0; h < pk.g; h++ {
+				dst := tmp
+				if first {
+					dst = inner
+				}
+				pt, err := diag.at(w, sc, o, k, j*pk.g+h)
+				if err != nil {
+					return nil, err
+				}
+				if err := ev.Mul(baby[k][h], pt, dst); err != nil {
+					return nil, fmt.Errorf("exec: server: ct-pt product: %w", err)
+				}
+				tally.Op(cost.OpMulPlain, lvl, 1)
+				if !first {
+					if err := ev.Add(inner, tmp, inner); err != nil {
+						return nil, err
+					}
+					tally.Op(cost.OpAdd, lvl, 1)
+				}
+				first = false
+			}
+		}
+		if j > 0 {
+			if err := ev.RotateColumns(inner, j*pk.g*L, inner); err != nil {
+				return nil, fmt.Errorf("exec: server: giant step: %w", err)
+			}
+			tally.Op(cost.OpRotate, lvl, 1)
+			if err := ev.Add(acc, inner, acc); err != nil {
+				return nil, err
+			}
+			tally.Op(cost.OpAdd, lvl, 1)
+		}
+	}
+	if err := foldSumWith(ev, tally, acc, tmp, pk.b*L, pk.n*L); err != nil {
+		return nil, err
+	}
+	return acc, nil
+}
+
+// diagScratch is one piece's buffers for diagonals encoded on the way: a
+// slot vector to lay a diagonal out in and a plaintext to encode it into,
+// allocated on first use (weights encoded once need neither).
+type diagScratch struct {
+	params bgv.Parameters
+	level  int
+	dvec   []uint64
+	pt     *rlwe.Plaintext
+}
+
+func newDiagScratch(p bgv.Parameters, level int) *diagScratch {
+	return &diagScratch{params: p, level: level}
+}
+
+func (sc *diagScratch) buffers() ([]uint64, *rlwe.Plaintext) {
+	if sc.pt == nil {
+		sc.dvec, sc.pt = make([]uint64, sc.params.MaxSlots()), bgv.NewPlaintext(sc.params, sc.level)
+	}
+	return sc.dvec, sc.pt
+}
+
 // diagonals hands serverCompute the plaintext diagonal i of chunk k for
 // output index o, pre-rotated by -j·g·L for its giant step j.
+// A piece of the parallel section calls it with its worker (whose
+// encoder it may use) and its scratch; pieces never share an output index.
 type diagonals interface {
-	at(o, k, i int) (*rlwe.Plaintext, error)
+	at(w *Server, sc *diagScratch, o, k, i int) (*rlwe.Plaintext, error)
 }
 
 // perCall encodes the diagonals during a Run, once per output index and
 // chunk: with one token group each is used once and is encoded just
-// before its product into a reused plaintext; otherwise they are kept for
-// all groups.
+// before its product into the piece's scratch plaintext; otherwise they
+// are kept for all groups (each output index's row of the table is only
+// touched by the piece computing that index).
 type perCall struct {
-	l       *Linear
-	sv      *Server
-	tally   *cost.Tally
-	w       Matrix
-	kept    [][][]*rlwe.Plaintext // nil with one group
-	scratch *rlwe.Plaintext
-	dvec    []uint64 // each diagonal is laid out here, then encoded
+	l     *Linear
+	tally *cost.Tally
+	w     Matrix
+	kept  [][][]*rlwe.Plaintext // nil with one group
 }
 
-func newPerCall(l *Linear, sv *Server, tally *cost.Tally, w Matrix) *perCall {
-	pk := l.pack
-	d := &perCall{l: l, sv: sv, tally: tally, w: w, scratch: bgv.NewPlaintext(l.Params, pk.level), dvec: make([]uint64, l.Params.MaxSlots())}
-	if pk.groups > 1 {
-		d.kept = newDiagonalTable(pk)
+func newPerCall(l *Linear, tally *cost.Tally, w Matrix) *perCall {
+	d := &perCall{l: l, tally: tally, w: w}
+	if l.pack.groups > 1 {
+		d.kept = newDiagonalTable(l.pack)
 	}
 	return d
 }
@@ -144,15 +178,15 @@ func newDiagonalTable(pk linearPacking) [][][]*rlwe.Plaintext {
 	return t
 }
 
-func (d *perCall) at(o, k, i int) (*rlwe.Plaintext, error) {
+func (d *perCall) at(w *Server, sc *diagScratch, o, k, i int) (*rlwe.Plaintext, error) {
 	if d.kept != nil && d.kept[o][k][i] != nil {
 		return d.kept[o][k][i], nil
 	}
-	pt := d.scratch
+	dvec, pt := sc.buffers()
 	if d.kept != nil {
 		pt = bgv.NewPlaintext(d.l.Params, d.l.pack.level)
 	}
-	if err := d.l.encodeDiagonal(d.sv, d.tally, d.dvec, d.w, o, k, i, pt); err != nil {
+	if err := d.l.encodeDiagonal(w, d.tally, dvec, d.w, o, k, i, pt); err != nil {
 		return nil, err
 	}
 	if d.kept != nil {
@@ -183,7 +217,9 @@ type LinearWeights struct {
 	diags   [][][]*rlwe.Plaintext // [output index][chunk][diagonal]
 }
 
-func (lw *LinearWeights) at(o, k, i int) (*rlwe.Plaintext, error) { return lw.diags[o][k][i], nil }
+func (lw *LinearWeights) at(_ *Server, _ *diagScratch, o, k, i int) (*rlwe.Plaintext, error) {
+	return lw.diags[o][k][i], nil
+}
 
 // Bytes is the memory of the encoded diagonals (Linear.WeightsBytes).
 func (lw *LinearWeights) Bytes() int64 {

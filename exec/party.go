@@ -46,6 +46,11 @@ type Server struct {
 	// about to mask, flood and return, before any of that, and their plan
 	// (Session.InspectReturns).
 	inspect func(cts []*rlwe.Ciphertext, plan ReturnPlan)
+
+	// cores is the goroutines of the parallel kernels (1 unless
+	// Session.SetServerCores); workers their copies (parallel.go).
+	cores   int
+	workers []*Server
 }
 
 // NewClient generates a fresh key pair for p. conn is the client's end of

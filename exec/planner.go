@@ -27,7 +27,14 @@ type Planner struct {
 	// distance 2^-κ of a view that depends only on its share. Zero means
 	// StatisticalSecurity (40).
 	StatSecurity int
+	// Cores are the server's cores the estimates are priced for (zero
+	// means one): a parallel section runs on them (see onCores). The
+	// plans themselves do not depend on them.
+	Cores int
 }
+
+// cores is Cores, at least 1.
+func (pl Planner) cores() int { return max(pl.Cores, 1) }
 
 // NewPlanner is the planner of p and prof with κ = StatisticalSecurity.
 func NewPlanner(p bgv.Parameters, prof *cost.Profile) (Planner, error) {
@@ -69,6 +76,11 @@ func PlannerFor(pr params.Preset, prof *cost.Profile) (Planner, error) {
 func (pl Planner) Check() error {
 	if pl.StatSecurity < 0 || pl.StatSecurity > 256 {
 		return fmt.Errorf("exec: statistical security of %d bits out of range", pl.StatSecurity)
+	}
+	if pl.Cores != 0 {
+		if err := checkCores(pl.Cores); err != nil {
+			return err
+		}
 	}
 	return CheckProfile(pl.Params, pl.Profile)
 }
@@ -131,5 +143,5 @@ func (pl Planner) H2S(n, level int, noiseBits float64) (H2S, error) {
 	if err != nil {
 		return H2S{}, err
 	}
-	return H2S{Params: pl.Params, Profile: pl.Profile, Len: n, Level: level, NoiseBits: noiseBits, send: sp}, nil
+	return H2S{Params: pl.Params, Profile: pl.Profile, Len: n, Level: level, NoiseBits: noiseBits, send: sp, cores: pl.cores()}, nil
 }

@@ -75,16 +75,23 @@ func plainCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
 // (sampled and laid out, one encode, one add), flooding (one encryption
 // of zero, the error, one add), rescales, serialization, bytes,
 // deserialization, decryption and decoding on the client.
-func returnCost(prof *cost.Profile, logN int, sp returnPath, k int64) cost.Cost {
-	c := cost.Sum(
-		plainCost(prof, logN, sp.from, k),
-		prof.Charge(cost.OpAdd, sp.from, k),
-		prof.Charge(cost.OpEncrypt, sp.from, k),
-		prof.Charge(cost.OpShare, 0, k*floodOps(logN, sp.from, sp.floodInt())),
-	)
-	for lvl := sp.from; lvl > sp.to; lvl-- {
-		c = c.Add(prof.Charge(cost.OpRescale, lvl, k))
+//
+// The server prepares the k ciphertexts (everything before the
+// serialization) on cores (Server.maskAndFlood; see onCores).
+func returnCost(prof *cost.Profile, logN int, sp returnPath, k int64, cores int) cost.Cost {
+	prep := func() cost.Cost {
+		c := cost.Sum(
+			plainCost(prof, logN, sp.from, k),
+			prof.Charge(cost.OpAdd, sp.from, k),
+			prof.Charge(cost.OpEncrypt, sp.from, k),
+			prof.Charge(cost.OpShare, 0, k*floodOps(logN, sp.from, sp.floodInt())),
+		)
+		for lvl := sp.from; lvl > sp.to; lvl-- {
+			c = c.Add(prof.Charge(cost.OpRescale, lvl, k))
+		}
+		return c
 	}
+	c := onCores(prep(), k, cores, prep)
 	return c.Add(cost.Sum(
 		prof.Charge(cost.OpSerialize, sp.to, 2*k),
 		cost.Cost{BytesS2C: k * ctBytes(logN, sp.to)},
@@ -165,65 +172,113 @@ func (s *Server) addPlain(tally *cost.Tally, ct *rlwe.Ciphertext, v []uint64) er
 // minus a fresh uniform mask, flood, rescale, send. It returns the masks:
 // the server's shares.
 func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][]uint64, sp returnPath) ([][]uint64, error) {
+	if s.inspect != nil {
+		s.inspect(cts, sp.public())
+	}
+	for _, ct := range cts {
+		if ct.Level() != sp.from {
+			return nil, fmt.Errorf("exec: server: ciphertext at level %d, planned %d", ct.Level(), sp.from)
+		}
+	}
+	// The pieces are prepared on the server's cores and sent in order as
+	// each is ready, so that the client decrypts the first ones while the
+	// server prepares the next.
+	masks := make([][]uint64, len(cts))
+	ready := make([]chan struct{}, len(cts))
+	for i := range ready {
+		ready[i] = make(chan struct{})
+	}
+	prepared := make(chan error, 1)
+	go func() {
+		prepared <- s.forEach(len(cts), func(i int, w *Server) error {
+			var p []uint64
+			if plus != nil {
+				p = plus[i]
+			}
+			var err error
+			if masks[i], err = w.maskAndFlood(tally, cts[i], p, sp); err == nil {
+				close(ready[i])
+			}
+			return err
+		})
+	}()
+	all := false // every piece prepared
+	for i, ct := range cts {
+		if !all {
+			select {
+			case <-ready[i]:
+			case err := <-prepared:
+				if err != nil {
+					return nil, err
+				}
+				all = true
+			}
+		}
+		tally.Op(cost.OpSerialize, ct.Level(), 1)
+		if err := net.SendObject(s.conn, ct); err != nil {
+			if !all {
+				<-prepared
+			}
+			return nil, fmt.Errorf("exec: server: sending: %w", err)
+		}
+	}
+	if !all {
+		if err := <-prepared; err != nil {
+			return nil, err
+		}
+	}
+	return masks, nil
+}
+
+// maskAndFlood prepares ct (at sp.from) for its return: adds plus - r
+// for a fresh mask r uniform modulo t (returned), an encryption of zero
+// and the flooding, then rescales it to sp.to. Independent per
+// ciphertext: the parallel part of sendOutputs.
+func (s *Server) maskAndFlood(tally *cost.Tally, ct *rlwe.Ciphertext, plus []uint64, sp returnPath) ([]uint64, error) {
 	t := s.params.PlaintextModulus()
-	slots := s.params.MaxSlots()
 	fl, err := newFlooder()
 	if err != nil {
 		return nil, err
 	}
-	if s.inspect != nil {
-		s.inspect(cts, sp.public())
-	}
 	bits := sp.floodInt()
-	masks := make([][]uint64, len(cts))
-	for i, ct := range cts {
-		if ct.Level() != sp.from {
-			return nil, fmt.Errorf("exec: server: ciphertext at level %d, planned %d", ct.Level(), sp.from)
+	r := fl.mask(t, s.params.MaxSlots())
+	v := make([]uint64, len(r))
+	for j := range v {
+		var p uint64
+		if j < len(plus) {
+			p = plus[j]
 		}
-		r := fl.mask(t, slots)
-		masks[i] = r
-		v := make([]uint64, slots)
-		for j := range v {
-			var p uint64
-			if plus != nil && j < len(plus[i]) {
-				p = plus[i][j]
-			}
-			if p >= r[j] {
-				v[j] = p - r[j]
-			} else {
-				v[j] = p + t - r[j]
-			}
-		}
-		if err := s.addPlain(tally, ct, v); err != nil {
-			return nil, err
-		}
-		z := bgv.NewCiphertext(s.params, 1, ct.Level())
-		if err := s.enc.EncryptZero(z); err != nil {
-			return nil, fmt.Errorf("exec: server: encrypting zero: %w", err)
-		}
-		if err := fl.flood(s.params.RingQ(), z, bits); err != nil {
-			return nil, err
-		}
-		tally.Op(cost.OpShare, 0, floodOps(s.params.LogN(), ct.Level(), bits))
-		*z.MetaData = *ct.MetaData
-		tally.Op(cost.OpEncrypt, ct.Level(), 1)
-		if err := s.eval.Add(ct, z, ct); err != nil {
-			return nil, fmt.Errorf("exec: server: flooding: %w", err)
-		}
-		tally.Op(cost.OpAdd, ct.Level(), 1)
-		for ct.Level() > sp.to {
-			lvl := ct.Level()
-			if err := s.eval.Rescale(ct, ct); err != nil {
-				return nil, fmt.Errorf("exec: server: rescaling: %w", err)
-			}
-			tally.Op(cost.OpRescale, lvl, 1)
-		}
-		tally.Op(cost.OpSerialize, ct.Level(), 1)
-		if err := net.SendObject(s.conn, ct); err != nil {
-			return nil, fmt.Errorf("exec: server: sending: %w", err)
+		if p >= r[j] {
+			v[j] = p - r[j]
+		} else {
+			v[j] = p + t - r[j]
 		}
 	}
-	return masks, nil
+	if err := s.addPlain(tally, ct, v); err != nil {
+		return nil, err
+	}
+	z := bgv.NewCiphertext(s.params, 1, ct.Level())
+	if err := s.enc.EncryptZero(z); err != nil {
+		return nil, fmt.Errorf("exec: server: encrypting zero: %w", err)
+	}
+	if err := fl.flood(s.params.RingQ(), z, bits); err != nil {
+		return nil, err
+	}
+	tally.Op(cost.OpShare, 0, floodOps(s.params.LogN(), ct.Level(), bits))
+	*z.MetaData = *ct.MetaData
+	tally.Op(cost.OpEncrypt, ct.Level(), 1)
+	if err := s.eval.Add(ct, z, ct); err != nil {
+		return nil, fmt.Errorf("exec: server: flooding: %w", err)
+	}
+	tally.Op(cost.OpAdd, ct.Level(), 1)
+	for ct.Level() > sp.to {
+		lvl := ct.Level()
+		if err := s.eval.Rescale(ct, ct); err != nil {
+			return nil, fmt.Errorf("exec: server: rescaling: %w", err)
+		}
+		tally.Op(cost.OpRescale, lvl, 1)
+	}
+	return r, nil
 }
 
 // recvOutputs receives k ciphertexts and decrypts them.
@@ -243,6 +298,27 @@ func (c *Client) recvOutputs(tally *cost.Tally, k int) ([][]uint64, error) {
 		tally.Op(cost.OpEncode, ct.Level(), 1)
 	}
 	return out, nil
+}
+
+// recvOutputsEach is recvOutputs handing each decrypted vector to f (i,
+// v) as it arrives, v reused for the next: the client never holds more
+// than one.
+func (c *Client) recvOutputsEach(tally *cost.Tally, k int, f func(i int, v []uint64)) error {
+	v := make([]uint64, c.params.MaxSlots())
+	for i := 0; i < k; i++ {
+		ct, err := recvOne(c.params, c.conn, tally, "client", i, k)
+		if err != nil {
+			return err
+		}
+		pt := c.dec.DecryptNew(ct)
+		tally.Op(cost.OpDecrypt, ct.Level(), 1)
+		if err := c.ecd.Decode(pt, v); err != nil {
+			return fmt.Errorf("exec: client: decoding: %w", err)
+		}
+		tally.Op(cost.OpEncode, ct.Level(), 1)
+		f(i, v)
+	}
+	return nil
 }
 
 // chunk splits v into slot vectors of n elements (the last one zero-padded).

@@ -39,7 +39,7 @@ func DecodeStep(opts EstimateOptions, ctx int) (cost.Cost, error) {
 	// A session of a prompt of ctx-1 tokens and one decode step, provisioned
 	// for exactly this context: its estimate ends with the step.
 	d := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: ctx - 1, gen: 2}
+		prompt: ctx - 1, gen: 2, cores: opts.ServerCores}
 	_, e, _, err := planSession(d, opts.Network)
 	if err != nil {
 		return cost.Cost{}, err

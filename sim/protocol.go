@@ -26,8 +26,8 @@ type protocol struct {
 }
 
 // resolveProtocol resolves a BGV preset and a profile (nil: the preset's
-// embedded one).
-func resolveProtocol(preset params.Preset, prof *cost.Profile) (protocol, error) {
+// embedded one), its HE primitives priced for the server's cores (0: one).
+func resolveProtocol(preset params.Preset, prof *cost.Profile, cores int) (protocol, error) {
 	if preset.Scheme != params.BGV {
 		return protocol{}, fmt.Errorf("sim: preset %s is %v; the hybrid protocol needs a BGV preset", preset.Name, preset.Scheme)
 	}
@@ -51,6 +51,9 @@ func resolveProtocol(preset params.Preset, prof *cost.Profile) (protocol, error)
 	he, err := exec.PlannerFor(preset, prof)
 	if err != nil {
 		return protocol{}, err
+	}
+	if he.Cores = cores; he.Check() != nil {
+		return protocol{}, fmt.Errorf("sim: %w", he.Check())
 	}
 	return protocol{preset: preset, params: bp, prof: prof, mpc: mc, he: he}, nil
 }

@@ -140,6 +140,10 @@ type EstimateOptions struct {
 	Gen      int // generated tokens
 	// Cache configures the encrypted KV cache (Cryptogen).
 	Cache CacheOptions
+	// ServerCores are the server's cores its kernels run on (0: one): the
+	// parallel sections of the HE primitives are priced for them (see
+	// exec.Planner.Cores); the counters do not change.
+	ServerCores int
 	// MaxSessionTokens, if not zero, declares a session that may go on
 	// until it holds that many tokens (prompt and generated, at least
 	// Prompt + Gen): the flooding is sized for the ciphertexts such a
@@ -162,7 +166,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		return nil, err
 	}
 	asked := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: opts.Prompt, gen: opts.Gen}
+		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores}
 	decl, err := declare(asked, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err

@@ -44,6 +44,11 @@ type RunOptions struct {
 	Gen          int
 	// Cache configures the encrypted KV cache (Cryptogen).
 	Cache CacheOptions
+	// ServerCores are the goroutines of the server's kernels (0: one; see
+	// exec.Session.SetServerCores). With more than one, the compute
+	// seconds recorded are wall-clock seconds (the critical path) rather
+	// than the process's CPU seconds, which sum the cores' work.
+	ServerCores int
 	// MaxSessionTokens, if not zero, declares a session that may go on
 	// until it holds that many tokens (see EstimateOptions).
 	MaxSessionTokens int
@@ -93,6 +98,8 @@ type Runner struct {
 	// security is the session's budget: every returned ciphertext is
 	// flooded for security.FloodBits.
 	security Security
+	// wallClock: the compute seconds are wall-clock (RunOptions.ServerCores).
+	wallClock bool
 }
 
 var _ Engine = (*Runner)(nil)
@@ -115,7 +122,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		return nil, fmt.Errorf("sim: run: a prompt of %d tokens and %d to generate", opts.PromptTokens, opts.Gen)
 	}
 	decl, err := declare(sessionDecl{model: m.Config, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: opts.PromptTokens, gen: opts.Gen}, opts.MaxSessionTokens)
+		prompt: opts.PromptTokens, gen: opts.Gen, cores: opts.ServerCores}, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -206,6 +213,11 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		closePipe()
 		return nil, err
 	}
+	if err := r.he.SetServerCores(max(opts.ServerCores, 1)); err != nil {
+		r.he.Close()
+		return nil, fmt.Errorf("sim: run: %w", err)
+	}
+	r.wallClock = opts.ServerCores > 1
 	if p.keepsCache {
 		if r.cache, err = kv.NewCache(p.kv); err != nil {
 			r.he.Close()
@@ -239,7 +251,8 @@ func (r *Runner) Close() {
 
 // timed runs f, which records its counters into c, and records c under
 // kind k with the process's CPU time as compute seconds (both parties'
-// work, whatever else runs on the machine) and the wall time beside it.
+// work, whatever else runs on the machine; with parallel server kernels
+// the wall time, see RunOptions.ServerCores) and the wall time beside it.
 // The dealer's work that a two-party protocol does inline
 // (c.OfflineSeconds, the CPU time the mpc session measures) is offline
 // cost, not online compute: it is taken out of the compute seconds.
@@ -249,6 +262,9 @@ func (r *Runner) timed(k Kind, f func(c *cost.Cost) error) error {
 	err := f(&c)
 	c.ComputeSeconds = max(0, cost.CPUSeconds()-cpu-c.OfflineSeconds)
 	c.WallSeconds = time.Since(start).Seconds()
+	if r.wallClock {
+		c.ComputeSeconds = max(0, c.WallSeconds-c.OfflineSeconds)
+	}
 	r.record(k, r.net.Price(c))
 	return err
 }

@@ -63,6 +63,7 @@ type sessionDecl struct {
 	prompt   int
 	gen      int
 	provided int // the context the cache and kernels are provisioned for (0: prompt + gen - 1)
+	cores    int // the server's cores its HE primitives are priced for (0: one)
 }
 
 // declare is the declared session of a generation of gen tokens after a
@@ -91,7 +92,7 @@ func declare(d sessionDecl, maxTokens int) (sessionDecl, error) {
 // estimator that made the last count, over the declared session, priced
 // on nw. A session whose flooding does not fit the preset is refused.
 func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security, error) {
-	pr, err := resolveProtocol(d.preset, d.prof)
+	pr, err := resolveProtocol(d.preset, d.prof, d.cores)
 	if err != nil {
 		return nil, nil, Security{}, err
 	}

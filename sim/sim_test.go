@@ -109,7 +109,7 @@ func countsOf(cs ...cost.Cost) kernelCounts {
 // the prefix).
 func attentionKernelCounts(t *testing.T, cfg model.Config, presetName string, ctx int) (cache, recompute kernelCounts) {
 	t.Helper()
-	pr, err := resolveProtocol(preset(t, presetName), nil)
+	pr, err := resolveProtocol(preset(t, presetName), nil, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -394,4 +394,42 @@ func TestRunOneTransport(t *testing.T) {
 	if total.Triples == 0 || total.Encryptions == 0 {
 		t.Errorf("the generation ran no mpc protocol or no HE primitive: %+v", total)
 	}
+}
+
+// TestProtocolPieces: with the two-party steps cut into pieces of at most
+// 40 values (maxProtocolElements, 2^17 outside this test), secure
+// generation on a GPT-2 block (LayerNorm, GELU, causal softmax) and a
+// llama (RMSNorm, SiLU) still gives the reference's tokens, and the run's
+// counters still equal the estimate's, which prices every piece.
+func TestProtocolPieces(t *testing.T) {
+	saved := maxProtocolElements
+	maxProtocolElements = 40
+	defer func() { maxProtocolElements = saved }()
+	gpt := model.Config{Name: "tiny-gpt2", Arch: model.ArchGPT2, Dim: 32, HiddenDim: 64, NumLayers: 2, NumHeads: 2, NumKVHeads: 2,
+		VocabSize: 40, SeqLen: 32, SharedClassifier: true, NormEps: 1e-5}
+	llama := model.Config{Name: "tiny-llama", Arch: model.ArchLlama, Dim: 48, HiddenDim: 40, NumLayers: 2, NumHeads: 3, NumKVHeads: 3,
+		VocabSize: 50, SeqLen: 32, NormEps: 1e-5, RopeTheta: 10000}
+	prompt := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
+	for _, cfg := range []model.Config{gpt, llama} {
+		t.Run(cfg.Name, func(t *testing.T) {
+			p := newPlannerForTest(t, cfg)
+			if n := len(p.softmaxStep(2*len(prompt), len(prompt), 2).pieces); n < 4 {
+				t.Fatalf("the prefill softmax is cut in %d pieces: the test does not cut", n)
+			}
+			checkRun(t, model.NewRandom(cfg, 7), "bgv-test-insecure", Cryptogen, prompt, 3)
+		})
+	}
+}
+
+func newPlannerForTest(t *testing.T, cfg model.Config) *planner {
+	t.Helper()
+	pr, err := resolveProtocol(preset(t, "bgv-test-insecure"), nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := newPlanner(cfg, pr, Cryptogen, CacheOptions{}, cfg.SeqLen, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -13,27 +13,98 @@ import (
 // protocol value on the run engine's mpc session, so both price exactly
 // what was planned.
 
-// unaryStep is a protocol on one shared input: the norms, the activations
-// and the softmax.
-type unaryStep struct {
-	kind  Kind
-	proto interface {
-		mpc.Protocol
-		Run(s *mpc.Session, x mpc.Pair) (mpc.Pair, error)
-	}
+// unaryProto is a two-party protocol on one shared input.
+type unaryProto interface {
+	mpc.Protocol
+	Run(s *mpc.Session, x mpc.Pair) (mpc.Pair, error)
 }
 
-// Estimate is the protocol's estimate.
-func (s unaryStep) Estimate() cost.Cost { return s.proto.Estimate() }
+// maxProtocolElements bounds the input of one Run of a two-party step.
+// The dealer's material for a Run is held whole until it ends (about 2 KB
+// per comparison; 26 KB of peak memory per GELU element was measured), so
+// a long pass (GPT-2's GELU over 1000 tokens is 3M values, its causal
+// softmax 6M scores) runs in pieces of at most this many input values, one
+// after the other: the same outputs, a bounded memory, and each piece's
+// own rounds. Decode steps fit in one piece up to 2^17 scores (32 heads
+// over 4096 tokens). A variable for the tests only (TestProtocolPieces).
+var maxProtocolElements = 1 << 17
 
-// Run plays the protocol on x.
+// unaryStep is a protocol on one shared input of rows x cols values (row
+// major): the norms, the activations and the softmax. Its pieces (see
+// maxProtocolElements) cover the input: piece i reads the first width
+// values of rows [r0, r1).
+type unaryStep struct {
+	kind       Kind
+	rows, cols int
+	pieces     []unaryPiece
+}
+
+// unaryPiece is one Run of a unaryStep.
+type unaryPiece struct {
+	proto         unaryProto
+	r0, r1, width int
+}
+
+// wholeStep is a step of one piece, or of pieces of whole rows of at most
+// maxProtocolElements values each (rows of one value: an element-wise
+// protocol), each made by proto(rows).
+func wholeStep(kind Kind, rows, cols int, proto func(rows int) unaryProto) unaryStep {
+	st := unaryStep{kind: kind, rows: rows, cols: cols}
+	per := max(1, maxProtocolElements/max(cols, 1))
+	for r0 := 0; r0 < rows || r0 == 0; r0 += per {
+		r1 := min(rows, r0+per)
+		st.pieces = append(st.pieces, unaryPiece{proto(r1 - r0), r0, r1, cols})
+		if r1 >= rows {
+			break
+		}
+	}
+	return st
+}
+
+// Estimate is the sum of the pieces' protocols' estimates.
+func (s unaryStep) Estimate() cost.Cost {
+	var c cost.Cost
+	for _, pc := range s.pieces {
+		c = c.Add(pc.proto.Estimate())
+	}
+	return c
+}
+
+// Run plays the pieces' protocols on x, one after the other.
 func (s unaryStep) Run(r *Runner, x mpc.Pair) (mpc.Pair, error) {
+	if x.Len() != s.rows*s.cols {
+		return mpc.Pair{}, fmt.Errorf("sim: internal error: a %v step over %dx%d values given %d", s.kind, s.rows, s.cols, x.Len())
+	}
 	var y mpc.Pair
 	err := r.timed(s.kind, func(c *cost.Cost) error {
 		return r.mpcRun(c, func() error {
-			var err error
-			y, err = s.proto.Run(r.mp, x)
-			return err
+			if len(s.pieces) == 1 && s.pieces[0].r0 == 0 && s.pieces[0].r1 == s.rows && s.pieces[0].width == s.cols {
+				var err error
+				y, err = s.pieces[0].proto.Run(r.mp, x)
+				return err
+			}
+			for i := range y {
+				y[i] = mpc.Share{Mod: x[i].Mod, V: make([]uint64, s.rows*s.cols)}
+			}
+			for _, pc := range s.pieces {
+				var in mpc.Pair
+				for i := range in {
+					in[i].Mod = x[i].Mod
+					for row := pc.r0; row < pc.r1; row++ {
+						in[i].V = append(in[i].V, x[i].V[row*s.cols:row*s.cols+pc.width]...)
+					}
+				}
+				out, err := pc.proto.Run(r.mp, in)
+				if err != nil {
+					return err
+				}
+				for i := range y {
+					for row := pc.r0; row < pc.r1; row++ {
+						copy(y[i].V[row*s.cols:row*s.cols+pc.width], out[i].V[(row-pc.r0)*pc.width:])
+					}
+				}
+			}
+			return nil
 		})
 	})
 	return y, err
@@ -42,27 +113,55 @@ func (s unaryStep) Run(r *Runner, x mpc.Pair) (mpc.Pair, error) {
 // normStep is the architecture's norm of rows rows (LayerNorm for GPT-2,
 // RMSNorm for llama), gain and bias folded into the next matrix.
 func (p *planner) normStep(rows int) unaryStep {
-	if p.cfg.Arch == model.ArchGPT2 {
-		return unaryStep{KindNorm, mpc.LayerNorm{Config: p.mpc, Rows: rows, Dim: p.cfg.Dim, Eps: p.cfg.NormEps}}
-	}
-	return unaryStep{KindNorm, mpc.RMSNorm{Config: p.mpc, Rows: rows, Dim: p.cfg.Dim, Eps: p.cfg.NormEps}}
+	d := p.cfg.Dim
+	return wholeStep(KindNorm, rows, d, func(n int) unaryProto {
+		if p.cfg.Arch == model.ArchGPT2 {
+			return mpc.LayerNorm{Config: p.mpc, Rows: n, Dim: d, Eps: p.cfg.NormEps}
+		}
+		return mpc.RMSNorm{Config: p.mpc, Rows: n, Dim: d, Eps: p.cfg.NormEps}
+	})
 }
 
 // activationStep is the architecture's activation of n values (GELU or
 // SiLU).
 func (p *planner) activationStep(n int) unaryStep {
-	if p.cfg.Arch == model.ArchGPT2 {
-		return unaryStep{KindActivation, mpc.GELU{Config: p.mpc, N: n}}
-	}
-	return unaryStep{KindActivation, mpc.SiLU{Config: p.mpc, N: n}}
+	return wholeStep(KindActivation, n, 1, func(k int) unaryProto {
+		if p.cfg.Arch == model.ArchGPT2 {
+			return mpc.GELU{Config: p.mpc, N: k}
+		}
+		return mpc.SiLU{Config: p.mpc, N: k}
+	})
 }
 
 // softmaxStep is the softmax of rows rows of cols scores; with
 // causalHeads > 0 the rows are that many heads of causal queries over the
 // same cols keys (a pass from position 0), each query's row covering the
-// keys up to its own position only.
+// keys up to its own position only. A causal piece is rows [i0, i1) of one
+// head: itself a causal softmax of i1 - i0 queries over the first
+// cols - q + i1 keys (q = rows / causalHeads), the rest of its rows masked.
 func (p *planner) softmaxStep(rows, cols, causalHeads int) unaryStep {
-	return unaryStep{KindSoftmax, mpc.Softmax{Config: p.mpc, Rows: rows, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads}}
+	if causalHeads <= 0 || rows%causalHeads != 0 || rows*cols <= maxProtocolElements {
+		return wholeStep(KindSoftmax, rows, cols, func(n int) unaryProto {
+			return mpc.Softmax{Config: p.mpc, Rows: n, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads}
+		})
+	}
+	st := unaryStep{kind: KindSoftmax, rows: rows, cols: cols}
+	q := rows / causalHeads
+	for h := 0; h < causalHeads; h++ {
+		for i0 := 0; i0 < q; {
+			// the most rows from i0 whose piece, (i1 - i0) x w values,
+			// stays within the bound (at least one row)
+			i1 := i0 + 1
+			for i1 < q && (i1+1-i0)*(cols-q+i1+1) <= maxProtocolElements {
+				i1++
+			}
+			w := cols - q + i1
+			st.pieces = append(st.pieces, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: i1 - i0, Cols: w, Causal: true, Heads: 1},
+				h*q + i0, h*q + i1, w})
+			i0 = i1
+		}
+	}
+	return st
 }
 
 // mulStep is the element-wise fixed-point product of n values (Beaver,

@@ -12,6 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
 	"github.com/cgsim/cgsim/kv"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
@@ -39,6 +40,7 @@ func protocolFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "refresh-threshold", Usage: "lazy refresh threshold tau, in bits of remaining noise budget (implies --refresh lazy)"},
 		&cli.StringFlag{Name: "profile", Usage: "profile file from cgsim calibrate, or auto (this machine's, calibrated once into the user's cache directory; default: the preset's built-in profile)"},
 		&cli.IntFlag{Name: "max-session-tokens", Usage: "size the flooding for a session that may grow to this many tokens, prompt included (default: the prompt and --gen)"},
+		&cli.IntFlag{Name: "server-cores", Usage: "the server's cores: its kernels' independent pieces run (run) or are priced (estimate, plan, tune) on them (default: all of this machine's for run, 1 elsewhere)"},
 	}
 }
 
@@ -75,6 +77,8 @@ type protocol struct {
 	profile  *cost.Profile // nil: built-in
 	// maxSession is --max-session-tokens (0: the generation asked).
 	maxSession int
+	// serverCores is --server-cores (0: the command's default).
+	serverCores int
 }
 
 func protocolFrom(c *cli.Context) (protocol, error) {
@@ -115,6 +119,9 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 	}
 	if p.maxSession = c.Int("max-session-tokens"); p.maxSession < 0 {
 		return p, fmt.Errorf("--max-session-tokens must be a positive number of tokens, got %d", p.maxSession)
+	}
+	if p.serverCores = c.Int("server-cores"); c.IsSet("server-cores") && (p.serverCores < 1 || p.serverCores > exec.MaxCores) {
+		return p, fmt.Errorf("--server-cores must be 1 to %d, got %d", exec.MaxCores, p.serverCores)
 	}
 	if f := c.String("profile"); f == "auto" {
 		if p.profile, err = autoProfile(c, p.preset); err != nil {
@@ -195,7 +202,7 @@ func estimateAction(c *cli.Context) error {
 		return fmt.Errorf("estimate: %w", err)
 	}
 	rep, err := sim.Estimate(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession})
+		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores})
 	if err != nil {
 		return protocolHint(err, p)
 	}

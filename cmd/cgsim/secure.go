@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"runtime"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
@@ -62,7 +63,11 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 		lines = append(lines, fmt.Sprintf("%s\t%d\t%q\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%d\t", s.Phase, s.Token, piece, s.Cost.Seconds(),
 			s.Cost.ComputeSeconds, s.Cost.WallSeconds, mb(s.Cost.BytesC2S), mb(s.Cost.BytesS2C), s.Cost.Rounds))
 	}
-	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
+	cores := p.serverCores
+	if cores == 0 {
+		cores = runtime.NumCPU() // a run's default: all of this machine's
+	}
+	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache, ServerCores: cores,
 		MaxSessionTokens: p.maxSession, OnProgress: onProgress}, prompt, c.Bool("reveal-logits"), onStep)
 	status.clear()
 	if table {

@@ -90,13 +90,13 @@ func validateAction(c *cli.Context) error {
 		return fmt.Errorf("validate: %w", err)
 	}
 	est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession})
+		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores})
 	if err != nil {
 		return fmt.Errorf("validate: %w", protocolHint(err, p))
 	}
 	bar := newBar(c, false, gen, "running")
 	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
-		MaxSessionTokens: p.maxSession},
+		MaxSessionTokens: p.maxSession, ServerCores: p.serverCores},
 		prompt, false, func(sim.Step) { bar.tick() })
 	bar.done()
 	if err != nil {
