@@ -334,7 +334,6 @@ func (k scoresKernel) compute(sv *Server, tally *cost.Tally, qs, keys []*rlwe.Ci
 	return prods, err
 }
 
-
 // inputVectors lays out the queries (Queries x Heads x HeadDim) for offset
 // a: vector a·Groups + g.
 func (k scoresKernel) inputVectors(q []uint64) [][]uint64 {
