@@ -287,11 +287,23 @@ func (l *Linear) EstimateEncoded() cost.Cost {
 	G, O, K := int64(pk.groups), int64(pk.outs), int64(pk.chunks)
 	b, g := int64(pk.b), int64(pk.g)
 	folds := int64(log2Int(pk.n / pk.b))
-	outputs := func() cost.Cost { // per output ciphertext: b·K products, giant steps, folds
+	// The parallel sections (serverCompute): the hoisted baby steps of
+	// each input ciphertext (g - 1 pieces, the decomposition before them),
+	// the giant steps (O·b/g pieces per group: g·K products, their sum, a
+	// rotation) and the outputs (O pieces per group: the sum of the giant
+	// steps, the folds).
+	babies := func() cost.Cost { return prof.Charge(cost.OpRotateHoisted, lvl, G*K*(g-1)) }
+	giants := func() cost.Cost {
 		return cost.Sum(
 			prof.Charge(cost.OpMulPlain, lvl, G*O*b*K),
-			prof.Charge(cost.OpAdd, lvl, G*O*(b*K-1+folds)),
-			prof.Charge(cost.OpRotate, lvl, G*O*(b/g-1+folds)),
+			prof.Charge(cost.OpAdd, lvl, G*O*(b*K-b/g)),
+			prof.Charge(cost.OpRotate, lvl, G*O*(b/g-1)),
+		)
+	}
+	outputs := func() cost.Cost {
+		return cost.Sum(
+			prof.Charge(cost.OpAdd, lvl, G*O*(b/g-1+folds)),
+			prof.Charge(cost.OpRotate, lvl, G*O*folds),
 		)
 	}
 	c := cost.Sum(
@@ -307,7 +319,8 @@ func (l *Linear) EstimateEncoded() cost.Cost {
 		returnCost(prof, l.Params.LogN(), pk.send, G*O, l.cores),
 		cost.Cost{Rounds: 1},
 	)
-	// The outputs of a token group are computed on the server's cores.
+	c = onCores(c, g-1, l.cores, babies)
+	c = onCores(c, O*(b/g), l.cores, giants)
 	return onCores(c, O, l.cores, outputs)
 }
 

@@ -41,17 +41,33 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, diag diagonals, xS
 			baby[k][h] = bgv.NewCiphertext(p, 1, lvl)
 		}
 	}
+	nj := pk.b / pk.g // giant steps per output
 	for gr := 0; gr < pk.groups; gr++ {
 		for k := range baby {
-			if err := hoistedRotations(sv.eval, tally, cts[gr*pk.chunks+k], L, baby[k]); err != nil {
+			if err := hoistedRotationsOn(sv, tally, cts[gr*pk.chunks+k], L, baby[k]); err != nil {
 				return nil, err
 			}
 		}
-		// The output ciphertexts of the group, on the server's cores.
-		if err := sv.forEach(pk.outs, func(o int, w *Server) error {
-			acc, err := l.output(w, tally, diag, baby, o)
-			out[gr*pk.outs+o] = acc
+		// One piece per (output, giant step), then one per output: the
+		// sum of its giant steps and the folds; each on the server's cores.
+		giants := make([]*rlwe.Ciphertext, pk.outs*nj)
+		if err := sv.forEach(len(giants), func(i int, w *Server) error {
+			var err error
+			giants[i], err = l.giantStep(w, tally, diag, baby, i/nj, i%nj)
 			return err
+		}); err != nil {
+			return nil, err
+		}
+		if err := sv.forEach(pk.outs, func(o int, w *Server) error {
+			acc := giants[o*nj] // giant step 0: fresh, returned
+			for j := 1; j < nj; j++ {
+				if err := w.eval.Add(acc, giants[o*nj+j], acc); err != nil {
+					return err
+				}
+				tally.Op(cost.OpAdd, lvl, 1)
+			}
+			out[gr*pk.outs+o] = acc
+			return foldSumWith(w.eval, tally, acc, bgv.NewCiphertext(p, 1, lvl), pk.b*L, pk.n*L)
 		}); err != nil {
 			return nil, err
 		}
@@ -59,63 +75,48 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, diag diagonals, xS
 	return out, nil
 }
 
-// output computes output ciphertext o of a token group from its baby
-// steps: b·K products, the giant steps and the folds, with w's evaluator
-// (one piece of serverCompute's parallel section).
-func (l *Linear) output(w *Server, tally *cost.Tally, diag diagonals, baby [][]*rlwe.Ciphertext, o int) (*rlwe.Ciphertext, error) {
+// giantStep is giant step j of output ciphertext o of a token group: the
+// g·K products of its diagonals with the baby steps, summed, rotated by
+// j·g·L (j > 0), with w's evaluator (one piece of serverCompute's first
+// parallel section).
+func (l *Linear) giantStep(w *Server, tally *cost.Tally, diag diagonals, baby [][]*rlwe.Ciphertext, o, j int) (*rlwe.Ciphertext, error) {
 	pk := l.pack
-	p, lvl, L := l.Params, pk.level, pk.laneStride()
+	p, lvl := l.Params, pk.level
 	ev := w.eval
 	sc := newDiagScratch(p, lvl)
-	acc := bgv.NewCiphertext(p, 1, lvl) // returned: fresh
+	sum := bgv.NewCiphertext(p, 1, lvl)
 	tmp := bgv.NewCiphertext(p, 1, lvl)
-	giant := bgv.NewCiphertext(p, 1, lvl)
-	for j := 0; j < pk.b/pk.g; j++ {
-		// Giant step j: Σ diag ⊙ baby into inner (acc itself for j = 0,
-		// which needs no rotation), rotated, added to acc.
-		inner := acc
-		if j > 0 {
-			inner = giant
-		}
-		first := true
-		for k := 0; k < pk.chunks; k++ {
-			for h := 0; h < pk.g; h++ {
-				dst := tmp
-				if first {
-					dst = inner
-				}
-				pt, err := diag.at(w, sc, o, k, j*pk.g+h)
-				if err != nil {
-					return nil, err
-				}
-				if err := ev.Mul(baby[k][h], pt, dst); err != nil {
-					return nil, fmt.Errorf("exec: server: ct-pt product: %w", err)
-				}
-				tally.Op(cost.OpMulPlain, lvl, 1)
-				if !first {
-					if err := ev.Add(inner, tmp, inner); err != nil {
-						return nil, err
-					}
-					tally.Op(cost.OpAdd, lvl, 1)
-				}
-				first = false
+	first := true
+	for k := 0; k < pk.chunks; k++ {
+		for h := 0; h < pk.g; h++ {
+			dst := tmp
+			if first {
+				dst = sum
 			}
-		}
-		if j > 0 {
-			if err := ev.RotateColumns(inner, j*pk.g*L, inner); err != nil {
-				return nil, fmt.Errorf("exec: server: giant step: %w", err)
-			}
-			tally.Op(cost.OpRotate, lvl, 1)
-			if err := ev.Add(acc, inner, acc); err != nil {
+			pt, err := diag.at(w, sc, o, k, j*pk.g+h)
+			if err != nil {
 				return nil, err
 			}
-			tally.Op(cost.OpAdd, lvl, 1)
+			if err := ev.Mul(baby[k][h], pt, dst); err != nil {
+				return nil, fmt.Errorf("exec: server: ct-pt product: %w", err)
+			}
+			tally.Op(cost.OpMulPlain, lvl, 1)
+			if !first {
+				if err := ev.Add(sum, tmp, sum); err != nil {
+					return nil, err
+				}
+				tally.Op(cost.OpAdd, lvl, 1)
+			}
+			first = false
 		}
 	}
-	if err := foldSumWith(ev, tally, acc, tmp, pk.b*L, pk.n*L); err != nil {
-		return nil, err
+	if j > 0 {
+		if err := ev.RotateColumns(sum, j*pk.g*pk.laneStride(), sum); err != nil {
+			return nil, fmt.Errorf("exec: server: giant step: %w", err)
+		}
+		tally.Op(cost.OpRotate, lvl, 1)
 	}
-	return acc, nil
+	return sum, nil
 }
 
 // diagScratch is one piece's buffers for diagonals encoded on the way: a

@@ -9,9 +9,9 @@ import (
 )
 
 // Parallel server work. The server's kernels are sums of independent
-// pieces: a linear layer's output ciphertexts, an attention kernel's
-// products and folds, the masking and flooding of each ciphertext it
-// returns. With more than one core (Session.SetServerCores) the server
+// pieces: a linear layer's hoisted baby steps, giant steps and output
+// ciphertexts, an attention kernel's products and folds, the masking and
+// flooding of each ciphertext it returns. With more than one core (Session.SetServerCores) the server
 // runs such pieces on that many goroutines, each with its own shallow
 // copies of the encoder, encryptor and evaluator (lattigo's are not safe
 // for concurrent use); what goes on the wire keeps its order. The
@@ -19,8 +19,9 @@ import (
 // charges a parallel section of n pieces ceil(n/c) pieces' seconds (see
 // onCores): its critical path when the pieces are alike, as a linear
 // layer's outputs, a kernel's products and the returned ciphertexts are
-// (the values kernel's last group of tokens may be smaller than the
-// others: there it approximates). A primitive's plan (packing, levels)
+// (a linear layer's first giant step has no rotation, the values
+// kernel's last group of tokens may be smaller than the others: there it
+// approximates). A primitive's plan (packing, levels)
 // does not depend on the cores, only its price.
 
 // MaxCores bounds the cores a server or a planner is given.

@@ -24,21 +24,25 @@ func hoistedCost(prof *cost.Profile, lvl int, batches, k int64) cost.Cost {
 	return prof.Charge(cost.OpRotate, lvl, batches).Add(prof.Charge(cost.OpRotateHoisted, lvl, batches*(k-1)))
 }
 
-// hoistedRotations sets out[h] to ct rotated by h·step for h < len(out)
+// hoistedRotationsOn sets out[h] to ct rotated by h·step for h < len(out)
 // (out[0] = ct itself; out[1:] are overwritten), sharing one decomposition
-// of ct (hoisting). It records the first rotation as an OpRotate (it pays
-// the decomposition) and the others as OpRotateHoisted (see hoistedCost).
-func hoistedRotations(ev *bgv.Evaluator, tally *cost.Tally, ct *rlwe.Ciphertext, step int, out []*rlwe.Ciphertext) error {
+// of ct (hoisting), the rotations on the server's cores (the workers only
+// read the decomposition). It records the first rotation as an OpRotate
+// (it pays the decomposition) and the others as OpRotateHoisted (see
+// hoistedCost).
+func hoistedRotationsOn(sv *Server, tally *cost.Tally, ct *rlwe.Ciphertext, step int, out []*rlwe.Ciphertext) error {
 	out[0] = ct
 	if len(out) == 1 {
 		return nil
 	}
+	ev := sv.eval
 	p := ev.GetParameters()
 	lvl := ct.Level()
 	buf := ev.GetBuffDecompQP()
 	ev.DecomposeNTT(lvl, p.MaxLevelP(), p.PCount(), ct.Value[1], ct.IsNTT, buf)
-	for h := 1; h < len(out); h++ {
-		if err := ev.AutomorphismHoisted(lvl, ct, buf, p.GaloisElement(h*step), out[h]); err != nil {
+	return sv.forEach(len(out)-1, func(i int, w *Server) error {
+		h := i + 1
+		if err := w.eval.AutomorphismHoisted(lvl, ct, buf, p.GaloisElement(h*step), out[h]); err != nil {
 			return fmt.Errorf("exec: server: hoisted rotation: %w", err)
 		}
 		*out[h].MetaData = *ct.MetaData
@@ -47,8 +51,8 @@ func hoistedRotations(ev *bgv.Evaluator, tally *cost.Tally, ct *rlwe.Ciphertext,
 			op = cost.OpRotate
 		}
 		tally.Op(op, lvl, 1)
-	}
-	return nil
+		return nil
+	})
 }
 
 // foldRotations are the rotations by 1, 2, ..., n/2 of a folding sum over
