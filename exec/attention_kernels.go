@@ -161,7 +161,10 @@ type arccKind interface {
 // server computes, masks and sends them in batches (one flight all the
 // same), and both parties extract their shares batch by batch, so that a
 // long prefill's hundreds of thousands of sparse products never sit in
-// memory together.
+// memory together. The inputs are not batched: the client sends all of
+// them in one flight and the server holds them, and the values kernel has
+// one input per product (a 1000-token GPT-2 prefill at bgv-test-insecure:
+// about 250k ciphertexts, more than 20 GB).
 const returnBatch = 256
 
 // arccRun is one run of an ARCC kernel: the kernel's fields and the packing
@@ -310,10 +313,10 @@ func (k scoresKernel) estimate() cost.Cost {
 		prof.Charge(cost.OpMulCipher, lvl, G*P),
 		prof.Charge(cost.OpRotate, lvl, G*P*f),
 		prof.Charge(cost.OpAdd, lvl, G*P*f),
-		returnCost(prof, k.Params.LogN(), k.send, G*P, k.cores),
+		returnCostBatched(prof, k.Params.LogN(), k.send, G*P, returnBatch, k.cores),
 		cost.Cost{Rounds: 1},
 	)
-	return onCores(c, G*P, k.cores, products)
+	return onCoresBatched(c, G*P, returnBatch, k.cores, products)
 }
 
 // compute multiplies each group's query ciphertext (qs[a·Groups + g]) with
@@ -457,10 +460,10 @@ func (k valuesKernel) estimate() cost.Cost {
 		prof.Charge(cost.OpAdd, lvl, G*(P-Q)),
 		prof.Charge(cost.OpRotate, lvl, f),
 		prof.Charge(cost.OpAdd, lvl, f),
-		returnCost(prof, k.Params.LogN(), k.send, G*Q, k.cores),
+		returnCostBatched(prof, k.Params.LogN(), k.send, G*Q, returnBatch, k.cores),
 		cost.Cost{Rounds: 1},
 	)
-	return onCores(c, G*Q, k.cores, pieces)
+	return onCoresBatched(c, G*Q, returnBatch, k.cores, pieces)
 }
 
 // compute multiplies each weight ciphertext with its value ciphertext,

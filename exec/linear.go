@@ -260,8 +260,13 @@ func (l *Linear) RotationLowerBound() int64 {
 }
 
 // Estimate prices one Run: EstimateEncoded and the diagonals' encoding
-// (WeightsCost).
-func (l *Linear) Estimate() cost.Cost { return l.EstimateEncoded().Add(l.WeightsCost()) }
+// (WeightsCost), which Run does inside the giant-step pieces (on the
+// server's cores).
+func (l *Linear) Estimate() cost.Cost {
+	w := l.WeightsCost()
+	pieces := int64(l.pack.outs) * int64(l.pack.b/l.pack.g)
+	return l.EstimateEncoded().Add(onCores(w, pieces, l.cores, func() cost.Cost { return w }))
+}
 
 // WeightsCost prices EncodeWeights: the diagonals laid out and encoded
 // once per output index and chunk.

@@ -16,8 +16,8 @@ import (
 // copies of the encoder, encryptor and evaluator (lattigo's are not safe
 // for concurrent use); what goes on the wire keeps its order. The
 // counters do not change; an estimate priced for c cores (Planner.Cores)
-// charges a parallel section of n pieces ceil(n/c) pieces' seconds (see
-// onCores): its critical path when the pieces are alike, as a linear
+// charges a parallel section of n pieces ceil(n/c) pieces' seconds (per
+// batch where the pieces run in batches; see onCores, onCoresBatched): its critical path when the pieces are alike, as a linear
 // layer's outputs, a kernel's products and the returned ciphertexts are
 // (a linear layer's first giant step has no rotation, the values
 // kernel's last group of tokens may be smaller than the others: there it
@@ -111,10 +111,20 @@ func (s *Server) forEach(n int, f func(i int, w *Server) error) error {
 // pieces the busiest core runs. On one core it is c itself (section is not
 // called).
 func onCores(c cost.Cost, n int64, cores int, section func() cost.Cost) cost.Cost {
+	return onCoresBatched(c, n, n, cores, section)
+}
+
+// onCoresBatched is onCores for pieces run in batches of at most batch
+// (one forEach per batch, as the ARCC kernels compute and return theirs):
+// the busiest core runs ceil(batch/cores) pieces of every whole batch and
+// ceil(rest/cores) of the last.
+func onCoresBatched(c cost.Cost, n, batch int64, cores int, section func() cost.Cost) cost.Cost {
 	if cores <= 1 || n <= 1 {
 		return c
 	}
-	per := (n + int64(cores) - 1) / int64(cores)
+	k := int64(cores)
+	batch = max(1, min(batch, n))
+	per := (n/batch)*((batch+k-1)/k) + (n%batch+k-1)/k
 	c.ComputeSeconds -= section().ComputeSeconds * (1 - float64(per)/float64(n))
 	return c
 }

@@ -79,6 +79,12 @@ func plainCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
 // The server prepares the k ciphertexts (everything before the
 // serialization) on cores (Server.maskAndFlood; see onCores).
 func returnCost(prof *cost.Profile, logN int, sp returnPath, k int64, cores int) cost.Cost {
+	return returnCostBatched(prof, logN, sp, k, k, cores)
+}
+
+// returnCostBatched is returnCost for ciphertexts returned in batches of
+// at most batch (sendOutputs once per batch).
+func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int64, cores int) cost.Cost {
 	prep := func() cost.Cost {
 		c := cost.Sum(
 			plainCost(prof, logN, sp.from, k),
@@ -91,7 +97,7 @@ func returnCost(prof *cost.Profile, logN int, sp returnPath, k int64, cores int)
 		}
 		return c
 	}
-	c := onCores(prep(), k, cores, prep)
+	c := onCoresBatched(prep(), k, batch, cores, prep)
 	return c.Add(cost.Sum(
 		prof.Charge(cost.OpSerialize, sp.to, 2*k),
 		cost.Cost{BytesS2C: k * ctBytes(logN, sp.to)},

@@ -52,8 +52,9 @@ func resolveProtocol(preset params.Preset, prof *cost.Profile, cores int) (proto
 	if err != nil {
 		return protocol{}, err
 	}
-	if he.Cores = cores; he.Check() != nil {
-		return protocol{}, fmt.Errorf("sim: %w", he.Check())
+	he.Cores = cores
+	if err := he.Check(); err != nil {
+		return protocol{}, fmt.Errorf("sim: %w", err)
 	}
 	return protocol{preset: preset, params: bp, prof: prof, mpc: mc, he: he}, nil
 }

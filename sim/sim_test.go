@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -397,26 +398,33 @@ func TestRunOneTransport(t *testing.T) {
 }
 
 // TestProtocolPieces: with the two-party steps cut into pieces of at most
-// 40 values (maxProtocolElements, 2^17 outside this test), secure
+// 40 values (maxProtocolElements: 2^17 to 2^21 outside this test), and the
+// softmax into pieces of 30 scores (a head of 11 x 11 does not fit: rows
+// [0, 5), [5, 8), [8, 10), [10, 11) of each head) or of 250 (two whole
+// heads fit, not three), secure
 // generation on a GPT-2 block (LayerNorm, GELU, causal softmax) and a
 // llama (RMSNorm, SiLU) still gives the reference's tokens, and the run's
 // counters still equal the estimate's, which prices every piece.
 func TestProtocolPieces(t *testing.T) {
 	saved := maxProtocolElements
-	maxProtocolElements = 40
 	defer func() { maxProtocolElements = saved }()
 	gpt := model.Config{Name: "tiny-gpt2", Arch: model.ArchGPT2, Dim: 32, HiddenDim: 64, NumLayers: 2, NumHeads: 2, NumKVHeads: 2,
 		VocabSize: 40, SeqLen: 32, SharedClassifier: true, NormEps: 1e-5}
 	llama := model.Config{Name: "tiny-llama", Arch: model.ArchLlama, Dim: 48, HiddenDim: 40, NumLayers: 2, NumHeads: 3, NumKVHeads: 3,
 		VocabSize: 50, SeqLen: 32, NormEps: 1e-5, RopeTheta: 10000}
 	prompt := []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
-	for _, cfg := range []model.Config{gpt, llama} {
-		t.Run(cfg.Name, func(t *testing.T) {
-			p := newPlannerForTest(t, cfg)
-			if n := len(p.softmaxStep(2*len(prompt), len(prompt), 2).pieces); n < 4 {
-				t.Fatalf("the prefill softmax is cut in %d pieces: the test does not cut", n)
+	for _, tc := range []struct {
+		cfg          model.Config
+		softmax      int
+		heads, wantN int // the prefill softmax's heads and its pieces
+	}{{gpt, 30, 2, 8}, {llama, 30, 3, 12}, {llama, 250, 3, 2}} {
+		t.Run(fmt.Sprintf("%s/softmax%d", tc.cfg.Name, tc.softmax), func(t *testing.T) {
+			maxProtocolElements = map[Kind]int{KindActivation: 40, KindSoftmax: tc.softmax, KindNorm: 40}
+			p := newPlannerForTest(t, tc.cfg)
+			if n := len(p.softmaxStep(tc.heads*len(prompt), len(prompt), tc.heads).pieces); n != tc.wantN {
+				t.Fatalf("the prefill softmax is cut in %d pieces, want %d", n, tc.wantN)
 			}
-			checkRun(t, model.NewRandom(cfg, 7), "bgv-test-insecure", Cryptogen, prompt, 3)
+			checkRun(t, model.NewRandom(tc.cfg, 7), "bgv-test-insecure", Cryptogen, prompt, 3)
 		})
 	}
 }

@@ -19,15 +19,19 @@ type unaryProto interface {
 	Run(s *mpc.Session, x mpc.Pair) (mpc.Pair, error)
 }
 
-// maxProtocolElements bounds the input of one Run of a two-party step.
-// The dealer's material for a Run is held whole until it ends (about 2 KB
-// per comparison; 26 KB of peak memory per GELU element was measured), so
-// a long pass (GPT-2's GELU over 1000 tokens is 3M values, its causal
-// softmax 6M scores) runs in pieces of at most this many input values, one
-// after the other: the same outputs, a bounded memory, and each piece's
-// own rounds. Decode steps fit in one piece up to 2^17 scores (32 heads
-// over 4096 tokens). A variable for the tests only (TestProtocolPieces).
-var maxProtocolElements = 1 << 17
+// maxProtocolElements bounds the input of one Run of a two-party step, per
+// kind. The dealer's material for a Run is held whole until it ends, so a
+// long pass (GPT-2's GELU over 1000 tokens is 3M values, its causal
+// softmax 6M scores) runs in pieces of at most this many input values,
+// one after the other: the same outputs, a bounded memory, and each
+// piece's own rounds. The bounds keep a piece near 2.5 GB: measured at
+// bgv-n14, a GELU of 2^17 values peaked at 2.4 GB of resident memory and a
+// softmax of 2^17 scores at 1.35 GB; a norm needs about a tenth of a
+// GELU's material per value (mpc's Need: 2 triples and a truncation,
+// against 3 comparison keys, 19 triples and 18 truncations). A decode
+// step's softmax fits in one piece up to 2^18 scores (32 heads over 8192
+// tokens). A variable for the tests only (TestProtocolPieces).
+var maxProtocolElements = map[Kind]int{KindActivation: 1 << 17, KindSoftmax: 1 << 18, KindNorm: 1 << 21}
 
 // unaryStep is a protocol on one shared input of rows x cols values (row
 // major): the norms, the activations and the softmax. Its pieces (see
@@ -50,7 +54,7 @@ type unaryPiece struct {
 // protocol), each made by proto(rows).
 func wholeStep(kind Kind, rows, cols int, proto func(rows int) unaryProto) unaryStep {
 	st := unaryStep{kind: kind, rows: rows, cols: cols}
-	per := max(1, maxProtocolElements/max(cols, 1))
+	per := max(1, maxProtocolElements[kind]/max(cols, 1))
 	for r0 := 0; r0 < rows || r0 == 0; r0 += per {
 		r1 := min(rows, r0+per)
 		st.pieces = append(st.pieces, unaryPiece{proto(r1 - r0), r0, r1, cols})
@@ -136,23 +140,33 @@ func (p *planner) activationStep(n int) unaryStep {
 // softmaxStep is the softmax of rows rows of cols scores; with
 // causalHeads > 0 the rows are that many heads of causal queries over the
 // same cols keys (a pass from position 0), each query's row covering the
-// keys up to its own position only. A causal piece is rows [i0, i1) of one
-// head: itself a causal softmax of i1 - i0 queries over the first
-// cols - q + i1 keys (q = rows / causalHeads), the rest of its rows masked.
+// keys up to its own position only. Causal pieces are whole heads while a
+// head fits the bound, else rows [i0, i1) of one head: itself a causal
+// softmax of i1 - i0 queries over the first cols - q + i1 keys (q = rows /
+// causalHeads), the rest of its rows masked.
 func (p *planner) softmaxStep(rows, cols, causalHeads int) unaryStep {
-	if causalHeads <= 0 || rows%causalHeads != 0 || rows*cols <= maxProtocolElements {
+	bound := maxProtocolElements[KindSoftmax]
+	if causalHeads <= 0 || rows%causalHeads != 0 || rows*cols <= bound {
 		return wholeStep(KindSoftmax, rows, cols, func(n int) unaryProto {
 			return mpc.Softmax{Config: p.mpc, Rows: n, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads}
 		})
 	}
 	st := unaryStep{kind: KindSoftmax, rows: rows, cols: cols}
 	q := rows / causalHeads
+	if hp := bound / (q * cols); hp >= 1 { // whole heads
+		for h0 := 0; h0 < causalHeads; h0 += hp {
+			h1 := min(causalHeads, h0+hp)
+			st.pieces = append(st.pieces, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: (h1 - h0) * q, Cols: cols, Causal: true, Heads: h1 - h0},
+				h0 * q, h1 * q, cols})
+		}
+		return st
+	}
 	for h := 0; h < causalHeads; h++ {
 		for i0 := 0; i0 < q; {
 			// the most rows from i0 whose piece, (i1 - i0) x w values,
 			// stays within the bound (at least one row)
 			i1 := i0 + 1
-			for i1 < q && (i1+1-i0)*(cols-q+i1+1) <= maxProtocolElements {
+			for i1 < q && (i1+1-i0)*(cols-q+i1+1) <= bound {
 				i1++
 			}
 			w := cols - q + i1

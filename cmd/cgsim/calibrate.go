@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/urfave/cli/v2"
@@ -146,6 +147,15 @@ func autoProfile(c *cli.Context, preset params.Preset) (*cost.Profile, error) {
 // warnMachine warns on stderr when a profile was measured on another
 // machine than this one (with unknownToo, also when it does not say
 // where): its seconds may not hold here.
+// warnCores warns that a run on more server cores than the machine has
+// measures goroutines taking turns: its wall-clock compute seconds are
+// not those of that many cores.
+func warnCores(c *cli.Context, cores int) {
+	if n := runtime.NumCPU(); cores > n {
+		fmt.Fprintf(c.App.ErrWriter, "warning: --server-cores %d on a machine of %d cores: the kernels' pieces take turns, and the measured (wall-clock) compute seconds are not those of %d cores\n", cores, n, cores)
+	}
+}
+
 func warnMachine(c *cli.Context, prof *cost.Profile, what string, unknownToo bool) {
 	host := cost.ThisMachine()
 	if prof.SameMachine(host) || prof.CPU == "" && !unknownToo {

@@ -94,6 +94,7 @@ func validateAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("validate: %w", protocolHint(err, p))
 	}
+	warnCores(c, p.serverCores)
 	bar := newBar(c, false, gen, "running")
 	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
 		MaxSessionTokens: p.maxSession, ServerCores: p.serverCores},
