@@ -19,12 +19,15 @@ import (
 // primitives from it, so that what the run engine runs is exactly what the
 // estimate engine prices. A planner is not safe for concurrent use.
 type planner struct {
-	cfg    model.Config
-	preset params.Preset
-	params bgv.Parameters
-	prof   *cost.Profile
-	mpc    mpc.Config
-	strat  Strategy
+	// twoParty is the session's memo of two-party step estimates
+	// (protocol.twoParty).
+	twoParty map[unaryKey]cost.Cost
+	cfg      model.Config
+	preset   params.Preset
+	params   bgv.Parameters
+	prof     *cost.Profile
+	mpc      mpc.Config
+	strat    Strategy
 	// roundSeconds is the profile's price of one round's own CPU work
 	// (cost.OpRound; zero without it), added per round by the estimate
 	// engine.
@@ -105,7 +108,7 @@ func newPlanner(cfg model.Config, pr protocol, strat Strategy, co CacheOptions, 
 		return nil, err
 	}
 	preset, bp, prof, mc := pr.preset, pr.params, pr.prof, pr.mpc
-	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat, he: he,
+	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat, he: he, twoParty: pr.twoParty,
 		prefills: map[int]*prefillPlan{}, linears: map[linKey]*exec.Linear{}, linSteps: map[[2]int]*linearStep{}, costs: map[costKey]cost.Cost{}, stepCosts: map[costKey][]kindCost{}}
 	p.roundSeconds = prof.RoundSeconds()
 	if p.keepsCache = def.keepsCache(); p.keepsCache {

@@ -23,6 +23,10 @@ type protocol struct {
 	prof   *cost.Profile
 	mpc    mpc.Config
 	he     exec.Planner
+	// twoParty memoizes the estimates of the two-party steps, which depend
+	// on mpc only: the planners of one session (planSession makes two or
+	// more) share it. Not safe for concurrent use: a session's own.
+	twoParty map[unaryKey]cost.Cost
 }
 
 // resolveProtocol resolves a BGV preset and a profile (nil: the preset's
@@ -56,7 +60,7 @@ func resolveProtocol(preset params.Preset, prof *cost.Profile, cores int) (proto
 	if err := he.Check(); err != nil {
 		return protocol{}, fmt.Errorf("sim: %w", err)
 	}
-	return protocol{preset: preset, params: bp, prof: prof, mpc: mc, he: he}, nil
+	return protocol{preset: preset, params: bp, prof: prof, mpc: mc, he: he, twoParty: map[unaryKey]cost.Cost{}}, nil
 }
 
 // flooding is the protocol's HE planner with every returned ciphertext

@@ -421,7 +421,7 @@ func TestProtocolPieces(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/softmax%d", tc.cfg.Name, tc.softmax), func(t *testing.T) {
 			maxProtocolElements = map[Kind]int{KindActivation: 40, KindSoftmax: tc.softmax, KindNorm: 40}
 			p := newPlannerForTest(t, tc.cfg)
-			if n := len(p.softmaxStep(tc.heads*len(prompt), len(prompt), tc.heads).pieces); n != tc.wantN {
+			if n := len(p.softmaxStep(tc.heads*len(prompt), len(prompt), tc.heads).pieces()); n != tc.wantN {
 				t.Fatalf("the prefill softmax is cut in %d pieces, want %d", n, tc.wantN)
 			}
 			checkRun(t, model.NewRandom(tc.cfg, 7), "bgv-test-insecure", Cryptogen, prompt, 3)

@@ -40,8 +40,28 @@ var maxProtocolElements = map[Kind]int{KindActivation: 1 << 17, KindSoftmax: 1 <
 type unaryStep struct {
 	kind       Kind
 	rows, cols int
-	pieces     []unaryPiece
+	cut        func() []unaryPiece // the pieces, made when needed (a memoized Estimate does not)
+	// key and memo: Estimate's memo of the planner that made the step (nil:
+	// none).
+	key  unaryKey
+	memo map[unaryKey]cost.Cost
 }
+
+// unaryKey identifies a two-party step of a session: its kind and shape
+// (heads: a causal softmax's).
+type unaryKey struct {
+	kind              Kind
+	rows, cols, heads int
+}
+
+// memoized is a step of a kind and shape cut into pieces by cut, with the
+// planner's memo for its estimate.
+func (p *planner) memoized(kind Kind, rows, cols, heads int, cut func() []unaryPiece) unaryStep {
+	return unaryStep{kind: kind, rows: rows, cols: cols, cut: cut, key: unaryKey{kind, rows, cols, heads}, memo: p.twoParty}
+}
+
+// pieces are the step's Runs.
+func (s unaryStep) pieces() []unaryPiece { return s.cut() }
 
 // unaryPiece is one Run of a unaryStep.
 type unaryPiece struct {
@@ -49,27 +69,47 @@ type unaryPiece struct {
 	r0, r1, width int
 }
 
-// wholeStep is a step of one piece, or of pieces of whole rows of at most
-// maxProtocolElements values each (rows of one value: an element-wise
-// protocol), each made by proto(rows).
-func wholeStep(kind Kind, rows, cols int, proto func(rows int) unaryProto) unaryStep {
-	st := unaryStep{kind: kind, rows: rows, cols: cols}
-	per := max(1, maxProtocolElements[kind]/max(cols, 1))
-	for r0 := 0; r0 < rows || r0 == 0; r0 += per {
-		r1 := min(rows, r0+per)
-		st.pieces = append(st.pieces, unaryPiece{proto(r1 - r0), r0, r1, cols})
-		if r1 >= rows {
-			break
+// wholeRows cuts a step of kind over rows x cols values into one piece, or
+// pieces of whole rows of at most maxProtocolElements values each (rows
+// of one value: an element-wise protocol), each made by proto(rows).
+func wholeRows(kind Kind, rows, cols int, proto func(rows int) unaryProto) func() []unaryPiece {
+	return func() []unaryPiece {
+		var pieces []unaryPiece
+		per := max(1, maxProtocolElements[kind]/max(cols, 1))
+		for r0 := 0; r0 < rows || r0 == 0; r0 += per {
+			r1 := min(rows, r0+per)
+			pieces = append(pieces, unaryPiece{proto(r1 - r0), r0, r1, cols})
+			if r1 >= rows {
+				break
+			}
 		}
+		return pieces
 	}
-	return st
 }
 
-// Estimate is the sum of the pieces' protocols' estimates.
+// Estimate is the sum of the pieces' protocols' estimates. Within a step a
+// piece's protocol is fixed by its rows and width (every piece of a long
+// pass but the last is alike, and a causal head's pieces repeat in every
+// head), so each shape is estimated once.
 func (s unaryStep) Estimate() cost.Cost {
+	if c, ok := s.memo[s.key]; ok {
+		return c
+	}
 	var c cost.Cost
-	for _, pc := range s.pieces {
-		c = c.Add(pc.proto.Estimate())
+	defer func() {
+		if s.memo != nil {
+			s.memo[s.key] = c
+		}
+	}()
+	seen := map[[2]int]cost.Cost{}
+	for _, pc := range s.pieces() {
+		k := [2]int{pc.r1 - pc.r0, pc.width}
+		e, ok := seen[k]
+		if !ok {
+			e = pc.proto.Estimate()
+			seen[k] = e
+		}
+		c = c.Add(e)
 	}
 	return c
 }
@@ -80,17 +120,18 @@ func (s unaryStep) Run(r *Runner, x mpc.Pair) (mpc.Pair, error) {
 		return mpc.Pair{}, fmt.Errorf("sim: internal error: a %v step over %dx%d values given %d", s.kind, s.rows, s.cols, x.Len())
 	}
 	var y mpc.Pair
+	pieces := s.pieces()
 	err := r.timed(s.kind, func(c *cost.Cost) error {
 		return r.mpcRun(c, func() error {
-			if len(s.pieces) == 1 && s.pieces[0].r0 == 0 && s.pieces[0].r1 == s.rows && s.pieces[0].width == s.cols {
+			if len(pieces) == 1 && pieces[0].r0 == 0 && pieces[0].r1 == s.rows && pieces[0].width == s.cols {
 				var err error
-				y, err = s.pieces[0].proto.Run(r.mp, x)
+				y, err = pieces[0].proto.Run(r.mp, x)
 				return err
 			}
 			for i := range y {
 				y[i] = mpc.Share{Mod: x[i].Mod, V: make([]uint64, s.rows*s.cols)}
 			}
-			for _, pc := range s.pieces {
+			for _, pc := range pieces {
 				var in mpc.Pair
 				for i := range in {
 					in[i].Mod = x[i].Mod
@@ -118,23 +159,23 @@ func (s unaryStep) Run(r *Runner, x mpc.Pair) (mpc.Pair, error) {
 // RMSNorm for llama), gain and bias folded into the next matrix.
 func (p *planner) normStep(rows int) unaryStep {
 	d := p.cfg.Dim
-	return wholeStep(KindNorm, rows, d, func(n int) unaryProto {
+	return p.memoized(KindNorm, rows, d, 0, wholeRows(KindNorm, rows, d, func(n int) unaryProto {
 		if p.cfg.Arch == model.ArchGPT2 {
 			return mpc.LayerNorm{Config: p.mpc, Rows: n, Dim: d, Eps: p.cfg.NormEps}
 		}
 		return mpc.RMSNorm{Config: p.mpc, Rows: n, Dim: d, Eps: p.cfg.NormEps}
-	})
+	}))
 }
 
 // activationStep is the architecture's activation of n values (GELU or
 // SiLU).
 func (p *planner) activationStep(n int) unaryStep {
-	return wholeStep(KindActivation, n, 1, func(k int) unaryProto {
+	return p.memoized(KindActivation, n, 1, 0, wholeRows(KindActivation, n, 1, func(k int) unaryProto {
 		if p.cfg.Arch == model.ArchGPT2 {
 			return mpc.GELU{Config: p.mpc, N: k}
 		}
 		return mpc.SiLU{Config: p.mpc, N: k}
-	})
+	}))
 }
 
 // softmaxStep is the softmax of rows rows of cols scores; with
@@ -145,37 +186,47 @@ func (p *planner) activationStep(n int) unaryStep {
 // softmax of i1 - i0 queries over the first cols - q + i1 keys (q = rows /
 // causalHeads), the rest of its rows masked.
 func (p *planner) softmaxStep(rows, cols, causalHeads int) unaryStep {
+	return p.memoized(KindSoftmax, rows, cols, causalHeads, func() []unaryPiece { return p.softmaxPieces(rows, cols, causalHeads) })
+}
+
+func (p *planner) softmaxPieces(rows, cols, causalHeads int) []unaryPiece {
 	bound := maxProtocolElements[KindSoftmax]
 	if causalHeads <= 0 || rows%causalHeads != 0 || rows*cols <= bound {
-		return wholeStep(KindSoftmax, rows, cols, func(n int) unaryProto {
+		return wholeRows(KindSoftmax, rows, cols, func(n int) unaryProto {
 			return mpc.Softmax{Config: p.mpc, Rows: n, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads}
-		})
+		})()
 	}
-	st := unaryStep{kind: KindSoftmax, rows: rows, cols: cols}
+	var pieces []unaryPiece
 	q := rows / causalHeads
 	if hp := bound / (q * cols); hp >= 1 { // whole heads
 		for h0 := 0; h0 < causalHeads; h0 += hp {
 			h1 := min(causalHeads, h0+hp)
-			st.pieces = append(st.pieces, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: (h1 - h0) * q, Cols: cols, Causal: true, Heads: h1 - h0},
+			pieces = append(pieces, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: (h1 - h0) * q, Cols: cols, Causal: true, Heads: h1 - h0},
 				h0 * q, h1 * q, cols})
 		}
-		return st
+		return pieces
 	}
+	// The pieces of one head (each head has the same), then every head's.
+	var head []unaryPiece
+	for i0 := 0; i0 < q; {
+		// the most rows from i0 whose piece, (i1 - i0) x w values, stays
+		// within the bound (at least one row)
+		i1 := i0 + 1
+		for i1 < q && (i1+1-i0)*(cols-q+i1+1) <= bound {
+			i1++
+		}
+		w := cols - q + i1
+		head = append(head, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: i1 - i0, Cols: w, Causal: true, Heads: 1}, i0, i1, w})
+		i0 = i1
+	}
+	pieces = make([]unaryPiece, 0, causalHeads*len(head))
 	for h := 0; h < causalHeads; h++ {
-		for i0 := 0; i0 < q; {
-			// the most rows from i0 whose piece, (i1 - i0) x w values,
-			// stays within the bound (at least one row)
-			i1 := i0 + 1
-			for i1 < q && (i1+1-i0)*(cols-q+i1+1) <= bound {
-				i1++
-			}
-			w := cols - q + i1
-			st.pieces = append(st.pieces, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: i1 - i0, Cols: w, Causal: true, Heads: 1},
-				h*q + i0, h*q + i1, w})
-			i0 = i1
+		for _, pc := range head {
+			pc.r0, pc.r1 = h*q+pc.r0, h*q+pc.r1
+			pieces = append(pieces, pc)
 		}
 	}
-	return st
+	return pieces
 }
 
 // mulStep is the element-wise fixed-point product of n values (Beaver,
