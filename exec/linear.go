@@ -292,6 +292,22 @@ func (l *Linear) EstimateEncoded() cost.Cost {
 	G, O, K := int64(pk.groups), int64(pk.outs), int64(pk.chunks)
 	b, g := int64(pk.b), int64(pk.g)
 	folds := int64(log2Int(pk.n / pk.b))
+	c := cost.Sum(
+		sendInputCost(prof, l.Params.LogN(), lvl, G*K),
+		// server: its share into the ciphertexts
+		plainCost(prof, l.Params.LogN(), lvl, G*K),
+		// baby steps
+		hoistedCost(prof, lvl, G*K, g-1),
+		// per output ciphertext: b·K products, giant steps, folds
+		prof.Charge(cost.OpMulPlain, lvl, G*O*b*K),
+		prof.Charge(cost.OpAdd, lvl, G*O*(b*K-1+folds)),
+		prof.Charge(cost.OpRotate, lvl, G*O*(b/g-1+folds)),
+		returnCost(prof, l.Params.LogN(), pk.send, G*O, l.cores),
+		cost.Cost{Rounds: 1},
+	)
+	if l.cores <= 1 {
+		return c // (the packing search prices thousands of candidates on one core)
+	}
 	// The parallel sections (serverCompute): the hoisted baby steps of
 	// each input ciphertext (g - 1 pieces, the decomposition before them),
 	// the giant steps (O·b/g pieces per group: g·K products, their sum, a
@@ -311,19 +327,6 @@ func (l *Linear) EstimateEncoded() cost.Cost {
 			prof.Charge(cost.OpRotate, lvl, G*O*folds),
 		)
 	}
-	c := cost.Sum(
-		sendInputCost(prof, l.Params.LogN(), lvl, G*K),
-		// server: its share into the ciphertexts
-		plainCost(prof, l.Params.LogN(), lvl, G*K),
-		// baby steps
-		hoistedCost(prof, lvl, G*K, g-1),
-		// per output ciphertext: b·K products, giant steps, folds
-		prof.Charge(cost.OpMulPlain, lvl, G*O*b*K),
-		prof.Charge(cost.OpAdd, lvl, G*O*(b*K-1+folds)),
-		prof.Charge(cost.OpRotate, lvl, G*O*(b/g-1+folds)),
-		returnCost(prof, l.Params.LogN(), pk.send, G*O, l.cores),
-		cost.Cost{Rounds: 1},
-	)
 	c = onCores(c, g-1, l.cores, babies)
 	c = onCores(c, O*(b/g), l.cores, giants)
 	return onCores(c, O, l.cores, outputs)
