@@ -1,0 +1,127 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/kv"
+)
+
+// The run engine's attention: the prefill kernels and the switch into the
+// cache for a pass from position 0, the cache append and the decode
+// kernels for one new token.
+
+// Attention runs the attention of the rows of q against the layer's keys
+// and values: a pass from position 0 (the prompt, or a Recompute step) runs
+// the prefill kernels on the new keys and values and, with Cryptogen,
+// builds the layer's cache in the decode layout (kv.Cache.Switch); one new
+// token at position p > 0 is appended to the cache (kv.Cache.Append or
+// AppendSource, with the policy's refreshes) and attends over the p+1
+// cached tokens with the decode kernels.
+func (r *Runner) Attention(layer int, qv, kval, vv Value) (Value, error) {
+	q, err := r.asShares(qv)
+	if err != nil {
+		return nil, err
+	}
+	k, err := r.asShares(kval)
+	if err != nil {
+		return nil, err
+	}
+	v, err := r.asShares(vv)
+	if err != nil {
+		return nil, err
+	}
+	r.progress(layer)
+	if layer < 0 || layer >= len(r.ctx) {
+		return nil, fmt.Errorf("sim: attention of layer %d of %d", layer, len(r.ctx))
+	}
+	c := r.m.Config
+	if q.pos != r.ctx[layer] {
+		return nil, fmt.Errorf("sim: attention of layer %d: queries at position %d, the cache holds %d tokens", layer, q.pos, r.ctx[layer])
+	}
+	m := q.rows
+	ctx := q.pos + m
+	if ctx > c.SeqLen {
+		return nil, fmt.Errorf("sim: context of %d tokens exceeds the model's %d", ctx, c.SeqLen)
+	}
+	if hs := headsOf(c); q.cols != hs.q || k.rows != m || v.rows != m || k.cols != hs.kv || v.cols != hs.kv {
+		return nil, fmt.Errorf("sim: attention of %dx%d queries with %dx%d keys and %dx%d values", q.rows, q.cols, k.rows, k.cols, v.rows, v.cols)
+	}
+	var out *shares
+	switch {
+	case q.pos == 0:
+		out, err = r.prefillAttention(layer, q, k, v)
+	case m == 1 && r.cache != nil:
+		out, err = r.decodeAttention(layer, q, k, v)
+	default:
+		err = fmt.Errorf("sim: attention of %d new tokens at position %d: only a pass from position 0 or, with the cache, one token", m, q.pos)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.ctx[layer] = ctx
+	return out, nil
+}
+
+// flat concatenates slot vectors.
+func flat(vecs ...[][]uint64) []uint64 {
+	var out []uint64
+	for _, vs := range vecs {
+		for _, v := range vs {
+			out = append(out, v...)
+		}
+	}
+	return out
+}
+
+// prefillAttention is the attention of the m tokens of a pass from
+// position 0 (see Attention).
+func (r *Runner) prefillAttention(layer int, q, k, v *shares) (*shares, error) {
+	st, err := r.plan.prefillAttnStep(q.rows)
+	if err != nil {
+		return nil, err
+	}
+	out, sw, err := st.Run(r, q, k, v)
+	if err != nil {
+		return nil, err
+	}
+	if r.cache != nil {
+		pp := st.pp
+		P := pp.kvLayout.Cts()
+		err = r.timed(KindAppend, func(cc *cost.Cost) error {
+			return r.heRun(cc, func(t *cost.Tally) error {
+				return r.cache.Switch(r.he, t, layer, &kv.Prefill{Layout: pp.kvLayout, K: sw[:P], V: sw[P:],
+					KS: k.s, VS: v.s, Level: pp.switchLevel, Bits: pp.switchBits})
+			})
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// decodeAttention is the attention of one new token at position p > 0
+// over the cache (see Attention).
+func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
+	ctx := q.pos + 1
+	cfg := r.plan.kv
+	err := r.timed(KindAppend, func(cc *cost.Cost) error {
+		return r.heRun(cc, func(t *cost.Tally) error {
+			ks, vs := exec.Shared{C: k.c, S: k.s}, exec.Shared{C: v.c, S: v.s}
+			if cfg.Method == kv.Homomorphic {
+				src, err := kv.NewSource(r.he, t, cfg, ks, vs)
+				if err != nil {
+					return err
+				}
+				return r.cache.AppendSource(r.he, t, layer, src)
+			}
+			return r.cache.Append(r.he, t, layer, ks, vs)
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.plan.decodeAttnStep(ctx).Run(r, layer, q)
+}
