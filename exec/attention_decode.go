@@ -58,7 +58,7 @@ func (pl Planner) DecodeScores(sh AttentionShape) (*DecodeScores, error) {
 }
 
 func (k *DecodeScores) kernel() scoresKernel {
-	return newScoresKernel(arccRun{k.arcc, k.Layout.packing(k.Shape.Context)})
+	return scoresKernel{newARCCRun(k.arcc, k.Layout.packing(k.Shape.Context))}
 }
 
 // Rotations are the folding rotations 1, 2, ..., HeadDim/2.
@@ -136,7 +136,7 @@ func (pl Planner) DecodeValues(sh AttentionShape) (*DecodeValues, error) {
 }
 
 func (k *DecodeValues) kernel() valuesKernel {
-	return valuesKernel{arccRun{k.arcc, k.Layout.packing(k.Shape.Context)}}
+	return valuesKernel{newARCCRun(k.arcc, k.Layout.packing(k.Shape.Context))}
 }
 
 // Rotations are W·2^i for the folds within a row; the row rotation is

@@ -22,9 +22,10 @@ import (
 // Both kinds run the same exchange, runARCC: the client sends its share of
 // the queries (or weights) laid out by the packing, the server adds its
 // own share, adds its plaintext share to the encrypted keys (or values),
-// multiplies and folds (the kind's compute) and returns the results
-// masked and flooded (an H2S); the client decrypts its share of the
-// output, the server keeps the masks.
+// multiplies and folds (the kind's serve) and returns the results masked
+// and flooded (an H2S); the client decrypts its share of the output, the
+// server keeps the masks. The kinds live in attention_scores.go and
+// attention_values.go.
 
 // AttentionShape is the attention of one layer: Heads query heads grouped
 // over KVHeads key/value heads (grouped-query attention when KVHeads <
@@ -141,12 +142,17 @@ type arccKind interface {
 	base() (arcc, arccPacking)
 	// inputLen is the length of the shared input.
 	inputLen() int
-	// inputVectors lays out one party's share of the input.
-	inputVectors(x []uint64) [][]uint64
-	// compute turns the input ciphertexts (the server's share added) and
-	// the keys (or values, Enc(K_C) + K_S) into the output ciphertexts
-	// from .. to-1 (of outputCts).
-	compute(sv *Server, tally *cost.Tally, ins, keys []*rlwe.Ciphertext, from, to int) ([]*rlwe.Ciphertext, error)
+	// inputCts is the number of input ciphertexts.
+	inputCts() int
+	// inputVector writes into v (zero, MaxSlots long) the slot vector of
+	// input ciphertext i for one party's share x of the input.
+	inputVector(x []uint64, i int, v []uint64)
+	// serve is the server's computation: it takes the inputs (the
+	// server's share added) from in, in order, and hands the output
+	// ciphertexts, in order and in batches of at most returnBatch, to
+	// emit, which returns them. It emits only once it has taken every
+	// input: the outputs are one flight after the inputs' one.
+	serve(sv *Server, tally *cost.Tally, in *inputStream, keys []*rlwe.Ciphertext, emit func([]*rlwe.Ciphertext) error) error
 	// outputCts is the number of output ciphertexts.
 	outputCts() int
 	// outputLen is the length of the shared output.
@@ -157,24 +163,52 @@ type arccKind interface {
 	extract(out []uint64, i int, v []uint64)
 }
 
-// returnBatch is the most output ciphertexts a kernel holds at once: the
-// server computes, masks and sends them in batches (one flight all the
-// same), and both parties extract their shares batch by batch, so that a
-// long prefill's hundreds of thousands of sparse products never sit in
-// memory together. The inputs are not batched: the client sends all of
-// them in one flight and the server holds them, and the values kernel has
-// one input per product (a 1000-token GPT-2 prefill at bgv-test-insecure:
-// about 250k ciphertexts, more than 20 GB).
+// returnBatch is the most output ciphertexts a kernel returns at once: the
+// server masks and sends them in batches (one flight all the same), and
+// both parties extract their shares batch by batch, so that a long
+// prefill's hundreds of thousands of sparse products never sit in memory
+// together. The scores kernel also computes its products in these
+// batches.
 const returnBatch = 256
 
-// arccRun is one run of an ARCC kernel: the kernel's fields and the packing
-// of its layout for its context.
+// inputBatch is the most input ciphertexts the values kernel's server
+// takes at once: it multiplies and sums them as they arrive (the client
+// waits while more than inputBacklog wait unread), so that a long
+// prefill's one input per product (a 1000-token GPT-2 prefill at
+// bgv-test-insecure: about 250k ciphertexts) never sits in memory. A
+// variable for TestValuesStreamed only, which makes the batches small.
+var inputBatch = 128
+
+// arccRun is one run of an ARCC kernel: the kernel's fields, the packing
+// of its layout for its context, and where each group's products start.
 type arccRun struct {
 	arcc
 	pk arccPacking
+	// starts[g] is the first product of group g for query-head offset 0
+	// (len groups+1: the last is products()); see product.
+	starts []int
+}
+
+// newARCCRun is the run of kernel a over packing pk.
+func newARCCRun(a arcc, pk arccPacking) arccRun {
+	starts := make([]int, pk.groups()+1)
+	for g := 0; g < pk.groups(); g++ {
+		starts[g+1] = starts[g] + pk.groupCts(g)
+	}
+	return arccRun{arcc: a, pk: pk, starts: starts}
 }
 
 func (k arccRun) base() (arcc, arccPacking) { return k.arcc, k.pk }
+
+// product is product i of the kernel, ordered by query-head offset a,
+// group g and key ciphertext c (< groupCts(g)): the scores kernel's
+// output ciphertexts, the values kernel's input ciphertexts.
+func (k arccRun) product(i int) (a, g, c int) {
+	per := k.starts[len(k.starts)-1]
+	a, i = i/per, i%per
+	g = sort.SearchInts(k.starts, i+1) - 1
+	return a, g, i - k.starts[g]
+}
 
 // runARCC is the Run of every ARCC kernel: keys holds Enc(K_C) (keyCts
 // ciphertexts at Level, server side), kS the server's share of the keys
@@ -194,7 +228,7 @@ func runARCC(k arccKind, s *Session, tally *cost.Tally, keys []*rlwe.Ciphertext,
 // arccClient is the client's half of runARCC: only the client's share.
 func arccClient(k arccKind, cl *Client, tally *cost.Tally, xC []uint64) ([]uint64, error) {
 	a, _ := k.base()
-	if err := cl.sendInputs(tally, a.Level, k.inputVectors(xC)); err != nil {
+	if err := cl.sendInputsEach(tally, a.Level, k.inputCts(), func(i int, v []uint64) { k.inputVector(xC, i, v) }); err != nil {
 		return nil, err
 	}
 	out := make([]uint64, k.outputLen())
@@ -207,366 +241,68 @@ func arccClient(k arccKind, cl *Client, tally *cost.Tally, xC []uint64) ([]uint6
 // arccServer is the server's half of runARCC: only the server's inputs.
 func arccServer(k arccKind, sv *Server, tally *cost.Tally, keys []*rlwe.Ciphertext, kS, xS []uint64) ([]uint64, error) {
 	a, pk := k.base()
-	vecs := k.inputVectors(xS)
-	ins, err := sv.recvInputs(tally, len(vecs))
-	if err != nil {
-		return nil, err
-	}
-	for i, v := range vecs {
-		if err := sv.addPlain(tally, ins[i], v); err != nil {
-			return nil, err
-		}
-	}
 	full, err := sv.withShares(tally, keys, pk.vectors(kS, a.Shape.KVHeads*a.Shape.HeadDim), a.Level)
 	if err != nil {
 		return nil, err
 	}
+	in := &inputStream{sv: sv, tally: tally, k: k, xS: xS, total: k.inputCts(), v: make([]uint64, sv.params.MaxSlots())}
 	out := make([]uint64, k.outputLen())
-	for from := 0; from < k.outputCts(); from += returnBatch {
-		to := min(k.outputCts(), from+returnBatch)
-		outs, err := k.compute(sv, tally, ins, full, from, to)
-		if err != nil {
-			return nil, err
+	sent := 0
+	emit := func(outs []*rlwe.Ciphertext) error {
+		if in.next < in.total || len(outs) > returnBatch || sent+len(outs) > k.outputCts() {
+			return fmt.Errorf("exec: %s: internal error: %d outputs emitted after %d of %d inputs", a.what, sent+len(outs), in.next, in.total)
 		}
 		masks, err := sv.sendOutputs(tally, outs, nil, a.send)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for j, m := range masks {
-			k.extract(out, from+j, m)
+			k.extract(out, sent+j, m)
 		}
+		sent += len(outs)
+		return nil
+	}
+	if err := k.serve(sv, tally, in, full, emit); err != nil {
+		return nil, err
+	}
+	if sent != k.outputCts() {
+		return nil, fmt.Errorf("exec: %s: internal error: %d of %d outputs returned", a.what, sent, k.outputCts())
 	}
 	return out, nil
 }
 
-// scoresKernel is the ARCC scores kernel over a packing: s[h][i][j] =
-// q_{i,h} · k_j for every query head h, query i and key j query i sees,
-// k_j being the key of head h / G (G = Heads/KVHeads query heads per
-// key/value head). Input: the queries (Queries x Heads x HeadDim); output:
-// the scores (Heads x Queries x Keys, row-major, zero where a query does
-// not see the key).
-//
-// For each group g of R queries and query-head offset a < G, the client
-// sends one ciphertext holding, in every block of copy r, the queries of
-// heads kv·G + a of query g·R + r at sub-block kv. The server adds its
-// shares, multiplies it with each key ciphertext the group sees and folds
-// each head's HeadDim products by rotations 1, 2, ..., HeadDim/2: the
-// score of query g·R+r, head kv·G+a, against key c·S + jj is at slot
-// (r, jj, kv·HeadDim) of that product.
-//
-// With P = Σ_g groupCts(g) products per offset: G·P ct-ct products,
-// G·P·log2(HeadDim) rotations, G·Groups ciphertexts up, G·P down.
-type scoresKernel struct {
-	arccRun
-	// starts[g] is the first product of group g for query-head offset 0
-	// (len groups+1: the last is products()); see product.
-	starts []int
+// inputStream is the server's side of a kernel's inputs: it receives them
+// in order when the kernel takes them, and adds the server's share to
+// each.
+type inputStream struct {
+	sv          *Server
+	tally       *cost.Tally
+	k           arccKind
+	xS          []uint64
+	next, total int      // the next input to receive; of how many
+	v           []uint64 // the server's share of one input, laid out
 }
 
-// newScoresKernel is the scores kernel of a run.
-func newScoresKernel(r arccRun) scoresKernel {
-	starts := make([]int, r.pk.groups()+1)
-	for g := 0; g < r.pk.groups(); g++ {
-		starts[g+1] = starts[g] + r.pk.groupCts(g)
+// take receives the next n inputs.
+func (in *inputStream) take(n int) ([]*rlwe.Ciphertext, error) {
+	if n < 0 || in.next+n > in.total {
+		return nil, fmt.Errorf("exec: server: internal error: %d more of %d inputs after %d", n, in.total, in.next)
 	}
-	return scoresKernel{arccRun: r, starts: starts}
-}
-
-// product is output ciphertext i: offset a's query ciphertext of group g
-// times key ciphertext c (outputs ordered by offset, group, key
-// ciphertext).
-func (k scoresKernel) product(i int) (a, g, c int) {
-	per := k.starts[len(k.starts)-1]
-	a, i = i/per, i%per
-	g = sort.SearchInts(k.starts, i+1) - 1
-	return a, g, i - k.starts[g]
-}
-
-var _ arccKind = scoresKernel{}
-
-func (k scoresKernel) inputLen() int { return k.pk.queries * k.Shape.Heads * k.Shape.HeadDim }
-
-func (k scoresKernel) outputCts() int { return k.Shape.group() * k.pk.products() }
-
-// rotationCount is G·P·log2(HeadDim).
-func (k scoresKernel) rotationCount() int64 {
-	return int64(k.Shape.group()*k.pk.products()) * int64(log2Int(k.Shape.HeadDim))
-}
-
-// estimate prices one runARCC.
-func (k scoresKernel) estimate() cost.Cost {
-	pk := k.pk
-	G, P, Q, C := int64(k.Shape.group()), int64(pk.products()), int64(pk.groups()), int64(pk.keyCts())
-	lvl := k.Level
-	prof := k.Profile
-	f := int64(log2Int(k.Shape.HeadDim))
-	products := func() cost.Cost { // one piece per product, with its fold
-		return cost.Sum(
-			prof.Charge(cost.OpMulCipher, lvl, G*P),
-			prof.Charge(cost.OpRotate, lvl, G*P*f),
-			prof.Charge(cost.OpAdd, lvl, G*P*f),
-		)
-	}
-	c := cost.Sum(
-		sendInputCost(prof, k.Params.LogN(), lvl, G*Q),
-		plainCost(prof, k.Params.LogN(), lvl, G*Q+C), // server shares of the queries and of K
-		prof.Charge(cost.OpMulCipher, lvl, G*P),
-		prof.Charge(cost.OpRotate, lvl, G*P*f),
-		prof.Charge(cost.OpAdd, lvl, G*P*f),
-		returnCostBatched(prof, k.Params.LogN(), k.send, G*P, returnBatch, k.cores),
-		cost.Cost{Rounds: 1},
-	)
-	return onCoresBatched(c, G*P, returnBatch, k.cores, products)
-}
-
-// compute multiplies each group's query ciphertext (qs[a·Groups + g]) with
-// every key ciphertext the group sees and folds each product: one piece
-// per product, on the server's cores.
-func (k scoresKernel) compute(sv *Server, tally *cost.Tally, qs, keys []*rlwe.Ciphertext, from, to int) ([]*rlwe.Ciphertext, error) {
-	prods := make([]*rlwe.Ciphertext, to-from)
-	err := sv.forEach(to-from, func(i int, w *Server) error {
-		a, g, c := k.product(from + i)
-		pr := bgv.NewCiphertext(k.Params, 1, k.Level)
-		if err := w.eval.MulRelin(qs[a*k.pk.groups()+g], keys[c], pr); err != nil {
-			return fmt.Errorf("exec: server: ct-ct product: %w", err)
+	cts := make([]*rlwe.Ciphertext, n)
+	for j := range cts {
+		ct, err := recvOne(in.sv.params, in.sv.conn, in.tally, "server", in.next, in.total)
+		if err != nil {
+			return nil, err
 		}
-		tally.Op(cost.OpMulCipher, k.Level, 1)
-		prods[i] = pr
-		return foldSum(w.eval, tally, pr, 1, k.Shape.HeadDim)
-	})
-	return prods, err
-}
-
-// inputVectors lays out the queries (Queries x Heads x HeadDim) for offset
-// a: vector a·Groups + g.
-func (k scoresKernel) inputVectors(q []uint64) [][]uint64 {
-	sh, pk := k.Shape, k.pk
-	G, Q, d := sh.group(), pk.groups(), sh.HeadDim
-	qd := sh.Heads * d
-	vecs := make([][]uint64, G*Q)
-	for a := 0; a < G; a++ {
-		for g := 0; g < Q; g++ {
-			v := make([]uint64, pk.slots)
-			pk.queriesOf(g, func(r, i int) {
-				for kv := 0; kv < sh.KVHeads; kv++ {
-					h := kv*G + a
-					src := q[i*qd+h*d : i*qd+(h+1)*d]
-					for jj := 0; jj < pk.span; jj++ {
-						copy(v[pk.slot(r, jj, kv*d):], src)
-					}
-				}
-			})
-			vecs[a*Q+g] = v
+		clear(in.v)
+		in.k.inputVector(in.xS, in.next, in.v)
+		if err := in.sv.addPlain(in.tally, ct, in.v); err != nil {
+			return nil, err
 		}
+		cts[j] = ct
+		in.next++
 	}
-	return vecs
-}
-
-// extract reads the scores (Heads x Queries x Keys) from the G·P output
-// vectors (offset-major, then group, then key ciphertext), zero where a
-// query does not see the key.
-func (k scoresKernel) outputLen() int { return k.Shape.Heads * k.pk.queries * k.pk.keys }
-
-func (k scoresKernel) extract(s []uint64, i int, v []uint64) {
-	sh, pk := k.Shape, k.pk
-	G, nq, nk, d := sh.group(), pk.queries, pk.keys, sh.HeadDim
-	a, g, c := k.product(i)
-	pk.window(g, c, func(r, i, jj, j int) {
-		for kv := 0; kv < sh.KVHeads; kv++ {
-			s[((kv*G+a)*nq+i)*nk+j] = v[pk.slot(r, jj, kv*d)]
-		}
-	})
-}
-
-// valuesKernel is the mirror ARCC kernel over a packing: o_{i,h} =
-// Σ_j p[h][i][j]·v_j over the keys j query i sees, v_j being the value of
-// head h's key/value head, for shared attention weights p (Heads x Queries
-// x Keys, row-major; the entries a query does not see are ignored).
-//
-// For each query group g, offset a and value ciphertext c the group sees,
-// the client sends a ciphertext holding p[kv·G+a][g·R+r][c·S+jj] in every
-// slot of sub-block kv of position jj of copy r (zero where the query does
-// not see the key). The server multiplies it with value ciphertext c, adds
-// over c, and sums the positions of each copy by folding: log2(F) column
-// rotations by W, 2W, ..., with F = fold(g) blocks (a row rotation
-// replaces the last fold when F = B). Output o_{g·R+r, kv·G+a} is at slots
-// (r, 0, kv·HeadDim) .. of output ciphertext (a, g).
-//
-// G·P ct-ct products and ciphertexts up, G·Σ_g foldRotations(g)
-// rotations, G·Groups ciphertexts down.
-type valuesKernel struct{ arccRun }
-
-var _ arccKind = valuesKernel{}
-
-func (k valuesKernel) inputLen() int { return k.Shape.Heads * k.pk.queries * k.pk.keys }
-
-func (k valuesKernel) outputCts() int { return k.Shape.group() * k.pk.groups() }
-
-// valueTerms is the number of products a value kernel's output sums, as
-// the noise model counts them: group g sums groupCts(g) products, then
-// folds them over fold(g) blocks (the payload is a polynomial: zero slots
-// do not make zero coefficients, and every fold doubles the bound).
-func valueTerms(_ AttentionShape, pk arccPacking) int {
-	terms := 1
-	for g := 0; g < pk.groups(); g++ {
-		terms = max(terms, pk.groupCts(g)*pk.fold(g))
-	}
-	return terms
-}
-
-// rotations are W·2^i for the folds within a slot row.
-func (k valuesKernel) rotations() []int {
-	pk := k.pk
-	top := pk.maxFold()
-	var r []int
-	for s := 1; s < top && s < pk.blocksPerRow; s *= 2 {
-		r = append(r, s*pk.block)
-	}
-	return r
-}
-
-// rowRotation reports whether a fold spans a whole ciphertext (and run
-// swaps the two slot rows).
-func (k valuesKernel) rowRotation() bool { return k.pk.maxFold() > k.pk.blocksPerRow }
-
-// rotationCount is G·Σ_g foldRotations(g).
-func (k valuesKernel) rotationCount() int64 {
-	n := 0
-	for g := 0; g < k.pk.groups(); g++ {
-		n += k.pk.foldRotations(g)
-	}
-	return int64(k.Shape.group() * n)
-}
-
-// estimate prices one runARCC.
-func (k valuesKernel) estimate() cost.Cost {
-	pk := k.pk
-	G, P, Q, C := int64(k.Shape.group()), int64(pk.products()), int64(pk.groups()), int64(pk.keyCts())
-	lvl := k.Level
-	prof := k.Profile
-	f := k.rotationCount()
-	pieces := func() cost.Cost { // one piece per (offset, group): its products, sum and fold
-		return cost.Sum(
-			prof.Charge(cost.OpMulCipher, lvl, G*P),
-			prof.Charge(cost.OpAdd, lvl, G*(P-Q)),
-			prof.Charge(cost.OpRotate, lvl, f),
-			prof.Charge(cost.OpAdd, lvl, f),
-		)
-	}
-	c := cost.Sum(
-		sendInputCost(prof, k.Params.LogN(), lvl, G*P),
-		plainCost(prof, k.Params.LogN(), lvl, G*P+C), // server shares of p and V
-		prof.Charge(cost.OpMulCipher, lvl, G*P),
-		prof.Charge(cost.OpAdd, lvl, G*(P-Q)),
-		prof.Charge(cost.OpRotate, lvl, f),
-		prof.Charge(cost.OpAdd, lvl, f),
-		returnCostBatched(prof, k.Params.LogN(), k.send, G*Q, returnBatch, k.cores),
-		cost.Cost{Rounds: 1},
-	)
-	return onCoresBatched(c, G*Q, returnBatch, k.cores, pieces)
-}
-
-// compute multiplies each weight ciphertext with its value ciphertext,
-// adds the products of a (offset, group) and folds the sum: one piece per
-// (offset, group), on the server's cores.
-func (k valuesKernel) compute(sv *Server, tally *cost.Tally, ws, values []*rlwe.Ciphertext, from, to int) ([]*rlwe.Ciphertext, error) {
-	pk := k.pk
-	G, Q := k.Shape.group(), pk.groups()
-	first := make([]int, G*Q) // the piece's first weight ciphertext
-	for i, idx := 0, 0; i < G*Q; i++ {
-		first[i] = idx
-		idx += pk.groupCts(i % Q)
-	}
-	outs := make([]*rlwe.Ciphertext, to-from)
-	err := sv.forEach(to-from, func(j int, w *Server) error {
-		i := from + j
-		g := i % Q
-		acc := bgv.NewCiphertext(k.Params, 1, k.Level)
-		tmp := bgv.NewCiphertext(k.Params, 1, k.Level)
-		for c := 0; c < pk.groupCts(g); c++ {
-			dst := acc
-			if c > 0 {
-				dst = tmp
-			}
-			if err := w.eval.MulRelin(ws[first[i]+c], values[c], dst); err != nil {
-				return fmt.Errorf("exec: server: ct-ct product: %w", err)
-			}
-			tally.Op(cost.OpMulCipher, k.Level, 1)
-			if c > 0 {
-				if err := w.eval.Add(acc, tmp, acc); err != nil {
-					return err
-				}
-				tally.Op(cost.OpAdd, k.Level, 1)
-			}
-		}
-		outs[j] = acc
-		return k.fold(w, tally, acc, tmp, pk.fold(g))
-	})
-	return outs, err
-}
-
-// fold sums the first f blocks of acc into its first block: column
-// rotations by W, 2W, ... within a slot row, and a row rotation when the f
-// blocks span both rows (tmp is work space).
-func (k valuesKernel) fold(sv *Server, tally *cost.Tally, acc, tmp *rlwe.Ciphertext, f int) error {
-	pk := k.pk
-	if f <= pk.blocksPerRow {
-		return foldSum(sv.eval, tally, acc, pk.block, f*pk.block)
-	}
-	if err := foldSum(sv.eval, tally, acc, pk.block, pk.row); err != nil {
-		return err
-	}
-	if err := sv.eval.RotateRows(acc, tmp); err != nil {
-		return fmt.Errorf("exec: server: row rotation: %w", err)
-	}
-	tally.Op(cost.OpRotate, k.Level, 1)
-	if err := sv.eval.Add(acc, tmp, acc); err != nil {
-		return err
-	}
-	tally.Op(cost.OpAdd, k.Level, 1)
-	return nil
-}
-
-// inputVectors lays out p (Heads x Queries x Keys): vector index follows
-// (offset a, group g, value ciphertext c).
-func (k valuesKernel) inputVectors(p []uint64) [][]uint64 {
-	sh, pk := k.Shape, k.pk
-	G, nq, nk, d := sh.group(), pk.queries, pk.keys, sh.HeadDim
-	vecs := make([][]uint64, 0, G*pk.products())
-	for a := 0; a < G; a++ {
-		for g := 0; g < pk.groups(); g++ {
-			for c := 0; c < pk.groupCts(g); c++ {
-				v := make([]uint64, pk.slots)
-				pk.window(g, c, func(r, i, jj, j int) {
-					for kv := 0; kv < sh.KVHeads; kv++ {
-						w := p[((kv*G+a)*nq+i)*nk+j]
-						base := pk.slot(r, jj, kv*d)
-						for e := 0; e < d; e++ {
-							v[base+e] = w
-						}
-					}
-				})
-				vecs = append(vecs, v)
-			}
-		}
-	}
-	return vecs
-}
-
-// extract reads the outputs (Queries x Heads x HeadDim) from the G·Groups
-// output vectors (offset-major, then group).
-func (k valuesKernel) outputLen() int { return k.pk.queries * k.Shape.Heads * k.Shape.HeadDim }
-
-func (k valuesKernel) extract(o []uint64, i int, v []uint64) {
-	sh, pk := k.Shape, k.pk
-	G, d := sh.group(), sh.HeadDim
-	a, g := i/pk.groups(), i%pk.groups()
-	pk.queriesOf(g, func(r, q int) {
-		for kv := 0; kv < sh.KVHeads; kv++ {
-			h := kv*G + a
-			copy(o[(q*sh.Heads+h)*d:(q*sh.Heads+h+1)*d], v[pk.slot(r, 0, kv*d):])
-		}
-	})
+	return cts, nil
 }
 
 // withShares returns copies of the cache ciphertexts with the server's

@@ -1,6 +1,7 @@
 package exec
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -98,6 +99,34 @@ func checkARCC(t *testing.T, e *hetest.Env, sc, vk arccUnderTest) {
 		if k.RotationCount() < k.RotationLowerBound() {
 			t.Errorf("rotations %d below the bound %d", k.RotationCount(), k.RotationLowerBound())
 		}
+	}
+}
+
+// TestValuesStreamed reruns the exact checks of both layouts' kernels with
+// the values kernel's inputs taken 3 at a time, on 1 and on 2 server
+// cores: sums that straddle batches, batches that complete several sums,
+// folds within a slot row and across both (the decode layout's whole
+// fold). The estimate prices the batches, so its counters must still be
+// the Run's.
+func TestValuesStreamed(t *testing.T) {
+	defer func(b, c int) { inputBatch, testServerCores = b, c }(inputBatch, testServerCores)
+	inputBatch = 3
+	e := hetest.ForTest(t, hetest.Presets()[0])
+	gqa := AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 300} // 2 offsets of several value cts
+	gpt2 := AttentionShape{Heads: 12, KVHeads: 12, HeadDim: 64, Context: 7}
+	for _, cores := range []int{1, 2} {
+		testServerCores = cores
+		t.Run(fmt.Sprintf("decode/cores=%d", cores), func(t *testing.T) {
+			sc, vk := decodeKernels(t, e, gqa)
+			if vk.testKind().inputCts() <= 2*inputBatch {
+				t.Fatalf("%d inputs: too few for the test", vk.testKind().inputCts())
+			}
+			checkARCC(t, e, sc, vk)
+		})
+		t.Run(fmt.Sprintf("prefill/cores=%d", cores), func(t *testing.T) {
+			sc, vk := prefillKernels(t, e, gpt2)
+			checkARCC(t, e, sc, vk)
+		})
 	}
 }
 

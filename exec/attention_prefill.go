@@ -61,7 +61,7 @@ func (pl Planner) PrefillScores(sh AttentionShape) (*PrefillScores, error) {
 }
 
 func (k *PrefillScores) kernel() scoresKernel {
-	return newScoresKernel(arccRun{k.arcc, k.Layout.packing(k.Shape.Context)})
+	return scoresKernel{newARCCRun(k.arcc, k.Layout.packing(k.Shape.Context))}
 }
 
 // Rotations are the folding rotations 1, 2, ..., HeadDim/2.
@@ -141,7 +141,7 @@ func (pl Planner) PrefillValues(sh AttentionShape) (*PrefillValues, error) {
 }
 
 func (k *PrefillValues) kernel() valuesKernel {
-	return valuesKernel{arccRun{k.arcc, k.Layout.packing(k.Shape.Context)}}
+	return valuesKernel{newARCCRun(k.arcc, k.Layout.packing(k.Shape.Context))}
 }
 
 // Rotations are W·2^i for the folds within a slot row; the row rotation is

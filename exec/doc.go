@@ -268,6 +268,19 @@
 // over the whole ciphertext whatever the context, so that a kernel planned
 // for the longest context serves every shorter one with the same keys.
 //
+// Memory. Every kernel's flights are one up and one down, whatever their
+// length, but neither party holds a flight whole. The client lays out,
+// encrypts and sends its inputs one at a time and waits while more than
+// a bounded backlog waits unread (net.Pace, as a TCP window would); it
+// decrypts and extracts the outputs as they arrive. The scores kernel has
+// few inputs and one output per product: its server takes the inputs,
+// then computes, masks and returns the products in batches. The values
+// kernel has one input per product and few outputs: its server multiplies
+// the inputs as they arrive, in batches, adds each product into its sum,
+// folds the sums a batch completes, and returns the sums once every input
+// is in. A 1000-token GPT-2 prefill's values kernel, about 250k inputs at
+// a small ring, thus holds a batch of them, not the flight.
+//
 // # Embedding
 //
 // [Embedding] looks up the row of the server's table for a token the client

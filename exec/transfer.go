@@ -109,8 +109,27 @@ func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int
 // sendInputs encodes, encrypts at level and sends one ciphertext per slot
 // vector.
 func (c *Client) sendInputs(tally *cost.Tally, level int, vecs [][]uint64) error {
-	tally.Op(cost.OpShare, 0, int64(len(vecs))*int64(c.params.MaxSlots())) // the layout of vecs
-	for _, v := range vecs {
+	return c.sendInputsEach(tally, level, len(vecs), func(i int, v []uint64) { copy(v, vecs[i]) })
+}
+
+// inputBacklog is the most input ciphertexts the client lets wait unread
+// before it sends another (net.Pace): a server that consumes a long
+// flight as it arrives (the values kernel) then never holds more than
+// this many beside its own batch, whatever the flight's length.
+const inputBacklog = 128
+
+// sendInputsEach is sendInputs for k slot vectors that fill(i, v) writes
+// into v (zeroed, MaxSlots long) one at a time: the client never holds
+// more than one, and it waits while more than inputBacklog ciphertexts
+// wait unread.
+func (c *Client) sendInputsEach(tally *cost.Tally, level, k int, fill func(i int, v []uint64)) error {
+	slots := c.params.MaxSlots()
+	tally.Op(cost.OpShare, 0, int64(k)*int64(slots)) // the layout of the vectors
+	window := int64(inputBacklog) * int64(CiphertextBinarySize(c.params, 1, level)+net.FrameOverhead)
+	v := make([]uint64, slots)
+	for i := 0; i < k; i++ {
+		clear(v)
+		fill(i, v)
 		pt := bgv.NewPlaintext(c.params, level)
 		if err := c.ecd.Encode(v, pt); err != nil {
 			return fmt.Errorf("exec: client: encoding: %w", err)
@@ -122,6 +141,9 @@ func (c *Client) sendInputs(tally *cost.Tally, level int, vecs [][]uint64) error
 		}
 		tally.Op(cost.OpEncryptSecret, level, 1)
 		tally.Op(cost.OpSerialize, level, 1)
+		if err := net.Pace(c.conn, window); err != nil {
+			return fmt.Errorf("exec: client: sending: %w", err)
+		}
 		if err := net.SendObject(c.conn, ct); err != nil {
 			return fmt.Errorf("exec: client: sending: %w", err)
 		}

@@ -32,5 +32,7 @@
 //
 // Send never blocks (the queue is unbounded), so one goroutine may play both
 // parties in turn; Recv blocks until a message arrives or the pipe is closed.
-// Endpoints are safe for concurrent use.
+// A sender whose peer consumes a long flight as it arrives may bound what
+// waits between them with [Pace] (a [Paced] endpoint's WaitBacklog), as a
+// TCP window would. Endpoints are safe for concurrent use.
 package net

@@ -187,6 +187,57 @@ func TestClosed(t *testing.T) {
 	}
 }
 
+// TestPace checks that a paced sender never has more than its bound
+// waiting (plus the one message it may add once below it), that it waits
+// while the receiver lags, and that a close releases it.
+func TestPace(t *testing.T) {
+	client, server, _, closePipe := Pipe()
+	defer closePipe()
+	const msg, bound, n = 100, 250, 50 // bytes per message; at most 2 waiting before a send
+	q := client.(*endpoint).out
+	backlog := func() int64 {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		return q.bytes
+	}
+	done := make(chan error, 1)
+	var most int64 // bytes waiting just after a send
+	go func() {
+		for i := 0; i < n; i++ {
+			if err := Pace(client, bound); err != nil {
+				done <- err
+				return
+			}
+			if err := client.Send(make([]byte, msg)); err != nil {
+				done <- err
+				return
+			}
+			most = max(most, backlog())
+		}
+		done <- nil
+	}()
+	for i := 0; i < n; i++ {
+		if _, err := server.Recv(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if most > bound+msg {
+		t.Errorf("%d bytes waited unread, the bound is %d (+ the message sent once below it)", most, bound)
+	}
+	// A sender waiting on a receiver that never reads is released by a close.
+	for i := 0; i < 5; i++ {
+		client.Send(make([]byte, msg))
+	}
+	go func() { done <- Pace(client, bound) }()
+	closePipe()
+	if err := <-done; err != ErrClosed {
+		t.Errorf("Pace after close = %v, want ErrClosed", err)
+	}
+}
+
 // TestCiphertextBytes checks that sending real lattigo ciphertexts is
 // metered at exactly their BinarySize plus the frame, at several levels, and that a
 // truncated ciphertext is an error on receipt.

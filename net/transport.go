@@ -142,17 +142,46 @@ func (e *endpoint) Send(msg []byte) error {
 
 func (e *endpoint) Recv() ([]byte, error) { return e.in.pop() }
 
-// queue is an unbounded FIFO of messages.
+// WaitBacklog blocks until at most maxBytes of what this endpoint sent
+// waits unread (see Paced).
+func (e *endpoint) WaitBacklog(maxBytes int64) error { return e.out.waitBelow(maxBytes) }
+
+// Paced is a Conn whose sender can wait for the receiver to catch up.
+// Send itself never blocks; a party that sends a long one-way flight
+// while the other consumes it (a kernel's inputs, which the server
+// processes as they arrive) calls WaitBacklog before each message, so
+// that at most maxBytes wait between them, as a TCP window would bound
+// them. It returns ErrClosed once the pipe is closed.
+type Paced interface {
+	WaitBacklog(maxBytes int64) error
+}
+
+var _ Paced = (*endpoint)(nil)
+
+// Pace waits, if c is Paced, until at most maxBytes of what c sent wait
+// unread; on any other Conn it returns at once.
+func Pace(c Conn, maxBytes int64) error {
+	if p, ok := c.(Paced); ok {
+		return p.WaitBacklog(maxBytes)
+	}
+	return nil
+}
+
+// queue is an unbounded FIFO of messages; a sender may wait for its
+// backlog to drain (waitBelow).
 type queue struct {
-	mu     sync.Mutex
-	cond   *sync.Cond
-	msgs   [][]byte
-	closed bool
+	mu      sync.Mutex
+	cond    *sync.Cond // a message arrived, or the queue closed
+	drained *sync.Cond // a message was taken, or the queue closed
+	msgs    [][]byte
+	bytes   int64 // in msgs
+	closed  bool
 }
 
 func newQueue() *queue {
 	q := &queue{}
 	q.cond = sync.NewCond(&q.mu)
+	q.drained = sync.NewCond(&q.mu)
 	return q
 }
 
@@ -163,6 +192,7 @@ func (q *queue) push(m []byte) error {
 		return ErrClosed
 	}
 	q.msgs = append(q.msgs, m)
+	q.bytes += int64(len(m))
 	q.cond.Signal()
 	return nil
 }
@@ -179,7 +209,22 @@ func (q *queue) pop() ([]byte, error) {
 	m := q.msgs[0]
 	q.msgs[0] = nil
 	q.msgs = q.msgs[1:]
+	q.bytes -= int64(len(m))
+	q.drained.Broadcast()
 	return m, nil
+}
+
+// waitBelow blocks until the queue holds at most n bytes.
+func (q *queue) waitBelow(n int64) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.bytes > n && !q.closed {
+		q.drained.Wait()
+	}
+	if q.closed {
+		return ErrClosed
+	}
+	return nil
 }
 
 func (q *queue) isClosed() bool {
@@ -193,6 +238,7 @@ func (q *queue) close() {
 	defer q.mu.Unlock()
 	q.closed = true
 	q.cond.Broadcast()
+	q.drained.Broadcast()
 }
 
 // FrameOverhead is the number of bytes SendObject adds to a marshalled
