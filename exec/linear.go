@@ -7,7 +7,6 @@ import (
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 
 	"github.com/cgsim/cgsim/cost"
-	"github.com/cgsim/cgsim/net"
 )
 
 // Matrix is a Rows x Cols matrix of integers modulo t, row-major: the
@@ -109,54 +108,11 @@ func (pln Planner) Linear(out, in, m int, enc Encoding) (*Linear, error) {
 	}
 	chunks := ceilDiv(in, n)
 	l := &Linear{Params: p, Profile: prof, Out: out, In: in, Tokens: m, Encoding: enc}
-	nm := pln.NoiseModel()
-	// The levels depend on whether the input is rotated before its
-	// products (baby steps, g > 1) or not (g = 1): a key switch before a
-	// product is multiplied by the plaintext's N·t, one after is only added.
-	type levels struct {
-		level int
-		send  returnPath
-		noise float64
-		err   error
-	}
-	var byBaby [2]levels
-	for i := range byBaby {
-		rotated := i == 1
-		f := func(nu float64) float64 { return linearNoise(nm, nu, n*chunks, rotated) }
-		lv := &byBaby[i]
-		lv.level, lv.send, lv.err = nm.inputLevel(f)
-		lv.noise = f(nm.FreshSK())
-	}
+	byBaby := pln.linearLevels(n * chunks)
 	if byBaby[0].err != nil {
 		return nil, fmt.Errorf("exec: linear layer %dx%d: %w", out, in, byBaby[0].err)
 	}
-	lanes := p.MaxSlots() / n
-	var best *linearPacking
-	var bestSec float64
-	terms := newEstimateTerms()
-	for _, tok := range tokenChoices(m, lanes) {
-		for b := 1; b <= n; b *= 2 {
-			for g := 1; g <= b; g *= 2 {
-				lv := byBaby[0]
-				if g > 1 {
-					if lv = byBaby[1]; lv.err != nil {
-						continue
-					}
-				}
-				pk := linearPacking{n: n, chunks: chunks, lanes: lanes, tok: tok, blocks: lanes / tok, b: b, g: g, level: lv.level, send: lv.send,
-					noise: lv.noise}
-				pk.groups = ceilDiv(m, tok)
-				pk.outs = ceilDiv(ceilDiv(out, b), pk.blocks)
-				l.pack = pk
-				c := net.LAN.Price(l.estimate(terms))
-				if best == nil || c.Seconds() < bestSec {
-					cp := pk
-					best, bestSec = &cp, c.Seconds()
-				}
-			}
-		}
-	}
-	l.pack = *best
+	l.pack = l.cheapest(n, chunks, byBaby)
 	l.cores = pln.cores() // the packing was chosen on one core: plans do not depend on cores
 	return l, nil
 }
