@@ -7,7 +7,6 @@ import (
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 
 	"github.com/cgsim/cgsim/cost"
-	"github.com/cgsim/cgsim/net"
 )
 
 // Matrix is a Rows x Cols matrix of integers modulo t, row-major: the
@@ -109,53 +108,11 @@ func (pln Planner) Linear(out, in, m int, enc Encoding) (*Linear, error) {
 	}
 	chunks := ceilDiv(in, n)
 	l := &Linear{Params: p, Profile: prof, Out: out, In: in, Tokens: m, Encoding: enc}
-	nm := pln.NoiseModel()
-	// The levels depend on whether the input is rotated before its
-	// products (baby steps, g > 1) or not (g = 1): a key switch before a
-	// product is multiplied by the plaintext's N·t, one after is only added.
-	type levels struct {
-		level int
-		send  returnPath
-		noise float64
-		err   error
-	}
-	var byBaby [2]levels
-	for i := range byBaby {
-		rotated := i == 1
-		f := func(nu float64) float64 { return linearNoise(nm, nu, n*chunks, rotated) }
-		lv := &byBaby[i]
-		lv.level, lv.send, lv.err = nm.inputLevel(f)
-		lv.noise = f(nm.FreshSK())
-	}
+	byBaby := pln.linearLevels(n * chunks)
 	if byBaby[0].err != nil {
 		return nil, fmt.Errorf("exec: linear layer %dx%d: %w", out, in, byBaby[0].err)
 	}
-	lanes := p.MaxSlots() / n
-	var best *linearPacking
-	var bestSec float64
-	for _, tok := range tokenChoices(m, lanes) {
-		for b := 1; b <= n; b *= 2 {
-			for g := 1; g <= b; g *= 2 {
-				lv := byBaby[0]
-				if g > 1 {
-					if lv = byBaby[1]; lv.err != nil {
-						continue
-					}
-				}
-				pk := linearPacking{n: n, chunks: chunks, lanes: lanes, tok: tok, blocks: lanes / tok, b: b, g: g, level: lv.level, send: lv.send,
-					noise: lv.noise}
-				pk.groups = ceilDiv(m, tok)
-				pk.outs = ceilDiv(ceilDiv(out, b), pk.blocks)
-				l.pack = pk
-				c := net.LAN.Price(l.Estimate())
-				if best == nil || c.Seconds() < bestSec {
-					cp := pk
-					best, bestSec = &cp, c.Seconds()
-				}
-			}
-		}
-	}
-	l.pack = *best
+	l.pack = l.cheapest(n, chunks, byBaby)
 	l.cores = pln.cores() // the packing was chosen on one core: plans do not depend on cores
 	return l, nil
 }
@@ -262,10 +219,14 @@ func (l *Linear) RotationLowerBound() int64 {
 // Estimate prices one Run: EstimateEncoded and the diagonals' encoding
 // (WeightsCost), which Run does inside the giant-step pieces (on the
 // server's cores).
-func (l *Linear) Estimate() cost.Cost {
-	w := l.WeightsCost()
-	pieces := int64(l.pack.outs) * int64(l.pack.b/l.pack.g)
-	return l.EstimateEncoded().Add(onCores(w, pieces, l.cores, func() cost.Cost { return w }))
+func (l *Linear) Estimate() cost.Cost { return l.estimate(nil) }
+
+// estimate is Estimate with its terms memoized in t (nil: none).
+func (l *Linear) estimate(t *estimateTerms) cost.Cost {
+	pk := l.pack
+	w := t.get(termKey{term: termWeights, at: pk.level, n: int64(pk.outs) * int64(pk.b) * int64(pk.chunks)}, l.WeightsCost)
+	pieces := int64(pk.outs) * int64(pk.b/pk.g)
+	return l.estimateEncoded(t).Add(onCores(w, pieces, l.cores, func() cost.Cost { return w }))
 }
 
 // WeightsCost prices EncodeWeights: the diagonals laid out and encoded
@@ -285,24 +246,29 @@ func (l *Linear) WeightsBytes() int64 {
 
 // EstimateEncoded prices one RunEncoded: Run without the diagonals'
 // encoding.
-func (l *Linear) EstimateEncoded() cost.Cost {
+func (l *Linear) EstimateEncoded() cost.Cost { return l.estimateEncoded(nil) }
+
+// estimateEncoded is EstimateEncoded with its terms memoized in t (nil:
+// none).
+func (l *Linear) estimateEncoded(t *estimateTerms) cost.Cost {
 	pk := l.pack
-	prof := l.Profile
+	prof, logN := l.Profile, l.Params.LogN()
 	lvl := pk.level
 	G, O, K := int64(pk.groups), int64(pk.outs), int64(pk.chunks)
 	b, g := int64(pk.b), int64(pk.g)
 	folds := int64(log2Int(pk.n / pk.b))
 	c := cost.Sum(
-		sendInputCost(prof, l.Params.LogN(), lvl, G*K),
+		t.get(termKey{term: termSendInput, at: lvl, n: G * K}, func() cost.Cost { return sendInputCost(prof, logN, lvl, G*K) }),
 		// server: its share into the ciphertexts
-		plainCost(prof, l.Params.LogN(), lvl, G*K),
+		t.get(termKey{term: termPlain, at: lvl, n: G * K}, func() cost.Cost { return plainCost(prof, logN, lvl, G*K) }),
 		// baby steps
-		hoistedCost(prof, lvl, G*K, g-1),
+		t.get(termKey{term: termHoisted, at: lvl, n: G * K, k: g - 1}, func() cost.Cost { return hoistedCost(prof, lvl, G*K, g-1) }),
 		// per output ciphertext: b·K products, giant steps, folds
 		prof.Charge(cost.OpMulPlain, lvl, G*O*b*K),
 		prof.Charge(cost.OpAdd, lvl, G*O*(b*K-1+folds)),
 		prof.Charge(cost.OpRotate, lvl, G*O*(b/g-1+folds)),
-		returnCost(prof, l.Params.LogN(), pk.send, G*O, l.cores),
+		t.get(termKey{term: termReturn, at: t.send(pk.send), n: G * O, k: int64(l.cores)},
+			func() cost.Cost { return returnCost(prof, logN, pk.send, G*O, l.cores) }),
 		cost.Cost{Rounds: 1},
 	)
 	if l.cores <= 1 {

@@ -27,6 +27,12 @@ import (
 // been trained for ctx positions. opts.Prompt, Gen, MaxSessionTokens and
 // OnStep are not used.
 func DecodeStep(opts EstimateOptions, ctx int) (cost.Cost, error) {
+	return decodeStep(opts, ctx, nil)
+}
+
+// decodeStep is DecodeStep with the session's protocol shared (see
+// sessionDecl.shared; nil: its own).
+func decodeStep(opts EstimateOptions, ctx int, shared *protocol) (cost.Cost, error) {
 	if ctx < 2 {
 		return cost.Cost{}, fmt.Errorf("sim: a decode step at a context of %d tokens, want at least 2", ctx)
 	}
@@ -39,7 +45,7 @@ func DecodeStep(opts EstimateOptions, ctx int) (cost.Cost, error) {
 	// A session of a prompt of ctx-1 tokens and one decode step, provisioned
 	// for exactly this context: its estimate ends with the step.
 	d := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: ctx - 1, gen: 2, cores: opts.ServerCores}
+		prompt: ctx - 1, gen: 2, cores: opts.ServerCores, shared: shared}
 	_, e, _, err := planSession(d, opts.Network)
 	if err != nil {
 		return cost.Cost{}, err
@@ -165,7 +171,10 @@ func PlanContexts(from, to int) []int {
 
 // Plan costs a decode step of each strategy at each context (see
 // DecodeStep) and finds, per strategy, the longest context within the
-// budgets. Contexts are costed concurrently, one per processor.
+// budgets. Contexts are costed concurrently, one per processor, their
+// sessions sharing one protocol (the preset, profile and cores are the
+// same) and so its memo: a linear layer or a two-party protocol of the
+// same shape is planned and estimated once for the whole sweep.
 func Plan(opts PlanOptions) (*PlanReport, error) {
 	ctxs := opts.Contexts
 	if len(ctxs) == 0 {
@@ -188,6 +197,12 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 	rep := &PlanReport{Model: opts.Model.Name, Strategies: strats, Params: opts.Preset.Name, Network: opts.Network.Name, Cache: opts.Cache.String(),
 		LatencyBudget: opts.LatencyBudget, MemoryBudget: opts.MemoryBudget, Points: make([]PlanPoint, len(ctxs)),
 		Longest: map[Strategy]int{}}
+	// A preset or profile that cannot be resolved is left to each step to
+	// report.
+	var shared *protocol
+	if pr, err := resolveProtocol(opts.Preset, opts.Profile, opts.ServerCores); err == nil {
+		shared = &pr
+	}
 	// The longest contexts first: they take the longest.
 	jobs := make(chan int, len(ctxs))
 	for i := len(ctxs) - 1; i >= 0; i-- {
@@ -206,7 +221,7 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 				for _, s := range strats {
 					o := opts.EstimateOptions
 					o.Strategy = s
-					c, err := DecodeStep(o, ctxs[i])
+					c, err := decodeStep(o, ctxs[i], shared)
 					pt.Costs[s] = c
 					if err != nil {
 						pt.Errors[s] = err.Error()

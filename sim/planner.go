@@ -22,12 +22,15 @@ type planner struct {
 	// twoParty is the session's memo of two-party step estimates
 	// (protocol.twoParty).
 	twoParty map[unaryKey]cost.Cost
-	cfg      model.Config
-	preset   params.Preset
-	params   bgv.Parameters
-	prof     *cost.Profile
-	mpc      mpc.Config
-	strat    Strategy
+	// shared is the protocol's memo (protocol.memo): the linear layers are
+	// planned there.
+	shared *protocolMemo
+	cfg    model.Config
+	preset params.Preset
+	params bgv.Parameters
+	prof   *cost.Profile
+	mpc    mpc.Config
+	strat  Strategy
 	// roundSeconds is the profile's price of one round's own CPU work
 	// (cost.OpRound; zero without it), added per round by the estimate
 	// engine.
@@ -51,7 +54,6 @@ type planner struct {
 	kv kv.Config
 
 	prefills map[int]*prefillPlan
-	linears  map[linKey]*exec.Linear
 	linSteps map[[2]int]*linearStep // by weight and rows
 	costs    map[costKey]cost.Cost
 	// stepCosts are the memoized estimates of the attention steps.
@@ -59,8 +61,6 @@ type planner struct {
 
 	embedWidth int // vocabulary slice of the embedding (0: not yet found)
 }
-
-type linKey struct{ out, in, rows int }
 
 // costKey identifies a memoized Estimate: a step and up to three sizes.
 type costKey struct {
@@ -109,7 +109,7 @@ func newPlanner(cfg model.Config, pr protocol, strat Strategy, co CacheOptions, 
 	}
 	preset, bp, prof, mc := pr.preset, pr.params, pr.prof, pr.mpc
 	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat, he: he, twoParty: pr.twoParty,
-		prefills: map[int]*prefillPlan{}, linears: map[linKey]*exec.Linear{}, linSteps: map[[2]int]*linearStep{}, costs: map[costKey]cost.Cost{}, stepCosts: map[costKey][]kindCost{}}
+		shared: pr.memo, prefills: map[int]*prefillPlan{}, linSteps: map[[2]int]*linearStep{}, costs: map[costKey]cost.Cost{}, stepCosts: map[costKey][]kindCost{}}
 	p.roundSeconds = prof.RoundSeconds()
 	if p.keepsCache = def.keepsCache(); p.keepsCache {
 		pol := co.Policy()
@@ -129,20 +129,11 @@ func newPlanner(cfg model.Config, pr protocol, strat Strategy, co CacheOptions, 
 // linear is the HE linear layer out x in over rows tokens: the decode
 // encoding for one token, the prefill encoding for more.
 func (p *planner) linear(out, in, rows int) (*exec.Linear, error) {
-	k := linKey{out, in, rows}
-	if l, ok := p.linears[k]; ok {
-		return l, nil
-	}
 	enc := exec.Decode
 	if rows > 1 {
 		enc = exec.Prefill
 	}
-	l, err := p.he.Linear(out, in, rows, enc)
-	if err != nil {
-		return nil, err
-	}
-	p.linears[k] = l
-	return l, nil
+	return p.shared.linear(p.he, out, in, rows, enc)
 }
 
 // matShape is the shape (out, in) of a weight as the protocol uses it.

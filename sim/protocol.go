@@ -25,8 +25,20 @@ type protocol struct {
 	he     exec.Planner
 	// twoParty memoizes the estimates of the two-party steps, which depend
 	// on mpc only: the planners of one session (planSession makes two or
-	// more) share it. Not safe for concurrent use: a session's own.
+	// more) share it. Not safe for concurrent use: a session's own (see
+	// forSession).
 	twoParty map[unaryKey]cost.Cost
+	// memo holds the linear layers' plans and the two-party protocols'
+	// estimates: shared by every session of this protocol, from several
+	// goroutines (Plan's).
+	memo *protocolMemo
+}
+
+// forSession is the protocol for one more session: the same resolution
+// and memo, a memo of two-party steps of its own.
+func (pr protocol) forSession() protocol {
+	pr.twoParty = map[unaryKey]cost.Cost{}
+	return pr
 }
 
 // resolveProtocol resolves a BGV preset and a profile (nil: the preset's
@@ -60,7 +72,8 @@ func resolveProtocol(preset params.Preset, prof *cost.Profile, cores int) (proto
 	if err := he.Check(); err != nil {
 		return protocol{}, fmt.Errorf("sim: %w", err)
 	}
-	return protocol{preset: preset, params: bp, prof: prof, mpc: mc, he: he, twoParty: map[unaryKey]cost.Cost{}}, nil
+	return protocol{preset: preset, params: bp, prof: prof, mpc: mc, he: he, twoParty: map[unaryKey]cost.Cost{},
+		memo: newProtocolMemo()}, nil
 }
 
 // flooding is the protocol's HE planner with every returned ciphertext

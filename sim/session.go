@@ -64,6 +64,18 @@ type sessionDecl struct {
 	gen      int
 	provided int // the context the cache and kernels are provisioned for (0: prompt + gen - 1)
 	cores    int // the server's cores its HE primitives are priced for (0: one)
+	// shared, if not nil, is the protocol of preset, prof and cores,
+	// resolved by the caller for several sessions (see protocolMemo); nil:
+	// the session resolves its own.
+	shared *protocol
+}
+
+// protocol is the session's resolved protocol: the shared one, or its own.
+func (d sessionDecl) protocol() (protocol, error) {
+	if d.shared != nil {
+		return d.shared.forSession(), nil
+	}
+	return resolveProtocol(d.preset, d.prof, d.cores)
 }
 
 // declare is the declared session of a generation of gen tokens after a
@@ -92,7 +104,7 @@ func declare(d sessionDecl, maxTokens int) (sessionDecl, error) {
 // estimator that made the last count, over the declared session, priced
 // on nw. A session whose flooding does not fit the preset is refused.
 func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security, error) {
-	pr, err := resolveProtocol(d.preset, d.prof, d.cores)
+	pr, err := d.protocol()
 	if err != nil {
 		return nil, nil, Security{}, err
 	}

@@ -13,7 +13,8 @@ import (
 // protocol value on the run engine's mpc session, so both price exactly
 // what was planned.
 
-// unaryProto is a two-party protocol on one shared input.
+// unaryProto is a two-party protocol on one shared input. Its values are
+// comparable: protocolMemo keys its estimates by them.
 type unaryProto interface {
 	mpc.Protocol
 	Run(s *mpc.Session, x mpc.Pair) (mpc.Pair, error)
@@ -42,9 +43,10 @@ type unaryStep struct {
 	rows, cols int
 	cut        func() []unaryPiece // the pieces, made when needed (a memoized Estimate does not)
 	// key and memo: Estimate's memo of the planner that made the step (nil:
-	// none).
-	key  unaryKey
-	memo map[unaryKey]cost.Cost
+	// none); protos: the protocol's memo of its pieces' estimates.
+	key    unaryKey
+	memo   map[unaryKey]cost.Cost
+	protos *protocolMemo
 }
 
 // unaryKey identifies a two-party step of a session: its kind and shape
@@ -57,7 +59,8 @@ type unaryKey struct {
 // memoized is a step of a kind and shape cut into pieces by cut, with the
 // planner's memo for its estimate.
 func (p *planner) memoized(kind Kind, rows, cols, heads int, cut func() []unaryPiece) unaryStep {
-	return unaryStep{kind: kind, rows: rows, cols: cols, cut: cut, key: unaryKey{kind, rows, cols, heads}, memo: p.twoParty}
+	return unaryStep{kind: kind, rows: rows, cols: cols, cut: cut, key: unaryKey{kind, rows, cols, heads}, memo: p.twoParty,
+		protos: p.shared}
 }
 
 // pieces are the step's Runs.
@@ -90,7 +93,10 @@ func wholeRows(kind Kind, rows, cols int, proto func(rows int) unaryProto) func(
 // Estimate is the sum of the pieces' protocols' estimates. Within a step a
 // piece's protocol is fixed by its rows and width (every piece of a long
 // pass but the last is alike, and a causal head's pieces repeat in every
-// head), so each shape is estimated once.
+// head), so each shape is looked up once; and the protocol's memo
+// estimates each protocol once (the pieces of a head of a causal softmax
+// over c tokens are the first pieces of one over more: a plan's passes
+// share them).
 func (s unaryStep) Estimate() cost.Cost {
 	if c, ok := s.memo[s.key]; ok {
 		return c
@@ -106,7 +112,7 @@ func (s unaryStep) Estimate() cost.Cost {
 		k := [2]int{pc.r1 - pc.r0, pc.width}
 		e, ok := seen[k]
 		if !ok {
-			e = pc.proto.Estimate()
+			e = s.protos.estimate(pc.proto)
 			seen[k] = e
 		}
 		c = c.Add(e)
