@@ -97,6 +97,7 @@ func primitiveCases(tb testing.TB, e *hetest.Env) []primitiveCase {
 			arccCase(tb, e, fmt.Sprintf("DecodeValues/%s/ctx=%d", a.label, a.ctx), vk),
 			arccCase(tb, e, fmt.Sprintf("PrefillScores/%s/m=%d", a.label, a.m), ps),
 			arccCase(tb, e, fmt.Sprintf("PrefillValues/%s/m=%d", a.label, a.m), pv))
+		cases = append(cases, featureCases(tb, e, a.label, dec)...)
 	}
 	{
 		emb, err := NewEmbedding(p, e.Profile, 512, 64)
@@ -153,6 +154,44 @@ func arccCase(tb testing.TB, e *hetest.Env, name string, k arccUnderTest) primit
 		_, err := k.Run(s, tally, cts, K.S, x)
 		return err
 	}, cost.Cost{}}
+}
+
+// featureCases are the feature-major decode kernels of shape sh with the
+// most classes the ring allows: random shares of the keys (or values),
+// their encrypted share laid out on the first run, a random shared input.
+func featureCases(tb testing.TB, e *hetest.Env, label string, sh AttentionShape) []primitiveCase {
+	tm := e.Params.PlaintextModulus()
+	pl := Planner{Params: e.Params, Profile: e.Profile, StatSecurity: StatisticalSecurity}
+	classes := MaxFeatureClasses(e.Params.MaxSlots(), sh.Heads, sh.HeadDim)
+	sc, err := pl.FeatureScores(sh, classes)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	vk, err := pl.FeatureValues(sh, classes)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kv := sh.KVHeads * sh.HeadDim
+	K, V := share(tb, hetest.RandVec(tm, sh.Context*kv), tm), share(tb, hetest.RandVec(tm, sh.Context*kv), tm)
+	q, w := share(tb, hetest.RandVec(tm, sh.Heads*sh.HeadDim), tm), share(tb, hetest.RandVec(tm, sh.Heads*sh.Context), tm)
+	var keys, values []*rlwe.Ciphertext
+	name := fmt.Sprintf("%s/classes=%d/ctx=%d", label, classes, sh.Context)
+	return []primitiveCase{
+		{"FeatureScores/" + name, sc, func(s *Session, tally *cost.Tally) error {
+			if keys == nil {
+				keys = encryptVecs(tb, s, sc.Level, sc.Layout.KeyVectors(K.C))
+			}
+			_, err := sc.Run(s, tally, keys, K.C, K.S, q)
+			return err
+		}, cost.Cost{}},
+		{"FeatureValues/" + name, vk, func(s *Session, tally *cost.Tally) error {
+			if values == nil {
+				values = encryptVecs(tb, s, vk.Level, vk.Layout.ValueVectors(V.C))
+			}
+			_, err := vk.Run(s, tally, values, V.C, V.S, w)
+			return err
+		}, cost.Cost{}},
+	}
 }
 
 // TestContract runs every primitive of the table once and checks that its

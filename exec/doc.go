@@ -268,6 +268,30 @@
 // over the whole ciphertext whatever the context, so that a kernel planned
 // for the longest context serves every shorter one with the same keys.
 //
+// # Feature-major decode kernels (ciphertext-plaintext only)
+//
+// [FeatureScores] and [FeatureValues] are decode kernels over a second
+// cache layout, [FeatureLayout] (CryptoGen's heterogeneous cache): the
+// cache is shared K = K_C + K_S, the client keeps K_C in the clear, the
+// server keeps K_S in the clear and Enc(K_C). A score is two local terms
+// and two cross terms, Enc(q_C)·K_S and Enc(K_C)·q_S, both
+// ciphertext-plaintext: the server rotates the client's one query
+// ciphertext by baby steps, multiplies with plaintext diagonals of K_S
+// pre-rotated for the giant steps, and multiplies the cache's ciphertexts
+// with layouts of q_S in the final frame. The slots hold token positions
+// x classes x head lanes: the classes are rotations of the query the
+// client lays out for free, and the sums left over (the classes, for the
+// values the positions of one feature) each party makes on its share of
+// the unfolded result. With D = HeadDim/Classes diagonals per cache group
+// of 2·Row tokens: 2·D products per group and kernel, no relinearization,
+// a few rotations (baby and giant steps only), one ciphertext up for the
+// scores and down per result. The noise of a sum of ct-pt products grows
+// by N·t per product, like a ct-ct product's: the values kernel sums as
+// many groups per result as the flooding leaves room for, and a class
+// count whose products do not fit is refused (GPT-2's 64 diagonals at
+// bgv-n13 need 4 classes). These kernels are not yet the run engine's:
+// the cache appends and the prefill switch to this layout are to come.
+//
 // Memory. Every kernel's flights are one up and one down, whatever their
 // length, but neither party holds a flight whole. The client lays out,
 // encrypts and sends its inputs one at a time and waits while more than

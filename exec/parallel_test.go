@@ -37,6 +37,9 @@ func TestParallelServer(t *testing.T) {
 		sc, vk := prefillKernels(t, e, sh)
 		checkARCC(t, e, sc, vk)
 	})
+	t.Run("feature", func(t *testing.T) {
+		checkFeature(t, e, AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 300}, 4)
+	})
 	t.Run("H2S", func(t *testing.T) {
 		p := e.Params
 		sess, err := NewSession(p)

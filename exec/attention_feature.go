@@ -1,0 +1,332 @@
+package exec
+
+import (
+	"fmt"
+	"math/bits"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+
+	"github.com/cgsim/cgsim/cost"
+)
+
+// The feature-major decode layout and its kernels (FeatureScores,
+// FeatureValues: attention_feature_kernels.go): CryptoGen's heterogeneous
+// cache, in which every product is ciphertext-plaintext.
+//
+// The cache is shared, K = K_C + K_S (and V alike): the client keeps its
+// share K_C in the clear, the server keeps K_S in the clear and holds
+// Enc(K_C) under the client's key. A score q·k = (q_C + q_S)·(K_C + K_S)
+// is then two local terms (q_C·K_C at the client, q_S·K_S at the server)
+// and two cross terms the server computes on ciphertexts: Enc(q_C)·K_S
+// (the client's fresh query against the server's plaintext share) and
+// Enc(K_C)·q_S (the encrypted cache against the server's plaintext query
+// share). Both are ciphertext-plaintext products: no relinearization, no
+// product of two ciphertexts' noises.
+//
+// The slots are laid out so that both cross terms are sums of slot-wise
+// products with no folding: a slot row of N/2 slots holds Row token
+// positions t, each of Classes classes c, each of Lanes = Heads rounded up
+// to a power of two lanes h (query heads; a key/value head's values are
+// repeated in the lanes of its Heads/KVHeads query heads):
+//
+//	slot(ρ, t, c, h) = ρ·N/2 + (t·Classes + c)·Lanes + h
+//
+// and a cache ciphertext holds 2·Row tokens, token ρ·Row + t at (ρ, t, ·,
+// ·). A rotation by k·Classes·Lanes moves every (t, c, h) to (t - k, c,
+// h): a product with a plaintext that is a "diagonal" (each slot reads
+// the element its position pairs with) sums the matrix product over the
+// rotations, and the classes are rotations the client makes for free by
+// laying out its own input rotated per class. What is left unsummed, the
+// classes (and, for the values, the positions of one feature), the
+// parties sum on their shares after the return: the result comes back
+// unfolded, one ciphertext, no rotation spent on it.
+//
+// Both kernels have D = d/Classes diagonals (HeadDim d). Scores of a
+// ciphertext of keys, for the query of head h: slot (ρ, t, c, h) of
+// diagonal k < D pairs the query's element e = (t + k + c·D) mod d with
+// the same element of token ρ·Row + t; summed over k and c that is the
+// whole dot product. Values, for the weights p of head h: slot (ρ, u, c,
+// h) of diagonal k pairs token ρ·Row + (u + k + c·D) mod Row with element
+// u mod d of its value; summed over k and c, slot u covers the d tokens
+// from u on, and the Row/d slots u of one residue e mod d cover the row's
+// tokens once each: summed over them, c and ρ, the output o[h][e].
+type FeatureLayout struct {
+	N                       int // slots per ciphertext
+	Heads, KVHeads, HeadDim int
+	Lanes                   int // Heads rounded up to a power of two
+	Classes                 int // a power of two, at most HeadDim
+	Row                     int // token positions per slot row: N/2 / (Classes·Lanes), a multiple of HeadDim
+}
+
+// MaxFeatureClasses is the most classes a feature-major layout of N slots
+// allows for heads of headDim: a slot row must hold headDim positions of
+// every class and lane, and a class needs at least one diagonal.
+func MaxFeatureClasses(slots, heads, headDim int) int {
+	if heads < 1 || headDim < 1 {
+		return 0
+	}
+	m := slots / 2 / (nextPow2(heads) * headDim)
+	if m < 1 {
+		return 0
+	}
+	return min(1<<(bits.Len(uint(m))-1), headDim)
+}
+
+// NewFeatureLayout is the feature-major layout of N slots with classes
+// classes.
+func NewFeatureLayout(slots, heads, kvHeads, headDim, classes int) (FeatureLayout, error) {
+	if heads < 1 || kvHeads < 1 || headDim < 1 || heads%kvHeads != 0 {
+		return FeatureLayout{}, fmt.Errorf("exec: feature layout of %d heads over %d key/value heads of %d", heads, kvHeads, headDim)
+	}
+	if headDim&(headDim-1) != 0 {
+		return FeatureLayout{}, fmt.Errorf("exec: head width %d is not a power of two", headDim)
+	}
+	top := MaxFeatureClasses(slots, heads, headDim)
+	if classes < 1 || classes&(classes-1) != 0 || classes > top {
+		return FeatureLayout{}, fmt.Errorf("exec: %d classes: want a power of two from 1 to %d (%d slots, %d heads of %d)", classes, top, slots, heads, headDim)
+	}
+	lanes := nextPow2(heads)
+	return FeatureLayout{N: slots, Heads: heads, KVHeads: kvHeads, HeadDim: headDim, Lanes: lanes, Classes: classes,
+		Row: slots / 2 / (classes * lanes)}, nil
+}
+
+// TokensPerCt is the tokens one cache ciphertext holds: 2·Row.
+func (l FeatureLayout) TokensPerCt() int { return 2 * l.Row }
+
+// Cts is the number of cache ciphertext groups (of Diagonals key or
+// value ciphertexts each) holding p tokens.
+func (l FeatureLayout) Cts(p int) int { return ceilDiv(p, l.TokensPerCt()) }
+
+// Diagonals is D = HeadDim/Classes: the key (or value) ciphertexts of a
+// group of TokensPerCt tokens, and the diagonals of both kernels.
+func (l FeatureLayout) Diagonals() int { return l.HeadDim / l.Classes }
+
+// slot is the slot of position t (< Row) of class c of lane h in row ρ.
+func (l FeatureLayout) slot(rho, t, c, h int) int { return rho*l.N/2 + (t*l.Classes+c)*l.Lanes + h }
+
+// step is the rotation that moves a position by one: Classes·Lanes slots.
+func (l FeatureLayout) step() int { return l.Classes * l.Lanes }
+
+// each calls f for every slot (ρ, t, c, h) with h < Heads.
+func (l FeatureLayout) each(f func(rho, t, c, h, s int)) {
+	for rho := 0; rho < 2; rho++ {
+		for t := 0; t < l.Row; t++ {
+			for c := 0; c < l.Classes; c++ {
+				base := l.slot(rho, t, c, 0)
+				for h := 0; h < l.Heads; h++ {
+					f(rho, t, c, h, base+h)
+				}
+			}
+		}
+	}
+}
+
+// scoreElement is the element of a head that slot (t, c) of score
+// diagonal k pairs: (t + k + c·D) mod HeadDim.
+func (l FeatureLayout) scoreElement(t, c, k int) int {
+	return (t + k + c*l.Diagonals()) % l.HeadDim
+}
+
+// valuePosition is the position within a row that slot (u, c) of value
+// diagonal k pairs: (u + k + c·D) mod Row.
+func (l FeatureLayout) valuePosition(u, c, k int) int {
+	return (u + k + c*l.Diagonals()) % l.Row
+}
+
+// KeyVectors lays out keys (tokens x KVDim, row-major) for the encrypted
+// share: key ciphertext k of group g holds, at slot (ρ, t, c, h),
+// element scoreElement(t, c, k) of head h's key/value head of token
+// g·TokensPerCt + ρ·Row + t (zero past the tokens given). Cts(tokens)·D
+// vectors, group-major.
+func (l FeatureLayout) KeyVectors(rows []uint64) [][]uint64 {
+	return l.vectors(rows, func(t, c, k int) (int, int) { return t, l.scoreElement(t, c, k) })
+}
+
+// ValueVectors lays out values (tokens x KVDim, row-major) for the
+// encrypted share: value ciphertext k of group g holds, at slot (ρ, u, c,
+// h), element u mod HeadDim of head h's key/value head of token
+// g·TokensPerCt + ρ·Row + valuePosition(u, c, k). Cts(tokens)·D vectors,
+// group-major.
+func (l FeatureLayout) ValueVectors(rows []uint64) [][]uint64 {
+	return l.vectors(rows, func(u, c, k int) (int, int) { return l.valuePosition(u, c, k), u % l.HeadDim })
+}
+
+// vectors lays out rows (tokens x KVDim) in Cts(tokens)·D vectors: slot
+// (ρ, t, c, h) of vector k of group g holds element e of head h's
+// key/value head of the token at position pos of row ρ of the group, for
+// (pos, e) = at(t, c, k).
+func (l FeatureLayout) vectors(rows []uint64, at func(t, c, k int) (pos, e int)) [][]uint64 {
+	kv, G, D := l.KVHeads*l.HeadDim, l.Heads/l.KVHeads, l.Diagonals()
+	p := len(rows) / kv
+	vecs := make([][]uint64, l.Cts(p)*D)
+	for i := range vecs {
+		g, k := i/D, i%D
+		v := make([]uint64, l.N)
+		l.each(func(rho, t, c, h, s int) {
+			pos, e := at(t, c, k)
+			if j := g*l.TokensPerCt() + rho*l.Row + pos; j < p {
+				v[s] = rows[j*kv+(h/G)*l.HeadDim+e]
+			}
+		})
+		vecs[i] = v
+	}
+	return vecs
+}
+
+// bsgs is a baby-step giant-step split of n diagonals, n = baby·giant,
+// both powers of two, chosen for the fewest rotations when the baby steps
+// are made babies times and the giant steps giants times:
+// babies·(baby-1) + giants·(giant-1).
+func bsgs(n, babies, giants int) (baby, giant int) {
+	best := -1
+	for b := 1; b <= n; b *= 2 {
+		r := babies*(b-1) + giants*(n/b-1)
+		if best < 0 || r < best {
+			best, baby = r, b
+		}
+	}
+	return baby, n / baby
+}
+
+// featureProducts is the server's products of a feature kernel:
+//
+//	acc = Σ_g Σ_k rot(x_g, k·step) ⊙ diag_g(k) + Σ_g Σ_k cache_g[k] ⊙ plain_g(k)
+//
+// the first sum by baby steps (babyRot[b] = rot(x_g, b·step), made
+// beforehand) and giant steps (the diagonals of giant step j pre-rotated
+// by -j·baby·step, as diag returns them), the second in the final frame.
+// Each giant step and the cache products are one piece on the server's
+// cores.
+type featureProducts struct {
+	params      bgv.Parameters
+	level       int
+	baby, giant int
+	step        int
+}
+
+// featureTerms are one group's operands of featureProducts: its baby
+// steps, its cache ciphertexts, and the layouts of its diagonals and of
+// the plaintexts of its cache products (written into a zero vector).
+type featureTerms struct {
+	babyRot     []*rlwe.Ciphertext
+	cache       []*rlwe.Ciphertext
+	diag, plain func(k int, v []uint64)
+}
+
+// run computes acc into a new ciphertext.
+func (f featureProducts) run(sv *Server, tally *cost.Tally, groups []featureTerms) (*rlwe.Ciphertext, error) {
+	pieces := make([]*rlwe.Ciphertext, f.giant+1) // the giant steps, then the cache products
+	err := sv.forEach(len(pieces), func(j int, w *Server) error {
+		v := make([]uint64, f.params.MaxSlots())
+		pt := bgv.NewPlaintext(f.params, f.level)
+		sum := bgv.NewCiphertext(f.params, 1, f.level)
+		first := true
+		product := func(ct *rlwe.Ciphertext, lay func(int, []uint64), k int) error {
+			clear(v)
+			lay(k, v)
+			tally.Op(cost.OpShare, 0, int64(len(v)))
+			if err := w.ecd.Encode(v, pt); err != nil {
+				return fmt.Errorf("exec: server: encoding: %w", err)
+			}
+			tally.Op(cost.OpEncode, f.level, 1)
+			op := w.eval.MulThenAdd
+			if first {
+				op = w.eval.Mul
+			}
+			if err := op(ct, pt, sum); err != nil {
+				return fmt.Errorf("exec: server: ct-pt product: %w", err)
+			}
+			tally.Op(cost.OpMulPlain, f.level, 1)
+			if !first {
+				tally.Op(cost.OpAdd, f.level, 1)
+			}
+			first = false
+			return nil
+		}
+		for _, g := range groups {
+			if j == f.giant {
+				for k, ct := range g.cache {
+					if err := product(ct, g.plain, k); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			for i := 0; i < f.baby; i++ {
+				if err := product(g.babyRot[i], g.diag, j*f.baby+i); err != nil {
+					return err
+				}
+			}
+		}
+		if j > 0 && j < f.giant {
+			if err := w.eval.RotateColumns(sum, j*f.baby*f.step, sum); err != nil {
+				return fmt.Errorf("exec: server: giant step: %w", err)
+			}
+			tally.Op(cost.OpRotate, f.level, 1)
+		}
+		pieces[j] = sum
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	acc := pieces[0]
+	for _, p := range pieces[1:] {
+		if err := sv.eval.Add(acc, p, acc); err != nil {
+			return nil, err
+		}
+		tally.Op(cost.OpAdd, f.level, 1)
+	}
+	return acc, nil
+}
+
+// estimate prices run over groups groups of cacheCts cache ciphertexts
+// each: per group baby·giant and cacheCts products (each laid out and
+// encoded), giant-1 rotations, the additions; the pieces on cores.
+func (f featureProducts) estimate(prof *cost.Profile, logN, groups, cacheCts, cores int) cost.Cost {
+	n := int64(groups) * int64(f.baby*f.giant+cacheCts)
+	section := func() cost.Cost {
+		return cost.Sum(
+			layoutCost(prof, logN, n),
+			prof.Charge(cost.OpEncode, f.level, n),
+			prof.Charge(cost.OpMulPlain, f.level, n),
+			prof.Charge(cost.OpAdd, f.level, n-int64(f.giant)-1), // within the pieces
+			prof.Charge(cost.OpRotate, f.level, int64(f.giant-1)),
+		)
+	}
+	c := section().Add(prof.Charge(cost.OpAdd, f.level, int64(f.giant))) // the pieces summed
+	return onCores(c, int64(f.giant+1), cores, section)
+}
+
+// rotations are the baby steps b·step (0 < b < baby) and the giant steps
+// j·baby·step (0 < j < giant).
+func (f featureProducts) rotations() []int {
+	var r []int
+	for b := 1; b < f.baby; b++ {
+		r = append(r, b*f.step)
+	}
+	for j := 1; j < f.giant; j++ {
+		r = append(r, j*f.baby*f.step)
+	}
+	return r
+}
+
+// babySteps rotates x by b·step for b < baby (hoisted).
+func (f featureProducts) babySteps(sv *Server, tally *cost.Tally, x *rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+	out := make([]*rlwe.Ciphertext, f.baby)
+	for b := 1; b < f.baby; b++ {
+		out[b] = bgv.NewCiphertext(f.params, 1, f.level)
+	}
+	return out, hoistedRotationsOn(sv, tally, x, f.step, out)
+}
+
+// noise is the payload of acc for inputs x of payload nu and cache
+// ciphertexts of payload cache, over groups groups of cacheCts: a baby
+// step's key switch, a product with a plaintext, baby·groups terms per
+// giant step, its key switch, giant steps summed, and the cache products
+// summed beside them.
+func (f featureProducts) noise(nm NoiseModel, nu, cache float64, groups, cacheCts int) float64 {
+	giant := nm.Sum(nm.KeySwitch(nm.Sum(nm.MulPlain(nm.KeySwitch(nu)), f.baby*groups)), f.giant)
+	return log2Add(giant, nm.Sum(nm.MulPlain(cache), cacheCts*groups))
+}

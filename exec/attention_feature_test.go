@@ -1,0 +1,126 @@
+package exec
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/internal/hetest"
+)
+
+// featureShapes are stories260K's attention (8 heads over 4 key/value
+// heads of 8: grouped-query), a GPT-2 layer (12 heads of 64: the lanes
+// padded to 16) and a multi-query shape (4 heads over one of 16).
+var featureShapes = []struct {
+	name string
+	sh   AttentionShape
+}{
+	{"stories260K", AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8}},
+	{"gpt2-layer", AttentionShape{Heads: 12, KVHeads: 12, HeadDim: 64}},
+	{"mqa", AttentionShape{Heads: 4, KVHeads: 1, HeadDim: 16}},
+}
+
+// TestFeatureAttention checks both feature-major kernels against the
+// plaintext attention at the contexts the issue lists (1, 7, B-1, B, B+1
+// and 200, B the tokens of a cache ciphertext group), with one class, half
+// the most the ring allows and the most: results exact modulo t, Run's
+// counters equal to its Estimate's, the rotations those RotationCount
+// states. A class count whose sum of products the ring cannot flood
+// (GPT-2's 64 diagonals at bgv-n13 with one class) must be refused by the
+// planner for that reason.
+func TestFeatureAttention(t *testing.T) {
+	for _, name := range hetest.Presets() {
+		e := hetest.ForTest(t, name)
+		slots := e.Params.MaxSlots()
+		for _, fs := range featureShapes {
+			top := MaxFeatureClasses(slots, fs.sh.Heads, fs.sh.HeadDim)
+			if top < 1 {
+				continue
+			}
+			for _, classes := range slices.Compact([]int{1, max(1, top/2), top}) {
+				lay, err := NewFeatureLayout(slots, fs.sh.Heads, fs.sh.KVHeads, fs.sh.HeadDim, classes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				B := lay.TokensPerCt()
+				for _, ctx := range slices.Compact([]int{1, 7, B - 1, B, B + 1, 200}) {
+					if ctx < 1 || testing.Short() && ctx > 2*B {
+						continue
+					}
+					sh := fs.sh
+					sh.Context = ctx
+					t.Run(fmt.Sprintf("%s/%s/classes=%d/ctx=%d", name, fs.name, classes, ctx), func(t *testing.T) {
+						checkFeature(t, e, sh, classes)
+					})
+				}
+			}
+		}
+	}
+}
+
+// checkFeature runs both kernels of shape sh on random shares.
+func checkFeature(t *testing.T, e *hetest.Env, sh AttentionShape, classes int) {
+	pl := Planner{Params: e.Params, Profile: e.Profile, StatSecurity: StatisticalSecurity}
+	sc, err := pl.FeatureScores(sh, classes)
+	if err != nil && strings.Contains(err.Error(), "leaves no room") && classes < MaxFeatureClasses(e.Params.MaxSlots(), sh.Heads, sh.HeadDim) {
+		t.Logf("refused, as it must be: %v", err)
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := pl.FeatureValues(sh, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := NewSession(e.Params, sc, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if err := sess.SetServerCores(testServerCores); err != nil {
+		t.Fatal(err)
+	}
+	tm := e.Params.PlaintextModulus()
+	kv := sh.KVHeads * sh.HeadDim
+	K, V := hetest.RandVec(tm, sh.Context*kv), hetest.RandVec(tm, sh.Context*kv)
+	q, p := hetest.RandVec(tm, sh.Heads*sh.HeadDim), hetest.RandVec(tm, sh.Heads*sh.Context)
+	kSh, vSh := share(t, K, tm), share(t, V, tm)
+
+	keys := encryptVecs(t, sess, sc.Level, sc.Layout.KeyVectors(kSh.C))
+	tally := cost.NewTally(e.Profile)
+	s, err := sc.Run(sess, tally, keys, kSh.C, kSh.S, share(t, q, tm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.Reveal(tm), scoresRef(sh, 1, sh.Context, q, K, tm)) {
+		t.Fatal("scores differ from the plaintext q·k")
+	}
+	hetest.CheckCounters(t, sc.what, tally.Cost(), sc.Estimate())
+	if got := tally.Cost().Rotations; got != sc.RotationCount() {
+		t.Errorf("scores: %d rotations, RotationCount says %d", got, sc.RotationCount())
+	}
+
+	if _, err := sc.Run(sess, hetest.NopTally(), keys[1:], kSh.C, kSh.S, share(t, q, tm)); err == nil {
+		t.Error("scores over a cache missing a ciphertext: no error")
+	}
+	if _, err := sc.Run(sess, hetest.NopTally(), keys, kSh.C[1:], kSh.S, share(t, q, tm)); err == nil {
+		t.Error("scores over a short client share: no error")
+	}
+
+	values := encryptVecs(t, sess, vk.Level, vk.Layout.ValueVectors(vSh.C))
+	tally = cost.NewTally(e.Profile)
+	o, err := vk.Run(sess, tally, values, vSh.C, vSh.S, share(t, p, tm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(o.Reveal(tm), valuesRef(sh, 1, sh.Context, p, V, tm)) {
+		t.Fatal("outputs differ from the plaintext p·V")
+	}
+	hetest.CheckCounters(t, vk.what, tally.Cost(), vk.Estimate())
+	if got := tally.Cost().Rotations; got != vk.RotationCount() {
+		t.Errorf("values: %d rotations, RotationCount says %d", got, vk.RotationCount())
+	}
+}
