@@ -124,3 +124,49 @@ func checkFeature(t *testing.T, e *hetest.Env, sh AttentionShape, classes int) {
 		t.Errorf("values: %d rotations, RotationCount says %d", got, vk.RotationCount())
 	}
 }
+
+// TestFeatureCryptoGenCounts pins the counts the README compares with
+// CryptoGen's Table I (GPT-2, one layer, all 12 heads, 128 cached tokens,
+// one new token; its cache: 64 ct-pt products, 5 rotations, 1
+// ciphertext): both feature kernels' products, rotations and ciphertexts
+// exchanged (up and down), with the most classes each ring allows.
+func TestFeatureCryptoGenCounts(t *testing.T) {
+	sh := AttentionShape{Heads: 12, KVHeads: 12, HeadDim: 64, Context: 128}
+	for _, c := range []struct {
+		preset                   string
+		classes                  int   // MaxFeatureClasses: N/2 / (16 lanes x 64)
+		products, rotations, cts int64 // 2·D·2, 2·(baby-1 + giant-1), 2 up + 2 down
+	}{
+		{"bgv-n13", 4, 64, 12, 4},
+		{"bgv-n14", 8, 32, 8, 4},
+	} {
+		t.Run(c.preset, func(t *testing.T) {
+			e := hetest.ForTest(t, c.preset)
+			if got := MaxFeatureClasses(e.Params.MaxSlots(), sh.Heads, sh.HeadDim); got != c.classes {
+				t.Fatalf("%d classes at most, want %d", got, c.classes)
+			}
+			pl := Planner{Params: e.Params, Profile: e.Profile, StatSecurity: StatisticalSecurity}
+			sc, err := pl.FeatureScores(sh, c.classes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vk, err := pl.FeatureValues(sh, c.classes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := sc.Estimate().Add(vk.Estimate())
+			var cts int64
+			for _, k := range []struct {
+				*featureKernel
+				c cost.Cost
+			}{{&sc.featureKernel, sc.Estimate()}, {&vk.featureKernel, vk.Estimate()}} {
+				c := k.c
+				cts += c.BytesC2S/ctBytes(e.Params.LogN(), k.Level) + c.BytesS2C/ctBytes(e.Params.LogN(), k.send.to)
+			}
+			if total.CtPtMul != c.products || total.CtCtMul != 0 || total.Rotations != c.rotations || cts != c.cts {
+				t.Errorf("%d ct-pt and %d ct-ct products, %d rotations, %d ciphertexts; want %d, 0, %d, %d",
+					total.CtPtMul, total.CtCtMul, total.Rotations, cts, c.products, c.rotations, c.cts)
+			}
+		})
+	}
+}
