@@ -140,7 +140,7 @@ func (l FeatureLayout) valuePosition(u, c, k int) int {
 // g·TokensPerCt + ρ·Row + t (zero past the tokens given). Cts(tokens)·D
 // vectors, group-major.
 func (l FeatureLayout) KeyVectors(rows []uint64) [][]uint64 {
-	return l.vectors(rows, func(t, c, k int) (int, int) { return t, l.scoreElement(t, c, k) })
+	return l.vectors(rows, l.keyAt, -1)
 }
 
 // ValueVectors lays out values (tokens x KVDim, row-major) for the
@@ -149,23 +149,49 @@ func (l FeatureLayout) KeyVectors(rows []uint64) [][]uint64 {
 // g·TokensPerCt + ρ·Row + valuePosition(u, c, k). Cts(tokens)·D vectors,
 // group-major.
 func (l FeatureLayout) ValueVectors(rows []uint64) [][]uint64 {
-	return l.vectors(rows, func(u, c, k int) (int, int) { return l.valuePosition(u, c, k), u % l.HeadDim })
+	return l.vectors(rows, l.valueAt, -1)
+}
+
+// KeyAppend is the D key vectors of token j's group with token j's key
+// (rows: tokens x KVDim, at least j+1 tokens) at its slots and zeros
+// elsewhere: what a client encrypts to append token j; summed over the
+// group's tokens, the group's KeyVectors.
+func (l FeatureLayout) KeyAppend(rows []uint64, j int) [][]uint64 {
+	g, D := j/l.TokensPerCt(), l.Diagonals()
+	return l.vectors(rows, l.keyAt, j)[g*D : (g+1)*D]
+}
+
+// ValueAppend is KeyAppend for the values.
+func (l FeatureLayout) ValueAppend(rows []uint64, j int) [][]uint64 {
+	g, D := j/l.TokensPerCt(), l.Diagonals()
+	return l.vectors(rows, l.valueAt, j)[g*D : (g+1)*D]
+}
+
+// keyAt and valueAt are the (position, element) that slot (t, c) of
+// diagonal k holds, for the keys and for the values.
+func (l FeatureLayout) keyAt(t, c, k int) (int, int) { return t, l.scoreElement(t, c, k) }
+func (l FeatureLayout) valueAt(u, c, k int) (int, int) {
+	return l.valuePosition(u, c, k), u % l.HeadDim
 }
 
 // vectors lays out rows (tokens x KVDim) in Cts(tokens)·D vectors: slot
 // (ρ, t, c, h) of vector k of group g holds element e of head h's
 // key/value head of the token at position pos of row ρ of the group, for
-// (pos, e) = at(t, c, k).
-func (l FeatureLayout) vectors(rows []uint64, at func(t, c, k int) (pos, e int)) [][]uint64 {
+// (pos, e) = at(t, c, k); only token only if only >= 0 (the vectors of the
+// groups before its own are then nil).
+func (l FeatureLayout) vectors(rows []uint64, at func(t, c, k int) (pos, e int), only int) [][]uint64 {
 	kv, G, D := l.KVHeads*l.HeadDim, l.Heads/l.KVHeads, l.Diagonals()
 	p := len(rows) / kv
 	vecs := make([][]uint64, l.Cts(p)*D)
 	for i := range vecs {
 		g, k := i/D, i%D
+		if only >= 0 && g != only/l.TokensPerCt() {
+			continue
+		}
 		v := make([]uint64, l.N)
 		l.each(func(rho, t, c, h, s int) {
 			pos, e := at(t, c, k)
-			if j := g*l.TokensPerCt() + rho*l.Row + pos; j < p {
+			if j := g*l.TokensPerCt() + rho*l.Row + pos; j < p && (only < 0 || j == only) {
 				v[s] = rows[j*kv+(h/G)*l.HeadDim+e]
 			}
 		})

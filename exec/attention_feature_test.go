@@ -170,3 +170,62 @@ func TestFeatureCryptoGenCounts(t *testing.T) {
 		})
 	}
 }
+
+// TestFeatureAppend checks that the vectors a client appends token by
+// token add up to the layout of the whole cache, that each token's
+// vectors touch only its own slots (every element of its key/value heads
+// once per lane of their query heads: Heads·HeadDim slots over the D
+// vectors) and that the slots of distinct tokens are disjoint.
+func TestFeatureAppend(t *testing.T) {
+	const tm = 1 << 20 // any modulus: the sums here never wrap
+	for _, fs := range featureShapes {
+		lay, err := NewFeatureLayout(2048, fs.sh.Heads, fs.sh.KVHeads, fs.sh.HeadDim, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := lay.TokensPerCt() + 3 // two groups, the second partial
+		kv := fs.sh.KVHeads * fs.sh.HeadDim
+		rows := hetest.RandVec(tm, p*kv)
+		for i := range rows {
+			rows[i]++ // no zero element: a zero slot is an empty one
+		}
+		for _, c := range []struct {
+			kind        string
+			whole       [][]uint64
+			appendToken func([]uint64, int) [][]uint64
+		}{{"keys", lay.KeyVectors(rows), lay.KeyAppend}, {"values", lay.ValueVectors(rows), lay.ValueAppend}} {
+			sum := make([][]uint64, len(c.whole))
+			for i := range sum {
+				sum[i] = make([]uint64, lay.N)
+			}
+			for j := 0; j < p; j++ {
+				vecs := c.appendToken(rows, j)
+				if len(vecs) != lay.Diagonals() {
+					t.Fatalf("%s/%s: token %d: %d vectors, want %d", fs.name, c.kind, j, len(vecs), lay.Diagonals())
+				}
+				used := 0
+				g := j / lay.TokensPerCt()
+				for k, v := range vecs {
+					for s, x := range v {
+						if x == 0 {
+							continue
+						}
+						used++
+						if sum[g*lay.Diagonals()+k][s] != 0 {
+							t.Fatalf("%s/%s: token %d writes a slot another token holds", fs.name, c.kind, j)
+						}
+						sum[g*lay.Diagonals()+k][s] = x
+					}
+				}
+				if used != fs.sh.Heads*fs.sh.HeadDim {
+					t.Fatalf("%s/%s: token %d fills %d slots, want %d", fs.name, c.kind, j, used, fs.sh.Heads*fs.sh.HeadDim)
+				}
+			}
+			for i := range sum {
+				if !slices.Equal(sum[i], c.whole[i]) {
+					t.Fatalf("%s/%s: the appends of vector %d differ from the whole layout", fs.name, c.kind, i)
+				}
+			}
+		}
+	}
+}
