@@ -200,19 +200,16 @@ func (l FeatureLayout) vectors(rows []uint64, at func(t, c, k int) (pos, e int),
 	return vecs
 }
 
-// bsgs is a baby-step giant-step split of n diagonals, n = baby·giant,
-// both powers of two, chosen for the fewest rotations when the baby steps
-// are made babies times and the giant steps giants times:
-// babies·(baby-1) + giants·(giant-1).
-func bsgs(n, babies, giants int) (baby, giant int) {
-	best := -1
+// bsgsSplits are the baby-step counts b of the baby-step giant-step
+// splits of n diagonals (n = b·(n/b), both powers of two). A baby step's
+// key-switch noise is multiplied by the diagonals, a giant step's is not:
+// more baby steps, fewer rotations, more noise.
+func bsgsSplits(n int) []int {
+	var bs []int
 	for b := 1; b <= n; b *= 2 {
-		r := babies*(b-1) + giants*(n/b-1)
-		if best < 0 || r < best {
-			best, baby = r, b
-		}
+		bs = append(bs, b)
 	}
-	return baby, n / baby
+	return bs
 }
 
 // featureProducts is the server's products of a feature kernel:
@@ -349,10 +346,17 @@ func (f featureProducts) babySteps(sv *Server, tally *cost.Tally, x *rlwe.Cipher
 
 // noise is the payload of acc for inputs x of payload nu and cache
 // ciphertexts of payload cache, over groups groups of cacheCts: a baby
-// step's key switch, a product with a plaintext, baby·groups terms per
-// giant step, its key switch, giant steps summed, and the cache products
-// summed beside them.
+// step's key switch (none with one baby step), a product with a
+// plaintext, baby·groups terms per giant step, its key switch (none with
+// one giant step), giant steps summed, and the cache products summed
+// beside them.
 func (f featureProducts) noise(nm NoiseModel, nu, cache float64, groups, cacheCts int) float64 {
-	giant := nm.Sum(nm.KeySwitch(nm.Sum(nm.MulPlain(nm.KeySwitch(nu)), f.baby*groups)), f.giant)
-	return log2Add(giant, nm.Sum(nm.MulPlain(cache), cacheCts*groups))
+	if f.baby > 1 {
+		nu = nm.KeySwitch(nu)
+	}
+	giant := nm.Sum(nm.MulPlain(nu), f.baby*groups)
+	if f.giant > 1 {
+		giant = nm.KeySwitch(giant)
+	}
+	return log2Add(nm.Sum(giant, f.giant), nm.Sum(nm.MulPlain(cache), cacheCts*groups))
 }

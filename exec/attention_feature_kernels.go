@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
@@ -33,12 +34,13 @@ type featureKernel struct {
 }
 
 // planFeature plans a feature kernel of shape sh over a layout of classes
-// classes whose baby steps run once (shared: the scores' one query) or
-// once per cache group (the values' weights), and whose results sum up to
-// maxPerResult(groups) cache groups each, as many as the flooding leaves
-// room for: it picks that count, the baby-step giant-step split, the level
-// and the flooding.
-func (pl Planner) planFeature(what string, sh AttentionShape, classes int, sharedBaby bool, maxPerResult func(groups int) int) (featureKernel, error) {
+// classes whose results sum up to maxPerResult(groups) cache groups each:
+// of the plans (groups per
+// result, baby-step giant-step split) whose results the flooding leaves
+// room for, the one price prices lowest (fewer groups per result, more
+// output ciphertexts; fewer baby steps, more giant steps).
+func (pl Planner) planFeature(what string, sh AttentionShape, classes int, maxPerResult func(groups int) int,
+	price func(featureKernel) cost.Cost) (featureKernel, error) {
 	if err := pl.Check(); err != nil {
 		return featureKernel{}, err
 	}
@@ -55,25 +57,32 @@ func (pl Planner) planFeature(what string, sh AttentionShape, classes int, share
 		cache = nm.FreshSK()
 	}
 	C, D := lay.Cts(sh.Context), lay.Diagonals()
-	for per := maxPerResult(C); ; per-- {
-		babies := C
-		if sharedBaby {
-			babies = 1
+	var (
+		best      featureKernel
+		bestPrice = math.Inf(1)
+		last      error
+	)
+	for per := maxPerResult(C); per >= 1; per-- {
+		for _, baby := range bsgsSplits(D) {
+			prod := featureProducts{params: pl.Params, baby: baby, giant: D / baby, step: lay.step()}
+			nu := prod.noise(nm, nm.FreshSK(), cache, per, D)
+			level, sp, err := nm.inputLevel(func(float64) float64 { return nu })
+			if err != nil {
+				last = err
+				continue
+			}
+			prod.level = level
+			k := featureKernel{Params: pl.Params, Profile: pl.Profile, Shape: sh, Layout: lay, Level: level, prod: prod, perResult: per,
+				send: sp, noise: nu, what: what, cores: pl.cores()}
+			if p := price(k).Seconds(); p < bestPrice {
+				best, bestPrice = k, p
+			}
 		}
-		baby, giant := bsgs(D, babies, ceilDiv(C, per))
-		prod := featureProducts{params: pl.Params, baby: baby, giant: giant, step: lay.step()}
-		nu := prod.noise(nm, nm.FreshSK(), cache, per, D)
-		level, sp, err := nm.inputLevel(func(float64) float64 { return nu })
-		if err != nil && per > 1 {
-			continue
-		}
-		if err != nil {
-			return featureKernel{}, fmt.Errorf("exec: %s %+v: %w", what, sh, err)
-		}
-		prod.level = level
-		return featureKernel{Params: pl.Params, Profile: pl.Profile, Shape: sh, Layout: lay, Level: level, prod: prod, perResult: per,
-			send: sp, noise: nu, what: what, cores: pl.cores()}, nil
 	}
+	if math.IsInf(bestPrice, 1) {
+		return featureKernel{}, fmt.Errorf("exec: %s %+v: %w", what, sh, last)
+	}
+	return best, nil
 }
 
 // Noise is the noise model's payload of the results before they are
@@ -141,7 +150,8 @@ var _ Primitive = (*FeatureScores)(nil)
 // FeatureScores plans the scores kernel of shape sh over a feature-major
 // layout of classes classes (MaxFeatureClasses bounds them).
 func (pl Planner) FeatureScores(sh AttentionShape, classes int) (*FeatureScores, error) {
-	k, err := pl.planFeature("feature scores", sh, classes, true, func(int) int { return 1 })
+	k, err := pl.planFeature("feature scores", sh, classes, func(int) int { return 1 },
+		func(k featureKernel) cost.Cost { return (&FeatureScores{k}).Estimate() })
 	return &FeatureScores{k}, err
 }
 
@@ -288,7 +298,8 @@ var _ Primitive = (*FeatureValues)(nil)
 // FeatureValues plans the values kernel of shape sh over a feature-major
 // layout of classes classes.
 func (pl Planner) FeatureValues(sh AttentionShape, classes int) (*FeatureValues, error) {
-	k, err := pl.planFeature("feature values", sh, classes, false, func(groups int) int { return groups })
+	k, err := pl.planFeature("feature values", sh, classes, func(groups int) int { return groups },
+		func(k featureKernel) cost.Cost { return (&FeatureValues{k}).Estimate() })
 	return &FeatureValues{k}, err
 }
 

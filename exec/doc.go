@@ -286,11 +286,13 @@
 // of 2·Row tokens: 2·D products per group and kernel, no relinearization,
 // a few rotations (baby and giant steps only), one ciphertext up for the
 // scores and down per result. The noise of a sum of ct-pt products grows
-// by N·t per product, like a ct-ct product's: the values kernel sums as
-// many groups per result as the flooding leaves room for, and a class
-// count whose products do not fit is refused (GPT-2's 64 diagonals at
-// bgv-n13 need 4 classes). These kernels are not yet the run engine's:
-// the cache appends and the prefill switch to this layout are to come.
+// by N·t per product, like a ct-ct product's, and a baby step's key
+// switch is multiplied with it: the planner picks, among the numbers of
+// groups a values result sums and the baby-step giant-step splits whose
+// results the flooding leaves room for, the one its estimate prices
+// lowest. These kernels are not yet the run engine's: the cache appends
+// (FeatureLayout.KeyAppend, ValueAppend) and the prefill switch to this
+// layout are to come.
 //
 // Memory. Every kernel's flights are one up and one down, whatever their
 // length, but neither party holds a flight whole. The client lays out,
