@@ -92,6 +92,18 @@ func (k *featureKernel) Noise() float64 { return k.noise }
 // Rotations lists the baby and the giant steps.
 func (k *featureKernel) Rotations() []int { return k.prod.rotations() }
 
+// withContext is the kernel for a context of ctx <= Shape.Context tokens
+// with this plan (level, flooding, split, groups per result): a kernel
+// planned for the longest context serves every shorter one, its bound
+// only growing with the context.
+func (k featureKernel) withContext(ctx int) (featureKernel, error) {
+	if ctx < 1 || ctx > k.Shape.Context {
+		return featureKernel{}, fmt.Errorf("exec: %s planned for %d tokens used for %d", k.what, k.Shape.Context, ctx)
+	}
+	k.Shape.Context = ctx
+	return k, nil
+}
+
 // groups is the number of cache ciphertext groups the context fills.
 func (k *featureKernel) groups() int { return k.Layout.Cts(k.Shape.Context) }
 
@@ -153,6 +165,12 @@ func (pl Planner) FeatureScores(sh AttentionShape, classes int) (*FeatureScores,
 	k, err := pl.planFeature("feature scores", sh, classes, func(int) int { return 1 },
 		func(k featureKernel) cost.Cost { return (&FeatureScores{k}).Estimate() })
 	return &FeatureScores{k}, err
+}
+
+// WithContext is the kernel for a shorter context (see withContext).
+func (k *FeatureScores) WithContext(ctx int) (*FeatureScores, error) {
+	f, err := k.withContext(ctx)
+	return &FeatureScores{f}, err
 }
 
 // RotationCount is baby-1 + groups·(giant-1).
@@ -301,6 +319,12 @@ func (pl Planner) FeatureValues(sh AttentionShape, classes int) (*FeatureValues,
 	k, err := pl.planFeature("feature values", sh, classes, func(groups int) int { return groups },
 		func(k featureKernel) cost.Cost { return (&FeatureValues{k}).Estimate() })
 	return &FeatureValues{k}, err
+}
+
+// WithContext is the kernel for a shorter context (see withContext).
+func (k *FeatureValues) WithContext(ctx int) (*FeatureValues, error) {
+	f, err := k.withContext(ctx)
+	return &FeatureValues{f}, err
 }
 
 // results is the number of returned results: groups in runs of perResult.

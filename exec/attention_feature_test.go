@@ -68,6 +68,45 @@ func checkFeature(t *testing.T, e *hetest.Env, sh AttentionShape, classes int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	runFeature(t, e, sc, vk)
+}
+
+// TestFeatureWithContext runs the kernels planned for 300 tokens (five
+// stories260K groups of 64 at the test preset with 4 classes, values
+// summing several per result) at shorter contexts, as a decode does while
+// its cache grows.
+func TestFeatureWithContext(t *testing.T) {
+	e := hetest.ForTest(t, hetest.Presets()[0])
+	pl := Planner{Params: e.Params, Profile: e.Profile, StatSecurity: StatisticalSecurity}
+	sh := AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 300}
+	sc, err := pl.FeatureScores(sh, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := pl.FeatureValues(sh, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ctx := range []int{1, 63, 64, 65, 200, 300} {
+		s, err := sc.WithContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := vk.WithContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(fmt.Sprintf("ctx=%d", ctx), func(t *testing.T) { runFeature(t, e, s, v) })
+	}
+	if _, err := sc.WithContext(301); err == nil {
+		t.Error("a kernel planned for 300 tokens served 301")
+	}
+}
+
+// runFeature runs a scores and a values kernel of one shape on random
+// shares.
+func runFeature(t *testing.T, e *hetest.Env, sc *FeatureScores, vk *FeatureValues) {
+	sh := sc.Shape
 	sess, err := NewSession(e.Params, sc, vk)
 	if err != nil {
 		t.Fatal(err)
