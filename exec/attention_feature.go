@@ -156,15 +156,22 @@ func (l FeatureLayout) ValueVectors(rows []uint64) [][]uint64 {
 // (rows: tokens x KVDim, at least j+1 tokens) at its slots and zeros
 // elsewhere: what a client encrypts to append token j; summed over the
 // group's tokens, the group's KeyVectors.
-func (l FeatureLayout) KeyAppend(rows []uint64, j int) [][]uint64 {
-	g, D := j/l.TokensPerCt(), l.Diagonals()
-	return l.vectors(rows, l.keyAt, j)[g*D : (g+1)*D]
+func (l FeatureLayout) KeyAppend(rows []uint64, j int) ([][]uint64, error) {
+	return l.appendOf(rows, j, l.keyAt)
 }
 
 // ValueAppend is KeyAppend for the values.
-func (l FeatureLayout) ValueAppend(rows []uint64, j int) [][]uint64 {
+func (l FeatureLayout) ValueAppend(rows []uint64, j int) ([][]uint64, error) {
+	return l.appendOf(rows, j, l.valueAt)
+}
+
+func (l FeatureLayout) appendOf(rows []uint64, j int, at func(t, c, k int) (int, int)) ([][]uint64, error) {
+	kv := l.KVHeads * l.HeadDim
+	if j < 0 || (j+1)*kv > len(rows) {
+		return nil, fmt.Errorf("exec: appending token %d of %d", j, len(rows)/kv)
+	}
 	g, D := j/l.TokensPerCt(), l.Diagonals()
-	return l.vectors(rows, l.valueAt, j)[g*D : (g+1)*D]
+	return l.vectors(rows, at, j)[g*D : (g+1)*D], nil
 }
 
 // keyAt and valueAt are the (position, element) that slot (t, c) of
@@ -178,7 +185,7 @@ func (l FeatureLayout) valueAt(u, c, k int) (int, int) {
 // (ρ, t, c, h) of vector k of group g holds element e of head h's
 // key/value head of the token at position pos of row ρ of the group, for
 // (pos, e) = at(t, c, k); only token only if only >= 0 (the vectors of the
-// groups before its own are then nil).
+// other groups are then nil).
 func (l FeatureLayout) vectors(rows []uint64, at func(t, c, k int) (pos, e int), only int) [][]uint64 {
 	kv, G, D := l.KVHeads*l.HeadDim, l.Heads/l.KVHeads, l.Diagonals()
 	p := len(rows) / kv
@@ -212,15 +219,18 @@ func bsgsSplits(n int) []int {
 	return bs
 }
 
-// featureProducts is the server's products of a feature kernel:
+// featureProducts is the server's products of a feature kernel: a result
 //
 //	acc = Σ_g Σ_k rot(x_g, k·step) ⊙ diag_g(k) + Σ_g Σ_k cache_g[k] ⊙ plain_g(k)
 //
-// the first sum by baby steps (babyRot[b] = rot(x_g, b·step), made
-// beforehand) and giant steps (the diagonals of giant step j pre-rotated
-// by -j·baby·step, as diag returns them), the second in the final frame.
-// Each giant step and the cache products are one piece on the server's
-// cores.
+// over one or more groups g, the first sum by baby steps (rot(x_g,
+// b·step), made beforehand) and giant steps (the diagonals of giant step
+// j pre-rotated by -j·baby·step, as diag returns them), the second in the
+// final frame. A featureSum takes the groups one at a time (add), so that
+// no more than one group's operands are held, into 2·giant pieces of baby
+// products each (the giant steps, and the cache products in runs of
+// baby), which run on the server's cores; result rotates the giant steps
+// and adds the pieces.
 type featureProducts struct {
 	params      bgv.Parameters
 	level       int
@@ -229,97 +239,115 @@ type featureProducts struct {
 }
 
 // featureTerms are one group's operands of featureProducts: its baby
-// steps, its cache ciphertexts, and the layouts of its diagonals and of
-// the plaintexts of its cache products (written into a zero vector).
+// steps, its cache ciphertexts (baby·giant of them), and the layouts of
+// its diagonals and of the plaintexts of its cache products (written into
+// a zero vector).
 type featureTerms struct {
 	babyRot     []*rlwe.Ciphertext
 	cache       []*rlwe.Ciphertext
 	diag, plain func(k int, v []uint64)
 }
 
-// run computes acc into a new ciphertext.
-func (f featureProducts) run(sv *Server, tally *cost.Tally, groups []featureTerms) (*rlwe.Ciphertext, error) {
-	pieces := make([]*rlwe.Ciphertext, f.giant+1) // the giant steps, then the cache products
-	err := sv.forEach(len(pieces), func(j int, w *Server) error {
+// featureSum is a result being summed.
+type featureSum struct {
+	f      featureProducts
+	pieces []*rlwe.Ciphertext // nil until their first product
+}
+
+func (f featureProducts) newSum() *featureSum {
+	return &featureSum{f: f, pieces: make([]*rlwe.Ciphertext, 2*f.giant)}
+}
+
+// add multiplies group g's terms into the pieces. Every product ends at
+// the scale of g's input: a cache ciphertext's plaintext is encoded at the
+// input's scale over the ciphertext's (a rescaled cache has another).
+func (s *featureSum) add(sv *Server, tally *cost.Tally, g featureTerms) error {
+	f := s.f
+	t := f.params.PlaintextModulus()
+	in := g.babyRot[0].Scale.Uint64() % t
+	return sv.forEach(len(s.pieces), func(j int, w *Server) error {
 		v := make([]uint64, f.params.MaxSlots())
 		pt := bgv.NewPlaintext(f.params, f.level)
-		sum := bgv.NewCiphertext(f.params, 1, f.level)
-		first := true
-		product := func(ct *rlwe.Ciphertext, lay func(int, []uint64), k int) error {
+		for i := 0; i < f.baby; i++ {
+			var ct *rlwe.Ciphertext
 			clear(v)
-			lay(k, v)
+			pt.Scale = f.params.NewScale(1)
+			if j < f.giant {
+				ct = g.babyRot[i]
+				g.diag(j*f.baby+i, v)
+			} else {
+				k := (j-f.giant)*f.baby + i
+				ct = g.cache[k]
+				g.plain(k, v)
+				pt.Scale = f.params.NewScale(mulModT(in, invModT(ct.Scale.Uint64()%t, t), t))
+			}
 			tally.Op(cost.OpShare, 0, int64(len(v)))
 			if err := w.ecd.Encode(v, pt); err != nil {
 				return fmt.Errorf("exec: server: encoding: %w", err)
 			}
 			tally.Op(cost.OpEncode, f.level, 1)
-			op := w.eval.MulThenAdd
-			if first {
-				op = w.eval.Mul
-			}
-			if err := op(ct, pt, sum); err != nil {
-				return fmt.Errorf("exec: server: ct-pt product: %w", err)
-			}
-			tally.Op(cost.OpMulPlain, f.level, 1)
-			if !first {
+			if s.pieces[j] == nil {
+				s.pieces[j] = bgv.NewCiphertext(f.params, 1, f.level)
+				if err := w.eval.Mul(ct, pt, s.pieces[j]); err != nil {
+					return fmt.Errorf("exec: server: ct-pt product: %w", err)
+				}
+			} else {
+				if err := w.eval.MulThenAdd(ct, pt, s.pieces[j]); err != nil {
+					return fmt.Errorf("exec: server: ct-pt product: %w", err)
+				}
 				tally.Op(cost.OpAdd, f.level, 1)
 			}
-			first = false
-			return nil
+			tally.Op(cost.OpMulPlain, f.level, 1)
 		}
-		for _, g := range groups {
-			if j == f.giant {
-				for k, ct := range g.cache {
-					if err := product(ct, g.plain, k); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			for i := 0; i < f.baby; i++ {
-				if err := product(g.babyRot[i], g.diag, j*f.baby+i); err != nil {
-					return err
-				}
-			}
+		return nil
+	})
+}
+
+// result rotates giant step j > 0 by j·baby·step (on the server's cores)
+// and adds the pieces.
+func (s *featureSum) result(sv *Server, tally *cost.Tally) (*rlwe.Ciphertext, error) {
+	f := s.f
+	err := sv.forEach(f.giant-1, func(i int, w *Server) error {
+		j := i + 1
+		if err := w.eval.RotateColumns(s.pieces[j], j*f.baby*f.step, s.pieces[j]); err != nil {
+			return fmt.Errorf("exec: server: giant step: %w", err)
 		}
-		if j > 0 && j < f.giant {
-			if err := w.eval.RotateColumns(sum, j*f.baby*f.step, sum); err != nil {
-				return fmt.Errorf("exec: server: giant step: %w", err)
-			}
-			tally.Op(cost.OpRotate, f.level, 1)
-		}
-		pieces[j] = sum
+		tally.Op(cost.OpRotate, f.level, 1)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	acc := pieces[0]
-	for _, p := range pieces[1:] {
+	acc := s.pieces[0]
+	for _, p := range s.pieces[1:] {
 		if err := sv.eval.Add(acc, p, acc); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("exec: server: adding: %w", err)
 		}
 		tally.Op(cost.OpAdd, f.level, 1)
 	}
 	return acc, nil
 }
 
-// estimate prices run over groups groups of cacheCts cache ciphertexts
-// each: per group baby·giant and cacheCts products (each laid out and
-// encoded), giant-1 rotations, the additions; the pieces on cores.
-func (f featureProducts) estimate(prof *cost.Profile, logN, groups, cacheCts, cores int) cost.Cost {
-	n := int64(groups) * int64(f.baby*f.giant+cacheCts)
-	section := func() cost.Cost {
+// estimate prices a result over groups groups: per group 2·baby·giant
+// products (each laid out and encoded) in 2·giant pieces on the server's
+// cores (one forEach per group), the giant rotations on the cores, and
+// the additions.
+func (f featureProducts) estimate(prof *cost.Profile, logN, groups, cores int) cost.Cost {
+	per := int64(2 * f.baby * f.giant) // products per group
+	n := int64(groups) * per
+	pieces := int64(2 * f.giant)
+	products := func() cost.Cost {
 		return cost.Sum(
 			layoutCost(prof, logN, n),
 			prof.Charge(cost.OpEncode, f.level, n),
 			prof.Charge(cost.OpMulPlain, f.level, n),
-			prof.Charge(cost.OpAdd, f.level, n-int64(f.giant)-1), // within the pieces
-			prof.Charge(cost.OpRotate, f.level, int64(f.giant-1)),
+			prof.Charge(cost.OpAdd, f.level, n-pieces), // into the pieces
 		)
 	}
-	c := section().Add(prof.Charge(cost.OpAdd, f.level, int64(f.giant))) // the pieces summed
-	return onCores(c, int64(f.giant+1), cores, section)
+	rotations := func() cost.Cost { return prof.Charge(cost.OpRotate, f.level, int64(f.giant-1)) }
+	c := cost.Sum(products(), rotations(), prof.Charge(cost.OpAdd, f.level, pieces-1))
+	c = onCoresBatched(c, int64(groups)*pieces, pieces, cores, products)
+	return onCores(c, int64(f.giant-1), cores, rotations)
 }
 
 // rotations are the baby steps b·step (0 < b < baby) and the giant steps

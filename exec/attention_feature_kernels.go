@@ -133,6 +133,14 @@ func (k *featureKernel) localCost() cost.Cost {
 	return k.Profile.Charge(cost.OpShare, 0, 2*n)
 }
 
+// babyCost prices the baby steps of n input ciphertexts, on the
+// server's cores.
+func (k *featureKernel) babyCost(n int) cost.Cost {
+	b := int64(k.prod.baby - 1)
+	c := hoistedCost(k.Profile, k.Level, int64(n), b)
+	return onCoresBatched(c, int64(n)*b, b, k.cores, func() cost.Cost { return k.Profile.Charge(cost.OpRotateHoisted, k.Level, int64(n)*b) })
+}
+
 // token is the token at position t of row ρ of group g.
 func (k *featureKernel) token(g, rho, t int) int {
 	return g*k.Layout.TokensPerCt() + rho*k.Layout.Row + t
@@ -164,13 +172,19 @@ var _ Primitive = (*FeatureScores)(nil)
 func (pl Planner) FeatureScores(sh AttentionShape, classes int) (*FeatureScores, error) {
 	k, err := pl.planFeature("feature scores", sh, classes, func(int) int { return 1 },
 		func(k featureKernel) cost.Cost { return (&FeatureScores{k}).Estimate() })
-	return &FeatureScores{k}, err
+	if err != nil {
+		return nil, err
+	}
+	return &FeatureScores{k}, nil
 }
 
 // WithContext is the kernel for a shorter context (see withContext).
 func (k *FeatureScores) WithContext(ctx int) (*FeatureScores, error) {
 	f, err := k.withContext(ctx)
-	return &FeatureScores{f}, err
+	if err != nil {
+		return nil, err
+	}
+	return &FeatureScores{f}, nil
 }
 
 // RotationCount is baby-1 + groups·(giant-1).
@@ -183,9 +197,9 @@ func (k *FeatureScores) Estimate() cost.Cost {
 	prof, logN, C := k.Profile, k.Params.LogN(), k.groups()
 	return cost.Sum(
 		sendInputCost(prof, logN, k.Level, 1),
-		hoistedCost(prof, k.Level, 1, int64(k.prod.baby-1)),
-		k.prod.estimate(prof, logN, 1, k.Layout.Diagonals(), k.cores).Scale(int64(C)),
-		returnCost(prof, logN, k.send, int64(C), k.cores),
+		k.babyCost(1),
+		k.prod.estimate(prof, logN, 1, k.cores).Scale(int64(C)),
+		returnCostBatched(prof, logN, k.send, int64(C), 1, k.cores), // one group at a time
 		k.localCost(),
 		cost.Cost{Rounds: 1},
 	)
@@ -248,7 +262,11 @@ func (k *FeatureScores) server(sv *Server, tally *cost.Tally, keys []*rlwe.Ciphe
 				}
 			})
 		}
-		acc, err := k.prod.run(sv, tally, []featureTerms{{babyRot: babyRot, cache: keys[g*D : (g+1)*D], diag: diag, plain: plain}})
+		sum := k.prod.newSum()
+		if err := sum.add(sv, tally, featureTerms{babyRot: babyRot, cache: keys[g*D : (g+1)*D], diag: diag, plain: plain}); err != nil {
+			return nil, err
+		}
+		acc, err := sum.result(sv, tally)
 		if err != nil {
 			return nil, err
 		}
@@ -318,13 +336,19 @@ var _ Primitive = (*FeatureValues)(nil)
 func (pl Planner) FeatureValues(sh AttentionShape, classes int) (*FeatureValues, error) {
 	k, err := pl.planFeature("feature values", sh, classes, func(groups int) int { return groups },
 		func(k featureKernel) cost.Cost { return (&FeatureValues{k}).Estimate() })
-	return &FeatureValues{k}, err
+	if err != nil {
+		return nil, err
+	}
+	return &FeatureValues{k}, nil
 }
 
 // WithContext is the kernel for a shorter context (see withContext).
 func (k *FeatureValues) WithContext(ctx int) (*FeatureValues, error) {
 	f, err := k.withContext(ctx)
-	return &FeatureValues{f}, err
+	if err != nil {
+		return nil, err
+	}
+	return &FeatureValues{f}, nil
 }
 
 // results is the number of returned results: groups in runs of perResult.
@@ -338,17 +362,17 @@ func (k *FeatureValues) RotationCount() int64 {
 // Estimate prices one Run.
 func (k *FeatureValues) Estimate() cost.Cost {
 	prof, logN, C, R := k.Profile, k.Params.LogN(), k.groups(), k.results()
-	D, per := k.Layout.Diagonals(), k.perResult
+	per := k.perResult
 	c := cost.Sum(
 		sendInputCost(prof, logN, k.Level, int64(C)),
-		hoistedCost(prof, k.Level, int64(C), int64(k.prod.baby-1)),
-		k.prod.estimate(prof, logN, per, D, k.cores).Scale(int64(C/per)),
+		k.babyCost(C),
+		k.prod.estimate(prof, logN, per, k.cores).Scale(int64(C/per)),
 		returnCostBatched(prof, logN, k.send, int64(R), returnBatch, k.cores),
 		k.localCost(),
 		cost.Cost{Rounds: 1},
 	)
 	if rest := C % per; rest > 0 {
-		c = c.Add(k.prod.estimate(prof, logN, rest, D, k.cores))
+		c = c.Add(k.prod.estimate(prof, logN, rest, k.cores))
 	}
 	return c
 }
@@ -391,45 +415,51 @@ func (k *FeatureValues) client(cl *Client, tally *cost.Tally, pC, vC []uint64) (
 }
 
 // server is the server's half of Run: only the server's shares. It takes
-// the groups' weights as they come, perResult groups per result.
+// the groups' weights one at a time, as they come, into a result of
+// perResult groups: it holds one group's baby steps and a result's pieces.
 func (k *FeatureValues) server(sv *Server, tally *cost.Tally, values []*rlwe.Ciphertext, pS, vS []uint64) ([]uint64, error) {
 	l, sh := k.Layout, k.Shape
 	d, G, kv, D := sh.HeadDim, sh.group(), sh.KVHeads*sh.HeadDim, l.Diagonals()
 	accs := make([]*rlwe.Ciphertext, 0, k.results())
-	for lo := 0; lo < k.groups(); lo += k.perResult {
-		ins, err := sv.recvInputs(tally, min(k.perResult, k.groups()-lo))
+	var sum *featureSum
+	for g := 0; g < k.groups(); g++ {
+		x, err := recvOne(sv.params, sv.conn, tally, "server", g, k.groups())
 		if err != nil {
 			return nil, err
 		}
-		terms := make([]featureTerms, len(ins))
-		for i, x := range ins {
-			g := lo + i
-			if x.Level() != k.Level {
-				return nil, fmt.Errorf("exec: server: input at level %d, planned %d", x.Level(), k.Level)
-			}
-			babyRot, err := k.prod.babySteps(sv, tally, x)
+		if x.Level() != k.Level {
+			return nil, fmt.Errorf("exec: server: input at level %d, planned %d", x.Level(), k.Level)
+		}
+		babyRot, err := k.prod.babySteps(sv, tally, x)
+		if err != nil {
+			return nil, err
+		}
+		terms := featureTerms{
+			babyRot: babyRot,
+			cache:   values[g*D : (g+1)*D],
+			diag: func(kk int, v []uint64) { // pre-rotated by -(kk/baby)·baby positions
+				shift := (kk / k.prod.baby) * k.prod.baby
+				l.each(func(rho, u, c, h, _ int) {
+					if j := k.token(g, rho, l.valuePosition(u, c, kk)); j < sh.Context {
+						v[l.slot(rho, (u+shift)%l.Row, c, h)] = vS[j*kv+(h/G)*d+u%d]
+					}
+				})
+			},
+			plain: func(kk int, v []uint64) { k.weights(pS, g, kk, v) },
+		}
+		if g%k.perResult == 0 {
+			sum = k.prod.newSum()
+		}
+		if err := sum.add(sv, tally, terms); err != nil {
+			return nil, err
+		}
+		if g%k.perResult == k.perResult-1 || g == k.groups()-1 {
+			acc, err := sum.result(sv, tally)
 			if err != nil {
 				return nil, err
 			}
-			terms[i] = featureTerms{
-				babyRot: babyRot,
-				cache:   values[g*D : (g+1)*D],
-				diag: func(kk int, v []uint64) { // pre-rotated by -(kk/baby)·baby positions
-					shift := (kk / k.prod.baby) * k.prod.baby
-					l.each(func(rho, u, c, h, _ int) {
-						if j := k.token(g, rho, l.valuePosition(u, c, kk)); j < sh.Context {
-							v[l.slot(rho, (u+shift)%l.Row, c, h)] = vS[j*kv+(h/G)*d+u%d]
-						}
-					})
-				},
-				plain: func(kk int, v []uint64) { k.weights(pS, g, kk, v) },
-			}
+			accs = append(accs, acc)
 		}
-		acc, err := k.prod.run(sv, tally, terms)
-		if err != nil {
-			return nil, err
-		}
-		accs = append(accs, acc)
 	}
 	out := make([]uint64, sh.Heads*d)
 	for from := 0; from < len(accs); from += returnBatch {

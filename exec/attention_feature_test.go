@@ -2,8 +2,11 @@ package exec
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"testing"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/internal/hetest"
@@ -68,7 +71,7 @@ func checkFeature(t *testing.T, e *hetest.Env, sh AttentionShape, classes int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runFeature(t, e, sc, vk)
+	runFeature(t, e, sc, vk, 1)
 }
 
 // TestFeatureWithContext runs the kernels planned for 300 tokens (five
@@ -96,16 +99,42 @@ func TestFeatureWithContext(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Run(fmt.Sprintf("ctx=%d", ctx), func(t *testing.T) { runFeature(t, e, s, v) })
+		t.Run(fmt.Sprintf("ctx=%d", ctx), func(t *testing.T) { runFeature(t, e, s, v, 1) })
 	}
 	if _, err := sc.WithContext(301); err == nil {
 		t.Error("a kernel planned for 300 tokens served 301")
 	}
 }
 
+// TestFeatureCacheScale runs the kernels over cache ciphertexts at a
+// scale other than the client's input's (as package kv's rescaled
+// ciphertexts are): the products are brought to the input's scale, so the
+// results are exact and the returned payloads those of a cache at the
+// input's scale, within 3 bits (lattigo would otherwise match the scales
+// by multiplying the noise by about sqrt(t): 14 bits here).
+func TestFeatureCacheScale(t *testing.T) {
+	e := hetest.ForTest(t, hetest.Presets()[0])
+	pl := Planner{Params: e.Params, Profile: e.Profile, StatSecurity: StatisticalSecurity}
+	sh := AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 300}
+	sc, err := pl.FeatureScores(sh, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := pl.FeatureValues(sh, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	same := runFeature(t, e, sc, vk, 1)
+	other := runFeature(t, e, sc, vk, 12345)
+	if other > same+3 {
+		t.Errorf("payloads up to %.1f bits over a cache at another scale, %.1f at the input's", other, same)
+	}
+}
+
 // runFeature runs a scores and a values kernel of one shape on random
-// shares.
-func runFeature(t *testing.T, e *hetest.Env, sc *FeatureScores, vk *FeatureValues) {
+// shares, the cache ciphertexts at the given scale, and checks every
+// returned payload against its plan; it returns the largest.
+func runFeature(t *testing.T, e *hetest.Env, sc *FeatureScores, vk *FeatureValues, scale uint64) float64 {
 	sh := sc.Shape
 	sess, err := NewSession(e.Params, sc, vk)
 	if err != nil {
@@ -115,13 +144,36 @@ func runFeature(t *testing.T, e *hetest.Env, sc *FeatureScores, vk *FeatureValue
 	if err := sess.SetServerCores(testServerCores); err != nil {
 		t.Fatal(err)
 	}
+	largest := math.Inf(-1)
+	sess.InspectReturns(func(cts []*rlwe.Ciphertext, plan ReturnPlan) {
+		for _, ct := range cts {
+			got := sess.Client.PayloadBits(ct)
+			if got > plan.Payload {
+				t.Errorf("a returned payload of %.1f bits, planned %.1f", got, plan.Payload)
+			}
+			largest = math.Max(largest, got)
+		}
+	})
 	tm := e.Params.PlaintextModulus()
 	kv := sh.KVHeads * sh.HeadDim
 	K, V := hetest.RandVec(tm, sh.Context*kv), hetest.RandVec(tm, sh.Context*kv)
 	q, p := hetest.RandVec(tm, sh.Heads*sh.HeadDim), hetest.RandVec(tm, sh.Heads*sh.Context)
 	kSh, vSh := share(t, K, tm), share(t, V, tm)
+	// A cache ciphertext of scale s holding x·s decodes to x.
+	encryptCache := func(level int, vecs [][]uint64) []*rlwe.Ciphertext {
+		for _, v := range vecs {
+			for i := range v {
+				v[i] = hetest.MulMod(v[i], scale, tm)
+			}
+		}
+		cts := encryptVecs(t, sess, level, vecs)
+		for _, ct := range cts {
+			ct.Scale = e.Params.NewScale(scale)
+		}
+		return cts
+	}
 
-	keys := encryptVecs(t, sess, sc.Level, sc.Layout.KeyVectors(kSh.C))
+	keys := encryptCache(sc.Level, sc.Layout.KeyVectors(kSh.C))
 	tally := cost.NewTally(e.Profile)
 	s, err := sc.Run(sess, tally, keys, kSh.C, kSh.S, share(t, q, tm))
 	if err != nil {
@@ -142,7 +194,7 @@ func runFeature(t *testing.T, e *hetest.Env, sc *FeatureScores, vk *FeatureValue
 		t.Error("scores over a short client share: no error")
 	}
 
-	values := encryptVecs(t, sess, vk.Level, vk.Layout.ValueVectors(vSh.C))
+	values := encryptCache(vk.Level, vk.Layout.ValueVectors(vSh.C))
 	tally = cost.NewTally(e.Profile)
 	o, err := vk.Run(sess, tally, values, vSh.C, vSh.S, share(t, p, tm))
 	if err != nil {
@@ -155,6 +207,7 @@ func runFeature(t *testing.T, e *hetest.Env, sc *FeatureScores, vk *FeatureValue
 	if got := tally.Cost().Rotations; got != vk.RotationCount() {
 		t.Errorf("values: %d rotations, RotationCount says %d", got, vk.RotationCount())
 	}
+	return largest
 }
 
 // TestFeatureCryptoGenCounts pins the counts the README compares with
@@ -233,14 +286,17 @@ func TestFeatureAppend(t *testing.T) {
 		for _, c := range []struct {
 			kind        string
 			whole       [][]uint64
-			appendToken func([]uint64, int) [][]uint64
+			appendToken func([]uint64, int) ([][]uint64, error)
 		}{{"keys", lay.KeyVectors(rows), lay.KeyAppend}, {"values", lay.ValueVectors(rows), lay.ValueAppend}} {
 			sum := make([][]uint64, len(c.whole))
 			for i := range sum {
 				sum[i] = make([]uint64, lay.N)
 			}
 			for j := 0; j < p; j++ {
-				vecs := c.appendToken(rows, j)
+				vecs, err := c.appendToken(rows, j)
+				if err != nil {
+					t.Fatal(err)
+				}
 				if len(vecs) != lay.Diagonals() {
 					t.Fatalf("%s/%s: token %d: %d vectors, want %d", fs.name, c.kind, j, len(vecs), lay.Diagonals())
 				}
@@ -266,6 +322,9 @@ func TestFeatureAppend(t *testing.T) {
 				if !slices.Equal(sum[i], c.whole[i]) {
 					t.Fatalf("%s/%s: the appends of vector %d differ from the whole layout", fs.name, c.kind, i)
 				}
+			}
+			if _, err := c.appendToken(rows, p); err == nil {
+				t.Errorf("%s/%s: a token past the rows appended", fs.name, c.kind)
 			}
 		}
 	}

@@ -249,8 +249,11 @@ func arccServer(k arccKind, sv *Server, tally *cost.Tally, keys []*rlwe.Cipherte
 	out := make([]uint64, k.outputLen())
 	sent := 0
 	emit := func(outs []*rlwe.Ciphertext) error {
-		if in.next < in.total || len(outs) > returnBatch || sent+len(outs) > k.outputCts() {
-			return fmt.Errorf("exec: %s: internal error: %d outputs emitted after %d of %d inputs", a.what, sent+len(outs), in.next, in.total)
+		switch {
+		case in.next < in.total:
+			return fmt.Errorf("exec: %s: internal error: outputs emitted after %d of %d inputs", a.what, in.next, in.total)
+		case len(outs) > returnBatch || sent+len(outs) > k.outputCts():
+			return fmt.Errorf("exec: %s: internal error: a batch of %d outputs after %d of %d", a.what, len(outs), sent, k.outputCts())
 		}
 		masks, err := sv.sendOutputs(tally, outs, nil, a.send)
 		if err != nil {

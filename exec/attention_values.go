@@ -137,7 +137,7 @@ func (k valuesKernel) serve(sv *Server, tally *cost.Tally, in *inputStream, valu
 				sums = append(sums, pr) // the sum starts as its first product
 			} else {
 				if err := sv.eval.Add(sums[len(sums)-1], pr, sums[len(sums)-1]); err != nil {
-					return err
+					return fmt.Errorf("exec: server: adding: %w", err)
 				}
 				tally.Op(cost.OpAdd, k.Level, 1)
 			}
@@ -184,7 +184,7 @@ func (k valuesKernel) fold(sv *Server, tally *cost.Tally, acc *rlwe.Ciphertext, 
 	}
 	tally.Op(cost.OpRotate, k.Level, 1)
 	if err := sv.eval.Add(acc, tmp, acc); err != nil {
-		return err
+		return fmt.Errorf("exec: server: adding: %w", err)
 	}
 	tally.Op(cost.OpAdd, k.Level, 1)
 	return nil

@@ -268,6 +268,19 @@
 // over the whole ciphertext whatever the context, so that a kernel planned
 // for the longest context serves every shorter one with the same keys.
 //
+// Memory. Each of these four kernels' flights is one up and one down,
+// whatever its length, but neither party holds a flight whole. The client lays out,
+// encrypts and sends its inputs one at a time and waits while more than
+// a bounded backlog waits unread (net.Pace, as a TCP window would); it
+// decrypts and extracts the outputs as they arrive. The scores kernel has
+// few inputs and one output per product: its server takes the inputs,
+// then computes, masks and returns the products in batches. The values
+// kernel has one input per product and few outputs: its server multiplies
+// the inputs as they arrive, in batches, adds each product into its sum,
+// folds the sums a batch completes, and returns the sums once every input
+// is in. A 1000-token GPT-2 prefill's values kernel, about 250k inputs at
+// a small ring, thus holds a batch of them, not the flight.
+//
 // # Feature-major decode kernels (ciphertext-plaintext only)
 //
 // [FeatureScores] and [FeatureValues] are decode kernels over a second
@@ -290,22 +303,14 @@
 // switch is multiplied with it: the planner picks, among the numbers of
 // groups a values result sums and the baby-step giant-step splits whose
 // results the flooding leaves room for, the one its estimate prices
-// lowest. These kernels are not yet the run engine's: the cache appends
+// lowest. The values kernel's server takes the groups' weights one at a
+// time into the running result (a group's baby steps and the result's
+// pieces, never the flight); cache ciphertexts at another scale than the
+// input's (a rescaled cache) have their plaintexts encoded at the
+// quotient, so that no scale matching multiplies the noise. These kernels
+// are not yet the run engine's: the cache appends
 // (FeatureLayout.KeyAppend, ValueAppend) and the prefill switch to this
 // layout are to come.
-//
-// Memory. Every kernel's flights are one up and one down, whatever their
-// length, but neither party holds a flight whole. The client lays out,
-// encrypts and sends its inputs one at a time and waits while more than
-// a bounded backlog waits unread (net.Pace, as a TCP window would); it
-// decrypts and extracts the outputs as they arrive. The scores kernel has
-// few inputs and one output per product: its server takes the inputs,
-// then computes, masks and returns the products in batches. The values
-// kernel has one input per product and few outputs: its server multiplies
-// the inputs as they arrive, in batches, adds each product into its sum,
-// folds the sums a batch completes, and returns the sums once every input
-// is in. A 1000-token GPT-2 prefill's values kernel, about 250k inputs at
-// a small ring, thus holds a batch of them, not the flight.
 //
 // # Embedding
 //

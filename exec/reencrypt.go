@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"math/big"
 	"math/bits"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -159,6 +160,11 @@ func (r Reencrypt) relay(g ReencryptGroup, y []uint64) []uint64 {
 		}
 	}
 	return out
+}
+
+// invModT is a^-1 mod t (t prime, a not a multiple of t).
+func invModT(a, t uint64) uint64 {
+	return new(big.Int).ModInverse(new(big.Int).SetUint64(a), new(big.Int).SetUint64(t)).Uint64()
 }
 
 func mulModT(a, b, t uint64) uint64 {

@@ -150,8 +150,9 @@ func (e *endpoint) WaitBacklog(maxBytes int64) error { return e.out.waitBelow(ma
 // Send itself never blocks; a party that sends a long one-way flight
 // while the other consumes it (a kernel's inputs, which the server
 // processes as they arrive) calls WaitBacklog before each message, so
-// that at most maxBytes wait between them, as a TCP window would bound
-// them. It returns ErrClosed once the pipe is closed.
+// that at most maxBytes (and the message it sends next) wait between
+// them, as a TCP window would bound them. It returns ErrClosed once the
+// pipe is closed.
 type Paced interface {
 	WaitBacklog(maxBytes int64) error
 }

@@ -91,10 +91,8 @@ func TestSessionFlooding(t *testing.T) {
 		{"stories260K/client/never", stories, "bgv-n14", Cryptogen, client, 1, 511, true},
 		{"stories260K/homomorphic/lazy0", stories, "bgv-test-insecure", Cryptogen, hom, 256, 256, true},
 		{"gpt2-shaped/client/never", random(gpt2), "bgv-test-insecure", Cryptogen, client, 1000, 24, true},
-		// GPT-2's attention up to 1024 tokens within this machine's
-		// memory: a 1000-token prefill's value kernel holds all its
-		// inputs at once (about 250k ciphertexts at this ring), so the
-		// cache is filled by a shorter prefill and 624 client appends.
+		// GPT-2's attention up to 1024 tokens the other way: a shorter
+		// prefill and 624 client appends into the cache.
 		{"gpt2-shaped/client/never", random(gpt2), "bgv-test-insecure", Cryptogen, client, 400, 624, true},
 		{"stories260K/homomorphic/lazy0", stories, "bgv-n14", Cryptogen, hom, 256, 256, true},
 		{"stories260K/client/never", stories, "bgv-test-insecure", Cryptogen, client, 1, 511, true},
