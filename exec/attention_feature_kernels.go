@@ -35,10 +35,10 @@ type featureKernel struct {
 
 // planFeature plans a feature kernel of shape sh over a layout of classes
 // classes whose results sum up to maxPerResult(groups) cache groups each:
-// of the plans (groups per
-// result, baby-step giant-step split) whose results the flooding leaves
-// room for, the one price prices lowest (fewer groups per result, more
-// output ciphertexts; fewer baby steps, more giant steps).
+// of the plans (groups per result, baby-step giant-step split) whose
+// results the flooding leaves room for, the one price prices lowest on
+// one core (fewer groups per result, more output ciphertexts; fewer baby
+// steps, more giant steps). The plan does not depend on the cores.
 func (pl Planner) planFeature(what string, sh AttentionShape, classes int, maxPerResult func(groups int) int,
 	price func(featureKernel) cost.Cost) (featureKernel, error) {
 	if err := pl.Check(); err != nil {
@@ -73,7 +73,7 @@ func (pl Planner) planFeature(what string, sh AttentionShape, classes int, maxPe
 			}
 			prod.level = level
 			k := featureKernel{Params: pl.Params, Profile: pl.Profile, Shape: sh, Layout: lay, Level: level, prod: prod, perResult: per,
-				send: sp, noise: nu, what: what, cores: pl.cores()}
+				send: sp, noise: nu, what: what, cores: 1}
 			if p := price(k).Seconds(); p < bestPrice {
 				best, bestPrice = k, p
 			}
@@ -82,6 +82,7 @@ func (pl Planner) planFeature(what string, sh AttentionShape, classes int, maxPe
 	if math.IsInf(bestPrice, 1) {
 		return featureKernel{}, fmt.Errorf("exec: %s %+v: %w", what, sh, last)
 	}
+	best.cores = pl.cores()
 	return best, nil
 }
 

@@ -114,6 +114,30 @@ func TestEstimateOnCores(t *testing.T) {
 		t.Fatal(err)
 	}
 	cases = append(cases, pair{"decode scores", s1.Estimate(), s16.Estimate(), true})
+	// The feature kernels: their split is chosen by price, on one core
+	// whatever the cores.
+	fsh := AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 300}
+	f1, err := one.FeatureScores(fsh, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f16, err := many.FeatureScores(fsh, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := one.FeatureValues(fsh, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v16, err := many.FeatureValues(fsh, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	split := func(p featureProducts) [3]int { return [3]int{p.level, p.baby, p.giant} }
+	if split(f1.prod) != split(f16.prod) || split(v1.prod) != split(v16.prod) || v1.perResult != v16.perResult {
+		t.Fatal("feature kernels: the plan depends on the cores")
+	}
+	cases = append(cases, pair{"feature scores", f1.Estimate(), f16.Estimate(), true}, pair{"feature values", v1.Estimate(), v16.Estimate(), true})
 	for _, c := range cases {
 		if d := cost.CounterDiff(c.one, c.many); len(d) > 0 {
 			t.Errorf("%s: counters differ with the cores: %v", c.name, d)
