@@ -62,16 +62,23 @@ func TestFeatureAttention(t *testing.T) {
 
 // checkFeature runs both kernels of shape sh on random shares.
 func checkFeature(t *testing.T, e *hetest.Env, sh AttentionShape, classes int) {
+	sc, vk := featureKernels(t, e, sh, classes)
+	runFeature(t, e, sc, vk, 1)
+}
+
+// featureKernels plans both feature kernels of a shape.
+func featureKernels(tb testing.TB, e *hetest.Env, sh AttentionShape, classes int) (*FeatureScores, *FeatureValues) {
+	tb.Helper()
 	pl := Planner{Params: e.Params, Profile: e.Profile, StatSecurity: StatisticalSecurity}
 	sc, err := pl.FeatureScores(sh, classes)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	vk, err := pl.FeatureValues(sh, classes)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	runFeature(t, e, sc, vk, 1)
+	return sc, vk
 }
 
 // TestFeatureWithContext runs the kernels planned for 300 tokens (five
@@ -80,16 +87,8 @@ func checkFeature(t *testing.T, e *hetest.Env, sh AttentionShape, classes int) {
 // its cache grows.
 func TestFeatureWithContext(t *testing.T) {
 	e := hetest.ForTest(t, hetest.Presets()[0])
-	pl := Planner{Params: e.Params, Profile: e.Profile, StatSecurity: StatisticalSecurity}
 	sh := AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 300}
-	sc, err := pl.FeatureScores(sh, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vk, err := pl.FeatureValues(sh, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, vk := featureKernels(t, e, sh, 4)
 	for _, ctx := range []int{1, 63, 64, 65, 200, 300} {
 		s, err := sc.WithContext(ctx)
 		if err != nil {
@@ -114,16 +113,8 @@ func TestFeatureWithContext(t *testing.T) {
 // by multiplying the noise by about sqrt(t): 14 bits here).
 func TestFeatureCacheScale(t *testing.T) {
 	e := hetest.ForTest(t, hetest.Presets()[0])
-	pl := Planner{Params: e.Params, Profile: e.Profile, StatSecurity: StatisticalSecurity}
 	sh := AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: 300}
-	sc, err := pl.FeatureScores(sh, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vk, err := pl.FeatureValues(sh, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sc, vk := featureKernels(t, e, sh, 2)
 	same := runFeature(t, e, sc, vk, 1)
 	other := runFeature(t, e, sc, vk, 12345)
 	if other > same+3 {
@@ -234,15 +225,7 @@ func TestFeatureCryptoGenCounts(t *testing.T) {
 			if got := MaxFeatureClasses(e.Params.MaxSlots(), sh.Heads, sh.HeadDim); got != c.classes {
 				t.Fatalf("%d classes at most, want %d", got, c.classes)
 			}
-			pl := Planner{Params: e.Params, Profile: e.Profile, StatSecurity: StatisticalSecurity}
-			sc, err := pl.FeatureScores(sh, c.classes)
-			if err != nil {
-				t.Fatal(err)
-			}
-			vk, err := pl.FeatureValues(sh, c.classes)
-			if err != nil {
-				t.Fatal(err)
-			}
+			sc, vk := featureKernels(t, e, sh, c.classes)
 			total := sc.Estimate().Add(vk.Estimate())
 			var cts int64
 			for _, k := range []struct {

@@ -161,16 +161,8 @@ func arccCase(tb testing.TB, e *hetest.Env, name string, k arccUnderTest) primit
 // their encrypted share laid out on the first run, a random shared input.
 func featureCases(tb testing.TB, e *hetest.Env, label string, sh AttentionShape) []primitiveCase {
 	tm := e.Params.PlaintextModulus()
-	pl := Planner{Params: e.Params, Profile: e.Profile, StatSecurity: StatisticalSecurity}
 	classes := MaxFeatureClasses(e.Params.MaxSlots(), sh.Heads, sh.HeadDim)
-	sc, err := pl.FeatureScores(sh, classes)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	vk, err := pl.FeatureValues(sh, classes)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	sc, vk := featureKernels(tb, e, sh, classes)
 	kv := sh.KVHeads * sh.HeadDim
 	K, V := share(tb, hetest.RandVec(tm, sh.Context*kv), tm), share(tb, hetest.RandVec(tm, sh.Context*kv), tm)
 	q, w := share(tb, hetest.RandVec(tm, sh.Heads*sh.HeadDim), tm), share(tb, hetest.RandVec(tm, sh.Heads*sh.Context), tm)
