@@ -109,6 +109,11 @@ func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int
 // sendInputs encodes, encrypts at level and sends one ciphertext per slot
 // vector.
 func (c *Client) sendInputs(tally *cost.Tally, level int, vecs [][]uint64) error {
+	for i, v := range vecs {
+		if len(v) > c.params.MaxSlots() {
+			return fmt.Errorf("exec: client: input vector %d has %d slots, a ciphertext %d", i, len(v), c.params.MaxSlots())
+		}
+	}
 	return c.sendInputsEach(tally, level, len(vecs), func(i int, v []uint64) { copy(v, vecs[i]) })
 }
 
