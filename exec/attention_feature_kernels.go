@@ -108,16 +108,20 @@ func (k featureKernel) withContext(ctx int) (featureKernel, error) {
 // groups is the number of cache ciphertext groups the context fills.
 func (k *featureKernel) groups() int { return k.Layout.Cts(k.Shape.Context) }
 
-// checkSizes checks a Run's inputs: the cache ciphertexts' count and
-// level, both shares of the cache (Context x KVDim) and the shared input
+// checkSizes checks a Run's inputs: the cache ciphertexts' count, level
+// and scale (invertible modulo t), both shares of the cache (Context x KVDim) and the shared input
 // (xLen).
 func (k *featureKernel) checkSizes(cache []*rlwe.Ciphertext, cC, cS []uint64, x Shared, xLen int) error {
 	if len(cache) != k.groups()*k.Layout.Diagonals() {
 		return fmt.Errorf("exec: %s: %d cache ciphertexts, want %d", k.what, len(cache), k.groups()*k.Layout.Diagonals())
 	}
+	t := k.Params.PlaintextModulus()
 	for _, ct := range cache {
 		if ct.Level() != k.Level {
 			return fmt.Errorf("exec: %s: cache ciphertext at level %d, want %d", k.what, ct.Level(), k.Level)
+		}
+		if ct.Scale.Uint64()%t == 0 {
+			return fmt.Errorf("exec: %s: cache ciphertext at scale 0 mod t", k.what)
 		}
 	}
 	sh := k.Shape

@@ -184,6 +184,11 @@ func runFeature(t *testing.T, e *hetest.Env, sc *FeatureScores, vk *FeatureValue
 	if _, err := sc.Run(sess, hetest.NopTally(), keys, kSh.C[1:], kSh.S, share(t, q, tm)); err == nil {
 		t.Error("scores over a short client share: no error")
 	}
+	zero := keys[0].CopyNew()
+	zero.Scale = e.Params.NewScale(0)
+	if _, err := sc.Run(sess, hetest.NopTally(), append([]*rlwe.Ciphertext{zero}, keys[1:]...), kSh.C, kSh.S, share(t, q, tm)); err == nil {
+		t.Error("scores over a cache ciphertext at scale 0: no error")
+	}
 
 	values := encryptCache(vk.Level, vk.Layout.ValueVectors(vSh.C))
 	tally = cost.NewTally(e.Profile)
