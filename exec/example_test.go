@@ -44,3 +44,34 @@ func ExampleLinear() {
 	// Run counters equal Estimate's: true
 	// rotations: 2 lower bound: 2
 }
+
+// The feature-major decode kernels of one GPT-2 layer over 128 cached
+// tokens at bgv-n14 (N = 16384): the counts the README compares with
+// CryptoGen's, from the plans alone (no key is generated).
+func ExampleFeatureScores() {
+	pr, _ := params.ByName("bgv-n14")
+	prof, _ := cost.Default(pr.Name)
+	pl, err := exec.PlannerFor(pr, prof)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	sh := exec.AttentionShape{Heads: 12, KVHeads: 12, HeadDim: 64, Context: 128}
+	classes := exec.MaxFeatureClasses(pl.Params.MaxSlots(), sh.Heads, sh.HeadDim)
+	sc, err := pl.FeatureScores(sh, classes)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	vk, err := pl.FeatureValues(sh, classes)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c := sc.Estimate().Add(vk.Estimate())
+	fmt.Println("classes:", classes, "tokens per cache ciphertext:", sc.Layout.TokensPerCt(), "key ciphertexts per group:", sc.Layout.Diagonals())
+	fmt.Println("ct-pt products:", c.CtPtMul, "ct-ct products:", c.CtCtMul, "rotations:", c.Rotations)
+	// Output:
+	// classes: 8 tokens per cache ciphertext: 128 key ciphertexts per group: 8
+	// ct-pt products: 32 ct-ct products: 0 rotations: 8
+}
