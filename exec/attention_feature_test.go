@@ -103,6 +103,14 @@ func TestFeatureWithContext(t *testing.T) {
 	if _, err := sc.WithContext(301); err == nil {
 		t.Error("a kernel planned for 300 tokens served 301")
 	}
+	// Results of fewer groups than the flooding allows (a smaller sum:
+	// safe) exercise several results and a last partial one: 2 + 2 + 1.
+	two := *vk
+	two.perResult = 2
+	if two.results() != 3 {
+		t.Fatalf("%d results, want 3", two.results())
+	}
+	t.Run("perResult=2", func(t *testing.T) { runFeature(t, e, sc, &two, 1) })
 }
 
 // TestFeatureCacheScale runs the kernels over cache ciphertexts at a
@@ -244,6 +252,8 @@ func TestFeatureCryptoGenCounts(t *testing.T) {
 				t.Errorf("%d ct-pt and %d ct-ct products, %d rotations, %d ciphertexts; want %d, 0, %d, %d",
 					total.CtPtMul, total.CtCtMul, total.Rotations, cts, c.products, c.rotations, c.cts)
 			}
+			t.Logf("%d classes: %d ct-pt and %d ct-ct products, %d rotations, %d ciphertexts up and down",
+				c.classes, total.CtPtMul, total.CtCtMul, total.Rotations, cts)
 			for _, k := range []featureProducts{sc.prod, vk.prod} {
 				if k.baby != c.baby || k.giant != c.giant {
 					t.Errorf("%d baby and %d giant steps, want %d and %d", k.baby, k.giant, c.baby, c.giant)
