@@ -9,8 +9,10 @@ import (
 )
 
 // CacheOptions says how the Cryptogen strategy's encrypted KV cache (package
-// kv) takes new tokens and when it refreshes its ciphertexts. The zero value
-// is the default: client appends, never refreshed (the noise model proves
+// kv) is laid out, takes new tokens and refreshes its ciphertexts. The zero
+// value is the default: the feature-major layout, whose cache the client
+// re-encrypts and which needs no refresh. With the token-major layout the
+// default is client appends, never refreshed (the noise model proves
 // client appends need no refresh at the presets' contexts).
 type CacheOptions struct {
 	// Append is kv.ClientEncrypt (the client encrypts its share of the new
@@ -22,6 +24,57 @@ type CacheOptions struct {
 	// nil: kv.Never with client appends, kv.Lazy{Tau: 0} with homomorphic
 	// ones (refresh only when the next append would not fit).
 	Refresh kv.Policy
+	// Layout is the decode layout of the cache: FeatureLayout (the zero
+	// value) or TokenLayout. Append and Refresh are the token layout's: a
+	// feature-major cache is re-encrypted by the client group by group and
+	// never refreshed.
+	Layout CacheLayout
+}
+
+// CacheLayout is the decode layout of the encrypted KV cache.
+type CacheLayout uint8
+
+const (
+	// FeatureLayout (the default) is feature-major (exec.FeatureLayout,
+	// CryptoGen's heterogeneous cache): a ciphertext per head-dimension
+	// class for many tokens, read by exec.FeatureScores and
+	// exec.FeatureValues (ct-pt products only), kept by kv.FeatureCache.
+	FeatureLayout CacheLayout = iota
+	// TokenLayout is token-major (exec.CacheLayout): a token's key in one
+	// block, read by exec.DecodeScores and exec.DecodeValues (ct-ct
+	// products, a fold per score), appended and refreshed by kv.Cache as
+	// Append and Refresh say.
+	TokenLayout
+)
+
+// String is "feature" or "token".
+func (l CacheLayout) String() string {
+	if l == TokenLayout {
+		return "token"
+	}
+	return "feature"
+}
+
+// ParseLayout accepts "feature" (or "", the default) and "token".
+func ParseLayout(s string) (CacheLayout, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "feature", "feature-major", "":
+		return FeatureLayout, nil
+	case "token", "token-major":
+		return TokenLayout, nil
+	}
+	return 0, fmt.Errorf("sim: unknown cache layout %q: want token or feature", s)
+}
+
+// check refuses token-layout options with the feature layout.
+func (c CacheOptions) check() error {
+	if c.Layout == FeatureLayout && (c.Append != kv.ClientEncrypt || c.Refresh != nil) {
+		return fmt.Errorf("sim: the feature layout's cache is re-encrypted by the client and never refreshed: the append method and refresh policy are the token layout's")
+	}
+	if c.Layout > TokenLayout {
+		return fmt.Errorf("sim: cache layout %d", c.Layout)
+	}
+	return nil
 }
 
 // Policy is the refresh policy in force.
@@ -35,8 +88,14 @@ func (c CacheOptions) Policy() kv.Policy {
 	return kv.Never{}
 }
 
-// String is "client-encrypt, never" and the like.
-func (c CacheOptions) String() string { return fmt.Sprintf("%s, %s", c.Append, c.Policy()) }
+// String is "client-encrypt, never" and the like for the token layout,
+// "feature-major, client re-encrypts" for the feature layout.
+func (c CacheOptions) String() string {
+	if c.Layout == FeatureLayout {
+		return "feature-major, client re-encrypts"
+	}
+	return fmt.Sprintf("%s, %s", c.Append, c.Policy())
+}
 
 // ParseAppend accepts "client" (or "client-encrypt") and "homomorphic".
 func ParseAppend(s string) (kv.Method, error) {

@@ -154,12 +154,28 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 		for _, pc := range parts {
 			e.rec(pc.kind, pc.cost)
 		}
-		if e.plan.keepsCache && layer == 0 {
+		if e.plan.keepsCache && e.plan.layout == FeatureLayout {
+			f := e.plan.feature
+			e.rec(KindAppend, f.EstimateSwitch(s.rows).Add(f.Boundary(layer, 0, s.rows)))
+		} else if e.plan.keepsCache && layer == 0 {
 			pp, _ := e.plan.prefill(s.rows)
 			if _, e.traj, err = e.plan.kv.EstimateSwitch(s.rows, pp.switchLevel, pp.switchBits); err != nil {
 				return nil, err
 			}
 			e.rec(KindAppend, sw)
+		}
+	case s.rows == 1 && e.plan.keepsCache && e.plan.layout == FeatureLayout:
+		if ctx > e.plan.feature.MaxContext {
+			return nil, fmt.Errorf("kv: the cache is full: %d tokens, planned for at most %d", s.pos, e.plan.feature.MaxContext)
+		}
+		f := e.plan.feature
+		e.rec(KindAppend, f.EstimateAppend().Add(f.Boundary(layer, s.pos, ctx)))
+		parts, err := e.plan.estDecode(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, pc := range parts {
+			e.rec(pc.kind, pc.cost)
 		}
 	case s.rows == 1 && e.plan.keepsCache:
 		if e.traj == nil || (layer == 0 && e.traj.Len() != s.pos) || (layer > 0 && e.traj.Len() != ctx) {
@@ -176,7 +192,11 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 			e.rec(KindAppend, st)
 			e.rec(KindAttention, e.traj.Prepare())
 		}
-		for _, pc := range e.plan.estDecode(ctx) {
+		parts, err := e.plan.estDecode(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, pc := range parts {
 			e.rec(pc.kind, pc.cost)
 		}
 	default:

@@ -52,6 +52,14 @@ type planner struct {
 	values *exec.DecodeValues
 	// kv is the encrypted KV cache's configuration (Cryptogen only).
 	kv kv.Config
+	// layout is the cache's decode layout; with FeatureLayout the decode
+	// kernels are fscores and fvalues (planned for a fresh cache at the
+	// longest context provisioned) over the cache of feature, and scores,
+	// values and kv are unset.
+	layout  CacheLayout
+	fscores *exec.FeatureScores
+	fvalues *exec.FeatureValues
+	feature kv.FeatureConfig
 
 	prefills map[int]*prefillPlan
 	linSteps map[[2]int]*linearStep // by weight and rows
@@ -111,7 +119,15 @@ func newPlanner(cfg model.Config, pr protocol, strat Strategy, co CacheOptions, 
 	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat, he: he, twoParty: pr.twoParty,
 		shared: pr.memo, prefills: map[int]*prefillPlan{}, linSteps: map[[2]int]*linearStep{}, costs: map[costKey]cost.Cost{}, stepCosts: map[costKey][]kindCost{}}
 	p.roundSeconds = prof.RoundSeconds()
-	if p.keepsCache = def.keepsCache(); p.keepsCache {
+	if err := co.check(); err != nil {
+		return nil, err
+	}
+	p.layout = co.Layout
+	if p.keepsCache = def.keepsCache(); p.keepsCache && co.Layout == FeatureLayout {
+		if err := p.planFeature(maxContext); err != nil {
+			return nil, err
+		}
+	} else if p.keepsCache {
 		pol := co.Policy()
 		p.kv, err = kv.NewConfig(kv.Config{Preset: preset.Name, Planner: he, Layers: cfg.NumLayers,
 			Heads: cfg.NumHeads, KVHeads: cfg.NumKVHeads, HeadDim: headsOf(cfg).stride, MaxContext: maxContext,
@@ -124,6 +140,27 @@ func newPlanner(cfg model.Config, pr protocol, strat Strategy, co CacheOptions, 
 		}
 	}
 	return p, nil
+}
+
+// planFeature plans the feature-major decode kernels for contexts of up
+// to maxContext tokens, with as many classes as the slots allow (the
+// fewest diagonals: the fewest products and rotations per token), and
+// their cache.
+func (p *planner) planFeature(maxContext int) error {
+	c := p.cfg
+	sh := exec.AttentionShape{Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: headsOf(c).stride, Context: maxContext}
+	classes := exec.MaxFeatureClasses(p.params.MaxSlots(), sh.Heads, sh.HeadDim)
+	var err error
+	if p.fscores, err = p.he.FeatureScores(sh, classes); err == nil {
+		p.fvalues, err = p.he.FeatureValues(sh, classes)
+	}
+	if err == nil {
+		p.feature, err = kv.NewFeatureConfig(c.NumLayers, p.fscores, p.fvalues)
+	}
+	if err != nil {
+		return fmt.Errorf("sim: the feature-major cache of %s at %s: %w", c.Name, p.preset.Name, err)
+	}
+	return nil
 }
 
 // linear is the HE linear layer out x in over rows tokens: the decode
@@ -221,7 +258,7 @@ func (p *planner) prefill(m int) (*prefillPlan, error) {
 			{Params: p.params, Profile: p.prof, Len: vk.Layout.Cts() * slots, Level: vk.Level},
 		}
 	}
-	if p.keepsCache {
+	if p.keepsCache && p.layout == TokenLayout {
 		sw, err := p.switchFor(m)
 		if err != nil {
 			return nil, err
@@ -351,13 +388,17 @@ func (p *planner) estPrefill(m int) (parts []kindCost, switchAll cost.Cost, err 
 
 // estDecode is the decode attention step's estimate over ctx cached
 // tokens, per kind.
-func (p *planner) estDecode(ctx int) []kindCost {
+func (p *planner) estDecode(ctx int) ([]kindCost, error) {
 	if c, ok := p.stepCosts[costKey{memoDecode, ctx, 0, 0}]; ok {
-		return c
+		return c, nil
 	}
-	parts := p.decodeAttnStep(ctx).Estimate()
+	st, err := p.decodeAttnStep(ctx)
+	if err != nil {
+		return nil, err
+	}
+	parts := st.Estimate()
 	p.stepCosts[costKey{memoDecode, ctx, 0, 0}] = parts
-	return parts
+	return parts, nil
 }
 
 func (p *planner) estNorm(rows int) cost.Cost {

@@ -89,8 +89,9 @@ type Runner struct {
 	lw      map[Weight]*exec.LinearWeights
 	embW    []*exec.LinearWeights
 	weights EncodedWeights
-	cache   *kv.Cache // Cryptogen: the encrypted KV cache
-	ctx     []int     // tokens per layer (cached, or processed by the current pass)
+	cache   *kv.Cache        // Cryptogen: the encrypted KV cache
+	fcache  *kv.FeatureCache // Cryptogen with the feature layout: the encrypted KV cache
+	ctx     []int            // tokens per layer (cached, or processed by the current pass)
 	reveal  func([]float64)
 	// onProgress is RunOptions.OnProgress.
 	onProgress func(Progress)
@@ -154,7 +155,11 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	var prims []exec.Primitive
 	if overCache {
 		rowsUsed = append(rowsUsed, 1)
-		prims = append(prims, p.scores, p.values)
+		if p.layout == FeatureLayout {
+			prims = append(prims, p.fscores, p.fvalues)
+		} else {
+			prims = append(prims, p.scores, p.values)
+		}
 	}
 	for i, rows := range rowsUsed {
 		if rows < 1 {
@@ -218,7 +223,9 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		return nil, fmt.Errorf("sim: run: %w", err)
 	}
 	r.wallClock = opts.ServerCores > 1
-	if p.keepsCache {
+	if p.keepsCache && p.layout == FeatureLayout {
+		r.fcache = kv.NewFeatureCache(p.feature)
+	} else if p.keepsCache {
 		if r.cache, err = kv.NewCache(p.kv); err != nil {
 			r.he.Close()
 			return nil, err
@@ -296,6 +303,9 @@ func (r *Runner) asShares(v Value) (*shares, error) {
 // Reset drops every layer's cache.
 func (r *Runner) Reset() error {
 	clear(r.ctx)
+	if r.fcache != nil {
+		r.fcache = kv.NewFeatureCache(r.plan.feature)
+	}
 	if r.cache != nil {
 		c, err := kv.NewCache(r.plan.kv)
 		if err != nil {

@@ -52,7 +52,7 @@ func (r *Runner) Attention(layer int, qv, kval, vv Value) (Value, error) {
 	switch {
 	case q.pos == 0:
 		out, err = r.prefillAttention(layer, q, k, v)
-	case m == 1 && r.cache != nil:
+	case m == 1 && (r.cache != nil || r.fcache != nil):
 		out, err = r.decodeAttention(layer, q, k, v)
 	default:
 		err = fmt.Errorf("sim: attention of %d new tokens at position %d: only a pass from position 0 or, with the cache, one token", m, q.pos)
@@ -86,6 +86,16 @@ func (r *Runner) prefillAttention(layer int, q, k, v *shares) (*shares, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.fcache != nil {
+		err = r.timed(KindAppend, func(cc *cost.Cost) error {
+			return r.heRun(cc, func(t *cost.Tally) error {
+				return r.fcache.Switch(r.he, t, layer, exec.Shared{C: k.c, S: k.s}, exec.Shared{C: v.c, S: v.s})
+			})
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
 	if r.cache != nil {
 		pp := st.pp
 		P := pp.kvLayout.Cts()
@@ -110,6 +120,9 @@ func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
 	err := r.timed(KindAppend, func(cc *cost.Cost) error {
 		return r.heRun(cc, func(t *cost.Tally) error {
 			ks, vs := exec.Shared{C: k.c, S: k.s}, exec.Shared{C: v.c, S: v.s}
+			if r.fcache != nil {
+				return r.fcache.Append(r.he, t, layer, ks, vs)
+			}
 			if cfg.Method == kv.Homomorphic {
 				src, err := kv.NewSource(r.he, t, cfg, ks, vs)
 				if err != nil {
@@ -123,5 +136,9 @@ func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.plan.decodeAttnStep(ctx).Run(r, layer, q)
+	st, err := r.plan.decodeAttnStep(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return st.Run(r, layer, q)
 }

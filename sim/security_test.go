@@ -68,16 +68,16 @@ func TestSessionFlooding(t *testing.T) {
 	gpt2Small.Name, gpt2Small.Dim, gpt2Small.HiddenDim, gpt2Small.NumHeads, gpt2Small.NumKVHeads = "gpt2-small-heads", 64, 128, 4, 4
 	llama := model.Config{Name: "llama-gqa", Arch: model.ArchLlama, Dim: 64, HiddenDim: 96, NumLayers: 2, NumHeads: 8, NumKVHeads: 2,
 		VocabSize: 64, SeqLen: 256, NormEps: 1e-5, RopeTheta: 10000}
-	client, hom := CacheOptions{Append: kv.ClientEncrypt}, CacheOptions{Append: kv.Homomorphic}
+	client, hom := CacheOptions{Layout: TokenLayout, Append: kv.ClientEncrypt}, CacheOptions{Layout: TokenLayout, Append: kv.Homomorphic}
 	cases := []audit{
 		// bgv-test-insecure holds 64 stories260K tokens per cache
 		// ciphertext: 129 positions fill two of them by 64 client
 		// appends each, the most a ciphertext sums at this preset.
 		{"stories260K/client/never", stories, "bgv-test-insecure", Cryptogen, client, 1, 129, false},
 		{"stories260K/homomorphic/lazy0", stories, "bgv-test-insecure", Cryptogen, hom, 60, 12, false},
-		{"stories260K/homomorphic/lazy30", stories, "bgv-test-insecure", Cryptogen, CacheOptions{Append: kv.Homomorphic, Refresh: kv.Lazy{Tau: 30}}, 60, 12, false},
-		{"stories260K/homomorphic/eager", stories, "bgv-test-insecure", Cryptogen, CacheOptions{Append: kv.Homomorphic, Refresh: kv.Eager{}}, 60, 8, false},
-		{"stories260K/client/lazy20", stories, "bgv-test-insecure", Cryptogen, CacheOptions{Append: kv.ClientEncrypt, Refresh: kv.Lazy{Tau: 20}}, 60, 8, false},
+		{"stories260K/homomorphic/lazy30", stories, "bgv-test-insecure", Cryptogen, CacheOptions{Layout: TokenLayout, Append: kv.Homomorphic, Refresh: kv.Lazy{Tau: 30}}, 60, 12, false},
+		{"stories260K/homomorphic/eager", stories, "bgv-test-insecure", Cryptogen, CacheOptions{Layout: TokenLayout, Append: kv.Homomorphic, Refresh: kv.Eager{}}, 60, 8, false},
+		{"stories260K/client/lazy20", stories, "bgv-test-insecure", Cryptogen, CacheOptions{Layout: TokenLayout, Append: kv.ClientEncrypt, Refresh: kv.Lazy{Tau: 20}}, 60, 8, false},
 		{"stories260K/recompute", stories, "bgv-test-insecure", Recompute, client, 20, 3, false},
 		{"stories260K/client/never", stories, "bgv-n13", Cryptogen, client, 8, 6, false},
 		{"stories260K/client/never", stories, "bgv-n14", Cryptogen, client, 8, 4, false},

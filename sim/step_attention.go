@@ -37,7 +37,7 @@ func (p *planner) prefillAttnStep(m int) (prefillAttnStep, error) {
 	}
 	h := p.cfg.NumHeads
 	return prefillAttnStep{pp: pp, heads: h, scoresTrunc: p.truncStep(h * visible(m, m)),
-		valuesTrunc: p.truncStep(h * m * headsOf(p.cfg).stride), softmax: p.softmaxStep(h*m, m, h), switchUp: p.keepsCache}, nil
+		valuesTrunc: p.truncStep(h * m * headsOf(p.cfg).stride), softmax: p.softmaxStep(h*m, m, h), switchUp: p.keepsCache && p.layout == TokenLayout}, nil
 }
 
 // Estimate is the upload (KindAppend), the kernels with their truncations
@@ -149,24 +149,75 @@ func (s prefillAttnStep) Run(r *Runner, q, k, v *shares) (*shares, []*rlwe.Ciphe
 // truncation, the softmax of every head, the value kernel with its
 // truncation (CryptoGen's decode kernels). Appending the token to the
 // cache (and its refreshes) is the cache's own step.
+//
+// With the feature layout the kernels are fscores and fvalues (scores and
+// values are nil), over kv.FeatureCache.
 type decodeAttnStep struct {
 	scores                   *exec.DecodeScores
 	values                   *exec.DecodeValues
+	fscores                  *exec.FeatureScores
+	fvalues                  *exec.FeatureValues
 	scoresTrunc, valuesTrunc truncStep
 	softmax                  unaryStep
 }
 
-func (p *planner) decodeAttnStep(ctx int) decodeAttnStep {
+func (p *planner) decodeAttnStep(ctx int) (decodeAttnStep, error) {
 	h := p.cfg.NumHeads
-	return decodeAttnStep{scores: p.scoresKernel(ctx), values: p.valuesKernel(ctx), scoresTrunc: p.truncStep(h * ctx),
-		valuesTrunc: p.truncStep(h * headsOf(p.cfg).stride), softmax: p.softmaxStep(h, ctx, 0)}
+	st := decodeAttnStep{scoresTrunc: p.truncStep(h * ctx), valuesTrunc: p.truncStep(h * headsOf(p.cfg).stride), softmax: p.softmaxStep(h, ctx, 0)}
+	if p.layout == TokenLayout {
+		st.scores, st.values = p.scoresKernel(ctx), p.valuesKernel(ctx)
+		return st, nil
+	}
+	var err error
+	if st.fscores, err = p.fscores.WithContext(ctx); err == nil {
+		st.fvalues, err = p.fvalues.WithContext(ctx)
+	}
+	return st, err
 }
 
 // Estimate is the kernels with their truncations (KindAttention) and the
 // softmax (KindSoftmax).
 func (s decodeAttnStep) Estimate() []kindCost {
-	kernels := cost.Sum(s.scores.Estimate(), s.scoresTrunc.Estimate(), s.values.Estimate(), s.valuesTrunc.Estimate())
+	var sc, vk cost.Cost
+	if s.scores != nil {
+		sc, vk = s.scores.Estimate(), s.values.Estimate()
+	} else {
+		sc, vk = s.fscores.Estimate(), s.fvalues.Estimate()
+	}
+	kernels := cost.Sum(sc, s.scoresTrunc.Estimate(), vk, s.valuesTrunc.Estimate())
 	return []kindCost{{KindAttention, kernels}, {KindSoftmax, s.softmax.Estimate()}}
+}
+
+// runScores runs the scores kernel over the layer's cache.
+func (s decodeAttnStep) runScores(r *Runner, t *cost.Tally, layer int, q exec.Shared) (exec.Shared, error) {
+	if s.scores != nil {
+		cts, kS, err := r.cache.KernelInputs(t, layer, 0)
+		if err != nil {
+			return exec.Shared{}, err
+		}
+		return s.scores.Run(r.he, t, cts, kS, q)
+	}
+	cts, kC, kS, err := r.fcache.KernelInputs(layer, 0)
+	if err != nil {
+		return exec.Shared{}, err
+	}
+	return s.fscores.Run(r.he, t, cts, kC, kS, q)
+}
+
+// runValues runs the values kernel over the layer's cache.
+func (s decodeAttnStep) runValues(r *Runner, t *cost.Tally, layer int, p exec.Shared) (exec.Shared, error) {
+	if s.values != nil {
+		cts, vS, err := r.cache.KernelInputs(t, layer, 1)
+		if err != nil {
+			return exec.Shared{}, err
+		}
+		return s.values.Run(r.he, t, cts, vS, p)
+	}
+	cts, vC, vS, err := r.fcache.KernelInputs(layer, 1)
+	if err != nil {
+		return exec.Shared{}, err
+	}
+	return s.fvalues.Run(r.he, t, cts, vC, vS, p)
 }
 
 // Run is the attention of the query q over the layer's cache.
@@ -175,11 +226,8 @@ func (s decodeAttnStep) Run(r *Runner, layer int, q *shares) (*shares, error) {
 	err := r.timed(KindAttention, func(cc *cost.Cost) error {
 		var sc exec.Shared
 		if err := r.heRun(cc, func(t *cost.Tally) error {
-			cts, kS, err := r.cache.KernelInputs(t, layer, 0)
-			if err != nil {
-				return err
-			}
-			sc, err = s.scores.Run(r.he, t, cts, kS, exec.Shared{C: q.c, S: q.s})
+			var err error
+			sc, err = s.runScores(r, t, layer, exec.Shared{C: q.c, S: q.s})
 			return err
 		}); err != nil {
 			return err
@@ -200,11 +248,8 @@ func (s decodeAttnStep) Run(r *Runner, layer int, q *shares) (*shares, error) {
 	err = r.timed(KindAttention, func(cc *cost.Cost) error {
 		var o exec.Shared
 		if err := r.heRun(cc, func(t *cost.Tally) error {
-			cts, vS, err := r.cache.KernelInputs(t, layer, 1)
-			if err != nil {
-				return err
-			}
-			o, err = s.values.Run(r.he, t, cts, vS, exec.Shared{C: probs[mpc.Client].V, S: probs[mpc.Server].V})
+			var err error
+			o, err = s.runValues(r, t, layer, exec.Shared{C: probs[mpc.Client].V, S: probs[mpc.Server].V})
 			return err
 		}); err != nil {
 			return err

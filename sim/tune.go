@@ -29,6 +29,7 @@ type TuneOptions struct {
 // generation's estimate, or why the configuration is invalid (kv rejects
 // a policy that would let a ciphertext's noise budget run out).
 type TunePoint struct {
+	Layout  string    `json:"layout"` // token or feature (whose append and refresh are the client's re-encryption, never)
 	Append  string    `json:"append"`
 	Refresh string    `json:"refresh"`
 	Total   cost.Cost `json:"total"`
@@ -54,7 +55,8 @@ type TuneReport struct {
 	Best int `json:"best"`
 }
 
-// TuneRefresh estimates the Cryptogen generation of opts for each append
+// TuneRefresh estimates the Cryptogen generation of opts with the
+// feature-major cache and, for the token-major one, with each append
 // method (client, homomorphic) and refresh policy (never, eager, and lazy
 // at each threshold), and picks the fastest valid one.
 func TuneRefresh(opts TuneOptions) (*TuneReport, error) {
@@ -70,21 +72,25 @@ func TuneRefresh(opts TuneOptions) (*TuneReport, error) {
 	}
 	var cands []CacheOptions
 	for _, m := range []kv.Method{kv.ClientEncrypt, kv.Homomorphic} {
-		cands = append(cands, CacheOptions{Append: m, Refresh: kv.Never{}}, CacheOptions{Append: m, Refresh: kv.Eager{}})
+		cands = append(cands, CacheOptions{Layout: TokenLayout, Append: m, Refresh: kv.Never{}}, CacheOptions{Layout: TokenLayout, Append: m, Refresh: kv.Eager{}})
 		for _, tau := range taus {
 			lazy := kv.Lazy{Tau: tau}
 			if err := lazy.Check(); err != nil {
 				return nil, fmt.Errorf("sim: %w", err)
 			}
-			cands = append(cands, CacheOptions{Append: m, Refresh: lazy})
+			cands = append(cands, CacheOptions{Layout: TokenLayout, Append: m, Refresh: lazy})
 		}
 	}
+	cands = append(cands, CacheOptions{Layout: FeatureLayout})
 	rep := &TuneReport{Model: opts.Model.Name, Params: opts.Preset.Name, Network: opts.Network.Name,
 		Prompt: opts.Prompt, Gen: opts.Gen, Best: -1}
 	for _, co := range cands {
 		o := opts.EstimateOptions
 		o.Strategy, o.Cache, o.OnStep = Cryptogen, co, nil
-		pt := TunePoint{Append: co.Append.String(), Refresh: co.Policy().String(), opts: co}
+		pt := TunePoint{Layout: co.Layout.String(), Append: co.Append.String(), Refresh: co.Policy().String(), opts: co}
+		if co.Layout == FeatureLayout {
+			pt.Append, pt.Refresh = "client re-encrypts", "never"
+		}
 		r, err := Estimate(o)
 		if err != nil {
 			pt.Error = err.Error()

@@ -35,6 +35,7 @@ func protocolFlags() []cli.Flag {
 		&cli.StringFlag{Name: "params", Value: params.DefaultBGV, Usage: "BGV parameter preset (see cgsim presets)"},
 		&cli.BoolFlag{Name: "allow-insecure", Usage: "accept a preset marked INSECURE (unit-test parameters, no security)"},
 		&cli.StringFlag{Name: "net", Value: defaultNet, Usage: "network: lan, wan, lan5g, wan100 or BANDWIDTH/RTT such as 200Mbps/10ms"},
+		&cli.StringFlag{Name: "layout", Value: "feature", Usage: "cryptogen cache decode layout: feature (feature-major, CryptoGen's ct-pt kernels; the client re-encrypts the open group of the cache at each token, no refresh) or token (token-major, ct-ct kernels, appended and refreshed per --append and --refresh; implied by those flags)"},
 		&cli.StringFlag{Name: "append", Value: "client", Usage: "cryptogen cache append: client (the client encrypts the new token at its slot) or homomorphic (the server concatenates it with a selection mask)"},
 		&cli.StringFlag{Name: "refresh", Usage: "cryptogen cache refresh policy: eager, lazy or never (default: never with client appends, lazy with homomorphic ones)"},
 		&cli.Float64Flag{Name: "refresh-threshold", Usage: "lazy refresh threshold tau, in bits of remaining noise budget (implies --refresh lazy)"},
@@ -101,6 +102,16 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 	}
 	if p.network, err = net.Parse(c.String("net")); err != nil {
 		return p, fmt.Errorf("--net: %w", err)
+	}
+	tokenFlags := c.IsSet("append") || c.IsSet("refresh") || c.IsSet("refresh-threshold")
+	if p.cache.Layout, err = sim.ParseLayout(c.String("layout")); err != nil {
+		return p, fmt.Errorf("--layout: %w", err)
+	}
+	if tokenFlags && !c.IsSet("layout") {
+		p.cache.Layout = sim.TokenLayout // --append and --refresh are the token layout's
+	}
+	if p.cache.Layout == sim.FeatureLayout && tokenFlags {
+		return p, fmt.Errorf("--append, --refresh and --refresh-threshold are the token layout's: a feature-major cache is re-encrypted by the client and never refreshed")
 	}
 	if p.cache.Append, err = sim.ParseAppend(c.String("append")); err != nil {
 		return p, fmt.Errorf("--append: %w", err)

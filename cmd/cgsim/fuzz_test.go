@@ -63,7 +63,7 @@ func FuzzProtocolFlags(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if s := (sim.CacheOptions{Append: m, Refresh: pol}).String(); s == "" {
+		if s := (sim.CacheOptions{Layout: sim.TokenLayout, Append: m, Refresh: pol}).String(); s == "" {
 			t.Fatal("an accepted cache policy without a name")
 		}
 	})

@@ -49,6 +49,7 @@ func goldenEstimates() []goldenCase {
 		{"hom-lazy0", "--append homomorphic"},
 		{"hom-lazy20", "--append homomorphic --refresh-threshold 20"},
 		{"hom-eager", "--append homomorphic --refresh eager"},
+		{"feature", "--layout feature"},
 	}
 	var out []goldenCase
 	for _, m := range []string{"gpt2", "llama3-8b", "stories260K"} {
@@ -76,14 +77,21 @@ func goldenEstimates() []goldenCase {
 func goldenOthers() []goldenCase {
 	return []goldenCase{
 		{name: "plan/gpt2", args: []string{"plan", "--model", "gpt2", "--max-context", "1024", "--latency-budget", "120s",
-			"--memory-budget", "1GB", "--profile", goldenProfile("bgv-n14"), "--quiet", "--format", "json"}},
+			"--memory-budget", "1GB", "--profile", goldenProfile("bgv-n14"), "--layout", "token", "--quiet", "--format", "json"}},
 		{name: "plan/stories260K/lan", args: []string{"plan", "--model", "stories260K", "--min-context", "16", "--max-context", "512",
+			"--net", "lan", "--profile", goldenProfile("bgv-n14"), "--layout", "token", "--quiet", "--format", "json"}},
+		{name: "plan/gpt2/feature", args: []string{"plan", "--model", "gpt2", "--max-context", "1024", "--latency-budget", "120s",
+			"--memory-budget", "1GB", "--profile", goldenProfile("bgv-n14"), "--quiet", "--format", "json"}},
+		{name: "plan/stories260K/lan/feature", args: []string{"plan", "--model", "stories260K", "--min-context", "16", "--max-context", "512",
 			"--net", "lan", "--profile", goldenProfile("bgv-n14"), "--quiet", "--format", "json"}},
 		{name: "tune/gpt2", args: []string{"tune", "refresh", "--model", "gpt2", "--prompt", "128", "--gen", "64",
 			"--profile", goldenProfile("bgv-n14"), "--quiet", "--format", "json"}},
 		{name: "run/cryptogen", measured: true, args: []string{"run", "--model", storiesModel, "--tokenizer", storiesTok,
 			"--prompt", "Once upon a time", "--gen", "3", "--params", "bgv-test-insecure", "--allow-insecure", "--net", "lan",
 			"--append", "homomorphic", "--refresh", "eager", "--quiet", "--format", "json"}},
+		{name: "run/cryptogen/feature", measured: true, args: []string{"run", "--model", storiesModel, "--tokenizer", storiesTok,
+			"--prompt", "Once upon a time", "--gen", "3", "--params", "bgv-test-insecure", "--allow-insecure", "--net", "lan",
+			"--quiet", "--format", "json"}},
 		{name: "run/recompute", measured: true, args: []string{"run", "--model", storiesModel, "--tokenizer", storiesTok,
 			"--prompt", "Once upon a time", "--gen", "3", "--params", "bgv-test-insecure", "--allow-insecure", "--net", "lan",
 			"--strategy", "recompute", "--quiet", "--format", "json"}},

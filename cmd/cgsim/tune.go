@@ -40,7 +40,7 @@ func tuneSubcommands() []*cli.Command {
 			&cli.StringFlag{Name: "taus", Usage: "comma-separated lazy thresholds in bits (default " + floats(sim.DefaultTaus) + ")"},
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
-		}, protocolFlagsExcept("strategy", "append", "refresh", "refresh-threshold", "max-session-tokens")...),
+		}, protocolFlagsExcept("strategy", "layout", "append", "refresh", "refresh-threshold", "max-session-tokens")...),
 		Action: tuneRefreshAction,
 	}}
 }
@@ -117,12 +117,12 @@ func tuneRefreshAction(c *cli.Context) error {
 func writeTuneCSV(w io.Writer, rep *sim.TuneReport) error {
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"append", "refresh", "valid", "total_seconds", "decode_seconds_per_token", "refreshes", "rounds",
-		"peak_memory_bytes", "best", "error"})
+		"peak_memory_bytes", "best", "error", "layout"})
 	for i, pt := range rep.Points {
 		cw.Write([]string{pt.Append, pt.Refresh, strconv.FormatBool(pt.Error == ""),
 			strconv.FormatFloat(pt.Total.Seconds(), 'g', 6, 64), strconv.FormatFloat(pt.Decode.Seconds(), 'g', 6, 64),
 			strconv.FormatInt(pt.Total.Refreshes, 10), strconv.FormatInt(pt.Total.Rounds, 10),
-			strconv.FormatInt(pt.Total.PeakMemoryBytes, 10), strconv.FormatBool(i == rep.Best), pt.Error})
+			strconv.FormatInt(pt.Total.PeakMemoryBytes, 10), strconv.FormatBool(i == rep.Best), pt.Error, pt.Layout})
 	}
 	cw.Flush()
 	return cw.Error()
@@ -132,17 +132,17 @@ func writeTuneTable(w io.Writer, rep *sim.TuneReport) error {
 	fmt.Fprintf(w, "tune refresh %s: cryptogen, %s, %s, %d prompt tokens, %d generated\n\n", rep.Model, rep.Params, rep.Network,
 		rep.Prompt, rep.Gen)
 	tw := newTable(w)
-	fmt.Fprintln(tw, "append\trefresh\ttotal s\tdecode s/token\trefreshes\trounds\tcache MB\t\t")
+	fmt.Fprintln(tw, "layout\tappend\trefresh\ttotal s\tdecode s/token\trefreshes\trounds\tcache MB\t\t")
 	for i, pt := range rep.Points {
 		mark := ""
 		if i == rep.Best {
 			mark = "best"
 		}
 		if pt.Error != "" {
-			fmt.Fprintf(tw, "%s\t%s\tinvalid\t-\t-\t-\t-\t%s\t\n", pt.Append, pt.Refresh, mark)
+			fmt.Fprintf(tw, "%s\t%s\t%s\tinvalid\t-\t-\t-\t-\t%s\t\n", pt.Layout, pt.Append, pt.Refresh, mark)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f\t%.3f\t%d\t%d\t%.1f\t%s\t\n", pt.Append, pt.Refresh, pt.Total.Seconds(), pt.Decode.Seconds(),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%.2f\t%.3f\t%d\t%d\t%.1f\t%s\t\n", pt.Layout, pt.Append, pt.Refresh, pt.Total.Seconds(), pt.Decode.Seconds(),
 			pt.Total.Refreshes, pt.Total.Rounds, mb(pt.Total.PeakMemoryBytes), mark)
 	}
 	if err := tw.Flush(); err != nil {
@@ -170,6 +170,9 @@ func writeTuneTable(w io.Writer, rep *sim.TuneReport) error {
 
 // cacheFlags spells cache options as cgsim's flags.
 func cacheFlags(co sim.CacheOptions) string {
+	if co.Layout == sim.FeatureLayout {
+		return "--layout feature"
+	}
 	app := "client"
 	if co.Append == kv.Homomorphic {
 		app = "homomorphic"
@@ -178,5 +181,5 @@ func cacheFlags(co sim.CacheOptions) string {
 	if l, ok := co.Policy().(kv.Lazy); ok {
 		refresh = fmt.Sprintf("lazy --refresh-threshold %g", l.Tau)
 	}
-	return fmt.Sprintf("--append %s --refresh %s", app, refresh)
+	return fmt.Sprintf("--layout token --append %s --refresh %s", app, refresh)
 }

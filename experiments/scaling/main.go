@@ -64,6 +64,7 @@ func run(args []string, stdout io.Writer) error {
 	measure := fs.Bool("measure", false, "also run the secure stories260K decode sweep (slow)")
 	measureCtxs := fs.String("measure-contexts", "64,128,256,512", "contexts of the measured sweep")
 	measureParams := fs.String("measure-params", params.DefaultBGV, "preset of the measured sweep")
+	measureStrats := fs.String("measure-strategies", "cryptogen,recompute", "strategies of the measured sweep")
 	storiesPath := fs.String("stories", "../shared/data/stories260K/stories260K.bin", "stories260K llama2.c model for -measure")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -109,6 +110,17 @@ func run(args []string, stdout io.Writer) error {
 		}
 		ctxs = append(ctxs, c)
 	}
+	var strats []sim.Strategy
+	for _, f := range strings.Split(*measureStrats, ",") {
+		st, err := sim.ParseStrategy(f)
+		if err != nil {
+			return fmt.Errorf("-measure-strategies: %w", err)
+		}
+		if st != sim.Cryptogen && st != sim.Recompute {
+			return fmt.Errorf("-measure-strategies: the measured sweep knows cryptogen and recompute, not %s", st)
+		}
+		strats = append(strats, st)
+	}
 	mp, err := params.ByName(*measureParams)
 	if err != nil {
 		return err
@@ -132,7 +144,7 @@ func run(args []string, stdout io.Writer) error {
 			fmt.Fprintf(os.Stderr, "scaling: %v\n", err)
 		}
 	}
-	pts, err := MeasureSweep(m, mp, ctxs, save)
+	pts, err := MeasureSweep(m, mp, ctxs, strats, save)
 	if err != nil {
 		return err
 	}
@@ -194,7 +206,8 @@ type Measured struct {
 	Diff     []cost.Difference // counters on which Run and Estimate differ (none expected)
 }
 
-// MeasureSweep runs, for each context C >= 4 and both strategies, the
+// MeasureSweep runs, for each context C >= 4 and each strategy (cryptogen
+// or recompute), the
 // secure decode step that reads C tokens, for real, and checks its token
 // against the plaintext reference's greedy story from BOS:
 //
@@ -211,7 +224,7 @@ type Measured struct {
 //
 // onPoint, if not nil, is called after each measured step (to save the
 // points so far).
-func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, onPoint func(Measured)) ([]Measured, error) {
+func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, strats []sim.Strategy, onPoint func(Measured)) ([]Measured, error) {
 	var pts []Measured
 	// Before each run (outside any timed region), hand the memory of the
 	// previous one back to the OS and pause: the same 61-token validate
@@ -231,7 +244,7 @@ func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, onPoint func
 		if err != nil {
 			return nil, err
 		}
-		for _, s := range []sim.Strategy{sim.Cryptogen, sim.Recompute} {
+		for _, s := range strats {
 			prompt, gen := append([]int{1}, story[:c-4]...), 4
 			if s == sim.Recompute {
 				prompt, gen = append([]int{1}, story[:c-1]...), 1

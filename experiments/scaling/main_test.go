@@ -10,6 +10,7 @@ import (
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
 	"github.com/cgsim/cgsim/params"
+	"github.com/cgsim/cgsim/sim"
 )
 
 // TestEstimateCurves runs the estimate part of the experiment on small
@@ -67,7 +68,7 @@ func TestMeasureSweepSmall(t *testing.T) {
 	}
 	settleTime = 0
 	var seen int
-	pts, err := MeasureSweep(m, p, []int{4, 7}, func(Measured) { seen++ })
+	pts, err := MeasureSweep(m, p, []int{4, 7}, []sim.Strategy{sim.Cryptogen, sim.Recompute}, func(Measured) { seen++ })
 	if err != nil {
 		t.Fatal(err)
 	}

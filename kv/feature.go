@@ -1,0 +1,312 @@
+package kv
+
+import (
+	"fmt"
+
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
+)
+
+// The feature-major cache (exec.FeatureLayout): what the decode kernels
+// exec.FeatureScores and exec.FeatureValues read. The keys and values are
+// shared, K = K_C + K_S: the client keeps its share K_C in the clear, the
+// server keeps K_S in the clear and holds Enc(K_C) in the feature layout,
+// a group of D = Layout.Diagonals() ciphertexts per Layout.TokensPerCt()
+// tokens. No ciphertext of the cache is ever computed on: the client
+// encrypts its share of a whole group afresh whenever the group changes
+// (the prompt's groups at the switch, the open group at each append), so
+// every cache ciphertext is a fresh encryption at the kernel's level: no
+// noise grows, no refresh is due, and the kernels are planned for a fresh
+// cache (exec.AttentionShape.CacheBits 0).
+
+// FeatureConfig is the shape of a feature-major cache: the layout, the
+// levels the decode kernels read the keys (kind 0) and the values (kind 1)
+// at, and the layers. Build it with NewFeatureConfig.
+type FeatureConfig struct {
+	Params  bgv.Parameters
+	Profile *cost.Profile
+	Layers  int
+	Layout  exec.FeatureLayout
+	Level   [2]int
+	// MaxContext is the longest context the kernels were planned for.
+	MaxContext int
+}
+
+// NewFeatureConfig is the cache that the decode kernels sc and vk (planned
+// for the same layout, for a fresh cache) read, for layers layers.
+func NewFeatureConfig(layers int, sc *exec.FeatureScores, vk *exec.FeatureValues) (FeatureConfig, error) {
+	if layers < 1 {
+		return FeatureConfig{}, fmt.Errorf("kv: a feature-major cache of %d layers", layers)
+	}
+	if sc.Layout != vk.Layout {
+		return FeatureConfig{}, fmt.Errorf("kv: the feature kernels' layouts differ: %+v and %+v", sc.Layout, vk.Layout)
+	}
+	if sc.Shape.CacheBits != 0 || vk.Shape.CacheBits != 0 {
+		return FeatureConfig{}, fmt.Errorf("kv: the feature kernels must be planned for a fresh cache (payload bound 0, got %v and %v)", sc.Shape.CacheBits, vk.Shape.CacheBits)
+	}
+	return FeatureConfig{Params: sc.Params, Profile: sc.Profile, Layers: layers, Layout: sc.Layout, Level: [2]int{sc.Level, vk.Level},
+		MaxContext: min(sc.Shape.Context, vk.Shape.Context)}, nil
+}
+
+// KVDim is KVHeads·HeadDim.
+func (c FeatureConfig) KVDim() int { return c.Layout.KVHeads * c.Layout.HeadDim }
+
+// vectors lays out a kind's rows (tokens x KVDim) in the feature layout.
+func (c FeatureConfig) vectors(kind int, rows []uint64) [][]uint64 {
+	if kind == kindK {
+		return c.Layout.KeyVectors(rows)
+	}
+	return c.Layout.ValueVectors(rows)
+}
+
+// uploads are the client's encryptions of v vectors of each kind: one
+// exec.C2S (one flight) when the two kinds' levels agree, else one per
+// kind, keys first.
+func (c FeatureConfig) uploads(v int) []exec.C2S {
+	N := c.Params.MaxSlots()
+	if c.Level[kindK] == c.Level[kindV] {
+		return []exec.C2S{{Params: c.Params, Profile: c.Profile, Len: 2 * v * N, Level: c.Level[kindK], ClientOnly: true}}
+	}
+	return []exec.C2S{
+		{Params: c.Params, Profile: c.Profile, Len: v * N, Level: c.Level[kindK], ClientOnly: true},
+		{Params: c.Params, Profile: c.Profile, Len: v * N, Level: c.Level[kindV], ClientOnly: true},
+	}
+}
+
+// EstimateSwitch prices one layer's Switch of m prompt tokens: the client
+// encrypts Cts(m)·D ciphertexts of each kind.
+func (c FeatureConfig) EstimateSwitch(m int) cost.Cost {
+	var total cost.Cost
+	for _, up := range c.uploads(c.Layout.Cts(m) * c.Layout.Diagonals()) {
+		total = total.Add(up.Estimate())
+	}
+	return total
+}
+
+// EstimateAppend prices one layer's Append: the client encrypts the open
+// group afresh, D ciphertexts of each kind.
+func (c FeatureConfig) EstimateAppend() cost.Cost {
+	var total cost.Cost
+	for _, up := range c.uploads(c.Layout.Diagonals()) {
+		total = total.Add(up.Estimate())
+	}
+	return total
+}
+
+// Memory is the server's bytes of one layer holding p tokens: the
+// ciphertexts of both kinds and its shares as 8-byte words.
+func (c FeatureConfig) Memory(p int) int64 {
+	g := int64(c.Layout.Cts(p) * c.Layout.Diagonals())
+	return g*(CiphertextBytes(c.Params, c.Level[kindK])+CiphertextBytes(c.Params, c.Level[kindV])) + int64(2*p*c.KVDim())*8
+}
+
+// Boundary is the memory record a Run makes after layer's step from old
+// to cur tokens: layers 0..layer at cur, the others still at old.
+func (c FeatureConfig) Boundary(layer, old, cur int) cost.Cost {
+	return cost.Cost{PeakMemoryBytes: int64(layer+1)*c.Memory(cur) + int64(c.Layers-1-layer)*c.Memory(old)}
+}
+
+// BytesPerToken is the server's memory per token, all layers, as the
+// context grows: both kinds' ciphertexts over the tokens of a group, and
+// the shares.
+func (c FeatureConfig) BytesPerToken() float64 {
+	g := float64(c.Layout.Diagonals()) * float64(CiphertextBytes(c.Params, c.Level[kindK])+CiphertextBytes(c.Params, c.Level[kindV]))
+	return float64(c.Layers) * (g/float64(c.Layout.TokensPerCt()) + float64(2*c.KVDim()*8))
+}
+
+// FeatureCache is a feature-major cache: the server's side (Enc(K_C),
+// Enc(V_C), K_S, V_S per layer) and the client's (K_C, V_C), as the
+// in-process run engine holds both parties. The server's side is only
+// ever given ciphertexts and the server's shares; the client's rows enter
+// the protocol only through exec.C2S's client half (and the kernels'
+// client halves, KernelInputs).
+type FeatureCache struct {
+	cfg    FeatureConfig
+	server []*featureServer
+	client []*featureClient
+}
+
+// featureServer is one layer of the server's side.
+type featureServer struct {
+	tokens int
+	cts    [2][]*rlwe.Ciphertext
+	shares [2][]uint64 // tokens x KVDim, row-major
+}
+
+// featureClient is one layer of the client's side: its shares in the
+// clear.
+type featureClient struct {
+	shares [2][]uint64
+}
+
+// NewFeatureCache is an empty cache of cfg.
+func NewFeatureCache(cfg FeatureConfig) *FeatureCache {
+	c := &FeatureCache{cfg: cfg}
+	for i := 0; i < cfg.Layers; i++ {
+		c.server = append(c.server, &featureServer{})
+		c.client = append(c.client, &featureClient{})
+	}
+	return c
+}
+
+// Config is the cache's configuration.
+func (c *FeatureCache) Config() FeatureConfig { return c.cfg }
+
+// Len is the tokens of layer.
+func (c *FeatureCache) Len(layer int) int { return c.server[layer].tokens }
+
+// Memory is the server's resident bytes: every ciphertext (marshalled
+// size) and its shares.
+func (c *FeatureCache) Memory() int64 {
+	var b int64
+	for _, l := range c.server {
+		for k := range l.cts {
+			for _, ct := range l.cts[k] {
+				b += int64(ct.BinarySize())
+			}
+			b += int64(len(l.shares[k])) * 8
+		}
+	}
+	return b
+}
+
+func (c *FeatureCache) layer(i int) (*featureServer, *featureClient, error) {
+	if i < 0 || i >= len(c.server) {
+		return nil, nil, fmt.Errorf("kv: layer %d of %d", i, len(c.server))
+	}
+	return c.server[i], c.client[i], nil
+}
+
+// Switch fills an empty layer with a prompt's m tokens (k, v: m x KVDim
+// shares): the client encrypts its shares in the feature layout, the
+// server keeps its own.
+func (c *FeatureCache) Switch(s *exec.Session, tally *cost.Tally, layer int, k, v exec.Shared) error {
+	sv, cl, err := c.layer(layer)
+	if err != nil {
+		return err
+	}
+	if sv.tokens != 0 {
+		return fmt.Errorf("kv: switching a prompt into layer %d, which holds %d tokens", layer, sv.tokens)
+	}
+	m, err := c.rows(k, v, 0)
+	if err != nil {
+		return err
+	}
+	if m > c.cfg.MaxContext {
+		return fmt.Errorf("kv: a prompt of %d tokens in a cache planned for %d", m, c.cfg.MaxContext)
+	}
+	cts, err := c.encrypt(s, tally, [2][]uint64{k.C, v.C})
+	if err != nil {
+		return fmt.Errorf("kv: switching %d tokens into layer %d: %w", m, layer, err)
+	}
+	sv.cts, sv.tokens = cts, m
+	sv.shares = [2][]uint64{append([]uint64(nil), k.S...), append([]uint64(nil), v.S...)}
+	cl.shares = [2][]uint64{append([]uint64(nil), k.C...), append([]uint64(nil), v.C...)}
+	tally.Add(cost.Cost{PeakMemoryBytes: c.Memory()})
+	return nil
+}
+
+// Append appends one token (k, v: KVDim shares) to a layer: the client
+// encrypts the token's group afresh (D ciphertexts of each kind), which
+// replaces the server's (or starts a new group).
+func (c *FeatureCache) Append(s *exec.Session, tally *cost.Tally, layer int, k, v exec.Shared) error {
+	sv, cl, err := c.layer(layer)
+	if err != nil {
+		return err
+	}
+	if _, err := c.rows(k, v, 1); err != nil {
+		return err
+	}
+	p := sv.tokens
+	if p >= c.cfg.MaxContext {
+		return fmt.Errorf("kv: the cache is full: %d tokens, planned for at most %d", p, c.cfg.MaxContext)
+	}
+	T, kv := c.cfg.Layout.TokensPerCt(), c.KVDim()
+	g := p / T
+	var group [2][]uint64
+	for kind, x := range [2]exec.Shared{k, v} {
+		group[kind] = append(append([]uint64(nil), cl.shares[kind][g*T*kv:]...), x.C...)
+	}
+	cts, err := c.encrypt(s, tally, group)
+	if err != nil {
+		return fmt.Errorf("kv: appending token %d to layer %d: %w", p, layer, err)
+	}
+	D := c.cfg.Layout.Diagonals()
+	for kind, x := range [2]exec.Shared{k, v} {
+		sv.cts[kind] = append(sv.cts[kind][:g*D], cts[kind]...)
+		sv.shares[kind] = append(sv.shares[kind], x.S...)
+		cl.shares[kind] = append(cl.shares[kind], x.C...)
+	}
+	sv.tokens++
+	tally.Add(cost.Cost{PeakMemoryBytes: c.Memory()})
+	return nil
+}
+
+// KVDim is the layout's KVHeads·HeadDim.
+func (c *FeatureCache) KVDim() int { return c.cfg.KVDim() }
+
+// rows checks the shares of k and v: want tokens each (0: any whole
+// number of at least one), and returns the tokens.
+func (c *FeatureCache) rows(k, v exec.Shared, want int) (int, error) {
+	kv := c.KVDim()
+	n := len(k.C)
+	for i, x := range [2]exec.Shared{k, v} {
+		if len(x.C) != n || len(x.S) != n || n == 0 || n%kv != 0 || (want > 0 && n != want*kv) {
+			return 0, fmt.Errorf("kv: %s shares of %d/%d elements, want a positive multiple of %d (or %d tokens)", kindName(i), len(x.C), len(x.S), kv, want)
+		}
+	}
+	return n / kv, nil
+}
+
+// encrypt runs the client's encryption of its rows of both kinds in the
+// feature layout (the uploads) and returns the server's ciphertexts of
+// each kind.
+func (c *FeatureCache) encrypt(s *exec.Session, tally *cost.Tally, rows [2][]uint64) ([2][]*rlwe.Ciphertext, error) {
+	var out [2][]*rlwe.Ciphertext
+	vecs := [2][][]uint64{c.cfg.vectors(kindK, rows[kindK]), c.cfg.vectors(kindV, rows[kindV])}
+	ups := c.cfg.uploads(len(vecs[kindK]))
+	if len(ups) == 1 {
+		x := exec.Shared{C: flatVectors(append(vecs[kindK], vecs[kindV]...))}
+		cts, err := ups[0].Run(s, tally, x)
+		if err != nil {
+			return out, err
+		}
+		n := len(vecs[kindK])
+		out[kindK], out[kindV] = cts[:n:n], cts[n:] // capped: an append to the keys must not write over the values
+		return out, nil
+	}
+	for kind, up := range ups {
+		cts, err := up.Run(s, tally, exec.Shared{C: flatVectors(vecs[kind])})
+		if err != nil {
+			return out, err
+		}
+		out[kind] = cts
+	}
+	return out, nil
+}
+
+// flatVectors concatenates slot vectors.
+func flatVectors(vs [][]uint64) []uint64 {
+	var out []uint64
+	for _, v := range vs {
+		out = append(out, v...)
+	}
+	return out
+}
+
+// KernelInputs is what a decode kernel over layer reads for kind (0: the
+// scores kernel's keys, 1: the values kernel's values): the server's
+// ciphertexts Enc(K_C), the client's share K_C and the server's K_S.
+func (c *FeatureCache) KernelInputs(layer, kind int) ([]*rlwe.Ciphertext, []uint64, []uint64, error) {
+	sv, cl, err := c.layer(layer)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if kind != kindK && kind != kindV {
+		return nil, nil, nil, fmt.Errorf("kv: no kind %d", kind)
+	}
+	return sv.cts[kind], cl.shares[kind], sv.shares[kind], nil
+}

@@ -1,0 +1,162 @@
+package kv
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/internal/hetest"
+)
+
+// TestFeatureCache: a feature-major cache filled by a prompt's switch and
+// token appends across a group boundary serves the feature kernels exact
+// scores and outputs at every context, and the switch's and appends'
+// counters and the memory recorded are their estimates. Shapes: stories260K's
+// (grouped-query, 8 heads of 8) and smallShape, with the most classes the
+// slots allow and with one class (the most diagonals).
+func TestFeatureCache(t *testing.T) {
+	preset := hetest.Presets()[0]
+	pl := planner(t, preset)
+	for _, sh := range []shape{storiesShape, smallShape} {
+		top := exec.MaxFeatureClasses(pl.Params.MaxSlots(), sh.heads, sh.headDim)
+		for _, classes := range []int{top, 1} {
+			t.Run(fmt.Sprintf("%dx%d/%d-classes", sh.heads, sh.headDim, classes), func(t *testing.T) {
+				lay, err := exec.NewFeatureLayout(pl.Params.MaxSlots(), sh.heads, sh.kvHeads, sh.headDim, classes)
+				if err != nil {
+					t.Fatal(err)
+				}
+				T := lay.TokensPerCt()
+				checkFeatureCache(t, pl, sh, classes, T-2, T+2)
+			})
+		}
+	}
+}
+
+func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt, total int) {
+	ash := exec.AttentionShape{Heads: sh.heads, KVHeads: sh.kvHeads, HeadDim: sh.headDim, Context: total}
+	sc, err := pl.FeatureScores(ash, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := pl.FeatureValues(ash, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := NewFeatureConfig(sh.layers, sc, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := exec.NewSession(cfg.Params, sc, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := NewFeatureCache(cfg)
+	tm := cfg.Params.PlaintextModulus()
+	kv := cfg.KVDim()
+	K, V := hetest.RandVec(tm, total*kv), hetest.RandVec(tm, total*kv)
+	check := func(what string, got, want cost.Cost) {
+		t.Helper()
+		if d := cost.CounterDiff(got, want); len(d) > 0 {
+			t.Errorf("%s: run and estimate differ: %v", what, d)
+		}
+	}
+	for layer := 0; layer < sh.layers; layer++ {
+		tally := cost.NewTally(cfg.Profile)
+		if err := c.Switch(s, tally, layer, share(t, K[:prompt*kv], tm), share(t, V[:prompt*kv], tm)); err != nil {
+			t.Fatal(err)
+		}
+		check("switch", tally.Cost(), cfg.EstimateSwitch(prompt).Add(cfg.Boundary(layer, 0, prompt)))
+	}
+	for p := prompt; ; p++ {
+		for layer := 0; layer < sh.layers; layer++ {
+			keys, kC, kS, err := c.KernelInputs(layer, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scp, err := sc.WithContext(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := hetest.RandVec(tm, sh.heads*sh.headDim)
+			got, err := scp.Run(s, hetest.NopTally(), keys, kC, kS, share(t, q, tm))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Reveal(tm), featureScoresRef(sh, p, q, K, tm)) {
+				t.Fatalf("layer %d, %d tokens: scores differ from the plaintext q·k", layer, p)
+			}
+			vals, vC, vS, err := c.KernelInputs(layer, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vkp, err := vk.WithContext(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := hetest.RandVec(tm, sh.heads*p)
+			out, err := vkp.Run(s, hetest.NopTally(), vals, vC, vS, share(t, w, tm))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(out.Reveal(tm), featureValuesRef(sh, p, w, V, tm)) {
+				t.Fatalf("layer %d, %d tokens: outputs differ from the plaintext p·V", layer, p)
+			}
+		}
+		if p == total {
+			break
+		}
+		for layer := 0; layer < sh.layers; layer++ {
+			tally := cost.NewTally(cfg.Profile)
+			if err := c.Append(s, tally, layer, share(t, K[p*kv:(p+1)*kv], tm), share(t, V[p*kv:(p+1)*kv], tm)); err != nil {
+				t.Fatal(err)
+			}
+			check(fmt.Sprintf("append of token %d", p), tally.Cost(), cfg.EstimateAppend().Add(cfg.Boundary(layer, p, p+1)))
+		}
+	}
+	if err := c.Append(s, hetest.NopTally(), 0, share(t, K[:kv], tm), share(t, V[:kv], tm)); err == nil {
+		t.Error("an append past the context planned for: no error")
+	}
+	if err := c.Append(s, hetest.NopTally(), 0, share(t, K[:kv-1], tm), share(t, V[:kv], tm)); err == nil {
+		t.Error("an append of a short key: no error")
+	}
+	if err := c.Switch(s, hetest.NopTally(), 0, share(t, K[:kv], tm), share(t, V[:kv], tm)); err == nil {
+		t.Error("a switch into a filled layer: no error")
+	}
+}
+
+// featureScoresRef is the plaintext q·k (Heads x p) of one query over p
+// keys (p x KVDim).
+func featureScoresRef(sh shape, p int, q, k []uint64, tm uint64) []uint64 {
+	d, G, kv := sh.headDim, sh.heads/sh.kvHeads, sh.kvHeads*sh.headDim
+	s := make([]uint64, sh.heads*p)
+	for h := 0; h < sh.heads; h++ {
+		for j := 0; j < p; j++ {
+			var acc uint64
+			for e := 0; e < d; e++ {
+				acc = (acc + hetest.MulMod(q[h*d+e], k[j*kv+(h/G)*d+e], tm)) % tm
+			}
+			s[h*p+j] = acc
+		}
+	}
+	return s
+}
+
+// featureValuesRef is the plaintext p·V (Heads x HeadDim) of weights w
+// (Heads x p) over p values (p x KVDim).
+func featureValuesRef(sh shape, p int, w, v []uint64, tm uint64) []uint64 {
+	d, G, kv := sh.headDim, sh.heads/sh.kvHeads, sh.kvHeads*sh.headDim
+	o := make([]uint64, sh.heads*d)
+	for h := 0; h < sh.heads; h++ {
+		for e := 0; e < d; e++ {
+			var acc uint64
+			for j := 0; j < p; j++ {
+				acc = (acc + hetest.MulMod(w[h*p+j], v[j*kv+(h/G)*d+e], tm)) % tm
+			}
+			o[h*d+e] = acc
+		}
+	}
+	return o
+}
