@@ -9,6 +9,22 @@
 // that predicts Run's counters exactly (cost.CounterDiff is empty, tested
 // over context lengths, methods, policies and thresholds).
 //
+// Two caches share this package. [FeatureCache] is the feature-major one
+// (exec.FeatureLayout, read by exec.FeatureScores and exec.FeatureValues,
+// the default of package sim): the client keeps its shares K_C, V_C in
+// the clear beside the server's Enc(K_C), Enc(V_C), K_S, V_S, and at every
+// change of a group of ciphertexts (the prompt's groups at
+// [FeatureCache.Switch], the open group at each [FeatureCache.Append]) it
+// encrypts its share of the whole group afresh (D = HeadDim/classes
+// ciphertexts per kind; exec.C2S with ClientOnly, one flight per layer),
+// which replaces the server's. Every cache ciphertext is then a fresh
+// encryption at its kernel's level: no noise accumulates, nothing is
+// refreshed, and the kernels are planned for a fresh cache.
+// [FeatureConfig] estimates the switch and the append (their counters
+// equal Run's exactly, TestFeatureCache) and the server's memory per layer
+// and per token. The rest of this documentation is the token-major
+// [Cache].
+//
 // # Parties
 //
 // A [Cache] is the server's side: ciphertexts, shares, noise states, a

@@ -140,29 +140,39 @@
 //  3. causal softmax (mpc, all heads in one run) over the Heads·m rows,
 //     row i covering its i+1 visible entries; the masked ones come out 0;
 //  4. values: exec.PrefillValues, truncation;
-//  5. Cryptogen only, the heterogeneous-encoding switch: the client
-//     encrypts its shares in kv's switch layout (at the lowest level whose
-//     switch fits) and kv.Cache.Switch moves them, through one masked
-//     round trip, into fresh ciphertexts in the decode layout: the layer's
-//     encrypted KV cache.
+//  5. Cryptogen only, the layer's encrypted KV cache. With the
+//     feature-major layout (CacheOptions.Layout, the default): the client
+//     encrypts its shares of the m keys and values in exec.FeatureLayout
+//     (kv.FeatureCache.Switch), keeping them in the clear too; the server
+//     keeps its own. With the token-major layout, the heterogeneous-
+//     encoding switch: the client encrypts its shares in kv's switch
+//     layout (at the lowest level whose switch fits) and kv.Cache.Switch
+//     moves them, through one masked round trip, into fresh ciphertexts
+//     in the decode layout.
 //
 // One new token at position p > 0 (a Cryptogen decode step):
 //
-//  1. append: kv.Cache.Append (CacheOptions.Append = kv.ClientEncrypt: the
-//     client encrypts its share at the token's slot, the server adds) or
-//     kv.NewSource and Cache.AppendSource (kv.Homomorphic), then the
-//     refresh round of the policy (CacheOptions.Refresh: kv.Eager,
-//     kv.Lazy{Tau}, kv.Never);
-//  2. the cache brought to the kernels' levels (kv.Cache.KernelInputs);
-//  3. scores: exec.DecodeScores over the p+1 cached tokens, truncation;
-//     softmax over Heads rows; values: exec.DecodeValues, truncation.
-//     These are exactly the decode kernels of CryptoGen.
+//  1. append. Feature-major: kv.FeatureCache.Append, the client
+//     re-encrypts the open group of the cache (D = HeadDim/classes
+//     ciphertexts per kind) with the token's shares, which replaces the
+//     server's; nothing is ever refreshed. Token-major: kv.Cache.Append
+//     (CacheOptions.Append = kv.ClientEncrypt: the client encrypts its
+//     share at the token's slot, the server adds) or kv.NewSource and
+//     Cache.AppendSource (kv.Homomorphic), then the refresh round of the
+//     policy (CacheOptions.Refresh: kv.Eager, kv.Lazy{Tau}, kv.Never), and
+//     the cache brought to the kernels' levels (kv.Cache.KernelInputs);
+//  2. scores over the p+1 cached tokens (exec.FeatureScores, every product
+//     ciphertext-plaintext; or exec.DecodeScores), truncation; softmax
+//     over Heads rows; values (exec.FeatureValues or exec.DecodeValues),
+//     truncation. These are the decode kernels of CryptoGen.
 //
 // The estimate engine prices the same steps: the kernels' Estimate, and
-// for the cache kv's own estimates, kv.Config.EstimateSwitch after the
-// prefill and kv.Trajectory.Step and Prepare at each decode step (each for
-// all layers, recorded at layer 0), so that the cache's counters, refresh
-// rounds, peak memory and lost levels are kv's exactly. Refresh rounds are
+// for the cache kv's own estimates: kv.FeatureConfig.EstimateSwitch and
+// EstimateAppend with the memory each layer's step leaves (Boundary), or
+// kv.Config.EstimateSwitch after the prefill and kv.Trajectory.Step and
+// Prepare at each decode step (each for all layers, recorded at layer 0),
+// so that the cache's counters, refresh rounds, peak memory and lost
+// levels are kv's exactly. Refresh rounds are
 // counted in the cache_append kind (Cost.Refreshes counts the refreshed
 // ciphertexts). Cost.PeakMemoryBytes is the encrypted cache (ciphertexts
 // at their levels and the server's plaintext shares), not the evaluation
@@ -173,9 +183,9 @@
 // [DecodeStep] estimates one decode step at any context (beyond the
 // model's own, as if it had been trained for it); [Plan] sweeps contexts
 // for each strategy and finds the longest context within a latency and
-// a memory budget; [TuneRefresh] sweeps the cache's append method and
-// refresh threshold over a whole generation and picks the fastest valid
-// one. They are cgsim plan and cgsim tune refresh.
+// a memory budget; [TuneRefresh] sweeps the cache's layout and, for the
+// token-major one, its append method and refresh threshold over a whole
+// generation and picks the fastest valid one. They are cgsim plan and cgsim tune refresh.
 //
 // # Errors and concurrency
 //
