@@ -307,10 +307,12 @@
 // time into the running result (a group's baby steps and the result's
 // pieces, never the flight); cache ciphertexts at another scale than the
 // input's (a rescaled cache) have their plaintexts encoded at the
-// quotient, so that no scale matching multiplies the noise. These kernels
-// are not yet the run engine's: the cache appends
-// (FeatureLayout.KeyAppend, ValueAppend) and the prefill switch to this
-// layout are to come.
+// quotient, so that no scale matching multiplies the noise. They are the
+// generation loop's default decode attention (package sim), over package
+// kv's FeatureCache, which the client fills with FeatureLayout.KeyVectors
+// and ValueVectors of its share, a group at a time. KeyAppend and
+// ValueAppend are the vectors of one token, for a cache that adds a
+// token's encryption into its group instead of re-encrypting the group.
 //
 // # Embedding
 //

@@ -1,8 +1,9 @@
 // Package kv is cgsim's encrypted KV cache: per layer, the server's
 // encryptions Enc(K_C), Enc(V_C) of the client's shares of the keys and
-// values in the decode layout, the server's plaintext shares K_S, V_S, and
-// a noise state per ciphertext, so that a decode step costs work
-// proportional to the context instead of recomputing the prefix.
+// values in a decode layout and the server's plaintext shares K_S, V_S
+// (and, for the token-major cache, a noise state per ciphertext), so that
+// a decode step costs work proportional to the context instead of
+// recomputing the prefix.
 //
 // Like package exec, every operation has a Run, on real ciphertexts
 // between the parties of an exec.Session, and an Estimate, pure arithmetic
@@ -16,7 +17,8 @@
 // change of a group of ciphertexts (the prompt's groups at
 // [FeatureCache.Switch], the open group at each [FeatureCache.Append]) it
 // encrypts its share of the whole group afresh (D = HeadDim/classes
-// ciphertexts per kind; exec.C2S with ClientOnly, one flight per layer),
+// ciphertexts per kind; exec.C2S with ClientOnly, one flight per layer, or
+// one per kind should the kernels read the two kinds at different levels),
 // which replaces the server's. Every cache ciphertext is then a fresh
 // encryption at its kernel's level: no noise accumulates, nothing is
 // refreshed, and the kernels are planned for a fresh cache.

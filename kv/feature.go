@@ -155,8 +155,14 @@ func NewFeatureCache(cfg FeatureConfig) *FeatureCache {
 // Config is the cache's configuration.
 func (c *FeatureCache) Config() FeatureConfig { return c.cfg }
 
-// Len is the tokens of layer.
-func (c *FeatureCache) Len(layer int) int { return c.server[layer].tokens }
+// Len is the tokens of layer (0 for a layer the cache does not have).
+func (c *FeatureCache) Len(layer int) int {
+	sv, _, err := c.layer(layer)
+	if err != nil {
+		return 0
+	}
+	return sv.tokens
+}
 
 // Memory is the server's resident bytes: every ciphertext (marshalled
 // size) and its shares.
@@ -253,9 +259,13 @@ func (c *FeatureCache) KVDim() int { return c.cfg.KVDim() }
 func (c *FeatureCache) rows(k, v exec.Shared, want int) (int, error) {
 	kv := c.KVDim()
 	n := len(k.C)
+	if want > 0 {
+		n = want * kv
+	}
 	for i, x := range [2]exec.Shared{k, v} {
-		if len(x.C) != n || len(x.S) != n || n == 0 || n%kv != 0 || (want > 0 && n != want*kv) {
-			return 0, fmt.Errorf("kv: %s shares of %d/%d elements, want a positive multiple of %d (or %d tokens)", kindName(i), len(x.C), len(x.S), kv, want)
+		if len(x.C) != n || len(x.S) != n || n == 0 || n%kv != 0 {
+			return 0, fmt.Errorf("kv: %s shares of %d and %d elements (keys %d, values %d), want %d tokens of %d", kindName(i), len(x.C), len(x.S),
+				len(k.C), len(v.C), max(want, 1), kv)
 		}
 	}
 	return n / kv, nil
@@ -299,7 +309,9 @@ func flatVectors(vs [][]uint64) []uint64 {
 
 // KernelInputs is what a decode kernel over layer reads for kind (0: the
 // scores kernel's keys, 1: the values kernel's values): the server's
-// ciphertexts Enc(K_C), the client's share K_C and the server's K_S.
+// ciphertexts Enc(K_C), the client's share K_C and the server's K_S. They
+// are the cache's own, valid until its next Append or Switch of the layer:
+// read them, do not keep them.
 func (c *FeatureCache) KernelInputs(layer, kind int) ([]*rlwe.Ciphertext, []uint64, []uint64, error) {
 	sv, cl, err := c.layer(layer)
 	if err != nil {

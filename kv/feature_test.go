@@ -160,3 +160,32 @@ func featureValuesRef(sh shape, p int, w, v []uint64, tm uint64) []uint64 {
 	}
 	return o
 }
+
+// TestFeatureBytesPerToken: the memory per token, all layers, is the
+// growth of Memory over a whole group (a group's ciphertexts and the
+// shares of its tokens), per token.
+func TestFeatureBytesPerToken(t *testing.T) {
+	pl := planner(t, hetest.Presets()[0])
+	sh := exec.AttentionShape{Heads: storiesShape.heads, KVHeads: storiesShape.kvHeads, HeadDim: storiesShape.headDim, Context: 200}
+	classes := exec.MaxFeatureClasses(pl.Params.MaxSlots(), sh.Heads, sh.HeadDim)
+	sc, err := pl.FeatureScores(sh, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := pl.FeatureValues(sh, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := NewFeatureConfig(storiesShape.layers, sc, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	T := cfg.Layout.TokensPerCt()
+	got := float64(int64(cfg.Layers)*(cfg.Memory(3*T)-cfg.Memory(2*T))) / float64(T)
+	if got != cfg.BytesPerToken() {
+		t.Errorf("memory grows by %v bytes per token over a group, BytesPerToken says %v", got, cfg.BytesPerToken())
+	}
+	if cfg.Memory(2*T+1) <= cfg.Memory(2*T) || cfg.Memory(1) <= 0 {
+		t.Error("a token into a new group adds no ciphertext")
+	}
+}

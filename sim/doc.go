@@ -20,7 +20,9 @@
 //   - Cryptogen (strategy_cryptogen.go): the encrypted KV cache (package
 //     kv) is kept across steps; a decode step processes one token,
 //     appending its key and value to the cache and attending over it.
-//     [CacheOptions] chooses the append method and the refresh policy.
+//     [CacheOptions] chooses the cache's layout (feature-major, the
+//     default, or token-major) and the token layout's append method and
+//     refresh policy.
 //   - Recompute (strategy_recompute.go): the discriminative baseline (BOLT,
 //     BumbleBee): the engine is Reset before each step and the whole
 //     prefix, prompt plus the tokens generated so far, is run again with
@@ -40,7 +42,8 @@
 // records a step's Estimate, the run engine calls its Run under the same
 // kinds; a truncation's Run refuses a length other than the planned one.
 // The cache's own steps (append, refresh, switch) are package kv's
-// Run/Estimate pairs (Cache and Trajectory).
+// Run/Estimate pairs (FeatureCache and FeatureConfig; Cache and
+// Trajectory for the token layout).
 //
 // Adding a primitive: plan it in exec or exec/mpc with its own Run and
 // Estimate (and their contract test there), then add it to the step that

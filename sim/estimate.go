@@ -126,10 +126,12 @@ func (e *Estimator) Linear(w Weight, x Value) (Value, error) {
 }
 
 // Attention records the attention of the rows of q: the prefill kernels
-// for a pass from position 0 (with Cryptogen, the switch of every layer's
-// cache to the decode layout is recorded at layer 0), or the cache append
-// (all layers' kv trajectory step, recorded at layer 0) and the decode
-// kernels for one new token.
+// for a pass from position 0 and, with Cryptogen, the layer's cache (the
+// feature-major cache's encryption of the prompt, per layer; the
+// token-major cache's switch, for every layer at layer 0), or, for one new
+// token, the cache append (feature-major: per layer; token-major: all
+// layers' kv trajectory step, recorded at layer 0) and the decode
+// kernels.
 func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 	s, err := asShape(q)
 	if err != nil {
@@ -166,7 +168,7 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 		}
 	case s.rows == 1 && e.plan.keepsCache && e.plan.layout == FeatureLayout:
 		if ctx > e.plan.feature.MaxContext {
-			return nil, fmt.Errorf("kv: the cache is full: %d tokens, planned for at most %d", s.pos, e.plan.feature.MaxContext)
+			return nil, fmt.Errorf("sim: the cache is full: %d tokens, planned for at most %d", s.pos, e.plan.feature.MaxContext)
 		}
 		f := e.plan.feature
 		e.rec(KindAppend, f.EstimateAppend().Add(f.Boundary(layer, s.pos, ctx)))

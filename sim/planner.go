@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math"
+	"math/bits"
 
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 
@@ -119,11 +120,14 @@ func newPlanner(cfg model.Config, pr protocol, strat Strategy, co CacheOptions, 
 	p := &planner{cfg: cfg, preset: preset, params: bp, prof: prof, mpc: mc, strat: strat, he: he, twoParty: pr.twoParty,
 		shared: pr.memo, prefills: map[int]*prefillPlan{}, linSteps: map[[2]int]*linearStep{}, costs: map[costKey]cost.Cost{}, stepCosts: map[costKey][]kindCost{}}
 	p.roundSeconds = prof.RoundSeconds()
-	if err := co.check(); err != nil {
-		return nil, err
+	p.keepsCache = def.keepsCache()
+	if p.keepsCache {
+		if err := co.check(); err != nil {
+			return nil, err
+		}
+		p.layout = co.Layout
 	}
-	p.layout = co.Layout
-	if p.keepsCache = def.keepsCache(); p.keepsCache && co.Layout == FeatureLayout {
+	if p.keepsCache && co.Layout == FeatureLayout {
 		if err := p.planFeature(maxContext); err != nil {
 			return nil, err
 		}
@@ -150,6 +154,10 @@ func (p *planner) planFeature(maxContext int) error {
 	c := p.cfg
 	sh := exec.AttentionShape{Heads: c.NumHeads, KVHeads: c.NumKVHeads, HeadDim: headsOf(c).stride, Context: maxContext}
 	classes := exec.MaxFeatureClasses(p.params.MaxSlots(), sh.Heads, sh.HeadDim)
+	if classes == 0 {
+		return fmt.Errorf("sim: the feature-major cache of %s at %s: a slot row of %d holds fewer than the %d positions of %d heads (in %d lanes) it needs; use the token layout or a larger ring",
+			c.Name, p.preset.Name, p.params.MaxSlots()/2, sh.HeadDim, sh.Heads, 1<<bits.Len(uint(sh.Heads-1)))
+	}
 	var err error
 	if p.fscores, err = p.he.FeatureScores(sh, classes); err == nil {
 		p.fvalues, err = p.he.FeatureValues(sh, classes)
@@ -209,11 +217,12 @@ func (p *planner) memo(k costKey, f func() cost.Cost) cost.Cost {
 // Prefill (m new tokens at position 0: the prompt, and every step of
 // Recompute) runs the matrix-matrix kernels exec.PrefillScores and
 // exec.PrefillValues on the m keys and values, uploaded by the client in
-// the prefill layout. With Cryptogen the layer's cache is then built in
-// the decode layout by kv (Cache.Switch). Decode (one new token at
-// position p > 0, Cryptogen) appends the token to the kv cache and runs
-// the matrix-vector kernels exec.DecodeScores and exec.DecodeValues over
-// the p+1 cached tokens.
+// the prefill layout. With Cryptogen the layer's cache is then built by kv
+// (FeatureCache.Switch; Cache.Switch for the token layout). Decode (one
+// new token at position p > 0, Cryptogen) appends the token to the kv
+// cache and runs exec.FeatureScores and exec.FeatureValues (with the
+// token layout, the matrix-vector kernels exec.DecodeScores and
+// exec.DecodeValues) over the p+1 cached tokens.
 
 // prefillPlan is the attention of a prompt of m tokens.
 type prefillPlan struct {

@@ -15,10 +15,11 @@ import (
 // Attention runs the attention of the rows of q against the layer's keys
 // and values: a pass from position 0 (the prompt, or a Recompute step) runs
 // the prefill kernels on the new keys and values and, with Cryptogen,
-// builds the layer's cache in the decode layout (kv.Cache.Switch); one new
-// token at position p > 0 is appended to the cache (kv.Cache.Append or
-// AppendSource, with the policy's refreshes) and attends over the p+1
-// cached tokens with the decode kernels.
+// builds the layer's cache in the decode layout (kv.FeatureCache.Switch,
+// or kv.Cache.Switch with the token layout); one new token at position
+// p > 0 is appended to the cache (kv.FeatureCache.Append; with the token
+// layout kv.Cache.Append or AppendSource, with the policy's refreshes) and
+// attends over the p+1 cached tokens with the decode kernels.
 func (r *Runner) Attention(layer int, qv, kval, vv Value) (Value, error) {
 	q, err := r.asShares(qv)
 	if err != nil {

@@ -86,6 +86,13 @@ func TestSessionFlooding(t *testing.T) {
 		{"gpt2-small-heads/homomorphic/lazy0", random(gpt2Small), "bgv-test-insecure", Cryptogen, hom, 40, 8, false},
 		{"llama-gqa/client/never", random(llama), "bgv-test-insecure", Cryptogen, client, 30, 40, false},
 		{"llama-gqa/recompute", random(llama), "bgv-test-insecure", Recompute, client, 30, 3, false},
+		// The feature-major cache (the default): fresh ciphertexts only,
+		// across groups (32 stories260K tokens per group at this preset),
+		// wider heads, grouped-query attention, and the secure preset.
+		{"stories260K/feature", stories, "bgv-test-insecure", Cryptogen, CacheOptions{}, 1, 70, false},
+		{"gpt2-small-heads/feature", random(gpt2Small), "bgv-test-insecure", Cryptogen, CacheOptions{}, 40, 24, false},
+		{"llama-gqa/feature", random(llama), "bgv-test-insecure", Cryptogen, CacheOptions{}, 30, 40, false},
+		{"stories260K/feature", stories, "bgv-n14", Cryptogen, CacheOptions{}, 8, 4, false},
 		// The long audits: contexts up to 512 (the measurement,
 		// rerun) and GPT-2's attention at 1024, most telling first.
 		{"stories260K/client/never", stories, "bgv-n14", Cryptogen, client, 1, 511, true},
@@ -96,6 +103,7 @@ func TestSessionFlooding(t *testing.T) {
 		{"gpt2-shaped/client/never", random(gpt2), "bgv-test-insecure", Cryptogen, client, 400, 624, true},
 		{"stories260K/homomorphic/lazy0", stories, "bgv-n14", Cryptogen, hom, 256, 256, true},
 		{"stories260K/client/never", stories, "bgv-test-insecure", Cryptogen, client, 1, 511, true},
+		{"stories260K/feature", stories, "bgv-n14", Cryptogen, CacheOptions{}, 1, 511, true},
 	}
 	for _, c := range cases {
 		if c.long && !*sessionLong || testing.Short() && c.preset == "bgv-n14" {

@@ -17,17 +17,17 @@ type kindCost struct {
 // prefillAttnStep is the attention of a pass of m tokens from position 0
 // (the prompt, and every step of Recompute), in one layer: the client's
 // upload of its shares of the keys and values in the prefill layout (and,
-// with the cache, in kv's switch layout for the switch), the score
-// kernel with the truncation of the causal scores, the causal softmax of
-// every head, the value kernel with its truncation. The switch of the
-// layer's keys and values into the cache (kv.Cache.Switch) is the cache's
-// own step.
+// with the token-major cache, in kv's switch layout for the switch), the
+// score kernel with the truncation of the causal scores, the causal
+// softmax of every head, the value kernel with its truncation. Building
+// the layer's cache from its keys and values (kv.FeatureCache.Switch,
+// kv.Cache.Switch) is the cache's own step.
 type prefillAttnStep struct {
 	pp                       *prefillPlan
 	heads                    int
 	scoresTrunc, valuesTrunc truncStep
 	softmax                  unaryStep
-	switchUp                 bool // upload for the switch too (the strategy keeps a cache)
+	switchUp                 bool // upload for the switch too (the strategy keeps a token-major cache)
 }
 
 func (p *planner) prefillAttnStep(m int) (prefillAttnStep, error) {

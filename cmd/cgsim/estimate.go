@@ -110,7 +110,7 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 	if tokenFlags && !c.IsSet("layout") {
 		p.cache.Layout = sim.TokenLayout // --append and --refresh are the token layout's
 	}
-	if p.cache.Layout == sim.FeatureLayout && tokenFlags {
+	if p.cache.Layout == sim.FeatureLayout && tokenFlags && p.strategy.KeepsCache() {
 		return p, fmt.Errorf("--append, --refresh and --refresh-threshold are the token layout's: a feature-major cache is re-encrypted by the client and never refreshed")
 	}
 	if p.cache.Append, err = sim.ParseAppend(c.String("append")); err != nil {

@@ -118,6 +118,11 @@ func TestErrors(t *testing.T) {
 		{"negative threshold", []string{"estimate", "--refresh-threshold", "-3"}, "refresh-threshold"},
 		{"threshold with eager", []string{"estimate", "--refresh", "eager", "--refresh-threshold", "3"}, "eager"},
 		{"homomorphic at n13", []string{"estimate", "--params", "bgv-n13", "--append", "homomorphic", "--prompt", "8", "--gen", "2"}, "homomorphic"},
+		{"unknown layout", []string{"estimate", "--layout", "diagonal"}, "--layout"},
+		{"feature layout with an append method", []string{"estimate", "--layout", "feature", "--append", "client"}, "token layout"},
+		{"feature layout with a refresh policy", []string{"estimate", "--layout", "feature", "--refresh-threshold", "8"}, "token layout"},
+		{"tune takes no layout", []string{"tune", "refresh", "--layout", "token"}, "layout"},
+		{"heads too wide for the feature layout", []string{"estimate", "--model", "llama3-8b", "--params", "bgv-test-insecure", "--allow-insecure", "--prompt", "8", "--gen", "2"}, "token layout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

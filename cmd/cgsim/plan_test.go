@@ -127,6 +127,9 @@ func TestTuneRefresh(t *testing.T) {
 			bestToken = i
 		}
 	}
+	if bestToken < 0 {
+		t.Fatalf("no valid token-major configuration:\n%s", out)
+	}
 	if b := rep.Points[bestToken]; b.Append != "client-encrypt" || b.Total["refreshes"].(float64) != 0 {
 		t.Errorf("best token-major configuration %+v", b)
 	}
