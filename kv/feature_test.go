@@ -11,30 +11,44 @@ import (
 )
 
 // TestFeatureCache: a feature-major cache filled by a prompt's switch and
-// token appends across a group boundary serves the feature kernels exact
-// scores and outputs at every context, and the switch's and appends'
-// counters and the memory recorded are their estimates. Shapes: stories260K's
-// (grouped-query, 8 heads of 8) and smallShape, with the most classes the
-// slots allow and with one class (the most diagonals).
+// token appends serves the feature kernels exact scores and outputs at
+// the contexts the kernels issue names (1, 7, B-1, B, B+1 and 200, B the
+// tokens of a group), and the switch's and appends' counters and the
+// memory recorded are their estimates. From a one-token prompt, appends
+// to B+1 tokens (and 200); from a prompt of two groups and a token, two
+// appends. Shapes: stories260K's attention on two layers (grouped-query,
+// 8 heads over 4 of 8), smallShape (4 over 2 of 16) and multi-query
+// attention (4 heads over 1 of 16), with the most classes the slots allow
+// and with one class (the most diagonals).
 func TestFeatureCache(t *testing.T) {
 	preset := hetest.Presets()[0]
 	pl := planner(t, preset)
-	for _, sh := range []shape{storiesShape, smallShape} {
+	stories2 := storiesShape
+	stories2.layers = 2
+	mqa := shape{layers: 1, heads: 4, kvHeads: 1, headDim: 16}
+	for _, sh := range []shape{stories2, smallShape, mqa} {
 		top := exec.MaxFeatureClasses(pl.Params.MaxSlots(), sh.heads, sh.headDim)
 		for _, classes := range []int{top, 1} {
-			t.Run(fmt.Sprintf("%dx%d/%d-classes", sh.heads, sh.headDim, classes), func(t *testing.T) {
-				lay, err := exec.NewFeatureLayout(pl.Params.MaxSlots(), sh.heads, sh.kvHeads, sh.headDim, classes)
-				if err != nil {
-					t.Fatal(err)
-				}
-				T := lay.TokensPerCt()
-				checkFeatureCache(t, pl, sh, classes, T-2, T+2)
+			lay, err := exec.NewFeatureLayout(pl.Params.MaxSlots(), sh.heads, sh.kvHeads, sh.headDim, classes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			B := lay.TokensPerCt()
+			name := fmt.Sprintf("%dx%d-over-%d/%d-classes", sh.heads, sh.headDim, sh.kvHeads, classes)
+			t.Run(name+"/appends", func(t *testing.T) {
+				checkFeatureCache(t, pl, sh, classes, 1, max(B+1, 200), []int{1, 7, B - 1, B, B + 1, 200})
+			})
+			t.Run(name+"/two-groups-prompt", func(t *testing.T) {
+				checkFeatureCache(t, pl, sh, classes, 2*B+1, 2*B+3, []int{2*B + 1, 2*B + 2, 2*B + 3})
 			})
 		}
 	}
 }
 
-func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt, total int) {
+// checkFeatureCache switches a prompt of prompt tokens into a cache
+// planned for total, appends tokens up to total, runs both kernels at the
+// contexts of at (and at the end) and checks every count.
+func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt, total int, at []int) {
 	ash := exec.AttentionShape{Heads: sh.heads, KVHeads: sh.kvHeads, HeadDim: sh.headDim, Context: total}
 	sc, err := pl.FeatureScores(ash, classes)
 	if err != nil {
@@ -71,7 +85,7 @@ func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt,
 		check("switch", tally.Cost(), cfg.EstimateSwitch(prompt).Add(cfg.Boundary(layer, 0, prompt)))
 	}
 	for p := prompt; ; p++ {
-		for layer := 0; layer < sh.layers; layer++ {
+		for layer := 0; layer < sh.layers && (p == total || slices.Contains(at, p)); layer++ {
 			keys, kC, kS, err := c.KernelInputs(layer, 0)
 			if err != nil {
 				t.Fatal(err)
