@@ -104,9 +104,17 @@ func decodeAttentionPrep(t testing.TB, s *exec.Session, prep *cost.Tally, c *Cac
 
 func checkAttention(t testing.TB, cfg Config, pk plainKV, n int, q, w, scores, out []uint64) {
 	t.Helper()
-	tm := cfg.Params.PlaintextModulus()
-	kv, G, d := cfg.KVDim(), cfg.Heads/cfg.KVHeads, cfg.HeadDim
-	for h := 0; h < cfg.Heads; h++ {
+	sh := shape{layers: cfg.Layers, heads: cfg.Heads, kvHeads: cfg.KVHeads, headDim: cfg.HeadDim}
+	checkAttentionOf(t, sh, cfg.Params.PlaintextModulus(), pk, n, q, w, scores, out)
+}
+
+// checkAttentionOf checks the scores (Heads x n) of the query q and the
+// outputs (Heads x HeadDim) of the weights w over the first n tokens of pk
+// against the plaintext, modulo tm.
+func checkAttentionOf(t testing.TB, sh shape, tm uint64, pk plainKV, n int, q, w, scores, out []uint64) {
+	t.Helper()
+	kv, G, d := sh.kvHeads*sh.headDim, sh.heads/sh.kvHeads, sh.headDim
+	for h := 0; h < sh.heads; h++ {
 		for j := 0; j < n; j++ {
 			var want uint64
 			for e := 0; e < d; e++ {
