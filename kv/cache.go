@@ -73,16 +73,24 @@ func (c *Cache) Ciphertexts(layer, kind int) []*rlwe.Ciphertext { return c.layer
 // (marshalled size), the server's shares as 8-byte words, and the keys
 // (Config.KeyBytes).
 func (c *Cache) Memory() int64 {
-	var b int64
+	b := c.cfg.KeyBytes
 	for _, l := range c.layers {
-		for k := range l.cts {
-			for _, ct := range l.cts[k] {
-				b += int64(ct.BinarySize())
-			}
-			b += int64(len(l.shares[k])) * 8
-		}
+		b += residentBytes(l.cts, l.shares)
 	}
-	return b + c.cfg.KeyBytes
+	return b
+}
+
+// residentBytes is the memory of one layer's ciphertexts of both kinds
+// (marshalled size) and the server's shares as 8-byte words.
+func residentBytes(cts [2][]*rlwe.Ciphertext, shares [2][]uint64) int64 {
+	var b int64
+	for k := range cts {
+		for _, ct := range cts[k] {
+			b += int64(ct.BinarySize())
+		}
+		b += int64(len(shares[k])) * 8
+	}
+	return b
 }
 
 func (c *Cache) levelsLost() int64 {

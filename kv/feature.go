@@ -2,6 +2,7 @@ package kv
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
@@ -169,12 +170,7 @@ func (c *FeatureCache) Len(layer int) int {
 func (c *FeatureCache) Memory() int64 {
 	var b int64
 	for _, l := range c.server {
-		for k := range l.cts {
-			for _, ct := range l.cts[k] {
-				b += int64(ct.BinarySize())
-			}
-			b += int64(len(l.shares[k])) * 8
-		}
+		b += residentBytes(l.cts, l.shares)
 	}
 	return b
 }
@@ -279,7 +275,7 @@ func (c *FeatureCache) encrypt(s *exec.Session, tally *cost.Tally, rows [2][]uin
 	vecs := [2][][]uint64{c.cfg.vectors(kindK, rows[kindK]), c.cfg.vectors(kindV, rows[kindV])}
 	ups := c.cfg.uploads(len(vecs[kindK]))
 	if len(ups) == 1 {
-		x := exec.Shared{C: flatVectors(append(vecs[kindK], vecs[kindV]...))}
+		x := exec.Shared{C: slices.Concat(append(vecs[kindK], vecs[kindV]...)...)}
 		cts, err := ups[0].Run(s, tally, x)
 		if err != nil {
 			return out, err
@@ -289,22 +285,13 @@ func (c *FeatureCache) encrypt(s *exec.Session, tally *cost.Tally, rows [2][]uin
 		return out, nil
 	}
 	for kind, up := range ups {
-		cts, err := up.Run(s, tally, exec.Shared{C: flatVectors(vecs[kind])})
+		cts, err := up.Run(s, tally, exec.Shared{C: slices.Concat(vecs[kind]...)})
 		if err != nil {
 			return out, err
 		}
 		out[kind] = cts
 	}
 	return out, nil
-}
-
-// flatVectors concatenates slot vectors.
-func flatVectors(vs [][]uint64) []uint64 {
-	var out []uint64
-	for _, v := range vs {
-		out = append(out, v...)
-	}
-	return out
 }
 
 // KernelInputs is what a decode kernel over layer reads for kind (0: the

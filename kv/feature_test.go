@@ -49,19 +49,7 @@ func TestFeatureCache(t *testing.T) {
 // planned for total, appends tokens up to total, runs both kernels at the
 // contexts of at (and at the end) and checks every count.
 func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt, total int, at []int) {
-	ash := exec.AttentionShape{Heads: sh.heads, KVHeads: sh.kvHeads, HeadDim: sh.headDim, Context: total}
-	sc, err := pl.FeatureScores(ash, classes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vk, err := pl.FeatureValues(ash, classes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := NewFeatureConfig(sh.layers, sc, vk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, sc, vk := featureConfig(t, pl, sh, classes, total)
 	s, err := exec.NewSession(cfg.Params, sc, vk)
 	if err != nil {
 		t.Fatal(err)
@@ -142,20 +130,8 @@ func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt,
 // shares of its tokens), per token.
 func TestFeatureBytesPerToken(t *testing.T) {
 	pl := planner(t, hetest.Presets()[0])
-	sh := exec.AttentionShape{Heads: storiesShape.heads, KVHeads: storiesShape.kvHeads, HeadDim: storiesShape.headDim, Context: 200}
-	classes := exec.MaxFeatureClasses(pl.Params.MaxSlots(), sh.Heads, sh.HeadDim)
-	sc, err := pl.FeatureScores(sh, classes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vk, err := pl.FeatureValues(sh, classes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := NewFeatureConfig(storiesShape.layers, sc, vk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	classes := exec.MaxFeatureClasses(pl.Params.MaxSlots(), storiesShape.heads, storiesShape.headDim)
+	cfg, _, _ := featureConfig(t, pl, storiesShape, classes, 200)
 	T := cfg.Layout.TokensPerCt()
 	got := float64(int64(cfg.Layers)*(cfg.Memory(3*T)-cfg.Memory(2*T))) / float64(T)
 	if got != cfg.BytesPerToken() {
@@ -163,5 +139,78 @@ func TestFeatureBytesPerToken(t *testing.T) {
 	}
 	if cfg.Memory(2*T+1) <= cfg.Memory(2*T) || cfg.Memory(1) <= 0 {
 		t.Error("a token into a new group adds no ciphertext")
+	}
+}
+
+// featureConfig plans the feature kernels of sh with classes classes for
+// contexts up to maxContext, and their cache.
+func featureConfig(t *testing.T, pl exec.Planner, sh shape, classes, maxContext int) (FeatureConfig, *exec.FeatureScores, *exec.FeatureValues) {
+	t.Helper()
+	ash := exec.AttentionShape{Heads: sh.heads, KVHeads: sh.kvHeads, HeadDim: sh.headDim, Context: maxContext}
+	sc, err := pl.FeatureScores(ash, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vk, err := pl.FeatureValues(ash, classes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := NewFeatureConfig(sh.layers, sc, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, sc, vk
+}
+
+// TestFeatureUploadsAtTwoLevels: a cache whose keys and values are read at
+// different levels uploads them in two flights (no built-in model's
+// kernels plan them so today); the switch's and appends' counters are
+// still their estimates, and the ciphertexts sit at their kind's level.
+func TestFeatureUploadsAtTwoLevels(t *testing.T) {
+	pl := planner(t, hetest.Presets()[0])
+	sh := smallShape
+	classes := exec.MaxFeatureClasses(pl.Params.MaxSlots(), sh.heads, sh.headDim)
+	cfg, sc, vk := featureConfig(t, pl, sh, classes, 40)
+	if cfg.Level[kindV] == 0 {
+		t.Fatalf("the values kernel is at level 0: no lower level to test")
+	}
+	cfg.Level[kindV]--
+	if n := len(cfg.uploads(1)); n != 2 {
+		t.Fatalf("%d uploads, want 2", n)
+	}
+	s, err := exec.NewSession(cfg.Params, sc, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c := NewFeatureCache(cfg)
+	tm := cfg.Params.PlaintextModulus()
+	kv := cfg.KVDim()
+	check := func(what string, got, want cost.Cost) {
+		t.Helper()
+		if d := cost.CounterDiff(got, want); len(d) > 0 {
+			t.Errorf("%s: run and estimate differ: %v", what, d)
+		}
+	}
+	tally := cost.NewTally(cfg.Profile)
+	if err := c.Switch(s, tally, 0, share(t, hetest.RandVec(tm, 30*kv), tm), share(t, hetest.RandVec(tm, 30*kv), tm)); err != nil {
+		t.Fatal(err)
+	}
+	check("switch", tally.Cost(), cfg.EstimateSwitch(30).Add(cfg.Boundary(0, 0, 30)))
+	tally = cost.NewTally(cfg.Profile)
+	if err := c.Append(s, tally, 0, share(t, hetest.RandVec(tm, kv), tm), share(t, hetest.RandVec(tm, kv), tm)); err != nil {
+		t.Fatal(err)
+	}
+	check("append", tally.Cost(), cfg.EstimateAppend().Add(cfg.Boundary(0, 30, 31)))
+	for kind := range 2 {
+		cts, _, _, err := c.KernelInputs(0, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ct := range cts {
+			if ct.Level() != cfg.Level[kind] {
+				t.Fatalf("a %s ciphertext at level %d, want %d", kindName(kind), ct.Level(), cfg.Level[kind])
+			}
+		}
 	}
 }
