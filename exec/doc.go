@@ -165,16 +165,49 @@
 // calls [Linear.RunEncoded], priced by [Linear.EstimateEncoded]: Run's
 // cost without the diagonals' layout and encodes.
 //
-// [NewLinear] chooses b, g and T minimizing the estimated time (compute
-// plus a LAN transfer) under the profile. Rotation lower bound
-// ([Linear.RotationLowerBound]): every output slot depends on In/K input
-// slots of one ciphertext, and a circuit of additions, plaintext products
-// and r rotations makes a slot depend on at most 2^r slots (a dependency
-// path is a subset of the rotations), so at least ceil(log2(In/K))
-// rotations per token group. The small stories260K layers meet it (64x64
-// decode: 6 = log2 64); for large matrices the planner trades rotations
-// for fewer products (GPT-2 768x768 decode at log N 13: 25 rotations, bound
-// 10, 128 products where the bound-meeting packing needs 768).
+// A second family, the coefficient packing ([Linear.Domain] is
+// [Coefficients]), needs no rotation at all: the messages are the
+// coefficients of the plaintext polynomial, and a ciphertext-plaintext
+// product is a product of polynomials modulo X^N + 1. The input is cut in
+// K chunks of n = ceil(In/K) features; input ciphertext (group, chunk k)
+// holds feature k·n + c of its token τ < T at coefficient τ·n + c; the
+// weight polynomial of output ciphertext o and chunk k holds
+// W[o·b + r][k·n + c] at coefficient r·T·n + n - 1 - c, with
+// b = floor(N/(T·n)) output rows per ciphertext. In the product, the
+// coefficient (r·T + τ)·n + n - 1 collects exactly Σ_c W[row][k·n + c]·x[c]
+// of token τ and row o·b + r: every other pair of terms lands elsewhere in
+// the same block of n coefficients or at most n - 2 into the next, and
+// b·T·n <= N keeps the negacyclic wrap below coefficient n - 1. The
+// chunks' products add up. The other coefficients carry partial sums of
+// W and x: the uniform mask over all N coefficients hides them, as it
+// hides the unused slots of the slot packing. With G token groups and
+// O = ceil(Out/b):
+//
+//	ct-pt products  G·O·K              encodes (weights)  O·K
+//	rotations       0
+//	ciphertexts     G·K up, G·O down
+//
+// The products stay about Out·In·T/N whatever K; more chunks trade input
+// ciphertexts for fewer outputs. Small layers win most (stories260K's 64x64
+// decode: one product, no rotation, where the slot packing needs 6);
+// wide ones return many sparse ciphertexts. The noise is the slot
+// packing's without its key switches. A received ciphertext says its
+// domain in its metadata, and each party refuses one in the other domain
+// (a coefficient encode skips the slot transform that the profile's
+// encode is measured with: such encodes are priced a little high).
+//
+// [NewLinear] chooses the family, b, g and T (K, T) minimizing the
+// estimated time (compute plus a LAN transfer) under the profile;
+// [Planner.LinearEncodedOnce] does so for weights encoded once.
+//
+// Rotation lower bound of a slot packing ([Linear.RotationLowerBound]):
+// every output slot depends on In/K input slots of one ciphertext, and a
+// circuit of additions, slot-wise plaintext products and r rotations makes
+// a slot depend on at most 2^r slots (a dependency path is a subset of the
+// rotations), so at least ceil(log2(In/K)) rotations per token group. The
+// small layers meet it (64x64 decode: 6 = log2 64); for large matrices the
+// planner trades rotations for fewer products. The bound does not hold
+// for the coefficient packing, whose products are not slot-wise.
 //
 // # Attention kernels (ARCC)
 //
@@ -329,93 +362,10 @@
 // case: the median wall time of its b.N Runs (client and server in one
 // process, no network; after at least a quarter of a second of warm-up and
 // a garbage collection) against the Estimate's compute seconds, priced
-// with the embedded profiles (calibrated on the same 2-core machine).
-// Counters always agree exactly. Seconds, two consecutive runs of
-// go test -run xxx -bench Primitives -benchtime 10x ./exec/ on the 2-core
-// reference machine (linux/amd64, AMD EPYC), nothing else running, profiles
-// re-calibrated the same hour; dev is est/measured - 1:
+// with the embedded profiles. Counters always agree exactly; the seconds
+// depend on the machine and its load (the README quotes measured rows):
 //
-//	preset   primitive                                  est s run 1 s   dev   run 2 s   dev
-//	bgv-n13  C2S                                       0.0026  0.0024   +5%    0.0034  -25%
-//	bgv-n13  C2S+H2S                                   0.0076  0.0079   -4%    0.0109  -30%
-//	bgv-n13  Linear/stories260K-dxd/64x64/m=1          0.0261  0.0270   -3%    0.0266   -2%
-//	bgv-n13  Linear/stories260K-hiddenxd/172x64/m=1    0.0266  0.0286   -7%    0.0380  -30%
-//	bgv-n13  Linear/stories260K-dxhidden/64x172/m=1    0.0325  0.0329   -1%    0.0334   -3%
-//	bgv-n13  Linear/stories260K-vocabxd/512x64/m=1     0.0273  0.0277   -1%    0.0287   -5%
-//	bgv-n13  Linear/stories260K-dxd/64x64/m=16         0.0295  0.0305   -3%    0.0302   -2%
-//	bgv-n13  Linear/gpt2-dxd/768x768/m=1               0.1289  0.1353   -5%    0.1308   -1%
-//	bgv-n13  Linear/gpt2-hiddenxd/3072x768/m=1         0.3247  0.3421   -5%    0.3472   -6%
-//	bgv-n13  Linear/gpt2-dxhidden/768x3072/m=1         0.3425  0.3604   -5%    0.3749   -9%
-//	bgv-n13  Linear/gpt2-dxd/768x768/m=8               0.4733  0.4976   -5%    0.5185   -9%
-//	bgv-n13  DecodeScores/stories260K/ctx=256          0.0400  0.0495  -19%    0.0406   -2%
-//	bgv-n13  DecodeValues/stories260K/ctx=256          0.0696  0.0704   -1%    0.0695   +0%
-//	bgv-n13  DecodeScores/gpt2/ctx=128                 0.4274  0.4416   -3%    0.4306   -1%
-//	bgv-n13  DecodeValues/gpt2/ctx=128                 0.1123  0.1093   +3%    0.1110   +1%
-//	bgv-n13  PrefillScores/stories260K/m=32            0.1584  0.1603   -1%    0.1582   +0%
-//	bgv-n13  PrefillValues/stories260K/m=32            0.1880  0.1899   -1%    0.1957   -4%
-//	bgv-n13  PrefillScores/gpt2/m=8                    0.2295  0.2289   +0%    0.2683  -14%
-//	bgv-n13  PrefillValues/gpt2/m=8                    0.1376  0.1386   -1%    0.1736  -21%
-//	bgv-n13  Embedding/stories260K                     0.0362  0.0359   +1%    0.0502  -28%
-//	bgv-n14  C2S                                       0.0094  0.0089   +6%    0.0122  -23%
-//	bgv-n14  C2S+H2S                                   0.0317  0.0338   -6%    0.0349   -9%
-//	bgv-n14  Linear/stories260K-dxd/64x64/m=1          0.0779  0.0778   +0%    0.0801   -3%
-//	bgv-n14  Linear/stories260K-hiddenxd/172x64/m=1    0.0779  0.0777   +0%    0.0947  -18%
-//	bgv-n14  Linear/stories260K-dxhidden/64x172/m=1    0.0963  0.0966   -0%    0.1076  -11%
-//	bgv-n14  Linear/stories260K-vocabxd/512x64/m=1     0.0793  0.0788   +1%    0.0798   -1%
-//	bgv-n14  Linear/stories260K-dxd/64x64/m=16         0.0803  0.0807   -1%    0.0812   -1%
-//	bgv-n14  Linear/gpt2-dxd/768x768/m=1               0.2363  0.2345   +1%    0.2420   -2%
-//	bgv-n14  Linear/gpt2-hiddenxd/3072x768/m=1         0.5756  0.5825   -1%    0.6095   -6%
-//	bgv-n14  Linear/gpt2-dxhidden/768x3072/m=1         0.6032  0.6313   -4%    0.6084   -1%
-//	bgv-n14  Linear/gpt2-dxd/768x768/m=8               0.8696  0.9222   -6%    0.8769   -1%
-//	bgv-n14  DecodeScores/stories260K/ctx=256          0.1183  0.1640  -28%    0.1182   +0%
-//	bgv-n14  DecodeValues/stories260K/ctx=256          0.2282  0.2409   -5%    0.2444   -7%
-//	bgv-n14  DecodeScores/gpt2/ctx=128                 0.6514  0.6957   -6%    0.6537   -0%
-//	bgv-n14  DecodeValues/gpt2/ctx=128                 0.1904  0.1979   -4%    0.1862   +2%
-//	bgv-n14  PrefillScores/stories260K/m=32            0.2354  0.2372   -1%    0.2345   +0%
-//	bgv-n14  PrefillValues/stories260K/m=32            0.2903  0.2864   +1%    0.2833   +2%
-//	bgv-n14  PrefillScores/gpt2/m=8                    0.3452  0.3386   +2%    0.3395   +2%
-//	bgv-n14  PrefillValues/gpt2/m=8                    0.2079  0.2219   -6%    0.2059   +1%
-//	bgv-n14  Embedding/stories260K                     0.1068  0.1086   -2%    0.1075   -1%
-//
-// The machine is a shared virtual one: a disturbance lasting a few
-// seconds slows every Run of the case it lands on, and the case reads
-// 11-30% low in that run and within 7% in the other (in run 2 the first
-// cases of each preset, the 172x64 and 64x172 layers, the GPT-2 prefill
-// kernels and Embedding at log N 13; in run 1 DecodeScores for
-// stories260K). Rows that agree between the two runs are within 9%. The
-// millisecond cases (C2S, C2S+H2S) need more Runs than 10 to settle:
-// with -benchtime 100x they read -3% (bgv-n13 C2S+H2S) and -3% (bgv-n14).
-//
-// What used to make the estimate low (linear layers 12-32% at log N 13,
-// 10-26% at log N 14, Embedding -30%, C2S+H2S -21%):
-//
-//   - the profile's encode was measured on an unbatched plaintext
-//     (rlwe.NewPlaintext), which skips the slot transform (an inverse NTT
-//     modulo t) that every primitive's encode (bgv.NewPlaintext) and
-//     decode do: encodes were priced 20-50% low (90% at level 0). A
-//     linear layer encodes one diagonal per product (GPT-2 768x3072 at
-//     log N 14: 256 encodes, a third of its time), and every C2S and H2S
-//     encodes. Calibration now encodes a batched plaintext.
-//   - a hoisted rotation was priced at 1/8 of a decomposition plus its key
-//     switch (calibrated with 8 rotations per decomposition), whatever the
-//     number of baby steps: 1 for the small layers (priced at less than
-//     half a rotation), 31 for GPT-2 (overpriced by 15%). The profile's
-//     hoisted_rotation is now the marginal rotation of a batch (the
-//     batch's time less its decomposition's, over 8) and the first
-//     rotation of each batch, which pays the decomposition, is counted
-//     and priced as a rotation (hoistedCost).
-//   - each Run allocated a fresh N-slot vector per diagonal and fresh
-//     ciphertexts per giant step, baby step and fold: it now reuses one
-//     diagonal vector and its work ciphertexts (only its outputs are
-//     fresh).
-//   - the table itself: it printed the row of the testing package's first
-//     b.N = 1 run (the median of one Run right after key generation) as
-//     well as the row of the requested count, and one warm-up Run left
-//     the heap growing during the first timed Runs.
-//
-// Serialization (marshalling is timed alone; a Run also frames, copies
-// and checks) is priced at or above what a Run measures, and its
-// calibration is the noisiest entry of a profile (large fresh buffers).
+//	CGSIM_BENCH_TABLE=1 go test -run xxx -bench Primitives -benchtime 10x ./exec/
 //
 // # Concurrency
 //

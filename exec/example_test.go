@@ -38,11 +38,11 @@ func ExampleLinear() {
 	}
 	fmt.Println("W x =", y.Reveal(t))
 	fmt.Println("Run counters equal Estimate's:", len(cost.CounterDiff(tally.Cost(), l.Estimate())) == 0)
-	fmt.Println("rotations:", l.RotationCount(), "lower bound:", l.RotationLowerBound())
+	fmt.Println("message in the", l.Domain(), "- rotations:", l.RotationCount())
 	// Output:
 	// W x = [7 16]
 	// Run counters equal Estimate's: true
-	// rotations: 2 lower bound: 2
+	// message in the coefficients - rotations: 0
 }
 
 // The feature-major decode kernels of one GPT-2 layer over 128 cached

@@ -81,14 +81,26 @@ type Linear struct {
 
 // NewLinear plans a linear layer of shape out x in over m tokens. Decode
 // needs m = 1. The packing (rows per block, baby steps, tokens per
-// ciphertext) is the one with the smallest estimated time under prof
-// (compute plus a LAN transfer), among all those the slots allow.
+// ciphertext, or a coefficient packing) is the one with the smallest
+// estimated time under prof (compute plus a LAN transfer; a Planner's
+// Network chooses another link), among all those the ring allows.
 func NewLinear(p bgv.Parameters, prof *cost.Profile, out, in, m int, enc Encoding) (*Linear, error) {
 	return planned(p, prof, func(pl Planner) (*Linear, error) { return pl.Linear(out, in, m, enc) })
 }
 
 // Linear is the checked constructor of a linear layer (see NewLinear).
 func (pln Planner) Linear(out, in, m int, enc Encoding) (*Linear, error) {
+	return pln.linear(out, in, m, enc, false)
+}
+
+// LinearEncodedOnce is Linear for a server that encodes the weights once
+// (EncodeWeights, then RunEncoded every call): the packing search prices
+// EstimateEncoded, not Estimate.
+func (pln Planner) LinearEncodedOnce(out, in, m int, enc Encoding) (*Linear, error) {
+	return pln.linear(out, in, m, enc, true)
+}
+
+func (pln Planner) linear(out, in, m int, enc Encoding, once bool) (*Linear, error) {
 	if err := pln.Check(); err != nil {
 		return nil, err
 	}
@@ -102,19 +114,26 @@ func (pln Planner) Linear(out, in, m int, enc Encoding) (*Linear, error) {
 	if enc != Decode && enc != Prefill {
 		return nil, fmt.Errorf("exec: unknown encoding %v", enc)
 	}
-	n := nextPow2(in)
-	if row := p.MaxSlots() / 2; n > row {
-		n = row
-	}
-	chunks := ceilDiv(in, n)
+	n, chunks := slotLanes(p, in)
 	l := &Linear{Params: p, Profile: prof, Out: out, In: in, Tokens: m, Encoding: enc}
 	byBaby := pln.linearLevels(n * chunks)
-	if byBaby[0].err != nil {
+	pk, ok := l.cheapest(n, chunks, byBaby, pln.NoiseModel(), once, pln.network())
+	if !ok {
+		if byBaby[0].err == nil {
+			return nil, fmt.Errorf("exec: linear layer %dx%d: no packing fits the noise", out, in)
+		}
 		return nil, fmt.Errorf("exec: linear layer %dx%d: %w", out, in, byBaby[0].err)
 	}
-	l.pack = l.cheapest(n, chunks, byBaby)
+	l.pack = pk
 	l.cores = pln.cores() // the packing was chosen on one core: plans do not depend on cores
 	return l, nil
+}
+
+// slotLanes is the lane width n of a slot packing of In inputs (In padded
+// to a power of two, at most a slot row) and its input chunks.
+func slotLanes(p bgv.Parameters, in int) (n, chunks int) {
+	n = min(nextPow2(in), p.MaxSlots()/2)
+	return n, ceilDiv(in, n)
 }
 
 // tokenChoices are the numbers of tokens per ciphertext worth trying:
@@ -176,15 +195,26 @@ func (l *Linear) SendLevel() int { return l.pack.send.to }
 func (l *Linear) Noise() float64 { return l.pack.noise }
 
 func (l *Linear) String() string {
+	if l.pack.coeffs {
+		return fmt.Sprintf("linear %dx%d %s m=%d (coefficients: K=%d b=%d T=%d, %d in / %d out cts, levels %d->%d)",
+			l.Out, l.In, l.Encoding, l.Tokens, l.pack.chunks, l.pack.b, l.pack.tok, l.InputCiphertexts(), l.OutputCiphertexts(), l.pack.level, l.pack.send.to)
+	}
 	return fmt.Sprintf("linear %dx%d %s m=%d (b=%d g=%d T=%d, %d in / %d out cts, levels %d->%d)",
 		l.Out, l.In, l.Encoding, l.Tokens, l.pack.b, l.pack.g, l.pack.tok, l.InputCiphertexts(), l.OutputCiphertexts(), l.pack.level, l.pack.send.to)
 }
+
+// Domain is where the layer's messages lie: slots (rotations) or
+// coefficients (none).
+func (l *Linear) Domain() Domain { return l.pack.domain() }
 
 // Rotations lists the rotations of Run: baby steps h·L (0 < h < g), giant
 // steps j·g·L (0 < j < b/g) and folds s·L (s = b, 2b, ..., n/2), where L is
 // the lane stride.
 func (l *Linear) Rotations() []int {
 	pk := l.pack
+	if pk.coeffs {
+		return nil
+	}
 	L := pk.laneStride()
 	var r []int
 	for h := 1; h < pk.g; h++ {
@@ -202,6 +232,9 @@ func (l *Linear) Rotations() []int {
 // RotationCount is the number of rotations one Run performs.
 func (l *Linear) RotationCount() int64 {
 	pk := l.pack
+	if pk.coeffs {
+		return 0
+	}
 	perOut := int64(pk.b/pk.g-1) + int64(log2Int(pk.n/pk.b))
 	return int64(pk.groups) * (int64(pk.chunks*(pk.g-1)) + int64(pk.outs)*perOut)
 }
@@ -212,7 +245,12 @@ func (l *Linear) RotationCount() int64 {
 // 2^r input slots (a dependency path is a subset of the rotations), so at
 // least ceil(log2(In/K)) rotations are needed per token group whose input
 // is spread over K ciphertexts (K = 1 unless In exceeds a slot row).
+//
+// A coefficient packing has no slot circuit: its bound is 0.
 func (l *Linear) RotationLowerBound() int64 {
+	if l.pack.coeffs {
+		return 0
+	}
 	return int64(l.pack.groups) * int64(bits.Len(uint(ceilDiv(l.In, l.pack.chunks)-1)))
 }
 
@@ -224,8 +262,11 @@ func (l *Linear) Estimate() cost.Cost { return l.estimate(nil) }
 // estimate is Estimate with its terms memoized in t (nil: none).
 func (l *Linear) estimate(t *estimateTerms) cost.Cost {
 	pk := l.pack
-	w := t.get(termKey{term: termWeights, at: pk.level, n: int64(pk.outs) * int64(pk.b) * int64(pk.chunks)}, l.WeightsCost)
-	pieces := int64(pk.outs) * int64(pk.b/pk.g)
+	w := t.get(termKey{term: termWeights, at: pk.level, n: pk.weightPlaintexts()}, l.WeightsCost)
+	pieces := int64(pk.outs) * int64(pk.b/pk.g) // giant steps, or outputs (b = g = 1)
+	if pk.coeffs {
+		pieces = int64(pk.outs)
+	}
 	return l.estimateEncoded(t).Add(onCores(w, pieces, l.cores, func() cost.Cost { return w }))
 }
 
@@ -233,7 +274,7 @@ func (l *Linear) estimate(t *estimateTerms) cost.Cost {
 // once per output index and chunk.
 func (l *Linear) WeightsCost() cost.Cost {
 	pk := l.pack
-	diags := int64(pk.outs) * int64(pk.b) * int64(pk.chunks)
+	diags := pk.weightPlaintexts()
 	return layoutCost(l.Profile, l.Params.LogN(), diags).Add(l.Profile.Charge(cost.OpEncode, pk.level, diags))
 }
 
@@ -241,7 +282,7 @@ func (l *Linear) WeightsCost() cost.Cost {
 // outs·b·chunks plaintexts at the input level.
 func (l *Linear) WeightsBytes() int64 {
 	pk := l.pack
-	return int64(pk.outs) * int64(pk.b) * int64(pk.chunks) * int64(l.Params.MaxSlots()) * int64(pk.level+1) * 8
+	return pk.weightPlaintexts() * int64(l.Params.MaxSlots()) * int64(pk.level+1) * 8
 }
 
 // EstimateEncoded prices one RunEncoded: Run without the diagonals'
@@ -252,6 +293,9 @@ func (l *Linear) EstimateEncoded() cost.Cost { return l.estimateEncoded(nil) }
 // none).
 func (l *Linear) estimateEncoded(t *estimateTerms) cost.Cost {
 	pk := l.pack
+	if pk.coeffs {
+		return l.estimateCoeffs(t)
+	}
 	prof, logN := l.Profile, l.Params.LogN()
 	lvl := pk.level
 	G, O, K := int64(pk.groups), int64(pk.outs), int64(pk.chunks)
@@ -333,10 +377,10 @@ func (l *Linear) run(s *Session, tally *cost.Tally, sizes error, diag func(*Serv
 // client is the client's half of Run: only the client's share.
 func (l *Linear) client(cl *Client, tally *cost.Tally, xC []uint64) ([]uint64, error) {
 	pk := l.pack
-	if err := cl.sendInputs(tally, pk.level, l.inputVectors(xC)); err != nil {
+	if err := cl.sendInputsIn(tally, pk.level, pk.domain(), l.inputVectors(xC)); err != nil {
 		return nil, err
 	}
-	vals, err := cl.recvOutputs(tally, pk.groups*pk.outs)
+	vals, err := cl.recvOutputsIn(tally, pk.groups*pk.outs, pk.domain())
 	if err != nil {
 		return nil, err
 	}

@@ -7,7 +7,13 @@ package exec
 
 // linearPacking is the packing of a linear layer; see the package
 // documentation ("Linear layers") for the layout.
+//
+// A coefficient packing (coeffs) puts the message in the coefficients
+// instead (linear_coeffs.go): n is then the chunk width ceil(In / K),
+// b the output rows per ciphertext (b·tok·n <= N), g and blocks 1, and
+// lanes unused.
 type linearPacking struct {
+	coeffs bool
 	n      int // lane width: the input width padded to a power of two, at most a slot row
 	chunks int // input ciphertexts per token group: ceil(In / n)
 	lanes  int // lanes per ciphertext, N/n (lanes per row: lanes/2)
@@ -20,6 +26,29 @@ type linearPacking struct {
 	level  int // level of the client's encryption
 	send   returnPath
 	noise  float64 // payload before the return
+}
+
+// domain is where the packing puts the messages.
+func (pk linearPacking) domain() Domain {
+	if pk.coeffs {
+		return Coefficients
+	}
+	return Slots
+}
+
+// plaintexts is the number of plaintexts of W per output ciphertext and
+// input chunk: b diagonals, or one weight polynomial.
+func (pk linearPacking) plaintexts() int {
+	if pk.coeffs {
+		return 1
+	}
+	return pk.b
+}
+
+// weightPlaintexts is the number of plaintexts of W: per output index,
+// chunk and diagonal (or weight polynomial).
+func (pk linearPacking) weightPlaintexts() int64 {
+	return int64(pk.outs) * int64(pk.plaintexts()) * int64(pk.chunks)
 }
 
 // laneStride is the slot distance between consecutive features of a lane:
@@ -37,6 +66,9 @@ func (pk linearPacking) slot(lam, c int) int {
 // the tokens of group gr, lane rho·T+tau holding token gr·T+tau.
 func (l *Linear) inputVectors(x []uint64) [][]uint64 {
 	pk := l.pack
+	if pk.coeffs {
+		return l.coeffInputs(x)
+	}
 	N := l.Params.MaxSlots()
 	vecs := make([][]uint64, pk.groups*pk.chunks)
 	for gr := 0; gr < pk.groups; gr++ {
@@ -70,6 +102,9 @@ func (l *Linear) inputVectors(x []uint64) [][]uint64 {
 // masks), in the order the server produced them: group-major.
 func (l *Linear) extract(vecs [][]uint64) []uint64 {
 	pk := l.pack
+	if pk.coeffs {
+		return l.coeffExtract(vecs)
+	}
 	y := make([]uint64, l.Tokens*l.Out)
 	for gr := 0; gr < pk.groups; gr++ {
 		for o := 0; o < pk.outs; o++ {

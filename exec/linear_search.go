@@ -61,22 +61,46 @@ func (l *Linear) packings(n, chunks int, byBaby [2]packingLevels, f func(linearP
 	}
 }
 
-// cheapest is the packing (see packings) of the smallest estimated time on
-// one core (l.cores is zero): compute plus a LAN transfer, the first of
-// equal ones. It sets l.pack as it goes.
-func (l *Linear) cheapest(n, chunks int, byBaby [2]packingLevels) linearPacking {
+// cheapest is the packing (see packings and coeffPackings) of the
+// smallest estimated time on one core (l.cores is zero): compute plus the
+// transfer over nw of Estimate, or of EstimateEncoded for weights encoded
+// once, the first of equal ones, slot packings first. It sets l.pack as
+// it goes.
+//
+// Without any packing (no level fits the noise of either family) it
+// returns false.
+func (l *Linear) cheapest(n, chunks int, byBaby [2]packingLevels, nm NoiseModel, once bool, nw net.Network) (linearPacking, bool) {
 	var best linearPacking
 	var bestSec float64
 	found := false
 	terms := newEstimateTerms()
-	l.packings(n, chunks, byBaby, func(pk linearPacking) {
+	price := l.estimate
+	if once {
+		price = l.estimateEncoded
+	}
+	try := func(pk linearPacking) {
 		l.pack = pk
-		if sec := net.LAN.Price(l.estimate(terms)).Seconds(); !found || sec < bestSec {
+		if sec := nw.Price(price(terms)).Seconds(); !found || sec < bestSec {
 			best, bestSec, found = pk, sec, true
 		}
-	})
-	return best
+	}
+	if linearFamilies != coefficientsOnly && byBaby[0].err == nil {
+		l.packings(n, chunks, byBaby, try)
+	}
+	if linearFamilies != slotsOnly {
+		l.coeffPackings(nm, try)
+	}
+	return best, found
 }
+
+// linearFamilies restricts the packing search to one family (tests).
+var linearFamilies = bothFamilies
+
+const (
+	bothFamilies = iota
+	slotsOnly
+	coefficientsOnly
+)
 
 // estimateTerms memoizes the terms of Linear.Estimate that depend on few of
 // a packing's sizes: the input ciphertexts' transfer and the server's

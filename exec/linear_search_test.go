@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/net"
 	"github.com/cgsim/cgsim/params"
 )
 
@@ -50,20 +51,32 @@ func TestLinearSearchTerms(t *testing.T) {
 	}
 }
 
-// checkSearchTerms prices every packing of l's shape with and without a
-// memo of terms.
+// checkSearchTerms prices every packing of l's shape, of both families,
+// with and without a memo of terms, and checks that the planner's choice
+// is the cheapest of them on its network (the LAN).
 func checkSearchTerms(t *testing.T, pl Planner, l Linear) {
-	n, chunks := l.pack.n, l.pack.chunks
+	n, chunks := slotLanes(l.Params, l.In)
+	chosen := l.pack
+	l.cores = 0
+	best := net.LAN.Price(l.Estimate()).Seconds()
 	for _, cores := range []int{0, 3} {
 		l.cores = cores
 		terms, count := newEstimateTerms(), 0
-		l.packings(n, chunks, pl.linearLevels(n*chunks), func(pk linearPacking) {
+		check := func(pk linearPacking) {
 			l.pack = pk
 			count++
-			if got, want := l.estimate(terms), l.Estimate(); got != want {
+			got, want := l.estimate(terms), l.Estimate()
+			if got != want {
 				t.Errorf("%d cores, packing %+v: %+v with the memo, %+v without", cores, pk, got, want)
 			}
-		})
+			if sec := net.LAN.Price(want).Seconds(); cores == 0 && sec < best {
+				t.Errorf("packing %+v: %.6f s, below the chosen %+v's %.6f s", pk, sec, chosen, best)
+			}
+		}
+		if byBaby := pl.linearLevels(n * chunks); byBaby[0].err == nil {
+			l.packings(n, chunks, byBaby, check)
+		}
+		l.coeffPackings(pl.NoiseModel(), check)
 		if count < 2 || len(terms.terms) == 0 {
 			t.Fatalf("%d packings, %d terms memoized", count, len(terms.terms))
 		}

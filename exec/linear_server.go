@@ -17,6 +17,9 @@ import (
 // diagonals come from diag: encoded per call (Run) or once (RunEncoded).
 func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, diag diagonals, xS []uint64) ([]*rlwe.Ciphertext, error) {
 	pk := l.pack
+	if pk.coeffs {
+		return l.coeffCompute(sv, tally, diag, xS)
+	}
 	p := l.Params
 	lvl := pk.level
 	cts, err := sv.recvInputs(tally, pk.groups*pk.chunks)
@@ -173,7 +176,7 @@ func newDiagonalTable(pk linearPacking) [][][]*rlwe.Plaintext {
 	for o := range t {
 		t[o] = make([][]*rlwe.Plaintext, pk.chunks)
 		for k := range t[o] {
-			t[o][k] = make([]*rlwe.Plaintext, pk.b)
+			t[o][k] = make([]*rlwe.Plaintext, pk.plaintexts())
 		}
 	}
 	return t
@@ -197,10 +200,18 @@ func (d *perCall) at(w *Server, sc *diagScratch, o, k, i int) (*rlwe.Plaintext, 
 }
 
 // encodeDiagonal lays out diagonal i of chunk k for output index o,
-// pre-rotated for its giant step, and encodes it into pt.
+// pre-rotated for its giant step, and encodes it into pt (for a
+// coefficient packing: the weight polynomial of o and k, i = 0).
 func (l *Linear) encodeDiagonal(sv *Server, tally *cost.Tally, dvec []uint64, w Matrix, o, k, i int, pt *rlwe.Plaintext) error {
 	pk := l.pack
-	if err := sv.ecd.Encode(l.diagonal(dvec, w, o, k, i, (i/pk.g)*pk.g*pk.laneStride()), pt); err != nil {
+	var v []uint64
+	if pk.coeffs {
+		v = l.weightPoly(dvec, w, o, k)
+	} else {
+		v = l.diagonal(dvec, w, o, k, i, (i/pk.g)*pk.g*pk.laneStride())
+	}
+	pt.IsBatched = !pk.coeffs
+	if err := sv.ecd.Encode(v, pt); err != nil {
 		return fmt.Errorf("exec: server: encoding a diagonal: %w", err)
 	}
 	tally.Op(cost.OpShare, 0, int64(l.Params.MaxSlots()))

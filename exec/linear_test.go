@@ -43,8 +43,9 @@ func randMatrix(t testing.TB, tm uint64, rows, cols int) Matrix {
 // TestLinear runs the linear layer on every matrix shape of stories260K
 // and of a GPT-2 layer (the GPT-2 classifier, 50257 x 768, is priced in
 // TestLinearEstimateOnly and the benchmarks), in the decode encoding and in
-// the prefill encoding: the result equals W x mod t exactly and the
-// counters of Run equal Estimate's.
+// the prefill encoding, with the slot and the coefficient packings: the
+// result equals W x mod t exactly and the counters of Run equal
+// Estimate's.
 func TestLinear(t *testing.T) {
 	shapes := modelShapes(t, "stories260K", true)
 	shapes = append(shapes, modelShapes(t, "gpt2", false)...)
@@ -65,13 +66,25 @@ func TestLinear(t *testing.T) {
 				if m == 1 {
 					enc = Decode
 				}
-				t.Run(fmt.Sprintf("%s/%s/%s/m=%d", name, sh.name, enc, m), func(t *testing.T) {
-					checkLinear(t, e, sh.out, sh.in, m)
-				})
+				for _, fam := range linearFamilyNames {
+					t.Run(fmt.Sprintf("%s/%s/%s/m=%d/%s", name, sh.name, enc, m, fam.name), func(t *testing.T) {
+						defer func(f int) { linearFamilies = f }(linearFamilies)
+						linearFamilies = fam.families
+						checkLinear(t, e, sh.out, sh.in, m)
+					})
+				}
 			}
 		}
 	}
 }
+
+// linearFamilyNames are the packing searches TestLinear runs: each family
+// alone, so that both are run whatever the planner prefers (its choice is
+// one of them).
+var linearFamilyNames = []struct {
+	name     string
+	families int
+}{{"slots", slotsOnly}, {"coefficients", coefficientsOnly}}
 
 // checkLinear runs a linear layer out x in over m tokens (decode if m = 1)
 // on random inputs: the result equals W x mod t exactly, the counters of

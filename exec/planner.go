@@ -7,6 +7,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/net"
 	"github.com/cgsim/cgsim/params"
 )
 
@@ -31,10 +32,22 @@ type Planner struct {
 	// means one): a parallel section runs on them (see onCores). The
 	// plans themselves do not depend on them.
 	Cores int
+	// Network is the link whose price (compute plus transfer) chooses
+	// among a primitive's packings (a linear layer's); the zero value
+	// means net.LAN.
+	Network net.Network
 }
 
 // cores is Cores, at least 1.
 func (pl Planner) cores() int { return max(pl.Cores, 1) }
+
+// network is Network, net.LAN if unset.
+func (pl Planner) network() net.Network {
+	if pl.Network.BitsPerSecond == 0 {
+		return net.LAN
+	}
+	return pl.Network
+}
 
 // NewPlanner is the planner of p and prof with κ = StatisticalSecurity.
 func NewPlanner(p bgv.Parameters, prof *cost.Profile) (Planner, error) {

@@ -109,12 +109,18 @@ func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int
 // sendInputs encodes, encrypts at level and sends one ciphertext per slot
 // vector.
 func (c *Client) sendInputs(tally *cost.Tally, level int, vecs [][]uint64) error {
+	return c.sendInputsIn(tally, level, Slots, vecs)
+}
+
+// sendInputsIn is sendInputs with the vectors encoded in dom (slots, or
+// the coefficients of the plaintext polynomial).
+func (c *Client) sendInputsIn(tally *cost.Tally, level int, dom Domain, vecs [][]uint64) error {
 	for i, v := range vecs {
 		if len(v) > c.params.MaxSlots() {
 			return fmt.Errorf("exec: client: input vector %d has %d slots, a ciphertext %d", i, len(v), c.params.MaxSlots())
 		}
 	}
-	return c.sendInputsEach(tally, level, len(vecs), func(i int, v []uint64) { copy(v, vecs[i]) })
+	return c.sendEach(tally, level, len(vecs), dom, func(i int, v []uint64) { copy(v, vecs[i]) })
 }
 
 // inputBacklog is the most input ciphertexts the client lets wait unread
@@ -128,6 +134,11 @@ const inputBacklog = 128
 // more than one, and it waits while more than inputBacklog ciphertexts
 // wait unread.
 func (c *Client) sendInputsEach(tally *cost.Tally, level, k int, fill func(i int, v []uint64)) error {
+	return c.sendEach(tally, level, k, Slots, fill)
+}
+
+// sendEach is sendInputsEach with the vectors encoded in dom.
+func (c *Client) sendEach(tally *cost.Tally, level, k int, dom Domain, fill func(i int, v []uint64)) error {
 	slots := c.params.MaxSlots()
 	tally.Op(cost.OpShare, 0, int64(k)*int64(slots)) // the layout of the vectors
 	window := int64(inputBacklog) * int64(CiphertextBinarySize(c.params, 1, level)+net.FrameOverhead)
@@ -136,6 +147,7 @@ func (c *Client) sendInputsEach(tally *cost.Tally, level, k int, fill func(i int
 		clear(v)
 		fill(i, v)
 		pt := bgv.NewPlaintext(c.params, level)
+		pt.IsBatched = bool(dom)
 		if err := c.ecd.Encode(v, pt); err != nil {
 			return fmt.Errorf("exec: client: encoding: %w", err)
 		}
@@ -158,9 +170,14 @@ func (c *Client) sendInputsEach(tally *cost.Tally, level, k int, fill func(i int
 
 // recvInputs receives k ciphertexts from the client.
 func (s *Server) recvInputs(tally *cost.Tally, k int) ([]*rlwe.Ciphertext, error) {
+	return s.recvInputsIn(tally, k, Slots)
+}
+
+// recvInputsIn is recvInputs for ciphertexts whose message is in dom.
+func (s *Server) recvInputsIn(tally *cost.Tally, k int, dom Domain) ([]*rlwe.Ciphertext, error) {
 	cts := make([]*rlwe.Ciphertext, k)
 	for i := range cts {
-		ct, err := recvOne(s.params, s.conn, tally, "server", i, k)
+		ct, err := recvOneIn(s.params, s.conn, tally, "server", i, k, dom)
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +190,12 @@ func (s *Server) recvInputs(tally *cost.Tally, k int) ([]*rlwe.Ciphertext, error
 // receiving party in errors): a degree-1 ciphertext, whose
 // deserialization it records.
 func recvOne(p bgv.Parameters, conn net.Conn, tally *cost.Tally, who string, i, k int) (*rlwe.Ciphertext, error) {
-	ct, err := recvCiphertext(p, conn)
+	return recvOneIn(p, conn, tally, who, i, k, Slots)
+}
+
+// recvOneIn is recvOne for a ciphertext whose message is in dom.
+func recvOneIn(p bgv.Parameters, conn net.Conn, tally *cost.Tally, who string, i, k int, dom Domain) (*rlwe.Ciphertext, error) {
+	ct, err := recvCiphertext(p, conn, dom)
 	if err == nil && ct.Degree() != 1 {
 		err = fmt.Errorf("exec: a ciphertext of degree %d, want 1", ct.Degree())
 	}
@@ -184,12 +206,13 @@ func recvOne(p bgv.Parameters, conn net.Conn, tally *cost.Tally, who string, i, 
 	return ct, nil
 }
 
-// addPlain adds the encoding of v (at ct's scale and level) to ct. It
-// records the layout of v too (see plainCost).
+// addPlain adds the encoding of v (at ct's scale and level, in its
+// domain) to ct. It records the layout of v too (see plainCost).
 func (s *Server) addPlain(tally *cost.Tally, ct *rlwe.Ciphertext, v []uint64) error {
 	tally.Op(cost.OpShare, 0, int64(s.params.MaxSlots()))
 	pt := bgv.NewPlaintext(s.params, ct.Level())
 	pt.Scale = ct.Scale
+	pt.IsBatched = ct.IsBatched
 	if err := s.ecd.Encode(v, pt); err != nil {
 		return fmt.Errorf("exec: server: encoding: %w", err)
 	}
@@ -316,9 +339,15 @@ func (s *Server) maskAndFlood(tally *cost.Tally, ct *rlwe.Ciphertext, plus []uin
 
 // recvOutputs receives k ciphertexts and decrypts them.
 func (c *Client) recvOutputs(tally *cost.Tally, k int) ([][]uint64, error) {
+	return c.recvOutputsIn(tally, k, Slots)
+}
+
+// recvOutputsIn is recvOutputs for ciphertexts whose message is in dom:
+// the vectors are the slots or the coefficients.
+func (c *Client) recvOutputsIn(tally *cost.Tally, k int, dom Domain) ([][]uint64, error) {
 	out := make([][]uint64, k)
 	for i := range out {
-		ct, err := recvOne(c.params, c.conn, tally, "client", i, k)
+		ct, err := recvOneIn(c.params, c.conn, tally, "client", i, k, dom)
 		if err != nil {
 			return nil, err
 		}

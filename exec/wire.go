@@ -72,8 +72,12 @@ type ctMetaTemplate struct {
 
 var scaleValueKey = []byte(`"Scale":{"Value":"`)
 
-func ciphertextMeta(p bgv.Parameters) (ctMetaTemplate, error) {
-	b, err := bgv.NewCiphertext(p, 1, 0).MetaData.MarshalBinary()
+// ciphertextMeta is the template of p's ciphertexts whose message is in
+// the slots (batched) or in the coefficients (not batched).
+func ciphertextMeta(p bgv.Parameters, batched bool) (ctMetaTemplate, error) {
+	ct := bgv.NewCiphertext(p, 1, 0)
+	ct.IsBatched = batched
+	b, err := ct.MetaData.MarshalBinary()
 	if err != nil {
 		return ctMetaTemplate{}, err
 	}
@@ -90,9 +94,31 @@ func ciphertextMeta(p bgv.Parameters) (ctMetaTemplate, error) {
 }
 
 // CheckCiphertextBytes checks that b is the marshalling of a BGV
-// ciphertext of p (see the layout above) without letting lattigo parse
-// it, and returns its degree and level.
+// ciphertext of p (see the layout above) whose message is in the slots,
+// without letting lattigo parse it, and returns its degree and level.
 func CheckCiphertextBytes(p bgv.Parameters, b []byte) (degree, level int, err error) {
+	return checkCiphertextBytes(p, b, Slots)
+}
+
+// Domain is where a ciphertext's message lies: in the N slots (batched,
+// the default of lattigo's encoder) or in the N coefficients of the
+// plaintext polynomial (the rotation-free linear layers). A party that
+// receives a ciphertext knows which it expects and refuses the other.
+type Domain bool
+
+const (
+	Slots        Domain = true
+	Coefficients Domain = false
+)
+
+func (d Domain) String() string {
+	if d == Slots {
+		return "slots"
+	}
+	return "coefficients"
+}
+
+func checkCiphertextBytes(p bgv.Parameters, b []byte, dom Domain) (degree, level int, err error) {
 	md := rlwe.MetaData{}.BinarySize()
 	head := 1 + md + 8 + 8
 	if len(b) < head {
@@ -101,7 +127,7 @@ func CheckCiphertextBytes(p bgv.Parameters, b []byte) (degree, level int, err er
 	if b[0] != 1 {
 		return 0, 0, fmt.Errorf("exec: ciphertext without metadata")
 	}
-	if err := checkCiphertextMeta(p, b[1:1+md]); err != nil {
+	if err := checkCiphertextMeta(p, b[1:1+md], dom); err != nil {
 		return 0, 0, err
 	}
 	d := &reader{b: b[1+md:]}
@@ -136,12 +162,12 @@ func CheckCiphertextBytes(p bgv.Parameters, b []byte) (degree, level int, err er
 }
 
 // checkCiphertextMeta accepts the metadata of a BGV ciphertext of p with
-// any integer scale in [1, t).
-func checkCiphertextMeta(p bgv.Parameters, b []byte) error {
-	key := fingerprint(p)
+// its message in dom and any integer scale in [1, t).
+func checkCiphertextMeta(p bgv.Parameters, b []byte, dom Domain) error {
+	key := metaKey{fingerprint(p), dom}
 	v, ok := metaCache.Load(key)
 	if !ok {
-		mt, err := ciphertextMeta(p)
+		mt, err := ciphertextMeta(p, bool(dom))
 		if err != nil {
 			return err
 		}
@@ -150,7 +176,7 @@ func checkCiphertextMeta(p bgv.Parameters, b []byte) error {
 	mt := v.(ctMetaTemplate)
 	if len(b) != len(mt.prefix)+mt.valueLen+len(mt.suffix) || !bytes.Equal(b[:len(mt.prefix)], mt.prefix) ||
 		!bytes.Equal(b[len(mt.prefix)+mt.valueLen:], mt.suffix) {
-		return fmt.Errorf("exec: ciphertext metadata is not that of a BGV ciphertext of these parameters")
+		return fmt.Errorf("exec: ciphertext metadata is not that of a BGV ciphertext of these parameters with its message in the %v", dom)
 	}
 	sv, ok := new(big.Float).SetPrec(256).SetString(string(b[len(mt.prefix) : len(mt.prefix)+mt.valueLen]))
 	if !ok || !sv.IsInt() || sv.Sign() <= 0 {
@@ -167,7 +193,12 @@ func checkCiphertextMeta(p bgv.Parameters, b []byte) error {
 // polynomial row N coefficients below its prime. Malformed bytes are an
 // error, never a panic.
 func UnmarshalCiphertext(p bgv.Parameters, b []byte) (*rlwe.Ciphertext, error) {
-	if _, _, err := CheckCiphertextBytes(p, b); err != nil {
+	return unmarshalCiphertext(p, b, Slots)
+}
+
+// unmarshalCiphertext is UnmarshalCiphertext for a message in dom.
+func unmarshalCiphertext(p bgv.Parameters, b []byte, dom Domain) (*rlwe.Ciphertext, error) {
+	if _, _, err := checkCiphertextBytes(p, b, dom); err != nil {
 		return nil, err
 	}
 	ct := &rlwe.Ciphertext{}
@@ -211,8 +242,9 @@ func checkPoly(pol ring.Poly, r *ring.Ring, level int) error {
 	return nil
 }
 
-// recvCiphertext receives one framed ciphertext of p.
-func recvCiphertext(p bgv.Parameters, conn net.Conn) (*rlwe.Ciphertext, error) {
+// recvCiphertext receives one framed ciphertext of p with its message in
+// dom.
+func recvCiphertext(p bgv.Parameters, conn net.Conn, dom Domain) (*rlwe.Ciphertext, error) {
 	msg, err := conn.Recv()
 	if err != nil {
 		return nil, err
@@ -221,7 +253,7 @@ func recvCiphertext(p bgv.Parameters, conn net.Conn) (*rlwe.Ciphertext, error) {
 	if err != nil {
 		return nil, err
 	}
-	return UnmarshalCiphertext(p, payload)
+	return unmarshalCiphertext(p, payload, dom)
 }
 
 // reader reads little-endian words, failing (never panicking) on overrun.
@@ -306,8 +338,14 @@ type templates struct {
 
 var (
 	templateCache sync.Map // fingerprint -> *templates
-	metaCache     sync.Map // fingerprint -> ctMetaTemplate
+	metaCache     sync.Map // metaKey -> ctMetaTemplate
 )
+
+// metaKey names the ciphertext template of a parameter set and a domain.
+type metaKey struct {
+	params string // fingerprint
+	dom    Domain
+}
 
 func fingerprint(p bgv.Parameters) string {
 	return fmt.Sprint(p.LogN(), p.Q(), p.P(), p.PlaintextModulus())

@@ -154,6 +154,41 @@ func TestMalformedCiphertexts(t *testing.T) {
 	}
 }
 
+// TestCiphertextDomain: a ciphertext whose message is in the
+// coefficients is refused where one in the slots is expected (files, and
+// every primitive but a coefficient-packed linear layer), and the other
+// way round; each is accepted where it is expected.
+func TestCiphertextDomain(t *testing.T) {
+	e := hetest.ForTest(t, "bgv-test-insecure")
+	p := e.Params
+	slots := validCiphertext(t, p, 1)
+	ct := &rlwe.Ciphertext{}
+	if err := ct.UnmarshalBinary(slots); err != nil {
+		t.Fatal(err)
+	}
+	ct.IsBatched = false
+	coeffs, err := ct.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		b    []byte
+		dom  Domain
+		want bool
+	}{{slots, Slots, true}, {coeffs, Coefficients, true}, {coeffs, Slots, false}, {slots, Coefficients, false}} {
+		got, err := unmarshalCiphertext(p, c.b, c.dom)
+		if (err == nil) != c.want {
+			t.Errorf("expecting the %v: accepted %v, want %v (%v)", c.dom, err == nil, c.want, err)
+		}
+		if err == nil && got.IsBatched != bool(c.dom) {
+			t.Errorf("expecting the %v: parsed IsBatched = %v", c.dom, got.IsBatched)
+		}
+	}
+	if _, err := UnmarshalCiphertext(p, coeffs); err == nil {
+		t.Error("UnmarshalCiphertext (the files' parser) accepted a coefficient-domain ciphertext")
+	}
+}
+
 // TestMalformedKeys feeds AcceptKeys key exchanges with one message
 // damaged (valid frames around malformed lattigo bytes, or a bad Galois
 // element list): each is an error, none crashes; the undamaged exchange

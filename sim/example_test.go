@@ -25,5 +25,5 @@ func ExampleEstimate() {
 	d := rep.Decode[0]
 	fmt.Printf("%d decode steps; the first makes %d ct-ct products and %d ct-pt products\n", len(rep.Decode), d.CtCtMul, d.CtPtMul)
 	// Output:
-	// 3 decode steps; the first makes 0 ct-ct products and 26752 ct-pt products
+	// 3 decode steps; the first makes 0 ct-ct products and 22144 ct-pt products
 }

@@ -26,6 +26,7 @@ type protocolMemo struct {
 type linKey struct {
 	floodBits     int
 	out, in, rows int
+	once          bool // weights encoded once
 }
 
 // linearPlan is the outcome of planning a linear layer: the layer or why
@@ -39,17 +40,22 @@ func newProtocolMemo() *protocolMemo {
 	return &protocolMemo{linears: map[linKey]linearPlan{}, protos: map[unaryProto]cost.Cost{}}
 }
 
-// linear is he.Linear(out, in, rows, enc), planned once per flooding and
-// shape (he is the memo's protocol's planner, flooding for
-// he.StatSecurity bits; the encoding follows from rows). The layer is
-// shared: a Linear is a plain value, safe for concurrent use.
-func (m *protocolMemo) linear(he exec.Planner, out, in, rows int, enc exec.Encoding) (*exec.Linear, error) {
-	k := linKey{he.StatSecurity, out, in, rows}
+// linear is he.Linear(out, in, rows, enc) (he.LinearEncodedOnce if
+// once), planned once per flooding, shape and use (he is the memo's
+// protocol's planner, flooding for he.StatSecurity bits; the encoding
+// follows from rows). The layer is shared: a Linear is a plain value,
+// safe for concurrent use.
+func (m *protocolMemo) linear(he exec.Planner, out, in, rows int, enc exec.Encoding, once bool) (*exec.Linear, error) {
+	k := linKey{he.StatSecurity, out, in, rows, once}
 	m.mu.Lock()
 	lp, ok := m.linears[k]
 	m.mu.Unlock()
 	if !ok {
-		lp.lin, lp.err = he.Linear(out, in, rows, enc)
+		if once {
+			lp.lin, lp.err = he.LinearEncodedOnce(out, in, rows, enc)
+		} else {
+			lp.lin, lp.err = he.Linear(out, in, rows, enc)
+		}
 		m.mu.Lock()
 		m.linears[k] = lp
 		m.mu.Unlock()

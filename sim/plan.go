@@ -200,7 +200,7 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 	// A preset or profile that cannot be resolved is left to each step to
 	// report.
 	var shared *protocol
-	if pr, err := resolveProtocol(opts.Preset, opts.Profile, opts.ServerCores); err == nil {
+	if pr, err := resolveProtocol(opts.Preset, opts.Profile, opts.ServerCores, opts.Network); err == nil {
 		shared = &pr
 	}
 	// The longest contexts first: they take the longest.

@@ -172,14 +172,20 @@ func (p *planner) planFeature(maxContext int) error {
 }
 
 // linear is the HE linear layer out x in over rows tokens: the decode
-// encoding for one token, the prefill encoding for more.
-func (p *planner) linear(out, in, rows int) (*exec.Linear, error) {
+// encoding for one token, the prefill encoding for more; its packing is
+// chosen for weights encoded once if once (see encodedWeights).
+func (p *planner) linear(out, in, rows int, once bool) (*exec.Linear, error) {
 	enc := exec.Decode
 	if rows > 1 {
 		enc = exec.Prefill
 	}
-	return p.shared.linear(p.he, out, in, rows, enc)
+	return p.shared.linear(p.he, out, in, rows, enc, once)
 }
+
+// encodedOnce is whether the server encodes the weights of m over rows
+// tokens once at setup: every one-token layer whose weights do not carry
+// the token's position.
+func (p *planner) encodedOnce(m Mat, rows int) bool { return rows == 1 && !p.ropeFolded(m) }
 
 // matShape is the shape (out, in) of a weight as the protocol uses it.
 func (p *planner) matShape(m Mat) (out, in int) {
@@ -358,7 +364,7 @@ func (p *planner) embedChunks(rows int) ([]embedChunk, error) {
 		for lo := 0; lo < v && err == nil; lo += width {
 			hi := min(lo+width, v)
 			var l *exec.Linear
-			if l, err = p.linear(p.cfg.Dim, hi-lo, rows); err == nil {
+			if l, err = p.linear(p.cfg.Dim, hi-lo, rows, rows == 1); err == nil {
 				chunks = append(chunks, embedChunk{lo, hi, l})
 			}
 		}

@@ -181,7 +181,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		}
 		for _, mat := range []Mat{MatQKV, MatOut, MatUp, MatDown} {
 			out, in := p.matShape(mat)
-			l, err := p.linear(out, in, rows)
+			l, err := p.linear(out, in, rows, p.encodedOnce(mat, rows))
 			if err != nil {
 				return nil, err
 			}
@@ -189,7 +189,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		}
 	}
 	out, in := p.matShape(MatClassifier)
-	cl, err := p.linear(out, in, 1)
+	cl, err := p.linear(out, in, 1, p.encodedOnce(MatClassifier, 1))
 	if err != nil {
 		return nil, err
 	}

@@ -70,12 +70,13 @@ type sessionDecl struct {
 	shared *protocol
 }
 
-// protocol is the session's resolved protocol: the shared one, or its own.
-func (d sessionDecl) protocol() (protocol, error) {
+// protocol is the session's resolved protocol over nw: the shared one
+// (resolved for nw by the caller), or its own.
+func (d sessionDecl) protocol(nw net.Network) (protocol, error) {
 	if d.shared != nil {
 		return d.shared.forSession(), nil
 	}
-	return resolveProtocol(d.preset, d.prof, d.cores)
+	return resolveProtocol(d.preset, d.prof, d.cores, nw)
 }
 
 // declare is the declared session of a generation of gen tokens after a
@@ -104,7 +105,7 @@ func declare(d sessionDecl, maxTokens int) (sessionDecl, error) {
 // estimator that made the last count, over the declared session, priced
 // on nw. A session whose flooding does not fit the preset is refused.
 func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security, error) {
-	pr, err := d.protocol()
+	pr, err := d.protocol(nw)
 	if err != nil {
 		return nil, nil, Security{}, err
 	}

@@ -127,7 +127,7 @@ func countsOf(cs ...cost.Cost) kernelCounts {
 // over the ctx tokens of the prefix), flooded for κ bits.
 func attentionKernelCounts(t *testing.T, cfg model.Config, presetName string, ctx int) (feature, token, recompute kernelCounts) {
 	t.Helper()
-	pr, err := resolveProtocol(preset(t, presetName), nil, 0)
+	pr, err := resolveProtocol(preset(t, presetName), nil, 0, net.LAN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -466,7 +466,7 @@ func TestProtocolPieces(t *testing.T) {
 
 func newPlannerForTest(t *testing.T, cfg model.Config) *planner {
 	t.Helper()
-	pr, err := resolveProtocol(preset(t, "bgv-test-insecure"), nil, 0)
+	pr, err := resolveProtocol(preset(t, "bgv-test-insecure"), nil, 0, net.LAN)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -33,11 +33,12 @@ func (p *planner) linearStep(m Mat, rows int) (*linearStep, error) {
 		return s, nil
 	}
 	out, in := p.matShape(m)
-	l, err := p.linear(out, in, rows)
+	once := p.encodedOnce(m, rows)
+	l, err := p.linear(out, in, rows, once)
 	if err != nil {
 		return nil, err
 	}
-	s := &linearStep{mat: m, out: out, lin: l, trunc: p.truncStep(rows * out), encoded: rows == 1 && !p.ropeFolded(m)}
+	s := &linearStep{mat: m, out: out, lin: l, trunc: p.truncStep(rows * out), encoded: once}
 	if m == MatQKV && p.cfg.Arch == model.ArchLlama && rows > 1 {
 		hs := headsOf(p.cfg)
 		tr := p.truncStep(rows * (hs.q + hs.kv))
