@@ -428,7 +428,7 @@ func (k *FeatureValues) server(sv *Server, tally *cost.Tally, values []*rlwe.Cip
 	accs := make([]*rlwe.Ciphertext, 0, k.results())
 	var sum *featureSum
 	for g := 0; g < k.groups(); g++ {
-		x, err := recvOne(sv.params, sv.conn, tally, "server", g, k.groups())
+		x, err := sv.recvInput(tally, g, k.groups(), Slots)
 		if err != nil {
 			return nil, err
 		}

@@ -246,7 +246,7 @@ func TestFeatureCryptoGenCounts(t *testing.T) {
 				c cost.Cost
 			}{{&sc.featureKernel, sc.Estimate()}, {&vk.featureKernel, vk.Estimate()}} {
 				c := k.c
-				cts += c.BytesC2S/ctBytes(e.Params.LogN(), k.Level) + c.BytesS2C/ctBytes(e.Params.LogN(), k.send.to)
+				cts += c.BytesC2S/seededBytes(e.Params.LogN(), k.Level) + c.BytesS2C/ctBytes(e.Params.LogN(), k.send.to)
 			}
 			if total.CtPtMul != c.products || total.CtCtMul != 0 || total.Rotations != c.rotations || cts != c.cts {
 				t.Errorf("%d ct-pt and %d ct-ct products, %d rotations, %d ciphertexts; want %d, 0, %d, %d",

@@ -293,7 +293,7 @@ func (in *inputStream) take(n int) ([]*rlwe.Ciphertext, error) {
 	}
 	cts := make([]*rlwe.Ciphertext, n)
 	for j := range cts {
-		ct, err := recvOne(in.sv.params, in.sv.conn, in.tally, "server", in.next, in.total)
+		ct, err := in.sv.recvInput(in.tally, in.next, in.total, Slots)
 		if err != nil {
 			return nil, err
 		}

@@ -63,14 +63,18 @@
 // lattigo parses it ([UnmarshalCiphertext], [UnmarshalPublicKey],
 // [UnmarshalRelinearizationKey], [UnmarshalGaloisKey]; see wire.go): a
 // well-framed but malformed payload is an error, never a crash
-// (TestMalformedCiphertexts, TestMalformedKeys, FuzzUnmarshalCiphertext).
+// (TestMalformedCiphertexts, TestSeededCiphertext, TestMalformedKeys,
+// FuzzUnmarshalCiphertext).
 // The key exchange sends the public key, the list of Galois elements
 // (bounded), the relinearization key and one message per Galois key.
 //
 // # Share conversion
 //
-// [C2S]: the client encodes its share, encrypts it and sends it (one flight,
-// one round); the server adds its own share: it holds Enc(x). [H2S]: the
+// [C2S]: the client encodes its share, encrypts it under its secret key
+// and sends it seeded (one flight, one round): c0 and the 32-byte seed its
+// uniform c1 was drawn from, which the server expands (seeded.go; half the
+// bytes of a whole ciphertext); the server adds its own share: it holds
+// Enc(x). [H2S]: the
 // server adds Encode(-r) for a fresh mask r uniform modulo t (crypto/rand,
 // rejection sampling), adds a public-key encryption of zero (re-randomizes
 // c1) and a flooding error uniform in [-2^f, 2^f) with
@@ -104,7 +108,8 @@
 //
 // Per ciphertext: C2S costs 2 encodes, 1 encryption, 2 serializations (the
 // client's marshalling, the server's unmarshalling), 1 add, 2N share
-// operations (each party lays out a slot vector) and one ciphertext up;
+// operations (each party lays out a slot vector), N·(l+1) more (the server
+// expands the seed at level l) and one seeded ciphertext up;
 // H2S costs 1 encode (the mask), 2 adds, 1 encryption (of zero), the
 // flooding error (N·(l+1)·(w+2) share operations at level l with w-word
 // coefficients), N share operations (sampling the mask and laying it
@@ -197,8 +202,9 @@
 // encode is measured with: such encodes are priced a little high).
 //
 // [NewLinear] chooses the family, b, g and T (K, T) minimizing the
-// estimated time (compute plus a LAN transfer) under the profile;
-// [Planner.LinearEncodedOnce] does so for weights encoded once.
+// estimated time (compute plus the transfer over the Planner's Network, the
+// LAN by default) under the profile; [Planner.LinearEncodedOnce] does so
+// for weights encoded once.
 //
 // Rotation lower bound of a slot packing ([Linear.RotationLowerBound]):
 // every output slot depends on In/K input slots of one ciphertext, and a

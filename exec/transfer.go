@@ -57,7 +57,10 @@ func sendInputCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
 		prof.Charge(cost.OpEncode, level, k),
 		prof.Charge(cost.OpEncryptSecret, level, k),
 		prof.Charge(cost.OpSerialize, level, 2*k),
-		cost.Cost{BytesC2S: k * ctBytes(logN, level)},
+		cost.Cost{BytesC2S: k * seededBytes(logN, level)},
+		// the server expands each seed into c1: one uniform coefficient
+		// per slot and prime
+		prof.Charge(cost.OpShare, 0, k*int64(level+1)<<logN),
 	)
 }
 
@@ -141,7 +144,7 @@ func (c *Client) sendInputsEach(tally *cost.Tally, level, k int, fill func(i int
 func (c *Client) sendEach(tally *cost.Tally, level, k int, dom Domain, fill func(i int, v []uint64)) error {
 	slots := c.params.MaxSlots()
 	tally.Op(cost.OpShare, 0, int64(k)*int64(slots)) // the layout of the vectors
-	window := int64(inputBacklog) * int64(CiphertextBinarySize(c.params, 1, level)+net.FrameOverhead)
+	window := inputBacklog * seededBytes(c.params.LogN(), level)
 	v := make([]uint64, slots)
 	for i := 0; i < k; i++ {
 		clear(v)
@@ -152,9 +155,9 @@ func (c *Client) sendEach(tally *cost.Tally, level, k int, dom Domain, fill func
 			return fmt.Errorf("exec: client: encoding: %w", err)
 		}
 		tally.Op(cost.OpEncode, level, 1)
-		ct := bgv.NewCiphertext(c.params, 1, level)
-		if err := c.enc.Encrypt(pt, ct); err != nil {
-			return fmt.Errorf("exec: client: encrypting: %w", err)
+		ct, err := c.encryptSeeded(pt)
+		if err != nil {
+			return err
 		}
 		tally.Op(cost.OpEncryptSecret, level, 1)
 		tally.Op(cost.OpSerialize, level, 1)
@@ -177,13 +180,32 @@ func (s *Server) recvInputs(tally *cost.Tally, k int) ([]*rlwe.Ciphertext, error
 func (s *Server) recvInputsIn(tally *cost.Tally, k int, dom Domain) ([]*rlwe.Ciphertext, error) {
 	cts := make([]*rlwe.Ciphertext, k)
 	for i := range cts {
-		ct, err := recvOneIn(s.params, s.conn, tally, "server", i, k, dom)
+		ct, err := s.recvInput(tally, i, k, dom)
 		if err != nil {
 			return nil, err
 		}
 		cts[i] = ct
 	}
 	return cts, nil
+}
+
+// recvInput receives the client's ciphertext i of k, seeded (see
+// seeded.go), whose message is in dom, and expands it; it records the
+// deserialization and the expansion of the seed.
+func (s *Server) recvInput(tally *cost.Tally, i, k int, dom Domain) (*rlwe.Ciphertext, error) {
+	msg, err := s.conn.Recv()
+	if err == nil {
+		var payload []byte
+		if payload, err = net.Unframe(msg); err == nil {
+			var ct *rlwe.Ciphertext
+			if ct, err = unmarshalSeeded(s.params, payload, dom); err == nil {
+				tally.Op(cost.OpSerialize, ct.Level(), 1)
+				tally.Op(cost.OpShare, 0, int64(ct.Level()+1)*int64(s.params.N()))
+				return ct, nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("exec: server: receiving ciphertext %d of %d: %w", i+1, k, err)
 }
 
 // recvOne receives ciphertext i of k from the other party (who names the

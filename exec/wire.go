@@ -119,6 +119,12 @@ func (d Domain) String() string {
 }
 
 func checkCiphertextBytes(p bgv.Parameters, b []byte, dom Domain) (degree, level int, err error) {
+	return checkCiphertextDegree(p, b, dom, 1, 2)
+}
+
+// checkCiphertextDegree is checkCiphertextBytes for a ciphertext of degree
+// lo to hi (0: c0 alone, a seeded ciphertext's body).
+func checkCiphertextDegree(p bgv.Parameters, b []byte, dom Domain, lo, hi int) (degree, level int, err error) {
 	md := rlwe.MetaData{}.BinarySize()
 	head := 1 + md + 8 + 8
 	if len(b) < head {
@@ -132,8 +138,8 @@ func checkCiphertextBytes(p bgv.Parameters, b []byte, dom Domain) (degree, level
 	}
 	d := &reader{b: b[1+md:]}
 	polys := d.u64()
-	if polys < 2 || polys > 3 {
-		return 0, 0, fmt.Errorf("exec: ciphertext of %d polynomials, want 2 or 3 (degree 1 or 2)", polys)
+	if polys < uint64(lo+1) || polys > uint64(hi+1) {
+		return 0, 0, fmt.Errorf("exec: ciphertext of %d polynomials, want %d to %d (degree %d to %d)", polys, lo+1, hi+1, lo, hi)
 	}
 	rows := binary.LittleEndian.Uint64(d.b)
 	if rows < 1 || rows > uint64(p.MaxLevel()+1) {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"slices"
 	"strings"
 	"testing"
 
@@ -189,6 +190,87 @@ func TestCiphertextDomain(t *testing.T) {
 	}
 }
 
+// validSeeded is a client's seeded encryption of v at level, marshalled,
+// and the client.
+func validSeeded(t testing.TB, p bgv.Parameters, level int, v []uint64) ([]byte, *Client) {
+	t.Helper()
+	cl := NewClient(p, nil)
+	pt := bgv.NewPlaintext(p, level)
+	if err := cl.ecd.Encode(v, pt); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := cl.encryptSeeded(pt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := sc.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b, cl
+}
+
+// TestSeededCiphertext: a seeded upload is SeededCiphertextSize bytes,
+// about half a whole ciphertext, and the server's expansion decrypts to
+// what the client encrypted; damaged ones (the seed or the body
+// truncated, the body's header or metadata corrupted, a whole ciphertext
+// where a seeded one is expected, the other domain) are errors, and a
+// flipped seed bit expands to another c1, which no longer decrypts to the
+// message.
+func TestSeededCiphertext(t *testing.T) {
+	e := hetest.ForTest(t, "bgv-test-insecure")
+	p := e.Params
+	tm := p.PlaintextModulus()
+	// Levels 1 and the top (level 0 holds too few bits above t to decrypt
+	// a fresh encryption at this preset).
+	for _, level := range []int{1, p.MaxLevel()} {
+		v := hetest.RandVec(tm, p.MaxSlots())
+		b, cl := validSeeded(t, p, level, v)
+		if got, want := int64(len(b)), SeededCiphertextSize(p.LogN(), level); got != want {
+			t.Fatalf("level %d: %d bytes, SeededCiphertextSize %d", level, got, want)
+		}
+		if whole := CiphertextSize(p.LogN(), 1, level); 2*int64(len(b)) > whole+2*SeedBytes+2*int64(rlwe.MetaData{}.BinarySize())+64 {
+			t.Errorf("level %d: %d bytes seeded, %d whole: not about half", level, len(b), whole)
+		}
+		decrypt := func(ct *rlwe.Ciphertext) []uint64 {
+			out := make([]uint64, p.MaxSlots())
+			if err := cl.ecd.Decode(cl.dec.DecryptNew(ct), out); err != nil {
+				t.Fatal(err)
+			}
+			return out
+		}
+		ct, err := unmarshalSeeded(p, b, Slots)
+		if err != nil {
+			t.Fatalf("level %d: %v", level, err)
+		}
+		if ct.Degree() != 1 || ct.Level() != level || !slices.Equal(decrypt(ct), v) {
+			t.Fatalf("level %d: expanded to degree %d at level %d, or to another message", level, ct.Degree(), ct.Level())
+		}
+		flipped := append([]byte(nil), b...)
+		flipped[3] ^= 1
+		if ct, err := unmarshalSeeded(p, flipped, Slots); err != nil || slices.Equal(decrypt(ct), v) {
+			t.Errorf("level %d: a flipped seed bit: err %v, or the same message", level, err)
+		}
+		if _, err := unmarshalSeeded(p, b, Coefficients); err == nil {
+			t.Errorf("level %d: accepted in the coefficient domain", level)
+		}
+		if _, err := unmarshalSeeded(p, validCiphertext(t, p, level), Slots); err == nil {
+			t.Errorf("level %d: a whole ciphertext accepted as a seeded one", level)
+		}
+		bad := map[string][]byte{"seed only": b[:SeedBytes], "short seed": b[:SeedBytes-1]}
+		for name, x := range malformed(b[SeedBytes:]) {
+			if !strings.HasPrefix(name, "coefficient") {
+				bad["body "+name] = append(append([]byte(nil), b[:SeedBytes]...), x...)
+			}
+		}
+		for name, x := range bad {
+			if _, err := unmarshalSeeded(p, x, Slots); err == nil {
+				t.Errorf("level %d, %s: accepted", level, name)
+			}
+		}
+	}
+}
+
 // TestMalformedKeys feeds AcceptKeys key exchanges with one message
 // damaged (valid frames around malformed lattigo bytes, or a bad Galois
 // element list): each is an error, none crashes; the undamaged exchange
@@ -321,17 +403,27 @@ func FuzzUnmarshalCiphertext(f *testing.F) {
 			f.Add(bad)
 		}
 	}
+	for _, level := range []int{0, 1} {
+		b, _ := validSeeded(f, p, level, make([]uint64, p.MaxSlots()))
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ct, err := UnmarshalCiphertext(p, b)
-		if err != nil {
-			return
-		}
-		if ct.Degree() < 1 || ct.Degree() > 2 || ct.Level() > p.MaxLevel() {
-			t.Fatalf("accepted a ciphertext of degree %d at level %d", ct.Degree(), ct.Level())
-		}
-		for _, pol := range ct.Value {
-			if err := checkPoly(pol, p.RingQ(), ct.Level()); err != nil {
-				t.Fatal(err)
+		// The same bytes as a whole ciphertext and as a seeded upload.
+		for _, parse := range []func() (*rlwe.Ciphertext, error){
+			func() (*rlwe.Ciphertext, error) { return UnmarshalCiphertext(p, b) },
+			func() (*rlwe.Ciphertext, error) { return unmarshalSeeded(p, b, Slots) },
+		} {
+			ct, err := parse()
+			if err != nil {
+				continue
+			}
+			if ct.Degree() < 1 || ct.Degree() > 2 || ct.Level() > p.MaxLevel() {
+				t.Fatalf("accepted a ciphertext of degree %d at level %d", ct.Degree(), ct.Level())
+			}
+			for _, pol := range ct.Value {
+				if err := checkPoly(pol, p.RingQ(), ct.Level()); err != nil {
+					t.Fatal(err)
+				}
 			}
 		}
 	})

@@ -9,7 +9,6 @@ import (
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
-	"github.com/cgsim/cgsim/net"
 )
 
 // Method is how a new token's key and value enter the cache.
@@ -385,8 +384,8 @@ func (c Config) KernelShape(kind, context int) exec.AttentionShape {
 func (c Config) KVDim() int { return c.KVHeads * c.HeadDim }
 
 // CiphertextBytes is the size of one marshalled degree-1 ciphertext at a
-// level (what the cache holds in memory and on disk, and what
-// net.SendObject sends plus net.FrameOverhead).
+// level: what the cache holds in memory and on disk, and what the server
+// sends (the client's uploads are seeded, exec.SeededCiphertextSize).
 func CiphertextBytes(p bgv.Parameters, level int) int64 {
 	return exec.CiphertextSize(p.LogN(), 1, level)
 }
@@ -468,9 +467,4 @@ func (c Config) appendState(kind int, s NoiseState, empty bool) (NoiseState, int
 		sum = add(s, masked)
 	}
 	return NoiseState{Level: level - 1, Extra: m.Rescale(m.Payload(sum), level)}, level, nil
-}
-
-// sendBytes is the framed size of a ciphertext on the wire.
-func sendBytes(p bgv.Parameters, level int) int64 {
-	return CiphertextBytes(p, level) + net.FrameOverhead
 }

@@ -120,13 +120,15 @@
 // too wide for the preset's noise budget (GPT-2 at bgv-n13) it is split in
 // slices whose shares the parties add.
 //
-// The server encodes the plaintext diagonals of every one-token linear
-// layer once, at setup (weights_encoded.go): the embedding's slices, every
+// The server encodes the plaintexts (diagonals, or weight polynomials
+// for a layer packed in the coefficients) of every one-token linear layer
+// once, at setup (weights_encoded.go): the embedding's slices, every
 // layer's matrices but a llama QKV (its one-token rows carry RoPE at the
-// token's position, so it is encoded per token) and the classifier.
-// Reports carry their memory and the cost of encoding them
-// (Report.Weights), outside the totals. Passes of several tokens encode
-// their diagonals per pass.
+// token's position, so it is encoded per token) and the classifier; their
+// packings are chosen for that use (exec.Planner.LinearEncodedOnce) and
+// for the session's network. Reports carry their memory and the cost of
+// encoding them (Report.Weights), outside the totals. Passes of several
+// tokens encode their weights per pass.
 //
 // Attention of layer l has two forms.
 //
