@@ -127,17 +127,9 @@ func (l *Linear) weightPoly(v []uint64, w Matrix, o, k int) []uint64 {
 func (l *Linear) coeffCompute(sv *Server, tally *cost.Tally, diag diagonals, xS []uint64) ([]*rlwe.Ciphertext, error) {
 	pk := l.pack
 	p, lvl := l.Params, pk.level
-	cts, err := sv.recvInputsIn(tally, pk.groups*pk.chunks, Coefficients)
+	cts, err := l.receiveInputs(sv, tally, xS)
 	if err != nil {
 		return nil, err
-	}
-	for i, v := range l.coeffInputs(xS) {
-		if cts[i].Level() != lvl {
-			return nil, fmt.Errorf("exec: server: input at level %d, planned %d", cts[i].Level(), lvl)
-		}
-		if err := sv.addPlain(tally, cts[i], v); err != nil {
-			return nil, err
-		}
 	}
 	out := make([]*rlwe.Ciphertext, pk.groups*pk.outs)
 	for gr := 0; gr < pk.groups; gr++ {

@@ -22,17 +22,9 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, diag diagonals, xS
 	}
 	p := l.Params
 	lvl := pk.level
-	cts, err := sv.recvInputs(tally, pk.groups*pk.chunks)
+	cts, err := l.receiveInputs(sv, tally, xS)
 	if err != nil {
 		return nil, err
-	}
-	for gr, v := range l.inputVectors(xS) {
-		if cts[gr].Level() != lvl {
-			return nil, fmt.Errorf("exec: server: input at level %d, planned %d", cts[gr].Level(), lvl)
-		}
-		if err := sv.addPlain(tally, cts[gr], v); err != nil {
-			return nil, err
-		}
 	}
 	L := pk.laneStride()
 	out := make([]*rlwe.Ciphertext, pk.groups*pk.outs)
@@ -76,6 +68,25 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, diag diagonals, xS
 		}
 	}
 	return out, nil
+}
+
+// receiveInputs receives the client's input ciphertexts (in the
+// packing's domain, at its level) and adds the server's share to each.
+func (l *Linear) receiveInputs(sv *Server, tally *cost.Tally, xS []uint64) ([]*rlwe.Ciphertext, error) {
+	pk := l.pack
+	cts, err := sv.recvInputsIn(tally, pk.groups*pk.chunks, pk.domain())
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range l.inputVectors(xS) {
+		if cts[i].Level() != pk.level {
+			return nil, fmt.Errorf("exec: server: input at level %d, planned %d", cts[i].Level(), pk.level)
+		}
+		if err := sv.addPlain(tally, cts[i], v); err != nil {
+			return nil, err
+		}
+	}
+	return cts, nil
 }
 
 // giantStep is giant step j of output ciphertext o of a token group: the
