@@ -31,7 +31,13 @@ type featureKernel struct {
 	noise     float64
 	what      string
 	cores     int
+	// clientCores are the client's, for the price (Planner.ClientCores).
+	clientCores int
 }
+
+// ClientCores are the client's cores the kernel is priced for (at least
+// 1): a cache that uploads for it prices its uploads alike.
+func (k featureKernel) ClientCores() int { return max(k.clientCores, 1) }
 
 // planFeature plans a feature kernel of shape sh over a layout of classes
 // classes whose results sum up to maxPerResult(groups) cache groups each:
@@ -82,7 +88,7 @@ func (pl Planner) planFeature(what string, sh AttentionShape, classes int, maxPe
 	if math.IsInf(bestPrice, 1) {
 		return featureKernel{}, fmt.Errorf("exec: %s %+v: %w", what, sh, last)
 	}
-	best.cores = pl.cores()
+	best.cores, best.clientCores = pl.cores(), pl.clientCores()
 	return best, nil
 }
 
@@ -201,10 +207,10 @@ func (k *FeatureScores) RotationCount() int64 {
 func (k *FeatureScores) Estimate() cost.Cost {
 	prof, logN, C := k.Profile, k.Params.LogN(), k.groups()
 	return cost.Sum(
-		sendInputCost(prof, logN, k.Level, 1),
+		sendInputCost(prof, logN, k.Level, 1, k.clientCores),
 		k.babyCost(1),
 		k.prod.estimate(prof, logN, 1, k.cores).Scale(int64(C)),
-		returnCostBatched(prof, logN, k.send, int64(C), 1, k.cores), // one group at a time
+		returnCostBatched(prof, logN, k.send, int64(C), 1, k.cores, k.clientCores), // one group at a time
 		k.localCost(),
 		cost.Cost{Rounds: 1},
 	)
@@ -369,10 +375,10 @@ func (k *FeatureValues) Estimate() cost.Cost {
 	prof, logN, C, R := k.Profile, k.Params.LogN(), k.groups(), k.results()
 	per := k.perResult
 	c := cost.Sum(
-		sendInputCost(prof, logN, k.Level, int64(C)),
+		sendInputCost(prof, logN, k.Level, int64(C), k.clientCores),
 		k.babyCost(C),
 		k.prod.estimate(prof, logN, per, k.cores).Scale(int64(C/per)),
-		returnCostBatched(prof, logN, k.send, int64(R), returnBatch, k.cores),
+		returnCostBatched(prof, logN, k.send, int64(R), returnBatch, k.cores, k.clientCores),
 		k.localCost(),
 		cost.Cost{Rounds: 1},
 	)

@@ -143,6 +143,9 @@ func runFeature(t *testing.T, e *hetest.Env, sc *FeatureScores, vk *FeatureValue
 	if err := sess.SetServerCores(testServerCores); err != nil {
 		t.Fatal(err)
 	}
+	if err := sess.SetClientCores(testClientCores); err != nil {
+		t.Fatal(err)
+	}
 	largest := math.Inf(-1)
 	sess.InspectReturns(func(cts []*rlwe.Ciphertext, plan ReturnPlan) {
 		for _, ct := range cts {

@@ -72,6 +72,8 @@ type arcc struct {
 	terms   int     // products each result sums, as the noise model counts them
 	what    string  // the kernel's name in errors
 	cores   int     // the server's, for the price (Planner.Cores)
+	// clientCores are the client's, for the price (Planner.ClientCores).
+	clientCores int
 }
 
 // planKernel plans an ARCC kernel of shape sh over the layout newLayout
@@ -108,7 +110,7 @@ func (pl Planner) planARCC(what string, sh AttentionShape, terms int) (arcc, err
 		return arcc{}, fmt.Errorf("exec: %s %+v: %w", what, sh, err)
 	}
 	return arcc{Params: pl.Params, Profile: pl.Profile, Shape: sh, Level: level, send: sp, noise: f(nm.FreshSK()), terms: terms, what: what,
-		cores: pl.cores()}, nil
+		cores: pl.cores(), clientCores: pl.clientCores()}, nil
 }
 
 // Noise is the noise model's payload of the kernel's results before they

@@ -76,6 +76,9 @@ func checkARCC(t *testing.T, e *hetest.Env, sc, vk arccUnderTest) {
 	if err := sess.SetServerCores(testServerCores); err != nil {
 		t.Fatal(err)
 	}
+	if err := sess.SetClientCores(testClientCores); err != nil {
+		t.Fatal(err)
+	}
 	a, pk := sc.testKind().base()
 	sh := a.Shape
 	nq, nk, kv := pk.queries, pk.keys, sh.KVHeads*sh.HeadDim

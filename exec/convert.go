@@ -26,6 +26,9 @@ type C2S struct {
 	Len        int // elements of the vector
 	Level      int // level of the encryption
 	ClientOnly bool
+	// ClientCores are the client's cores it is priced for (zero: one;
+	// Planner.ClientCores).
+	ClientCores int
 }
 
 // NewC2S is the conversion of a vector of n elements, encrypted at the top
@@ -44,7 +47,7 @@ func (c C2S) Rotations() []int { return nil }
 // Estimate prices one Run.
 func (c C2S) Estimate() cost.Cost {
 	k := int64(c.Cts())
-	total := sendInputCost(c.Profile, c.Params.LogN(), c.Level, k)
+	total := sendInputCost(c.Profile, c.Params.LogN(), c.Level, k, c.ClientCores)
 	if !c.ClientOnly {
 		total = total.Add(plainCost(c.Profile, c.Params.LogN(), c.Level, k))
 	}
@@ -102,13 +105,14 @@ func (c C2S) server(sv *Server, tally *cost.Tally, xS []uint64) ([]*rlwe.Ciphert
 // on the client one decryption and one decoding (counted as an encode: it
 // is the inverse transform at the same price). One flight.
 type H2S struct {
-	Params    bgv.Parameters
-	Profile   *cost.Profile
-	Len       int // elements of the vector (packed N per ciphertext)
-	Level     int // level of the server's ciphertexts
-	NoiseBits float64
-	send      returnPath
-	cores     int // the server's, for the price (Planner.Cores)
+	Params      bgv.Parameters
+	Profile     *cost.Profile
+	Len         int // elements of the vector (packed N per ciphertext)
+	Level       int // level of the server's ciphertexts
+	NoiseBits   float64
+	send        returnPath
+	cores       int // the server's, for the price (Planner.Cores)
+	clientCores int // the client's (Planner.ClientCores)
 }
 
 // NewH2S plans the conversion of n elements held in ciphertexts at level
@@ -128,7 +132,7 @@ func (h H2S) Rotations() []int { return nil }
 
 // Estimate prices one Run.
 func (h H2S) Estimate() cost.Cost {
-	return returnCost(h.Profile, h.Params.LogN(), h.send, int64(h.Cts()), h.cores).Add(cost.Cost{Rounds: 1})
+	return returnCost(h.Profile, h.Params.LogN(), h.send, int64(h.Cts()), h.cores, h.clientCores).Add(cost.Cost{Rounds: 1})
 }
 
 // Run converts the server's ciphertexts into shares of their first Len

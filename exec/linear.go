@@ -77,6 +77,8 @@ type Linear struct {
 	Encoding Encoding
 	pack     linearPacking
 	cores    int // the server's, for the price (Planner.Cores)
+	// clientCores are the client's, for the price (Planner.ClientCores).
+	clientCores int
 }
 
 // NewLinear plans a linear layer of shape out x in over m tokens. Decode
@@ -125,7 +127,8 @@ func (pln Planner) linear(out, in, m int, enc Encoding, once bool) (*Linear, err
 		return nil, fmt.Errorf("exec: linear layer %dx%d: %w", out, in, byBaby[0].err)
 	}
 	l.pack = pk
-	l.cores = pln.cores() // the packing was chosen on one core: plans do not depend on cores
+	// The packing was chosen on one core each: plans do not depend on cores.
+	l.cores, l.clientCores = pln.cores(), pln.clientCores()
 	return l, nil
 }
 
@@ -302,7 +305,7 @@ func (l *Linear) estimateEncoded(t *estimateTerms) cost.Cost {
 	b, g := int64(pk.b), int64(pk.g)
 	folds := int64(log2Int(pk.n / pk.b))
 	c := cost.Sum(
-		t.get(termKey{term: termSendInput, at: lvl, n: G * K}, func() cost.Cost { return sendInputCost(prof, logN, lvl, G*K) }),
+		t.get(termKey{term: termSendInput, at: lvl, n: G * K}, func() cost.Cost { return sendInputCost(prof, logN, lvl, G*K, l.clientCores) }),
 		// server: its share into the ciphertexts
 		t.get(termKey{term: termPlain, at: lvl, n: G * K}, func() cost.Cost { return plainCost(prof, logN, lvl, G*K) }),
 		// baby steps
@@ -312,7 +315,7 @@ func (l *Linear) estimateEncoded(t *estimateTerms) cost.Cost {
 		prof.Charge(cost.OpAdd, lvl, G*O*(b*K-1+folds)),
 		prof.Charge(cost.OpRotate, lvl, G*O*(b/g-1+folds)),
 		t.get(termKey{term: termReturn, at: t.send(pk.send), n: G * O, k: int64(l.cores)},
-			func() cost.Cost { return returnCost(prof, logN, pk.send, G*O, l.cores) }),
+			func() cost.Cost { return returnCost(prof, logN, pk.send, G*O, l.cores, l.clientCores) }),
 		cost.Cost{Rounds: 1},
 	)
 	if l.cores <= 1 {

@@ -108,6 +108,9 @@ func checkLinear(t *testing.T, e *hetest.Env, out, in, m int) {
 	if err := sess.SetServerCores(testServerCores); err != nil {
 		t.Fatal(err)
 	}
+	if err := sess.SetClientCores(testClientCores); err != nil {
+		t.Fatal(err)
+	}
 	w := randMatrix(t, tm, out, in)
 	x := hetest.RandVec(tm, m*in)
 	tally := cost.NewTally(e.Profile)

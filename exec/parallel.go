@@ -23,6 +23,13 @@ import (
 // kernel's last group of tokens may be smaller than the others: there it
 // approximates). A primitive's plan (packing, levels)
 // does not depend on the cores, only its price.
+//
+// The client's work parallelizes too (Session.SetClientCores,
+// Planner.ClientCores): it lays out, encodes, encrypts and marshals up to
+// cores ciphertexts of a flight at once and sends them in order, and it
+// receives up to cores results, decrypts and decodes them at once and
+// hands them on in order (Client.sendEach, Client.recvBatches); an
+// estimate charges those ciphertexts' client work ceil(k/cores) pieces.
 
 // MaxCores bounds the cores a server or a planner is given.
 const MaxCores = 4096
@@ -44,6 +51,38 @@ func (s *Session) SetServerCores(n int) error {
 	return nil
 }
 
+// SetClientCores sets the goroutines the client encrypts and decrypts on
+// (1 at first): it prepares up to n of a flight's ciphertexts at once and
+// decrypts up to n of the results at once, sending and handing them on in
+// order.
+func (s *Session) SetClientCores(n int) error {
+	if err := checkCores(n); err != nil {
+		return fmt.Errorf("exec: %d client cores: want 1 to %d", n, MaxCores)
+	}
+	s.Client.cores, s.Client.workers = n, nil
+	return nil
+}
+
+// worker returns the client for worker w: the client itself for w = 0,
+// else a copy with its own encoder, encryptor and decryptor (made once).
+// A worker must not use the connection.
+func (c *Client) worker(w int) *Client {
+	if w == 0 {
+		return c
+	}
+	for len(c.workers) < w {
+		cp := *c
+		cp.ecd, cp.enc, cp.dec = c.ecd.ShallowCopy(), c.enc.ShallowCopy(), c.dec.ShallowCopy()
+		cp.workers, cp.conn = nil, nil
+		c.workers = append(c.workers, &cp)
+	}
+	return c.workers[w-1]
+}
+
+// batch is how many ciphertexts of a flight the client prepares or
+// decrypts at once: its cores.
+func (c *Client) batch() int { return max(c.cores, 1) }
+
 // worker returns the server for worker w: the server itself for w = 0,
 // else a copy with its own encoder, encryptor and evaluator (made once).
 // A worker must not use the connection.
@@ -64,18 +103,26 @@ func (s *Server) worker(w int) *Server {
 // being the goroutine's worker (see worker); it returns the first error,
 // after which no new piece starts.
 func (s *Server) forEach(n int, f func(i int, w *Server) error) error {
-	c := min(max(s.cores, 1), n)
+	return forPieces(n, s.cores, s.worker, f)
+}
+
+// forPieces runs f(i, w) for every i < n on min(cores, n) goroutines, w
+// being worker(j) on goroutine j (worker(0) alone on one core); it returns
+// the first error, after which no new piece starts.
+func forPieces[W any](n, cores int, worker func(int) W, f func(i int, w W) error) error {
+	c := min(max(cores, 1), n)
 	if c <= 1 {
+		w := worker(0)
 		for i := 0; i < n; i++ {
-			if err := f(i, s); err != nil {
+			if err := f(i, w); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	workers := make([]*Server, c)
+	workers := make([]W, c)
 	for j := range workers {
-		workers[j] = s.worker(j)
+		workers[j] = worker(j)
 	}
 	var (
 		next     atomic.Int64

@@ -9,20 +9,22 @@ import (
 	"github.com/cgsim/cgsim/internal/hetest"
 )
 
-// testServerCores are the cores of the sessions checkLinear and checkARCC
-// make: 1, except inside TestParallelServer.
-var testServerCores = 1
+// testServerCores and testClientCores are the parties' cores in the
+// sessions checkLinear, checkARCC and checkFeature make: 1, except inside
+// TestParallelServer.
+var testServerCores, testClientCores = 1, 1
 
 // TestParallelServer reruns the exact checks of the linear layer (Run and
-// RunEncoded), the four ARCC kernels and a share conversion with the
-// server on 3 cores (more than the machine may have: the goroutines
-// interleave either way): the results equal the plaintext ones and the
-// counters their Estimates', which do not depend on the cores. Shapes with
-// several output ciphertexts, token groups and products, so that every
-// parallel section has pieces to share. Run it with -race.
+// RunEncoded), the four ARCC kernels, the feature kernels and a share
+// conversion with the server and the client on 3 cores each (more than
+// the machine may have: the goroutines interleave either way): the
+// results equal the plaintext ones and the counters their Estimates',
+// which do not depend on the cores. Shapes with several input and output
+// ciphertexts, token groups and products, so that every parallel section
+// and every batch of the client has pieces to share. Run it with -race.
 func TestParallelServer(t *testing.T) {
-	testServerCores = 3
-	defer func() { testServerCores = 1 }()
+	testServerCores, testClientCores = 3, 3
+	defer func() { testServerCores, testClientCores = 1, 1 }()
 	e := hetest.ForTest(t, hetest.Presets()[0])
 	for _, c := range []struct{ out, in, m int }{{512, 64, 1}, {172, 64, 1}, {64, 64, 16}, {172, 64, 3}} {
 		t.Run(fmt.Sprintf("linear/%dx%d/m=%d", c.out, c.in, c.m), func(t *testing.T) { checkLinear(t, e, c.out, c.in, c.m) })
@@ -50,6 +52,9 @@ func TestParallelServer(t *testing.T) {
 		if err := sess.SetServerCores(3); err != nil {
 			t.Fatal(err)
 		}
+		if err := sess.SetClientCores(3); err != nil {
+			t.Fatal(err)
+		}
 		tm := p.PlaintextModulus()
 		n := 5*p.MaxSlots() + 7
 		x := hetest.RandVec(tm, n)
@@ -75,7 +80,8 @@ func TestParallelServer(t *testing.T) {
 	})
 }
 
-// TestEstimateOnCores: an estimate priced for more cores has the same
+// TestEstimateOnCores: an estimate priced for more cores (server and
+// client) has the same
 // counters and no more compute seconds, strictly fewer where a section
 // has several pieces; a section of n alike pieces on n cores costs one
 // piece's seconds.
@@ -83,7 +89,7 @@ func TestEstimateOnCores(t *testing.T) {
 	e := hetest.ForTest(t, hetest.Presets()[0])
 	one := Planner{Params: e.Params, Profile: e.Profile, StatSecurity: StatisticalSecurity}
 	many := one
-	many.Cores = 16
+	many.Cores, many.ClientCores = 16, 16
 	type pair struct {
 		name       string
 		one, many  cost.Cost
@@ -138,6 +144,16 @@ func TestEstimateOnCores(t *testing.T) {
 		t.Fatal("feature kernels: the plan depends on the cores")
 	}
 	cases = append(cases, pair{"feature scores", f1.Estimate(), f16.Estimate(), true}, pair{"feature values", v1.Estimate(), v16.Estimate(), true})
+	// A share conversion: the client prepares its ciphertexts on its cores.
+	c1, err := one.C2S(5*e.Params.MaxSlots(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c16, err := many.C2S(5*e.Params.MaxSlots(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases = append(cases, pair{"C2S", c1.Estimate(), c16.Estimate(), true})
 	for _, c := range cases {
 		if d := cost.CounterDiff(c.one, c.many); len(d) > 0 {
 			t.Errorf("%s: counters differ with the cores: %v", c.name, d)

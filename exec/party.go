@@ -24,6 +24,11 @@ type Client struct {
 	enc    *rlwe.Encryptor
 	dec    *rlwe.Decryptor
 	conn   net.Conn
+
+	// cores is the goroutines of the client's encryptions and decryptions
+	// (1 unless Session.SetClientCores); workers their copies.
+	cores   int
+	workers []*Client
 }
 
 // Server is the party that owns the weights. It holds the public key, the

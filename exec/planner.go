@@ -32,6 +32,10 @@ type Planner struct {
 	// means one): a parallel section runs on them (see onCores). The
 	// plans themselves do not depend on them.
 	Cores int
+	// ClientCores are the client's cores the estimates are priced for
+	// (zero means one): it prepares and decrypts the ciphertexts of a
+	// flight on them (Session.SetClientCores).
+	ClientCores int
 	// Network is the link whose price (compute plus transfer) chooses
 	// among a primitive's packings (a linear layer's); the zero value
 	// means net.LAN.
@@ -40,6 +44,9 @@ type Planner struct {
 
 // cores is Cores, at least 1.
 func (pl Planner) cores() int { return max(pl.Cores, 1) }
+
+// clientCores is ClientCores, at least 1.
+func (pl Planner) clientCores() int { return max(pl.ClientCores, 1) }
 
 // network is Network, net.LAN if unset.
 func (pl Planner) network() net.Network {
@@ -95,6 +102,11 @@ func (pl Planner) Check() error {
 			return err
 		}
 	}
+	if pl.ClientCores != 0 {
+		if err := checkCores(pl.ClientCores); err != nil {
+			return fmt.Errorf("exec: %d client cores: want 1 to %d", pl.ClientCores, MaxCores)
+		}
+	}
 	return CheckProfile(pl.Params, pl.Profile)
 }
 
@@ -140,7 +152,7 @@ func (pl Planner) C2S(n, level int) (C2S, error) {
 	if n < 1 || level < 0 || level > pl.Params.MaxLevel() {
 		return C2S{}, fmt.Errorf("exec: C2S of %d elements at level %d (levels 0..%d)", n, level, pl.Params.MaxLevel())
 	}
-	return C2S{Params: pl.Params, Profile: pl.Profile, Len: n, Level: level}, nil
+	return C2S{Params: pl.Params, Profile: pl.Profile, Len: n, Level: level, ClientCores: pl.ClientCores}, nil
 }
 
 // H2S is the checked constructor of a server-to-client conversion of n
@@ -156,5 +168,5 @@ func (pl Planner) H2S(n, level int, noiseBits float64) (H2S, error) {
 	if err != nil {
 		return H2S{}, err
 	}
-	return H2S{Params: pl.Params, Profile: pl.Profile, Len: n, Level: level, NoiseBits: noiseBits, send: sp, cores: pl.cores()}, nil
+	return H2S{Params: pl.Params, Profile: pl.Profile, Len: n, Level: level, NoiseBits: noiseBits, send: sp, cores: pl.cores(), clientCores: pl.clientCores()}, nil
 }

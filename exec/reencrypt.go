@@ -50,7 +50,8 @@ type ReencryptGroup struct {
 }
 
 func (r Reencrypt) c2s(g ReencryptGroup) C2S {
-	return C2S{Params: r.Return.Params, Profile: r.Return.Profile, Len: g.Cts * r.Return.Params.MaxSlots(), Level: g.Level}
+	return C2S{Params: r.Return.Params, Profile: r.Return.Profile, Len: g.Cts * r.Return.Params.MaxSlots(), Level: g.Level,
+		ClientCores: r.Return.clientCores}
 }
 
 // Rotations: none.

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
@@ -50,9 +51,10 @@ func floodOps(logN, level, bits int) int64 {
 
 // sendInputCost is both sides of sending k fresh ciphertexts at a level
 // from the client: layout, encode, encrypt, serialize, the bytes, and the
-// server's deserialization.
-func sendInputCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
-	return cost.Sum(
+// server's deserialization and expansion of the seed. The client prepares
+// them (everything before the bytes) on clientCores (Client.sendEach).
+func sendInputCost(prof *cost.Profile, logN, level int, k int64, clientCores int) cost.Cost {
+	c := cost.Sum(
 		layoutCost(prof, logN, k),
 		prof.Charge(cost.OpEncode, level, k),
 		prof.Charge(cost.OpEncryptSecret, level, k),
@@ -62,6 +64,14 @@ func sendInputCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
 		// per slot and prime
 		prof.Charge(cost.OpShare, 0, k*int64(level+1)<<logN),
 	)
+	return onCores(c, k, clientCores, func() cost.Cost {
+		return cost.Sum(
+			layoutCost(prof, logN, k),
+			prof.Charge(cost.OpEncode, level, k),
+			prof.Charge(cost.OpEncryptSecret, level, k),
+			prof.Charge(cost.OpSerialize, level, k),
+		)
+	})
 }
 
 // plainCost is the server adding k laid-out plaintext vectors to
@@ -80,14 +90,15 @@ func plainCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
 // deserialization, decryption and decoding on the client.
 //
 // The server prepares the k ciphertexts (everything before the
-// serialization) on cores (Server.maskAndFlood; see onCores).
-func returnCost(prof *cost.Profile, logN int, sp returnPath, k int64, cores int) cost.Cost {
-	return returnCostBatched(prof, logN, sp, k, k, cores)
+// serialization) on cores (Server.maskAndFlood; see onCores), the client
+// decrypts and decodes them on clientCores (Client.recvBatches).
+func returnCost(prof *cost.Profile, logN int, sp returnPath, k int64, cores, clientCores int) cost.Cost {
+	return returnCostBatched(prof, logN, sp, k, k, cores, clientCores)
 }
 
 // returnCostBatched is returnCost for ciphertexts returned in batches of
 // at most batch (sendOutputs once per batch).
-func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int64, cores int) cost.Cost {
+func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int64, cores, clientCores int) cost.Cost {
 	prep := func() cost.Cost {
 		c := cost.Sum(
 			plainCost(prof, logN, sp.from, k),
@@ -101,12 +112,15 @@ func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int
 		return c
 	}
 	c := onCoresBatched(prep(), k, batch, cores, prep)
-	return c.Add(cost.Sum(
+	c = c.Add(cost.Sum(
 		prof.Charge(cost.OpSerialize, sp.to, 2*k),
 		cost.Cost{BytesS2C: k * ctBytes(logN, sp.to)},
 		prof.Charge(cost.OpDecrypt, sp.to, k),
 		prof.Charge(cost.OpEncode, sp.to, k),
 	))
+	return onCores(c, k, clientCores, func() cost.Cost {
+		return cost.Sum(prof.Charge(cost.OpDecrypt, sp.to, k), prof.Charge(cost.OpEncode, sp.to, k))
+	})
 }
 
 // sendInputs encodes, encrypts at level and sends one ciphertext per slot
@@ -133,9 +147,10 @@ func (c *Client) sendInputsIn(tally *cost.Tally, level int, dom Domain, vecs [][
 const inputBacklog = 128
 
 // sendInputsEach is sendInputs for k slot vectors that fill(i, v) writes
-// into v (zeroed, MaxSlots long) one at a time: the client never holds
-// more than one, and it waits while more than inputBacklog ciphertexts
-// wait unread.
+// into v (zeroed, MaxSlots long), a batch at a time (Client.batch, one per
+// client core; fill may run on several goroutines at once): the client
+// never holds more than a batch, and it waits while more than
+// inputBacklog ciphertexts wait unread.
 func (c *Client) sendInputsEach(tally *cost.Tally, level, k int, fill func(i int, v []uint64)) error {
 	return c.sendEach(tally, level, k, Slots, fill)
 }
@@ -145,31 +160,52 @@ func (c *Client) sendEach(tally *cost.Tally, level, k int, dom Domain, fill func
 	slots := c.params.MaxSlots()
 	tally.Op(cost.OpShare, 0, int64(k)*int64(slots)) // the layout of the vectors
 	window := inputBacklog * seededBytes(c.params.LogN(), level)
-	v := make([]uint64, slots)
-	for i := 0; i < k; i++ {
-		clear(v)
-		fill(i, v)
-		pt := bgv.NewPlaintext(c.params, level)
-		pt.IsBatched = bool(dom)
-		if err := c.ecd.Encode(v, pt); err != nil {
-			return fmt.Errorf("exec: client: encoding: %w", err)
-		}
-		tally.Op(cost.OpEncode, level, 1)
-		ct, err := c.encryptSeeded(pt)
-		if err != nil {
+	vecs := make([][]uint64, c.batch())
+	msgs := make([]marshalled, c.batch())
+	for start := 0; start < k; start += len(msgs) {
+		n := min(len(msgs), k-start)
+		if err := forPieces(n, c.cores, c.worker, func(j int, w *Client) error {
+			if vecs[j] == nil {
+				vecs[j] = make([]uint64, slots)
+			}
+			v := vecs[j]
+			clear(v)
+			fill(start+j, v)
+			pt := bgv.NewPlaintext(w.params, level)
+			pt.IsBatched = bool(dom)
+			if err := w.ecd.Encode(v, pt); err != nil {
+				return fmt.Errorf("exec: client: encoding: %w", err)
+			}
+			tally.Op(cost.OpEncode, level, 1)
+			ct, err := w.encryptSeeded(pt)
+			if err != nil {
+				return err
+			}
+			tally.Op(cost.OpEncryptSecret, level, 1)
+			if msgs[j], err = ct.MarshalBinary(); err != nil {
+				return fmt.Errorf("exec: client: marshalling: %w", err)
+			}
+			tally.Op(cost.OpSerialize, level, 1)
+			return nil
+		}); err != nil {
 			return err
 		}
-		tally.Op(cost.OpEncryptSecret, level, 1)
-		tally.Op(cost.OpSerialize, level, 1)
-		if err := net.Pace(c.conn, window); err != nil {
-			return fmt.Errorf("exec: client: sending: %w", err)
-		}
-		if err := net.SendObject(c.conn, ct); err != nil {
-			return fmt.Errorf("exec: client: sending: %w", err)
+		for _, m := range msgs[:n] {
+			if err := net.Pace(c.conn, window); err != nil {
+				return fmt.Errorf("exec: client: sending: %w", err)
+			}
+			if err := net.SendObject(c.conn, m); err != nil {
+				return fmt.Errorf("exec: client: sending: %w", err)
+			}
 		}
 	}
 	return nil
 }
+
+// marshalled is an object already marshalled, for net.SendObject.
+type marshalled []byte
+
+func (m marshalled) MarshalBinary() ([]byte, error) { return m, nil }
 
 // recvInputs receives k ciphertexts from the client.
 func (s *Server) recvInputs(tally *cost.Tally, k int) ([]*rlwe.Ciphertext, error) {
@@ -368,39 +404,49 @@ func (c *Client) recvOutputs(tally *cost.Tally, k int) ([][]uint64, error) {
 // the vectors are the slots or the coefficients.
 func (c *Client) recvOutputsIn(tally *cost.Tally, k int, dom Domain) ([][]uint64, error) {
 	out := make([][]uint64, k)
-	for i := range out {
-		ct, err := recvOneIn(c.params, c.conn, tally, "client", i, k, dom)
-		if err != nil {
-			return nil, err
-		}
-		pt := c.dec.DecryptNew(ct)
-		tally.Op(cost.OpDecrypt, ct.Level(), 1)
-		out[i] = make([]uint64, c.params.MaxSlots())
-		if err := c.ecd.Decode(pt, out[i]); err != nil {
-			return nil, fmt.Errorf("exec: client: decoding: %w", err)
-		}
-		tally.Op(cost.OpEncode, ct.Level(), 1)
-	}
-	return out, nil
+	err := c.recvBatches(tally, k, dom, func(i int, v []uint64) { out[i] = slices.Clone(v) })
+	return out, err
 }
 
 // recvOutputsEach is recvOutputs handing each decrypted vector to f (i,
-// v) as it arrives, v reused for the next: the client never holds more
-// than one.
+// v) in order, v reused once f returns: the client never holds more than
+// a batch.
 func (c *Client) recvOutputsEach(tally *cost.Tally, k int, f func(i int, v []uint64)) error {
-	v := make([]uint64, c.params.MaxSlots())
-	for i := 0; i < k; i++ {
-		ct, err := recvOne(c.params, c.conn, tally, "client", i, k)
-		if err != nil {
+	return c.recvBatches(tally, k, Slots, f)
+}
+
+// recvBatches receives k ciphertexts whose message is in dom, a batch at
+// a time (Client.batch), decrypts and decodes each batch on the client's
+// cores and hands the vectors to f in order.
+func (c *Client) recvBatches(tally *cost.Tally, k int, dom Domain, f func(i int, v []uint64)) error {
+	cts := make([]*rlwe.Ciphertext, c.batch())
+	vecs := make([][]uint64, c.batch())
+	for start := 0; start < k; start += len(cts) {
+		n := min(len(cts), k-start)
+		for j := range n {
+			ct, err := recvOneIn(c.params, c.conn, tally, "client", start+j, k, dom)
+			if err != nil {
+				return err
+			}
+			cts[j] = ct
+		}
+		if err := forPieces(n, c.cores, c.worker, func(j int, w *Client) error {
+			if vecs[j] == nil {
+				vecs[j] = make([]uint64, w.params.MaxSlots())
+			}
+			pt := w.dec.DecryptNew(cts[j])
+			tally.Op(cost.OpDecrypt, cts[j].Level(), 1)
+			if err := w.ecd.Decode(pt, vecs[j]); err != nil {
+				return fmt.Errorf("exec: client: decoding: %w", err)
+			}
+			tally.Op(cost.OpEncode, cts[j].Level(), 1)
+			return nil
+		}); err != nil {
 			return err
 		}
-		pt := c.dec.DecryptNew(ct)
-		tally.Op(cost.OpDecrypt, ct.Level(), 1)
-		if err := c.ecd.Decode(pt, v); err != nil {
-			return fmt.Errorf("exec: client: decoding: %w", err)
+		for j := range n {
+			f(start+j, vecs[j])
 		}
-		tally.Op(cost.OpEncode, ct.Level(), 1)
-		f(i, v)
 	}
 	return nil
 }

@@ -174,7 +174,7 @@ func (c *Cache) Append(s *exec.Session, tally *cost.Tally, layer int, k, v exec.
 					x.C[i*N+cfg.Layout.Slot(jj, e)] = tok[kind].C[e]
 				}
 			}
-			cts, err := exec.C2S{Params: cfg.Params, Profile: cfg.Profile, Len: len(x.C), Level: lvl, ClientOnly: true}.Run(s, sub, x)
+			cts, err := exec.C2S{Params: cfg.Params, Profile: cfg.Profile, Len: len(x.C), Level: lvl, ClientOnly: true, ClientCores: cfg.Planner.ClientCores}.Run(s, sub, x)
 			if err != nil {
 				return err
 			}
@@ -320,7 +320,7 @@ func (c Config) Broadcast(x []uint64) []uint64 {
 func NewSource(s *exec.Session, tally *cost.Tally, cfg Config, k, v exec.Shared) (*Source, error) {
 	N := cfg.Params.MaxSlots()
 	x := exec.Shared{C: append(cfg.Broadcast(k.C), cfg.Broadcast(v.C)...)}
-	cts, err := exec.C2S{Params: cfg.Params, Profile: cfg.Profile, Len: 2 * N, Level: cfg.SourceLevel, ClientOnly: true}.Run(s, tally, x)
+	cts, err := exec.C2S{Params: cfg.Params, Profile: cfg.Profile, Len: 2 * N, Level: cfg.SourceLevel, ClientOnly: true, ClientCores: cfg.Planner.ClientCores}.Run(s, tally, x)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +329,7 @@ func NewSource(s *exec.Session, tally *cost.Tally, cfg Config, k, v exec.Shared)
 
 // EstimateSource is the cost of NewSource.
 func (c Config) EstimateSource() cost.Cost {
-	return exec.C2S{Params: c.Params, Profile: c.Profile, Len: 2 * c.Params.MaxSlots(), Level: c.SourceLevel, ClientOnly: true}.Estimate()
+	return exec.C2S{Params: c.Params, Profile: c.Profile, Len: 2 * c.Params.MaxSlots(), Level: c.SourceLevel, ClientOnly: true, ClientCores: c.Planner.ClientCores}.Estimate()
 }
 
 // AppendSource appends one token to a layer with the Homomorphic method:

@@ -34,6 +34,9 @@ type FeatureConfig struct {
 	Level   [2]int
 	// MaxContext is the longest context the kernels were planned for.
 	MaxContext int
+	// ClientCores are the client's cores its uploads are priced for (the
+	// kernels', exec.Planner.ClientCores).
+	ClientCores int
 }
 
 // NewFeatureConfig is the cache that the decode kernels sc and vk (planned
@@ -49,7 +52,7 @@ func NewFeatureConfig(layers int, sc *exec.FeatureScores, vk *exec.FeatureValues
 		return FeatureConfig{}, fmt.Errorf("kv: the feature kernels must be planned for a fresh cache (payload bound 0, got %v and %v)", sc.Shape.CacheBits, vk.Shape.CacheBits)
 	}
 	return FeatureConfig{Params: sc.Params, Profile: sc.Profile, Layers: layers, Layout: sc.Layout, Level: [2]int{sc.Level, vk.Level},
-		MaxContext: min(sc.Shape.Context, vk.Shape.Context)}, nil
+		MaxContext: min(sc.Shape.Context, vk.Shape.Context), ClientCores: sc.ClientCores()}, nil
 }
 
 // KVDim is KVHeads·HeadDim.
@@ -69,11 +72,11 @@ func (c FeatureConfig) vectors(kind int, rows []uint64) [][]uint64 {
 func (c FeatureConfig) uploads(v int) []exec.C2S {
 	N := c.Params.MaxSlots()
 	if c.Level[kindK] == c.Level[kindV] {
-		return []exec.C2S{{Params: c.Params, Profile: c.Profile, Len: 2 * v * N, Level: c.Level[kindK], ClientOnly: true}}
+		return []exec.C2S{{Params: c.Params, Profile: c.Profile, Len: 2 * v * N, Level: c.Level[kindK], ClientOnly: true, ClientCores: c.ClientCores}}
 	}
 	return []exec.C2S{
-		{Params: c.Params, Profile: c.Profile, Len: v * N, Level: c.Level[kindK], ClientOnly: true},
-		{Params: c.Params, Profile: c.Profile, Len: v * N, Level: c.Level[kindV], ClientOnly: true},
+		{Params: c.Params, Profile: c.Profile, Len: v * N, Level: c.Level[kindK], ClientOnly: true, ClientCores: c.ClientCores},
+		{Params: c.Params, Profile: c.Profile, Len: v * N, Level: c.Level[kindV], ClientOnly: true, ClientCores: c.ClientCores},
 	}
 }
 

@@ -80,7 +80,7 @@ func (c Config) appendCost(ap appendStep) cost.Cost {
 			groups[c.HomeLevel[k]] = append(groups[c.HomeLevel[k]], k)
 		}
 		for _, lvl := range levelGroups(groups) {
-			total = total.Add(noRounds(exec.C2S{Params: c.Params, Profile: prof, Len: N * len(groups[lvl]), Level: lvl, ClientOnly: true}.Estimate()))
+			total = total.Add(noRounds(exec.C2S{Params: c.Params, Profile: prof, Len: N * len(groups[lvl]), Level: lvl, ClientOnly: true, ClientCores: c.Planner.ClientCores}.Estimate()))
 			if !ap.empty {
 				total = total.Add(prof.Charge(cost.OpAdd, lvl, int64(len(groups[lvl]))))
 			}

@@ -264,13 +264,13 @@ func (p *planner) prefill(m int) (*prefillPlan, error) {
 		return nil, fmt.Errorf("sim: prefill attention of %d tokens at %s: %w", m, p.preset.Name, err)
 	}
 	pp := &prefillPlan{m: m, scores: sc, values: vk}
-	slots := p.params.MaxSlots()
+	slots, cc := p.params.MaxSlots(), p.he.ClientCores
 	if sc.Level == vk.Level {
-		pp.upload = []exec.C2S{{Params: p.params, Profile: p.prof, Len: 2 * sc.Layout.Cts() * slots, Level: sc.Level}}
+		pp.upload = []exec.C2S{{Params: p.params, Profile: p.prof, Len: 2 * sc.Layout.Cts() * slots, Level: sc.Level, ClientCores: cc}}
 	} else {
 		pp.upload = []exec.C2S{
-			{Params: p.params, Profile: p.prof, Len: sc.Layout.Cts() * slots, Level: sc.Level},
-			{Params: p.params, Profile: p.prof, Len: vk.Layout.Cts() * slots, Level: vk.Level},
+			{Params: p.params, Profile: p.prof, Len: sc.Layout.Cts() * slots, Level: sc.Level, ClientCores: cc},
+			{Params: p.params, Profile: p.prof, Len: vk.Layout.Cts() * slots, Level: vk.Level, ClientCores: cc},
 		}
 	}
 	if p.keepsCache && p.layout == TokenLayout {
@@ -279,7 +279,7 @@ func (p *planner) prefill(m int) (*prefillPlan, error) {
 			return nil, err
 		}
 		pp.kvLayout, pp.switchLevel, pp.switchBits, pp.switchCost = sw.layout, sw.level, sw.bits, sw.cost
-		pp.switchUp = exec.C2S{Params: p.params, Profile: p.prof, Len: 2 * sw.layout.Cts() * slots, Level: sw.level}
+		pp.switchUp = exec.C2S{Params: p.params, Profile: p.prof, Len: 2 * sw.layout.Cts() * slots, Level: sw.level, ClientCores: cc}
 	}
 	p.prefills[m] = pp
 	return pp, nil

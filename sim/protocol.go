@@ -43,9 +43,9 @@ func (pr protocol) forSession() protocol {
 }
 
 // resolveProtocol resolves a BGV preset and a profile (nil: the preset's
-// embedded one), its HE primitives priced for the server's cores (0: one)
-// and their packings chosen for the network nw.
-func resolveProtocol(preset params.Preset, prof *cost.Profile, cores int, nw net.Network) (protocol, error) {
+// embedded one), its HE primitives priced for the server's and the
+// client's cores (0: one) and their packings chosen for the network nw.
+func resolveProtocol(preset params.Preset, prof *cost.Profile, cores, clientCores int, nw net.Network) (protocol, error) {
 	if preset.Scheme != params.BGV {
 		return protocol{}, fmt.Errorf("sim: preset %s is %v; the hybrid protocol needs a BGV preset", preset.Name, preset.Scheme)
 	}
@@ -70,7 +70,7 @@ func resolveProtocol(preset params.Preset, prof *cost.Profile, cores int, nw net
 	if err != nil {
 		return protocol{}, err
 	}
-	he.Cores, he.Network = cores, nw
+	he.Cores, he.ClientCores, he.Network = cores, clientCores, nw
 	if err := he.Check(); err != nil {
 		return protocol{}, fmt.Errorf("sim: %w", err)
 	}

@@ -144,6 +144,9 @@ type EstimateOptions struct {
 	// parallel sections of the HE primitives are priced for them (see
 	// exec.Planner.Cores); the counters do not change.
 	ServerCores int
+	// ClientCores are the client's cores (0: one): it prepares and
+	// decrypts a flight's ciphertexts on them (exec.Planner.ClientCores).
+	ClientCores int
 	// MaxSessionTokens, if not zero, declares a session that may go on
 	// until it holds that many tokens (prompt and generated, at least
 	// Prompt + Gen): the flooding is sized for the ciphertexts such a
@@ -166,7 +169,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		return nil, err
 	}
 	asked := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores}
+		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores}
 	decl, err := declare(asked, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err

@@ -49,6 +49,10 @@ type RunOptions struct {
 	// seconds recorded are wall-clock seconds (the critical path) rather
 	// than the process's CPU seconds, which sum the cores' work.
 	ServerCores int
+	// ClientCores are the goroutines of the client's encryptions and
+	// decryptions (0: one; exec.Session.SetClientCores); with more than
+	// one the compute seconds are wall-clock seconds, as for ServerCores.
+	ClientCores int
 	// MaxSessionTokens, if not zero, declares a session that may go on
 	// until it holds that many tokens (see EstimateOptions).
 	MaxSessionTokens int
@@ -99,7 +103,8 @@ type Runner struct {
 	// security is the session's budget: every returned ciphertext is
 	// flooded for security.FloodBits.
 	security Security
-	// wallClock: the compute seconds are wall-clock (RunOptions.ServerCores).
+	// wallClock: the compute seconds are wall-clock (RunOptions.ServerCores,
+	// ClientCores).
 	wallClock bool
 }
 
@@ -123,7 +128,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		return nil, fmt.Errorf("sim: run: a prompt of %d tokens and %d to generate", opts.PromptTokens, opts.Gen)
 	}
 	decl, err := declare(sessionDecl{model: m.Config, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: opts.PromptTokens, gen: opts.Gen, cores: opts.ServerCores}, opts.MaxSessionTokens)
+		prompt: opts.PromptTokens, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores}, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +227,11 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		r.he.Close()
 		return nil, fmt.Errorf("sim: run: %w", err)
 	}
-	r.wallClock = opts.ServerCores > 1
+	if err := r.he.SetClientCores(max(opts.ClientCores, 1)); err != nil {
+		r.he.Close()
+		return nil, fmt.Errorf("sim: run: %w", err)
+	}
+	r.wallClock = opts.ServerCores > 1 || opts.ClientCores > 1
 	if p.keepsCache && p.layout == FeatureLayout {
 		r.fcache = kv.NewFeatureCache(p.feature)
 	} else if p.keepsCache {

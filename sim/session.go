@@ -64,6 +64,8 @@ type sessionDecl struct {
 	gen      int
 	provided int // the context the cache and kernels are provisioned for (0: prompt + gen - 1)
 	cores    int // the server's cores its HE primitives are priced for (0: one)
+	// clientCores are the client's (0: one).
+	clientCores int
 	// shared, if not nil, is the protocol of preset, prof and cores,
 	// resolved by the caller for several sessions (see protocolMemo); nil:
 	// the session resolves its own.
@@ -76,7 +78,7 @@ func (d sessionDecl) protocol(nw net.Network) (protocol, error) {
 	if d.shared != nil {
 		return d.shared.forSession(), nil
 	}
-	return resolveProtocol(d.preset, d.prof, d.cores, nw)
+	return resolveProtocol(d.preset, d.prof, d.cores, d.clientCores, nw)
 }
 
 // declare is the declared session of a generation of gen tokens after a

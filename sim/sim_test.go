@@ -127,7 +127,7 @@ func countsOf(cs ...cost.Cost) kernelCounts {
 // over the ctx tokens of the prefix), flooded for κ bits.
 func attentionKernelCounts(t *testing.T, cfg model.Config, presetName string, ctx int) (feature, token, recompute kernelCounts) {
 	t.Helper()
-	pr, err := resolveProtocol(preset(t, presetName), nil, 0, net.LAN)
+	pr, err := resolveProtocol(preset(t, presetName), nil, 0, 0, net.LAN)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,11 +234,19 @@ func checkRun(t *testing.T, m *model.Model, p string, s Strategy, prompt []int, 
 
 func checkRunWith(t *testing.T, m *model.Model, p string, s Strategy, co CacheOptions, prompt []int, gen int) *Report {
 	t.Helper()
+	return checkRunOn(t, m, p, s, co, prompt, gen, 0, 0)
+}
+
+// checkRunOn is checkRunWith with the server's and the client's cores
+// (0: one) in the run and its estimate.
+func checkRunOn(t *testing.T, m *model.Model, p string, s Strategy, co CacheOptions, prompt []int, gen, serverCores, clientCores int) *Report {
+	t.Helper()
 	want, err := model.Generate(m, prompt, gen)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep, err := Run(RunOptions{Model: m, Preset: preset(t, p), Network: net.LAN, Strategy: s, Gen: gen, Cache: co}, prompt, true, nil)
+	rep, err := Run(RunOptions{Model: m, Preset: preset(t, p), Network: net.LAN, Strategy: s, Gen: gen, Cache: co,
+		ServerCores: serverCores, ClientCores: clientCores}, prompt, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +259,8 @@ func checkRunWith(t *testing.T, m *model.Model, p string, s Strategy, co CacheOp
 	if *rep.MaxLogitDiff > 0.05 {
 		t.Errorf("max logit difference %.4f > 0.05", *rep.MaxLogitDiff)
 	}
-	est, err := Estimate(EstimateOptions{Model: m.Config, Preset: preset(t, p), Network: net.LAN, Strategy: s, Prompt: len(prompt), Gen: gen, Cache: co})
+	est, err := Estimate(EstimateOptions{Model: m.Config, Preset: preset(t, p), Network: net.LAN, Strategy: s, Prompt: len(prompt), Gen: gen, Cache: co,
+		ServerCores: serverCores, ClientCores: clientCores})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,6 +301,31 @@ func TestRunStories260K(t *testing.T) {
 		{"prompt/recompute", []int{1, 403, 407}, Recompute, CacheOptions{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkRunWith(t, m, "bgv-test-insecure", tc.s, tc.co, tc.prompt, gen) })
+	}
+}
+
+// TestRunOnCores: a run with the server on 2 cores and the client on 3
+// (both cache layouts) generates the reference's tokens with the
+// counters of its estimate; priced for more client cores, the estimate
+// keeps its counters and costs less compute.
+func TestRunOnCores(t *testing.T) {
+	m := loadStories(t)
+	for _, co := range []CacheOptions{{}, {Layout: TokenLayout}} {
+		t.Run(co.Layout.String(), func(t *testing.T) {
+			checkRunOn(t, m, "bgv-test-insecure", Cryptogen, co, []int{1, 403, 407}, 3, 2, 3)
+		})
+	}
+	one, err := Estimate(EstimateOptions{Model: m.Config, Preset: preset(t, "bgv-test-insecure"), Network: net.LAN, Strategy: Cryptogen, Prompt: 3, Gen: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	many, err := Estimate(EstimateOptions{Model: m.Config, Preset: preset(t, "bgv-test-insecure"), Network: net.LAN, Strategy: Cryptogen, Prompt: 3, Gen: 3,
+		ClientCores: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cost.CounterDiff(one.Total, many.Total); len(d) > 0 || !(many.Total.ComputeSeconds < one.Total.ComputeSeconds) {
+		t.Errorf("16 client cores: %.3f s of compute against %.3f s on one; counters differ: %v", many.Total.ComputeSeconds, one.Total.ComputeSeconds, d)
 	}
 }
 
@@ -466,7 +500,7 @@ func TestProtocolPieces(t *testing.T) {
 
 func newPlannerForTest(t *testing.T, cfg model.Config) *planner {
 	t.Helper()
-	pr, err := resolveProtocol(preset(t, "bgv-test-insecure"), nil, 0, net.LAN)
+	pr, err := resolveProtocol(preset(t, "bgv-test-insecure"), nil, 0, 0, net.LAN)
 	if err != nil {
 		t.Fatal(err)
 	}

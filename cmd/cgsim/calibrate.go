@@ -144,18 +144,18 @@ func autoProfile(c *cli.Context, preset params.Preset) (*cost.Profile, error) {
 	return prof, nil
 }
 
-// warnMachine warns on stderr when a profile was measured on another
-// machine than this one (with unknownToo, also when it does not say
-// where): its seconds may not hold here.
-// warnCores warns that a run on more server cores than the machine has
-// measures goroutines taking turns: its wall-clock compute seconds are
-// not those of that many cores.
-func warnCores(c *cli.Context, cores int) {
+// warnCores warns that a run on more cores (flag: --server-cores or
+// --client-cores) than the machine has measures goroutines taking turns:
+// its wall-clock compute seconds are not those of that many cores.
+func warnCores(c *cli.Context, flag string, cores int) {
 	if n := runtime.NumCPU(); cores > n {
-		fmt.Fprintf(c.App.ErrWriter, "warning: --server-cores %d on a machine of %d cores: the kernels' pieces take turns, and the measured (wall-clock) compute seconds are not those of %d cores\n", cores, n, cores)
+		fmt.Fprintf(c.App.ErrWriter, "warning: %s %d on a machine of %d cores: the pieces take turns, and the measured (wall-clock) compute seconds are not those of %d cores\n", flag, cores, n, cores)
 	}
 }
 
+// warnMachine warns on stderr when a profile was measured on another
+// machine than this one (with unknownToo, also when it does not say
+// where): its seconds may not hold here.
 func warnMachine(c *cli.Context, prof *cost.Profile, what string, unknownToo bool) {
 	host := cost.ThisMachine()
 	if prof.SameMachine(host) || prof.CPU == "" && !unknownToo {

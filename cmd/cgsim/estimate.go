@@ -42,6 +42,7 @@ func protocolFlags() []cli.Flag {
 		&cli.StringFlag{Name: "profile", Usage: "profile file from cgsim calibrate, or auto (this machine's, calibrated once into the user's cache directory; default: the preset's built-in profile)"},
 		&cli.IntFlag{Name: "max-session-tokens", Usage: "size the flooding for a session that may grow to this many tokens, prompt included (default: the prompt and --gen)"},
 		&cli.IntFlag{Name: "server-cores", Usage: "the server's cores: its kernels' independent pieces run (run) or are priced (estimate, plan, tune) on them (default: all of this machine's for run, 1 elsewhere)"},
+		&cli.IntFlag{Name: "client-cores", Usage: "the client's cores: it encrypts and decrypts the ciphertexts of a flight on them, run or priced (default: 1)"},
 	}
 }
 
@@ -80,6 +81,8 @@ type protocol struct {
 	maxSession int
 	// serverCores is --server-cores (0: the command's default).
 	serverCores int
+	// clientCores is --client-cores (0: one).
+	clientCores int
 }
 
 func protocolFrom(c *cli.Context) (protocol, error) {
@@ -133,6 +136,9 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 	}
 	if p.serverCores = c.Int("server-cores"); c.IsSet("server-cores") && (p.serverCores < 1 || p.serverCores > exec.MaxCores) {
 		return p, fmt.Errorf("--server-cores must be 1 to %d, got %d", exec.MaxCores, p.serverCores)
+	}
+	if p.clientCores = c.Int("client-cores"); c.IsSet("client-cores") && (p.clientCores < 1 || p.clientCores > exec.MaxCores) {
+		return p, fmt.Errorf("--client-cores must be 1 to %d, got %d", exec.MaxCores, p.clientCores)
 	}
 	if f := c.String("profile"); f == "auto" {
 		if p.profile, err = autoProfile(c, p.preset); err != nil {
@@ -213,7 +219,7 @@ func estimateAction(c *cli.Context) error {
 		return fmt.Errorf("estimate: %w", err)
 	}
 	rep, err := sim.Estimate(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores})
+		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores})
 	if err != nil {
 		return protocolHint(err, p)
 	}

@@ -67,8 +67,9 @@ func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokeniz
 	if cores == 0 {
 		cores = runtime.NumCPU() // a run's default: all of this machine's
 	}
-	warnCores(c, cores)
-	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache, ServerCores: cores,
+	warnCores(c, "--server-cores", cores)
+	warnCores(c, "--client-cores", p.clientCores)
+	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache, ServerCores: cores, ClientCores: p.clientCores,
 		MaxSessionTokens: p.maxSession, OnProgress: onProgress}, prompt, c.Bool("reveal-logits"), onStep)
 	status.clear()
 	if table {

@@ -90,14 +90,15 @@ func validateAction(c *cli.Context) error {
 		return fmt.Errorf("validate: %w", err)
 	}
 	est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores})
+		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores})
 	if err != nil {
 		return fmt.Errorf("validate: %w", protocolHint(err, p))
 	}
-	warnCores(c, p.serverCores)
+	warnCores(c, "--server-cores", p.serverCores)
+	warnCores(c, "--client-cores", p.clientCores)
 	bar := newBar(c, false, gen, "running")
 	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
-		MaxSessionTokens: p.maxSession, ServerCores: p.serverCores},
+		MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores},
 		prompt, false, func(sim.Step) { bar.tick() })
 	bar.done()
 	if err != nil {

@@ -88,12 +88,12 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 				prompt, gen, phase = append([]int{1}, story[:ctx-1]...), 1, 0 // the prefill
 			}
 			est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
-				Strategy: s, Prompt: len(prompt), Gen: gen, Cache: p.cache, ServerCores: p.serverCores})
+				Strategy: s, Prompt: len(prompt), Gen: gen, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores})
 			if err != nil {
 				return fmt.Errorf("validate: %s at %d: %w", s, ctx, err)
 			}
 			run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: s,
-				Gen: gen, Cache: p.cache, ServerCores: p.serverCores}, prompt, false, nil)
+				Gen: gen, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores}, prompt, false, nil)
 			if err != nil {
 				return fmt.Errorf("validate: %s at %d: %w", s, ctx, err)
 			}
