@@ -244,21 +244,15 @@ func (s *Server) recvInput(tally *cost.Tally, i, k int, dom Domain) (*rlwe.Ciphe
 	return nil, fmt.Errorf("exec: server: receiving ciphertext %d of %d: %w", i+1, k, err)
 }
 
-// recvOne receives ciphertext i of k from the other party (who names the
-// receiving party in errors): a degree-1 ciphertext, whose
-// deserialization it records.
-func recvOne(p bgv.Parameters, conn net.Conn, tally *cost.Tally, who string, i, k int) (*rlwe.Ciphertext, error) {
-	return recvOneIn(p, conn, tally, who, i, k, Slots)
-}
-
-// recvOneIn is recvOne for a ciphertext whose message is in dom.
-func recvOneIn(p bgv.Parameters, conn net.Conn, tally *cost.Tally, who string, i, k int, dom Domain) (*rlwe.Ciphertext, error) {
-	ct, err := recvCiphertext(p, conn, dom)
+// recvOutput receives the server's ciphertext i of k, whose message is
+// in dom: a whole degree-1 ciphertext, whose deserialization it records.
+func (c *Client) recvOutput(tally *cost.Tally, i, k int, dom Domain) (*rlwe.Ciphertext, error) {
+	ct, err := recvCiphertext(c.params, c.conn, dom)
 	if err == nil && ct.Degree() != 1 {
 		err = fmt.Errorf("exec: a ciphertext of degree %d, want 1", ct.Degree())
 	}
 	if err != nil {
-		return nil, fmt.Errorf("exec: %s: receiving ciphertext %d of %d: %w", who, i+1, k, err)
+		return nil, fmt.Errorf("exec: client: receiving ciphertext %d of %d: %w", i+1, k, err)
 	}
 	tally.Op(cost.OpSerialize, ct.Level(), 1)
 	return ct, nil
@@ -424,7 +418,7 @@ func (c *Client) recvBatches(tally *cost.Tally, k int, dom Domain, f func(i int,
 	for start := 0; start < k; start += len(cts) {
 		n := min(len(cts), k-start)
 		for j := range n {
-			ct, err := recvOneIn(c.params, c.conn, tally, "client", start+j, k, dom)
+			ct, err := c.recvOutput(tally, start+j, k, dom)
 			if err != nil {
 				return err
 			}
