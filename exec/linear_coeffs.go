@@ -46,8 +46,15 @@ const maxCoeffChunks = 1024
 // each K's noise allows (none where no level fits).
 func (l *Linear) coeffPackings(nm NoiseModel, f func(linearPacking)) {
 	N := l.Params.N()
+	last := 0
 	for _, k := range coeffChunkChoices(l.In, N) {
+		// Chunks of n features: ceil(In/n) of them, which may be fewer
+		// than k (no empty chunk), each count tried once.
 		n := ceilDiv(l.In, k)
+		if k = ceilDiv(l.In, n); k == last {
+			continue
+		}
+		last = k
 		g := func(nu float64) float64 { return coeffNoise(nm, nu, k) }
 		level, send, err := nm.inputLevel(g)
 		if err != nil {

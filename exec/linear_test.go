@@ -191,3 +191,58 @@ func TestLinearWeightsMismatch(t *testing.T) {
 		t.Errorf("after the refusals: %v", err)
 	}
 }
+
+// TestCoeffPackings runs every coefficient packing the search prices (not
+// only the one it chooses) on shapes whose input width divides into
+// chunks unevenly (172 = 29 chunks of 6, ...): each chunk non-empty, the
+// rows fitting the ring, W x exact and Run's counters Estimate's.
+func TestCoeffPackings(t *testing.T) {
+	e := hetest.ForTest(t, hetest.Presets()[0])
+	p := e.Params
+	tm := p.PlaintextModulus()
+	pl, err := NewPlanner(p, e.Profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ out, in, m int }{{64, 172, 1}, {64, 172, 5}, {172, 64, 3}, {7, 3, 2}} {
+		enc := Prefill
+		if c.m == 1 {
+			enc = Decode
+		}
+		l, err := pl.Linear(c.out, c.in, c.m, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pks []linearPacking
+		l.coeffPackings(pl.NoiseModel(), func(pk linearPacking) { pks = append(pks, pk) })
+		if len(pks) < 2 {
+			t.Fatalf("%v: %d coefficient packings", c, len(pks))
+		}
+		sess, err := NewSession(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w := randMatrix(t, tm, c.out, c.in)
+		for _, pk := range pks {
+			if (pk.chunks-1)*pk.n >= c.in || pk.chunks*pk.n < c.in || pk.b*pk.tok*pk.n > p.N() {
+				t.Errorf("%v: packing %+v: an empty chunk, or rows beyond the ring", c, pk)
+				continue
+			}
+			l.pack = pk
+			x := hetest.RandVec(tm, c.m*c.in)
+			tally := cost.NewTally(e.Profile)
+			y, err := l.Run(sess, tally, w, share(t, x, tm))
+			if err != nil {
+				t.Fatalf("%v: packing %+v: %v", c, pk, err)
+			}
+			got := y.Reveal(tm)
+			for k := 0; k < c.m; k++ {
+				if !slices.Equal(got[k*c.out:(k+1)*c.out], w.MulVec(x[k*c.in:(k+1)*c.in], tm)) {
+					t.Fatalf("%v: packing %+v, token %d: W x differs", c, pk, k)
+				}
+			}
+			hetest.CheckCounters(t, fmt.Sprintf("%v %+v", c, pk), tally.Cost(), l.Estimate())
+		}
+		sess.Close()
+	}
+}
