@@ -171,7 +171,7 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 			return nil, fmt.Errorf("sim: the cache is full: %d tokens, planned for at most %d", s.pos, e.plan.feature.MaxContext)
 		}
 		f := e.plan.feature
-		e.rec(KindAppend, f.EstimateAppend().Add(f.Boundary(layer, s.pos, ctx)))
+		e.rec(KindAppend, e.plan.featureAppend.Add(f.Boundary(layer, s.pos, ctx)))
 		parts, err := e.plan.estDecode(ctx)
 		if err != nil {
 			return nil, err

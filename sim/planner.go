@@ -61,6 +61,9 @@ type planner struct {
 	fscores *exec.FeatureScores
 	fvalues *exec.FeatureValues
 	feature kv.FeatureConfig
+	// featureAppend is feature.EstimateAppend(), the same for every layer
+	// and token.
+	featureAppend cost.Cost
 
 	prefills map[int]*prefillPlan
 	linSteps map[[2]int]*linearStep // by weight and rows
@@ -164,6 +167,7 @@ func (p *planner) planFeature(maxContext int) error {
 	}
 	if err == nil {
 		p.feature, err = kv.NewFeatureConfig(c.NumLayers, p.fscores, p.fvalues)
+		p.featureAppend = p.feature.EstimateAppend()
 	}
 	if err != nil {
 		return fmt.Errorf("sim: the feature-major cache of %s at %s: %w", c.Name, p.preset.Name, err)
