@@ -178,7 +178,7 @@
 // holds feature k·n + c of its token τ < T at coefficient τ·n + c; the
 // weight polynomial of output ciphertext o and chunk k holds
 // W[o·b + r][k·n + c] at coefficient r·T·n + n - 1 - c, with
-// b = floor(N/(T·n)) output rows per ciphertext. In the product, the
+// b = min(floor(N/(T·n)), Out) output rows per ciphertext. In the product, the
 // coefficient (r·T + τ)·n + n - 1 collects exactly Σ_c W[row][k·n + c]·x[c]
 // of token τ and row o·b + r: every other pair of terms lands elsewhere in
 // the same block of n coefficients or at most n - 2 into the next, and
@@ -309,9 +309,10 @@
 //
 // Memory. Each of these four kernels' flights is one up and one down,
 // whatever its length, but neither party holds a flight whole. The client lays out,
-// encrypts and sends its inputs one at a time and waits while more than
-// a bounded backlog waits unread (net.Pace, as a TCP window would); it
-// decrypts and extracts the outputs as they arrive. The scores kernel has
+// encrypts and sends its inputs a batch at a time (one per client core)
+// and waits while more than a bounded backlog waits unread (net.Pace, as
+// a TCP window would); it decrypts and extracts the outputs a batch at a
+// time as they arrive. The scores kernel has
 // few inputs and one output per product: its server takes the inputs,
 // then computes, masks and returns the products in batches. The values
 // kernel has one input per product and few outputs: its server multiplies

@@ -281,8 +281,9 @@ func (l *Linear) WeightsCost() cost.Cost {
 	return layoutCost(l.Profile, l.Params.LogN(), diags).Add(l.Profile.Charge(cost.OpEncode, pk.level, diags))
 }
 
-// WeightsBytes is the memory of the encoded diagonals (LinearWeights.Bytes):
-// outs·b·chunks plaintexts at the input level.
+// WeightsBytes is the memory of the encoded weights (LinearWeights.Bytes):
+// outs·b·chunks diagonals (outs·chunks weight polynomials for a
+// coefficient packing) at the input level.
 func (l *Linear) WeightsBytes() int64 {
 	pk := l.pack
 	return pk.weightPlaintexts() * int64(l.Params.MaxSlots()) * int64(pk.level+1) * 8

@@ -28,6 +28,9 @@ import (
 //     the server's share added to a cache ciphertext, the mask of a
 //     returned ciphertext, sampled and subtracted) is N OpShare, one per
 //     slot (measured: 0.7 to 1.0 times that at log N 13 and 14);
+//   - expanding the seed of a client's ciphertext at level l into its c1
+//     (Server.recvInput) is N·(l+1) OpShare, one per coefficient and
+//     prime;
 //   - the flooding error of a ciphertext at level l whose coefficients
 //     take w 64-bit words is N·(l+1)·(w+2) OpShare: sampling, w modular
 //     multiply-adds per coefficient and prime to reduce it, and its NTT at

@@ -167,6 +167,8 @@ func (p *planner) planFeature(maxContext int) error {
 	}
 	if err == nil {
 		p.feature, err = kv.NewFeatureConfig(c.NumLayers, p.fscores, p.fvalues)
+	}
+	if err == nil {
 		p.featureAppend = p.feature.EstimateAppend()
 	}
 	if err != nil {

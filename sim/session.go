@@ -66,9 +66,10 @@ type sessionDecl struct {
 	cores    int // the server's cores its HE primitives are priced for (0: one)
 	// clientCores are the client's (0: one).
 	clientCores int
-	// shared, if not nil, is the protocol of preset, prof and cores,
-	// resolved by the caller for several sessions (see protocolMemo); nil:
-	// the session resolves its own.
+	// shared, if not nil, is the protocol of preset, prof, both parties'
+	// cores and the network (which chooses the linear packings), resolved
+	// by the caller for several sessions (see protocolMemo); nil: the
+	// session resolves its own.
 	shared *protocol
 }
 
