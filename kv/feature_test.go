@@ -50,27 +50,17 @@ func TestFeatureCache(t *testing.T) {
 // contexts of at (and at the end) and checks every count.
 func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt, total int, at []int) {
 	cfg, sc, vk := featureConfig(t, pl, sh, classes, total)
-	s, err := exec.NewSession(cfg.Params, sc, vk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := featureSession(t, cfg, sc, vk)
 	defer s.Close()
-	c := NewFeatureCache(cfg)
 	tm := cfg.Params.PlaintextModulus()
 	kv := cfg.KVDim()
 	K, V := hetest.RandVec(tm, total*kv), hetest.RandVec(tm, total*kv)
-	check := func(what string, got, want cost.Cost) {
-		t.Helper()
-		if d := cost.CounterDiff(got, want); len(d) > 0 {
-			t.Errorf("%s: run and estimate differ: %v", what, d)
-		}
-	}
 	for layer := 0; layer < sh.layers; layer++ {
 		tally := cost.NewTally(cfg.Profile)
 		if err := c.Switch(s, tally, layer, share(t, K[:prompt*kv], tm), share(t, V[:prompt*kv], tm)); err != nil {
 			t.Fatal(err)
 		}
-		check("switch", tally.Cost(), cfg.EstimateSwitch(prompt).Add(cfg.Boundary(layer, 0, prompt)))
+		hetest.CheckCounters(t, "switch", tally.Cost(), cfg.EstimateSwitch(prompt).Add(cfg.Boundary(layer, 0, prompt)))
 	}
 	for p := prompt; ; p++ {
 		for layer := 0; layer < sh.layers && (p == total || slices.Contains(at, p)); layer++ {
@@ -111,7 +101,7 @@ func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt,
 			if err := c.Append(s, tally, layer, share(t, K[p*kv:(p+1)*kv], tm), share(t, V[p*kv:(p+1)*kv], tm)); err != nil {
 				t.Fatal(err)
 			}
-			check(fmt.Sprintf("append of token %d", p), tally.Cost(), cfg.EstimateAppend().Add(cfg.Boundary(layer, p, p+1)))
+			hetest.CheckCounters(t, fmt.Sprintf("append of token %d", p), tally.Cost(), cfg.EstimateAppend().Add(cfg.Boundary(layer, p, p+1)))
 		}
 	}
 	if err := c.Append(s, hetest.NopTally(), 0, share(t, K[:kv], tm), share(t, V[:kv], tm)); err == nil {
@@ -144,6 +134,17 @@ func TestFeatureBytesPerToken(t *testing.T) {
 
 // featureConfig plans the feature kernels of sh with classes classes for
 // contexts up to maxContext, and their cache.
+// featureSession is a session with the keys of kernels sc and vk and an
+// empty feature-major cache of cfg.
+func featureSession(t *testing.T, cfg FeatureConfig, sc *exec.FeatureScores, vk *exec.FeatureValues) (*exec.Session, *FeatureCache) {
+	t.Helper()
+	s, err := exec.NewSession(cfg.Params, sc, vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, NewFeatureCache(cfg)
+}
+
 func featureConfig(t *testing.T, pl exec.Planner, sh shape, classes, maxContext int) (FeatureConfig, *exec.FeatureScores, *exec.FeatureValues) {
 	t.Helper()
 	ash := exec.AttentionShape{Heads: sh.heads, KVHeads: sh.kvHeads, HeadDim: sh.headDim, Context: maxContext}
@@ -178,30 +179,20 @@ func TestFeatureUploadsAtTwoLevels(t *testing.T) {
 	if n := len(cfg.uploads(1)); n != 2 {
 		t.Fatalf("%d uploads, want 2", n)
 	}
-	s, err := exec.NewSession(cfg.Params, sc, vk)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, c := featureSession(t, cfg, sc, vk)
 	defer s.Close()
-	c := NewFeatureCache(cfg)
 	tm := cfg.Params.PlaintextModulus()
 	kv := cfg.KVDim()
-	check := func(what string, got, want cost.Cost) {
-		t.Helper()
-		if d := cost.CounterDiff(got, want); len(d) > 0 {
-			t.Errorf("%s: run and estimate differ: %v", what, d)
-		}
-	}
 	tally := cost.NewTally(cfg.Profile)
 	if err := c.Switch(s, tally, 0, share(t, hetest.RandVec(tm, 30*kv), tm), share(t, hetest.RandVec(tm, 30*kv), tm)); err != nil {
 		t.Fatal(err)
 	}
-	check("switch", tally.Cost(), cfg.EstimateSwitch(30).Add(cfg.Boundary(0, 0, 30)))
+	hetest.CheckCounters(t, "switch", tally.Cost(), cfg.EstimateSwitch(30).Add(cfg.Boundary(0, 0, 30)))
 	tally = cost.NewTally(cfg.Profile)
 	if err := c.Append(s, tally, 0, share(t, hetest.RandVec(tm, kv), tm), share(t, hetest.RandVec(tm, kv), tm)); err != nil {
 		t.Fatal(err)
 	}
-	check("append", tally.Cost(), cfg.EstimateAppend().Add(cfg.Boundary(0, 30, 31)))
+	hetest.CheckCounters(t, "append", tally.Cost(), cfg.EstimateAppend().Add(cfg.Boundary(0, 30, 31)))
 	for kind := range 2 {
 		cts, _, _, err := c.KernelInputs(0, kind)
 		if err != nil {
