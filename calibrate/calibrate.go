@@ -2,8 +2,9 @@
 // operation a cost.Profile prices: each homomorphic operation of a BGV or
 // CKKS parameter set at every level (encode, public- and secret-key
 // encryption, decryption, addition, ct-pt and ct-ct products, rotations,
-// hoisted rotations, rescale, serialization), one modular operation on a
-// share, and the dealer's work of the two-party protocols (dealing and
+// hoisted rotations, rescale, serialization, a seed's expansion), one
+// modular operation on a share and one level of a comparison key, and the
+// dealer's work of the two-party protocols (dealing and
 // expanding triples, truncation masks and comparison keys). It is what
 // cgsim calibrate runs; the estimate engine prices everything with the
 // profile it writes. It depends on lattigo, cost, params and exec/mpc only:
@@ -22,6 +23,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 	"github.com/tuneinsight/lattigo/v5/schemes/ckks"
+	"github.com/tuneinsight/lattigo/v5/utils/sampling"
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec/mpc"
@@ -151,6 +153,11 @@ func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
 	SetRound(prof, round)
+	dcf, err := DCF(opt.FixedPoint, prof, opt)
+	if err != nil {
+		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
+	}
+	SetDCF(prof, dcf)
 	if progress != nil {
 		progress(last, last)
 	}
@@ -331,11 +338,11 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 	host := cost.ThisMachine()
 	prof := &cost.Profile{
 		Params: name, Scheme: s.name, LogN: p.LogN(), MaxLevel: maxLevel,
-		Machine: opt.Machine, CPU: host.CPU, Cores: host.Cores, GoVersion: host.GoVersion,
+		Machine: opt.Machine, CPU: host.CPU, MHz: host.MHz, Cores: host.Cores, GoVersion: host.GoVersion,
 		Date:    time.Now().UTC().Format(time.RFC3339),
 		Seconds: map[cost.Op][]float64{},
 	}
-	for _, op := range cost.Ops() {
+	for _, op := range append(cost.Ops(), cost.OpExpand) {
 		prof.Seconds[op] = make([]float64, maxLevel+1)
 	}
 	enc := rlwe.NewEncryptor(p, keys.pk)
@@ -364,50 +371,62 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 		ct0, ct1 := rlwe.NewCiphertext(p, 1, level), rlwe.NewCiphertext(p, 1, level)
 		keep(enc.Encrypt(pt, ct0))
 		keep(enc.Encrypt(pt, ct1))
-		out1 := rlwe.NewCiphertext(p, 1, level)
 		if firstErr != nil {
 			return nil, fmt.Errorf("exec: calibrate %s: preparing level %d: %w", name, level, firstErr)
 		}
-		// Each closure has operands of its own where it writes, so that
-		// the interleaved rounds do not share an output.
-		ptEnc := s.newPlaintext(level)
-		timings := []struct {
-			op  cost.Op
-			per int // operations per timed call
-			run func() error
-		}{
-			{cost.OpEncode, 1, func() error { return s.encode(ptEnc) }},
-			{cost.OpEncrypt, 1, func() error { return enc.Encrypt(pt, out1) }},
-			{cost.OpEncryptSecret, 1, func() error { return encSK.Encrypt(pt, out1) }},
-			{cost.OpDecrypt, 1, func() error { dec.Decrypt(ct0, ptEnc); return nil }},
-			{cost.OpAdd, 1, func() error { return s.eval.Add(ct0, ct1, out1) }},
-			{cost.OpMulPlain, 1, func() error { return s.eval.Mul(ct0, pt, out1) }},
-			{cost.OpMulCipher, 1, func() error { return s.eval.MulRelin(ct0, ct1, out1) }},
-			{cost.OpRotate, 1, func() error { return s.eval.Automorphism(ct0, keys.galEl[0], out1) }},
+		// Each closure writes into an output of its own, checked to stay
+		// at its level: lattigo's evaluators work at the least level of
+		// the operands and the output, so an output shared with the
+		// rescale (which leaves it a level lower) would price every later
+		// operation a level low.
+		ptEnc, ptDec := s.newPlaintext(level), s.newPlaintext(level)
+		out := func() *rlwe.Ciphertext { return rlwe.NewCiphertext(p, 1, level) }
+		outEnc, outEncSK, outAdd, outMul, outRelin, outRot, outHoist := out(), out(), out(), out(), out(), out(), out()
+		timings := []timing{
+			{cost.OpEncode, 1, atLevel(ptEnc, level, func() error { return s.encode(ptEnc) })},
+			{cost.OpEncrypt, 1, atLevel(outEnc, level, func() error { return enc.Encrypt(pt, outEnc) })},
+			{cost.OpEncryptSecret, 1, atLevel(outEncSK, level, func() error { return encSK.Encrypt(pt, outEncSK) })},
+			{cost.OpDecrypt, 1, atLevel(ptDec, level, func() error { dec.Decrypt(ct0, ptDec); return nil })},
+			{cost.OpAdd, 1, atLevel(outAdd, level, func() error { return s.eval.Add(ct0, ct1, outAdd) })},
+			{cost.OpMulPlain, 1, atLevel(outMul, level, func() error { return s.eval.Mul(ct0, pt, outMul) })},
+			{cost.OpMulCipher, 1, atLevel(outRelin, level, func() error { return s.eval.MulRelin(ct0, ct1, outRelin) })},
+			{cost.OpRotate, 1, atLevel(outRot, level, func() error { return s.eval.Automorphism(ct0, keys.galEl[0], outRot) })},
 			// A batch of hoisted rotations, less its decomposition (timed
 			// apart below): the marginal rotation of a batch. The first
 			// rotation of a batch pays the decomposition and is priced as
 			// an OpRotate (see Linear).
-			{cost.OpRotateHoisted, len(hoisted), func() error {
+			{cost.OpRotateHoisted, len(hoisted), atLevel(outHoist, level, func() error {
 				buf := s.eval.GetBuffDecompQP()
 				s.eval.DecomposeNTT(level, p.MaxLevelP(), p.PCount(), ct0.Value[1], ct0.IsNTT, buf)
 				for _, g := range hoisted {
-					if err := s.eval.AutomorphismHoisted(level, ct0, buf, g, out1); err != nil {
+					if err := s.eval.AutomorphismHoisted(level, ct0, buf, g, outHoist); err != nil {
 						return err
 					}
 				}
 				return nil
-			}},
-			{cost.OpRescale, 1, func() error {
-				// A rescale needs a level to drop; at level 0 the entry is
-				// the level-1 price (see below).
-				if level == 0 {
-					return nil
-				}
-				return s.eval.Rescale(ct0, out1)
-			}},
+			})},
 			{cost.OpSerialize, 1, func() error { _, err := ct0.MarshalBinary(); return err }},
 			{cost.OpShare, p.N(), shareOps(p.N(), s.plainT)},
+		}
+		// The expansion of a seed into a uniform c1 costs the same per
+		// coefficient and prime at every level: measured at the top one.
+		if level == maxLevel {
+			c1 := p.RingQ().AtLevel(level).NewPoly()
+			seed := make([]byte, 32)
+			timings = append(timings, timing{cost.OpExpand, (level + 1) * p.N(), func() error {
+				prng, err := sampling.NewKeyedPRNG(seed)
+				if err != nil {
+					return err
+				}
+				ringqp.NewUniformSampler(prng, *p.RingQP()).AtLevel(level, -1).Read(ringqp.Poly{Q: c1})
+				return nil
+			}})
+		}
+		// A rescale needs a level to drop: at level 0 the entry is the
+		// level-1 price (see below).
+		if level > 0 {
+			outRescale := rlwe.NewCiphertext(p, 1, level-1)
+			timings = append(timings, timing{cost.OpRescale, 1, atLevel(outRescale, level-1, func() error { return s.eval.Rescale(ct0, outRescale) })})
 		}
 		for _, tm := range timings {
 			all = append(all, timed{tm.op, level, &measurement{name: fmt.Sprintf("%s at level %d", tm.op, level), per: float64(tm.per), run: tm.run}})
@@ -436,17 +455,47 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 			}
 		}
 	}
+	for lvl := range maxLevel {
+		prof.Seconds[cost.OpExpand][lvl] = prof.Seconds[cost.OpExpand][maxLevel]
+	}
 	// No rescale happens at level 0; price it as at level 1 so that the
-	// profile is complete (or as the share op, for a single-level chain).
+	// profile is complete (or as an addition, for a single-level chain,
+	// which has no rescale to measure).
 	if maxLevel > 0 {
 		prof.Seconds[cost.OpRescale][0] = prof.Seconds[cost.OpRescale][1]
 	} else {
 		prof.Seconds[cost.OpRescale][0] = prof.Seconds[cost.OpAdd][0]
+		prof.Spread[cost.OpRescale] = 0
 	}
 	if err := prof.Validate(); err != nil {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
 	return prof, nil
+}
+
+// timing is one operation to time at a level: run does per operations.
+type timing struct {
+	op  cost.Op
+	per int
+	run func() error
+}
+
+// leveled is a ciphertext or a plaintext: an operation's output.
+type leveled interface{ Level() int }
+
+// atLevel returns run, checked to leave its output at level: a calibration
+// that timed an operation at another level than the one it prices would
+// be an error, not a silently wrong profile.
+func atLevel(out leveled, level int, run func() error) func() error {
+	return func() error {
+		if err := run(); err != nil {
+			return err
+		}
+		if l := out.Level(); l != level {
+			return fmt.Errorf("the output is at level %d, not %d", l, level)
+		}
+		return nil
+	}
 }
 
 // shareOps returns a closure doing n multiply-adds modulo t on share

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 	"github.com/tuneinsight/lattigo/v5/schemes/ckks"
 
@@ -29,7 +30,8 @@ func TestCalibrate(t *testing.T) {
 	// Three repetitions in two rounds at least: enough to exercise the
 	// medians and the rounds, short enough for a unit test. Each round
 	// times every op and the hoisted rotations' decomposition at each of
-	// the 3 levels.
+	// the 3 levels, but the rescale at level 0 (nothing to drop), and a
+	// seed's expansion at the top level.
 	calls, lastTotal := 0, 0
 	perRound := 3 * (len(cost.Ops()) + 1)
 	opt := Options{Repetitions: 3, Hoisted: 4, Rounds: 2, MaxRounds: 3, Progress: func(done, total int) {
@@ -56,8 +58,8 @@ func TestCalibrate(t *testing.T) {
 			if m := cost.ThisMachine(); prof.CPU != m.CPU || prof.Cores != m.Cores || prof.GoVersion != m.GoVersion || !prof.SameMachine(m) && m.CPU != "" {
 				t.Errorf("profile machine %+v, this one %+v", prof.MachineOf(), m)
 			}
-			if len(prof.Spread) != len(cost.Ops()) {
-				t.Errorf("spread of %d ops, want %d", len(prof.Spread), len(cost.Ops()))
+			if len(prof.Spread) != len(cost.Ops())+1 {
+				t.Errorf("spread of %d ops, want %d", len(prof.Spread), len(cost.Ops())+1)
 			}
 			if err := prof.Validate(); err != nil {
 				t.Fatal(err)
@@ -133,8 +135,14 @@ func TestCalibrateDealing(t *testing.T) {
 		if prof.RoundSeconds() <= 0 {
 			t.Error("the profile does not price a round")
 		}
+		// A DCF level is two AES blocks and a 128-bit reduction: dearer
+		// than one modular operation on any machine.
+		if _, ok := prof.Seconds[cost.OpDCF]; !ok || prof.DCFSeconds() < prof.Time(cost.OpShare, 0) {
+			t.Errorf("a DCF level priced %v s (a share operation %v s)", prof.Seconds[cost.OpDCF], prof.Time(cost.OpShare, 0))
+		}
 		// Every round of every level of every online op and of the
-		// decomposition, then the dealing.
+		// decomposition (less the rescale at level 0, plus a seed's
+		// expansion at the top level), then the dealing.
 		if want := prof.Rounds*(prof.MaxLevel+1)*(len(cost.Ops())+1) + 1; last != [2]int{want, want} {
 			t.Errorf("last progress %v, want %d of %d", last, want, want)
 		}
@@ -147,4 +155,28 @@ func TestCalibrateDealing(t *testing.T) {
 			t.Errorf("a fixed point of another modulus: %v", err)
 		}
 	})
+}
+
+// TestAtLevel: an operation that leaves its output at another level than
+// the one it prices fails the calibration (an output shared with the
+// rescale once priced every later operation a level low).
+func TestAtLevel(t *testing.T) {
+	p, err := bgv.NewParametersFromLiteral(bgv.ParametersLiteral{
+		LogN: 10, LogQ: []int{40, 30, 30}, LogP: []int{41}, PlaintextModulus: 65537,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct := rlwe.NewCiphertext(p, 1, 2)
+	keep := atLevel(ct, 2, func() error { return nil })
+	drop := atLevel(ct, 2, func() error { ct.Resize(1, 1); return nil })
+	if err := keep(); err != nil {
+		t.Errorf("an output kept at its level: %v", err)
+	}
+	if err := drop(); err == nil || !strings.Contains(err.Error(), "level 1, not 2") {
+		t.Errorf("an output dropped a level: %v", err)
+	}
+	if err := keep(); err == nil {
+		t.Error("the dropped output passed the check")
+	}
 }

@@ -2,6 +2,8 @@ package calibrate
 
 import (
 	"fmt"
+	"math"
+	"sort"
 
 	"github.com/montanaflynn/stats"
 
@@ -14,11 +16,15 @@ import (
 // every operation, then round 2 of every operation, ...), so that a burst
 // of load elsewhere on the machine spoils one round of a few operations,
 // not every round of one. An operation's price is the least of its round
-// medians (load only ever adds time), and its spread is the largest round
-// median over the least, less one. Rounds go on, up to MaxRounds, until
-// every operation that costs more than stableAbove is stable: its spread
-// at most Options.Tolerance. Times are CPU time (cost.CPUSeconds), which
-// other processes do not advance.
+// medians (load only ever adds time; on a virtual machine even CPU time
+// grows when the host lends the core to others). Rounds go on, up to
+// MaxRounds, until the price of every operation that costs more than
+// stableAbove is confirmed: another round's median within
+// Options.Tolerance of it. A price one lucky round alone reached is not
+// what a second calibration would find; a confirmed one is. Its spread,
+// the largest round median over the least less one, is reported: how
+// much the machine's load varied while it measured. Times are CPU time
+// (cost.CPUSeconds), which other processes do not advance.
 const (
 	defaultRounds    = 3
 	defaultMaxRounds = 8
@@ -39,6 +45,21 @@ type measurement struct {
 
 // best is the least round median, per operation.
 func (m *measurement) best() float64 { return minOf(m.medians) / m.per }
+
+// confirmation is the second least round median over the least, less
+// one: how far the nearest other round lies from the price (+Inf with one
+// round).
+func (m *measurement) confirmation() float64 {
+	if len(m.medians) < 2 {
+		return math.Inf(1)
+	}
+	sorted := append([]float64(nil), m.medians...)
+	sort.Float64s(sorted)
+	if sorted[0] <= 0 {
+		return 0
+	}
+	return sorted[1]/sorted[0] - 1
+}
 
 // spread is the largest round median over the least, less one.
 func (m *measurement) spread() float64 {
@@ -86,11 +107,11 @@ func (mt meter) measure(ms []*measurement, progress func(done, total int)) (int,
 	return rounds, nil
 }
 
-// stable reports whether every measurement above stableAbove has a spread
-// within tol.
+// stable reports whether every measurement above stableAbove has its
+// price confirmed within tol.
 func stable(ms []*measurement, tol float64) bool {
 	for _, m := range ms {
-		if m.best() > stableAbove && m.spread() > tol {
+		if m.best() > stableAbove && m.confirmation() > tol {
 			return false
 		}
 	}

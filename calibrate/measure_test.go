@@ -22,8 +22,9 @@ func (c *fakeClock) script(durations ...float64) func() error {
 }
 
 // TestMeasureConverges: the rounds are interleaved, an operation's price
-// is the least of its round medians, and rounds are added until every
-// operation above a millisecond is within the tolerance, up to MaxRounds.
+// is the least of its round medians, and rounds are added until another
+// round confirms the price of every operation above a millisecond within
+// the tolerance, up to MaxRounds.
 func TestMeasureConverges(t *testing.T) {
 	const reps = 3 // timed calls per round, after one warm-up call
 	// calls lists one round's calls: the warm-up and reps timed ones.
@@ -45,9 +46,14 @@ func TestMeasureConverges(t *testing.T) {
 		// Both steady: the least number of rounds.
 		{"stable", round(2e-3), round(5e-3), 3, 5e-3},
 		// A burst of load in round 2 of the noisy one (+50%): round 3
-		// does not cure the spread (it is over all rounds), so rounds go
-		// on to MaxRounds; the price ignores the burst.
-		{"burst", round(2e-3), cat(round(5e-3), round(7.5e-3), round(5e-3)), 5, 5e-3},
+		// confirms round 1; the price ignores the burst.
+		{"burst", round(2e-3), cat(round(5e-3), round(7.5e-3), round(5e-3)), 3, 5e-3},
+		// Load that eases round after round (-10% each): no price is
+		// confirmed, rounds go on to MaxRounds and the least is kept.
+		{"easing", round(2e-3), cat(round(8e-3), round(7.2e-3), round(6.48e-3), round(5.832e-3), round(5.2488e-3)), 5, 5.2488e-3},
+		// A lucky first round (-20%) that no later one reaches: the later
+		// rounds agree with each other, not with it, so rounds go on.
+		{"lucky", round(2e-3), cat(round(4e-3), round(5e-3)), 5, 4e-3},
 		// Below a millisecond the spread does not hold the rounds.
 		{"small and noisy", round(2e-3), cat(round(1e-4), round(3e-4)), 3, 1e-4},
 	}
@@ -78,11 +84,18 @@ func TestMeasureConverges(t *testing.T) {
 }
 
 // TestMeasureSpread: the spread is the largest round median over the
-// least, less one, and a measurement's price is per operation.
+// least, less one, the confirmation the second least over the least, less
+// one, and a measurement's price is per operation.
 func TestMeasureSpread(t *testing.T) {
 	m := &measurement{per: 4, medians: []float64{8e-3, 10e-3, 9e-3}}
 	if got := m.spread(); math.Abs(got-0.25) > 1e-12 {
 		t.Errorf("spread %g, want 0.25", got)
+	}
+	if got := m.confirmation(); math.Abs(got-0.125) > 1e-12 {
+		t.Errorf("confirmation %g, want 0.125", got)
+	}
+	if got := (&measurement{medians: []float64{1}}).confirmation(); !math.IsInf(got, 1) {
+		t.Errorf("confirmation of one round %g, want +Inf", got)
 	}
 	if got := m.best(); math.Abs(got-2e-3) > 1e-15 {
 		t.Errorf("best %g, want 2e-3", got)

@@ -28,8 +28,10 @@ type Cost struct {
 	Bootstraps     int64 `json:"bootstraps"`     // bootstrapping operations
 
 	// Two-party computation on shares.
-	ShareOps int64 `json:"share_ops"` // element-wise modular operations on shares, local to a party
-	Triples  int64 `json:"triples"`   // Beaver triples (or equivalent correlated randomness) consumed
+	ShareOps   int64 `json:"share_ops"`   // element-wise modular operations on shares, local to a party
+	DCFLevels  int64 `json:"dcf_levels"`  // levels of comparison keys evaluated (one per bit of the share ring per comparison, per party)
+	SeedCoeffs int64 `json:"seed_coeffs"` // coefficients (per prime) of client ciphertexts expanded from their seeds by the server
+	Triples    int64 `json:"triples"`     // Beaver triples (or equivalent correlated randomness) consumed
 
 	// Online communication, counted once by the sender, per direction.
 	BytesC2S int64 `json:"bytes_c2s"` // bytes sent by the client to the server
@@ -74,6 +76,8 @@ func (c Cost) Add(o Cost) Cost {
 	c.Refreshes += o.Refreshes
 	c.Bootstraps += o.Bootstraps
 	c.ShareOps += o.ShareOps
+	c.DCFLevels += o.DCFLevels
+	c.SeedCoeffs += o.SeedCoeffs
 	c.Triples += o.Triples
 	c.BytesC2S += o.BytesC2S
 	c.BytesS2C += o.BytesS2C
@@ -103,6 +107,8 @@ func (c Cost) Scale(n int64) Cost {
 	c.Refreshes *= n
 	c.Bootstraps *= n
 	c.ShareOps *= n
+	c.DCFLevels *= n
+	c.SeedCoeffs *= n
 	c.Triples *= n
 	c.BytesC2S *= n
 	c.BytesS2C *= n

@@ -141,6 +141,8 @@ func TestProfileValidate(t *testing.T) {
 		{"some dealer ops", func(p *Profile) { p.Seconds[OpDealTriple] = []float64{1, 1} }, "all together"},
 		{"short dealer row", func(p *Profile) { withOffline(p); p.Seconds[OpDeal] = []float64{1} }, "levels"},
 		{"zero dealer time", func(p *Profile) { withOffline(p); p.Seconds[OpDealCompare][1] = 0 }, "seconds"},
+		{"NaN clock", func(p *Profile) { p.MHz = math.NaN() }, "implausible machine"},
+		{"negative cores", func(p *Profile) { p.Cores = -1 }, "implausible machine"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

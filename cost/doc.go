@@ -7,8 +7,9 @@
 //
 //   - additive counters, summed by [Cost.Add] and multiplied by [Cost.Scale]:
 //     homomorphic operations (ct_pt_mul, ct_ct_mul, rotations, rescales, adds,
-//     encryptions, decryptions, refreshes, bootstraps), 2PC material
-//     (triples), communication (bytes_c2s, bytes_s2c, rounds), offline
+//     encryptions, decryptions, refreshes, bootstraps, encodes,
+//     serializations), local work (share_ops, dcf_levels, seed_coeffs),
+//     2PC material (triples), communication (bytes_c2s, bytes_s2c, rounds), offline
 //     communication (offline_bytes) and seconds (compute_seconds,
 //     network_seconds, seconds);
 //   - non-additive quantities, combined by maximum: peak_memory_bytes and
@@ -49,6 +50,13 @@
 // embedded bgv-test-insecure, bgv-n14, bgv-n15 and bgv-n16 profiles share
 // one measurement of the dealer: they share t, and dealing depends on t
 // only (each profile's note says so).
+//
+// Three more ops are optional: [OpRound] (a round's own CPU work, which
+// the estimate engine adds per round), [OpDCF] (a level of a comparison
+// key's evaluation) and [OpExpand] (a coefficient of a client ciphertext
+// expanded from its seed). A profile measured before they existed lacks
+// them and prices a round at zero, the other two as the share operations
+// they were once counted as, so that its estimates do not move.
 //
 // Network seconds are not this package's business: package net turns bytes
 // and rounds into seconds for a given network.

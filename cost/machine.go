@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -14,16 +15,18 @@ import (
 // profile's seconds hold for its CPU model and core count (and, a little,
 // for the Go version that compiled the measurement).
 type Machine struct {
-	CPU       string // the CPU model ("" if unknown)
+	CPU       string  // the CPU model ("" if unknown)
+	MHz       float64 // the first core's clock when described (0 if unknown)
 	Cores     int
 	GoVersion string
-	OS, Arch  string
+	OS, Arch  string // "" in a profile's record, which does not keep them
 }
 
 // ThisMachine describes the machine the process runs on. The CPU model
 // is read from /proc/cpuinfo where there is one.
 func ThisMachine() Machine {
-	return Machine{CPU: cpuModel(), Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	cpu, mhz := cpuInfo()
+	return Machine{CPU: cpu, MHz: mhz, Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
 }
 
 func (m Machine) String() string {
@@ -31,7 +34,18 @@ func (m Machine) String() string {
 	if cpu == "" {
 		cpu = "unknown CPU"
 	}
-	return fmt.Sprintf("%s, %d cores, %s/%s, %s", cpu, m.Cores, m.OS, m.Arch, m.GoVersion)
+	parts := []string{cpu}
+	if m.MHz > 0 {
+		parts = append(parts, fmt.Sprintf("%.0f MHz", m.MHz))
+	}
+	parts = append(parts, fmt.Sprintf("%d cores", m.Cores))
+	if m.OS != "" || m.Arch != "" {
+		parts = append(parts, m.OS+"/"+m.Arch)
+	}
+	if m.GoVersion != "" {
+		parts = append(parts, m.GoVersion)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Key is a short name of the machine's CPU model and core count, for file
@@ -59,7 +73,7 @@ func (m Machine) Key() string {
 // MachineOf is the machine a profile records (CPU "" for a profile that
 // does not record one, such as those measured before it did).
 func (p *Profile) MachineOf() Machine {
-	return Machine{CPU: p.CPU, Cores: p.Cores, GoVersion: p.GoVersion}
+	return Machine{CPU: p.CPU, MHz: p.MHz, Cores: p.Cores, GoVersion: p.GoVersion}
 }
 
 // SameMachine reports whether the profile was measured on a machine with
@@ -68,19 +82,26 @@ func (p *Profile) SameMachine(m Machine) bool {
 	return p.CPU != "" && p.CPU == m.CPU && p.Cores == m.Cores
 }
 
-// cpuModel is the "model name" of /proc/cpuinfo ("" if there is none).
-func cpuModel() string {
+// cpuInfo is the first "model name" and "cpu MHz" of /proc/cpuinfo (""
+// and 0 where there is none).
+func cpuInfo() (model string, mhz float64) {
 	f, err := os.Open("/proc/cpuinfo")
 	if err != nil {
-		return ""
+		return "", 0
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
-	for sc.Scan() {
+	for sc.Scan() && (model == "" || mhz == 0) {
 		k, v, ok := strings.Cut(sc.Text(), ":")
-		if ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
+		switch k, v = strings.TrimSpace(k), strings.TrimSpace(v); {
+		case !ok:
+		case k == "model name" && model == "":
+			model = v
+		case k == "cpu MHz" && mhz == 0:
+			if x, err := strconv.ParseFloat(v, 64); err == nil && x > 0 && x < 1e6 {
+				mhz = x
+			}
 		}
 	}
-	return ""
+	return model, mhz
 }

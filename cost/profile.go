@@ -69,6 +69,38 @@ func OfflineOps() []Op { return []Op{OpDeal, OpDealTriple, OpDealTrunc, OpDealCo
 // prices it at zero (RoundSeconds).
 const OpRound Op = "round"
 
+// The operations a Profile may price, each with its own counter, that
+// profiles measured before they existed lack: such a profile prices them
+// as the share operations they were once counted as (optionalShareOps),
+// so that its estimates do not move.
+const (
+	// OpDCF is one level of a comparison key's evaluation by one party
+	// (two AES blocks of the key's PRG, a conversion into the share ring,
+	// an addition: a distributed comparison function evaluates one level
+	// per bit of the ring). Its counter is DCFLevels.
+	OpDCF Op = "dcf_level"
+	// OpExpand is one coefficient modulo one prime of a client
+	// ciphertext's c1 expanded from its seed by the server (the keyed
+	// PRNG's bytes and a rejection sample). Its counter is SeedCoeffs.
+	OpExpand Op = "expand_seed"
+)
+
+// optionalShareOps is the price, in share operations, of an optional op
+// in a profile that does not price it.
+var optionalShareOps = map[Op]float64{OpDCF: 4, OpExpand: 1}
+
+// optionalSeconds is the price of one optional op: the profile's, or its
+// share operations' if it has none.
+func (p *Profile) optionalSeconds(op Op) float64 {
+	if row, ok := p.Seconds[op]; ok && len(row) > 0 {
+		return row[0]
+	}
+	return optionalShareOps[op] * p.Time(OpShare, 0)
+}
+
+// DCFSeconds is the price of one OpDCF.
+func (p *Profile) DCFSeconds() float64 { return p.optionalSeconds(OpDCF) }
+
 // RoundSeconds is the price of OpRound (level 0), or zero if p does not
 // price it.
 func (p *Profile) RoundSeconds() float64 {
@@ -102,9 +134,10 @@ type Profile struct {
 	Machine  string `json:"machine"`   // free text: where it was measured
 	// The machine it was measured on (see Machine; empty in profiles
 	// measured before they were recorded).
-	CPU       string `json:"cpu,omitempty"`
-	Cores     int    `json:"cores,omitempty"`
-	GoVersion string `json:"go_version,omitempty"`
+	CPU       string  `json:"cpu,omitempty"`
+	MHz       float64 `json:"cpu_mhz,omitempty"`
+	Cores     int     `json:"cores,omitempty"`
+	GoVersion string  `json:"go_version,omitempty"`
 	// Rounds is the number of interleaved rounds the calibration made and
 	// Spread, per op, the largest relative spread of its round medians
 	// (see package calibrate).
@@ -134,6 +167,9 @@ func (p *Profile) Validate() error {
 	if p.LogN < 1 || p.LogN > 17 || p.MaxLevel < 0 || p.MaxLevel > 64 {
 		return fmt.Errorf("cost: profile %s: implausible log_n %d or max_level %d", p.Params, p.LogN, p.MaxLevel)
 	}
+	if !(p.MHz >= 0 && p.MHz < 1e6) || p.Cores < 0 || p.Cores > 1<<20 {
+		return fmt.Errorf("cost: profile %s: implausible machine: %v MHz, %d cores", p.Params, p.MHz, p.Cores)
+	}
 	ops := Ops()
 	var have, missing []string
 	for _, op := range OfflineOps() {
@@ -150,8 +186,10 @@ func (p *Profile) Validate() error {
 		return fmt.Errorf("cost: profile %s prices %s but not %s: the dealer's operations come all together or not at all",
 			p.Params, strings.Join(have, ", "), strings.Join(missing, ", "))
 	}
-	if _, ok := p.Seconds[OpRound]; ok {
-		ops = append(ops, OpRound)
+	for _, op := range []Op{OpRound, OpDCF, OpExpand} {
+		if _, ok := p.Seconds[op]; ok {
+			ops = append(ops, op)
+		}
 	}
 	for _, op := range ops {
 		row, ok := p.Seconds[op]
@@ -181,7 +219,7 @@ func knownOp(op Op) bool {
 			return true
 		}
 	}
-	return isOffline(op) || op == OpRound
+	return isOffline(op) || op == OpRound || op == OpDCF || op == OpExpand
 }
 
 // PricesOffline reports whether p prices the dealer's operations
@@ -209,6 +247,9 @@ func (p *Profile) Time(op Op, level int) float64 {
 // and the meter of its Run price events through Charge, so that their
 // counters agree by construction whenever they agree on the events.
 //
+// OpDCF and OpExpand are priced as share operations by a profile that does
+// not price them.
+//
 // An offline op (OfflineOps) sets no counter and no ComputeSeconds: its
 // Cost is OfflineSeconds, n times its time, or zero if p does not price the
 // dealer (PricesOffline).
@@ -218,6 +259,12 @@ func (p *Profile) Charge(op Op, level int, n int64) Cost {
 			return Cost{}
 		}
 		return Cost{OfflineSeconds: float64(n) * p.Time(op, level)}
+	}
+	switch op {
+	case OpDCF:
+		return Cost{DCFLevels: n, ComputeSeconds: float64(n) * p.optionalSeconds(op)}
+	case OpExpand:
+		return Cost{SeedCoeffs: n, ComputeSeconds: float64(n) * p.optionalSeconds(op)}
 	}
 	c := Cost{ComputeSeconds: float64(n) * p.Time(op, level)}
 	switch op {

@@ -108,15 +108,16 @@
 //
 // Per ciphertext: C2S costs 2 encodes, 1 encryption, 2 serializations (the
 // client's marshalling, the server's unmarshalling), 1 add, 2N share
-// operations (each party lays out a slot vector), N·(l+1) more (the server
-// expands the seed at level l) and one seeded ciphertext up;
+// operations (each party lays out a slot vector), N·(l+1) seed
+// coefficients (the server expands the seed at level l, cost.OpExpand) and
+// one seeded ciphertext up;
 // H2S costs 1 encode (the mask), 2 adds, 1 encryption (of zero), the
 // flooding error (N·(l+1)·(w+2) share operations at level l with w-word
 // coefficients), N share operations (sampling the mask and laying it
 // out), the rescales, 2 serializations, 1 decryption and 1 decoding
 // (counted as an encode: same transform, same price) and one ciphertext
 // down. The work that is not a homomorphic operation is priced through
-// the existing cost.Op kinds (OpSerialize, OpShare; see layoutCost in
+// the cost.Op kinds (OpSerialize, OpShare, OpExpand; see layoutCost in
 // transfer.go for the conventions and their measured accuracy), and Run
 // records the same events at the same places. Every primitive below is
 // C2S, server computation, H2S: two flights, one round.

@@ -28,9 +28,6 @@ import (
 //     the server's share added to a cache ciphertext, the mask of a
 //     returned ciphertext, sampled and subtracted) is N OpShare, one per
 //     slot (measured: 0.7 to 1.0 times that at log N 13 and 14);
-//   - expanding the seed of a client's ciphertext at level l into its c1
-//     (Server.recvInput) is N·(l+1) OpShare, one per coefficient and
-//     prime;
 //   - the flooding error of a ciphertext at level l whose coefficients
 //     take w 64-bit words is N·(l+1)·(w+2) OpShare: sampling, w modular
 //     multiply-adds per coefficient and prime to reduce it, and its NTT at
@@ -38,7 +35,9 @@ import (
 //     within 25% at log N 13 and 14).
 //
 // OpShare is priced per element and is the same at every level; these
-// events are recorded at level 0.
+// events are recorded at level 0. Expanding the seed of a client's
+// ciphertext at level l into its c1 (Server.recvInput) is N·(l+1)
+// cost.OpExpand, one per coefficient and prime, also at level 0.
 
 // layoutCost is the layout of k slot vectors of 2^logN slots.
 func layoutCost(prof *cost.Profile, logN int, k int64) cost.Cost {
@@ -65,7 +64,7 @@ func sendInputCost(prof *cost.Profile, logN, level int, k int64, clientCores int
 		cost.Cost{BytesC2S: k * seededBytes(logN, level)},
 		// the server expands each seed into c1: one uniform coefficient
 		// per slot and prime
-		prof.Charge(cost.OpShare, 0, k*int64(level+1)<<logN),
+		prof.Charge(cost.OpExpand, 0, k*int64(level+1)<<logN),
 	)
 	return onCores(c, k, clientCores, func() cost.Cost {
 		return cost.Sum(
@@ -239,7 +238,7 @@ func (s *Server) recvInput(tally *cost.Tally, i, k int, dom Domain) (*rlwe.Ciphe
 			var ct *rlwe.Ciphertext
 			if ct, err = unmarshalSeeded(s.params, payload, dom); err == nil {
 				tally.Op(cost.OpSerialize, ct.Level(), 1)
-				tally.Op(cost.OpShare, 0, int64(ct.Level()+1)*int64(s.params.N()))
+				tally.Op(cost.OpExpand, 0, int64(ct.Level()+1)*int64(s.params.N()))
 				return ct, nil
 			}
 		}

@@ -122,7 +122,7 @@ func (r *Report) MeanDecode() cost.Cost {
 	s.OfflineSeconds /= n
 	s.WallSeconds /= n
 	for _, f := range []*int64{&s.CtPtMul, &s.CtCtMul, &s.Rotations, &s.Rescales, &s.Adds, &s.Encodes, &s.Encryptions,
-		&s.Decryptions, &s.Serializations, &s.Refreshes, &s.Bootstraps, &s.ShareOps, &s.Triples, &s.BytesC2S, &s.BytesS2C,
+		&s.Decryptions, &s.Serializations, &s.Refreshes, &s.Bootstraps, &s.ShareOps, &s.DCFLevels, &s.SeedCoeffs, &s.Triples, &s.BytesC2S, &s.BytesS2C,
 		&s.Rounds, &s.OfflineBytes} {
 		*f /= int64(len(r.Decode))
 	}

@@ -21,8 +21,8 @@ func calibrateCommand() *cli.Command {
 		Description: "Times encode, encrypt, decrypt, add, ct-pt mul, ct-ct mul, rotation, hoisted rotation, rescale and\n" +
 			"serialize at every level of a preset with lattigo, and one modular share operation, and, for a BGV\n" +
 			"preset, the trusted dealer's work (a dealing, and each triple, truncation mask and comparison key in\n" +
-			"it, which price offline_seconds), in CPU time, in interleaved rounds of --reps calls until each\n" +
-			"operation above a millisecond is stable within 3%, keeping the least median of each, and writes a JSON\n" +
+			"it, which price offline_seconds), in CPU time, in interleaved rounds of --reps calls, keeping the least\n" +
+			"median of each, until another round confirms each price above a millisecond within 3%, and writes a JSON\n" +
 			"profile for --profile that records this machine. The file is replaced atomically.\n\n" +
 			"Example: cgsim calibrate --params bgv-n13 --out n13.json",
 		Flags: []cli.Flag{

@@ -9,19 +9,24 @@ import (
 // protocol is built from, each with the cost function that its Estimate
 // uses. An atomic step is an [opening]: the parties open a masked vector
 // and finish locally; independent openings share one round. Share
-// operations are counted per element per party with the constants below.
+// operations are counted per element per party with the constants below;
+// a comparison also evaluates its key, one DCF level (cost.OpDCF) per bit
+// of the ring per party.
 const (
 	opsMul      = 8 // Beaver: 2 masks, 2 opens, c + d·b + e·a (per party)
 	opsMulOwner = 2 // + d·e, client only
 	opsTrunc    = 6 // mask, open, shift, subtract the mask, wrap term (per party)
 	opsCmp      = 6 // 2x + r, open, the mask bit, the final select (per party)
-	opsCmpLevel = 4 // one DCF level: two AES blocks, a conversion, an addition
 )
 
 // stepCost is the cost of one communication step: the bytes each way, the
-// rounds of the flights they make, and ops share operations in all.
-func (c Config) stepCost(c2s, s2c int64, ops int64) cost.Cost {
+// rounds of the flights they make, ops share operations and dcf DCF levels
+// in all.
+func (c Config) stepCost(c2s, s2c int64, ops, dcf int64) cost.Cost {
 	k := c.Profile.Charge(cost.OpShare, 0, ops)
+	if dcf > 0 {
+		k = k.Add(c.Profile.Charge(cost.OpDCF, 0, dcf))
+	}
 	k.BytesC2S, k.BytesS2C = c2s, s2c
 	flights := int64(0)
 	if c2s > 0 {
@@ -38,25 +43,26 @@ func (c Config) stepCost(c2s, s2c int64, ops int64) cost.Cost {
 func (c Config) localCost(ops int) cost.Cost { return c.Profile.Charge(cost.OpShare, 0, int64(ops)) }
 
 // piece is what an opening costs, for bills: the elements each party
-// sends, the share operations of both parties, the triples consumed and
-// the dealer material.
+// sends, the share operations and DCF levels of both parties, the triples
+// consumed and the dealer material.
 type piece struct {
-	elems, ops, triples int
-	need                Need
+	elems, ops, dcf, triples int
+	need                     Need
 }
 
 // openCost is the cost of one step made of pieces.
 func (c Config) openCost(pieces ...piece) (cost.Cost, Need) {
-	var elems, ops, triples int
+	var elems, ops, dcf, triples int
 	var need Need
 	for _, pc := range pieces {
 		elems += pc.elems
 		ops += pc.ops
+		dcf += pc.dcf
 		triples += pc.triples
 		need = need.Add(pc.need)
 	}
 	b := int64(elems * c.Ring.width)
-	k := c.stepCost(b, b, int64(ops))
+	k := c.stepCost(b, b, int64(ops), int64(dcf))
 	k.Triples = int64(triples)
 	return k, need
 }
@@ -181,7 +187,7 @@ func (p *party) truncOp(x []uint64, k int, out *[]uint64) opening {
 // ----- sign: [x >= 0] -----
 
 func (c Config) signPiece(n int) piece {
-	return piece{elems: n, ops: 2 * n * (opsCmp + opsCmpLevel*c.Ring.bits), need: Need{Compares: n}}
+	return piece{elems: n, ops: 2 * n * opsCmp, dcf: 2 * n * c.Ring.bits, need: Need{Compares: n}}
 }
 
 // sign returns the party's share of the bits [x_i >= 0] (x centered) in
@@ -238,7 +244,8 @@ func (p *party) signOp(x []uint64, out *[]uint64) opening {
 				}
 				z[i] = u
 			}
-			p.charge((opsCmp + opsCmpLevel*k) * len(cs))
+			p.charge(opsCmp * len(cs))
+			p.tally.Op(cost.OpDCF, 0, int64(k*len(cs)))
 			*out = z
 			return nil
 		},
@@ -248,7 +255,7 @@ func (p *party) signOp(x []uint64, out *[]uint64) opening {
 // ----- reveal to the client -----
 
 func (c Config) revealCost(n int) cost.Cost {
-	return c.stepCost(0, int64(n*c.Ring.width), int64(n))
+	return c.stepCost(0, int64(n*c.Ring.width), int64(n), 0)
 }
 
 // revealToClient opens x to the client only: the server sends its share
