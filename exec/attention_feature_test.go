@@ -149,7 +149,7 @@ func runFeature(t *testing.T, e *hetest.Env, sc *FeatureScores, vk *FeatureValue
 	largest := math.Inf(-1)
 	sess.InspectReturns(func(cts []*rlwe.Ciphertext, plan ReturnPlan) {
 		for _, ct := range cts {
-			got := sess.Client.PayloadBits(ct)
+			got := sess.client.PayloadBits(ct)
 			if got > plan.Payload {
 				t.Errorf("a returned payload of %.1f bits, planned %.1f", got, plan.Payload)
 			}

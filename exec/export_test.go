@@ -12,4 +12,4 @@ func SetInspect(s *Session, f func(cts []*rlwe.Ciphertext)) {
 }
 
 // PayloadBits is the payload of ct measured with the session's client key.
-func PayloadBits(s *Session, ct *rlwe.Ciphertext) float64 { return s.Client.PayloadBits(ct) }
+func PayloadBits(s *Session, ct *rlwe.Ciphertext) float64 { return s.client.PayloadBits(ct) }

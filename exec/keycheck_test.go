@@ -26,7 +26,7 @@ func TestRestoreChecksKeyPair(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			good, err := s.Client.MarshalBinary()
+			good, err := s.client.MarshalBinary()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -35,7 +35,7 @@ func TestRestoreChecksKeyPair(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			pk, err := s.Client.pk.MarshalBinary()
+			pk, err := s.client.pk.MarshalBinary()
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -140,7 +140,7 @@ func TestNoiseModel(t *testing.T) {
 				measured := math.Inf(-1)
 				sess.InspectReturns(func(cts []*rlwe.Ciphertext, _ ReturnPlan) {
 					for _, ct := range cts {
-						measured = math.Max(measured, sess.Client.PayloadBits(ct))
+						measured = math.Max(measured, sess.client.PayloadBits(ct))
 					}
 				})
 				k.run(t, sess)

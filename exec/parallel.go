@@ -59,7 +59,7 @@ func (s *Session) SetClientCores(n int) error {
 	if err := checkCores(n); err != nil {
 		return fmt.Errorf("exec: %d client cores: want 1 to %d", n, MaxCores)
 	}
-	s.Client.cores, s.Client.workers = n, nil
+	s.client.cores, s.client.workers = n, nil
 	return nil
 }
 

@@ -187,10 +187,17 @@ type Primitive interface {
 // Session is a client and a server joined by a metered in-process pipe,
 // with the keys exchanged. In a simulation both parties live in one
 // process, but each side of a Run uses only its own party and connection.
+//
+// Outside this package a Session reaches the server's party only: code
+// given a Session (kv's cache, sim's steps) runs protocols, whose client
+// halves exec plays with the client's party, but cannot decrypt, read the
+// secret key or marshal it, by types. A harness that plays the client
+// (a test, the runner of an in-process generation) creates the client's
+// party itself (NewClient) and joins it with NewSessionWithClient.
 type Session struct {
 	Params bgv.Parameters
-	Client *Client
 	Server *Server
+	client *Client
 	Meter  *net.Meter
 	// Setup is the communication of the key exchange (public key,
 	// relinearization key, Galois keys): client-to-server bytes and rounds.
@@ -256,6 +263,16 @@ func NewSessionConnsGalois(p bgv.Parameters, clientConn, serverConn net.Conn, me
 	return handshake(p, NewClient(p, clientConn), serverConn, meter, closePipe, dedupGalois(galEls))
 }
 
+// NewSessionWithClient is NewSessionConnsGalois for a client's party the
+// caller made (NewClient on the client's end of the transport) and keeps:
+// the harness that plays the client.
+func NewSessionWithClient(p bgv.Parameters, client *Client, serverConn net.Conn, meter *net.Meter, closePipe func(), galEls []uint64) (*Session, error) {
+	if client == nil || serverConn == nil || meter == nil {
+		return nil, fmt.Errorf("exec: a session needs a client, the server's connection and a meter")
+	}
+	return handshake(p, client, serverConn, meter, closePipe, dedupGalois(galEls))
+}
+
 // handshake runs the key exchange between client and the server end sc.
 func handshake(p bgv.Parameters, client *Client, sc net.Conn, meter *net.Meter, closePipe func(), galEls []uint64) (*Session, error) {
 	stop := func() {
@@ -289,7 +306,7 @@ func handshake(p bgv.Parameters, client *Client, sc net.Conn, meter *net.Meter, 
 		return nil, serverErr
 	}
 	return &Session{
-		Params: p, Client: client, Server: server, Meter: meter,
+		Params: p, client: client, Server: server, Meter: meter,
 		Setup: meter.Since(start), GaloisKeys: len(galEls), closePipe: closePipe,
 	}, nil
 }
@@ -322,7 +339,7 @@ func (s *Session) both(client func(*Client) error, server func(*Server) error) e
 			s.close()
 		}
 	}()
-	if cerr = client(s.Client); cerr != nil {
+	if cerr = client(s.client); cerr != nil {
 		s.close()
 	}
 	wg.Wait()

@@ -247,6 +247,6 @@ func RestoreSessionConns(p bgv.Parameters, clientKeys, serverKeys []byte, client
 	if !client.pk.Equal(server.pk) {
 		return nil, fmt.Errorf("exec: the client's and the server's keys are not of the same session")
 	}
-	return &Session{Params: p, Client: client, Server: server, Meter: meter,
+	return &Session{Params: p, client: client, Server: server, Meter: meter,
 		GaloisKeys: len(server.evk.GetGaloisKeysList()), closePipe: closePipe}, nil
 }

@@ -19,7 +19,7 @@ func FuzzRestoreKeys(f *testing.F) {
 		f.Fatal(err)
 	}
 	defer s.Close()
-	ck, err := s.Client.MarshalBinary()
+	ck, err := s.client.MarshalBinary()
 	if err != nil {
 		f.Fatal(err)
 	}

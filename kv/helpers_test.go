@@ -6,6 +6,7 @@ import (
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
 	"github.com/cgsim/cgsim/internal/hetest"
+	"github.com/cgsim/cgsim/net"
 )
 
 // planner is a preset's protocol context: exec.PlannerFor over the
@@ -60,6 +61,21 @@ func newSession(t testing.TB, cfg Config) *exec.Session {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// newSessionWithClient is newSession for a test that plays the client
+// too: it keeps the client's party, which the session does not hand out.
+func newSessionWithClient(t testing.TB, cfg Config) (*exec.Session, *exec.Client) {
+	t.Helper()
+	sc, vk := kernels(t, cfg, cfg.validatedFor)
+	cc, sconn, meter, closePipe := net.Pipe()
+	cl := exec.NewClient(cfg.Params, cc)
+	s, err := exec.NewSessionWithClient(cfg.Params, cl, sconn, meter, closePipe, exec.GaloisElements(cfg.Params, sc, vk))
+	if err != nil {
+		closePipe()
+		t.Fatal(err)
+	}
+	return s, cl
 }
 
 func share(t testing.TB, v []uint64, tm uint64) exec.Shared {

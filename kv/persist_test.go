@@ -233,7 +233,7 @@ func TestRestoredSessionContinues(t *testing.T) {
 				pol = Lazy{Tau: 0}
 			}
 			cfg := newConfig(t, "bgv-test-insecure", smallShape, 128, m, pol)
-			s := newSession(t, cfg)
+			s, cl := newSessionWithClient(t, cfg)
 			defer s.Close()
 			c, err := NewCache(cfg)
 			if err != nil {
@@ -246,7 +246,7 @@ func TestRestoredSessionContinues(t *testing.T) {
 			if err := c.SaveWithKeys(serverPath, s.Server); err != nil {
 				t.Fatal(err)
 			}
-			st, err := c.ClientStateOf(s.Client)
+			st, err := c.ClientStateOf(cl)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -255,7 +255,7 @@ func TestRestoredSessionContinues(t *testing.T) {
 			}
 			server, _ := os.ReadFile(serverPath)
 			client, _ := os.ReadFile(clientPath)
-			if sk, _ := s.Client.MarshalBinary(); bytes.Contains(server, sk[12+8:12+8+64]) {
+			if sk, _ := cl.MarshalBinary(); bytes.Contains(server, sk[12+8:12+8+64]) {
 				t.Fatal("the server's file holds the secret key")
 			}
 			if len(client) == 0 {

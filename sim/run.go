@@ -83,10 +83,14 @@ type Runner struct {
 	m    *model.Model
 	q    fixed
 	he   *exec.Session
-	mp   *mpc.Session
-	w    map[Weight]folded
-	wq   map[Weight]exec.Matrix // quantized, for every weight but the llama QKV in decode
-	embT []exec.Matrix          // E^T slices, as the planner's embedding chunks
+	// client is the client's party, which the runner, the harness that
+	// plays both parties, made; the steps and the cache are given the
+	// session, which does not hand it out.
+	client *exec.Client
+	mp     *mpc.Session
+	w      map[Weight]folded
+	wq     map[Weight]exec.Matrix // quantized, for every weight but the llama QKV in decode
+	embT   []exec.Matrix          // E^T slices, as the planner's embedding chunks
 	// lw and embW are the one-token weights and embedding slices the
 	// server encoded at setup (see encodedWeights); weights what that
 	// cost.
@@ -219,7 +223,8 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	if r.onProgress != nil {
 		r.onProgress(Progress{Stage: StageKeyExchange})
 	}
-	if r.he, err = exec.NewSessionConns(p.params, cc, sc, meter, closePipe, prims...); err != nil {
+	r.client = exec.NewClient(p.params, cc)
+	if r.he, err = exec.NewSessionWithClient(p.params, r.client, sc, meter, closePipe, exec.GaloisElements(p.params, prims...)); err != nil {
 		closePipe()
 		return nil, err
 	}

@@ -130,7 +130,7 @@ func runAudit(t *testing.T, c audit) {
 	r.he.InspectReturns(func(cts []*rlwe.Ciphertext, plan exec.ReturnPlan) {
 		margins := make([]float64, len(cts))
 		for i, ct := range cts {
-			margins[i] = plan.Payload - r.he.Client.PayloadBits(ct)
+			margins[i] = plan.Payload - r.client.PayloadBits(ct)
 		}
 		res.mu.Lock()
 		defer res.mu.Unlock()
