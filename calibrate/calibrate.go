@@ -23,10 +23,10 @@ import (
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 	"github.com/tuneinsight/lattigo/v5/schemes/ckks"
-	"github.com/tuneinsight/lattigo/v5/utils/sampling"
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/internal/seedprg"
 	"github.com/cgsim/cgsim/params"
 )
 
@@ -347,6 +347,7 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 	}
 	enc := rlwe.NewEncryptor(p, keys.pk)
 	encSK := rlwe.NewEncryptor(p, keys.sk)
+	seed := make([]byte, seedprg.SeedBytes) // a seed's bytes do not change its price
 	dec := rlwe.NewDecryptor(p, keys.sk)
 	var firstErr error
 	keep := func(err error) {
@@ -385,7 +386,15 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 		timings := []timing{
 			{cost.OpEncode, 1, atLevel(ptEnc, level, func() error { return s.encode(ptEnc) })},
 			{cost.OpEncrypt, 1, atLevel(outEnc, level, func() error { return enc.Encrypt(pt, outEnc) })},
-			{cost.OpEncryptSecret, 1, atLevel(outEncSK, level, func() error { return encSK.Encrypt(pt, outEncSK) })},
+			// As the client encrypts what it sends: c1 from a seed of its
+			// own (exec's seeded uploads).
+			{cost.OpEncryptSecret, 1, atLevel(outEncSK, level, func() error {
+				prng, err := seedprg.New(seed)
+				if err != nil {
+					return err
+				}
+				return encSK.WithPRNG(prng).Encrypt(pt, outEncSK)
+			})},
 			{cost.OpDecrypt, 1, atLevel(ptDec, level, func() error { dec.Decrypt(ct0, ptDec); return nil })},
 			{cost.OpAdd, 1, atLevel(outAdd, level, func() error { return s.eval.Add(ct0, ct1, outAdd) })},
 			{cost.OpMulPlain, 1, atLevel(outMul, level, func() error { return s.eval.Mul(ct0, pt, outMul) })},
@@ -412,9 +421,8 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 		// coefficient and prime at every level: measured at the top one.
 		if level == maxLevel {
 			c1 := p.RingQ().AtLevel(level).NewPoly()
-			seed := make([]byte, 32)
 			timings = append(timings, timing{cost.OpExpand, (level + 1) * p.N(), func() error {
-				prng, err := sampling.NewKeyedPRNG(seed)
+				prng, err := seedprg.New(seed)
 				if err != nil {
 					return err
 				}

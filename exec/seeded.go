@@ -8,24 +8,25 @@ import (
 	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
-	"github.com/tuneinsight/lattigo/v5/utils/sampling"
 
+	"github.com/cgsim/cgsim/internal/seedprg"
 	"github.com/cgsim/cgsim/net"
 )
 
 // Seeded uploads. Every ciphertext the client sends is a secret-key
 // encryption (c0, c1) = (-a·s + m + e, a) whose a is uniform: the client
-// draws it from a fresh 32-byte seed (lattigo's keyed PRNG, the uniform
-// sampler its encryptor uses) and sends c0 and the seed instead of c0 and
-// c1; the server expands the seed into the same a. This halves every
-// client-to-server ciphertext. a is as uniform as the keyed PRNG's output
-// (BLAKE2b keyed with a seed from crypto/rand), and the seed is public
-// exactly as a is: the ciphertext stays an RLWE sample under the client's
-// key. The server's own ciphertexts (the masked, flooded results) are
+// draws it from a fresh 32-byte seed (AES-256 in counter mode, package
+// seedprg, as the uniform sampler of its encryptor) and sends c0 and the
+// seed instead of c0 and c1; the server expands the seed into the same a.
+// This halves every client-to-server ciphertext. a is as uniform as the
+// keystream (AES keyed with a seed from crypto/rand), and the seed is
+// public exactly as a is: the ciphertext stays an RLWE sample under the
+// client's key. The server's own ciphertexts (the masked, flooded results) are
 // public-key encryptions, whose c1 is not uniform, and go whole.
 
-// SeedBytes is the length of the seed of a seeded ciphertext.
-const SeedBytes = 32
+// SeedBytes is the length of the seed of a seeded ciphertext: the key of
+// the AES-256 keystream its c1 is drawn from (package seedprg).
+const SeedBytes = seedprg.SeedBytes
 
 // SeededCiphertextSize is the marshalled size of a seeded ciphertext at a
 // level over a ring of degree 2^logN: the seed and a ciphertext of degree
@@ -59,7 +60,7 @@ func (c *Client) encryptSeeded(pt *rlwe.Plaintext) (seededCiphertext, error) {
 	if _, err := rand.Read(seed); err != nil {
 		return seededCiphertext{}, fmt.Errorf("exec: client: drawing a seed: %w", err)
 	}
-	prng, err := sampling.NewKeyedPRNG(seed)
+	prng, err := seedprg.New(seed)
 	if err != nil {
 		return seededCiphertext{}, err
 	}
@@ -93,7 +94,7 @@ func unmarshalSeeded(p bgv.Parameters, b []byte, dom Domain) (*rlwe.Ciphertext, 
 	if err := checkPoly(ct.Value[0], p.RingQ(), ct.Level()); err != nil {
 		return nil, err
 	}
-	prng, err := sampling.NewKeyedPRNG(seed)
+	prng, err := seedprg.New(seed)
 	if err != nil {
 		return nil, err
 	}
