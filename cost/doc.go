@@ -37,7 +37,8 @@
 // operations at a level into a Cost with the counter and the compute seconds
 // filled in, so that a primitive's Estimate and the meter of its Run price
 // events in one place. [Default] returns the profiles embedded in the binary,
-// measured on the reference machine; [ReadProfile] loads a file written by
+// measured on the reference machine (each records which: its CPU model,
+// clock and cores; see [Machine]); [ReadProfile] loads a file written by
 // cgsim calibrate.
 //
 // A profile also prices the trusted dealer ([OfflineOps]): one dealing
@@ -46,10 +47,7 @@
 // offline_seconds only (no counter, no online seconds). They are all
 // present or all absent: a profile written before they existed (or for
 // CKKS) lacks them, still loads, and prices offline seconds at zero
-// ([Profile.PricesOffline] tells; cgsim warns when given such a file). The
-// embedded bgv-test-insecure, bgv-n14, bgv-n15 and bgv-n16 profiles share
-// one measurement of the dealer: they share t, and dealing depends on t
-// only (each profile's note says so).
+// ([Profile.PricesOffline] tells; cgsim warns when given such a file).
 //
 // Three more ops are optional: [OpRound] (a round's own CPU work, which
 // the estimate engine adds per round), [OpDCF] (a level of a comparison

@@ -248,7 +248,8 @@ func (p *Profile) Time(op Op, level int) float64 {
 // counters agree by construction whenever they agree on the events.
 //
 // OpDCF and OpExpand are priced as share operations by a profile that does
-// not price them.
+// not price them; OpRound sets no counter (Rounds counts the round trips
+// themselves) and is free in a profile without it.
 //
 // An offline op (OfflineOps) sets no counter and no ComputeSeconds: its
 // Cost is OfflineSeconds, n times its time, or zero if p does not price the
@@ -261,6 +262,8 @@ func (p *Profile) Charge(op Op, level int, n int64) Cost {
 		return Cost{OfflineSeconds: float64(n) * p.Time(op, level)}
 	}
 	switch op {
+	case OpRound: // no counter of its own: Rounds counts the network's round trips
+		return Cost{ComputeSeconds: float64(n) * p.RoundSeconds()}
 	case OpDCF:
 		return Cost{DCFLevels: n, ComputeSeconds: float64(n) * p.optionalSeconds(op)}
 	case OpExpand:

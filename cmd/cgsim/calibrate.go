@@ -154,17 +154,14 @@ func warnCores(c *cli.Context, flag string, cores int) {
 }
 
 // warnMachine warns on stderr when a profile was measured on another
-// machine than this one (with unknownToo, also when it does not say
-// where): its seconds may not hold here.
-func warnMachine(c *cli.Context, prof *cost.Profile, what string, unknownToo bool) {
+// machine than this one (a profile that does not record its machine, one
+// calibrated before profiles did, draws none): its seconds may not hold
+// here.
+func warnMachine(c *cli.Context, prof *cost.Profile, what string) {
 	host := cost.ThisMachine()
-	if prof.SameMachine(host) || prof.CPU == "" && !unknownToo {
+	if prof.CPU == "" || prof.SameMachine(host) {
 		return
 	}
-	where := "does not record its machine"
-	if prof.CPU != "" {
-		where = "was measured on " + prof.MachineOf().String()
-	}
-	fmt.Fprintf(c.App.ErrWriter, "warning: %s %s; this is %s: measured seconds may differ from the estimate (--profile auto calibrates this machine once)\n",
-		what, where, host)
+	fmt.Fprintf(c.App.ErrWriter, "warning: %s was measured on %s; this is %s: measured seconds may differ from the estimate (--profile auto calibrates this machine once)\n",
+		what, prof.MachineOf(), host)
 }

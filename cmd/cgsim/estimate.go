@@ -148,7 +148,7 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 		if p.profile, err = cost.LoadProfile(f); err != nil {
 			return p, fmt.Errorf("--profile: %w", err)
 		}
-		warnMachine(c, p.profile, "profile "+f, false)
+		warnMachine(c, p.profile, "profile "+f)
 		if p.profile.Params != p.preset.Name {
 			return p, fmt.Errorf("profile %s was measured for %s, not for --params %s", f, p.profile.Params, p.preset.Name)
 		}
@@ -156,6 +156,8 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 			fmt.Fprintf(c.App.ErrWriter, "warning: profile %s does not price the dealer's operations (%s): estimated offline_seconds are 0; measure them with cgsim calibrate\n",
 				f, strings.Trim(fmt.Sprint(cost.OfflineOps()), "[]"))
 		}
+	} else if prof, err := cost.Default(p.preset.Name); err == nil {
+		warnMachine(c, prof, "the built-in profile of "+p.preset.Name)
 	}
 	return p, nil
 }

@@ -61,11 +61,6 @@ func validateAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	if p.profile == nil { // a file's or auto's machine was checked with the flag
-		if prof, err := cost.Default(p.preset.Name); err == nil {
-			warnMachine(c, prof, "the built-in profile of "+p.preset.Name, true)
-		}
-	}
 	tol := c.Float64("tolerance")
 	if !(tol >= 0) {
 		return fmt.Errorf("validate: --tolerance must be non-negative, got %g", tol)
