@@ -147,17 +147,19 @@ func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
-	SetOffline(prof, deal)
+	for op, secs := range deal {
+		setFlat(prof, op, secs)
+	}
 	round, err := Round(opt.FixedPoint, prof, opt)
 	if err != nil {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
-	SetRound(prof, round)
+	setFlat(prof, cost.OpRound, round)
 	dcf, err := DCF(opt.FixedPoint, prof, opt)
 	if err != nil {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
-	SetDCF(prof, dcf)
+	setFlat(prof, cost.OpDCF, dcf)
 	if progress != nil {
 		progress(last, last)
 	}
@@ -165,19 +167,6 @@ func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
 	return prof, nil
-}
-
-// SetOffline stores the dealer's per-item seconds (one per op of
-// cost.OfflineOps, as Dealing returns them) in prof, the same at
-// every level.
-func SetOffline(prof *cost.Profile, deal map[cost.Op]float64) {
-	for op, secs := range deal {
-		row := make([]float64, prof.MaxLevel+1)
-		for i := range row {
-			row[i] = secs
-		}
-		prof.Seconds[op] = row
-	}
 }
 
 // Dealing batches of Dealing: each batch takes a few milliseconds

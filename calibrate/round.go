@@ -108,22 +108,12 @@ func DCF(fp params.FixedPoint, prof *cost.Profile, opt Options) (float64, error)
 	return max(m.best()+prof.DCFSeconds(), 1e-9), nil
 }
 
-// SetDCF stores the price of one DCF level in prof (the same at every
-// level, as the other per-element ops).
-func SetDCF(prof *cost.Profile, seconds float64) {
+// setFlat prices op at seconds in prof, the same at every level (as the
+// other per-element ops: shares, rounds, DCF levels, the dealer's items).
+func setFlat(prof *cost.Profile, op cost.Op, seconds float64) {
 	row := make([]float64, prof.MaxLevel+1)
 	for i := range row {
 		row[i] = seconds
 	}
-	prof.Seconds[cost.OpDCF] = row
-}
-
-// SetRound stores the price of one round in prof (the same at every
-// level, as the other per-element ops).
-func SetRound(prof *cost.Profile, seconds float64) {
-	row := make([]float64, prof.MaxLevel+1)
-	for i := range row {
-		row[i] = seconds
-	}
-	prof.Seconds[cost.OpRound] = row
+	prof.Seconds[op] = row
 }

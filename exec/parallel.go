@@ -73,7 +73,7 @@ func (c *Client) worker(w int) *Client {
 	for len(c.workers) < w {
 		cp := *c
 		cp.ecd, cp.enc, cp.dec = c.ecd.ShallowCopy(), c.enc.ShallowCopy(), c.dec.ShallowCopy()
-		cp.workers, cp.conn = nil, nil
+		cp.workers, cp.conn, cp.uploads = nil, nil, nil
 		c.workers = append(c.workers, &cp)
 	}
 	return c.workers[w-1]

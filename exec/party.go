@@ -29,6 +29,9 @@ type Client struct {
 	// (1 unless Session.SetClientCores); workers their copies.
 	cores   int
 	workers []*Client
+	// uploads are the buffers of the ciphertexts it sends, per level (see
+	// uploadBuffers); each worker has its own.
+	uploads []upload
 }
 
 // Server is the party that owns the weights. It holds the public key, the

@@ -8,6 +8,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/ring"
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+	"github.com/tuneinsight/lattigo/v5/utils/buffer"
 
 	"github.com/cgsim/cgsim/internal/seedprg"
 	"github.com/cgsim/cgsim/net"
@@ -45,17 +46,26 @@ type seededCiphertext struct {
 	c0   *rlwe.Ciphertext
 }
 
+// MarshalBinary writes the seed and c0 into one new slice.
 func (s seededCiphertext) MarshalBinary() ([]byte, error) {
-	b, err := s.c0.MarshalBinary()
-	if err != nil {
+	out := make([]byte, len(s.seed)+s.c0.BinarySize())
+	copy(out, s.seed)
+	if _, err := s.c0.WriteTo(buffer.NewBuffer(out[len(s.seed):])); err != nil {
 		return nil, err
 	}
-	return append(append(make([]byte, 0, len(s.seed)+len(b)), s.seed...), b...), nil
+	return out, nil
 }
 
 // encryptSeeded encrypts pt at its level under the client's secret key,
-// with c1 drawn from a fresh seed, and returns what to send.
+// with c1 drawn from a fresh seed, and returns what to send (which holds
+// c0 of a new ciphertext).
 func (c *Client) encryptSeeded(pt *rlwe.Plaintext) (seededCiphertext, error) {
+	return c.encryptSeededInto(pt, bgv.NewCiphertext(c.params, 1, pt.Level()))
+}
+
+// encryptSeededInto is encryptSeeded into ct, a degree-1 ciphertext at pt's
+// level, whose c0 what it returns holds until ct is used again.
+func (c *Client) encryptSeededInto(pt *rlwe.Plaintext, ct *rlwe.Ciphertext) (seededCiphertext, error) {
 	seed := make([]byte, SeedBytes)
 	if _, err := rand.Read(seed); err != nil {
 		return seededCiphertext{}, fmt.Errorf("exec: client: drawing a seed: %w", err)
@@ -64,7 +74,6 @@ func (c *Client) encryptSeeded(pt *rlwe.Plaintext) (seededCiphertext, error) {
 	if err != nil {
 		return seededCiphertext{}, err
 	}
-	ct := bgv.NewCiphertext(c.params, 1, pt.Level())
 	if err := c.enc.WithPRNG(prng).Encrypt(pt, ct); err != nil {
 		return seededCiphertext{}, fmt.Errorf("exec: client: encrypting: %w", err)
 	}

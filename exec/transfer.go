@@ -173,13 +173,13 @@ func (c *Client) sendEach(tally *cost.Tally, level, k int, dom Domain, fill func
 			v := vecs[j]
 			clear(v)
 			fill(start+j, v)
-			pt := bgv.NewPlaintext(w.params, level)
+			pt, buf := w.uploadBuffers(level)
 			pt.IsBatched = bool(dom)
 			if err := w.ecd.Encode(v, pt); err != nil {
 				return fmt.Errorf("exec: client: encoding: %w", err)
 			}
 			tally.Op(cost.OpEncode, level, 1)
-			ct, err := w.encryptSeeded(pt)
+			ct, err := w.encryptSeededInto(pt, buf)
 			if err != nil {
 				return err
 			}
@@ -202,6 +202,27 @@ func (c *Client) sendEach(tally *cost.Tally, level, k int, dom Domain, fill func
 		}
 	}
 	return nil
+}
+
+// uploadBuffers are the plaintext and the ciphertext the client (or one of
+// its workers) encodes and encrypts an upload at level into, made once
+// per level and reused: a ciphertext is marshalled before the next is
+// encrypted.
+func (c *Client) uploadBuffers(level int) (*rlwe.Plaintext, *rlwe.Ciphertext) {
+	if c.uploads == nil {
+		c.uploads = make([]upload, c.params.MaxLevel()+1)
+	}
+	u := &c.uploads[level]
+	if u.pt == nil {
+		u.pt, u.ct = bgv.NewPlaintext(c.params, level), bgv.NewCiphertext(c.params, 1, level)
+	}
+	return u.pt, u.ct
+}
+
+// upload is one level's buffers of Client.uploadBuffers.
+type upload struct {
+	pt *rlwe.Plaintext
+	ct *rlwe.Ciphertext
 }
 
 // marshalled is an object already marshalled, for net.SendObject.
