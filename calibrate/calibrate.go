@@ -7,7 +7,8 @@
 // dealer's work of the two-party protocols (dealing and
 // expanding triples, truncation masks and comparison keys). It is what
 // cgsim calibrate runs; the estimate engine prices everything with the
-// profile it writes. It depends on lattigo, cost, params and exec/mpc only:
+// profile it writes. It depends on lattigo, cost, params, exec/mpc and
+// internal/seedprg (the client's PRG, whose encryptions it times) only:
 // the primitives of package exec are priced through the profile, not
 // measured here.
 package calibrate

@@ -21,7 +21,9 @@ import (
 // MaxRounds, until the price of every operation that costs more than
 // stableAbove is confirmed: another round's median within
 // Options.Tolerance of it. A price one lucky round alone reached is not
-// what a second calibration would find; a confirmed one is. Its spread,
+// what a second calibration would find; a confirmed one is. A price still
+// unconfirmed at MaxRounds is kept as the least all the same (the load
+// eased round after round, or one round was lucky); its spread,
 // the largest round median over the least less one, is reported: how
 // much the machine's load varied while it measured. Times are CPU time
 // (cost.CPUSeconds), which other processes do not advance.

@@ -192,11 +192,13 @@ type Primitive interface {
 // process, but each side of a Run uses only its own party and connection.
 //
 // Outside this package a Session reaches the server's party only: code
-// given a Session (kv's cache, sim's steps) runs protocols, whose client
-// halves exec plays with the client's party, but cannot decrypt, read the
-// secret key or marshal it, by types. A harness that plays the client
-// (a test, the runner of an in-process generation) creates the client's
-// party itself (NewClient) and joins it with NewSessionWithClient.
+// given a Session (kv's cache) runs protocols, whose client halves exec
+// plays with the client's party, but cannot reach the secret key or a
+// decryptor, nor marshal the key, by types. It is not a server: the
+// protocols return both parties' shares to whoever runs them in one
+// process, and their sum is the plaintext. A harness that plays the
+// client (sim's runner, a test) creates the client's party itself
+// (NewClient) and joins it with NewSessionWithClient.
 type Session struct {
 	Params bgv.Parameters
 	Server *Server

@@ -63,8 +63,9 @@ func runAction(c *cli.Context) error {
 	if gen < 1 {
 		return fmt.Errorf("run: --gen must be at least 1, got %d", gen)
 	}
+	var p protocol
 	if !c.Bool("plaintext") {
-		if _, err := protocolFrom(c); err != nil { // flag errors before loading anything
+		if p, err = protocolFrom(c); err != nil { // flag errors before loading anything
 			return err
 		}
 	}
@@ -77,7 +78,7 @@ func runAction(c *cli.Context) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	if !c.Bool("plaintext") {
-		return secureRun(c, format, m, tok, prompt, gen)
+		return secureRun(c, p, format, m, tok, prompt, gen)
 	}
 	start := time.Now()
 	ids, err := model.Generate(m, prompt, gen)

@@ -14,11 +14,8 @@ import (
 )
 
 // secureRun is cgsim run without --plaintext.
-func secureRun(c *cli.Context, format string, m *model.Model, tok *model.Tokenizer, prompt []int, gen int) error {
-	p, err := protocolFrom(c)
-	if err != nil {
-		return err
-	}
+// p is the protocol its flags give (protocolFrom, once: it warns).
+func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *model.Tokenizer, prompt []int, gen int) error {
 	w := c.App.Writer
 	table := format == "table"
 	prev := prompt[len(prompt)-1]
