@@ -11,10 +11,10 @@ import (
 // The two-party protocols' own work is measured the way a run spends it:
 // both parties in this process over the metered in-process pipe, the
 // dealer's material dealt inline. What other ops already price in a call
-// (its share operations, its rounds or DCF levels at the profile's price)
-// and the inline dealing (offline seconds, which the session measures) is
-// taken out call by call: the clock of such a measurement is the CPU time
-// the session's own record does not account for (unpriced).
+// (its share operations, its round) and the inline dealing (offline
+// seconds, which the session measures) is taken out call by call: the
+// clock of such a measurement is the CPU time the session's own record
+// does not account for (protocolTime).
 
 // roundBatch is the number of one-round protocols a timed call of Round
 // runs: enough to average the scheduler's hand-offs.
@@ -25,18 +25,39 @@ const roundBatch = 64
 // all at a 60-bit t.
 const dcfBatch = 64
 
-// unpriced is a clock for a measurement of the session s: CPU time less the
-// offline seconds and the compute seconds s has recorded, less the rounds'
-// price if withRounds (prof's OpRound, zero without it).
-func unpriced(s *mpc.Session, prof *cost.Profile, withRounds bool) func() float64 {
-	return func() float64 {
+// protocolTime measures, for the share ring of fp, the seconds per call of
+// the protocol run makes (cfg is the session's configuration) on the
+// shares of vals, divided by per: the CPU time the session's own record
+// does not account for, that is less its inline dealing (offline seconds)
+// and what prof prices in it (compute seconds), and, when dcf, less its
+// rounds' price (prof's OpRound, zero without it) but with its DCF levels
+// kept in (they are what is measured). prof must price OpShare.
+func protocolTime(name string, fp params.FixedPoint, prof *cost.Profile, opt Options, vals []uint64, per float64, dcf bool,
+	run func(cfg mpc.Config, s *mpc.Session, x mpc.Pair) error) (float64, error) {
+	opt = opt.withDefaults()
+	cfg, err := mpc.NewConfig(fp, prof)
+	if err != nil {
+		return 0, fmt.Errorf("calibrate %s: %w", name, err)
+	}
+	s := mpc.NewSession(cfg, mpc.TrustedDealer{})
+	defer s.Close()
+	x, err := cfg.Ring.SplitElements(vals)
+	if err != nil {
+		return 0, fmt.Errorf("calibrate %s: %w", name, err)
+	}
+	clock := func() float64 {
 		c := s.Cost()
 		t := cost.CPUSeconds() - c.OfflineSeconds - c.ComputeSeconds
-		if withRounds {
-			t -= float64(c.Rounds) * prof.RoundSeconds()
+		if dcf {
+			t += float64(c.DCFLevels)*prof.DCFSeconds() - float64(c.Rounds)*prof.RoundSeconds()
 		}
 		return t
 	}
+	m := &measurement{name: name, per: per, run: func() error { return run(cfg, s, x) }}
+	if _, err := (meter{clock: clock, opt: opt}).measure([]*measurement{m}, nil); err != nil {
+		return 0, fmt.Errorf("calibrate %s: %w", name, err)
+	}
+	return max(m.best(), 1e-9), nil
 }
 
 // Round measures cost.OpRound for the share ring of fp: the CPU time of a
@@ -44,30 +65,16 @@ func unpriced(s *mpc.Session, prof *cost.Profile, withRounds bool) func() float6
 // prof's share operations price in it and the inline dealing. prof must
 // price OpShare.
 func Round(fp params.FixedPoint, prof *cost.Profile, opt Options) (float64, error) {
-	opt = opt.withDefaults()
-	cfg, err := mpc.NewConfig(fp, prof)
-	if err != nil {
-		return 0, fmt.Errorf("calibrate round: %w", err)
-	}
-	s := mpc.NewSession(cfg, mpc.TrustedDealer{})
-	defer s.Close()
-	x, err := cfg.Ring.SplitElements([]uint64{1 << fp.FracBits})
-	if err != nil {
-		return 0, fmt.Errorf("calibrate round: %w", err)
-	}
-	tr := mpc.Trunc{Config: cfg, N: 1}
-	m := &measurement{name: "round", per: roundBatch, run: func() error {
-		for range roundBatch {
-			if _, err := tr.Run(s, x); err != nil {
-				return err
+	return protocolTime("round", fp, prof, opt, []uint64{1 << fp.FracBits}, roundBatch, false,
+		func(cfg mpc.Config, s *mpc.Session, x mpc.Pair) error {
+			tr := mpc.Trunc{Config: cfg, N: 1}
+			for range roundBatch {
+				if _, err := tr.Run(s, x); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	}}
-	if _, err := (meter{clock: unpriced(s, prof, false), opt: opt}).measure([]*measurement{m}, nil); err != nil {
-		return 0, fmt.Errorf("calibrate round: %w", err)
-	}
-	return max(m.best(), 1e-9), nil
+			return nil
+		})
 }
 
 // DCF measures cost.OpDCF for the share ring of fp: the CPU time of one
@@ -76,36 +83,23 @@ func Round(fp params.FixedPoint, prof *cost.Profile, opt Options) (float64, erro
 // and the inline dealing, per DCF level evaluated. prof must price
 // OpShare; its OpRound, if any, is taken out.
 func DCF(fp params.FixedPoint, prof *cost.Profile, opt Options) (float64, error) {
-	opt = opt.withDefaults()
-	cfg, err := mpc.NewConfig(fp, prof)
-	if err != nil {
-		return 0, fmt.Errorf("calibrate dcf: %w", err)
-	}
-	s := mpc.NewSession(cfg, mpc.TrustedDealer{})
-	defer s.Close()
 	vals := make([]uint64, dcfBatch)
 	for i := range vals {
 		vals[i] = uint64(i) << fp.FracBits
 	}
-	x, err := cfg.Ring.SplitElements(vals)
+	cfg, err := mpc.NewConfig(fp, prof)
 	if err != nil {
 		return 0, fmt.Errorf("calibrate dcf: %w", err)
 	}
-	sign := mpc.Sign{Config: cfg, N: dcfBatch}
-	levels := sign.Estimate().DCFLevels
+	levels := mpc.Sign{Config: cfg, N: dcfBatch}.Estimate().DCFLevels
 	if levels <= 0 {
 		return 0, fmt.Errorf("calibrate dcf: a comparison evaluates no DCF level")
 	}
-	// The clock takes out the DCF levels at the profile's price too (the
-	// fallback, OpDCF being what is measured): add it back per level.
-	m := &measurement{name: "dcf", per: float64(levels), run: func() error {
-		_, err := sign.Run(s, x)
-		return err
-	}}
-	if _, err := (meter{clock: unpriced(s, prof, true), opt: opt}).measure([]*measurement{m}, nil); err != nil {
-		return 0, fmt.Errorf("calibrate dcf: %w", err)
-	}
-	return max(m.best()+prof.DCFSeconds(), 1e-9), nil
+	return protocolTime("dcf", fp, prof, opt, vals, float64(levels), true,
+		func(cfg mpc.Config, s *mpc.Session, x mpc.Pair) error {
+			_, err := mpc.Sign{Config: cfg, N: dcfBatch}.Run(s, x)
+			return err
+		})
 }
 
 // setFlat prices op at seconds in prof, the same at every level (as the
