@@ -31,6 +31,13 @@ import (
 	"github.com/cgsim/cgsim/params"
 )
 
+// Version is the version of the calibration and of the code it measures,
+// recorded in every profile (cost.Profile.Calibration). It changes when
+// either does: 2 when each op got an output of its own, seeds and
+// comparison levels their own prices; 3 when a comparison level's
+// evaluation stopped allocating.
+const Version = 3
+
 // Options controls how long a calibration measures.
 type Options struct {
 	// Repetitions are the timed calls of one round of one operation at one
@@ -56,7 +63,7 @@ type Options struct {
 	// When set (T != 0), BGV also measures the dealer's
 	// operations (cost.OfflineOps) at its modulus, which must be the
 	// parameters' plaintext modulus (see Dealing); when zero, the
-	// profile has none and prices offline seconds at zero.
+	// profile has none and prices the dealer's seconds at zero.
 	FixedPoint params.FixedPoint
 }
 
@@ -329,8 +336,9 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 	prof := &cost.Profile{
 		Params: name, Scheme: s.name, LogN: p.LogN(), MaxLevel: maxLevel,
 		Machine: opt.Machine, CPU: host.CPU, MHz: host.MHz, Cores: host.Cores, GoVersion: host.GoVersion,
-		Date:    time.Now().UTC().Format(time.RFC3339),
-		Seconds: map[cost.Op][]float64{},
+		Calibration: Version,
+		Date:        time.Now().UTC().Format(time.RFC3339),
+		Seconds:     map[cost.Op][]float64{},
 	}
 	for _, op := range append(cost.Ops(), cost.OpExpand) {
 		prof.Seconds[op] = make([]float64, maxLevel+1)

@@ -38,9 +38,11 @@ type Cost struct {
 	BytesS2C int64 `json:"bytes_s2c"` // bytes sent by the server to the client
 	Rounds   int64 `json:"rounds"`    // round trips between the parties
 
-	// Offline work (dealer material), kept apart from the online cost.
+	// Offline work, done before the input exists, kept apart from the
+	// online cost: the dealer's material, and the server's pads for the
+	// ciphertexts it returns (exec's returnCost).
 	OfflineBytes   int64   `json:"offline_bytes"`   // bytes of correlated randomness sent by the dealer
-	OfflineSeconds float64 `json:"offline_seconds"` // seconds to deal it and expand it at both parties (not to send it)
+	OfflineSeconds float64 `json:"offline_seconds"` // seconds to deal the material and expand it at both parties (not to send it), and to make the pads
 
 	// Online seconds.
 	ComputeSeconds float64 `json:"compute_seconds"` // local computation of both parties (a run measures it as CPU time)
@@ -58,6 +60,14 @@ type Cost struct {
 
 // Seconds is the online wall time: compute plus network.
 func (c Cost) Seconds() float64 { return c.ComputeSeconds + c.NetworkSeconds }
+
+// Offline returns c as work done before the input exists: its compute
+// seconds become offline seconds; its counters stay.
+func (c Cost) Offline() Cost {
+	c.OfflineSeconds += c.ComputeSeconds
+	c.ComputeSeconds = 0
+	return c
+}
 
 // Add returns c + o: additive fields are summed, the others keep their
 // maximum. It is written out field by field (the estimate engine calls it

@@ -346,3 +346,13 @@ func TestAddCoversEveryField(t *testing.T) {
 		})
 	}
 }
+
+// TestOffline: Offline moves compute seconds into offline seconds and
+// keeps every counter and the other seconds.
+func TestOffline(t *testing.T) {
+	c := Cost{Encryptions: 2, Encodes: 3, ShareOps: 5, ComputeSeconds: 1.5, OfflineSeconds: 0.25, NetworkSeconds: 7}
+	want := Cost{Encryptions: 2, Encodes: 3, ShareOps: 5, ComputeSeconds: 0, OfflineSeconds: 1.75, NetworkSeconds: 7}
+	if got := c.Offline(); got != want {
+		t.Errorf("Offline() = %+v, want %+v", got, want)
+	}
+}

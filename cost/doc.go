@@ -46,7 +46,7 @@
 // measured at the preset's share ring; Charge turns them into
 // offline_seconds only (no counter, no online seconds). They are all
 // present or all absent: a profile written before they existed (or for
-// CKKS) lacks them, still loads, and prices offline seconds at zero
+// CKKS) lacks them, still loads, and prices the dealer's seconds at zero
 // ([Profile.PricesOffline] tells; cgsim warns when given such a file).
 //
 // Three more ops are optional: [OpRound] (a round's own CPU work, which

@@ -141,11 +141,16 @@ type Profile struct {
 	// Rounds is the number of interleaved rounds the calibration made and
 	// Spread, per op, the largest relative spread of its round medians
 	// (see package calibrate).
-	Rounds  int              `json:"rounds,omitempty"`
-	Spread  map[Op]float64   `json:"spread,omitempty"`
-	Date    string           `json:"date"`           // when it was measured (RFC 3339)
-	Note    string           `json:"note,omitempty"` // free text: how some numbers were obtained
-	Seconds map[Op][]float64 `json:"seconds"`        // median seconds per op and level
+	Rounds int            `json:"rounds,omitempty"`
+	Spread map[Op]float64 `json:"spread,omitempty"`
+	// Calibration is the version of the calibration and of the measured
+	// code that made it (calibrate.Version; zero before profiles recorded
+	// it): a profile of an older version prices code that has changed
+	// since.
+	Calibration int              `json:"calibration,omitempty"`
+	Date        string           `json:"date"`           // when it was measured (RFC 3339)
+	Note        string           `json:"note,omitempty"` // free text: how some numbers were obtained
+	Seconds     map[Op][]float64 `json:"seconds"`        // median seconds per op and level
 }
 
 // MaxOpSeconds bounds the seconds of one operation in a profile: an hour,

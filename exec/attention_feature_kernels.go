@@ -43,7 +43,7 @@ func (k featureKernel) ClientCores() int { return max(k.clientCores, 1) }
 // classes whose results sum up to maxPerResult(groups) cache groups each:
 // of the plans (groups per result, baby-step giant-step split) whose
 // results the flooding leaves room for, the one price prices lowest on
-// one core (fewer groups per result, more output ciphertexts; fewer baby
+// one core, online and offline seconds together (workSeconds; fewer groups per result, more output ciphertexts; fewer baby
 // steps, more giant steps). The plan does not depend on the cores.
 func (pl Planner) planFeature(what string, sh AttentionShape, classes int, maxPerResult func(groups int) int,
 	price func(featureKernel) cost.Cost) (featureKernel, error) {
@@ -80,7 +80,7 @@ func (pl Planner) planFeature(what string, sh AttentionShape, classes int, maxPe
 			prod.level = level
 			k := featureKernel{Params: pl.Params, Profile: pl.Profile, Shape: sh, Layout: lay, Level: level, prod: prod, perResult: per,
 				send: sp, noise: nu, what: what, cores: 1}
-			if p := price(k).Seconds(); p < bestPrice {
+			if p := workSeconds(price(k)); p < bestPrice {
 				best, bestPrice = k, p
 			}
 		}
@@ -281,7 +281,7 @@ func (k *FeatureScores) server(sv *Server, tally *cost.Tally, keys []*rlwe.Ciphe
 		if err != nil {
 			return nil, err
 		}
-		masks, err := sv.sendOutputs(tally, []*rlwe.Ciphertext{acc}, nil, k.send)
+		masks, err := sv.sendOutputs(tally, []*rlwe.Ciphertext{acc}, k.send)
 		if err != nil {
 			return nil, err
 		}
@@ -474,7 +474,7 @@ func (k *FeatureValues) server(sv *Server, tally *cost.Tally, values []*rlwe.Cip
 	}
 	out := make([]uint64, sh.Heads*d)
 	for from := 0; from < len(accs); from += returnBatch {
-		masks, err := sv.sendOutputs(tally, accs[from:min(len(accs), from+returnBatch)], nil, k.send)
+		masks, err := sv.sendOutputs(tally, accs[from:min(len(accs), from+returnBatch)], k.send)
 		if err != nil {
 			return nil, err
 		}

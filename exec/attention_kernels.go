@@ -257,7 +257,7 @@ func arccServer(k arccKind, sv *Server, tally *cost.Tally, keys []*rlwe.Cipherte
 		case len(outs) > returnBatch || sent+len(outs) > k.outputCts():
 			return fmt.Errorf("exec: %s: internal error: a batch of %d outputs after %d of %d", a.what, len(outs), sent, k.outputCts())
 		}
-		masks, err := sv.sendOutputs(tally, outs, nil, a.send)
+		masks, err := sv.sendOutputs(tally, outs, a.send)
 		if err != nil {
 			return err
 		}

@@ -157,6 +157,6 @@ func (h H2S) client(cl *Client, tally *cost.Tally) ([]uint64, error) {
 // server is the server's half: it masks, floods and sends its ciphertexts
 // and keeps the masks.
 func (h H2S) server(sv *Server, tally *cost.Tally, cts []*rlwe.Ciphertext) ([]uint64, error) {
-	masks, err := sv.sendOutputs(tally, cts, nil, h.send)
+	masks, err := sv.sendOutputs(tally, cts, h.send)
 	return unchunk(masks, h.Len), err
 }

@@ -398,7 +398,7 @@ func (l *Linear) server(sv *Server, tally *cost.Tally, diag diagonals, xS []uint
 	if err != nil {
 		return nil, err
 	}
-	masks, err := sv.sendOutputs(tally, outs, nil, l.pack.send)
+	masks, err := sv.sendOutputs(tally, outs, l.pack.send)
 	if err != nil {
 		return nil, err
 	}

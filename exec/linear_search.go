@@ -62,9 +62,9 @@ func (l *Linear) packings(n, chunks int, byBaby [2]packingLevels, f func(linearP
 }
 
 // cheapest is the packing (see packings and coeffPackings) of the
-// smallest estimated time on one core (l.cores is zero): compute plus the
-// transfer over nw of Estimate, or of EstimateEncoded for weights encoded
-// once, the first of equal ones, slot packings first. It sets l.pack as
+// smallest estimated work on one core (l.cores is zero; see
+// workSeconds): compute, the transfer over nw and the offline seconds of
+// Estimate, or of EstimateEncoded for weights encoded once, the first of equal ones, slot packings first. It sets l.pack as
 // it goes.
 //
 // Without any packing (no level fits the noise of either family) it
@@ -80,7 +80,7 @@ func (l *Linear) cheapest(n, chunks int, byBaby [2]packingLevels, nm NoiseModel,
 	}
 	try := func(pk linearPacking) {
 		l.pack = pk
-		if sec := nw.Price(price(terms)).Seconds(); !found || sec < bestSec {
+		if sec := workSeconds(nw.Price(price(terms))); !found || sec < bestSec {
 			best, bestSec, found = pk, sec, true
 		}
 	}

@@ -58,7 +58,7 @@ func checkSearchTerms(t *testing.T, pl Planner, l Linear) {
 	n, chunks := slotLanes(l.Params, l.In)
 	chosen := l.pack
 	l.cores = 0
-	best := net.LAN.Price(l.Estimate()).Seconds()
+	best := workSeconds(net.LAN.Price(l.Estimate()))
 	for _, cores := range []int{0, 3} {
 		l.cores = cores
 		terms, count := newEstimateTerms(), 0
@@ -69,7 +69,7 @@ func checkSearchTerms(t *testing.T, pl Planner, l Linear) {
 			if got != want {
 				t.Errorf("%d cores, packing %+v: %+v with the memo, %+v without", cores, pk, got, want)
 			}
-			if sec := net.LAN.Price(want).Seconds(); cores == 0 && sec < best {
+			if sec := workSeconds(net.LAN.Price(want)); cores == 0 && sec < best {
 				t.Errorf("packing %+v: %.6f s, below the chosen %+v's %.6f s", pk, sec, chosen, best)
 			}
 		}

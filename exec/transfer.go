@@ -26,7 +26,7 @@ import (
 //     crosses costs two serializations, one per party;
 //   - laying out a slot vector (a party's share of an input, a diagonal,
 //     the server's share added to a cache ciphertext, the mask of a
-//     returned ciphertext, sampled and subtracted) is N OpShare, one per
+//     returned ciphertext, sampled and negated) is N OpShare, one per
 //     slot (measured: 0.7 to 1.0 times that at log N 13 and 14);
 //   - the flooding error of a ciphertext at level l whose coefficients
 //     take w 64-bit words is N·(l+1)·(w+2) OpShare: sampling, w modular
@@ -86,14 +86,14 @@ func plainCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
 	)
 }
 
-// returnCost is both sides of returning k ciphertexts through sp: mask
-// (sampled and laid out, one encode, one add), flooding (one encryption
-// of zero, the error, one add), rescales, serialization, bytes,
-// deserialization, decryption and decoding on the client.
+// returnCost is both sides of returning k ciphertexts through sp: the
+// server's pads (padCost, offline), adding them (one add each),
+// rescales, serialization, bytes, deserialization, decryption and
+// decoding on the client.
 //
-// The server prepares the k ciphertexts (everything before the
-// serialization) on cores (Server.maskAndFlood; see onCores), the client
-// decrypts and decodes them on clientCores (Client.recvBatches).
+// The server adds the pads and rescales (everything between the pads and
+// the serialization) on cores (Server.sendOutputs; see onCores), the
+// client decrypts and decodes on clientCores (Client.recvBatches).
 func returnCost(prof *cost.Profile, logN int, sp returnPath, k int64, cores, clientCores int) cost.Cost {
 	return returnCostBatched(prof, logN, sp, k, k, cores, clientCores)
 }
@@ -102,12 +102,7 @@ func returnCost(prof *cost.Profile, logN int, sp returnPath, k int64, cores, cli
 // at most batch (sendOutputs once per batch).
 func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int64, cores, clientCores int) cost.Cost {
 	prep := func() cost.Cost {
-		c := cost.Sum(
-			plainCost(prof, logN, sp.from, k),
-			prof.Charge(cost.OpAdd, sp.from, k),
-			prof.Charge(cost.OpEncrypt, sp.from, k),
-			prof.Charge(cost.OpShare, 0, k*floodOps(logN, sp.from, sp.floodInt())),
-		)
+		c := prof.Charge(cost.OpAdd, sp.from, k)
 		for lvl := sp.from; lvl > sp.to; lvl-- {
 			c = c.Add(prof.Charge(cost.OpRescale, lvl, k))
 		}
@@ -115,6 +110,7 @@ func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int
 	}
 	c := onCoresBatched(prep(), k, batch, cores, prep)
 	c = c.Add(cost.Sum(
+		padCost(prof, logN, sp, k),
 		prof.Charge(cost.OpSerialize, sp.to, 2*k),
 		cost.Cost{BytesS2C: k * ctBytes(logN, sp.to)},
 		prof.Charge(cost.OpDecrypt, sp.to, k),
@@ -123,6 +119,26 @@ func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int
 	return onCores(c, k, clientCores, func() cost.Cost {
 		return cost.Sum(prof.Charge(cost.OpDecrypt, sp.to, k), prof.Charge(cost.OpEncode, sp.to, k))
 	})
+}
+
+// workSeconds is what a planner choosing among ways to compute the same
+// thing minimizes: the online seconds and the offline ones. Offline work
+// is not free: the server that makes the pads of the ciphertexts it
+// returns is the one that computes, and a way that returns more
+// ciphertexts makes more pads.
+func workSeconds(c cost.Cost) float64 { return c.Seconds() + c.OfflineSeconds }
+
+// padCost is the server making the pads of k ciphertexts returned
+// through sp (Server.makePads), offline work: each mask sampled and laid
+// out, its encoding, one public-key encryption of it and the flooding
+// error.
+func padCost(prof *cost.Profile, logN int, sp returnPath, k int64) cost.Cost {
+	return cost.Sum(
+		layoutCost(prof, logN, k),
+		prof.Charge(cost.OpEncode, sp.from, k),
+		prof.Charge(cost.OpEncrypt, sp.from, k),
+		prof.Charge(cost.OpShare, 0, k*floodOps(logN, sp.from, sp.floodInt())),
+	).Offline()
 }
 
 // sendInputs encodes, encrypts at level and sends one ciphertext per slot
@@ -299,10 +315,10 @@ func (s *Server) addPlain(tally *cost.Tally, ct *rlwe.Ciphertext, v []uint64) er
 	return nil
 }
 
-// sendOutputs returns cts to the client through sp: add plus[i] (if any)
-// minus a fresh uniform mask, flood, rescale, send. It returns the masks:
-// the server's shares.
-func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][]uint64, sp returnPath) ([][]uint64, error) {
+// sendOutputs returns cts to the client through sp: adds to each a pad
+// (an encryption of a fresh uniform mask's opposite, flooded; see pad),
+// rescales it, sends it. It returns the masks: the server's shares.
+func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, sp returnPath) ([][]uint64, error) {
 	if s.inspect != nil {
 		s.inspect(cts, sp.public())
 	}
@@ -311,9 +327,13 @@ func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][
 			return nil, fmt.Errorf("exec: server: ciphertext at level %d, planned %d", ct.Level(), sp.from)
 		}
 	}
-	// The pieces are prepared on the server's cores and sent in order as
-	// each is ready, so that the client decrypts the first ones while the
-	// server prepares the next.
+	pads, err := s.makePads(tally, cts, sp)
+	if err != nil {
+		return nil, err
+	}
+	// The pieces are padded and rescaled on the server's cores and sent in
+	// order as each is ready, so that the client decrypts the first ones
+	// while the server prepares the next.
 	masks := make([][]uint64, len(cts))
 	ready := make([]chan struct{}, len(cts))
 	for i := range ready {
@@ -322,12 +342,9 @@ func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][
 	prepared := make(chan error, 1)
 	go func() {
 		prepared <- s.forEach(len(cts), func(i int, w *Server) error {
-			var p []uint64
-			if plus != nil {
-				p = plus[i]
-			}
-			var err error
-			if masks[i], err = w.maskAndFlood(tally, cts[i], p, sp); err == nil {
+			err := w.addPad(tally, cts[i], pads[i].z, sp)
+			if err == nil {
+				masks[i] = pads[i].r
 				close(ready[i])
 			}
 			return err
@@ -361,55 +378,82 @@ func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, plus [][
 	return masks, nil
 }
 
-// maskAndFlood prepares ct (at sp.from) for its return: adds plus - r
-// for a fresh mask r uniform modulo t (returned), an encryption of zero
-// and the flooding, then rescales it to sp.to. Independent per
-// ciphertext: the parallel part of sendOutputs.
-func (s *Server) maskAndFlood(tally *cost.Tally, ct *rlwe.Ciphertext, plus []uint64, sp returnPath) ([]uint64, error) {
-	t := s.params.PlaintextModulus()
+// pad is what the server adds to a ciphertext before returning it: z, an
+// encryption under the client's public key of -r for r uniform modulo t
+// (the server's share of the result), with the flooding error of the
+// return path in it. Nothing in a pad depends on the input, only on the
+// level, scale and domain of the ciphertext it pads, which the circuit
+// fixes: the server can make it before the input exists, and it is
+// priced as offline work (padCost).
+type pad struct {
+	z *rlwe.Ciphertext
+	r []uint64
+}
+
+// makePads makes one pad per ciphertext of cts, for its level, scale and
+// domain, and records them as offline work: their counters, and the CPU
+// time they took as offline seconds (a caller timing the run takes them
+// out of its online compute). A run makes them inline, when the
+// ciphertexts they pad are ready, as the mpc session deals inline.
+func (s *Server) makePads(tally *cost.Tally, cts []*rlwe.Ciphertext, sp returnPath) ([]pad, error) {
+	// The process's CPU time, as the mpc session measures the dealer's:
+	// the garbage collection the pads' allocations cause is theirs too.
+	start := cost.CPUSeconds()
 	fl, err := newFlooder()
 	if err != nil {
 		return nil, err
 	}
-	bits := sp.floodInt()
-	r := fl.mask(t, s.params.MaxSlots())
-	v := make([]uint64, len(r))
-	for j := range v {
-		var p uint64
-		if j < len(plus) {
-			p = plus[j]
+	t, bits := s.params.PlaintextModulus(), sp.floodInt()
+	work := cost.NewTally(tally.Profile())
+	pads := make([]pad, len(cts))
+	for i, ct := range cts {
+		r := fl.mask(t, s.params.MaxSlots())
+		neg := make([]uint64, len(r))
+		for j, x := range r {
+			if x != 0 {
+				neg[j] = t - x
+			}
 		}
-		if p >= r[j] {
-			v[j] = p - r[j]
-		} else {
-			v[j] = p + t - r[j]
+		work.Op(cost.OpShare, 0, int64(len(r)))
+		pt := bgv.NewPlaintext(s.params, ct.Level())
+		pt.Scale, pt.IsBatched = ct.Scale, ct.IsBatched
+		if err := s.ecd.Encode(neg, pt); err != nil {
+			return nil, fmt.Errorf("exec: server: encoding a mask: %w", err)
 		}
+		work.Op(cost.OpEncode, ct.Level(), 1)
+		z := bgv.NewCiphertext(s.params, 1, ct.Level())
+		if err := s.enc.Encrypt(pt, z); err != nil {
+			return nil, fmt.Errorf("exec: server: encrypting a mask: %w", err)
+		}
+		work.Op(cost.OpEncrypt, ct.Level(), 1)
+		if err := fl.flood(s.params.RingQ(), z, bits); err != nil {
+			return nil, err
+		}
+		work.Op(cost.OpShare, 0, floodOps(s.params.LogN(), ct.Level(), bits))
+		*z.MetaData = *ct.MetaData
+		pads[i] = pad{z: z, r: r}
 	}
-	if err := s.addPlain(tally, ct, v); err != nil {
-		return nil, err
-	}
-	z := bgv.NewCiphertext(s.params, 1, ct.Level())
-	if err := s.enc.EncryptZero(z); err != nil {
-		return nil, fmt.Errorf("exec: server: encrypting zero: %w", err)
-	}
-	if err := fl.flood(s.params.RingQ(), z, bits); err != nil {
-		return nil, err
-	}
-	tally.Op(cost.OpShare, 0, floodOps(s.params.LogN(), ct.Level(), bits))
-	*z.MetaData = *ct.MetaData
-	tally.Op(cost.OpEncrypt, ct.Level(), 1)
+	c := work.Cost()
+	c.ComputeSeconds, c.OfflineSeconds = 0, cost.CPUSeconds()-start
+	tally.Add(c)
+	return pads, nil
+}
+
+// addPad adds the pad z to ct (at sp.from) and rescales ct to sp.to: the
+// parallel part of sendOutputs.
+func (s *Server) addPad(tally *cost.Tally, ct, z *rlwe.Ciphertext, sp returnPath) error {
 	if err := s.eval.Add(ct, z, ct); err != nil {
-		return nil, fmt.Errorf("exec: server: flooding: %w", err)
+		return fmt.Errorf("exec: server: adding a pad: %w", err)
 	}
 	tally.Op(cost.OpAdd, ct.Level(), 1)
 	for ct.Level() > sp.to {
 		lvl := ct.Level()
 		if err := s.eval.Rescale(ct, ct); err != nil {
-			return nil, fmt.Errorf("exec: server: rescaling: %w", err)
+			return fmt.Errorf("exec: server: rescaling: %w", err)
 		}
 		tally.Op(cost.OpRescale, lvl, 1)
 	}
-	return r, nil
+	return nil
 }
 
 // recvOutputs receives k ciphertexts and decrypts them.

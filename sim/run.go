@@ -274,9 +274,10 @@ func (r *Runner) Close() {
 // kind k with the process's CPU time as compute seconds (both parties'
 // work, whatever else runs on the machine; with parallel server kernels
 // the wall time, see RunOptions.ServerCores) and the wall time beside it.
-// The dealer's work that a two-party protocol does inline
-// (c.OfflineSeconds, the CPU time the mpc session measures) is offline
-// cost, not online compute: it is taken out of the compute seconds.
+// The dealer's work that a two-party protocol does inline and the
+// server's pads (c.OfflineSeconds, the CPU time the mpc session and the
+// server measure) are offline cost, not online compute: they are taken
+// out of the compute seconds.
 func (r *Runner) timed(k Kind, f func(c *cost.Cost) error) error {
 	var c cost.Cost
 	start, cpu := time.Now(), cost.CPUSeconds()

@@ -99,6 +99,7 @@ func measureProfile(c *cli.Context, preset params.Preset, reps int) (*cost.Profi
 			bar.Set(done)
 		}
 	}
+	defer oneThread()()
 	switch preset.Scheme {
 	case params.BGV:
 		p, err := preset.BGV()
@@ -117,13 +118,10 @@ func measureProfile(c *cli.Context, preset params.Preset, reps int) (*cost.Profi
 	return nil, fmt.Errorf("calibrate: preset %s has unknown scheme %v", preset.Name, preset.Scheme)
 }
 
-// current reports whether prof was calibrated by this version's calibrate:
-// one that lacks the seed's expansion (added with the fix of the
-// calibration that timed most operations a level low) is recalibrated.
-func current(prof *cost.Profile) bool {
-	_, ok := prof.Seconds[cost.OpExpand]
-	return ok
-}
+// current reports whether prof was calibrated by this version's calibrate
+// (calibrate.Version): an older one measured code or a calibration that
+// has changed since, and is recalibrated.
+func current(prof *cost.Profile) bool { return prof.Calibration >= calibrate.Version }
 
 // autoProfile is --profile auto: the profile of the preset measured on
 // this machine, from the user's cache directory, calibrated there once
@@ -151,6 +149,20 @@ func autoProfile(c *cli.Context, preset params.Preset) (*cost.Profile, error) {
 		return nil, fmt.Errorf("--profile auto: %w", err)
 	}
 	return prof, nil
+}
+
+// oneThread lets the Go scheduler run one goroutine at a time (GOMAXPROCS
+// 1) until the function it returns restores the setting. Measured compute
+// is the process's CPU time: with both in-process parties (and the dealer)
+// on threads of their own, their work overlaps on this machine's cores,
+// where it contends for the caches and the memory bandwidth, and idle
+// threads spin between their messages, none of which two parties on two
+// machines pay; the CPU time then reads well above the sum of the parties'
+// work, which is what a profile prices. Calibrate, and run and validate
+// when each party has one core, measure on one thread at a time.
+func oneThread() (restore func()) {
+	prev := runtime.GOMAXPROCS(1)
+	return func() { runtime.GOMAXPROCS(prev) }
 }
 
 // warnCores warns that a run on more cores (flag: --server-cores or

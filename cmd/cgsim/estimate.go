@@ -153,7 +153,7 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 			return p, fmt.Errorf("profile %s was measured for %s, not for --params %s", f, p.profile.Params, p.preset.Name)
 		}
 		if !p.profile.PricesOffline() {
-			fmt.Fprintf(c.App.ErrWriter, "warning: profile %s does not price the dealer's operations (%s): estimated offline_seconds are 0; measure them with cgsim calibrate\n",
+			fmt.Fprintf(c.App.ErrWriter, "warning: profile %s does not price the dealer's operations (%s): estimated offline_seconds leave the dealer out; measure them with cgsim calibrate\n",
 				f, strings.Trim(fmt.Sprint(cost.OfflineOps()), "[]"))
 		}
 	} else if prof, err := cost.Default(p.preset.Name); err == nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cgsim/cgsim/calibrate"
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/params"
 )
@@ -183,7 +184,8 @@ func TestListings(t *testing.T) {
 
 // TestEmbeddedProfilesMatchPresets checks that the embedded profiles
 // describe the presets they are named after, and that the default preset
-// has one, so that estimates work out of the box.
+// has one, so that estimates work out of the box, and that each was
+// measured by the current calibration (of the code it prices).
 func TestEmbeddedProfilesMatchPresets(t *testing.T) {
 	for _, name := range cost.DefaultNames() {
 		prof, err := cost.Default(name)
@@ -194,6 +196,9 @@ func TestEmbeddedProfilesMatchPresets(t *testing.T) {
 		if err != nil {
 			t.Errorf("profile %s has no preset: %v", name, err)
 			continue
+		}
+		if !current(prof) {
+			t.Errorf("profile %s is of calibration %d, not %d: run cgsim calibrate again", name, prof.Calibration, calibrate.Version)
 		}
 		if prof.LogN != preset.LogN || prof.MaxLevel != preset.MaxLevel() || prof.Scheme != preset.Scheme.String() {
 			t.Errorf("profile %s: log N %d, max level %d, %s; preset: %d, %d, %s", name,
@@ -237,15 +242,13 @@ func TestProfileAuto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A profile from an older calibration (without a seed's expansion,
-	// which came with the fix of levels timed low) is measured again.
-	stale := *prof
-	stale.Seconds = map[cost.Op][]float64{}
-	for op, row := range prof.Seconds {
-		if op != cost.OpExpand {
-			stale.Seconds[op] = row
-		}
+	// A profile from an older calibration (of code that has changed
+	// since) is measured again.
+	if prof.Calibration != calibrate.Version {
+		t.Errorf("auto profile of calibration %d, want %d", prof.Calibration, calibrate.Version)
 	}
+	stale := *prof
+	stale.Calibration = calibrate.Version - 1
 	if err := cost.SaveProfile(files[0], &stale); err != nil {
 		t.Fatal(err)
 	}

@@ -93,8 +93,10 @@ func TestRunSecure(t *testing.T) {
 }
 
 // TestEstimateProfileWithoutDealer: a profile file written before the
-// dealer's operations existed still estimates, with offline_seconds 0 and
-// one warning on stderr; the built-in profile prices them, silently.
+// dealer's operations existed still estimates, with offline_seconds that
+// leave the dealer out (the server's pads alone, below the built-in
+// profile's) and one warning on stderr; the built-in profile prices them,
+// silently.
 func TestEstimateProfileWithoutDealer(t *testing.T) {
 	old, err := cost.Default("bgv-n13")
 	if err != nil {
@@ -110,11 +112,12 @@ func TestEstimateProfileWithoutDealer(t *testing.T) {
 	tests := []struct {
 		name   string
 		args   []string
-		priced bool // offline_seconds > 0, and no warning
+		priced bool // the dealer's offline seconds, and no warning
 	}{
 		{"built-in", nil, true},
 		{"old file", []string{"--profile", path}, false},
 	}
+	offline := map[string]float64{}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"estimate", "--model", "stories260K", "--params", "bgv-n13", "--prompt", "4", "--gen", "1",
@@ -128,9 +131,10 @@ func TestEstimateProfileWithoutDealer(t *testing.T) {
 				t.Fatalf("not JSON: %v", err)
 			}
 			s, _ := r.Total["offline_seconds"].(float64)
-			if (s > 0) != tt.priced {
-				t.Errorf("offline_seconds %v", s)
+			if s <= 0 {
+				t.Errorf("offline_seconds %v: the pads have none", s)
 			}
+			offline[tt.name] = s
 			wantWarnings := 1
 			if tt.priced {
 				wantWarnings = 0
@@ -141,6 +145,9 @@ func TestEstimateProfileWithoutDealer(t *testing.T) {
 				t.Errorf("the warning does not name the missing operations: %s", errOut)
 			}
 		})
+	}
+	if offline["old file"] >= offline["built-in"] {
+		t.Errorf("offline seconds %v: the old file's priced the dealer", offline)
 	}
 }
 

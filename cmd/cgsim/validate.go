@@ -17,7 +17,8 @@ func validateCommand() *cli.Command {
 		Usage: "run and estimate the same secure generation and compare them",
 		Description: "Runs the secure generation for real and with the estimate engine, then prints, for the prefill\n" +
 			"and for all decode steps, per primitive kind, the estimated and measured seconds and any counter on\n" +
-			"which they differ, and the dealer's offline seconds (not part of the total: reported, not checked).\n" +
+			"which they differ, and the offline seconds (the dealer's and the server's pads; not part of the total:\n" +
+			"reported, not checked).\n" +
 			"The exit status is non-zero if a counter differs or the total seconds differ by more than --tolerance.\n" +
 			"With --sweep C1,C2,...: one decode step per context and strategy (cryptogen's third decode step after a\n" +
 			"prompt of C-3 tokens, recompute's pass over C tokens) on the reference story, per kind, with the\n" +
@@ -91,6 +92,9 @@ func validateAction(c *cli.Context) error {
 	}
 	warnCores(c, "--server-cores", p.serverCores)
 	warnCores(c, "--client-cores", p.clientCores)
+	if p.serverCores <= 1 && p.clientCores <= 1 {
+		defer oneThread()()
+	}
 	bar := newBar(c, false, gen, "running")
 	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
 		MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores},
@@ -118,8 +122,8 @@ func validateAction(c *cli.Context) error {
 	total := cost.CounterDiff(est.Total, run.Total)
 	ndiff += len(total)
 	rel := run.Total.Seconds()/est.Total.Seconds() - 1
-	// The dealer's seconds are reported beside the total, never gated: a
-	// profile without the dealer's operations estimates them at zero.
+	// The offline seconds are reported beside the total, never gated: a
+	// profile without the dealer's operations estimates those at zero.
 	var relOff *float64
 	if est.Total.OfflineSeconds > 0 {
 		r := run.Total.OfflineSeconds/est.Total.OfflineSeconds - 1
@@ -158,7 +162,7 @@ func validateAction(c *cli.Context) error {
 			status = fmt.Sprint(total)
 		}
 		fmt.Fprintf(tw, "total\t\t%.3f\t%.3f\t%s\t%s\t\n", est.Total.Seconds(), run.Total.Seconds(), relPct(run.Total.Seconds(), est.Total.Seconds()), status)
-		fmt.Fprintf(tw, "offline\tdealer\t%.3f\t%.3f\t%s\t%s\t\n", est.Total.OfflineSeconds, run.Total.OfflineSeconds,
+		fmt.Fprintf(tw, "offline\tdealer, pads\t%.3f\t%.3f\t%s\t%s\t\n", est.Total.OfflineSeconds, run.Total.OfflineSeconds,
 			relPct(run.Total.OfflineSeconds, est.Total.OfflineSeconds), "not in the total, not checked")
 		if err := tw.Flush(); err != nil {
 			return err

@@ -78,6 +78,9 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 	if err != nil {
 		return err
 	}
+	if p.serverCores <= 1 && p.clientCores <= 1 {
+		defer oneThread()()
+	}
 	bar := newBar(c, false, len(ctxs)*len(strats), "validating")
 	var pts []sweepPoint
 	ndiff := 0

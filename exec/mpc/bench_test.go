@@ -94,3 +94,26 @@ func BenchmarkProtocols(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDCF times the dealer's key generation and one party's
+// evaluation of a comparison key on bgv-n14's share ring, per key (ns/op
+// over r.bits levels) with the allocations of each.
+func BenchmarkDCF(b *testing.B) {
+	r := testConfig(b, "bgv-n14").Ring
+	rng := rand.New(rand.NewPCG(3, 4))
+	s0, s1 := block{rng.Uint64(), rng.Uint64()}.clearLSB(), block{rng.Uint64(), rng.Uint64()}.clearLSB()
+	var pg dcfPRG
+	k := r.dcfGen(&pg, r.bits, rng.Uint64N(r.t), 1, s0, s1)
+	b.Run("gen", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r.dcfGen(&pg, r.bits, rng.Uint64N(r.t), 1, s0, s1)
+		}
+	})
+	b.Run("eval", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			r.dcfEval(&pg, 0, s0, k.cw, k.final, rng.Uint64N(r.t))
+		}
+	})
+}

@@ -24,10 +24,11 @@ func TestDCF(t *testing.T) {
 			for _, beta := range []uint64{1, r.t - 1} {
 				s0 := block{rng.Uint64(), rng.Uint64()}.clearLSB()
 				s1 := block{rng.Uint64(), rng.Uint64()}.clearLSB()
-				k := r.dcfGen(r.bits, alpha, beta, s0, s1)
+				var pg dcfPRG
+				k := r.dcfGen(&pg, r.bits, alpha, beta, s0, s1)
 				cs := append([]uint64{alpha - min(alpha, 1), alpha, min(alpha+1, r.t-1)}, vals...)
 				for _, c := range cs {
-					got := r.Add(r.dcfEval(0, s0, k.cw, k.final, c), r.dcfEval(1, s1, k.cw, k.final, c))
+					got := r.Add(r.dcfEval(&pg, 0, s0, k.cw, k.final, c), r.dcfEval(&pg, 1, s1, k.cw, k.final, c))
 					want := uint64(0)
 					if c < alpha {
 						want = beta

@@ -213,11 +213,12 @@ func (TrustedDealer) Deal(r *Ring, n Need) (client, server Material, err error) 
 	// (1 - 2a)·[c < r] from the parties' root seeds.
 	keys := cmpWords{cw: make([]cwLevel, 0, n.Compares*r.bits), final: make([]uint64, n.Compares)}
 	corr.cmpA = make([]uint64, n.Compares)
+	var pg dcfPRG
 	for i := range n.Compares {
 		v := r.Add(c.cmpR.v[i], s.cmpR.v[i])
 		a := 1 ^ v&1
 		beta := r.Sub(1, 2*a)
-		k := r.dcfGen(r.bits, v, beta, c.cmpRoot.v[i], s.cmpRoot.v[i])
+		k := r.dcfGen(&pg, r.bits, v, beta, c.cmpRoot.v[i], s.cmpRoot.v[i])
 		keys.cw = append(keys.cw, k.cw...)
 		keys.final[i] = k.final
 		corr.cmpA[i] = r.Sub(a, c.cmpA.v[i])

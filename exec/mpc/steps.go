@@ -234,8 +234,9 @@ func (p *party) signOp(x []uint64, out *[]uint64) opening {
 		},
 		use: func(cs []uint64) error {
 			z := make([]uint64, len(cs))
+			var pg dcfPRG
 			for i, c := range cs {
-				u := r.Add(r.dcfEval(p.role, roots[i], cw[i*k:(i+1)*k], fin[i], c), as[i])
+				u := r.Add(r.dcfEval(&pg, p.role, roots[i], cw[i*k:(i+1)*k], fin[i], c), as[i])
 				if c&1 == 1 { // 1 ⊕ u = 1 - u
 					u = r.Neg(u)
 					if p.role == Client {
