@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"runtime"
 	"time"
 
 	"github.com/cgsim/cgsim/cost"
@@ -268,6 +269,21 @@ func (r *Runner) Weights() EncodedWeights { return r.weights }
 func (r *Runner) Close() {
 	r.he.Close()
 	r.mp.Close()
+}
+
+// OneThread lets the Go scheduler run one goroutine at a time (GOMAXPROCS
+// 1) until the function it returns restores the setting. A run's compute
+// seconds are the process's CPU time: with the in-process parties (and
+// the dealer) on threads of their own, their work overlaps on the
+// machine's cores, where it contends for the caches and the memory
+// bandwidth, and idle threads spin between their messages, none of which
+// two parties on two machines pay; the CPU time then reads well above
+// the sum of the parties' work, which is what the estimate prices. Run
+// on one thread a measured run whose parties have one core each (the
+// command-line tool does, and calibrates so).
+func OneThread() (restore func()) {
+	prev := runtime.GOMAXPROCS(1)
+	return func() { runtime.GOMAXPROCS(prev) }
 }
 
 // timed runs f, which records its counters into c, and records c under

@@ -12,6 +12,7 @@ import (
 	"github.com/cgsim/cgsim/calibrate"
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/params"
+	"github.com/cgsim/cgsim/sim"
 )
 
 func calibrateCommand() *cli.Command {
@@ -99,7 +100,7 @@ func measureProfile(c *cli.Context, preset params.Preset, reps int) (*cost.Profi
 			bar.Set(done)
 		}
 	}
-	defer oneThread()()
+	defer sim.OneThread()() // as a run is measured
 	switch preset.Scheme {
 	case params.BGV:
 		p, err := preset.BGV()
@@ -149,20 +150,6 @@ func autoProfile(c *cli.Context, preset params.Preset) (*cost.Profile, error) {
 		return nil, fmt.Errorf("--profile auto: %w", err)
 	}
 	return prof, nil
-}
-
-// oneThread lets the Go scheduler run one goroutine at a time (GOMAXPROCS
-// 1) until the function it returns restores the setting. Measured compute
-// is the process's CPU time: with both in-process parties (and the dealer)
-// on threads of their own, their work overlaps on this machine's cores,
-// where it contends for the caches and the memory bandwidth, and idle
-// threads spin between their messages, none of which two parties on two
-// machines pay; the CPU time then reads well above the sum of the parties'
-// work, which is what a profile prices. Calibrate, and run and validate
-// when each party has one core, measure on one thread at a time.
-func oneThread() (restore func()) {
-	prev := runtime.GOMAXPROCS(1)
-	return func() { runtime.GOMAXPROCS(prev) }
 }
 
 // warnCores warns that a run on more cores (flag: --server-cores or

@@ -67,7 +67,7 @@ func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *m
 	warnCores(c, "--server-cores", cores)
 	warnCores(c, "--client-cores", p.clientCores)
 	if cores == 1 && p.clientCores <= 1 {
-		defer oneThread()()
+		defer sim.OneThread()()
 	}
 	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache, ServerCores: cores, ClientCores: p.clientCores,
 		MaxSessionTokens: p.maxSession, OnProgress: onProgress}, prompt, c.Bool("reveal-logits"), onStep)

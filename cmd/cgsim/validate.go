@@ -93,7 +93,7 @@ func validateAction(c *cli.Context) error {
 	warnCores(c, "--server-cores", p.serverCores)
 	warnCores(c, "--client-cores", p.clientCores)
 	if p.serverCores <= 1 && p.clientCores <= 1 {
-		defer oneThread()()
+		defer sim.OneThread()()
 	}
 	bar := newBar(c, false, gen, "running")
 	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,

@@ -79,7 +79,7 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 		return err
 	}
 	if p.serverCores <= 1 && p.clientCores <= 1 {
-		defer oneThread()()
+		defer sim.OneThread()()
 	}
 	bar := newBar(c, false, len(ctxs)*len(strats), "validating")
 	var pts []sweepPoint

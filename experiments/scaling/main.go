@@ -236,6 +236,7 @@ func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, strats []sim
 		debug.FreeOSMemory()
 		time.Sleep(settleTime)
 	}
+	defer sim.OneThread()() // one server core and one client core: see sim.OneThread
 	for _, c := range ctxs {
 		if c < 4 || c > m.Config.SeqLen {
 			return nil, fmt.Errorf("context %d: want 4 to %s's %d", c, m.Config.Name, m.Config.SeqLen)
