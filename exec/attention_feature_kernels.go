@@ -43,8 +43,9 @@ func (k featureKernel) ClientCores() int { return max(k.clientCores, 1) }
 // classes whose results sum up to maxPerResult(groups) cache groups each:
 // of the plans (groups per result, baby-step giant-step split) whose
 // results the flooding leaves room for, the one price prices lowest on
-// one core, online and offline seconds together (workSeconds; fewer groups per result, more output ciphertexts; fewer baby
-// steps, more giant steps). The plan does not depend on the cores.
+// one core, online and offline seconds together (workSeconds). Fewer
+// groups per result make more output ciphertexts; fewer baby steps, more
+// giant steps. The plan does not depend on the cores.
 func (pl Planner) planFeature(what string, sh AttentionShape, classes int, maxPerResult func(groups int) int,
 	price func(featureKernel) cost.Cost) (featureKernel, error) {
 	if err := pl.Check(); err != nil {

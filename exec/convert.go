@@ -99,11 +99,11 @@ func (c C2S) server(sv *Server, tally *cost.Tally, xS []uint64) ([]*rlwe.Ciphert
 // uniform mask r, and sends Enc(y - r), flooded, then rescaled to SendLevel;
 // the client decrypts y - r, the server keeps r.
 //
-// Cost: per ciphertext, one encode (the mask, or the mask together with any
-// plaintext the server adds) and one add, one encryption of zero and one
-// add for the flooding, Level-SendLevel rescales, one serialization, and
-// on the client one decryption and one decoding (counted as an encode: it
-// is the inverse transform at the same price). One flight.
+// Cost: per ciphertext, offline, its pad (one encode of the mask, one
+// public-key encryption of it, the flooding error); online, one add (the
+// pad), Level-SendLevel rescales, one serialization, and on the client one
+// decryption and one decoding (counted as an encode: it is the inverse
+// transform at the same price). One flight.
 type H2S struct {
 	Params      bgv.Parameters
 	Profile     *cost.Profile

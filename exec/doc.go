@@ -75,12 +75,15 @@
 // uniform c1 was drawn from, which the server expands (seeded.go; half the
 // bytes of a whole ciphertext); the server adds its own share: it holds
 // Enc(x). [H2S]: the
-// server adds Encode(-r) for a fresh mask r uniform modulo t (crypto/rand,
-// rejection sampling), adds a public-key encryption of zero (re-randomizes
-// c1) and a flooding error uniform in [-2^f, 2^f) with
-// f = ceil(log2((2^nu + t)/t) + κ + log2 N - 1), where 2^nu bounds, in the
-// worst case, the payload m + t·e of the masked result, the encryption of
-// zero included (see NoiseModel): over the N coefficients the statistical
+// server adds a pad (pads.go): a public-key encryption of -r for a fresh
+// mask r uniform modulo t (ChaCha8 keyed from crypto/rand, Lemire's
+// unbiased method), which re-randomizes c1, with a flooding error uniform
+// in [-2^f, 2^f) in its first component, where
+// f = ceil(log2((2^nu + t)/t) + κ + log2 N - 1) and 2^nu bounds, in the
+// worst case, the payload m + t·e of the padded result, the pad's
+// encryption included (see NoiseModel). A pad depends on no input: the
+// server makes it offline (a run, just before it is needed, timed as
+// offline seconds). Over the N coefficients the statistical
 // distance to a ciphertext that depends only on the result is at most
 // N·2^(nu - log2 t)/2^(f+1) <= 2^-κ. κ is the Planner's: a session
 // (package sim) plans with κ + ceil(log2 D) for the D ciphertexts it
@@ -89,7 +92,7 @@
 // still decrypts (fewer bytes; a public function of the flooded ciphertext
 // cannot undo the flooding), and sends it. The client decrypts y - r; the
 // server keeps r. [Session.InspectReturns] is the audit seam of this path:
-// it shows every returned batch and its [ReturnPlan] before the mask, and
+// it shows every returned batch and its [ReturnPlan] before the pad, and
 // [Client.PayloadBits] measures a payload with the client's key.
 // The noise model ([NoiseModel], exported: package kv tracks its cache
 // with it) and its constants are those of package params; every
@@ -111,10 +114,11 @@
 // operations (each party lays out a slot vector), N·(l+1) seed
 // coefficients (the server expands the seed at level l, cost.OpExpand) and
 // one seeded ciphertext up;
-// H2S costs 1 encode (the mask), 2 adds, 1 encryption (of zero), the
+// H2S costs, offline, the pad: 1 encode (the mask), 1 encryption, the
 // flooding error (N·(l+1)·(w+2) share operations at level l with w-word
-// coefficients), N share operations (sampling the mask and laying it
-// out), the rescales, 2 serializations, 1 decryption and 1 decoding
+// coefficients) and N share operations (sampling the mask and laying it
+// out); online, 1 add (the pad), the rescales, 2 serializations, 1
+// decryption and 1 decoding
 // (counted as an encode: same transform, same price) and one ciphertext
 // down. The work that is not a homomorphic operation is priced through
 // the cost.Op kinds (OpSerialize, OpShare, OpExpand; see layoutCost in

@@ -64,8 +64,8 @@ func (l *Linear) packings(n, chunks int, byBaby [2]packingLevels, f func(linearP
 // cheapest is the packing (see packings and coeffPackings) of the
 // smallest estimated work on one core (l.cores is zero; see
 // workSeconds): compute, the transfer over nw and the offline seconds of
-// Estimate, or of EstimateEncoded for weights encoded once, the first of equal ones, slot packings first. It sets l.pack as
-// it goes.
+// Estimate, or of EstimateEncoded for weights encoded once; the first of
+// equal ones, slot packings first. It sets l.pack as it goes.
 //
 // Without any packing (no level fits the noise of either family) it
 // returns false.

@@ -61,12 +61,14 @@ const StatisticalSecurity = 40
 //
 // # Flooding
 //
-// Before a ciphertext goes to the client the server adds a plaintext mask
-// (AddPlain), a public-key encryption of zero (re-randomizes c1) and t·E to
+// Before a ciphertext goes to the client the server adds a pad (pads.go):
+// a public-key encryption of the mask's opposite (a plaintext, AddPlain,
+// in a fresh encryption of zero, ZeroPK: it re-randomizes c1) with t·E in
 // c0's error, E uniform on the integers of [-2^f, 2^f). What the client
 // decrypts is X = y + t·(e + E) for its output y and an error e that
 // depends on the server's data, with ||e|| <= (||X_pre|| + t)/t where X_pre
-// (payload nu, the encryption of zero included) is what the model bounds.
+// (payload nu, the pad's mask and encryption included) is what the model
+// bounds.
 // For one coefficient the statistical distance between e + E and E is at
 // most |e|/2^(f+1); over the N coefficients at most N·||e||/2^(f+1). With
 // f = ceil(log2 ||e|| + κ + n - 1) (FloodBits) that is at most 2^-κ: κ bits
@@ -230,26 +232,27 @@ func (m NoiseModel) Rescale(nu float64, level int) float64 {
 
 // dataError is log2 of the bound of the data-dependent error e =
 // (X - y)/t of a ciphertext whose payload before the flooding is at most
-// 2^nu (the mask and the encryption of zero included): (2^nu + t)/t.
+// 2^nu (the pad but for its flooding included): (2^nu + t)/t.
 func (m NoiseModel) dataError(nu float64) float64 { return log2Add(nu, m.logT) - m.logT }
 
 // FloodBits is log2 of the flooding bound f, before rounding up, for a
-// ciphertext whose payload before the flooding is at most 2^nu (the mask
-// and the encryption of zero included, see premask): log2 ||e|| + κ + n - 1,
+// ciphertext whose payload before the flooding is at most 2^nu (the pad
+// but for its flooding included, see premask): log2 ||e|| + κ + n - 1,
 // so that N·||e||/2^(f+1) <= 2^-κ.
 func (m NoiseModel) FloodBits(nu float64) float64 {
 	return m.dataError(nu) + float64(m.kappa) + m.logN - 1
 }
 
 // Flooded is the payload after flooding a ciphertext of payload nu (the
-// mask and the encryption of zero included) with E uniform in
+// pad but for its flooding included) with E uniform in
 // [-2^f, 2^f), f = ceil(FloodBits(nu)): 2^nu + t·2^f.
 func (m NoiseModel) Flooded(nu float64) float64 {
 	return log2Add(nu, m.logT+math.Ceil(m.FloodBits(nu)))
 }
 
 // premask is the payload of a result of payload nu once the server has
-// added its mask and the encryption of zero: what the flooding must cover.
+// added its pad but for the flooding (the mask and the encryption of it):
+// what the flooding must cover.
 func (m NoiseModel) premask(nu float64) float64 { return log2Add(m.AddPlain(nu), m.zero) }
 
 // Fits reports whether a ciphertext of payload nu at level decrypts
@@ -359,7 +362,7 @@ func ctBytes(logN, level int) int64 { return net.FrameOverhead + CiphertextSize(
 // crypto/rand, so masks and errors are cryptographically uniform; it is
 // several times faster than reading crypto/rand for every value, which
 // makes a mask cost about one share operation per element (see
-// maskCost).
+// layoutCost and padCost).
 type flooder struct {
 	prng *rand.ChaCha8
 	rng  *rand.Rand

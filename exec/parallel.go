@@ -10,8 +10,10 @@ import (
 
 // Parallel server work. The server's kernels are sums of independent
 // pieces: a linear layer's hoisted baby steps, giant steps and output
-// ciphertexts, an attention kernel's products and folds, the masking and
-// flooding of each ciphertext it returns. With more than one core (Session.SetServerCores) the server
+// ciphertexts, an attention kernel's products and folds, adding its pad to
+// each ciphertext it returns and rescaling it (the pads themselves are
+// made serially, a few per core at a time: offline work). With more than
+// one core (Session.SetServerCores) the server
 // runs such pieces on that many goroutines, each with its own shallow
 // copies of the encoder, encryptor and evaluator (lattigo's are not safe
 // for concurrent use); what goes on the wire keeps its order. The

@@ -46,12 +46,12 @@ type Server struct {
 	pk     *rlwe.PublicKey
 	evk    *rlwe.MemEvaluationKeySet
 	ecd    *bgv.Encoder
-	enc    *rlwe.Encryptor // public-key encryptor: encryptions of zero for flooding
+	enc    *rlwe.Encryptor // public-key encryptor: the pads of returned ciphertexts
 	eval   *bgv.Evaluator
 	conn   net.Conn
 
 	// inspect, if not nil, is called with the ciphertexts the server is
-	// about to mask, flood and return, before any of that, and their plan
+	// about to pad and return, before any of that, and their plan
 	// (Session.InspectReturns).
 	inspect func(cts []*rlwe.Ciphertext, plan ReturnPlan)
 

@@ -121,26 +121,6 @@ func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int
 	})
 }
 
-// workSeconds is what a planner choosing among ways to compute the same
-// thing minimizes: the online seconds and the offline ones. Offline work
-// is not free: the server that makes the pads of the ciphertexts it
-// returns is the one that computes, and a way that returns more
-// ciphertexts makes more pads.
-func workSeconds(c cost.Cost) float64 { return c.Seconds() + c.OfflineSeconds }
-
-// padCost is the server making the pads of k ciphertexts returned
-// through sp (Server.makePads), offline work: each mask sampled and laid
-// out, its encoding, one public-key encryption of it and the flooding
-// error.
-func padCost(prof *cost.Profile, logN int, sp returnPath, k int64) cost.Cost {
-	return cost.Sum(
-		layoutCost(prof, logN, k),
-		prof.Charge(cost.OpEncode, sp.from, k),
-		prof.Charge(cost.OpEncrypt, sp.from, k),
-		prof.Charge(cost.OpShare, 0, k*floodOps(logN, sp.from, sp.floodInt())),
-	).Offline()
-}
-
 // sendInputs encodes, encrypts at level and sends one ciphertext per slot
 // vector.
 func (c *Client) sendInputs(tally *cost.Tally, level int, vecs [][]uint64) error {
@@ -318,6 +298,12 @@ func (s *Server) addPlain(tally *cost.Tally, ct *rlwe.Ciphertext, v []uint64) er
 // sendOutputs returns cts to the client through sp: adds to each a pad
 // (an encryption of a fresh uniform mask's opposite, flooded; see pad),
 // rescales it, sends it. It returns the masks: the server's shares.
+//
+// It goes through cts in chunks of padChunk per core: the pads of a chunk
+// (made serially, offline work), then the chunk padded and rescaled on
+// the server's cores and sent in order as each piece is ready, so that
+// the client decrypts the first ones while the server prepares the next,
+// and no more than a chunk of pads is held at once.
 func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, sp returnPath) ([][]uint64, error) {
 	if s.inspect != nil {
 		s.inspect(cts, sp.public())
@@ -327,14 +313,30 @@ func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, sp retur
 			return nil, fmt.Errorf("exec: server: ciphertext at level %d, planned %d", ct.Level(), sp.from)
 		}
 	}
-	pads, err := s.makePads(tally, cts, sp)
-	if err != nil {
-		return nil, err
-	}
-	// The pieces are padded and rescaled on the server's cores and sent in
-	// order as each is ready, so that the client decrypts the first ones
-	// while the server prepares the next.
 	masks := make([][]uint64, len(cts))
+	step := padChunk * max(s.cores, 1)
+	for from := 0; from < len(cts); from += step {
+		to := min(len(cts), from+step)
+		pads, err := s.makePads(tally, cts[from:to], sp)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.padAndSend(tally, cts[from:to], pads, sp, masks[from:to]); err != nil {
+			return nil, err
+		}
+	}
+	return masks, nil
+}
+
+// padChunk is the pads made at once per server core (see sendOutputs): a
+// few, so that the cores have work to share, and their memory (a
+// ciphertext each) stays small.
+const padChunk = 4
+
+// padAndSend adds pads[i] to cts[i] and rescales it on the server's
+// cores, sends each in order as it is ready and sets masks[i] to its
+// pad's mask.
+func (s *Server) padAndSend(tally *cost.Tally, cts []*rlwe.Ciphertext, pads []pad, sp returnPath, masks [][]uint64) error {
 	ready := make([]chan struct{}, len(cts))
 	for i := range ready {
 		ready[i] = make(chan struct{})
@@ -357,7 +359,7 @@ func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, sp retur
 			case <-ready[i]:
 			case err := <-prepared:
 				if err != nil {
-					return nil, err
+					return err
 				}
 				all = true
 			}
@@ -367,91 +369,11 @@ func (s *Server) sendOutputs(tally *cost.Tally, cts []*rlwe.Ciphertext, sp retur
 			if !all {
 				<-prepared
 			}
-			return nil, fmt.Errorf("exec: server: sending: %w", err)
+			return fmt.Errorf("exec: server: sending: %w", err)
 		}
 	}
 	if !all {
-		if err := <-prepared; err != nil {
-			return nil, err
-		}
-	}
-	return masks, nil
-}
-
-// pad is what the server adds to a ciphertext before returning it: z, an
-// encryption under the client's public key of -r for r uniform modulo t
-// (the server's share of the result), with the flooding error of the
-// return path in it. Nothing in a pad depends on the input, only on the
-// level, scale and domain of the ciphertext it pads, which the circuit
-// fixes: the server can make it before the input exists, and it is
-// priced as offline work (padCost).
-type pad struct {
-	z *rlwe.Ciphertext
-	r []uint64
-}
-
-// makePads makes one pad per ciphertext of cts, for its level, scale and
-// domain, and records them as offline work: their counters, and the CPU
-// time they took as offline seconds (a caller timing the run takes them
-// out of its online compute). A run makes them inline, when the
-// ciphertexts they pad are ready, as the mpc session deals inline.
-func (s *Server) makePads(tally *cost.Tally, cts []*rlwe.Ciphertext, sp returnPath) ([]pad, error) {
-	// The process's CPU time, as the mpc session measures the dealer's:
-	// the garbage collection the pads' allocations cause is theirs too.
-	start := cost.CPUSeconds()
-	fl, err := newFlooder()
-	if err != nil {
-		return nil, err
-	}
-	t, bits := s.params.PlaintextModulus(), sp.floodInt()
-	work := cost.NewTally(tally.Profile())
-	pads := make([]pad, len(cts))
-	for i, ct := range cts {
-		r := fl.mask(t, s.params.MaxSlots())
-		neg := make([]uint64, len(r))
-		for j, x := range r {
-			if x != 0 {
-				neg[j] = t - x
-			}
-		}
-		work.Op(cost.OpShare, 0, int64(len(r)))
-		pt := bgv.NewPlaintext(s.params, ct.Level())
-		pt.Scale, pt.IsBatched = ct.Scale, ct.IsBatched
-		if err := s.ecd.Encode(neg, pt); err != nil {
-			return nil, fmt.Errorf("exec: server: encoding a mask: %w", err)
-		}
-		work.Op(cost.OpEncode, ct.Level(), 1)
-		z := bgv.NewCiphertext(s.params, 1, ct.Level())
-		if err := s.enc.Encrypt(pt, z); err != nil {
-			return nil, fmt.Errorf("exec: server: encrypting a mask: %w", err)
-		}
-		work.Op(cost.OpEncrypt, ct.Level(), 1)
-		if err := fl.flood(s.params.RingQ(), z, bits); err != nil {
-			return nil, err
-		}
-		work.Op(cost.OpShare, 0, floodOps(s.params.LogN(), ct.Level(), bits))
-		*z.MetaData = *ct.MetaData
-		pads[i] = pad{z: z, r: r}
-	}
-	c := work.Cost()
-	c.ComputeSeconds, c.OfflineSeconds = 0, cost.CPUSeconds()-start
-	tally.Add(c)
-	return pads, nil
-}
-
-// addPad adds the pad z to ct (at sp.from) and rescales ct to sp.to: the
-// parallel part of sendOutputs.
-func (s *Server) addPad(tally *cost.Tally, ct, z *rlwe.Ciphertext, sp returnPath) error {
-	if err := s.eval.Add(ct, z, ct); err != nil {
-		return fmt.Errorf("exec: server: adding a pad: %w", err)
-	}
-	tally.Op(cost.OpAdd, ct.Level(), 1)
-	for ct.Level() > sp.to {
-		lvl := ct.Level()
-		if err := s.eval.Rescale(ct, ct); err != nil {
-			return fmt.Errorf("exec: server: rescaling: %w", err)
-		}
-		tally.Op(cost.OpRescale, lvl, 1)
+		return <-prepared
 	}
 	return nil
 }

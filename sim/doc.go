@@ -83,15 +83,16 @@
 // attention, softmax, norm, activation, mul, argmax); [Engine.Breakdown] returns them. Each recorded cost has its
 // network seconds priced with net.Network.Price. The run engine's compute
 // seconds are measured CPU time (both parties in one process; wall time
-// with parallel server kernels); the
-// estimate engine's come from the profile. Offline seconds (the dealer's
-// work, which a Run does inline before each two-party protocol, and the
-// server's pads for the ciphertexts it returns, which a Run makes inline
-// before returning them) are measured as the process's CPU time while it
-// does them and taken out of the run's compute seconds; the estimate
-// engine prices the dealer's from each protocol's Need through the
-// profile's dealer operations (mpc.Need.Offline; a profile without them
-// estimates zero) and the pads from the HE operations they are made of. A [Report] summarizes a
+// with more than one server or client core); the estimate engine's come
+// from the profile. Offline seconds are measured and taken out of the
+// run's compute seconds: the dealer's work, which a Run does inline before
+// each two-party protocol, as the process's CPU time while it does it,
+// and the server's pads for the ciphertexts it returns, which a Run makes
+// inline before returning them, as the CPU time of the thread that makes
+// them. The estimate engine prices the dealer's from each protocol's Need
+// through the profile's dealer operations (mpc.Need.Offline; a profile
+// without them estimates zero) and the pads from the HE operations they
+// are made of. A [Report] summarizes a
 // generation in the JSON form of the CLI: "tokens", "text", "prefill",
 // "decode" (one cost.Cost per decode step), "total".
 //

@@ -280,7 +280,8 @@ func (r *Runner) Close() {
 // two parties on two machines pay; the CPU time then reads well above
 // the sum of the parties' work, which is what the estimate prices. Run
 // on one thread a measured run whose parties have one core each (the
-// command-line tool does, and calibrates so).
+// command-line tool does, and calibrates so). It sets a process-wide
+// setting: calls must nest (two that overlap otherwise leave it at one).
 func OneThread() (restore func()) {
 	prev := runtime.GOMAXPROCS(1)
 	return func() { runtime.GOMAXPROCS(prev) }

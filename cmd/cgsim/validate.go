@@ -122,10 +122,11 @@ func validateAction(c *cli.Context) error {
 	total := cost.CounterDiff(est.Total, run.Total)
 	ndiff += len(total)
 	rel := run.Total.Seconds()/est.Total.Seconds() - 1
-	// The offline seconds are reported beside the total, never gated: a
-	// profile without the dealer's operations estimates those at zero.
+	// The offline seconds are reported beside the total, never gated; a
+	// profile without the dealer's operations estimates the pads' alone,
+	// which compare with nothing measured.
 	var relOff *float64
-	if est.Total.OfflineSeconds > 0 {
+	if est.Total.OfflineSeconds > 0 && (p.profile == nil || p.profile.PricesOffline()) {
 		r := run.Total.OfflineSeconds/est.Total.OfflineSeconds - 1
 		relOff = &r
 	}
