@@ -86,10 +86,9 @@
 // with more than one server or client core); the estimate engine's come
 // from the profile. Offline seconds are measured and taken out of the
 // run's compute seconds: the dealer's work, which a Run does inline before
-// each two-party protocol, as the process's CPU time while it does it,
-// and the server's pads for the ciphertexts it returns, which a Run makes
-// inline before returning them, as the CPU time of the thread that makes
-// them. The estimate engine prices the dealer's from each protocol's Need
+// each two-party protocol, and the server's pads for the ciphertexts it
+// returns, which a Run makes inline before returning them, each as the
+// process's CPU time while it is done. The estimate engine prices the dealer's from each protocol's Need
 // through the profile's dealer operations (mpc.Need.Offline; a profile
 // without them estimates zero) and the pads from the HE operations they
 // are made of. A [Report] summarizes a
