@@ -55,10 +55,8 @@ func workSeconds(c cost.Cost) float64 { return c.Seconds() + c.OfflineSeconds }
 // send does not wait for the client to read) would be counted with them:
 // a run measured on one thread (sim.OneThread) lets it run only when the
 // scheduler preempts this goroutine. Timing the pads by their own thread's
-// CPU time instead (runtime.LockOSThread) cost more in the scheduler's
-// hand-offs than it took out: an 8-token validation's compute read +11%
-// to +14% against the estimate in three runs, against +4% to +12% in
-// five.
+// CPU time instead (runtime.LockOSThread) costs more in the scheduler's
+// hand-offs than it takes out (measured in the notes).
 func (s *Server) makePads(tally *cost.Tally, cts []*rlwe.Ciphertext, sp returnPath) ([]pad, error) {
 	start := cost.CPUSeconds()
 	fl, err := newFlooder()
