@@ -1,13 +1,15 @@
 // Package calibrate measures, on this machine, the seconds of every
 // operation a cost.Profile prices: each homomorphic operation of a BGV or
-// CKKS parameter set at every level (encode, public- and secret-key
-// encryption, decryption, addition, ct-pt and ct-ct products, rotations,
-// hoisted rotations, rescale, serialization, a seed's expansion), one
+// CKKS parameter set at every level (encode and decode, in the slots and,
+// for BGV, in the coefficients, public- and secret-key encryption,
+// decryption, addition, ct-pt and ct-ct products, rotations, hoisted
+// rotations, rescale, serialization, a seed's expansion), one
 // modular operation on a share and one level of a comparison key, and the
 // dealer's work of the two-party protocols (dealing and
 // expanding triples, truncation masks and comparison keys). It is what
 // cgsim calibrate runs; the estimate engine prices everything with the
-// profile it writes. It depends on lattigo, cost, params, exec/mpc and
+// profile it writes. It depends on lattigo, cost, net (the transport a
+// serialization crosses), params, exec/mpc and
 // internal/seedprg (the client's PRG, whose encryptions it times) only:
 // the primitives of package exec are priced through the profile, not
 // measured here.
@@ -17,6 +19,7 @@ import (
 	"fmt"
 	"math/bits"
 	"math/rand/v2"
+	"runtime/debug"
 	"time"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
@@ -35,8 +38,11 @@ import (
 // recorded in every profile (cost.Profile.Calibration). It changes when
 // either does: 2 when each op got an output of its own, seeds and
 // comparison levels their own prices; 3 when a comparison level's
-// evaluation stopped allocating.
-const Version = 3
+// evaluation stopped allocating; 4 when decoding and the coefficient
+// encodings got prices of their own, the operations on ciphertexts found
+// their operands out of the caches (evict.go) and a serialization became
+// half a crossing of the transport.
+const Version = 4
 
 // Options controls how long a calibration measures.
 type Options struct {
@@ -99,8 +105,13 @@ type scheme struct {
 	// slot transform), and encode encodes the same values into it.
 	newPlaintext func(level int) *rlwe.Plaintext
 	encode       func(pt *rlwe.Plaintext) error
-	eval         schemeEvaluator
-	plainT       uint64 // modulus of share operations: t for BGV, a 61-bit prime for CKKS
+	// decode decodes a batched plaintext into the slot values; with a
+	// coefficient domain (BGV), encodeCoeffs and decodeCoeffs do the same
+	// for a plaintext whose message is its coefficients (nil without).
+	decode                     func(pt *rlwe.Plaintext) error
+	encodeCoeffs, decodeCoeffs func(pt *rlwe.Plaintext) error
+	eval                       schemeEvaluator
+	plainT                     uint64 // modulus of share operations: t for BGV, a 61-bit prime for CKKS
 }
 
 // schemeEvaluator is the part of bgv.Evaluator and ckks.Evaluator that
@@ -133,6 +144,9 @@ func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 		params:       *p.GetRLWEParameters(),
 		newPlaintext: func(level int) *rlwe.Plaintext { return bgv.NewPlaintext(p, level) },
 		encode:       func(pt *rlwe.Plaintext) error { return ecd.Encode(values, pt) },
+		decode:       func(pt *rlwe.Plaintext) error { return ecd.Decode(pt, values) },
+		encodeCoeffs: func(pt *rlwe.Plaintext) error { pt.IsBatched = false; return ecd.Encode(values, pt) },
+		decodeCoeffs: func(pt *rlwe.Plaintext) error { pt.IsBatched = false; return ecd.Decode(pt, values) },
 		eval:         bgv.NewEvaluator(p, keys.evk),
 		plainT:       p.PlaintextModulus(),
 	}
@@ -151,6 +165,10 @@ func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What the homomorphic operations allocated is garbage now: returned
+	// to the system before the two-party work is timed, which the runtime
+	// would otherwise do while it runs, on the CPU time it is measured by.
+	debug.FreeOSMemory()
 	deal, err := Dealing(opt.FixedPoint, opt)
 	if err != nil {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
@@ -163,6 +181,11 @@ func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
 	setFlat(prof, cost.OpRound, round)
+	share, err := ShareProtocol(opt.FixedPoint, prof, opt)
+	if err != nil {
+		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
+	}
+	setFlat(prof, cost.OpShareProtocol, share)
 	dcf, err := DCF(opt.FixedPoint, prof, opt)
 	if err != nil {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
@@ -291,6 +314,7 @@ func CKKS(name string, p ckks.Parameters, opt Options) (*cost.Profile, error) {
 		params:       *p.GetRLWEParameters(),
 		newPlaintext: func(level int) *rlwe.Plaintext { return ckks.NewPlaintext(p, level) },
 		encode:       func(pt *rlwe.Plaintext) error { return ecd.Encode(values, pt) },
+		decode:       func(pt *rlwe.Plaintext) error { return ecd.Decode(pt, values) },
 		eval:         ckks.NewEvaluator(p, keys.evk),
 		plainT:       0x1fffffffffe00001, // a 61-bit NTT-friendly prime: share arithmetic of the same width
 	}
@@ -340,7 +364,11 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 		Date:        time.Now().UTC().Format(time.RFC3339),
 		Seconds:     map[cost.Op][]float64{},
 	}
-	for _, op := range append(cost.Ops(), cost.OpExpand) {
+	measured := append(cost.Ops(), cost.OpExpand, cost.OpDecode)
+	if s.encodeCoeffs != nil {
+		measured = append(measured, cost.OpEncodeCoeffs, cost.OpDecodeCoeffs)
+	}
+	for _, op := range measured {
 		prof.Seconds[op] = make([]float64, maxLevel+1)
 	}
 	enc := rlwe.NewEncryptor(p, keys.pk)
@@ -360,6 +388,9 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 	}
 	var all []timed
 	decomps := make([]*measurement, maxLevel+1)
+	ev := newEvictor()
+	pipe, closePipe := newLoopback()
+	defer closePipe()
 	hoisted := keys.galEl[:opt.Hoisted]
 	for level := maxLevel; level >= 0; level-- {
 		// A batched plaintext, as the primitives encode theirs: an
@@ -394,6 +425,8 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 				return encSK.WithPRNG(prng).Encrypt(pt, outEncSK)
 			})},
 			{cost.OpDecrypt, 1, atLevel(ptDec, level, func() error { dec.Decrypt(ct0, ptDec); return nil })},
+			// A decrypted plaintext, decoded as the client does.
+			{cost.OpDecode, 1, func() error { return s.decode(ptDec) }},
 			{cost.OpAdd, 1, atLevel(outAdd, level, func() error { return s.eval.Add(ct0, ct1, outAdd) })},
 			{cost.OpMulPlain, 1, atLevel(outMul, level, func() error { return s.eval.Mul(ct0, pt, outMul) })},
 			{cost.OpMulCipher, 1, atLevel(outRelin, level, func() error { return s.eval.MulRelin(ct0, ct1, outRelin) })},
@@ -412,7 +445,10 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 				}
 				return nil
 			})},
-			{cost.OpSerialize, 1, func() error { _, err := ct0.MarshalBinary(); return err }},
+			// Half of a crossing: marshalled, framed and sent by one
+			// party, received, unframed and unmarshalled into a new
+			// ciphertext by the other.
+			{cost.OpSerialize, 2, func() error { return cross(pipe, ct0) }},
 			{cost.OpShare, p.N(), shareOps(p.N(), s.plainT)},
 		}
 		// The expansion of a seed into a uniform c1 costs the same per
@@ -434,10 +470,20 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 			outRescale := rlwe.NewCiphertext(p, 1, level-1)
 			timings = append(timings, timing{cost.OpRescale, 1, atLevel(outRescale, level-1, func() error { return s.eval.Rescale(ct0, outRescale) })})
 		}
-		for _, tm := range timings {
-			all = append(all, timed{tm.op, level, &measurement{name: fmt.Sprintf("%s at level %d", tm.op, level), per: float64(tm.per), run: tm.run}})
+		if s.encodeCoeffs != nil {
+			ptCoeffs := s.newPlaintext(level)
+			timings = append(timings,
+				timing{cost.OpEncodeCoeffs, 1, atLevel(ptCoeffs, level, func() error { return s.encodeCoeffs(ptCoeffs) })},
+				timing{cost.OpDecodeCoeffs, 1, func() error { return s.decodeCoeffs(ptCoeffs) }})
 		}
-		decomps[level] = &measurement{name: fmt.Sprintf("decomposition at level %d", level), per: 1, run: func() error {
+		for _, tm := range timings {
+			m := &measurement{name: fmt.Sprintf("%s at level %d", tm.op, level), per: float64(tm.per), run: tm.run}
+			if fromMemory(tm.op) {
+				m.prepare = ev.evict
+			}
+			all = append(all, timed{tm.op, level, m})
+		}
+		decomps[level] = &measurement{name: fmt.Sprintf("decomposition at level %d", level), per: 1, prepare: ev.evict, run: func() error {
 			s.eval.DecomposeNTT(level, p.MaxLevelP(), p.PCount(), ct0.Value[1], ct0.IsNTT, s.eval.GetBuffDecompQP())
 			return nil
 		}}
@@ -477,6 +523,16 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
 	return prof, nil
+}
+
+// fromMemory reports whether op is timed on operands out of the caches
+// (see evict.go): the operations on ciphertexts.
+func fromMemory(op cost.Op) bool {
+	switch op {
+	case cost.OpDecrypt, cost.OpAdd, cost.OpMulPlain, cost.OpMulCipher, cost.OpRotate, cost.OpRotateHoisted, cost.OpRescale, cost.OpSerialize:
+		return true
+	}
+	return false
 }
 
 // timing is one operation to time at a level: run does per operations.

@@ -31,9 +31,10 @@ func TestCalibrate(t *testing.T) {
 	// medians and the rounds, short enough for a unit test. Each round
 	// times every op and the hoisted rotations' decomposition at each of
 	// the 3 levels, but the rescale at level 0 (nothing to drop), and a
-	// seed's expansion at the top level.
-	calls, lastTotal := 0, 0
-	perRound := 3 * (len(cost.Ops()) + 1)
+	// seed's expansion at the top level, and the decodings: one for CKKS,
+	// three for BGV (a decode, and an encode and a decode in the
+	// coefficients).
+	calls, lastTotal, perRound := 0, 0, 0
 	opt := Options{Repetitions: 3, Hoisted: 4, Rounds: 2, MaxRounds: 3, Progress: func(done, total int) {
 		calls++
 		if done != calls || done > total || total%perRound != 0 || total < 2*perRound {
@@ -41,14 +42,17 @@ func TestCalibrate(t *testing.T) {
 		}
 		lastTotal = total
 	}}
-	profiles := map[string]func() (*cost.Profile, error){
-		"bgv":  func() (*cost.Profile, error) { return BGV("bgv-tiny-insecure", bp, opt) },
-		"ckks": func() (*cost.Profile, error) { return CKKS("ckks-tiny-insecure", cp, opt) },
+	profiles := map[string]struct {
+		measure   func() (*cost.Profile, error)
+		encodings []cost.Op
+	}{
+		"bgv":  {func() (*cost.Profile, error) { return BGV("bgv-tiny-insecure", bp, opt) }, []cost.Op{cost.OpDecode, cost.OpEncodeCoeffs, cost.OpDecodeCoeffs}},
+		"ckks": {func() (*cost.Profile, error) { return CKKS("ckks-tiny-insecure", cp, opt) }, []cost.Op{cost.OpDecode}},
 	}
-	for name, measure := range profiles {
+	for name, tt := range profiles {
 		t.Run(name, func(t *testing.T) {
-			calls = 0
-			prof, err := measure()
+			calls, perRound = 0, 3*(len(cost.Ops())+1+len(tt.encodings))
+			prof, err := tt.measure()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,8 +62,13 @@ func TestCalibrate(t *testing.T) {
 			if m := cost.ThisMachine(); prof.CPU != m.CPU || prof.Cores != m.Cores || prof.GoVersion != m.GoVersion || !prof.SameMachine(m) && m.CPU != "" {
 				t.Errorf("profile machine %+v, this one %+v", prof.MachineOf(), m)
 			}
-			if len(prof.Spread) != len(cost.Ops())+1 {
-				t.Errorf("spread of %d ops, want %d", len(prof.Spread), len(cost.Ops())+1)
+			if want := len(cost.Ops()) + 1 + len(tt.encodings); len(prof.Spread) != want {
+				t.Errorf("spread of %d ops, want %d", len(prof.Spread), want)
+			}
+			for _, op := range tt.encodings {
+				if _, ok := prof.Seconds[op]; !ok {
+					t.Errorf("%s not measured", op)
+				}
 			}
 			if err := prof.Validate(); err != nil {
 				t.Fatal(err)
@@ -135,6 +144,9 @@ func TestCalibrateDealing(t *testing.T) {
 		if prof.RoundSeconds() <= 0 {
 			t.Error("the profile does not price a round")
 		}
+		if _, ok := prof.Seconds[cost.OpShareProtocol]; !ok {
+			t.Error("the profile does not price the protocols' share operations")
+		}
 		// A DCF level is two AES blocks and a 128-bit reduction: dearer
 		// than one modular operation on any machine.
 		if _, ok := prof.Seconds[cost.OpDCF]; !ok || prof.DCFSeconds() < prof.Time(cost.OpShare, 0) {
@@ -142,8 +154,9 @@ func TestCalibrateDealing(t *testing.T) {
 		}
 		// Every round of every level of every online op and of the
 		// decomposition (less the rescale at level 0, plus a seed's
-		// expansion at the top level), then the dealing.
-		if want := prof.Rounds*(prof.MaxLevel+1)*(len(cost.Ops())+1) + 1; last != [2]int{want, want} {
+		// expansion at the top level, plus the three decodings), then the
+		// dealing.
+		if want := prof.Rounds*(prof.MaxLevel+1)*(len(cost.Ops())+4) + 1; last != [2]int{want, want} {
 			t.Errorf("last progress %v, want %d of %d", last, want, want)
 		}
 		small, err := params.ByName("bgv-n13")

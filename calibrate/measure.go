@@ -42,6 +42,7 @@ type measurement struct {
 	name    string  // for errors: op and level
 	per     float64 // operations per timed call
 	run     func() error
+	prepare func()    // if not nil, called before each timed call, untimed
 	medians []float64 // one per round, seconds per call
 }
 
@@ -91,7 +92,7 @@ func (mt meter) measure(ms []*measurement, progress func(done, total int)) (int,
 	for rounds < opt.MaxRounds {
 		planned := max(opt.Rounds, rounds+1) * len(ms)
 		for _, m := range ms {
-			md, err := mt.median(m.run)
+			md, err := mt.median(m)
 			if err != nil {
 				return rounds, fmt.Errorf("%s: %w", m.name, err)
 			}
@@ -120,29 +121,33 @@ func stable(ms []*measurement, tol float64) bool {
 	return true
 }
 
-// median times run Repetitions times after one warm-up call and returns
-// the median seconds (stats.Median: the mean of the two middle times for
-// an even count).
-func (mt meter) median(run func() error) (float64, error) {
-	if err := run(); err != nil {
+// median times m.run Repetitions times after one warm-up call and
+// returns the median seconds (stats.Median: the mean of the two middle
+// times for an even count). m.prepare, if any, runs before each timed
+// call, outside the clock.
+func (mt meter) median(m *measurement) (float64, error) {
+	if err := m.run(); err != nil {
 		return 0, err
 	}
 	ts := make([]float64, mt.opt.Repetitions)
 	for i := range ts {
+		if m.prepare != nil {
+			m.prepare()
+		}
 		start := mt.clock()
-		if err := run(); err != nil {
+		if err := m.run(); err != nil {
 			return 0, err
 		}
 		ts[i] = mt.clock() - start
 	}
-	m, err := stats.Median(ts)
+	md, err := stats.Median(ts)
 	if err != nil {
 		return 0, fmt.Errorf("median of %d timings: %w", len(ts), err)
 	}
-	if m <= 0 { // a clock too coarse for the operation
-		m = 1e-9
+	if md <= 0 { // a clock too coarse for the operation
+		md = 1e-9
 	}
-	return m, nil
+	return md, nil
 }
 
 func minOf(xs []float64) float64 {

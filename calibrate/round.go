@@ -29,10 +29,11 @@ const dcfBatch = 64
 // the protocol run makes (cfg is the session's configuration) on the
 // shares of vals, divided by per: the CPU time the session's own record
 // does not account for, that is less its inline dealing (offline seconds)
-// and what prof prices in it (compute seconds), and, when dcf, less its
-// rounds' price (prof's OpRound, zero without it) but with its DCF levels
-// kept in (they are what is measured). prof must price OpShare.
-func protocolTime(name string, fp params.FixedPoint, prof *cost.Profile, opt Options, vals []uint64, per float64, dcf bool,
+// and what prof prices in it (compute seconds), for op OpRound; for OpDCF
+// (OpShareProtocol) less its rounds' price (prof's OpRound, zero without
+// it) but with its DCF levels (its share operations) kept in: they are
+// what is measured. prof must price OpShare.
+func protocolTime(name string, fp params.FixedPoint, prof *cost.Profile, opt Options, vals []uint64, per float64, op cost.Op,
 	run func(cfg mpc.Config, s *mpc.Session, x mpc.Pair) error) (float64, error) {
 	opt = opt.withDefaults()
 	cfg, err := mpc.NewConfig(fp, prof)
@@ -48,8 +49,11 @@ func protocolTime(name string, fp params.FixedPoint, prof *cost.Profile, opt Opt
 	clock := func() float64 {
 		c := s.Cost()
 		t := cost.CPUSeconds() - c.OfflineSeconds - c.ComputeSeconds
-		if dcf {
+		switch op {
+		case cost.OpDCF:
 			t += float64(c.DCFLevels)*prof.DCFSeconds() - float64(c.Rounds)*prof.RoundSeconds()
+		case cost.OpShareProtocol:
+			t += prof.Charge(op, 0, c.ShareOps).ComputeSeconds - float64(c.Rounds)*prof.RoundSeconds()
 		}
 		return t
 	}
@@ -65,7 +69,7 @@ func protocolTime(name string, fp params.FixedPoint, prof *cost.Profile, opt Opt
 // prof's share operations price in it and the inline dealing. prof must
 // price OpShare.
 func Round(fp params.FixedPoint, prof *cost.Profile, opt Options) (float64, error) {
-	return protocolTime("round", fp, prof, opt, []uint64{1 << fp.FracBits}, roundBatch, false,
+	return protocolTime("round", fp, prof, opt, []uint64{1 << fp.FracBits}, roundBatch, cost.OpRound,
 		func(cfg mpc.Config, s *mpc.Session, x mpc.Pair) error {
 			tr := mpc.Trunc{Config: cfg, N: 1}
 			for range roundBatch {
@@ -95,9 +99,40 @@ func DCF(fp params.FixedPoint, prof *cost.Profile, opt Options) (float64, error)
 	if levels <= 0 {
 		return 0, fmt.Errorf("calibrate dcf: a comparison evaluates no DCF level")
 	}
-	return protocolTime("dcf", fp, prof, opt, vals, float64(levels), true,
+	return protocolTime("dcf", fp, prof, opt, vals, float64(levels), cost.OpDCF,
 		func(cfg mpc.Config, s *mpc.Session, x mpc.Pair) error {
 			_, err := mpc.Sign{Config: cfg, N: dcfBatch}.Run(s, x)
+			return err
+		})
+}
+
+// shareBatch is the elements of the products a timed call of
+// ShareProtocol makes: a few tens of thousands of share operations.
+const shareBatch = 1024
+
+// ShareProtocol measures cost.OpShareProtocol for the share ring of fp:
+// the CPU time of a fixed-point product (mpc.Mul, a Beaver product and a
+// truncation, the protocols' most common steps) of shareBatch elements,
+// less what prof prices in it but its share operations (its rounds) and
+// the inline dealing, per share operation. prof must price OpShare; its
+// OpRound, if any, is taken out.
+func ShareProtocol(fp params.FixedPoint, prof *cost.Profile, opt Options) (float64, error) {
+	vals := make([]uint64, shareBatch)
+	for i := range vals {
+		vals[i] = uint64(i%7) << fp.FracBits
+	}
+	cfg, err := mpc.NewConfig(fp, prof)
+	if err != nil {
+		return 0, fmt.Errorf("calibrate share protocol: %w", err)
+	}
+	mul := mpc.Mul{Config: cfg, N: shareBatch, Fixed: true}
+	ops := mul.Estimate().ShareOps
+	if ops <= 0 {
+		return 0, fmt.Errorf("calibrate share protocol: a product makes no share operation")
+	}
+	return protocolTime("share protocol", fp, prof, opt, vals, float64(ops), cost.OpShareProtocol,
+		func(cfg mpc.Config, s *mpc.Session, x mpc.Pair) error {
+			_, err := mpc.Mul{Config: cfg, N: shareBatch, Fixed: true}.Run(s, x, x)
 			return err
 		})
 }

@@ -141,6 +141,8 @@ func TestProfileValidate(t *testing.T) {
 		{"some dealer ops", func(p *Profile) { p.Seconds[OpDealTriple] = []float64{1, 1} }, "all together"},
 		{"short dealer row", func(p *Profile) { withOffline(p); p.Seconds[OpDeal] = []float64{1} }, "levels"},
 		{"zero dealer time", func(p *Profile) { withOffline(p); p.Seconds[OpDealCompare][1] = 0 }, "seconds"},
+		{"short optional row", func(p *Profile) { p.Seconds[OpDecode] = []float64{1} }, "levels"},
+		{"zero optional time", func(p *Profile) { p.Seconds[OpShareProtocol] = []float64{0, 0} }, "seconds"},
 		{"NaN clock", func(p *Profile) { p.MHz = math.NaN() }, "implausible machine"},
 		{"negative cores", func(p *Profile) { p.Cores = -1 }, "implausible machine"},
 	}
@@ -151,6 +153,53 @@ func TestProfileValidate(t *testing.T) {
 			err := p.Validate()
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Validate() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestChargeOptional checks the optional operations, priced by a profile
+// that measured them and, by one that did not (measured before they
+// existed), as what they were once counted as: each in the counter of
+// what it stands in for, so that a profile's age moves no counter.
+func TestChargeOptional(t *testing.T) {
+	const level, n = 1, 3
+	tests := []struct {
+		op      Op
+		counter func(c Cost) int64
+		absent  func(p *Profile) float64 // the seconds of one without a price
+	}{
+		{OpDecode, func(c Cost) int64 { return c.Encodes }, func(p *Profile) float64 { return p.Time(OpEncode, level) }},
+		{OpEncodeCoeffs, func(c Cost) int64 { return c.Encodes }, func(p *Profile) float64 { return p.Time(OpEncode, level) }},
+		{OpDecodeCoeffs, func(c Cost) int64 { return c.Encodes }, func(p *Profile) float64 { return p.Time(OpEncode, level) }},
+		{OpShareProtocol, func(c Cost) int64 { return c.ShareOps }, func(p *Profile) float64 { return p.Time(OpShare, 0) }},
+		{OpDCF, func(c Cost) int64 { return c.DCFLevels }, func(p *Profile) float64 { return 4 * p.Time(OpShare, 0) }},
+		{OpExpand, func(c Cost) int64 { return c.SeedCoeffs }, func(p *Profile) float64 { return p.Time(OpShare, 0) }},
+	}
+	for _, tt := range tests {
+		t.Run(string(tt.op), func(t *testing.T) {
+			old, priced := testProfile(), testProfile()
+			priced.Seconds[tt.op] = []float64{7e-3, 9e-3}
+			for _, p := range []*Profile{old, priced} {
+				if err := p.Validate(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := tt.absent(old)
+			if c := old.Charge(tt.op, level, n); tt.counter(c) != n || math.Abs(c.ComputeSeconds-n*want) > 1e-15 {
+				t.Errorf("without a price: %+v, want %d counted and %v s", c, n, n*want)
+			}
+			// Per-level ops keep their level; the rest are priced at 0.
+			want = priced.Seconds[tt.op][0]
+			if isEncoding(tt.op) {
+				want = priced.Seconds[tt.op][level]
+			}
+			c := priced.Charge(tt.op, level, n)
+			if tt.counter(c) != n || math.Abs(c.ComputeSeconds-n*want) > 1e-15 {
+				t.Errorf("priced: %+v, want %d counted and %v s", c, n, n*want)
+			}
+			if d := CounterDiff(c, Cost{}); len(d) != 1 {
+				t.Errorf("Charge(%s) touched %v", tt.op, d)
 			}
 		})
 	}

@@ -83,11 +83,31 @@ const (
 	// ciphertext's c1 expanded from its seed by the server (the keyed
 	// PRNG's bytes and a rejection sample). Its counter is SeedCoeffs.
 	OpExpand Op = "expand_seed"
+	// OpShareProtocol is one share operation as the two-party protocols
+	// make them (package exec/mpc): on vectors each step allocates and
+	// reads once, with its bookkeeping, where OpShare is a tight loop's.
+	// Its counter is ShareOps, as OpShare's.
+	OpShareProtocol Op = "share_op_protocol"
 )
+
+// The encodings a Profile may price apart from OpEncode, each counted in
+// Encodes like it: decoding costs more than encoding (the slot transform
+// and the reduction from the ciphertext modulus to t run the other way),
+// and a vector in the coefficients skips the slot transform. A profile
+// measured before they existed prices them as an OpEncode at the same
+// level, as they were once counted, so that its estimates do not move.
+const (
+	OpDecode       Op = "decode"        // a decrypted plaintext into its slot vector (Encodes)
+	OpEncodeCoeffs Op = "encode_coeffs" // a vector into a plaintext's coefficients (Encodes)
+	OpDecodeCoeffs Op = "decode_coeffs" // a decrypted plaintext's coefficients into a vector (Encodes)
+)
+
+// encodings lists the optional encodings.
+func encodings() []Op { return []Op{OpDecode, OpEncodeCoeffs, OpDecodeCoeffs} }
 
 // optionalShareOps is the price, in share operations, of an optional op
 // in a profile that does not price it.
-var optionalShareOps = map[Op]float64{OpDCF: 4, OpExpand: 1}
+var optionalShareOps = map[Op]float64{OpDCF: 4, OpExpand: 1, OpShareProtocol: 1}
 
 // optionalSeconds is the price of one optional op: the profile's, or its
 // share operations' if it has none.
@@ -191,7 +211,7 @@ func (p *Profile) Validate() error {
 		return fmt.Errorf("cost: profile %s prices %s but not %s: the dealer's operations come all together or not at all",
 			p.Params, strings.Join(have, ", "), strings.Join(missing, ", "))
 	}
-	for _, op := range []Op{OpRound, OpDCF, OpExpand} {
+	for _, op := range append([]Op{OpRound, OpDCF, OpExpand, OpShareProtocol}, encodings()...) {
 		if _, ok := p.Seconds[op]; ok {
 			ops = append(ops, op)
 		}
@@ -224,7 +244,17 @@ func knownOp(op Op) bool {
 			return true
 		}
 	}
-	return isOffline(op) || op == OpRound || op == OpDCF || op == OpExpand
+	return isOffline(op) || op == OpRound || op == OpDCF || op == OpExpand || op == OpShareProtocol || isEncoding(op)
+}
+
+// isEncoding reports whether op is one of the optional encodings.
+func isEncoding(op Op) bool {
+	for _, o := range encodings() {
+		if o == op {
+			return true
+		}
+	}
+	return false
 }
 
 // PricesOffline reports whether p prices the dealer's operations
@@ -238,9 +268,13 @@ func (p *Profile) PricesOffline() bool {
 // Time is the seconds of one op at a level. Levels outside 0..MaxLevel, or
 // an op the profile does not price (an offline op of a profile without
 // them: see PricesOffline), are a programming error of the caller (a
-// primitive's level always lies in its preset's range) and panic.
+// primitive's level always lies in its preset's range) and panic. An
+// optional encoding the profile does not price is an OpEncode.
 func (p *Profile) Time(op Op, level int) float64 {
 	row, ok := p.Seconds[op]
+	if !ok && isEncoding(op) {
+		row, ok = p.Seconds[OpEncode]
+	}
 	if !ok || level < 0 || level >= len(row) {
 		panic(fmt.Sprintf("cost: profile %s has no %q at level %d", p.Params, op, level))
 	}
@@ -252,8 +286,8 @@ func (p *Profile) Time(op Op, level int) float64 {
 // and the meter of its Run price events through Charge, so that their
 // counters agree by construction whenever they agree on the events.
 //
-// OpDCF and OpExpand are priced as share operations by a profile that does
-// not price them; OpRound sets no counter (Rounds counts the round trips
+// OpDCF, OpExpand and OpShareProtocol are priced as share operations by a
+// profile that does not price them, the optional encodings (OpDecode, ...) as OpEncode; OpRound sets no counter (Rounds counts the round trips
 // themselves) and is free in a profile without it.
 //
 // An offline op (OfflineOps) sets no counter and no ComputeSeconds: its
@@ -273,6 +307,8 @@ func (p *Profile) Charge(op Op, level int, n int64) Cost {
 		return Cost{DCFLevels: n, ComputeSeconds: float64(n) * p.optionalSeconds(op)}
 	case OpExpand:
 		return Cost{SeedCoeffs: n, ComputeSeconds: float64(n) * p.optionalSeconds(op)}
+	case OpShareProtocol:
+		return Cost{ShareOps: n, ComputeSeconds: float64(n) * p.optionalSeconds(op)}
 	}
 	c := Cost{ComputeSeconds: float64(n) * p.Time(op, level)}
 	switch op {
@@ -280,7 +316,7 @@ func (p *Profile) Charge(op Op, level int, n int64) Cost {
 		c.Encryptions = n
 	case OpDecrypt:
 		c.Decryptions = n
-	case OpEncode:
+	case OpEncode, OpDecode, OpEncodeCoeffs, OpDecodeCoeffs:
 		c.Encodes = n
 	case OpAdd:
 		c.Adds = n

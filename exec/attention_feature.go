@@ -266,12 +266,9 @@ func (s *featureSum) add(sv *Server, tally *cost.Tally, g featureTerms) error {
 	t := f.params.PlaintextModulus()
 	in := g.babyRot[0].Scale.Uint64() % t
 	return sv.forEach(len(s.pieces), func(j int, w *Server) error {
-		v := make([]uint64, f.params.MaxSlots())
-		pt := bgv.NewPlaintext(f.params, f.level)
 		for i := 0; i < f.baby; i++ {
 			var ct *rlwe.Ciphertext
-			clear(v)
-			pt.Scale = f.params.NewScale(1)
+			v, pt := w.buf.slots(f.params), w.buf.plaintext(f.params, f.level)
 			if j < f.giant {
 				ct = g.babyRot[i]
 				g.diag(j*f.baby+i, v)

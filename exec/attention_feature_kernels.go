@@ -208,10 +208,10 @@ func (k *FeatureScores) RotationCount() int64 {
 func (k *FeatureScores) Estimate() cost.Cost {
 	prof, logN, C := k.Profile, k.Params.LogN(), k.groups()
 	return cost.Sum(
-		sendInputCost(prof, logN, k.Level, 1, k.clientCores),
+		sendInputCost(prof, logN, k.Level, Slots, 1, k.clientCores),
 		k.babyCost(1),
 		k.prod.estimate(prof, logN, 1, k.cores).Scale(int64(C)),
-		returnCostBatched(prof, logN, k.send, int64(C), 1, k.cores, k.clientCores), // one group at a time
+		returnCostBatched(prof, logN, k.send, Slots, int64(C), 1, k.cores, k.clientCores), // one group at a time
 		k.localCost(),
 		cost.Cost{Rounds: 1},
 	)
@@ -376,10 +376,10 @@ func (k *FeatureValues) Estimate() cost.Cost {
 	prof, logN, C, R := k.Profile, k.Params.LogN(), k.groups(), k.results()
 	per := k.perResult
 	c := cost.Sum(
-		sendInputCost(prof, logN, k.Level, int64(C), k.clientCores),
+		sendInputCost(prof, logN, k.Level, Slots, int64(C), k.clientCores),
 		k.babyCost(C),
 		k.prod.estimate(prof, logN, per, k.cores).Scale(int64(C/per)),
-		returnCostBatched(prof, logN, k.send, int64(R), returnBatch, k.cores, k.clientCores),
+		returnCostBatched(prof, logN, k.send, Slots, int64(R), returnBatch, k.cores, k.clientCores),
 		k.localCost(),
 		cost.Cost{Rounds: 1},
 	)

@@ -56,12 +56,12 @@ func (k scoresKernel) estimate() cost.Cost {
 		)
 	}
 	c := cost.Sum(
-		sendInputCost(prof, k.Params.LogN(), lvl, G*Q, k.clientCores),
-		plainCost(prof, k.Params.LogN(), lvl, G*Q+C), // server shares of the queries and of K
+		sendInputCost(prof, k.Params.LogN(), lvl, Slots, G*Q, k.clientCores),
+		plainCost(prof, k.Params.LogN(), lvl, Slots, G*Q+C), // server shares of the queries and of K
 		prof.Charge(cost.OpMulCipher, lvl, G*P),
 		prof.Charge(cost.OpRotate, lvl, G*P*f),
 		prof.Charge(cost.OpAdd, lvl, G*P*f),
-		returnCostBatched(prof, k.Params.LogN(), k.send, G*P, returnBatch, k.cores, k.clientCores),
+		returnCostBatched(prof, k.Params.LogN(), k.send, Slots, G*P, returnBatch, k.cores, k.clientCores),
 		cost.Cost{Rounds: 1},
 	)
 	return onCoresBatched(c, G*P, returnBatch, k.cores, products)

@@ -92,13 +92,13 @@ func (k valuesKernel) estimate() cost.Cost {
 		return cost.Sum(prof.Charge(cost.OpRotate, lvl, f), prof.Charge(cost.OpAdd, lvl, f))
 	}
 	c := cost.Sum(
-		sendInputCost(prof, k.Params.LogN(), lvl, G*P, k.clientCores),
-		plainCost(prof, k.Params.LogN(), lvl, G*P+C), // server shares of p and V
+		sendInputCost(prof, k.Params.LogN(), lvl, Slots, G*P, k.clientCores),
+		plainCost(prof, k.Params.LogN(), lvl, Slots, G*P+C), // server shares of p and V
 		prof.Charge(cost.OpMulCipher, lvl, G*P),
 		prof.Charge(cost.OpAdd, lvl, G*(P-Q)),
 		prof.Charge(cost.OpRotate, lvl, f), // the folds, in the order of the goldens' sums
 		prof.Charge(cost.OpAdd, lvl, f),
-		returnCostBatched(prof, k.Params.LogN(), k.send, G*Q, returnBatch, k.cores, k.clientCores),
+		returnCostBatched(prof, k.Params.LogN(), k.send, Slots, G*Q, returnBatch, k.cores, k.clientCores),
 		cost.Cost{Rounds: 1},
 	)
 	c = onCoresBatched(c, G*P, int64(inputBatch), k.cores, products)

@@ -47,9 +47,9 @@ func (c C2S) Rotations() []int { return nil }
 // Estimate prices one Run.
 func (c C2S) Estimate() cost.Cost {
 	k := int64(c.Cts())
-	total := sendInputCost(c.Profile, c.Params.LogN(), c.Level, k, c.ClientCores)
+	total := sendInputCost(c.Profile, c.Params.LogN(), c.Level, Slots, k, c.ClientCores)
 	if !c.ClientOnly {
-		total = total.Add(plainCost(c.Profile, c.Params.LogN(), c.Level, k))
+		total = total.Add(plainCost(c.Profile, c.Params.LogN(), c.Level, Slots, k))
 	}
 	return total.Add(cost.Cost{Rounds: 1})
 }
@@ -132,7 +132,7 @@ func (h H2S) Rotations() []int { return nil }
 
 // Estimate prices one Run.
 func (h H2S) Estimate() cost.Cost {
-	return returnCost(h.Profile, h.Params.LogN(), h.send, int64(h.Cts()), h.cores, h.clientCores).Add(cost.Cost{Rounds: 1})
+	return returnCost(h.Profile, h.Params.LogN(), h.send, Slots, int64(h.Cts()), h.cores, h.clientCores).Add(cost.Cost{Rounds: 1})
 }
 
 // Run converts the server's ciphertexts into shares of their first Len

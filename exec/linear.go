@@ -265,7 +265,7 @@ func (l *Linear) Estimate() cost.Cost { return l.estimate(nil) }
 // estimate is Estimate with its terms memoized in t (nil: none).
 func (l *Linear) estimate(t *estimateTerms) cost.Cost {
 	pk := l.pack
-	w := t.get(termKey{term: termWeights, at: pk.level, n: pk.weightPlaintexts()}, l.WeightsCost)
+	w := t.get(termKey{term: termWeights, at: pk.level, dom: pk.domain(), n: pk.weightPlaintexts()}, l.WeightsCost)
 	pieces := int64(pk.outs) * int64(pk.b/pk.g) // giant steps, or outputs (b = g = 1)
 	if pk.coeffs {
 		pieces = int64(pk.outs)
@@ -278,7 +278,7 @@ func (l *Linear) estimate(t *estimateTerms) cost.Cost {
 func (l *Linear) WeightsCost() cost.Cost {
 	pk := l.pack
 	diags := pk.weightPlaintexts()
-	return layoutCost(l.Profile, l.Params.LogN(), diags).Add(l.Profile.Charge(cost.OpEncode, pk.level, diags))
+	return layoutCost(l.Profile, l.Params.LogN(), diags).Add(l.Profile.Charge(pk.domain().encodeOp(), pk.level, diags))
 }
 
 // WeightsBytes is the memory of the encoded weights (LinearWeights.Bytes):
@@ -306,17 +306,17 @@ func (l *Linear) estimateEncoded(t *estimateTerms) cost.Cost {
 	b, g := int64(pk.b), int64(pk.g)
 	folds := int64(log2Int(pk.n / pk.b))
 	c := cost.Sum(
-		t.get(termKey{term: termSendInput, at: lvl, n: G * K}, func() cost.Cost { return sendInputCost(prof, logN, lvl, G*K, l.clientCores) }),
+		t.get(termKey{term: termSendInput, at: lvl, dom: pk.domain(), n: G * K}, func() cost.Cost { return sendInputCost(prof, logN, lvl, pk.domain(), G*K, l.clientCores) }),
 		// server: its share into the ciphertexts
-		t.get(termKey{term: termPlain, at: lvl, n: G * K}, func() cost.Cost { return plainCost(prof, logN, lvl, G*K) }),
+		t.get(termKey{term: termPlain, at: lvl, dom: pk.domain(), n: G * K}, func() cost.Cost { return plainCost(prof, logN, lvl, pk.domain(), G*K) }),
 		// baby steps
 		t.get(termKey{term: termHoisted, at: lvl, n: G * K, k: g - 1}, func() cost.Cost { return hoistedCost(prof, lvl, G*K, g-1) }),
 		// per output ciphertext: b·K products, giant steps, folds
 		prof.Charge(cost.OpMulPlain, lvl, G*O*b*K),
 		prof.Charge(cost.OpAdd, lvl, G*O*(b*K-1+folds)),
 		prof.Charge(cost.OpRotate, lvl, G*O*(b/g-1+folds)),
-		t.get(termKey{term: termReturn, at: t.send(pk.send), n: G * O, k: int64(l.cores)},
-			func() cost.Cost { return returnCost(prof, logN, pk.send, G*O, l.cores, l.clientCores) }),
+		t.get(termKey{term: termReturn, at: t.send(pk.send), dom: pk.domain(), n: G * O, k: int64(l.cores)},
+			func() cost.Cost { return returnCost(prof, logN, pk.send, pk.domain(), G*O, l.cores, l.clientCores) }),
 		cost.Cost{Rounds: 1},
 	)
 	if l.cores <= 1 {

@@ -183,11 +183,11 @@ func (l *Linear) estimateCoeffs(t *estimateTerms) cost.Cost {
 		return cost.Sum(prof.Charge(cost.OpMulPlain, lvl, G*O*K), prof.Charge(cost.OpAdd, lvl, G*O*(K-1)))
 	}
 	c := cost.Sum(
-		t.get(termKey{term: termSendInput, at: lvl, n: G * K}, func() cost.Cost { return sendInputCost(prof, logN, lvl, G*K, l.clientCores) }),
-		t.get(termKey{term: termPlain, at: lvl, n: G * K}, func() cost.Cost { return plainCost(prof, logN, lvl, G*K) }),
+		t.get(termKey{term: termSendInput, at: lvl, dom: pk.domain(), n: G * K}, func() cost.Cost { return sendInputCost(prof, logN, lvl, pk.domain(), G*K, l.clientCores) }),
+		t.get(termKey{term: termPlain, at: lvl, dom: pk.domain(), n: G * K}, func() cost.Cost { return plainCost(prof, logN, lvl, pk.domain(), G*K) }),
 		products(),
-		t.get(termKey{term: termReturn, at: t.send(pk.send), n: G * O, k: int64(l.cores)},
-			func() cost.Cost { return returnCost(prof, logN, pk.send, G*O, l.cores, l.clientCores) }),
+		t.get(termKey{term: termReturn, at: t.send(pk.send), dom: pk.domain(), n: G * O, k: int64(l.cores)},
+			func() cost.Cost { return returnCost(prof, logN, pk.send, pk.domain(), G*O, l.cores, l.clientCores) }),
 		cost.Cost{Rounds: 1},
 	)
 	return onCores(c, O, l.cores, products)

@@ -124,6 +124,7 @@ type termKey struct {
 	// at is the level the term is priced at, or for termReturn the index
 	// of its return path in sends.
 	at   int
+	dom  Domain // of the messages sent, added, returned
 	n, k int64
 }
 
@@ -135,7 +136,7 @@ const (
 	termPlain                             // plainCost(level, n)
 	termHoisted                           // hoistedCost(level, n, k)
 	termReturn                            // returnCost(send, n, cores k)
-	termWeights                           // WeightsCost: n diagonals at level
+	termWeights                           // WeightsCost: n diagonals at level, in dom
 )
 
 func newEstimateTerms() *estimateTerms { return &estimateTerms{terms: map[termKey]cost.Cost{}} }

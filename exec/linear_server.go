@@ -226,7 +226,7 @@ func (l *Linear) encodeDiagonal(sv *Server, tally *cost.Tally, dvec []uint64, w 
 		return fmt.Errorf("exec: server: encoding a diagonal: %w", err)
 	}
 	tally.Op(cost.OpShare, 0, int64(l.Params.MaxSlots()))
-	tally.Op(cost.OpEncode, pk.level, 1)
+	tally.Op(pk.domain().encodeOp(), pk.level, 1)
 	return nil
 }
 

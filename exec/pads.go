@@ -31,10 +31,10 @@ type pad struct {
 // through sp (Server.makePads), offline work: each mask sampled and laid
 // out, its encoding, one public-key encryption of it and the flooding
 // error.
-func padCost(prof *cost.Profile, logN int, sp returnPath, k int64) cost.Cost {
+func padCost(prof *cost.Profile, logN int, sp returnPath, dom Domain, k int64) cost.Cost {
 	return cost.Sum(
 		layoutCost(prof, logN, k),
-		prof.Charge(cost.OpEncode, sp.from, k),
+		prof.Charge(dom.encodeOp(), sp.from, k),
 		prof.Charge(cost.OpEncrypt, sp.from, k),
 		prof.Charge(cost.OpShare, 0, k*floodOps(logN, sp.from, sp.floodInt())),
 	).Offline()
@@ -80,7 +80,7 @@ func (s *Server) makePads(tally *cost.Tally, cts []*rlwe.Ciphertext, sp returnPa
 		if err := s.ecd.Encode(neg, pt); err != nil {
 			return nil, fmt.Errorf("exec: server: encoding a mask: %w", err)
 		}
-		work.Op(cost.OpEncode, ct.Level(), 1)
+		work.Op(Domain(ct.IsBatched).encodeOp(), ct.Level(), 1)
 		z := bgv.NewCiphertext(s.params, 1, ct.Level())
 		if err := s.enc.Encrypt(pt, z); err != nil {
 			return nil, fmt.Errorf("exec: server: encrypting a mask: %w", err)

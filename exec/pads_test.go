@@ -74,7 +74,7 @@ func TestPads(t *testing.T) {
 					}
 				}
 				got := tally.Cost()
-				hetest.CheckCounters(t, "pads", got, padCost(e.Profile, p.LogN(), sp, int64(len(cts))))
+				hetest.CheckCounters(t, "pads", got, padCost(e.Profile, p.LogN(), sp, dom, int64(len(cts))))
 				if got.ComputeSeconds != 0 || !(got.OfflineSeconds > 0) {
 					t.Errorf("pads: %v s online, %v s offline", got.ComputeSeconds, got.OfflineSeconds)
 				}

@@ -75,7 +75,7 @@ func (c *Client) worker(w int) *Client {
 	for len(c.workers) < w {
 		cp := *c
 		cp.ecd, cp.enc, cp.dec = c.ecd.ShallowCopy(), c.enc.ShallowCopy(), c.dec.ShallowCopy()
-		cp.workers, cp.conn, cp.uploads = nil, nil, nil
+		cp.workers, cp.conn, cp.uploads, cp.buf = nil, nil, nil, scratch{}
 		c.workers = append(c.workers, &cp)
 	}
 	return c.workers[w-1]
@@ -95,7 +95,7 @@ func (s *Server) worker(w int) *Server {
 	for len(s.workers) < w {
 		c := *s
 		c.ecd, c.enc, c.eval = s.ecd.ShallowCopy(), s.enc.ShallowCopy(), s.eval.ShallowCopy()
-		c.workers, c.conn, c.inspect = nil, nil, nil
+		c.workers, c.conn, c.inspect, c.buf = nil, nil, nil, scratch{}
 		s.workers = append(s.workers, &c)
 	}
 	return s.workers[w-1]

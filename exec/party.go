@@ -29,6 +29,7 @@ type Client struct {
 	// (1 unless Session.SetClientCores); workers their copies.
 	cores   int
 	workers []*Client
+	buf     scratch // see scratch; each worker has its own
 	// uploads are the buffers of the ciphertexts it sends, per level (see
 	// uploadBuffers); each worker has its own.
 	uploads []upload
@@ -59,6 +60,7 @@ type Server struct {
 	// Session.SetServerCores); workers their copies (parallel.go).
 	cores   int
 	workers []*Server
+	buf     scratch // see scratch; each worker has its own
 }
 
 // NewClient generates a fresh key pair for p. conn is the client's end of

@@ -51,14 +51,15 @@ func floodOps(logN, level, bits int) int64 {
 	return int64(level+1) * (words + 2) << logN
 }
 
-// sendInputCost is both sides of sending k fresh ciphertexts at a level
-// from the client: layout, encode, encrypt, serialize, the bytes, and the
-// server's deserialization and expansion of the seed. The client prepares
-// them (everything before the bytes) on clientCores (Client.sendEach).
-func sendInputCost(prof *cost.Profile, logN, level int, k int64, clientCores int) cost.Cost {
+// sendInputCost is both sides of sending k fresh ciphertexts at a level,
+// their messages in dom, from the client: layout, encode, encrypt,
+// serialize, the bytes, and the server's deserialization and expansion of
+// the seed. The client prepares them (everything before the bytes) on
+// clientCores (Client.sendEach).
+func sendInputCost(prof *cost.Profile, logN, level int, dom Domain, k int64, clientCores int) cost.Cost {
 	c := cost.Sum(
 		layoutCost(prof, logN, k),
-		prof.Charge(cost.OpEncode, level, k),
+		prof.Charge(dom.encodeOp(), level, k),
 		prof.Charge(cost.OpEncryptSecret, level, k),
 		prof.Charge(cost.OpSerialize, level, 2*k),
 		cost.Cost{BytesC2S: k * seededBytes(logN, level)},
@@ -69,7 +70,7 @@ func sendInputCost(prof *cost.Profile, logN, level int, k int64, clientCores int
 	return onCores(c, k, clientCores, func() cost.Cost {
 		return cost.Sum(
 			layoutCost(prof, logN, k),
-			prof.Charge(cost.OpEncode, level, k),
+			prof.Charge(dom.encodeOp(), level, k),
 			prof.Charge(cost.OpEncryptSecret, level, k),
 			prof.Charge(cost.OpSerialize, level, k),
 		)
@@ -77,11 +78,12 @@ func sendInputCost(prof *cost.Profile, logN, level int, k int64, clientCores int
 }
 
 // plainCost is the server adding k laid-out plaintext vectors to
-// ciphertexts at a level (Server.addPlain): layout, encode, add.
-func plainCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
+// ciphertexts at a level whose messages are in dom (Server.addPlain):
+// layout, encode, add.
+func plainCost(prof *cost.Profile, logN, level int, dom Domain, k int64) cost.Cost {
 	return cost.Sum(
 		layoutCost(prof, logN, k),
-		prof.Charge(cost.OpEncode, level, k),
+		prof.Charge(dom.encodeOp(), level, k),
 		prof.Charge(cost.OpAdd, level, k),
 	)
 }
@@ -94,13 +96,13 @@ func plainCost(prof *cost.Profile, logN, level int, k int64) cost.Cost {
 // The server adds the pads and rescales (everything between the pads and
 // the serialization) on cores (Server.sendOutputs; see onCores), the
 // client decrypts and decodes on clientCores (Client.recvBatches).
-func returnCost(prof *cost.Profile, logN int, sp returnPath, k int64, cores, clientCores int) cost.Cost {
-	return returnCostBatched(prof, logN, sp, k, k, cores, clientCores)
+func returnCost(prof *cost.Profile, logN int, sp returnPath, dom Domain, k int64, cores, clientCores int) cost.Cost {
+	return returnCostBatched(prof, logN, sp, dom, k, k, cores, clientCores)
 }
 
 // returnCostBatched is returnCost for ciphertexts returned in batches of
 // at most batch (sendOutputs once per batch).
-func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int64, cores, clientCores int) cost.Cost {
+func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, dom Domain, k, batch int64, cores, clientCores int) cost.Cost {
 	prep := func() cost.Cost {
 		c := prof.Charge(cost.OpAdd, sp.from, k)
 		for lvl := sp.from; lvl > sp.to; lvl-- {
@@ -110,14 +112,14 @@ func returnCostBatched(prof *cost.Profile, logN int, sp returnPath, k, batch int
 	}
 	c := onCoresBatched(prep(), k, batch, cores, prep)
 	c = c.Add(cost.Sum(
-		padCost(prof, logN, sp, k),
+		padCost(prof, logN, sp, dom, k),
 		prof.Charge(cost.OpSerialize, sp.to, 2*k),
 		cost.Cost{BytesS2C: k * ctBytes(logN, sp.to)},
 		prof.Charge(cost.OpDecrypt, sp.to, k),
-		prof.Charge(cost.OpEncode, sp.to, k),
+		prof.Charge(dom.decodeOp(), sp.to, k),
 	))
 	return onCores(c, k, clientCores, func() cost.Cost {
-		return cost.Sum(prof.Charge(cost.OpDecrypt, sp.to, k), prof.Charge(cost.OpEncode, sp.to, k))
+		return cost.Sum(prof.Charge(cost.OpDecrypt, sp.to, k), prof.Charge(dom.decodeOp(), sp.to, k))
 	})
 }
 
@@ -174,7 +176,7 @@ func (c *Client) sendEach(tally *cost.Tally, level, k int, dom Domain, fill func
 			if err := w.ecd.Encode(v, pt); err != nil {
 				return fmt.Errorf("exec: client: encoding: %w", err)
 			}
-			tally.Op(cost.OpEncode, level, 1)
+			tally.Op(dom.encodeOp(), level, 1)
 			ct, err := w.encryptSeededInto(pt, buf)
 			if err != nil {
 				return err
@@ -281,13 +283,13 @@ func (c *Client) recvOutput(tally *cost.Tally, i, k int, dom Domain) (*rlwe.Ciph
 // domain) to ct. It records the layout of v too (see plainCost).
 func (s *Server) addPlain(tally *cost.Tally, ct *rlwe.Ciphertext, v []uint64) error {
 	tally.Op(cost.OpShare, 0, int64(s.params.MaxSlots()))
-	pt := bgv.NewPlaintext(s.params, ct.Level())
+	pt := s.buf.plaintext(s.params, ct.Level())
 	pt.Scale = ct.Scale
 	pt.IsBatched = ct.IsBatched
 	if err := s.ecd.Encode(v, pt); err != nil {
 		return fmt.Errorf("exec: server: encoding: %w", err)
 	}
-	tally.Op(cost.OpEncode, ct.Level(), 1)
+	tally.Op(Domain(ct.IsBatched).encodeOp(), ct.Level(), 1)
 	if err := s.eval.Add(ct, pt, ct); err != nil {
 		return fmt.Errorf("exec: server: adding: %w", err)
 	}
@@ -417,12 +419,13 @@ func (c *Client) recvBatches(tally *cost.Tally, k int, dom Domain, f func(i int,
 			if vecs[j] == nil {
 				vecs[j] = make([]uint64, w.params.MaxSlots())
 			}
-			pt := w.dec.DecryptNew(cts[j])
+			pt := w.buf.plaintext(w.params, cts[j].Level())
+			w.dec.Decrypt(cts[j], pt)
 			tally.Op(cost.OpDecrypt, cts[j].Level(), 1)
 			if err := w.ecd.Decode(pt, vecs[j]); err != nil {
 				return fmt.Errorf("exec: client: decoding: %w", err)
 			}
-			tally.Op(cost.OpEncode, cts[j].Level(), 1)
+			tally.Op(dom.decodeOp(), cts[j].Level(), 1)
 			return nil
 		}); err != nil {
 			return err

@@ -12,6 +12,7 @@ import (
 	"github.com/tuneinsight/lattigo/v5/ring/ringqp"
 	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
 
+	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/net"
 )
 
@@ -110,6 +111,22 @@ const (
 	Slots        Domain = true
 	Coefficients Domain = false
 )
+
+// encodeOp and decodeOp are the profile's operations of encoding a vector
+// into a plaintext in d and of decoding one from it.
+func (d Domain) encodeOp() cost.Op {
+	if d == Slots {
+		return cost.OpEncode
+	}
+	return cost.OpEncodeCoeffs
+}
+
+func (d Domain) decodeOp() cost.Op {
+	if d == Slots {
+		return cost.OpDecode
+	}
+	return cost.OpDecodeCoeffs
+}
 
 func (d Domain) String() string {
 	if d == Slots {

@@ -19,9 +19,11 @@ func calibrateCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "calibrate",
 		Usage: "measure the seconds of each HE operation on this machine and write a profile",
-		Description: "Times encode, encrypt, decrypt, add, ct-pt mul, ct-ct mul, rotation, hoisted rotation, rescale,\n" +
-			"serialize and a seed's expansion at every level of a preset with lattigo, and one modular share\n" +
-			"operation, and, for a BGV preset, a round's own work, a level of a comparison key's evaluation and\n" +
+		Description: "Times encode and decode (for BGV also in the coefficients), encrypt, decrypt, add, ct-pt mul,\n" +
+			"ct-ct mul, rotation, hoisted rotation, rescale, serialize (half a crossing of the transport) and a seed's\n" +
+			"expansion at every level of a preset with lattigo, the operations on ciphertexts on operands out of the\n" +
+			"caches, and one modular share operation, and, for a BGV preset, the protocols' share operations, a\n" +
+			"round's own work, a level of a comparison key's evaluation and\n" +
 			"the trusted dealer's work (a dealing, and each triple, truncation mask and comparison key in\n" +
 			"it, which price offline_seconds), in CPU time, in interleaved rounds of --reps calls, keeping the least\n" +
 			"median of each, until another round confirms each price above a millisecond within 3%, and writes a JSON\n" +

@@ -271,7 +271,8 @@ func TestProfileAuto(t *testing.T) {
 }
 
 // TestValidateSweep: validate --sweep measures one decode step per context
-// and strategy, per kind, with equal counters, and writes its CSV and PNG;
+// and strategy (cryptogen's the median of five), per kind, with equal
+// counters, and writes its CSV and PNG;
 // the error summary has a row per kind and the total. (No timing is
 // asserted: the tolerance is wide open.)
 func TestValidateSweep(t *testing.T) {
@@ -321,6 +322,12 @@ func TestValidateSweep(t *testing.T) {
 	if _, _, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--sweep", "9,6", "--params", "bgv-test-insecure", "--allow-insecure"); err == nil ||
 		!strings.Contains(err.Error(), "--sweep") {
 		t.Errorf("decreasing contexts: %v", err)
+	}
+	// A point measures 5 decode steps: stories260K's 512 tokens leave room
+	// for contexts up to 508.
+	if _, _, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--sweep", "509", "--params", "bgv-test-insecure", "--allow-insecure"); err == nil ||
+		!strings.Contains(err.Error(), "from 4 to 508") {
+		t.Errorf("a context without room for the steps: %v", err)
 	}
 }
 

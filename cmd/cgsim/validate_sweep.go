@@ -23,9 +23,9 @@ import (
 	"github.com/cgsim/cgsim/sim"
 )
 
-// sweepPoint is one measured step of validate --sweep: a strategy's decode
-// step at a context, per kind, estimated and measured (compute seconds:
-// the network is the same model on both sides).
+// sweepPoint is one point of validate --sweep: a strategy's decode step at
+// a context, per kind, estimated and measured (compute seconds: the
+// network is the same model on both sides).
 type sweepPoint struct {
 	Context  int               `json:"context"`
 	Strategy sim.Strategy      `json:"strategy"`
@@ -46,24 +46,35 @@ type sweepError struct {
 }
 
 // parseContexts reads --sweep: comma-separated contexts, increasing, at
-// least 4 (a cryptogen step keeps the third decode step of a generation).
+// least 4 (a cryptogen point starts at the third decode step of a
+// generation) and leaving room in the model's context for the
+// sweepSteps decode steps of a point.
 func parseContexts(s string, seqLen int) ([]int, error) {
 	var out []int
+	hi := seqLen - sweepSteps + 1
 	for _, f := range strings.Split(s, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || c < 4 || c > seqLen || (len(out) > 0 && c <= out[len(out)-1]) {
-			return nil, fmt.Errorf("--sweep %q: want increasing contexts from 4 to the model's %d, comma-separated", s, seqLen)
+		if err != nil || c < 4 || c > hi || (len(out) > 0 && c <= out[len(out)-1]) {
+			return nil, fmt.Errorf("--sweep %q: want increasing contexts from 4 to %d (the model's %d less the %d further steps of a point), comma-separated", s, hi, seqLen, sweepSteps-1)
 		}
 		out = append(out, c)
 	}
 	return out, nil
 }
 
+// sweepSteps is how many decode steps of a strategy that keeps its cache
+// a point of validate --sweep measures: one step of a small model takes
+// a few tenths of a second, within which a collection or another
+// process's burst moves one kind by 10-20%; the median over the steps
+// does not move with one of them.
+const sweepSteps = 5
+
 // validateSweep is validate --sweep: for each context and strategy, the
-// decode step that reads that many tokens (cryptogen: the third decode
-// step of a generation of 4 tokens after a prompt of C-3; recompute: the
-// pass over C tokens, a prefill of C tokens generating 1), run for real on
-// the reference story from BOS and estimated for the same generation, per
+// decode step that reads that many tokens (cryptogen: the median of the
+// third to the (sweepSteps+2)th decode steps of a generation after a
+// prompt of C-3, estimated and measured alike; recompute: the pass over C
+// tokens, a prefill of C tokens generating 1), run for real on the
+// reference story from BOS and estimated for the same generation, per
 // kind.
 func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) error {
 	ctxs, err := parseContexts(spec, m.Config.SeqLen)
@@ -86,9 +97,9 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 	ndiff := 0
 	for _, ctx := range ctxs {
 		for _, s := range strats {
-			prompt, gen, phase := append([]int{1}, story[:ctx-4]...), 4, 3 // the third decode step
+			prompt, gen, phases := append([]int{1}, story[:ctx-4]...), 3+sweepSteps, stepRange(3, sweepSteps) // from the third decode step
 			if !s.KeepsCache() {
-				prompt, gen, phase = append([]int{1}, story[:ctx-1]...), 1, 0 // the prefill
+				prompt, gen, phases = append([]int{1}, story[:ctx-1]...), 1, stepRange(0, 1) // the prefill
 			}
 			est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
 				Strategy: s, Prompt: len(prompt), Gen: gen, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores})
@@ -100,17 +111,25 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 			if err != nil {
 				return fmt.Errorf("validate: %s at %d: %w", s, ctx, err)
 			}
-			e, r := est.Breakdown[phase], run.Breakdown[phase]
-			for _, k := range sim.Kinds() {
-				if e.Kinds[k] == (cost.Cost{}) && r.Kinds[k] == (cost.Cost{}) {
+			for _, k := range append(sim.Kinds(), "total") {
+				var es, rs []float64
+				var diffs []cost.Difference
+				for _, ph := range phases {
+					e, r := kindCost(est.Breakdown[ph], k), kindCost(run.Breakdown[ph], k)
+					if e == (cost.Cost{}) && r == (cost.Cost{}) {
+						continue
+					}
+					es, rs = append(es, e.ComputeSeconds), append(rs, r.ComputeSeconds)
+					diffs = append(diffs, cost.CounterDiff(e, r)...)
+				}
+				if len(es) == 0 {
 					continue
 				}
-				d := cost.CounterDiff(e.Kinds[k], r.Kinds[k])
-				ndiff += len(d)
-				pts = append(pts, sweepPoint{ctx, s, string(k), e.Kinds[k].ComputeSeconds, r.Kinds[k].ComputeSeconds, d})
+				ndiff += len(diffs)
+				em, _ := stats.Median(es)
+				rm, _ := stats.Median(rs)
+				pts = append(pts, sweepPoint{ctx, s, string(k), em, rm, diffs})
 			}
-			et, rt := e.Total(), r.Total()
-			pts = append(pts, sweepPoint{ctx, s, "total", et.ComputeSeconds, rt.ComputeSeconds, cost.CounterDiff(et, rt)})
 			bar.tick()
 		}
 	}
@@ -169,6 +188,23 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 		}
 	}
 	return nil
+}
+
+// stepRange is the n phases from first.
+func stepRange(first, n int) []int {
+	out := make([]int, n)
+	for i := range out {
+		out[i] = first + i
+	}
+	return out
+}
+
+// kindCost is a phase's cost of kind k, or its total for "total".
+func kindCost(b sim.PhaseCost, k sim.Kind) cost.Cost {
+	if k == "total" {
+		return b.Total()
+	}
+	return b.Kinds[k]
 }
 
 // sweepErrors summarizes the points per kind (kinds in sim.Kinds order,

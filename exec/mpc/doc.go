@@ -56,8 +56,9 @@
 // comparisons with x·x, the rsqrt iteration's two truncations. Every step
 // is bracketed with net.Meter.Begin/Since, so a Run's rounds are the sum of
 // its steps' rounds (an exchange is 2 flights = 1 round, a one-way message
-// 1 round). Local work is counted in share_ops (priced by cost.OpShare)
-// and, for a comparison key's evaluation, in dcf_levels (one per bit of
+// 1 round). Local work is counted in share_ops (priced by
+// cost.OpShareProtocol) and, for a comparison key's evaluation, in
+// dcf_levels (one per bit of
 // the ring per party, priced by cost.OpDCF), arithmetic Beaver
 // triples in triples, and the dealer's bytes in offline_bytes. An Estimate
 // is the same sequence of steps written down with the same cost helpers;

@@ -12,7 +12,8 @@ import (
 
 // Config is what every protocol value needs besides its shape: the ring of
 // the shares and the profile that prices share operations
-// ([cost.OpShare], at level 0).
+// ([cost.OpShareProtocol], which a profile without it prices as
+// [cost.OpShare], at level 0).
 type Config struct {
 	Ring    *Ring
 	Profile *cost.Profile
@@ -268,7 +269,7 @@ type party struct {
 }
 
 // charge records ops share operations.
-func (p *party) charge(ops int) { p.tally.Op(cost.OpShare, 0, int64(ops)) }
+func (p *party) charge(ops int) { p.tally.Op(cost.OpShareProtocol, 0, int64(ops)) }
 
 // step runs fn as one communication step: the parties meet before it (the
 // meter starts the step's stretch) and after it (the stretch is recorded),

@@ -23,7 +23,7 @@ const (
 // rounds of the flights they make, ops share operations and dcf DCF levels
 // in all.
 func (c Config) stepCost(c2s, s2c int64, ops, dcf int64) cost.Cost {
-	k := c.Profile.Charge(cost.OpShare, 0, ops)
+	k := c.Profile.Charge(cost.OpShareProtocol, 0, ops)
 	if dcf > 0 {
 		k = k.Add(c.Profile.Charge(cost.OpDCF, 0, dcf))
 	}
@@ -40,7 +40,9 @@ func (c Config) stepCost(c2s, s2c int64, ops, dcf int64) cost.Cost {
 }
 
 // localCost is the cost of ops local share operations.
-func (c Config) localCost(ops int) cost.Cost { return c.Profile.Charge(cost.OpShare, 0, int64(ops)) }
+func (c Config) localCost(ops int) cost.Cost {
+	return c.Profile.Charge(cost.OpShareProtocol, 0, int64(ops))
+}
 
 // piece is what an opening costs, for bills: the elements each party
 // sends, the share operations and DCF levels of both parties, the triples

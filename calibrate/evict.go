@@ -1,0 +1,60 @@
+package calibrate
+
+import (
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+
+	"github.com/cgsim/cgsim/net"
+)
+
+// Operands out of the caches. A kernel meets most of its ciphertexts and
+// plaintexts from memory, not from a core's cache: the encrypted KV cache,
+// the weights encoded once, the results of its earlier pieces. Timed again
+// and again on the same operands, an operation finds them in the cache,
+// and a memory-bound one is priced low (at log N 14, an addition about
+// 1.5 times as fast, a ciphertext-plaintext product 1.3 times). So before
+// each timed call of an operation that takes ciphertexts, the calibration
+// reads evictBytes of memory of its own, more than the last-level caches
+// of the machines it runs on hold (32 MiB here), untimed: the call finds
+// its operands in memory, as in a kernel. Encodings and encryptions start
+// from a vector just laid out, as the parties' are, and are timed without.
+const evictBytes = 64 << 20
+
+// evictor is the memory read to empty the caches.
+type evictor struct {
+	buf  []uint64
+	sink uint64
+}
+
+func newEvictor() *evictor {
+	e := &evictor{buf: make([]uint64, evictBytes/8)}
+	for i := range e.buf { // written, so that its pages are its own
+		e.buf[i] = uint64(i)
+	}
+	return e
+}
+
+// evict reads a word of every cache line of the buffer.
+func (e *evictor) evict() {
+	var s uint64
+	for i := 0; i < len(e.buf); i += 8 {
+		s += e.buf[i]
+	}
+	e.sink += s
+}
+
+// loopback is both ends of an in-process pipe, the parties' transport.
+type loopback struct{ a, b net.Conn }
+
+func newLoopback() (*loopback, func()) {
+	a, b, _, closePipe := net.Pipe()
+	return &loopback{a, b}, closePipe
+}
+
+// cross sends ct from one end and receives it into a new ciphertext at the
+// other: a crossing, two serializations, as the parties make it.
+func cross(l *loopback, ct *rlwe.Ciphertext) error {
+	if err := net.SendObject(l.a, ct); err != nil {
+		return err
+	}
+	return net.RecvObject(l.b, new(rlwe.Ciphertext))
+}

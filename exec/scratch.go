@@ -1,0 +1,42 @@
+package exec
+
+import (
+	"github.com/tuneinsight/lattigo/v5/core/rlwe"
+	"github.com/tuneinsight/lattigo/v5/schemes/bgv"
+)
+
+// scratch is a party's (or one of its workers') reusable buffers: a
+// plaintext per level and a slot vector, made on first use. A kernel that
+// encodes or decrypts one vector at a time uses them instead of
+// allocating a plaintext per operation: a fresh plaintext is megabytes the
+// runtime zeroes (and the kernel first touches), which the profile's
+// operations, measured on buffers reused, do not price. Each goroutine
+// has its own (Server.worker, Client.worker); a buffer is the caller's
+// until its next call for the same buffer.
+type scratch struct {
+	pts []*rlwe.Plaintext
+	vec []uint64
+}
+
+// plaintext returns the plaintext at level, at scale 1 and batched.
+func (s *scratch) plaintext(p bgv.Parameters, level int) *rlwe.Plaintext {
+	if s.pts == nil {
+		s.pts = make([]*rlwe.Plaintext, p.MaxLevel()+1)
+	}
+	pt := s.pts[level]
+	if pt == nil {
+		pt = bgv.NewPlaintext(p, level)
+		s.pts[level] = pt
+	}
+	pt.Scale, pt.IsBatched = p.NewScale(1), true
+	return pt
+}
+
+// slots returns the slot vector, zeroed.
+func (s *scratch) slots(p bgv.Parameters) []uint64 {
+	if s.vec == nil {
+		s.vec = make([]uint64, p.MaxSlots())
+	}
+	clear(s.vec)
+	return s.vec
+}
