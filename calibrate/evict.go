@@ -10,13 +10,14 @@ import (
 // plaintexts from memory, not from a core's cache: the encrypted KV cache,
 // the weights encoded once, the results of its earlier pieces. Timed again
 // and again on the same operands, an operation finds them in the cache,
-// and a memory-bound one is priced low (at log N 14, an addition about
-// 1.5 times as fast, a ciphertext-plaintext product 1.3 times). So before
-// each timed call of an operation that takes ciphertexts, the calibration
-// reads evictBytes of memory of its own, more than the last-level caches
-// of the machines it runs on hold (32 MiB here), untimed: the call finds
-// its operands in memory, as in a kernel. Encodings and encryptions start
-// from a vector just laid out, as the parties' are, and are timed without.
+// and a memory-bound one (an addition, a ciphertext-plaintext product, a
+// decryption) is priced low (the README gives the measured factors). So
+// before each timed call of an operation that takes ciphertexts, the
+// calibration reads evictBytes of memory of its own, more than the
+// last-level caches of the machines it runs on hold, untimed: the call
+// finds its operands in memory, as in a kernel. Encodings and encryptions
+// start from a vector just laid out, as the parties' do, and are timed
+// without.
 const evictBytes = 64 << 20
 
 // evictor is the memory read to empty the caches.
