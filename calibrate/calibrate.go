@@ -3,16 +3,16 @@
 // CKKS parameter set at every level (encode and decode, in the slots and,
 // for BGV, in the coefficients, public- and secret-key encryption,
 // decryption, addition, ct-pt and ct-ct products, rotations, hoisted
-// rotations, rescale, serialization, a seed's expansion), one
-// modular operation on a share and one level of a comparison key, and the
-// dealer's work of the two-party protocols (dealing and
-// expanding triples, truncation masks and comparison keys). It is what
-// cgsim calibrate runs; the estimate engine prices everything with the
-// profile it writes. It depends on lattigo, cost, net (the transport a
-// serialization crosses), params, exec/mpc and
-// internal/seedprg (the client's PRG, whose encryptions it times) only:
-// the primitives of package exec are priced through the profile, not
-// measured here.
+// rotations, rescale, serialization, a seed's expansion), one modular
+// operation on a share (in a tight loop and as the two-party protocols
+// make them), a round's own work, one level of a comparison key, and the
+// dealer's work of the two-party protocols (dealing and expanding
+// triples, truncation masks and comparison keys). It is what cgsim
+// calibrate runs; the estimate engine prices everything with the profile
+// it writes. It depends on lattigo, cost, net (the transport a
+// serialization crosses), params, exec/mpc and internal/seedprg (the
+// client's PRG, whose encryptions it times) only: the primitives of
+// package exec are priced through the profile, not measured here.
 package calibrate
 
 import (
@@ -38,10 +38,11 @@ import (
 // recorded in every profile (cost.Profile.Calibration). It changes when
 // either does: 2 when each op got an output of its own, seeds and
 // comparison levels their own prices; 3 when a comparison level's
-// evaluation stopped allocating; 4 when decoding and the coefficient
-// encodings got prices of their own, the operations on ciphertexts found
-// their operands out of the caches (evict.go) and a serialization became
-// half a crossing of the transport.
+// evaluation stopped allocating; 4 when decoding, the coefficient
+// encodings and the protocols' share operations got prices of their own,
+// the operations on ciphertexts found their operands out of the caches
+// (evict.go) and a serialization became half a crossing of the transport
+// (crossing.go).
 const Version = 4
 
 // Options controls how long a calibration measures.
@@ -66,10 +67,11 @@ type Options struct {
 	// Machine is a free-text description stored in the profile.
 	Machine string
 	// FixedPoint is the preset's share ring (params.Preset.FixedPoint).
-	// When set (T != 0), BGV also measures the dealer's
-	// operations (cost.OfflineOps) at its modulus, which must be the
-	// parameters' plaintext modulus (see Dealing); when zero, the
-	// profile has none and prices the dealer's seconds at zero.
+	// When set (T != 0), BGV also measures the dealer's operations
+	// (cost.OfflineOps), a round, the protocols' share operations and a
+	// comparison level at its modulus, which must be the parameters'
+	// plaintext modulus (see Dealing); when zero, the profile has none
+	// of them and prices the dealer's seconds at zero.
 	FixedPoint params.FixedPoint
 }
 
@@ -131,7 +133,7 @@ type schemeEvaluator interface {
 // name is the preset name stored in the profile.
 func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 	ecd := bgv.NewEncoder(p)
-	values := make([]uint64, p.MaxSlots())
+	values, decoded := make([]uint64, p.MaxSlots()), make([]uint64, p.MaxSlots())
 	for i := range values {
 		values[i] = rand.Uint64N(p.PlaintextModulus())
 	}
@@ -144,9 +146,9 @@ func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 		params:       *p.GetRLWEParameters(),
 		newPlaintext: func(level int) *rlwe.Plaintext { return bgv.NewPlaintext(p, level) },
 		encode:       func(pt *rlwe.Plaintext) error { return ecd.Encode(values, pt) },
-		decode:       func(pt *rlwe.Plaintext) error { return ecd.Decode(pt, values) },
+		decode:       func(pt *rlwe.Plaintext) error { return ecd.Decode(pt, decoded) },
 		encodeCoeffs: func(pt *rlwe.Plaintext) error { pt.IsBatched = false; return ecd.Encode(values, pt) },
-		decodeCoeffs: func(pt *rlwe.Plaintext) error { pt.IsBatched = false; return ecd.Decode(pt, values) },
+		decodeCoeffs: func(pt *rlwe.Plaintext) error { pt.IsBatched = false; return ecd.Decode(pt, decoded) },
 		eval:         bgv.NewEvaluator(p, keys.evk),
 		plainT:       p.PlaintextModulus(),
 	}
@@ -176,16 +178,17 @@ func BGV(name string, p bgv.Parameters, opt Options) (*cost.Profile, error) {
 	for op, secs := range deal {
 		setFlat(prof, op, secs)
 	}
+	debug.FreeOSMemory() // the comparison keys dealt, likewise
 	round, err := Round(opt.FixedPoint, prof, opt)
 	if err != nil {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
 	setFlat(prof, cost.OpRound, round)
-	share, err := ShareProtocol(opt.FixedPoint, prof, opt)
+	shareSecs, err := ShareProtocol(opt.FixedPoint, prof, opt)
 	if err != nil {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
 	}
-	setFlat(prof, cost.OpShareProtocol, share)
+	setFlat(prof, cost.OpShareProtocol, shareSecs)
 	dcf, err := DCF(opt.FixedPoint, prof, opt)
 	if err != nil {
 		return nil, fmt.Errorf("exec: calibrate %s: %w", name, err)
@@ -301,7 +304,7 @@ func Dealing(fp params.FixedPoint, opt Options) (map[cost.Op]float64, error) {
 // CKKS measures a cost.Profile for CKKS parameters on this machine.
 func CKKS(name string, p ckks.Parameters, opt Options) (*cost.Profile, error) {
 	ecd := ckks.NewEncoder(p)
-	values := make([]float64, p.MaxSlots())
+	values, decoded := make([]float64, p.MaxSlots()), make([]float64, p.MaxSlots())
 	for i := range values {
 		values[i] = rand.Float64()*2 - 1
 	}
@@ -314,7 +317,7 @@ func CKKS(name string, p ckks.Parameters, opt Options) (*cost.Profile, error) {
 		params:       *p.GetRLWEParameters(),
 		newPlaintext: func(level int) *rlwe.Plaintext { return ckks.NewPlaintext(p, level) },
 		encode:       func(pt *rlwe.Plaintext) error { return ecd.Encode(values, pt) },
-		decode:       func(pt *rlwe.Plaintext) error { return ecd.Decode(pt, values) },
+		decode:       func(pt *rlwe.Plaintext) error { return ecd.Decode(pt, decoded) },
 		eval:         ckks.NewEvaluator(p, keys.evk),
 		plainT:       0x1fffffffffe00001, // a 61-bit NTT-friendly prime: share arithmetic of the same width
 	}

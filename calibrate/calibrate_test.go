@@ -154,7 +154,8 @@ func TestCalibrateDealing(t *testing.T) {
 		}
 		// Every round of every level of every online op and of the
 		// decomposition (less the rescale at level 0, plus a seed's
-		// expansion at the top level, plus the three decodings), then the
+		// expansion at the top level, plus the decode and the two
+		// coefficient encodings), then the
 		// dealing.
 		if want := prof.Rounds*(prof.MaxLevel+1)*(len(cost.Ops())+4) + 1; last != [2]int{want, want} {
 			t.Errorf("last progress %v, want %d of %d", last, want, want)

@@ -1,11 +1,5 @@
 package calibrate
 
-import (
-	"github.com/tuneinsight/lattigo/v5/core/rlwe"
-
-	"github.com/cgsim/cgsim/net"
-)
-
 // Operands out of the caches. A kernel meets most of its ciphertexts and
 // plaintexts from memory, not from a core's cache: the encrypted KV cache,
 // the weights encoded once, the results of its earlier pieces. Timed again
@@ -41,21 +35,4 @@ func (e *evictor) evict() {
 		s += e.buf[i]
 	}
 	e.sink += s
-}
-
-// loopback is both ends of an in-process pipe, the parties' transport.
-type loopback struct{ a, b net.Conn }
-
-func newLoopback() (*loopback, func()) {
-	a, b, _, closePipe := net.Pipe()
-	return &loopback{a, b}, closePipe
-}
-
-// cross sends ct from one end and receives it into a new ciphertext at the
-// other: a crossing, two serializations, as the parties make it.
-func cross(l *loopback, ct *rlwe.Ciphertext) error {
-	if err := net.SendObject(l.a, ct); err != nil {
-		return err
-	}
-	return net.RecvObject(l.b, new(rlwe.Ciphertext))
 }

@@ -83,6 +83,25 @@ func TestMeasureConverges(t *testing.T) {
 	}
 }
 
+// TestMeasurePrepare: a measurement's prepare runs before each timed call
+// (not before the warm-up) and outside the clock: an eviction that takes
+// a second does not enter a 2 ms price.
+func TestMeasurePrepare(t *testing.T) {
+	clk := &fakeClock{}
+	prepared := 0
+	m := &measurement{name: "evicted", per: 1, run: clk.script(2e-3), prepare: func() { prepared++; clk.now += 1 }}
+	opt := Options{Repetitions: 3, Rounds: 2, MaxRounds: 2, Tolerance: 0.03}
+	if _, err := (meter{clock: clk.read, opt: opt}).measure([]*measurement{m}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if prepared != 2*3 {
+		t.Errorf("prepared %d times, want once per timed call (6)", prepared)
+	}
+	if math.Abs(m.best()-2e-3) > 1e-12 {
+		t.Errorf("price %g, want 2e-3", m.best())
+	}
+}
+
 // TestMeasureSpread: the spread is the largest round median over the
 // least, less one, the confirmation the second least over the least, less
 // one, and a measurement's price is per operation.

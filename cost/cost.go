@@ -20,7 +20,7 @@ type Cost struct {
 	Rotations      int64 `json:"rotations"`      // slot rotations (automorphisms with key switching), hoisted ones included
 	Rescales       int64 `json:"rescales"`       // rescales (BGV modulus switches, CKKS rescales)
 	Adds           int64 `json:"adds"`           // ciphertext additions and subtractions
-	Encodes        int64 `json:"encodes"`        // plaintext encodings
+	Encodes        int64 `json:"encodes"`        // plaintext encodings and decodings
 	Encryptions    int64 `json:"encryptions"`    // public- or secret-key encryptions
 	Decryptions    int64 `json:"decryptions"`    // decryptions
 	Serializations int64 `json:"serializations"` // ciphertexts marshalled for sending

@@ -49,12 +49,16 @@
 // CKKS) lacks them, still loads, and prices the dealer's seconds at zero
 // ([Profile.PricesOffline] tells; cgsim warns when given such a file).
 //
-// Three more ops are optional: [OpRound] (a round's own CPU work, which
-// the estimate engine adds per round), [OpDCF] (a level of a comparison
-// key's evaluation) and [OpExpand] (a coefficient of a client ciphertext
-// expanded from its seed). A profile measured before they existed lacks
-// them and prices a round at zero, the other two as the share operations
-// they were once counted as, so that its estimates do not move.
+// More ops are optional: [OpRound] (a round's own CPU work, which the
+// estimate engine adds per round), [OpDCF] (a level of a comparison key's
+// evaluation), [OpExpand] (a coefficient of a client ciphertext expanded
+// from its seed), [OpShareProtocol] (a share operation as the two-party
+// protocols make them), [OpDecode] (a decoding) and [OpEncodeCoeffs] and
+// [OpDecodeCoeffs] (an encoding and a decoding in the coefficients). A
+// profile measured before they existed lacks them and prices a round at
+// zero, the next three as the share operations they were once counted
+// as, the encodings as an [OpEncode] at the same level, so that its
+// estimates do not move.
 //
 // Network seconds are not this package's business: package net turns bytes
 // and rounds into seconds for a given network.

@@ -69,10 +69,11 @@ func OfflineOps() []Op { return []Op{OpDeal, OpDealTriple, OpDealTrunc, OpDealCo
 // prices it at zero (RoundSeconds).
 const OpRound Op = "round"
 
-// The operations a Profile may price, each with its own counter, that
-// profiles measured before they existed lack: such a profile prices them
-// as the share operations they were once counted as (optionalShareOps),
-// so that its estimates do not move.
+// The operations a Profile may price that profiles measured before they
+// existed lack: such a profile prices them as the share operations they
+// were once counted as (optionalShareOps), so that its estimates do not
+// move. OpDCF and OpExpand have counters of their own; OpShareProtocol
+// counts in ShareOps.
 const (
 	// OpDCF is one level of a comparison key's evaluation by one party
 	// (two AES blocks of the key's PRG, a conversion into the share ring,
@@ -287,8 +288,10 @@ func (p *Profile) Time(op Op, level int) float64 {
 // counters agree by construction whenever they agree on the events.
 //
 // OpDCF, OpExpand and OpShareProtocol are priced as share operations by a
-// profile that does not price them, the optional encodings (OpDecode, ...) as OpEncode; OpRound sets no counter (Rounds counts the round trips
-// themselves) and is free in a profile without it.
+// profile that does not price them, the optional encodings (OpDecode,
+// OpEncodeCoeffs, OpDecodeCoeffs) as OpEncode; OpRound sets no counter
+// (Rounds counts the round trips themselves) and is free in a profile
+// without it.
 //
 // An offline op (OfflineOps) sets no counter and no ComputeSeconds: its
 // Cost is OfflineSeconds, n times its time, or zero if p does not price the

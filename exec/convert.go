@@ -102,8 +102,8 @@ func (c C2S) server(sv *Server, tally *cost.Tally, xS []uint64) ([]*rlwe.Ciphert
 // Cost: per ciphertext, offline, its pad (one encode of the mask, one
 // public-key encryption of it, the flooding error); online, one add (the
 // pad), Level-SendLevel rescales, one serialization, and on the client one
-// decryption and one decoding (counted as an encode: it is the inverse
-// transform at the same price). One flight.
+// decryption and one decoding (counted in encodes, priced as
+// cost.OpDecode). One flight.
 type H2S struct {
 	Params      bgv.Parameters
 	Profile     *cost.Profile

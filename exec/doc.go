@@ -118,9 +118,8 @@
 // flooding error (N·(l+1)·(w+2) share operations at level l with w-word
 // coefficients) and N share operations (sampling the mask and laying it
 // out); online, 1 add (the pad), the rescales, 2 serializations, 1
-// decryption and 1 decoding
-// (counted as an encode: same transform, same price) and one ciphertext
-// down. The work that is not a homomorphic operation is priced through
+// decryption and 1 decoding (counted in encodes, priced as cost.OpDecode)
+// and one ciphertext down. The work that is not a homomorphic operation is priced through
 // the cost.Op kinds (OpSerialize, OpShare, OpExpand; see layoutCost in
 // transfer.go for the conventions and their measured accuracy), and Run
 // records the same events at the same places. Every primitive below is
@@ -202,9 +201,9 @@
 // decode: one product, no rotation, where the slot packing needs 6);
 // wide ones return many sparse ciphertexts. The noise is the slot
 // packing's without its key switches. A received ciphertext says its
-// domain in its metadata, and each party refuses one in the other domain
-// (a coefficient encode skips the slot transform that the profile's
-// encode is measured with: such encodes are priced a little high).
+// domain in its metadata, and each party refuses one in the other domain.
+// A coefficient encode or decode skips the slot transform: the profile
+// prices it apart (cost.OpEncodeCoeffs, cost.OpDecodeCoeffs).
 //
 // [NewLinear] chooses the family, b, g and T (K, T) minimizing the
 // estimated time (compute plus the transfer over the Planner's Network, the

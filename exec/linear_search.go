@@ -132,10 +132,10 @@ type termKey struct {
 type estimateTerm uint8
 
 const (
-	termSendInput estimateTerm = iota + 1 // sendInputCost(level, n)
-	termPlain                             // plainCost(level, n)
+	termSendInput estimateTerm = iota + 1 // sendInputCost(level, dom, n)
+	termPlain                             // plainCost(level, dom, n)
 	termHoisted                           // hoistedCost(level, n, k)
-	termReturn                            // returnCost(send, n, cores k)
+	termReturn                            // returnCost(send, dom, n, cores k)
 	termWeights                           // WeightsCost: n diagonals at level, in dom
 )
 

@@ -323,11 +323,18 @@ func TestValidateSweep(t *testing.T) {
 		!strings.Contains(err.Error(), "--sweep") {
 		t.Errorf("decreasing contexts: %v", err)
 	}
-	// A point measures 5 decode steps: stories260K's 512 tokens leave room
-	// for contexts up to 508.
-	if _, _, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--sweep", "509", "--params", "bgv-test-insecure", "--allow-insecure"); err == nil ||
-		!strings.Contains(err.Error(), "from 4 to 508") {
-		t.Errorf("a context without room for the steps: %v", err)
+	// A cryptogen point is the median of the 5 decode steps reading C-2
+	// to C+2 tokens: stories260K's 512 tokens leave room for contexts from
+	// 6 to 510; a recompute pass reads C, up to 512.
+	for _, tc := range []struct{ sweep, strategies, want string }{
+		{"511", "cryptogen,recompute", "from 6 to 510"},
+		{"5", "cryptogen", "from 6 to 510"},
+		{"513", "recompute", "from 2 to 512"},
+	} {
+		if _, _, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--sweep", tc.sweep, "--strategies", tc.strategies,
+			"--params", "bgv-test-insecure", "--allow-insecure"); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("--sweep %s --strategies %s: %v, want %q", tc.sweep, tc.strategies, err, tc.want)
+		}
 	}
 }
 

@@ -45,47 +45,71 @@ type sweepError struct {
 	Points  int     `json:"points"`
 }
 
-// parseContexts reads --sweep: comma-separated contexts, increasing, at
-// least 4 (a cryptogen point starts at the third decode step of a
-// generation) and leaving room in the model's context for the
-// sweepSteps decode steps of a point.
-func parseContexts(s string, seqLen int) ([]int, error) {
+// parseContexts reads --sweep: comma-separated contexts, increasing, from
+// lo to hi.
+func parseContexts(s string, lo, hi int) ([]int, error) {
 	var out []int
-	hi := seqLen - sweepSteps + 1
 	for _, f := range strings.Split(s, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || c < 4 || c > hi || (len(out) > 0 && c <= out[len(out)-1]) {
-			return nil, fmt.Errorf("--sweep %q: want increasing contexts from 4 to %d (the model's %d less the %d further steps of a point), comma-separated", s, hi, seqLen, sweepSteps-1)
+		if err != nil || c < lo || c > hi || (len(out) > 0 && c <= out[len(out)-1]) {
+			return nil, fmt.Errorf("--sweep %q: want increasing contexts from %d to %d, comma-separated", s, lo, hi)
 		}
 		out = append(out, c)
 	}
 	return out, nil
 }
 
-// sweepSteps is how many decode steps of a strategy that keeps its cache
-// a point of validate --sweep measures: one step of a small model takes
-// a few tenths of a second, within which a collection or another
-// process's burst moves one kind by 10-20%; the median over the steps
-// does not move with one of them.
-const sweepSteps = 5
+// A point of validate --sweep for a strategy that keeps its cache is the
+// median, per kind, of sweepSteps decode steps centred on the context C:
+// those reading C-sweepHalf to C+sweepHalf tokens, the third to the
+// seventh of a generation after a prompt of C-sweepHalf-3 (the two before
+// warm up what a step first uses after the prefill). One step of a small
+// model is short enough for a collection or another process's burst to
+// move one kind noticeably (the README gives the measurements); the
+// median of the steps does not follow one of them.
+const (
+	sweepSteps = 5
+	sweepHalf  = sweepSteps / 2
+)
+
+// sweepPlan is what validate --sweep runs for a strategy at context ctx:
+// the prompt (BOS and the story's first tokens), the tokens generated and
+// the phases (of the report's Breakdown: 0 the prefill, i the i-th decode
+// step) whose median is the point.
+func sweepPlan(s sim.Strategy, story []int, ctx int) (prompt []int, gen int, phases []int) {
+	if !s.KeepsCache() { // the pass over C tokens: a prefill of C generating 1
+		return append([]int{1}, story[:ctx-1]...), 1, []int{0}
+	}
+	prompt = append([]int{1}, story[:ctx-sweepHalf-4]...)
+	for i := range sweepSteps {
+		phases = append(phases, 3+i)
+	}
+	return prompt, 2 + sweepSteps + 1, phases
+}
 
 // validateSweep is validate --sweep: for each context and strategy, the
-// decode step that reads that many tokens (cryptogen: the median of the
-// third to the (sweepSteps+2)th decode steps of a generation after a
-// prompt of C-3, estimated and measured alike; recompute: the pass over C
-// tokens, a prefill of C tokens generating 1), run for real on the
-// reference story from BOS and estimated for the same generation, per
-// kind.
+// decode step that reads that many tokens (see sweepPlan: cryptogen's the
+// median of the steps around it, estimated and measured alike;
+// recompute's pass over C tokens), run for real on the reference story
+// from BOS and estimated for the same generation, per kind.
 func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) error {
-	ctxs, err := parseContexts(spec, m.Config.SeqLen)
-	if err != nil {
-		return err
-	}
 	strats, err := sim.ParseStrategies(c.String("strategies"))
 	if err != nil {
 		return fmt.Errorf("--strategies: %w", err)
 	}
-	story, err := model.Generate(m, []int{1}, ctxs[len(ctxs)-1])
+	// A cached point's prompt holds BOS at least; its last step reads
+	// C+sweepHalf tokens. A pass over C tokens needs only C.
+	lo, hi := 2, m.Config.SeqLen
+	for _, s := range strats {
+		if s.KeepsCache() {
+			lo, hi = sweepHalf+4, m.Config.SeqLen-sweepHalf
+		}
+	}
+	ctxs, err := parseContexts(spec, lo, hi)
+	if err != nil {
+		return err
+	}
+	story, err := model.Generate(m, []int{1}, ctxs[len(ctxs)-1]+sweepHalf)
 	if err != nil {
 		return err
 	}
@@ -97,10 +121,7 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 	ndiff := 0
 	for _, ctx := range ctxs {
 		for _, s := range strats {
-			prompt, gen, phases := append([]int{1}, story[:ctx-4]...), 3+sweepSteps, stepRange(3, sweepSteps) // from the third decode step
-			if !s.KeepsCache() {
-				prompt, gen, phases = append([]int{1}, story[:ctx-1]...), 1, stepRange(0, 1) // the prefill
-			}
+			prompt, gen, phases := sweepPlan(s, story, ctx)
 			est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
 				Strategy: s, Prompt: len(prompt), Gen: gen, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores})
 			if err != nil {
@@ -120,7 +141,10 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 						continue
 					}
 					es, rs = append(es, e.ComputeSeconds), append(rs, r.ComputeSeconds)
-					diffs = append(diffs, cost.CounterDiff(e, r)...)
+					for _, d := range cost.CounterDiff(e, r) {
+						d.Field = fmt.Sprintf("step %d: %s", ph, d.Field)
+						diffs = append(diffs, d)
+					}
 				}
 				if len(es) == 0 {
 					continue
@@ -154,8 +178,8 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 			return err
 		}
 	} else {
-		fmt.Fprintf(w, "validate --sweep %s: %s, compute seconds of one decode step per context and strategy (CPU time measured)\n\n",
-			m.Config.Name, p.preset.Name)
+		fmt.Fprintf(w, "validate --sweep %s: %s, compute seconds of one decode step per context and strategy (cryptogen: the median of the %d around it; CPU time measured)\n\n",
+			m.Config.Name, p.preset.Name, sweepSteps)
 		tw := newTable(w)
 		fmt.Fprintln(tw, "context\tstrategy\tkind\testimated s\tmeasured s\tmeas/est-1\tcounters\t")
 		for _, pt := range pts {
@@ -188,15 +212,6 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 		}
 	}
 	return nil
-}
-
-// stepRange is the n phases from first.
-func stepRange(first, n int) []int {
-	out := make([]int, n)
-	for i := range out {
-		out[i] = first + i
-	}
-	return out
 }
 
 // kindCost is a phase's cost of kind k, or its total for "total".

@@ -58,9 +58,9 @@
 // its steps' rounds (an exchange is 2 flights = 1 round, a one-way message
 // 1 round). Local work is counted in share_ops (priced by
 // cost.OpShareProtocol) and, for a comparison key's evaluation, in
-// dcf_levels (one per bit of
-// the ring per party, priced by cost.OpDCF), arithmetic Beaver
-// triples in triples, and the dealer's bytes in offline_bytes. An Estimate
+// dcf_levels (one per bit of the ring per party, priced by cost.OpDCF),
+// arithmetic Beaver triples in triples, and the dealer's bytes in
+// offline_bytes. An Estimate
 // is the same sequence of steps written down with the same cost helpers;
 // TestRunMatchesEstimate checks cost.CounterDiff(run, estimate) is empty
 // for every protocol, both presets and lengths 1, 7, 64 and 500.
