@@ -167,6 +167,18 @@ func warnCores(c *cli.Context, flag string, cores int) {
 // run the built-in profiles anywhere, compare with the reference machine).
 var thisMachine = cost.ThisMachine
 
+// warnCalibration warns on stderr when a profile file was made by an
+// older calibration than this cgsim's (calibrate.Version): its prices
+// miss what the calibration or the measured code changed since (a
+// profile that does not record its version is of version 0).
+func warnCalibration(c *cli.Context, prof *cost.Profile, what string) {
+	if current(prof) {
+		return
+	}
+	fmt.Fprintf(c.App.ErrWriter, "warning: %s was made by calibration version %d, this cgsim's is %d: its prices miss what changed since (cgsim calibrate, or --profile auto, measures them again)\n",
+		what, prof.Calibration, calibrate.Version)
+}
+
 // warnMachine warns on stderr when a profile was measured on another
 // machine than this one (a profile that does not record its machine, one
 // calibrated before profiles did, draws none): its seconds may not hold

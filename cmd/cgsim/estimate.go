@@ -149,6 +149,7 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 			return p, fmt.Errorf("--profile: %w", err)
 		}
 		warnMachine(c, p.profile, "profile "+f)
+		warnCalibration(c, p.profile, "profile "+f)
 		if p.profile.Params != p.preset.Name {
 			return p, fmt.Errorf("profile %s was measured for %s, not for --params %s", f, p.profile.Params, p.preset.Name)
 		}

@@ -268,6 +268,16 @@ func TestProfileAuto(t *testing.T) {
 	if !strings.Contains(stderr, "warning: profile "+other+" was measured on Another CPU") || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("stderr %q", stderr)
 	}
+	// A profile file of an older calibration draws a warning of its own.
+	if err := cost.SaveProfile(other, &stale); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err = cgsim("estimate", "--model", "stories260K", "--params", "bgv-test-insecure", "--allow-insecure", "--profile", other,
+		"--prompt", "4", "--gen", "2", "--format", "json")
+	if want := fmt.Sprintf("warning: profile %s was made by calibration version %d, this cgsim's is %d", other, calibrate.Version-1, calibrate.Version); err != nil ||
+		!strings.Contains(stderr, want) || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("an old calibration's profile (%v): stderr %q", err, stderr)
+	}
 }
 
 // TestValidateSweep: validate --sweep measures one decode step per context
