@@ -141,11 +141,10 @@ func (l *Linear) coeffCompute(sv *Server, tally *cost.Tally, diag diagonals, xS 
 	out := make([]*rlwe.Ciphertext, pk.groups*pk.outs)
 	for gr := 0; gr < pk.groups; gr++ {
 		if err := sv.forEach(pk.outs, func(o int, w *Server) error {
-			sc := newDiagScratch(p, lvl)
 			sum := bgv.NewCiphertext(p, 1, lvl)
 			tmp := bgv.NewCiphertext(p, 1, lvl)
 			for k := 0; k < pk.chunks; k++ {
-				pt, err := diag.at(w, sc, o, k, 0)
+				pt, err := diag.at(w, o, k, 0)
 				if err != nil {
 					return err
 				}

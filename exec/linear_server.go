@@ -97,7 +97,6 @@ func (l *Linear) giantStep(w *Server, tally *cost.Tally, diag diagonals, baby []
 	pk := l.pack
 	p, lvl := l.Params, pk.level
 	ev := w.eval
-	sc := newDiagScratch(p, lvl)
 	sum := bgv.NewCiphertext(p, 1, lvl)
 	tmp := bgv.NewCiphertext(p, 1, lvl)
 	first := true
@@ -107,7 +106,7 @@ func (l *Linear) giantStep(w *Server, tally *cost.Tally, diag diagonals, baby []
 			if first {
 				dst = sum
 			}
-			pt, err := diag.at(w, sc, o, k, j*pk.g+h)
+			pt, err := diag.at(w, o, k, j*pk.g+h)
 			if err != nil {
 				return nil, err
 			}
@@ -133,38 +132,18 @@ func (l *Linear) giantStep(w *Server, tally *cost.Tally, diag diagonals, baby []
 	return sum, nil
 }
 
-// diagScratch is one piece's buffers for diagonals encoded on the way: a
-// slot vector to lay a diagonal out in and a plaintext to encode it into,
-// allocated on first use (weights encoded once need neither).
-type diagScratch struct {
-	params bgv.Parameters
-	level  int
-	dvec   []uint64
-	pt     *rlwe.Plaintext
-}
-
-func newDiagScratch(p bgv.Parameters, level int) *diagScratch {
-	return &diagScratch{params: p, level: level}
-}
-
-func (sc *diagScratch) buffers() ([]uint64, *rlwe.Plaintext) {
-	if sc.pt == nil {
-		sc.dvec, sc.pt = make([]uint64, sc.params.MaxSlots()), bgv.NewPlaintext(sc.params, sc.level)
-	}
-	return sc.dvec, sc.pt
-}
-
 // diagonals hands serverCompute the plaintext diagonal i of chunk k for
 // output index o, pre-rotated by -j·g·L for its giant step j.
-// A piece of the parallel section calls it with its worker (whose
-// encoder it may use) and its scratch; pieces never share an output index.
+// A piece of the parallel section calls it with its worker, whose encoder
+// and scratch buffers it may use (the plaintext returned is the caller's
+// until its next call); pieces never share an output index.
 type diagonals interface {
-	at(w *Server, sc *diagScratch, o, k, i int) (*rlwe.Plaintext, error)
+	at(w *Server, o, k, i int) (*rlwe.Plaintext, error)
 }
 
 // perCall encodes the diagonals during a Run, once per output index and
 // chunk: with one token group each is used once and is encoded just
-// before its product into the piece's scratch plaintext; otherwise they
+// before its product into the worker's scratch plaintext; otherwise they
 // are kept for all groups (each output index's row of the table is only
 // touched by the piece computing that index).
 type perCall struct {
@@ -193,11 +172,11 @@ func newDiagonalTable(pk linearPacking) [][][]*rlwe.Plaintext {
 	return t
 }
 
-func (d *perCall) at(w *Server, sc *diagScratch, o, k, i int) (*rlwe.Plaintext, error) {
+func (d *perCall) at(w *Server, o, k, i int) (*rlwe.Plaintext, error) {
 	if d.kept != nil && d.kept[o][k][i] != nil {
 		return d.kept[o][k][i], nil
 	}
-	dvec, pt := sc.buffers()
+	dvec, pt := w.buf.slots(d.l.Params), w.buf.plaintext(d.l.Params, d.l.pack.level)
 	if d.kept != nil {
 		pt = bgv.NewPlaintext(d.l.Params, d.l.pack.level)
 	}
@@ -240,7 +219,7 @@ type LinearWeights struct {
 	diags   [][][]*rlwe.Plaintext // [output index][chunk][diagonal]
 }
 
-func (lw *LinearWeights) at(_ *Server, _ *diagScratch, o, k, i int) (*rlwe.Plaintext, error) {
+func (lw *LinearWeights) at(_ *Server, o, k, i int) (*rlwe.Plaintext, error) {
 	return lw.diags[o][k][i], nil
 }
 
