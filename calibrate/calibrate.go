@@ -362,7 +362,7 @@ func calibrate(name string, s scheme, keys calibrationKey, opt Options) (*cost.P
 	host := cost.ThisMachine()
 	prof := &cost.Profile{
 		Params: name, Scheme: s.name, LogN: p.LogN(), MaxLevel: maxLevel,
-		Machine: opt.Machine, CPU: host.CPU, MHz: host.MHz, Cores: host.Cores, GoVersion: host.GoVersion,
+		Machine: opt.Machine, CPU: host.CPU, Family: host.Family, MHz: host.MHz, Cores: host.Cores, GoVersion: host.GoVersion,
 		Calibration: Version,
 		Date:        time.Now().UTC().Format(time.RFC3339),
 		Seconds:     map[cost.Op][]float64{},

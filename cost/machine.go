@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"strconv"
@@ -12,22 +13,30 @@ import (
 
 // Machine is what a profile records of the machine it was measured on,
 // and what estimate and validate compare with the machine they run on: a
-// profile's seconds hold for its CPU model and core count (and, a little,
-// for the Go version that compiled the measurement).
+// profile's seconds hold for its CPU (model name, family and clock) and
+// core count (and, a little, for the Go version that compiled the
+// measurement). A model name alone does not tell CPUs apart: a cloud's
+// virtual machines of two generations both say "AMD EPYC".
 type Machine struct {
-	CPU       string  // the CPU model ("" if unknown)
+	CPU       string  // the CPU model name ("" if unknown)
+	Family    string  // the CPU family and model numbers, "26.2" ("" if unknown)
 	MHz       float64 // the first core's clock when described (0 if unknown)
 	Cores     int
 	GoVersion string
 	OS, Arch  string // "" in a profile's record, which does not keep them
 }
 
-// ThisMachine describes the machine the process runs on. The CPU model
-// is read from /proc/cpuinfo where there is one.
+// ThisMachine describes the machine the process runs on. The CPU is read
+// from /proc/cpuinfo where there is one.
 func ThisMachine() Machine {
-	cpu, mhz := cpuInfo()
-	return Machine{CPU: cpu, MHz: mhz, Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
+	c := cpuInfo()
+	return Machine{CPU: c.model, Family: c.family, MHz: c.mhz, Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
 }
+
+// SameClock is how far apart two clocks described for one CPU may be
+// (relative): a machine's described clock is its nominal one, the same
+// at every boot, while two generations of one model name differ by 20%.
+const SameClock = 0.02
 
 func (m Machine) String() string {
 	cpu := m.CPU
@@ -35,6 +44,9 @@ func (m Machine) String() string {
 		cpu = "unknown CPU"
 	}
 	parts := []string{cpu}
+	if m.Family != "" {
+		parts = append(parts, "family "+m.Family)
+	}
 	if m.MHz > 0 {
 		parts = append(parts, fmt.Sprintf("%.0f MHz", m.MHz))
 	}
@@ -48,11 +60,18 @@ func (m Machine) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// Key is a short name of the machine's CPU model and core count, for file
-// names (see cgsim's --profile auto).
+// Key is a short name of the machine's CPU (model name, family, clock)
+// and core count, for file names (see cgsim's --profile auto).
 func (m Machine) Key() string {
+	id := m.CPU
+	if m.Family != "" {
+		id += " " + m.Family
+	}
+	if m.MHz > 0 {
+		id += fmt.Sprintf(" %.0fmhz", m.MHz)
+	}
 	var b strings.Builder
-	for _, r := range strings.ToLower(m.CPU) {
+	for _, r := range strings.ToLower(id) {
 		switch {
 		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
 			b.WriteRune(r)
@@ -64,8 +83,8 @@ func (m Machine) Key() string {
 	if cpu == "" {
 		cpu = "unknown-cpu"
 	}
-	if len(cpu) > 60 {
-		cpu = cpu[:60]
+	if len(cpu) > 80 {
+		cpu = cpu[:80]
 	}
 	return fmt.Sprintf("%s-%dc", cpu, m.Cores)
 }
@@ -73,35 +92,77 @@ func (m Machine) Key() string {
 // MachineOf is the machine a profile records (CPU "" for a profile that
 // does not record one, such as those measured before it did).
 func (p *Profile) MachineOf() Machine {
-	return Machine{CPU: p.CPU, MHz: p.MHz, Cores: p.Cores, GoVersion: p.GoVersion}
+	return Machine{CPU: p.CPU, Family: p.Family, MHz: p.MHz, Cores: p.Cores, GoVersion: p.GoVersion}
 }
 
 // SameMachine reports whether the profile was measured on a machine with
-// m's CPU model and core count; false if the profile does not say.
+// m's CPU model name and core count, and, where both describe them, its
+// family and its clock (within SameClock); false if the profile does not
+// name its CPU.
 func (p *Profile) SameMachine(m Machine) bool {
-	return p.CPU != "" && p.CPU == m.CPU && p.Cores == m.Cores
+	if p.CPU == "" || p.CPU != m.CPU || p.Cores != m.Cores {
+		return false
+	}
+	if p.Family != "" && m.Family != "" && p.Family != m.Family {
+		return false
+	}
+	return p.MHz <= 0 || m.MHz <= 0 || math.Abs(p.MHz-m.MHz) <= SameClock*max(p.MHz, m.MHz)
 }
 
-// cpuInfo is the first "model name" and "cpu MHz" of /proc/cpuinfo (""
-// and 0 where there is none).
-func cpuInfo() (model string, mhz float64) {
+// cpuDescription is what /proc/cpuinfo says of the first core.
+type cpuDescription struct {
+	model, family string
+	mhz           float64
+}
+
+// cpuInfo reads the first core's description in /proc/cpuinfo (empty
+// where there is none).
+func cpuInfo() cpuDescription {
 	f, err := os.Open("/proc/cpuinfo")
 	if err != nil {
-		return "", 0
+		return cpuDescription{}
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(io.LimitReader(f, 1<<20))
-	for sc.Scan() && (model == "" || mhz == 0) {
+	return parseCPUInfo(io.LimitReader(f, 1<<20))
+}
+
+// parseCPUInfo reads the first core's "model name", "cpu family",
+// "model" and "cpu MHz" lines; the family is "family.model" when both
+// numbers are there.
+func parseCPUInfo(r io.Reader) cpuDescription {
+	var d cpuDescription
+	var fam, mod string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
-		switch k, v = strings.TrimSpace(k), strings.TrimSpace(v); {
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok && k == "" && d.model != "" {
+			break // the blank line after the first core
+		}
+		switch {
 		case !ok:
-		case k == "model name" && model == "":
-			model = v
-		case k == "cpu MHz" && mhz == 0:
+		case k == "model name" && d.model == "":
+			d.model = v
+		case k == "cpu family" && fam == "":
+			fam = number(v)
+		case k == "model" && mod == "":
+			mod = number(v)
+		case k == "cpu MHz" && d.mhz == 0:
 			if x, err := strconv.ParseFloat(v, 64); err == nil && x > 0 && x < 1e6 {
-				mhz = x
+				d.mhz = x
 			}
 		}
 	}
-	return model, mhz
+	if fam != "" && mod != "" {
+		d.family = fam + "." + mod
+	}
+	return d
+}
+
+// number is v if it is a small decimal number, else "".
+func number(v string) string {
+	if n, err := strconv.Atoi(v); err == nil && n >= 0 && n < 1<<16 {
+		return strconv.Itoa(n)
+	}
+	return ""
 }

@@ -156,6 +156,7 @@ type Profile struct {
 	// The machine it was measured on (see Machine; empty in profiles
 	// measured before they were recorded).
 	CPU       string  `json:"cpu,omitempty"`
+	Family    string  `json:"cpu_family,omitempty"`
 	MHz       float64 `json:"cpu_mhz,omitempty"`
 	Cores     int     `json:"cores,omitempty"`
 	GoVersion string  `json:"go_version,omitempty"`
