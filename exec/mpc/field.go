@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/big"
 	"math/bits"
+	"slices"
 
 	"github.com/cgsim/cgsim/params"
 )
@@ -274,22 +275,30 @@ func (r *Ring) uniformCrypto(n int) ([]uint64, error) {
 // encode writes elements as fixed-width little-endian words of
 // ElementBytes bytes.
 func (r *Ring) encode(dst []byte, x []uint64) []byte {
-	var w [8]byte
+	w := r.width
+	dst = slices.Grow(dst, len(x)*w+8-w)
+	at := len(dst)
+	buf := dst[:at+len(x)*w+8-w]
 	for _, a := range x {
-		binary.LittleEndian.PutUint64(w[:], a)
-		dst = append(dst, w[:r.width]...)
+		binary.LittleEndian.PutUint64(buf[at:], a) // the 8-w high bytes are zero, overwritten next
+		at += w
 	}
-	return dst
+	return dst[:at]
 }
 
 // decode reads n elements written by encode, checking the length and that
 // each element is reduced modulo t (a message from a party with another
 // modulus fails here).
 func (r *Ring) decode(msg []byte, n int) ([]uint64, error) {
+	return r.decodeInto(nil, msg, n)
+}
+
+// decodeInto is decode appending the elements to dst.
+func (r *Ring) decodeInto(dst []uint64, msg []byte, n int) ([]uint64, error) {
 	if len(msg) != n*r.width {
 		return nil, fmt.Errorf("message of %d bytes, want %d elements of %d bytes", len(msg), n, r.width)
 	}
-	x := make([]uint64, n)
+	dst, x := extend(dst, n)
 	var w [8]byte
 	for i := range x {
 		copy(w[:r.width], msg[i*r.width:])
@@ -298,5 +307,5 @@ func (r *Ring) decode(msg []byte, n int) ([]uint64, error) {
 			return nil, fmt.Errorf("element %d is %d, not reduced modulo %d (mismatched moduli?)", i, x[i], r.t)
 		}
 	}
-	return x, nil
+	return dst, nil
 }

@@ -3,6 +3,7 @@ package mpc
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/cgsim/cgsim/cost"
@@ -266,6 +267,17 @@ type party struct {
 	stock *Stock
 	tally *cost.Tally
 	steps *stepBarrier // shared with the other party: synchronization only
+	buf   stepBuffers
+}
+
+// stepBuffers are a party's buffers for the messages of its steps, kept
+// from one step to the next: a step's messages are as long as its
+// vectors, and allocating them afresh at every step costs more than the
+// arithmetic when the heap is busy (fresh memory is zeroed and, once the
+// runtime has returned it, faulted in again). Outputs are allocated.
+type stepBuffers struct {
+	sent, other, opened []uint64
+	wire                []byte
 }
 
 // charge records ops share operations.
@@ -288,23 +300,26 @@ func (p *party) step(fn func() error) error {
 // exchange sends x as one message and receives the other party's vector of
 // the same length.
 func (p *party) exchange(x []uint64) ([]uint64, error) {
-	if err := p.conn.Send(p.r.encode(nil, x)); err != nil {
+	p.buf.wire = p.r.encode(p.buf.wire[:0], x)
+	if err := p.conn.Send(p.buf.wire); err != nil {
 		return nil, err
 	}
 	msg, err := p.conn.Recv()
 	if err != nil {
 		return nil, err
 	}
-	return p.r.decode(msg, len(x))
+	p.buf.other, err = p.r.decodeInto(p.buf.other[:0], msg, len(x))
+	return p.buf.other, err
 }
 
 // opening is one piece of a communication step, built by one party for
-// itself: the party sends a masked vector (mask), the step opens the sum
-// of the two parties' vectors, and use finishes the piece with the opened
-// values. Pieces that do not depend on each other are batched into one
-// step, one message per party.
+// itself: the party sends a masked vector (mask appends it to dst), the
+// step opens the sum of the two parties' vectors, and use finishes the
+// piece with the opened values (which it must not keep: they are the
+// party's buffer). Pieces that do not depend on each other are batched
+// into one step, one message per party.
 type opening struct {
-	mask func() ([]uint64, error)
+	mask func(dst []uint64) ([]uint64, error)
 	use  func(c []uint64) error
 }
 
@@ -313,33 +328,35 @@ type opening struct {
 // vector. Pieces with nothing to send cost nothing.
 func (p *party) open(pieces ...opening) error {
 	return p.step(func() error {
-		var msg []uint64
-		lens := make([]int, len(pieces))
-		for i, pc := range pieces {
-			m, err := pc.mask()
-			if err != nil {
-				return err
-			}
-			lens[i] = len(m)
-			msg = append(msg, m...)
-		}
-		var other []uint64
-		if len(msg) > 0 {
+		msg := p.buf.sent[:0]
+		var ends [8]int
+		lens := ends[:0]
+		for _, pc := range pieces {
 			var err error
-			if other, err = p.exchange(msg); err != nil {
+			if msg, err = pc.mask(msg); err != nil {
 				return err
 			}
+			lens = append(lens, len(msg))
 		}
-		off := 0
+		p.buf.sent = msg
+		if len(msg) == 0 {
+			return nil
+		}
+		other, err := p.exchange(msg)
+		if err != nil {
+			return err
+		}
+		opened := slices.Grow(p.buf.opened[:0], len(msg))[:len(msg)]
+		for j := range opened {
+			opened[j] = p.r.Add(msg[j], other[j])
+		}
+		p.buf.opened = opened
+		from := 0
 		for i, pc := range pieces {
-			c := make([]uint64, lens[i])
-			for j := range c {
-				c[j] = p.r.Add(msg[off+j], other[off+j])
-			}
-			if err := pc.use(c); err != nil {
+			if err := pc.use(opened[from:lens[i]:lens[i]]); err != nil {
 				return err
 			}
-			off += lens[i]
+			from = lens[i]
 		}
 		return nil
 	})

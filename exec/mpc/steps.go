@@ -1,6 +1,8 @@
 package mpc
 
 import (
+	"slices"
+
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/net"
 )
@@ -88,7 +90,7 @@ func (p *party) mulOp(x, y []uint64, out *[]uint64) opening {
 	var a, b, c []uint64
 	r, n := p.r, len(x)
 	return opening{
-		mask: func() ([]uint64, error) {
+		mask: func(dst []uint64) ([]uint64, error) {
 			var err error
 			if a, err = p.stock.tripleA.take(n); err != nil {
 				return nil, err
@@ -97,12 +99,12 @@ func (p *party) mulOp(x, y []uint64, out *[]uint64) opening {
 			if c, err = p.stock.tripleC.take(n); err != nil {
 				return nil, err
 			}
-			msg := make([]uint64, 2*n)
+			dst, msg := extend(dst, 2*n)
 			for i := range n {
 				msg[i] = r.Sub(x[i], a[i])
 				msg[n+i] = r.Sub(y[i], b[i])
 			}
-			return msg, nil
+			return dst, nil
 		},
 		use: func(de []uint64) error {
 			z := make([]uint64, n)
@@ -147,7 +149,7 @@ func (p *party) truncOp(x []uint64, k int, out *[]uint64) opening {
 	r, n := p.r, len(x)
 	l := uint(r.TruncBound())
 	return opening{
-		mask: func() ([]uint64, error) {
+		mask: func(dst []uint64) ([]uint64, error) {
 			rr, err := p.stock.truncR[k].take(n)
 			if err != nil {
 				return nil, err
@@ -156,7 +158,7 @@ func (p *party) truncOp(x []uint64, k int, out *[]uint64) opening {
 			if wrap, err = p.stock.truncWrap[k].take(n); err != nil {
 				return nil, err
 			}
-			msg := make([]uint64, n)
+			dst, msg := extend(dst, n)
 			for i := range msg {
 				v := x[i]
 				if p.role == Client {
@@ -164,7 +166,7 @@ func (p *party) truncOp(x []uint64, k int, out *[]uint64) opening {
 				}
 				msg[i] = r.Add(v, rr[i])
 			}
-			return msg, nil
+			return dst, nil
 		},
 		use: func(cs []uint64) error {
 			tHi := r.t >> k
@@ -214,7 +216,7 @@ func (p *party) signOp(x []uint64, out *[]uint64) opening {
 	var roots []block
 	r, n, k := p.r, len(x), p.r.bits
 	return opening{
-		mask: func() ([]uint64, error) {
+		mask: func(dst []uint64) ([]uint64, error) {
 			mask, err := p.stock.cmpR.take(n)
 			if err != nil {
 				return nil, err
@@ -228,11 +230,11 @@ func (p *party) signOp(x []uint64, out *[]uint64) opening {
 			if as, err = p.stock.cmpA.take(n); err != nil {
 				return nil, err
 			}
-			msg := make([]uint64, n)
+			dst, msg := extend(dst, n)
 			for i := range msg {
 				msg[i] = r.Add(r.Add(x[i], x[i]), mask[i])
 			}
-			return msg, nil
+			return dst, nil
 		},
 		use: func(cs []uint64) error {
 			z := make([]uint64, len(cs))
@@ -339,4 +341,11 @@ func (p *party) constant(c uint64, n int) []uint64 {
 		v[i] = c
 	}
 	return p.public(v)
+}
+
+// extend lengthens dst by n elements and returns it and the new elements,
+// to be written (a step's mask appends its message this way).
+func extend(dst []uint64, n int) ([]uint64, []uint64) {
+	dst = slices.Grow(dst, n)
+	return dst[:len(dst)+n], dst[len(dst) : len(dst)+n]
 }
