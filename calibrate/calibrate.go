@@ -42,8 +42,9 @@ import (
 // encodings and the protocols' share operations got prices of their own,
 // the operations on ciphertexts found their operands out of the caches
 // (evict.go) and a serialization became half a crossing of the transport
-// (crossing.go).
-const Version = 4
+// (crossing.go); 5 when the protocols' steps kept their message buffers
+// (cheaper share operations) and profiles recorded the CPU's family.
+const Version = 5
 
 // Options controls how long a calibration measures.
 type Options struct {
