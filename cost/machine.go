@@ -27,16 +27,22 @@ type Machine struct {
 }
 
 // ThisMachine describes the machine the process runs on. The CPU is read
-// from /proc/cpuinfo where there is one.
+// from /proc/cpuinfo where there is one; its clock is the nominal one
+// that cpufreq describes (base, else the maximum), and where the kernel
+// does not scale the frequency (a virtual machine) the clock
+// /proc/cpuinfo describes, which is then the nominal one too.
 func ThisMachine() Machine {
 	c := cpuInfo()
+	if mhz := nominalMHz(); mhz > 0 {
+		c.mhz = mhz
+	}
 	return Machine{CPU: c.model, Family: c.family, MHz: c.mhz, Cores: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH}
 }
 
-// SameClock is how far apart two clocks described for one CPU may be
-// (relative): a machine's described clock is its nominal one, the same
-// at every boot, while two generations of one model name differ by 20%.
-const SameClock = 0.02
+// ClockTolerance is how far apart (relative) two nominal clocks of one
+// CPU model may read and still be one machine's: two generations sold
+// under one model name differ by far more.
+const ClockTolerance = 0.02
 
 func (m Machine) String() string {
 	cpu := m.CPU
@@ -60,15 +66,16 @@ func (m Machine) String() string {
 	return strings.Join(parts, ", ")
 }
 
-// Key is a short name of the machine's CPU (model name, family, clock)
-// and core count, for file names (see cgsim's --profile auto).
+// Key is a short name of the machine's CPU (model name, family) and core
+// count, for file names (see cgsim's --profile auto, which measures again
+// a profile kept under its key whose clock is not this machine's).
 func (m Machine) Key() string {
 	id := m.CPU
+	if id == "" {
+		id = "unknown cpu"
+	}
 	if m.Family != "" {
 		id += " " + m.Family
-	}
-	if m.MHz > 0 {
-		id += fmt.Sprintf(" %.0fmhz", m.MHz)
 	}
 	var b strings.Builder
 	for _, r := range strings.ToLower(id) {
@@ -84,7 +91,7 @@ func (m Machine) Key() string {
 		cpu = "unknown-cpu"
 	}
 	if len(cpu) > 80 {
-		cpu = cpu[:80]
+		cpu = strings.TrimRight(cpu[:80], "-")
 	}
 	return fmt.Sprintf("%s-%dc", cpu, m.Cores)
 }
@@ -97,7 +104,7 @@ func (p *Profile) MachineOf() Machine {
 
 // SameMachine reports whether the profile was measured on a machine with
 // m's CPU model name and core count, and, where both describe them, its
-// family and its clock (within SameClock); false if the profile does not
+// family and its clock (within ClockTolerance); false if the profile does not
 // name its CPU.
 func (p *Profile) SameMachine(m Machine) bool {
 	if p.CPU == "" || p.CPU != m.CPU || p.Cores != m.Cores {
@@ -106,7 +113,7 @@ func (p *Profile) SameMachine(m Machine) bool {
 	if p.Family != "" && m.Family != "" && p.Family != m.Family {
 		return false
 	}
-	return p.MHz <= 0 || m.MHz <= 0 || math.Abs(p.MHz-m.MHz) <= SameClock*max(p.MHz, m.MHz)
+	return p.MHz <= 0 || m.MHz <= 0 || math.Abs(p.MHz-m.MHz) <= ClockTolerance*max(p.MHz, m.MHz)
 }
 
 // cpuDescription is what /proc/cpuinfo says of the first core.
@@ -136,7 +143,7 @@ func parseCPUInfo(r io.Reader) cpuDescription {
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), ":")
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
-		if !ok && k == "" && d.model != "" {
+		if !ok && k == "" && (d.model != "" || fam != "" || mod != "" || d.mhz != 0) {
 			break // the blank line after the first core
 		}
 		switch {
@@ -165,4 +172,19 @@ func number(v string) string {
 		return strconv.Itoa(n)
 	}
 	return ""
+}
+
+// nominalMHz is the first core's nominal clock as cpufreq describes it
+// (its base frequency, else its maximum), 0 where there is no cpufreq.
+func nominalMHz() float64 {
+	for _, f := range []string{"base_frequency", "cpuinfo_max_freq"} {
+		b, err := os.ReadFile("/sys/devices/system/cpu/cpu0/cpufreq/" + f)
+		if err != nil {
+			continue
+		}
+		if khz, err := strconv.ParseFloat(strings.TrimSpace(string(b)), 64); err == nil && khz > 0 && khz < 1e9 {
+			return khz / 1000
+		}
+	}
+	return 0
 }

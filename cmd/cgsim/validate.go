@@ -21,7 +21,7 @@ func validateCommand() *cli.Command {
 			"reported, not checked).\n" +
 			"The exit status is non-zero if a counter differs or the total seconds differ by more than --tolerance.\n" +
 			"With --sweep C1,C2,...: one decode step per context and strategy (for cryptogen the median of its five decode\n" +
-			"steps reading C-2 to C+2 tokens, for recompute its pass over C tokens) on the reference story,\n" +
+			"steps reading C-2 to C+2 tokens, for recompute its second pass, over C tokens, after one over C-1) on the reference story,\n" +
 			"per kind, with the geometric mean and the worst error per kind over the sweep (--csv, --png for the points).\n\n" +
 			"Example: cgsim validate --gen 8 --net lan --params bgv-n13",
 		Flags: append([]cli.Flag{

@@ -77,10 +77,9 @@ const (
 // the phases (of the report's Breakdown: 0 the prefill, i the i-th decode
 // step) whose median is the point. A strategy without a cache is measured
 // on its second pass, over C tokens, after a first over C-1 that grows
-// the process's memory to what a pass uses: a fresh page costs the
-// kernel a fault (about 10 µs on the virtual machines the README measured
-// on, where it made a first pass read up to 30% above its estimate), a
-// cost of the process's start that a server's later tokens do not pay.
+// the process's memory to what a pass uses: each fresh page costs the
+// kernel a fault (dear on a virtual machine: see the README), a cost of
+// the process's start that a server's later tokens do not pay.
 func sweepPlan(s sim.Strategy, story []int, ctx int) (prompt []int, gen int, phases []int) {
 	if !s.KeepsCache() { // the pass over C tokens, after one over C-1
 		return append([]int{1}, story[:ctx-2]...), 2, []int{1}

@@ -1,9 +1,11 @@
 package mpc
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -124,6 +126,42 @@ func TestTruncShifts(t *testing.T) {
 					}
 				}
 			})
+		}
+	}
+}
+
+// TestWireEncoding: encode and decodeInto round-trip vectors at every
+// element width, appending to a destination that holds something already
+// and to one of exactly the capacity needed, and decodeInto refuses an
+// element that is not reduced.
+func TestWireEncoding(t *testing.T) {
+	for _, preset := range testPresets {
+		cfg := testConfig(t, preset)
+		r := cfg.Ring
+		for _, n := range []int{0, 1, 7, 64} {
+			x := make([]uint64, n)
+			for i := range x {
+				x[i] = r.t - 1 - uint64(i) // the widest elements
+			}
+			head := []byte{0xAA, 0xBB}
+			exact := make([]byte, 0, n*r.width+8-r.width)
+			for _, dst := range [][]byte{nil, head, exact} {
+				w := r.encode(slices.Clone(dst), x)
+				if len(w) != len(dst)+n*r.width || !bytes.Equal(w[:len(dst)], dst) {
+					t.Fatalf("%s n=%d: encoded %d bytes after %d", preset, n, len(w), len(dst))
+				}
+				got, err := r.decodeInto([]uint64{42}, w[len(dst):], n)
+				if err != nil || got[0] != 42 || !slices.Equal(got[1:], x) {
+					t.Fatalf("%s n=%d: decoded %v, %v", preset, n, got, err)
+				}
+			}
+		}
+		bad := r.encode(nil, []uint64{r.t - 1})
+		bad[0]++ // t, or past it: not reduced
+		if r.width < 8 && bad[0] != 0 {
+			if _, err := r.decodeInto(nil, bad, 1); err == nil {
+				t.Errorf("%s: an unreduced element decoded", preset)
+			}
 		}
 	}
 }

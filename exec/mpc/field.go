@@ -293,7 +293,7 @@ func (r *Ring) decode(msg []byte, n int) ([]uint64, error) {
 	return r.decodeInto(nil, msg, n)
 }
 
-// decodeInto is decode appending the elements to dst.
+// decodeInto is decode appending the elements to dst; nil on error.
 func (r *Ring) decodeInto(dst []uint64, msg []byte, n int) ([]uint64, error) {
 	if len(msg) != n*r.width {
 		return nil, fmt.Errorf("message of %d bytes, want %d elements of %d bytes", len(msg), n, r.width)

@@ -274,10 +274,28 @@ type party struct {
 // from one step to the next: a step's messages are as long as its
 // vectors, and allocating them afresh at every step costs more than the
 // arithmetic when the heap is busy (fresh memory is zeroed and, once the
-// runtime has returned it, faulted in again). Outputs are allocated.
+// runtime has returned it to the system, faulted in again). Outputs are
+// allocated. Buffers above maxKeptElements are let go after their step.
 type stepBuffers struct {
 	sent, other, opened []uint64
 	wire                []byte
+}
+
+// maxKeptElements bounds the elements a kept buffer may hold (8 MiB of
+// uint64): a wider step (a norm or an activation over a long prefill)
+// allocates its own and lets it go.
+const maxKeptElements = 1 << 20
+
+// trim lets go of the buffers that grew above maxKeptElements.
+func (b *stepBuffers) trim() {
+	for _, v := range []*[]uint64{&b.sent, &b.other, &b.opened} {
+		if cap(*v) > maxKeptElements {
+			*v = nil
+		}
+	}
+	if cap(b.wire) > 8*maxKeptElements {
+		b.wire = nil
+	}
 }
 
 // charge records ops share operations.
@@ -298,7 +316,8 @@ func (p *party) step(fn func() error) error {
 }
 
 // exchange sends x as one message and receives the other party's vector of
-// the same length.
+// the same length, into the party's buffer: valid until its next
+// exchange.
 func (p *party) exchange(x []uint64) ([]uint64, error) {
 	p.buf.wire = p.r.encode(p.buf.wire[:0], x)
 	if err := p.conn.Send(p.buf.wire); err != nil {
@@ -308,8 +327,12 @@ func (p *party) exchange(x []uint64) ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.buf.other, err = p.r.decodeInto(p.buf.other[:0], msg, len(x))
-	return p.buf.other, err
+	other, err := p.r.decodeInto(p.buf.other[:0], msg, len(x))
+	if err != nil {
+		return nil, err
+	}
+	p.buf.other = other
+	return other, nil
 }
 
 // opening is one piece of a communication step, built by one party for
@@ -327,36 +350,36 @@ type opening struct {
 // one message, then finishes every piece with its part of the opened
 // vector. Pieces with nothing to send cost nothing.
 func (p *party) open(pieces ...opening) error {
+	defer p.buf.trim()
 	return p.step(func() error {
 		msg := p.buf.sent[:0]
-		var ends [8]int
-		lens := ends[:0]
+		var buf [8]int
+		ends := buf[:0] // where each piece's part of msg ends
 		for _, pc := range pieces {
 			var err error
 			if msg, err = pc.mask(msg); err != nil {
 				return err
 			}
-			lens = append(lens, len(msg))
+			ends = append(ends, len(msg))
 		}
 		p.buf.sent = msg
-		if len(msg) == 0 {
-			return nil
-		}
-		other, err := p.exchange(msg)
-		if err != nil {
-			return err
-		}
 		opened := slices.Grow(p.buf.opened[:0], len(msg))[:len(msg)]
-		for j := range opened {
-			opened[j] = p.r.Add(msg[j], other[j])
+		if len(msg) > 0 {
+			other, err := p.exchange(msg)
+			if err != nil {
+				return err
+			}
+			for j := range opened {
+				opened[j] = p.r.Add(msg[j], other[j])
+			}
 		}
 		p.buf.opened = opened
 		from := 0
 		for i, pc := range pieces {
-			if err := pc.use(opened[from:lens[i]:lens[i]]); err != nil {
+			if err := pc.use(opened[from:ends[i]:ends[i]]); err != nil {
 				return err
 			}
-			from = lens[i]
+			from = ends[i]
 		}
 		return nil
 	})
