@@ -43,8 +43,10 @@ import (
 // the operations on ciphertexts found their operands out of the caches
 // (evict.go) and a serialization became half a crossing of the transport
 // (crossing.go); 5 when the protocols' steps kept their message buffers
-// (cheaper share operations) and profiles recorded the CPU's family.
-const Version = 5
+// (cheaper share operations) and profiles recorded the CPU's family; 6
+// when the transport wrote ciphertexts straight into recycled frames
+// (cheaper serializations and share operations).
+const Version = 6
 
 // Options controls how long a calibration measures.
 type Options struct {

@@ -142,7 +142,7 @@ func (l *Linear) coeffCompute(sv *Server, tally *cost.Tally, diag diagonals, xS 
 	for gr := 0; gr < pk.groups; gr++ {
 		if err := sv.forEach(pk.outs, func(o int, w *Server) error {
 			sum := bgv.NewCiphertext(p, 1, lvl)
-			tmp := bgv.NewCiphertext(p, 1, lvl)
+			tmp := w.buf.temp(p, lvl)
 			for k := 0; k < pk.chunks; k++ {
 				pt, err := diag.at(w, o, k, 0)
 				if err != nil {

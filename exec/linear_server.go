@@ -28,13 +28,13 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, diag diagonals, xS
 	}
 	L := pk.laneStride()
 	out := make([]*rlwe.Ciphertext, pk.groups*pk.outs)
-	// The baby steps of each chunk, allocated once for every group.
+	// The baby steps of each chunk (the server's, reused by every group
+	// and call; h = 0 is the input itself).
+	steps := sv.buf.babySteps(p, lvl, pk.chunks*(pk.g-1))
 	baby := make([][]*rlwe.Ciphertext, pk.chunks)
 	for k := range baby {
 		baby[k] = make([]*rlwe.Ciphertext, pk.g)
-		for h := 1; h < pk.g; h++ {
-			baby[k][h] = bgv.NewCiphertext(p, 1, lvl)
-		}
+		copy(baby[k][1:], steps[k*(pk.g-1):])
 	}
 	nj := pk.b / pk.g // giant steps per output
 	for gr := 0; gr < pk.groups; gr++ {
@@ -62,7 +62,7 @@ func (l *Linear) serverCompute(sv *Server, tally *cost.Tally, diag diagonals, xS
 				tally.Op(cost.OpAdd, lvl, 1)
 			}
 			out[gr*pk.outs+o] = acc
-			return foldSumWith(w.eval, tally, acc, bgv.NewCiphertext(p, 1, lvl), pk.b*L, pk.n*L)
+			return foldSumWith(w.eval, tally, acc, w.buf.temp(p, lvl), pk.b*L, pk.n*L)
 		}); err != nil {
 			return nil, err
 		}
@@ -98,7 +98,7 @@ func (l *Linear) giantStep(w *Server, tally *cost.Tally, diag diagonals, baby []
 	p, lvl := l.Params, pk.level
 	ev := w.eval
 	sum := bgv.NewCiphertext(p, 1, lvl)
-	tmp := bgv.NewCiphertext(p, 1, lvl)
+	tmp := w.buf.temp(p, lvl)
 	first := true
 	for k := 0; k < pk.chunks; k++ {
 		for h := 0; h < pk.g; h++ {

@@ -6,7 +6,8 @@ import (
 )
 
 // scratch is a party's (or one of its workers') reusable buffers: a
-// plaintext per level and a slot vector, made on first use. A kernel that
+// plaintext per level, a temporary ciphertext per level, a set of baby
+// steps per level and a slot vector, made on first use. A kernel that
 // encodes or decrypts one vector at a time uses them instead of
 // allocating a plaintext per operation: a fresh plaintext is megabytes the
 // runtime zeroes (and the kernel first touches), which the profile's
@@ -14,8 +15,10 @@ import (
 // has its own (Server.worker, Client.worker); a buffer is the caller's
 // until its next call for the same buffer.
 type scratch struct {
-	pts []*rlwe.Plaintext
-	vec []uint64
+	pts   []*rlwe.Plaintext
+	temps []*rlwe.Ciphertext
+	baby  [][]*rlwe.Ciphertext
+	vec   []uint64
 }
 
 // plaintext returns the plaintext at level, at scale 1 and batched.
@@ -39,4 +42,29 @@ func (s *scratch) slots(p bgv.Parameters) []uint64 {
 	}
 	clear(s.vec)
 	return s.vec
+}
+
+// temp returns the temporary degree-1 ciphertext at level: the work space
+// of one operation (a sum's next term, a fold's rotation), dead when it
+// returns.
+func (s *scratch) temp(p bgv.Parameters, level int) *rlwe.Ciphertext {
+	if s.temps == nil {
+		s.temps = make([]*rlwe.Ciphertext, p.MaxLevel()+1)
+	}
+	if s.temps[level] == nil {
+		s.temps[level] = bgv.NewCiphertext(p, 1, level)
+	}
+	return s.temps[level]
+}
+
+// babySteps returns n degree-1 ciphertexts at level (a linear layer's
+// hoisted rotations of its inputs, which its giant steps read).
+func (s *scratch) babySteps(p bgv.Parameters, level, n int) []*rlwe.Ciphertext {
+	if s.baby == nil {
+		s.baby = make([][]*rlwe.Ciphertext, p.MaxLevel()+1)
+	}
+	for len(s.baby[level]) < n {
+		s.baby[level] = append(s.baby[level], bgv.NewCiphertext(p, 1, level))
+	}
+	return s.baby[level][:n]
 }

@@ -3,6 +3,7 @@ package exec
 import (
 	"crypto/rand"
 	"fmt"
+	"io"
 
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 	"github.com/tuneinsight/lattigo/v5/ring"
@@ -46,14 +47,28 @@ type seededCiphertext struct {
 	c0   *rlwe.Ciphertext
 }
 
+var _ net.SizedWriter = seededCiphertext{}
+
+// BinarySize is the length of the seed and c0 marshalled.
+func (s seededCiphertext) BinarySize() int { return len(s.seed) + s.c0.BinarySize() }
+
+// WriteTo writes the seed, then c0.
+func (s seededCiphertext) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(s.seed)
+	if err != nil {
+		return int64(n), err
+	}
+	m, err := s.c0.WriteTo(w)
+	return int64(n) + m, err
+}
+
 // MarshalBinary writes the seed and c0 into one new slice.
 func (s seededCiphertext) MarshalBinary() ([]byte, error) {
-	out := make([]byte, len(s.seed)+s.c0.BinarySize())
-	copy(out, s.seed)
-	if _, err := s.c0.WriteTo(buffer.NewBuffer(out[len(s.seed):])); err != nil {
+	out := buffer.NewBufferSize(s.BinarySize())
+	if _, err := s.WriteTo(out); err != nil {
 		return nil, err
 	}
-	return out, nil
+	return out.Bytes(), nil
 }
 
 // encryptSeeded encrypts pt at its level under the client's secret key,

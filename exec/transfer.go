@@ -161,7 +161,7 @@ func (c *Client) sendEach(tally *cost.Tally, level, k int, dom Domain, fill func
 	tally.Op(cost.OpShare, 0, int64(k)*int64(slots)) // the layout of the vectors
 	window := inputBacklog * seededBytes(c.params.LogN(), level)
 	vecs := make([][]uint64, c.batch())
-	msgs := make([]marshalled, c.batch())
+	msgs := make([][]byte, c.batch()) // framed
 	for start := 0; start < k; start += len(msgs) {
 		n := min(len(msgs), k-start)
 		if err := forPieces(n, c.cores, c.worker, func(j int, w *Client) error {
@@ -182,7 +182,7 @@ func (c *Client) sendEach(tally *cost.Tally, level, k int, dom Domain, fill func
 				return err
 			}
 			tally.Op(cost.OpEncryptSecret, level, 1)
-			if msgs[j], err = ct.MarshalBinary(); err != nil {
+			if msgs[j], err = net.Frame(ct); err != nil {
 				return fmt.Errorf("exec: client: marshalling: %w", err)
 			}
 			tally.Op(cost.OpSerialize, level, 1)
@@ -194,7 +194,7 @@ func (c *Client) sendEach(tally *cost.Tally, level, k int, dom Domain, fill func
 			if err := net.Pace(c.conn, window); err != nil {
 				return fmt.Errorf("exec: client: sending: %w", err)
 			}
-			if err := net.SendObject(c.conn, m); err != nil {
+			if err := net.SendFrame(c.conn, m); err != nil {
 				return fmt.Errorf("exec: client: sending: %w", err)
 			}
 		}
@@ -223,11 +223,6 @@ type upload struct {
 	ct *rlwe.Ciphertext
 }
 
-// marshalled is an object already marshalled, for net.SendObject.
-type marshalled []byte
-
-func (m marshalled) MarshalBinary() ([]byte, error) { return m, nil }
-
 // recvInputs receives k ciphertexts from the client.
 func (s *Server) recvInputs(tally *cost.Tally, k int) ([]*rlwe.Ciphertext, error) {
 	return s.recvInputsIn(tally, k, Slots)
@@ -255,7 +250,9 @@ func (s *Server) recvInput(tally *cost.Tally, i, k int, dom Domain) (*rlwe.Ciphe
 		var payload []byte
 		if payload, err = net.Unframe(msg); err == nil {
 			var ct *rlwe.Ciphertext
-			if ct, err = unmarshalSeeded(s.params, payload, dom); err == nil {
+			ct, err = unmarshalSeeded(s.params, payload, dom)
+			net.Recycle(msg) // ct holds copies
+			if err == nil {
 				tally.Op(cost.OpSerialize, ct.Level(), 1)
 				tally.Op(cost.OpExpand, 0, int64(ct.Level()+1)*int64(s.params.N()))
 				return ct, nil

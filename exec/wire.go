@@ -276,7 +276,9 @@ func recvCiphertext(p bgv.Parameters, conn net.Conn, dom Domain) (*rlwe.Cipherte
 	if err != nil {
 		return nil, err
 	}
-	return unmarshalCiphertext(p, payload, dom)
+	ct, err := unmarshalCiphertext(p, payload, dom)
+	net.Recycle(msg) // ct holds copies
+	return ct, err
 }
 
 // reader reads little-endian words, failing (never panicking) on overrun.

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"math"
 	"sync"
+
+	"github.com/tuneinsight/lattigo/v5/utils/buffer"
 
 	"github.com/cgsim/cgsim/cost"
 )
@@ -136,8 +139,16 @@ func (e *endpoint) Send(msg []byte) error {
 	if e.out.isClosed() {
 		return ErrClosed
 	}
+	return e.give(append(buffers.get(len(msg))[:0], msg...))
+}
+
+// give is Send without the copy: the receiver gets msg itself.
+func (e *endpoint) give(msg []byte) error {
+	if e.out.isClosed() {
+		return ErrClosed
+	}
 	e.meter.record(e.dir, len(msg))
-	return e.out.push(append([]byte(nil), msg...))
+	return e.out.push(msg)
 }
 
 func (e *endpoint) Recv() ([]byte, error) { return e.in.pop() }
@@ -247,25 +258,84 @@ func (q *queue) close() {
 const FrameOverhead = 8
 
 // SendObject marshals v and sends it as one framed message of
-// FrameOverhead + len(payload) bytes.
+// FrameOverhead + len(payload) bytes (Frame, then SendFrame).
 //
 // The frame exists because lattigo's UnmarshalBinary does not survive a
 // truncated input (it recurses until the stack overflows, which no recover
 // can catch); RecvObject checks length and checksum before lattigo sees a
 // byte.
 func SendObject(c Conn, v encoding.BinaryMarshaler) error {
+	msg, err := Frame(v)
+	if err != nil {
+		return err
+	}
+	return SendFrame(c, msg)
+}
+
+// SizedWriter is an object that writes itself, exactly BinarySize bytes,
+// as lattigo's objects do: Frame writes it straight into its frame.
+type SizedWriter interface {
+	BinarySize() int
+	WriteTo(w io.Writer) (int64, error)
+}
+
+// Frame marshals v into a new framed message (a recycled buffer; see
+// Recycle): a SizedWriter is written in place, anything else marshalled
+// and copied.
+func Frame(v encoding.BinaryMarshaler) ([]byte, error) {
+	if w, ok := v.(SizedWriter); ok {
+		n := w.BinarySize()
+		if err := checkPayload(v, n); err != nil {
+			return nil, err
+		}
+		msg := buffers.get(FrameOverhead + n)
+		wrote, err := w.WriteTo(buffer.NewBuffer(msg[FrameOverhead:]))
+		if err == nil && wrote != int64(n) {
+			err = fmt.Errorf("wrote %d bytes of %d", wrote, n)
+		}
+		if err != nil {
+			buffers.put(msg)
+			return nil, fmt.Errorf("net: marshalling %T: %w", v, err)
+		}
+		return seal(msg), nil
+	}
 	payload, err := v.MarshalBinary()
 	if err != nil {
-		return fmt.Errorf("net: marshalling %T: %w", v, err)
+		return nil, fmt.Errorf("net: marshalling %T: %w", v, err)
 	}
-	if uint64(len(payload)) > math.MaxUint32 {
-		return fmt.Errorf("net: %T is %d bytes, more than a frame holds", v, len(payload))
+	if err := checkPayload(v, len(payload)); err != nil {
+		return nil, err
 	}
-	msg := make([]byte, FrameOverhead+len(payload))
+	msg := buffers.get(FrameOverhead + len(payload))
+	copy(msg[FrameOverhead:], payload)
+	return seal(msg), nil
+}
+
+// checkPayload refuses a payload longer than a frame's length field holds.
+func checkPayload(v any, n int) error {
+	if uint64(n) > math.MaxUint32 {
+		return fmt.Errorf("net: %T is %d bytes, more than a frame holds", v, n)
+	}
+	return nil
+}
+
+// seal writes the header of msg, whose payload is in place.
+func seal(msg []byte) []byte {
+	payload := msg[FrameOverhead:]
 	binary.LittleEndian.PutUint32(msg[0:4], uint32(len(payload)))
 	binary.LittleEndian.PutUint32(msg[4:8], crc32.ChecksumIEEE(payload))
-	copy(msg[FrameOverhead:], payload)
-	return c.Send(msg)
+	return msg
+}
+
+// SendFrame sends a message that Frame made, which the caller hands over:
+// on the in-process pipe the receiver gets it without a copy.
+func SendFrame(c Conn, msg []byte) error {
+	if e, ok := c.(*endpoint); ok {
+		return e.give(msg)
+	}
+	err := c.Send(msg)
+	buffers.put(msg)
+	return err
 }
 
 // RecvObject receives one message written by SendObject and unmarshals it
@@ -279,7 +349,9 @@ func RecvObject(c Conn, v encoding.BinaryUnmarshaler) error {
 	if err != nil {
 		return fmt.Errorf("net: receiving %T: %w", v, err)
 	}
-	if err := v.UnmarshalBinary(payload); err != nil {
+	err = v.UnmarshalBinary(payload)
+	Recycle(msg) // UnmarshalBinary copies what it keeps (encoding's contract)
+	if err != nil {
 		return fmt.Errorf("net: unmarshalling %T (%d bytes): %w", v, len(payload), err)
 	}
 	return nil

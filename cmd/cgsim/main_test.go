@@ -12,7 +12,6 @@ import (
 	"github.com/cgsim/cgsim/calibrate"
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/params"
-	"github.com/cgsim/cgsim/sim"
 )
 
 // dataDir is the shared data seen from this package's directory.
@@ -345,26 +344,6 @@ func TestValidateSweep(t *testing.T) {
 		if _, _, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--sweep", tc.sweep, "--strategies", tc.strategies,
 			"--params", "bgv-test-insecure", "--allow-insecure"); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("--sweep %s --strategies %s: %v, want %q", tc.sweep, tc.strategies, err, tc.want)
-		}
-	}
-}
-
-// TestSweepPlan: a cryptogen point's steps read C-2 to C+2 tokens (step i
-// of a generation after a prompt of P tokens reads P+i); recompute's
-// measured pass is its second, over C, after an unmeasured one over C-1.
-func TestSweepPlan(t *testing.T) {
-	story := make([]int, 600)
-	for _, ctx := range []int{2, 6, 64, 512} {
-		prompt, gen, phases := sweepPlan(sim.Recompute, story, ctx)
-		if len(prompt) != ctx-1 || gen != 2 || len(phases) != 1 || phases[0] != 1 || prompt[0] != 1 {
-			t.Errorf("recompute at %d: prompt of %d, %d generated, phases %v", ctx, len(prompt), gen, phases)
-		}
-		if ctx < 6 {
-			continue
-		}
-		prompt, gen, phases = sweepPlan(sim.Cryptogen, story, ctx)
-		if len(phases) != sweepSteps || len(prompt)+phases[0] != ctx-sweepHalf || phases[len(phases)-1] >= gen || prompt[0] != 1 {
-			t.Errorf("cryptogen at %d: prompt of %d, %d generated, phases %v", ctx, len(prompt), gen, phases)
 		}
 	}
 }

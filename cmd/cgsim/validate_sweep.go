@@ -59,61 +59,31 @@ func parseContexts(s string, lo, hi int) ([]int, error) {
 	return out, nil
 }
 
-// A point of validate --sweep for a strategy that keeps its cache is the
-// median, per kind, of sweepSteps decode steps centred on the context C:
-// those reading C-sweepHalf to C+sweepHalf tokens, the third to the
-// seventh of a generation after a prompt of C-sweepHalf-3 (the two before
-// warm up what a step first uses after the prefill). One step of a small
-// model is short enough for a collection or another process's burst to
-// move one kind noticeably (the README gives the measurements); the
-// median of the steps does not follow one of them.
-const (
-	sweepSteps = 5
-	sweepHalf  = sweepSteps / 2
-)
-
-// sweepPlan is what validate --sweep runs for a strategy at context ctx:
-// the prompt (BOS and the story's first tokens), the tokens generated and
-// the phases (of the report's Breakdown: 0 the prefill, i the i-th decode
-// step) whose median is the point. A strategy without a cache is measured
-// on its second pass, over C tokens, after a first over C-1 that grows
-// the process's memory to what a pass uses: each fresh page costs the
-// kernel a fault (dear on a virtual machine: see the README), a cost of
-// the process's start that a server's later tokens do not pay.
-func sweepPlan(s sim.Strategy, story []int, ctx int) (prompt []int, gen int, phases []int) {
-	if !s.KeepsCache() { // the pass over C tokens, after one over C-1
-		return append([]int{1}, story[:ctx-2]...), 2, []int{1}
-	}
-	prompt = append([]int{1}, story[:ctx-sweepHalf-4]...)
-	for i := range sweepSteps {
-		phases = append(phases, 3+i)
-	}
-	return prompt, 2 + sweepSteps + 1, phases
-}
-
 // validateSweep is validate --sweep: for each context and strategy, the
-// decode step that reads that many tokens (see sweepPlan: cryptogen's the
-// median of the steps around it, estimated and measured alike;
-// recompute's second pass, over C tokens), run for real on the reference story
-// from BOS and estimated for the same generation, per kind.
+// decode step that reads that many tokens (see sim.MeasurePlan: a cached
+// strategy's the median of the steps around it, estimated and measured
+// alike; recompute's second pass, over C tokens), run for real on the
+// reference story from BOS and estimated for the same generation, per
+// kind.
 func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) error {
 	strats, err := sim.ParseStrategies(c.String("strategies"))
 	if err != nil {
 		return fmt.Errorf("--strategies: %w", err)
 	}
-	// A cached point's prompt holds BOS at least; its last step reads
-	// C+sweepHalf tokens. A pass over C tokens needs only C.
 	lo, hi := 2, m.Config.SeqLen
 	for _, s := range strats {
-		if s.KeepsCache() {
-			lo, hi = sweepHalf+4, m.Config.SeqLen-sweepHalf
-		}
+		l, h := sim.MeasureRange(s, m.Config.SeqLen)
+		lo, hi = max(lo, l), min(hi, h)
 	}
 	ctxs, err := parseContexts(spec, lo, hi)
 	if err != nil {
 		return err
 	}
-	story, err := model.Generate(m, []int{1}, ctxs[len(ctxs)-1]+sweepHalf)
+	need := 0
+	for _, s := range strats {
+		need = max(need, sim.MeasureStory(s, ctxs[len(ctxs)-1]))
+	}
+	story, err := model.Generate(m, []int{1}, need)
 	if err != nil {
 		return err
 	}
@@ -125,7 +95,7 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 	ndiff := 0
 	for _, ctx := range ctxs {
 		for _, s := range strats {
-			prompt, gen, phases := sweepPlan(s, story, ctx)
+			prompt, gen, phases := sim.MeasurePlan(s, story, ctx)
 			est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
 				Strategy: s, Prompt: len(prompt), Gen: gen, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores})
 			if err != nil {
@@ -183,7 +153,7 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 		}
 	} else {
 		fmt.Fprintf(w, "validate --sweep %s: %s, compute seconds of one decode step per context and strategy (cryptogen: the median of the %d around it; CPU time measured)\n\n",
-			m.Config.Name, p.preset.Name, sweepSteps)
+			m.Config.Name, p.preset.Name, sim.MeasuredSteps)
 		tw := newTable(w)
 		fmt.Fprintln(tw, "context\tstrategy\tkind\testimated s\tmeasured s\tmeas/est-1\tcounters\t")
 		for _, pt := range pts {

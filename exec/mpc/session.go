@@ -328,6 +328,7 @@ func (p *party) exchange(x []uint64) ([]uint64, error) {
 		return nil, err
 	}
 	other, err := p.r.decodeInto(p.buf.other[:0], msg, len(x))
+	net.Recycle(msg)
 	if err != nil {
 		return nil, err
 	}

@@ -270,13 +270,15 @@ func (p *party) revealToClient(x []uint64) ([]uint64, error) {
 	var out []uint64
 	err := p.step(func() error {
 		if p.role == Server {
-			return p.conn.Send(p.r.encode(nil, x))
+			p.buf.wire = p.r.encode(p.buf.wire[:0], x)
+			return p.conn.Send(p.buf.wire)
 		}
 		msg, err := p.conn.Recv()
 		if err != nil {
 			return err
 		}
 		other, err := p.r.decode(msg, len(x))
+		net.Recycle(msg)
 		if err != nil {
 			return err
 		}

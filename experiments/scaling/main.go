@@ -16,8 +16,9 @@
 // reference's own greedy story from BOS (see MeasureSweep); it writes
 // DIR/measured_stories260K.csv (after every point, so an interrupted sweep
 // keeps what it measured) and .png, and prints the table and the measured
-// against the estimated compute. The measured compute is wall time on this machine; the same
-// run's bytes and rounds are priced on both networks. Slow: minutes.
+// against the estimated compute. The measured compute is this process's CPU
+// time on this machine; the same run's bytes and rounds are priced on both
+// networks. Slow: minutes.
 package main
 
 import (
@@ -28,12 +29,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -192,9 +191,6 @@ func EstimateSweep(cfg model.Config, preset params.Preset, ctxs []int, nets []ne
 	return rows, nil
 }
 
-// settleTime is the pause before a measured step (see MeasureSweep).
-var settleTime = 5 * time.Second
-
 // Measured is one measured decode step: a strategy at a context, with the
 // estimate of the same step (sim.DecodeStep, the same preset and profile)
 // beside it. Both are unpriced: Network prices them.
@@ -206,61 +202,42 @@ type Measured struct {
 	Diff     []cost.Difference // counters on which Run and Estimate differ (none expected)
 }
 
-// MeasureSweep runs, for each context C >= 4 and each strategy (cryptogen
-// or recompute), the
-// secure decode step that reads C tokens, for real, and checks its token
-// against the plaintext reference's greedy story from BOS:
-//
-//   - cryptogen: a generation of 4 tokens after a prompt of C-3 tokens,
-//     keeping its third decode step (one token against the C-1 cached
-//     ones): the two steps before it warm up what a step uses for the
-//     first time after the prefill, as every step of a long generation
-//     finds it;
-//   - recompute: a generation of 1 token after a prompt of C tokens,
-//     keeping its prefill: a recompute decode step is exactly that pass
-//     (the engine is reset and the whole prefix re-run from position 0),
-//     and running it once instead of after a prefill of C-1 tokens halves
-//     the time of the sweep. It runs cold, in a fresh engine.
+// MeasureSweep runs, for each context C and each strategy, the secure
+// decode step that reads C tokens, for real, taken as validate --sweep
+// takes it (sim.MeasurePlan: a cached strategy's the median of the five
+// steps around C, recompute's second pass over C tokens), and checks the
+// tokens generated against the plaintext reference's greedy story from
+// BOS. Its estimate is sim.DecodeStep's at C.
 //
 // onPoint, if not nil, is called after each measured step (to save the
 // points so far).
 func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, strats []sim.Strategy, onPoint func(Measured)) ([]Measured, error) {
 	var pts []Measured
-	// Before each run (outside any timed region), hand the memory of the
-	// previous one back to the OS and pause: the same 61-token validate
-	// read +29% once right after a multi-gigabyte run, +10% in three runs
-	// after. Returning memory is no cure within a run: freeing it between
-	// a 253-token prefill and its decode steps made them slower (4.9-5.5 s
-	// against 4.0-4.2 s), as they fault it back in.
-	settle := func() {
-		debug.FreeOSMemory()
-		time.Sleep(settleTime)
-	}
 	defer sim.OneThread()() // one server core and one client core: see sim.OneThread
 	for _, c := range ctxs {
-		if c < 4 || c > m.Config.SeqLen {
-			return nil, fmt.Errorf("context %d: want 4 to %s's %d", c, m.Config.Name, m.Config.SeqLen)
-		}
-		story, err := model.Generate(m, []int{1}, c)
-		if err != nil {
-			return nil, err
-		}
 		for _, s := range strats {
-			prompt, gen := append([]int{1}, story[:c-4]...), 4
-			if s == sim.Recompute {
-				prompt, gen = append([]int{1}, story[:c-1]...), 1
+			if lo, hi := sim.MeasureRange(s, m.Config.SeqLen); c < lo || c > hi {
+				return nil, fmt.Errorf("%s at context %d: want %d to %d for %s", s, c, lo, hi, m.Config.Name)
 			}
-			settle()
+		}
+	}
+	for _, c := range ctxs {
+		for _, s := range strats {
+			story, err := model.Generate(m, []int{1}, sim.MeasureStory(s, c))
+			if err != nil {
+				return nil, err
+			}
+			prompt, gen, phases := sim.MeasurePlan(s, story, c)
 			rep, err := sim.Run(sim.RunOptions{Model: m, Preset: preset, Network: net.LAN, Strategy: s, Gen: gen}, prompt, false, nil)
 			if err != nil {
 				return nil, fmt.Errorf("%s at context %d: %w", s, c, err)
 			}
-			if got := rep.Tokens[len(rep.Tokens)-1]; got != story[c-1] {
-				return nil, fmt.Errorf("%s at context %d: token %d, the reference's is %d", s, c, got, story[c-1])
+			if want := story[len(prompt)-1:]; !slices.Equal(rep.Tokens, want) {
+				return nil, fmt.Errorf("%s at context %d: tokens %v, the reference's are %v", s, c, rep.Tokens, want)
 			}
-			pt := Measured{Context: c, Strategy: s, Run: rep.Prefill}
-			if s == sim.Cryptogen {
-				pt.Run = rep.Decode[2]
+			pt := Measured{Context: c, Strategy: s}
+			if pt.Run, err = rep.MedianStep(phases); err != nil {
+				return nil, err
 			}
 			pt.Run.NetworkSeconds = 0
 			if pt.Estimate, err = sim.DecodeStep(sim.EstimateOptions{Model: m.Config, Preset: preset, Network: net.LAN, Strategy: s}, c); err != nil {

@@ -66,9 +66,8 @@ func TestMeasureSweepSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	settleTime = 0
 	var seen int
-	pts, err := MeasureSweep(m, p, []int{4, 7}, []sim.Strategy{sim.Cryptogen, sim.Recompute}, func(Measured) { seen++ })
+	pts, err := MeasureSweep(m, p, []int{6, 9}, []sim.Strategy{sim.Cryptogen, sim.Recompute}, func(Measured) { seen++ })
 	if err != nil {
 		t.Fatal(err)
 	}
