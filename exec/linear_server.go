@@ -134,9 +134,11 @@ func (l *Linear) giantStep(w *Server, tally *cost.Tally, diag diagonals, baby []
 
 // diagonals hands serverCompute the plaintext diagonal i of chunk k for
 // output index o, pre-rotated by -j·g·L for its giant step j.
-// A piece of the parallel section calls it with its worker, whose encoder
-// and scratch buffers it may use (the plaintext returned is the caller's
-// until its next call); pieces never share an output index.
+// A piece of the parallel section calls it with its worker, whose encoder,
+// scratch plaintext and slot vector it may use (never the scratch
+// ciphertexts, which the caller holds across calls; the plaintext returned
+// is the caller's until its next call); pieces never share an output
+// index.
 type diagonals interface {
 	at(w *Server, o, k, i int) (*rlwe.Plaintext, error)
 }

@@ -45,8 +45,8 @@ func (s *scratch) slots(p bgv.Parameters) []uint64 {
 }
 
 // temp returns the temporary degree-1 ciphertext at level: the work space
-// of one operation (a sum's next term, a fold's rotation), dead when it
-// returns.
+// of one kernel piece (a giant step's next term, a fold's rotations), the
+// caller's until the piece ends; nothing the piece calls may use it.
 func (s *scratch) temp(p bgv.Parameters, level int) *rlwe.Ciphertext {
 	if s.temps == nil {
 		s.temps = make([]*rlwe.Ciphertext, p.MaxLevel()+1)
@@ -58,7 +58,10 @@ func (s *scratch) temp(p bgv.Parameters, level int) *rlwe.Ciphertext {
 }
 
 // babySteps returns n degree-1 ciphertexts at level (a linear layer's
-// hoisted rotations of its inputs, which its giant steps read).
+// hoisted rotations of its inputs, which its giant steps read). They stay
+// allocated with the party: the largest layer's set per level (its chunks
+// times its baby steps, less one each), which a layer allocated and let go
+// per call before.
 func (s *scratch) babySteps(p bgv.Parameters, level, n int) []*rlwe.Ciphertext {
 	if s.baby == nil {
 		s.baby = make([][]*rlwe.Ciphertext, p.MaxLevel()+1)

@@ -190,13 +190,14 @@ func (c *Client) sendEach(tally *cost.Tally, level, k int, dom Domain, fill func
 		}); err != nil {
 			return err
 		}
-		for _, m := range msgs[:n] {
+		for j, m := range msgs[:n] {
 			if err := net.Pace(c.conn, window); err != nil {
 				return fmt.Errorf("exec: client: sending: %w", err)
 			}
 			if err := net.SendFrame(c.conn, m); err != nil {
 				return fmt.Errorf("exec: client: sending: %w", err)
 			}
+			msgs[j] = nil // handed over
 		}
 	}
 	return nil

@@ -3,15 +3,19 @@ package net
 import "sync"
 
 // The transport recycles the buffers of its messages: a message that Send
-// copies, or that SendObject frames, is written into a buffer a receiver
-// handed back with Recycle, when one of its size is free. A generation
+// copies, or that Frame (and so SendObject) frames, is written into a
+// buffer a receiver handed back with Recycle, when one of its size is
+// free. A generation
 // step moves hundreds of megabytes of ciphertexts between the in-process
 // parties; without this, each would be a new allocation for the garbage
 // collector, and on a virtual machine each new page a fault.
 
-// recycledSizes bounds the number of distinct sizes kept (a protocol uses a
-// few: one per kind of message and level); messages of other sizes are
-// left to the collector.
+// recycledSizes bounds the number of distinct sizes kept: a protocol uses
+// a few per step (one per kind of message and level), but the two-party
+// messages grow with the context, so a long generation meets many. When
+// a new size would pass the bound, every pool is let go (the collector
+// takes their buffers) and the sizes of the steps that follow fill it
+// again.
 const recycledSizes = 256
 
 // minRecycled is the least size recycled: smaller messages are cheaper to
@@ -51,18 +55,16 @@ func (b *bufferPool) put(buf []byte) {
 	}
 	b.mu.Lock()
 	p := b.sizes[n]
-	if p == nil && len(b.sizes) < recycledSizes {
-		if b.sizes == nil {
+	if p == nil {
+		if b.sizes == nil || len(b.sizes) >= recycledSizes {
 			b.sizes = make(map[int]*sync.Pool)
 		}
 		p = new(sync.Pool)
 		b.sizes[n] = p
 	}
 	b.mu.Unlock()
-	if p != nil {
-		buf = buf[:n]
-		p.Put(&buf)
-	}
+	buf = buf[:n]
+	p.Put(&buf)
 }
 
 // Recycle hands back a message that Recv returned, for the transport to

@@ -35,4 +35,15 @@
 // A sender whose peer consumes a long flight as it arrives may bound what
 // waits between them with [Pace] (a [Paced] endpoint's WaitBacklog), as a
 // TCP window would. Endpoints are safe for concurrent use.
+//
+// A message belongs to one party at a time. Send copies what it is given;
+// a message Recv returns is the receiver's, which hands it back with
+// [Recycle] once it has decoded it (an unmarshalled ciphertext holds
+// copies), for the transport to write a later message of the same size
+// into. [Frame] marshals an object straight into such a buffer with its
+// frame (a length and a CRC-32, which [Unframe] checks before anything
+// parses the payload), and [SendFrame] hands the frame over: on the pipe
+// the receiver gets it without a copy. A generation step moves hundreds of
+// megabytes of ciphertexts between the parties; this keeps them from
+// being garbage the collector chases and fresh pages the kernel faults in.
 package net

@@ -21,7 +21,8 @@ type Conn interface {
 	// Send returns.
 	Send(msg []byte) error
 	// Recv returns the next message from the other party, blocking until one
-	// arrives or the channel is closed.
+	// arrives or the channel is closed. The message is the caller's: no one
+	// else refers to it, and the caller may hand it to Recycle once done.
 	Recv() ([]byte, error)
 }
 
@@ -132,9 +133,7 @@ type endpoint struct {
 	meter   *Meter
 }
 
-// Send records the message in the meter, then queues it. Recording first
-// matters: once queued, the receiver may reply before a later record would
-// run, and the flights would be counted out of order.
+// Send queues a copy of msg (see give).
 func (e *endpoint) Send(msg []byte) error {
 	if e.out.isClosed() {
 		return ErrClosed
@@ -142,7 +141,10 @@ func (e *endpoint) Send(msg []byte) error {
 	return e.give(append(buffers.get(len(msg))[:0], msg...))
 }
 
-// give is Send without the copy: the receiver gets msg itself.
+// give is Send without the copy: the receiver gets msg itself. It records
+// the message in the meter, then queues it. Recording first matters: once
+// queued, the receiver may reply before a later record would run, and the
+// flights would be counted out of order.
 func (e *endpoint) give(msg []byte) error {
 	if e.out.isClosed() {
 		return ErrClosed
@@ -327,8 +329,10 @@ func seal(msg []byte) []byte {
 	return msg
 }
 
-// SendFrame sends a message that Frame made, which the caller hands over:
-// on the in-process pipe the receiver gets it without a copy.
+// SendFrame sends a message that Frame made, which the caller hands over
+// whatever the outcome (it must not touch msg again): on the in-process
+// pipe the receiver gets it without a copy; on another Conn it is sent
+// and recycled.
 func SendFrame(c Conn, msg []byte) error {
 	if e, ok := c.(*endpoint); ok {
 		return e.give(msg)

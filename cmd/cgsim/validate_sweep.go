@@ -81,7 +81,7 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 	}
 	need := 0
 	for _, s := range strats {
-		need = max(need, sim.MeasureStory(s, ctxs[len(ctxs)-1]))
+		need = max(need, sim.MeasureStory(s, ctxs[len(ctxs)-1], m.Config.SeqLen))
 	}
 	story, err := model.Generate(m, []int{1}, need)
 	if err != nil {
@@ -95,7 +95,8 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 	ndiff := 0
 	for _, ctx := range ctxs {
 		for _, s := range strats {
-			prompt, gen, phases := sim.MeasurePlan(s, story, ctx)
+			plan := sim.MeasurePlan(s, story, ctx, m.Config.SeqLen)
+			prompt, gen, phases := plan.Prompt, plan.Gen, plan.Phases
 			est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
 				Strategy: s, Prompt: len(prompt), Gen: gen, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores})
 			if err != nil {

@@ -104,8 +104,8 @@ func run(args []string, stdout io.Writer) error {
 	var ctxs []int
 	for _, f := range strings.Split(*measureCtxs, ",") {
 		c, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || c < 4 {
-			return fmt.Errorf("-measure-contexts %q: want integers of at least 4", *measureCtxs)
+		if err != nil {
+			return fmt.Errorf("-measure-contexts %q: want comma-separated integers", *measureCtxs)
 		}
 		ctxs = append(ctxs, c)
 	}
@@ -205,7 +205,8 @@ type Measured struct {
 // MeasureSweep runs, for each context C and each strategy, the secure
 // decode step that reads C tokens, for real, taken as validate --sweep
 // takes it (sim.MeasurePlan: a cached strategy's the median of the five
-// steps around C, recompute's second pass over C tokens), and checks the
+// steps around C, its counters the step's at C; recompute's second pass
+// over C tokens), and checks the
 // tokens generated against the plaintext reference's greedy story from
 // BOS. Its estimate is sim.DecodeStep's at C.
 //
@@ -223,20 +224,20 @@ func MeasureSweep(m *model.Model, preset params.Preset, ctxs []int, strats []sim
 	}
 	for _, c := range ctxs {
 		for _, s := range strats {
-			story, err := model.Generate(m, []int{1}, sim.MeasureStory(s, c))
+			story, err := model.Generate(m, []int{1}, sim.MeasureStory(s, c, m.Config.SeqLen))
 			if err != nil {
 				return nil, err
 			}
-			prompt, gen, phases := sim.MeasurePlan(s, story, c)
-			rep, err := sim.Run(sim.RunOptions{Model: m, Preset: preset, Network: net.LAN, Strategy: s, Gen: gen}, prompt, false, nil)
+			plan := sim.MeasurePlan(s, story, c, m.Config.SeqLen)
+			rep, err := sim.Run(sim.RunOptions{Model: m, Preset: preset, Network: net.LAN, Strategy: s, Gen: plan.Gen}, plan.Prompt, false, nil)
 			if err != nil {
 				return nil, fmt.Errorf("%s at context %d: %w", s, c, err)
 			}
-			if want := story[len(prompt)-1:]; !slices.Equal(rep.Tokens, want) {
+			if want := story[len(plan.Prompt)-1:]; !slices.Equal(rep.Tokens, want) {
 				return nil, fmt.Errorf("%s at context %d: tokens %v, the reference's are %v", s, c, rep.Tokens, want)
 			}
 			pt := Measured{Context: c, Strategy: s}
-			if pt.Run, err = rep.MedianStep(phases); err != nil {
+			if pt.Run, err = rep.MedianStep(plan); err != nil {
 				return nil, err
 			}
 			pt.Run.NetworkSeconds = 0
