@@ -333,12 +333,13 @@ func TestValidateSweep(t *testing.T) {
 		!strings.Contains(err.Error(), "--sweep") {
 		t.Errorf("decreasing contexts: %v", err)
 	}
-	// A cryptogen point is the median of the 5 decode steps reading C-2
-	// to C+2 tokens: stories260K's 512 tokens leave room for contexts from
-	// 6 to 510; a recompute pass reads C, up to 512.
+	// A cryptogen point is the median of 5 decode steps, those reading C-2
+	// to C+2 tokens (C-4 to C at the model's last positions), after a
+	// prompt of BOS at least: contexts from 6 to stories260K's 512; a
+	// recompute pass reads C, from 2 to 512.
 	for _, tc := range []struct{ sweep, strategies, want string }{
-		{"511", "cryptogen,recompute", "from 6 to 510"},
-		{"5", "cryptogen", "from 6 to 510"},
+		{"513", "cryptogen,recompute", "from 6 to 512"},
+		{"5", "cryptogen", "from 6 to 512"},
 		{"513", "recompute", "from 2 to 512"},
 	} {
 		if _, _, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--sweep", tc.sweep, "--strategies", tc.strategies,

@@ -206,9 +206,9 @@ type Measured struct {
 // decode step that reads C tokens, for real, taken as validate --sweep
 // takes it (sim.MeasurePlan: a cached strategy's the median of the five
 // steps around C, its counters the step's at C; recompute's second pass
-// over C tokens), and checks the
-// tokens generated against the plaintext reference's greedy story from
-// BOS. Its estimate is sim.DecodeStep's at C.
+// over C tokens), and checks the tokens generated against the plaintext
+// reference's greedy story from BOS. Its estimate is sim.DecodeStep's at
+// C.
 //
 // onPoint, if not nil, is called after each measured step (to save the
 // points so far).
