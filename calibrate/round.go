@@ -52,6 +52,8 @@ func protocolTime(name string, fp params.FixedPoint, prof *cost.Profile, opt Opt
 		switch op {
 		case cost.OpDCF:
 			t += float64(c.DCFLevels)*prof.DCFSeconds() - float64(c.Rounds)*prof.RoundSeconds()
+		case cost.OpLUT:
+			t += float64(c.LUTEntries)*prof.LUTSeconds() - float64(c.Rounds)*prof.RoundSeconds()
 		case cost.OpShareProtocol:
 			t += prof.Charge(op, 0, c.ShareOps).ComputeSeconds - float64(c.Rounds)*prof.RoundSeconds()
 		}
@@ -102,6 +104,41 @@ func DCF(fp params.FixedPoint, prof *cost.Profile, opt Options) (float64, error)
 	return protocolTime("dcf", fp, prof, opt, vals, float64(levels), cost.OpDCF,
 		func(cfg mpc.Config, s *mpc.Session, x mpc.Pair) error {
 			_, err := mpc.Sign{Config: cfg, N: dcfBatch}.Run(s, x)
+			return err
+		})
+}
+
+// lutBatch is the lookups of a timed call of LUT: each reads two tables
+// of 2^lutBits entries per party, about two milliseconds in all.
+const (
+	lutBatch = 256
+	lutBits  = 10
+)
+
+// LUT measures cost.OpLUT for the share ring of fp: the CPU time of a
+// lookup (mpc.Lookup, two tables of 2^lutBits entries, as the
+// activations read) of lutBatch values, less what prof prices in it but
+// its table entries (its share operations and its round) and the inline
+// dealing, per table entry read. prof must price OpShare; its OpRound, if
+// any, is taken out.
+func LUT(fp params.FixedPoint, prof *cost.Profile, opt Options) (float64, error) {
+	cfg, err := mpc.NewConfig(fp, prof)
+	if err != nil {
+		return 0, fmt.Errorf("calibrate lut: %w", err)
+	}
+	vals := make([]uint64, lutBatch)
+	for i := range vals {
+		vals[i] = uint64(i) << fp.FracBits
+	}
+	l := mpc.Lookup{Config: cfg, N: lutBatch, Shift: fp.FracBits, Bits: lutBits, Tables: [][]uint64{mpc.IndexTable(lutBits), mpc.IndexTable(lutBits)}}
+	entries := l.Estimate().LUTEntries
+	if entries <= 0 {
+		return 0, fmt.Errorf("calibrate lut: a lookup reads no table entry")
+	}
+	return protocolTime("lut", fp, prof, opt, vals, float64(entries), cost.OpLUT,
+		func(cfg mpc.Config, s *mpc.Session, x mpc.Pair) error {
+			l.Config = cfg
+			_, err := l.Run(s, x)
 			return err
 		})
 }

@@ -30,6 +30,7 @@ type Cost struct {
 	// Two-party computation on shares.
 	ShareOps   int64 `json:"share_ops"`   // element-wise modular operations on shares, local to a party
 	DCFLevels  int64 `json:"dcf_levels"`  // levels of comparison keys evaluated (one per bit of the share ring per comparison, per party)
+	LUTEntries int64 `json:"lut_entries"` // entries of lookup tables read (per table, lookup and party: a product and a sum)
 	SeedCoeffs int64 `json:"seed_coeffs"` // coefficients (per prime) of client ciphertexts expanded from their seeds by the server
 	Triples    int64 `json:"triples"`     // Beaver triples (or equivalent correlated randomness) consumed
 
@@ -87,6 +88,7 @@ func (c Cost) Add(o Cost) Cost {
 	c.Bootstraps += o.Bootstraps
 	c.ShareOps += o.ShareOps
 	c.DCFLevels += o.DCFLevels
+	c.LUTEntries += o.LUTEntries
 	c.SeedCoeffs += o.SeedCoeffs
 	c.Triples += o.Triples
 	c.BytesC2S += o.BytesC2S
@@ -118,6 +120,7 @@ func (c Cost) Scale(n int64) Cost {
 	c.Bootstraps *= n
 	c.ShareOps *= n
 	c.DCFLevels *= n
+	c.LUTEntries *= n
 	c.SeedCoeffs *= n
 	c.Triples *= n
 	c.BytesC2S *= n

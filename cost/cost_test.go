@@ -175,6 +175,7 @@ func TestChargeOptional(t *testing.T) {
 		{OpShareProtocol, func(c Cost) int64 { return c.ShareOps }, func(p *Profile) float64 { return p.Time(OpShare, 0) }},
 		{OpDCF, func(c Cost) int64 { return c.DCFLevels }, func(p *Profile) float64 { return 4 * p.Time(OpShare, 0) }},
 		{OpExpand, func(c Cost) int64 { return c.SeedCoeffs }, func(p *Profile) float64 { return p.Time(OpShare, 0) }},
+		{OpLUT, func(c Cost) int64 { return c.LUTEntries }, func(p *Profile) float64 { return 2 * p.Time(OpShare, 0) }},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.op), func(t *testing.T) {
@@ -247,6 +248,34 @@ func TestChargeOffline(t *testing.T) {
 				if c.Seconds() != 0 {
 					t.Errorf("Charge(%s) adds %v online seconds", op, c.Seconds())
 				}
+			}
+		})
+	}
+}
+
+// TestChargeDealLookup checks the optional OpDealLookup: its own price in
+// a profile that has it, a tenth of a triple's dealing in one that prices
+// the dealer without it, zero in one without the dealer; offline seconds
+// only, in each.
+func TestChargeDealLookup(t *testing.T) {
+	own := withOffline(testProfile())
+	own.Seconds[OpDealLookup] = []float64{5e-9, 5e-9}
+	for _, tt := range []struct {
+		name string
+		prof *Profile
+		want float64 // seconds of one
+	}{
+		{"priced", own, 5e-9},
+		{"older", withOffline(testProfile()), withOffline(testProfile()).Time(OpDealTriple, 1) / 10},
+		{"no-dealer", testProfile(), 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.prof.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			c := tt.prof.Charge(OpDealLookup, 1, 4)
+			if math.Abs(c.OfflineSeconds-4*tt.want) > 1e-18 || CounterDiff(c, Cost{}) != nil || c.ComputeSeconds != 0 {
+				t.Errorf("Charge(deal_lookup, 1, 4) = %+v, want %v offline seconds and nothing else", c, 4*tt.want)
 			}
 		})
 	}

@@ -48,6 +48,14 @@ const (
 	OpDealCompare Op = "deal_compare" // one comparison key (a DCF on bits(t)-bit inputs) in a dealing
 )
 
+// OpDealLookup is one entry of a lookup table's one-hot vector in a
+// dealing (a PRG element for the client, a subtraction for the server's
+// share). It came after the other dealer's operations and is optional: a
+// profile that prices them but not it prices an entry as a tenth of a
+// triple's dealing (a triple draws about ten PRG elements, an entry one);
+// one that prices none of them prices it at zero.
+const OpDealLookup Op = "deal_lookup"
+
 // Ops lists the online operations every Profile prices.
 func Ops() []Op {
 	return []Op{OpEncrypt, OpEncryptSecret, OpDecrypt, OpEncode, OpAdd, OpMulPlain, OpMulCipher,
@@ -84,6 +92,10 @@ const (
 	// ciphertext's c1 expanded from its seed by the server (the keyed
 	// PRNG's bytes and a rejection sample). Its counter is SeedCoeffs.
 	OpExpand Op = "expand_seed"
+	// OpLUT is one entry of a lookup table read by one party: the product
+	// of a public table entry by the party's share of a one-hot vector's
+	// element and its sum (exec/mpc's Lookup). Its counter is LUTEntries.
+	OpLUT Op = "lut_entry"
 	// OpShareProtocol is one share operation as the two-party protocols
 	// make them (package exec/mpc): on vectors each step allocates and
 	// reads once, with its bookkeeping, where OpShare is a tight loop's.
@@ -108,7 +120,7 @@ func encodings() []Op { return []Op{OpDecode, OpEncodeCoeffs, OpDecodeCoeffs} }
 
 // optionalShareOps is the price, in share operations, of an optional op
 // in a profile that does not price it.
-var optionalShareOps = map[Op]float64{OpDCF: 4, OpExpand: 1, OpShareProtocol: 1}
+var optionalShareOps = map[Op]float64{OpDCF: 4, OpExpand: 1, OpShareProtocol: 1, OpLUT: 2}
 
 // optionalSeconds is the price of one optional op: the profile's, or its
 // share operations' if it has none.
@@ -122,6 +134,9 @@ func (p *Profile) optionalSeconds(op Op) float64 {
 // DCFSeconds is the price of one OpDCF.
 func (p *Profile) DCFSeconds() float64 { return p.optionalSeconds(OpDCF) }
 
+// LUTSeconds is the price of one OpLUT.
+func (p *Profile) LUTSeconds() float64 { return p.optionalSeconds(OpLUT) }
+
 // RoundSeconds is the price of OpRound (level 0), or zero if p does not
 // price it.
 func (p *Profile) RoundSeconds() float64 {
@@ -134,7 +149,7 @@ func (p *Profile) RoundSeconds() float64 {
 // isOffline reports whether op is one of OfflineOps.
 func isOffline(op Op) bool {
 	switch op {
-	case OpDeal, OpDealTriple, OpDealTrunc, OpDealCompare:
+	case OpDeal, OpDealTriple, OpDealTrunc, OpDealCompare, OpDealLookup:
 		return true
 	}
 	return false
@@ -213,7 +228,7 @@ func (p *Profile) Validate() error {
 		return fmt.Errorf("cost: profile %s prices %s but not %s: the dealer's operations come all together or not at all",
 			p.Params, strings.Join(have, ", "), strings.Join(missing, ", "))
 	}
-	for _, op := range append([]Op{OpRound, OpDCF, OpExpand, OpShareProtocol}, encodings()...) {
+	for _, op := range append([]Op{OpRound, OpDCF, OpExpand, OpShareProtocol, OpLUT, OpDealLookup}, encodings()...) {
 		if _, ok := p.Seconds[op]; ok {
 			ops = append(ops, op)
 		}
@@ -246,7 +261,7 @@ func knownOp(op Op) bool {
 			return true
 		}
 	}
-	return isOffline(op) || op == OpRound || op == OpDCF || op == OpExpand || op == OpShareProtocol || isEncoding(op)
+	return isOffline(op) || op == OpRound || op == OpDCF || op == OpExpand || op == OpShareProtocol || op == OpLUT || isEncoding(op)
 }
 
 // isEncoding reports whether op is one of the optional encodings.
@@ -288,8 +303,8 @@ func (p *Profile) Time(op Op, level int) float64 {
 // and the meter of its Run price events through Charge, so that their
 // counters agree by construction whenever they agree on the events.
 //
-// OpDCF, OpExpand and OpShareProtocol are priced as share operations by a
-// profile that does not price them, the optional encodings (OpDecode,
+// OpDCF, OpExpand, OpShareProtocol and OpLUT are priced as share operations
+// by a profile that does not price them, the optional encodings (OpDecode,
 // OpEncodeCoeffs, OpDecodeCoeffs) as OpEncode; OpRound sets no counter
 // (Rounds counts the round trips themselves) and is free in a profile
 // without it.
@@ -302,7 +317,11 @@ func (p *Profile) Charge(op Op, level int, n int64) Cost {
 		if !p.PricesOffline() {
 			return Cost{}
 		}
-		return Cost{OfflineSeconds: float64(n) * p.Time(op, level)}
+		secs := func() float64 { return p.Time(op, level) }
+		if _, ok := p.Seconds[op]; !ok && op == OpDealLookup {
+			secs = func() float64 { return p.Time(OpDealTriple, level) / 10 }
+		}
+		return Cost{OfflineSeconds: float64(n) * secs()}
 	}
 	switch op {
 	case OpRound: // no counter of its own: Rounds counts the network's round trips
@@ -313,6 +332,8 @@ func (p *Profile) Charge(op Op, level int, n int64) Cost {
 		return Cost{SeedCoeffs: n, ComputeSeconds: float64(n) * p.optionalSeconds(op)}
 	case OpShareProtocol:
 		return Cost{ShareOps: n, ComputeSeconds: float64(n) * p.optionalSeconds(op)}
+	case OpLUT:
+		return Cost{LUTEntries: n, ComputeSeconds: float64(n) * p.optionalSeconds(op)}
 	}
 	c := Cost{ComputeSeconds: float64(n) * p.Time(op, level)}
 	switch op {

@@ -17,18 +17,21 @@ const (
 	DefaultCKKS = "ckks-n16"
 )
 
-// Plaintext moduli of the BGV presets. Both are primes = 1 mod 2^17, so they
-// batch (t = 1 mod 2N) for every N up to 2^16.
+// Plaintext moduli of the BGV presets. Both are primes = 1 mod 2^31, so they
+// batch (t = 1 mod 2N) for every N up to 2^30, and a lookup table on shares
+// (exec/mpc's Lookup) can read an index from any bits below 2^31 of a
+// masked value: t = 1 mod 2^V makes the wrap of a masking modulo t shift
+// those bits by at most one unit (exec/mpc: Ring.LookupBits).
 const (
-	// tSmall = 2^40 + 5·2^18 + 1, the smallest prime above 2^40 that is
-	// 1 mod 2^17. Used by bgv-n13, whose budget cannot afford more.
-	tSmall uint64 = 0x10000140001
-	// tLarge = 2^59 + 37·2^17 + 1, the smallest prime above 2^59 that is
-	// 1 mod 2^17. Shared by bgv-n14, bgv-n15, bgv-n16 and
+	// tSmall = 2^40 + 3·2^31 + 1, the smallest prime above 2^40 that is
+	// 1 mod 2^31. Used by bgv-n13, whose budget cannot afford more.
+	tSmall uint64 = 0x10180000001
+	// tLarge = 2^59 + 2^47 + 1, the smallest prime above 2^59 that is
+	// 1 mod 2^47. Shared by bgv-n14, bgv-n15, bgv-n16 and
 	// bgv-test-insecure, so their shares are compatible. Any
 	// t in (2^59, 2^60) gives the same fixed-point capacity
 	// (floor(log2 t) = 59); the smallest costs the least noise.
-	tLarge uint64 = 0x8000000004a0001
+	tLarge uint64 = 0x800800000000001
 )
 
 // Fixed-point settings of the BGV presets (see FixedPoint.Validate for the

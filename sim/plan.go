@@ -45,7 +45,7 @@ func decodeStep(opts EstimateOptions, ctx int, shared *protocol) (cost.Cost, err
 	// A session of a prompt of ctx-1 tokens and one decode step, provisioned
 	// for exactly this context: its estimate ends with the step.
 	d := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: ctx - 1, gen: 2, cores: opts.ServerCores, clientCores: opts.ClientCores, shared: shared}
+		prompt: ctx - 1, gen: 2, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear, shared: shared}
 	_, e, _, err := planSession(d, opts.Network)
 	if err != nil {
 		return cost.Cost{}, err
@@ -200,7 +200,7 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 	// A preset or profile that cannot be resolved is left to each step to
 	// report.
 	var shared *protocol
-	if pr, err := resolveProtocol(opts.Preset, opts.Profile, opts.ServerCores, opts.ClientCores, opts.Network); err == nil {
+	if pr, err := resolveProtocol(opts.Preset, opts.Profile, opts.ServerCores, opts.ClientCores, opts.Network, opts.Nonlinear); err == nil {
 		shared = &pr
 	}
 	// The longest contexts first: they take the longest.

@@ -44,8 +44,9 @@ func (pr protocol) forSession() protocol {
 
 // resolveProtocol resolves a BGV preset and a profile (nil: the preset's
 // embedded one), its HE primitives priced for the server's and the
-// client's cores (0: one) and their packings chosen for the network nw.
-func resolveProtocol(preset params.Preset, prof *cost.Profile, cores, clientCores int, nw net.Network) (protocol, error) {
+// client's cores (0: one) and their packings chosen for the network nw,
+// and the method of its non-linear two-party protocols.
+func resolveProtocol(preset params.Preset, prof *cost.Profile, cores, clientCores int, nw net.Network, nonlinear mpc.Nonlinear) (protocol, error) {
 	if preset.Scheme != params.BGV {
 		return protocol{}, fmt.Errorf("sim: preset %s is %v; the hybrid protocol needs a BGV preset", preset.Name, preset.Scheme)
 	}
@@ -66,6 +67,7 @@ func resolveProtocol(preset params.Preset, prof *cost.Profile, cores, clientCore
 	if err != nil {
 		return protocol{}, err
 	}
+	mc.Nonlinear = nonlinear
 	he, err := exec.PlannerFor(preset, prof)
 	if err != nil {
 		return protocol{}, err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
 	"github.com/cgsim/cgsim/params"
@@ -25,6 +26,9 @@ type Report struct {
 	// Cache is the KV cache's append method and refresh policy
 	// (Cryptogen), e.g. "client-encrypt, never".
 	Cache string `json:"cache,omitempty"`
+	// Nonlinear is the method of the non-linear two-party protocols:
+	// "iterative" or "lut".
+	Nonlinear string `json:"nonlinear"`
 	// PromptTokens is the prompt's length in tokens (BOS included), Prompt
 	// its ids (a run's; an estimate has none) and PromptText its text (set
 	// by the caller that has the tokenizer).
@@ -122,7 +126,7 @@ func (r *Report) MeanDecode() cost.Cost {
 	s.OfflineSeconds /= n
 	s.WallSeconds /= n
 	for _, f := range []*int64{&s.CtPtMul, &s.CtCtMul, &s.Rotations, &s.Rescales, &s.Adds, &s.Encodes, &s.Encryptions,
-		&s.Decryptions, &s.Serializations, &s.Refreshes, &s.Bootstraps, &s.ShareOps, &s.DCFLevels, &s.SeedCoeffs, &s.Triples, &s.BytesC2S, &s.BytesS2C,
+		&s.Decryptions, &s.Serializations, &s.Refreshes, &s.Bootstraps, &s.ShareOps, &s.DCFLevels, &s.LUTEntries, &s.SeedCoeffs, &s.Triples, &s.BytesC2S, &s.BytesS2C,
 		&s.Rounds, &s.OfflineBytes} {
 		*f /= int64(len(r.Decode))
 	}
@@ -147,6 +151,9 @@ type EstimateOptions struct {
 	// ClientCores are the client's cores (0: one): it prepares and
 	// decrypts a flight's ciphertexts on them (exec.Planner.ClientCores).
 	ClientCores int
+	// Nonlinear is the method of the non-linear two-party protocols
+	// (mpc.Iterative, the zero value, or mpc.LUT).
+	Nonlinear mpc.Nonlinear
 	// MaxSessionTokens, if not zero, declares a session that may go on
 	// until it holds that many tokens (prompt and generated, at least
 	// Prompt + Gen): the flooding is sized for the ciphertexts such a
@@ -169,7 +176,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		return nil, err
 	}
 	asked := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores}
+		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear}
 	decl, err := declare(asked, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
@@ -187,7 +194,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		}
 	}
 	r := &Report{Model: opts.Model.Name, Strategy: opts.Strategy, Params: opts.Preset.Name, Network: opts.Network.Name,
-		Mode: "estimate", PromptTokens: opts.Prompt, Generated: opts.Gen}
+		Mode: "estimate", PromptTokens: opts.Prompt, Generated: opts.Gen, Nonlinear: opts.Nonlinear.String()}
 	if opts.Strategy.KeepsCache() {
 		r.Cache = opts.Cache.String()
 	}

@@ -54,6 +54,9 @@ type RunOptions struct {
 	// decryptions (0: one; exec.Session.SetClientCores); with more than
 	// one the compute seconds are wall-clock seconds, as for ServerCores.
 	ClientCores int
+	// Nonlinear is the method of the non-linear two-party protocols (see
+	// EstimateOptions).
+	Nonlinear mpc.Nonlinear
 	// MaxSessionTokens, if not zero, declares a session that may go on
 	// until it holds that many tokens (see EstimateOptions).
 	MaxSessionTokens int
@@ -133,7 +136,8 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		return nil, fmt.Errorf("sim: run: a prompt of %d tokens and %d to generate", opts.PromptTokens, opts.Gen)
 	}
 	decl, err := declare(sessionDecl{model: m.Config, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: opts.PromptTokens, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores}, opts.MaxSessionTokens)
+		prompt: opts.PromptTokens, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores,
+		nonlinear: opts.Nonlinear}, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
 	}

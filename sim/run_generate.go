@@ -38,7 +38,8 @@ func Run(opts RunOptions, prompt []int, check bool, onStep func(Step)) (*Report,
 		return nil, err
 	}
 	rep := &Report{Model: c.Name, Strategy: opts.Strategy, Params: opts.Preset.Name, Network: opts.Network.Name,
-		Mode: "run", PromptTokens: len(prompt), Prompt: append([]int(nil), prompt...), Generated: opts.Gen, Tokens: toks}
+		Mode: "run", PromptTokens: len(prompt), Prompt: append([]int(nil), prompt...), Generated: opts.Gen, Tokens: toks,
+		Nonlinear: opts.Nonlinear.String()}
 	if opts.Strategy.KeepsCache() {
 		rep.Cache = opts.Cache.String()
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
 	"github.com/cgsim/cgsim/params"
@@ -66,6 +67,8 @@ type sessionDecl struct {
 	cores    int // the server's cores its HE primitives are priced for (0: one)
 	// clientCores are the client's (0: one).
 	clientCores int
+	// nonlinear is the method of the non-linear two-party protocols.
+	nonlinear mpc.Nonlinear
 	// shared, if not nil, is the protocol of preset, prof, both parties'
 	// cores and the network (which chooses the linear packings), resolved
 	// by the caller for several sessions (see protocolMemo); nil: the
@@ -79,7 +82,7 @@ func (d sessionDecl) protocol(nw net.Network) (protocol, error) {
 	if d.shared != nil {
 		return d.shared.forSession(), nil
 	}
-	return resolveProtocol(d.preset, d.prof, d.cores, d.clientCores, nw)
+	return resolveProtocol(d.preset, d.prof, d.cores, d.clientCores, nw, d.nonlinear)
 }
 
 // declare is the declared session of a generation of gen tokens after a

@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/gonum/stat"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/kv"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
@@ -127,7 +128,7 @@ func countsOf(cs ...cost.Cost) kernelCounts {
 // over the ctx tokens of the prefix), flooded for κ bits.
 func attentionKernelCounts(t *testing.T, cfg model.Config, presetName string, ctx int) (feature, token, recompute kernelCounts) {
 	t.Helper()
-	pr, err := resolveProtocol(preset(t, presetName), nil, 0, 0, net.LAN)
+	pr, err := resolveProtocol(preset(t, presetName), nil, 0, 0, net.LAN, mpc.Iterative)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,12 +242,19 @@ func checkRunWith(t *testing.T, m *model.Model, p string, s Strategy, co CacheOp
 // (0: one) in the run and its estimate.
 func checkRunOn(t *testing.T, m *model.Model, p string, s Strategy, co CacheOptions, prompt []int, gen, serverCores, clientCores int) *Report {
 	t.Helper()
+	return checkRunMethod(t, m, p, s, co, prompt, gen, serverCores, clientCores, mpc.Iterative)
+}
+
+// checkRunMethod is checkRunOn with the non-linear protocols' method.
+func checkRunMethod(t *testing.T, m *model.Model, p string, s Strategy, co CacheOptions, prompt []int, gen, serverCores, clientCores int,
+	nl mpc.Nonlinear) *Report {
+	t.Helper()
 	want, err := model.Generate(m, prompt, gen)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep, err := Run(RunOptions{Model: m, Preset: preset(t, p), Network: net.LAN, Strategy: s, Gen: gen, Cache: co,
-		ServerCores: serverCores, ClientCores: clientCores}, prompt, true, nil)
+		ServerCores: serverCores, ClientCores: clientCores, Nonlinear: nl}, prompt, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +268,7 @@ func checkRunOn(t *testing.T, m *model.Model, p string, s Strategy, co CacheOpti
 		t.Errorf("max logit difference %.4f > 0.05", *rep.MaxLogitDiff)
 	}
 	est, err := Estimate(EstimateOptions{Model: m.Config, Preset: preset(t, p), Network: net.LAN, Strategy: s, Prompt: len(prompt), Gen: gen, Cache: co,
-		ServerCores: serverCores, ClientCores: clientCores})
+		ServerCores: serverCores, ClientCores: clientCores, Nonlinear: nl})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,6 +309,29 @@ func TestRunStories260K(t *testing.T) {
 		{"prompt/recompute", []int{1, 403, 407}, Recompute, CacheOptions{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { checkRunWith(t, m, "bgv-test-insecure", tc.s, tc.co, tc.prompt, gen) })
+	}
+}
+
+// TestRunLookupActivations: with the activations from lookup tables
+// (mpc.LUT), stories260K generates the reference's tokens, each step's
+// counters equal its estimate's, and a decode step makes 22 rounds fewer
+// per layer than with the iterative activations (26 become 4).
+func TestRunLookupActivations(t *testing.T) {
+	m := loadStories(t)
+	prompt := []int{1, 403, 407, 261}
+	lut := checkRunMethod(t, m, "bgv-test-insecure", Cryptogen, CacheOptions{}, prompt, 3, 0, 0, mpc.LUT)
+	it, err := Estimate(EstimateOptions{Model: m.Config, Preset: preset(t, "bgv-test-insecure"), Network: net.LAN, Strategy: Cryptogen,
+		Prompt: len(prompt), Gen: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range lut.Decode {
+		if want := it.Decode[i].Rounds - 22*int64(m.Config.NumLayers); d.Rounds != want {
+			t.Errorf("decode %d: %d rounds with lookups, %d iteratively: want %d", i, d.Rounds, it.Decode[i].Rounds, want)
+		}
+	}
+	if lut.Nonlinear != "lut" || it.Nonlinear != "iterative" {
+		t.Errorf("reports name the methods %q and %q", lut.Nonlinear, it.Nonlinear)
 	}
 }
 
@@ -500,7 +531,7 @@ func TestProtocolPieces(t *testing.T) {
 
 func newPlannerForTest(t *testing.T, cfg model.Config) *planner {
 	t.Helper()
-	pr, err := resolveProtocol(preset(t, "bgv-test-insecure"), nil, 0, 0, net.LAN)
+	pr, err := resolveProtocol(preset(t, "bgv-test-insecure"), nil, 0, 0, net.LAN, mpc.Iterative)
 	if err != nil {
 		t.Fatal(err)
 	}

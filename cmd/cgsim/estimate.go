@@ -13,6 +13,7 @@ import (
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/kv"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
@@ -43,6 +44,7 @@ func protocolFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-session-tokens", Usage: "size the flooding for a session that may grow to this many tokens, prompt included (default: the prompt and --gen)"},
 		&cli.IntFlag{Name: "server-cores", Usage: "the server's cores: its kernels' independent pieces run (run) or are priced (estimate, plan, tune) on them (default: all of this machine's for run, 1 elsewhere)"},
 		&cli.IntFlag{Name: "client-cores", Usage: "the client's cores: it encrypts and decrypts the ciphertexts of a flight on them, run or priced (default: 1)"},
+		&cli.StringFlag{Name: "nonlinear", Value: mpc.Iterative.String(), Usage: "the two-party activations: iterative (comparisons, limit formulas and Goldschmidt steps: small dealer material, many rounds) or lut (lines read from lookup tables: 4 rounds, more dealer material); the other non-linear layers are iterative either way, for now"},
 	}
 }
 
@@ -83,6 +85,8 @@ type protocol struct {
 	serverCores int
 	// clientCores is --client-cores (0: one).
 	clientCores int
+	// nonlinear is --nonlinear.
+	nonlinear mpc.Nonlinear
 }
 
 func protocolFrom(c *cli.Context) (protocol, error) {
@@ -139,6 +143,9 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 	}
 	if p.clientCores = c.Int("client-cores"); c.IsSet("client-cores") && (p.clientCores < 1 || p.clientCores > exec.MaxCores) {
 		return p, fmt.Errorf("--client-cores must be 1 to %d, got %d", exec.MaxCores, p.clientCores)
+	}
+	if p.nonlinear, err = mpc.ParseNonlinear(c.String("nonlinear")); err != nil {
+		return p, fmt.Errorf("--nonlinear: %w", err)
 	}
 	if f := c.String("profile"); f == "auto" {
 		if p.profile, err = autoProfile(c, p.preset); err != nil {
@@ -222,7 +229,7 @@ func estimateAction(c *cli.Context) error {
 		return fmt.Errorf("estimate: %w", err)
 	}
 	rep, err := sim.Estimate(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores})
+		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear})
 	if err != nil {
 		return protocolHint(err, p)
 	}
@@ -260,12 +267,33 @@ func writeCSV(w io.Writer, rep *sim.Report) error {
 	return cw.Error()
 }
 
+// strategyLabel names a strategy in a table's header: with its cache
+// (empty for a strategy without one) and, when it is not the default, the
+// method of its non-linear protocols.
+func strategyLabel(strategy sim.Strategy, cache string, nonlinear mpc.Nonlinear) string {
+	s := string(strategy)
+	if cache != "" {
+		s += " (" + cache + ")"
+	}
+	if nonlinear != mpc.Iterative {
+		s += ", " + nonlinear.String() + " activations"
+	}
+	return s
+}
+
+// label is strategyLabel of the protocol flags.
+func (p protocol) label() string {
+	cache := ""
+	if p.strategy.KeepsCache() {
+		cache = p.cache.String()
+	}
+	return strategyLabel(p.strategy, cache, p.nonlinear)
+}
+
 // writeTable prints the summary, the phases and the per-kind breakdown.
 func writeTable(w io.Writer, rep *sim.Report) error {
-	strat := string(rep.Strategy)
-	if rep.Cache != "" {
-		strat += " (" + rep.Cache + ")"
-	}
+	nl, _ := mpc.ParseNonlinear(rep.Nonlinear) // a report names a method ParseNonlinear knows
+	strat := strategyLabel(rep.Strategy, rep.Cache, nl)
 	fmt.Fprintf(w, "%s %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", rep.Mode, rep.Model, strat, rep.Params,
 		rep.Network, rep.PromptTokens, rep.Generated)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/sim"
 )
 
@@ -53,8 +54,12 @@ func FuzzProtocolFlags(f *testing.F) {
 	f.Add("recompute", "homomorphic", "", -1.0)
 	f.Add("FHE", "hom", "eager", math.NaN())
 	f.Add("", "", "never", math.Inf(1))
+	f.Add("lut", "client", "never", 0.0)
 	f.Fuzz(func(t *testing.T, strategy, appendMethod, refresh string, tau float64) {
 		_, _ = sim.ParseStrategy(strategy)
+		if nl, err := mpc.ParseNonlinear(strategy); err == nil && nl.String() != strategy {
+			t.Fatalf("--nonlinear %q parsed as %v", strategy, nl)
+		}
 		m, err := sim.ParseAppend(appendMethod)
 		if err != nil {
 			return

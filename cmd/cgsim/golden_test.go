@@ -237,8 +237,14 @@ func closeFloats(a, b any) bool {
 
 // goldenErrorRewrites are the rewordings of error messages since the
 // recording (a message is not a number of the protocol): kv's refusals
-// name the flag that avoids them.
+// name the flag that avoids them. One number moved in a message: bgv-n13's
+// plaintext modulus grew from 2^40 + 5·2^18 + 1 to 2^40 + 3·2^31 + 1
+// (t = 1 mod 2^31, for lookup tables on shares), which raises the bound on
+// the payload of llama3-8b's refused cache by 0.008 bits; no other
+// recorded number moved.
 var goldenErrorRewrites = []struct{ old, new string }{
+	{"reach [47.3 47.3] bits of payload", "reach [47.4 47.4] bits of payload"},
+	{"CacheBits:47.34518516701439}", "CacheBits:47.353612069259476}"},
 	{"(this preset has no room for homomorphic appends; use ClientEncrypt)",
 		"(this preset has no room for homomorphic appends; append with the client's encryption instead); try --append client"},
 	{"; a Lazy refresh policy bounds the cache's noise)", "; a lazy refresh policy bounds the cache's noise); try --refresh lazy"},

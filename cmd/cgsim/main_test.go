@@ -135,6 +135,7 @@ func TestErrors(t *testing.T) {
 		{"threshold with eager", []string{"estimate", "--refresh", "eager", "--refresh-threshold", "3"}, "eager"},
 		{"homomorphic at n13", []string{"estimate", "--params", "bgv-n13", "--append", "homomorphic", "--prompt", "8", "--gen", "2"}, "homomorphic"},
 		{"unknown layout", []string{"estimate", "--layout", "diagonal"}, "--layout"},
+		{"unknown non-linear method", []string{"estimate", "--nonlinear", "spline"}, "--nonlinear"},
 		{"feature layout with an append method", []string{"estimate", "--layout", "feature", "--append", "client"}, "token layout"},
 		{"feature layout with a refresh policy", []string{"estimate", "--layout", "feature", "--refresh-threshold", "8"}, "token layout"},
 		{"tune takes no layout", []string{"tune", "refresh", "--layout", "token"}, "layout"},

@@ -112,7 +112,7 @@ func planAction(c *cli.Context) error {
 	ctxs := sim.PlanContexts(lo, hi)
 	bar := newBar(c, false, len(ctxs), "planning")
 	rep, err := sim.Plan(sim.PlanOptions{
-		EstimateOptions: sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores},
+		EstimateOptions: sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear},
 		Strategies:      strats, Contexts: ctxs, LatencyBudget: lat, MemoryBudget: mem,
 		OnPoint: bar.tick,
 	})

@@ -30,11 +30,7 @@ func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *m
 		if !started { // every check has passed: the run begins
 			started = true
 			if table {
-				strat := string(p.strategy)
-				if p.strategy.KeepsCache() {
-					strat += " (" + p.cache.String() + ")"
-				}
-				fmt.Fprintf(w, "secure run of %s: %s, %s, %s; %d prompt tokens\n\n", m.Config.Name, strat, p.preset.Name, p.network, len(prompt))
+				fmt.Fprintf(w, "secure run of %s: %s, %s, %s; %d prompt tokens\n\n", m.Config.Name, p.label(), p.preset.Name, p.network, len(prompt))
 				if c.Bool("reveal-logits") {
 					fmt.Fprintf(w, "--reveal-logits: the client sees every step's logits; this run is NOT private (a test of accuracy)\n\n")
 				}
@@ -69,7 +65,7 @@ func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *m
 	if cores == 1 && p.clientCores <= 1 {
 		defer sim.OneThread()()
 	}
-	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache, ServerCores: cores, ClientCores: p.clientCores,
+	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache, ServerCores: cores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
 		MaxSessionTokens: p.maxSession, OnProgress: onProgress}, prompt, c.Bool("reveal-logits"), onStep)
 	status.clear()
 	if table {

@@ -95,7 +95,7 @@ func tuneRefreshAction(c *cli.Context) error {
 	}
 	bar := newBar(c, false, n, "tuning")
 	rep, err := sim.TuneRefresh(sim.TuneOptions{
-		EstimateOptions: sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, ServerCores: p.serverCores, ClientCores: p.clientCores,
+		EstimateOptions: sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
 			Prompt: c.Int("prompt"), Gen: c.Int("gen")},
 		Taus:    taus,
 		OnPoint: bar.tick,

@@ -86,7 +86,7 @@ func validateAction(c *cli.Context) error {
 		return fmt.Errorf("validate: %w", err)
 	}
 	est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores})
+		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear})
 	if err != nil {
 		return fmt.Errorf("validate: %w", protocolHint(err, p))
 	}
@@ -97,7 +97,7 @@ func validateAction(c *cli.Context) error {
 	}
 	bar := newBar(c, false, gen, "running")
 	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
-		MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores},
+		MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear},
 		prompt, false, func(sim.Step) { bar.tick() })
 	bar.done()
 	if err != nil {
@@ -142,11 +142,7 @@ func validateAction(c *cli.Context) error {
 		}
 	} else {
 		w := c.App.Writer
-		strat := string(p.strategy)
-		if p.strategy.KeepsCache() {
-			strat += " (" + p.cache.String() + ")"
-		}
-		fmt.Fprintf(w, "validate %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", m.Config.Name, strat, p.preset.Name, p.network,
+		fmt.Fprintf(w, "validate %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", m.Config.Name, p.label(), p.preset.Name, p.network,
 			len(prompt), gen)
 		tw := newTable(w)
 		fmt.Fprintln(tw, "phase\tkind\testimated s\tmeasured s\tmeas/est-1\tcounters\t")

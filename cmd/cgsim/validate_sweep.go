@@ -98,12 +98,12 @@ func validateSweep(c *cli.Context, p protocol, m *model.Model, spec string) erro
 			plan := sim.MeasurePlan(s, story, ctx, m.Config.SeqLen)
 			prompt, gen, phases := plan.Prompt, plan.Gen, plan.Phases
 			est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
-				Strategy: s, Prompt: len(prompt), Gen: gen, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores})
+				Strategy: s, Prompt: len(prompt), Gen: gen, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear})
 			if err != nil {
 				return fmt.Errorf("validate: %s at %d: %w", s, ctx, err)
 			}
 			run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: s,
-				Gen: gen, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores}, prompt, false, nil)
+				Gen: gen, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear}, prompt, false, nil)
 			if err != nil {
 				return fmt.Errorf("validate: %s at %d: %w", s, ctx, err)
 			}

@@ -60,6 +60,16 @@ func accuracyCases() []accuracyCase {
 		{"gelu", "[-8, 8]", 1000, -8, 8,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) { return GELU{Config: cfg, N: n}.Run(s, x) },
 			elementwise(model.GELU), 1e-3},
+		{"silu lut", "[-20, 20]", 1000, -20, 20,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				return SiLU{Config: cfg, N: n}.Run(s, x)
+			}, elementwise(model.SiLU), 1e-3},
+		{"gelu lut", "[-10, 10]", 1000, -10, 10,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				return GELU{Config: cfg, N: n}.Run(s, x)
+			}, elementwise(model.GELU), 1e-3},
 		{"softmax", "8 rows x 128, [-20, 20]", 1024, -20, 20,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
 				return Softmax{Config: cfg, Rows: 8, Cols: n / 8}.Run(s, x)

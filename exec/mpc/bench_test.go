@@ -34,6 +34,11 @@ func costProtocols(cfg Config, n int) []struct {
 	ge := GELU{Config: cfg, N: n}
 	rn := RMSNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
 	ln := LayerNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
+	lut := cfg
+	lut.Nonlinear = LUT
+	lk := Lookup{Config: cfg, N: n, Offset: cfg.Ring.Encode(16), Shift: cfg.Ring.Frac() - 4, Bits: 10, Tables: [][]uint64{IndexTable(10)}}
+	sl := SiLU{Config: lut, N: n}
+	gl := GELU{Config: lut, N: n}
 	return []entry{
 		{"mul (fixed)", mul, -4, 4, func(s *Session, x Pair) error { _, err := mul.Run(s, x, x); return err }},
 		{"trunc", tr, -100, 100, func(s *Session, x Pair) error { _, err := tr.Run(s, x); return err }},
@@ -46,6 +51,9 @@ func costProtocols(cfg Config, n int) []struct {
 		{"softmax (1 row)", sm, -8, 8, func(s *Session, x Pair) error { _, err := sm.Run(s, x); return err }},
 		{"silu", si, -8, 8, func(s *Session, x Pair) error { _, err := si.Run(s, x); return err }},
 		{"gelu", ge, -8, 8, func(s *Session, x Pair) error { _, err := ge.Run(s, x); return err }},
+		{"lookup (2^10, 1 table)", lk, -8, 8, func(s *Session, x Pair) error { _, err := lk.Run(s, x); return err }},
+		{"silu lut", sl, -8, 8, func(s *Session, x Pair) error { _, err := sl.Run(s, x); return err }},
+		{"gelu lut", gl, -8, 8, func(s *Session, x Pair) error { _, err := gl.Run(s, x); return err }},
 		{"rmsnorm (1 row)", rn, -3, 3, func(s *Session, x Pair) error { _, err := rn.Run(s, x); return err }},
 		{"layernorm (1 row)", ln, -3, 3, func(s *Session, x Pair) error { _, err := ln.Run(s, x); return err }},
 	}

@@ -119,6 +119,23 @@ func contractCases() []contractCase {
 			p := GELU{Config: cfg, N: n}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
 		}, -10, 10),
+		unary("lookup", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			// Values in [-100, 100) at bits [f-2, f+6) after adding 128.
+			k := 8
+			p := Lookup{Config: cfg, N: n, Offset: cfg.Ring.Encode(128), Shift: cfg.Ring.Frac() - 2, Bits: k,
+				Tables: [][]uint64{IndexTable(k), IndexTable(k), IndexTable(k)}}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -100, 100),
+		unary("silu-lut", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			cfg.Nonlinear = LUT
+			p := SiLU{Config: cfg, N: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -20, 20),
+		unary("gelu-lut", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			cfg.Nonlinear = LUT
+			p := GELU{Config: cfg, N: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -10, 10),
 		unary("rmsnorm", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
 			p := RMSNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }

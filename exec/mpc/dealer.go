@@ -11,6 +11,11 @@ import (
 // maxShift is the largest shift of a truncation mask.
 const maxShift = 62
 
+// MaxLookupBits is the largest table of a [Lookup]: 2^MaxLookupBits
+// entries. A lookup's material is its table's size in elements (see
+// Need.Lookups), so that larger tables hold too much at once.
+const MaxLookupBits = 10
+
 // Need is an amount of correlated randomness, by kind. Every protocol knows
 // its Need from its shape alone, so a Run can fetch its material from a
 // dealer before its inputs exist, and an Estimate can price it.
@@ -24,6 +29,10 @@ type Need struct {
 	// keys of a distributed comparison function for [c < r] on bits(t)-bit
 	// inputs, and shares of the bit 1 ⊕ lsb(r).
 	Compares int
+	// Lookups[k] counts lookup masks for tables of 2^k entries: a uniform
+	// mask r in Z_t and shares of the one-hot vector of length 2^k that
+	// is 1 at ρ, bits [V-k, V) of r (V = Ring.LookupBits).
+	Lookups [MaxLookupBits + 1]int
 }
 
 // Add returns n + o.
@@ -32,6 +41,9 @@ func (n Need) Add(o Need) Need {
 	n.Compares += o.Compares
 	for k := range n.Truncs {
 		n.Truncs[k] += o.Truncs[k]
+	}
+	for k := range n.Lookups {
+		n.Lookups[k] += o.Lookups[k]
 	}
 	return n
 }
@@ -42,6 +54,9 @@ func (n Need) Scale(m int) Need {
 	n.Compares *= m
 	for k := range n.Truncs {
 		n.Truncs[k] *= m
+	}
+	for k := range n.Lookups {
+		n.Lookups[k] *= m
 	}
 	return n
 }
@@ -59,6 +74,11 @@ func (n Need) covers(o Need) bool {
 			return false
 		}
 	}
+	for k := range n.Lookups {
+		if n.Lookups[k] < o.Lookups[k] {
+			return false
+		}
+	}
 	return true
 }
 
@@ -72,7 +92,22 @@ func (n Need) negative() bool {
 			return true
 		}
 	}
+	for _, c := range n.Lookups {
+		if c < 0 {
+			return true
+		}
+	}
 	return false
+}
+
+// lookupEntries is the one-hot elements of the lookup masks: 2^k per mask
+// of a table of 2^k entries.
+func (n Need) lookupEntries() int {
+	total := 0
+	for k, c := range n.Lookups {
+		total += c << k
+	}
+	return total
 }
 
 // truncTotal is the number of truncation masks of every shift.
@@ -97,15 +132,16 @@ func cmpKeyBytes(r *Ring, m int) int64 {
 // one 32-byte seed to each party; to both parties the correction words of
 // the comparison keys (see cmpKeyBytes: (bits(t)·(16 + w) + w) bytes and
 // 2·bits(t) bits per key, w the element width); and to the server the
-// values its seed cannot give, one element each: per triple the share of
-// ab, per truncation mask the shares of ⌊r/2^k⌋ and of the wrap bit, per
-// comparison the share of 1 ⊕ lsb(r). A zero Need costs nothing (no dealing
-// happens).
+// values its seed cannot give: per triple the share of ab, per truncation
+// mask the shares of ⌊r/2^k⌋ and of the wrap bit, per comparison the share
+// of 1 ⊕ lsb(r), one element each, and per lookup mask of a table of 2^k
+// entries its share of the one-hot vector, 2^k elements. A zero Need costs
+// nothing (no dealing happens).
 func (n Need) OfflineBytes(r *Ring) int64 {
 	if n.IsZero() {
 		return 0
 	}
-	elems := int64(n.Triples + 2*n.truncTotal() + n.Compares)
+	elems := int64(n.Triples + 2*n.truncTotal() + n.Compares + n.lookupEntries())
 	cw := int64(0)
 	if n.Compares > 0 {
 		cw = cmpKeyBytes(r, n.Compares)
@@ -117,9 +153,10 @@ func (n Need) OfflineBytes(r *Ring) int64 {
 // Session.Manual deals its protocol's Need: OfflineBytes exactly, and
 // OfflineSeconds priced by cfg.Profile at level 0 as one [cost.OpDeal] plus
 // [cost.OpDealTriple] per triple, [cost.OpDealTrunc] per truncation mask
-// (any shift) and [cost.OpDealCompare] per comparison key (a profile
+// (any shift), [cost.OpDealCompare] per comparison key (a profile
 // measures these at its preset's ring, so the linear growth of a
-// comparison key with bits(t) is in its price). A zero Need costs nothing;
+// comparison key with bits(t) is in its price) and [cost.OpDealLookup]
+// per one-hot element of a lookup mask. A zero Need costs nothing;
 // a profile without the dealer's operations prices the seconds at zero
 // (cost.Profile.PricesOffline).
 func (n Need) Offline(cfg Config) cost.Cost {
@@ -130,7 +167,8 @@ func (n Need) Offline(cfg Config) cost.Cost {
 	c := cost.Sum(p.Charge(cost.OpDeal, 0, 1),
 		p.Charge(cost.OpDealTriple, 0, int64(n.Triples)),
 		p.Charge(cost.OpDealTrunc, 0, int64(n.truncTotal())),
-		p.Charge(cost.OpDealCompare, 0, int64(n.Compares)))
+		p.Charge(cost.OpDealCompare, 0, int64(n.Compares)),
+		p.Charge(cost.OpDealLookup, 0, int64(n.lookupEntries())))
 	c.OfflineBytes = n.OfflineBytes(cfg.Ring)
 	return c
 }
@@ -145,7 +183,16 @@ func (n Need) String() string {
 	if len(tr) == 0 {
 		tr = []string{"0"}
 	}
-	return fmt.Sprintf("%d triples, truncation masks %s, %d comparison keys", n.Triples, strings.Join(tr, ", "), n.Compares)
+	var lu []string
+	for k, c := range n.Lookups {
+		if c != 0 {
+			lu = append(lu, fmt.Sprintf("%d of 2^%d entries", c, k))
+		}
+	}
+	if len(lu) == 0 {
+		lu = []string{"0"}
+	}
+	return fmt.Sprintf("%d triples, truncation masks %s, %d comparison keys, lookup masks %s", n.Triples, strings.Join(tr, ", "), n.Compares, strings.Join(lu, ", "))
 }
 
 // Material is what a dealer sends to one party before the protocol:
@@ -223,6 +270,20 @@ func (TrustedDealer) Deal(r *Ring, n Need) (client, server Material, err error) 
 		keys.final[i] = k.final
 		corr.cmpA[i] = r.Sub(a, c.cmpA.v[i])
 	}
+	// Lookup masks: r = r0 + r1 uniform; the server's share of the one-hot
+	// vector of ρ = bits [V-k, V) of r is e_ρ minus the client's.
+	for k, count := range n.Lookups {
+		hot := make([]uint64, count<<k)
+		for i := range count {
+			rho := r.lookupDigit(r.Add(c.lutR[k].v[i], s.lutR[k].v[i]), k)
+			row, mine := hot[i<<k:(i+1)<<k], c.lutHot[k].v[i<<k:(i+1)<<k]
+			for j := range row {
+				row[j] = r.Neg(mine[j])
+			}
+			row[rho] = r.Add(row[rho], 1)
+		}
+		corr.lutHot[k] = hot
+	}
 	var cw int64
 	if n.Compares > 0 {
 		cw = cmpKeyBytes(r, n.Compares)
@@ -240,6 +301,7 @@ type corrections struct {
 	tripleC            []uint64
 	truncHi, truncWrap [maxShift + 1][]uint64
 	cmpA               []uint64
+	lutHot             [MaxLookupBits + 1][]uint64
 }
 
 // cmpWords are the correction words common to both keys of a batch of
@@ -281,6 +343,12 @@ func (m partyMaterial) Expand(r *Ring) (*Stock, error) {
 			st.truncWrap[k] = queue{name: truncNames[k], v: c.truncWrap[k]}
 		}
 		st.cmpA = queue{name: "comparison keys", v: c.cmpA}
+		for k := range n.Lookups {
+			if len(c.lutHot[k]) != n.Lookups[k]<<k {
+				return nil, fmt.Errorf("mpc: server material does not match its need (%v)", n)
+			}
+			st.lutHot[k] = queue{name: lookupNames[k], v: c.lutHot[k]}
+		}
 	}
 	return st, nil
 }

@@ -74,8 +74,9 @@
 // components; the server also gets the components the correlation fixes,
 // one element each: per triple the share of ab, per truncation mask the
 // shares of ⌊r/2^k⌋ and of the wrap bit, per comparison the share of
-// 1 ⊕ lsb(r). The correction words of the comparison keys are common to
-// both keys and go to both parties: per key bits(t)·(16 + w) + w bytes and
+// 1 ⊕ lsb(r), per lookup mask of a table of 2^k entries its share of the
+// one-hot vector (2^k elements). The correction words of the comparison
+// keys are common to both keys and go to both parties: per key bits(t)·(16 + w) + w bytes and
 // 2·bits(t) bits (w = element bytes), 1842.6 bytes per comparison in all
 // for the 41-bit t and 2934 for the 60-bit t ([Need.OfflineBytes]). By
 // default each Run deals exactly its Need; with Session.Manual a Run draws
@@ -135,6 +136,26 @@
 // elements around t/2, t-1, the fixed-point range limits and random
 // elements, for both moduli.
 //
+// Lookup reads public tables of 2^k entries (k <= MaxLookupBits) at an
+// index taken from bits [s, s+k) of a shared value, in one round: the
+// dealer gives shares of a uniform mask r and of the one-hot vector of
+// ρ = bits [V-k, V) of r (V = Ring.LookupBits, the trailing zero bits of
+// t - 1: 31 and 47 for the presets' moduli, chosen for it); the parties
+// move the index bits to [V-k, V), open the masked value (uniform) and
+// each reads every table against its share of the one-hot vector, 2^k
+// products per table (lut_entries, priced by cost.OpLUT). Since
+// t = 1 mod 2^V, the wrap of the opening modulo t moves only the bits
+// below the index; their carry makes the index read i or a neighbour
+// (lookup.go), which tables are built for. The one-hot vector is 2^k
+// elements of dealer material per lookup (the server's share; the
+// client's comes from its seed): Lookup trades rounds for offline bytes.
+//
+// With Config.Nonlinear = LUT, SiLU and GELU read a line per bin from a
+// table of 1024 over [-R, R) (R = 16 for SiLU, 8 for GELU), fitted over
+// each bin and its neighbours, gated by two comparisons made in the same
+// round: 4 rounds (lookup and comparisons; the gating products; the
+// slope times x; its truncation) instead of 26 and 29.
+//
 // Max and Argmax: a tournament of ceil(log2 n) levels, each one batched
 // Sign and one batched product by the bits (2 rounds per level). Argmax
 // carries shares of the positions and reveals the winner's to the client
@@ -185,6 +206,13 @@
 //	gelu                  49 → 29    540.4 → 472.0  21.0 → 19.0     520 → 9242
 //	rmsnorm (1 row)       39 → 15     44.2 → 49.4    2.0 → 2.0       44 → 444
 //	layernorm (1 row)     41 → 17     44.2 → 49.4    2.0 → 2.0       44 → 444
+//
+// With Config.Nonlinear = LUT (before: the iterative form above; lookup: a
+// table of 2^10 entries, any number of tables read at once):
+//
+//	lookup                 —  → 1       —   → 8.0     —   → 0          —  → 8192
+//	silu                  26 → 4     416.0 → 96.0   17.0 → 4.0     9178 → 14108
+//	gelu                  29 → 4     472.0 → 96.0   19.0 → 4.0     9242 → 14108
 //
 // Rounds of Max, Argmax and Softmax grow as 2·ceil(log2 n); those of the
 // per-row norms do not depend on the width. The one-round comparison costs

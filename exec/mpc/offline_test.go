@@ -15,13 +15,14 @@ const (
 	priceTriple  = 0x1p-20
 	priceTrunc   = 0x1p-21
 	priceCompare = 0x1p-22
+	priceLookup  = 0x1p-30 // per one-hot element
 )
 
 // offlineProfile is testProfile with the dealer's operations priced.
 func offlineProfile() *cost.Profile {
 	p := testProfile()
 	for op, s := range map[cost.Op]float64{cost.OpDeal: priceDeal, cost.OpDealTriple: priceTriple,
-		cost.OpDealTrunc: priceTrunc, cost.OpDealCompare: priceCompare} {
+		cost.OpDealTrunc: priceTrunc, cost.OpDealCompare: priceCompare, cost.OpDealLookup: priceLookup} {
 		p.Seconds[op] = []float64{s}
 	}
 	return p
@@ -30,7 +31,12 @@ func offlineProfile() *cost.Profile {
 // offlineProtocols is one value of every protocol, of length n, plus an
 // empty one (no dealing).
 func offlineProtocols(cfg Config, n int) map[string]Protocol {
+	lut := cfg
+	lut.Nonlinear = LUT
 	return map[string]Protocol{
+		"lookup":         Lookup{Config: cfg, N: n, Shift: 4, Bits: 6, Tables: [][]uint64{IndexTable(6)}},
+		"silu-lut":       SiLU{Config: lut, N: n},
+		"gelu-lut":       GELU{Config: lut, N: n},
 		"mul":            Mul{Config: cfg, N: n, Fixed: true},
 		"trunc":          Trunc{Config: cfg, N: n},
 		"empty":          Trunc{Config: cfg, N: 0},
@@ -65,7 +71,8 @@ func TestEstimateOfflineSeconds(t *testing.T) {
 					want := 0.0
 					if !need.IsZero() {
 						want = priceDeal + float64(need.Triples)*priceTriple +
-							float64(need.truncTotal())*priceTrunc + float64(need.Compares)*priceCompare
+							float64(need.truncTotal())*priceTrunc + float64(need.Compares)*priceCompare +
+							float64(need.lookupEntries())*priceLookup
 					}
 					est := proto.Estimate()
 					if est.OfflineSeconds != want {

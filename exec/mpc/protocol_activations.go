@@ -10,7 +10,8 @@ import (
 
 // SiLU returns x·σ(x) for N shared values (llama's gate): one round of
 // comparisons with 0 and ±16, e^-|x| by the limit formula, a reciprocal on
-// [1, 2] by Goldschmidt steps, and x·σ(x) = relu(x) beyond |x| >= 16.
+// [1, 2] by Goldschmidt steps, and x·σ(x) = relu(x) beyond |x| >= 16;
+// with Nonlinear = LUT, lines from a table (activation_lut.go).
 type SiLU struct {
 	Config
 	N int
@@ -18,6 +19,10 @@ type SiLU struct {
 
 func (u SiLU) bill() *bill {
 	p := newBill(u.Config)
+	if u.Nonlinear == LUT {
+		p.activationLUT(u.N)
+		return p
+	}
 	r := p.cfg.Ring
 	p.open(p.sigmoidSign(u.N))
 	p.sigmoidParts(u.N)
@@ -42,6 +47,9 @@ func (u SiLU) Run(s *Session, x Pair) (Pair, error) {
 func (u SiLU) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	r := p.r
 	x := mine[0]
+	if u.Nonlinear == LUT {
+		return p.activationLUT(x, siluLUT)
+	}
 	var g sigmoidBits
 	if err := p.open(p.sigmoidSign(x, siluClip, &g)); err != nil {
 		return nil, err
@@ -67,7 +75,8 @@ const (
 // GELU returns GPT-2's tanh form 0.5x(1 + tanh(u)) = x·σ(2u),
 // u = sqrt(2/π)(x + 0.044715x³), for N shared values: 2u = x·a with
 // a = c1 + c2·x², then as SiLU with the saturation at |x| >= 8. The
-// comparisons share their round with x·x.
+// comparisons share their round with x·x. With Nonlinear = LUT, lines
+// from a table (activation_lut.go).
 type GELU struct {
 	Config
 	N int
@@ -81,6 +90,10 @@ func geluCoef() (float64, float64) {
 
 func (g GELU) bill() *bill {
 	p := newBill(g.Config)
+	if g.Nonlinear == LUT {
+		p.activationLUT(g.N)
+		return p
+	}
 	r := p.cfg.Ring
 	n := g.N
 	p.open(p.sigmoidSign(n), mulPiece(n))
@@ -110,6 +123,9 @@ func (g GELU) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	r := p.r
 	n := g.N
 	x := mine[0]
+	if g.Nonlinear == LUT {
+		return p.activationLUT(x, geluLUT)
+	}
 	var sb sigmoidBits
 	var xx []uint64
 	if err := p.open(p.sigmoidSign(x, geluClip, &sb), p.mulOp(x, x, &xx)); err != nil {

@@ -18,6 +18,43 @@ import (
 type Config struct {
 	Ring    *Ring
 	Profile *cost.Profile
+	// Nonlinear is how the activations compute: Iterative (the zero
+	// value) or LUT. The other protocols compute iteratively whatever it
+	// says, for now.
+	Nonlinear Nonlinear
+}
+
+// Nonlinear is a method of the non-linear protocols.
+type Nonlinear int
+
+const (
+	// Iterative computes from comparisons, Beaver products and
+	// truncations: limit formulas, Goldschmidt and Newton steps. Its
+	// dealer material is small; its rounds are many.
+	Iterative Nonlinear = iota
+	// LUT reads tables at an index from the dealer's one-hot vectors
+	// (Lookup): fewer rounds, more dealer material.
+	LUT
+)
+
+func (m Nonlinear) String() string {
+	switch m {
+	case Iterative:
+		return "iterative"
+	case LUT:
+		return "lut"
+	}
+	return fmt.Sprintf("Nonlinear(%d)", int(m))
+}
+
+// ParseNonlinear reads a method by its name: "iterative" or "lut".
+func ParseNonlinear(s string) (Nonlinear, error) {
+	for _, m := range []Nonlinear{Iterative, LUT} {
+		if s == m.String() {
+			return m, nil
+		}
+	}
+	return 0, fmt.Errorf("mpc: unknown non-linear method %q (want iterative or lut)", s)
 }
 
 // NewConfig builds the ring of a fixed-point setting (a preset's

@@ -22,12 +22,15 @@ const (
 )
 
 // stepCost is the cost of one communication step: the bytes each way, the
-// rounds of the flights they make, ops share operations and dcf DCF levels
-// in all.
-func (c Config) stepCost(c2s, s2c int64, ops, dcf int64) cost.Cost {
+// rounds of the flights they make, ops share operations, dcf DCF levels
+// and lut table entries in all.
+func (c Config) stepCost(c2s, s2c int64, ops, dcf, lut int64) cost.Cost {
 	k := c.Profile.Charge(cost.OpShareProtocol, 0, ops)
 	if dcf > 0 {
 		k = k.Add(c.Profile.Charge(cost.OpDCF, 0, dcf))
+	}
+	if lut > 0 {
+		k = k.Add(c.Profile.Charge(cost.OpLUT, 0, lut))
 	}
 	k.BytesC2S, k.BytesS2C = c2s, s2c
 	flights := int64(0)
@@ -47,26 +50,27 @@ func (c Config) localCost(ops int) cost.Cost {
 }
 
 // piece is what an opening costs, for bills: the elements each party
-// sends, the share operations and DCF levels of both parties, the triples
-// consumed and the dealer material.
+// sends, the share operations, DCF levels and table entries read of both
+// parties, the triples consumed and the dealer material.
 type piece struct {
-	elems, ops, dcf, triples int
-	need                     Need
+	elems, ops, dcf, lut, triples int
+	need                          Need
 }
 
 // openCost is the cost of one step made of pieces.
 func (c Config) openCost(pieces ...piece) (cost.Cost, Need) {
-	var elems, ops, dcf, triples int
+	var elems, ops, dcf, lut, triples int
 	var need Need
 	for _, pc := range pieces {
 		elems += pc.elems
 		ops += pc.ops
 		dcf += pc.dcf
+		lut += pc.lut
 		triples += pc.triples
 		need = need.Add(pc.need)
 	}
 	b := int64(elems * c.Ring.width)
-	k := c.stepCost(b, b, int64(ops), int64(dcf))
+	k := c.stepCost(b, b, int64(ops), int64(dcf), int64(lut))
 	k.Triples = int64(triples)
 	return k, need
 }
@@ -260,7 +264,7 @@ func (p *party) signOp(x []uint64, out *[]uint64) opening {
 // ----- reveal to the client -----
 
 func (c Config) revealCost(n int) cost.Cost {
-	return c.stepCost(0, int64(n*c.Ring.width), int64(n), 0)
+	return c.stepCost(0, int64(n*c.Ring.width), int64(n), 0, 0)
 }
 
 // revealToClient opens x to the client only: the server sends its share

@@ -12,6 +12,7 @@ type Stock struct {
 	cmpR, cmpA                 queue
 	cmpRoot                    fifo[block]
 	cmpCW                      cwQueue
+	lutR, lutHot               [MaxLookupBits + 1]queue // lutHot: 2^k elements per mask
 }
 
 // Left is what remains in the stock.
@@ -19,6 +20,9 @@ func (s *Stock) Left() Need {
 	n := Need{Triples: s.tripleC.left(), Compares: s.cmpA.left()}
 	for k := range n.Truncs {
 		n.Truncs[k] = s.truncWrap[k].left()
+	}
+	for k := range n.Lookups {
+		n.Lookups[k] = s.lutHot[k].left() >> k
 	}
 	return n
 }
@@ -56,12 +60,28 @@ func expandSeeded(r *Ring, seed Seed, n Need, client bool) *Stock {
 			s.cmpRoot.v[i] = block{g.uint64(), g.uint64()}.clearLSB()
 		}
 	}
+	for k, count := range n.Lookups {
+		s.lutR[k] = el(lookupLabels[k][0], lookupNames[k], count)
+		if client {
+			s.lutHot[k] = el(lookupLabels[k][1], lookupNames[k], count<<k)
+		}
+	}
 	if client {
 		s.tripleC = el("triple/c", "triples", n.Triples)
 		s.cmpA = el("cmp/a", "comparison keys", n.Compares)
 	}
 	return s
 }
+
+// lookupNames are the names of the lookup masks by table size, and
+// lookupLabels the PRG labels of their r and one-hot streams.
+var lookupNames, lookupLabels = func() (names [MaxLookupBits + 1]string, labels [MaxLookupBits + 1][2]string) {
+	for k := range names {
+		names[k] = fmt.Sprintf("lookup masks of 2^%d entries", k)
+		labels[k] = [2]string{fmt.Sprintf("lut/%d/r", k), fmt.Sprintf("lut/%d/onehot", k)}
+	}
+	return
+}()
 
 // truncNames are the names of the truncation components by shift, for
 // error messages, and truncLabels the PRG labels of their r, ⌊r/2^k⌋ and
@@ -155,6 +175,10 @@ func (s *Stock) append(o *Stock) {
 		s.truncR[k].merge(&o.truncR[k])
 		s.truncHi[k].merge(&o.truncHi[k])
 		s.truncWrap[k].merge(&o.truncWrap[k])
+	}
+	for k := range s.lutR {
+		s.lutR[k].merge(&o.lutR[k])
+		s.lutHot[k].merge(&o.lutHot[k])
 	}
 	s.cmpRoot.merge(&o.cmpRoot)
 	s.cmpCW.merge(&o.cmpCW)

@@ -1,0 +1,147 @@
+package mpc
+
+import (
+	"math"
+	"math/bits"
+	"sync"
+)
+
+// The activations from lookup tables (Config.Nonlinear = LUT): 4 rounds
+// instead of 26 (SiLU) and 29 (GELU).
+//
+// φ (SiLU or GELU) is φ(x) = x beyond +G and 0 beyond -G (within 2e-6),
+// and in between a line per bin: φ(x) ≈ A_j + B_j·x on the bins of width
+// h = 2R/2^k of [-R, R) (R = G rounded up to a power of two, k =
+// actLookupBits). One round opens the comparisons [x >= -G'] and
+// [x >= G'] (G' = R - 2h) and a lookup of (A, B) at bits of x + R; the
+// lookup reads a neighbour bin now and then (see lookup.go), so line j
+// is fitted, minimax, over its bin and both neighbours. With the bits
+// b_lo, b_hi and in = b_lo - b_hi (1 inside [-G', G')), a second round
+// makes in·A, in·B and b_hi·x (products of a 0/1 by a value: no
+// truncation), a third (in·B)·x and a fourth truncates it:
+//
+//	φ(x) = in·A + trunc((in·B)·x) + b_hi·x.
+//
+// Beyond ±R the lookup reads garbage, which in = 0 discards.
+
+// actLookupBits is k: tables of 1024 lines.
+const actLookupBits = 10
+
+// lutActivation is one activation for the lookup method.
+type lutActivation struct {
+	name string
+	fn   func(float64) float64
+	sat  float64 // G: φ is x beyond G and 0 below -G, within 2e-6
+}
+
+var (
+	siluLUT = lutActivation{name: "silu", fn: func(x float64) float64 { return x / (1 + math.Exp(-x)) }, sat: 16}
+	geluLUT = lutActivation{name: "gelu", fn: func(x float64) float64 {
+		return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x)))
+	}, sat: 5}
+)
+
+// lutShape is the table range R, the bin width h (both in units) and the
+// lookup window of an activation in ring r: bits [shift, shift+k) of
+// x + R with f fractional bits.
+func (a lutActivation) shape(r *Ring) (R, h float64, shift int) {
+	logR := bits.Len(uint(math.Ceil(a.sat)) - 1) // R = 2^logR >= G
+	R = math.Ldexp(1, logR)
+	h = 2 * R / (1 << actLookupBits)
+	return R, h, logR + 1 + r.frac - actLookupBits
+}
+
+// gate is G' = R - 2h: inside, the bin read and its neighbours lie in the
+// table.
+func (a lutActivation) gate(r *Ring) float64 {
+	R, h, _ := a.shape(r)
+	return R - 2*h
+}
+
+// lutTables are the intercepts A (f fractional bits) and the slopes B (W
+// bits) of an activation's lines in a ring, computed once per ring.
+type lutTables struct{ a, b []uint64 }
+
+var lutCache sync.Map // lutKey -> lutTables
+
+type lutKey struct {
+	name string
+	t    uint64
+	f, w int
+}
+
+func (a lutActivation) tables(r *Ring) lutTables {
+	key := lutKey{a.name, r.t, r.frac, r.work}
+	if v, ok := lutCache.Load(key); ok {
+		return v.(lutTables)
+	}
+	R, h, _ := a.shape(r)
+	n := 1 << actLookupBits
+	tb := lutTables{a: make([]uint64, n), b: make([]uint64, n)}
+	for j := range n {
+		lo := -R + float64(j-1)*h // the bin and both neighbours
+		A, B := minimaxLine(a.fn, lo, lo+3*h)
+		tb.a[j], tb.b[j] = r.Encode(A), r.encodeAt(B, r.work)
+	}
+	lutCache.Store(key, tb)
+	return tb
+}
+
+// minimaxLine is the line A + B·x of least maximum error to fn on
+// [lo, hi] for a function whose second derivative keeps its sign there:
+// the secant's slope, the intercept centred between the largest and the
+// smallest deviations (sampled).
+func minimaxLine(fn func(float64) float64, lo, hi float64) (A, B float64) {
+	B = (fn(hi) - fn(lo)) / (hi - lo)
+	const samples = 32
+	dmin, dmax := math.Inf(1), math.Inf(-1)
+	for i := range samples + 1 {
+		x := lo + (hi-lo)*float64(i)/samples
+		d := fn(x) - B*x
+		dmin, dmax = math.Min(dmin, d), math.Max(dmax, d)
+	}
+	return (dmin + dmax) / 2, B
+}
+
+// activationLUT is one party's φ(x) by lookup (x with f fractional bits).
+func (p *party) activationLUT(x []uint64, a lutActivation) ([]uint64, error) {
+	r := p.r
+	n := len(x)
+	R, _, shift := a.shape(r)
+	g := r.Encode(a.gate(r))
+	tb := a.tables(r)
+	var cmp []uint64
+	var tab [][]uint64
+	if err := p.open(
+		p.signOp(concat(p.addConst(x, g), p.addConst(x, r.Neg(g))), &cmp),
+		p.lookupOp(p.addConst(x, r.Encode(R)), shift, actLookupBits, [][]uint64{tb.a, tb.b}, &tab),
+	); err != nil {
+		return nil, err
+	}
+	hi := cmp[n:]
+	in := p.affine(1, cmp[:n], r.Neg(1), hi, 0)
+	prod, err := p.mul(concat(in, in, hi), concat(tab[0], tab[1], x))
+	if err != nil {
+		return nil, err
+	}
+	bx, err := p.mulTrunc(prod[n:2*n], x, r.work)
+	if err != nil {
+		return nil, err
+	}
+	out := p.affine(1, prod[:n], 1, bx, 0)
+	for i, v := range prod[2*n:] {
+		out[i] = r.Add(out[i], v)
+	}
+	p.charge(n)
+	return out, nil
+}
+
+func (p *bill) activationLUT(n int) {
+	p.addConst(3 * n)
+	p.open(p.cfg.signPiece(2*n), lookupPiece(n, actLookupBits, 2))
+	p.affine(n)
+	p.mul(3 * n)
+	p.mulTrunc(n, p.cfg.Ring.work)
+	p.affine(n)
+	p.local(2 * n)
+}

@@ -1,0 +1,163 @@
+package mpc
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/cgsim/cgsim/params"
+)
+
+// TestLookupBits: the presets' moduli let a lookup read any index below
+// 2^31 (41-bit t) and 2^47 (60-bit t), and a modulus with few trailing
+// zero bits in t - 1 reads only those.
+func TestLookupBits(t *testing.T) {
+	for _, tt := range []struct {
+		preset string
+		want   int
+	}{{"bgv-n13", 31}, {"bgv-n14", 47}} {
+		if got := testConfig(t, tt.preset).Ring.LookupBits(); got != tt.want {
+			t.Errorf("%s: LookupBits %d, want %d", tt.preset, got, tt.want)
+		}
+	}
+	// 2^40 + 5·2^18 + 1 (bgv-n13's modulus before lookups): t - 1 has 18.
+	r, err := NewRing(params.FixedPoint{FracBits: 12, IntBits: 5, StatSecurity: 40, T: 0x10000140001})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.LookupBits(); got != 18 {
+		t.Errorf("t = 0x10000140001: LookupBits %d, want 18", got)
+	}
+}
+
+// TestLookup reads a table of squares and the identity table at several
+// windows of both rings, over values spread across each window's valid
+// range and its two ends: the index read is i or a neighbour, and every
+// table is read at that same index.
+func TestLookup(t *testing.T) {
+	for _, preset := range testPresets {
+		cfg := testConfig(t, preset)
+		r := cfg.Ring
+		for _, w := range []struct{ shift, bits int }{
+			{0, 4},                          // the lowest bits, a small table
+			{r.Frac() - 2, 8},               // a quarter unit over [0, 64)
+			{r.LookupBits() - 10, 10},       // the top of the readable bits
+			{r.LookupBits() / 2, 1},         // two entries
+			{2*r.Frac() - 4, MaxLookupBits}, // a product's fractional bits, before truncation
+		} {
+			if w.shift+w.bits > r.LookupBits() {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/shift=%d/bits=%d", preset, w.shift, w.bits), func(t *testing.T) {
+				squares := make([]uint64, 1<<w.bits)
+				for i := range squares {
+					squares[i] = r.FromInt(int64(i * i))
+				}
+				lo := int64(1) << w.shift
+				hi := int64(1)<<(w.shift+w.bits) - int64(1)<<(w.shift+1) // exclusive
+				if hi <= lo {
+					hi = lo + 1
+				}
+				rng := rand.New(rand.NewPCG(uint64(w.shift), uint64(w.bits)))
+				vals := []int64{lo, lo + 1, hi - 1, hi - 2, (lo + hi) / 2}
+				for range 200 {
+					vals = append(vals, lo+rng.Int64N(hi-lo))
+				}
+				// The values are shared as v - offset: the lookup adds it back.
+				offset := r.FromInt(lo + 12345%(hi-lo))
+				x := make([]uint64, len(vals))
+				for i, v := range vals {
+					x[i] = r.Sub(r.FromInt(v), offset)
+				}
+				shared, err := r.SplitElements(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l := Lookup{Config: cfg, N: len(vals), Offset: offset, Shift: w.shift, Bits: w.bits,
+					Tables: [][]uint64{IndexTable(w.bits), squares}}
+				s := NewSession(cfg, TrustedDealer{})
+				defer s.Close()
+				out, err := l.Run(s, shared)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := r.Open(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := len(vals)
+				for i, v := range vals {
+					idx, sq := r.ToInt(got[i]), r.ToInt(got[n+i])
+					want := v >> w.shift
+					if idx < want-1 || idx > want+1 || idx < 0 || idx >= 1<<w.bits {
+						t.Fatalf("v = %d: index %d, want %d or a neighbour", v, idx, want)
+					}
+					if sq != idx*idx {
+						t.Fatalf("v = %d: read index %d but square %d", v, idx, sq)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestLookupOfflineBytes: a lookup mask of a table of 2^k entries is 2^k
+// elements for the server (its share of the one-hot vector; the mask and
+// the client's share come from the seeds), and a Run deals exactly that.
+func TestLookupOfflineBytes(t *testing.T) {
+	for _, preset := range testPresets {
+		cfg := testConfig(t, preset)
+		r := cfg.Ring
+		var n Need
+		n.Lookups[10], n.Lookups[3] = 3, 5
+		want := 2*SeedBytes + int64(3*1024+5*8)*int64(r.ElementBytes())
+		if got := n.OfflineBytes(r); got != want {
+			t.Errorf("%s: %v is %d bytes, want %d", preset, n, got, want)
+		}
+		l := Lookup{Config: cfg, N: 3, Bits: 10, Tables: [][]uint64{IndexTable(10)}}
+		x, err := r.SplitElements([]uint64{1, 2, 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := measure(t, cfg, func(s *Session) error { _, err := l.Run(s, x); return err })
+		if want := 2*SeedBytes + int64(3*1024*r.ElementBytes()); got.OfflineBytes != want {
+			t.Errorf("%s: a Run of 3 lookups dealt %d bytes, want %d", preset, got.OfflineBytes, want)
+		}
+	}
+}
+
+// TestLookupErrors: a lookup refuses windows beyond the readable bits,
+// tables of the wrong size or with unreduced entries, and no table.
+func TestLookupErrors(t *testing.T) {
+	cfg := testConfig(t, "bgv-n13")
+	r := cfg.Ring
+	x, err := r.SplitElements(make([]uint64, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		l    Lookup
+		want string
+	}{
+		{"window-too-high", Lookup{Shift: r.LookupBits() - 3, Bits: 4, Tables: [][]uint64{IndexTable(4)}}, "beyond"},
+		{"no-bits", Lookup{Bits: 0, Tables: [][]uint64{{0}}}, "want 2^1"},
+		{"too-many-bits", Lookup{Bits: MaxLookupBits + 1, Tables: [][]uint64{IndexTable(MaxLookupBits + 1)}}, "want 2^1"},
+		{"short-table", Lookup{Bits: 4, Tables: [][]uint64{IndexTable(3)}}, "has 8 entries"},
+		{"unreduced", Lookup{Bits: 1, Tables: [][]uint64{{0, r.Modulus()}}}, "not an element"},
+		{"no-table", Lookup{Bits: 2}, "no table"},
+		{"bad-offset", Lookup{Bits: 2, Offset: r.Modulus(), Tables: [][]uint64{IndexTable(2)}}, "offset"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := tt.l
+			l.Config, l.N = cfg, 3
+			s := NewSession(cfg, TrustedDealer{})
+			defer s.Close()
+			_, err := l.Run(s, x)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
