@@ -31,7 +31,7 @@ const (
 // each batch (the median is kept). The price of an item of one kind is the
 // difference between a batch of it and a dealing of one item, divided by
 // the batch's size less one, so that the fixed costs cancel; OpDeal is a
-// dealing of one item of every kind less the three item prices (at least
+// dealing of one item of every kind less the item prices (at least
 // a dealing of one item of any kind less its price). Truncation
 // masks are measured by 2^f (the cost does not depend on the shift), a
 // lookup mask's entries on tables of 2^dealLookupBits.

@@ -50,10 +50,11 @@ const (
 
 // OpDealLookup is one entry of a lookup table's one-hot vector in a
 // dealing (a PRG element for the client, a subtraction for the server's
-// share). It came after the other dealer's operations and is optional: a
-// profile that prices them but not it prices an entry as a tenth of a
-// triple's dealing (a triple draws about ten PRG elements, an entry one);
-// one that prices none of them prices it at zero.
+// share). It came after the other dealer's operations and is optional
+// even beside them (it is not one of OfflineOps): a profile that prices
+// them but not it prices an entry as a tenth of a triple's dealing (a
+// triple draws about ten PRG elements, an entry one); one that prices
+// none of them prices it at zero, whether it has it or not.
 const OpDealLookup Op = "deal_lookup"
 
 // Ops lists the online operations every Profile prices.

@@ -43,8 +43,13 @@ import (
 // structure (exec.UnmarshalCiphertext and exec.RestoreSession check the
 // layout lattigo would produce before lattigo sees the bytes): a truncated
 // or corrupted file is an error, never a panic.
+//
+// Version 2: the BGV presets' plaintext moduli changed (t = 1 mod 2^31 and
+// 2^47, for lookup tables on shares); a file of version 1 holds shares and
+// ciphertexts modulo the old t, which would load and decrypt to garbage,
+// so it is refused by its version.
 const (
-	fileVersion = 1
+	fileVersion = 2
 	magicServer = "CGSIMKVS"
 	magicClient = "CGSIMKVC"
 	headerLen   = 8 + 4 + 8

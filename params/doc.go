@@ -117,10 +117,11 @@
 // checks the bounds against lattigo and floods and decrypts at the top
 // level.
 //
-// The plaintext moduli are primes = 1 mod 2^17, so every BGV preset batches
-// N values: t = 2^40 + 5·2^18 + 1 for bgv-n13, whose budget allows no more,
-// and t = 2^59 + 37·2^17 + 1 for the others (shared, so their shares are
-// compatible).
+// The plaintext moduli are primes = 1 mod 2^31, so every BGV preset batches
+// N values, and lookup tables on shares (exec/mpc) can read an index from
+// any bits below 2^31 of a value: t = 2^40 + 3·2^31 + 1 for bgv-n13, whose
+// budget allows no more, and t = 2^59 + 2^47 + 1 (= 1 mod 2^47) for the
+// others (shared, so their shares are compatible).
 //
 // # Fixed point
 //

@@ -148,6 +148,7 @@ type PlanReport struct {
 	Params        string      `json:"params"`
 	Network       string      `json:"network"`
 	Cache         string      `json:"cache"`
+	Nonlinear     string      `json:"nonlinear"` // the non-linear protocols' method
 	LatencyBudget float64     `json:"latency_budget_seconds,omitempty"`
 	MemoryBudget  int64       `json:"memory_budget_bytes,omitempty"`
 	Points        []PlanPoint `json:"points"`
@@ -194,7 +195,7 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 			return nil, err
 		}
 	}
-	rep := &PlanReport{Model: opts.Model.Name, Strategies: strats, Params: opts.Preset.Name, Network: opts.Network.Name, Cache: opts.Cache.String(),
+	rep := &PlanReport{Model: opts.Model.Name, Strategies: strats, Params: opts.Preset.Name, Network: opts.Network.Name, Cache: opts.Cache.String(), Nonlinear: opts.Nonlinear.String(),
 		LatencyBudget: opts.LatencyBudget, MemoryBudget: opts.MemoryBudget, Points: make([]PlanPoint, len(ctxs)),
 		Longest: map[Strategy]int{}}
 	// A preset or profile that cannot be resolved is left to each step to

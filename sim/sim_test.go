@@ -312,10 +312,11 @@ func TestRunStories260K(t *testing.T) {
 	}
 }
 
-// TestRunLookupActivations: with the activations from lookup tables
-// (mpc.LUT), stories260K generates the reference's tokens, each step's
-// counters equal its estimate's, and a decode step makes 22 rounds fewer
-// per layer than with the iterative activations (26 become 4).
+// TestRunLookupActivations: with the activations and norms from lookup
+// tables (mpc.LUT), stories260K generates the reference's tokens, each
+// step's counters equal its estimate's, and a decode step saves per layer
+// the rounds of one activation and two norms, and of the final norm, that
+// the protocols' estimates say (26 become 4, 15 become 8).
 func TestRunLookupActivations(t *testing.T) {
 	m := loadStories(t)
 	prompt := []int{1, 403, 407, 261}
@@ -325,13 +326,32 @@ func TestRunLookupActivations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pr, err := resolveProtocol(preset(t, "bgv-test-insecure"), nil, 0, 0, net.LAN, mpc.LUT)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, ci := pr.mpc, pr.mpc
+	ci.Nonlinear = mpc.Iterative
+	c := m.Config
+	act := mpc.SiLU{Config: ci, N: c.HiddenDim}.Estimate().Rounds - mpc.SiLU{Config: cl, N: c.HiddenDim}.Estimate().Rounds
+	norm := mpc.RMSNorm{Config: ci, Rows: 1, Dim: c.Dim, Eps: c.NormEps}.Estimate().Rounds - mpc.RMSNorm{Config: cl, Rows: 1, Dim: c.Dim, Eps: c.NormEps}.Estimate().Rounds
+	if act != 22 || norm != 7 {
+		t.Errorf("lookups save %d rounds an activation and %d a norm, want 22 and 7", act, norm)
+	}
+	saved := int64(c.NumLayers)*(act+2*norm) + norm
 	for i, d := range lut.Decode {
-		if want := it.Decode[i].Rounds - 22*int64(m.Config.NumLayers); d.Rounds != want {
+		if want := it.Decode[i].Rounds - saved; d.Rounds != want {
 			t.Errorf("decode %d: %d rounds with lookups, %d iteratively: want %d", i, d.Rounds, it.Decode[i].Rounds, want)
 		}
 	}
 	if lut.Nonlinear != "lut" || it.Nonlinear != "iterative" {
 		t.Errorf("reports name the methods %q and %q", lut.Nonlinear, it.Nonlinear)
+	}
+	// A GPT-2 block (LayerNorm, GELU) by lookups, with both cache layouts.
+	gpt := model.Config{Name: "tiny-gpt2", Arch: model.ArchGPT2, Dim: 32, HiddenDim: 64, NumLayers: 2, NumHeads: 2, NumKVHeads: 2,
+		VocabSize: 40, SeqLen: 32, SharedClassifier: true, NormEps: 1e-5}
+	for _, co := range []CacheOptions{{}, {Layout: TokenLayout}} {
+		checkRunMethod(t, model.NewRandom(gpt, 7), "bgv-test-insecure", Cryptogen, co, []int{1, 2, 3}, 3, 0, 0, mpc.LUT)
 	}
 }
 

@@ -34,6 +34,23 @@ type unaryProto interface {
 // tokens). A variable for the tests only (TestProtocolPieces).
 var maxProtocolElements = map[Kind]int{KindActivation: 1 << 17, KindSoftmax: 1 << 18, KindNorm: 1 << 21}
 
+// maxLookupElements replaces maxProtocolElements for the steps whose
+// protocols read lookup tables (mpc.LUT): their material is 8 KiB of
+// one-hot vector per lookup and party (an activation's value; a norm's
+// row, once per octave of its range, about 36), held by the dealer and
+// both parties at the dealing: 2^15 activation values or 2^19 norm values
+// (682 rows of GPT-2) keep a piece below a gigabyte of it.
+var maxLookupElements = map[Kind]int{KindActivation: 1 << 15, KindNorm: 1 << 19}
+
+// pieceBound is the bound on a piece of a step of kind for the session's
+// method.
+func (p *planner) pieceBound(kind Kind) int {
+	if b, ok := maxLookupElements[kind]; ok && p.mpc.Nonlinear == mpc.LUT {
+		return min(b, maxProtocolElements[kind])
+	}
+	return maxProtocolElements[kind]
+}
+
 // unaryStep is a protocol on one shared input of rows x cols values (row
 // major): the norms, the activations and the softmax. Its pieces (see
 // maxProtocolElements) cover the input: piece i reads the first width
@@ -72,13 +89,13 @@ type unaryPiece struct {
 	r0, r1, width int
 }
 
-// wholeRows cuts a step of kind over rows x cols values into one piece, or
-// pieces of whole rows of at most maxProtocolElements values each (rows
-// of one value: an element-wise protocol), each made by proto(rows).
-func wholeRows(kind Kind, rows, cols int, proto func(rows int) unaryProto) func() []unaryPiece {
+// wholeRows cuts a step over rows x cols values into one piece, or
+// pieces of whole rows of at most bound values each (rows of one value: an
+// element-wise protocol), each made by proto(rows).
+func wholeRows(bound, rows, cols int, proto func(rows int) unaryProto) func() []unaryPiece {
 	return func() []unaryPiece {
 		var pieces []unaryPiece
-		per := max(1, maxProtocolElements[kind]/max(cols, 1))
+		per := max(1, bound/max(cols, 1))
 		for r0 := 0; r0 < rows || r0 == 0; r0 += per {
 			r1 := min(rows, r0+per)
 			pieces = append(pieces, unaryPiece{proto(r1 - r0), r0, r1, cols})
@@ -165,7 +182,7 @@ func (s unaryStep) Run(r *Runner, x mpc.Pair) (mpc.Pair, error) {
 // RMSNorm for llama), gain and bias folded into the next matrix.
 func (p *planner) normStep(rows int) unaryStep {
 	d := p.cfg.Dim
-	return p.memoized(KindNorm, rows, d, 0, wholeRows(KindNorm, rows, d, func(n int) unaryProto {
+	return p.memoized(KindNorm, rows, d, 0, wholeRows(p.pieceBound(KindNorm), rows, d, func(n int) unaryProto {
 		if p.cfg.Arch == model.ArchGPT2 {
 			return mpc.LayerNorm{Config: p.mpc, Rows: n, Dim: d, Eps: p.cfg.NormEps}
 		}
@@ -176,7 +193,7 @@ func (p *planner) normStep(rows int) unaryStep {
 // activationStep is the architecture's activation of n values (GELU or
 // SiLU).
 func (p *planner) activationStep(n int) unaryStep {
-	return p.memoized(KindActivation, n, 1, 0, wholeRows(KindActivation, n, 1, func(k int) unaryProto {
+	return p.memoized(KindActivation, n, 1, 0, wholeRows(p.pieceBound(KindActivation), n, 1, func(k int) unaryProto {
 		if p.cfg.Arch == model.ArchGPT2 {
 			return mpc.GELU{Config: p.mpc, N: k}
 		}
@@ -198,7 +215,7 @@ func (p *planner) softmaxStep(rows, cols, causalHeads int) unaryStep {
 func (p *planner) softmaxPieces(rows, cols, causalHeads int) []unaryPiece {
 	bound := maxProtocolElements[KindSoftmax]
 	if causalHeads <= 0 || rows%causalHeads != 0 || rows*cols <= bound {
-		return wholeRows(KindSoftmax, rows, cols, func(n int) unaryProto {
+		return wholeRows(p.pieceBound(KindSoftmax), rows, cols, func(n int) unaryProto {
 			return mpc.Softmax{Config: p.mpc, Rows: n, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads}
 		})()
 	}

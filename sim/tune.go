@@ -44,12 +44,14 @@ func (p TunePoint) Options() CacheOptions { return p.opts }
 
 // TuneReport is the result of TuneRefresh.
 type TuneReport struct {
-	Model   string      `json:"model"`
-	Params  string      `json:"params"`
-	Network string      `json:"network"`
-	Prompt  int         `json:"prompt_token_count"`
-	Gen     int         `json:"generated"`
-	Points  []TunePoint `json:"points"`
+	Model   string `json:"model"`
+	Params  string `json:"params"`
+	Network string `json:"network"`
+	// Nonlinear is the non-linear protocols' method.
+	Nonlinear string      `json:"nonlinear"`
+	Prompt    int         `json:"prompt_token_count"`
+	Gen       int         `json:"generated"`
+	Points    []TunePoint `json:"points"`
 	// Best is the index in Points of the valid configuration with the
 	// lowest total seconds (the first on ties).
 	Best int `json:"best"`
@@ -82,7 +84,7 @@ func TuneRefresh(opts TuneOptions) (*TuneReport, error) {
 		}
 	}
 	cands = append(cands, CacheOptions{Layout: FeatureLayout})
-	rep := &TuneReport{Model: opts.Model.Name, Params: opts.Preset.Name, Network: opts.Network.Name,
+	rep := &TuneReport{Model: opts.Model.Name, Params: opts.Preset.Name, Network: opts.Network.Name, Nonlinear: opts.Nonlinear.String(),
 		Prompt: opts.Prompt, Gen: opts.Gen, Best: -1}
 	for _, co := range cands {
 		o := opts.EstimateOptions

@@ -123,8 +123,24 @@ func measureProfile(c *cli.Context, preset params.Preset, reps int) (*cost.Profi
 
 // current reports whether prof was calibrated by this version's calibrate
 // (calibrate.Version): an older one measured code or a calibration that
-// has changed since, and is recalibrated.
-func current(prof *cost.Profile) bool { return prof.Calibration >= calibrate.Version }
+// has changed since, and is recalibrated (see stale).
+func current(prof *cost.Profile) bool { return stale(prof) == "" }
+
+// stale says why prof is not current: made by an older calibration, or,
+// for a profile with the dealer's operations (a BGV preset's), by this
+// version before it measured the lookup tables (lut_entry,
+// deal_lookup); "" if it is current.
+func stale(prof *cost.Profile) string {
+	if prof.Calibration < calibrate.Version {
+		return fmt.Sprintf("was made by calibration version %d, this cgsim's is %d", prof.Calibration, calibrate.Version)
+	}
+	_, lut := prof.Seconds[cost.OpLUT]
+	_, deal := prof.Seconds[cost.OpDealLookup]
+	if prof.PricesOffline() && !(lut && deal) {
+		return "was made before calibrate priced the lookup tables (lut_entry, deal_lookup)"
+	}
+	return ""
+}
 
 // autoProfile is --profile auto: the profile of the preset measured on
 // this machine, from the user's cache directory, calibrated there once
@@ -172,11 +188,12 @@ var thisMachine = cost.ThisMachine
 // miss what the calibration or the measured code changed since (a
 // profile that does not record its version is of version 0).
 func warnCalibration(c *cli.Context, prof *cost.Profile, what string) {
-	if current(prof) {
+	why := stale(prof)
+	if why == "" {
 		return
 	}
-	fmt.Fprintf(c.App.ErrWriter, "warning: %s was made by calibration version %d, this cgsim's is %d: its prices miss what changed since (cgsim calibrate, or --profile auto, measures them again)\n",
-		what, prof.Calibration, calibrate.Version)
+	fmt.Fprintf(c.App.ErrWriter, "warning: %s %s: its prices miss what changed since (cgsim calibrate, or --profile auto, measures them again)\n",
+		what, why)
 }
 
 // warnMachine warns on stderr when a profile was measured on another

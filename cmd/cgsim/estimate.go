@@ -44,7 +44,7 @@ func protocolFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-session-tokens", Usage: "size the flooding for a session that may grow to this many tokens, prompt included (default: the prompt and --gen)"},
 		&cli.IntFlag{Name: "server-cores", Usage: "the server's cores: its kernels' independent pieces run (run) or are priced (estimate, plan, tune) on them (default: all of this machine's for run, 1 elsewhere)"},
 		&cli.IntFlag{Name: "client-cores", Usage: "the client's cores: it encrypts and decrypts the ciphertexts of a flight on them, run or priced (default: 1)"},
-		&cli.StringFlag{Name: "nonlinear", Value: mpc.Iterative.String(), Usage: "the two-party activations: iterative (comparisons, limit formulas and Goldschmidt steps: small dealer material, many rounds) or lut (lines read from lookup tables: 4 rounds, more dealer material); the other non-linear layers are iterative either way, for now"},
+		&cli.StringFlag{Name: "nonlinear", Value: mpc.Iterative.String(), Usage: "the two-party activations and norms: iterative (comparisons, limit formulas, Goldschmidt and Newton steps: small dealer material, many rounds) or lut (read from lookup tables: an activation in 4 rounds, a norm in 8, more dealer material); softmax and argmax are iterative either way, for now"},
 	}
 }
 
@@ -276,7 +276,7 @@ func strategyLabel(strategy sim.Strategy, cache string, nonlinear mpc.Nonlinear)
 		s += " (" + cache + ")"
 	}
 	if nonlinear != mpc.Iterative {
-		s += ", " + nonlinear.String() + " activations"
+		s += ", nonlinear " + nonlinear.String()
 	}
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,8 +199,8 @@ func TestEmbeddedProfilesMatchPresets(t *testing.T) {
 			t.Errorf("profile %s has no preset: %v", name, err)
 			continue
 		}
-		if !current(prof) {
-			t.Errorf("profile %s is of calibration %d, not %d: run cgsim calibrate again", name, prof.Calibration, calibrate.Version)
+		if why := stale(prof); why != "" {
+			t.Errorf("profile %s %s: run cgsim calibrate again", name, why)
 		}
 		if prof.LogN != preset.LogN || prof.MaxLevel != preset.MaxLevel() || prof.Scheme != preset.Scheme.String() {
 			t.Errorf("profile %s: log N %d, max level %d, %s; preset: %d, %d, %s", name,
@@ -278,6 +279,20 @@ func TestProfileAuto(t *testing.T) {
 	if want := fmt.Sprintf("warning: profile %s was made by calibration version %d, this cgsim's is %d", other, calibrate.Version-1, calibrate.Version); err != nil ||
 		!strings.Contains(stderr, want) || strings.Count(stderr, "\n") != 1 {
 		t.Errorf("an old calibration's profile (%v): stderr %q", err, stderr)
+	}
+	// So does one of this version made before it priced the lookups.
+	noLUT := stale // this machine's
+	noLUT.Calibration = calibrate.Version
+	noLUT.Seconds = maps.Clone(stale.Seconds)
+	delete(noLUT.Seconds, cost.OpLUT)
+	delete(noLUT.Seconds, cost.OpDealLookup)
+	if err := cost.SaveProfile(other, &noLUT); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, err = cgsim("estimate", "--model", "stories260K", "--params", "bgv-test-insecure", "--allow-insecure", "--profile", other,
+		"--prompt", "4", "--gen", "2", "--format", "json")
+	if want := "was made before calibrate priced the lookup tables"; err != nil || !strings.Contains(stderr, want) || strings.Count(stderr, "\n") != 1 {
+		t.Errorf("a profile without the lookups' prices (%v): stderr %q", err, stderr)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/sim"
 )
 
@@ -218,7 +219,11 @@ func writePlanCSV(w io.Writer, rep *sim.PlanReport) error {
 }
 
 func writePlanTable(w io.Writer, rep *sim.PlanReport, trained int) error {
-	fmt.Fprintf(w, "plan %s: %s, %s, cache %s; one decode step per context\n\n", rep.Model, rep.Params, rep.Network, rep.Cache)
+	method := ""
+	if rep.Nonlinear != mpc.Iterative.String() {
+		method = ", nonlinear " + rep.Nonlinear
+	}
+	fmt.Fprintf(w, "plan %s: %s, %s, cache %s%s; one decode step per context\n\n", rep.Model, rep.Params, rep.Network, rep.Cache, method)
 	ss, cache := rep.Strategies, cacheStrategy(rep)
 	tw := newTable(w)
 	head := "context\t"

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/kv"
 	"github.com/cgsim/cgsim/sim"
 )
@@ -129,7 +130,8 @@ func writeTuneCSV(w io.Writer, rep *sim.TuneReport) error {
 }
 
 func writeTuneTable(w io.Writer, rep *sim.TuneReport) error {
-	fmt.Fprintf(w, "tune refresh %s: cryptogen, %s, %s, %d prompt tokens, %d generated\n\n", rep.Model, rep.Params, rep.Network,
+	nl, _ := mpc.ParseNonlinear(rep.Nonlinear) // a report names a method ParseNonlinear knows
+	fmt.Fprintf(w, "tune refresh %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", rep.Model, strategyLabel(sim.Cryptogen, "", nl), rep.Params, rep.Network,
 		rep.Prompt, rep.Gen)
 	tw := newTable(w)
 	fmt.Fprintln(tw, "layout\tappend\trefresh\ttotal s\tdecode s/token\trefreshes\trounds\tcache MB\t\t")

@@ -96,33 +96,52 @@ func accuracyCases() []accuracyCase {
 		{"rmsnorm", "4 rows x 64, [-3, 3]", 256, -3, 3,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
 				return RMSNorm{Config: cfg, Rows: 4, Dim: n / 4, Eps: 1e-5}.Run(s, x)
-			}, func(x []float64) []float64 {
-				out := make([]float64, len(x))
-				for i := 0; i < len(x); i += 64 {
-					model.RMSNorm(out[i:i+64], x[i:i+64], ones(64), 1e-5)
-				}
-				return out
-			}, 5e-4},
+			}, rmsNormRows(64), 5e-4},
+		{"rmsnorm lut", "4 rows x 64, [-3, 3]", 256, -3, 3,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				return RMSNorm{Config: cfg, Rows: 4, Dim: n / 4, Eps: 1e-5}.Run(s, x)
+			}, rmsNormRows(64), 5e-4},
+		{"layernorm lut", "2 rows x 768, [-4, 6]", 1536, -4, 6,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				return LayerNorm{Config: cfg, Rows: 2, Dim: n / 2, Eps: 1e-5}.Run(s, x)
+			}, layerNormRows(768), 5e-4},
+		{"layernorm lut", "2 rows x 768, ±0.06", 1536, -0.06, 0.06,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				return LayerNorm{Config: cfg, Rows: 2, Dim: n / 2, Eps: 1e-5}.Run(s, x)
+			}, layerNormRows(768), 3e-2},
 		{"layernorm", "2 rows x 768, [-4, 6]", 1536, -4, 6,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
 				return LayerNorm{Config: cfg, Rows: 2, Dim: n / 2, Eps: 1e-5}.Run(s, x)
-			}, func(x []float64) []float64 {
-				out := make([]float64, len(x))
-				for i := 0; i < len(x); i += 768 {
-					model.LayerNorm(out[i:i+768], x[i:i+768], ones(768), make([]float64, 768), 1e-5)
-				}
-				return out
-			}, 5e-4},
+			}, layerNormRows(768), 5e-4},
 		{"layernorm", "2 rows x 768, ±0.06", 1536, -0.06, 0.06,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
 				return LayerNorm{Config: cfg, Rows: 2, Dim: n / 2, Eps: 1e-5}.Run(s, x)
-			}, func(x []float64) []float64 {
-				out := make([]float64, len(x))
-				for i := 0; i < len(x); i += 768 {
-					model.LayerNorm(out[i:i+768], x[i:i+768], ones(768), make([]float64, 768), 1e-5)
-				}
-				return out
-			}, 3e-2}, // the mean is held with f bits, within 4·2^-f: at f = 12 that is 0.028 std (0.035)
+			}, layerNormRows(768), 3e-2}, // the mean is held with f bits, within 4·2^-f: at f = 12 that is 0.028 std (0.035)
+	}
+}
+
+// layerNormRows and rmsNormRows are the float64 references of the norms
+// over rows of width values.
+func layerNormRows(width int) func(x []float64) []float64 {
+	return func(x []float64) []float64 {
+		out := make([]float64, len(x))
+		for i := 0; i < len(x); i += width {
+			model.LayerNorm(out[i:i+width], x[i:i+width], ones(width), make([]float64, width), 1e-5)
+		}
+		return out
+	}
+}
+
+func rmsNormRows(width int) func(x []float64) []float64 {
+	return func(x []float64) []float64 {
+		out := make([]float64, len(x))
+		for i := 0; i < len(x); i += width {
+			model.RMSNorm(out[i:i+width], x[i:i+width], ones(width), 1e-5)
+		}
+		return out
 	}
 }
 

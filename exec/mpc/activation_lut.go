@@ -103,6 +103,17 @@ func minimaxLine(fn func(float64) float64, lo, hi float64) (A, B float64) {
 	return (dmin + dmax) / 2, B
 }
 
+// lutErr is an error if c reads an activation's table (Nonlinear = LUT)
+// beyond the bits its ring's lookups read (Ring.LookupBits: a modulus
+// with few trailing zero bits in t - 1 leaves few).
+func lutErr(c Config, a lutActivation) error {
+	if c.Nonlinear != LUT || c.Ring == nil {
+		return nil
+	}
+	_, _, shift := a.shape(c.Ring)
+	return c.Ring.lookupErr(shift, actLookupBits, 2)
+}
+
 // activationLUT is one party's φ(x) by lookup (x with f fractional bits).
 func (p *party) activationLUT(x []uint64, a lutActivation) ([]uint64, error) {
 	r := p.r

@@ -39,6 +39,8 @@ func costProtocols(cfg Config, n int) []struct {
 	lk := Lookup{Config: cfg, N: n, Offset: cfg.Ring.Encode(16), Shift: cfg.Ring.Frac() - 4, Bits: 10, Tables: [][]uint64{IndexTable(10)}}
 	sl := SiLU{Config: lut, N: n}
 	gl := GELU{Config: lut, N: n}
+	rl := RMSNorm{Config: lut, Rows: 1, Dim: n, Eps: 1e-5}
+	ll := LayerNorm{Config: lut, Rows: 1, Dim: n, Eps: 1e-5}
 	return []entry{
 		{"mul (fixed)", mul, -4, 4, func(s *Session, x Pair) error { _, err := mul.Run(s, x, x); return err }},
 		{"trunc", tr, -100, 100, func(s *Session, x Pair) error { _, err := tr.Run(s, x); return err }},
@@ -54,6 +56,8 @@ func costProtocols(cfg Config, n int) []struct {
 		{"lookup (2^10, 1 table)", lk, -8, 8, func(s *Session, x Pair) error { _, err := lk.Run(s, x); return err }},
 		{"silu lut", sl, -8, 8, func(s *Session, x Pair) error { _, err := sl.Run(s, x); return err }},
 		{"gelu lut", gl, -8, 8, func(s *Session, x Pair) error { _, err := gl.Run(s, x); return err }},
+		{"rmsnorm lut (1 row)", rl, -3, 3, func(s *Session, x Pair) error { _, err := rl.Run(s, x); return err }},
+		{"layernorm lut (1 row)", ll, -3, 3, func(s *Session, x Pair) error { _, err := ll.Run(s, x); return err }},
 		{"rmsnorm (1 row)", rn, -3, 3, func(s *Session, x Pair) error { _, err := rn.Run(s, x); return err }},
 		{"layernorm (1 row)", ln, -3, 3, func(s *Session, x Pair) error { _, err := ln.Run(s, x); return err }},
 	}

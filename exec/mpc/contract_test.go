@@ -120,9 +120,10 @@ func contractCases() []contractCase {
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
 		}, -10, 10),
 		unary("lookup", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
-			// Values in [-100, 100) at bits [f-2, f+6) after adding 128.
+			// Values in [-100, 100) read at bits [f, f+8) after adding 128:
+			// in [28, 228), inside the window's [1, 255).
 			k := 8
-			p := Lookup{Config: cfg, N: n, Offset: cfg.Ring.Encode(128), Shift: cfg.Ring.Frac() - 2, Bits: k,
+			p := Lookup{Config: cfg, N: n, Offset: cfg.Ring.Encode(128), Shift: cfg.Ring.Frac(), Bits: k,
 				Tables: [][]uint64{IndexTable(k), IndexTable(k), IndexTable(k)}}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
 		}, -100, 100),
@@ -140,6 +141,18 @@ func contractCases() []contractCase {
 			p := RMSNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
 		}, -3, 3),
+		unary("rmsnorm-lut", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			cfg.Nonlinear = LUT
+			p := RMSNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -3, 3),
+		{"layernorm-lut-rows", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			rng := rand.New(rand.NewPCG(uint64(n), 9))
+			cfg.Nonlinear = LUT
+			p := LayerNorm{Config: cfg, Rows: 3, Dim: n, Eps: 1e-5}
+			_, x := randomPair(t, cfg.Ring, rng, 3*n, -3, 3)
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
 		unary("layernorm", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
 			p := LayerNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }

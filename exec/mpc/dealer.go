@@ -225,6 +225,11 @@ func (TrustedDealer) Deal(r *Ring, n Need) (client, server Material, err error) 
 	if n.negative() {
 		return nil, nil, fmt.Errorf("mpc: dealer: negative need (%v)", n)
 	}
+	for k, c := range n.Lookups {
+		if c > 0 && k > r.LookupBits() {
+			return nil, nil, fmt.Errorf("mpc: dealer: lookup tables of 2^%d entries read more bits than the %d t - 1 leaves", k, r.LookupBits())
+		}
+	}
 	var cs, ss Seed
 	if _, err := rand.Read(cs[:]); err != nil {
 		return nil, nil, fmt.Errorf("mpc: dealer: %w", err)

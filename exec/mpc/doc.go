@@ -154,7 +154,12 @@
 // table of 1024 over [-R, R) (R = 16 for SiLU, 8 for GELU), fitted over
 // each bin and its neighbours, gated by two comparisons made in the same
 // round: 4 rounds (lookup and comparisons; the gating products; the
-// slope times x; its truncation) instead of 26 and 29.
+// slope times x; its truncation) instead of 26 and 29. RMSNorm and
+// LayerNorm read a guess of the inverse square root at the octave of the
+// row's mean square (one lookup per octave of its range, the octave
+// chosen by comparisons in the same round and a gating product), then
+// correct it once, y = x·g·(1 + e/2) with e = 1 - (mean + eps)·g²: 8 rounds
+// instead of 15 (LayerNorm 10 instead of 17; norm_lut.go).
 //
 // Max and Argmax: a tournament of ceil(log2 n) levels, each one batched
 // Sign and one batched product by the bits (2 rounds per level). Argmax
@@ -208,11 +213,15 @@
 //	layernorm (1 row)     41 → 17     44.2 → 49.4    2.0 → 2.0       44 → 444
 //
 // With Config.Nonlinear = LUT (before: the iterative form above; lookup: a
-// table of 2^10 entries, any number of tables read at once):
+// table of 2^10 entries, any number of tables read at once; a norm's
+// lookups are per row, one per octave of its range, hence per element
+// here over 512):
 //
 //	lookup                 —  → 1       —   → 8.0     —   → 0          —  → 8192
 //	silu                  26 → 4     416.0 → 96.0   17.0 → 4.0     9178 → 14108
 //	gelu                  29 → 4     472.0 → 96.0   19.0 → 4.0     9242 → 14108
+//	rmsnorm (1 row)       15 → 8      49.4 → 75.1    2.0 → 3.1      444 → 785
+//	layernorm (1 row)     17 → 10     49.4 → 75.2    2.0 → 3.1      444 → 785
 //
 // Rounds of Max, Argmax and Softmax grow as 2·ceil(log2 n); those of the
 // per-row norms do not depend on the width. The one-round comparison costs

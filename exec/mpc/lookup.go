@@ -17,21 +17,22 @@ import (
 // [V-k, V) (v' = v·2^(V-s-k), local and exact) and open c = v' + r mod t,
 // uniform whatever v is. The integer identity v' = c - r + w·t (w the wrap
 // of the opening) reads, modulo 2^V, v' = c - r + w since t = 1 mod 2^V:
-// the wrap moves the low bits by one unit and never the index. So
-// ⌊v'/2^(V-k)⌋ = ĩ + ε with ĩ = (⌊c/2^(V-k)⌋ - ρ) mod 2^k and a carry
-// ε in {-1, 0, 1} from the bits below (-1 when the bits of c below V-k
-// fall below r's, +1 only with a wrap and the bits below all ones): the
-// tables are read at ĩ = i - ε, i = ⌊v/2^s⌋, and
+// the wrap adds one unit to the low bits, which can carry into the index
+// by one. So ⌊v'/2^(V-k)⌋ = ĩ + ε with ĩ = (⌊c/2^(V-k)⌋ - ρ) mod 2^k
+// and a carry ε in {-1, 0, 1} from the bits below V-k (c_lo, r_lo):
+// -1 when c_lo + w < r_lo, +1 only when c_lo + w - r_lo = 2^(V-k) (a
+// wrap, c_lo all ones and r_lo zero). The tables are read at ĩ = i - ε,
+// i = ⌊v/2^s⌋, mostly i or i + 1, and
 //
 //	T[ĩ] = Σ_j e_ρ[j]·T[(⌊c/2^(V-k)⌋ - j) mod 2^k],
 //
 // which each party computes on its share of e_ρ: 2^k products per table
 // and lookup (cost.OpLUT), no further round. Callers read the index ĩ
 // itself from an identity table ([IndexTable]) when they need the
-// remainder v - 2^s·ĩ, which lies in [-2^s, 2^(s+1)); values with i at 0
-// or 2^k - 1 may be read at the other end of the table, so the tables'
-// meaningful entries are 1 to 2^k - 2 and a caller keeps its values in
-// [2^s, 2^(s+k) - 2^(s+1)).
+// remainder v - 2^s·ĩ, which lies in [-2^s, 2^(s+1)). A value with i = 0
+// may be read at entry 2^k - 1 and one with i = 2^k - 1 at entry 0; so a
+// caller keeps its values in [2^s, 2^(s+k) - 2^s) (i from 1 to 2^k - 2),
+// and builds entry j of a table for the values of bins j - 1 to j + 1.
 
 // LookupBits is V, the number of trailing zero bits of t - 1 (at most
 // bits(t) - 2): lookup indices are read from bits below 2^V. The BGV
@@ -152,7 +153,7 @@ func IndexTable(k int) []uint64 {
 
 // Lookup reads public tables at an index taken from N shared values, in
 // one round: for each value v (an element; Offset is added first, so
-// that v + Offset should lie in [2^Shift, 2^(Shift+Bits) - 2^(Shift+1))),
+// that v + Offset should lie in [2^Shift, 2^(Shift+Bits) - 2^Shift)),
 // every table's entry at ĩ, which is i = ⌊(v + Offset)/2^Shift⌋ or one of
 // its neighbours i - 1, i + 1 (see lookup.go's notes). Each table has
 // 2^Bits elements of Z_t.

@@ -55,7 +55,7 @@ func TestLookup(t *testing.T) {
 					squares[i] = r.FromInt(int64(i * i))
 				}
 				lo := int64(1) << w.shift
-				hi := int64(1)<<(w.shift+w.bits) - int64(1)<<(w.shift+1) // exclusive
+				hi := int64(1)<<(w.shift+w.bits) - int64(1)<<w.shift // exclusive
 				if hi <= lo {
 					hi = lo + 1
 				}
@@ -124,6 +124,47 @@ func TestLookupOfflineBytes(t *testing.T) {
 		if want := 2*SeedBytes + int64(3*1024*r.ElementBytes()); got.OfflineBytes != want {
 			t.Errorf("%s: a Run of 3 lookups dealt %d bytes, want %d", preset, got.OfflineBytes, want)
 		}
+	}
+}
+
+// TestLookupSmallModulus: a ring whose t - 1 has one trailing zero bit
+// (t = 2^40 + 15 = 3 mod 4) reads no table: the lookup activations and
+// norms refuse it with an error, and so does the dealer, never a panic.
+func TestLookupSmallModulus(t *testing.T) {
+	r, err := NewRing(params.FixedPoint{FracBits: 12, IntBits: 5, StatSecurity: 40, T: 0x1000000000f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Ring: r, Profile: testProfile(), Nonlinear: LUT}
+	x, err := r.SplitElements(make([]uint64, 4))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, run := range map[string]func(s *Session) error{
+		"silu": func(s *Session) error { _, err := SiLU{Config: cfg, N: 4}.Run(s, x); return err },
+		"gelu": func(s *Session) error { _, err := GELU{Config: cfg, N: 4}.Run(s, x); return err },
+		"rmsnorm": func(s *Session) error {
+			_, err := RMSNorm{Config: cfg, Rows: 1, Dim: 4, Eps: 1e-5}.Run(s, x)
+			return err
+		},
+	} {
+		s := NewSession(cfg, TrustedDealer{})
+		if err := run(s); err == nil || !strings.Contains(err.Error(), "mpc: ") {
+			t.Errorf("%s by lookups modulo 2^40 + 15: error %v, want a refusal", name, err)
+		}
+		s.Close()
+	}
+	var n Need
+	n.Lookups[4] = 1
+	if _, _, err := (TrustedDealer{}).Deal(r, n); err == nil {
+		t.Error("the dealer dealt a lookup of 2^4 entries modulo 2^40 + 15")
+	}
+	other := cfg
+	other.Nonlinear = Nonlinear(7)
+	s := NewSession(other, TrustedDealer{})
+	defer s.Close()
+	if _, err := (SiLU{Config: other, N: 4}).Run(s, x); err == nil || !strings.Contains(err.Error(), "unknown non-linear method") {
+		t.Errorf("an unknown method: error %v", err)
 	}
 }
 

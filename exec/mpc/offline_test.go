@@ -37,6 +37,8 @@ func offlineProtocols(cfg Config, n int) map[string]Protocol {
 		"lookup":         Lookup{Config: cfg, N: n, Shift: 4, Bits: 6, Tables: [][]uint64{IndexTable(6)}},
 		"silu-lut":       SiLU{Config: lut, N: n},
 		"gelu-lut":       GELU{Config: lut, N: n},
+		"rmsnorm-lut":    RMSNorm{Config: lut, Rows: 2, Dim: n, Eps: 1e-5},
+		"layernorm-lut":  LayerNorm{Config: lut, Rows: 2, Dim: n, Eps: 1e-5},
 		"mul":            Mul{Config: cfg, N: n, Fixed: true},
 		"trunc":          Trunc{Config: cfg, N: n},
 		"empty":          Trunc{Config: cfg, N: 0},

@@ -40,7 +40,7 @@ func (u SiLU) Estimate() cost.Cost { return u.bill().estimate() }
 
 // Run returns shares of SiLU(x).
 func (u SiLU) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, u.Config, "silu", u, positive("length", u.N), []Pair{x}, []int{u.N}, u.play)
+	return run(s, u.Config, "silu", u, firstErr(positive("length", u.N), u.methodErr(), lutErr(u.Config, siluLUT)), []Pair{x}, []int{u.N}, u.play)
 }
 
 // play is one party's SiLU.
@@ -115,7 +115,7 @@ func (g GELU) Estimate() cost.Cost { return g.bill().estimate() }
 
 // Run returns shares of GELU(x).
 func (g GELU) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, g.Config, "gelu", g, positive("length", g.N), []Pair{x}, []int{g.N}, g.play)
+	return run(s, g.Config, "gelu", g, firstErr(positive("length", g.N), g.methodErr(), lutErr(g.Config, geluLUT)), []Pair{x}, []int{g.N}, g.play)
 }
 
 // play is one party's GELU.

@@ -35,8 +35,25 @@ type RMSNorm struct {
 
 func (m RMSNorm) bill() *bill {
 	p := newBill(m.Config)
-	p.normTail(m.Rows, m.Dim, m.VarLo, m.VarHi)
+	p.normTailOf(m.Nonlinear, m.Rows, m.Dim, m.VarLo, m.VarHi)
 	return p
+}
+
+// normTailOf is the bill of the norm's tail by the method nl.
+func (p *bill) normTailOf(nl Nonlinear, rows, dim, vlo, vhi int) {
+	if nl == LUT {
+		p.normTailLUT(rows, dim, vlo, vhi)
+		return
+	}
+	p.normTail(rows, dim, vlo, vhi)
+}
+
+// normTailOf is the party's norm tail by the method nl.
+func (p *party) normTailOf(nl Nonlinear, x []uint64, rows, dim int, eps float64, vlo, vhi int) ([]uint64, error) {
+	if nl == LUT {
+		return p.normTailLUT(x, rows, dim, eps, vlo, vhi)
+	}
+	return p.normTail(x, rows, dim, eps, vlo, vhi)
 }
 
 // normShift is e = ceil(log2 dim): 1/dim = m·2^-e with m in (1/2, 1], and
@@ -96,12 +113,18 @@ func (p *party) normTail(x []uint64, rows, dim int, eps float64, vlo, vhi int) (
 }
 
 func (m RMSNorm) shape() error {
-	if err := firstErr(positive("rows", m.Rows), positive("dimension", m.Dim), epsErr(m.Eps)); err != nil {
+	if err := firstErr(positive("rows", m.Rows), positive("dimension", m.Dim), epsErr(m.Eps), m.methodErr()); err != nil {
 		return err
 	}
 	lo, hi := normRange(m.Config, m.VarLo, m.VarHi)
 	if r := m.Ring; r != nil && (lo >= hi || lo < -r.frac || hi > 2*r.fp.IntBits+2 || r.normPrec(lo, m.Dim) < r.frac) {
 		return fmt.Errorf("range [2^%d, 2^%d) is empty or beyond [2^%d, 2^%d)", lo, hi, -r.frac, 2*r.fp.IntBits+2)
+	}
+	if r := m.Ring; r != nil && m.Nonlinear == LUT {
+		lo, hi := lutNormRange(m.Config, m.Dim, m.VarLo, m.VarHi)
+		if _, err := r.normLUT(m.Dim, lo, hi); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -126,7 +149,7 @@ func (m RMSNorm) Run(s *Session, x Pair) (Pair, error) {
 
 // play is one party's RMSNorm.
 func (m RMSNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
-	return p.normTail(mine[0], m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
+	return p.normTailOf(m.Nonlinear, mine[0], m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
 }
 
 // LayerNorm returns (x - mean(x)) / sqrt(var(x) + Eps) for each row of a
@@ -154,7 +177,7 @@ func (m LayerNorm) bill() *bill {
 	p.trunc(m.Rows, e)
 	p.scale(m.Rows, math.Ldexp(1, e)/float64(m.Dim), p.cfg.Ring.fp.IntBits+1)
 	p.affine(n)
-	p.normTail(m.Rows, m.Dim, m.VarLo, m.VarHi)
+	p.normTailOf(m.Nonlinear, m.Rows, m.Dim, m.VarLo, m.VarHi)
 	return p
 }
 
@@ -185,5 +208,5 @@ func (m LayerNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
 		return nil, err
 	}
 	d := p.affine(1, x, r.Neg(1), broadcast(mu, lens), 0)
-	return p.normTail(d, m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
+	return p.normTailOf(m.Nonlinear, d, m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
 }

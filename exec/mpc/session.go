@@ -18,9 +18,9 @@ import (
 type Config struct {
 	Ring    *Ring
 	Profile *cost.Profile
-	// Nonlinear is how the activations compute: Iterative (the zero
-	// value) or LUT. The other protocols compute iteratively whatever it
-	// says, for now.
+	// Nonlinear is how the activations (SiLU, GELU) and the norms
+	// (RMSNorm, LayerNorm) compute: Iterative (the zero value) or LUT. The
+	// other protocols compute iteratively whatever it says, for now.
 	Nonlinear Nonlinear
 }
 
@@ -45,6 +45,14 @@ func (m Nonlinear) String() string {
 		return "lut"
 	}
 	return fmt.Sprintf("Nonlinear(%d)", int(m))
+}
+
+// methodErr is an error if c names no method.
+func (c Config) methodErr() error {
+	if c.Nonlinear != Iterative && c.Nonlinear != LUT {
+		return fmt.Errorf("unknown non-linear method %v", c.Nonlinear)
+	}
+	return nil
 }
 
 // ParseNonlinear reads a method by its name: "iterative" or "lut".
