@@ -44,7 +44,7 @@ func protocolFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-session-tokens", Usage: "size the flooding for a session that may grow to this many tokens, prompt included (default: the prompt and --gen)"},
 		&cli.IntFlag{Name: "server-cores", Usage: "the server's cores: its kernels' independent pieces run (run) or are priced (estimate, plan, tune) on them (default: all of this machine's for run, 1 elsewhere)"},
 		&cli.IntFlag{Name: "client-cores", Usage: "the client's cores: it encrypts and decrypts the ciphertexts of a flight on them, run or priced (default: 1)"},
-		&cli.StringFlag{Name: "nonlinear", Value: mpc.Iterative.String(), Usage: "the two-party activations and norms: iterative (comparisons, limit formulas, Goldschmidt and Newton steps: small dealer material, many rounds) or lut (read from lookup tables: an activation in 4 rounds, a norm in 8, more dealer material); softmax and argmax are iterative either way, for now"},
+		&cli.StringFlag{Name: "nonlinear", Value: mpc.Iterative.String(), Usage: "the two-party activations, norms and softmax exponential: iterative (comparisons, limit formulas, Goldschmidt and Newton steps: small dealer material, many rounds) or lut (read from lookup tables: an activation in 4 rounds, a norm in 8, the exponential in 4; more dealer material); the softmax's maximum and reciprocal and the argmax are iterative either way, for now"},
 	}
 }
 
@@ -144,8 +144,10 @@ func protocolFrom(c *cli.Context) (protocol, error) {
 	if p.clientCores = c.Int("client-cores"); c.IsSet("client-cores") && (p.clientCores < 1 || p.clientCores > exec.MaxCores) {
 		return p, fmt.Errorf("--client-cores must be 1 to %d, got %d", exec.MaxCores, p.clientCores)
 	}
-	if p.nonlinear, err = mpc.ParseNonlinear(c.String("nonlinear")); err != nil {
-		return p, fmt.Errorf("--nonlinear: %w", err)
+	if s := c.String("nonlinear"); s != "" || c.IsSet("nonlinear") { // tune nonlinear has no such flag
+		if p.nonlinear, err = mpc.ParseNonlinear(s); err != nil {
+			return p, fmt.Errorf("--nonlinear: %w", err)
+		}
 	}
 	if f := c.String("profile"); f == "auto" {
 		if p.profile, err = autoProfile(c, p.preset); err != nil {

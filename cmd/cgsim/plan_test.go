@@ -146,3 +146,47 @@ func TestTuneRefresh(t *testing.T) {
 		t.Errorf("csv: %v\n%s", err, out)
 	}
 }
+
+// TestTuneNonlinear: stories260K on the LAN and the WAN, both methods of
+// the non-linear protocols; lookups make fewer rounds per token and more
+// dealer material on each network, and are the faster online on the WAN,
+// where rounds cost most; CSV has a row per network and method; --nets
+// is checked.
+func TestTuneNonlinear(t *testing.T) {
+	out, _, err := cgsim("tune", "nonlinear", "--model", "stories260K", "--prompt", "16", "--gen", "2", "--nets", "lan,wan", "--quiet", "--format", "json")
+	var rep struct {
+		Points []struct {
+			Network, Nonlinear string
+			RawTotal           map[string]any `json:"total"`
+			RawDecode          map[string]any `json:"decode_mean"`
+			Best               bool
+		} `json:"points"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Points) != 4 {
+		t.Fatalf("json: %v\n%s", err, out)
+	}
+	num := func(m map[string]any, k string) float64 { v, _ := m[k].(float64); return v }
+	for i := 0; i < 4; i += 2 {
+		it, lut := rep.Points[i], rep.Points[i+1]
+		if it.Network != lut.Network || it.Nonlinear != "iterative" || lut.Nonlinear != "lut" || it.Best == lut.Best {
+			t.Fatalf("points %d, %d: %+v %+v", i, i+1, it, lut)
+		}
+		if !(num(lut.RawDecode, "rounds") < num(it.RawDecode, "rounds")) || !(num(lut.RawTotal, "offline_bytes") > num(it.RawTotal, "offline_bytes")) {
+			t.Errorf("%s: lut %v rounds, %v offline bytes; iterative %v, %v", it.Network, num(lut.RawDecode, "rounds"),
+				num(lut.RawTotal, "offline_bytes"), num(it.RawDecode, "rounds"), num(it.RawTotal, "offline_bytes"))
+		}
+		if it.Network == "wan" && !lut.Best {
+			t.Errorf("the iterative method is the faster on the WAN: %v against %v s", num(it.RawTotal, "seconds"), num(lut.RawTotal, "seconds"))
+		}
+	}
+	out, _, err = cgsim("tune", "nonlinear", "--model", "stories260K", "--prompt", "8", "--gen", "2", "--net", "lan", "--quiet", "--format", "csv")
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); err != nil || len(lines) != 3 || !strings.HasPrefix(lines[0], "network,nonlinear,") {
+		t.Errorf("csv: %v\n%s", err, out)
+	}
+	for _, nets := range []string{"lan,moon", strings.Repeat("lan,", maxNets) + "lan"} {
+		if _, _, err := cgsim("tune", "nonlinear", "--model", "stories260K", "--prompt", "8", "--gen", "2", "--nets", nets, "--quiet"); err == nil ||
+			!strings.Contains(err.Error(), "--nets") {
+			t.Errorf("--nets %q: %v", nets, err)
+		}
+	}
+}

@@ -43,7 +43,7 @@ func tuneSubcommands() []*cli.Command {
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
 		}, protocolFlagsExcept("strategy", "layout", "append", "refresh", "refresh-threshold", "max-session-tokens")...),
 		Action: tuneRefreshAction,
-	}}
+	}, tuneNonlinearCommand()}
 }
 
 func floats(v []float64) string {
@@ -60,22 +60,35 @@ const maxTaus = 256
 // parseTaus reads --taus: comma-separated thresholds in bits, each in
 // [0, 10^6], at most maxTaus of them ("" is none: the default).
 func parseTaus(s string) ([]float64, error) {
+	return parseList(s, "--taus", "thresholds", maxTaus, func(f string) (float64, error) {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || !(v >= 0) || v > 1e6 {
+			return 0, fmt.Errorf("--taus %q: want numbers of bits from 0 to 1e6 separated by commas", s)
+		}
+		return v, nil
+	})
+}
+
+// parseList reads a flag's comma-separated list of at most most items
+// (what names them in the error), each parsed by parse after trimming;
+// "" is none.
+func parseList[T any](s, flag, what string, most int, parse func(string) (T, error)) ([]T, error) {
 	if s == "" {
 		return nil, nil
 	}
 	fields := strings.Split(s, ",")
-	if len(fields) > maxTaus {
-		return nil, fmt.Errorf("--taus: %d thresholds, at most %d", len(fields), maxTaus)
+	if len(fields) > most {
+		return nil, fmt.Errorf("%s: %d %s, at most %d", flag, len(fields), what, most)
 	}
-	var taus []float64
+	out := make([]T, 0, len(fields))
 	for _, f := range fields {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil || !(v >= 0) || v > 1e6 {
-			return nil, fmt.Errorf("--taus %q: want numbers of bits from 0 to 1e6 separated by commas", s)
+		v, err := parse(strings.TrimSpace(f))
+		if err != nil {
+			return nil, err
 		}
-		taus = append(taus, v)
+		out = append(out, v)
 	}
-	return taus, nil
+	return out, nil
 }
 
 func tuneRefreshAction(c *cli.Context) error {

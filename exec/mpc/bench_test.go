@@ -40,6 +40,7 @@ func costProtocols(cfg Config, n int) []struct {
 	sl := SiLU{Config: lut, N: n}
 	gl := GELU{Config: lut, N: n}
 	rl := RMSNorm{Config: lut, Rows: 1, Dim: n, Eps: 1e-5}
+	sml := Softmax{Config: lut, Rows: 1, Cols: n}
 	ll := LayerNorm{Config: lut, Rows: 1, Dim: n, Eps: 1e-5}
 	return []entry{
 		{"mul (fixed)", mul, -4, 4, func(s *Session, x Pair) error { _, err := mul.Run(s, x, x); return err }},
@@ -56,6 +57,7 @@ func costProtocols(cfg Config, n int) []struct {
 		{"lookup (2^10, 1 table)", lk, -8, 8, func(s *Session, x Pair) error { _, err := lk.Run(s, x); return err }},
 		{"silu lut", sl, -8, 8, func(s *Session, x Pair) error { _, err := sl.Run(s, x); return err }},
 		{"gelu lut", gl, -8, 8, func(s *Session, x Pair) error { _, err := gl.Run(s, x); return err }},
+		{"softmax lut (1 row)", sml, -8, 8, func(s *Session, x Pair) error { _, err := sml.Run(s, x); return err }},
 		{"rmsnorm lut (1 row)", rl, -3, 3, func(s *Session, x Pair) error { _, err := rl.Run(s, x); return err }},
 		{"layernorm lut (1 row)", ll, -3, 3, func(s *Session, x Pair) error { _, err := ll.Run(s, x); return err }},
 		{"rmsnorm (1 row)", rn, -3, 3, func(s *Session, x Pair) error { _, err := rn.Run(s, x); return err }},

@@ -141,6 +141,18 @@ func contractCases() []contractCase {
 			p := RMSNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
 		}, -3, 3),
+		unary("softmax-lut", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			cfg.Nonlinear = LUT
+			p := Softmax{Config: cfg, Rows: 1, Cols: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -8, 8),
+		{"softmax-lut-causal-heads", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			rng := rand.New(rand.NewPCG(uint64(n), 11))
+			cfg.Nonlinear = LUT
+			p := Softmax{Config: cfg, Rows: 3 * (1 + n%4), Cols: n + 1, Causal: true, Heads: 3}
+			_, x := randomPair(t, cfg.Ring, rng, p.Rows*p.Cols, -8, 8)
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
 		unary("rmsnorm-lut", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
 			cfg.Nonlinear = LUT
 			p := RMSNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}

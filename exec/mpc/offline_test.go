@@ -38,6 +38,7 @@ func offlineProtocols(cfg Config, n int) map[string]Protocol {
 		"silu-lut":       SiLU{Config: lut, N: n},
 		"gelu-lut":       GELU{Config: lut, N: n},
 		"rmsnorm-lut":    RMSNorm{Config: lut, Rows: 2, Dim: n, Eps: 1e-5},
+		"softmax-lut":    Softmax{Config: lut, Rows: 3, Cols: n + 2, Causal: true},
 		"layernorm-lut":  LayerNorm{Config: lut, Rows: 2, Dim: n, Eps: 1e-5},
 		"mul":            Mul{Config: cfg, N: n, Fixed: true},
 		"trunc":          Trunc{Config: cfg, N: n},

@@ -10,7 +10,8 @@ import (
 // Softmax: normalized exponentials of rows, causal or not.
 
 // Softmax normalizes each row of a Rows x Cols shared matrix (row-major):
-// exp(x - max) / Σ exp(x - max). Several heads are batched by stacking
+// exp(x - max) / Σ exp(x - max); with Nonlinear = LUT the exponential
+// comes from a lookup table (exp_lut.go). Several heads are batched by stacking
 // their rows. With Causal, the rows are Heads stacked blocks (0 means one)
 // of q = Rows/Heads queries each, the last q positions of Cols keys: row i
 // of a block only sees its first Cols - q + 1 + i entries; the others are
@@ -63,7 +64,7 @@ func (m Softmax) runs() []rowRun {
 }
 
 func (m Softmax) shape() error {
-	if err := firstErr(positive("rows", m.Rows), positive("columns", m.Cols)); err != nil {
+	if err := firstErr(positive("rows", m.Rows), positive("columns", m.Cols), m.methodErr(), expLUTErr(m.Config)); err != nil {
 		return err
 	}
 	if m.Heads < 0 || (m.Heads > 1 && (!m.Causal || m.Rows%m.Heads != 0)) {
@@ -88,7 +89,11 @@ func (m Softmax) bill() *bill {
 	w := p.cfg.Ring.work
 	p.maxRows(runs, false)
 	p.affine(n)
-	p.exp(n, w)
+	if m.Nonlinear == LUT {
+		p.expLUT(n)
+	} else {
+		p.exp(n, w)
+	}
 	p.sumRows(n)
 	lo, hi := m.sumRange()
 	p.reciprocal(m.Rows, w, lo, hi, w)
@@ -123,7 +128,11 @@ func (m Softmax) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	}
 	w := r.work
 	d := p.affine(1, v, r.Neg(1), broadcast(mx, lens), 0)
-	e, err := p.exp(d, w)
+	exp := p.exp
+	if m.Nonlinear == LUT {
+		exp = p.expLUT
+	}
+	e, err := exp(d, w)
 	if err != nil {
 		return nil, err
 	}

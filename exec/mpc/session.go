@@ -18,9 +18,11 @@ import (
 type Config struct {
 	Ring    *Ring
 	Profile *cost.Profile
-	// Nonlinear is how the activations (SiLU, GELU) and the norms
-	// (RMSNorm, LayerNorm) compute: Iterative (the zero value) or LUT. The
-	// other protocols compute iteratively whatever it says, for now.
+	// Nonlinear is how the activations (SiLU, GELU), the norms (RMSNorm,
+	// LayerNorm) and the softmax's exponential compute: Iterative (the
+	// zero value) or LUT. The rest (maximum, reciprocal, argmax, the
+	// elementwise Exp, Reciprocal and Rsqrt) compute iteratively whatever
+	// it says, for now.
 	Nonlinear Nonlinear
 }
 
