@@ -312,12 +312,12 @@ func TestRunStories260K(t *testing.T) {
 	}
 }
 
-// TestRunLookupActivations: with the activations, norms and softmax
-// exponentials from lookup tables (mpc.LUT), stories260K generates the
-// reference's tokens, each step's counters equal its estimate's, and a
-// decode step saves per layer the rounds of one activation, two norms and
-// a softmax, and of the final norm, that the protocols' estimates say (26
-// become 4, 15 become 8, the exponential's 15 become 4).
+// TestRunLookupActivations: with the activations, norms and softmax from
+// lookup tables (mpc.LUT), stories260K generates the reference's tokens,
+// each step's counters equal its estimate's, and a decode step saves per
+// layer the rounds of one activation, two norms and a softmax, and of the
+// final norm, that the protocols' estimates say (26 become 4, 15 become 8,
+// the softmax's exponential, reciprocal and product 26 become 10).
 func TestRunLookupActivations(t *testing.T) {
 	m := loadStories(t)
 	prompt := []int{1, 403, 407, 261}
@@ -337,8 +337,8 @@ func TestRunLookupActivations(t *testing.T) {
 	act := mpc.SiLU{Config: ci, N: c.HiddenDim}.Estimate().Rounds - mpc.SiLU{Config: cl, N: c.HiddenDim}.Estimate().Rounds
 	norm := mpc.RMSNorm{Config: ci, Rows: 1, Dim: c.Dim, Eps: c.NormEps}.Estimate().Rounds - mpc.RMSNorm{Config: cl, Rows: 1, Dim: c.Dim, Eps: c.NormEps}.Estimate().Rounds
 	soft := mpc.Softmax{Config: ci, Rows: c.NumHeads, Cols: 9}.Estimate().Rounds - mpc.Softmax{Config: cl, Rows: c.NumHeads, Cols: 9}.Estimate().Rounds
-	if act != 22 || norm != 7 || soft != 11 {
-		t.Errorf("lookups save %d rounds an activation, %d a norm and %d a softmax, want 22, 7 and 11", act, norm, soft)
+	if act != 22 || norm != 7 || soft != 16 {
+		t.Errorf("lookups save %d rounds an activation, %d a norm and %d a softmax, want 22, 7 and 16", act, norm, soft)
 	}
 	saved := int64(c.NumLayers)*(act+2*norm+soft) + norm
 	for i, d := range lut.Decode {

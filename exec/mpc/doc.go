@@ -159,10 +159,12 @@
 // row's mean square (one lookup per octave of its range, the octave
 // chosen by comparisons in the same round and a gating product), then
 // correct it once, y = x·g·(1 + e/2) with e = 1 - (mean + eps)·g²: 8 rounds
-// instead of 15 (LayerNorm 10 instead of 17; norm_lut.go). The softmax's
-// exponential reads lines over [-16, 0] the same way, gated by one
-// comparison: 4 rounds instead of 15 (exp_lut.go); its maximum and the
-// reciprocal of its row sums stay iterative.
+// instead of 15 (LayerNorm 10 instead of 17; norm_lut.go, octave_lut.go).
+// The softmax's exponential reads lines over [-16, 0] the same way, gated
+// by one comparison: 4 rounds instead of 15 (exp_lut.go); the reciprocal
+// of its row sums is a guess read at the sum's octave, corrected once
+// together with the final product: 6 rounds instead of 11; its tree
+// maximum stays.
 //
 // Max and Argmax: a tournament of ceil(log2 n) levels, each one batched
 // Sign and one batched product by the bits (2 rounds per level). Argmax
@@ -223,7 +225,7 @@
 //	lookup                 —  → 1       —   → 8.0     —   → 0          —  → 8192
 //	silu                  26 → 4     416.0 → 96.0   17.0 → 4.0     9178 → 14108
 //	gelu                  29 → 4     472.0 → 96.0   19.0 → 4.0     9242 → 14108
-//	softmax (1 row)       44 → 33    240.5 → 120.5  10.0 → 5.0     6180 → 14236
+//	softmax (1 row)       44 → 28    240.5 → 144.6  10.0 → 6.0     6180 → 14362
 //	rmsnorm (1 row)       15 → 8      49.4 → 75.1    2.0 → 3.1      444 → 785
 //	layernorm (1 row)     17 → 10     49.4 → 75.2    2.0 → 3.1      444 → 785
 //

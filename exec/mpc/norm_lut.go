@@ -65,9 +65,6 @@ func (r *Ring) normLUT(dim, lo, hi int) (normLUTShape, error) {
 	return s, nil
 }
 
-// shift is the window of octave q: its two leading bits and k - 2 more.
-func (s normLUTShape) shift(q int) int { return max(0, q+2-normLookupBits) }
-
 // normTables caches the tables of a ring, a row width and an octave.
 var normTables sync.Map // normTableKey -> [][]uint64
 
@@ -93,9 +90,8 @@ func (s normLUTShape) tables(r *Ring, dim, q int) [][]uint64 {
 
 func (s normLUTShape) makeTables(r *Ring, dim, q int) [][]uint64 {
 	n := 1 << normLookupBits
-	sh := s.shift(q)
-	first, last := (1<<q)>>sh-1, (2<<q)>>sh // the octave's bins and a neighbour each side
-	first = max(first, 0)
+	sh := octaveShift(q)
+	first, last := octaveBins(q)
 	g, g2 := make([]uint64, n), make([]uint64, n)
 	scale := float64(dim) * math.Ldexp(1, r.frac)
 	for j := range n {
@@ -121,45 +117,11 @@ func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi int
 		return nil, err
 	}
 	u := p.addConst(p.sumRows(sq, lens), r.encodeAt(eps*float64(dim), r.frac))
-	// The octave bits and the lookups, one round.
-	var thr [][]uint64
-	for q := s.qlo + 1; q < s.qhi; q++ {
-		thr = append(thr, p.addConst(u, r.Neg(r.FromInt(1<<q))))
-	}
-	var c []uint64
-	var pieces []opening
-	if len(thr) > 0 {
-		pieces = append(pieces, p.signOp(concat(thr...), &c))
-	}
-	tabs := make([][][]uint64, s.qhi-s.qlo)
-	for i := range tabs {
-		q := s.qlo + i
-		pieces = append(pieces, p.lookupOp(u, s.shift(q), normLookupBits, s.tables(r, dim, q), &tabs[i]))
-	}
-	if err := p.open(pieces...); err != nil {
-		return nil, err
-	}
-	// Octave q's bit b_q = c_q - c_(q+1), c_qlo = 1 and c_qhi = 0.
-	var gates, vals []uint64
-	for i := range tabs {
-		b := p.octaveBit(c, i, len(tabs), rows)
-		gates = append(gates, b...)
-		gates = append(gates, b...)
-		vals = append(vals, tabs[i][0]...)
-		vals = append(vals, tabs[i][1]...)
-	}
-	gated, err := p.mul(gates, vals)
+	gt, err := p.octaveGuess(u, s.qlo, s.qhi, 2, func(q int) [][]uint64 { return s.tables(r, dim, q) })
 	if err != nil {
 		return nil, err
 	}
-	g, g2 := make([]uint64, rows), make([]uint64, rows)
-	for i := range tabs {
-		for j := range rows {
-			g[j] = r.Add(g[j], gated[2*i*rows+j])
-			g2[j] = r.Add(g2[j], gated[(2*i+1)*rows+j])
-		}
-	}
-	p.charge(2 * len(tabs) * rows)
+	g, g2 := gt[0], gt[1]
 	var ug, xg []uint64
 	if err := p.open(p.mulOp(u, g2, &ug), p.mulOp(x, broadcast(g, lens), &xg)); err != nil {
 		return nil, err
@@ -176,21 +138,6 @@ func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi int
 	return p.affine(1, y, 1, ye, 0), nil
 }
 
-// octaveBit is the party's share of b_q for octave i of m, from the
-// comparison bits c (m - 1 blocks of rows: block i is [u >= 2^(qlo+i+1)]).
-func (p *party) octaveBit(c []uint64, i, m, rows int) []uint64 {
-	r := p.r
-	one := p.constant(1, rows)
-	lower := one // c_q
-	if i > 0 {
-		lower = c[(i-1)*rows : i*rows]
-	}
-	if i == m-1 {
-		return lower
-	}
-	return p.affine(1, lower, r.Neg(1), c[i*rows:(i+1)*rows], 0)
-}
-
 func (p *bill) normTailLUT(rows, dim, vlo, vhi int) {
 	r := p.cfg.Ring
 	n := rows * dim
@@ -199,22 +146,10 @@ func (p *bill) normTailLUT(rows, dim, vlo, vhi int) {
 	if err != nil {
 		return // Run refuses the shape (RMSNorm.shape)
 	}
-	m := s.qhi - s.qlo
 	p.mulTrunc(n, r.frac)
 	p.sumRows(n)
 	p.addConst(rows)
-	p.addConst((m - 1) * rows)
-	pieces := make([]piece, 0, m+1)
-	if m > 1 {
-		pieces = append(pieces, p.cfg.signPiece((m-1)*rows))
-	}
-	for range m {
-		pieces = append(pieces, lookupPiece(rows, normLookupBits, 2))
-	}
-	p.open(pieces...)
-	p.affine(max(0, m-1) * rows) // the octave bits but the top one
-	p.mul(2 * m * rows)
-	p.local(2 * 2 * m * rows)
+	p.octaveGuess(rows, s.qlo, s.qhi, 2)
 	p.open(mulPiece(rows), mulPiece(n))
 	p.open(truncPiece(rows, r.frac+s.extra), truncPiece(n, s.P))
 	p.affine(rows)

@@ -64,7 +64,8 @@ func (m Softmax) runs() []rowRun {
 }
 
 func (m Softmax) shape() error {
-	if err := firstErr(positive("rows", m.Rows), positive("columns", m.Cols), m.methodErr(), expLUTErr(m.Config)); err != nil {
+	_, hi := m.sumRange()
+	if err := firstErr(positive("rows", m.Rows), positive("columns", m.Cols), m.methodErr(), expLUTErr(m.Config), recipLUTErr(m.Config, hi)); err != nil {
 		return err
 	}
 	if m.Heads < 0 || (m.Heads > 1 && (!m.Causal || m.Rows%m.Heads != 0)) {
@@ -89,13 +90,14 @@ func (m Softmax) bill() *bill {
 	w := p.cfg.Ring.work
 	p.maxRows(runs, false)
 	p.affine(n)
+	lo, hi := m.sumRange()
 	if m.Nonlinear == LUT {
 		p.expLUT(n)
-	} else {
-		p.exp(n, w)
+		p.softmaxTailLUT(m.Rows, n, hi)
+		return p
 	}
+	p.exp(n, w)
 	p.sumRows(n)
-	lo, hi := m.sumRange()
 	p.reciprocal(m.Rows, w, lo, hi, w)
 	p.mulTrunc(n, 2*w-p.cfg.Ring.frac)
 	return p
@@ -137,11 +139,15 @@ func (m Softmax) play(p *party, mine ...[]uint64) ([]uint64, error) {
 		return nil, err
 	}
 	lo, hi := m.sumRange()
-	inv, err := p.reciprocal(p.sumRows(e, lens), w, lo, hi, w)
-	if err != nil {
-		return nil, err
+	var pr []uint64
+	if m.Nonlinear == LUT {
+		pr, err = p.softmaxTailLUT(e, lens, hi)
+	} else {
+		var inv []uint64
+		if inv, err = p.reciprocal(p.sumRows(e, lens), w, lo, hi, w); err == nil {
+			pr, err = p.mulTrunc(e, broadcast(inv, lens), 2*w-r.frac)
+		}
 	}
-	pr, err := p.mulTrunc(e, broadcast(inv, lens), 2*w-r.frac)
 	if err != nil {
 		return nil, err
 	}

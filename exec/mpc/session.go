@@ -19,10 +19,10 @@ type Config struct {
 	Ring    *Ring
 	Profile *cost.Profile
 	// Nonlinear is how the activations (SiLU, GELU), the norms (RMSNorm,
-	// LayerNorm) and the softmax's exponential compute: Iterative (the
-	// zero value) or LUT. The rest (maximum, reciprocal, argmax, the
-	// elementwise Exp, Reciprocal and Rsqrt) compute iteratively whatever
-	// it says, for now.
+	// LayerNorm) and the softmax (its exponential and reciprocal)
+	// compute: Iterative (the zero value) or LUT. The rest (the softmax's
+	// maximum, the argmax, the elementwise Exp, Reciprocal and Rsqrt)
+	// compute iteratively whatever it says, for now.
 	Nonlinear Nonlinear
 }
 

@@ -1,0 +1,194 @@
+package mpc
+
+import (
+	"math"
+	"sync"
+)
+
+// Octave lookups: tables chosen by the octave of a shared positive
+// integer u, the norms' inverse square root (norm_lut.go) and the
+// softmax's reciprocal (below) read their guesses this way.
+//
+// For u in [2^qlo, 2^qhi), one round opens the comparisons [u >= 2^q]
+// (qlo < q < qhi) and one lookup per octave q, reading u's bits from
+// octaveShift(q) on: the octave's two leading bits and k - 2 more, so
+// that an octave's values read a quarter of the 2^k entries and a
+// neighbour read at either end stays inside the table. A second round
+// gates each octave's tables by its bit b_q = c_q - c_(q+1) (c_qlo = 1,
+// c_qhi = 0) and sums them: the tables of u's octave at its bin.
+
+// octaveShift is the window's shift of octave q.
+func octaveShift(q int) int { return max(0, q+2-normLookupBits) }
+
+// octaveBins are the bins of octave q's table that its values and their
+// neighbours read: first to last; a table's other entries repeat them.
+func octaveBins(q int) (first, last int) {
+	sh := octaveShift(q)
+	return max((1<<q)>>sh-1, 0), (2 << q) >> sh
+}
+
+// octaveGuess is one party's read of m tables per octave (tables(q)) at
+// the octave and bin of each of its values u: 2 rounds.
+func (p *party) octaveGuess(u []uint64, qlo, qhi, m int, tables func(q int) [][]uint64) ([][]uint64, error) {
+	r := p.r
+	rows := len(u)
+	var thr [][]uint64
+	for q := qlo + 1; q < qhi; q++ {
+		thr = append(thr, p.addConst(u, r.Neg(r.FromInt(1<<q))))
+	}
+	var c []uint64
+	var pieces []opening
+	if len(thr) > 0 {
+		pieces = append(pieces, p.signOp(concat(thr...), &c))
+	}
+	tabs := make([][][]uint64, qhi-qlo)
+	for i := range tabs {
+		q := qlo + i
+		pieces = append(pieces, p.lookupOp(u, octaveShift(q), normLookupBits, tables(q), &tabs[i]))
+	}
+	if err := p.open(pieces...); err != nil {
+		return nil, err
+	}
+	var gates, vals []uint64
+	for i := range tabs {
+		b := p.octaveBit(c, i, len(tabs), rows)
+		for j := range m {
+			gates = append(gates, b...)
+			vals = append(vals, tabs[i][j]...)
+		}
+	}
+	gated, err := p.mul(gates, vals)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]uint64, m)
+	for j := range out {
+		out[j] = make([]uint64, rows)
+		for i := range tabs {
+			for k, v := range gated[(i*m+j)*rows : (i*m+j+1)*rows] {
+				out[j][k] = r.Add(out[j][k], v)
+			}
+		}
+	}
+	p.charge(m * len(tabs) * rows)
+	return out, nil
+}
+
+func (p *bill) octaveGuess(rows, qlo, qhi, m int) {
+	octaves := qhi - qlo
+	p.addConst((octaves - 1) * rows)
+	pieces := make([]piece, 0, octaves+1)
+	if octaves > 1 {
+		pieces = append(pieces, p.cfg.signPiece((octaves-1)*rows))
+	}
+	for range octaves {
+		pieces = append(pieces, lookupPiece(rows, normLookupBits, m))
+	}
+	p.open(pieces...)
+	p.affine(max(0, octaves-1) * rows) // the octave bits but the top one
+	p.mul(m * octaves * rows)
+	p.local(2 * m * octaves * rows)
+}
+
+// octaveBit is the party's share of b_q for octave i of m, from the
+// comparison bits c (m - 1 blocks of rows: block i is [u >= 2^(qlo+i+1)]).
+func (p *party) octaveBit(c []uint64, i, m, rows int) []uint64 {
+	r := p.r
+	lower := p.constant(1, rows) // c_qlo
+	if i > 0 {
+		lower = c[(i-1)*rows : i*rows]
+	}
+	if i == m-1 {
+		return lower
+	}
+	return p.affine(1, lower, r.Neg(1), c[i*rows:(i+1)*rows], 0)
+}
+
+// The softmax's reciprocal by octave lookups (Config.Nonlinear = LUT).
+// The row sums s of the exponentials (W fractional bits, in [1, 2^hi))
+// are u = s·2^W; the guess g of 1/s at u's bin (P = W bits) is within
+// 0.6%, and the probabilities are e·g·(2 - s·g): s·g beside e·g, their
+// truncations, and one product more with its truncation, 6 rounds for
+// the reciprocal and the final product where the iterative way takes
+// 9 and 2.
+
+var recipCache sync.Map // recipKey -> [][]uint64
+
+type recipKey struct {
+	t       uint64
+	w, q, p int
+}
+
+// recipTables are octave q's guesses of 2^W/u with P fractional bits.
+func recipTables(r *Ring, q, P int) [][]uint64 {
+	key := recipKey{r.t, r.work, q, P}
+	if v, ok := recipCache.Load(key); ok {
+		return v.([][]uint64)
+	}
+	n := 1 << normLookupBits
+	sh := octaveShift(q)
+	first, last := octaveBins(q)
+	g := make([]uint64, n)
+	for j := range n {
+		b := min(max(j, first), last)
+		u := math.Max((float64(b)+0.5)*math.Ldexp(1, sh), 0.5)
+		g[j] = r.encodeAt(math.Ldexp(1, r.work)/u, P)
+	}
+	t := [][]uint64{g}
+	recipCache.Store(key, t)
+	return t
+}
+
+// softmaxTailLUT is one party's probabilities e/Σe from the exponentials
+// e (W bits) of rows of lens, the row sums in [1, 2^hi): f bits.
+func (p *party) softmaxTailLUT(e []uint64, lens []int, hi int) ([]uint64, error) {
+	r := p.r
+	w := r.work
+	P := recipPrecLUT(r)
+	sum := p.sumRows(e, lens)
+	gt, err := p.octaveGuess(sum, w, w+hi, 1, func(q int) [][]uint64 { return recipTables(r, q, P) })
+	if err != nil {
+		return nil, err
+	}
+	g := gt[0]
+	var sg, eg []uint64
+	if err := p.open(p.mulOp(sum, g, &sg), p.mulOp(e, broadcast(g, lens), &eg)); err != nil {
+		return nil, err
+	}
+	var sgt, egt []uint64
+	if err := p.open(p.truncOp(sg, w, &sgt), p.truncOp(eg, P, &egt)); err != nil {
+		return nil, err
+	}
+	two := p.affine(r.Neg(1), sgt, 0, nil, r.encodeAt(2, P))
+	return p.mulTrunc(egt, broadcast(two, lens), w+P-r.frac)
+}
+
+func (p *bill) softmaxTailLUT(rows, n, hi int) {
+	r := p.cfg.Ring
+	w := r.work
+	P := recipPrecLUT(r)
+	p.sumRows(n)
+	p.octaveGuess(rows, w, w+hi, 1)
+	p.open(mulPiece(rows), mulPiece(n))
+	p.open(truncPiece(rows, w), truncPiece(n, P))
+	p.affine(rows)
+	p.mulTrunc(n, w+P-r.frac)
+}
+
+// recipPrecLUT is P: s·g, about 1 with W + P fractional bits, stays below
+// the truncation bound.
+func recipPrecLUT(r *Ring) int { return min(r.work, r.TruncBound()-2-r.work) }
+
+// recipLUTErr is an error if a softmax of row sums below 2^hi reads its
+// reciprocal by lookup (Nonlinear = LUT) beyond the bits its ring's
+// lookups read.
+func recipLUTErr(c Config, hi int) error {
+	if c.Nonlinear != LUT || c.Ring == nil {
+		return nil
+	}
+	r := c.Ring
+	if top := r.work + hi + 1; top > r.LookupBits() || normLookupBits > r.LookupBits() {
+		return r.lookupErr(octaveShift(r.work+hi-1), normLookupBits, 1)
+	}
+	return nil
+}
