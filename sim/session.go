@@ -120,6 +120,9 @@ func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security,
 	if maxCtx == 0 {
 		maxCtx = d.prompt + d.gen - 1
 	}
+	if err := pr.mpc.LookupsFit(d.model.Dim, maxCtx+1); err != nil {
+		return nil, nil, Security{}, fmt.Errorf("sim: --nonlinear %v for %s at %s: %w", d.nonlinear, d.model.Name, d.preset.Name, err)
+	}
 	extra := 0
 	for iter := 0; ; iter++ {
 		p, err := newPlanner(d.model, pr, d.strat, d.cache, maxCtx, kappa+extra)

@@ -36,11 +36,14 @@ var maxProtocolElements = map[Kind]int{KindActivation: 1 << 17, KindSoftmax: 1 <
 
 // maxLookupElements replaces maxProtocolElements for the steps whose
 // protocols read lookup tables (mpc.LUT): their material is 8 KiB of
-// one-hot vector per lookup and party (an activation's value; a norm's
-// row, once per octave of its range, about 36), held by the dealer and
-// both parties at the dealing: 2^15 activation values or 2^19 norm values
-// (682 rows of GPT-2) keep a piece below a gigabyte of it.
-var maxLookupElements = map[Kind]int{KindActivation: 1 << 15, KindNorm: 1 << 19}
+// one-hot vector per lookup and party (an activation's value, a softmax's
+// score; a norm's row, once per octave of its range, about 36, bounded by
+// maxLookupNormRows), held by the dealer and both parties at the dealing:
+// 2^15 values or 1024 norm rows keep a piece below a gigabyte of it.
+var maxLookupElements = map[Kind]int{KindActivation: 1 << 15, KindSoftmax: 1 << 15}
+
+// maxLookupNormRows bounds the rows of a norm's piece by lookups.
+const maxLookupNormRows = 1024
 
 // pieceBound is the bound on a piece of a step of kind for the session's
 // method.
@@ -182,7 +185,11 @@ func (s unaryStep) Run(r *Runner, x mpc.Pair) (mpc.Pair, error) {
 // RMSNorm for llama), gain and bias folded into the next matrix.
 func (p *planner) normStep(rows int) unaryStep {
 	d := p.cfg.Dim
-	return p.memoized(KindNorm, rows, d, 0, wholeRows(p.pieceBound(KindNorm), rows, d, func(n int) unaryProto {
+	bound := p.pieceBound(KindNorm)
+	if p.mpc.Nonlinear == mpc.LUT {
+		bound = min(bound, maxLookupNormRows*d)
+	}
+	return p.memoized(KindNorm, rows, d, 0, wholeRows(bound, rows, d, func(n int) unaryProto {
 		if p.cfg.Arch == model.ArchGPT2 {
 			return mpc.LayerNorm{Config: p.mpc, Rows: n, Dim: d, Eps: p.cfg.NormEps}
 		}
@@ -213,9 +220,9 @@ func (p *planner) softmaxStep(rows, cols, causalHeads int) unaryStep {
 }
 
 func (p *planner) softmaxPieces(rows, cols, causalHeads int) []unaryPiece {
-	bound := maxProtocolElements[KindSoftmax]
+	bound := p.pieceBound(KindSoftmax)
 	if causalHeads <= 0 || rows%causalHeads != 0 || rows*cols <= bound {
-		return wholeRows(p.pieceBound(KindSoftmax), rows, cols, func(n int) unaryProto {
+		return wholeRows(bound, rows, cols, func(n int) unaryProto {
 			return mpc.Softmax{Config: p.mpc, Rows: n, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads}
 		})()
 	}

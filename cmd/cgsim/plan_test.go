@@ -183,6 +183,9 @@ func TestTuneNonlinear(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); err != nil || len(lines) != 3 || !strings.HasPrefix(lines[0], "network,nonlinear,") {
 		t.Errorf("csv: %v\n%s", err, out)
 	}
+	if _, _, err := cgsim("tune", "nonlinear", "--model", "stories260K", "--prompt", "8", "--gen", "1", "--quiet"); err == nil || !strings.Contains(err.Error(), "--gen") {
+		t.Errorf("--gen 1: %v", err)
+	}
 	for _, nets := range []string{"lan,moon", strings.Repeat("lan,", maxNets) + "lan"} {
 		if _, _, err := cgsim("tune", "nonlinear", "--model", "stories260K", "--prompt", "8", "--gen", "2", "--nets", nets, "--quiet"); err == nil ||
 			!strings.Contains(err.Error(), "--nets") {

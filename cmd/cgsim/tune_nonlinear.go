@@ -18,11 +18,12 @@ func tuneNonlinearCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "nonlinear",
 		Usage: "compare the non-linear protocols' methods (iterative, lut): online seconds and rounds against dealer material",
-		Description: "Estimates the whole generation (--prompt, then --gen tokens) with each method of the two-party\n" +
-			"activations and norms (--nonlinear iterative and lut) on each network of --nets, and prints per\n" +
-			"token the online seconds, rounds and megabytes, the dealer's material (offline megabytes and\n" +
-			"seconds, and the time that material would take over the same link), and the method of least\n" +
-			"online seconds on each network. Estimate only: no cryptography.\n\n" +
+		Description: "Estimates the whole generation (--prompt, then --gen tokens, at least 2: one decode step) with\n" +
+			"each method of the two-party activations, norms and softmax (--nonlinear iterative and lut) on each\n" +
+			"network of --nets, and prints per decoded token the online seconds, rounds and megabytes, the\n" +
+			"dealer's material (offline megabytes and seconds, and the time that material would take over one\n" +
+			"direction of the same link: a bound, since the comparison keys' correction words go to both\n" +
+			"parties), and the method of least online seconds on each network. Estimate only: no cryptography.\n\n" +
 			"Example: cgsim tune nonlinear --model gpt2 --prompt 128 --gen 8 --nets lan,wan",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
@@ -52,15 +53,18 @@ func parseNets(s string) ([]net.Network, error) {
 }
 
 func tuneNonlinearAction(c *cli.Context) error {
+	nets, err := parseNets(c.String("nets")) // before a --profile auto calibration
+	if err != nil {
+		return fmt.Errorf("tune: %w", err)
+	}
+	if g := c.Int("gen"); g < 2 {
+		return fmt.Errorf("tune: --gen %d: want at least 2 (a decode step to compare per token)", g)
+	}
 	format, p, cfg, err := estimateInputs(c)
 	if err != nil {
 		return err
 	}
 	if err := checkSizes(cfg, c.Int("prompt"), c.Int("gen"), 0); err != nil {
-		return fmt.Errorf("tune: %w", err)
-	}
-	nets, err := parseNets(c.String("nets"))
-	if err != nil {
 		return fmt.Errorf("tune: %w", err)
 	}
 	bar := newBar(c, false, 2*max(1, len(nets)), "tuning")

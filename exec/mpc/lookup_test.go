@@ -2,6 +2,7 @@ package mpc
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -198,6 +199,46 @@ func TestLookupErrors(t *testing.T) {
 			_, err := l.Run(s, x)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("error %v, want one containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestNormLUTLargeMeanSquares: at bgv-n14's fixed point the norms by
+// lookup keep their accuracy up the default range (a small guess keeps
+// its significant bits): RMSNorm rows of 64 and LayerNorm rows of 768
+// whose mean squares reach 2^14 to 2^21, within 1e-3 of float64.
+func TestNormLUTLargeMeanSquares(t *testing.T) {
+	cfg := testConfig(t, "bgv-n14")
+	cfg.Nonlinear = LUT
+	for _, tt := range []struct {
+		dim   int
+		scale float64 // values uniform in ±scale: mean square scale²/3
+		layer bool
+	}{{64, 128, false}, {64, 1024, false}, {64, 2048, false}, {768, 256, true}, {768, 1024, true}, {768, 2048, true}} {
+		t.Run(fmt.Sprintf("dim=%d/scale=%g", tt.dim, tt.scale), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(tt.dim), uint64(tt.scale)))
+			xs, x := randomPair(t, cfg.Ring, rng, 2*tt.dim, -tt.scale, tt.scale)
+			var p interface {
+				Run(*Session, Pair) (Pair, error)
+			} = RMSNorm{Config: cfg, Rows: 2, Dim: tt.dim, Eps: 1e-5}
+			want := rmsNormRows(tt.dim)(xs)
+			if tt.layer {
+				p, want = LayerNorm{Config: cfg, Rows: 2, Dim: tt.dim, Eps: 1e-5}, layerNormRows(tt.dim)(xs)
+			}
+			s := NewSession(cfg, TrustedDealer{})
+			defer s.Close()
+			out, err := p.Run(s, x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, _ := cfg.Ring.Reveal(out)
+			worst := 0.0
+			for i := range got {
+				worst = math.Max(worst, math.Abs(got[i]-want[i]))
+			}
+			if worst > 1e-3 {
+				t.Errorf("max abs error %.3g", worst)
 			}
 		})
 	}

@@ -32,10 +32,14 @@ import (
 const normLookupBits = 10
 
 // normLUTShape is a norm's lookup layout: u has f fractional bits and
-// lies in [2^qlo, 2^qhi); the guess has P fractional bits and g²/dim
-// P + extra (extra = ceil(log2 dim)).
+// lies in [2^qlo, 2^qhi); the guess g has P fractional bits and g²/dim
+// F2, each as many as the products x·g (about the normalized value, below
+// sqrt(dim)) and u·g²/dim (about 1) leave below the truncation bound, so
+// that a small guess (a large mean square) keeps its significant bits;
+// e = 1 - u·g²/dim has E = W.
 type normLUTShape struct {
-	qlo, qhi, P, extra int
+	qlo, qhi, extra int
+	P, F2, E        int
 }
 
 // lutNormRange is the octave range of a norm by lookups: the given one, or
@@ -54,13 +58,17 @@ func (r *Ring) normLUT(dim, lo, hi int) (normLUTShape, error) {
 	extra := normShift(dim)
 	top := extra + hi + r.frac // u < dim·2^hi·2^f <= 2^top
 	uLo := float64(dim) * math.Ldexp(1, lo+r.frac)
-	s := normLUTShape{qlo: max(0, int(math.Floor(math.Log2(uLo)))), qhi: top, extra: extra}
-	// u·g²/dim has f + P + extra bits and is about 1; x·g (about the
-	// normalized value, below sqrt(dim)) has f + P.
-	s.P = min(r.work, r.TruncBound()-2-r.frac-extra, r.TruncBound()-2-r.frac-(extra+1)/2)
-	if lo >= hi || s.P < r.frac || s.qhi-s.qlo < 1 || s.qhi+1 > r.LookupBits() || normLookupBits > r.LookupBits() {
-		return normLUTShape{}, fmt.Errorf("rows of %d with mean squares in [2^%d, 2^%d) do not fit a lookup modulo %d (at most [2^%d, 2^%d))",
-			dim, lo, hi, r.t, lo, r.LookupBits()-1-extra-r.frac)
+	l := r.TruncBound()
+	s := normLUTShape{qlo: max(0, int(math.Floor(math.Log2(uLo)))), qhi: top, extra: extra,
+		P: l - 2 - r.frac - (extra+1)/2, F2: l - 2 - r.frac, E: r.work}
+	switch {
+	case lo >= hi:
+		return normLUTShape{}, fmt.Errorf("an empty range of mean squares [2^%d, 2^%d)", lo, hi)
+	case s.P < r.frac:
+		return normLUTShape{}, fmt.Errorf("rows of %d leave the inverse square root %d fractional bits modulo %d, fewer than %d", dim, s.P, r.t, r.frac)
+	case s.qhi+1 > r.LookupBits() || normLookupBits > r.LookupBits():
+		return normLUTShape{}, fmt.Errorf("rows of %d with mean squares up to 2^%d pass the bits a lookup reads modulo %d (mean squares up to 2^%d fit)",
+			dim, hi, r.t, r.LookupBits()-1-extra-r.frac)
 	}
 	return s, nil
 }
@@ -75,7 +83,7 @@ type normTableKey struct {
 }
 
 // tables are octave q's guesses: g = 1/sqrt(u/(dim·2^f)) at the
-// middle of each bin (P bits) and g²/dim (P + extra bits), entries
+// middle of each bin (P bits) and g²/dim (F2 bits), entries
 // outside the octave and its neighbour bins clamped to them; computed
 // once per ring, width and octave.
 func (s normLUTShape) tables(r *Ring, dim, q int) [][]uint64 {
@@ -91,14 +99,14 @@ func (s normLUTShape) tables(r *Ring, dim, q int) [][]uint64 {
 func (s normLUTShape) makeTables(r *Ring, dim, q int) [][]uint64 {
 	n := 1 << normLookupBits
 	sh := octaveShift(q)
-	first, last := octaveBins(q)
+	first, last := octaveBins(q, s.qlo, s.qhi)
 	g, g2 := make([]uint64, n), make([]uint64, n)
 	scale := float64(dim) * math.Ldexp(1, r.frac)
 	for j := range n {
 		b := min(max(j, first), last)
 		u := math.Max((float64(b)+0.5)*math.Ldexp(1, sh), 0.5)
 		v := 1 / math.Sqrt(u/scale)
-		g[j], g2[j] = r.encodeAt(v, s.P), r.encodeAt(v*v/float64(dim), s.P+s.extra)
+		g[j], g2[j] = r.encodeAt(v, s.P), r.encodeAt(v*v/float64(dim), s.F2)
 	}
 	return [][]uint64{g, g2}
 }
@@ -127,11 +135,11 @@ func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi int
 		return nil, err
 	}
 	var zg, y []uint64
-	if err := p.open(p.truncOp(ug, r.frac+s.extra, &zg), p.truncOp(xg, s.P, &y)); err != nil {
+	if err := p.open(p.truncOp(ug, r.frac+s.F2-s.E, &zg), p.truncOp(xg, s.P, &y)); err != nil {
 		return nil, err
 	}
-	e := p.affine(r.Neg(1), zg, 0, nil, r.encodeAt(1, s.P))
-	ye, err := p.mulTrunc(y, broadcast(e, lens), s.P+1)
+	e := p.affine(r.Neg(1), zg, 0, nil, r.encodeAt(1, s.E))
+	ye, err := p.mulTrunc(y, broadcast(e, lens), s.E+1)
 	if err != nil {
 		return nil, err
 	}
@@ -151,8 +159,8 @@ func (p *bill) normTailLUT(rows, dim, vlo, vhi int) {
 	p.addConst(rows)
 	p.octaveGuess(rows, s.qlo, s.qhi, 2)
 	p.open(mulPiece(rows), mulPiece(n))
-	p.open(truncPiece(rows, r.frac+s.extra), truncPiece(n, s.P))
+	p.open(truncPiece(rows, r.frac+s.F2-s.E), truncPiece(n, s.P))
 	p.affine(rows)
-	p.mulTrunc(n, s.P+1)
+	p.mulTrunc(n, s.E+1)
 	p.affine(n)
 }

@@ -21,10 +21,20 @@ import (
 func octaveShift(q int) int { return max(0, q+2-normLookupBits) }
 
 // octaveBins are the bins of octave q's table that its values and their
-// neighbours read: first to last; a table's other entries repeat them.
-func octaveBins(q int) (first, last int) {
+// neighbours read: first to last; a table's other entries repeat them,
+// but for the lowest octave (qlo) below it and the highest (qhi - 1) above
+// it, whose entries read values out of the range, as close to right as
+// the window allows (the highest's reads up to 2^(qhi+1)).
+func octaveBins(q, qlo, qhi int) (first, last int) {
 	sh := octaveShift(q)
-	return max((1<<q)>>sh-1, 0), (2 << q) >> sh
+	first, last = max((1<<q)>>sh-1, 0), (2<<q)>>sh
+	if q == qlo {
+		first = 0
+	}
+	if q == qhi-1 {
+		last = 1<<normLookupBits - 1
+	}
+	return first, last
 }
 
 // octaveGuess is one party's read of m tables per octave (tables(q)) at
@@ -115,19 +125,20 @@ func (p *party) octaveBit(c []uint64, i, m, rows int) []uint64 {
 var recipCache sync.Map // recipKey -> [][]uint64
 
 type recipKey struct {
-	t       uint64
-	w, q, p int
+	t                 uint64
+	w, q, qlo, qhi, p int
 }
 
-// recipTables are octave q's guesses of 2^W/u with P fractional bits.
-func recipTables(r *Ring, q, P int) [][]uint64 {
-	key := recipKey{r.t, r.work, q, P}
+// recipTables are octave q's guesses of 2^W/u with P fractional bits, for
+// u in [2^qlo, 2^qhi).
+func recipTables(r *Ring, q, qlo, qhi, P int) [][]uint64 {
+	key := recipKey{r.t, r.work, q, qlo, qhi, P}
 	if v, ok := recipCache.Load(key); ok {
 		return v.([][]uint64)
 	}
 	n := 1 << normLookupBits
 	sh := octaveShift(q)
-	first, last := octaveBins(q)
+	first, last := octaveBins(q, qlo, qhi)
 	g := make([]uint64, n)
 	for j := range n {
 		b := min(max(j, first), last)
@@ -146,7 +157,7 @@ func (p *party) softmaxTailLUT(e []uint64, lens []int, hi int) ([]uint64, error)
 	w := r.work
 	P := recipPrecLUT(r)
 	sum := p.sumRows(e, lens)
-	gt, err := p.octaveGuess(sum, w, w+hi, 1, func(q int) [][]uint64 { return recipTables(r, q, P) })
+	gt, err := p.octaveGuess(sum, w, w+hi, 1, func(q int) [][]uint64 { return recipTables(r, q, w, w+hi, P) })
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package mpc
 import (
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -47,6 +48,21 @@ func (m Nonlinear) String() string {
 		return "lut"
 	}
 	return fmt.Sprintf("Nonlinear(%d)", int(m))
+}
+
+// LookupsFit is an error if c reads lookup tables (Nonlinear = LUT) that
+// its ring cannot serve for a model whose norms' rows have normDim values
+// and whose softmax rows have up to cols scores: an Estimate of such a
+// shape would price what a Run refuses.
+func (c Config) LookupsFit(normDim, cols int) error {
+	if c.Nonlinear != LUT || c.Ring == nil {
+		return nil
+	}
+	lo, hi := lutNormRange(c, normDim, 0, 0)
+	if _, err := c.Ring.normLUT(normDim, lo, hi); err != nil {
+		return fmt.Errorf("mpc: norms by lookup: %w", err)
+	}
+	return firstErr(lutErr(c, siluLUT), lutErr(c, geluLUT), expLUTErr(c), recipLUTErr(c, bits.Len(uint(cols))))
 }
 
 // methodErr is an error if c names no method.
