@@ -14,19 +14,17 @@ import (
 // (Ring.LookupBits): the default range of the mean square ends there when
 // the iterative default [2^-10, 2^(2·IntBits+1)) would pass it (bgv-n14's
 // rows of GPT-2's 768: mean squares up to 2^22, an RMS of 2048; bgv-n13's
-// of stories260K's 64: the whole default). One round opens the comparisons [u >= 2^q] for the
-// octaves q of u's range and one lookup per octave, reading u's two
-// leading bits and the next k - 2 at that octave (a table of 2^k = 1024
-// entries of which the octave uses a quarter, so that a neighbour read
-// at either end stays inside it): the guess g of 1/sqrt(mean + eps) at
-// the bin and g²/dim. A second round gates them by the octave bits
-// b_q (one product each; the sum over the octaves picks the one u is in),
-// within 0.6% of the root. Then e = 1 - u·g²/dim (a product and its
-// truncation, beside x·g and its truncation) and
+// of stories260K's 64: the whole default). The octave lookups
+// (octave_lut.go) read the guess g of 1/sqrt(mean + eps) at u's octave
+// and bin, and g²/dim, within 0.6% of the root, in two rounds. Then
+// e = 1 - u·g²/dim (a product and its truncation, beside x·g and its
+// truncation) and
 //
-//	y = x·g·(1 + e/2) = x·g + trunc((x·g)·e, P+1),
+//	y = x·g·(1 + e/2) = x·g + trunc((x·g)·e, E+1),
 //
-// a product and a truncation more, within 3e²/8 < 2e-5 of x/sqrt(mean + eps).
+// a product and a truncation more: within 3e²/8 < 2e-5 of x/sqrt(mean +
+// eps), plus the tables' rounding, which their precisions (normLUTShape)
+// keep below 1e-3 of y up the range.
 
 // normLookupBits is k for the norms' tables.
 const normLookupBits = 10
