@@ -62,28 +62,37 @@ func (a lutActivation) gate(r *Ring) float64 {
 // bits) of an activation's lines in a ring, computed once per ring.
 type lutTables struct{ a, b []uint64 }
 
-var lutCache sync.Map // lutKey -> lutTables
-
-type lutKey struct {
-	name string
-	t    uint64
-	f, w int
+func (a lutActivation) tables(r *Ring) lutTables {
+	R, h, _ := a.shape(r)
+	return lineTables(r, a.name, a.fn, -R, h, r.frac, r.work)
 }
 
-func (a lutActivation) tables(r *Ring) lutTables {
-	key := lutKey{a.name, r.t, r.frac, r.work}
-	if v, ok := lutCache.Load(key); ok {
+var lineCache sync.Map // lineKey -> lutTables
+
+type lineKey struct {
+	name         string
+	t            uint64
+	lo, h        float64
+	aBits, bBits int
+}
+
+// lineTables are the lines A_j + B_j·x of fn on the 2^k bins of width h
+// from lo, each fitted over its bin and both neighbours (a lookup may read
+// a neighbour's), A with aBits fractional bits and B with bBits: computed
+// once per function, ring and layout.
+func lineTables(r *Ring, name string, fn func(float64) float64, lo, h float64, aBits, bBits int) lutTables {
+	key := lineKey{name, r.t, lo, h, aBits, bBits}
+	if v, ok := lineCache.Load(key); ok {
 		return v.(lutTables)
 	}
-	R, h, _ := a.shape(r)
 	n := 1 << actLookupBits
 	tb := lutTables{a: make([]uint64, n), b: make([]uint64, n)}
 	for j := range n {
-		lo := -R + float64(j-1)*h // the bin and both neighbours
-		A, B := minimaxLine(a.fn, lo, lo+3*h)
-		tb.a[j], tb.b[j] = r.Encode(A), r.encodeAt(B, r.work)
+		from := lo + float64(j-1)*h
+		A, B := minimaxLine(fn, from, from+3*h)
+		tb.a[j], tb.b[j] = r.encodeAt(A, aBits), r.encodeAt(B, bBits)
 	}
-	lutCache.Store(key, tb)
+	lineCache.Store(key, tb)
 	return tb
 }
 

@@ -1,9 +1,6 @@
 package mpc
 
-import (
-	"math"
-	"sync"
-)
+import "math"
 
 // The softmax's exponential from a lookup table (Config.Nonlinear = LUT):
 // 4 rounds instead of 15.
@@ -27,30 +24,11 @@ func expLUTShape(r *Ring) (lo, h float64, shift int) {
 	return -expLUTRange + 3*h, h, 4 + r.frac - actLookupBits // 16 = 2^4
 }
 
-var expCache sync.Map // expKey -> lutTables
-
-type expKey struct {
-	t         uint64
-	f, w, out int
-}
-
 // expTables are the lines' intercepts and slopes with out fractional
-// bits, computed once per ring and precision.
+// bits.
 func expTables(r *Ring, out int) lutTables {
-	key := expKey{r.t, r.frac, r.work, out}
-	if v, ok := expCache.Load(key); ok {
-		return v.(lutTables)
-	}
 	lo, h, _ := expLUTShape(r)
-	n := 1 << actLookupBits
-	tb := lutTables{a: make([]uint64, n), b: make([]uint64, n)}
-	for j := range n {
-		from := lo + float64(j-1)*h // the bin and both neighbours
-		A, B := minimaxLine(math.Exp, from, from+3*h)
-		tb.a[j], tb.b[j] = r.encodeAt(A, out), r.encodeAt(B, out)
-	}
-	expCache.Store(key, tb)
-	return tb
+	return lineTables(r, "exp", math.Exp, lo, h, out, out)
 }
 
 // expLUT is one party's e^y for y <= 0 (f fractional bits) with out

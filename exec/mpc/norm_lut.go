@@ -3,7 +3,6 @@ package mpc
 import (
 	"fmt"
 	"math"
-	"sync"
 )
 
 // The norms' inverse square root from lookup tables (Config.Nonlinear =
@@ -71,42 +70,16 @@ func (r *Ring) normLUT(dim, lo, hi int) (normLUTShape, error) {
 	return s, nil
 }
 
-// normTables caches the tables of a ring, a row width and an octave.
-var normTables sync.Map // normTableKey -> [][]uint64
-
-type normTableKey struct {
-	t            uint64
-	f, w, dim, q int
-	shape        normLUTShape
-}
-
-// tables are octave q's guesses: g = 1/sqrt(u/(dim·2^f)) at the
-// middle of each bin (P bits) and g²/dim (F2 bits), entries
-// outside the octave and its neighbour bins clamped to them; computed
-// once per ring, width and octave.
+// tables are octave q's guesses: g = 1/sqrt(u/(dim·2^f)) (P bits) and
+// g²/dim (F2 bits).
 func (s normLUTShape) tables(r *Ring, dim, q int) [][]uint64 {
-	key := normTableKey{r.t, r.frac, r.work, dim, q, s}
-	if v, ok := normTables.Load(key); ok {
-		return v.([][]uint64)
-	}
-	t := s.makeTables(r, dim, q)
-	normTables.Store(key, t)
-	return t
-}
-
-func (s normLUTShape) makeTables(r *Ring, dim, q int) [][]uint64 {
-	n := 1 << normLookupBits
-	sh := octaveShift(q)
-	first, last := octaveBins(q, s.qlo, s.qhi)
-	g, g2 := make([]uint64, n), make([]uint64, n)
 	scale := float64(dim) * math.Ldexp(1, r.frac)
-	for j := range n {
-		b := min(max(j, first), last)
-		u := math.Max((float64(b)+0.5)*math.Ldexp(1, sh), 0.5)
-		v := 1 / math.Sqrt(u/scale)
-		g[j], g2[j] = r.encodeAt(v, s.P), r.encodeAt(v*v/float64(dim), s.F2)
-	}
-	return [][]uint64{g, g2}
+	g := func(u float64) float64 { return 1 / math.Sqrt(u/scale) }
+	return octaveTables(r, struct {
+		dim   int
+		shape normLUTShape
+	}{dim, s}, q, s.qlo, s.qhi, []int{s.P, s.F2},
+		g, func(u float64) float64 { v := g(u); return v * v / float64(dim) })
 }
 
 // normTailLUT is normTail by lookups.

@@ -37,6 +37,42 @@ func octaveBins(q, qlo, qhi int) (first, last int) {
 	return first, last
 }
 
+var octaveCache sync.Map // octaveKey -> [][]uint64
+
+type octaveKey struct {
+	id          any // what fixes the functions and their bits
+	t           uint64
+	q, qlo, qhi int
+}
+
+// octaveTables are octave q's tables for u in [2^qlo, 2^qhi): table i
+// holds fns[i] of the middle of each bin of u with bits[i] fractional
+// bits, the entries outside the bins octaveBins reads repeating its ends;
+// computed once per id (a comparable value that fixes fns and bits), ring
+// and octave.
+func octaveTables(r *Ring, id any, q, qlo, qhi int, bits []int, fns ...func(u float64) float64) [][]uint64 {
+	key := octaveKey{id, r.t, q, qlo, qhi}
+	if v, ok := octaveCache.Load(key); ok {
+		return v.([][]uint64)
+	}
+	n := 1 << normLookupBits
+	sh := octaveShift(q)
+	first, last := octaveBins(q, qlo, qhi)
+	tabs := make([][]uint64, len(fns))
+	for i := range tabs {
+		tabs[i] = make([]uint64, n)
+	}
+	for j := range n {
+		b := min(max(j, first), last)
+		u := math.Max((float64(b)+0.5)*math.Ldexp(1, sh), 0.5)
+		for i, fn := range fns {
+			tabs[i][j] = r.encodeAt(fn(u), bits[i])
+		}
+	}
+	octaveCache.Store(key, tabs)
+	return tabs
+}
+
 // octaveGuess is one party's read of m tables per octave (tables(q)) at
 // the octave and bin of each of its values u: 2 rounds.
 func (p *party) octaveGuess(u []uint64, qlo, qhi, m int, tables func(q int) [][]uint64) ([][]uint64, error) {
@@ -122,32 +158,11 @@ func (p *party) octaveBit(c []uint64, i, m, rows int) []uint64 {
 // the reciprocal and the final product where the iterative way takes
 // 9 and 2.
 
-var recipCache sync.Map // recipKey -> [][]uint64
-
-type recipKey struct {
-	t                 uint64
-	w, q, qlo, qhi, p int
-}
-
 // recipTables are octave q's guesses of 2^W/u with P fractional bits, for
 // u in [2^qlo, 2^qhi).
 func recipTables(r *Ring, q, qlo, qhi, P int) [][]uint64 {
-	key := recipKey{r.t, r.work, q, qlo, qhi, P}
-	if v, ok := recipCache.Load(key); ok {
-		return v.([][]uint64)
-	}
-	n := 1 << normLookupBits
-	sh := octaveShift(q)
-	first, last := octaveBins(q, qlo, qhi)
-	g := make([]uint64, n)
-	for j := range n {
-		b := min(max(j, first), last)
-		u := math.Max((float64(b)+0.5)*math.Ldexp(1, sh), 0.5)
-		g[j] = r.encodeAt(math.Ldexp(1, r.work)/u, P)
-	}
-	t := [][]uint64{g}
-	recipCache.Store(key, t)
-	return t
+	return octaveTables(r, struct{ recip, p int }{r.work, P}, q, qlo, qhi, []int{P},
+		func(u float64) float64 { return math.Ldexp(1, r.work) / u })
 }
 
 // softmaxTailLUT is one party's probabilities e/Σe from the exponentials
