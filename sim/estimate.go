@@ -10,8 +10,10 @@ import (
 	"github.com/cgsim/cgsim/params"
 )
 
-// shape is the estimate engine's Value: a shape and nothing else.
-type shape struct{ rows, cols, pos int }
+// shape is the estimate engine's Value: a shape and nothing else (scale:
+// the fractional bits beyond f of an untruncated product, as the run
+// engine's shares).
+type shape struct{ rows, cols, pos, scale int }
 
 func (s shape) Rows() int { return s.rows }
 func (s shape) Cols() int { return s.cols }
@@ -94,12 +96,12 @@ func (e *Estimator) Embed(tokens []int, pos int) (Value, error) {
 		return nil, err
 	}
 	e.rec(KindEmbedding, c)
-	return shape{len(tokens), e.plan.cfg.Dim, pos}, nil
+	return shape{rows: len(tokens), cols: e.plan.cfg.Dim, pos: pos}, nil
 }
 
 // Norm records the norm of each row.
 func (e *Estimator) Norm(x Value) (Value, error) {
-	s, err := asShape(x)
+	s, err := fixedShape("norm", x)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +111,7 @@ func (e *Estimator) Norm(x Value) (Value, error) {
 
 // Linear records the linear layer and its truncation.
 func (e *Estimator) Linear(w Weight, x Value) (Value, error) {
-	s, err := asShape(x)
+	s, err := fixedShape("linear layer", x)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +124,7 @@ func (e *Estimator) Linear(w Weight, x Value) (Value, error) {
 		return nil, err
 	}
 	e.rec(KindLinear, c)
-	return shape{s.rows, out, s.pos}, nil
+	return shape{s.rows, out, s.pos, e.plan.linearScale(w.Mat)}, nil
 }
 
 // Attention records the attention of the rows of q: the prefill kernels
@@ -133,7 +135,7 @@ func (e *Estimator) Linear(w Weight, x Value) (Value, error) {
 // layers' kv trajectory step, recorded at layer 0) and the decode
 // kernels.
 func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
-	s, err := asShape(q)
+	s, err := fixedShape("attention", q)
 	if err != nil {
 		return nil, err
 	}
@@ -205,7 +207,7 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 		return nil, fmt.Errorf("sim: attention of %d new tokens at position %d: only a pass from position 0 or, with the cache, one token", s.rows, s.pos)
 	}
 	e.ctx[layer] = ctx
-	return shape{s.rows, headsOf(e.plan.cfg).q, s.pos}, nil
+	return shape{rows: s.rows, cols: headsOf(e.plan.cfg).q, pos: s.pos}, nil
 }
 
 // Activation records SiLU or GELU.
@@ -214,26 +216,43 @@ func (e *Estimator) Activation(x Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.rec(KindActivation, e.plan.estActivation(s.rows*s.cols))
-	return s, nil
+	e.rec(KindActivation, e.plan.estActivation(s.rows*s.cols, s.scale))
+	return shape{s.rows, s.cols, s.pos, 0}, nil
 }
 
 // Mul records the element-wise product.
 func (e *Estimator) Mul(a, b Value) (Value, error) {
-	s, err := sameShape(a, b)
+	s, err := fixedShape("product", a)
 	if err != nil {
 		return nil, err
 	}
-	e.rec(KindMul, e.plan.estMul(s.rows*s.cols))
+	t, err := asShape(b)
+	if err != nil {
+		return nil, err
+	}
+	if s.rows != t.rows || s.cols != t.cols || s.pos != t.pos {
+		return nil, fmt.Errorf("sim: shapes %dx%d at %d and %dx%d at %d differ", s.rows, s.cols, s.pos, t.rows, t.cols, t.pos)
+	}
+	e.rec(KindMul, e.plan.estMul(s.rows*s.cols, t.scale))
 	return s, nil
 }
 
+// fixedShape is asShape for the operations that take f fractional bits
+// only.
+func fixedShape(op string, v Value) (shape, error) {
+	s, err := asShape(v)
+	if err == nil {
+		err = unscaled(op, s.scale)
+	}
+	return s, err
+}
+
 func sameShape(a, b Value) (shape, error) {
-	s, err := asShape(a)
+	s, err := fixedShape("sum", a)
 	if err != nil {
 		return shape{}, err
 	}
-	t, err := asShape(b)
+	t, err := fixedShape("sum", b)
 	if err != nil {
 		return shape{}, err
 	}
@@ -257,7 +276,7 @@ func (e *Estimator) Split(x Value, widths ...int) ([]Value, error) {
 	}
 	out := make([]Value, len(widths))
 	for i, w := range widths {
-		out[i] = shape{s.rows, w, s.pos}
+		out[i] = shape{s.rows, w, s.pos, s.scale}
 	}
 	return out, nil
 }
@@ -282,7 +301,7 @@ func (e *Estimator) Last(x Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return shape{1, s.cols, s.pos + s.rows - 1}, nil
+	return shape{1, s.cols, s.pos + s.rows - 1, s.scale}, nil
 }
 
 // Argmax records the argmax and returns token 0: an estimate has no

@@ -426,12 +426,12 @@ func (p *planner) estNorm(rows int) cost.Cost {
 	return p.memo(costKey{memoNorm, rows, 0, 0}, func() cost.Cost { return p.normStep(rows).Estimate() })
 }
 
-func (p *planner) estActivation(n int) cost.Cost {
-	return p.memo(costKey{memoActivation, n, 0, 0}, func() cost.Cost { return p.activationStep(n).Estimate() })
+func (p *planner) estActivation(n, scale int) cost.Cost {
+	return p.memo(costKey{memoActivation, n, scale, 0}, func() cost.Cost { return p.activationStep(n, scale).Estimate() })
 }
 
-func (p *planner) estMul(n int) cost.Cost {
-	return p.memo(costKey{memoMul, n, 0, 0}, func() cost.Cost { return p.mulStep(n).Estimate() })
+func (p *planner) estMul(n, scale int) cost.Cost {
+	return p.memo(costKey{memoMul, n, scale, 0}, func() cost.Cost { return p.mulStep(n, scale).Estimate() })
 }
 
 func (p *planner) estArgmax(n int) cost.Cost {

@@ -18,6 +18,7 @@ import (
 // additively shared modulo t, c the client's share and s the server's.
 type shares struct {
 	rows, cols, pos int
+	scale           int // fractional bits beyond f: an untruncated product's (planner.linearScale)
 	c, s            []uint64
 }
 
@@ -336,6 +337,24 @@ func (r *Runner) asShares(v Value) (*shares, error) {
 	return x, nil
 }
 
+// fixed is asShares for the operations that take f fractional bits only.
+func (r *Runner) fixed(op string, v Value) (*shares, error) {
+	x, err := r.asShares(v)
+	if err == nil {
+		err = unscaled(op, x.scale)
+	}
+	return x, err
+}
+
+// unscaled is an error if an operation that takes f fractional bits is
+// given values with scale more (an untruncated product).
+func unscaled(op string, scale int) error {
+	if scale != 0 {
+		return fmt.Errorf("sim: internal error: %s of untruncated values (%d extra fractional bits)", op, scale)
+	}
+	return nil
+}
+
 // Reset drops every layer's cache.
 func (r *Runner) Reset() error {
 	clear(r.ctx)
@@ -387,7 +406,7 @@ func (r *Runner) Embed(tokens []int, pos int) (Value, error) {
 
 // Norm runs RMSNorm or LayerNorm on shares.
 func (r *Runner) Norm(v Value) (Value, error) {
-	x, err := r.asShares(v)
+	x, err := r.fixed("norm", v)
 	if err != nil {
 		return nil, err
 	}
@@ -398,7 +417,7 @@ func (r *Runner) Norm(v Value) (Value, error) {
 // truncates, and for a llama QKV applies RoPE (folded into the weights
 // for one token, on the shares with a second truncation for more).
 func (r *Runner) Linear(w Weight, v Value) (Value, error) {
-	x, err := r.asShares(v)
+	x, err := r.fixed("linear layer", v)
 	if err != nil {
 		return nil, err
 	}
@@ -442,7 +461,7 @@ func (r *Runner) Activation(v Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.unary(r.plan.activationStep(x.rows*x.cols), x)
+	return r.unary(r.plan.activationStep(x.rows*x.cols, x.scale), x)
 }
 
 // unary runs a two-party step of one input on x's shares.
@@ -456,7 +475,7 @@ func (r *Runner) unary(st unaryStep, x *shares) (Value, error) {
 
 // Mul runs the Beaver product with truncation.
 func (r *Runner) Mul(av, bv Value) (Value, error) {
-	a, err := r.asShares(av)
+	a, err := r.fixed("product", av)
 	if err != nil {
 		return nil, err
 	}
@@ -467,7 +486,7 @@ func (r *Runner) Mul(av, bv Value) (Value, error) {
 	if a.rows != b.rows || a.cols != b.cols {
 		return nil, fmt.Errorf("sim: product of %dx%d and %dx%d", a.rows, a.cols, b.rows, b.cols)
 	}
-	out, err := r.plan.mulStep(a.rows*a.cols).Run(r, r.pair(a.c, a.s), r.pair(b.c, b.s))
+	out, err := r.plan.mulStep(a.rows*a.cols, b.scale).Run(r, r.pair(a.c, a.s), r.pair(b.c, b.s))
 	if err != nil {
 		return nil, err
 	}
@@ -476,11 +495,11 @@ func (r *Runner) Mul(av, bv Value) (Value, error) {
 
 // Add adds the shares locally.
 func (r *Runner) Add(av, bv Value) (Value, error) {
-	a, err := r.asShares(av)
+	a, err := r.fixed("sum", av)
 	if err != nil {
 		return nil, err
 	}
-	b, err := r.asShares(bv)
+	b, err := r.fixed("sum", bv)
 	if err != nil {
 		return nil, err
 	}
@@ -507,7 +526,7 @@ func (r *Runner) Split(v Value, widths ...int) ([]Value, error) {
 	out := make([]Value, len(widths))
 	off := 0
 	for i, w := range widths {
-		y := &shares{rows: x.rows, cols: w, pos: x.pos}
+		y := &shares{rows: x.rows, cols: w, pos: x.pos, scale: x.scale}
 		for row := range x.rows {
 			y.c = append(y.c, x.c[row*x.cols+off:row*x.cols+off+w]...)
 			y.s = append(y.s, x.s[row*x.cols+off:row*x.cols+off+w]...)
@@ -525,7 +544,7 @@ func (r *Runner) Last(v Value) (Value, error) {
 		return nil, err
 	}
 	lo := (x.rows - 1) * x.cols
-	return &shares{rows: 1, cols: x.cols, pos: x.pos + x.rows - 1, c: x.c[lo:], s: x.s[lo:]}, nil
+	return &shares{rows: 1, cols: x.cols, pos: x.pos + x.rows - 1, scale: x.scale, c: x.c[lo:], s: x.s[lo:]}, nil
 }
 
 // Argmax runs the argmax protocol; only the client learns the result.
@@ -540,7 +559,7 @@ func (r *Runner) Argmax(v Value) (int, error) {
 	if r.reveal != nil { // TEST-ONLY: see RunOptions.RevealLogits
 		logits := make([]float64, x.cols)
 		for i := range logits {
-			logits[i] = r.q.dec(r.q.add(x.c[i], x.s[i]))
+			logits[i] = r.q.decExtra(r.q.add(x.c[i], x.s[i]), x.scale)
 		}
 		r.reveal(logits)
 	}

@@ -21,15 +21,15 @@ import (
 // layout kv.Cache.Append or AppendSource, with the policy's refreshes) and
 // attends over the p+1 cached tokens with the decode kernels.
 func (r *Runner) Attention(layer int, qv, kval, vv Value) (Value, error) {
-	q, err := r.asShares(qv)
+	q, err := r.fixed("attention", qv)
 	if err != nil {
 		return nil, err
 	}
-	k, err := r.asShares(kval)
+	k, err := r.fixed("attention", kval)
 	if err != nil {
 		return nil, err
 	}
-	v, err := r.asShares(vv)
+	v, err := r.fixed("attention", vv)
 	if err != nil {
 		return nil, err
 	}

@@ -316,8 +316,10 @@ func TestRunStories260K(t *testing.T) {
 // lookup tables (mpc.LUT), stories260K generates the reference's tokens,
 // each step's counters equal its estimate's, and a decode step saves per
 // layer the rounds of one activation, two norms and a softmax, and of the
-// final norm, that the protocols' estimates say (26 become 4, 15 become 8,
-// the softmax's exponential, reciprocal and product 26 become 10).
+// final norm and the argmax, that the protocols' estimates say (26 become
+// 3, 15 become 7, a softmax over 9 keys 34 becomes 11), and the rounds of
+// the truncations left to the consumers (the scores' and the first
+// feed-forward projection's per layer, the classifier's).
 func TestRunLookupActivations(t *testing.T) {
 	m := loadStories(t)
 	prompt := []int{1, 403, 407, 261}
@@ -334,14 +336,20 @@ func TestRunLookupActivations(t *testing.T) {
 	cl, ci := pr.mpc, pr.mpc
 	ci.Nonlinear = mpc.Iterative
 	c := m.Config
-	act := mpc.SiLU{Config: ci, N: c.HiddenDim}.Estimate().Rounds - mpc.SiLU{Config: cl, N: c.HiddenDim}.Estimate().Rounds
+	raw := cl.RawScale()
+	act := mpc.SiLU{Config: ci, N: c.HiddenDim}.Estimate().Rounds - mpc.SiLU{Config: cl, N: c.HiddenDim, Scale: raw}.Estimate().Rounds
 	norm := mpc.RMSNorm{Config: ci, Rows: 1, Dim: c.Dim, Eps: c.NormEps}.Estimate().Rounds - mpc.RMSNorm{Config: cl, Rows: 1, Dim: c.Dim, Eps: c.NormEps}.Estimate().Rounds
-	soft := mpc.Softmax{Config: ci, Rows: c.NumHeads, Cols: 9}.Estimate().Rounds - mpc.Softmax{Config: cl, Rows: c.NumHeads, Cols: 9}.Estimate().Rounds
-	if act != 22 || norm != 7 || soft != 16 {
-		t.Errorf("lookups save %d rounds an activation, %d a norm and %d a softmax, want 22, 7 and 16", act, norm, soft)
+	soft := func(cols int) int64 {
+		return mpc.Softmax{Config: ci, Rows: c.NumHeads, Cols: cols}.Estimate().Rounds - mpc.Softmax{Config: cl, Rows: c.NumHeads, Cols: cols, Scale: raw}.Estimate().Rounds
 	}
-	saved := int64(c.NumLayers)*(act+2*norm+soft) + norm
+	if act != 23 || norm != 8 || soft(9) != 23 {
+		t.Errorf("lookups save %d rounds an activation, %d a norm and %d a softmax of 9 keys, want 23, 8 and 23", act, norm, soft(9))
+	}
+	trunc := mpc.Trunc{Config: cl, N: 1}.Estimate().Rounds
+	argmax := mpc.Argmax{Config: ci, N: c.VocabSize}.Estimate().Rounds - mpc.Argmax{Config: cl, N: c.VocabSize}.Estimate().Rounds
 	for i, d := range lut.Decode {
+		keys := len(prompt) + 1 + i
+		saved := int64(c.NumLayers)*(act+2*norm+soft(keys)+2*trunc) + norm + trunc + argmax
 		if want := it.Decode[i].Rounds - saved; d.Rounds != want {
 			t.Errorf("decode %d: %d rounds with lookups, %d iteratively: want %d", i, d.Rounds, it.Decode[i].Rounds, want)
 		}

@@ -36,7 +36,7 @@ func (p *planner) prefillAttnStep(m int) (prefillAttnStep, error) {
 		return prefillAttnStep{}, err
 	}
 	h := p.cfg.NumHeads
-	return prefillAttnStep{pp: pp, heads: h, scoresTrunc: p.truncStep(h * visible(m, m)),
+	return prefillAttnStep{pp: pp, heads: h, scoresTrunc: p.scoresTrunc(h * visible(m, m)),
 		valuesTrunc: p.truncStep(h * m * headsOf(p.cfg).stride), softmax: p.softmaxStep(h*m, m, h), switchUp: p.keepsCache && p.layout == TokenLayout}, nil
 }
 
@@ -163,7 +163,7 @@ type decodeAttnStep struct {
 
 func (p *planner) decodeAttnStep(ctx int) (decodeAttnStep, error) {
 	h := p.cfg.NumHeads
-	st := decodeAttnStep{scoresTrunc: p.truncStep(h * ctx), valuesTrunc: p.truncStep(h * headsOf(p.cfg).stride), softmax: p.softmaxStep(h, ctx, 0)}
+	st := decodeAttnStep{scoresTrunc: p.scoresTrunc(h * ctx), valuesTrunc: p.truncStep(h * headsOf(p.cfg).stride), softmax: p.softmaxStep(h, ctx, 0)}
 	if p.layout == TokenLayout {
 		st.scores, st.values = p.scoresKernel(ctx), p.valuesKernel(ctx)
 		return st, nil

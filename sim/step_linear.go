@@ -21,7 +21,8 @@ type linearStep struct {
 	mat     Mat
 	out     int
 	lin     *exec.Linear
-	trunc   truncStep
+	trunc   truncStep  // noTrunc when scale > 0
+	scale   int        // the output's fractional bits beyond f (planner.linearScale)
 	rope    *truncStep // the query and key columns of every row
 	encoded bool       // the weights are encoded once, not per call
 }
@@ -38,7 +39,10 @@ func (p *planner) linearStep(m Mat, rows int) (*linearStep, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &linearStep{mat: m, out: out, lin: l, trunc: p.truncStep(rows * out), encoded: once}
+	s := &linearStep{mat: m, out: out, lin: l, trunc: p.truncStep(rows * out), scale: p.linearScale(m), encoded: once}
+	if s.scale > 0 {
+		s.trunc = noTrunc
+	}
 	if m == MatQKV && p.cfg.Arch == model.ArchLlama && rows > 1 {
 		hs := headsOf(p.cfg)
 		tr := p.truncStep(rows * (hs.q + hs.kv))
@@ -46,6 +50,28 @@ func (p *planner) linearStep(m Mat, rows int) (*linearStep, error) {
 	}
 	p.linSteps[k] = s
 	return s, nil
+}
+
+// linearScale is the fractional bits beyond f that the output of weight
+// m keeps, its truncation left to its consumer: with the protocols by
+// lookup (mpc.Config.RawScale), the first feed-forward projection's (the
+// activation and the gated product truncate it in their own rounds) and
+// the classifier's (the argmax compares untruncated logits); none
+// otherwise.
+func (p *planner) linearScale(m Mat) int {
+	if m == MatUp || m == MatClassifier {
+		return p.mpc.RawScale()
+	}
+	return 0
+}
+
+// scoresTrunc is the truncation of n attention scores: none with the
+// protocols by lookup, whose softmax takes them untruncated (its Scale).
+func (p *planner) scoresTrunc(n int) truncStep {
+	if p.mpc.RawScale() > 0 {
+		return noTrunc
+	}
+	return p.truncStep(n)
 }
 
 // ropeFolded is whether the one-token weights of m carry the rotary
@@ -71,7 +97,7 @@ func (s *linearStep) Estimate() cost.Cost {
 // setup if the step is encoded; bias: encoded at twice the fractional
 // bits, or nil) and records it under KindLinear.
 func (s *linearStep) Run(r *Runner, wm exec.Matrix, lw *exec.LinearWeights, bias []uint64, x *shares) (*shares, error) {
-	y := &shares{rows: x.rows, cols: s.out, pos: x.pos}
+	y := &shares{rows: x.rows, cols: s.out, pos: x.pos, scale: s.scale}
 	err := r.timed(KindLinear, func(cc *cost.Cost) error {
 		var z exec.Shared
 		if err := r.heRun(cc, func(t *cost.Tally) error {

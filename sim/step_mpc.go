@@ -70,17 +70,17 @@ type unaryStep struct {
 }
 
 // unaryKey identifies a two-party step of a session: its kind and shape
-// (heads: a causal softmax's).
+// (heads: a causal softmax's; scale: the input's fractional bits beyond
+// f).
 type unaryKey struct {
-	kind              Kind
-	rows, cols, heads int
+	kind                     Kind
+	rows, cols, heads, scale int
 }
 
 // memoized is a step of a kind and shape cut into pieces by cut, with the
 // planner's memo for its estimate.
-func (p *planner) memoized(kind Kind, rows, cols, heads int, cut func() []unaryPiece) unaryStep {
-	return unaryStep{kind: kind, rows: rows, cols: cols, cut: cut, key: unaryKey{kind, rows, cols, heads}, memo: p.twoParty,
-		protos: p.shared}
+func (p *planner) memoized(key unaryKey, cut func() []unaryPiece) unaryStep {
+	return unaryStep{kind: key.kind, rows: key.rows, cols: key.cols, cut: cut, key: key, memo: p.twoParty, protos: p.shared}
 }
 
 // pieces are the step's Runs.
@@ -189,7 +189,7 @@ func (p *planner) normStep(rows int) unaryStep {
 	if p.mpc.Nonlinear == mpc.LUT {
 		bound = min(bound, maxLookupNormRows*d)
 	}
-	return p.memoized(KindNorm, rows, d, 0, wholeRows(bound, rows, d, func(n int) unaryProto {
+	return p.memoized(unaryKey{kind: KindNorm, rows: rows, cols: d}, wholeRows(bound, rows, d, func(n int) unaryProto {
 		if p.cfg.Arch == model.ArchGPT2 {
 			return mpc.LayerNorm{Config: p.mpc, Rows: n, Dim: d, Eps: p.cfg.NormEps}
 		}
@@ -198,13 +198,14 @@ func (p *planner) normStep(rows int) unaryStep {
 }
 
 // activationStep is the architecture's activation of n values (GELU or
-// SiLU).
-func (p *planner) activationStep(n int) unaryStep {
-	return p.memoized(KindActivation, n, 1, 0, wholeRows(p.pieceBound(KindActivation), n, 1, func(k int) unaryProto {
+// SiLU) with scale fractional bits beyond f (an untruncated linear
+// output: see planner.linearScale).
+func (p *planner) activationStep(n, scale int) unaryStep {
+	return p.memoized(unaryKey{kind: KindActivation, rows: n, cols: 1, scale: scale}, wholeRows(p.pieceBound(KindActivation), n, 1, func(k int) unaryProto {
 		if p.cfg.Arch == model.ArchGPT2 {
-			return mpc.GELU{Config: p.mpc, N: k}
+			return mpc.GELU{Config: p.mpc, N: k, Scale: scale}
 		}
-		return mpc.SiLU{Config: p.mpc, N: k}
+		return mpc.SiLU{Config: p.mpc, N: k, Scale: scale}
 	}))
 }
 
@@ -216,14 +217,14 @@ func (p *planner) activationStep(n int) unaryStep {
 // softmax of i1 - i0 queries over the first cols - q + i1 keys (q = rows /
 // causalHeads), the rest of its rows masked.
 func (p *planner) softmaxStep(rows, cols, causalHeads int) unaryStep {
-	return p.memoized(KindSoftmax, rows, cols, causalHeads, func() []unaryPiece { return p.softmaxPieces(rows, cols, causalHeads) })
+	return p.memoized(unaryKey{kind: KindSoftmax, rows: rows, cols: cols, heads: causalHeads}, func() []unaryPiece { return p.softmaxPieces(rows, cols, causalHeads) })
 }
 
 func (p *planner) softmaxPieces(rows, cols, causalHeads int) []unaryPiece {
 	bound := p.pieceBound(KindSoftmax)
 	if causalHeads <= 0 || rows%causalHeads != 0 || rows*cols <= bound {
 		return wholeRows(bound, rows, cols, func(n int) unaryProto {
-			return mpc.Softmax{Config: p.mpc, Rows: n, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads}
+			return mpc.Softmax{Config: p.mpc, Rows: n, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads, Scale: p.mpc.RawScale()}
 		})()
 	}
 	var pieces []unaryPiece
@@ -231,7 +232,7 @@ func (p *planner) softmaxPieces(rows, cols, causalHeads int) []unaryPiece {
 	if hp := bound / (q * cols); hp >= 1 { // whole heads
 		for h0 := 0; h0 < causalHeads; h0 += hp {
 			h1 := min(causalHeads, h0+hp)
-			pieces = append(pieces, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: (h1 - h0) * q, Cols: cols, Causal: true, Heads: h1 - h0},
+			pieces = append(pieces, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: (h1 - h0) * q, Cols: cols, Causal: true, Heads: h1 - h0, Scale: p.mpc.RawScale()},
 				h0 * q, h1 * q, cols})
 		}
 		return pieces
@@ -246,7 +247,7 @@ func (p *planner) softmaxPieces(rows, cols, causalHeads int) []unaryPiece {
 			i1++
 		}
 		w := cols - q + i1
-		head = append(head, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: i1 - i0, Cols: w, Causal: true, Heads: 1}, i0, i1, w})
+		head = append(head, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: i1 - i0, Cols: w, Causal: true, Heads: 1, Scale: p.mpc.RawScale()}, i0, i1, w})
 		i0 = i1
 	}
 	pieces = make([]unaryPiece, 0, causalHeads*len(head))
@@ -260,10 +261,13 @@ func (p *planner) softmaxPieces(rows, cols, causalHeads int) []unaryPiece {
 }
 
 // mulStep is the element-wise fixed-point product of n values (Beaver,
-// with truncation).
+// with truncation), the second factor with scale fractional bits beyond f
+// (truncated in the product's round).
 type mulStep struct{ proto mpc.Mul }
 
-func (p *planner) mulStep(n int) mulStep { return mulStep{mpc.Mul{Config: p.mpc, N: n, Fixed: true}} }
+func (p *planner) mulStep(n, scale int) mulStep {
+	return mulStep{mpc.Mul{Config: p.mpc, N: n, Fixed: true, Scale: scale}}
+}
 
 // Estimate is the product's estimate.
 func (s mulStep) Estimate() cost.Cost { return s.proto.Estimate() }
@@ -309,12 +313,25 @@ type truncStep struct{ proto mpc.Trunc }
 
 func (p *planner) truncStep(n int) truncStep { return truncStep{mpc.Trunc{Config: p.mpc, N: n}} }
 
+// noTrunc is the truncation left to the consumer of an untruncated
+// product (planner.linearScale): it costs nothing and Run leaves the
+// shares as they are.
+var noTrunc = truncStep{}
+
 // Estimate is the truncation's estimate.
-func (s truncStep) Estimate() cost.Cost { return s.proto.Estimate() }
+func (s truncStep) Estimate() cost.Cost {
+	if s == noTrunc {
+		return cost.Cost{}
+	}
+	return s.proto.Estimate()
+}
 
 // Run truncates xc and xs (both parties' shares) in place, adding its
 // counters to c. It is an error if they are not the n values planned.
 func (s truncStep) Run(r *Runner, c *cost.Cost, xc, xs []uint64) error {
+	if s == noTrunc {
+		return nil
+	}
 	if len(xc) != s.proto.N || len(xs) != s.proto.N {
 		return fmt.Errorf("sim: internal error: a truncation of %d values planned, %d and %d given", s.proto.N, len(xc), len(xs))
 	}

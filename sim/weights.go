@@ -136,6 +136,10 @@ func (q fixed) enc(x float64, k int) (uint64, error) {
 // dec decodes an element with f fractional bits.
 func (q fixed) dec(a uint64) float64 { return q.fp.Decode(a) }
 
+// decExtra decodes an element with f + extra fractional bits (an
+// untruncated product's).
+func (q fixed) decExtra(a uint64, extra int) float64 { return math.Ldexp(q.fp.Decode(a), -extra) }
+
 func (q fixed) matrix(m model.Matrix) (exec.Matrix, error) {
 	out := exec.Matrix{Rows: m.Rows, Cols: m.Cols, Data: make([]uint64, len(m.Data))}
 	for i, x := range m.Data {

@@ -27,6 +27,21 @@ type accuracyCase struct {
 	bound        float64 // the test fails above this max abs error
 }
 
+// rawShares are shares of x with f more fractional bits, as an
+// untruncated product holds them: x·2^f plus bits below (each element
+// plus less than one unit of x's last place; the references ignore it).
+func rawShares(cfg Config, x Pair) Pair {
+	r := cfg.Ring
+	rng := rand.New(rand.NewPCG(3, 5))
+	up := r.FromInt(1 << r.frac)
+	out := Pair{{Mod: x[0].Mod, V: make([]uint64, x.Len())}, {Mod: x[1].Mod, V: make([]uint64, x.Len())}}
+	for i := range out[0].V {
+		out[0].V[i] = r.Add(r.Mul(x[0].V[i], up), rng.Uint64N(1<<r.frac))
+		out[1].V[i] = r.Mul(x[1].V[i], up)
+	}
+	return out
+}
+
 func elementwise(f func(float64) float64) func([]float64) []float64 {
 	return func(x []float64) []float64 {
 		out := make([]float64, len(x))
@@ -70,6 +85,16 @@ func accuracyCases() []accuracyCase {
 				cfg.Nonlinear = LUT
 				return GELU{Config: cfg, N: n}.Run(s, x)
 			}, elementwise(model.GELU), 1e-3},
+		{"silu lut raw", "[-20, 20] at 2f bits", 1000, -20, 20,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				return SiLU{Config: cfg, N: n, Scale: cfg.RawScale()}.Run(s, rawShares(cfg, x))
+			}, elementwise(model.SiLU), 1e-3},
+		{"gelu lut raw", "[-10, 10] at 2f bits", 1000, -10, 10,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				return GELU{Config: cfg, N: n, Scale: cfg.RawScale()}.Run(s, rawShares(cfg, x))
+			}, elementwise(model.GELU), 1e-3},
 		{"softmax", "8 rows x 128, [-20, 20]", 1024, -20, 20,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
 				return Softmax{Config: cfg, Rows: 8, Cols: n / 8}.Run(s, x)
@@ -78,6 +103,11 @@ func accuracyCases() []accuracyCase {
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
 				cfg.Nonlinear = LUT
 				return Softmax{Config: cfg, Rows: 8, Cols: n / 8}.Run(s, x)
+			}, softmaxRows(128), 1e-3},
+		{"softmax lut raw", "8 rows x 128, at 2f bits", 1024, -20, 20,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				return Softmax{Config: cfg, Rows: 8, Cols: n / 8, Scale: cfg.RawScale()}.Run(s, rawShares(cfg, x))
 			}, softmaxRows(128), 1e-3},
 		{"softmax causal", "4 heads of 16 queries x 16 keys, [-20, 20]", 1024, -20, 20,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {

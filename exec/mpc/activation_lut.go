@@ -1,12 +1,13 @@
 package mpc
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 	"sync"
 )
 
-// The activations from lookup tables (Config.Nonlinear = LUT): 4 rounds
+// The activations from lookup tables (Config.Nonlinear = LUT): 3 rounds
 // instead of 26 (SiLU) and 29 (GELU).
 //
 // φ (SiLU or GELU) is φ(x) = x beyond +G and 0 beyond -G (within 2e-6),
@@ -17,12 +18,14 @@ import (
 // lookup reads a neighbour bin now and then (see lookup.go), so line j
 // is fitted, minimax, over its bin and both neighbours. With the bits
 // b_lo, b_hi and in = b_lo - b_hi (1 inside [-G', G')), a second round
-// makes in·A, in·B and b_hi·x (products of a 0/1 by a value: no
-// truncation), a third (in·B)·x and a fourth truncates it:
+// makes in·A and b_hi·x (products of a 0/1 by a value: no truncation) and
+// B·x, and a third truncates B·x and multiplies it by in (fused.go):
 //
-//	φ(x) = in·A + trunc((in·B)·x) + b_hi·x.
+//	φ(x) = in·A + in·trunc(B·x) + b_hi·x.
 //
-// Beyond ±R the lookup reads garbage, which in = 0 discards.
+// Beyond ±R the lookup reads garbage, which in = 0 discards (B·x of such
+// a value may pass the truncation's range: its garbage is multiplied by
+// 0 exactly).
 
 // actLookupBits is k: tables of 1024 lines.
 const actLookupBits = 10
@@ -113,55 +116,75 @@ func minimaxLine(fn func(float64) float64, lo, hi float64) (A, B float64) {
 }
 
 // lutErr is an error if c reads an activation's table (Nonlinear = LUT)
-// beyond the bits its ring's lookups read (Ring.LookupBits: a modulus
-// with few trailing zero bits in t - 1 leaves few).
-func lutErr(c Config, a lutActivation) error {
-	if c.Nonlinear != LUT || c.Ring == nil {
-		return nil
+// of values with scale more fractional bits than f beyond the bits its
+// ring's lookups read (Ring.LookupBits: a modulus with few trailing zero
+// bits in t - 1 leaves few), or takes scaled values without lookups.
+func lutErr(c Config, a lutActivation, scale int) error {
+	if err := scaleErr(c, scale); err != nil || c.Nonlinear != LUT || c.Ring == nil {
+		return err
 	}
 	_, _, shift := a.shape(c.Ring)
-	return c.Ring.lookupErr(shift, actLookupBits, 2)
+	return c.Ring.lookupErr(shift+scale, actLookupBits, 2)
 }
 
-// activationLUT is one party's φ(x) by lookup (x with f fractional bits).
-func (p *party) activationLUT(x []uint64, a lutActivation) ([]uint64, error) {
+// scaleErr is an error for an input scale (extra fractional bits left by
+// an untruncated product) other than 0 without lookups (Nonlinear = LUT),
+// or outside [0, f].
+func scaleErr(c Config, scale int) error {
+	switch {
+	case scale == 0:
+		return nil
+	case c.Nonlinear != LUT:
+		return fmt.Errorf("inputs with %d extra fractional bits: only the lookup method (lut) takes them", scale)
+	case scale < 0 || (c.Ring != nil && scale > c.Ring.frac):
+		return fmt.Errorf("inputs with %d extra fractional bits: want 0 to f", scale)
+	}
+	return nil
+}
+
+// activationLUT is one party's φ(x) by lookup, x with f + scale
+// fractional bits (scale > 0: a linear layer's output left untruncated,
+// truncated here in the second round, fused with its products).
+func (p *party) activationLUT(x []uint64, a lutActivation, scale int) ([]uint64, error) {
 	r := p.r
 	n := len(x)
+	in := r.frac + scale
 	R, _, shift := a.shape(r)
-	g := r.Encode(a.gate(r))
+	g := r.encodeAt(a.gate(r), in)
 	tb := a.tables(r)
 	var cmp []uint64
 	var tab [][]uint64
 	if err := p.open(
 		p.signOp(concat(p.addConst(x, g), p.addConst(x, r.Neg(g))), &cmp),
-		p.lookupOp(p.addConst(x, r.Encode(R)), shift, actLookupBits, [][]uint64{tb.a, tb.b}, &tab),
+		p.lookupOp(p.addConst(x, r.encodeAt(R, in)), shift+scale, actLookupBits, [][]uint64{tb.a, tb.b}, &tab),
 	); err != nil {
 		return nil, err
 	}
 	hi := cmp[n:]
-	in := p.affine(1, cmp[:n], r.Neg(1), hi, 0)
-	prod, err := p.mul(concat(in, in, hi), concat(tab[0], tab[1], x))
-	if err != nil {
+	inside := p.affine(1, cmp[:n], r.Neg(1), hi, 0)
+	// in·A, then b_hi·x and B·x (x truncated to f bits in the same round)
+	var ina, hbx []uint64
+	if err := p.open(p.mulOp(inside, tab[0], &ina), p.mulShiftOp(concat(x, x), scale, concat(hi, tab[1]), &hbx)); err != nil {
 		return nil, err
 	}
-	bx, err := p.mulTrunc(prod[n:2*n], x, r.work)
-	if err != nil {
+	var bx []uint64 // in·trunc(B·x): B·x of a value out of the bins is garbage, times 0
+	if err := p.open(p.truncMulOp(hbx[n:], r.work, inside, &bx)); err != nil {
 		return nil, err
 	}
-	out := p.affine(1, prod[:n], 1, bx, 0)
-	for i, v := range prod[2*n:] {
+	out := p.affine(1, ina, 1, bx, 0)
+	for i, v := range hbx[:n] {
 		out[i] = r.Add(out[i], v)
 	}
 	p.charge(n)
 	return out, nil
 }
 
-func (p *bill) activationLUT(n int) {
+func (p *bill) activationLUT(n, scale int) {
 	p.addConst(3 * n)
 	p.open(p.cfg.signPiece(2*n), lookupPiece(n, actLookupBits, 2))
 	p.affine(n)
-	p.mul(3 * n)
-	p.mulTrunc(n, p.cfg.Ring.work)
+	p.open(mulPiece(n), mulShiftPiece(2*n, scale))
+	p.open(truncMulPiece(n, p.cfg.Ring.work))
 	p.affine(n)
 	p.local(2 * n)
 }

@@ -33,6 +33,20 @@ func randomPair(t testing.TB, r *Ring, rng *rand.Rand, n int, lo, hi float64) ([
 	return v, p
 }
 
+// scaledPair shares n values drawn uniformly from [lo, hi) with 2f
+// fractional bits, as an untruncated product holds them.
+func scaledPair(t testing.TB, r *Ring, rng *rand.Rand, n int, lo, hi float64) Pair {
+	x := make([]uint64, n)
+	for i := range x {
+		x[i] = r.encodeAt(lo+(hi-lo)*rng.Float64(), 2*r.frac)
+	}
+	p, err := r.SplitElements(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // measure runs fn on a fresh session with the trusted dealer and returns
 // the session's recorded cost.
 func measure(t *testing.T, cfg Config, fn func(s *Session) error) cost.Cost {
@@ -70,6 +84,20 @@ func contractCases() []contractCase {
 			p := Trunc{Config: cfg, N: n}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
 		}, -100, 100),
+		{"truncmul", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			rng := rand.New(rand.NewPCG(uint64(n), 13))
+			_, x := randomPair(t, cfg.Ring, rng, n, -4, 4)
+			_, y := randomPair(t, cfg.Ring, rng, n, -4, 4)
+			m := TruncMul{Config: cfg, N: n, Shift: cfg.Ring.Frac()}
+			return m.Estimate(), measure(t, cfg, func(s *Session) error { _, err := m.Run(s, x, y); return err })
+		}},
+		{"truncpair", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			rng := rand.New(rand.NewPCG(uint64(n), 14))
+			_, x := randomPair(t, cfg.Ring, rng, n, -4, 4)
+			_, y := randomPair(t, cfg.Ring, rng, n, -4, 4)
+			m := TruncPair{Config: cfg, N: n, Shift: 3}
+			return m.Estimate(), measure(t, cfg, func(s *Session) error { _, err := m.Run(s, x, y); return err })
+		}},
 		unary("sign", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
 			p := Sign{Config: cfg, N: n}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
@@ -79,6 +107,25 @@ func contractCases() []contractCase {
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
 		}, -10, 10),
 		unary("argmax", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			p := Argmax{Config: cfg, N: n}
+			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
+		}, -10, 10),
+		{"max-lut-rows", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			// Grouped tournaments: one level up to 17 entries, two up to
+			// 289; 3 x (n + 4000) >= 12003 candidates start with a tree
+			// level.
+			rng := rand.New(rand.NewPCG(uint64(n), 12))
+			cfg.Nonlinear = LUT
+			cols := n
+			if n%2 == 0 {
+				cols += 4000
+			}
+			p := Max{Config: cfg, Rows: 3, Cols: cols}
+			_, x := randomPair(t, cfg.Ring, rng, 3*cols, -10, 10)
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
+		unary("argmax-lut", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
+			cfg.Nonlinear = LUT
 			p := Argmax{Config: cfg, N: n}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
 		}, -10, 10),
@@ -137,6 +184,31 @@ func contractCases() []contractCase {
 			p := GELU{Config: cfg, N: n}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
 		}, -10, 10),
+		{"mul-scaled", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			rng := rand.New(rand.NewPCG(uint64(n), 15))
+			_, x := randomPair(t, cfg.Ring, rng, n, -4, 4)
+			y := scaledPair(t, cfg.Ring, rng, n, -4, 4)
+			m := Mul{Config: cfg, N: n, Fixed: true, Scale: cfg.Ring.Frac()}
+			return m.Estimate(), measure(t, cfg, func(s *Session) error { _, err := m.Run(s, x, y); return err })
+		}},
+		{"silu-lut-scaled", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear = LUT
+			x := scaledPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 16)), n, -20, 20)
+			p := SiLU{Config: cfg, N: n, Scale: cfg.RawScale()}
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
+		{"gelu-lut-scaled", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear = LUT
+			x := scaledPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 17)), n, -10, 10)
+			p := GELU{Config: cfg, N: n, Scale: cfg.RawScale()}
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
+		{"softmax-lut-scaled-causal-heads", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear = LUT
+			p := Softmax{Config: cfg, Rows: 3 * (1 + n%4), Cols: n + 1, Causal: true, Heads: 3, Scale: cfg.RawScale()}
+			x := scaledPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 18)), p.Rows*p.Cols, -8, 8)
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
 		unary("rmsnorm", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
 			p := RMSNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }

@@ -94,22 +94,13 @@ func TestTruncShifts(t *testing.T) {
 	for _, preset := range testPresets {
 		cfg := testConfig(t, preset)
 		r := cfg.Ring
-		l := r.TruncBound()
 		rng := rand.New(rand.NewPCG(9, 10))
 		for _, k := range []int{1, r.frac, r.work, 2*r.work - r.frac} {
 			t.Run(fmt.Sprintf("%s/k=%d", preset, k), func(t *testing.T) {
-				ints := []int64{0, 1, -1, 1<<l - 1, -(1<<l - 1), 1 << k, -(1 << k)}
-				for range 200 {
-					ints = append(ints, rng.Int64N(1<<l)-1<<(l-1))
-				}
-				xs := make([]uint64, len(ints))
-				for i, v := range ints {
-					xs[i] = r.FromInt(v)
-				}
-				x, _ := r.SplitElements(xs)
+				ints, x := truncInputs(t, r, rng, k)
 				s := NewSession(cfg, TrustedDealer{})
 				defer s.Close()
-				if err := s.Preprocess(truncPiece(len(xs), k).need); err != nil {
+				if err := s.Preprocess(truncPiece(len(ints), k).need); err != nil {
 					t.Fatal(err)
 				}
 				z, err := s.playBoth([]Pair{x}, func(p *party, mine ...[]uint64) ([]uint64, error) {

@@ -33,6 +33,14 @@ type Need struct {
 	// mask r in Z_t and shares of the one-hot vector of length 2^k that
 	// is 1 at ρ, bits [V-k, V) of r (V = Ring.LookupBits).
 	Lookups [MaxLookupBits + 1]int
+	// TruncMuls[k] counts masks of a truncation by 2^k fused with the
+	// product it feeds (fused.go): a truncation mask, a uniform b and
+	// shares of ⌊r/2^k⌋·b and of the wrap bit times b.
+	TruncMuls [maxShift + 1]int
+	// TruncPairs[k] counts masks of two truncations by 2^k fused with
+	// their product: two truncation masks and shares of the four products
+	// of their (⌊r/2^k⌋, wrap bit) parts.
+	TruncPairs [maxShift + 1]int
 }
 
 // Add returns n + o.
@@ -44,6 +52,10 @@ func (n Need) Add(o Need) Need {
 	}
 	for k := range n.Lookups {
 		n.Lookups[k] += o.Lookups[k]
+	}
+	for k := range n.TruncMuls {
+		n.TruncMuls[k] += o.TruncMuls[k]
+		n.TruncPairs[k] += o.TruncPairs[k]
 	}
 	return n
 }
@@ -57,6 +69,10 @@ func (n Need) Scale(m int) Need {
 	}
 	for k := range n.Lookups {
 		n.Lookups[k] *= m
+	}
+	for k := range n.TruncMuls {
+		n.TruncMuls[k] *= m
+		n.TruncPairs[k] *= m
 	}
 	return n
 }
@@ -79,6 +95,11 @@ func (n Need) covers(o Need) bool {
 			return false
 		}
 	}
+	for k := range n.TruncMuls {
+		if n.TruncMuls[k] < o.TruncMuls[k] || n.TruncPairs[k] < o.TruncPairs[k] {
+			return false
+		}
+	}
 	return true
 }
 
@@ -97,7 +118,22 @@ func (n Need) negative() bool {
 			return true
 		}
 	}
+	for k := range n.TruncMuls {
+		if n.TruncMuls[k] < 0 || n.TruncPairs[k] < 0 {
+			return true
+		}
+	}
 	return false
+}
+
+// fusedTotals is the number of fused masks of every shift: truncation
+// products and truncation pairs.
+func (n Need) fusedTotals() (muls, pairs int) {
+	for k := range n.TruncMuls {
+		muls += n.TruncMuls[k]
+		pairs += n.TruncPairs[k]
+	}
+	return muls, pairs
 }
 
 // lookupEntries is the one-hot elements of the lookup masks: 2^k per mask
@@ -135,13 +171,16 @@ func cmpKeyBytes(r *Ring, m int) int64 {
 // values its seed cannot give: per triple the share of ab, per truncation
 // mask the shares of ⌊r/2^k⌋ and of the wrap bit, per comparison the share
 // of 1 ⊕ lsb(r), one element each, and per lookup mask of a table of 2^k
-// entries its share of the one-hot vector, 2^k elements. A zero Need costs
-// nothing (no dealing happens).
+// entries its share of the one-hot vector, 2^k elements; per fused
+// truncation product 4 elements, per fused truncation pair 8 (fused.go).
+// A zero Need costs nothing (no dealing happens).
 func (n Need) OfflineBytes(r *Ring) int64 {
 	if n.IsZero() {
 		return 0
 	}
-	elems := int64(n.Triples + 2*n.truncTotal() + n.Compares + n.lookupEntries())
+	muls, pairs := n.fusedTotals()
+	elems := int64(n.Triples + 2*n.truncTotal() + n.Compares + n.lookupEntries() +
+		truncMulKind.derived*muls + truncPairKind.derived*pairs)
 	cw := int64(0)
 	if n.Compares > 0 {
 		cw = cmpKeyBytes(r, n.Compares)
@@ -156,7 +195,9 @@ func (n Need) OfflineBytes(r *Ring) int64 {
 // (any shift), [cost.OpDealCompare] per comparison key (a profile
 // measures these at its preset's ring, so the linear growth of a
 // comparison key with bits(t) is in its price) and [cost.OpDealLookup]
-// per one-hot element of a lookup mask. A zero Need costs nothing;
+// per one-hot element of a lookup mask; a fused mask is priced as its
+// parts (a truncation product as a truncation mask and a triple, a
+// truncation pair as two of each). A zero Need costs nothing;
 // a profile without the dealer's operations prices the seconds at zero
 // (cost.Profile.PricesOffline).
 func (n Need) Offline(cfg Config) cost.Cost {
@@ -164,9 +205,10 @@ func (n Need) Offline(cfg Config) cost.Cost {
 		return cost.Cost{}
 	}
 	p := cfg.Profile
+	muls, pairs := n.fusedTotals()
 	c := cost.Sum(p.Charge(cost.OpDeal, 0, 1),
-		p.Charge(cost.OpDealTriple, 0, int64(n.Triples)),
-		p.Charge(cost.OpDealTrunc, 0, int64(n.truncTotal())),
+		p.Charge(cost.OpDealTriple, 0, int64(n.Triples+muls+2*pairs)),
+		p.Charge(cost.OpDealTrunc, 0, int64(n.truncTotal()+muls+2*pairs)),
 		p.Charge(cost.OpDealCompare, 0, int64(n.Compares)),
 		p.Charge(cost.OpDealLookup, 0, int64(n.lookupEntries())))
 	c.OfflineBytes = n.OfflineBytes(cfg.Ring)
@@ -192,7 +234,18 @@ func (n Need) String() string {
 	if len(lu) == 0 {
 		lu = []string{"0"}
 	}
-	return fmt.Sprintf("%d triples, truncation masks %s, %d comparison keys, lookup masks %s", n.Triples, strings.Join(tr, ", "), n.Compares, strings.Join(lu, ", "))
+	s := fmt.Sprintf("%d triples, truncation masks %s, %d comparison keys, lookup masks %s", n.Triples, strings.Join(tr, ", "), n.Compares, strings.Join(lu, ", "))
+	for _, f := range []struct {
+		kind   fusedKind
+		counts [maxShift + 1]int
+	}{{truncMulKind, n.TruncMuls}, {truncPairKind, n.TruncPairs}} {
+		for k, c := range f.counts {
+			if c != 0 {
+				s += fmt.Sprintf(", %d %s by 2^%d", c, f.kind.name, k)
+			}
+		}
+	}
+	return s
 }
 
 // Material is what a dealer sends to one party before the protocol:
@@ -289,6 +342,9 @@ func (TrustedDealer) Deal(r *Ring, n Need) (client, server Material, err error) 
 		}
 		corr.lutHot[k] = hot
 	}
+	// Fused masks: the derived elements less the client's.
+	corr.truncMul = dealFused(r, truncMulKind, n.TruncMuls, &c.truncMul, &s.truncMul)
+	corr.truncPair = dealFused(r, truncPairKind, n.TruncPairs, &c.truncPair, &s.truncPair)
 	var cw int64
 	if n.Compares > 0 {
 		cw = cmpKeyBytes(r, n.Compares)
@@ -307,6 +363,8 @@ type corrections struct {
 	truncHi, truncWrap [maxShift + 1][]uint64
 	cmpA               []uint64
 	lutHot             [MaxLookupBits + 1][]uint64
+	truncMul           [maxShift + 1][]uint64
+	truncPair          [maxShift + 1][]uint64
 }
 
 // cmpWords are the correction words common to both keys of a batch of
@@ -353,6 +411,13 @@ func (m partyMaterial) Expand(r *Ring) (*Stock, error) {
 				return nil, fmt.Errorf("mpc: server material does not match its need (%v)", n)
 			}
 			st.lutHot[k] = queue{name: lookupNames[k], v: c.lutHot[k]}
+		}
+		for k := range n.TruncMuls {
+			if len(c.truncMul[k]) != truncMulKind.derived*n.TruncMuls[k] || len(c.truncPair[k]) != truncPairKind.derived*n.TruncPairs[k] {
+				return nil, fmt.Errorf("mpc: server material does not match its need (%v)", n)
+			}
+			st.truncMul.d[k].v = c.truncMul[k]
+			st.truncPair.d[k].v = c.truncPair[k]
 		}
 	}
 	return st, nil

@@ -3,7 +3,7 @@ package mpc
 import "math"
 
 // The softmax's exponential from a lookup table (Config.Nonlinear = LUT):
-// 4 rounds instead of 15.
+// 3 rounds instead of 15.
 //
 // e^y for y <= 0 (the scores less their row's maximum) is a line per bin,
 // A_j + B_j·y, on the bins of width h = 16/2^k of [lo, lo + 16) with
@@ -11,8 +11,8 @@ import "math"
 // neighbour read stays in the table), each line fitted over its bin and
 // both neighbours; below lo + h, e^y < 1.2e-7 is taken as 0. One round
 // opens the comparison [y >= lo + h] and the lookup of (A, B) at bits of
-// y - lo; a second makes in·A and in·B, a third (in·B)·y and a fourth
-// truncates it: e^y = in·A + trunc((in·B)·y).
+// y - lo; a second makes in·A and B·y, and a third truncates B·y and
+// multiplies it by in (fused.go): e^y = in·A + in·trunc(B·y).
 
 // expLUTRange is the width of the exponential's table, in units.
 const expLUTRange = 16
@@ -31,46 +31,48 @@ func expTables(r *Ring, out int) lutTables {
 	return lineTables(r, "exp", math.Exp, lo, h, out, out)
 }
 
-// expLUT is one party's e^y for y <= 0 (f fractional bits) with out
-// fractional bits, by lookup.
-func (p *party) expLUT(y []uint64, out int) ([]uint64, error) {
+// expLUT is one party's e^y for y <= 0 (f + scale fractional bits: scale
+// > 0 for an untruncated product, truncated in the second round, fused
+// with B·y) with out fractional bits, by lookup.
+func (p *party) expLUT(y []uint64, scale, out int) ([]uint64, error) {
 	r := p.r
-	n := len(y)
+	in := r.frac + scale
 	lo, h, shift := expLUTShape(r)
 	tb := expTables(r, out)
-	var in []uint64
+	var inside []uint64
 	var tab [][]uint64
 	if err := p.open(
-		p.signOp(p.addConst(y, r.Encode(-(lo+h))), &in),
-		p.lookupOp(p.addConst(y, r.Encode(-lo)), shift, actLookupBits, [][]uint64{tb.a, tb.b}, &tab),
+		p.signOp(p.addConst(y, r.encodeAt(-(lo+h), in)), &inside),
+		p.lookupOp(p.addConst(y, r.encodeAt(-lo, in)), shift+scale, actLookupBits, [][]uint64{tb.a, tb.b}, &tab),
 	); err != nil {
 		return nil, err
 	}
-	prod, err := p.mul(concat(in, in), concat(tab[0], tab[1]))
-	if err != nil {
+	var ina, by []uint64
+	if err := p.open(p.mulOp(inside, tab[0], &ina), p.mulShiftOp(y, scale, tab[1], &by)); err != nil {
 		return nil, err
 	}
-	by, err := p.mulTrunc(prod[n:], y, r.frac)
-	if err != nil {
+	var iby []uint64 // in·trunc(B·y)
+	if err := p.open(p.truncMulOp(by, r.frac, inside, &iby)); err != nil {
 		return nil, err
 	}
-	return p.affine(1, prod[:n], 1, by, 0), nil
+	return p.affine(1, ina, 1, iby, 0), nil
 }
 
-func (p *bill) expLUT(n int) {
+func (p *bill) expLUT(n, scale int) {
 	p.addConst(2 * n)
 	p.open(p.cfg.signPiece(n), lookupPiece(n, actLookupBits, 2))
-	p.mul(2 * n)
-	p.mulTrunc(n, p.cfg.Ring.frac)
+	p.open(mulPiece(n), mulShiftPiece(n, scale))
+	p.open(truncMulPiece(n, p.cfg.Ring.frac))
 	p.affine(n)
 }
 
 // expLUTErr is an error if c computes the exponential by lookup
-// (Nonlinear = LUT) beyond the bits its ring's lookups read.
-func expLUTErr(c Config) error {
-	if c.Nonlinear != LUT || c.Ring == nil {
-		return nil
+// (Nonlinear = LUT) of values with scale extra fractional bits beyond the
+// bits its ring's lookups read, or takes scaled values without lookups.
+func expLUTErr(c Config, scale int) error {
+	if err := scaleErr(c, scale); err != nil || c.Nonlinear != LUT || c.Ring == nil {
+		return err
 	}
 	_, _, shift := expLUTShape(c.Ring)
-	return c.Ring.lookupErr(shift, actLookupBits, 2)
+	return c.Ring.lookupErr(shift+scale, actLookupBits, 2)
 }

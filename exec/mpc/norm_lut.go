@@ -6,7 +6,7 @@ import (
 )
 
 // The norms' inverse square root from lookup tables (Config.Nonlinear =
-// LUT): 8 rounds a norm instead of 15.
+// LUT): 7 rounds a norm instead of 15.
 //
 // The row sums of squares give u = dim·(mean(x²) + eps) with f
 // fractional bits, which must lie below the bits a lookup reads
@@ -15,15 +15,16 @@ import (
 // rows of GPT-2's 768: mean squares up to 2^22, an RMS of 2048; bgv-n13's
 // of stories260K's 64: the whole default). The octave lookups
 // (octave_lut.go) read the guess g of 1/sqrt(mean + eps) at u's octave
-// and bin, and g²/dim, within 0.6% of the root, in two rounds. Then
-// e = 1 - u·g²/dim (a product and its truncation, beside x·g and its
-// truncation) and
+// and bin, and g²/dim, within 0.6% of the root, in two rounds. Then a
+// round makes u·g²/dim beside x·g, one more truncates both and multiplies
+// the truncations (fused.go), e = 1 - u·g²/dim, and
 //
-//	y = x·g·(1 + e/2) = x·g + trunc((x·g)·e, E+1),
+//	y = x·g·(1 + e/2) = x·g + trunc((x·g)·e, E+1)
 //
-// a product and a truncation more: within 3e²/8 < 2e-5 of x/sqrt(mean +
-// eps), plus the tables' rounding, which their precisions (normLUTShape)
-// keep below 1e-3 of y up the range.
+// takes a last truncation: within 3e²/8 < 2e-5 of x/sqrt(mean + eps),
+// plus the tables' rounding, which their precisions (normLUTShape) keep
+// below 1e-3 of y up the range. 7 rounds with the squares' product and
+// truncation.
 
 // normLookupBits is k for the norms' tables.
 const normLookupBits = 10
@@ -33,7 +34,8 @@ const normLookupBits = 10
 // F2, each as many as the products x·g (about the normalized value, below
 // sqrt(dim)) and u·g²/dim (about 1) leave below the truncation bound, so
 // that a small guess (a large mean square) keeps its significant bits;
-// e = 1 - u·g²/dim has E = W.
+// e = 1 - u·g²/dim has E = f + F2 - P = f + ceil(extra/2) (both
+// products are truncated by 2^P in one fused step).
 type normLUTShape struct {
 	qlo, qhi, extra int
 	P, F2, E        int
@@ -57,7 +59,8 @@ func (r *Ring) normLUT(dim, lo, hi int) (normLUTShape, error) {
 	uLo := float64(dim) * math.Ldexp(1, lo+r.frac)
 	l := r.TruncBound()
 	s := normLUTShape{qlo: max(0, int(math.Floor(math.Log2(uLo)))), qhi: top, extra: extra,
-		P: l - 2 - r.frac - (extra+1)/2, F2: l - 2 - r.frac, E: r.work}
+		P: l - 2 - r.frac - (extra+1)/2, F2: l - 2 - r.frac}
+	s.E = r.frac + s.F2 - s.P // u·g²/dim (f + F2 bits) truncated by 2^P, as x·g
 	switch {
 	case lo >= hi:
 		return normLUTShape{}, fmt.Errorf("an empty range of mean squares [2^%d, 2^%d)", lo, hi)
@@ -105,12 +108,13 @@ func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi int
 	if err := p.open(p.mulOp(u, g2, &ug), p.mulOp(x, broadcast(g, lens), &xg)); err != nil {
 		return nil, err
 	}
-	var zg, y []uint64
-	if err := p.open(p.truncOp(ug, r.frac+s.F2-s.E, &zg), p.truncOp(xg, s.P, &y)); err != nil {
+	// y = trunc(x·g) (f bits), z = trunc(u·g²/dim) (E bits) and y·z
+	var y, z, yz []uint64
+	if err := p.open(p.truncPairOp(xg, broadcast(ug, lens), s.P, &y, &z, &yz)); err != nil {
 		return nil, err
 	}
-	e := p.affine(r.Neg(1), zg, 0, nil, r.encodeAt(1, s.E))
-	ye, err := p.mulTrunc(y, broadcast(e, lens), s.E+1)
+	// y·e = y·(1 - z) = 2^E·y - y·z, f + E bits
+	ye, err := p.trunc(p.affine(r.FromInt(1<<s.E), y, r.Neg(1), yz, 0), s.E+1)
 	if err != nil {
 		return nil, err
 	}
@@ -130,8 +134,8 @@ func (p *bill) normTailLUT(rows, dim, vlo, vhi int) {
 	p.addConst(rows)
 	p.octaveGuess(rows, s.qlo, s.qhi, 2)
 	p.open(mulPiece(rows), mulPiece(n))
-	p.open(truncPiece(rows, r.frac+s.F2-s.E), truncPiece(n, s.P))
-	p.affine(rows)
-	p.mulTrunc(n, s.E+1)
+	p.open(truncPairPiece(n, s.P))
+	p.affine(n)
+	p.trunc(n, s.E+1)
 	p.affine(n)
 }

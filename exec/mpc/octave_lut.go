@@ -153,10 +153,11 @@ func (p *party) octaveBit(c []uint64, i, m, rows int) []uint64 {
 // The softmax's reciprocal by octave lookups (Config.Nonlinear = LUT).
 // The row sums s of the exponentials (W fractional bits, in [1, 2^hi))
 // are u = s·2^W; the guess g of 1/s at u's bin (P = W bits) is within
-// 0.6%, and the probabilities are e·g·(2 - s·g): s·g beside e·g, their
-// truncations, and one product more with its truncation, 6 rounds for
-// the reciprocal and the final product where the iterative way takes
-// 9 and 2.
+// 0.6%, and the probabilities are e·g·(2 - s·g): s·g beside e·g, then
+// their truncations by 2^W (P bits each) and their product in one round
+// (fused.go), and the truncation of 2·e·g - (e·g)·(s·g) from 2P bits: 5
+// rounds for the reciprocal and the final product where the iterative
+// way takes 9 and 2.
 
 // recipTables are octave q's guesses of 2^W/u with P fractional bits, for
 // u in [2^qlo, 2^qhi).
@@ -181,12 +182,12 @@ func (p *party) softmaxTailLUT(e []uint64, lens []int, hi int) ([]uint64, error)
 	if err := p.open(p.mulOp(sum, g, &sg), p.mulOp(e, broadcast(g, lens), &eg)); err != nil {
 		return nil, err
 	}
-	var sgt, egt []uint64
-	if err := p.open(p.truncOp(sg, w, &sgt), p.truncOp(eg, P, &egt)); err != nil {
+	var egt, sgt, prod []uint64
+	if err := p.open(p.truncPairOp(eg, broadcast(sg, lens), w, &egt, &sgt, &prod)); err != nil {
 		return nil, err
 	}
-	two := p.affine(r.Neg(1), sgt, 0, nil, r.encodeAt(2, P))
-	return p.mulTrunc(egt, broadcast(two, lens), w+P-r.frac)
+	// e·g·(2 - s·g) = 2·egt - egt·sgt, 2P bits
+	return p.trunc(p.affine(r.FromInt(2<<P), egt, r.Neg(1), prod, 0), 2*P-r.frac)
 }
 
 func (p *bill) softmaxTailLUT(rows, n, hi int) {
@@ -196,13 +197,14 @@ func (p *bill) softmaxTailLUT(rows, n, hi int) {
 	p.sumRows(n)
 	p.octaveGuess(rows, w, w+hi, 1)
 	p.open(mulPiece(rows), mulPiece(n))
-	p.open(truncPiece(rows, w), truncPiece(n, P))
-	p.affine(rows)
-	p.mulTrunc(n, w+P-r.frac)
+	p.open(truncPairPiece(n, w))
+	p.affine(n)
+	p.trunc(n, 2*P-r.frac)
 }
 
-// recipPrecLUT is P: s·g, about 1 with W + P fractional bits, stays below
-// the truncation bound.
+// recipPrecLUT is P: s·g, about 1 with W + P fractional bits, and the
+// product of the truncations, 2P bits (P <= W), stay below the
+// truncation bound.
 func recipPrecLUT(r *Ring) int { return min(r.work, r.TruncBound()-2-r.work) }
 
 // recipLUTErr is an error if a softmax of row sums below 2^hi reads its

@@ -40,6 +40,10 @@ func offlineProtocols(cfg Config, n int) map[string]Protocol {
 		"rmsnorm-lut":    RMSNorm{Config: lut, Rows: 2, Dim: n, Eps: 1e-5},
 		"softmax-lut":    Softmax{Config: lut, Rows: 3, Cols: n + 2, Causal: true},
 		"layernorm-lut":  LayerNorm{Config: lut, Rows: 2, Dim: n, Eps: 1e-5},
+		"max-lut":        Max{Config: lut, Rows: 2, Cols: n},
+		"truncmul":       TruncMul{Config: cfg, N: n, Shift: 7},
+		"truncpair":      TruncPair{Config: cfg, N: n, Shift: 13},
+		"argmax-lut":     Argmax{Config: lut, N: n},
 		"mul":            Mul{Config: cfg, N: n, Fixed: true},
 		"trunc":          Trunc{Config: cfg, N: n},
 		"empty":          Trunc{Config: cfg, N: 0},
@@ -76,6 +80,8 @@ func TestEstimateOfflineSeconds(t *testing.T) {
 						want = priceDeal + float64(need.Triples)*priceTriple +
 							float64(need.truncTotal())*priceTrunc + float64(need.Compares)*priceCompare +
 							float64(need.lookupEntries())*priceLookup
+						muls, pairs := need.fusedTotals() // priced as their parts
+						want += float64(muls+2*pairs) * (priceTriple + priceTrunc)
 					}
 					est := proto.Estimate()
 					if est.OfflineSeconds != want {

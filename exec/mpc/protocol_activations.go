@@ -15,12 +15,16 @@ import (
 type SiLU struct {
 	Config
 	N int
+	// Scale is the inputs' fractional bits beyond f: a linear layer's
+	// output left untruncated (Scale = f), truncated inside the
+	// activation's rounds. Nonlinear = LUT only; 0: f bits.
+	Scale int
 }
 
 func (u SiLU) bill() *bill {
 	p := newBill(u.Config)
 	if u.Nonlinear == LUT {
-		p.activationLUT(u.N)
+		p.activationLUT(u.N, u.Scale)
 		return p
 	}
 	r := p.cfg.Ring
@@ -40,7 +44,7 @@ func (u SiLU) Estimate() cost.Cost { return u.bill().estimate() }
 
 // Run returns shares of SiLU(x).
 func (u SiLU) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, u.Config, "silu", u, firstErr(positive("length", u.N), u.methodErr(), lutErr(u.Config, siluLUT)), []Pair{x}, []int{u.N}, u.play)
+	return run(s, u.Config, "silu", u, firstErr(positive("length", u.N), u.methodErr(), lutErr(u.Config, siluLUT, u.Scale)), []Pair{x}, []int{u.N}, u.play)
 }
 
 // play is one party's SiLU.
@@ -48,7 +52,7 @@ func (u SiLU) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	r := p.r
 	x := mine[0]
 	if u.Nonlinear == LUT {
-		return p.activationLUT(x, siluLUT)
+		return p.activationLUT(x, siluLUT, u.Scale)
 	}
 	var g sigmoidBits
 	if err := p.open(p.sigmoidSign(x, siluClip, &g)); err != nil {
@@ -79,7 +83,8 @@ const (
 // from a table (activation_lut.go).
 type GELU struct {
 	Config
-	N int
+	N     int
+	Scale int // as SiLU's
 }
 
 // geluCoef are c1 = 2·sqrt(2/π) and c2 = 0.044715·c1.
@@ -91,7 +96,7 @@ func geluCoef() (float64, float64) {
 func (g GELU) bill() *bill {
 	p := newBill(g.Config)
 	if g.Nonlinear == LUT {
-		p.activationLUT(g.N)
+		p.activationLUT(g.N, g.Scale)
 		return p
 	}
 	r := p.cfg.Ring
@@ -115,7 +120,7 @@ func (g GELU) Estimate() cost.Cost { return g.bill().estimate() }
 
 // Run returns shares of GELU(x).
 func (g GELU) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, g.Config, "gelu", g, firstErr(positive("length", g.N), g.methodErr(), lutErr(g.Config, geluLUT)), []Pair{x}, []int{g.N}, g.play)
+	return run(s, g.Config, "gelu", g, firstErr(positive("length", g.N), g.methodErr(), lutErr(g.Config, geluLUT, g.Scale)), []Pair{x}, []int{g.N}, g.play)
 }
 
 // play is one party's GELU.
@@ -124,7 +129,7 @@ func (g GELU) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	n := g.N
 	x := mine[0]
 	if g.Nonlinear == LUT {
-		return p.activationLUT(x, geluLUT)
+		return p.activationLUT(x, geluLUT, g.Scale)
 	}
 	var sb sigmoidBits
 	var xx []uint64

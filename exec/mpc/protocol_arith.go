@@ -12,18 +12,22 @@ import (
 // round); without, it is the plain product in Z_t (use it when one factor
 // is an integer, such as a comparison bit). Batches of vectors are
 // multiplied in one round by concatenating them ([Concat]).
+//
+// With Scale > 0, y carries Scale more fractional bits (an untruncated
+// product, e.g. a linear layer's output) and is truncated by 2^Scale in
+// the product's own round (fused.go): x ⊙ ⌊y/2^Scale⌉, then as above.
 type Mul struct {
 	Config
 	N     int
 	Fixed bool
+	Scale int
 }
 
 func (m Mul) bill() *bill {
 	p := newBill(m.Config)
+	p.open(mulShiftPiece(m.N, m.Scale))
 	if m.Fixed {
-		p.mulFix(m.N)
-	} else {
-		p.mul(m.N)
+		p.trunc(m.N, p.cfg.Ring.frac)
 	}
 	return p
 }
@@ -36,16 +40,20 @@ func (m Mul) Estimate() cost.Cost { return m.bill().estimate() }
 
 // Run returns shares of x ⊙ y.
 func (m Mul) Run(s *Session, x, y Pair) (Pair, error) {
-	return run(s, m.Config, "mul", m, positive("length", m.N), []Pair{x, y}, []int{m.N, m.N}, m.play)
+	var scale error
+	if m.Scale != 0 {
+		scale = shiftErr(m.Scale)
+	}
+	return run(s, m.Config, "mul", m, firstErr(positive("length", m.N), scale), []Pair{x, y}, []int{m.N, m.N}, m.play)
 }
 
 // play is one party's Mul: its shares of x and y.
 func (m Mul) play(p *party, mine ...[]uint64) ([]uint64, error) {
-	x, y := mine[0], mine[1]
-	if m.Fixed {
-		return p.mulFix(x, y)
+	var z []uint64
+	if err := p.open(p.mulShiftOp(mine[1], m.Scale, mine[0], &z)); err != nil || !m.Fixed {
+		return z, err
 	}
-	return p.mul(x, y)
+	return p.trunc(z, p.r.frac)
 }
 
 // Trunc divides N shared values by 2^f (fixed-point rescaling after a

@@ -43,7 +43,7 @@ func (m Max) lens() []int { return repeat(m.Cols, m.Rows) }
 
 func (m Max) bill() *bill {
 	p := newBill(m.Config)
-	p.maxRows([]rowRun{{m.Cols, m.Rows}}, false)
+	p.rowMax([]rowRun{{m.Cols, m.Rows}}, false)
 	return p
 }
 
@@ -61,7 +61,7 @@ func (m Max) Run(s *Session, x Pair) (Pair, error) {
 
 // play is one party's Max.
 func (m Max) play(p *party, mine ...[]uint64) ([]uint64, error) {
-	v, _, err := p.maxRows(mine[0], m.lens(), false)
+	v, _, err := p.rowMax(m.Nonlinear, mine[0], m.lens(), false)
 	return v, err
 }
 
@@ -76,7 +76,7 @@ type Argmax struct {
 
 func (a Argmax) bill() *bill {
 	p := newBill(a.Config)
-	p.maxRows([]rowRun{{a.N, 1}}, true)
+	p.rowMax([]rowRun{{a.N, 1}}, true)
 	p.reveal(1)
 	return p
 }
@@ -108,7 +108,7 @@ func (a Argmax) Run(s *Session, x Pair) (int, error) {
 // play is one party's Argmax: the client returns the revealed position
 // (one element), the server nothing.
 func (a Argmax) play(p *party, mine ...[]uint64) ([]uint64, error) {
-	_, idx, err := p.maxRows(mine[0], []int{a.N}, true)
+	_, idx, err := p.rowMax(a.Nonlinear, mine[0], []int{a.N}, true)
 	if err != nil {
 		return nil, err
 	}

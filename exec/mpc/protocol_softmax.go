@@ -22,6 +22,11 @@ type Softmax struct {
 	Rows, Cols int
 	Causal     bool
 	Heads      int
+	// Scale is the scores' fractional bits beyond f: the score kernel's
+	// products left untruncated (Scale = f); the maximum takes them as
+	// they are and the exponential truncates in its own rounds.
+	// Nonlinear = LUT only; 0: f bits.
+	Scale int
 }
 
 // queries is the number of rows of a causal block (at least 1, so that
@@ -65,7 +70,7 @@ func (m Softmax) runs() []rowRun {
 
 func (m Softmax) shape() error {
 	_, hi := m.sumRange()
-	if err := firstErr(positive("rows", m.Rows), positive("columns", m.Cols), m.methodErr(), expLUTErr(m.Config), recipLUTErr(m.Config, hi)); err != nil {
+	if err := firstErr(positive("rows", m.Rows), positive("columns", m.Cols), m.methodErr(), expLUTErr(m.Config, m.Scale), recipLUTErr(m.Config, hi)); err != nil {
 		return err
 	}
 	if m.Heads < 0 || (m.Heads > 1 && (!m.Causal || m.Rows%m.Heads != 0)) {
@@ -88,11 +93,11 @@ func (m Softmax) bill() *bill {
 		n += r.len * r.count
 	}
 	w := p.cfg.Ring.work
-	p.maxRows(runs, false)
+	p.rowMax(runs, false)
 	p.affine(n)
 	lo, hi := m.sumRange()
 	if m.Nonlinear == LUT {
-		p.expLUT(n)
+		p.expLUT(n, m.Scale)
 		p.softmaxTailLUT(m.Rows, n, hi)
 		return p
 	}
@@ -124,17 +129,18 @@ func (m Softmax) play(p *party, mine ...[]uint64) ([]uint64, error) {
 		parts = append(parts, x[i*m.Cols:i*m.Cols+l])
 	}
 	v := concat(parts...)
-	mx, _, err := p.maxRows(v, lens, false)
+	mx, _, err := p.rowMax(m.Nonlinear, v, lens, false)
 	if err != nil {
 		return nil, err
 	}
 	w := r.work
 	d := p.affine(1, v, r.Neg(1), broadcast(mx, lens), 0)
-	exp := p.exp
+	var e []uint64
 	if m.Nonlinear == LUT {
-		exp = p.expLUT
+		e, err = p.expLUT(d, m.Scale, w)
+	} else {
+		e, err = p.exp(d, w)
 	}
-	e, err := exp(d, w)
 	if err != nil {
 		return nil, err
 	}

@@ -52,8 +52,9 @@ func (m Nonlinear) String() string {
 
 // LookupsFit is an error if c reads lookup tables (Nonlinear = LUT) that
 // its ring cannot serve for a model whose norms' rows have normDim values
-// and whose softmax rows have up to cols scores: an Estimate of such a
-// shape would price what a Run refuses.
+// and whose softmax rows have up to cols scores, with inputs of f
+// fractional bits or of f + RawScale (untruncated products): an Estimate
+// of such a shape would price what a Run refuses.
 func (c Config) LookupsFit(normDim, cols int) error {
 	if c.Nonlinear != LUT || c.Ring == nil {
 		return nil
@@ -62,7 +63,22 @@ func (c Config) LookupsFit(normDim, cols int) error {
 	if _, err := c.Ring.normLUT(normDim, lo, hi); err != nil {
 		return fmt.Errorf("mpc: norms by lookup: %w", err)
 	}
-	return firstErr(lutErr(c, siluLUT), lutErr(c, geluLUT), expLUTErr(c), recipLUTErr(c, bits.Len(uint(cols))))
+	var errs []error
+	for _, scale := range []int{0, c.RawScale()} {
+		errs = append(errs, lutErr(c, siluLUT, scale), lutErr(c, geluLUT, scale), expLUTErr(c, scale))
+	}
+	return firstErr(append(errs, recipLUTErr(c, bits.Len(uint(cols))))...)
+}
+
+// RawScale is the extra fractional bits of an untruncated product of two
+// fixed-point values (f) that the protocols by lookup (Nonlinear = LUT)
+// take as inputs, truncating them in their own rounds (their Scale
+// fields); 0 for the iterative ones, which take f bits only.
+func (c Config) RawScale() int {
+	if c.Nonlinear != LUT || c.Ring == nil {
+		return 0
+	}
+	return c.Ring.frac
 }
 
 // methodErr is an error if c names no method.

@@ -13,6 +13,7 @@ type Stock struct {
 	cmpRoot                    fifo[block]
 	cmpCW                      cwQueue
 	lutR, lutHot               [MaxLookupBits + 1]queue // lutHot: 2^k elements per mask
+	truncMul, truncPair        fusedQueues
 }
 
 // Left is what remains in the stock.
@@ -23,6 +24,10 @@ func (s *Stock) Left() Need {
 	}
 	for k := range n.Lookups {
 		n.Lookups[k] = s.lutHot[k].left() >> k
+	}
+	for k := range n.TruncMuls {
+		n.TruncMuls[k] = s.truncMul.left(truncMulKind, k)
+		n.TruncPairs[k] = s.truncPair.left(truncPairKind, k)
 	}
 	return n
 }
@@ -66,6 +71,8 @@ func expandSeeded(r *Ring, seed Seed, n Need, client bool) *Stock {
 			s.lutHot[k] = el(lookupLabels[k][1], lookupNames[k], count<<k)
 		}
 	}
+	s.truncMul = expandFused(r, seed, truncMulKind, n.TruncMuls, client)
+	s.truncPair = expandFused(r, seed, truncPairKind, n.TruncPairs, client)
 	if client {
 		s.tripleC = el("triple/c", "triples", n.Triples)
 		s.cmpA = el("cmp/a", "comparison keys", n.Compares)
@@ -180,6 +187,8 @@ func (s *Stock) append(o *Stock) {
 		s.lutR[k].merge(&o.lutR[k])
 		s.lutHot[k].merge(&o.lutHot[k])
 	}
+	s.truncMul.merge(&o.truncMul)
+	s.truncPair.merge(&o.truncPair)
 	s.cmpRoot.merge(&o.cmpRoot)
 	s.cmpCW.merge(&o.cmpCW)
 }
