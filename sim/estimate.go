@@ -101,12 +101,12 @@ func (e *Estimator) Embed(tokens []int, pos int) (Value, error) {
 
 // Norm records the norm of each row.
 func (e *Estimator) Norm(x Value) (Value, error) {
-	s, err := fixedShape("norm", x)
+	s, err := asShape(x)
 	if err != nil {
 		return nil, err
 	}
-	e.rec(KindNorm, e.plan.estNorm(s.rows))
-	return s, nil
+	e.rec(KindNorm, e.plan.estNorm(s.rows, s.scale))
+	return shape{rows: s.rows, cols: s.cols, pos: s.pos}, nil
 }
 
 // Linear records the linear layer and its truncation.
@@ -247,23 +247,24 @@ func fixedShape(op string, v Value) (shape, error) {
 	return s, err
 }
 
-func sameShape(a, b Value) (shape, error) {
-	s, err := fixedShape("sum", a)
+
+// Add is free; the sum has the larger scale of the two (the other is
+// lifted, as the run engine does).
+func (e *Estimator) Add(a, b Value) (Value, error) {
+	s, err := asShape(a)
 	if err != nil {
-		return shape{}, err
+		return nil, err
 	}
-	t, err := fixedShape("sum", b)
+	t, err := asShape(b)
 	if err != nil {
-		return shape{}, err
+		return nil, err
 	}
-	if s != t {
-		return shape{}, fmt.Errorf("sim: shapes %dx%d at %d and %dx%d at %d differ", s.rows, s.cols, s.pos, t.rows, t.cols, t.pos)
+	if s.rows != t.rows || s.cols != t.cols || s.pos != t.pos {
+		return nil, fmt.Errorf("sim: sum of %dx%d at %d and %dx%d at %d", s.rows, s.cols, s.pos, t.rows, t.cols, t.pos)
 	}
+	s.scale = max(s.scale, t.scale)
 	return s, nil
 }
-
-// Add is free.
-func (e *Estimator) Add(a, b Value) (Value, error) { return sameShape(a, b) }
 
 // Split is free.
 func (e *Estimator) Split(x Value, widths ...int) ([]Value, error) {

@@ -422,8 +422,8 @@ func (p *planner) estDecode(ctx int) ([]kindCost, error) {
 	return parts, nil
 }
 
-func (p *planner) estNorm(rows int) cost.Cost {
-	return p.memo(costKey{memoNorm, rows, 0, 0}, func() cost.Cost { return p.normStep(rows).Estimate() })
+func (p *planner) estNorm(rows, scale int) cost.Cost {
+	return p.memo(costKey{memoNorm, rows, scale, 0}, func() cost.Cost { return p.normStep(rows, scale).Estimate() })
 }
 
 func (p *planner) estActivation(n, scale int) cost.Cost {

@@ -406,11 +406,11 @@ func (r *Runner) Embed(tokens []int, pos int) (Value, error) {
 
 // Norm runs RMSNorm or LayerNorm on shares.
 func (r *Runner) Norm(v Value) (Value, error) {
-	x, err := r.fixed("norm", v)
+	x, err := r.asShares(v)
 	if err != nil {
 		return nil, err
 	}
-	return r.unary(r.plan.normStep(x.rows), x)
+	return r.unary(r.plan.normStep(x.rows, x.scale), x)
 }
 
 // Linear runs the HE linear layer, adds the bias to the server's share,
@@ -493,23 +493,28 @@ func (r *Runner) Mul(av, bv Value) (Value, error) {
 	return &shares{rows: a.rows, cols: a.cols, pos: a.pos, c: out[mpc.Client].V, s: out[mpc.Server].V}, nil
 }
 
-// Add adds the shares locally.
+// Add adds the shares locally. The sum has the larger scale of the two:
+// the other's shares are multiplied by the power of two between them
+// (exact: the residual stream, below 2^(IntBits+1) with f + scale
+// fractional bits, stays in the truncation's range).
 func (r *Runner) Add(av, bv Value) (Value, error) {
-	a, err := r.fixed("sum", av)
+	a, err := r.asShares(av)
 	if err != nil {
 		return nil, err
 	}
-	b, err := r.fixed("sum", bv)
+	b, err := r.asShares(bv)
 	if err != nil {
 		return nil, err
 	}
 	if a.rows != b.rows || a.cols != b.cols || a.pos != b.pos {
 		return nil, fmt.Errorf("sim: sum of %dx%d at %d and %dx%d at %d", a.rows, a.cols, a.pos, b.rows, b.cols, b.pos)
 	}
-	y := &shares{rows: a.rows, cols: a.cols, pos: a.pos, c: make([]uint64, len(a.c)), s: make([]uint64, len(a.s))}
+	scale := max(a.scale, b.scale)
+	ua, ub := uint64(1)<<(scale-a.scale), uint64(1)<<(scale-b.scale)
+	y := &shares{rows: a.rows, cols: a.cols, pos: a.pos, scale: scale, c: make([]uint64, len(a.c)), s: make([]uint64, len(a.s))}
 	for i := range y.c {
-		y.c[i] = r.q.add(a.c[i], b.c[i])
-		y.s[i] = r.q.add(a.s[i], b.s[i])
+		y.c[i] = r.q.add(r.q.mul(a.c[i], ua), r.q.mul(b.c[i], ub))
+		y.s[i] = r.q.add(r.q.mul(a.s[i], ua), r.q.mul(b.s[i], ub))
 	}
 	return y, nil
 }

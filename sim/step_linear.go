@@ -55,11 +55,21 @@ func (p *planner) linearStep(m Mat, rows int) (*linearStep, error) {
 // linearScale is the fractional bits beyond f that the output of weight
 // m keeps, its truncation left to its consumer: with the protocols by
 // lookup (mpc.Config.RawScale), the first feed-forward projection's (the
-// activation and the gated product truncate it in their own rounds) and
-// the classifier's (the argmax compares untruncated logits); none
-// otherwise.
+// activation and the gated product truncate it in their own rounds), the
+// classifier's (the argmax compares untruncated logits) and those of the
+// attention's output and the second feed-forward projection, which go
+// into the residual stream: it then keeps those bits (Add lifts the
+// embeddings) and the norms truncate it in their first round (for
+// LayerNorm where its row sums stay in range: mpc's LayerNormTakesRaw).
+// None otherwise.
 func (p *planner) linearScale(m Mat) int {
-	if m == MatUp || m == MatClassifier {
+	switch m {
+	case MatUp, MatClassifier:
+		return p.mpc.RawScale()
+	case MatOut, MatDown:
+		if p.cfg.Arch == model.ArchGPT2 && !p.mpc.LayerNormTakesRaw(p.cfg.Dim) {
+			return 0
+		}
 		return p.mpc.RawScale()
 	}
 	return 0

@@ -182,18 +182,20 @@ func (s unaryStep) Run(r *Runner, x mpc.Pair) (mpc.Pair, error) {
 }
 
 // normStep is the architecture's norm of rows rows (LayerNorm for GPT-2,
-// RMSNorm for llama), gain and bias folded into the next matrix.
-func (p *planner) normStep(rows int) unaryStep {
+// RMSNorm for llama) with scale fractional bits beyond f (the residual
+// stream's: see planner.linearScale), gain and bias folded into the next
+// matrix.
+func (p *planner) normStep(rows, scale int) unaryStep {
 	d := p.cfg.Dim
 	bound := p.pieceBound(KindNorm)
 	if p.mpc.Nonlinear == mpc.LUT {
 		bound = min(bound, maxLookupNormRows*d)
 	}
-	return p.memoized(unaryKey{kind: KindNorm, rows: rows, cols: d}, wholeRows(bound, rows, d, func(n int) unaryProto {
+	return p.memoized(unaryKey{kind: KindNorm, rows: rows, cols: d, scale: scale}, wholeRows(bound, rows, d, func(n int) unaryProto {
 		if p.cfg.Arch == model.ArchGPT2 {
-			return mpc.LayerNorm{Config: p.mpc, Rows: n, Dim: d, Eps: p.cfg.NormEps}
+			return mpc.LayerNorm{Config: p.mpc, Rows: n, Dim: d, Eps: p.cfg.NormEps, Scale: scale}
 		}
-		return mpc.RMSNorm{Config: p.mpc, Rows: n, Dim: d, Eps: p.cfg.NormEps}
+		return mpc.RMSNorm{Config: p.mpc, Rows: n, Dim: d, Eps: p.cfg.NormEps, Scale: scale}
 	}))
 }
 

@@ -131,6 +131,16 @@ func accuracyCases() []accuracyCase {
 				cfg.Nonlinear = LUT
 				return RMSNorm{Config: cfg, Rows: 4, Dim: n / 4, Eps: 1e-5}.Run(s, x)
 			}, rmsNormRows(64), 5e-4},
+		{"rmsnorm lut raw", "4 rows x 64, at 2f bits", 256, -3, 3,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				return RMSNorm{Config: cfg, Rows: 4, Dim: n / 4, Eps: 1e-5, Scale: cfg.RawScale()}.Run(s, rawShares(cfg, x))
+			}, rmsNormRows(64), 5e-4},
+		{"layernorm lut raw", "2 rows x 64, at 2f bits", 128, -4, 6,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				return LayerNorm{Config: cfg, Rows: 2, Dim: n / 2, Eps: 1e-5, Scale: cfg.RawScale()}.Run(s, rawShares(cfg, x))
+			}, layerNormRows(64), 5e-4},
 		{"layernorm lut", "2 rows x 768, [-4, 6]", 1536, -4, 6,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
 				cfg.Nonlinear = LUT

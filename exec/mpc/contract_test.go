@@ -209,6 +209,18 @@ func contractCases() []contractCase {
 			x := scaledPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 18)), p.Rows*p.Cols, -8, 8)
 			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
 		}},
+		{"rmsnorm-lut-scaled", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear = LUT
+			p := RMSNorm{Config: cfg, Rows: 2, Dim: n, Eps: 1e-5, Scale: cfg.RawScale()}
+			x := scaledPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 19)), 2*n, -3, 3)
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
+		{"layernorm-lut-scaled", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear = LUT
+			p := LayerNorm{Config: cfg, Rows: 2, Dim: n, Eps: 1e-5, Scale: cfg.RawScale()}
+			x := scaledPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 20)), 2*n, -3, 3)
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
 		unary("rmsnorm", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
 			p := RMSNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }

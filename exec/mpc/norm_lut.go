@@ -86,7 +86,7 @@ func (s normLUTShape) tables(r *Ring, dim, q int) [][]uint64 {
 }
 
 // normTailLUT is normTail by lookups.
-func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi int) ([]uint64, error) {
+func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi, scale int) ([]uint64, error) {
 	r := p.r
 	lo, hi := lutNormRange(Config{Ring: r}, dim, vlo, vhi)
 	s, err := r.normLUT(dim, lo, hi)
@@ -94,7 +94,16 @@ func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi int
 		return nil, err
 	}
 	lens := repeat(dim, rows)
-	sq, err := p.mulTrunc(x, x, r.frac)
+	var sq []uint64
+	if scale == 0 {
+		sq, err = p.mulTrunc(x, x, r.frac)
+	} else { // x to f bits and the product of two such truncations in one round
+		var xt, xt2 []uint64
+		if err = p.open(p.truncPairOp(x, x, scale, &xt, &xt2, &sq)); err == nil {
+			x = xt
+			sq, err = p.trunc(sq, r.frac)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +130,7 @@ func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi int
 	return p.affine(1, y, 1, ye, 0), nil
 }
 
-func (p *bill) normTailLUT(rows, dim, vlo, vhi int) {
+func (p *bill) normTailLUT(rows, dim, vlo, vhi, scale int) {
 	r := p.cfg.Ring
 	n := rows * dim
 	lo, hi := lutNormRange(p.cfg, dim, vlo, vhi)
@@ -129,7 +138,12 @@ func (p *bill) normTailLUT(rows, dim, vlo, vhi int) {
 	if err != nil {
 		return // Run refuses the shape (RMSNorm.shape)
 	}
-	p.mulTrunc(n, r.frac)
+	if scale == 0 {
+		p.mulTrunc(n, r.frac)
+	} else {
+		p.open(truncPairPiece(n, scale))
+		p.trunc(n, r.frac)
+	}
 	p.sumRows(n)
 	p.addConst(rows)
 	p.octaveGuess(rows, s.qlo, s.qhi, 2)

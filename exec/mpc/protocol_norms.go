@@ -33,27 +33,33 @@ type RMSNorm struct {
 	Rows, Dim    int
 	Eps          float64
 	VarLo, VarHi int
+	// Scale is the rows' fractional bits beyond f: a sum of untruncated
+	// products (the residual stream after a linear layer whose
+	// truncation is left to the norm, Scale = f), truncated in the norm's
+	// first round. Nonlinear = LUT only; 0: f bits.
+	Scale int
 }
 
 func (m RMSNorm) bill() *bill {
 	p := newBill(m.Config)
-	p.normTailOf(m.Nonlinear, m.Rows, m.Dim, m.VarLo, m.VarHi)
+	p.normTailOf(m.Nonlinear, m.Rows, m.Dim, m.VarLo, m.VarHi, m.Scale)
 	return p
 }
 
-// normTailOf is the bill of the norm's tail by the method nl.
-func (p *bill) normTailOf(nl Nonlinear, rows, dim, vlo, vhi int) {
+// normTailOf is the bill of the norm's tail by the method nl, of rows
+// with scale fractional bits beyond f (LUT only).
+func (p *bill) normTailOf(nl Nonlinear, rows, dim, vlo, vhi, scale int) {
 	if nl == LUT {
-		p.normTailLUT(rows, dim, vlo, vhi)
+		p.normTailLUT(rows, dim, vlo, vhi, scale)
 		return
 	}
 	p.normTail(rows, dim, vlo, vhi)
 }
 
 // normTailOf is the party's norm tail by the method nl.
-func (p *party) normTailOf(nl Nonlinear, x []uint64, rows, dim int, eps float64, vlo, vhi int) ([]uint64, error) {
+func (p *party) normTailOf(nl Nonlinear, x []uint64, rows, dim int, eps float64, vlo, vhi, scale int) ([]uint64, error) {
 	if nl == LUT {
-		return p.normTailLUT(x, rows, dim, eps, vlo, vhi)
+		return p.normTailLUT(x, rows, dim, eps, vlo, vhi, scale)
 	}
 	return p.normTail(x, rows, dim, eps, vlo, vhi)
 }
@@ -115,7 +121,7 @@ func (p *party) normTail(x []uint64, rows, dim int, eps float64, vlo, vhi int) (
 }
 
 func (m RMSNorm) shape() error {
-	if err := firstErr(positive("rows", m.Rows), positive("dimension", m.Dim), epsErr(m.Eps), m.methodErr()); err != nil {
+	if err := firstErr(positive("rows", m.Rows), positive("dimension", m.Dim), epsErr(m.Eps), m.methodErr(), scaleErr(m.Config, m.Scale)); err != nil {
 		return err
 	}
 	lo, hi := normRange(m.Config, m.VarLo, m.VarHi)
@@ -151,7 +157,7 @@ func (m RMSNorm) Run(s *Session, x Pair) (Pair, error) {
 
 // play is one party's RMSNorm.
 func (m RMSNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
-	return p.normTailOf(m.Nonlinear, mine[0], m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
+	return p.normTailOf(m.Nonlinear, mine[0], m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi, m.Scale)
 }
 
 // LayerNorm returns (x - mean(x)) / sqrt(var(x) + Eps) for each row of a
@@ -163,6 +169,7 @@ type LayerNorm struct {
 	Rows, Dim    int
 	Eps          float64
 	VarLo, VarHi int
+	Scale        int // as RMSNorm's; the row sums must stay in the truncation's range (LayerNormTakesRaw)
 }
 
 // meanShift is floor(log2 dim).
@@ -176,10 +183,14 @@ func (m LayerNorm) bill() *bill {
 	n := m.Rows * m.Dim
 	e := meanShift(m.Dim)
 	p.sumRows(n)
-	p.trunc(m.Rows, e)
+	if m.Scale > 0 {
+		p.open(truncPiece(n, m.Scale), truncPiece(m.Rows, e+m.Scale))
+	} else {
+		p.trunc(m.Rows, e)
+	}
 	p.scale(m.Rows, math.Ldexp(1, e)/float64(m.Dim), p.cfg.Ring.fp.IntBits+1)
 	p.affine(n)
-	p.normTailOf(m.Nonlinear, m.Rows, m.Dim, m.VarLo, m.VarHi)
+	p.normTailOf(m.Nonlinear, m.Rows, m.Dim, m.VarLo, m.VarHi, 0)
 	return p
 }
 
@@ -192,6 +203,9 @@ func (m LayerNorm) Estimate() cost.Cost { return m.bill().estimate() }
 // Run returns shares of the normalized rows.
 func (m LayerNorm) Run(s *Session, x Pair) (Pair, error) {
 	shape := RMSNorm(m).shape()
+	if shape == nil && m.Scale > 0 && !m.LayerNormTakesRaw(m.Dim) {
+		shape = fmt.Errorf("rows of %d values with %d extra fractional bits: their sums may pass the truncation's range", m.Dim, m.Scale)
+	}
 	return run(s, m.Config, "layernorm", m, shape, []Pair{x}, []int{m.Rows * m.Dim}, m.play)
 }
 
@@ -201,7 +215,15 @@ func (m LayerNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	lens := repeat(m.Dim, m.Rows)
 	x := mine[0]
 	e := meanShift(m.Dim)
-	sum, err := p.truncMaybe(p.sumRows(x, lens), e)
+	var sum []uint64
+	var err error
+	if m.Scale > 0 { // x to f bits and its row sums divided by 2^e in one round
+		var xt []uint64
+		err = p.open(p.truncOp(x, m.Scale, &xt), p.truncOp(p.sumRows(x, lens), e+m.Scale, &sum))
+		x = xt
+	} else {
+		sum, err = p.truncMaybe(p.sumRows(x, lens), e)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -210,5 +232,14 @@ func (m LayerNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
 		return nil, err
 	}
 	d := p.affine(1, x, r.Neg(1), broadcast(mu, lens), 0)
-	return p.normTailOf(m.Nonlinear, d, m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi)
+	return p.normTailOf(m.Nonlinear, d, m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi, 0)
+}
+
+// LayerNormTakesRaw reports whether LayerNorm takes rows of dim values
+// with RawScale extra fractional bits in c's ring: their sums, dim values
+// below 2^(IntBits+1) with f + RawScale bits, stay in the truncation's
+// range. RMSNorm takes them at any width.
+func (c Config) LayerNormTakesRaw(dim int) bool {
+	r := c.Ring
+	return r != nil && normShift(dim)+r.fp.IntBits+1+r.frac+c.RawScale() <= r.TruncBound()
 }
