@@ -247,7 +247,6 @@ func fixedShape(op string, v Value) (shape, error) {
 	return s, err
 }
 
-
 // Add is free; the sum has the larger scale of the two (the other is
 // lifted, as the run engine does).
 func (e *Estimator) Add(a, b Value) (Value, error) {

@@ -48,6 +48,23 @@ func TestErrors(t *testing.T) {
 			return err
 		}, "epsilon"},
 		{"incomplete config", func(s *Session) error { _, err := Exp{N: 3}.Run(s, x); return err }, "incomplete Config"},
+		{"scaled inputs without lookups", func(s *Session) error { _, err := SiLU{Config: cfg, N: 3, Scale: 12}.Run(s, x); return err },
+			"only the lookup method"},
+		{"scale beyond f", func(s *Session) error {
+			lut := cfg
+			lut.Nonlinear = LUT
+			_, err := GELU{Config: lut, N: 3, Scale: 13}.Run(s, x)
+			return err
+		}, "want 0 to f"},
+		{"untruncated rows too wide", func(s *Session) error {
+			lut := cfg
+			lut.Nonlinear = LUT
+			wide, _ := cfg.Ring.Split(make([]float64, 768))
+			_, err := LayerNorm{Config: lut, Rows: 1, Dim: 768, Eps: 1e-5, Scale: 12}.Run(s, wide)
+			return err
+		}, "may pass the truncation's range"},
+		{"bad fused shift", func(s *Session) error { _, err := TruncMul{Config: cfg, N: 3, Shift: 0}.Run(s, x, x); return err }, "want a shift from 1"},
+
 		{"exhausted", func(s *Session) error {
 			s.Manual = true
 			need := Exp{Config: cfg, N: 3}.Need()
