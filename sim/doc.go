@@ -118,6 +118,19 @@
 // differs by LayerNorm (gain and bias folded into the next layer: W·diag(g)
 // and b + W·beta), biases (the server adds them to its share), GELU, and
 // learned positions (the server adds them to its share of the embedding).
+//
+// With the protocols by lookup (mpc.LUT) the consumers truncate: the
+// scores go untruncated into the softmax (its Scale), the outputs of Wo
+// and W2 into the residual stream, which keeps 2f bits (the embeddings
+// lifted by 2^f at the first residual add) and which each norm truncates
+// in its first round, the [W1; W3] output into SiLU and the gated product
+// (mpc.Mul's Scale: truncated in the product's round), the classifier's
+// into the argmax, whose comparisons take it as it is; only the QKV
+// output and the attention's values are truncated as above (they go into
+// HE kernels). A GPT-2 LayerNorm takes the residual stream untruncated
+// where its row sums stay in the truncation's range (mpc's
+// LayerNormTakesRaw: at the 60-bit t, not at bgv-n13's).
+//
 // The embedding is the HE lookup exec.Embedding: the client's share is the
 // one-hot rows of its tokens, the server's is zero; when the vocabulary is
 // too wide for the preset's noise budget (GPT-2 at bgv-n13) it is split in

@@ -42,6 +42,10 @@ func costProtocols(cfg Config, n int) []struct {
 	rl := RMSNorm{Config: lut, Rows: 1, Dim: n, Eps: 1e-5}
 	sml := Softmax{Config: lut, Rows: 1, Cols: n}
 	ll := LayerNorm{Config: lut, Rows: 1, Dim: n, Eps: 1e-5}
+	mxl := Max{Config: lut, Rows: 1, Cols: n}
+	aml := Argmax{Config: lut, N: n}
+	tm := TruncMul{Config: cfg, N: n, Shift: cfg.Ring.Frac()}
+	tp := TruncPair{Config: cfg, N: n, Shift: cfg.Ring.Frac()}
 	return []entry{
 		{"mul (fixed)", mul, -4, 4, func(s *Session, x Pair) error { _, err := mul.Run(s, x, x); return err }},
 		{"trunc", tr, -100, 100, func(s *Session, x Pair) error { _, err := tr.Run(s, x); return err }},
@@ -54,7 +58,11 @@ func costProtocols(cfg Config, n int) []struct {
 		{"softmax (1 row)", sm, -8, 8, func(s *Session, x Pair) error { _, err := sm.Run(s, x); return err }},
 		{"silu", si, -8, 8, func(s *Session, x Pair) error { _, err := si.Run(s, x); return err }},
 		{"gelu", ge, -8, 8, func(s *Session, x Pair) error { _, err := ge.Run(s, x); return err }},
+		{"trunc·mul (fused)", tm, -100, 100, func(s *Session, x Pair) error { _, err := tm.Run(s, x, x); return err }},
+		{"trunc pair (fused)", tp, -100, 100, func(s *Session, x Pair) error { _, err := tp.Run(s, x, x); return err }},
 		{"lookup (2^10, 1 table)", lk, -8, 8, func(s *Session, x Pair) error { _, err := lk.Run(s, x); return err }},
+		{"max lut (1 row)", mxl, -10, 10, func(s *Session, x Pair) error { _, err := mxl.Run(s, x); return err }},
+		{"argmax lut", aml, -10, 10, func(s *Session, x Pair) error { _, err := aml.Run(s, x); return err }},
 		{"silu lut", sl, -8, 8, func(s *Session, x Pair) error { _, err := sl.Run(s, x); return err }},
 		{"gelu lut", gl, -8, 8, func(s *Session, x Pair) error { _, err := gl.Run(s, x); return err }},
 		{"softmax lut (1 row)", sml, -8, 8, func(s *Session, x Pair) error { _, err := sml.Run(s, x); return err }},

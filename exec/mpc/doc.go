@@ -153,23 +153,39 @@
 // With Config.Nonlinear = LUT, SiLU and GELU read a line per bin from a
 // table of 1024 over [-R, R) (R = 16 for SiLU, 8 for GELU), fitted over
 // each bin and its neighbours, gated by two comparisons made in the same
-// round: 4 rounds (lookup and comparisons; the gating products; the
-// slope times x; its truncation) instead of 26 and 29. RMSNorm and
-// LayerNorm read a guess of the inverse square root at the octave of the
-// row's mean square (one lookup per octave of its range, the octave
-// chosen by comparisons in the same round and a gating product), then
-// correct it once, y = x·g·(1 + e/2) with e = 1 - (mean + eps)·g²: 8 rounds
-// instead of 15 (LayerNorm 10 instead of 17; norm_lut.go, octave_lut.go).
-// The softmax's exponential reads lines over [-16, 0] the same way, gated
-// by one comparison: 4 rounds instead of 15 (exp_lut.go); the reciprocal
-// of its row sums is a guess read at the sum's octave, corrected once
-// together with the final product: 6 rounds instead of 11; its tree
-// maximum stays.
+// round: 3 rounds (lookup and comparisons; the gating products with the
+// slope times x; the truncation of that product fused with its gating,
+// below) instead of 26 and 29. RMSNorm and LayerNorm read a guess of the
+// inverse square root at the octave of the row's mean square (one lookup
+// per octave of its range, the octave chosen by comparisons in the same
+// round and a gating product), then correct it once, y = x·g·(1 + e/2)
+// with e = 1 - (mean + eps)·g²: 7 rounds instead of 15 (LayerNorm 9
+// instead of 17; norm_lut.go, octave_lut.go). The softmax's exponential
+// reads lines over [-16, 0] the same way, gated by one comparison: 3
+// rounds instead of 15 (exp_lut.go); the reciprocal of its row sums is a
+// guess read at the sum's octave, corrected once together with the final
+// product: 5 rounds instead of 11. Its maximum, and the argmax's, are
+// grouped tournaments (max_groups.go): all pairs of a group of up to 17
+// compared at once, the group's winner found by a second comparison of
+// its wins and selected by a product, 3 rounds for a level that divides
+// the row by the group size, where the tree takes 2 per halving (a row
+// of 65: 6 rounds instead of 14), at the price of about g/2 + 1
+// comparisons per entry; the levels over many entries (a prefill, a
+// vocabulary) stay the tree's, whose comparisons are fewer.
 //
-// Max and Argmax: a tournament of ceil(log2 n) levels, each one batched
-// Sign and one batched product by the bits (2 rounds per level). Argmax
-// carries shares of the positions and reveals the winner's to the client
-// only (one more round); ties go to the lowest position, as model.Argmax.
+// Fused products (fused.go): a truncation and the product it feeds share
+// a round. TruncMul opens the truncation's masked value and the other
+// factor's Beaver mask at once; the product of the truncation's result
+// (a public part plus shares of the dealer's ⌊r/2^k⌋ and wrap bit) by the
+// factor needs the dealer's shares of those parts times the factor's mask
+// and nothing opened later. TruncPair does the same for the product of
+// two truncations by one shift. The protocols by lookup use them, and
+// take inputs with Scale more fractional bits (an untruncated product:
+// the attention scores, a linear layer's output, the residual stream
+// after one): the comparisons, the maxima and the lookups read them as
+// they are, and their truncation rides in a round the protocol makes
+// anyway, so that the truncations after the score kernel and after every
+// linear layer but the query, key and value projection cost no round.
 //
 // Exp (x <= 0): e^x ≈ (1 + u + u²/2)^64 with u = x/64 (x read with f + 6
 // bits is u with W = f + 6, no truncation), then times [x >= -16]; the
@@ -220,17 +236,25 @@
 // With Config.Nonlinear = LUT (before: the iterative form above; lookup: a
 // table of 2^10 entries, any number of tables read at once; a norm's
 // lookups are per row, one per octave of its range, hence per element
-// here over 512):
+// here over 512; the fused steps are one truncation by 2^f and its
+// product):
 //
+//	trunc·mul (fused)      —  → 1       —   → 16.0    —   → 0          —  → 32
+//	trunc pair (fused)     —  → 1       —   → 16.0    —   → 0          —  → 64
 //	lookup                 —  → 1       —   → 8.0     —   → 0          —  → 8192
-//	silu                  26 → 4     416.0 → 96.0   17.0 → 4.0     9178 → 14108
-//	gelu                  29 → 4     472.0 → 96.0   19.0 → 4.0     9242 → 14108
-//	softmax (1 row)       44 → 28    240.5 → 144.6  10.0 → 6.0     6180 → 14362
-//	rmsnorm (1 row)       15 → 8      49.4 → 75.1    2.0 → 3.1      444 → 785
-//	layernorm (1 row)     17 → 10     49.4 → 75.2    2.0 → 3.1      444 → 785
+//	max (1 row)           18 → 9      24.0 → 59.3    1.0 → 1.1     2936 → 15069
+//	argmax                19 → 10     39.9 → 61.6    2.0 → 1.3     2944 → 15070
+//	silu                  26 → 3     416.0 → 88.0   17.0 → 3.0     9178 → 14116
+//	gelu                  29 → 3     472.0 → 88.0   19.0 → 3.0     9242 → 14116
+//	softmax (1 row)       44 → 17    240.5 → 164.0  10.0 → 4.2     6180 → 26543
+//	rmsnorm (1 row)       15 → 7      49.4 → 67.1    2.0 → 2.1      444 → 825
+//	layernorm (1 row)     17 → 9      49.4 → 67.1    2.0 → 2.1      444 → 825
 //
-// Rounds of Max, Argmax and Softmax grow as 2·ceil(log2 n); those of the
-// per-row norms do not depend on the width. The one-round comparison costs
+// Rounds of Max, Argmax and Softmax grow as 2·ceil(log2 n) (Iterative)
+// or 3 per level of groups (LUT: 3 up to 17 entries, 6 up to 289 while
+// a level's candidates in all stay under 2048; smaller groups above, and
+// tree levels above about 11000); those of the per-row norms do not
+// depend on the width. The one-round comparison costs
 // the dealer about 100 times the bytes of the old one (two DCF keys of 60
 // levels of 128-bit seeds and a Z_t correction each); online it sends one
 // element each way. Reciprocal and Rsqrt as elementwise protocols pay

@@ -20,10 +20,10 @@ type Config struct {
 	Ring    *Ring
 	Profile *cost.Profile
 	// Nonlinear is how the activations (SiLU, GELU), the norms (RMSNorm,
-	// LayerNorm) and the softmax (its exponential and reciprocal)
-	// compute: Iterative (the zero value) or LUT. The rest (the softmax's
-	// maximum, the argmax, the elementwise Exp, Reciprocal and Rsqrt)
-	// compute iteratively whatever it says, for now.
+	// LayerNorm), the softmax (its maximum, exponential and reciprocal),
+	// Max and Argmax compute: Iterative (the zero value) or LUT. The
+	// elementwise Exp, Reciprocal and Rsqrt compute iteratively whatever
+	// it says.
 	Nonlinear Nonlinear
 }
 
@@ -36,7 +36,9 @@ const (
 	// dealer material is small; its rounds are many.
 	Iterative Nonlinear = iota
 	// LUT reads tables at an index from the dealer's one-hot vectors
-	// (Lookup): fewer rounds, more dealer material.
+	// (Lookup), finds maxima by grouped tournaments and fuses
+	// truncations with the products they feed: fewer rounds, more dealer
+	// material.
 	LUT
 )
 
