@@ -94,6 +94,10 @@ type Engine interface {
 	Activation(x Value) (Value, error)
 	// Mul is the element-wise fixed-point product of a and b.
 	Mul(a, b Value) (Value, error)
+	// Gated is llama's gated activation SiLU(g)·u, element-wise: the
+	// activation then the product, or one fused protocol (mpc.SwiGLU) with
+	// the protocols by lookup.
+	Gated(g, u Value) (Value, error)
 	// Add is the element-wise sum: local, free.
 	Add(a, b Value) (Value, error)
 	// Split cuts the columns of x into consecutive pieces of the given

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/kv"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
@@ -235,6 +236,31 @@ func (e *Estimator) Mul(a, b Value) (Value, error) {
 	}
 	e.rec(KindMul, e.plan.estMul(s.rows*s.cols, t.scale))
 	return s, nil
+}
+
+// Gated records SiLU(g)·u: the fused protocol (under KindActivation) with
+// the protocols by lookup, else the activation and the product.
+func (e *Estimator) Gated(g, u Value) (Value, error) {
+	if e.plan.mpc.Nonlinear != mpc.LUT {
+		a, err := e.Activation(g)
+		if err != nil {
+			return nil, err
+		}
+		return e.Mul(a, u)
+	}
+	s, err := asShape(g)
+	if err != nil {
+		return nil, err
+	}
+	t, err := asShape(u)
+	if err != nil {
+		return nil, err
+	}
+	if s != t {
+		return nil, fmt.Errorf("sim: gated activation of %dx%d (scale %d) and %dx%d (scale %d)", s.rows, s.cols, s.scale, t.rows, t.cols, t.scale)
+	}
+	e.rec(KindActivation, e.plan.estGated(s.rows*s.cols, s.scale))
+	return shape{rows: s.rows, cols: s.cols, pos: s.pos}, nil
 }
 
 // fixedShape is asShape for the operations that take f fractional bits

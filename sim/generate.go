@@ -130,11 +130,7 @@ func block(e Engine, cfg model.Config, l int, x Value) (Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		g, err := e.Activation(gu[0])
-		if err != nil {
-			return nil, err
-		}
-		if act, err = e.Mul(g, gu[1]); err != nil {
+		if act, err = e.Gated(gu[0], gu[1]); err != nil {
 			return nil, err
 		}
 	} else if act, err = e.Activation(up); err != nil {

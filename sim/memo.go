@@ -5,6 +5,7 @@ import (
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec"
+	"github.com/cgsim/cgsim/exec/mpc"
 )
 
 // protocolMemo holds what depends on a resolved protocol only, not on the
@@ -18,7 +19,7 @@ import (
 type protocolMemo struct {
 	mu      sync.Mutex
 	linears map[linKey]linearPlan
-	protos  map[unaryProto]cost.Cost
+	protos  map[mpc.Protocol]cost.Cost
 }
 
 // linKey identifies a linear layer planned by a protocol's planner
@@ -37,7 +38,7 @@ type linearPlan struct {
 }
 
 func newProtocolMemo() *protocolMemo {
-	return &protocolMemo{linears: map[linKey]linearPlan{}, protos: map[unaryProto]cost.Cost{}}
+	return &protocolMemo{linears: map[linKey]linearPlan{}, protos: map[mpc.Protocol]cost.Cost{}}
 }
 
 // linear is he.Linear(out, in, rows, enc) (he.LinearEncodedOnce if
@@ -65,7 +66,7 @@ func (m *protocolMemo) linear(he exec.Planner, out, in, rows int, enc exec.Encod
 
 // estimate is pr.Estimate(), made once per protocol value: a protocol's
 // estimate depends on its value only (its configuration and shape).
-func (m *protocolMemo) estimate(pr unaryProto) cost.Cost {
+func (m *protocolMemo) estimate(pr mpc.Protocol) cost.Cost {
 	m.mu.Lock()
 	c, ok := m.protos[pr]
 	m.mu.Unlock()

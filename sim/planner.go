@@ -93,6 +93,7 @@ const (
 	memoActivation
 	memoMul
 	memoArgmax
+	memoGated
 )
 
 // newPlanner plans for a model shape, a resolved protocol, a strategy and
@@ -432,6 +433,10 @@ func (p *planner) estActivation(n, scale int) cost.Cost {
 
 func (p *planner) estMul(n, scale int) cost.Cost {
 	return p.memo(costKey{memoMul, n, scale, 0}, func() cost.Cost { return p.mulStep(n, scale).Estimate() })
+}
+
+func (p *planner) estGated(n, scale int) cost.Cost {
+	return p.memo(costKey{memoGated, n, scale, 0}, func() cost.Cost { return p.gatedStep(n, scale).Estimate() })
 }
 
 func (p *planner) estArgmax(n int) cost.Cost {

@@ -493,6 +493,34 @@ func (r *Runner) Mul(av, bv Value) (Value, error) {
 	return &shares{rows: a.rows, cols: a.cols, pos: a.pos, c: out[mpc.Client].V, s: out[mpc.Server].V}, nil
 }
 
+// Gated runs SiLU(g)·u: the fused protocol with the protocols by lookup,
+// else the activation then the product.
+func (r *Runner) Gated(gv, uv Value) (Value, error) {
+	if r.plan.mpc.Nonlinear != mpc.LUT {
+		a, err := r.Activation(gv)
+		if err != nil {
+			return nil, err
+		}
+		return r.Mul(a, uv)
+	}
+	g, err := r.asShares(gv)
+	if err != nil {
+		return nil, err
+	}
+	u, err := r.asShares(uv)
+	if err != nil {
+		return nil, err
+	}
+	if g.rows != u.rows || g.cols != u.cols || g.scale != u.scale {
+		return nil, fmt.Errorf("sim: gated activation of %dx%d (scale %d) and %dx%d (scale %d)", g.rows, g.cols, g.scale, u.rows, u.cols, u.scale)
+	}
+	out, err := r.plan.gatedStep(g.rows*g.cols, g.scale).Run(r, r.pair(g.c, g.s), r.pair(u.c, u.s))
+	if err != nil {
+		return nil, err
+	}
+	return &shares{rows: g.rows, cols: g.cols, pos: g.pos, c: out[mpc.Client].V, s: out[mpc.Server].V}, nil
+}
+
 // Add adds the shares locally. The sum has the larger scale of the two:
 // the other's shares are multiplied by the power of two between them
 // (exact: the residual stream, below 2^(IntBits+1) with f + scale

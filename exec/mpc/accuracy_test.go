@@ -95,6 +95,12 @@ func accuracyCases() []accuracyCase {
 				cfg.Nonlinear = LUT
 				return GELU{Config: cfg, N: n, Scale: cfg.RawScale()}.Run(s, rawShares(cfg, x))
 			}, elementwise(model.GELU), 1e-3},
+		{"swiglu lut raw", "x·silu(x), [-8, 8] at 2f bits", 1000, -8, 8,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				raw := rawShares(cfg, x)
+				return SwiGLU{Config: cfg, N: n, Scale: cfg.RawScale()}.Run(s, raw, raw)
+			}, elementwise(func(v float64) float64 { return v * model.SiLU(v) }), 8e-3},
 		{"softmax", "8 rows x 128, [-20, 20]", 1024, -20, 20,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
 				return Softmax{Config: cfg, Rows: 8, Cols: n / 8}.Run(s, x)

@@ -46,6 +46,7 @@ func costProtocols(cfg Config, n int) []struct {
 	aml := Argmax{Config: lut, N: n}
 	tm := TruncMul{Config: cfg, N: n, Shift: cfg.Ring.Frac()}
 	tp := TruncPair{Config: cfg, N: n, Shift: cfg.Ring.Frac()}
+	sw := SwiGLU{Config: lut, N: n}
 	return []entry{
 		{"mul (fixed)", mul, -4, 4, func(s *Session, x Pair) error { _, err := mul.Run(s, x, x); return err }},
 		{"trunc", tr, -100, 100, func(s *Session, x Pair) error { _, err := tr.Run(s, x); return err }},
@@ -65,6 +66,7 @@ func costProtocols(cfg Config, n int) []struct {
 		{"argmax lut", aml, -10, 10, func(s *Session, x Pair) error { _, err := aml.Run(s, x); return err }},
 		{"silu lut", sl, -8, 8, func(s *Session, x Pair) error { _, err := sl.Run(s, x); return err }},
 		{"gelu lut", gl, -8, 8, func(s *Session, x Pair) error { _, err := gl.Run(s, x); return err }},
+		{"swiglu lut", sw, -8, 8, func(s *Session, x Pair) error { _, err := sw.Run(s, x, x); return err }},
 		{"softmax lut (1 row)", sml, -8, 8, func(s *Session, x Pair) error { _, err := sml.Run(s, x); return err }},
 		{"rmsnorm lut (1 row)", rl, -3, 3, func(s *Session, x Pair) error { _, err := rl.Run(s, x); return err }},
 		{"layernorm lut (1 row)", ll, -3, 3, func(s *Session, x Pair) error { _, err := ll.Run(s, x); return err }},

@@ -224,6 +224,21 @@ func contractCases() []contractCase {
 			x := scaledPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 20)), p.Rows*dim, -3, 3)
 			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
 		}},
+		{"swiglu-lut", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear = LUT
+			rng := rand.New(rand.NewPCG(uint64(n), 21))
+			_, g := randomPair(t, cfg.Ring, rng, n, -20, 20)
+			_, u := randomPair(t, cfg.Ring, rng, n, -4, 4)
+			p := SwiGLU{Config: cfg, N: n}
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, g, u); return err })
+		}},
+		{"swiglu-lut-scaled", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear = LUT
+			rng := rand.New(rand.NewPCG(uint64(n), 22))
+			g, u := scaledPair(t, cfg.Ring, rng, n, -20, 20), scaledPair(t, cfg.Ring, rng, n, -4, 4)
+			p := SwiGLU{Config: cfg, N: n, Scale: cfg.RawScale()}
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, g, u); return err })
+		}},
 		unary("rmsnorm", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
 			p := RMSNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }

@@ -165,13 +165,15 @@
 // rounds instead of 15 (exp_lut.go); the reciprocal of its row sums is a
 // guess read at the sum's octave, corrected once together with the final
 // product: 5 rounds instead of 11. Its maximum, and the argmax's, are
-// grouped tournaments (max_groups.go): all pairs of a group of up to 17
+// grouped tournaments (max_groups.go): all pairs of a group of up to 24
 // compared at once, the group's winner found by a second comparison of
 // its wins and selected by a product, 3 rounds for a level that divides
 // the row by the group size, where the tree takes 2 per halving (a row
 // of 65: 6 rounds instead of 14), at the price of about g/2 + 1
 // comparisons per entry; the levels over many entries (a prefill, a
-// vocabulary) stay the tree's, whose comparisons are fewer.
+// vocabulary) stay the tree's, whose comparisons are fewer. SwiGLU is
+// SiLU(g)·u in 4 rounds, where SiLU and the product take 5: the product
+// by u of each of SiLU's terms in its third round (swiglu.go).
 //
 // Fused products (fused.go): a truncation and the product it feeds share
 // a round. TruncMul opens the truncation's masked value and the other
@@ -242,19 +244,20 @@
 //	trunc·mul (fused)      —  → 1       —   → 16.0    —   → 0          —  → 32
 //	trunc pair (fused)     —  → 1       —   → 16.0    —   → 0          —  → 64
 //	lookup                 —  → 1       —   → 8.0     —   → 0          —  → 8192
-//	max (1 row)           18 → 9      24.0 → 59.3    1.0 → 1.1     2936 → 15069
-//	argmax                19 → 10     39.9 → 61.6    2.0 → 1.3     2944 → 15070
+//	max (1 row)           18 → 6      24.0 → 116.2   1.0 → 1.0     2936 → 36506
+//	argmax                19 → 7      39.9 → 117.0   2.0 → 1.1     2944 → 36506
 //	silu                  26 → 3     416.0 → 88.0   17.0 → 3.0     9178 → 14116
 //	gelu                  29 → 3     472.0 → 88.0   19.0 → 3.0     9242 → 14116
-//	softmax (1 row)       44 → 17    240.5 → 164.0  10.0 → 4.2     6180 → 26543
+//	silu·u (swiglu)       28 → 4     440.0 → 144.0  18.0 → 6.0     9202 → 14156
+//	softmax (1 row)       44 → 14    240.5 → 220.9  10.0 → 4.1     6180 → 47980
 //	rmsnorm (1 row)       15 → 7      49.4 → 67.1    2.0 → 2.1      444 → 825
 //	layernorm (1 row)     17 → 9      49.4 → 67.1    2.0 → 2.1      444 → 825
 //
 // Rounds of Max, Argmax and Softmax grow as 2·ceil(log2 n) (Iterative)
-// or 3 per level of groups (LUT: 3 up to 17 entries, 6 up to 289 while
-// a level's candidates in all stay under 2048; smaller groups above, and
-// tree levels above about 11000); those of the per-row norms do not
-// depend on the width. The one-round comparison costs
+// or 3 per level of groups (LUT: 3 up to 24 entries, 6 up to 576 while
+// a level's candidates in all stay under about 1400; smaller groups
+// above, and tree levels above about 11000); those of the per-row norms
+// do not depend on the width. The one-round comparison costs
 // the dealer about 100 times the bytes of the old one (two DCF keys of 60
 // levels of 128-bit seeds and a Z_t correction each); online it sends one
 // element each way. Reciprocal and Rsqrt as elementwise protocols pay

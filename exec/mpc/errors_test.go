@@ -63,6 +63,8 @@ func TestErrors(t *testing.T) {
 			_, err := LayerNorm{Config: lut, Rows: 1, Dim: 768, Eps: 1e-5, Scale: 12}.Run(s, wide)
 			return err
 		}, "may pass the truncation's range"},
+		{"gated activation without lookups", func(s *Session) error { _, err := SwiGLU{Config: cfg, N: 3}.Run(s, x, x); return err },
+			"by lookup only"},
 		{"bad fused shift", func(s *Session) error { _, err := TruncMul{Config: cfg, N: 3, Shift: 0}.Run(s, x, x); return err }, "want a shift from 1"},
 
 		{"exhausted", func(s *Session) error {

@@ -13,8 +13,8 @@ package mpc
 // of products w_i·x_i, summed over the group, selects its maximum (and,
 // for an argmax, w_i·position_i: local while the positions are public). A
 // row of l candidates takes L = the fewest levels whose group size,
-// the least g with g^L >= l, is at most the level's cap: two levels (6
-// rounds) for rows up to 289 entries, where the tree takes 2·ceil(log2 l)
+// the least g with g^L >= l, is at most the level's cap: one level (3
+// rounds) up to 24 entries, two up to 576, where the tree takes 2·ceil(log2 l)
 // (14 at 65 entries, 16 at 129), at the price of about g/2 + 1
 // comparisons per entry instead of 1/2. A comparison is not free (a key
 // of bits(t) levels per pair to deal, hold and evaluate), so the cap
@@ -25,8 +25,8 @@ package mpc
 // to a few thousand scores) take groups, a prefill's pieces the tree,
 // and an argmax over a vocabulary the tree first, then groups.
 
-// maxGroupSize bounds a level's group: 8 comparisons per entry.
-const maxGroupSize = 17
+// maxGroupSize bounds a level's group: 11.5 comparisons per entry.
+const maxGroupSize = 24
 
 // maxLevelPairs bounds, about, the pair comparisons of a level: m
 // candidates in all take groups up to 2·maxLevelPairs/m + 1.

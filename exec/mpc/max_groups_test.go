@@ -12,9 +12,10 @@ import (
 // the least group for them; the cap of a level from its candidates.
 func TestGroupSize(t *testing.T) {
 	for _, c := range []struct{ l, gmax, g int }{
-		{1, 17, 1}, {2, 17, 2}, {3, 17, 3}, {17, 17, 17}, // one level
-		{18, 17, 5}, {65, 17, 9}, {129, 17, 12}, {289, 17, 17}, // two: 9² = 81 >= 65 > 8², 12² >= 129 > 11²
-		{290, 17, 7}, {512, 17, 8}, // three: 7³ = 343, 8³ = 512
+		{1, 24, 1}, {2, 24, 2}, {3, 24, 3}, {24, 24, 24}, // one level
+		{25, 24, 5}, {65, 24, 9}, {129, 24, 12}, {512, 24, 23}, {576, 24, 24}, // two: 9² = 81 >= 65 > 8², 23² = 529
+		{577, 24, 9},              // three: 9³ = 729 >= 577 > 8³
+		{65, 17, 9}, {512, 17, 8}, // at a cap of 17: two levels and three (8³ = 512)
 		{50257, 5, 5}, // seven: 5^7 = 78125 >= 50257 > 4^7
 		{7, 2, 2},     // the tree
 	} {
@@ -23,7 +24,7 @@ func TestGroupSize(t *testing.T) {
 		}
 	}
 	for _, c := range []struct{ m, cap int }{
-		{1, 17}, {520, 17}, {1548, 17}, // a decode's rows (stories260K: 8 heads x 65; GPT-2: 12 x 129)
+		{1, 24}, {520, 24}, {1548, 21}, // a decode's rows (stories260K: 8 heads x 65; GPT-2: 12 x 129)
 		{4096, 9},    // 4 pairs per entry
 		{8192, 5},    // 2
 		{10923, 2},   // 1.5: groups of 3 would be a tree's reduction for more comparisons

@@ -44,6 +44,7 @@ func offlineProtocols(cfg Config, n int) map[string]Protocol {
 		"truncmul":       TruncMul{Config: cfg, N: n, Shift: 7},
 		"mul-scaled":     Mul{Config: cfg, N: n, Fixed: true, Scale: 9},
 		"silu-lut-raw":   SiLU{Config: lut, N: n, Scale: lut.RawScale()},
+		"swiglu-raw":     SwiGLU{Config: lut, N: n, Scale: lut.RawScale()},
 		"softmax-raw":    Softmax{Config: lut, Rows: 3, Cols: n + 2, Causal: true, Scale: lut.RawScale()},
 		"rmsnorm-raw":    RMSNorm{Config: lut, Rows: 2, Dim: n, Eps: 1e-5, Scale: lut.RawScale()},
 		"layernorm-raw":  LayerNorm{Config: lut, Rows: 2, Dim: n, Eps: 1e-5, Scale: lut.RawScale()},

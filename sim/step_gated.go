@@ -1,0 +1,76 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec/mpc"
+)
+
+// gatedStep is llama's gated activation SiLU(g)·u of n value pairs by
+// lookup (mpc.SwiGLU, recorded under KindActivation), in pieces of at most
+// the activation's bound (the same material per value as SiLU's, about):
+// with the iterative protocols the engines run the activation and the
+// product as two steps instead.
+type gatedStep struct {
+	n, scale int
+	pieces   []int // the pieces' lengths, in order
+	protos   *protocolMemo
+	p        *planner
+}
+
+func (p *planner) gatedStep(n, scale int) gatedStep {
+	bound := p.pieceBound(KindActivation)
+	var pieces []int
+	for lo := 0; lo < n || lo == 0; lo += bound {
+		pieces = append(pieces, min(bound, n-lo))
+		if lo+bound >= n {
+			break
+		}
+	}
+	return gatedStep{n: n, scale: scale, pieces: pieces, protos: p.shared, p: p}
+}
+
+func (s gatedStep) proto(n int) mpc.SwiGLU { return mpc.SwiGLU{Config: s.p.mpc, N: n, Scale: s.scale} }
+
+// Estimate is the sum of the pieces' estimates.
+func (s gatedStep) Estimate() cost.Cost {
+	var c cost.Cost
+	for _, n := range s.pieces {
+		c = c.Add(s.protos.estimate(s.proto(n)))
+	}
+	return c
+}
+
+// Run plays the pieces on g and u, one after the other.
+func (s gatedStep) Run(r *Runner, g, u mpc.Pair) (mpc.Pair, error) {
+	if g.Len() != s.n || u.Len() != s.n {
+		return mpc.Pair{}, fmt.Errorf("sim: internal error: a gated activation of %d values given %d and %d", s.n, g.Len(), u.Len())
+	}
+	var y mpc.Pair
+	for i := range y {
+		y[i] = mpc.Share{Mod: g[i].Mod, V: make([]uint64, 0, s.n)}
+	}
+	err := r.timed(KindActivation, func(c *cost.Cost) error {
+		return r.mpcRun(c, func() error {
+			lo := 0
+			for _, n := range s.pieces {
+				var gp, up mpc.Pair
+				for i := range gp {
+					gp[i] = mpc.Share{Mod: g[i].Mod, V: g[i].V[lo : lo+n]}
+					up[i] = mpc.Share{Mod: u[i].Mod, V: u[i].V[lo : lo+n]}
+				}
+				out, err := s.proto(n).Run(r.mp, gp, up)
+				if err != nil {
+					return err
+				}
+				for i := range y {
+					y[i].V = append(y[i].V, out[i].V...)
+				}
+				lo += n
+			}
+			return nil
+		})
+	})
+	return y, err
+}
