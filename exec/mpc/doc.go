@@ -159,10 +159,14 @@
 // inverse square root at the octave of the row's mean square (one lookup
 // per octave of its range, the octave chosen by comparisons in the same
 // round and a gating product), then correct it once, y = x·g·(1 + e/2)
-// with e = 1 - (mean + eps)·g²: 7 rounds instead of 15 (LayerNorm 9
-// instead of 17; norm_lut.go, octave_lut.go). The softmax's exponential
-// reads lines over [-16, 0] the same way, gated by one comparison: 3
-// rounds instead of 15 (exp_lut.go); the reciprocal of its row sums is a
+// with e = 1 - (mean + eps)·g²: 7 rounds instead of 15 (norm_lut.go,
+// octave_lut.go). LayerNorm takes the same 7 instead of 17: it centres
+// its rows without a division, d = dim·x - Σx (exact and local), and
+// normalizes d/2^floor(log2 dim), whose square the tail's first round
+// makes beside its truncation, with eps scaled alike; its default range
+// of variances ends two octaves below RMSNorm's mean squares. The
+// softmax's exponential reads lines over [-16, 0] the same way, gated by
+// one comparison: 3 rounds instead of 15 (exp_lut.go); the reciprocal of its row sums is a
 // guess read at the sum's octave, corrected once together with the final
 // product: 5 rounds instead of 11. Its maximum, and the argmax's, are
 // grouped tournaments (max_groups.go): all pairs of a group of up to 24
@@ -251,7 +255,7 @@
 //	silu·u (swiglu)       28 → 4     440.0 → 144.0  18.0 → 6.0     9202 → 14156
 //	softmax (1 row)       44 → 14    240.5 → 220.9  10.0 → 4.1     6180 → 47980
 //	rmsnorm (1 row)       15 → 7      49.4 → 67.1    2.0 → 2.1      444 → 825
-//	layernorm (1 row)     17 → 9      49.4 → 67.1    2.0 → 2.1      444 → 825
+//	layernorm (1 row)     17 → 7      49.4 → 67.1    2.0 → 1.1      444 → 881
 //
 // Rounds of Max, Argmax and Softmax grow as 2·ceil(log2 n) (Iterative)
 // or 3 per level of groups (LUT: 3 up to 24 entries, 6 up to 576 while

@@ -181,6 +181,13 @@ func meanShift(dim int) int { return bits.Len(uint(dim)) - 1 }
 func (m LayerNorm) bill() *bill {
 	p := newBill(m.Config)
 	n := m.Rows * m.Dim
+	if m.Nonlinear == LUT {
+		p.sumRows(n)
+		p.affine(n)
+		lo, hi := layerNormLUTRange(m.Config, m.Dim, m.VarLo, m.VarHi)
+		p.normTailLUT(m.Rows, m.Dim, lo, hi, m.Scale+meanShift(m.Dim))
+		return p
+	}
 	e := meanShift(m.Dim)
 	p.sumRows(n)
 	if m.Scale > 0 {
@@ -203,8 +210,12 @@ func (m LayerNorm) Estimate() cost.Cost { return m.bill().estimate() }
 // Run returns shares of the normalized rows.
 func (m LayerNorm) Run(s *Session, x Pair) (Pair, error) {
 	shape := RMSNorm(m).shape()
-	if shape == nil && m.Scale > 0 && !m.LayerNormTakesRaw(m.Dim) {
+	if shape == nil && m.Ring != nil && (m.Scale > 0 || m.Nonlinear == LUT) && !m.layerNormFits(m.Dim, m.Scale) {
 		shape = fmt.Errorf("rows of %d values with %d extra fractional bits: their sums may pass the truncation's range", m.Dim, m.Scale)
+	}
+	if shape == nil && m.Ring != nil && m.Nonlinear == LUT {
+		lo, hi := layerNormLUTRange(m.Config, m.Dim, m.VarLo, m.VarHi)
+		_, shape = m.Ring.normLUT(m.Dim, lo, hi)
 	}
 	return run(s, m.Config, "layernorm", m, shape, []Pair{x}, []int{m.Rows * m.Dim}, m.play)
 }
@@ -214,6 +225,9 @@ func (m LayerNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	r := p.r
 	lens := repeat(m.Dim, m.Rows)
 	x := mine[0]
+	if m.Nonlinear == LUT {
+		return m.playLUT(p, x, lens)
+	}
 	e := meanShift(m.Dim)
 	var sum []uint64
 	var err error
@@ -235,11 +249,43 @@ func (m LayerNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	return p.normTailOf(m.Nonlinear, d, m.Rows, m.Dim, m.Eps, m.VarLo, m.VarHi, 0)
 }
 
+// playLUT is one party's LayerNorm by lookups: x - mean(x) without a
+// division, d = dim·x - Σx (exact, local), then RMSNorm's tail on d
+// truncated by 2^e (e = floor(log2 dim)) in its first round beside its
+// square: (x - mean(x))·c with c = dim/2^e in [1, 2), normalized alike
+// with eps·c², its mean squares two octaves above the variances at most.
+// 7 rounds, as RMSNorm, and no error from a mean held with f bits.
+func (m LayerNorm) playLUT(p *party, x []uint64, lens []int) ([]uint64, error) {
+	r := p.r
+	e := meanShift(m.Dim)
+	c := float64(m.Dim) / math.Ldexp(1, e)
+	d := p.affine(r.FromInt(int64(m.Dim)), x, r.Neg(1), broadcast(p.sumRows(x, lens), lens), 0)
+	lo, hi := layerNormLUTRange(m.Config, m.Dim, m.VarLo, m.VarHi)
+	return p.normTailLUT(d, m.Rows, m.Dim, m.Eps*c*c, lo, hi, m.Scale+e)
+}
+
+// layerNormLUTRange is the mean squares' octave range of LayerNorm's tail
+// by lookups: the variances' two octaves higher at the top, for the
+// factor c² of playLUT. The default range of the variances ends two
+// octaves below lutNormRange's.
+func layerNormLUTRange(c Config, dim, vlo, vhi int) (int, int) {
+	lo, hi := lutNormRange(c, dim, vlo, vhi)
+	if vlo == 0 && vhi == 0 {
+		return lo, hi
+	}
+	return lo, hi + 2
+}
+
 // LayerNormTakesRaw reports whether LayerNorm takes rows of dim values
-// with RawScale extra fractional bits in c's ring: their sums, dim values
-// below 2^(IntBits+1) with f + RawScale bits, stay in the truncation's
-// range. RMSNorm takes them at any width.
-func (c Config) LayerNormTakesRaw(dim int) bool {
+// with RawScale extra fractional bits in c's ring: dim·x - Σx (by lookups;
+// the row sums, iteratively), below dim·2^(IntBits+1) with f + RawScale
+// bits, stays in the truncation's range. RMSNorm takes them at any width.
+func (c Config) LayerNormTakesRaw(dim int) bool { return c.layerNormFits(dim, c.RawScale()) }
+
+// layerNormFits reports whether rows of dim values with scale extra
+// fractional bits keep dim·x - Σx (or the row sums) in the truncation's
+// range.
+func (c Config) layerNormFits(dim, scale int) bool {
 	r := c.Ring
-	return r != nil && normShift(dim)+r.fp.IntBits+1+r.frac+c.RawScale() <= r.TruncBound()
+	return r != nil && normShift(dim)+r.fp.IntBits+1+r.frac+scale <= r.TruncBound()
 }
