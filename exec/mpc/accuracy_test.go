@@ -214,7 +214,7 @@ func ones(n int) []float64 {
 // table of the package documentation (go test -run TestAccuracyTable -v).
 func TestAccuracyTable(t *testing.T) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\n%-12s %-26s %8s %12s %12s\n", "protocol", "inputs", "t", "max abs err", "mean abs err")
+	fmt.Fprintf(&b, "\n%-16s %-44s %8s %12s %12s\n", "protocol", "inputs", "t", "max abs err", "mean abs err")
 	presets := testPresets
 	if testing.Short() {
 		presets = presets[:1] // bgv-n13, the tighter one
@@ -238,7 +238,7 @@ func TestAccuracyTable(t *testing.T) {
 				worst = math.Max(worst, e)
 				total += e
 			}
-			fmt.Fprintf(&b, "%-12s %-26s %5d-bit %12.2e %12.2e\n", c.name, c.inputs, cfg.Ring.Bits(), worst, total/float64(len(got)))
+			fmt.Fprintf(&b, "%-16s %-44s %5d-bit %12.2e %12.2e\n", c.name, c.inputs, cfg.Ring.Bits(), worst, total/float64(len(got)))
 			// The bound: the approximation's error plus 3 units in the
 			// last place of the output (rounding, truncation).
 			if bound := c.bound + 3*math.Ldexp(1, -cfg.Ring.Frac()); worst > bound {
