@@ -123,9 +123,9 @@
 // scores go untruncated into the softmax (its Scale), the outputs of Wo
 // and W2 into the residual stream, which keeps 2f bits (the embeddings
 // lifted by 2^f at the first residual add) and which each norm truncates
-// in its first round, the [W1; W3] output into SiLU and the gated product
-// (mpc.Mul's Scale: truncated in the product's round), the classifier's
-// into the argmax, whose comparisons take it as it is; only the QKV
+// in its first round, the [W1; W3] output into the gated activation
+// (mpc.SwiGLU: SiLU(g)·u in 4 rounds; GPT-2's GELU takes it alike), the
+// classifier's into the argmax, whose comparisons take it as it is; only the QKV
 // output and the attention's values are truncated as above (they go into
 // HE kernels). A GPT-2 LayerNorm takes the residual stream untruncated
 // where its row sums stay in the truncation's range (mpc's

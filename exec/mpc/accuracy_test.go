@@ -58,6 +58,10 @@ func accuracyCases() []accuracyCase {
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
 				return Mul{Config: cfg, N: n, Fixed: true}.Run(s, x, x)
 			}, elementwise(func(v float64) float64 { return v * v }), 3e-5},
+		{"trunc(x·y) raw", "x·y, y at 2f bits, x,y ∈ [-8, 8]", 1000, -8, 8,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				return Mul{Config: cfg, N: n, Fixed: true, Scale: cfg.Ring.Frac()}.Run(s, x, rawShares(cfg, x))
+			}, elementwise(func(v float64) float64 { return v * v }), 2.1e-3}, // y's bits below f (the reference ignores them) times |x| <= 8: 2e-3 at f = 12
 		{"exp", "[-20, 0]", 1000, -20, 0,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) { return Exp{Config: cfg, N: n}.Run(s, x) },
 			elementwise(math.Exp), 2e-3},
@@ -95,6 +99,11 @@ func accuracyCases() []accuracyCase {
 				cfg.Nonlinear = LUT
 				return GELU{Config: cfg, N: n, Scale: cfg.RawScale()}.Run(s, rawShares(cfg, x))
 			}, elementwise(model.GELU), 1e-3},
+		{"swiglu lut", "x·silu(x), [-8, 8]", 1000, -8, 8,
+			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
+				cfg.Nonlinear = LUT
+				return SwiGLU{Config: cfg, N: n}.Run(s, x, x)
+			}, elementwise(func(v float64) float64 { return v * model.SiLU(v) }), 8e-3},
 		{"swiglu lut raw", "x·silu(x), [-8, 8] at 2f bits", 1000, -8, 8,
 			func(s *Session, cfg Config, x Pair, n int) (Pair, error) {
 				cfg.Nonlinear = LUT

@@ -111,9 +111,9 @@ func contractCases() []contractCase {
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }
 		}, -10, 10),
 		{"max-lut-rows", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
-			// Grouped tournaments: one level up to 17 entries, two up to
-			// 289; 3 x (n + 4000) >= 12003 candidates start with a tree
-			// level.
+			// Grouped tournaments: one level up to 24 entries, two up to
+			// 576; 3 x (n + 4000) >= 12003 candidates (above 8192) start
+			// with a tree level.
 			rng := rand.New(rand.NewPCG(uint64(n), 12))
 			cfg.Nonlinear = LUT
 			cols := n

@@ -193,6 +193,12 @@
 // anyway, so that the truncations after the score kernel and after every
 // linear layer but the query, key and value projection cost no round.
 //
+// Max and Argmax, iteratively: a tournament of ceil(log2 n) levels, each
+// one batched Sign and one batched product by the bits (2 rounds per
+// level). Either way Argmax carries shares of the positions and reveals
+// the winner's to the client only (one more round); ties go to the
+// lowest position, as model.Argmax.
+//
 // Exp (x <= 0): e^x ≈ (1 + u + u²/2)^64 with u = x/64 (x read with f + 6
 // bits is u with W = f + 6, no truncation), then times [x >= -16]; the
 // clipping comparison shares its round with u·u. Reciprocal: comparisons
@@ -260,8 +266,8 @@
 // Rounds of Max, Argmax and Softmax grow as 2·ceil(log2 n) (Iterative)
 // or 3 per level of groups (LUT: 3 up to 24 entries, 6 up to 576 while
 // a level's candidates in all stay under about 1400; smaller groups
-// above, and tree levels above about 11000); those of the per-row norms
-// do not depend on the width. The one-round comparison costs
+// above, and tree levels above 8192); those of the per-row norms do not
+// depend on the width. The one-round comparison costs
 // the dealer about 100 times the bytes of the old one (two DCF keys of 60
 // levels of 128-bit seeds and a Z_t correction each); online it sends one
 // element each way. Reciprocal and Rsqrt as elementwise protocols pay

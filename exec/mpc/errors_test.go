@@ -148,3 +148,36 @@ func TestPreprocessTwice(t *testing.T) {
 		}
 	}
 }
+
+// TestEstimateRefusedShapes: the Estimate and Need of shapes that Run
+// refuses (out-of-range scales, shifts and table sizes) are prices, not
+// panics, and Run refuses them with an error.
+func TestEstimateRefusedShapes(t *testing.T) {
+	cfg := testConfig(t, "bgv-n14")
+	lut := cfg
+	lut.Nonlinear = LUT
+	x, _ := cfg.Ring.Split([]float64{1, 2, 3})
+	for _, c := range []struct {
+		name string
+		p    Protocol
+		run  func(s *Session) error
+	}{
+		{"negative scale", SiLU{Config: lut, N: 3, Scale: -1}, func(s *Session) error { _, err := SiLU{Config: lut, N: 3, Scale: -1}.Run(s, x); return err }},
+		{"negative product scale", Mul{Config: cfg, N: 3, Scale: -1}, func(s *Session) error { _, err := Mul{Config: cfg, N: 3, Scale: -1}.Run(s, x, x); return err }},
+		{"shift 63", TruncMul{Config: cfg, N: 3, Shift: 63}, func(s *Session) error { _, err := TruncMul{Config: cfg, N: 3, Shift: 63}.Run(s, x, x); return err }},
+		{"table of 2^20", Lookup{Config: cfg, N: 3, Bits: 20, Tables: [][]uint64{{0}}}, func(s *Session) error {
+			_, err := Lookup{Config: cfg, N: 3, Bits: 20, Tables: [][]uint64{{0}}}.Run(s, x)
+			return err
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_ = c.p.Estimate()
+			_ = c.p.Need()
+			s := NewSession(cfg, TrustedDealer{})
+			defer s.Close()
+			if err := c.run(s); err == nil {
+				t.Error("Run accepted it")
+			}
+		})
+	}
+}

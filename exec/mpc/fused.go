@@ -141,6 +141,7 @@ func dealFused(r *Ring, kind fusedKind, counts [maxShift + 1]int, c, s *fusedQue
 // ----- trunc(x, k)·y -----
 
 func truncMulPiece(n, k int) piece {
+	k = clampShift(k) // a shape Run refuses (shiftErr) is priced, not a panic
 	var need Need
 	need.TruncMuls[k] = n
 	return piece{elems: 2 * n, ops: 2 * n * opsTruncMul, need: need}
@@ -225,6 +226,7 @@ func mulShiftPiece(n, k int) piece {
 // ----- trunc(x1, k)·trunc(x2, k) -----
 
 func truncPairPiece(n, k int) piece {
+	k = clampShift(k)
 	var need Need
 	need.TruncPairs[k] = n
 	return piece{elems: 2 * n, ops: 2 * n * opsTruncPair, need: need}
@@ -335,6 +337,11 @@ func (m TruncPair) Run(s *Session, x1, x2 Pair) (Pair, error) {
 			return concat(z1, z2, prod), nil
 		})
 }
+
+// clampShift is k within [0, maxShift]: a bill of a shape that Run
+// refuses prices the nearest shift rather than index out of Need's
+// arrays.
+func clampShift(k int) int { return min(max(k, 0), maxShift) }
 
 // shiftErr is an error for a truncation shift out of [1, maxShift].
 func shiftErr(k int) error {

@@ -64,6 +64,7 @@ func (r *Ring) lookupErr(shift, k, tables int) error {
 const opsLookup = 2
 
 func lookupPiece(n, k, tables int) piece {
+	k = min(max(k, 0), MaxLookupBits) // a shape Run refuses is priced, not a panic
 	var need Need
 	need.Lookups[k] = n
 	return piece{elems: n, ops: 2 * n * opsLookup, lut: 2 * n * tables << k, need: need}

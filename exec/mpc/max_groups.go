@@ -15,17 +15,19 @@ package mpc
 // row of l candidates takes L = the fewest levels whose group size,
 // the least g with g^L >= l, is at most the level's cap: one level (3
 // rounds) up to 24 entries, two up to 576, where the tree takes 2·ceil(log2 l)
-// (14 at 65 entries, 16 at 129), at the price of about g/2 + 1
+// (14 at 65 entries, 16 at 129), at the price of (g-1)/2 + 1
 // comparisons per entry instead of 1/2. A comparison is not free (a key
 // of bits(t) levels per pair to deal, hold and evaluate), so the cap
 // shrinks as a level's candidates grow: a level of m candidates in all
 // makes about maxLevelPairs comparisons at most, and below groups of 4
 // it is a tree level (groups of 2, no second round), which reaches the
-// same reduction for fewer comparisons. A decode's rows (a few hundred
-// to a few thousand scores) take groups, a prefill's pieces the tree,
-// and an argmax over a vocabulary the tree first, then groups.
+// same reduction for fewer comparisons (above 8192 candidates). A
+// decode's rows (a few hundred to a few thousand scores) take groups, a
+// long prefill's pieces the tree, and an argmax over a large vocabulary
+// the tree first, then groups.
 
-// maxGroupSize bounds a level's group: 11.5 comparisons per entry.
+// maxGroupSize bounds a level's group: 12.5 comparisons per entry (11.5
+// pairs and the win).
 const maxGroupSize = 24
 
 // maxLevelPairs bounds, about, the pair comparisons of a level: m

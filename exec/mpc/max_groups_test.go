@@ -46,7 +46,7 @@ func TestMaxGroupsExact(t *testing.T) {
 		cfg := testConfig(t, preset)
 		lut := cfg
 		lut.Nonlinear = LUT
-		for _, n := range []int{1, 2, 3, 5, 64, 129, 700, 6000} { // 6000: 12000 candidates, a tree level first
+		for _, n := range []int{1, 2, 3, 5, 64, 129, 700, 6000, 9001} { // beyond 8192 candidates a tree level first (the argmax: 9001)
 			t.Run(fmt.Sprintf("t=%d-bit/n=%d", cfg.Ring.Bits(), n), func(t *testing.T) {
 				rng := rand.New(rand.NewPCG(uint64(n), 5))
 				rows := 2

@@ -134,6 +134,7 @@ func (p *party) mulOp(x, y []uint64, out *[]uint64) opening {
 // ----- truncation -----
 
 func truncPiece(n, k int) piece {
+	k = clampShift(k)
 	var need Need
 	need.Truncs[k] = n
 	return piece{elems: n, ops: 2 * n * opsTrunc, need: need}
