@@ -307,11 +307,7 @@ func (TrustedDealer) Deal(r *Ring, n Need) (client, server Material, err error) 
 		for i := range count {
 			v := r.Add(c.truncR[k].v[i], s.truncR[k].v[i])
 			corr.truncHi[k][i] = r.Sub(v>>k, c.truncHi[k].v[i])
-			var w uint64
-			if v > r.half {
-				w = 1
-			}
-			corr.truncWrap[k][i] = r.Sub(w, c.truncWrap[k].v[i])
+			corr.truncWrap[k][i] = r.Sub(r.truncWrapBit(v), c.truncWrap[k].v[i])
 		}
 	}
 	// Comparisons: r = r0 + r1 uniform, a = 1 ⊕ lsb(r), keys of
