@@ -288,23 +288,47 @@
 // TestGPT2Ranges checks that both presets' fixed-point ranges and the
 // norms' default range cover them.
 //
-//	protocol     inputs                     bgv-n13 (41-bit, f=12)  60-bit t, f=14
-//	                                        max abs    mean abs     max abs    mean abs
-//	trunc(x·y)   x, y ∈ [-8, 8]             2.4e-04    7.9e-05      6.0e-05    2.0e-05
-//	exp          [-20, 0]                   2.9e-04    4.8e-05      1.1e-04    1.8e-05
-//	reciprocal   [1, 1024)                  2.5e-04    8.2e-05      6.3e-05    2.0e-05
-//	rsqrt        [0.01, 64)                 4.3e-04    1.1e-04      5.8e-05    2.0e-05
-//	silu         [-8, 8]                    4.9e-04    1.6e-04      3.5e-04    1.6e-04
-//	gelu         [-8, 8]                    3.1e-04    6.1e-05      2.2e-04    4.9e-05
-//	softmax      8 rows x 128, [-20, 20]    3.0e-04    2.5e-05      1.5e-04    7.5e-06
-//	rmsnorm      4 rows x 64, [-3, 3]       3.3e-04    1.0e-04      9.1e-05    2.5e-05
-//	layernorm    2 rows x 768, [-4, 6]      5.4e-04    1.4e-04      1.2e-04    2.9e-05
-//	layernorm    2 rows x 768, ±0.06        4.3e-03    2.5e-03      2.9e-03    1.9e-03
+//	protocol          inputs                              bgv-n13 (41-bit, f=12)  60-bit t, f=14
+//	                                                      max abs    mean abs     max abs    mean abs
+//	trunc(x·y)        x, y ∈ [-8, 8]                      2.4e-04    7.9e-05      6.1e-05    2.0e-05
+//	exp               [-20, 0]                            2.9e-04    4.9e-05      1.0e-04    1.9e-05
+//	reciprocal        [1, 1024)                           2.3e-04    8.1e-05      6.0e-05    2.1e-05
+//	rsqrt             [0.01, 64)                          2.7e-04    8.2e-05      6.0e-05    2.0e-05
+//	silu              [-8, 8]                             4.9e-04    1.6e-04      3.2e-04    1.5e-04
+//	gelu              [-8, 8]                             3.8e-04    6.5e-05      1.8e-04    3.8e-05
+//	softmax           8 rows x 128, [-20, 20]             2.8e-04    2.2e-05      1.5e-04    7.3e-06
+//	softmax causal    4 heads of 16 x 16, [-20, 20]       2.7e-04    2.0e-05      1.7e-04    9.0e-06
+//	rmsnorm           4 rows x 64, [-3, 3]                3.5e-04    1.0e-04      6.1e-05    2.0e-05
+//	layernorm         2 rows x 768, [-4, 6]               2.7e-04    8.4e-05      7.1e-05    2.2e-05
+//	layernorm         2 rows x 768, ±0.06                 4.7e-03    2.4e-03      7.9e-04    4.4e-04
 //
-// The last row has the variance of GPT-2's first LayerNorm (0.0012, std
-// 0.035): its error is that of the mean, held with f bits (two
-// truncations, within 4·2^-f, that is up to 0.028 std at f = 12; the
-// figures vary from run to run, up to 1.0e-02 seen with bgv-n13). End to end
+// With Config.Nonlinear = LUT ("raw": the inputs with 2f fractional bits,
+// as an untruncated product holds them, plus bits below f that the
+// reference ignores; x·silu(x) is SwiGLU with g = u = x):
+//
+//	trunc(x·y) raw    x, y ∈ [-8, 8], y raw                2.1e-03    5.0e-04      5.2e-04    1.3e-04
+//	silu lut          [-20, 20]                           3.8e-04    8.0e-05      2.7e-04    2.9e-05
+//	gelu lut          [-10, 10]                           3.5e-04    5.3e-05      1.7e-04    1.7e-05
+//	silu lut raw      [-20, 20]                           5.9e-04    1.2e-04      3.0e-04    3.9e-05
+//	gelu lut raw      [-10, 10]                           5.9e-04    1.0e-04      1.9e-04    2.9e-05
+//	x·silu(x) lut     [-8, 8]                             2.6e-03    4.3e-04      5.6e-04    1.1e-04
+//	x·silu(x) raw     [-8, 8]                             5.8e-03    7.6e-04      1.3e-03    1.9e-04
+//	softmax lut       8 rows x 128, [-20, 20]             2.4e-04    2.1e-05      6.1e-05    6.2e-06
+//	softmax lut raw   8 rows x 128, [-20, 20]             2.5e-04    2.1e-05      6.1e-05    6.4e-06
+//	rmsnorm lut       4 rows x 64, [-3, 3]                3.8e-04    1.2e-04      8.6e-05    2.9e-05
+//	rmsnorm lut raw   4 rows x 64, [-3, 3]                5.3e-04    1.5e-04      1.3e-04    3.5e-05
+//	layernorm lut raw 2 rows x 64, [-4, 6]                4.1e-04    1.3e-04      1.0e-04    2.9e-05
+//	layernorm lut     2 rows x 768, [-4, 6]               6.4e-04    1.6e-04      1.0e-04    2.9e-05
+//	layernorm lut     2 rows x 768, ±0.06                 6.1e-03    1.7e-03      1.3e-03    3.9e-04
+//
+// The raw product's error is its input's bits below f (under one unit of
+// the last place) times |x| <= 8; x·silu(x) reaches 64, its error is
+// SiLU's times |u|. The rows ±0.06 have the variance of GPT-2's first
+// LayerNorm (0.0012, std 0.035): the iterative form's error is that of
+// the mean, held with f bits (two truncations, within 4·2^-f, that is up
+// to 0.028 std at f = 12; the figures vary from run to run, up to 1.0e-02
+// seen with bgv-n13); the lookup form centres exactly, and its error is
+// the centred values' rounding to f bits. End to end
 // (TestStories260KEndToEnd), stories260K generating 16 tokens from BOS
 // with every RMSNorm, softmax, SiLU, SwiGLU product and the final argmax
 // on shares, the linear layers done by a test-only stand-in that
