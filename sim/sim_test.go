@@ -537,7 +537,9 @@ func TestRunOneTransport(t *testing.T) {
 // heads fit, not three), secure
 // generation on a GPT-2 block (LayerNorm, GELU, causal softmax) and a
 // llama (RMSNorm, SiLU) still gives the reference's tokens, and the run's
-// counters still equal the estimate's, which prices every piece.
+// counters still equal the estimate's, which prices every piece; and so
+// with the protocols by lookup cut by their own bounds (maxLookupElements:
+// the activations, llama's gated activation among them, in pieces of 40).
 func TestProtocolPieces(t *testing.T) {
 	saved := maxProtocolElements
 	defer func() { maxProtocolElements = saved }()
@@ -558,6 +560,12 @@ func TestProtocolPieces(t *testing.T) {
 				t.Fatalf("the prefill softmax is cut in %d pieces, want %d", n, tc.wantN)
 			}
 			checkRun(t, model.NewRandom(tc.cfg, 7), "bgv-test-insecure", Cryptogen, prompt, 3)
+			// The lookup protocols' pieces, the gated activation's too
+			// (11 tokens of 40 hidden values in pieces of 40).
+			savedLUT := maxLookupElements
+			defer func() { maxLookupElements = savedLUT }()
+			maxLookupElements = map[Kind]int{KindActivation: 40, KindSoftmax: tc.softmax}
+			checkRunMethod(t, model.NewRandom(tc.cfg, 7), "bgv-test-insecure", Cryptogen, CacheOptions{}, prompt, 3, 0, 0, mpc.LUT)
 		})
 	}
 }

@@ -14,21 +14,13 @@ import (
 // product as two steps instead.
 type gatedStep struct {
 	n, scale int
-	pieces   []int // the pieces' lengths, in order
+	pieces   [][2]int // the pieces' ranges [lo, hi), in order
 	protos   *protocolMemo
 	p        *planner
 }
 
 func (p *planner) gatedStep(n, scale int) gatedStep {
-	bound := p.pieceBound(KindActivation)
-	var pieces []int
-	for lo := 0; lo < n || lo == 0; lo += bound {
-		pieces = append(pieces, min(bound, n-lo))
-		if lo+bound >= n {
-			break
-		}
-	}
-	return gatedStep{n: n, scale: scale, pieces: pieces, protos: p.shared, p: p}
+	return gatedStep{n: n, scale: scale, pieces: rowRanges(p.pieceBound(KindActivation), n, 1), protos: p.shared, p: p}
 }
 
 func (s gatedStep) proto(n int) mpc.SwiGLU { return mpc.SwiGLU{Config: s.p.mpc, N: n, Scale: s.scale} }
@@ -36,8 +28,8 @@ func (s gatedStep) proto(n int) mpc.SwiGLU { return mpc.SwiGLU{Config: s.p.mpc, 
 // Estimate is the sum of the pieces' estimates.
 func (s gatedStep) Estimate() cost.Cost {
 	var c cost.Cost
-	for _, n := range s.pieces {
-		c = c.Add(s.protos.estimate(s.proto(n)))
+	for _, pc := range s.pieces {
+		c = c.Add(s.protos.estimate(s.proto(pc[1] - pc[0])))
 	}
 	return c
 }
@@ -53,21 +45,20 @@ func (s gatedStep) Run(r *Runner, g, u mpc.Pair) (mpc.Pair, error) {
 	}
 	err := r.timed(KindActivation, func(c *cost.Cost) error {
 		return r.mpcRun(c, func() error {
-			lo := 0
-			for _, n := range s.pieces {
+			for _, pc := range s.pieces {
+				lo, hi := pc[0], pc[1]
 				var gp, up mpc.Pair
 				for i := range gp {
-					gp[i] = mpc.Share{Mod: g[i].Mod, V: g[i].V[lo : lo+n]}
-					up[i] = mpc.Share{Mod: u[i].Mod, V: u[i].V[lo : lo+n]}
+					gp[i] = mpc.Share{Mod: g[i].Mod, V: g[i].V[lo:hi]}
+					up[i] = mpc.Share{Mod: u[i].Mod, V: u[i].V[lo:hi]}
 				}
-				out, err := s.proto(n).Run(r.mp, gp, up)
+				out, err := s.proto(hi-lo).Run(r.mp, gp, up)
 				if err != nil {
 					return err
 				}
 				for i := range y {
 					y[i].V = append(y[i].V, out[i].V...)
 				}
-				lo += n
 			}
 			return nil
 		})

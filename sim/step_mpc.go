@@ -98,16 +98,27 @@ type unaryPiece struct {
 func wholeRows(bound, rows, cols int, proto func(rows int) unaryProto) func() []unaryPiece {
 	return func() []unaryPiece {
 		var pieces []unaryPiece
-		per := max(1, bound/max(cols, 1))
-		for r0 := 0; r0 < rows || r0 == 0; r0 += per {
-			r1 := min(rows, r0+per)
-			pieces = append(pieces, unaryPiece{proto(r1 - r0), r0, r1, cols})
-			if r1 >= rows {
-				break
-			}
+		for _, rr := range rowRanges(bound, rows, cols) {
+			pieces = append(pieces, unaryPiece{proto(rr[1] - rr[0]), rr[0], rr[1], cols})
 		}
 		return pieces
 	}
+}
+
+// rowRanges cuts rows of cols values into ranges [r0, r1) of whole rows
+// of at most bound values each (at least one row; one empty range for no
+// rows).
+func rowRanges(bound, rows, cols int) [][2]int {
+	var out [][2]int
+	per := max(1, bound/max(cols, 1))
+	for r0 := 0; r0 < rows || r0 == 0; r0 += per {
+		r1 := min(rows, r0+per)
+		out = append(out, [2]int{r0, r1})
+		if r1 >= rows {
+			break
+		}
+	}
+	return out
 }
 
 // Estimate is the sum of the pieces' protocols' estimates. Within a step a

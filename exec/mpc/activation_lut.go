@@ -142,26 +142,40 @@ func scaleErr(c Config, scale int) error {
 	return nil
 }
 
+// lineOps are the openings of an activation's first round on x with f +
+// scale fractional bits: the comparisons [x >= -G'] and [x >= G'] into
+// cmp (2n bits) and the lookup of its line (A, B) into tab.
+func (p *party) lineOps(x []uint64, a lutActivation, scale int, cmp *[]uint64, tab *[][]uint64) []opening {
+	r := p.r
+	in := r.frac + scale
+	R, _, shift := a.shape(r)
+	g := r.encodeAt(a.gate(r), in)
+	tb := a.tables(r)
+	return []opening{
+		p.signOp(concat(p.addConst(x, g), p.addConst(x, r.Neg(g))), cmp),
+		p.lookupOp(p.addConst(x, r.encodeAt(R, in)), shift+scale, actLookupBits, [][]uint64{tb.a, tb.b}, tab),
+	}
+}
+
+// lineGates are b_hi = [x >= G'] and in = [-G' <= x < G'] from lineOps'
+// comparisons of n values.
+func (p *party) lineGates(cmp []uint64, n int) (hi, inside []uint64) {
+	hi = cmp[n:]
+	return hi, p.affine(1, cmp[:n], p.r.Neg(1), hi, 0)
+}
+
 // activationLUT is one party's φ(x) by lookup, x with f + scale
 // fractional bits (scale > 0: a linear layer's output left untruncated,
 // truncated here in the second round, fused with its products).
 func (p *party) activationLUT(x []uint64, a lutActivation, scale int) ([]uint64, error) {
 	r := p.r
 	n := len(x)
-	in := r.frac + scale
-	R, _, shift := a.shape(r)
-	g := r.encodeAt(a.gate(r), in)
-	tb := a.tables(r)
 	var cmp []uint64
 	var tab [][]uint64
-	if err := p.open(
-		p.signOp(concat(p.addConst(x, g), p.addConst(x, r.Neg(g))), &cmp),
-		p.lookupOp(p.addConst(x, r.encodeAt(R, in)), shift+scale, actLookupBits, [][]uint64{tb.a, tb.b}, &tab),
-	); err != nil {
+	if err := p.open(p.lineOps(x, a, scale, &cmp, &tab)...); err != nil {
 		return nil, err
 	}
-	hi := cmp[n:]
-	inside := p.affine(1, cmp[:n], r.Neg(1), hi, 0)
+	hi, inside := p.lineGates(cmp, n)
 	// in·A, then b_hi·x and B·x (x truncated to f bits in the same round)
 	var ina, hbx []uint64
 	if err := p.open(p.mulOp(inside, tab[0], &ina), p.mulShiftOp(concat(x, x), scale, concat(hi, tab[1]), &hbx)); err != nil {

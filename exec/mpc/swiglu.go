@@ -71,17 +71,9 @@ func (m SwiGLU) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	r := p.r
 	x, u := mine[0], mine[1]
 	n, scale := m.N, m.Scale
-	a := siluLUT
-	R, _, shift := a.shape(r)
-	in := r.frac + scale
-	gate := r.encodeAt(a.gate(r), in)
-	tb := a.tables(r)
 	var cmp, ut []uint64
 	var tab [][]uint64
-	pieces := []opening{
-		p.signOp(concat(p.addConst(x, gate), p.addConst(x, r.Neg(gate))), &cmp),
-		p.lookupOp(p.addConst(x, r.encodeAt(R, in)), shift+scale, actLookupBits, [][]uint64{tb.a, tb.b}, &tab),
-	}
+	pieces := p.lineOps(x, siluLUT, scale, &cmp, &tab)
 	if scale > 0 {
 		pieces = append(pieces, p.truncOp(u, scale, &ut))
 	} else {
@@ -90,8 +82,7 @@ func (m SwiGLU) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	if err := p.open(pieces...); err != nil {
 		return nil, err
 	}
-	hi := cmp[n:]
-	inside := p.affine(1, cmp[:n], r.Neg(1), hi, 0)
+	hi, inside := p.lineGates(cmp, n)
 	// in·A and in·u; b_hi·g and B·g, g truncated to f bits in the round
 	var prod, hbx []uint64
 	if err := p.open(p.mulOp(concat(inside, inside), concat(tab[0], ut), &prod),
