@@ -131,6 +131,16 @@
 // where its row sums stay in the truncation's range (mpc's
 // LayerNormTakesRaw: at the 60-bit t, not at bgv-n13's).
 //
+// Flights shared. Two transfers with nothing between them travel in one
+// flight, with either method: the truncation of the QKV output (without
+// a rotary step on shares) and of the attention's values sits between an
+// HE call's reply and the client's next upload, and its opening's halves
+// ride those two flights (the server's with the reply, the client's with
+// its upload); the feature-major cache's append (the client's uploads of
+// the new token's key and value groups, no reply) rides the scores
+// kernel's upload of the query that follows it. Neither adds a round;
+// their bytes count as before (truncStep, appendRides).
+//
 // The embedding is the HE lookup exec.Embedding: the client's share is the
 // one-hot rows of its tokens, the server's is zero; when the vocabulary is
 // too wide for the preset's noise budget (GPT-2 at bgv-n13) it is split in

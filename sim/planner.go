@@ -61,8 +61,8 @@ type planner struct {
 	fscores *exec.FeatureScores
 	fvalues *exec.FeatureValues
 	feature kv.FeatureConfig
-	// featureAppend is feature.EstimateAppend(), the same for every layer
-	// and token.
+	// featureAppend is feature.EstimateAppend() riding the scores
+	// kernel's upload (appendRides), the same for every layer and token.
 	featureAppend cost.Cost
 
 	prefills map[int]*prefillPlan
@@ -170,7 +170,7 @@ func (p *planner) planFeature(maxContext int) error {
 		p.feature, err = kv.NewFeatureConfig(c.NumLayers, p.fscores, p.fvalues)
 	}
 	if err == nil {
-		p.featureAppend = p.feature.EstimateAppend()
+		p.featureAppend = appendRides(p.feature.EstimateAppend())
 	}
 	if err != nil {
 		return fmt.Errorf("sim: the feature-major cache of %s at %s: %w", c.Name, p.preset.Name, err)

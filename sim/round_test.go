@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/net"
 )
 
@@ -52,5 +53,53 @@ func TestRoundPriced(t *testing.T) {
 		if math.Abs(cb.ComputeSeconds-want) > 1e-9*max(1, want) {
 			t.Errorf("%s: compute %.6f s, want %.6f + %d rounds x %g", k, cb.ComputeSeconds, ca.ComputeSeconds, ca.Rounds, price)
 		}
+	}
+}
+
+// TestSharedFlights: the truncations of the QKV output and of the
+// attention's values ride the flights of the HE calls around them, and the
+// feature-major append rides the scores kernel's upload: a decode step's
+// append makes no round, its attention one per kernel (and, with the
+// iterative protocols, one for the scores' truncation), its linear layers
+// one per HE call (and one per truncation but QKV's with the iterative
+// protocols); the riding truncation keeps its bytes.
+func TestSharedFlights(t *testing.T) {
+	cfg, pr := config(t, "stories260K"), preset(t, "bgv-test-insecure")
+	L := int64(cfg.NumLayers)
+	for _, tc := range []struct {
+		nl                 mpc.Nonlinear
+		attention, linear int64
+	}{
+		// per layer: scores, values (+ the scores' truncation); QKV, Wo,
+		// W1|W3, W2 (+ the truncations of the last three); the classifier
+		// (+ its truncation)
+		{mpc.Iterative, 3 * L, 7*L + 2},
+		{mpc.LUT, 2 * L, 4*L + 1},
+	} {
+		t.Run(tc.nl.String(), func(t *testing.T) {
+			r, err := Estimate(EstimateOptions{Model: cfg, Preset: pr, Network: net.WAN, Strategy: Cryptogen, Prompt: 5, Gen: 2, Nonlinear: tc.nl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := r.ByKind(Decode)
+			if got := k[KindAppend].Rounds; got != 0 || k[KindAppend].BytesC2S == 0 {
+				t.Errorf("append: %d rounds, %d bytes up; want 0 rounds and its uploads' bytes", got, k[KindAppend].BytesC2S)
+			}
+			if got := k[KindAttention].Rounds; got != tc.attention {
+				t.Errorf("attention: %d rounds, want %d", got, tc.attention)
+			}
+			if got := k[KindLinear].Rounds; got != tc.linear {
+				t.Errorf("linear: %d rounds, want %d", got, tc.linear)
+			}
+		})
+	}
+	p := newPlannerForTest(t, cfg)
+	plain, ride := p.truncStep(100).Estimate(), p.ridingTrunc(100).Estimate()
+	if plain.Rounds != 1 || ride.Rounds != 0 {
+		t.Errorf("truncation: %d rounds, riding %d; want 1 and 0", plain.Rounds, ride.Rounds)
+	}
+	ride.Rounds = plain.Rounds
+	if d := cost.CounterDiff(plain, ride); len(d) > 0 {
+		t.Errorf("a riding truncation's counters differ beyond its round: %v", d)
 	}
 }

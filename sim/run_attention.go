@@ -115,15 +115,22 @@ func (r *Runner) prefillAttention(layer int, q, k, v *shares) (*shares, error) {
 
 // decodeAttention is the attention of one new token at position p > 0
 // over the cache (see Attention).
+//
+// The feature-major append is the client's uploads alone, and the scores
+// kernel's first flight is the client's upload of its query: the
+// append's flight rides it (appendRides).
 func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
 	ctx := q.pos + 1
 	cfg := r.plan.kv
 	err := r.timed(KindAppend, func(cc *cost.Cost) error {
+		ks, vs := exec.Shared{C: k.c, S: k.s}, exec.Shared{C: v.c, S: v.s}
+		if r.fcache != nil {
+			var ac cost.Cost
+			err := r.heRun(&ac, func(t *cost.Tally) error { return r.fcache.Append(r.he, t, layer, ks, vs) })
+			*cc = cc.Add(appendRides(ac))
+			return err
+		}
 		return r.heRun(cc, func(t *cost.Tally) error {
-			ks, vs := exec.Shared{C: k.c, S: k.s}, exec.Shared{C: v.c, S: v.s}
-			if r.fcache != nil {
-				return r.fcache.Append(r.he, t, layer, ks, vs)
-			}
 			if cfg.Method == kv.Homomorphic {
 				src, err := kv.NewSource(r.he, t, cfg, ks, vs)
 				if err != nil {
@@ -142,4 +149,16 @@ func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
 		return nil, err
 	}
 	return st.Run(r, layer, q)
+}
+
+// appendRides is the cost c of a feature-major append (the client's
+// uploads of the token's groups, one flight with no reply) riding the
+// flight of the scores kernel's upload that follows it: its bytes, no
+// round of its own. An append that the server answered (bytes to the
+// client) keeps its rounds.
+func appendRides(c cost.Cost) cost.Cost {
+	if c.BytesS2C == 0 {
+		c.Rounds = 0
+	}
+	return c
 }

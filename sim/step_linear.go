@@ -47,6 +47,8 @@ func (p *planner) linearStep(m Mat, rows int) (*linearStep, error) {
 		hs := headsOf(p.cfg)
 		tr := p.truncStep(rows * (hs.q + hs.kv))
 		s.rope = &tr
+	} else if m == MatQKV && s.scale == 0 {
+		s.trunc = p.ridingTrunc(rows * out) // the attention's first flight is the client's upload
 	}
 	p.linSteps[k] = s
 	return s, nil

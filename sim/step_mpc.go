@@ -322,21 +322,53 @@ func (s argmaxStep) Run(r *Runner, x mpc.Pair) (int, error) {
 
 // truncStep is the truncation of n shared values by the fixed point's
 // fractional bits: a part of the step whose product it follows.
-type truncStep struct{ proto mpc.Trunc }
+//
+// A riding truncation (planner.ridingTrunc) sits between an HE call's
+// reply and the client's next upload, with no other communication
+// between them: its opening's halves travel with those two flights (the
+// server's half, made from its share of the result, with the reply; the
+// client's, made once it has decrypted its share and read the server's
+// half, with its upload, before the server needs its own output), so it
+// adds its bytes but no round. The run engine exchanges the halves on the
+// protocols' session between the two flights; its counters are those of
+// the schedule above, as the estimate's are.
+type truncStep struct {
+	proto mpc.Trunc
+	rides bool
+}
 
-func (p *planner) truncStep(n int) truncStep { return truncStep{mpc.Trunc{Config: p.mpc, N: n}} }
+func (p *planner) truncStep(n int) truncStep { return truncStep{proto: mpc.Trunc{Config: p.mpc, N: n}} }
+
+// ridingTrunc is the truncation of n values of an HE call's output whose
+// consumer's first flight is the client's upload (the queries, keys and
+// values of a QKV projection without a rotary step on shares, an
+// attention's output): see truncStep.
+func (p *planner) ridingTrunc(n int) truncStep {
+	s := p.truncStep(n)
+	s.rides = true
+	return s
+}
 
 // noTrunc is the truncation left to the consumer of an untruncated
 // product (planner.linearScale): it costs nothing and Run leaves the
 // shares as they are.
 var noTrunc = truncStep{}
 
-// Estimate is the truncation's estimate.
+// Estimate is the truncation's estimate (without its round if it rides).
 func (s truncStep) Estimate() cost.Cost {
 	if s == noTrunc {
 		return cost.Cost{}
 	}
-	return s.proto.Estimate()
+	return s.riding(s.proto.Estimate())
+}
+
+// riding is c without its rounds if the truncation rides the flights
+// around it.
+func (s truncStep) riding(c cost.Cost) cost.Cost {
+	if s.rides {
+		c.Rounds = 0
+	}
+	return c
 }
 
 // Run truncates xc and xs (both parties' shares) in place, adding its
@@ -348,7 +380,8 @@ func (s truncStep) Run(r *Runner, c *cost.Cost, xc, xs []uint64) error {
 	if len(xc) != s.proto.N || len(xs) != s.proto.N {
 		return fmt.Errorf("sim: internal error: a truncation of %d values planned, %d and %d given", s.proto.N, len(xc), len(xs))
 	}
-	return r.mpcRun(c, func() error {
+	var tc cost.Cost
+	err := r.mpcRun(&tc, func() error {
 		y, err := s.proto.Run(r.mp, r.pair(xc, xs))
 		if err == nil {
 			copy(xc, y[mpc.Client].V)
@@ -356,4 +389,6 @@ func (s truncStep) Run(r *Runner, c *cost.Cost, xc, xs []uint64) error {
 		}
 		return err
 	})
+	*c = c.Add(s.riding(tc))
+	return err
 }

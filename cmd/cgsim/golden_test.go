@@ -22,8 +22,11 @@ import (
 // recalibration of the built-in profiles does not move them: the secure
 // runs' counters depend on the profile too, whose prices choose the
 // linear layers' packings, and they read the copy of bgv-test-insecure's,
-// made when the built-in profiles were recalibrated). Regenerate
-// them only for a change that is meant to change numbers:
+// made when the built-in profiles were recalibrated). They were last
+// regenerated when transfers with nothing between them began to share a
+// flight (sim's truncStep and appendRides): only rounds and the seconds
+// priced from them moved. Regenerate them only for a change that is meant
+// to change numbers:
 //
 //	go test ./cmd/cgsim -run TestGolden -update-golden
 var updateGolden = flag.Bool("update-golden", false, "rewrite testdata/golden/*.json.gz from the current code")
