@@ -67,7 +67,7 @@ func TestSharedFlights(t *testing.T) {
 	cfg, pr := config(t, "stories260K"), preset(t, "bgv-test-insecure")
 	L := int64(cfg.NumLayers)
 	for _, tc := range []struct {
-		nl                 mpc.Nonlinear
+		nl                mpc.Nonlinear
 		attention, linear int64
 	}{
 		// per layer: scores, values (+ the scores' truncation); QKV, Wo,

@@ -324,8 +324,8 @@ func (s argmaxStep) Run(r *Runner, x mpc.Pair) (int, error) {
 // fractional bits: a part of the step whose product it follows.
 //
 // A riding truncation (planner.ridingTrunc) sits between an HE call's
-// reply and the client's next upload, with no other communication
-// between them: its opening's halves travel with those two flights (the
+// reply and the client's next upload, and nothing between them needs its
+// output: its opening's halves travel with those two flights (the
 // server's half, made from its share of the result, with the reply; the
 // client's, made once it has decrypted its share and read the server's
 // half, with its upload, before the server needs its own output), so it

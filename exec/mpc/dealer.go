@@ -41,12 +41,16 @@ type Need struct {
 	// their product: two truncation masks and shares of the four products
 	// of their (⌊r/2^k⌋, wrap bit) parts.
 	TruncPairs [maxShift + 1]int
+	// Gated counts the blocks of gated products (gated.go): masks α, β
+	// and gatedSlots γ_i, shares of αβ and of αγ_i, βγ_i, αβγ_i.
+	Gated int
 }
 
 // Add returns n + o.
 func (n Need) Add(o Need) Need {
 	n.Triples += o.Triples
 	n.Compares += o.Compares
+	n.Gated += o.Gated
 	for k := range n.Truncs {
 		n.Truncs[k] += o.Truncs[k]
 	}
@@ -64,6 +68,7 @@ func (n Need) Add(o Need) Need {
 func (n Need) Scale(m int) Need {
 	n.Triples *= m
 	n.Compares *= m
+	n.Gated *= m
 	for k := range n.Truncs {
 		n.Truncs[k] *= m
 	}
@@ -82,7 +87,7 @@ func (n Need) IsZero() bool { return n == Need{} }
 
 // covers reports whether n holds at least o of every kind.
 func (n Need) covers(o Need) bool {
-	if n.Triples < o.Triples || n.Compares < o.Compares {
+	if n.Triples < o.Triples || n.Compares < o.Compares || n.Gated < o.Gated {
 		return false
 	}
 	for k := range n.Truncs {
@@ -105,7 +110,7 @@ func (n Need) covers(o Need) bool {
 
 // negative reports whether some count is negative.
 func (n Need) negative() bool {
-	if n.Triples < 0 || n.Compares < 0 {
+	if n.Triples < 0 || n.Compares < 0 || n.Gated < 0 {
 		return true
 	}
 	for _, c := range n.Truncs {
@@ -172,7 +177,8 @@ func cmpKeyBytes(r *Ring, m int) int64 {
 // mask the shares of ⌊r/2^k⌋ and of the wrap bit, per comparison the share
 // of 1 ⊕ lsb(r), one element each, and per lookup mask of a table of 2^k
 // entries its share of the one-hot vector, 2^k elements; per fused
-// truncation product 4 elements, per fused truncation pair 8 (fused.go).
+// truncation product 4 elements, per fused truncation pair 8 (fused.go),
+// per block of gated products 1 + 3·gatedSlots (gated.go).
 // A zero Need costs nothing (no dealing happens).
 func (n Need) OfflineBytes(r *Ring) int64 {
 	if n.IsZero() {
@@ -180,7 +186,7 @@ func (n Need) OfflineBytes(r *Ring) int64 {
 	}
 	muls, pairs := n.fusedTotals()
 	elems := int64(n.Triples + 2*n.truncTotal() + n.Compares + n.lookupEntries() +
-		truncMulKind.derived*muls + truncPairKind.derived*pairs)
+		truncMulKind.derived*muls + truncPairKind.derived*pairs + gatedKind.derived*n.Gated)
 	cw := int64(0)
 	if n.Compares > 0 {
 		cw = cmpKeyBytes(r, n.Compares)
@@ -197,7 +203,9 @@ func (n Need) OfflineBytes(r *Ring) int64 {
 // comparison key with bits(t) is in its price) and [cost.OpDealLookup]
 // per one-hot element of a lookup mask; a fused mask is priced as its
 // parts (a truncation product as a truncation mask and a triple, a
-// truncation pair as two of each). A zero Need costs nothing;
+// truncation pair as two of each, a block of gated products, 85 elements
+// drawn by the parties and the dealer, as gatedSlots + 1 triples, 5
+// each). A zero Need costs nothing;
 // a profile without the dealer's operations prices the seconds at zero
 // (cost.Profile.PricesOffline).
 func (n Need) Offline(cfg Config) cost.Cost {
@@ -207,7 +215,7 @@ func (n Need) Offline(cfg Config) cost.Cost {
 	p := cfg.Profile
 	muls, pairs := n.fusedTotals()
 	c := cost.Sum(p.Charge(cost.OpDeal, 0, 1),
-		p.Charge(cost.OpDealTriple, 0, int64(n.Triples+muls+2*pairs)),
+		p.Charge(cost.OpDealTriple, 0, int64(n.Triples+muls+2*pairs+(gatedSlots+1)*n.Gated)),
 		p.Charge(cost.OpDealTrunc, 0, int64(n.truncTotal()+muls+2*pairs)),
 		p.Charge(cost.OpDealCompare, 0, int64(n.Compares)),
 		p.Charge(cost.OpDealLookup, 0, int64(n.lookupEntries())))
@@ -244,6 +252,9 @@ func (n Need) String() string {
 				s += fmt.Sprintf(", %d %s by 2^%d", c, f.kind.name, k)
 			}
 		}
+	}
+	if n.Gated != 0 {
+		s += fmt.Sprintf(", %d %s", n.Gated, gatedKind.name)
 	}
 	return s
 }
@@ -341,6 +352,7 @@ func (TrustedDealer) Deal(r *Ring, n Need) (client, server Material, err error) 
 	// Fused masks: the derived elements less the client's.
 	corr.truncMul = dealFused(r, truncMulKind, n.TruncMuls, &c.truncMul, &s.truncMul)
 	corr.truncPair = dealFused(r, truncPairKind, n.TruncPairs, &c.truncPair, &s.truncPair)
+	corr.gated = dealFused(r, gatedKind, unshifted(n.Gated), &c.gated, &s.gated)[0]
 	var cw int64
 	if n.Compares > 0 {
 		cw = cmpKeyBytes(r, n.Compares)
@@ -361,6 +373,7 @@ type corrections struct {
 	lutHot             [MaxLookupBits + 1][]uint64
 	truncMul           [maxShift + 1][]uint64
 	truncPair          [maxShift + 1][]uint64
+	gated              []uint64
 }
 
 // cmpWords are the correction words common to both keys of a batch of
@@ -415,6 +428,10 @@ func (m partyMaterial) Expand(r *Ring) (*Stock, error) {
 			st.truncMul.d[k].v = c.truncMul[k]
 			st.truncPair.d[k].v = c.truncPair[k]
 		}
+		if len(c.gated) != gatedKind.derived*n.Gated {
+			return nil, fmt.Errorf("mpc: server material does not match its need (%v)", n)
+		}
+		st.gated.d[0].v = c.gated
 	}
 	return st, nil
 }

@@ -158,17 +158,21 @@
 // below) instead of 26 and 29. RMSNorm and LayerNorm read a guess of the
 // inverse square root at the octave of the row's mean square (one lookup
 // per octave of its range, the octave chosen by comparisons in the same
-// round and a gating product), then correct it once, y = x·g·(1 + e/2)
-// with e = 1 - (mean + eps)·g²: 7 rounds instead of 15 (norm_lut.go,
-// octave_lut.go). LayerNorm takes the same 7 instead of 17: it centres
+// round), gate it and multiply it by the row's values in one round (a
+// product of three factors, gated.go), then correct it once, y = x·g·(1 +
+// e/2) with e = 1 - (mean + eps)·g²: 6 rounds instead of 15 (norm_lut.go,
+// octave_lut.go; 7 where a step's rows are too many for the gated
+// products' one round, below). LayerNorm takes the same 6 instead of 17: it centres
 // its rows without a division, d = dim·x - Σx (exact and local), and
 // normalizes d/2^floor(log2 dim), whose square the tail's first round
 // makes beside its truncation, with eps scaled alike; its default range
 // of variances ends two octaves below RMSNorm's mean squares. The
 // softmax's exponential reads lines over [-16, 0] the same way, gated by
 // one comparison: 3 rounds instead of 15 (exp_lut.go); the reciprocal of its row sums is a
-// guess read at the sum's octave, corrected once together with the final
-// product: 5 rounds instead of 11. Its maximum, and the argmax's, are
+// guess read at the sum's octave, gated and multiplied by the sum and the
+// exponentials at once, corrected together with the final product: 4
+// rounds (5 past the gated products' bound) instead of 11. Its maximum,
+// and the argmax's, are
 // grouped tournaments (max_groups.go): all pairs of a group of up to 24
 // compared at once, the group's winner found by a second comparison of
 // its wins and selected by a product, 3 rounds for a level that divides
@@ -192,6 +196,17 @@
 // they are, and their truncation rides in a round the protocol makes
 // anyway, so that the truncations after the score kernel and after every
 // linear layer but the query, key and value projection cost no round.
+//
+// Gated products (gated.go): the octave lookups leave shares of one bit
+// per octave (one of them 1) and of each octave's table values; a product
+// of three shared factors b·T·z opens each factor less a uniform mask and
+// uses the dealer's shares of the masks' pairwise and triple products, so
+// that Σ_q b_q·T_q·z, the gated guess times a value z of the row, takes
+// the gating's round. A norm's u·g²/dim and x·g and a softmax's s·g and
+// e·g are made so, one round fewer each; the masks of b and T are shared
+// by blocks of 16 elements z, and a step of more than 2^18 terms (octaves
+// times elements: a prefill's many rows, a decode softmax of many heads
+// over a long context) gates and multiplies in two rounds instead.
 //
 // Max and Argmax, iteratively: a tournament of ceil(log2 n) levels, each
 // one batched Sign and one batched product by the bits (2 rounds per
@@ -248,7 +263,8 @@
 // With Config.Nonlinear = LUT (before: the iterative form above; lookup: a
 // table of 2^10 entries, any number of tables read at once; a norm's
 // lookups are per row, one per octave of its range, hence per element
-// here over 512; the fused steps are one truncation by 2^f and its
+// here over 512, and so are its gated products' openings, one per
+// octave and element; the fused steps are one truncation by 2^f and its
 // product):
 //
 //	trunc·mul (fused)      —  → 1       —   → 16.0    —   → 0          —  → 32
@@ -259,9 +275,9 @@
 //	silu                  26 → 3     416.0 → 88.0   17.0 → 3.0     9178 → 14116
 //	gelu                  29 → 3     472.0 → 88.0   19.0 → 3.0     9242 → 14116
 //	silu·u (swiglu)       28 → 4     440.0 → 144.0  18.0 → 6.0     9202 → 14156
-//	softmax (1 row)       44 → 14    240.5 → 220.9  10.0 → 4.1     6180 → 47980
-//	rmsnorm (1 row)       15 → 7      49.4 → 67.1    2.0 → 2.1      444 → 825
-//	layernorm (1 row)     17 → 7      49.4 → 67.1    2.0 → 1.1      444 → 881
+//	softmax (1 row)       44 → 13    240.5 → 295.0  10.0 → 3.0     6180 → 48224
+//	rmsnorm (1 row)       15 → 6      49.4 → 347.6   2.0 → 1.0      444 → 1649
+//	layernorm (1 row)     17 → 6      49.4 → 347.6   2.0 → 0.0      444 → 1705
 //
 // Rounds of Max, Argmax and Softmax grow as 2·ceil(log2 n) (Iterative)
 // or 3 per level of groups (LUT: 3 up to 24 entries, 6 up to 576 while

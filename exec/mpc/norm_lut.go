@@ -6,7 +6,7 @@ import (
 )
 
 // The norms' inverse square root from lookup tables (Config.Nonlinear =
-// LUT): 7 rounds a norm instead of 15.
+// LUT): 6 rounds a norm instead of 15 (7 for a step of many rows).
 //
 // The row sums of squares give u = dim·(mean(x²) + eps) with f
 // fractional bits, which must lie below the bits a lookup reads
@@ -15,16 +15,18 @@ import (
 // rows of GPT-2's 768: mean squares up to 2^22, an RMS of 2048; bgv-n13's
 // of stories260K's 64: the whole default). The octave lookups
 // (octave_lut.go) read the guess g of 1/sqrt(mean + eps) at u's octave
-// and bin, and g²/dim, within 0.6% of the root, in two rounds. Then a
-// round makes u·g²/dim beside x·g, one more truncates both and multiplies
-// the truncations (fused.go), e = 1 - u·g²/dim, and
+// and bin, and g²/dim, within 0.6% of the root, in one round; a second
+// gates them and makes u·g²/dim beside x·g (gated products, gated.go: a
+// step of too many rows gates in one round and multiplies in the next);
+// one more truncates both and multiplies the truncations (fused.go), e =
+// 1 - u·g²/dim, and
 //
 //	y = x·g·(1 + e/2) = x·g + trunc((x·g)·e, E+1)
 //
 // takes a last truncation: within 3e²/8 < 2e-5 of x/sqrt(mean + eps),
 // plus the tables' rounding, which their precisions (normLUTShape) keep
-// below 1e-3 of y up the range. 7 rounds with the squares' product and
-// truncation.
+// below 1e-3 of y up the range. 6 rounds with the squares' product and
+// truncation (7 for a step of many rows).
 
 // normLookupBits is k for the norms' tables.
 const normLookupBits = 10
@@ -108,15 +110,13 @@ func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi, sc
 		return nil, err
 	}
 	u := p.addConst(p.sumRows(sq, lens), r.encodeAt(eps*float64(dim), r.frac))
-	gt, err := p.octaveGuess(u, s.qlo, s.qhi, 2, func(q int) [][]uint64 { return s.tables(r, dim, q) })
+	// u·g²/dim and x·g
+	pr, err := p.octaveProducts(u, s.qlo, s.qhi, 2, func(q int) [][]uint64 { return s.tables(r, dim, q) },
+		guessProduct{table: 1, z: u, lens: repeat(1, rows)}, guessProduct{table: 0, z: x, lens: lens})
 	if err != nil {
 		return nil, err
 	}
-	g, g2 := gt[0], gt[1]
-	var ug, xg []uint64
-	if err := p.open(p.mulOp(u, g2, &ug), p.mulOp(x, broadcast(g, lens), &xg)); err != nil {
-		return nil, err
-	}
+	ug, xg := pr[0], pr[1]
 	// y = trunc(x·g) (f bits), z = trunc(u·g²/dim) (E bits) and y·z
 	var y, z, yz []uint64
 	if err := p.open(p.truncPairOp(xg, broadcast(ug, lens), s.P, &y, &z, &yz)); err != nil {
@@ -146,8 +146,7 @@ func (p *bill) normTailLUT(rows, dim, vlo, vhi, scale int) {
 	}
 	p.sumRows(n)
 	p.addConst(rows)
-	p.octaveGuess(rows, s.qlo, s.qhi, 2)
-	p.open(mulPiece(rows), mulPiece(n))
+	p.octaveProducts(rows, s.qlo, s.qhi, 2, shapeOf(repeat(1, rows)), shapeOf(repeat(dim, rows)))
 	p.open(truncPairPiece(n, s.P))
 	p.affine(n)
 	p.trunc(n, s.E+1)

@@ -15,7 +15,10 @@ import (
 // that an octave's values read a quarter of the 2^k entries and a
 // neighbour read at either end stays inside the table. A second round
 // gates each octave's tables by its bit b_q = c_q - c_(q+1) (c_qlo = 1,
-// c_qhi = 0) and sums them: the tables of u's octave at its bin.
+// c_qhi = 0) and sums them: the tables of u's octave at its bin. Its
+// users want the guess times values of the row: the same second round
+// makes those products directly, Σ_q b_q·T_q·z (octaveProducts, with the
+// gated products of gated.go), where a step's terms fit one round.
 
 // octaveShift is the window's shift of octave q.
 func octaveShift(q int) int { return max(0, q+2-normLookupBits) }
@@ -73,26 +76,48 @@ func octaveTables(r *Ring, id any, q, qlo, qhi int, bits []int, fns ...func(u fl
 	return tabs
 }
 
+// octaveRead is one party's first round of the octave lookups: the
+// comparisons [u >= 2^q] (c: qhi - qlo - 1 blocks of rows) and the read of
+// m tables per octave at u's bins (tabs[i]: octave qlo + i's tables).
+func (p *party) octaveRead(u []uint64, qlo, qhi int, tables func(q int) [][]uint64) (c []uint64, tabs [][][]uint64, err error) {
+	r := p.r
+	var thr [][]uint64
+	for q := qlo + 1; q < qhi; q++ {
+		thr = append(thr, p.addConst(u, r.Neg(r.FromInt(1<<q))))
+	}
+	var pieces []opening
+	if len(thr) > 0 {
+		pieces = append(pieces, p.signOp(concat(thr...), &c))
+	}
+	tabs = make([][][]uint64, qhi-qlo)
+	for i := range tabs {
+		q := qlo + i
+		pieces = append(pieces, p.lookupOp(u, octaveShift(q), normLookupBits, tables(q), &tabs[i]))
+	}
+	return c, tabs, p.open(pieces...)
+}
+
+func (p *bill) octaveRead(rows, qlo, qhi, m int) {
+	octaves := qhi - qlo
+	p.addConst((octaves - 1) * rows)
+	pieces := make([]piece, 0, octaves+1)
+	if octaves > 1 {
+		pieces = append(pieces, p.cfg.signPiece((octaves-1)*rows))
+	}
+	for range octaves {
+		pieces = append(pieces, lookupPiece(rows, normLookupBits, m))
+	}
+	p.open(pieces...)
+	p.affine(max(0, octaves-1) * rows) // the octave bits but the top one
+}
+
 // octaveGuess is one party's read of m tables per octave (tables(q)) at
 // the octave and bin of each of its values u: 2 rounds.
 func (p *party) octaveGuess(u []uint64, qlo, qhi, m int, tables func(q int) [][]uint64) ([][]uint64, error) {
 	r := p.r
 	rows := len(u)
-	var thr [][]uint64
-	for q := qlo + 1; q < qhi; q++ {
-		thr = append(thr, p.addConst(u, r.Neg(r.FromInt(1<<q))))
-	}
-	var c []uint64
-	var pieces []opening
-	if len(thr) > 0 {
-		pieces = append(pieces, p.signOp(concat(thr...), &c))
-	}
-	tabs := make([][][]uint64, qhi-qlo)
-	for i := range tabs {
-		q := qlo + i
-		pieces = append(pieces, p.lookupOp(u, octaveShift(q), normLookupBits, tables(q), &tabs[i]))
-	}
-	if err := p.open(pieces...); err != nil {
+	c, tabs, err := p.octaveRead(u, qlo, qhi, tables)
+	if err != nil {
 		return nil, err
 	}
 	var gates, vals []uint64
@@ -122,18 +147,88 @@ func (p *party) octaveGuess(u []uint64, qlo, qhi, m int, tables func(q int) [][]
 
 func (p *bill) octaveGuess(rows, qlo, qhi, m int) {
 	octaves := qhi - qlo
-	p.addConst((octaves - 1) * rows)
-	pieces := make([]piece, 0, octaves+1)
-	if octaves > 1 {
-		pieces = append(pieces, p.cfg.signPiece((octaves-1)*rows))
-	}
-	for range octaves {
-		pieces = append(pieces, lookupPiece(rows, normLookupBits, m))
-	}
-	p.open(pieces...)
-	p.affine(max(0, octaves-1) * rows) // the octave bits but the top one
+	p.octaveRead(rows, qlo, qhi, m)
 	p.mul(m * octaves * rows)
 	p.local(2 * m * octaves * rows)
+}
+
+// guessProduct is a product of a guess read by octave lookups with values
+// of its row: table j of the octaves (Σ_q b_q·T_qj, the guess) times z,
+// lens[i] elements of z for row i.
+type guessProduct struct {
+	table int
+	z     []uint64
+	lens  []int
+}
+
+// octaveProducts is one party's products of the guesses read at the
+// octave and bin of each of its values u (m tables per octave, tables(q))
+// with values of their rows: out[j] is prods[j]'s. The comparisons and
+// the lookups take a round, the gating and the products one more when
+// their terms fit a round (gated.go), else one each: 2 or 3 rounds.
+func (p *party) octaveProducts(u []uint64, qlo, qhi, m int, tables func(q int) [][]uint64, prods ...guessProduct) ([][]uint64, error) {
+	out := make([][]uint64, len(prods))
+	widths := make([]int, len(prods))
+	for j, pr := range prods {
+		widths[j] = len(pr.z)
+	}
+	pieces := make([]opening, len(prods))
+	if !gatedFits(qhi-qlo, widths...) {
+		g, err := p.octaveGuess(u, qlo, qhi, m, tables)
+		if err != nil {
+			return nil, err
+		}
+		for j, pr := range prods {
+			pieces[j] = p.mulOp(pr.z, broadcast(g[pr.table], pr.lens), &out[j])
+		}
+		return out, p.open(pieces...)
+	}
+	c, tabs, err := p.octaveRead(u, qlo, qhi, tables)
+	if err != nil {
+		return nil, err
+	}
+	bits := make([][]uint64, len(tabs))
+	for i := range tabs {
+		bits[i] = p.octaveBit(c, i, len(tabs), len(u))
+	}
+	for j, pr := range prods {
+		t := make([][]uint64, len(tabs))
+		for i := range tabs {
+			t[i] = tabs[i][pr.table]
+		}
+		pieces[j] = p.gatedOp(bits, t, pr.z, pr.lens, &out[j])
+	}
+	return out, p.open(pieces...)
+}
+
+// gatedShape is a guess product's size for a bill: its elements in all
+// rows and the blocks of one octave's gated products (gatedBlocks).
+type gatedShape struct{ elems, blocks int }
+
+// shapeOf is the gatedShape of rows of lens.
+func shapeOf(lens []int) gatedShape { return gatedShape{sum(lens), gatedBlocks(lens)} }
+
+// octaveProducts bills products of the given shapes.
+func (p *bill) octaveProducts(rows, qlo, qhi, m int, prods ...gatedShape) {
+	octaves := qhi - qlo
+	pieces := make([]piece, len(prods))
+	widths := make([]int, len(prods))
+	for j, pr := range prods {
+		widths[j] = pr.elems
+	}
+	if !gatedFits(octaves, widths...) {
+		p.octaveGuess(rows, qlo, qhi, m)
+		for j, w := range widths {
+			pieces[j] = mulPiece(w)
+		}
+		p.open(pieces...)
+		return
+	}
+	p.octaveRead(rows, qlo, qhi, m)
+	for j, pr := range prods {
+		pieces[j] = gatedPiece(octaves, pr.elems, pr.blocks)
+	}
+	p.open(pieces...)
 }
 
 // octaveBit is the party's share of b_q for octave i of m, from the
@@ -153,11 +248,12 @@ func (p *party) octaveBit(c []uint64, i, m, rows int) []uint64 {
 // The softmax's reciprocal by octave lookups (Config.Nonlinear = LUT).
 // The row sums s of the exponentials (W fractional bits, in [1, 2^hi))
 // are u = s·2^W; the guess g of 1/s at u's bin (P = W bits) is within
-// 0.6%, and the probabilities are e·g·(2 - s·g): s·g beside e·g, then
-// their truncations by 2^W (P bits each) and their product in one round
-// (fused.go), and the truncation of 2·e·g - (e·g)·(s·g) from 2P bits: 5
-// rounds for the reciprocal and the final product where the iterative
-// way takes 9 and 2.
+// 0.6%, and the probabilities are e·g·(2 - s·g): s·g beside e·g (with
+// the gating in one round, octaveProducts), then their truncations by
+// 2^W (P bits each) and their product in one round (fused.go), and the
+// truncation of 2·e·g - (e·g)·(s·g) from 2P bits: 4 rounds for the
+// reciprocal and the final product (5 for a step of many rows) where the
+// iterative way takes 9 and 2.
 
 // recipTables are octave q's guesses of 2^W/u with P fractional bits, for
 // u in [2^qlo, 2^qhi).
@@ -173,15 +269,13 @@ func (p *party) softmaxTailLUT(e []uint64, lens []int, hi int) ([]uint64, error)
 	w := r.work
 	P := recipPrecLUT(r)
 	sum := p.sumRows(e, lens)
-	gt, err := p.octaveGuess(sum, w, w+hi, 1, func(q int) [][]uint64 { return recipTables(r, q, w, w+hi, P) })
+	// s·g and e·g
+	pr, err := p.octaveProducts(sum, w, w+hi, 1, func(q int) [][]uint64 { return recipTables(r, q, w, w+hi, P) },
+		guessProduct{table: 0, z: sum, lens: repeat(1, len(lens))}, guessProduct{table: 0, z: e, lens: lens})
 	if err != nil {
 		return nil, err
 	}
-	g := gt[0]
-	var sg, eg []uint64
-	if err := p.open(p.mulOp(sum, g, &sg), p.mulOp(e, broadcast(g, lens), &eg)); err != nil {
-		return nil, err
-	}
+	sg, eg := pr[0], pr[1]
 	var egt, sgt, prod []uint64
 	if err := p.open(p.truncPairOp(eg, broadcast(sg, lens), w, &egt, &sgt, &prod)); err != nil {
 		return nil, err
@@ -190,13 +284,14 @@ func (p *party) softmaxTailLUT(e []uint64, lens []int, hi int) ([]uint64, error)
 	return p.trunc(p.affine(r.FromInt(2<<P), egt, r.Neg(1), prod, 0), 2*P-r.frac)
 }
 
-func (p *bill) softmaxTailLUT(rows, n, hi int) {
+// softmaxTailLUT bills the tail of rows whose exponentials have shape e.
+func (p *bill) softmaxTailLUT(rows int, e gatedShape, hi int) {
 	r := p.cfg.Ring
 	w := r.work
 	P := recipPrecLUT(r)
+	n := e.elems
 	p.sumRows(n)
-	p.octaveGuess(rows, w, w+hi, 1)
-	p.open(mulPiece(rows), mulPiece(n))
+	p.octaveProducts(rows, w, w+hi, 1, shapeOf(repeat(1, rows)), e)
 	p.open(truncPairPiece(n, w))
 	p.affine(n)
 	p.trunc(n, 2*P-r.frac)

@@ -88,6 +88,7 @@ func TestEstimateOfflineSeconds(t *testing.T) {
 							float64(need.lookupEntries())*priceLookup
 						muls, pairs := need.fusedTotals() // priced as their parts
 						want += float64(muls+2*pairs) * (priceTriple + priceTrunc)
+						want += float64((gatedSlots+1)*need.Gated) * priceTriple // a block of gated products
 					}
 					est := proto.Estimate()
 					if est.OfflineSeconds != want {

@@ -254,7 +254,7 @@ func (m LayerNorm) play(p *party, mine ...[]uint64) ([]uint64, error) {
 // truncated by 2^e (e = floor(log2 dim)) in its first round beside its
 // square: (x - mean(x))·c with c = dim/2^e in [1, 2), normalized alike
 // with eps·c², its mean squares two octaves above the variances at most.
-// 7 rounds, as RMSNorm, and no error from a mean held with f bits.
+// RMSNorm's rounds, and no error from a mean held with f bits.
 func (m LayerNorm) playLUT(p *party, x []uint64, lens []int) ([]uint64, error) {
 	r := p.r
 	e := meanShift(m.Dim)

@@ -88,9 +88,10 @@ func (m Softmax) sumRange() (int, int) { return 0, bits.Len(uint(m.Cols)) }
 func (m Softmax) bill() *bill {
 	p := newBill(m.Config)
 	runs := m.runs()
-	n := 0
+	n, blocks := 0, 0
 	for _, r := range runs {
 		n += r.len * r.count
+		blocks += ceilDiv(r.len, gatedSlots) * r.count
 	}
 	w := p.cfg.Ring.work
 	p.rowMax(runs, false)
@@ -98,7 +99,7 @@ func (m Softmax) bill() *bill {
 	lo, hi := m.sumRange()
 	if m.Nonlinear == LUT {
 		p.expLUT(n, m.Scale)
-		p.softmaxTailLUT(m.Rows, n, hi)
+		p.softmaxTailLUT(m.Rows, gatedShape{n, blocks}, hi)
 		return p
 	}
 	p.exp(n, w)

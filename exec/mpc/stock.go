@@ -14,11 +14,12 @@ type Stock struct {
 	cmpCW                      cwQueue
 	lutR, lutHot               [MaxLookupBits + 1]queue // lutHot: 2^k elements per mask
 	truncMul, truncPair        fusedQueues
+	gated                      fusedQueues // at shift 0
 }
 
 // Left is what remains in the stock.
 func (s *Stock) Left() Need {
-	n := Need{Triples: s.tripleC.left(), Compares: s.cmpA.left()}
+	n := Need{Triples: s.tripleC.left(), Compares: s.cmpA.left(), Gated: s.gated.left(gatedKind, 0)}
 	for k := range n.Truncs {
 		n.Truncs[k] = s.truncWrap[k].left()
 	}
@@ -73,6 +74,7 @@ func expandSeeded(r *Ring, seed Seed, n Need, client bool) *Stock {
 	}
 	s.truncMul = expandFused(r, seed, truncMulKind, n.TruncMuls, client)
 	s.truncPair = expandFused(r, seed, truncPairKind, n.TruncPairs, client)
+	s.gated = expandFused(r, seed, gatedKind, unshifted(n.Gated), client)
 	if client {
 		s.tripleC = el("triple/c", "triples", n.Triples)
 		s.cmpA = el("cmp/a", "comparison keys", n.Compares)
@@ -189,6 +191,7 @@ func (s *Stock) append(o *Stock) {
 	}
 	s.truncMul.merge(&o.truncMul)
 	s.truncPair.merge(&o.truncPair)
+	s.gated.merge(&o.gated)
 	s.cmpRoot.merge(&o.cmpRoot)
 	s.cmpCW.merge(&o.cmpCW)
 }

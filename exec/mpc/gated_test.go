@@ -1,0 +1,144 @@
+package mpc
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/cgsim/cgsim/cost"
+)
+
+// TestGatedProducts: the gated products of rows of unequal lengths open
+// Σ_q b_q·T_q·z exactly (b one-hot over the octaves, T and z uniform in
+// Z_t: the identity holds for any values), in one round, with the
+// counters and the material of their bill.
+func TestGatedProducts(t *testing.T) {
+	for _, preset := range testPresets {
+		cfg := testConfig(t, preset)
+		r := cfg.Ring
+		for _, Q := range []int{1, 3, 9} {
+			t.Run(fmt.Sprintf("%s/octaves=%d", preset, Q), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(Q), 31))
+				lens := []int{1, 37, 0, 3, 16} // a row may have no elements, or span blocks
+				rows, n := len(lens), sum(lens)
+				b, tv := make([]uint64, Q*rows), make([]uint64, Q*rows) // octave-major
+				for row := range rows {
+					b[rng.IntN(Q)*rows+row] = 1
+				}
+				for i := range tv {
+					tv[i] = rng.Uint64N(r.t)
+				}
+				z := make([]uint64, n)
+				for i := range z {
+					z[i] = rng.Uint64N(r.t)
+				}
+				var in []Pair
+				for _, v := range [][]uint64{b, tv, z} {
+					p, err := r.SplitElements(v)
+					if err != nil {
+						t.Fatal(err)
+					}
+					in = append(in, p)
+				}
+				p := newBill(cfg)
+				p.open(gatedPiece(Q, n, gatedBlocks(lens)))
+				s := NewSession(cfg, TrustedDealer{})
+				defer s.Close()
+				if err := s.Preprocess(p.need); err != nil {
+					t.Fatal(err)
+				}
+				out, err := s.playBoth(in, func(pt *party, mine ...[]uint64) ([]uint64, error) {
+					bs, ts := make([][]uint64, Q), make([][]uint64, Q)
+					for q := range Q {
+						bs[q], ts[q] = mine[0][q*rows:(q+1)*rows], mine[1][q*rows:(q+1)*rows]
+					}
+					var res []uint64
+					return res, pt.open(pt.gatedOp(bs, ts, mine[2], lens, &res))
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := r.Open(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e := 0
+				for row, l := range lens {
+					for range l {
+						want := uint64(0)
+						for q := range Q {
+							want = r.Add(want, r.Mul(r.Mul(b[q*rows+row], tv[q*rows+row]), z[e]))
+						}
+						if got[e] != want {
+							t.Errorf("row %d element %d: %d, want %d", row, e, got[e], want)
+						}
+						e++
+					}
+				}
+				if left := s.Left(); left != (Need{}) {
+					t.Errorf("material left over: %v", left)
+				}
+				online := s.Cost()
+				online.OfflineBytes, online.OfflineSeconds = 0, 0
+				if d := cost.CounterDiff(online, p.cost); len(d) > 0 {
+					t.Errorf("counters differ from the bill's: %v", d)
+				}
+				if online.Rounds != 1 {
+					t.Errorf("%d rounds, want 1", online.Rounds)
+				}
+			})
+		}
+	}
+}
+
+// TestGatedFits: the fused round is taken up to maxGatedTerms terms.
+func TestGatedFits(t *testing.T) {
+	for _, c := range []struct {
+		q      int
+		widths []int
+		fits   bool
+	}{
+		{32, []int{1, 768}, true},          // a decoded token's GPT-2 norm
+		{30, []int{1, 4096}, true},         // a decoded token's Llama-3-8B norm
+		{10, []int{12, 12 * 513}, true},    // GPT-2's decode softmax at 512 keys
+		{11, []int{12, 12 * 2049}, false},  // at 2048 keys
+		{32, []int{128, 128 * 768}, false}, // a prefill's 128 rows
+		{1, []int{maxGatedTerms}, true},
+		{1, []int{maxGatedTerms, 1}, false},
+	} {
+		if got := gatedFits(c.q, c.widths...); got != c.fits {
+			t.Errorf("%d octaves over %v: fits %v, want %v", c.q, c.widths, got, c.fits)
+		}
+	}
+}
+
+// TestGatedFallback: past maxGatedTerms the norms and the softmax gate and
+// multiply in two rounds, one more than the gated products' one; Run's
+// counters equal Estimate's either way.
+func TestGatedFallback(t *testing.T) {
+	saved := maxGatedTerms
+	defer func() { maxGatedTerms = saved }()
+	cases := map[string]bool{"rmsnorm-lut": true, "rmsnorm-lut-scaled": true, "layernorm-lut-rows": true, "softmax-lut": true, "softmax-lut-causal-heads": true}
+	for _, preset := range testPresets {
+		cfg := testConfig(t, preset)
+		for _, c := range contractCases() {
+			if !cases[c.name] {
+				continue
+			}
+			for _, n := range []int{1, 7} {
+				t.Run(fmt.Sprintf("%s/t=%d-bit/n=%d", c.name, cfg.Ring.Bits(), n), func(t *testing.T) {
+					maxGatedTerms = saved
+					fused, _ := c.run(t, cfg, n)
+					maxGatedTerms = 0
+					est, got := c.run(t, cfg, n)
+					if d := cost.CounterDiff(got, est); len(d) != 0 {
+						t.Errorf("Run vs Estimate: %v", d)
+					}
+					if est.Rounds != fused.Rounds+1 {
+						t.Errorf("%d rounds past the bound, %d within it: want one more", est.Rounds, fused.Rounds)
+					}
+				})
+			}
+		}
+	}
+}
