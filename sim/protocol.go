@@ -68,6 +68,7 @@ func resolveProtocol(preset params.Preset, prof *cost.Profile, cores, clientCore
 		return protocol{}, err
 	}
 	mc.Nonlinear = nonlinear
+	mc.GatedTerms = gatedTermsOn(nw, mc.Ring.Bits())
 	he, err := exec.PlannerFor(preset, prof)
 	if err != nil {
 		return protocol{}, err
@@ -90,4 +91,19 @@ func (pr protocol) flooding(floodBits int) (exec.Planner, error) {
 		}
 	}
 	return he, nil
+}
+
+// gatedTermsOn is the bound on a step's gated products in one round
+// (mpc.Config.GatedTerms) on network nw for a ring of ringBits bits: the
+// fused round saves a round trip and sends about one element more each way
+// per term, so it pays up to RTT·bandwidth/(2·8·element bytes) terms (the
+// LAN's about 3900: a decoded token's stories260K norm, not GPT-2's; the
+// WAN's 125000); -1 (never) below one.
+func gatedTermsOn(nw net.Network, ringBits int) int {
+	width := (ringBits + 7) / 8
+	n := nw.RTT.Seconds() * nw.BitsPerSecond / float64(2*8*width)
+	if n < 1 {
+		return -1
+	}
+	return int(min(n, 1<<30))
 }

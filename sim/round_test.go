@@ -103,3 +103,24 @@ func TestSharedFlights(t *testing.T) {
 		t.Errorf("a riding truncation's counters differ beyond its round: %v", d)
 	}
 }
+
+// TestGatedTermsOn: the bound on a step's gated products is the terms
+// whose extra bytes (an element each way per term) cost a round trip: at
+// the 60-bit t (8-byte elements) 0.5 ms · 1 Gbps / 128 bits on the LAN,
+// 40 ms · 400 Mbps / 128 on the WAN; none on a link without latency.
+func TestGatedTermsOn(t *testing.T) {
+	for _, c := range []struct {
+		nw   net.Network
+		bits int
+		want int
+	}{
+		{net.LAN, 60, 3906},
+		{net.WAN, 60, 125000},
+		{net.WAN, 41, 166666}, // 6-byte elements
+		{net.Network{Name: "flat", BitsPerSecond: 1e9}, 60, -1},
+	} {
+		if got := gatedTermsOn(c.nw, c.bits); got != c.want {
+			t.Errorf("%s, %d-bit t: %d, want %d", c.nw.Name, c.bits, got, c.want)
+		}
+	}
+}

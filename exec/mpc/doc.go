@@ -204,9 +204,11 @@
 // that Σ_q b_q·T_q·z, the gated guess times a value z of the row, takes
 // the gating's round. A norm's u·g²/dim and x·g and a softmax's s·g and
 // e·g are made so, one round fewer each; the masks of b and T are shared
-// by blocks of 16 elements z, and a step of more than 2^18 terms (octaves
-// times elements: a prefill's many rows, a decode softmax of many heads
-// over a long context) gates and multiplies in two rounds instead.
+// by blocks of 16 elements z, and a step of more terms (octaves times
+// elements) than Config.GatedTerms allows (at most 2^18: a prefill's many
+// rows, a decode softmax of many heads over a long context; package sim
+// sets a smaller bound on a fast link, where the bytes cost more than the
+// round trip) gates and multiplies in two rounds instead.
 //
 // Max and Argmax, iteratively: a tournament of ceil(log2 n) levels, each
 // one batched Sign and one batched product by the bits (2 rounds per

@@ -23,9 +23,10 @@ package mpc
 // follow the block. A row of W elements takes ceil(W/gatedSlots) blocks
 // per octave: about Q·W elements opened a row (one per term) and 3·Q·W of
 // dealer material, so the fused round pays where rows are few (a decoded
-// token's norm, a decode softmax's rows); maxGatedTerms bounds a step's
-// terms, beyond it (a prefill's rows, a decode softmax of many heads over
-// a long context) the gating and the products take their two rounds.
+// token's norm, a decode softmax's rows); Config.GatedTerms (at most
+// maxGatedTerms) bounds a step's terms, beyond it (a prefill's rows, a
+// decode softmax of many heads over a long context; on a fast link, less)
+// the gating and the products take their two rounds.
 
 // gatedSlots is the number of elements z that share a block's α and β.
 const gatedSlots = 16
@@ -54,16 +55,19 @@ const (
 // element opened each way and 3 of dealer material per term: 2 MiB
 // opened per party at the 60-bit t): a decoded token's norm of Llama-3-8B's
 // 4096 features (about 30 octaves), GPT-2's decode softmax up to 2000
-// keys fit. A variable for the tests only.
-var maxGatedTerms = 1 << 18
+// keys fit.
+const maxGatedTerms = 1 << 18
 
 // gatedTerms is the number of terms of gated products of q octaves over
 // widths (the elements of the z of each table's product).
 func gatedTerms(q int, widths ...int) int { return q * sum(widths) }
 
 // gatedFits reports whether products of q octaves over widths fit one
-// round (see maxGatedTerms).
-func gatedFits(q int, widths ...int) bool { return gatedTerms(q, widths...) <= maxGatedTerms }
+// round under bound (Config.gatedBound): at least one term, at most bound.
+func gatedFits(bound, q int, widths ...int) bool {
+	n := gatedTerms(q, widths...)
+	return n > 0 && n <= bound
+}
 
 // gatedBlocks is the blocks of one octave's products over rows of lens.
 func gatedBlocks(lens []int) int {

@@ -91,51 +91,55 @@ func TestGatedProducts(t *testing.T) {
 	}
 }
 
-// TestGatedFits: the fused round is taken up to maxGatedTerms terms.
+// TestGatedFits: the fused round is taken up to the bound a Config sets
+// (at most maxGatedTerms; none for a negative GatedTerms).
 func TestGatedFits(t *testing.T) {
+	def := Config{}.gatedBound()
 	for _, c := range []struct {
+		bound  int
 		q      int
 		widths []int
 		fits   bool
 	}{
-		{32, []int{1, 768}, true},          // a decoded token's GPT-2 norm
-		{30, []int{1, 4096}, true},         // a decoded token's Llama-3-8B norm
-		{10, []int{12, 12 * 513}, true},    // GPT-2's decode softmax at 512 keys
-		{11, []int{12, 12 * 2049}, false},  // at 2048 keys
-		{32, []int{128, 128 * 768}, false}, // a prefill's 128 rows
-		{1, []int{maxGatedTerms}, true},
-		{1, []int{maxGatedTerms, 1}, false},
+		{def, 32, []int{1, 768}, true},          // a decoded token's GPT-2 norm
+		{def, 30, []int{1, 4096}, true},         // a decoded token's Llama-3-8B norm
+		{def, 10, []int{12, 12 * 513}, true},    // GPT-2's decode softmax at 512 keys
+		{def, 11, []int{12, 12 * 2049}, false},  // at 2048 keys
+		{def, 32, []int{128, 128 * 768}, false}, // a prefill's 128 rows
+		{def, 1, []int{maxGatedTerms}, true},
+		{def, 1, []int{maxGatedTerms, 1}, false},
+		{Config{GatedTerms: 3906}.gatedBound(), 32, []int{1, 768}, false}, // the LAN's bound
+		{Config{GatedTerms: -1}.gatedBound(), 1, []int{1}, false},
+		{Config{GatedTerms: 1 << 30}.gatedBound(), 1, []int{maxGatedTerms + 1}, false},
 	} {
-		if got := gatedFits(c.q, c.widths...); got != c.fits {
-			t.Errorf("%d octaves over %v: fits %v, want %v", c.q, c.widths, got, c.fits)
+		if got := gatedFits(c.bound, c.q, c.widths...); got != c.fits {
+			t.Errorf("%d octaves over %v under %d: fits %v, want %v", c.q, c.widths, c.bound, got, c.fits)
 		}
 	}
 }
 
-// TestGatedFallback: past maxGatedTerms the norms and the softmax gate and
-// multiply in two rounds, one more than the gated products' one; Run's
-// counters equal Estimate's either way.
+// TestGatedFallback: without gated products (GatedTerms < 0) the norms and
+// the softmax gate and multiply in two rounds, one more than with them;
+// Run's counters equal Estimate's either way.
 func TestGatedFallback(t *testing.T) {
-	saved := maxGatedTerms
-	defer func() { maxGatedTerms = saved }()
 	cases := map[string]bool{"rmsnorm-lut": true, "rmsnorm-lut-scaled": true, "layernorm-lut-rows": true, "softmax-lut": true, "softmax-lut-causal-heads": true}
 	for _, preset := range testPresets {
 		cfg := testConfig(t, preset)
+		off := cfg
+		off.GatedTerms = -1
 		for _, c := range contractCases() {
 			if !cases[c.name] {
 				continue
 			}
 			for _, n := range []int{1, 7} {
 				t.Run(fmt.Sprintf("%s/t=%d-bit/n=%d", c.name, cfg.Ring.Bits(), n), func(t *testing.T) {
-					maxGatedTerms = saved
 					fused, _ := c.run(t, cfg, n)
-					maxGatedTerms = 0
-					est, got := c.run(t, cfg, n)
+					est, got := c.run(t, off, n)
 					if d := cost.CounterDiff(got, est); len(d) != 0 {
 						t.Errorf("Run vs Estimate: %v", d)
 					}
 					if est.Rounds != fused.Rounds+1 {
-						t.Errorf("%d rounds past the bound, %d within it: want one more", est.Rounds, fused.Rounds)
+						t.Errorf("%d rounds without gated products, %d with: want one more", est.Rounds, fused.Rounds)
 					}
 				})
 			}

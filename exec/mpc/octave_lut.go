@@ -173,7 +173,7 @@ func (p *party) octaveProducts(u []uint64, qlo, qhi, m int, tables func(q int) [
 		widths[j] = len(pr.z)
 	}
 	pieces := make([]opening, len(prods))
-	if !gatedFits(qhi-qlo, widths...) {
+	if !gatedFits(p.gated, qhi-qlo, widths...) {
 		g, err := p.octaveGuess(u, qlo, qhi, m, tables)
 		if err != nil {
 			return nil, err
@@ -216,7 +216,7 @@ func (p *bill) octaveProducts(rows, qlo, qhi, m int, prods ...gatedShape) {
 	for j, pr := range prods {
 		widths[j] = pr.elems
 	}
-	if !gatedFits(octaves, widths...) {
+	if !gatedFits(p.cfg.gatedBound(), octaves, widths...) {
 		p.octaveGuess(rows, qlo, qhi, m)
 		for j, w := range widths {
 			pieces[j] = mulPiece(w)

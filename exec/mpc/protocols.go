@@ -55,6 +55,9 @@ func run(s *Session, cfg Config, name string, proto Protocol, shape error, input
 	if err := s.begin(name, cfg, proto.Need()); err != nil {
 		return Pair{}, err
 	}
+	for _, p := range s.parties {
+		p.gated = cfg.gatedBound()
+	}
 	out, err := s.playBoth(inputs, body)
 	if err != nil {
 		return Pair{}, fmt.Errorf("mpc: %s: %w", name, err)

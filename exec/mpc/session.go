@@ -25,6 +25,26 @@ type Config struct {
 	// elementwise Exp, Reciprocal and Rsqrt compute iteratively whatever
 	// it says.
 	Nonlinear Nonlinear
+	// GatedTerms bounds the terms of a step's gated products in one round
+	// (gated.go: the octave lookups' gating and the products that use
+	// their guess): a step with more gates in one round and multiplies in
+	// the next. Zero: the default bound, 2^18; negative: never in one
+	// round. The fused round saves a round trip and sends about one
+	// element each way per term more: package sim sets the bound from the
+	// network (where a round trip costs less than those bytes, the two
+	// rounds are cheaper).
+	GatedTerms int
+}
+
+// gatedBound is the bound GatedTerms sets.
+func (c Config) gatedBound() int {
+	switch {
+	case c.GatedTerms < 0:
+		return 0
+	case c.GatedTerms == 0:
+		return maxGatedTerms
+	}
+	return min(c.GatedTerms, maxGatedTerms)
 }
 
 // Nonlinear is a method of the non-linear protocols.
@@ -344,6 +364,7 @@ func (b *stepBarrier) arrive(action func()) error {
 type party struct {
 	role  int
 	r     *Ring
+	gated int // the protocol's bound on a step's gated terms (Config.GatedTerms)
 	conn  net.Conn
 	stock *Stock
 	tally *cost.Tally
