@@ -90,6 +90,16 @@ func asShape(v Value) (shape, error) {
 	return s, nil
 }
 
+// shapePair is asShape of two values.
+func shapePair(a, b Value) (shape, shape, error) {
+	s, err := asShape(a)
+	if err != nil {
+		return shape{}, shape{}, err
+	}
+	t, err := asShape(b)
+	return s, t, err
+}
+
 // Embed records the lookup of len(tokens) tokens.
 func (e *Estimator) Embed(tokens []int, pos int) (Value, error) {
 	c, err := e.plan.estEmbed(len(tokens))
@@ -248,11 +258,7 @@ func (e *Estimator) Gated(g, u Value) (Value, error) {
 		}
 		return e.Mul(a, u)
 	}
-	s, err := asShape(g)
-	if err != nil {
-		return nil, err
-	}
-	t, err := asShape(u)
+	s, t, err := shapePair(g, u)
 	if err != nil {
 		return nil, err
 	}
@@ -276,11 +282,7 @@ func fixedShape(op string, v Value) (shape, error) {
 // Add is free; the sum has the larger scale of the two (the other is
 // lifted, as the run engine does).
 func (e *Estimator) Add(a, b Value) (Value, error) {
-	s, err := asShape(a)
-	if err != nil {
-		return nil, err
-	}
-	t, err := asShape(b)
+	s, t, err := shapePair(a, b)
 	if err != nil {
 		return nil, err
 	}

@@ -39,11 +39,7 @@ func (r *Runner) Gated(gv, uv Value) (Value, error) {
 		}
 		return r.Mul(a, uv)
 	}
-	g, err := r.asShares(gv)
-	if err != nil {
-		return nil, err
-	}
-	u, err := r.asShares(uv)
+	g, u, err := r.sharesPair(gv, uv)
 	if err != nil {
 		return nil, err
 	}
@@ -62,11 +58,7 @@ func (r *Runner) Gated(gv, uv Value) (Value, error) {
 // (exact: the residual stream, below 2^(IntBits+1) with f + scale
 // fractional bits, stays in the truncation's range).
 func (r *Runner) Add(av, bv Value) (Value, error) {
-	a, err := r.asShares(av)
-	if err != nil {
-		return nil, err
-	}
-	b, err := r.asShares(bv)
+	a, b, err := r.sharesPair(av, bv)
 	if err != nil {
 		return nil, err
 	}
@@ -114,4 +106,14 @@ func (r *Runner) Last(v Value) (Value, error) {
 	}
 	lo := (x.rows - 1) * x.cols
 	return &shares{rows: 1, cols: x.cols, pos: x.pos + x.rows - 1, scale: x.scale, c: x.c[lo:], s: x.s[lo:]}, nil
+}
+
+// sharesPair is asShares of two values.
+func (r *Runner) sharesPair(av, bv Value) (*shares, *shares, error) {
+	a, err := r.asShares(av)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := r.asShares(bv)
+	return a, b, err
 }
