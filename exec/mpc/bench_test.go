@@ -137,7 +137,7 @@ func BenchmarkDCF(b *testing.B) {
 	b.Run("eval", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			r.dcfEval(&pg, 0, s0, k.cw, k.final, rng.Uint64N(r.t))
+			r.dcfEval(&pg, 0, s0, k.cw, k.final[0], rng.Uint64N(r.t))
 		}
 	})
 }

@@ -30,13 +30,53 @@ func TestDCF(t *testing.T) {
 				k := r.dcfGen(&pg, r.bits, alpha, beta, s0, s1)
 				cs := append([]uint64{alpha - min(alpha, 1), alpha, min(alpha+1, r.t-1)}, vals...)
 				for _, c := range cs {
-					got := r.Add(r.dcfEval(&pg, 0, s0, k.cw, k.final, c), r.dcfEval(&pg, 1, s1, k.cw, k.final, c))
+					got := r.Add(r.dcfEval(&pg, 0, s0, k.cw, k.final[0], c), r.dcfEval(&pg, 1, s1, k.cw, k.final[0], c))
 					want := uint64(0)
 					if c < alpha {
 						want = beta
 					}
 					if got != want {
 						t.Fatalf("%s: α=%d β=%d c=%d: got %d want %d", preset, alpha, beta, c, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestDCFPayloads checks keys of several payloads on one path (dcfGenN):
+// every payload's shares sum to β_j·[c < α], and payload 0 evaluated
+// alone (dcfEval) agrees with it.
+func TestDCFPayloads(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, preset := range testPresets {
+		r := testConfig(t, preset).Ring
+		for m := 1; m <= maxPayloads; m++ {
+			for range 10 {
+				alpha := rng.Uint64N(r.t)
+				betas := make([]uint64, m)
+				for j := range betas {
+					betas[j] = rng.Uint64N(r.t)
+				}
+				s0 := block{rng.Uint64(), rng.Uint64()}.clearLSB()
+				s1 := block{rng.Uint64(), rng.Uint64()}.clearLSB()
+				var pg dcfPRG
+				k := r.dcfGenN(&pg, r.bits, alpha, betas, s0, s1)
+				o0, o1 := make([]uint64, m), make([]uint64, m)
+				for _, c := range []uint64{0, alpha - min(alpha, 1), alpha, min(alpha+1, r.t-1), r.t - 1, rng.Uint64N(r.t)} {
+					r.dcfEvalN(&pg, 0, s0, k.cw, k.xv, k.final, c, o0)
+					r.dcfEvalN(&pg, 1, s1, k.cw, k.xv, k.final, c, o1)
+					for j := range m {
+						want := uint64(0)
+						if c < alpha {
+							want = betas[j]
+						}
+						if got := r.Add(o0[j], o1[j]); got != want {
+							t.Fatalf("%s: %d payloads, α=%d c=%d: payload %d got %d want %d", preset, m, alpha, c, j, got, want)
+						}
+					}
+					if one := r.dcfEval(&pg, 0, s0, k.cw, k.final[0], c); one != o0[0] {
+						t.Fatalf("%s: payload 0 alone %d, with the others %d", preset, one, o0[0])
 					}
 				}
 			}

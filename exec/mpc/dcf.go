@@ -5,6 +5,7 @@ import (
 	"crypto/cipher"
 	"crypto/sha256"
 	"encoding/binary"
+	"fmt"
 	"math/bits"
 )
 
@@ -48,10 +49,19 @@ func (a block) lsb() uint8 { return uint8(a[0] & 1) }
 // clearLSB removes the control bit.
 func (a block) clearLSB() block { return block{a[0] &^ 1, a[1]} }
 
-// prgKeys are the four fixed, public AES keys of G, derived from labels.
-var prgCiphers = func() [4]cipher.Block {
-	var out [4]cipher.Block
-	for j, label := range []string{"cgsim/dcf/seed-left", "cgsim/dcf/value-left", "cgsim/dcf/seed-right", "cgsim/dcf/value-right"} {
+// maxPayloads is the most outputs of one key: a comparison's bit and the
+// masks of the values a select multiplies by it (select.go).
+const maxPayloads = 3
+
+// prgCiphers are the fixed, public AES keys of G, derived from labels:
+// seed and value of each side, then the values of the further payloads.
+var prgCiphers = func() [4 + 2*(maxPayloads-1)]cipher.Block {
+	var out [4 + 2*(maxPayloads-1)]cipher.Block
+	labels := []string{"cgsim/dcf/seed-left", "cgsim/dcf/value-left", "cgsim/dcf/seed-right", "cgsim/dcf/value-right"}
+	for j := 1; j < maxPayloads; j++ {
+		labels = append(labels, fmt.Sprintf("cgsim/dcf/value-%d-left", j), fmt.Sprintf("cgsim/dcf/value-%d-right", j))
+	}
+	for j, label := range labels {
 		k := sha256.Sum256([]byte(label))
 		c, err := aes.NewCipher(k[:16]) // a 16-byte key: cannot fail
 		if err != nil {
@@ -83,6 +93,19 @@ func (p *dcfPRG) expand(s block, d uint8) (block, uint8, block) {
 	return sd.clearLSB(), sd.lsb(), p.g(2*int(d)+1, s)
 }
 
+// value returns the block of payload j >= 1 on side d of s; payload 0's
+// comes with the seed (expand).
+func (p *dcfPRG) value(j int, s block, d uint8) block { return p.g(4+2*(j-1)+int(d), s) }
+
+// leaf is payload j's value of a last-level seed s: the seed itself for
+// payload 0, its left value block for the others.
+func (p *dcfPRG) leaf(r *Ring, j int, s block) uint64 {
+	if j == 0 {
+		return r.convert(s)
+	}
+	return r.convert(p.value(j, s, 0))
+}
+
 // convert maps a block to Z_t (a 128-bit integer reduced mod t).
 func (r *Ring) convert(a block) uint64 { return bits.Rem64(a[1], a[0], r.t) }
 
@@ -94,11 +117,14 @@ type cwLevel struct {
 }
 
 // dcfKeys are the two keys of one comparison: the parties' root seeds and
-// the common correction words.
+// the common correction words; with m > 1 payloads (dcfGenN), xv holds
+// the value corrections of payloads 1..m-1, m-1 per level, and final one
+// element per payload.
 type dcfKeys struct {
 	root  [2]block
 	cw    []cwLevel
-	final uint64
+	xv    []uint64
+	final []uint64
 }
 
 // cneg returns -v if t1 is 1, else v: the (-1)^t1 of the paper.
@@ -112,30 +138,47 @@ func (r *Ring) cneg(t1 uint8, v uint64) uint64 {
 // dcfGen returns keys of f(c) = β·[c < α] on k-bit inputs, for the root
 // seeds s0, s1 (lsb cleared), expanding seeds with pg.
 func (r *Ring) dcfGen(pg *dcfPRG, k int, alpha, beta uint64, s0, s1 block) dcfKeys {
-	keys := dcfKeys{root: [2]block{s0, s1}, cw: make([]cwLevel, k)}
+	return r.dcfGenN(pg, k, alpha, []uint64{beta}, s0, s1)
+}
+
+// dcfGenN returns keys of the m = len(betas) functions β_j·[c < α] on one
+// path: payload 0 as dcfGen, payload j's values from its own PRG blocks.
+func (r *Ring) dcfGenN(pg *dcfPRG, k int, alpha uint64, betas []uint64, s0, s1 block) dcfKeys {
+	m := len(betas)
+	keys := dcfKeys{root: [2]block{s0, s1}, cw: make([]cwLevel, k), xv: make([]uint64, k*(m-1)), final: make([]uint64, m)}
 	s := [2]block{s0, s1}
 	t := [2]uint8{0, 1}
-	var va uint64 // V_α: the sum of the outputs along the path of α so far
+	va := make([]uint64, m) // V_α per payload: the sum of the outputs along the path of α so far
+	vc := make([][2][2]uint64, m)
 	for i := range k {
 		a := uint8(alpha >> (k - 1 - i) & 1)
 		var sc [2][2]block // [party][side] seeds
 		var tc [2][2]uint8
-		var vc [2][2]uint64
 		for b := range 2 {
 			for d := range uint8(2) {
 				sb, tb, vb := pg.expand(s[b], d)
-				sc[b][d], tc[b][d], vc[b][d] = sb, tb, r.convert(vb)
+				sc[b][d], tc[b][d], vc[0][b][d] = sb, tb, r.convert(vb)
+				for j := 1; j < m; j++ {
+					vc[j][b][d] = r.convert(pg.value(j, s[b], d))
+				}
 			}
 		}
 		keep, lose := a, 1-a
 		cw := cwLevel{s: sc[0][lose].xor(sc[1][lose])}
-		v := r.Sub(r.Sub(vc[1][lose], vc[0][lose]), va)
-		if lose == 0 { // α_i = 1: every c that turns left here is below α
-			v = r.Add(v, beta)
+		for j := range m {
+			v := r.Sub(r.Sub(vc[j][1][lose], vc[j][0][lose]), va[j])
+			if lose == 0 { // α_i = 1: every c that turns left here is below α
+				v = r.Add(v, betas[j])
+			}
+			v = r.cneg(t[1], v)
+			va[j] = r.Add(r.Sub(va[j], vc[j][1][keep]), vc[j][0][keep])
+			va[j] = r.Add(va[j], r.cneg(t[1], v))
+			if j == 0 {
+				cw.v = v
+			} else {
+				keys.xv[i*(m-1)+j-1] = v
+			}
 		}
-		cw.v = r.cneg(t[1], v)
-		va = r.Add(r.Sub(va, vc[1][keep]), vc[0][keep])
-		va = r.Add(va, r.cneg(t[1], cw.v))
 		cw.tl = tc[0][0] ^ tc[1][0] ^ a ^ 1
 		cw.tr = tc[0][1] ^ tc[1][1] ^ a
 		tk := [2]uint8{cw.tl, cw.tr}[keep]
@@ -148,7 +191,9 @@ func (r *Ring) dcfGen(pg *dcfPRG, k int, alpha, beta uint64, s0, s1 block) dcfKe
 		}
 		keys.cw[i] = cw
 	}
-	keys.final = r.cneg(t[1], r.Sub(r.Sub(r.convert(s[1]), r.convert(s[0])), va))
+	for j := range m {
+		keys.final[j] = r.cneg(t[1], r.Sub(r.Sub(pg.leaf(r, j, s[1]), pg.leaf(r, j, s[0])), va[j]))
+	}
 	return keys
 }
 
@@ -179,4 +224,41 @@ func (r *Ring) dcfEval(pg *dcfPRG, b int, root block, cw []cwLevel, final uint64
 		acc = r.Neg(acc)
 	}
 	return acc
+}
+
+// dcfEvalN writes party b's shares of the len(out) payloads at c into out
+// (xv and final as dcfKeys for that many payloads).
+func (r *Ring) dcfEvalN(pg *dcfPRG, b int, root block, cw []cwLevel, xv, final []uint64, c uint64, out []uint64) {
+	k, m := len(cw), len(out)
+	s, t := root, uint8(b)
+	clear(out)
+	for i := range k {
+		d := uint8(c >> (k - 1 - i) & 1)
+		for j := 1; j < m; j++ { // from the level's seed, before it moves on
+			v := r.convert(pg.value(j, s, d))
+			if t == 1 {
+				v = r.Add(v, xv[i*(m-1)+j-1])
+			}
+			out[j] = r.Add(out[j], v)
+		}
+		ns, nt, nv := pg.expand(s, d)
+		v := r.convert(nv)
+		if t == 1 {
+			ns = ns.xor(cw[i].s)
+			nt ^= [2]uint8{cw[i].tl, cw[i].tr}[d]
+			v = r.Add(v, cw[i].v)
+		}
+		out[0] = r.Add(out[0], v)
+		s, t = ns, nt
+	}
+	for j := range m {
+		v := pg.leaf(r, j, s)
+		if t == 1 {
+			v = r.Add(v, final[j])
+		}
+		out[j] = r.Add(out[j], v)
+		if b == 1 {
+			out[j] = r.Neg(out[j])
+		}
+	}
 }

@@ -44,6 +44,10 @@ type Need struct {
 	// Gated counts the blocks of gated products (gated.go): masks α, β
 	// and gatedSlots γ_i, shares of αβ and of αγ_i, βγ_i, αβγ_i.
 	Gated int
+	// Selects[m] counts select keys of m values (select.go): a
+	// comparison key whose DCF has 1 + m payloads, masks s_1..s_m of the
+	// values and shares of a·s_j.
+	Selects [maxPayloads]int
 }
 
 // Add returns n + o.
@@ -51,6 +55,9 @@ func (n Need) Add(o Need) Need {
 	n.Triples += o.Triples
 	n.Compares += o.Compares
 	n.Gated += o.Gated
+	for m := range n.Selects {
+		n.Selects[m] += o.Selects[m]
+	}
 	for k := range n.Truncs {
 		n.Truncs[k] += o.Truncs[k]
 	}
@@ -69,6 +76,9 @@ func (n Need) Scale(m int) Need {
 	n.Triples *= m
 	n.Compares *= m
 	n.Gated *= m
+	for j := range n.Selects {
+		n.Selects[j] *= m
+	}
 	for k := range n.Truncs {
 		n.Truncs[k] *= m
 	}
@@ -90,6 +100,11 @@ func (n Need) covers(o Need) bool {
 	if n.Triples < o.Triples || n.Compares < o.Compares || n.Gated < o.Gated {
 		return false
 	}
+	for m := range n.Selects {
+		if n.Selects[m] < o.Selects[m] {
+			return false
+		}
+	}
 	for k := range n.Truncs {
 		if n.Truncs[k] < o.Truncs[k] {
 			return false
@@ -110,8 +125,13 @@ func (n Need) covers(o Need) bool {
 
 // negative reports whether some count is negative.
 func (n Need) negative() bool {
-	if n.Triples < 0 || n.Compares < 0 || n.Gated < 0 {
+	if n.Triples < 0 || n.Compares < 0 || n.Gated < 0 || n.Selects[0] != 0 {
 		return true
+	}
+	for _, c := range n.Selects {
+		if c < 0 {
+			return true
+		}
 	}
 	for _, c := range n.Truncs {
 		if c < 0 {
@@ -151,6 +171,18 @@ func (n Need) lookupEntries() int {
 	return total
 }
 
+// selectElems is the server's derived elements of the select keys, and
+// keys the keys in all in units of a comparison's dealing (1 + m/2 for a
+// key of m values: its DCF has 2 + m blocks per level where a
+// comparison's has 2).
+func (n Need) selectElems() (elems, keys int) {
+	for m, c := range n.Selects {
+		elems += selectDerived(m) * c
+		keys += (c*(2+m) + 1) / 2
+	}
+	return elems, keys
+}
+
 // truncTotal is the number of truncation masks of every shift.
 func (n Need) truncTotal() int {
 	total := 0
@@ -178,20 +210,32 @@ func cmpKeyBytes(r *Ring, m int) int64 {
 // of 1 ⊕ lsb(r), one element each, and per lookup mask of a table of 2^k
 // entries its share of the one-hot vector, 2^k elements; per fused
 // truncation product 4 elements, per fused truncation pair 8 (fused.go),
-// per block of gated products 1 + 3·gatedSlots (gated.go).
-// A zero Need costs nothing (no dealing happens).
+// per block of gated products 1 + 3·gatedSlots (gated.go); per select
+// key of m values its correction words (selectKeyBytes) to both and
+// 1 + m elements to the server. A zero Need costs nothing (no dealing
+// happens).
 func (n Need) OfflineBytes(r *Ring) int64 {
 	if n.IsZero() {
 		return 0
 	}
 	muls, pairs := n.fusedTotals()
+	sel, _ := n.selectElems()
 	elems := int64(n.Triples + 2*n.truncTotal() + n.Compares + n.lookupEntries() +
-		truncMulKind.derived*muls + truncPairKind.derived*pairs + gatedKind.derived*n.Gated)
-	cw := int64(0)
+		truncMulKind.derived*muls + truncPairKind.derived*pairs + gatedKind.derived*n.Gated + sel)
+	return 2*SeedBytes + 2*n.keyBytes(r) + elems*int64(r.width)
+}
+
+// keyBytes is the correction words of the comparison and select keys,
+// which both parties receive.
+func (n Need) keyBytes(r *Ring) int64 {
+	var cw int64
 	if n.Compares > 0 {
 		cw = cmpKeyBytes(r, n.Compares)
 	}
-	return 2*SeedBytes + 2*cw + elems*int64(r.width)
+	if n.Selects != [maxPayloads]int{} {
+		cw += selectKeyBytes(r, n.Selects)
+	}
+	return cw
 }
 
 // Offline is the offline cost of dealing n at once, as a Run without
@@ -201,7 +245,8 @@ func (n Need) OfflineBytes(r *Ring) int64 {
 // (any shift), [cost.OpDealCompare] per comparison key (a profile
 // measures these at its preset's ring, so the linear growth of a
 // comparison key with bits(t) is in its price) and [cost.OpDealLookup]
-// per one-hot element of a lookup mask; a fused mask is priced as its
+// per one-hot element of a lookup mask (a select key of m values as
+// 1 + m/2 comparison keys); a fused mask is priced as its
 // parts (a truncation product as a truncation mask and a triple, a
 // truncation pair as two of each, a block of gated products, 85 elements
 // drawn by the parties and the dealer, as gatedSlots + 1 triples, 5
@@ -214,10 +259,11 @@ func (n Need) Offline(cfg Config) cost.Cost {
 	}
 	p := cfg.Profile
 	muls, pairs := n.fusedTotals()
+	_, selKeys := n.selectElems()
 	c := cost.Sum(p.Charge(cost.OpDeal, 0, 1),
 		p.Charge(cost.OpDealTriple, 0, int64(n.Triples+muls+2*pairs+(gatedSlots+1)*n.Gated)),
 		p.Charge(cost.OpDealTrunc, 0, int64(n.truncTotal()+muls+2*pairs)),
-		p.Charge(cost.OpDealCompare, 0, int64(n.Compares)),
+		p.Charge(cost.OpDealCompare, 0, int64(n.Compares+selKeys)),
 		p.Charge(cost.OpDealLookup, 0, int64(n.lookupEntries())))
 	c.OfflineBytes = n.OfflineBytes(cfg.Ring)
 	return c
@@ -255,6 +301,11 @@ func (n Need) String() string {
 	}
 	if n.Gated != 0 {
 		s += fmt.Sprintf(", %d %s", n.Gated, gatedKind.name)
+	}
+	for m, c := range n.Selects {
+		if c != 0 {
+			s += fmt.Sprintf(", %d %s", c, selectNames[m])
+		}
 	}
 	return s
 }
@@ -332,7 +383,7 @@ func (TrustedDealer) Deal(r *Ring, n Need) (client, server Material, err error) 
 		beta := r.Sub(1, 2*a)
 		k := r.dcfGen(&pg, r.bits, v, beta, c.cmpRoot.v[i], s.cmpRoot.v[i])
 		keys.cw = append(keys.cw, k.cw...)
-		keys.final[i] = k.final
+		keys.final[i] = k.final[0]
 		corr.cmpA[i] = r.Sub(a, c.cmpA.v[i])
 	}
 	// Lookup masks: r = r0 + r1 uniform; the server's share of the one-hot
@@ -353,12 +404,11 @@ func (TrustedDealer) Deal(r *Ring, n Need) (client, server Material, err error) 
 	corr.truncMul = dealFused(r, truncMulKind, n.TruncMuls, &c.truncMul, &s.truncMul)
 	corr.truncPair = dealFused(r, truncPairKind, n.TruncPairs, &c.truncPair, &s.truncPair)
 	corr.gated = dealFused(r, gatedKind, unshifted(n.Gated), &c.gated, &s.gated)[0]
-	var cw int64
-	if n.Compares > 0 {
-		cw = cmpKeyBytes(r, n.Compares)
-	}
-	cm := partyMaterial{seed: cs, need: n, keys: keys, bytes: SeedBytes + cw}
-	sm := partyMaterial{seed: ss, need: n, keys: keys, corr: &corr, bytes: max(0, n.OfflineBytes(r)-SeedBytes-cw)}
+	var selKeys [maxPayloads]cmpWords
+	selKeys, corr.sel = dealSelects(r, n.Selects, c, s)
+	cw := n.keyBytes(r)
+	cm := partyMaterial{seed: cs, need: n, keys: keys, selKeys: selKeys, bytes: SeedBytes + cw}
+	sm := partyMaterial{seed: ss, need: n, keys: keys, selKeys: selKeys, corr: &corr, bytes: max(0, n.OfflineBytes(r)-SeedBytes-cw)}
 	if n.IsZero() {
 		cm.bytes, sm.bytes = 0, 0
 	}
@@ -374,23 +424,27 @@ type corrections struct {
 	truncMul           [maxShift + 1][]uint64
 	truncPair          [maxShift + 1][]uint64
 	gated              []uint64
+	sel                [maxPayloads][]uint64
 }
 
 // cmpWords are the correction words common to both keys of a batch of
-// comparisons: bits(t) levels per key, then one final element per key.
+// comparisons: bits(t) levels per key, then one final element per key;
+// for keys of several payloads the further value corrections too
+// (dcfKeys).
 type cmpWords struct {
-	cw    []cwLevel
-	final []uint64
+	cw        []cwLevel
+	xv, final []uint64
 }
 
 // partyMaterial is one party's material: its seed, the comparison keys'
 // correction words and, for the server, the corrections.
 type partyMaterial struct {
-	seed  Seed
-	need  Need
-	keys  cmpWords
-	corr  *corrections // nil for the client
-	bytes int64
+	seed    Seed
+	need    Need
+	keys    cmpWords
+	selKeys [maxPayloads]cmpWords
+	corr    *corrections // nil for the client
+	bytes   int64
 }
 
 func (m partyMaterial) Bytes() int64 { return m.bytes }
@@ -401,7 +455,13 @@ func (m partyMaterial) Expand(r *Ring) (*Stock, error) {
 		return nil, fmt.Errorf("mpc: dealer material does not match its need (%v)", n)
 	}
 	st := expandSeeded(r, m.seed, n, m.corr == nil)
-	st.cmpCW = cwQueue{cw: m.keys.cw, final: m.keys.final, k: r.bits}
+	st.cmpCW = cwQueue{cw: m.keys.cw, final: m.keys.final, k: r.bits, m: 1}
+	for j, w := range m.selKeys {
+		if len(w.cw) != n.Selects[j]*r.bits || len(w.xv) != n.Selects[j]*r.bits*j || len(w.final) != n.Selects[j]*(1+j) {
+			return nil, fmt.Errorf("mpc: dealer material does not match its need (%v)", n)
+		}
+		st.selCW[j] = cwQueue{cw: w.cw, xv: w.xv, final: w.final, k: r.bits, m: 1 + j}
+	}
 	if c := m.corr; c != nil {
 		if len(c.tripleC) != n.Triples || len(c.cmpA) != n.Compares {
 			return nil, fmt.Errorf("mpc: server material does not match its need (%v)", n)
@@ -432,6 +492,12 @@ func (m partyMaterial) Expand(r *Ring) (*Stock, error) {
 			return nil, fmt.Errorf("mpc: server material does not match its need (%v)", n)
 		}
 		st.gated.d[0].v = c.gated
+		for j, v := range c.sel {
+			if len(v) != selectDerived(j)*n.Selects[j] {
+				return nil, fmt.Errorf("mpc: server material does not match its need (%v)", n)
+			}
+			st.sel.d[j].v = v
+		}
 	}
 	return st, nil
 }

@@ -168,18 +168,21 @@
 // makes beside its truncation, with eps scaled alike; its default range
 // of variances ends two octaves below RMSNorm's mean squares. The
 // softmax's exponential reads lines over [-16, 0] the same way, gated by
-// one comparison: 3 rounds instead of 15 (exp_lut.go); the reciprocal of its row sums is a
+// one comparison that multiplies its input in its own round (a select,
+// below): 2 rounds instead of 15 (exp_lut.go), its last truncation left
+// to the reciprocal's first round; the reciprocal of its row sums is a
 // guess read at the sum's octave, gated and multiplied by the sum and the
 // exponentials at once, corrected together with the final product: 4
 // rounds (5 past the gated products' bound) instead of 11. Its maximum,
 // and the argmax's, are
 // grouped tournaments (max_groups.go): all pairs of a group of up to 24
 // compared at once, the group's winner found by a second comparison of
-// its wins and selected by a product, 3 rounds for a level that divides
-// the row by the group size, where the tree takes 2 per halving (a row
-// of 65: 6 rounds instead of 14), at the price of about g/2 + 1
-// comparisons per entry; the levels over many entries (a prefill, a
-// vocabulary) stay the tree's, whose comparisons are fewer. SwiGLU is
+// its wins that selects its value in the same round, 2 rounds for a level
+// that divides the row by the group size, and a tree level (a pair
+// compared and selected at once) 1 per halving, where the iterative tree
+// takes 2 (a row of 65: 4 rounds instead of 14), at the price of about
+// g/2 + 1 comparisons per entry; the levels over many entries (a
+// prefill, a vocabulary) stay the tree's, whose comparisons are fewer. SwiGLU is
 // SiLU(g)·u in 4 rounds, where SiLU and the product take 5: the product
 // by u of each of SiLU's terms in its third round (swiglu.go).
 //
@@ -196,6 +199,15 @@
 // they are, and their truncation rides in a round the protocol makes
 // anyway, so that the truncations after the score kernel and after every
 // linear layer but the query, key and value projection cost no round.
+//
+// Selects (select.go): a comparison [x >= 0] and its products with
+// shared values y_j in one round. The round opens y_j less uniform masks
+// s_j beside the comparison's masked input, and the comparison's key
+// carries the payloads (1 - 2a)·s_j on the same path as its bit (a DCF of
+// several outputs, one more AES block per level and payload), so that the
+// bit times y_j is local: function secret sharing's one-round ReLU. The
+// maxima select their winners this way, and the exponential gates its
+// input.
 //
 // Gated products (gated.go): the octave lookups leave shares of one bit
 // per octave (one of them 1) and of each octave's table values; a product
@@ -272,19 +284,19 @@
 //	trunc·mul (fused)      —  → 1       —   → 16.0    —   → 0          —  → 32
 //	trunc pair (fused)     —  → 1       —   → 16.0    —   → 0          —  → 64
 //	lookup                 —  → 1       —   → 8.0     —   → 0          —  → 8192
-//	max (1 row)           18 → 6      24.0 → 116.2   1.0 → 1.0     2936 → 36506
-//	argmax                19 → 7      39.9 → 117.0   2.0 → 1.1     2944 → 36506
+//	max (1 row)           18 → 4      24.0 → 107.9   1.0 → 0.0     2936 → 37526
+//	argmax                19 → 5      39.9 → 108.2   2.0 → 0.0     2944 → 37570
 //	silu                  26 → 3     416.0 → 88.0   17.0 → 3.0     9178 → 14116
 //	gelu                  29 → 3     472.0 → 88.0   19.0 → 3.0     9242 → 14116
 //	silu·u (swiglu)       28 → 4     440.0 → 144.0  18.0 → 6.0     9202 → 14156
-//	softmax (1 row)       44 → 13    240.5 → 295.0  10.0 → 3.0     6180 → 48224
+//	softmax (1 row)       44 → 10    240.5 → 286.6  10.0 → 2.0     6180 → 50212
 //	rmsnorm (1 row)       15 → 6      49.4 → 347.6   2.0 → 1.0      444 → 1649
 //	layernorm (1 row)     17 → 6      49.4 → 347.6   2.0 → 0.0      444 → 1705
 //
 // Rounds of Max, Argmax and Softmax grow as 2·ceil(log2 n) (Iterative)
-// or 3 per level of groups (LUT: 3 up to 24 entries, 6 up to 576 while
+// or 2 per level of groups (LUT: 2 up to 24 entries, 4 up to 576 while
 // a level's candidates in all stay under about 1400; smaller groups
-// above, and tree levels above 8192); those of the per-row norms do not
+// above, and tree levels of one round above 8192); those of the per-row norms do not
 // depend on the width. The one-round comparison costs
 // the dealer about 100 times the bytes of the old one (two DCF keys of 60
 // levels of 128-bit seeds and a Z_t correction each); online it sends one

@@ -3,16 +3,18 @@ package mpc
 import "math"
 
 // The softmax's exponential from a lookup table (Config.Nonlinear = LUT):
-// 3 rounds instead of 15.
+// 2 rounds instead of 15.
 //
 // e^y for y <= 0 (the scores less their row's maximum) is a line per bin,
 // A_j + B_j·y, on the bins of width h = 16/2^k of [lo, lo + 16) with
 // lo = -16 + 3h (so that y = 0 lies two bins below the top and a
 // neighbour read stays in the table), each line fitted over its bin and
 // both neighbours; below lo + h, e^y < 1.2e-7 is taken as 0. One round
-// opens the comparison [y >= lo + h] and the lookup of (A, B) at bits of
-// y - lo; a second makes in·A and B·y, and a third truncates B·y and
-// multiplies it by in (fused.go): e^y = in·A + in·trunc(B·y).
+// opens the comparison in = [y >= lo + h] with the product in·y (a select,
+// select.go) and the lookup of (A, B) at bits of y - lo; a second makes
+// in·A and B·trunc(in·y): e^y = in·A + B·(in·y), with f more fractional
+// bits than the tables, whose truncation the softmax's tail makes in its
+// first round.
 
 // expLUTRange is the width of the exponential's table, in units.
 const expLUTRange = 16
@@ -33,36 +35,34 @@ func expTables(r *Ring, out int) lutTables {
 
 // expLUT is one party's e^y for y <= 0 (f + scale fractional bits: scale
 // > 0 for an untruncated product, truncated in the second round, fused
-// with B·y) with out fractional bits, by lookup.
+// with B·y) by lookup, with out + f fractional bits: the truncation of
+// the last product is left to the caller (the softmax's tail makes it
+// beside the first round of its reciprocal).
 func (p *party) expLUT(y []uint64, scale, out int) ([]uint64, error) {
 	r := p.r
 	in := r.frac + scale
 	lo, h, shift := expLUTShape(r)
 	tb := expTables(r, out)
 	var inside []uint64
+	var iy [][]uint64 // in·y
 	var tab [][]uint64
 	if err := p.open(
-		p.signOp(p.addConst(y, r.encodeAt(-(lo+h), in)), &inside),
+		p.selectOp(p.addConst(y, r.encodeAt(-(lo+h), in)), [][]uint64{y}, &inside, &iy),
 		p.lookupOp(p.addConst(y, r.encodeAt(-lo, in)), shift+scale, actLookupBits, [][]uint64{tb.a, tb.b}, &tab),
 	); err != nil {
 		return nil, err
 	}
-	var ina, by []uint64
-	if err := p.open(p.mulOp(inside, tab[0], &ina), p.mulShiftOp(y, scale, tab[1], &by)); err != nil {
+	var ina, by []uint64 // in·A and B·trunc(in·y)
+	if err := p.open(p.mulOp(inside, tab[0], &ina), p.mulShiftOp(iy[0], scale, tab[1], &by)); err != nil {
 		return nil, err
 	}
-	var iby []uint64 // in·trunc(B·y)
-	if err := p.open(p.truncMulOp(by, r.frac, inside, &iby)); err != nil {
-		return nil, err
-	}
-	return p.affine(1, ina, 1, iby, 0), nil
+	return p.affine(r.FromInt(1<<r.frac), ina, 1, by, 0), nil
 }
 
 func (p *bill) expLUT(n, scale int) {
 	p.addConst(2 * n)
-	p.open(p.cfg.signPiece(n), lookupPiece(n, actLookupBits, 2))
+	p.open(p.cfg.selectPiece(n, 1), lookupPiece(n, actLookupBits, 2))
 	p.open(mulPiece(n), mulShiftPiece(n, scale))
-	p.open(truncMulPiece(n, p.cfg.Ring.frac))
 	p.affine(n)
 }
 

@@ -78,10 +78,15 @@ type fusedQueues struct {
 func (q *fusedQueues) left(kind fusedKind, k int) int { return q.d[k].left() / kind.derived }
 
 func (q *fusedQueues) take(kind fusedKind, k, n int) (u, d []uint64, err error) {
-	if u, err = q.u[k].take(kind.uniform * n); err != nil {
+	return q.takeSized(kind.uniform, kind.derived, k, n)
+}
+
+// takeSized takes n masks of U uniform and D derived elements at index k.
+func (q *fusedQueues) takeSized(U, D, k, n int) (u, d []uint64, err error) {
+	if u, err = q.u[k].take(U * n); err != nil {
 		return nil, nil, err
 	}
-	d, err = q.d[k].take(kind.derived * n)
+	d, err = q.d[k].take(D * n)
 	return u, d, err
 }
 

@@ -112,7 +112,7 @@ func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi, sc
 	u := p.addConst(p.sumRows(sq, lens), r.encodeAt(eps*float64(dim), r.frac))
 	// u·g²/dim and x·g
 	pr, err := p.octaveProducts(u, s.qlo, s.qhi, 2, func(q int) [][]uint64 { return s.tables(r, dim, q) },
-		guessProduct{table: 1, z: u, lens: repeat(1, rows)}, guessProduct{table: 0, z: x, lens: lens})
+		nil, guessProduct{table: 1, z: &u, lens: repeat(1, rows)}, guessProduct{table: 0, z: &x, lens: lens})
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (p *bill) normTailLUT(rows, dim, vlo, vhi, scale int) {
 	}
 	p.sumRows(n)
 	p.addConst(rows)
-	p.octaveProducts(rows, s.qlo, s.qhi, 2, shapeOf(repeat(1, rows)), shapeOf(repeat(dim, rows)))
+	p.octaveProducts(rows, s.qlo, s.qhi, 2, nil, shapeOf(repeat(1, rows)), shapeOf(repeat(dim, rows)))
 	p.open(truncPairPiece(n, s.P))
 	p.affine(n)
 	p.trunc(n, s.E+1)

@@ -78,8 +78,9 @@ func octaveTables(r *Ring, id any, q, qlo, qhi int, bits []int, fns ...func(u fl
 
 // octaveRead is one party's first round of the octave lookups: the
 // comparisons [u >= 2^q] (c: qhi - qlo - 1 blocks of rows) and the read of
-// m tables per octave at u's bins (tabs[i]: octave qlo + i's tables).
-func (p *party) octaveRead(u []uint64, qlo, qhi int, tables func(q int) [][]uint64) (c []uint64, tabs [][][]uint64, err error) {
+// m tables per octave at u's bins (tabs[i]: octave qlo + i's tables),
+// with the openings beside in the same round.
+func (p *party) octaveRead(u []uint64, qlo, qhi int, tables func(q int) [][]uint64, beside ...opening) (c []uint64, tabs [][][]uint64, err error) {
 	r := p.r
 	var thr [][]uint64
 	for q := qlo + 1; q < qhi; q++ {
@@ -94,10 +95,10 @@ func (p *party) octaveRead(u []uint64, qlo, qhi int, tables func(q int) [][]uint
 		q := qlo + i
 		pieces = append(pieces, p.lookupOp(u, octaveShift(q), normLookupBits, tables(q), &tabs[i]))
 	}
-	return c, tabs, p.open(pieces...)
+	return c, tabs, p.open(append(pieces, beside...)...)
 }
 
-func (p *bill) octaveRead(rows, qlo, qhi, m int) {
+func (p *bill) octaveRead(rows, qlo, qhi, m int, beside ...piece) {
 	octaves := qhi - qlo
 	p.addConst((octaves - 1) * rows)
 	pieces := make([]piece, 0, octaves+1)
@@ -107,16 +108,16 @@ func (p *bill) octaveRead(rows, qlo, qhi, m int) {
 	for range octaves {
 		pieces = append(pieces, lookupPiece(rows, normLookupBits, m))
 	}
-	p.open(pieces...)
+	p.open(append(pieces, beside...)...)
 	p.affine(max(0, octaves-1) * rows) // the octave bits but the top one
 }
 
 // octaveGuess is one party's read of m tables per octave (tables(q)) at
 // the octave and bin of each of its values u: 2 rounds.
-func (p *party) octaveGuess(u []uint64, qlo, qhi, m int, tables func(q int) [][]uint64) ([][]uint64, error) {
+func (p *party) octaveGuess(u []uint64, qlo, qhi, m int, tables func(q int) [][]uint64, beside ...opening) ([][]uint64, error) {
 	r := p.r
 	rows := len(u)
-	c, tabs, err := p.octaveRead(u, qlo, qhi, tables)
+	c, tabs, err := p.octaveRead(u, qlo, qhi, tables, beside...)
 	if err != nil {
 		return nil, err
 	}
@@ -145,45 +146,47 @@ func (p *party) octaveGuess(u []uint64, qlo, qhi, m int, tables func(q int) [][]
 	return out, nil
 }
 
-func (p *bill) octaveGuess(rows, qlo, qhi, m int) {
+func (p *bill) octaveGuess(rows, qlo, qhi, m int, beside ...piece) {
 	octaves := qhi - qlo
-	p.octaveRead(rows, qlo, qhi, m)
+	p.octaveRead(rows, qlo, qhi, m, beside...)
 	p.mul(m * octaves * rows)
 	p.local(2 * m * octaves * rows)
 }
 
 // guessProduct is a product of a guess read by octave lookups with values
-// of its row: table j of the octaves (Σ_q b_q·T_qj, the guess) times z,
-// lens[i] elements of z for row i.
+// of its row: table j of the octaves (Σ_q b_q·T_qj, the guess) times *z,
+// lens[i] elements of z for row i (read after the lookups' round, which
+// may make them).
 type guessProduct struct {
 	table int
-	z     []uint64
+	z     *[]uint64
 	lens  []int
 }
 
 // octaveProducts is one party's products of the guesses read at the
 // octave and bin of each of its values u (m tables per octave, tables(q))
 // with values of their rows: out[j] is prods[j]'s. The comparisons and
-// the lookups take a round, the gating and the products one more when
-// their terms fit a round (gated.go), else one each: 2 or 3 rounds.
-func (p *party) octaveProducts(u []uint64, qlo, qhi, m int, tables func(q int) [][]uint64, prods ...guessProduct) ([][]uint64, error) {
+// the lookups take a round, with the openings beside, the gating and the
+// products one more when their terms fit a round (gated.go), else one
+// each: 2 or 3 rounds.
+func (p *party) octaveProducts(u []uint64, qlo, qhi, m int, tables func(q int) [][]uint64, beside []opening, prods ...guessProduct) ([][]uint64, error) {
 	out := make([][]uint64, len(prods))
 	widths := make([]int, len(prods))
 	for j, pr := range prods {
-		widths[j] = len(pr.z)
+		widths[j] = sum(pr.lens)
 	}
 	pieces := make([]opening, len(prods))
 	if !gatedFits(p.gated, qhi-qlo, widths...) {
-		g, err := p.octaveGuess(u, qlo, qhi, m, tables)
+		g, err := p.octaveGuess(u, qlo, qhi, m, tables, beside...)
 		if err != nil {
 			return nil, err
 		}
 		for j, pr := range prods {
-			pieces[j] = p.mulOp(pr.z, broadcast(g[pr.table], pr.lens), &out[j])
+			pieces[j] = p.mulOp(*pr.z, broadcast(g[pr.table], pr.lens), &out[j])
 		}
 		return out, p.open(pieces...)
 	}
-	c, tabs, err := p.octaveRead(u, qlo, qhi, tables)
+	c, tabs, err := p.octaveRead(u, qlo, qhi, tables, beside...)
 	if err != nil {
 		return nil, err
 	}
@@ -196,7 +199,7 @@ func (p *party) octaveProducts(u []uint64, qlo, qhi, m int, tables func(q int) [
 		for i := range tabs {
 			t[i] = tabs[i][pr.table]
 		}
-		pieces[j] = p.gatedOp(bits, t, pr.z, pr.lens, &out[j])
+		pieces[j] = p.gatedOp(bits, t, *pr.z, pr.lens, &out[j])
 	}
 	return out, p.open(pieces...)
 }
@@ -208,8 +211,9 @@ type gatedShape struct{ elems, blocks int }
 // shapeOf is the gatedShape of rows of lens.
 func shapeOf(lens []int) gatedShape { return gatedShape{sum(lens), gatedBlocks(lens)} }
 
-// octaveProducts bills products of the given shapes.
-func (p *bill) octaveProducts(rows, qlo, qhi, m int, prods ...gatedShape) {
+// octaveProducts bills products of the given shapes, with the pieces
+// beside in the lookups' round.
+func (p *bill) octaveProducts(rows, qlo, qhi, m int, beside []piece, prods ...gatedShape) {
 	octaves := qhi - qlo
 	pieces := make([]piece, len(prods))
 	widths := make([]int, len(prods))
@@ -217,14 +221,14 @@ func (p *bill) octaveProducts(rows, qlo, qhi, m int, prods ...gatedShape) {
 		widths[j] = pr.elems
 	}
 	if !gatedFits(p.cfg.gatedBound(), octaves, widths...) {
-		p.octaveGuess(rows, qlo, qhi, m)
+		p.octaveGuess(rows, qlo, qhi, m, beside...)
 		for j, w := range widths {
 			pieces[j] = mulPiece(w)
 		}
 		p.open(pieces...)
 		return
 	}
-	p.octaveRead(rows, qlo, qhi, m)
+	p.octaveRead(rows, qlo, qhi, m, beside...)
 	for j, pr := range prods {
 		pieces[j] = gatedPiece(octaves, pr.elems, pr.blocks)
 	}
@@ -246,32 +250,62 @@ func (p *party) octaveBit(c []uint64, i, m, rows int) []uint64 {
 }
 
 // The softmax's reciprocal by octave lookups (Config.Nonlinear = LUT).
-// The row sums s of the exponentials (W fractional bits, in [1, 2^hi))
-// are u = s·2^W; the guess g of 1/s at u's bin (P = W bits) is within
-// 0.6%, and the probabilities are e·g·(2 - s·g): s·g beside e·g (with
-// the gating in one round, octaveProducts), then their truncations by
-// 2^W (P bits each) and their product in one round (fused.go), and the
-// truncation of 2·e·g - (e·g)·(s·g) from 2P bits: 4 rounds for the
-// reciprocal and the final product (5 for a step of many rows) where the
-// iterative way takes 9 and 2.
+// The exponentials come with f fractional bits beyond W (expLUT); their
+// row sums S = s·2^(W+f), s in [1, 2^hi), are u: one round opens the
+// octave comparisons and lookups of u, reading the guess g of 1/s at u's
+// bin (P = W bits, within 0.6%), and beside them the truncation of the
+// exponentials to W bits, whose row sums are s. Then the probabilities
+// are e·g·(2 - s·g): s·g beside e·g (with the gating in one round,
+// octaveProducts), their truncations by 2^W (P bits each) and their
+// product in one round (fused.go), and the truncation of 2·e·g -
+// (e·g)·(s·g) from 2P bits: 4 rounds for the reciprocal, the exponentials'
+// truncation and the final product (5 for a step of many rows) where the
+// iterative way takes 9 and 2. Where u's octaves pass the bits a lookup
+// reads (the 41-bit t), the truncation takes a round of its own first and
+// the lookups read s·2^W.
 
-// recipTables are octave q's guesses of 2^W/u with P fractional bits, for
-// u in [2^qlo, 2^qhi).
-func recipTables(r *Ring, q, qlo, qhi, P int) [][]uint64 {
-	return octaveTables(r, struct{ recip, p int }{r.work, P}, q, qlo, qhi, []int{P},
-		func(u float64) float64 { return math.Ldexp(1, r.work) / u })
+// recipTables are octave q's guesses of 2^F/u with P fractional bits, for
+// u = s·2^F in [2^qlo, 2^qhi).
+func recipTables(r *Ring, q, qlo, qhi, P, F int) [][]uint64 {
+	return octaveTables(r, struct{ recip, p, f int }{r.work, P, F}, q, qlo, qhi, []int{P},
+		func(u float64) float64 { return math.Ldexp(1, F) / u })
 }
 
+// rawSumFits reports whether the row sums of exponentials with f bits
+// beyond W, below 2^hi, fit the octave lookups (their window reads up to
+// bit W + f + hi + 1).
+func rawSumFits(r *Ring, hi int) bool { return r.work+r.frac+hi+1 <= r.LookupBits() }
+
 // softmaxTailLUT is one party's probabilities e/Σe from the exponentials
-// e (W bits) of rows of lens, the row sums in [1, 2^hi): f bits.
-func (p *party) softmaxTailLUT(e []uint64, lens []int, hi int) ([]uint64, error) {
+// eRaw (W + f bits) of rows of lens, the row sums in [1, 2^hi): f bits.
+func (p *party) softmaxTailLUT(eRaw []uint64, lens []int, hi int) ([]uint64, error) {
 	r := p.r
 	w := r.work
 	P := recipPrecLUT(r)
-	sum := p.sumRows(e, lens)
-	// s·g and e·g
-	pr, err := p.octaveProducts(sum, w, w+hi, 1, func(q int) [][]uint64 { return recipTables(r, q, w, w+hi, P) },
-		guessProduct{table: 0, z: sum, lens: repeat(1, len(lens))}, guessProduct{table: 0, z: e, lens: lens})
+	ones := repeat(1, len(lens))
+	var e, sum []uint64
+	var pr [][]uint64
+	var err error
+	if rawSumFits(r, hi) { // s·g and e·g, the lookups reading Σ eRaw
+		F := w + r.frac
+		tr := p.truncOp(eRaw, r.frac, &e)
+		beside := opening{mask: tr.mask, use: func(cs []uint64) error {
+			if err := tr.use(cs); err != nil {
+				return err
+			}
+			sum = p.sumRows(e, lens)
+			return nil
+		}}
+		pr, err = p.octaveProducts(p.sumRows(eRaw, lens), F, F+hi, 1, func(q int) [][]uint64 { return recipTables(r, q, F, F+hi, P, F) },
+			[]opening{beside}, guessProduct{table: 0, z: &sum, lens: ones}, guessProduct{table: 0, z: &e, lens: lens})
+	} else {
+		if e, err = p.trunc(eRaw, r.frac); err != nil {
+			return nil, err
+		}
+		sum = p.sumRows(e, lens)
+		pr, err = p.octaveProducts(sum, w, w+hi, 1, func(q int) [][]uint64 { return recipTables(r, q, w, w+hi, P, w) },
+			nil, guessProduct{table: 0, z: &sum, lens: ones}, guessProduct{table: 0, z: &e, lens: lens})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -290,8 +324,16 @@ func (p *bill) softmaxTailLUT(rows int, e gatedShape, hi int) {
 	w := r.work
 	P := recipPrecLUT(r)
 	n := e.elems
-	p.sumRows(n)
-	p.octaveProducts(rows, w, w+hi, 1, shapeOf(repeat(1, rows)), e)
+	ones := shapeOf(repeat(1, rows))
+	if rawSumFits(r, hi) {
+		p.sumRows(n)
+		p.octaveProducts(rows, w+r.frac, w+r.frac+hi, 1, []piece{truncPiece(n, r.frac)}, ones, e)
+		p.sumRows(n)
+	} else {
+		p.trunc(n, r.frac)
+		p.sumRows(n)
+		p.octaveProducts(rows, w, w+hi, 1, nil, ones, e)
+	}
 	p.open(truncPairPiece(n, w))
 	p.affine(n)
 	p.trunc(n, 2*P-r.frac)

@@ -83,8 +83,12 @@ func TestEstimateOfflineSeconds(t *testing.T) {
 					need := proto.Need()
 					want := 0.0
 					if !need.IsZero() {
+						compares := need.Compares
+						for m, c := range need.Selects { // a select key of m values: 1 + m/2 comparison keys
+							compares += (c*(2+m) + 1) / 2
+						}
 						want = priceDeal + float64(need.Triples)*priceTriple +
-							float64(need.truncTotal())*priceTrunc + float64(need.Compares)*priceCompare +
+							float64(need.truncTotal())*priceTrunc + float64(compares)*priceCompare +
 							float64(need.lookupEntries())*priceLookup
 						muls, pairs := need.fusedTotals() // priced as their parts
 						want += float64(muls+2*pairs) * (priceTriple + priceTrunc)

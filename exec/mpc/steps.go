@@ -229,7 +229,7 @@ func (p *party) signOp(x []uint64, out *[]uint64) opening {
 			if roots, err = p.stock.cmpRoot.take(n); err != nil {
 				return nil, err
 			}
-			if cw, fin, err = p.stock.cmpCW.take(n); err != nil {
+			if cw, _, fin, err = p.stock.cmpCW.take(n); err != nil {
 				return nil, err
 			}
 			if as, err = p.stock.cmpA.take(n); err != nil {

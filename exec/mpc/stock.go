@@ -15,11 +15,17 @@ type Stock struct {
 	lutR, lutHot               [MaxLookupBits + 1]queue // lutHot: 2^k elements per mask
 	truncMul, truncPair        fusedQueues
 	gated                      fusedQueues // at shift 0
+	sel                        fusedQueues // select keys, at index m (values selected)
+	selRoot                    [maxPayloads]fifo[block]
+	selCW                      [maxPayloads]cwQueue
 }
 
 // Left is what remains in the stock.
 func (s *Stock) Left() Need {
 	n := Need{Triples: s.tripleC.left(), Compares: s.cmpA.left(), Gated: s.gated.left(gatedKind, 0)}
+	for m := 1; m < maxPayloads; m++ {
+		n.Selects[m] = s.sel.d[m].left() / selectDerived(m)
+	}
 	for k := range n.Truncs {
 		n.Truncs[k] = s.truncWrap[k].left()
 	}
@@ -75,6 +81,7 @@ func expandSeeded(r *Ring, seed Seed, n Need, client bool) *Stock {
 	s.truncMul = expandFused(r, seed, truncMulKind, n.TruncMuls, client)
 	s.truncPair = expandFused(r, seed, truncPairKind, n.TruncPairs, client)
 	s.gated = expandFused(r, seed, gatedKind, unshifted(n.Gated), client)
+	expandSelects(r, seed, n.Selects, client, s)
 	if client {
 		s.tripleC = el("triple/c", "triples", n.Triples)
 		s.cmpA = el("cmp/a", "comparison keys", n.Compares)
@@ -141,35 +148,44 @@ func (q *fifo[T]) merge(o *fifo[T]) {
 	}
 }
 
-// cwQueue holds the correction words of comparison keys, k levels and one
-// final element per key.
+// cwQueue holds the correction words of keys of m payloads: per key k
+// levels, (m-1)·k further value corrections and m final elements.
 type cwQueue struct {
-	cw    []cwLevel
-	final []uint64
-	k     int
-	pos   int // keys taken
+	cw        []cwLevel
+	xv, final []uint64
+	k, m      int
+	pos       int // keys taken
 }
 
+// keys is the number of keys held, taken or not.
+func (q *cwQueue) keys() int { return len(q.final) / max(q.m, 1) }
+
 // take returns the correction words of the next n keys.
-func (q *cwQueue) take(n int) ([]cwLevel, []uint64, error) {
-	if n > len(q.final)-q.pos {
-		return nil, nil, fmt.Errorf("mpc: dealer material exhausted: %d comparison keys needed, %d left", n, len(q.final)-q.pos)
+func (q *cwQueue) take(n int) (cw []cwLevel, xv, fin []uint64, err error) {
+	if n > q.keys()-q.pos {
+		return nil, nil, nil, fmt.Errorf("mpc: dealer material exhausted: %d comparison keys needed, %d left", n, q.keys()-q.pos)
 	}
-	cw, fin := q.cw[q.pos*q.k:(q.pos+n)*q.k], q.final[q.pos:q.pos+n]
+	x := q.k * (q.m - 1)
+	cw, xv, fin = q.cw[q.pos*q.k:(q.pos+n)*q.k], q.xv[q.pos*x:(q.pos+n)*x], q.final[q.pos*q.m:(q.pos+n)*q.m]
 	q.pos += n
-	return cw, fin, nil
+	return cw, xv, fin, nil
 }
 
 // merge appends the unused keys of o (without a copy if q is exhausted,
 // as fifo.merge).
 func (q *cwQueue) merge(o *cwQueue) {
-	if q.pos == len(q.final) {
-		q.cw, q.final = o.cw[o.pos*o.k:len(o.cw):len(o.cw)], o.final[o.pos:len(o.final):len(o.final)]
+	x := o.k * (o.m - 1)
+	if q.pos == q.keys() {
+		q.cw = o.cw[o.pos*o.k : len(o.cw) : len(o.cw)]
+		q.xv = o.xv[o.pos*x : len(o.xv) : len(o.xv)]
+		q.final = o.final[o.pos*o.m : len(o.final) : len(o.final)]
 	} else {
+		qx := q.k * (q.m - 1)
 		q.cw = append(q.cw[q.pos*q.k:len(q.cw):len(q.cw)], o.cw[o.pos*o.k:]...)
-		q.final = append(q.final[q.pos:len(q.final):len(q.final)], o.final[o.pos:]...)
+		q.xv = append(q.xv[q.pos*qx:len(q.xv):len(q.xv)], o.xv[o.pos*x:]...)
+		q.final = append(q.final[q.pos*q.m:len(q.final):len(q.final)], o.final[o.pos*o.m:]...)
 	}
-	q.k, q.pos = o.k, 0
+	q.k, q.m, q.pos = o.k, o.m, 0
 }
 
 // append adds the unused part of o to s.
@@ -194,4 +210,9 @@ func (s *Stock) append(o *Stock) {
 	s.gated.merge(&o.gated)
 	s.cmpRoot.merge(&o.cmpRoot)
 	s.cmpCW.merge(&o.cmpCW)
+	s.sel.merge(&o.sel)
+	for m := range s.selRoot {
+		s.selRoot[m].merge(&o.selRoot[m])
+		s.selCW[m].merge(&o.selCW[m])
+	}
 }
