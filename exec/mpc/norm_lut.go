@@ -38,10 +38,26 @@ const normLookupBits = 10
 // that a small guess (a large mean square) keeps its significant bits;
 // e = 1 - u·g²/dim has E = f + F2 - P = f + ceil(extra/2) (both
 // products are truncated by 2^P in one fused step).
+//
+// With fuse, the row sums of squares are not truncated in a round of their
+// own: the squares of x truncated to f - A fractional bits sum to
+// uRaw = u·2^(Fr-f), Fr = 2(f - A), below the truncation bound for the
+// whole range (A is the least shift that keeps them there); the octave
+// comparisons and lookups read uRaw, and its truncation to u runs beside
+// them. The octaves whose window passes the bits a lookup reads take their
+// bins from the coarse sums, of the squares of x truncated to f - C bits
+// (Fc = 2(f - C); C = 0 when every window fits): 5 rounds instead of 6.
 type normLUTShape struct {
 	qlo, qhi, extra int
 	P, F2, E        int
+	fuse            bool
+	A, C            int
 }
+
+// Fr and Fc are the fractional bits of the fused sums of squares and of
+// the coarse ones.
+func (s normLUTShape) Fr(r *Ring) int { return 2 * (r.frac - s.A) }
+func (s normLUTShape) Fc(r *Ring) int { return 2 * (r.frac - s.C) }
 
 // lutNormRange is the octave range of a norm by lookups: the given one, or
 // when both are zero the iterative default (normRange) ended where u would
@@ -72,19 +88,55 @@ func (r *Ring) normLUT(dim, lo, hi int) (normLUTShape, error) {
 		return normLUTShape{}, fmt.Errorf("rows of %d with mean squares up to 2^%d pass the bits a lookup reads modulo %d (mean squares up to 2^%d fit)",
 			dim, hi, r.t, r.LookupBits()-1-extra-r.frac)
 	}
+	// The fused round: uRaw < 2^(top + f - 2A) <= 2^(l-1); the coarse sums'
+	// top octave reads up to bit top + Fc - f + 1 <= V.
+	s.A = max(0, (top+r.frac-(l-1)+1)/2)
+	if 2*s.A < r.frac {
+		s.fuse = true
+		if s.qhi+s.Fr(r)-r.frac+1 > r.LookupBits() {
+			fc := min(s.Fr(r), r.LookupBits()-1-top+r.frac) &^ 1
+			s.C = r.frac - fc/2
+			s.fuse = fc >= 2
+		}
+	}
 	return s, nil
 }
 
-// tables are octave q's guesses: g = 1/sqrt(u/(dim·2^f)) (P bits) and
-// g²/dim (F2 bits).
-func (s normLUTShape) tables(r *Ring, dim, q int) [][]uint64 {
-	scale := float64(dim) * math.Ldexp(1, r.frac)
+// tables are octave q's guesses for u with F fractional bits in
+// [2^qlo, 2^qhi): g = 1/sqrt(u/(dim·2^F)) (P bits) and g²/dim (F2 bits).
+func (s normLUTShape) tables(r *Ring, dim, q, qlo, qhi, F int) [][]uint64 {
+	scale := float64(dim) * math.Ldexp(1, F)
 	g := func(u float64) float64 { return 1 / math.Sqrt(u/scale) }
 	return octaveTables(r, struct {
-		dim   int
-		shape normLUTShape
-	}{dim, s}, q, s.qlo, s.qhi, []int{s.P, s.F2},
+		dim, f int
+		shape  normLUTShape
+	}{dim, F, s}, q, qlo, qhi, []int{s.P, s.F2},
 		g, func(u float64) float64 { v := g(u); return v * v / float64(dim) })
+}
+
+// spec is the octave lookups of the row sums u (f bits) or, fused, of
+// uRaw (Fr bits; its coarse octaves reading uc, Fc bits).
+func (s normLUTShape) spec(r *Ring, dim int, u, uc []uint64) octaveSpec {
+	if !s.fuse {
+		return octaveSpec{u: u, qlo: s.qlo, qhi: s.qhi, tables: func(q int) [][]uint64 { return s.tables(r, dim, q, s.qlo, s.qhi, r.frac) }}
+	}
+	d := s.Fr(r) - r.frac
+	qlo, qhi := s.qlo+d, s.qhi+d
+	fits := func(q int) bool { return q+2 <= r.LookupBits() }
+	dc := s.Fr(r) - s.Fc(r) // a coarse octave's shift down
+	return octaveSpec{u: u, qlo: qlo, qhi: qhi,
+		tables: func(q int) [][]uint64 {
+			if fits(q) {
+				return s.tables(r, dim, q, qlo, qhi, s.Fr(r))
+			}
+			return s.tables(r, dim, q-dc, qlo-dc, qhi-dc, s.Fc(r))
+		},
+		read: func(q int) ([]uint64, int) {
+			if fits(q) {
+				return u, octaveShift(q)
+			}
+			return uc, octaveShift(q - dc)
+		}}
 }
 
 // normTailLUT is normTail by lookups.
@@ -95,24 +147,32 @@ func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi, sc
 	if err != nil {
 		return nil, err
 	}
-	lens := repeat(dim, rows)
-	var sq []uint64
-	if scale == 0 {
-		sq, err = p.mulTrunc(x, x, r.frac)
-	} else { // x to f bits and the product of two such truncations in one round
-		var xt, xt2 []uint64
-		if err = p.open(p.truncPairOp(x, x, scale, &xt, &xt2, &sq)); err == nil {
-			x = xt
-			sq, err = p.trunc(sq, r.frac)
+	lens, ones := repeat(dim, rows), repeat(1, rows)
+	var xt, u, uRaw, uc []uint64
+	if s.fuse {
+		if xt, uRaw, uc, err = p.normSquares(x, scale, s); err != nil {
+			return nil, err
 		}
-	}
-	if err != nil {
+	} else if xt, u, err = p.normSquaresTrunc(x, scale); err != nil {
 		return nil, err
 	}
-	u := p.addConst(p.sumRows(sq, lens), r.encodeAt(eps*float64(dim), r.frac))
+	var beside []opening
+	if s.fuse { // u = trunc(uRaw), beside the lookups
+		if s.C > 0 {
+			uc = p.addConst(p.sumRows(uc, lens), r.encodeAt(eps*float64(dim), s.Fc(r)))
+		}
+		uRaw = p.addConst(p.sumRows(uRaw, lens), r.encodeAt(eps*float64(dim), s.Fr(r)))
+		beside = append(beside, p.truncOp(uRaw, s.Fr(r)-r.frac, &u))
+	} else {
+		u = p.addConst(p.sumRows(u, lens), r.encodeAt(eps*float64(dim), r.frac))
+	}
+	read := u
+	if s.fuse {
+		read = uRaw
+	}
 	// u·g²/dim and x·g
-	pr, err := p.octaveProducts(u, s.qlo, s.qhi, 2, func(q int) [][]uint64 { return s.tables(r, dim, q) },
-		nil, guessProduct{table: 1, z: &u, lens: repeat(1, rows)}, guessProduct{table: 0, z: &x, lens: lens})
+	pr, err := p.octaveProducts(s.spec(r, dim, read, uc), 2, beside,
+		guessProduct{table: 1, z: &u, lens: ones}, guessProduct{table: 0, z: &xt, lens: lens})
 	if err != nil {
 		return nil, err
 	}
@@ -130,6 +190,47 @@ func (p *party) normTailLUT(x []uint64, rows, dim int, eps float64, vlo, vhi, sc
 	return p.affine(1, y, 1, ye, 0), nil
 }
 
+// normSquaresTrunc is x with f bits and its squares with f bits, in two
+// rounds (the unfused tail).
+func (p *party) normSquaresTrunc(x []uint64, scale int) (xt, sq []uint64, err error) {
+	r := p.r
+	if scale == 0 {
+		sq, err = p.mulTrunc(x, x, r.frac)
+		return x, sq, err
+	}
+	// x to f bits and the product of two such truncations in one round
+	if err = p.open(p.truncPairOp(x, x, scale, &xt, new([]uint64), &sq)); err != nil {
+		return nil, nil, err
+	}
+	sq, err = p.trunc(sq, r.frac)
+	return xt, sq, err
+}
+
+// normSquares is, in one round, x with f bits, the squares of x with
+// f - A bits (Fr bits) and, when the shape has coarse octaves, those of x
+// with f - C bits (Fc bits).
+func (p *party) normSquares(x []uint64, scale int, s normLUTShape) (xt, sq, sqc []uint64, err error) {
+	var pieces []opening
+	switch {
+	case s.A == 0 && scale == 0:
+		xt = x
+		pieces = append(pieces, p.mulOp(x, x, &sq))
+	case s.A == 0:
+		pieces = append(pieces, p.truncPairOp(x, x, scale, &xt, new([]uint64), &sq))
+	default:
+		if scale == 0 {
+			xt = x
+		} else {
+			pieces = append(pieces, p.truncOp(x, scale, &xt))
+		}
+		pieces = append(pieces, p.truncPairOp(x, x, scale+s.A, new([]uint64), new([]uint64), &sq))
+	}
+	if s.C > 0 {
+		pieces = append(pieces, p.truncPairOp(x, x, scale+s.C, new([]uint64), new([]uint64), &sqc))
+	}
+	return xt, sq, sqc, p.open(pieces...)
+}
+
 func (p *bill) normTailLUT(rows, dim, vlo, vhi, scale int) {
 	r := p.cfg.Ring
 	n := rows * dim
@@ -138,15 +239,37 @@ func (p *bill) normTailLUT(rows, dim, vlo, vhi, scale int) {
 	if err != nil {
 		return // Run refuses the shape (RMSNorm.shape)
 	}
-	if scale == 0 {
+	var beside []piece
+	switch {
+	case !s.fuse && scale == 0:
 		p.mulTrunc(n, r.frac)
-	} else {
+	case !s.fuse:
 		p.open(truncPairPiece(n, scale))
 		p.trunc(n, r.frac)
+	default:
+		var pieces []piece
+		switch {
+		case s.A == 0 && scale == 0:
+			pieces = append(pieces, mulPiece(n))
+		case s.A == 0:
+			pieces = append(pieces, truncPairPiece(n, scale))
+		default:
+			if scale > 0 {
+				pieces = append(pieces, truncPiece(n, scale))
+			}
+			pieces = append(pieces, truncPairPiece(n, scale+s.A))
+		}
+		if s.C > 0 {
+			pieces = append(pieces, truncPairPiece(n, scale+s.C))
+			p.sumRows(n)
+			p.addConst(rows)
+		}
+		p.open(pieces...)
+		beside = []piece{truncPiece(rows, s.Fr(r)-r.frac)}
 	}
 	p.sumRows(n)
 	p.addConst(rows)
-	p.octaveProducts(rows, s.qlo, s.qhi, 2, nil, shapeOf(repeat(1, rows)), shapeOf(repeat(dim, rows)))
+	p.octaveProducts(rows, s.qlo, s.qhi, 2, beside, shapeOf(repeat(1, rows)), shapeOf(repeat(dim, rows)))
 	p.open(truncPairPiece(n, s.P))
 	p.affine(n)
 	p.trunc(n, s.E+1)

@@ -76,12 +76,32 @@ func octaveTables(r *Ring, id any, q, qlo, qhi int, bits []int, fns ...func(u fl
 	return tabs
 }
 
+// octaveSpec is what one party's octave lookups read: the values u (one
+// per row) in [2^qlo, 2^qhi), whose comparisons with the octaves' bounds
+// choose the octave, each octave's m tables, and where its lookup reads:
+// by default u's bits from octaveShift(q) on, or (read) another share of
+// the same rows held with fewer fractional bits, at its own shift.
+type octaveSpec struct {
+	u        []uint64
+	qlo, qhi int
+	tables   func(q int) [][]uint64
+	read     func(q int) (v []uint64, shift int) // nil: u at octaveShift(q)
+}
+
+func (sp octaveSpec) window(q int) ([]uint64, int) {
+	if sp.read == nil {
+		return sp.u, octaveShift(q)
+	}
+	return sp.read(q)
+}
+
 // octaveRead is one party's first round of the octave lookups: the
 // comparisons [u >= 2^q] (c: qhi - qlo - 1 blocks of rows) and the read of
-// m tables per octave at u's bins (tabs[i]: octave qlo + i's tables),
-// with the openings beside in the same round.
-func (p *party) octaveRead(u []uint64, qlo, qhi int, tables func(q int) [][]uint64, beside ...opening) (c []uint64, tabs [][][]uint64, err error) {
+// the tables of each octave at u's bins (tabs[i]: octave qlo + i's
+// tables), with the openings beside in the same round.
+func (p *party) octaveRead(sp octaveSpec, beside ...opening) (c []uint64, tabs [][][]uint64, err error) {
 	r := p.r
+	u, qlo, qhi := sp.u, sp.qlo, sp.qhi
 	var thr [][]uint64
 	for q := qlo + 1; q < qhi; q++ {
 		thr = append(thr, p.addConst(u, r.Neg(r.FromInt(1<<q))))
@@ -93,7 +113,8 @@ func (p *party) octaveRead(u []uint64, qlo, qhi int, tables func(q int) [][]uint
 	tabs = make([][][]uint64, qhi-qlo)
 	for i := range tabs {
 		q := qlo + i
-		pieces = append(pieces, p.lookupOp(u, octaveShift(q), normLookupBits, tables(q), &tabs[i]))
+		v, shift := sp.window(q)
+		pieces = append(pieces, p.lookupOp(v, shift, normLookupBits, sp.tables(q), &tabs[i]))
 	}
 	return c, tabs, p.open(append(pieces, beside...)...)
 }
@@ -114,10 +135,10 @@ func (p *bill) octaveRead(rows, qlo, qhi, m int, beside ...piece) {
 
 // octaveGuess is one party's read of m tables per octave (tables(q)) at
 // the octave and bin of each of its values u: 2 rounds.
-func (p *party) octaveGuess(u []uint64, qlo, qhi, m int, tables func(q int) [][]uint64, beside ...opening) ([][]uint64, error) {
+func (p *party) octaveGuess(sp octaveSpec, m int, beside ...opening) ([][]uint64, error) {
 	r := p.r
-	rows := len(u)
-	c, tabs, err := p.octaveRead(u, qlo, qhi, tables, beside...)
+	rows := len(sp.u)
+	c, tabs, err := p.octaveRead(sp, beside...)
 	if err != nil {
 		return nil, err
 	}
@@ -169,15 +190,15 @@ type guessProduct struct {
 // the lookups take a round, with the openings beside, the gating and the
 // products one more when their terms fit a round (gated.go), else one
 // each: 2 or 3 rounds.
-func (p *party) octaveProducts(u []uint64, qlo, qhi, m int, tables func(q int) [][]uint64, beside []opening, prods ...guessProduct) ([][]uint64, error) {
+func (p *party) octaveProducts(sp octaveSpec, m int, beside []opening, prods ...guessProduct) ([][]uint64, error) {
 	out := make([][]uint64, len(prods))
 	widths := make([]int, len(prods))
 	for j, pr := range prods {
 		widths[j] = sum(pr.lens)
 	}
 	pieces := make([]opening, len(prods))
-	if !gatedFits(p.gated, qhi-qlo, widths...) {
-		g, err := p.octaveGuess(u, qlo, qhi, m, tables, beside...)
+	if !gatedFits(p.gated, sp.qhi-sp.qlo, widths...) {
+		g, err := p.octaveGuess(sp, m, beside...)
 		if err != nil {
 			return nil, err
 		}
@@ -186,13 +207,13 @@ func (p *party) octaveProducts(u []uint64, qlo, qhi, m int, tables func(q int) [
 		}
 		return out, p.open(pieces...)
 	}
-	c, tabs, err := p.octaveRead(u, qlo, qhi, tables, beside...)
+	c, tabs, err := p.octaveRead(sp, beside...)
 	if err != nil {
 		return nil, err
 	}
 	bits := make([][]uint64, len(tabs))
 	for i := range tabs {
-		bits[i] = p.octaveBit(c, i, len(tabs), len(u))
+		bits[i] = p.octaveBit(c, i, len(tabs), len(sp.u))
 	}
 	for j, pr := range prods {
 		t := make([][]uint64, len(tabs))
@@ -296,15 +317,15 @@ func (p *party) softmaxTailLUT(eRaw []uint64, lens []int, hi int) ([]uint64, err
 			sum = p.sumRows(e, lens)
 			return nil
 		}}
-		pr, err = p.octaveProducts(p.sumRows(eRaw, lens), F, F+hi, 1, func(q int) [][]uint64 { return recipTables(r, q, F, F+hi, P, F) },
-			[]opening{beside}, guessProduct{table: 0, z: &sum, lens: ones}, guessProduct{table: 0, z: &e, lens: lens})
+		sp := octaveSpec{u: p.sumRows(eRaw, lens), qlo: F, qhi: F + hi, tables: func(q int) [][]uint64 { return recipTables(r, q, F, F+hi, P, F) }}
+		pr, err = p.octaveProducts(sp, 1, []opening{beside}, guessProduct{table: 0, z: &sum, lens: ones}, guessProduct{table: 0, z: &e, lens: lens})
 	} else {
 		if e, err = p.trunc(eRaw, r.frac); err != nil {
 			return nil, err
 		}
 		sum = p.sumRows(e, lens)
-		pr, err = p.octaveProducts(sum, w, w+hi, 1, func(q int) [][]uint64 { return recipTables(r, q, w, w+hi, P, w) },
-			nil, guessProduct{table: 0, z: &sum, lens: ones}, guessProduct{table: 0, z: &e, lens: lens})
+		sp := octaveSpec{u: sum, qlo: w, qhi: w + hi, tables: func(q int) [][]uint64 { return recipTables(r, q, w, w+hi, P, w) }}
+		pr, err = p.octaveProducts(sp, 1, nil, guessProduct{table: 0, z: &sum, lens: ones}, guessProduct{table: 0, z: &e, lens: lens})
 	}
 	if err != nil {
 		return nil, err
