@@ -124,12 +124,25 @@
 // and W2 into the residual stream, which keeps 2f bits (the embeddings
 // lifted by 2^f at the first residual add) and which each norm truncates
 // in its first round, the [W1; W3] output into the gated activation
-// (mpc.SwiGLU: SiLU(g)·u in 4 rounds; GPT-2's GELU takes it alike), the
+// (mpc.SwiGLU: SiLU(g)·u in 4 rounds, 3 raw; GPT-2's GELU takes it alike), the
 // classifier's into the argmax, whose comparisons take it as it is; only the QKV
 // output and the attention's values are truncated as above (they go into
 // HE kernels). A GPT-2 LayerNorm takes the residual stream untruncated
 // where its row sums stay in the truncation's range (mpc's
-// LayerNormTakesRaw: at the 60-bit t, not at bgv-n13's).
+// LayerNormTakesRaw: at the 60-bit t, not at bgv-n13's). Where the ring
+// holds them (bgv-n14's 60-bit t), two HE steps take their input
+// untruncated too and the truncation after them drops the extra bits:
+// the softmax leaves its probabilities with mpc's SoftmaxRawBits more
+// (Softmax.Raw), which the attention's values truncation drops beside f,
+// and llama's gated activation leaves f more (SwiGLU.Raw, gatedScale),
+// which W2 keeps into the residual stream, then 3f bits, which the next
+// norm truncates in its first round (mpc's MaxNormScale): one round each.
+//
+// The maxima of the softmax and the argmax plan their tournaments by what
+// a round trip is worth in comparisons on the session's network
+// (mpc.Config.RoundCompares, roundComparesOn): groups on the WAN, the
+// tree on the LAN; the gated products' bound is set alike
+// (gatedTermsOn).
 //
 // Flights shared. Two transfers with nothing between them travel in one
 // flight, with either method: the truncation of the QKV output (without

@@ -122,7 +122,10 @@ func (e *Estimator) Norm(x Value) (Value, error) {
 
 // Linear records the linear layer and its truncation.
 func (e *Estimator) Linear(w Weight, x Value) (Value, error) {
-	s, err := fixedShape("linear layer", x)
+	s, err := asShape(x)
+	if err == nil {
+		err = inScaled(w.Mat, s.scale, e.plan.linearInScale(w.Mat))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -135,7 +138,7 @@ func (e *Estimator) Linear(w Weight, x Value) (Value, error) {
 		return nil, err
 	}
 	e.rec(KindLinear, c)
-	return shape{s.rows, out, s.pos, e.plan.linearScale(w.Mat)}, nil
+	return shape{s.rows, out, s.pos, e.plan.linearScale(w.Mat) + s.scale}, nil
 }
 
 // Attention records the attention of the rows of q: the prefill kernels
@@ -266,7 +269,7 @@ func (e *Estimator) Gated(g, u Value) (Value, error) {
 		return nil, fmt.Errorf("sim: gated activation of %dx%d (scale %d) and %dx%d (scale %d)", s.rows, s.cols, s.scale, t.rows, t.cols, t.scale)
 	}
 	e.rec(KindActivation, e.plan.estGated(s.rows*s.cols, s.scale))
-	return shape{rows: s.rows, cols: s.cols, pos: s.pos}, nil
+	return shape{rows: s.rows, cols: s.cols, pos: s.pos, scale: e.plan.gatedScale()}, nil
 }
 
 // fixedShape is asShape for the operations that take f fractional bits

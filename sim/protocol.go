@@ -69,6 +69,7 @@ func resolveProtocol(preset params.Preset, prof *cost.Profile, cores, clientCore
 	}
 	mc.Nonlinear = nonlinear
 	mc.GatedTerms = gatedTermsOn(nw, mc.Ring.Bits())
+	mc.RoundCompares = roundComparesOn(nw, prof, mc.Ring.Bits())
 	he, err := exec.PlannerFor(preset, prof)
 	if err != nil {
 		return protocol{}, err
@@ -91,6 +92,22 @@ func (pr protocol) flooding(floodBits int) (exec.Planner, error) {
 		}
 	}
 	return he, nil
+}
+
+// roundComparesOn is the comparisons a round trip is worth
+// (mpc.Config.RoundCompares) on network nw with profile prof for a ring
+// of ringBits bits: those whose online cost (both parties' evaluations of
+// a key of ringBits levels, an element each way) is a round trip (the
+// WAN's about 3500 at bgv-n14, the LAN's about 40: its maxima take tree
+// levels); -1 (none) below one.
+func roundComparesOn(nw net.Network, prof *cost.Profile, ringBits int) int {
+	width := (ringBits + 7) / 8
+	per := 2*float64(ringBits)*prof.DCFSeconds() + float64(2*8*width)/nw.BitsPerSecond
+	n := nw.RTT.Seconds() / per
+	if n < 1 {
+		return -1
+	}
+	return int(min(n, 1<<30))
 }
 
 // gatedTermsOn is the bound on a step's gated products in one round

@@ -124,3 +124,58 @@ func TestGatedTermsOn(t *testing.T) {
 		}
 	}
 }
+
+// TestRoundComparesOn: a round trip is worth the comparisons whose online
+// cost (two evaluations of a key of bits(t) levels, an element each way)
+// it pays for: thousands on the WAN, tens on the LAN at the reference
+// machine's price of a DCF level; none on a link without latency.
+func TestRoundComparesOn(t *testing.T) {
+	prof, err := cost.Default("bgv-n14")
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := func(nw net.Network) float64 { return 2*60*prof.DCFSeconds() + 16*8/nw.BitsPerSecond }
+	for _, nw := range []net.Network{net.LAN, net.WAN} {
+		want := int(nw.RTT.Seconds() / per(nw))
+		if got := roundComparesOn(nw, prof, 60); got != want || got < 1 {
+			t.Errorf("%s: %d, want %d", nw.Name, got, want)
+		}
+	}
+	if lan, wan := roundComparesOn(net.LAN, prof, 60), roundComparesOn(net.WAN, prof, 60); wan < 20*lan {
+		t.Errorf("a WAN round trip is worth %d comparisons, a LAN one %d: want the WAN's far more", wan, lan)
+	}
+	if got := roundComparesOn(net.Network{Name: "flat", BitsPerSecond: 1e9}, prof, 60); got != -1 {
+		t.Errorf("no latency: %d, want -1", got)
+	}
+}
+
+// TestDecodeRoundTargets: the decode step of the protocols by lookup at
+// bgv-n14 on the WAN makes at most the rounds the work on rounds set out
+// to reach (issue "fewer rounds": stories260K at 64 keys 150, from 582
+// iteratively; GPT-2 at 129 keys 400, from 1469), and the iterative step
+// several times more.
+func TestDecodeRoundTargets(t *testing.T) {
+	for _, c := range []struct {
+		model          string
+		prompt         int
+		target, before int64
+	}{
+		{"stories260K", 63, 150, 582},
+		{"gpt2", 128, 400, 1469},
+	} {
+		for _, nl := range []mpc.Nonlinear{mpc.LUT, mpc.Iterative} {
+			r, err := Estimate(EstimateOptions{Model: config(t, c.model), Preset: preset(t, "bgv-n14"), Network: net.WAN,
+				Strategy: Cryptogen, Prompt: c.prompt, Gen: 2, Nonlinear: nl})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := r.Decode[0].Rounds
+			switch {
+			case nl == mpc.LUT && got > c.target:
+				t.Errorf("%s by lookup: %d rounds a decode step, want at most %d", c.model, got, c.target)
+			case nl == mpc.Iterative && (got < 3*c.target || got > c.before):
+				t.Errorf("%s iteratively: %d rounds a decode step, want between %d and %d", c.model, got, 3*c.target, c.before)
+			}
+		}
+	}
+}

@@ -346,6 +346,15 @@ func (r *Runner) fixed(op string, v Value) (*shares, error) {
 	return x, err
 }
 
+// inScaled is an error if the input of weight m has scale extra
+// fractional bits where the plan gives it want.
+func inScaled(m Mat, scale, want int) error {
+	if scale != want {
+		return fmt.Errorf("sim: internal error: %v's input with %d extra fractional bits, planned %d", m, scale, want)
+	}
+	return nil
+}
+
 // unscaled is an error if an operation that takes f fractional bits is
 // given values with scale more (an untruncated product).
 func unscaled(op string, scale int) error {
@@ -417,7 +426,10 @@ func (r *Runner) Norm(v Value) (Value, error) {
 // truncates, and for a llama QKV applies RoPE (folded into the weights
 // for one token, on the shares with a second truncation for more).
 func (r *Runner) Linear(w Weight, v Value) (Value, error) {
-	x, err := r.fixed("linear layer", v)
+	x, err := r.asShares(v)
+	if err == nil {
+		err = inScaled(w.Mat, x.scale, r.plan.linearInScale(w.Mat))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -446,7 +458,7 @@ func (r *Runner) Linear(w Weight, v Value) (Value, error) {
 	}
 	var bias []uint64
 	for _, b := range f.bias {
-		e, err := r.q.enc(b, 2*r.q.fp.FracBits)
+		e, err := r.q.enc(b, 2*r.q.fp.FracBits+x.scale)
 		if err != nil {
 			return nil, err
 		}

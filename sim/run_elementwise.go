@@ -50,7 +50,7 @@ func (r *Runner) Gated(gv, uv Value) (Value, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &shares{rows: g.rows, cols: g.cols, pos: g.pos, c: out[mpc.Client].V, s: out[mpc.Server].V}, nil
+	return &shares{rows: g.rows, cols: g.cols, pos: g.pos, scale: r.plan.gatedScale(), c: out[mpc.Client].V, s: out[mpc.Server].V}, nil
 }
 
 // Add adds the shares locally. The sum has the larger scale of the two:

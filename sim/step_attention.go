@@ -37,7 +37,7 @@ func (p *planner) prefillAttnStep(m int) (prefillAttnStep, error) {
 	}
 	h := p.cfg.NumHeads
 	return prefillAttnStep{pp: pp, heads: h, scoresTrunc: p.scoresTrunc(h * visible(m, m)),
-		valuesTrunc: p.ridingTrunc(h * m * headsOf(p.cfg).stride), softmax: p.softmaxStep(h*m, m, h), switchUp: p.keepsCache && p.layout == TokenLayout}, nil
+		valuesTrunc: p.valuesTrunc(h * m * headsOf(p.cfg).stride), softmax: p.softmaxStep(h*m, m, h), switchUp: p.keepsCache && p.layout == TokenLayout}, nil
 }
 
 // Estimate is the upload (KindAppend), the kernels with their truncations
@@ -163,7 +163,7 @@ type decodeAttnStep struct {
 
 func (p *planner) decodeAttnStep(ctx int) (decodeAttnStep, error) {
 	h := p.cfg.NumHeads
-	st := decodeAttnStep{scoresTrunc: p.scoresTrunc(h * ctx), valuesTrunc: p.ridingTrunc(h * headsOf(p.cfg).stride), softmax: p.softmaxStep(h, ctx, 0)}
+	st := decodeAttnStep{scoresTrunc: p.scoresTrunc(h * ctx), valuesTrunc: p.valuesTrunc(h * headsOf(p.cfg).stride), softmax: p.softmaxStep(h, ctx, 0)}
 	if p.layout == TokenLayout {
 		st.scores, st.values = p.scoresKernel(ctx), p.valuesKernel(ctx)
 		return st, nil

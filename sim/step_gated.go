@@ -5,6 +5,7 @@ import (
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/model"
 )
 
 // gatedStep is llama's gated activation SiLU(g)·u of n value pairs by
@@ -23,7 +24,33 @@ func (p *planner) gatedStep(n, scale int) gatedStep {
 	return gatedStep{n: n, scale: scale, pieces: rowRanges(p.pieceBound(KindActivation), n, 1), protos: p.shared, p: p}
 }
 
-func (s gatedStep) proto(n int) mpc.SwiGLU { return mpc.SwiGLU{Config: s.p.mpc, N: n, Scale: s.scale} }
+func (s gatedStep) proto(n int) mpc.SwiGLU {
+	return mpc.SwiGLU{Config: s.p.mpc, N: n, Scale: s.scale, Raw: s.p.gatedScale() > 0}
+}
+
+// gatedScale is the fractional bits beyond f of the gated activation's
+// output: f where it leaves its last truncation to the second
+// feed-forward projection (mpc.SwiGLU.Raw), whose output then carries
+// them into the residual stream until the next norm truncates it in its
+// first round, which takes them (mpc.Config.MaxNormScale: bgv-n14's ring);
+// 0 otherwise.
+func (p *planner) gatedScale() int {
+	f := p.mpc.RawScale()
+	if f == 0 || p.cfg.Arch != model.ArchLlama || p.linearScale(MatDown)+f > p.mpc.MaxNormScale() {
+		return 0
+	}
+	return f
+}
+
+// linearInScale is the fractional bits beyond f that the input of weight
+// m carries: the gated activation's (gatedScale) for the second
+// feed-forward projection, none for the others.
+func (p *planner) linearInScale(m Mat) int {
+	if m == MatDown {
+		return p.gatedScale()
+	}
+	return 0
+}
 
 // Estimate is the sum of the pieces' estimates.
 func (s gatedStep) Estimate() cost.Cost {

@@ -109,7 +109,7 @@ func (s *linearStep) Estimate() cost.Cost {
 // setup if the step is encoded; bias: encoded at twice the fractional
 // bits, or nil) and records it under KindLinear.
 func (s *linearStep) Run(r *Runner, wm exec.Matrix, lw *exec.LinearWeights, bias []uint64, x *shares) (*shares, error) {
-	y := &shares{rows: x.rows, cols: s.out, pos: x.pos, scale: s.scale}
+	y := &shares{rows: x.rows, cols: s.out, pos: x.pos, scale: s.scale + x.scale} // an input's extra bits stay (planner.linearInScale)
 	err := r.timed(KindLinear, func(cc *cost.Cost) error {
 		var z exec.Shared
 		if err := r.heRun(cc, func(t *cost.Tally) error {

@@ -237,7 +237,7 @@ func (p *planner) softmaxPieces(rows, cols, causalHeads int) []unaryPiece {
 	bound := p.pieceBound(KindSoftmax)
 	if causalHeads <= 0 || rows%causalHeads != 0 || rows*cols <= bound {
 		return wholeRows(bound, rows, cols, func(n int) unaryProto {
-			return mpc.Softmax{Config: p.mpc, Rows: n, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads, Scale: p.mpc.RawScale()}
+			return mpc.Softmax{Config: p.mpc, Rows: n, Cols: cols, Causal: causalHeads > 0, Heads: causalHeads, Scale: p.mpc.RawScale(), Raw: p.rawProbs()}
 		})()
 	}
 	var pieces []unaryPiece
@@ -245,7 +245,7 @@ func (p *planner) softmaxPieces(rows, cols, causalHeads int) []unaryPiece {
 	if hp := bound / (q * cols); hp >= 1 { // whole heads
 		for h0 := 0; h0 < causalHeads; h0 += hp {
 			h1 := min(causalHeads, h0+hp)
-			pieces = append(pieces, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: (h1 - h0) * q, Cols: cols, Causal: true, Heads: h1 - h0, Scale: p.mpc.RawScale()},
+			pieces = append(pieces, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: (h1 - h0) * q, Cols: cols, Causal: true, Heads: h1 - h0, Scale: p.mpc.RawScale(), Raw: p.rawProbs()},
 				h0 * q, h1 * q, cols})
 		}
 		return pieces
@@ -260,7 +260,7 @@ func (p *planner) softmaxPieces(rows, cols, causalHeads int) []unaryPiece {
 			i1++
 		}
 		w := cols - q + i1
-		head = append(head, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: i1 - i0, Cols: w, Causal: true, Heads: 1, Scale: p.mpc.RawScale()}, i0, i1, w})
+		head = append(head, unaryPiece{mpc.Softmax{Config: p.mpc, Rows: i1 - i0, Cols: w, Causal: true, Heads: 1, Scale: p.mpc.RawScale(), Raw: p.rawProbs()}, i0, i1, w})
 		i0 = i1
 	}
 	pieces = make([]unaryPiece, 0, causalHeads*len(head))
@@ -346,6 +346,22 @@ func (p *planner) truncStep(n int) truncStep { return truncStep{proto: mpc.Trunc
 func (p *planner) ridingTrunc(n int) truncStep {
 	s := p.truncStep(n)
 	s.rides = true
+	return s
+}
+
+// rawProbs is whether the softmax leaves its probabilities with
+// mpc.Config.SoftmaxRawBits more fractional bits, their truncation to the
+// attention values' riding truncation (valuesTrunc): with the protocols
+// by lookup, in a ring that holds them.
+func (p *planner) rawProbs() bool { return p.mpc.SoftmaxRawBits() > 0 }
+
+// valuesTrunc is the riding truncation of n outputs of an attention's
+// values kernel: by f, and the raw probabilities' extra bits.
+func (p *planner) valuesTrunc(n int) truncStep {
+	s := p.ridingTrunc(n)
+	if p.rawProbs() {
+		s.proto.Shift = p.mpc.Ring.Frac() + p.mpc.SoftmaxRawBits()
+	}
 	return s
 }
 

@@ -44,7 +44,7 @@ func protocolFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-session-tokens", Usage: "size the flooding for a session that may grow to this many tokens, prompt included (default: the prompt and --gen)"},
 		&cli.IntFlag{Name: "server-cores", Usage: "the server's cores: its kernels' independent pieces run (run) or are priced (estimate, plan, tune) on them (default: all of this machine's for run, 1 elsewhere)"},
 		&cli.IntFlag{Name: "client-cores", Usage: "the client's cores: it encrypts and decrypts the ciphertexts of a flight on them, run or priced (default: 1)"},
-		&cli.StringFlag{Name: "nonlinear", Value: mpc.Iterative.String(), Usage: "the two-party activations, norms, softmax and argmax: iterative (comparisons, limit formulas, Goldschmidt and Newton steps, tournament trees: small dealer material, many rounds) or lut (lookup tables, grouped tournaments, truncations fused into the next round: an activation in 3 rounds, a norm in 6, a softmax row in 7 after its maximum (one more each for many rows or a fast link), a maximum of 65 in 6; more dealer material)"},
+		&cli.StringFlag{Name: "nonlinear", Value: mpc.Iterative.String(), Usage: "the two-party activations, norms, softmax and argmax: iterative (comparisons, limit formulas, Goldschmidt and Newton steps, tournament trees: small dealer material, many rounds) or lut (lookup tables, comparisons that select in their own round, tournaments planned for the network, truncations fused into the next round or left to the next HE step: an activation in 3 rounds, a norm in 5, a softmax row in 5 after its maximum (one more each for many rows or a fast link), a decode maximum of 64 scores in 3 on the WAN; more dealer material)"},
 	}
 }
 

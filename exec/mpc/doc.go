@@ -158,11 +158,15 @@
 // below) instead of 26 and 29. RMSNorm and LayerNorm read a guess of the
 // inverse square root at the octave of the row's mean square (one lookup
 // per octave of its range, the octave chosen by comparisons in the same
-// round), gate it and multiply it by the row's values in one round (a
-// product of three factors, gated.go), then correct it once, y = x·g·(1 +
-// e/2) with e = 1 - (mean + eps)·g²: 6 rounds instead of 15 (norm_lut.go,
-// octave_lut.go; 7 where a step's rows are too many for the gated
-// products' one round, below). LayerNorm takes the same 6 instead of 17: it centres
+// round, which also truncates the row sums of squares: the squares are
+// made at a precision that keeps their sums in the truncation's range, and
+// the octaves whose lookups would read past the bits a lookup reads take
+// their bins from coarser sums made beside them), gate it and multiply it
+// by the row's values in one round (a product of three factors,
+// gated.go), then correct it once, y = x·g·(1 + e/2) with e = 1 - (mean +
+// eps)·g²: 5 rounds instead of 15 (norm_lut.go, octave_lut.go; 6 where a
+// step's rows are too many for the gated products' one round, below).
+// LayerNorm takes the same 5 instead of 17: it centres
 // its rows without a division, d = dim·x - Σx (exact and local), and
 // normalizes d/2^floor(log2 dim), whose square the tail's first round
 // makes beside its truncation, with eps scaled alike; its default range
@@ -173,18 +177,21 @@
 // to the reciprocal's first round; the reciprocal of its row sums is a
 // guess read at the sum's octave, gated and multiplied by the sum and the
 // exponentials at once, corrected together with the final product: 4
-// rounds (5 past the gated products' bound) instead of 11. Its maximum,
-// and the argmax's, are
-// grouped tournaments (max_groups.go): all pairs of a group of up to 24
-// compared at once, the group's winner found by a second comparison of
-// its wins that selects its value in the same round, 2 rounds for a level
-// that divides the row by the group size, and a tree level (a pair
-// compared and selected at once) 1 per halving, where the iterative tree
-// takes 2 (a row of 65: 4 rounds instead of 14), at the price of about
-// g/2 + 1 comparisons per entry; the levels over many entries (a
-// prefill, a vocabulary) stay the tree's, whose comparisons are fewer. SwiGLU is
-// SiLU(g)·u in 4 rounds, where SiLU and the product take 5: the product
-// by u of each of SiLU's terms in its third round (swiglu.go).
+// rounds (5 past the gated products' bound) instead of 11, 3 with
+// Softmax.Raw, which leaves the last truncation to the attention's values
+// kernel. Its maximum, and the argmax's, are grouped tournaments
+// (max_groups.go): all pairs of a group of up to 32 compared at once, the
+// group's winner found by a second comparison of its wins that selects
+// its value in the same round, 2 rounds for a level that divides the row
+// by the group size, and a tree level (a pair compared and selected at
+// once) 1 per halving, where the iterative tree takes 2; each row's
+// levels are the plan of least rounds·Config.RoundCompares + comparisons
+// (a decode row of 64 scores over 8 heads on the WAN: a tree level and a
+// group of 32, 3 rounds instead of 12; on the LAN, where a round trip is
+// worth few comparisons, the tree). SwiGLU is SiLU(g)·u in 4 rounds,
+// where SiLU and the product take 5: the product by u of each of SiLU's
+// terms in its third round (swiglu.go); 3 with SwiGLU.Raw, which leaves
+// the last truncation to the next norm's first round.
 //
 // Fused products (fused.go): a truncation and the product it feeds share
 // a round. TruncMul opens the truncation's masked value and the other
@@ -284,20 +291,20 @@
 //	trunc·mul (fused)      —  → 1       —   → 16.0    —   → 0          —  → 32
 //	trunc pair (fused)     —  → 1       —   → 16.0    —   → 0          —  → 64
 //	lookup                 —  → 1       —   → 8.0     —   → 0          —  → 8192
-//	max (1 row)           18 → 4      24.0 → 107.9   1.0 → 0.0     2936 → 37526
-//	argmax                19 → 5      39.9 → 108.2   2.0 → 0.0     2944 → 37570
+//	max (1 row)           18 → 4      24.0 → 84.8    1.0 → 0.0     2936 → 29010
+//	argmax                19 → 5      39.9 → 85.2    2.0 → 0.0     2944 → 29072
 //	silu                  26 → 3     416.0 → 88.0   17.0 → 3.0     9178 → 14116
 //	gelu                  29 → 3     472.0 → 88.0   19.0 → 3.0     9242 → 14116
 //	silu·u (swiglu)       28 → 4     440.0 → 144.0  18.0 → 6.0     9202 → 14156
-//	softmax (1 row)       44 → 10    240.5 → 286.6  10.0 → 2.0     6180 → 50212
-//	rmsnorm (1 row)       15 → 6      49.4 → 347.6   2.0 → 1.0      444 → 1649
-//	layernorm (1 row)     17 → 6      49.4 → 347.6   2.0 → 0.0      444 → 1705
+//	softmax (1 row)       44 → 10    240.5 → 263.5  10.0 → 2.0     6180 → 41697
+//	rmsnorm (1 row)       15 → 5      49.4 → 355.6   2.0 → 0.0      444 → 1753
+//	layernorm (1 row)     17 → 5      49.4 → 363.6   2.0 → 0.0      444 → 1769
 //
 // Rounds of Max, Argmax and Softmax grow as 2·ceil(log2 n) (Iterative)
-// or 2 per level of groups (LUT: 2 up to 24 entries, 4 up to 576 while
-// a level's candidates in all stay under about 1400; smaller groups
-// above, and tree levels of one round above 8192); those of the per-row norms do not
-// depend on the width. The one-round comparison costs
+// or, by lookup, 1 per tree level and 2 per level of groups, as the plan
+// of least rounds·RoundCompares + comparisons has them (at the default
+// worth of a round, 2^12 comparisons, one row of 512: two levels of
+// groups); those of the per-row norms do not depend on the width. The one-round comparison costs
 // the dealer about 100 times the bytes of the old one (two DCF keys of 60
 // levels of 128-bit seeds and a Z_t correction each); online it sends one
 // element each way. Reciprocal and Rsqrt as elementwise protocols pay

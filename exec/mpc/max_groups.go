@@ -1,7 +1,9 @@
 package mpc
 
+import "math"
+
 // The maximum of rows by all-pairs tournaments in groups
-// (Config.Nonlinear = LUT): 2 rounds per level, 1 per halving of a tree
+// (Config.Nonlinear = LUT): 2 rounds per level of groups, 1 per tree
 // level, where the iterative tree takes 2 per halving.
 //
 // A level splits each row into groups of g consecutive candidates and
@@ -14,73 +16,93 @@ package mpc
 // for an argmax, w_i·position_i: local while the positions are public,
 // a second value of the select after). A group of two is compared and
 // selected in the first round, b + [a >= b]·(a - b): a tree level, one
-// round. A row of l candidates takes L = the fewest levels whose group
-// size, the least g with g^L >= l, is at most the level's cap: one level
-// (2 rounds) up to 24 entries, two up to 576, where the iterative tree
-// takes 2·ceil(log2 l) (14 at 65 entries, 16 at 129), at the price of
-// (g-1)/2 + 1 comparisons per entry instead of 1/2. A comparison is not
-// free (a key of bits(t) levels per pair to deal, hold and evaluate), so
-// the cap shrinks as a level's candidates grow: a level of m candidates
-// in all makes about maxLevelPairs comparisons at most, and below groups
-// of 4 it is a tree level (groups of 2, no second round), which reaches
-// the same reduction in as many rounds for fewer comparisons (above 8192
-// candidates). A decode's rows (a few hundred to a few thousand scores)
-// take groups, a long prefill's pieces the tree, and an argmax over a
-// large vocabulary the tree first, then groups.
+// round. A level of groups of g divides the row by g in 2 rounds for
+// about (g-1)/2 + 1 comparisons per entry, a tree level halves it in 1
+// for 1/2: which pays depends on what a round trip is worth in
+// comparisons (a key of bits(t) levels to deal, and to evaluate by both
+// parties, an element each way), Config.RoundCompares. Each row's levels
+// are the plan of least rounds·RoundCompares/rows + comparisons (maxPlan;
+// the rows of a step share its rounds), over tree levels and groups of 3
+// to maxGroupSize: on the WAN a decode row of 64 scores over 8 heads takes
+// a tree level and a group of 32 (3 rounds), where the iterative tree
+// takes 12; on the LAN, the tree; a vocabulary, tree levels while a
+// level's comparisons cost more than a round, then groups.
 
-// maxGroupSize bounds a level's group: 12.5 comparisons per entry (11.5
+// maxGroupSize bounds a level's group: 16.5 comparisons per entry (15.5
 // pairs and the win).
-const maxGroupSize = 24
+const maxGroupSize = 32
 
-// maxLevelPairs bounds, about, the pair comparisons of a level: m
-// candidates in all take groups up to 2·maxLevelPairs/m + 1.
-const maxLevelPairs = 1 << 14
+// defaultRoundCompares is the comparisons a round trip is worth when
+// Config.RoundCompares is zero: about the WAN's at the 60-bit t.
+const defaultRoundCompares = 1 << 12
 
-// levelCap is the largest group of a level over m candidates in all: 2
-// (the tree) where the budget allows fewer than 4.
-func levelCap(m int) int {
-	g := min(maxGroupSize, 2*(maxLevelPairs/max(m, 1))+1)
-	if g < 4 {
-		return 2
-	}
-	return g
-}
-
-// groupSize is the group size of a level over l candidates with groups
-// of at most gmax (>= 2).
-func groupSize(l, gmax int) int {
+// levelGroup is the group size of a row of l candidates at a level whose
+// rows hold m candidates in all, a round trip being worth k comparisons:
+// the first level of the plan of least rounds·k/rows + comparisons for
+// the row (rows = m/l rows share a level's rounds), over tree levels and
+// groups of 3 to maxGroupSize (maxPlan). With k = 0 it is the plan of
+// fewest comparisons, the tree.
+func levelGroup(l, m, k int) int {
 	if l <= 1 {
 		return 1
 	}
-	for levels := 1; ; levels++ {
-		g := 2
-		for !powAtLeast(g, levels, l) {
-			g++
-		}
-		if g <= gmax {
-			return g
-		}
-	}
+	pl := maxPlan{round: float64(k) / float64(max(1, m/l)), memo: map[int]planStep{}}
+	return pl.best(l).g
 }
 
-// powAtLeast reports whether g^e >= l (for g >= 2, without overflow).
-func powAtLeast(g, e, l int) bool {
-	v := 1
-	for range e {
-		if v *= g; v >= l {
-			return true
+// maxPlan finds a row's plan: round is the comparisons a round is worth
+// for the row, memo the best first level by row length.
+type maxPlan struct {
+	round float64
+	memo  map[int]planStep
+}
+
+// planStep is a plan's first level (its group size) and the plan's cost
+// in comparisons.
+type planStep struct {
+	g    int
+	cost float64
+}
+
+func (pl maxPlan) best(l int) planStep {
+	if l <= 1 {
+		return planStep{g: 1}
+	}
+	if s, ok := pl.memo[l]; ok {
+		return s
+	}
+	best := planStep{cost: math.Inf(1)}
+	for g := 2; g <= min(maxGroupSize, l); g++ {
+		c := pl.round*float64(1+boolInt(g > 2)) + float64(groupCompares(l, g)) + pl.best(ceilDiv(l, g)).cost
+		if c < best.cost {
+			best = planStep{g, c}
 		}
 	}
-	return v >= l
+	pl.memo[l] = best
+	return best
+}
+
+// groupCompares is the comparisons of a level that splits a row of l
+// into groups of g (groupsOf): a group of two or more makes its pairs, and
+// one of three or more its members' wins.
+func groupCompares(l, g int) int {
+	n := 0
+	for _, gr := range groupsOf(l, g) {
+		per := gr.size * (gr.size - 1) / 2
+		if gr.size > 2 {
+			per += gr.size
+		}
+		n += gr.count * per
+	}
+	return n
 }
 
 // groupRun is count groups of size members each.
 type groupRun struct{ size, count int }
 
-// groupsOf splits a row of l candidates into groups of groupSize(l,
-// gmax): full groups then the remainder.
-func groupsOf(l, gmax int) []groupRun {
-	g := groupSize(l, gmax)
+// groupsOf splits a row of l candidates into groups of g: full groups
+// then the remainder.
+func groupsOf(l, g int) []groupRun {
 	gs := []groupRun{{g, l / g}}
 	if l%g > 0 {
 		gs = append(gs, groupRun{l % g, 1})
@@ -109,13 +131,13 @@ func (p *party) maxGroups(x []uint64, lens []int, withIndex bool) (vals, idx []u
 		type group struct{ row, start, size int }
 		var groups []group
 		var as, bs, pa, pb, pia, pib []uint64
-		gmax := levelCap(candidates(rows))
+		cands := candidates(rows)
 		for i, row := range rows {
 			if len(row) < 2 {
 				continue
 			}
 			start := 0
-			for _, gr := range groupsOf(len(row), gmax) {
+			for _, gr := range groupsOf(len(row), levelGroup(len(row), cands, p.roundCompares)) {
 				for range gr.count {
 					groups = append(groups, group{i, start, gr.size})
 					if gr.size == 2 {
@@ -301,14 +323,13 @@ func (p *bill) maxGroups(runs []rowRun, withIndex bool) {
 				cands += rr.len * rr.count
 			}
 		}
-		gmax := levelCap(cands)
 		groups := 0
 		for i, rr := range cur {
 			if rr.len < 2 {
 				continue
 			}
 			next := 0
-			for _, g := range groupsOf(rr.len, gmax) {
+			for _, g := range groupsOf(rr.len, levelGroup(rr.len, cands, p.cfg.roundCompares())) {
 				n := g.count * rr.count
 				switch {
 				case g.size > 2:

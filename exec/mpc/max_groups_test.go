@@ -8,32 +8,52 @@ import (
 	"github.com/cgsim/cgsim/model"
 )
 
-// TestGroupSize: the fewest levels whose group is at most the cap, and
-// the least group for them; the cap of a level from its candidates.
-func TestGroupSize(t *testing.T) {
-	for _, c := range []struct{ l, gmax, g int }{
-		{1, 24, 1}, {2, 24, 2}, {3, 24, 3}, {24, 24, 24}, // one level
-		{25, 24, 5}, {65, 24, 9}, {129, 24, 12}, {512, 24, 23}, {576, 24, 24}, // two: 9² = 81 >= 65 > 8², 23² = 529
-		{577, 24, 9},              // three: 9³ = 729 >= 577 > 8³
-		{65, 17, 9}, {512, 17, 8}, // at a cap of 17: two levels and three (8³ = 512)
-		{50257, 5, 5}, // seven: 5^7 = 78125 >= 50257 > 4^7
-		{7, 2, 2},     // the tree
+// planRounds is the rounds of the levels levelGroup plans for a row of
+// l among rows of m candidates in all, a round worth k comparisons.
+func planRounds(l, m, k int) (rounds int, groups []int) {
+	for l > 1 {
+		g := levelGroup(l, m, k)
+		groups = append(groups, g)
+		rounds += 1 + boolInt(g > 2)
+		next := ceilDiv(l, g)
+		m, l = max(1, m*next/l), next
+	}
+	return rounds, groups
+}
+
+// TestLevelGroup: the tournaments' plans. A round worth nothing gives the
+// tree (fewest comparisons); the WAN's worth (about 3500 comparisons at
+// bgv-n14) gives a decode row of stories260K (8 heads of 64 scores) a tree
+// level then a group of 32 (3 rounds, where two levels of 8 take 4 and
+// the tree 6), and GPT-2's (12 heads of 129) three tree levels and a
+// group; the
+// LAN's (about 40) gives them the tree; a vocabulary (one row of 50257)
+// takes tree levels while they are cheaper than a round, then groups.
+func TestLevelGroup(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		l, m, k int
+		rounds  int
+	}{
+		{"tree", 64, 512, 0, 6},
+		{"stories260K decode, WAN", 64, 512, 3530, 3},
+		{"stories260K decode, LAN", 64, 512, 44, 6},
+		{"GPT-2 decode, WAN", 129, 1548, 3530, 5}, // three tree levels and a group of 17: 265 comparisons a row where two levels of groups make about 900
+		{"GPT-2 decode, LAN", 129, 1548, 44, 8},
+		{"GPT-2 vocabulary, WAN", 50257, 50257, 3530, 11},
+		{"one entry", 1, 1, 3530, 0},
+		{"a pair", 2, 2, 3530, 1},
 	} {
-		if got := groupSize(c.l, c.gmax); got != c.g {
-			t.Errorf("groupSize(%d, %d) = %d, want %d", c.l, c.gmax, got, c.g)
+		got, groups := planRounds(c.l, c.m, c.k)
+		if got != c.rounds {
+			t.Errorf("%s: %d rounds (groups %v), want %d", c.name, got, groups, c.rounds)
 		}
 	}
-	for _, c := range []struct{ m, cap int }{
-		{1, 24}, {520, 24}, {1548, 21}, // a decode's rows (stories260K: 8 heads x 65; GPT-2: 12 x 129)
-		{4096, 9},    // 4 pairs per entry
-		{8192, 5},    // 2
-		{10923, 2},   // 1.5: groups of 3 would be a tree's reduction for more comparisons
-		{1 << 15, 2}, // a prefill's piece
-		{50257, 2},   // GPT-2's logits
-	} {
-		if got := levelCap(c.m); got != c.cap {
-			t.Errorf("levelCap(%d) = %d, want %d", c.m, got, c.cap)
-		}
+	if g := levelGroup(64, 512, 3530); g != 2 {
+		t.Errorf("stories260K decode, WAN: first level %d, want the tree's 2", g)
+	}
+	if g := levelGroup(32, 256, 3530); g != 32 {
+		t.Errorf("stories260K decode, WAN: second level %d, want one group of 32", g)
 	}
 }
 

@@ -6,7 +6,7 @@ import (
 )
 
 // The norms' inverse square root from lookup tables (Config.Nonlinear =
-// LUT): 6 rounds a norm instead of 15 (7 for a step of many rows).
+// LUT): 5 rounds a norm instead of 15 (6 for a step of many rows).
 //
 // The row sums of squares give u = dim·(mean(x²) + eps) with f
 // fractional bits, which must lie below the bits a lookup reads
@@ -15,7 +15,9 @@ import (
 // rows of GPT-2's 768: mean squares up to 2^22, an RMS of 2048; bgv-n13's
 // of stories260K's 64: the whole default). The octave lookups
 // (octave_lut.go) read the guess g of 1/sqrt(mean + eps) at u's octave
-// and bin, and g²/dim, within 0.6% of the root, in one round; a second
+// and bin, and g²/dim, within 0.6% of the root, in one round, which also
+// truncates the row sums of the squares (made in the first round, see
+// normLUTShape) to u; a second
 // gates them and makes u·g²/dim beside x·g (gated products, gated.go: a
 // step of too many rows gates in one round and multiplies in the next);
 // one more truncates both and multiplies the truncations (fused.go), e =
@@ -25,8 +27,9 @@ import (
 //
 // takes a last truncation: within 3e²/8 < 2e-5 of x/sqrt(mean + eps),
 // plus the tables' rounding, which their precisions (normLUTShape) keep
-// below 1e-3 of y up the range. 6 rounds with the squares' product and
-// truncation (7 for a step of many rows).
+// below 1e-3 of y up the range. 5 rounds with the squares' product (6 for
+// a step of many rows; 6 and 7 where the squares take a truncation of
+// their own, normLUTShape.fuse false).
 
 // normLookupBits is k for the norms' tables.
 const normLookupBits = 10

@@ -274,13 +274,15 @@ func (p *party) octaveBit(c []uint64, i, m, rows int) []uint64 {
 // The exponentials come with f fractional bits beyond W (expLUT); their
 // row sums S = s·2^(W+f), s in [1, 2^hi), are u: one round opens the
 // octave comparisons and lookups of u, reading the guess g of 1/s at u's
-// bin (P = W bits, within 0.6%), and beside them the truncation of the
+// bin (P bits, within 0.6%: P = W, or less for raw probabilities,
+// Softmax.Raw), and beside them the truncation of the
 // exponentials to W bits, whose row sums are s. Then the probabilities
 // are e·g·(2 - s·g): s·g beside e·g (with the gating in one round,
 // octaveProducts), their truncations by 2^W (P bits each) and their
 // product in one round (fused.go), and the truncation of 2·e·g -
-// (e·g)·(s·g) from 2P bits: 4 rounds for the reciprocal, the exponentials'
-// truncation and the final product (5 for a step of many rows) where the
+// (e·g)·(s·g) from 2P bits (left to the consumer with Softmax.Raw): 4
+// rounds for the reciprocal, the exponentials' truncation and the final
+// product, 3 raw (one more each for a step of many rows) where the
 // iterative way takes 9 and 2. Where u's octaves pass the bits a lookup
 // reads (the 41-bit t), the truncation takes a round of its own first and
 // the lookups read s·2^W.
@@ -297,12 +299,20 @@ func recipTables(r *Ring, q, qlo, qhi, P, F int) [][]uint64 {
 // bit W + f + hi + 1).
 func rawSumFits(r *Ring, hi int) bool { return r.work+r.frac+hi+1 <= r.LookupBits() }
 
+// tailPrec is the reciprocal's precision P of a softmax's tail and
+// whether its probabilities stay at 2P bits (Softmax.Raw).
+type tailPrec struct {
+	P   int
+	raw bool
+}
+
 // softmaxTailLUT is one party's probabilities e/Σe from the exponentials
-// eRaw (W + f bits) of rows of lens, the row sums in [1, 2^hi): f bits.
-func (p *party) softmaxTailLUT(eRaw []uint64, lens []int, hi int) ([]uint64, error) {
+// eRaw (W + f bits) of rows of lens, the row sums in [1, 2^hi): f bits,
+// or 2P if raw.
+func (p *party) softmaxTailLUT(eRaw []uint64, lens []int, hi int, prec tailPrec) ([]uint64, error) {
 	r := p.r
 	w := r.work
-	P := recipPrecLUT(r)
+	P := prec.P
 	ones := repeat(1, len(lens))
 	var e, sum []uint64
 	var pr [][]uint64
@@ -336,14 +346,18 @@ func (p *party) softmaxTailLUT(eRaw []uint64, lens []int, hi int) ([]uint64, err
 		return nil, err
 	}
 	// e·g·(2 - s·g) = 2·egt - egt·sgt, 2P bits
-	return p.trunc(p.affine(r.FromInt(2<<P), egt, r.Neg(1), prod, 0), 2*P-r.frac)
+	pr2 := p.affine(r.FromInt(2<<P), egt, r.Neg(1), prod, 0)
+	if prec.raw {
+		return pr2, nil
+	}
+	return p.trunc(pr2, 2*P-r.frac)
 }
 
 // softmaxTailLUT bills the tail of rows whose exponentials have shape e.
-func (p *bill) softmaxTailLUT(rows int, e gatedShape, hi int) {
+func (p *bill) softmaxTailLUT(rows int, e gatedShape, hi int, prec tailPrec) {
 	r := p.cfg.Ring
 	w := r.work
-	P := recipPrecLUT(r)
+	P := prec.P
 	n := e.elems
 	ones := shapeOf(repeat(1, rows))
 	if rawSumFits(r, hi) {
@@ -357,7 +371,9 @@ func (p *bill) softmaxTailLUT(rows int, e gatedShape, hi int) {
 	}
 	p.open(truncPairPiece(n, w))
 	p.affine(n)
-	p.trunc(n, 2*P-r.frac)
+	if !prec.raw {
+		p.trunc(n, 2*P-r.frac)
+	}
 }
 
 // recipPrecLUT is P: s·g, about 1 with W + P fractional bits, and the

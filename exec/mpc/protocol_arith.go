@@ -57,14 +57,25 @@ func (m Mul) play(p *party, mine ...[]uint64) ([]uint64, error) {
 }
 
 // Trunc divides N shared values by 2^f (fixed-point rescaling after a
-// product), in one round. See the package documentation for its range and
-// error.
+// product), or by 2^Shift, in one round. See the package documentation for
+// its range and error.
 type Trunc struct {
 	Config
 	N int
+	// Shift is the bits dropped: 0 is f; a product of a value with
+	// extra fractional bits (a softmax's raw probabilities) drops them too.
+	Shift int
 }
 
-func (t Trunc) bill() *bill { p := newBill(t.Config); p.trunc(t.N, frac(t.Config)); return p }
+// shift is the truncation's shift: Shift, or f.
+func (t Trunc) shift() int {
+	if t.Shift != 0 {
+		return t.Shift
+	}
+	return frac(t.Config)
+}
+
+func (t Trunc) bill() *bill { p := newBill(t.Config); p.trunc(t.N, t.shift()); return p }
 
 // Need is the dealer material of one Run.
 func (t Trunc) Need() Need { return t.bill().need }
@@ -72,12 +83,16 @@ func (t Trunc) Need() Need { return t.bill().need }
 // Estimate is the cost of one Run, offline bytes included.
 func (t Trunc) Estimate() cost.Cost { return t.bill().estimate() }
 
-// Run returns shares of x / 2^f.
+// Run returns shares of x / 2^f (x / 2^Shift).
 func (t Trunc) Run(s *Session, x Pair) (Pair, error) {
-	return run(s, t.Config, "trunc", t, positive("length", t.N), []Pair{x}, []int{t.N}, t.play)
+	shape := positive("length", t.N)
+	if t.Shift != 0 {
+		shape = firstErr(shape, shiftErr(t.Shift))
+	}
+	return run(s, t.Config, "trunc", t, shape, []Pair{x}, []int{t.N}, t.play)
 }
 
 // play is one party's Trunc.
 func (t Trunc) play(p *party, mine ...[]uint64) ([]uint64, error) {
-	return p.trunc(mine[0], p.r.frac)
+	return p.trunc(mine[0], t.shift())
 }

@@ -46,6 +46,31 @@ func (m RMSNorm) bill() *bill {
 	return p
 }
 
+// MaxNormScale is the most fractional bits beyond f that an RMSNorm by
+// lookup takes: rows below 2^(IntBits+1) (a residual stream) stay in the
+// truncation's range (0 with the iterative protocols). A residual stream
+// that sums a product of a value with f extra bits (SwiGLU.Raw) by the
+// weights carries 2f.
+func (c Config) MaxNormScale() int {
+	if c.Nonlinear != LUT || c.Ring == nil {
+		return 0
+	}
+	r := c.Ring
+	return max(0, r.TruncBound()-2-r.fp.IntBits-r.frac)
+}
+
+// normScaleErr is an error if an RMSNorm cannot take rows with scale
+// extra fractional bits.
+func normScaleErr(c Config, scale int) error {
+	if c.Ring == nil || scale <= c.Ring.frac {
+		return scaleErr(c, scale)
+	}
+	if scale > c.MaxNormScale() {
+		return fmt.Errorf("rows with %d extra fractional bits: want 0 to %d", scale, max(c.MaxNormScale(), c.Ring.frac))
+	}
+	return nil
+}
+
 // normTailOf is the bill of the norm's tail by the method nl, of rows
 // with scale fractional bits beyond f (LUT only).
 func (p *bill) normTailOf(nl Nonlinear, rows, dim, vlo, vhi, scale int) {
@@ -121,7 +146,7 @@ func (p *party) normTail(x []uint64, rows, dim int, eps float64, vlo, vhi int) (
 }
 
 func (m RMSNorm) shape() error {
-	if err := firstErr(positive("rows", m.Rows), positive("dimension", m.Dim), epsErr(m.Eps), m.methodErr(), scaleErr(m.Config, m.Scale)); err != nil {
+	if err := firstErr(positive("rows", m.Rows), positive("dimension", m.Dim), epsErr(m.Eps), m.methodErr(), normScaleErr(m.Config, m.Scale)); err != nil {
 		return err
 	}
 	lo, hi := normRange(m.Config, m.VarLo, m.VarHi)

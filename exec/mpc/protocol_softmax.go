@@ -27,6 +27,36 @@ type Softmax struct {
 	// they are and the exponential truncates in its own rounds.
 	// Nonlinear = LUT only; 0: f bits.
 	Scale int
+	// Raw leaves the probabilities with Config.SoftmaxRawBits() more
+	// fractional bits than f, their last truncation to the consumer (the
+	// attention's values kernel, whose output is truncated anyway): one
+	// round fewer. Nonlinear = LUT only.
+	Raw bool
+}
+
+// SoftmaxRawBits is the fractional bits beyond f of a raw softmax's
+// probabilities (Softmax.Raw): 2P - f, with P the reciprocal's precision
+// lowered so that a product of the probabilities by values below
+// 2^IntBits with f bits, summed over a row, stays in the truncation's
+// range; 0 if c computes iteratively or its ring leaves P below f.
+func (c Config) SoftmaxRawBits() int {
+	if P := c.softmaxRawPrec(); P > 0 {
+		return 2*P - c.Ring.frac
+	}
+	return 0
+}
+
+// softmaxRawPrec is P of a raw softmax, or 0 if there is none.
+func (c Config) softmaxRawPrec() int {
+	if c.Nonlinear != LUT || c.Ring == nil {
+		return 0
+	}
+	r := c.Ring
+	P := min(recipPrecLUT(r), (r.TruncBound()-r.frac-r.fp.IntBits-1)/2)
+	if P < r.frac {
+		return 0
+	}
+	return P
 }
 
 // queries is the number of rows of a causal block (at least 1, so that
@@ -73,6 +103,9 @@ func (m Softmax) shape() error {
 	if err := firstErr(positive("rows", m.Rows), positive("columns", m.Cols), m.methodErr(), expLUTErr(m.Config, m.Scale), recipLUTErr(m.Config, hi)); err != nil {
 		return err
 	}
+	if m.Raw && m.SoftmaxRawBits() == 0 {
+		return fmt.Errorf("a softmax with raw probabilities computes by lookup (Nonlinear = lut) in a ring whose truncation range holds them")
+	}
 	if m.Heads < 0 || (m.Heads > 1 && (!m.Causal || m.Rows%m.Heads != 0)) {
 		return fmt.Errorf("softmax of %d rows in %d heads (causal %v): Heads must divide the rows of a causal softmax", m.Rows, m.Heads, m.Causal)
 	}
@@ -99,7 +132,7 @@ func (m Softmax) bill() *bill {
 	lo, hi := m.sumRange()
 	if m.Nonlinear == LUT {
 		p.expLUT(n, m.Scale)
-		p.softmaxTailLUT(m.Rows, gatedShape{n, blocks}, hi)
+		p.softmaxTailLUT(m.Rows, gatedShape{n, blocks}, hi, m.prec())
 		return p
 	}
 	p.exp(n, w)
@@ -107,6 +140,15 @@ func (m Softmax) bill() *bill {
 	p.reciprocal(m.Rows, w, lo, hi, w)
 	p.mulTrunc(n, 2*w-p.cfg.Ring.frac)
 	return p
+}
+
+// prec is the precision P of the reciprocal by lookup and whether the
+// probabilities stay at 2P bits: the raw one, or recipPrecLUT.
+func (m Softmax) prec() tailPrec {
+	if m.Raw {
+		return tailPrec{P: m.softmaxRawPrec(), raw: true}
+	}
+	return tailPrec{P: recipPrecLUT(m.Ring)}
 }
 
 // Need is the dealer material of one Run.
@@ -148,7 +190,7 @@ func (m Softmax) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	lo, hi := m.sumRange()
 	var pr []uint64
 	if m.Nonlinear == LUT {
-		pr, err = p.softmaxTailLUT(e, lens, hi)
+		pr, err = p.softmaxTailLUT(e, lens, hi, m.prec())
 	} else {
 		var inv []uint64
 		if inv, err = p.reciprocal(p.sumRows(e, lens), w, lo, hi, w); err == nil {

@@ -56,7 +56,7 @@ func run(s *Session, cfg Config, name string, proto Protocol, shape error, input
 		return Pair{}, err
 	}
 	for _, p := range s.parties {
-		p.gated = cfg.gatedBound()
+		p.gated, p.roundCompares = cfg.gatedBound(), cfg.roundCompares()
 	}
 	out, err := s.playBoth(inputs, body)
 	if err != nil {

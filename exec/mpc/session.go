@@ -34,6 +34,15 @@ type Config struct {
 	// network (where a round trip costs less than those bytes, the two
 	// rounds are cheaper).
 	GatedTerms int
+	// RoundCompares is the comparisons a round trip is worth to the
+	// grouped tournaments that find maxima by lookup (max_groups.go): a
+	// row's levels, tree levels (a round) or all-pairs groups (two), are
+	// the plan of least rounds·RoundCompares/rows + comparisons, the
+	// rows of a step sharing its rounds. Zero: the default, 2^12;
+	// negative: none (the plan of fewest comparisons, the tree). A
+	// comparison costs a key to evaluate and an element each way: package
+	// sim sets it from the network and the profile.
+	RoundCompares int
 }
 
 // gatedBound is the bound GatedTerms sets.
@@ -45,6 +54,17 @@ func (c Config) gatedBound() int {
 		return maxGatedTerms
 	}
 	return min(c.GatedTerms, maxGatedTerms)
+}
+
+// roundCompares is the worth RoundCompares sets.
+func (c Config) roundCompares() int {
+	switch {
+	case c.RoundCompares < 0:
+		return 0
+	case c.RoundCompares == 0:
+		return defaultRoundCompares
+	}
+	return c.RoundCompares
 }
 
 // Nonlinear is a method of the non-linear protocols.
@@ -362,14 +382,15 @@ func (b *stepBarrier) arrive(action func()) error {
 // dealer material. It holds no share: a party's shares are the arguments
 // and results of its own methods, and nothing of the other party's.
 type party struct {
-	role  int
-	r     *Ring
-	gated int // the protocol's bound on a step's gated terms (Config.GatedTerms)
-	conn  net.Conn
-	stock *Stock
-	tally *cost.Tally
-	steps *stepBarrier // shared with the other party: synchronization only
-	buf   stepBuffers
+	role          int
+	r             *Ring
+	gated         int // the protocol's bound on a step's gated terms (Config.GatedTerms)
+	roundCompares int // the comparisons a round trip is worth (Config.RoundCompares)
+	conn          net.Conn
+	stock         *Stock
+	tally         *cost.Tally
+	steps         *stepBarrier // shared with the other party: synchronization only
+	buf           stepBuffers
 }
 
 // stepBuffers are a party's buffers for the messages of its steps, kept

@@ -18,11 +18,16 @@ import (
 // fused.go) and in·u. The third multiplies each of SiLU's three terms by
 // u at once, in·A·u, (b_hi·g)·u and in·u·trunc(B·g) (that truncation
 // fused with its product), and the fourth truncates their sum: the gated
-// product's own truncation.
+// product's own truncation. With Raw the sum is returned with 2f
+// fractional bits (f beyond f) and the consumer truncates it: the
+// feed-forward's second projection, whose output goes to the residual
+// stream, which keeps the bits until the next norm truncates it in its
+// first round (Config.MaxNormScale): 3 rounds.
 type SwiGLU struct {
 	Config
 	N     int
 	Scale int
+	Raw   bool
 }
 
 var _ Protocol = SwiGLU{}
@@ -36,7 +41,9 @@ func (m SwiGLU) bill() *bill {
 	p.open(mulPiece(2*n), mulShiftPiece(2*n, m.Scale))
 	p.open(mulPiece(2*n), truncMulPiece(n, r.work))
 	p.local(4 * n)
-	p.trunc(n, r.frac)
+	if !m.Raw {
+		p.trunc(n, r.frac)
+	}
 	return p
 }
 
@@ -100,5 +107,8 @@ func (m SwiGLU) play(p *party, mine ...[]uint64) ([]uint64, error) {
 		sum[i] = r.Add(r.Add(au[i], au[n+i]), bu[i])
 	}
 	p.charge(2 * n)
+	if m.Raw {
+		return sum, nil
+	}
 	return p.trunc(sum, r.frac)
 }
