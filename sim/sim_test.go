@@ -312,66 +312,6 @@ func TestRunStories260K(t *testing.T) {
 	}
 }
 
-// TestRunLookupActivations: with the activations, norms and softmax from
-// lookup tables (mpc.LUT), stories260K generates the reference's tokens,
-// each step's counters equal its estimate's, and a decode step saves per
-// layer the rounds of one gated activation, two norms and a softmax, and
-// of the final norm and the argmax, that the protocols' estimates say
-// (SiLU and the product's 28 become 3, the gated product leaving its last
-// truncation to W2; 15 become 5; a softmax over 9 keys 34 becomes 9 (its
-// maximum the tree's 4 on the LAN), its
-// probabilities' truncation left to the values kernel's), and the rounds
-// of the truncations left to the consumers (per layer the scores' and the
-// three linear layers' but the QKV's, whose outputs go to the norms, the
-// activation and the gated product; the classifier's).
-func TestRunLookupActivations(t *testing.T) {
-	m := loadStories(t)
-	prompt := []int{1, 403, 407, 261}
-	lut := checkRunMethod(t, m, "bgv-test-insecure", Cryptogen, CacheOptions{}, prompt, 3, 0, 0, mpc.LUT)
-	it, err := Estimate(EstimateOptions{Model: m.Config, Preset: preset(t, "bgv-test-insecure"), Network: net.LAN, Strategy: Cryptogen,
-		Prompt: len(prompt), Gen: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr, err := resolveProtocol(preset(t, "bgv-test-insecure"), nil, 0, 0, net.LAN, mpc.LUT)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl, ci := pr.mpc, pr.mpc
-	ci.Nonlinear = mpc.Iterative
-	c := m.Config
-	raw := cl.RawScale()
-	gatedRaw := 2*raw <= cl.MaxNormScale() // planner.gatedScale
-	act := mpc.SiLU{Config: ci, N: c.HiddenDim}.Estimate().Rounds + mpc.Mul{Config: ci, N: c.HiddenDim, Fixed: true}.Estimate().Rounds -
-		mpc.SwiGLU{Config: cl, N: c.HiddenDim, Scale: raw, Raw: gatedRaw}.Estimate().Rounds
-	norm := mpc.RMSNorm{Config: ci, Rows: 1, Dim: c.Dim, Eps: c.NormEps}.Estimate().Rounds - mpc.RMSNorm{Config: cl, Rows: 1, Dim: c.Dim, Eps: c.NormEps}.Estimate().Rounds
-	soft := func(cols int) int64 {
-		return mpc.Softmax{Config: ci, Rows: c.NumHeads, Cols: cols}.Estimate().Rounds -
-			mpc.Softmax{Config: cl, Rows: c.NumHeads, Cols: cols, Scale: raw, Raw: cl.SoftmaxRawBits() > 0}.Estimate().Rounds
-	}
-	if !gatedRaw || act != 25 || norm != 10 || soft(9) != 25 {
-		t.Errorf("lookups save %d rounds a gated activation (raw %v), %d a norm and %d a softmax of 9 keys, want 25 (raw), 10 and 25", act, gatedRaw, norm, soft(9))
-	}
-	trunc := mpc.Trunc{Config: cl, N: 1}.Estimate().Rounds
-	argmax := mpc.Argmax{Config: ci, N: c.VocabSize}.Estimate().Rounds - mpc.Argmax{Config: cl, N: c.VocabSize}.Estimate().Rounds
-	for i, d := range lut.Decode {
-		keys := len(prompt) + 1 + i
-		saved := int64(c.NumLayers)*(act+2*norm+soft(keys)+4*trunc) + norm + trunc + argmax
-		if want := it.Decode[i].Rounds - saved; d.Rounds != want {
-			t.Errorf("decode %d: %d rounds with lookups, %d iteratively: want %d", i, d.Rounds, it.Decode[i].Rounds, want)
-		}
-	}
-	if lut.Nonlinear != "lut" || it.Nonlinear != "iterative" {
-		t.Errorf("reports name the methods %q and %q", lut.Nonlinear, it.Nonlinear)
-	}
-	// A GPT-2 block (LayerNorm, GELU) by lookups, with both cache layouts.
-	gpt := model.Config{Name: "tiny-gpt2", Arch: model.ArchGPT2, Dim: 32, HiddenDim: 64, NumLayers: 2, NumHeads: 2, NumKVHeads: 2,
-		VocabSize: 40, SeqLen: 32, SharedClassifier: true, NormEps: 1e-5}
-	for _, co := range []CacheOptions{{}, {Layout: TokenLayout}} {
-		checkRunMethod(t, model.NewRandom(gpt, 7), "bgv-test-insecure", Cryptogen, co, []int{1, 2, 3}, 3, 0, 0, mpc.LUT)
-	}
-}
-
 // TestRunOnCores: a run with the server on 2 cores and the client on 3
 // (both cache layouts) generates the reference's tokens with the
 // counters of its estimate; priced for more client cores, the estimate

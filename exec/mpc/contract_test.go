@@ -232,6 +232,49 @@ func contractCases() []contractCase {
 			p := SwiGLU{Config: cfg, N: n}
 			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, g, u); return err })
 		}},
+		{"swiglu-lut-raw-out", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear = LUT
+			rng := rand.New(rand.NewPCG(uint64(n), 23))
+			g, u := scaledPair(t, cfg.Ring, rng, n, -20, 20), scaledPair(t, cfg.Ring, rng, n, -4, 4)
+			p := SwiGLU{Config: cfg, N: n, Scale: cfg.RawScale(), Raw: true}
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, g, u); return err })
+		}},
+		{"softmax-lut-raw-out", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear = LUT
+			x := scaledPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 24)), 2*n, -8, 8)
+			p := Softmax{Config: cfg, Rows: 2, Cols: n, Scale: cfg.RawScale(), Raw: cfg.SoftmaxRawBits() > 0} // the ring's choice, as sim's
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
+		{"rmsnorm-lut-2f", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear = LUT
+			scale := cfg.RawScale()
+			if 2*scale <= cfg.MaxNormScale() { // a residual stream after a raw gated product, as sim's
+				scale *= 2
+			}
+			x := make([]uint64, 2*n)
+			rng := rand.New(rand.NewPCG(uint64(n), 25))
+			for i := range x {
+				x[i] = cfg.Ring.encodeAt(-3+6*rng.Float64(), cfg.Ring.frac+scale)
+			}
+			xp, err := cfg.Ring.SplitElements(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := RMSNorm{Config: cfg, Rows: 2, Dim: n, Eps: 1e-5, Scale: scale}
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, xp); return err })
+		}},
+		{"max-lut-tree", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear, cfg.RoundCompares = LUT, -1 // a round worth nothing: tree levels
+			_, x := randomPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 26)), 3*n, -8, 8)
+			p := Max{Config: cfg, Rows: 3, Cols: n}
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
+		{"argmax-lut-groups", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear, cfg.RoundCompares = LUT, 1<<20 // a round worth many comparisons: groups
+			_, x := randomPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 27)), n, -8, 8)
+			p := Argmax{Config: cfg, N: n}
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
 		{"swiglu-lut-scaled", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
 			cfg.Nonlinear = LUT
 			rng := rand.New(rand.NewPCG(uint64(n), 22))

@@ -200,30 +200,9 @@ func (r *Ring) dcfGenN(pg *dcfPRG, k int, alpha uint64, betas []uint64, s0, s1 b
 // dcfEval returns party b's share of f(c) for its root seed and the common
 // correction words, expanding seeds with pg.
 func (r *Ring) dcfEval(pg *dcfPRG, b int, root block, cw []cwLevel, final uint64, c uint64) uint64 {
-	k := len(cw)
-	s, t := root, uint8(b)
-	var acc uint64
-	for i := range k {
-		d := uint8(c >> (k - 1 - i) & 1)
-		ns, nt, nv := pg.expand(s, d)
-		v := r.convert(nv)
-		if t == 1 {
-			ns = ns.xor(cw[i].s)
-			nt ^= [2]uint8{cw[i].tl, cw[i].tr}[d]
-			v = r.Add(v, cw[i].v)
-		}
-		acc = r.Add(acc, v)
-		s, t = ns, nt
-	}
-	v := r.convert(s)
-	if t == 1 {
-		v = r.Add(v, final)
-	}
-	acc = r.Add(acc, v)
-	if b == 1 {
-		acc = r.Neg(acc)
-	}
-	return acc
+	var out [1]uint64
+	r.dcfEvalN(pg, b, root, cw, nil, []uint64{final}, c, out[:])
+	return out[0]
 }
 
 // dcfEvalN writes party b's shares of the len(out) payloads at c into out

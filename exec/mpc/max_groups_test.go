@@ -59,54 +59,66 @@ func TestLevelGroup(t *testing.T) {
 
 // TestMaxGroupsExact: the grouped tournaments return every row's maximum
 // and the argmax its first position, exactly, on ties too (values drawn
-// from a few levels so that rows repeat their maximum), at one, two and
-// three levels of groups, and after tree levels.
+// from a few levels so that rows repeat their maximum), with the plans a
+// round's worth gives: the default's (tree levels and groups), the tree
+// (a round worth nothing) and the largest groups (a round worth much).
 func TestMaxGroupsExact(t *testing.T) {
 	for _, preset := range testPresets {
 		cfg := testConfig(t, preset)
-		lut := cfg
-		lut.Nonlinear = LUT
-		for _, n := range []int{1, 2, 3, 5, 64, 129, 700, 6000, 9001} { // beyond 8192 candidates a tree level first (the argmax: 9001)
-			t.Run(fmt.Sprintf("t=%d-bit/n=%d", cfg.Ring.Bits(), n), func(t *testing.T) {
-				rng := rand.New(rand.NewPCG(uint64(n), 5))
-				rows := 2
-				v := make([]float64, rows*n)
-				for i := range v {
-					v[i] = float64(rng.IntN(6)) - 3 + 0.25*float64(rng.IntN(2))
+		for _, worth := range []int{0, -1, 1 << 20} {
+			lut := cfg
+			lut.Nonlinear, lut.RoundCompares = LUT, worth
+			for _, n := range []int{1, 2, 3, 5, 64, 129, 700, 6000, 9001} {
+				if worth != 0 && n > 700 {
+					continue // the default's plans cover the long rows
 				}
-				x, err := cfg.Ring.Split(v)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s := NewSession(lut, TrustedDealer{})
-				defer s.Close()
-				mx, err := Max{Config: lut, Rows: rows, Cols: n}.Run(s, x)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := cfg.Ring.Open(mx)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for i := range rows {
-					row := v[i*n : (i+1)*n]
-					want := row[model.Argmax(row)]
-					if g := cfg.Ring.Decode(got[i]); g != want {
-						t.Errorf("row %d: max %v, want %v", i, g, want)
-					}
-				}
-				row0, err := cfg.Ring.Split(v[:n])
-				if err != nil {
-					t.Fatal(err)
-				}
-				pos, err := Argmax{Config: lut, N: n}.Run(s, row0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if want := model.Argmax(v[:n]); pos != want {
-					t.Errorf("argmax %d, want %d (first of ties)", pos, want)
-				}
-			})
+				maxExact(t, cfg, lut, n)
+			}
 		}
 	}
+}
+
+// maxExact runs Max over two rows of n and Argmax over the first under
+// lut and checks them against model.Argmax.
+func maxExact(t *testing.T, cfg, lut Config, n int) {
+	t.Run(fmt.Sprintf("t=%d-bit/worth=%d/n=%d", cfg.Ring.Bits(), lut.RoundCompares, n), func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(uint64(n), 5))
+		rows := 2
+		v := make([]float64, rows*n)
+		for i := range v {
+			v[i] = float64(rng.IntN(6)) - 3 + 0.25*float64(rng.IntN(2))
+		}
+		x, err := cfg.Ring.Split(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := NewSession(lut, TrustedDealer{})
+		defer s.Close()
+		mx, err := Max{Config: lut, Rows: rows, Cols: n}.Run(s, x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := cfg.Ring.Open(mx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range rows {
+			row := v[i*n : (i+1)*n]
+			want := row[model.Argmax(row)]
+			if g := cfg.Ring.Decode(got[i]); g != want {
+				t.Errorf("row %d: max %v, want %v", i, g, want)
+			}
+		}
+		row0, err := cfg.Ring.Split(v[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		pos, err := Argmax{Config: lut, N: n}.Run(s, row0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := model.Argmax(v[:n]); pos != want {
+			t.Errorf("argmax %d, want %d (first of ties)", pos, want)
+		}
+	})
 }
