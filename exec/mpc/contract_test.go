@@ -263,6 +263,12 @@ func contractCases() []contractCase {
 			p := RMSNorm{Config: cfg, Rows: 2, Dim: n, Eps: 1e-5, Scale: scale}
 			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, xp); return err })
 		}},
+		{"softmax-lut-plain", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear, cfg.RoundCompares = LUT, -1 // no selects: comparisons, then products
+			x := scaledPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 28)), 2*n, -8, 8)
+			p := Softmax{Config: cfg, Rows: 2, Cols: n, Scale: cfg.RawScale()}
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
 		{"max-lut-tree", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
 			cfg.Nonlinear, cfg.RoundCompares = LUT, -1 // a round worth nothing: tree levels
 			_, x := randomPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 26)), 3*n, -8, 8)

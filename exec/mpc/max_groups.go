@@ -131,6 +131,7 @@ func (p *party) maxGroups(x []uint64, lens []int, withIndex bool) (vals, idx []u
 		type group struct{ row, start, size int }
 		var groups []group
 		var as, bs, pa, pb, pia, pib []uint64
+		members := 0 // of the groups of three or more
 		cands := candidates(rows)
 		for i, row := range rows {
 			if len(row) < 2 {
@@ -146,6 +147,9 @@ func (p *party) maxGroups(x []uint64, lens []int, withIndex bool) (vals, idx []u
 							pia, pib = append(pia, ids[i][start]), append(pib, ids[i][start+1])
 						}
 					}
+					if gr.size > 2 {
+						members += gr.size
+					}
 					for a := start; gr.size > 2 && a < start+gr.size; a++ {
 						for b := a + 1; b < start+gr.size; b++ {
 							as, bs = append(as, row[a]), append(bs, row[b])
@@ -158,22 +162,30 @@ func (p *party) maxGroups(x []uint64, lens []int, withIndex bool) (vals, idx []u
 		if len(groups) == 0 {
 			break
 		}
+		m := 1 + boolInt(shared) // the values a select multiplies
+		sel := selectsPay(len(pa)+members, m, p.roundCompares)
 		// First round: the comparisons of the large groups' pairs, and
-		// the groups of two compared and selected at once: [a >= b] and
-		// [a >= b]·(a - b) (and ·(i_a - i_b)); ties keep the earlier.
+		// the groups of two compared, [a >= b], and with selects
+		// multiplied at once, [a >= b]·(a - b) (and ·(i_a - i_b)); ties
+		// keep the earlier.
 		var ge, pge []uint64
 		var psel [][]uint64
 		var pieces []opening
 		if len(as) > 0 {
 			pieces = append(pieces, p.signOp(p.affine(1, as, r.Neg(1), bs, 0), &ge))
 		}
+		var pys [][]uint64
 		if len(pa) > 0 {
 			d := p.affine(1, pa, r.Neg(1), pb, 0)
-			ys := [][]uint64{d}
+			pys = [][]uint64{d}
 			if shared {
-				ys = append(ys, p.affine(1, pia, r.Neg(1), pib, 0))
+				pys = append(pys, p.affine(1, pia, r.Neg(1), pib, 0))
 			}
-			pieces = append(pieces, p.selectOp(d, ys, &pge, &psel))
+			if sel {
+				pieces = append(pieces, p.selectOp(d, pys, &pge, &psel))
+			} else {
+				pieces = append(pieces, p.signOp(d, &pge))
+			}
 		}
 		if err := p.open(pieces...); err != nil {
 			return nil, nil, err
@@ -207,15 +219,32 @@ func (p *party) maxGroups(x []uint64, lens []int, withIndex bool) (vals, idx []u
 			}
 		}
 		p.charge(2*len(as) + len(wins))
+		ys := [][]uint64{xs}
+		if shared {
+			ys = append(ys, is)
+		}
 		var won []uint64
 		var wsel [][]uint64
-		if len(wins) > 0 {
-			ys := [][]uint64{xs}
-			if shared {
-				ys = append(ys, is)
-			}
+		switch {
+		case sel && len(wins) > 0:
 			if won, wsel, err = p.selects(wins, ys...); err != nil {
 				return nil, nil, err
+			}
+		case !sel: // the wins' comparisons beside the pairs' products, then the wins' products
+			var pieces []opening
+			if len(wins) > 0 {
+				pieces = append(pieces, p.signOp(wins, &won))
+			}
+			if len(pa) > 0 {
+				pieces = append(pieces, p.productsOp(pge, pys, &psel))
+			}
+			if err := p.open(pieces...); err != nil {
+				return nil, nil, err
+			}
+			if len(wins) > 0 {
+				if err := p.open(p.productsOp(won, ys, &wsel)); err != nil {
+					return nil, nil, err
+				}
 			}
 		}
 		// The new rows: each group's winner, groups in order.
@@ -286,6 +315,41 @@ func (p *party) maxGroups(x []uint64, lens []int, withIndex bool) (vals, idx []u
 	return vals, idx, nil
 }
 
+// selectsPay reports whether a level's n selects of m values each (one
+// round fewer than comparisons followed by products) cost less than the
+// round they save: their m/2 comparisons' worth more each against a
+// round's worth w (Config.RoundCompares).
+func selectsPay(n, m, w int) bool { return n*m <= 2*w }
+
+// productsOp is the opening of the products of the bits b by each of ys
+// (Beaver products, one per value and bit), into out.
+func (p *party) productsOp(b []uint64, ys [][]uint64, out *[][]uint64) opening {
+	var prod []uint64
+	op := p.mulOp(repeatSlices(b, len(ys)), concat(ys...), &prod)
+	use := op.use
+	op.use = func(cs []uint64) error {
+		if err := use(cs); err != nil {
+			return err
+		}
+		n := len(b)
+		*out = make([][]uint64, len(ys))
+		for j := range ys {
+			(*out)[j] = prod[j*n : (j+1)*n]
+		}
+		return nil
+	}
+	return op
+}
+
+// repeatSlices is k copies of v, concatenated.
+func repeatSlices(v []uint64, k int) []uint64 {
+	out := make([]uint64, 0, k*len(v))
+	for range k {
+		out = append(out, v...)
+	}
+	return out
+}
+
 // groupOps is the share operations per party of a level's winners from
 // its selects: a sum over the members of the large groups (and their
 // positions), an addition per group of two (and its position).
@@ -346,6 +410,7 @@ func (p *bill) maxGroups(runs []rowRun, withIndex bool) {
 		if groups == 0 {
 			return
 		}
+		sel := selectsPay(twos+members, m, p.cfg.roundCompares())
 		var pieces []piece
 		if pairs > 0 {
 			p.affine(pairs)
@@ -353,12 +418,29 @@ func (p *bill) maxGroups(runs []rowRun, withIndex bool) {
 		}
 		if twos > 0 {
 			p.affine(twos * m)
-			pieces = append(pieces, p.cfg.selectPiece(twos, m))
+			if sel {
+				pieces = append(pieces, p.cfg.selectPiece(twos, m))
+			} else {
+				pieces = append(pieces, p.cfg.signPiece(twos))
+			}
 		}
 		p.open(pieces...)
 		p.local(2 * (2*pairs + members))
-		if members > 0 {
+		switch {
+		case sel && members > 0:
 			p.selects(members, m)
+		case !sel:
+			pieces = pieces[:0]
+			if members > 0 {
+				pieces = append(pieces, p.cfg.signPiece(members))
+			}
+			if twos > 0 {
+				pieces = append(pieces, mulPiece(twos*m))
+			}
+			p.open(pieces...)
+			if members > 0 {
+				p.open(mulPiece(members * m))
+			}
 		}
 		p.local(2 * groupOps(members, twos, withIndex))
 	}

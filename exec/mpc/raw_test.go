@@ -25,36 +25,40 @@ func TestRawOutputs(t *testing.T) {
 		cfg.Nonlinear = LUT
 		r := cfg.Ring
 		rng := rand.New(rand.NewPCG(3, 33))
-		t.Run(fmt.Sprintf("%s/softmax", preset), func(t *testing.T) {
-			const rows, cols = 3, 40
-			v, x := randomPair(t, r, rng, rows*cols, -12, 6)
-			raw := Softmax{Config: cfg, Rows: rows, Cols: cols, Raw: true}
-			if cfg.SoftmaxRawBits() == 0 {
-				if _, err := raw.Run(NewSession(cfg, TrustedDealer{}), x); err == nil {
-					t.Fatal("raw probabilities in a ring that cannot hold them: no error")
+		for _, worth := range []int{0, -1} { // with selects, and without (a round worth nothing)
+			cfg := cfg
+			cfg.RoundCompares = worth
+			t.Run(fmt.Sprintf("%s/softmax/worth=%d", preset, worth), func(t *testing.T) {
+				const rows, cols = 3, 40
+				v, x := randomPair(t, r, rng, rows*cols, -12, 6)
+				raw := Softmax{Config: cfg, Rows: rows, Cols: cols, Raw: true}
+				if cfg.SoftmaxRawBits() == 0 {
+					if _, err := raw.Run(NewSession(cfg, TrustedDealer{}), x); err == nil {
+						t.Fatal("raw probabilities in a ring that cannot hold them: no error")
+					}
+					return
 				}
-				return
-			}
-			var out Pair
-			est := raw.Estimate()
-			got := measure(t, cfg, func(s *Session) (err error) { out, err = raw.Run(s, x); return err })
-			checkContract(t, est, got, Softmax{Config: cfg, Rows: rows, Cols: cols}.Estimate().Rounds-1)
-			vals := openAt(t, r, out, r.frac+cfg.SoftmaxRawBits())
-			for i := range rows {
-				row, mx, sum := v[i*cols:(i+1)*cols], math.Inf(-1), 0.0
-				for _, a := range row {
-					mx = math.Max(mx, a)
-				}
-				for _, a := range row {
-					sum += math.Exp(a - mx)
-				}
-				for j, a := range row {
-					if d := math.Abs(vals[i*cols+j] - math.Exp(a-mx)/sum); d > 3e-4 {
-						t.Errorf("row %d entry %d: off by %.2g", i, j, d)
+				var out Pair
+				est := raw.Estimate()
+				got := measure(t, cfg, func(s *Session) (err error) { out, err = raw.Run(s, x); return err })
+				checkContract(t, est, got, Softmax{Config: cfg, Rows: rows, Cols: cols}.Estimate().Rounds-1)
+				vals := openAt(t, r, out, r.frac+cfg.SoftmaxRawBits())
+				for i := range rows {
+					row, mx, sum := v[i*cols:(i+1)*cols], math.Inf(-1), 0.0
+					for _, a := range row {
+						mx = math.Max(mx, a)
+					}
+					for _, a := range row {
+						sum += math.Exp(a - mx)
+					}
+					for j, a := range row {
+						if d := math.Abs(vals[i*cols+j] - math.Exp(a-mx)/sum); d > 3e-4 {
+							t.Errorf("row %d entry %d: off by %.2g", i, j, d)
+						}
 					}
 				}
-			}
-		})
+			})
+		}
 		t.Run(fmt.Sprintf("%s/swiglu", preset), func(t *testing.T) {
 			const n = 50
 			g, gp := randomPair(t, r, rng, n, -10, 10)
