@@ -214,7 +214,10 @@
 // several outputs, one more AES block per level and payload), so that the
 // bit times y_j is local: function secret sharing's one-round ReLU. The
 // maxima select their winners this way, and the exponential gates its
-// input.
+// input, where the selects pay: their extra payloads (half a comparison's
+// evaluation each) must cost less than the round they save, a round being
+// worth Config.RoundCompares comparisons (selectsPay); else a comparison
+// round and a product round, as before.
 //
 // Gated products (gated.go): the octave lookups leave shares of one bit
 // per octave (one of them 1) and of each octave's table values; a product
