@@ -107,7 +107,7 @@ func (s *linearStep) Estimate() cost.Cost {
 // Run computes x·W^T + bias on shares (wm: the quantized weights, with
 // RoPE folded in for a one-token llama QKV, or lw: the weights encoded at
 // setup if the step is encoded; bias: encoded at twice the fractional
-// bits, or nil) and records it under KindLinear.
+// bits plus the input's extra ones, or nil) and records it under KindLinear.
 func (s *linearStep) Run(r *Runner, wm exec.Matrix, lw *exec.LinearWeights, bias []uint64, x *shares) (*shares, error) {
 	y := &shares{rows: x.rows, cols: s.out, pos: x.pos, scale: s.scale + x.scale} // an input's extra bits stay (planner.linearInScale)
 	err := r.timed(KindLinear, func(cc *cost.Cost) error {

@@ -19,7 +19,10 @@ import (
 // Key of party b: a 128-bit root seed s_b (expanded from the party's dealer
 // seed, never sent) and, common to both keys, per level i = 1..k a seed
 // correction s_CW (128 bits), a value correction V_CW ∈ Z_t and two control
-// bits, plus a final correction in Z_t.
+// bits, plus a final correction in Z_t. A key of m payloads (dcfGenN: the
+// functions β_j·[c < α] on one path, a select's) has per level m value
+// corrections and m final ones, each payload's values from its own PRG
+// blocks.
 //
 // Security (semi-honest, one key alone): the root seed is uniform and
 // unknown to the other party; every correction word is the XOR or the
@@ -33,9 +36,9 @@ import (
 //
 // PRG. G(s) is fixed-key AES in the Matyas-Meyer-Oseas form, one public key
 // per output block: G_j(s) = AES_{k_j}(s) ⊕ s for j = seed-left,
-// value-left, seed-right, value-right (the standard instantiation of FSS
-// libraries, secure when AES with a fixed key is modelled as a random
-// permutation). The control bit of a seed block is its least significant
+// value-left, seed-right, value-right, then value-left and value-right of
+// each further payload (the standard instantiation of FSS libraries,
+// secure when AES with a fixed key is modelled as a random permutation). The control bit of a seed block is its least significant
 // bit, which is then cleared.
 
 // block is a 128-bit PRG seed or output.

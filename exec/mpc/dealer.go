@@ -125,7 +125,7 @@ func (n Need) covers(o Need) bool {
 
 // negative reports whether some count is negative.
 func (n Need) negative() bool {
-	if n.Triples < 0 || n.Compares < 0 || n.Gated < 0 || n.Selects[0] != 0 {
+	if n.Triples < 0 || n.Compares < 0 || n.Gated < 0 {
 		return true
 	}
 	for _, c := range n.Selects {
@@ -339,6 +339,9 @@ var _ Dealer = TrustedDealer{}
 func (TrustedDealer) Deal(r *Ring, n Need) (client, server Material, err error) {
 	if n.negative() {
 		return nil, nil, fmt.Errorf("mpc: dealer: negative need (%v)", n)
+	}
+	if n.Selects[0] != 0 {
+		return nil, nil, fmt.Errorf("mpc: dealer: select keys of no value (%d): a select multiplies 1 to %d values", n.Selects[0], maxPayloads-1)
 	}
 	for k, c := range n.Lookups {
 		if c > 0 && k > r.LookupBits() {

@@ -185,7 +185,8 @@
 // its value in the same round, 2 rounds for a level that divides the row
 // by the group size, and a tree level (a pair compared and selected at
 // once) 1 per halving, where the iterative tree takes 2; each row's
-// levels are the plan of least rounds·Config.RoundCompares + comparisons
+// levels are the plan of least rounds·Config.RoundCompares/rows +
+// comparisons (the rows of a step share its rounds)
 // (a decode row of 64 scores over 8 heads on the WAN: a tree level and a
 // group of 32, 3 rounds instead of 12; on the LAN, where a round trip is
 // worth few comparisons, the tree). SwiGLU is SiLU(g)·u in 4 rounds,
@@ -304,8 +305,9 @@
 //	layernorm (1 row)     17 → 5      49.4 → 363.6   2.0 → 0.0      444 → 1769
 //
 // Rounds of Max, Argmax and Softmax grow as 2·ceil(log2 n) (Iterative)
-// or, by lookup, 1 per tree level and 2 per level of groups, as the plan
-// of least rounds·RoundCompares + comparisons has them (at the default
+// or, by lookup, 1 per tree level and 2 per level of groups (2 and 3
+// where selects do not pay), as the plan of least rounds·RoundCompares/rows
+// + comparisons has them (at the default
 // worth of a round, 2^12 comparisons, one row of 512: two levels of
 // groups); those of the per-row norms do not depend on the width. The one-round comparison costs
 // the dealer about 100 times the bytes of the old one (two DCF keys of 60

@@ -1,10 +1,14 @@
 package mpc
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // The maximum of rows by all-pairs tournaments in groups
 // (Config.Nonlinear = LUT): 2 rounds per level of groups, 1 per tree
-// level, where the iterative tree takes 2 per halving.
+// level, where the selects pay (else 3 and 2, as the iterative tree's 2
+// per halving).
 //
 // A level splits each row into groups of g consecutive candidates and
 // compares every pair of a group at once (one round of comparisons). In a
@@ -16,16 +20,20 @@ import "math"
 // for an argmax, w_i·position_i: local while the positions are public,
 // a second value of the select after). A group of two is compared and
 // selected in the first round, b + [a >= b]·(a - b): a tree level, one
-// round. A level of groups of g divides the row by g in 2 rounds for
-// about (g-1)/2 + 1 comparisons per entry, a tree level halves it in 1
-// for 1/2: which pays depends on what a round trip is worth in
-// comparisons (a key of bits(t) levels to deal, and to evaluate by both
-// parties, an element each way), Config.RoundCompares. Each row's levels
-// are the plan of least rounds·RoundCompares/rows + comparisons (maxPlan;
-// the rows of a step share its rounds), over tree levels and groups of 3
-// to maxGroupSize: on the WAN a decode row of 64 scores over 8 heads takes
-// a tree level and a group of 32 (3 rounds), where the iterative tree
-// takes 12; on the LAN, the tree; a vocabulary, tree levels while a
+// round. A select's extra payload costs half a comparison's evaluation:
+// where a level's selects cost more than the round they save
+// (selectsPay), its comparisons are plain and the products a round of
+// their own (3 rounds a level of groups, 2 a tree level). A level of
+// groups of g divides the row by g for about (g-1)/2 + 1 comparisons per
+// entry, a tree level halves it for 1/2: which pays depends on what a
+// round trip is worth in comparisons (a key of bits(t) levels to deal,
+// and to evaluate by both parties, an element each way),
+// Config.RoundCompares. Each row's levels are the plan of least
+// rounds·RoundCompares/rows + comparisons (maxPlan; the rows of a step
+// share its rounds), over tree levels and groups of 3 to maxGroupSize: on
+// the WAN a decode row of 64 scores over 8 heads takes a tree level and a
+// group of 32 (3 rounds), where the iterative tree takes 12; on the LAN,
+// the tree of comparisons and products; a vocabulary, tree levels while a
 // level's comparisons cost more than a round, then groups.
 
 // maxGroupSize bounds a level's group: 16.5 comparisons per entry (15.5
@@ -38,24 +46,24 @@ const defaultRoundCompares = 1 << 12
 
 // levelGroup is the group size of a row of l candidates at a level whose
 // rows hold m candidates in all, a round trip being worth k comparisons:
-// the first level of the plan of least rounds·k/rows + comparisons for
-// the row (rows = m/l rows share a level's rounds), over tree levels and
-// groups of 3 to maxGroupSize (maxPlan). With k = 0 it is the plan of
-// fewest comparisons, the tree.
+// the first level of the row's plan (maxPlan) for rows = m/l rows of its
+// length. With k = 0 it is the plan of fewest comparisons, the tree.
 func levelGroup(l, m, k int) int {
 	if l <= 1 {
 		return 1
 	}
-	pl := maxPlan{round: float64(k) / float64(max(1, m/l)), memo: map[int]planStep{}}
-	return pl.best(l).g
+	return maxPlan{rows: max(1, m/l), k: k}.best(l).g
 }
 
-// maxPlan finds a row's plan: round is the comparisons a round is worth
-// for the row, memo the best first level by row length.
-type maxPlan struct {
-	round float64
-	memo  map[int]planStep
-}
+// maxPlan is the plan of a row among rows rows of its length that share
+// their levels' rounds, a round trip being worth k comparisons: the least
+// rounds·k/rows + comparisons over tree levels and groups of 3 to
+// maxGroupSize, a level's selects counted as its rows' (selectsPay: where
+// they pay, half a comparison more each and a round fewer than a
+// comparison and a product; the argmax's positions counted as one value).
+// Plans are cached by (rows, k, length): Run asks for every row of every
+// level, in both parties.
+type maxPlan struct{ rows, k int }
 
 // planStep is a plan's first level (its group size) and the plan's cost
 // in comparisons.
@@ -64,37 +72,50 @@ type planStep struct {
 	cost float64
 }
 
+var planCache sync.Map // planKey -> planStep
+
+type planKey struct{ rows, k, l int }
+
 func (pl maxPlan) best(l int) planStep {
 	if l <= 1 {
 		return planStep{g: 1}
 	}
-	if s, ok := pl.memo[l]; ok {
-		return s
+	key := planKey{pl.rows, pl.k, l}
+	if s, ok := planCache.Load(key); ok {
+		return s.(planStep)
 	}
+	round := float64(pl.k) / float64(pl.rows)
 	best := planStep{cost: math.Inf(1)}
 	for g := 2; g <= min(maxGroupSize, l); g++ {
-		c := pl.round*float64(1+boolInt(g > 2)) + float64(groupCompares(l, g)) + pl.best(ceilDiv(l, g)).cost
+		pairs, sels := levelCompares(l, g)
+		rounds, per := 1+boolInt(g > 2), 1.5
+		if !selectsPay(pl.rows*sels, 1, pl.k) {
+			rounds, per = rounds+1, 1
+		}
+		c := round*float64(rounds) + float64(pairs) + per*float64(sels) + pl.best(ceilDiv(l, g)).cost
 		if c < best.cost {
 			best = planStep{g, c}
 		}
 	}
-	pl.memo[l] = best
+	planCache.Store(key, best)
 	return best
 }
 
-// groupCompares is the comparisons of a level that splits a row of l
-// into groups of g (groupsOf): a group of two or more makes its pairs, and
-// one of three or more its members' wins.
-func groupCompares(l, g int) int {
-	n := 0
+// levelCompares is the comparisons of a level that splits a row of l
+// into groups of g (groupsOf): the pairs of the groups of three or more,
+// and the selects (or comparisons followed by products): a group of two's
+// pair, a larger group's members' wins.
+func levelCompares(l, g int) (pairs, sels int) {
 	for _, gr := range groupsOf(l, g) {
-		per := gr.size * (gr.size - 1) / 2
-		if gr.size > 2 {
-			per += gr.size
+		switch {
+		case gr.size > 2:
+			pairs += gr.count * gr.size * (gr.size - 1) / 2
+			sels += gr.count * gr.size
+		case gr.size == 2:
+			sels += gr.count
 		}
-		n += gr.count * per
 	}
-	return n
+	return pairs, sels
 }
 
 // groupRun is count groups of size members each.

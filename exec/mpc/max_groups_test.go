@@ -9,12 +9,14 @@ import (
 )
 
 // planRounds is the rounds of the levels levelGroup plans for a row of
-// l among rows of m candidates in all, a round worth k comparisons.
+// l among rows of m candidates in all, a round worth k comparisons (a
+// level's selects counted as its rows', as maxPlan does).
 func planRounds(l, m, k int) (rounds int, groups []int) {
 	for l > 1 {
 		g := levelGroup(l, m, k)
 		groups = append(groups, g)
-		rounds += 1 + boolInt(g > 2)
+		_, sels := levelCompares(l, g)
+		rounds += 1 + boolInt(g > 2) + boolInt(!selectsPay(max(1, m/l)*sels, 1, k))
 		next := ceilDiv(l, g)
 		m, l = max(1, m*next/l), next
 	}
@@ -27,20 +29,22 @@ func planRounds(l, m, k int) (rounds int, groups []int) {
 // level then a group of 32 (3 rounds, where two levels of 8 take 4 and
 // the tree 6), and GPT-2's (12 heads of 129) three tree levels and a
 // group; the
-// LAN's (about 40) gives them the tree; a vocabulary (one row of 50257)
-// takes tree levels while they are cheaper than a round, then groups.
+// LAN's (about 40) gives them the tree, of comparisons then products
+// while a level's selects cost more than a round; a vocabulary (one row of
+// 50257) takes tree levels while they are cheaper than a round, then
+// groups.
 func TestLevelGroup(t *testing.T) {
 	for _, c := range []struct {
 		name    string
 		l, m, k int
 		rounds  int
 	}{
-		{"tree", 64, 512, 0, 6},
+		{"tree", 64, 512, 0, 12}, // comparisons then products: selects never pay
 		{"stories260K decode, WAN", 64, 512, 3530, 3},
-		{"stories260K decode, LAN", 64, 512, 44, 6},
-		{"GPT-2 decode, WAN", 129, 1548, 3530, 5}, // three tree levels and a group of 17: 265 comparisons a row where two levels of groups make about 900
-		{"GPT-2 decode, LAN", 129, 1548, 44, 8},
-		{"GPT-2 vocabulary, WAN", 50257, 50257, 3530, 11},
+		{"stories260K decode, LAN", 64, 512, 44, 8}, // selects from 64 pairs a level
+		{"GPT-2 decode, WAN", 129, 1548, 3530, 5},   // three tree levels and a group of 17: 265 comparisons a row where two levels of groups make about 900
+		{"GPT-2 decode, LAN", 129, 1548, 44, 12},
+		{"GPT-2 vocabulary, WAN", 50257, 50257, 3530, 13},
 		{"one entry", 1, 1, 3530, 0},
 		{"a pair", 2, 2, 3530, 1},
 	} {

@@ -46,11 +46,12 @@ func (m RMSNorm) bill() *bill {
 	return p
 }
 
-// MaxNormScale is the most fractional bits beyond f that an RMSNorm by
-// lookup takes: rows below 2^(IntBits+1) (a residual stream) stay in the
-// truncation's range (0 with the iterative protocols). A residual stream
-// that sums a product of a value with f extra bits (SwiGLU.Raw) by the
-// weights carries 2f.
+// MaxNormScale is the most fractional bits beyond f with which rows below
+// 2^(IntBits+1) (a residual stream) stay in the truncation's range (0
+// with the iterative protocols): an RMSNorm by lookup takes rows with up
+// to f extra bits (an untruncated product), and up to MaxNormScale where
+// it is more. A residual stream that sums a product of a value with f
+// extra bits (SwiGLU.Raw) by the weights carries 2f.
 func (c Config) MaxNormScale() int {
 	if c.Nonlinear != LUT || c.Ring == nil {
 		return 0
@@ -60,7 +61,8 @@ func (c Config) MaxNormScale() int {
 }
 
 // normScaleErr is an error if an RMSNorm cannot take rows with scale
-// extra fractional bits.
+// extra fractional bits: up to f as the other protocols by lookup
+// (scaleErr), beyond f up to MaxNormScale.
 func normScaleErr(c Config, scale int) error {
 	if c.Ring == nil || scale <= c.Ring.frac {
 		return scaleErr(c, scale)

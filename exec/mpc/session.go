@@ -38,8 +38,10 @@ type Config struct {
 	// grouped tournaments that find maxima by lookup (max_groups.go): a
 	// row's levels, tree levels (a round) or all-pairs groups (two), are
 	// the plan of least rounds·RoundCompares/rows + comparisons, the
-	// rows of a step sharing its rounds. Zero: the default, 2^12;
-	// negative: none (the plan of fewest comparisons, the tree). A
+	// rows of a step sharing its rounds; a level, or the exponential's
+	// gate, uses selects (select.go) only where their extra payloads cost
+	// less than the round they save. Zero: the default, 2^12; negative:
+	// none (the plan of fewest comparisons, the tree, and no selects). A
 	// comparison costs a key to evaluate and an element each way: package
 	// sim sets it from the network and the profile.
 	RoundCompares int

@@ -157,13 +157,21 @@ type cwQueue struct {
 	pos       int // keys taken
 }
 
+// name is what the queue's keys are, for error messages.
+func (q *cwQueue) name() string {
+	if q.m > 1 {
+		return "select keys"
+	}
+	return "comparison keys"
+}
+
 // keys is the number of keys held, taken or not.
 func (q *cwQueue) keys() int { return len(q.final) / max(q.m, 1) }
 
 // take returns the correction words of the next n keys.
 func (q *cwQueue) take(n int) (cw []cwLevel, xv, fin []uint64, err error) {
 	if n > q.keys()-q.pos {
-		return nil, nil, nil, fmt.Errorf("mpc: dealer material exhausted: %d comparison keys needed, %d left", n, q.keys()-q.pos)
+		return nil, nil, nil, fmt.Errorf("mpc: dealer material exhausted: %d %s needed, %d left", n, q.name(), q.keys()-q.pos)
 	}
 	x := q.k * (q.m - 1)
 	cw, xv, fin = q.cw[q.pos*q.k:(q.pos+n)*q.k], q.xv[q.pos*x:(q.pos+n)*x], q.final[q.pos*q.m:(q.pos+n)*q.m]
