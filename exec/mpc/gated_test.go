@@ -42,12 +42,7 @@ func TestGatedProducts(t *testing.T) {
 				}
 				p := newBill(cfg)
 				p.open(gatedPiece(Q, n, gatedBlocks(lens)))
-				s := NewSession(cfg, TrustedDealer{})
-				defer s.Close()
-				if err := s.Preprocess(p.need); err != nil {
-					t.Fatal(err)
-				}
-				out, err := s.playBoth(in, func(pt *party, mine ...[]uint64) ([]uint64, error) {
+				got := playStep(t, cfg, p, in, func(pt *party, mine ...[]uint64) ([]uint64, error) {
 					bs, ts := make([][]uint64, Q), make([][]uint64, Q)
 					for q := range Q {
 						bs[q], ts[q] = mine[0][q*rows:(q+1)*rows], mine[1][q*rows:(q+1)*rows]
@@ -55,13 +50,6 @@ func TestGatedProducts(t *testing.T) {
 					var res []uint64
 					return res, pt.open(pt.gatedOp(bs, ts, mine[2], lens, &res))
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := r.Open(out)
-				if err != nil {
-					t.Fatal(err)
-				}
 				e := 0
 				for row, l := range lens {
 					for range l {
@@ -74,17 +62,6 @@ func TestGatedProducts(t *testing.T) {
 						}
 						e++
 					}
-				}
-				if left := s.Left(); left != (Need{}) {
-					t.Errorf("material left over: %v", left)
-				}
-				online := s.Cost()
-				online.OfflineBytes, online.OfflineSeconds = 0, 0
-				if d := cost.CounterDiff(online, p.cost); len(d) > 0 {
-					t.Errorf("counters differ from the bill's: %v", d)
-				}
-				if online.Rounds != 1 {
-					t.Errorf("%d rounds, want 1", online.Rounds)
 				}
 			})
 		}

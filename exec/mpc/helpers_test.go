@@ -34,3 +34,36 @@ func testConfig(t testing.TB, preset string) Config {
 	}
 	return c
 }
+
+// playStep plays one communication step of both parties (fn) on a
+// session dealt exactly the step's bill, p, and returns the opened
+// output. It fails t unless the step makes one round, leaves no material
+// and records the bill's counters.
+func playStep(t *testing.T, cfg Config, p *bill, in []Pair, fn func(pt *party, mine ...[]uint64) ([]uint64, error)) []uint64 {
+	t.Helper()
+	s := NewSession(cfg, TrustedDealer{})
+	defer s.Close()
+	if err := s.Preprocess(p.need); err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.playBoth(in, fn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cfg.Ring.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if left := s.Left(); left != (Need{}) {
+		t.Errorf("material left over: %v", left)
+	}
+	online := s.Cost()
+	online.OfflineBytes, online.OfflineSeconds = 0, 0
+	if d := cost.CounterDiff(online, p.cost); len(d) > 0 {
+		t.Errorf("counters differ from the bill's: %v", d)
+	}
+	if online.Rounds != 1 {
+		t.Errorf("%d rounds, want 1", online.Rounds)
+	}
+	return got
+}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
-
-	"github.com/cgsim/cgsim/cost"
 )
 
 // TestSelects: a select opens the bit [x >= 0] and its products with m
@@ -40,22 +38,10 @@ func TestSelects(t *testing.T) {
 				}
 				p := newBill(cfg)
 				p.selects(n, m)
-				s := NewSession(cfg, TrustedDealer{})
-				defer s.Close()
-				if err := s.Preprocess(p.need); err != nil {
-					t.Fatal(err)
-				}
-				out, err := s.playBoth(in, func(pt *party, mine ...[]uint64) ([]uint64, error) {
+				got := playStep(t, cfg, p, in, func(pt *party, mine ...[]uint64) ([]uint64, error) {
 					bit, prods, err := pt.selects(mine[0], mine[1:]...)
 					return concat(append([][]uint64{bit}, prods...)...), err
 				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := r.Open(out)
-				if err != nil {
-					t.Fatal(err)
-				}
 				for i, v := range x {
 					want := uint64(0)
 					if v <= r.half { // the centered encoding: [x >= 0]
@@ -69,17 +55,6 @@ func TestSelects(t *testing.T) {
 							t.Errorf("x = %d: product %d is %d, want %d", v, j, g, w)
 						}
 					}
-				}
-				if left := s.Left(); left != (Need{}) {
-					t.Errorf("material left over: %v", left)
-				}
-				online := s.Cost()
-				online.OfflineBytes, online.OfflineSeconds = 0, 0
-				if d := cost.CounterDiff(online, p.cost); len(d) > 0 {
-					t.Errorf("counters differ from the bill's: %v", d)
-				}
-				if online.Rounds != 1 {
-					t.Errorf("%d rounds, want 1", online.Rounds)
 				}
 			})
 		}
