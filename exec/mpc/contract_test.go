@@ -275,6 +275,12 @@ func contractCases() []contractCase {
 			p := Max{Config: cfg, Rows: 3, Cols: n}
 			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
 		}},
+		{"argmax-lut-plain", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+			cfg.Nonlinear, cfg.RoundCompares = LUT, -1 // no selects: the positions' products in rounds of their own
+			_, x := randomPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 29)), n, -8, 8)
+			p := Argmax{Config: cfg, N: n}
+			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+		}},
 		{"argmax-lut-groups", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
 			cfg.Nonlinear, cfg.RoundCompares = LUT, 1<<20 // a round worth many comparisons: groups
 			_, x := randomPair(t, cfg.Ring, rand.New(rand.NewPCG(uint64(n), 27)), n, -8, 8)
