@@ -37,6 +37,14 @@
 // are obtained, since no GPT-2 checkpoint is loaded, and, written with
 // WriteLlama2C, how llama2.c files of any shape are made for tests.
 //
+// # Sampling
+//
+// [Generate] decodes greedily; [GenerateSampled] chooses each token with
+// a [Sampler]: greedy when its temperature is 0, else a draw from
+// softmax(logits/T) by the Gumbel-max rule (the argmax of the logits plus
+// T times Gumbel noise that depends on the sampler's seed and the step
+// only), the rule the secure protocol runs on shares.
+//
 // # Tokenizer
 //
 // [Tokenizer] reads llama2.c tokenizer files ([LoadLlama2CTokenizer]) and

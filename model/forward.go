@@ -206,7 +206,8 @@ func (m *Model) attend(st *State, l int) {
 
 // Generate runs greedy decoding: it feeds the prompt, then n times appends
 // the argmax of the logits (ties go to the lowest id) and feeds it back. It
-// returns only the n generated ids, never the prompt.
+// returns only the n generated ids, never the prompt. It is
+// GenerateSampled with the zero (greedy) Sampler.
 //
 // Convention: the prompt is the full token sequence, including BOS for llama
 // models, as llama2.c does ([Tokenizer.Encode] with bos=true gives that; the
@@ -217,6 +218,15 @@ func (m *Model) attend(st *State, l int) {
 // tokens do not fit in the context: len(prompt)+n-1 positions are processed
 // (the last generated token is not fed back), which must not exceed SeqLen.
 func Generate(m *Model, prompt []int, n int) ([]int, error) {
+	return GenerateSampled(m, prompt, n, Sampler{})
+}
+
+// GenerateSampled is Generate with each token chosen by s (its step the
+// token's index among the generated ones).
+func GenerateSampled(m *Model, prompt []int, n int, s Sampler) ([]int, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
 	if m == nil {
 		return nil, fmt.Errorf("model: generate: nil model")
 	}
@@ -243,7 +253,7 @@ func Generate(m *Model, prompt []int, n int) ([]int, error) {
 	}
 	out := make([]int, 0, n)
 	for {
-		next := Argmax(logits)
+		next := s.Pick(logits, len(out))
 		out = append(out, next)
 		if len(out) == n {
 			return out, nil

@@ -5,13 +5,25 @@
 //
 // [Generate] is the only generation loop in cgsim. It runs a prefill over
 // the prompt, which produces the first token, then decode steps, each
-// feeding back the last token and producing the next one greedily. It is
+// feeding back the last token and producing the next one, greedily or
+// sampled (below). It is
 // written against the [Engine] interface, whose methods are the semantic
 // secure operations of a Transformer on opaque secret-shared activations
 // ([Value]): Embed, Norm, Linear, Attention, Activation, Mul, the free
 // local operations Add, Split and Last, and an Argmax revealed to the
 // client. [Forward] is one forward pass of the protocol below; the loop
 // calls it once for the prefill and once per decode step.
+//
+// Sampling. With RunOptions.Sampler at a temperature T (model.Sampler),
+// the run engine's Argmax adds the step's Gumbel noise T·g_i to the
+// server's share of the logits, encoded at the logits' scale, and the
+// argmax protocol reveals the argmax of logits + T·g, a draw from
+// softmax(logits/T), to the client only. The noise is the server's and
+// the addition is local, so a sampled step costs what a greedy one does:
+// the estimate engine has nothing to add, and its counters stay equal to
+// the run's. The noise of the s-th generated token depends on the seed
+// and s only: the run picks the tokens of model.GenerateSampled with the
+// same sampler (up to the fixed point's error on near ties).
 //
 // Strategies ([Strategy], [Strategies]) are plug-ins: each is a type in a
 // file of its own, registered by name, that says what a decode step runs

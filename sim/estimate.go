@@ -345,6 +345,6 @@ func (e *Estimator) Argmax(x Value) (int, error) {
 	if s.rows != 1 {
 		return 0, fmt.Errorf("sim: argmax of %d rows, want one", s.rows)
 	}
-	e.rec(KindArgmax, e.plan.estArgmax(s.cols))
+	e.rec(KindArgmax, e.plan.estArgmax(s.cols, s.scale))
 	return 0, nil
 }

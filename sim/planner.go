@@ -39,6 +39,9 @@ type planner struct {
 	// keepsCache: the strategy keeps the encrypted KV cache (kv, the
 	// decode kernels, the prefill's switch into it are planned).
 	keepsCache bool
+	// topK, if not zero, is the sampler's top-k filter before the token's
+	// argmax (sessionDecl.topK).
+	topK int
 	// he plans every HE primitive: the preset's parameters and profile,
 	// and the statistical security each returned ciphertext is flooded
 	// for (the session's budget, see planSession).
@@ -439,6 +442,6 @@ func (p *planner) estGated(n, scale int) cost.Cost {
 	return p.memo(costKey{memoGated, n, scale, 0}, func() cost.Cost { return p.gatedStep(n, scale).Estimate() })
 }
 
-func (p *planner) estArgmax(n int) cost.Cost {
-	return p.memo(costKey{memoArgmax, n, 0, 0}, func() cost.Cost { return p.argmaxStep(n).Estimate() })
+func (p *planner) estArgmax(n, scale int) cost.Cost {
+	return p.memo(costKey{memoArgmax, n, scale, p.topK}, func() cost.Cost { return p.argmaxStep(n, scale).Estimate() })
 }

@@ -29,6 +29,12 @@ type Report struct {
 	// Nonlinear is the method of the non-linear two-party protocols:
 	// "iterative" or "lut".
 	Nonlinear string `json:"nonlinear"`
+	// Temperature and Seed are a run's sampler (omitted when greedy: a
+	// temperature of 0).
+	Temperature float64 `json:"temperature,omitempty"`
+	Seed        *uint64 `json:"seed,omitempty"`
+	// TopK is the sampler's top-k filter (omitted when none).
+	TopK int `json:"top_k,omitempty"`
 	// PromptTokens is the prompt's length in tokens (BOS included), Prompt
 	// its ids (a run's; an estimate has none) and PromptText its text (set
 	// by the caller that has the tokenizer).
@@ -159,6 +165,10 @@ type EstimateOptions struct {
 	// Prompt + Gen): the flooding is sized for the ciphertexts such a
 	// session returns (see Security), and the cache provisioned for it.
 	MaxSessionTokens int
+	// TopK, if not zero, is a sampler's top-k filter before each token's
+	// choice (model.Sampler.FilterK), priced; sampling itself costs what a
+	// greedy choice does (the server's noise is a local addition).
+	TopK int
 	// OnStep, if not nil, is called after every phase.
 	OnStep func(Step)
 }
@@ -176,7 +186,8 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		return nil, err
 	}
 	asked := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear}
+		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear,
+		topK: opts.TopK}
 	decl, err := declare(asked, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
@@ -194,7 +205,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		}
 	}
 	r := &Report{Model: opts.Model.Name, Strategy: opts.Strategy, Params: opts.Preset.Name, Network: opts.Network.Name,
-		Mode: "estimate", PromptTokens: opts.Prompt, Generated: opts.Gen, Nonlinear: opts.Nonlinear.String()}
+		Mode: "estimate", PromptTokens: opts.Prompt, Generated: opts.Gen, Nonlinear: opts.Nonlinear.String(), TopK: opts.TopK}
 	if opts.Strategy.KeepsCache() {
 		r.Cache = opts.Cache.String()
 	}

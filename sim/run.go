@@ -61,6 +61,11 @@ type RunOptions struct {
 	// MaxSessionTokens, if not zero, declares a session that may go on
 	// until it holds that many tokens (see EstimateOptions).
 	MaxSessionTokens int
+	// Sampler chooses each token (the zero value: greedy). With a
+	// temperature, the server adds the Gumbel noise of Sampler.Noise to
+	// its share of the logits before the argmax, which reveals the
+	// sampled token to the client only (see the package documentation).
+	Sampler model.Sampler
 	// RevealLogits, if not nil, is a TEST-ONLY reveal of the logits to the
 	// client: before each argmax the engine opens the shared logits and
 	// passes them, decoded, to it. It is not part of the protocol and not
@@ -106,6 +111,10 @@ type Runner struct {
 	fcache  *kv.FeatureCache // Cryptogen with the feature layout: the encrypted KV cache
 	ctx     []int            // tokens per layer (cached, or processed by the current pass)
 	reveal  func([]float64)
+	// sampler is RunOptions.Sampler, picks the tokens chosen so far (the
+	// step of the next one's noise); its top-k filter is the planner's.
+	sampler model.Sampler
+	picks   int
 	// onProgress is RunOptions.OnProgress.
 	onProgress func(Progress)
 	setup      cost.Cost
@@ -130,6 +139,9 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
+	if err := opts.Sampler.Validate(); err != nil {
+		return nil, err
+	}
 	if opts.Strategy == "" {
 		opts.Strategy = Cryptogen
 	}
@@ -138,7 +150,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	}
 	decl, err := declare(sessionDecl{model: m.Config, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
 		prompt: opts.PromptTokens, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores,
-		nonlinear: opts.Nonlinear}, opts.MaxSessionTokens)
+		nonlinear: opts.Nonlinear, topK: opts.Sampler.FilterK()}, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +160,8 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	}
 	c := m.Config
 	r := &Runner{plan: p, security: sec, net: opts.Network, m: m, q: fixed{fp: opts.Preset.FixedPoint, t: opts.Preset.FixedPoint.T},
-		w: fold(m), wq: map[Weight]exec.Matrix{}, ctx: make([]int, c.NumLayers), reveal: opts.RevealLogits, onProgress: opts.OnProgress}
+		w: fold(m), wq: map[Weight]exec.Matrix{}, ctx: make([]int, c.NumLayers), reveal: opts.RevealLogits, onProgress: opts.OnProgress,
+		sampler: opts.Sampler}
 	if r.q.t != p.params.PlaintextModulus() {
 		return nil, fmt.Errorf("sim: preset %s: fixed-point modulus differs from the plaintext modulus", opts.Preset.Name)
 	}
@@ -501,5 +514,29 @@ func (r *Runner) Argmax(v Value) (int, error) {
 		}
 		r.reveal(logits)
 	}
-	return r.plan.argmaxStep(x.cols).Run(r, r.pair(x.c, x.s))
+	var noise func([]uint64) ([]uint64, error)
+	step := r.picks
+	r.picks++
+	if !r.sampler.Greedy() {
+		noise = func(server []uint64) ([]uint64, error) { return r.sampleNoise(server, step, x.scale) }
+	}
+	return r.plan.argmaxStep(x.cols, x.scale).Run(r, r.pair(x.c, x.s), noise)
+}
+
+// sampleNoise returns the server's share of the logits (scale more
+// fractional bits than the fixed point's) with the sampler's Gumbel noise
+// of generation step step added: the argmax then picks the sampled token.
+// The noise is the server's: the client, which learns the argmax, never
+// sees it. A local addition, free like Add in both engines.
+func (r *Runner) sampleNoise(server []uint64, step, scale int) ([]uint64, error) {
+	noise := r.sampler.Noise(step, len(server))
+	out := make([]uint64, len(server))
+	for i, v := range noise {
+		e, err := r.q.enc(v, r.q.fp.FracBits+scale)
+		if err != nil {
+			return nil, fmt.Errorf("sim: sampling noise: %w", err)
+		}
+		out[i] = r.q.add(server[i], e)
+	}
+	return out, nil
 }

@@ -40,6 +40,10 @@ func Run(opts RunOptions, prompt []int, check bool, onStep func(Step)) (*Report,
 	rep := &Report{Model: c.Name, Strategy: opts.Strategy, Params: opts.Preset.Name, Network: opts.Network.Name,
 		Mode: "run", PromptTokens: len(prompt), Prompt: append([]int(nil), prompt...), Generated: opts.Gen, Tokens: toks,
 		Nonlinear: opts.Nonlinear.String()}
+	if !opts.Sampler.Greedy() {
+		seed := opts.Sampler.Seed
+		rep.Temperature, rep.Seed, rep.TopK = opts.Sampler.Temperature, &seed, opts.Sampler.FilterK()
+	}
 	if opts.Strategy.KeepsCache() {
 		rep.Cache = opts.Cache.String()
 	}

@@ -69,6 +69,9 @@ type sessionDecl struct {
 	clientCores int
 	// nonlinear is the method of the non-linear two-party protocols.
 	nonlinear mpc.Nonlinear
+	// topK, if not zero, keeps only the topK largest logits before the
+	// token's choice (a sampler's filter, model.Sampler.FilterK).
+	topK int
 	// shared, if not nil, is the protocol of preset, prof, both parties'
 	// cores and the network (which chooses the linear packings), resolved
 	// by the caller for several sessions (see protocolMemo); nil: the
@@ -133,6 +136,7 @@ func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security,
 			}
 			return nil, nil, Security{}, err
 		}
+		p.topK = d.topK
 		e := &Estimator{plan: p, net: nw, ctx: make([]int, d.model.NumLayers)}
 		if _, err := Generate(e, d.model, d.strat, make([]int, d.prompt), d.gen, nil); err != nil {
 			return nil, nil, Security{}, err

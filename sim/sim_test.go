@@ -249,12 +249,20 @@ func checkRunOn(t *testing.T, m *model.Model, p string, s Strategy, co CacheOpti
 func checkRunMethod(t *testing.T, m *model.Model, p string, s Strategy, co CacheOptions, prompt []int, gen, serverCores, clientCores int,
 	nl mpc.Nonlinear) *Report {
 	t.Helper()
-	want, err := model.Generate(m, prompt, gen)
+	return checkRunSampled(t, m, p, s, co, prompt, gen, serverCores, clientCores, nl, model.Sampler{})
+}
+
+// checkRunSampled is checkRunMethod with the tokens chosen by sampler (the
+// reference's by model.GenerateSampled).
+func checkRunSampled(t *testing.T, m *model.Model, p string, s Strategy, co CacheOptions, prompt []int, gen, serverCores, clientCores int,
+	nl mpc.Nonlinear, sampler model.Sampler) *Report {
+	t.Helper()
+	want, err := model.GenerateSampled(m, prompt, gen, sampler)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep, err := Run(RunOptions{Model: m, Preset: preset(t, p), Network: net.LAN, Strategy: s, Gen: gen, Cache: co,
-		ServerCores: serverCores, ClientCores: clientCores, Nonlinear: nl}, prompt, true, nil)
+		ServerCores: serverCores, ClientCores: clientCores, Nonlinear: nl, Sampler: sampler}, prompt, true, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,7 +276,7 @@ func checkRunMethod(t *testing.T, m *model.Model, p string, s Strategy, co Cache
 		t.Errorf("max logit difference %.4f > 0.05", *rep.MaxLogitDiff)
 	}
 	est, err := Estimate(EstimateOptions{Model: m.Config, Preset: preset(t, p), Network: net.LAN, Strategy: s, Prompt: len(prompt), Gen: gen, Cache: co,
-		ServerCores: serverCores, ClientCores: clientCores, Nonlinear: nl})
+		ServerCores: serverCores, ClientCores: clientCores, Nonlinear: nl, TopK: sampler.FilterK()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec/mpc"
@@ -298,21 +299,59 @@ func (s mulStep) Run(r *Runner, a, b mpc.Pair) (mpc.Pair, error) {
 	return y, err
 }
 
-// argmaxStep is the argmax of n shared values, revealed to the client.
-type argmaxStep struct{ proto mpc.Argmax }
+// argmaxStep is the token's choice from n shared logits with scale more
+// fractional bits than the fixed point's, revealed to the client: the
+// argmax, after the sampler's top-k filter when the session samples with
+// one (planner.topK), which sinks all but the topK largest logits below
+// every kept one, noise included.
+type argmaxStep struct {
+	proto mpc.Argmax
+	topK  *mpc.TopK // nil: no filter
+}
 
-func (p *planner) argmaxStep(n int) argmaxStep { return argmaxStep{mpc.Argmax{Config: p.mpc, N: n}} }
+func (p *planner) argmaxStep(n, scale int) argmaxStep {
+	st := argmaxStep{proto: mpc.Argmax{Config: p.mpc, N: n}}
+	if p.topK > 0 && p.topK < n {
+		// The sink exceeds the spread of in-range logits, 2^(IntBits+1),
+		// plus the noise's at the largest temperature (below 2^12), so
+		// that no sunk logit can win; every difference stays far inside
+		// the centered range at every preset (2^13 + 2^12 + 2^13 at 28
+		// fractional bits is below 2^43).
+		sink := math.Ldexp(1, p.preset.FixedPoint.IntBits+1) + 1<<12
+		st.topK = &mpc.TopK{Config: p.mpc, N: n, K: p.topK, Sink: p.mpc.Ring.FromInt(int64(math.Ldexp(sink, p.mpc.Ring.Frac()+scale)))}
+	}
+	return st
+}
 
-// Estimate is the argmax's estimate.
-func (s argmaxStep) Estimate() cost.Cost { return s.proto.Estimate() }
+// Estimate is the filter's and the argmax's estimate.
+func (s argmaxStep) Estimate() cost.Cost {
+	c := s.proto.Estimate()
+	if s.topK != nil {
+		c = c.Add(s.topK.Estimate())
+	}
+	return c
+}
 
 // Run returns the index of the largest of x's values (the client's
-// output).
-func (s argmaxStep) Run(r *Runner, x mpc.Pair) (int, error) {
+// output), with noise, if not nil, applied to the server's share after
+// the filter (Runner.sampleNoise).
+func (s argmaxStep) Run(r *Runner, x mpc.Pair, noise func(server []uint64) ([]uint64, error)) (int, error) {
 	var tok int
 	err := r.timed(KindArgmax, func(c *cost.Cost) error {
 		return r.mpcRun(c, func() error {
 			var err error
+			if s.topK != nil {
+				if x, err = s.topK.Run(r.mp, x); err != nil {
+					return err
+				}
+			}
+			if noise != nil {
+				server, err := noise(x[mpc.Server].V)
+				if err != nil {
+					return err
+				}
+				x = r.pair(x[mpc.Client].V, server)
+			}
 			tok, err = s.proto.Run(r.mp, x)
 			return err
 		})

@@ -38,6 +38,12 @@ func TestUsageErrors(t *testing.T) {
 		{"bad network", []string{"estimate", "--net", "1e-300bps/1ms"}, []string{"--net", "1e-300bps"}},
 		{"bad append", []string{"estimate", "--append", "magic"}, []string{"--append", "magic"}},
 		{"bad refresh", []string{"estimate", "--refresh", "sometimes"}, []string{"--refresh", "sometimes"}},
+		{"negative temperature", []string{"run", "--plaintext", "--temperature", "-1"}, []string{"run:", "--temperature", "-1"}},
+		{"huge temperature", []string{"run", "--temperature", "1e9"}, []string{"run:", "--temperature"}},
+		{"seed without temperature", []string{"run", "--plaintext", "--seed", "3"}, []string{"run:", "--seed", "--temperature"}},
+		{"top-k without temperature", []string{"run", "--top-k", "3"}, []string{"run:", "--top-k", "--temperature"}},
+		{"negative top-k", []string{"run", "--plaintext", "--temperature", "1", "--top-k", "-2"}, []string{"run:", "--top-k", "-2"}},
+		{"negative estimate top-k", []string{"estimate", "--top-k", "-1"}, []string{"estimate:", "--top-k"}},
 		{"missing profile", []string{"estimate", "--profile", "/nonexistent/p.json"}, []string{"--profile"}},
 		// The noise model's refusal names the flag that avoids it, not
 		// kv's API (it said "use ClientEncrypt").

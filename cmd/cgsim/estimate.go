@@ -199,6 +199,7 @@ func estimateCommand() *cli.Command {
 			&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
 			&cli.IntFlag{Name: "prompt", Value: defaultPrompt, Usage: "prompt tokens"},
 			&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
+			&cli.IntFlag{Name: "top-k", Usage: "price a sampler's top-k filter before each token's choice (sampling itself, --temperature of run, costs what greedy choice does); 0: none"},
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
 		}, protocolFlags()...),
 		Action: estimateAction,
@@ -230,8 +231,13 @@ func estimateAction(c *cli.Context) error {
 	if err := checkSizes(cfg, c.Int("prompt"), c.Int("gen"), p.maxSession); err != nil {
 		return fmt.Errorf("estimate: %w", err)
 	}
+	topK := c.Int("top-k")
+	if topK < 0 {
+		return fmt.Errorf("estimate: --top-k %d: want 0 (none) or more", topK)
+	}
 	rep, err := sim.Estimate(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear})
+		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
+		TopK: topK})
 	if err != nil {
 		return protocolHint(err, p)
 	}

@@ -7,6 +7,8 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -71,6 +73,41 @@ func TestRunPlaintextJSON(t *testing.T) {
 	}
 	if len(res.PromptTokens) != 1 || res.PromptTokens[0] != 1 {
 		t.Errorf("prompt tokens = %v, want [1] (BOS)", res.PromptTokens)
+	}
+}
+
+// TestRunPlaintextSampled: --temperature with --seed reproduces its tokens,
+// reports both, and a random seed, reported, reproduces them too.
+func TestRunPlaintextSampled(t *testing.T) {
+	type result struct {
+		Tokens      []int   `json:"tokens"`
+		Temperature float64 `json:"temperature"`
+		Seed        *uint64 `json:"seed"`
+	}
+	sampled := func(extra ...string) result {
+		t.Helper()
+		args := append([]string{"run", "--plaintext", "--model", storiesModel, "--tokenizer", storiesTok, "--prompt", "Once upon a time",
+			"--gen", "12", "--temperature", "1.5", "--format", "json"}, extra...)
+		out, _, err := cgsim(args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res result
+		if err := json.Unmarshal([]byte(out), &res); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, out)
+		}
+		if res.Temperature != 1.5 || res.Seed == nil {
+			t.Fatalf("temperature %v, seed %v", res.Temperature, res.Seed)
+		}
+		return res
+	}
+	a, b := sampled("--seed", "28"), sampled("--seed", "28")
+	if !slices.Equal(a.Tokens, b.Tokens) || *a.Seed != 28 {
+		t.Errorf("seed 28 twice: %v and %v (seed %d)", a.Tokens, b.Tokens, *a.Seed)
+	}
+	r := sampled()
+	if again := sampled("--seed", strconv.FormatUint(*r.Seed, 10)); !slices.Equal(r.Tokens, again.Tokens) {
+		t.Errorf("the reported random seed %d gave %v, then %v", *r.Seed, r.Tokens, again.Tokens)
 	}
 }
 

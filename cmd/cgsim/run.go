@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -14,7 +16,7 @@ func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "run",
 		Usage: "generate text securely (with --plaintext: the float64 reference, no cryptography)",
-		Description: "Greedy generation on a llama2.c model. By default the secure protocol runs for real: BGV linear\n" +
+		Description: "Greedy or sampled (--temperature) generation on a llama2.c model. By default the secure protocol runs for real: BGV linear\n" +
 			"layers and attention over an encrypted KV cache, two-party protocols for the non-linear layers,\n" +
 			"every byte between client and server metered; it prints the text as it is generated and each\n" +
 			"token's latency (measured compute plus the simulated network) and traffic. --reveal-logits opens\n" +
@@ -27,6 +29,9 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "tokenizer", Value: filepath.Join(defaultDataDir, "stories260K/tok512.bin"), Usage: "llama2.c tokenizer file"},
 			&cli.StringFlag{Name: "prompt", Usage: "prompt text (empty: start from BOS alone)"},
 			&cli.IntFlag{Name: "gen", Value: 128, Usage: "number of tokens to generate"},
+			&cli.Float64Flag{Name: "temperature", Value: 0, Usage: "sample each token from softmax(logits/T) (Gumbel-max: the server adds its noise to its share of the logits, the client learns only the sampled token); 0: greedy"},
+			&cli.IntFlag{Name: "top-k", Usage: "with --temperature: draw only among the K highest logits (on shares: all pairs compared, or K tournaments, whichever the link makes cheaper); 0: every token"},
+			&cli.Uint64Flag{Name: "seed", Usage: "with --temperature: the sampler's seed (the same seed, the same tokens; default: a random one, printed)"},
 			&cli.BoolFlag{Name: "reveal-logits", Usage: "secure run: open the logits to the client (NOT private) and compare them with the plaintext reference"},
 			&cli.Float64Flag{Name: "logit-tolerance", Value: 0.05, Usage: "with --reveal-logits: the exit status is non-zero if a logit differs from the reference's by more"},
 			&cli.BoolFlag{Name: "quiet", Usage: "secure run: no progress bar"},
@@ -46,9 +51,42 @@ type runResult struct {
 	PromptTokenCount int     `json:"prompt_token_count"`
 	PromptTokens     []int   `json:"prompt_tokens"`
 	Prompt           string  `json:"prompt"`
+	Temperature      float64 `json:"temperature,omitempty"`
+	Seed             *uint64 `json:"seed,omitempty"`
+	TopK             int     `json:"top_k,omitempty"`
 	Tokens           []int   `json:"tokens"`
 	Text             string  `json:"text"`
 	Seconds          float64 `json:"seconds"`
+}
+
+// samplerFrom reads --temperature and --seed: the zero Sampler (greedy)
+// without a temperature, else one with the given seed or a random one.
+func samplerFrom(c *cli.Context) (model.Sampler, error) {
+	s := model.Sampler{Temperature: c.Float64("temperature"), TopK: c.Int("top-k")}
+	if s.Validate() != nil {
+		if s.TopK < 0 {
+			return s, fmt.Errorf("--top-k %d: want 0 (every token) or more", s.TopK)
+		}
+		return s, fmt.Errorf("--temperature %v: want a number from 0 (greedy) to %d", s.Temperature, model.MaxTemperature)
+	}
+	if s.Greedy() {
+		for _, f := range []string{"seed", "top-k"} {
+			if c.IsSet(f) {
+				return s, fmt.Errorf("--%s without --temperature: greedy decoding draws nothing", f)
+			}
+		}
+		return s, nil
+	}
+	if c.IsSet("seed") {
+		s.Seed = c.Uint64("seed")
+		return s, nil
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return s, fmt.Errorf("--seed: drawing a random one: %w", err)
+	}
+	s.Seed = binary.LittleEndian.Uint64(b[:])
+	return s, nil
 }
 
 func runAction(c *cli.Context) error {
@@ -62,6 +100,10 @@ func runAction(c *cli.Context) error {
 	gen := c.Int("gen")
 	if gen < 1 {
 		return fmt.Errorf("run: --gen must be at least 1, got %d", gen)
+	}
+	sampler, err := samplerFrom(c)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
 	}
 	var p protocol
 	if !c.Bool("plaintext") {
@@ -78,10 +120,10 @@ func runAction(c *cli.Context) error {
 		return fmt.Errorf("run: %w", err)
 	}
 	if !c.Bool("plaintext") {
-		return secureRun(c, p, format, m, tok, prompt, gen)
+		return secureRun(c, p, format, m, tok, prompt, gen, sampler)
 	}
 	start := time.Now()
-	ids, err := model.Generate(m, prompt, gen)
+	ids, err := model.GenerateSampled(m, prompt, gen, sampler)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
@@ -95,12 +137,28 @@ func runAction(c *cli.Context) error {
 		Text:    whole[len(promptText):],
 		Seconds: time.Since(start).Seconds(),
 	}
+	if !sampler.Greedy() {
+		seed := sampler.Seed
+		res.Temperature, res.Seed, res.TopK = sampler.Temperature, &seed, sampler.FilterK()
+	}
 	w := c.App.Writer
 	if format == "json" {
 		return writeJSON(w, res)
 	}
 	fmt.Fprintln(w, safeText(res.Prompt+res.Text))
-	fmt.Fprintf(w, "\n%d prompt tokens, %d generated in %.3f s (%.1f tokens/s), plaintext reference\n",
-		len(prompt), len(ids), res.Seconds, float64(len(ids))/res.Seconds)
+	fmt.Fprintf(w, "\n%d prompt tokens, %d generated in %.3f s (%.1f tokens/s), plaintext reference%s\n",
+		len(prompt), len(ids), res.Seconds, float64(len(ids))/res.Seconds, samplerNote(sampler))
 	return nil
+}
+
+// samplerNote describes a sampler for a table's footer: nothing when
+// greedy.
+func samplerNote(s model.Sampler) string {
+	if s.Greedy() {
+		return ""
+	}
+	if s.TopK > 0 {
+		return fmt.Sprintf(", sampled at temperature %g among the top %d with seed %d", s.Temperature, s.TopK, s.Seed)
+	}
+	return fmt.Sprintf(", sampled at temperature %g with seed %d", s.Temperature, s.Seed)
 }

@@ -15,7 +15,7 @@ import (
 
 // secureRun is cgsim run without --plaintext.
 // p is the protocol its flags give (protocolFrom, once: it warns).
-func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *model.Tokenizer, prompt []int, gen int) error {
+func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *model.Tokenizer, prompt []int, gen int, sampler model.Sampler) error {
 	w := c.App.Writer
 	table := format == "table"
 	prev := prompt[len(prompt)-1]
@@ -30,7 +30,7 @@ func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *m
 		if !started { // every check has passed: the run begins
 			started = true
 			if table {
-				fmt.Fprintf(w, "secure run of %s: %s, %s, %s; %d prompt tokens\n\n", m.Config.Name, p.label(), p.preset.Name, p.network, len(prompt))
+				fmt.Fprintf(w, "secure run of %s: %s, %s, %s; %d prompt tokens%s\n\n", m.Config.Name, p.label(), p.preset.Name, p.network, len(prompt), samplerNote(sampler))
 				if c.Bool("reveal-logits") {
 					fmt.Fprintf(w, "--reveal-logits: the client sees every step's logits; this run is NOT private (a test of accuracy)\n\n")
 				}
@@ -66,7 +66,7 @@ func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *m
 		defer sim.OneThread()()
 	}
 	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache, ServerCores: cores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
-		MaxSessionTokens: p.maxSession, OnProgress: onProgress}, prompt, c.Bool("reveal-logits"), onStep)
+		MaxSessionTokens: p.maxSession, OnProgress: onProgress, Sampler: sampler}, prompt, c.Bool("reveal-logits"), onStep)
 	status.clear()
 	if table {
 		fmt.Fprint(w, text.flush())

@@ -71,6 +71,17 @@ func unary(name string, mk func(cfg Config, n int) (Protocol, func(*Session, Pai
 	}}
 }
 
+// topKCase is TopK by method over n + 1 values, keeping min(1 + n%5, n).
+func topKCase(name string, m topKMethod, nl Nonlinear) contractCase {
+	return contractCase{name, func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+		rng := rand.New(rand.NewPCG(uint64(n), 15))
+		cfg.Nonlinear = nl
+		_, x := randomPair(t, cfg.Ring, rng, n+1, -10, 10)
+		p := TopK{Config: cfg, N: n + 1, K: min(1+n%5, n), Sink: cfg.Ring.Encode(32), force: m}
+		return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
+	}}
+}
+
 func contractCases() []contractCase {
 	return []contractCase{
 		{"mul", func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
@@ -322,6 +333,9 @@ func contractCases() []contractCase {
 			_, x := randomPair(t, cfg.Ring, rng, 3*n, -3, 3)
 			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
 		}},
+		topKCase("topk-ranks", topKRanks, Iterative),
+		topKCase("topk-extraction", topKExtract, Iterative),
+		topKCase("topk-extraction-lut", topKExtract, LUT),
 		unary("layernorm", func(cfg Config, n int) (Protocol, func(*Session, Pair) error) {
 			p := LayerNorm{Config: cfg, Rows: 1, Dim: n, Eps: 1e-5}
 			return p, func(s *Session, x Pair) error { _, err := p.Run(s, x); return err }

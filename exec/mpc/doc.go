@@ -136,6 +136,15 @@
 // elements around t/2, t-1, the fixed-point range limits and random
 // elements, for both moduli.
 //
+// TopK keeps the K largest of N shared values (ties to the lower
+// position, Argmax's order) and sinks the others by a public element: the
+// filter of a top-k sampler before its argmax. It compares all pairs in
+// one round and each position's rank (a local sum of its pairs' bits)
+// against K in a second, or runs K tournaments with positions, each
+// followed by the round of comparisons [i >= position] whose differences
+// are the winner's one-hot vector; the method is planned like the maxima
+// (comparisons + rounds·RoundCompares; the pairs up to 2^18).
+//
 // Lookup reads public tables of 2^k entries (k <= MaxLookupBits) at an
 // index taken from bits [s, s+k) of a shared value, in one round: the
 // dealer gives shares of a uniform mask r and of the one-hot vector of

@@ -27,6 +27,7 @@ var (
 	_ Protocol = GELU{}
 	_ Protocol = RMSNorm{}
 	_ Protocol = LayerNorm{}
+	_ Protocol = TopK{}
 )
 
 // play is one party's code of a protocol: it gets its own party (role,
