@@ -110,7 +110,14 @@ func (c FeatureConfig) Memory(p int) int64 {
 // Boundary is the memory record a Run makes after layer's step from old
 // to cur tokens: layers 0..layer at cur, the others still at old.
 func (c FeatureConfig) Boundary(layer, old, cur int) cost.Cost {
-	return cost.Cost{PeakMemoryBytes: int64(layer+1)*c.Memory(cur) + int64(c.Layers-1-layer)*c.Memory(old)}
+	return c.PassBoundary(layer, old, cur, cur)
+}
+
+// PassBoundary is the memory record a Run makes when layer reaches cur
+// tokens in a pass from old to end tokens (token by token): the layers
+// before it at end, the layer at cur, the ones after it still at old.
+func (c FeatureConfig) PassBoundary(layer, old, cur, end int) cost.Cost {
+	return cost.Cost{PeakMemoryBytes: int64(layer)*c.Memory(end) + c.Memory(cur) + int64(c.Layers-1-layer)*c.Memory(old)}
 }
 
 // BytesPerToken is the server's memory per token, all layers, as the
@@ -247,6 +254,31 @@ func (c *FeatureCache) Append(s *exec.Session, tally *cost.Tally, layer int, k, 
 	}
 	sv.tokens++
 	tally.Add(cost.Cost{PeakMemoryBytes: c.Memory()})
+	return nil
+}
+
+// Truncate drops the tokens at positions n and after from every layer (a
+// rollback of rejected draft tokens): no cryptography. The open group's
+// ciphertexts then still hold the dropped tokens' encrypted shares in
+// their slots, until the next Append re-encrypts that group from the
+// client's shares, as every Append does, before any kernel reads it; a
+// group holding only dropped tokens is freed.
+func (c *FeatureCache) Truncate(n int) error {
+	D, kv := c.cfg.Layout.Diagonals(), c.KVDim()
+	for i, sv := range c.server {
+		if n < 0 || n > sv.tokens {
+			return fmt.Errorf("kv: truncating layer %d of %d tokens to %d", i, sv.tokens, n)
+		}
+	}
+	for i, sv := range c.server {
+		cl := c.client[i]
+		for kind := range 2 {
+			sv.cts[kind] = sv.cts[kind][:c.cfg.Layout.Cts(n)*D]
+			sv.shares[kind] = sv.shares[kind][:n*kv]
+			cl.shares[kind] = cl.shares[kind][:n*kv]
+		}
+		sv.tokens = n
+	}
 	return nil
 }
 

@@ -91,6 +91,23 @@ func (m *Model) Forward(st *State, token int) ([]float64, error) {
 	return logits, nil
 }
 
+// Truncate drops the tokens at positions pos and after from the state: the
+// cache keeps the first pos tokens and the next Forward processes position
+// pos (a rollback of rejected draft tokens). It is an error if pos is
+// negative or beyond st.Pos.
+func (st *State) Truncate(pos int) error {
+	if st == nil || st.model == nil || pos < 0 || pos > st.Pos {
+		return fmt.Errorf("model: truncate a state to position %d", pos)
+	}
+	kv := st.model.Config.KVDim()
+	for l := range st.Key {
+		st.Key[l] = st.Key[l][:pos*kv]
+		st.Value[l] = st.Value[l][:pos*kv]
+	}
+	st.Pos = pos
+	return nil
+}
+
 // consistent reports whether Pos and the cache agree, as they do unless a
 // caller changed the exported fields.
 func (st *State) consistent(c Config) bool {

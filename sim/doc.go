@@ -25,6 +25,15 @@
 // and s only: the run picks the tokens of model.GenerateSampled with the
 // same sampler (up to the fixed point's error on near ties).
 //
+// Passes over the cache. With the feature-major cache, Forward also runs a
+// pass of several new tokens at a position p > 0 (a chunk of a prompt, or
+// the tokens a speculative step verifies): its linear layers, norms and
+// activations take the m rows at once, its attention runs token by token
+// (each appended, then attending over the cache up to itself with the
+// decode kernels), so that both engines record what m decode steps'
+// attention would. The run engine prepares the keys of such passes from
+// RunOptions.PassRows.
+//
 // Strategies ([Strategy], [Strategies]) are plug-ins: each is a type in a
 // file of its own, registered by name, that says what a decode step runs
 // on an engine and what it provisions:
@@ -39,6 +48,18 @@
 //     BumbleBee): the engine is Reset before each step and the whole
 //     prefix, prompt plus the tokens generated so far, is run again with
 //     the prefill encodings.
+//   - Speculative (strategy_speculative.go): POST's speculative decoding,
+//     greedy, over Cryptogen's feature-major cache: a step takes the
+//     client's draft (Engine.Propose: RunOptions.Draft in the run engine,
+//     placeholders in the estimate), runs one pass over the last token
+//     and the proposals keeping every row's logits, verifies them on
+//     shares (Engine.Verify, mpc.Accept: the client learns the accepted
+//     count and the model's next token) and drops the rejected ones from
+//     the cache (Engine.Rollback). The estimate engine's accepted counts
+//     come from EstimateOptions.Acceptance (or Accepted, a run's), and a
+//     session's flooding is sized for none accepted, the most passes.
+//     It is registered apart (DefaultStrategies leaves it out): it needs
+//     a draft or an acceptance.
 //
 // # Composite steps
 //

@@ -109,6 +109,18 @@ type Engine interface {
 	// revealed to the client only.
 	Argmax(x Value) (int, error)
 
+	// Speculative steps (strategy_speculative.go). Propose returns the
+	// client's draft, at most min(gamma, most) tokens after prefix (an
+	// estimate's are placeholders); Verify returns, revealed to the
+	// client only, how many of drafts equal the model's greedy choices
+	// from the first on, given the logits before each draft token and
+	// after the last (len(drafts) + 1 rows), and the model's choice after
+	// them (mpc.Accept); Rollback drops every cached token at position pos
+	// and after.
+	Propose(prefix []int, most int) ([]int, error)
+	Verify(logits Value, drafts []int) (accepted, token int, err error)
+	Rollback(pos int) error
+
 	// Breakdown returns what was recorded so far, one entry per phase in
 	// the order the phases began.
 	Breakdown() []PhaseCost

@@ -30,6 +30,7 @@ type Estimator struct {
 	net  net.Network
 	ctx  []int          // tokens per layer (cached, or processed by the current pass)
 	traj *kv.Trajectory // Cryptogen: the cache's trajectory (nil before the prefill)
+	spec specModel      // Speculative: the draft's length and the acceptance
 }
 
 var _ Engine = (*Estimator)(nil)
@@ -50,7 +51,8 @@ func NewEstimator(cfg model.Config, preset params.Preset, prof *cost.Profile, nw
 // session that fills the model's context. OnStep is not used.
 func NewEstimatorFor(opts EstimateOptions) (*Estimator, error) {
 	d := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear}
+		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear,
+		topK: opts.TopK, gamma: opts.Gamma}
 	if opts.Prompt < 1 || opts.Gen < 1 {
 		d.prompt, d.gen = 1, opts.Model.SeqLen
 	}
@@ -62,7 +64,7 @@ func NewEstimatorFor(opts EstimateOptions) (*Estimator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Estimator{plan: p, net: opts.Network, ctx: make([]int, opts.Model.NumLayers)}, nil
+	return &Estimator{plan: p, net: opts.Network, ctx: make([]int, opts.Model.NumLayers), spec: opts.specModel()}, nil
 }
 
 // rec records c under kind k, with the profile's price of a round's own
@@ -182,13 +184,22 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 			}
 			e.rec(KindAppend, sw)
 		}
-	case s.rows == 1 && e.plan.keepsCache && e.plan.layout == FeatureLayout:
+	case e.plan.keepsCache && e.plan.layout == FeatureLayout:
+		// One new token, or several (a pass at p > 0: token by token, as
+		// the run engine's passAttention).
 		if ctx > e.plan.feature.MaxContext {
-			return nil, fmt.Errorf("sim: the cache is full: %d tokens, planned for at most %d", s.pos, e.plan.feature.MaxContext)
+			return nil, fmt.Errorf("sim: the cache is full: %d tokens, planned for at most %d", ctx-1, e.plan.feature.MaxContext)
 		}
 		f := e.plan.feature
-		e.rec(KindAppend, e.plan.featureAppend.Add(f.Boundary(layer, s.pos, ctx)))
-		parts, err := e.plan.estDecode(ctx)
+		for c := s.pos + 1; c <= ctx; c++ {
+			e.rec(KindAppend, e.plan.featureAppend.Add(f.PassBoundary(layer, s.pos, c, ctx)))
+		}
+		var parts []kindCost
+		if s.rows == 1 {
+			parts, err = e.plan.estDecode(ctx)
+		} else {
+			parts, err = e.plan.estPass(s.rows, ctx)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -218,7 +229,7 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 			e.rec(pc.kind, pc.cost)
 		}
 	default:
-		return nil, fmt.Errorf("sim: attention of %d new tokens at position %d: only a pass from position 0 or, with the cache, one token", s.rows, s.pos)
+		return nil, fmt.Errorf("sim: attention of %d new tokens at position %d: only a pass from position 0 or, with the cache, one token (several with the feature-major cache)", s.rows, s.pos)
 	}
 	e.ctx[layer] = ctx
 	return shape{rows: s.rows, cols: headsOf(e.plan.cfg).q, pos: s.pos}, nil

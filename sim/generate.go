@@ -7,12 +7,14 @@ import (
 	"github.com/cgsim/cgsim/model"
 )
 
-// Step is what Generate reports after each phase: the token it produced
-// (0 for an estimate) and the phase's cost.
+// Step is what Generate reports after each phase: the tokens it produced
+// (one, but a speculative step's; 0 for an estimate), the last of them as
+// Token, and the phase's cost.
 type Step struct {
-	Phase Phase
-	Token int
-	Cost  cost.Cost
+	Phase  Phase
+	Token  int
+	Tokens []int
+	Cost   cost.Cost
 }
 
 // Generate is the generation loop, written once for every engine and
@@ -37,12 +39,12 @@ func Generate(e Engine, cfg model.Config, strat Strategy, prompt []int, n int, o
 	if err != nil {
 		return nil, err
 	}
-	report := func(ph Phase, tok int) {
+	report := func(ph Phase, toks []int) {
 		if onStep == nil {
 			return
 		}
 		bd := e.Breakdown()
-		onStep(Step{Phase: ph, Token: tok, Cost: bd[len(bd)-1].Total()})
+		onStep(Step{Phase: ph, Token: toks[len(toks)-1], Tokens: toks, Cost: bd[len(bd)-1].Total()})
 	}
 	ph := Phase{Kind: Prefill}
 	e.Begin(ph)
@@ -51,15 +53,19 @@ func Generate(e Engine, cfg model.Config, strat Strategy, prompt []int, n int, o
 		return nil, fmt.Errorf("sim: prefill: %w", err)
 	}
 	out := []int{tok}
-	report(ph, tok)
-	for len(out) < n {
-		ph = Phase{Kind: Decode, Step: len(out) - 1}
+	report(ph, out)
+	for step := 0; len(out) < n; step++ {
+		ph = Phase{Kind: Decode, Step: step}
 		e.Begin(ph)
-		if tok, err = def.decode(e, cfg, prompt, out); err != nil {
+		toks, err := def.decode(e, cfg, prompt, out, n-len(out))
+		if err != nil {
 			return out, fmt.Errorf("sim: %v: %w", ph, err)
 		}
-		out = append(out, tok)
-		report(ph, tok)
+		if len(toks) == 0 || len(toks) > n-len(out) {
+			return out, fmt.Errorf("sim: internal error: %v made %d tokens, %d left", ph, len(toks), n-len(out))
+		}
+		out = append(out, toks...)
+		report(ph, toks)
 	}
 	return out, nil
 }
@@ -69,26 +75,34 @@ func Generate(e Engine, cfg model.Config, strat Strategy, prompt []int, n int, o
 // choice after the last one. It is the protocol of the package
 // documentation, for both architectures.
 func Forward(e Engine, cfg model.Config, tokens []int, pos int) (int, error) {
-	x, err := e.Embed(tokens, pos)
-	if err != nil {
-		return 0, err
-	}
-	for l := range cfg.NumLayers {
-		if x, err = block(e, cfg, l, x); err != nil {
-			return 0, fmt.Errorf("layer %d: %w", l, err)
-		}
-	}
-	if x, err = e.Last(x); err != nil {
-		return 0, err
-	}
-	if x, err = e.Norm(x); err != nil {
-		return 0, err
-	}
-	logits, err := e.Linear(Weight{Layer: -1, Mat: MatClassifier}, x)
+	logits, err := forwardLogits(e, cfg, tokens, pos, true)
 	if err != nil {
 		return 0, err
 	}
 	return e.Argmax(logits)
+}
+
+// forwardLogits runs the model on tokens at positions pos, pos+1, ... and
+// returns the logits after the last one (last) or after each of them.
+func forwardLogits(e Engine, cfg model.Config, tokens []int, pos int, last bool) (Value, error) {
+	x, err := e.Embed(tokens, pos)
+	if err != nil {
+		return nil, err
+	}
+	for l := range cfg.NumLayers {
+		if x, err = block(e, cfg, l, x); err != nil {
+			return nil, fmt.Errorf("layer %d: %w", l, err)
+		}
+	}
+	if last {
+		if x, err = e.Last(x); err != nil {
+			return nil, err
+		}
+	}
+	if x, err = e.Norm(x); err != nil {
+		return nil, err
+	}
+	return e.Linear(Weight{Layer: -1, Mat: MatClassifier}, x)
 }
 
 // block is one Transformer block.

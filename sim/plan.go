@@ -59,7 +59,7 @@ type PlanOptions struct {
 	// EstimateOptions gives the model, preset, profile, network and cache
 	// (Strategy, Prompt, Gen and OnStep are not used).
 	EstimateOptions
-	// Strategies are the strategies to cost (default: Strategies()).
+	// Strategies are the strategies to cost (default: DefaultStrategies()).
 	Strategies []Strategy
 	// Contexts are the context lengths to cost (default PlanContexts(128,
 	// 32768)).
@@ -188,7 +188,7 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 	}
 	strats := opts.Strategies
 	if len(strats) == 0 {
-		strats = Strategies()
+		strats = DefaultStrategies()
 	}
 	for _, st := range strats {
 		if _, err := st.def(); err != nil {

@@ -96,6 +96,8 @@ const (
 	memoActivation
 	memoMul
 	memoArgmax
+	memoAccept
+	memoPass
 	memoGated
 )
 
@@ -413,6 +415,19 @@ func (p *planner) estPrefill(m int) (parts []kindCost, switchAll cost.Cost, err 
 
 // estDecode is the decode attention step's estimate over ctx cached
 // tokens, per kind.
+func (p *planner) estPass(m, end int) ([]kindCost, error) {
+	if c, ok := p.stepCosts[costKey{memoPass, m, end, 0}]; ok {
+		return c, nil
+	}
+	st, err := p.passAttnStep(m, end)
+	if err != nil {
+		return nil, err
+	}
+	parts := st.Estimate()
+	p.stepCosts[costKey{memoPass, m, end, 0}] = parts
+	return parts, nil
+}
+
 func (p *planner) estDecode(ctx int) ([]kindCost, error) {
 	if c, ok := p.stepCosts[costKey{memoDecode, ctx, 0, 0}]; ok {
 		return c, nil
@@ -440,6 +455,10 @@ func (p *planner) estMul(n, scale int) cost.Cost {
 
 func (p *planner) estGated(n, scale int) cost.Cost {
 	return p.memo(costKey{memoGated, n, scale, 0}, func() cost.Cost { return p.gatedStep(n, scale).Estimate() })
+}
+
+func (p *planner) estAccept(rows, n int) cost.Cost {
+	return p.memo(costKey{memoAccept, rows, n, 0}, func() cost.Cost { return p.acceptStep(rows, n).Estimate() })
 }
 
 func (p *planner) estArgmax(n, scale int) cost.Cost {

@@ -35,6 +35,15 @@ type Report struct {
 	Seed        *uint64 `json:"seed,omitempty"`
 	// TopK is the sampler's top-k filter (omitted when none).
 	TopK int `json:"top_k,omitempty"`
+	// Gamma, Proposed and Accepted are a speculative session's draft
+	// length and each verification pass's proposals and accepted ones
+	// (a step with no room for a proposal, the last, has no pass);
+	// Acceptance is accepted / (accepted + rejected proposals), the rate
+	// EstimateOptions.Acceptance takes (omitted otherwise).
+	Gamma      int     `json:"gamma,omitempty"`
+	Proposed   []int   `json:"proposed,omitempty"`
+	Accepted   []int   `json:"accepted,omitempty"`
+	Acceptance float64 `json:"acceptance,omitempty"`
 	// PromptTokens is the prompt's length in tokens (BOS included), Prompt
 	// its ids (a run's; an estimate has none) and PromptText its text (set
 	// by the caller that has the tokenizer).
@@ -165,12 +174,37 @@ type EstimateOptions struct {
 	// Prompt + Gen): the flooding is sized for the ciphertexts such a
 	// session returns (see Security), and the cache provisioned for it.
 	MaxSessionTokens int
+	// Gamma is the draft tokens a Speculative step proposes, Acceptance
+	// the probability that the model accepts each of them (independently:
+	// a step's expected accepted count is Σ_{i<=k} Acceptance^i for k
+	// proposals, made whole by carrying the fractions from step to step).
+	// Accepted, if not nil, replaces that model: the accepted counts of
+	// the steps in order (as a run reported them).
+	Gamma      int
+	Acceptance float64
+	Accepted   []int
 	// TopK, if not zero, is a sampler's top-k filter before each token's
 	// choice (model.Sampler.FilterK), priced; sampling itself costs what a
 	// greedy choice does (the server's noise is a local addition).
 	TopK int
 	// OnStep, if not nil, is called after every phase.
 	OnStep func(Step)
+}
+
+// speculative records a speculative session's passes.
+func (r *Report) speculative(gamma int, proposed, accepted []int) {
+	r.Gamma, r.Proposed, r.Accepted = gamma, proposed, accepted
+	var st model.SpecStats
+	for i, a := range accepted {
+		st.Add(proposed[i], a)
+	}
+	r.Acceptance = st.Acceptance()
+}
+
+// specModel is the acceptance model of opts (Gamma, Acceptance,
+// Accepted).
+func (opts EstimateOptions) specModel() specModel {
+	return specModel{gamma: opts.Gamma, rate: opts.Acceptance, accepted: opts.Accepted}
 }
 
 // Estimate costs a generation of opts.Gen tokens after a prompt of
@@ -185,9 +219,15 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 	if err := checkSizes(opts.Model, opts.Strategy, opts.Prompt, opts.Gen); err != nil {
 		return nil, err
 	}
+	if err := checkSpeculative(opts.Strategy, opts.Cache, opts.Gamma); err != nil {
+		return nil, err
+	}
+	if opts.Strategy == Speculative && opts.Accepted == nil && !(opts.Acceptance >= 0 && opts.Acceptance <= 1) {
+		return nil, fmt.Errorf("sim: acceptance %v: want a probability from 0 to 1", opts.Acceptance)
+	}
 	asked := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
 		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear,
-		topK: opts.TopK}
+		topK: opts.TopK, gamma: opts.Gamma}
 	decl, err := declare(asked, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
@@ -197,9 +237,10 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		return nil, err
 	}
 	// The estimate of the declared session is this one unless a longer
-	// session was declared or the caller follows the steps.
-	if decl.gen != asked.gen || opts.OnStep != nil {
-		e = &Estimator{plan: p, net: opts.Network, ctx: make([]int, opts.Model.NumLayers)}
+	// session was declared, the caller follows the steps or a speculative
+	// session accepts some proposals (the budget is sized for none).
+	if decl.gen != asked.gen || opts.OnStep != nil || opts.Strategy == Speculative {
+		e = &Estimator{plan: p, net: opts.Network, ctx: make([]int, opts.Model.NumLayers), spec: opts.specModel()}
 		if _, err := Generate(e, opts.Model, opts.Strategy, make([]int, opts.Prompt), opts.Gen, opts.OnStep); err != nil {
 			return nil, err
 		}
@@ -209,12 +250,15 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 	if opts.Strategy.KeepsCache() {
 		r.Cache = opts.Cache.String()
 	}
+	if opts.Strategy == Speculative {
+		r.speculative(opts.Gamma, e.spec.proposed, e.spec.made)
+	}
 	r.Summarize(e.Breakdown())
 	def, err := opts.Strategy.def()
 	if err != nil {
 		return nil, err
 	}
-	ws, err := p.encodedWeights(oneTokenPasses(def, opts.Prompt, opts.Gen))
+	ws, err := p.encodedWeights(oneTokenPasses(def, opts.Prompt, opts.Gen, opts.Gamma))
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/cgsim/cgsim/cost"
@@ -61,6 +62,15 @@ type RunOptions struct {
 	// MaxSessionTokens, if not zero, declares a session that may go on
 	// until it holds that many tokens (see EstimateOptions).
 	MaxSessionTokens int
+	// Draft is the client's public draft model and Gamma the tokens it
+	// proposes per step, for the Speculative strategy.
+	Draft *model.Model
+	Gamma int
+	// PassRows lists the sizes, in tokens, of passes over the
+	// feature-major cache the caller makes beyond the strategy's (a pass
+	// of several tokens at a position p > 0, Engine.Attention): the run
+	// engine prepares their linear layers' keys.
+	PassRows []int
 	// Sampler chooses each token (the zero value: greedy). With a
 	// temperature, the server adds the Gumbel noise of Sampler.Noise to
 	// its share of the logits before the argmax, which reveals the
@@ -115,6 +125,14 @@ type Runner struct {
 	// step of the next one's noise); its top-k filter is the planner's.
 	sampler model.Sampler
 	picks   int
+	// draft, gamma are RunOptions.Draft and Gamma; dstate the draft's
+	// cache, fed dfed; accepted the counts of the speculative steps.
+	draft    *model.Model
+	gamma    int
+	dstate   *model.State
+	dfed     []int
+	proposed []int
+	accepted []int
 	// onProgress is RunOptions.OnProgress.
 	onProgress func(Progress)
 	setup      cost.Cost
@@ -142,6 +160,20 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	if err := opts.Sampler.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkSpeculative(opts.Strategy, opts.Cache, opts.Gamma); err != nil {
+		return nil, err
+	}
+	if opts.Strategy == Speculative {
+		switch d := opts.Draft; {
+		case d == nil:
+			return nil, fmt.Errorf("sim: run: the speculative strategy needs a draft model")
+		case d.Config.VocabSize != m.Config.VocabSize || d.Config.SeqLen < m.Config.SeqLen:
+			return nil, fmt.Errorf("sim: run: the draft %s (vocabulary %d, context %d) cannot propose for %s (%d, %d)",
+				d.Config.Name, d.Config.VocabSize, d.Config.SeqLen, m.Config.Name, m.Config.VocabSize, m.Config.SeqLen)
+		case !opts.Sampler.Greedy():
+			return nil, fmt.Errorf("sim: run: the speculative strategy verifies greedy choices; sampling (a temperature) is not supported with it")
+		}
+	}
 	if opts.Strategy == "" {
 		opts.Strategy = Cryptogen
 	}
@@ -150,7 +182,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	}
 	decl, err := declare(sessionDecl{model: m.Config, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
 		prompt: opts.PromptTokens, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores,
-		nonlinear: opts.Nonlinear, topK: opts.Sampler.FilterK()}, opts.MaxSessionTokens)
+		nonlinear: opts.Nonlinear, topK: opts.Sampler.FilterK(), gamma: opts.Gamma}, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +193,10 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	c := m.Config
 	r := &Runner{plan: p, security: sec, net: opts.Network, m: m, q: fixed{fp: opts.Preset.FixedPoint, t: opts.Preset.FixedPoint.T},
 		w: fold(m), wq: map[Weight]exec.Matrix{}, ctx: make([]int, c.NumLayers), reveal: opts.RevealLogits, onProgress: opts.OnProgress,
-		sampler: opts.Sampler}
+		sampler: opts.Sampler, draft: opts.Draft, gamma: opts.Gamma}
+	if opts.Draft != nil {
+		r.dstate = opts.Draft.NewState()
+	}
 	if r.q.t != p.params.PlaintextModulus() {
 		return nil, fmt.Errorf("sim: preset %s: fixed-point modulus differs from the plaintext modulus", opts.Preset.Name)
 	}
@@ -178,11 +213,15 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	fromZero, overCache := def.passes(opts.PromptTokens, opts.Gen)
-	rowsUsed := fromZero
+	fromZero, overCache := def.passes(opts.PromptTokens, opts.Gen, opts.Gamma)
+	if len(opts.PassRows) > 0 && !(opts.Strategy.KeepsCache() && p.layout == FeatureLayout) {
+		return nil, fmt.Errorf("sim: run: passes of several tokens over the cache need the feature-major cache")
+	}
+	overCache = append(overCache, opts.PassRows...)
+	rowsUsed := slices.Clone(fromZero)
 	var prims []exec.Primitive
-	if overCache {
-		rowsUsed = append(rowsUsed, 1)
+	if len(overCache) > 0 {
+		rowsUsed = append(rowsUsed, overCache...)
 		if p.layout == FeatureLayout {
 			prims = append(prims, p.fscores, p.fvalues)
 		} else {
@@ -217,11 +256,13 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		}
 	}
 	out, in := p.matShape(MatClassifier)
-	cl, err := p.linear(out, in, 1, p.encodedOnce(MatClassifier, 1))
-	if err != nil {
-		return nil, err
+	for _, rows := range append([]int{1}, overCache...) { // a speculative pass keeps every row's logits
+		cl, err := p.linear(out, in, rows, p.encodedOnce(MatClassifier, rows))
+		if err != nil {
+			return nil, err
+		}
+		prims = append(prims, cl)
 	}
-	prims = append(prims, cl)
 	chunks, err := p.embedChunks(1)
 	if err != nil {
 		return nil, err
@@ -266,7 +307,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	}
 	r.setup = r.he.Setup
 	r.mp = mpc.NewSessionConns(p.mpc, mpc.TrustedDealer{}, cc, sc, meter, closePipe)
-	ws, err := p.encodedWeights(oneTokenPasses(def, opts.PromptTokens, opts.Gen))
+	ws, err := p.encodedWeights(oneTokenPasses(def, opts.PromptTokens, opts.Gen, opts.Gamma))
 	if err == nil {
 		err = r.encodeWeights(ws)
 	}

@@ -55,8 +55,10 @@ func (r *Runner) Attention(layer int, qv, kval, vv Value) (Value, error) {
 		out, err = r.prefillAttention(layer, q, k, v)
 	case m == 1 && (r.cache != nil || r.fcache != nil):
 		out, err = r.decodeAttention(layer, q, k, v)
+	case r.fcache != nil:
+		out, err = r.passAttention(layer, q, k, v)
 	default:
-		err = fmt.Errorf("sim: attention of %d new tokens at position %d: only a pass from position 0 or, with the cache, one token", m, q.pos)
+		err = fmt.Errorf("sim: attention of %d new tokens at position %d: only a pass from position 0 or, with the cache, one token (several with the feature-major cache)", m, q.pos)
 	}
 	if err != nil {
 		return nil, err
@@ -149,6 +151,42 @@ func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
 		return nil, err
 	}
 	return st.Run(r, layer, q)
+}
+
+// passAttention is the attention of m > 1 new tokens at position p > 0
+// over the feature-major cache (see Attention): the m tokens appended one
+// after the other (client uploads only: one flight, which rides the first
+// query's), then passAttnStep: the queries' kernels one after the other
+// around one causal softmax of all of them.
+func (r *Runner) passAttention(layer int, q, k, v *shares) (*shares, error) {
+	err := r.timed(KindAppend, func(cc *cost.Cost) error {
+		for i := range q.rows {
+			kr, vr := k.row(i), v.row(i)
+			var ac cost.Cost
+			err := r.heRun(&ac, func(t *cost.Tally) error {
+				return r.fcache.Append(r.he, t, layer, exec.Shared{C: kr.c, S: kr.s}, exec.Shared{C: vr.c, S: vr.s})
+			})
+			*cc = cc.Add(appendRides(ac))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, err := r.plan.passAttnStep(q.rows, q.pos+q.rows)
+	if err != nil {
+		return nil, err
+	}
+	return st.Run(r, layer, q)
+}
+
+// row is row i of x, at its position.
+func (x *shares) row(i int) *shares {
+	return &shares{rows: 1, cols: x.cols, pos: x.pos + i, scale: x.scale,
+		c: x.c[i*x.cols : (i+1)*x.cols], s: x.s[i*x.cols : (i+1)*x.cols]}
 }
 
 // appendRides is the cost c of a feature-major append (the client's

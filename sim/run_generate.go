@@ -47,6 +47,9 @@ func Run(opts RunOptions, prompt []int, check bool, onStep func(Step)) (*Report,
 	if opts.Strategy.KeepsCache() {
 		rep.Cache = opts.Cache.String()
 	}
+	if opts.Strategy == Speculative {
+		rep.speculative(opts.Gamma, r.proposed, r.accepted)
+	}
 	setup := r.Setup()
 	rep.Setup = &setup
 	rep.Weights = r.Weights()

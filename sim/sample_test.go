@@ -1,11 +1,17 @@
 package sim
 
 import (
+	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+
 	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/net"
 )
 
 // TestRunSampling: a secure run at a temperature picks the tokens of the
@@ -54,6 +60,83 @@ func TestRunSampling(t *testing.T) {
 				t.Errorf("report: temperature %v, seed %v", rep.Temperature, rep.Seed)
 			}
 		})
+	}
+}
+
+// TestSampledFrequencies: the run engine's token choice (the server's
+// noise on its share, the argmax protocol) over 300 seeds draws
+// stories260K's first token after BOS with the frequencies of the softmax
+// of its logits at T = 2.5 (8 tokens expected at least 5 times, the rest pooled into a ninth bin), and,
+// with a top-k filter of 4, of the softmax over the 4 highest: Pearson's
+// chi-square over the tokens expected at least 5 times (the rest pooled)
+// stays below its 0.999 quantile. The seeds are fixed, so the test is
+// deterministic; a choice that ignored the noise (always the argmax) or
+// the filter fails it by orders of magnitude.
+func TestSampledFrequencies(t *testing.T) {
+	m := loadStories(t)
+	prompt := []int{1}
+	const draws, temp = 240, 2.5
+	logits := stepLogits(t, m, prompt, []int{0})[0] // after the prompt
+	for _, topK := range []int{0, 4} {
+		r, err := NewRunner(RunOptions{Model: m, Preset: preset(t, "bgv-test-insecure"), Network: net.LAN, Strategy: Cryptogen,
+			PromptTokens: len(prompt), Gen: 1, Sampler: model.Sampler{Temperature: temp, TopK: topK}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The logits as the fixed point holds them, shared uniformly.
+		rng := rand.New(rand.NewPCG(1, 2))
+		x := &shares{rows: 1, cols: len(logits), c: make([]uint64, len(logits)), s: make([]uint64, len(logits))}
+		held := make([]float64, len(logits))
+		for i, v := range logits {
+			e, err := r.q.enc(v, r.q.fp.FracBits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held[i] = r.q.dec(e)
+			x.c[i] = rng.Uint64N(r.q.t)
+			x.s[i] = r.q.add(e, r.q.t-x.c[i])
+		}
+		count := make([]float64, len(logits))
+		for seed := range uint64(draws) {
+			r.sampler.Seed, r.picks = seed, 0
+			tok, err := r.Argmax(x)
+			if err != nil {
+				t.Fatal(err)
+			}
+			count[tok]++
+		}
+		r.Close()
+		p := make([]float64, len(held))
+		for i, v := range held {
+			p[i] = v / temp
+		}
+		if topK > 0 {
+			kept := model.TopK(held, topK)
+			for i := range p {
+				if !slices.Contains(kept, i) {
+					p[i] = math.Inf(-1)
+				}
+			}
+		}
+		model.Softmax(p)
+		var obs, exp []float64
+		var restObs, restExp float64
+		for i := range p {
+			if e := p[i] * draws; e >= 5 {
+				obs, exp = append(obs, count[i]), append(exp, e)
+			} else {
+				restObs, restExp = restObs+count[i], restExp+e
+			}
+		}
+		if restExp > 0 || restObs > 0 {
+			obs, exp = append(obs, restObs), append(exp, restExp)
+		}
+		chi2 := stat.ChiSquare(obs, exp)
+		limit := distuv.ChiSquared{K: float64(len(obs) - 1)}.Quantile(0.999)
+		t.Logf("top-k %d: %d bins, chi-square %.2f (0.999 quantile %.2f)", topK, len(obs), chi2, limit)
+		if len(obs) < 3 || !(chi2 < limit) {
+			t.Errorf("top-k %d: chi-square %.2f over %d bins, above the 0.999 quantile %.2f (observed %v, expected %v)", topK, chi2, len(obs), limit, obs, exp)
+		}
 	}
 }
 

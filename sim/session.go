@@ -69,6 +69,8 @@ type sessionDecl struct {
 	clientCores int
 	// nonlinear is the method of the non-linear two-party protocols.
 	nonlinear mpc.Nonlinear
+	// gamma is the draft tokens a Speculative step proposes.
+	gamma int
 	// topK, if not zero, keeps only the topK largest logits before the
 	// token's choice (a sampler's filter, model.Sampler.FilterK).
 	topK int
@@ -137,7 +139,9 @@ func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security,
 			return nil, nil, Security{}, err
 		}
 		p.topK = d.topK
-		e := &Estimator{plan: p, net: nw, ctx: make([]int, d.model.NumLayers)}
+		// A speculative session is sized for no accepted proposal: the
+		// most passes, tokens processed and ciphertexts returned.
+		e := &Estimator{plan: p, net: nw, ctx: make([]int, d.model.NumLayers), spec: specModel{gamma: d.gamma}}
 		if _, err := Generate(e, d.model, d.strat, make([]int, d.prompt), d.gen, nil); err != nil {
 			return nil, nil, Security{}, err
 		}

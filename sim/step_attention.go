@@ -259,3 +259,92 @@ func (s decodeAttnStep) Run(r *Runner, layer int, q *shares) (*shares, error) {
 	})
 	return out, err
 }
+
+// passAttnStep is the attention of m > 1 new tokens at positions pos to
+// end - 1 (end = pos + m) over the feature-major cache once all m are
+// appended, in one layer: each query's score kernel over the end tokens
+// (with its truncation), one causal softmax of the m queries of every
+// head (query i's row covers the pos + i + 1 keys up to itself: the
+// others' probabilities are zero), each query's value kernel (with its
+// truncation). The softmax's rounds are those of one; the kernels run
+// query after query.
+type passAttnStep struct {
+	kern    decodeAttnStep // the kernels and truncations at end tokens
+	softmax unaryStep
+	m, end  int
+}
+
+func (p *planner) passAttnStep(m, end int) (passAttnStep, error) {
+	kern, err := p.decodeAttnStep(end)
+	h := p.cfg.NumHeads
+	return passAttnStep{kern: kern, softmax: p.softmaxStep(h*m, end, h), m: m, end: end}, err
+}
+
+// Estimate is m queries' kernels with their truncations (KindAttention)
+// and the softmax (KindSoftmax).
+func (s passAttnStep) Estimate() []kindCost {
+	k := s.kern.Estimate()[0].cost
+	return []kindCost{{KindAttention, k.Scale(int64(s.m))}, {KindSoftmax, s.softmax.Estimate()}}
+}
+
+// Run is the attention of the m rows of q over the layer's cache, which
+// holds their keys and values already.
+func (s passAttnStep) Run(r *Runner, layer int, q *shares) (*shares, error) {
+	h, m, end := r.m.Config.NumHeads, s.m, s.end
+	x := [2][]uint64{make([]uint64, h*m*end), make([]uint64, h*m*end)}
+	for i := range m {
+		err := r.timed(KindAttention, func(cc *cost.Cost) error {
+			row := q.row(i)
+			var sc exec.Shared
+			if err := r.heRun(cc, func(t *cost.Tally) error {
+				var err error
+				sc, err = s.kern.runScores(r, t, layer, exec.Shared{C: row.c, S: row.s})
+				return err
+			}); err != nil {
+				return err
+			}
+			if err := s.kern.scoresTrunc.Run(r, cc, sc.C, sc.S); err != nil {
+				return err
+			}
+			for hd := range h { // row (head, query) of the causal softmax
+				copy(x[0][(hd*m+i)*end:(hd*m+i+1)*end], sc.C[hd*end:(hd+1)*end])
+				copy(x[1][(hd*m+i)*end:(hd*m+i+1)*end], sc.S[hd*end:(hd+1)*end])
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	probs, err := s.softmax.Run(r, r.pair(x[0], x[1]))
+	if err != nil {
+		return nil, err
+	}
+	out := &shares{rows: m, cols: headsOf(r.m.Config).q, pos: q.pos}
+	for i := range m {
+		p := [2][]uint64{make([]uint64, h*end), make([]uint64, h*end)}
+		for hd := range h {
+			copy(p[0][hd*end:(hd+1)*end], probs[mpc.Client].V[(hd*m+i)*end:(hd*m+i+1)*end])
+			copy(p[1][hd*end:(hd+1)*end], probs[mpc.Server].V[(hd*m+i)*end:(hd*m+i+1)*end])
+		}
+		err := r.timed(KindAttention, func(cc *cost.Cost) error {
+			var o exec.Shared
+			if err := r.heRun(cc, func(t *cost.Tally) error {
+				var err error
+				o, err = s.kern.runValues(r, t, layer, exec.Shared{C: p[0], S: p[1]})
+				return err
+			}); err != nil {
+				return err
+			}
+			if err := s.kern.valuesTrunc.Run(r, cc, o.C, o.S); err != nil {
+				return err
+			}
+			out.c, out.s = append(out.c, o.C...), append(out.s, o.S...)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

@@ -359,6 +359,31 @@ func (s argmaxStep) Run(r *Runner, x mpc.Pair, noise func(server []uint64) ([]ui
 	return tok, err
 }
 
+// acceptStep is the verification of a speculative step's drafts over rows
+// of n shared logits (mpc.Accept), revealed to the client, recorded as
+// the token's choice.
+type acceptStep struct{ proto mpc.Accept }
+
+func (p *planner) acceptStep(rows, n int) acceptStep {
+	return acceptStep{mpc.Accept{Config: p.mpc, Rows: rows, N: n}}
+}
+
+// Estimate is the accept protocol's estimate.
+func (s acceptStep) Estimate() cost.Cost { return s.proto.Estimate() }
+
+// Run returns the accepted count and the token (the client's output).
+func (s acceptStep) Run(r *Runner, logits, drafts mpc.Pair) (int, int, error) {
+	var a, tok int
+	err := r.timed(KindArgmax, func(c *cost.Cost) error {
+		return r.mpcRun(c, func() error {
+			var err error
+			a, tok, err = s.proto.Run(r.mp, logits, drafts)
+			return err
+		})
+	})
+	return a, tok, err
+}
+
 // truncStep is the truncation of n shared values by the fixed point's
 // fractional bits: a part of the step whose product it follows.
 //

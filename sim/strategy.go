@@ -21,6 +21,11 @@ const (
 	// prefill encodings (the discriminative baseline, as BOLT or BumbleBee
 	// would generate; strategy_recompute.go).
 	Recompute Strategy = "recompute"
+	// Speculative keeps the cache as Cryptogen and lets the client's
+	// public draft propose tokens that one pass verifies (POST, greedy;
+	// strategy_speculative.go). It needs a draft (a run) or an acceptance
+	// rate (an estimate), so it is not among DefaultStrategies.
+	Speculative Strategy = "speculative"
 )
 
 // strategy is what a strategy is made of: what its decode step runs on an
@@ -36,20 +41,23 @@ type strategy interface {
 	// hold one.
 	keepsCache() bool
 	// decode is one decode step: it feeds back out (the tokens generated
-	// so far, after prompt) and returns the next token.
-	decode(e Engine, cfg model.Config, prompt, out []int) (int, error)
+	// so far, after prompt) and returns the next tokens: one, or, for a
+	// speculative step, up to left.
+	decode(e Engine, cfg model.Config, prompt, out []int, left int) ([]int, error)
 	// passes lists the sizes, in tokens, of the forward passes from
 	// position 0 that a generation of gen tokens after a prompt of prompt
-	// tokens makes (the prefill first), and whether it makes one-token
-	// decode passes over the cache: the run engine prepares their
-	// primitives' keys.
-	passes(prompt, gen int) (fromZero []int, overCache bool)
+	// tokens makes (the prefill first), and those of its passes over the
+	// cache (1: a decode step), gamma being the session's draft length
+	// (speculative steps): the run engine prepares their primitives' keys.
+	passes(prompt, gen, gamma int) (fromZero, overCache []int)
 }
 
-// registry holds the strategies in the order of registration.
+// registry holds the strategies in the order of registration; extra are
+// those left out of DefaultStrategies.
 var registry struct {
 	names []Strategy
 	defs  map[Strategy]strategy
+	extra map[Strategy]bool
 }
 
 // register adds a strategy; it is called from the init of the strategy's
@@ -65,8 +73,31 @@ func register(name Strategy, s strategy) {
 	registry.defs[name] = s
 }
 
+// registerExtra registers a strategy that needs more than the common
+// options (Speculative: a draft or an acceptance rate): listed by
+// Strategies, not by DefaultStrategies.
+func registerExtra(name Strategy, s strategy) {
+	register(name, s)
+	if registry.extra == nil {
+		registry.extra = map[Strategy]bool{}
+	}
+	registry.extra[name] = true
+}
+
 // Strategies lists the strategies, Cryptogen first.
 func Strategies() []Strategy { return append([]Strategy(nil), registry.names...) }
+
+// DefaultStrategies lists the strategies that plans, sweeps and
+// comparisons cost by default: every one that needs no option of its own.
+func DefaultStrategies() []Strategy {
+	var out []Strategy
+	for _, s := range registry.names {
+		if !registry.extra[s] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
 
 // StrategyDoc is a strategy's one-line description.
 func StrategyDoc(s Strategy) string {

@@ -13,8 +13,14 @@ type cryptogen struct{}
 func (cryptogen) doc() string      { return "encrypted KV cache reused across steps" }
 func (cryptogen) keepsCache() bool { return true }
 
-func (cryptogen) decode(e Engine, cfg model.Config, prompt, out []int) (int, error) {
-	return Forward(e, cfg, out[len(out)-1:], len(prompt)+len(out)-1)
+func (cryptogen) decode(e Engine, cfg model.Config, prompt, out []int, _ int) ([]int, error) {
+	tok, err := Forward(e, cfg, out[len(out)-1:], len(prompt)+len(out)-1)
+	return []int{tok}, err
 }
 
-func (cryptogen) passes(prompt, gen int) ([]int, bool) { return []int{prompt}, gen > 1 }
+func (cryptogen) passes(prompt, gen, _ int) ([]int, []int) {
+	if gen > 1 {
+		return []int{prompt}, []int{1}
+	}
+	return []int{prompt}, nil
+}

@@ -13,18 +13,19 @@ type recompute struct{}
 func (recompute) doc() string      { return "whole prefix re-run per token, no cache" }
 func (recompute) keepsCache() bool { return false }
 
-func (recompute) decode(e Engine, cfg model.Config, prompt, out []int) (int, error) {
+func (recompute) decode(e Engine, cfg model.Config, prompt, out []int, _ int) ([]int, error) {
 	if err := e.Reset(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	prefix := append(append([]int(nil), prompt...), out...)
-	return Forward(e, cfg, prefix, 0)
+	tok, err := Forward(e, cfg, prefix, 0)
+	return []int{tok}, err
 }
 
-func (recompute) passes(prompt, gen int) ([]int, bool) {
+func (recompute) passes(prompt, gen, _ int) ([]int, []int) {
 	sizes := make([]int, gen)
 	for i := range sizes {
 		sizes[i] = prompt + i
 	}
-	return sizes, false
+	return sizes, nil
 }

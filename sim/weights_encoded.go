@@ -37,9 +37,9 @@ type encodedWeight struct {
 
 // oneTokenPasses is whether a generation runs one-token passes: decode
 // steps over the cache, or a prompt of one token.
-func oneTokenPasses(def strategy, prompt, gen int) bool {
-	fromZero, overCache := def.passes(prompt, gen)
-	return overCache || slices.Contains(fromZero, 1)
+func oneTokenPasses(def strategy, prompt, gen, gamma int) bool {
+	fromZero, overCache := def.passes(prompt, gen, gamma)
+	return slices.Contains(overCache, 1) || slices.Contains(fromZero, 1)
 }
 
 // encodedWeights lists the linear layers the server encodes at setup: the

@@ -200,6 +200,8 @@ func estimateCommand() *cli.Command {
 			&cli.IntFlag{Name: "prompt", Value: defaultPrompt, Usage: "prompt tokens"},
 			&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
 			&cli.IntFlag{Name: "top-k", Usage: "price a sampler's top-k filter before each token's choice (sampling itself, --temperature of run, costs what greedy choice does); 0: none"},
+			&cli.IntFlag{Name: "gamma", Value: 4, Usage: "with --strategy speculative: the draft tokens a step proposes"},
+			&cli.Float64Flag{Name: "acceptance", Value: -1, Usage: "with --strategy speculative: the probability that the model accepts each proposal (measure it with cgsim draft-stats); required with that strategy"},
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
 		}, protocolFlags()...),
 		Action: estimateAction,
@@ -235,9 +237,21 @@ func estimateAction(c *cli.Context) error {
 	if topK < 0 {
 		return fmt.Errorf("estimate: --top-k %d: want 0 (none) or more", topK)
 	}
-	rep, err := sim.Estimate(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
+	opts := sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
 		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
-		TopK: topK})
+		TopK: topK}
+	if p.strategy == sim.Speculative {
+		opts.Gamma, opts.Acceptance = c.Int("gamma"), c.Float64("acceptance")
+		if !c.IsSet("acceptance") {
+			return fmt.Errorf("estimate: --strategy speculative needs --acceptance, the probability that the model accepts a proposal (cgsim draft-stats measures it)")
+		}
+		if !(opts.Acceptance >= 0 && opts.Acceptance <= 1) {
+			return fmt.Errorf("estimate: --acceptance %v: want a probability from 0 to 1", opts.Acceptance)
+		}
+	} else if c.IsSet("gamma") || c.IsSet("acceptance") {
+		return fmt.Errorf("estimate: --gamma and --acceptance are for --strategy speculative")
+	}
+	rep, err := sim.Estimate(opts)
 	if err != nil {
 		return protocolHint(err, p)
 	}
@@ -312,6 +326,7 @@ func writeTable(w io.Writer, rep *sim.Report) error {
 	}
 	line("prefill", rep.PromptTokens, rep.Prefill)
 	n := len(rep.Decode)
+	ctxs := decodeContexts(rep)
 	for i, d := range rep.Decode {
 		if n > 8 && i >= 3 && i < n-3 {
 			if i == 3 {
@@ -319,14 +334,22 @@ func writeTable(w io.Writer, rep *sim.Report) error {
 			}
 			continue
 		}
-		line(fmt.Sprintf("decode %d", i), rep.PromptTokens+i+1, d)
+		line(fmt.Sprintf("decode %d", i), ctxs[i], d)
 	}
 	if n > 0 {
-		line("decode mean", rep.PromptTokens+n/2+1, rep.MeanDecode())
+		line("decode mean", ctxs[n/2], rep.MeanDecode())
 	}
 	line("total", rep.PromptTokens+rep.Generated-1, rep.Total)
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if rep.Gamma > 0 {
+		var acc, prop int
+		for i, a := range rep.Accepted {
+			acc, prop = acc+a, prop+rep.Proposed[i]
+		}
+		fmt.Fprintf(w, "\nspeculative: gamma %d, %d verification passes accepted %d of %d proposals (acceptance %.3f: accepted / (accepted + rejected)), %d decode steps for %d tokens\n",
+			rep.Gamma, len(rep.Accepted), acc, prop, rep.Acceptance, n, rep.Generated-1)
 	}
 	if sec := rep.Security; sec.FloodBits > 0 {
 		fmt.Fprintf(w, "\nstatistical security: %.1f bits for the %d ciphertexts returned (each flooded for %d bits: κ = %d plus room for the %d ciphertexts a session of %d tokens returns)\n",
@@ -351,3 +374,20 @@ func writeTable(w io.Writer, rep *sim.Report) error {
 }
 
 func mb(b int64) float64 { return float64(b) / 1e6 }
+
+// decodeContexts is the tokens each decode step of rep reads: one more
+// than the last step's, or, for a speculative step, as many more as it
+// made.
+func decodeContexts(rep *sim.Report) []int {
+	out := make([]int, len(rep.Decode))
+	made := 1 // the prefill's token
+	for i := range out {
+		step := 1
+		if i < len(rep.Accepted) {
+			step = rep.Accepted[i] + 1
+		}
+		made += step
+		out[i] = rep.PromptTokens + made - 1
+	}
+	return out
+}

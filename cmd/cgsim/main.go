@@ -59,6 +59,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			validateCommand(),
 			planCommand(),
 			tuneCommand(),
+			draftCommand(),
+			draftStatsCommand(),
 			calibrateCommand(),
 			presetsCommand(),
 			modelsCommand(),

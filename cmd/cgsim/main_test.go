@@ -111,6 +111,53 @@ func TestRunPlaintextSampled(t *testing.T) {
 	}
 }
 
+// TestDraftCommands: a derived draft is written and read back by
+// draft-stats; the model as its own draft has every proposal accepted; a
+// text file's lines are prompts.
+func TestDraftCommands(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "q4.bin")
+	if _, _, err := cgsim("draft", "--model", storiesModel, "--bits", "4", "--out", out); err != nil {
+		t.Fatal(err)
+	}
+	text := filepath.Join(dir, "t.txt")
+	if err := os.WriteFile(text, []byte("Once upon a time\n\nThe cat sat on the mat.\nA dog ran.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	type stats struct {
+		Prompts int `json:"prompts"`
+		Rows    []struct {
+			Gamma      int     `json:"gamma"`
+			Acceptance float64 `json:"acceptance"`
+		} `json:"gammas"`
+	}
+	read := func(args ...string) stats {
+		t.Helper()
+		o, _, err := cgsim(append([]string{"draft-stats", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "16", "--format", "json"}, args...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s stats
+		if err := json.Unmarshal([]byte(o), &s); err != nil {
+			t.Fatalf("output is not JSON: %v\n%s", err, o)
+		}
+		return s
+	}
+	self := read("--draft", storiesModel, "--gamma", "3")
+	if len(self.Rows) != 1 || self.Rows[0].Acceptance != 1 {
+		t.Errorf("the model as its own draft: %+v", self)
+	}
+	q := read("--draft", out, "--text", text)
+	if q.Prompts != 3 || len(q.Rows) != 4 {
+		t.Fatalf("%+v", q)
+	}
+	for _, r := range q.Rows {
+		if !(r.Acceptance > 0 && r.Acceptance <= 1) {
+			t.Errorf("gamma %d: acceptance %v", r.Gamma, r.Acceptance)
+		}
+	}
+}
+
 func TestRunPlaintextPromptTable(t *testing.T) {
 	out, _, err := cgsim("run", "--plaintext", "--model", storiesModel, "--tokenizer", storiesTok,
 		"--prompt", "Once upon a time", "--gen", "8")

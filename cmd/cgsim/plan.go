@@ -149,10 +149,10 @@ func growthOf(rep *sim.PlanReport) map[sim.Strategy]float64 {
 	return out
 }
 
-// strategyNames is every registered strategy, comma-separated.
+// strategyNames is the default strategies (sim.DefaultStrategies), comma-separated.
 func strategyNames() string {
 	var names []string
-	for _, s := range sim.Strategies() {
+	for _, s := range sim.DefaultStrategies() {
 		names = append(names, string(s))
 	}
 	return strings.Join(names, ",")

@@ -30,6 +30,8 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "prompt", Usage: "prompt text (empty: start from BOS alone)"},
 			&cli.IntFlag{Name: "gen", Value: 128, Usage: "number of tokens to generate"},
 			&cli.Float64Flag{Name: "temperature", Value: 0, Usage: "sample each token from softmax(logits/T) (Gumbel-max: the server adds its noise to its share of the logits, the client learns only the sampled token); 0: greedy"},
+			&cli.StringFlag{Name: "draft", Usage: "with --strategy speculative: the client's public draft model, a llama2.c file with the model's tokenizer (cgsim draft)"},
+			&cli.IntFlag{Name: "gamma", Value: 4, Usage: "with --strategy speculative: the draft tokens a step proposes"},
 			&cli.IntFlag{Name: "top-k", Usage: "with --temperature: draw only among the K highest logits (on shares: all pairs compared, or K tournaments, whichever the link makes cheaper); 0: every token"},
 			&cli.Uint64Flag{Name: "seed", Usage: "with --temperature: the sampler's seed (the same seed, the same tokens; default: a random one, printed)"},
 			&cli.BoolFlag{Name: "reveal-logits", Usage: "secure run: open the logits to the client (NOT private) and compare them with the plaintext reference"},
@@ -110,6 +112,11 @@ func runAction(c *cli.Context) error {
 		if p, err = protocolFrom(c); err != nil { // flag errors before loading anything
 			return err
 		}
+		if err := checkSpeculativeFlags(c, p); err != nil {
+			return err
+		}
+	} else if c.IsSet("draft") || c.IsSet("gamma") {
+		return fmt.Errorf("run: --draft and --gamma are for the secure speculative run (cgsim draft-stats runs speculative decoding in plaintext)")
 	}
 	m, tok, err := loadModelAndTokenizer(c)
 	if err != nil {

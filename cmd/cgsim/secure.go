@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/schollz/progressbar/v3"
@@ -48,12 +50,17 @@ func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *m
 			fmt.Fprint(w, text.write(tok.DecodeAll(prompt)))
 		}
 		generating = true
-		piece := tok.Decode(prev, s.Token)
-		prev = s.Token
-		if table {
-			fmt.Fprint(w, text.write(piece))
+		var pieces string
+		var ids []string
+		for _, t := range s.Tokens { // one, or a speculative step's
+			pieces += tok.Decode(prev, t)
+			prev = t
+			ids = append(ids, strconv.Itoa(t))
 		}
-		lines = append(lines, fmt.Sprintf("%s\t%d\t%q\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%d\t", s.Phase, s.Token, piece, s.Cost.Seconds(),
+		if table {
+			fmt.Fprint(w, text.write(pieces))
+		}
+		lines = append(lines, fmt.Sprintf("%s\t%s\t%q\t%.3f\t%.3f\t%.3f\t%.2f\t%.2f\t%d\t", s.Phase, strings.Join(ids, " "), pieces, s.Cost.Seconds(),
 			s.Cost.ComputeSeconds, s.Cost.WallSeconds, mb(s.Cost.BytesC2S), mb(s.Cost.BytesS2C), s.Cost.Rounds))
 	}
 	cores := p.serverCores
@@ -65,8 +72,12 @@ func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *m
 	if cores == 1 && p.clientCores <= 1 {
 		defer sim.OneThread()()
 	}
-	rep, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache, ServerCores: cores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
-		MaxSessionTokens: p.maxSession, OnProgress: onProgress, Sampler: sampler}, prompt, c.Bool("reveal-logits"), onStep)
+	opts := sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache, ServerCores: cores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
+		MaxSessionTokens: p.maxSession, OnProgress: onProgress, Sampler: sampler}
+	if err := speculativeOptions(c, p, &opts); err != nil {
+		return err
+	}
+	rep, err := sim.Run(opts, prompt, c.Bool("reveal-logits"), onStep)
 	status.clear()
 	if table {
 		fmt.Fprint(w, text.flush())
@@ -155,4 +166,30 @@ func newBar(c *cli.Context, stdoutShowsProgress bool, n int, what string) progre
 // newTable is the aligned table writer of the commands.
 func newTable(w io.Writer) *tabwriter.Writer {
 	return tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+}
+
+// speculativeOptions reads --draft and --gamma into opts for --strategy
+// speculative, and refuses them with another strategy.
+func speculativeOptions(c *cli.Context, p protocol, opts *sim.RunOptions) error {
+	if err := checkSpeculativeFlags(c, p); err != nil || p.strategy != sim.Speculative {
+		return err
+	}
+	d, err := model.LoadLlama2C(c.String("draft"))
+	if err != nil {
+		return fmt.Errorf("run: --draft: %w", err)
+	}
+	opts.Draft, opts.Gamma = d, c.Int("gamma")
+	return nil
+}
+
+// checkSpeculativeFlags checks --draft and --gamma against --strategy
+// before anything is loaded.
+func checkSpeculativeFlags(c *cli.Context, p protocol) error {
+	if p.strategy != sim.Speculative {
+		if c.IsSet("draft") || c.IsSet("gamma") {
+			return fmt.Errorf("run: --draft and --gamma are for --strategy speculative")
+		}
+		return nil
+	}
+	return requireFlags(c, "draft")
 }

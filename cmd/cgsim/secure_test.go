@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -89,6 +90,60 @@ func TestRunSecure(t *testing.T) {
 	out, _, err = cgsim("run", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "2", "--params", "bgv-test-insecure", "--allow-insecure", "--prompt", "Once upon")
 	if err != nil || !strings.Contains(out, "Once upon a time") || !strings.Contains(out, "decode 0") {
 		t.Errorf("table: %v\n%s", err, out)
+	}
+}
+
+// TestRunSpeculativeCLI: run --strategy speculative with the model as its
+// own draft makes the greedy tokens with every proposal accepted, prints
+// each step's tokens, and reports gamma and the accepted counts; the
+// estimate needs an acceptance and prices fewer steps than tokens.
+func TestRunSpeculativeCLI(t *testing.T) {
+	args := []string{"run", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "7", "--params", "bgv-test-insecure", "--allow-insecure",
+		"--net", "lan", "--prompt", "Once upon a time", "--strategy", "speculative", "--draft", storiesModel, "--gamma", "3", "--quiet"}
+	out, _, err := cgsim(append(args, "--format", "json")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct {
+		Tokens   []int `json:"tokens"`
+		Gamma    int   `json:"gamma"`
+		Accepted []int `json:"accepted"`
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("not JSON: %v", err)
+	}
+	plain, _, err := cgsim("run", "--plaintext", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "7", "--prompt", "Once upon a time", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Tokens []int `json:"tokens"`
+	}
+	if err := json.Unmarshal([]byte(plain), &p); err != nil {
+		t.Fatal(err)
+	}
+	// 7 tokens: the prefill's, a pass of 3 accepted + 1, one of 1 + 1.
+	if !slices.Equal(r.Tokens, p.Tokens) || r.Gamma != 3 || !slices.Equal(r.Accepted, []int{3, 1}) {
+		t.Errorf("tokens %v (greedy %v), gamma %d, accepted %v", r.Tokens, p.Tokens, r.Gamma, r.Accepted)
+	}
+	table, _, err := cgsim(args...)
+	if err != nil || !strings.Contains(table, "decode 0") || strings.Contains(table, "decode 2") {
+		t.Errorf("table (two decode steps): %v\n%s", err, table)
+	}
+	est, _, err := cgsim("estimate", "--model", "stories260K", "--prompt", "5", "--gen", "7", "--net", "lan", "--strategy", "speculative",
+		"--gamma", "3", "--acceptance", "1", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e struct {
+		Decode   []json.RawMessage `json:"decode"`
+		Accepted []int             `json:"accepted"`
+	}
+	if err := json.Unmarshal([]byte(est), &e); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.Decode) != 2 || !slices.Equal(e.Accepted, []int{3, 1}) {
+		t.Errorf("estimate at acceptance 1: %d decode steps, accepted %v", len(e.Decode), e.Accepted)
 	}
 }
 

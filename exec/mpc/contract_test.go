@@ -71,6 +71,23 @@ func unary(name string, mk func(cfg Config, n int) (Protocol, func(*Session, Pai
 	}}
 }
 
+// acceptCase is Accept over 2 + n%7 rows of n + 1 logits, drafts drawn
+// at random.
+func acceptCase(name string, nl Nonlinear) contractCase {
+	return contractCase{name, func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+		rng := rand.New(rand.NewPCG(uint64(n), 16))
+		cfg.Nonlinear = nl
+		a := Accept{Config: cfg, Rows: 2 + n%7, N: n + 1}
+		_, x := randomPair(t, cfg.Ring, rng, a.Rows*a.N, -10, 10)
+		d := make([]uint64, a.Rows-1)
+		for i := range d {
+			d[i] = uint64(rng.IntN(a.N))
+		}
+		drafts := Pair{{Mod: cfg.Ring.t, V: d}, {Mod: cfg.Ring.t, V: make([]uint64, len(d))}}
+		return a.Estimate(), measure(t, cfg, func(s *Session) error { _, _, err := a.Run(s, x, drafts); return err })
+	}}
+}
+
 // topKCase is TopK by method over n + 1 values, keeping min(1 + n%5, n).
 func topKCase(name string, m topKMethod, nl Nonlinear) contractCase {
 	return contractCase{name, func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
@@ -333,6 +350,8 @@ func contractCases() []contractCase {
 			_, x := randomPair(t, cfg.Ring, rng, 3*n, -3, 3)
 			return p.Estimate(), measure(t, cfg, func(s *Session) error { _, err := p.Run(s, x); return err })
 		}},
+		acceptCase("accept", Iterative),
+		acceptCase("accept-lut", LUT),
 		topKCase("topk-ranks", topKRanks, Iterative),
 		topKCase("topk-extraction", topKExtract, Iterative),
 		topKCase("topk-extraction-lut", topKExtract, LUT),

@@ -145,6 +145,14 @@
 // are the winner's one-hot vector; the method is planned like the maxima
 // (comparisons + rounds·RoundCompares; the pairs up to 2^18).
 //
+// Accept verifies a draft of greedy speculative decoding: from shares of
+// the model's logits before each draft token and after the last, and the
+// client's draft tokens, it reveals to the client only the number of
+// draft tokens equal to the model's argmax, from the first on, and the
+// argmax after them: the rows' argmax positions stay shared, equalities
+// are two comparisons of a difference, the count a prefix product (a
+// scan of ceil(log2 gamma) rounds), the token a one-hot selection.
+//
 // Lookup reads public tables of 2^k entries (k <= MaxLookupBits) at an
 // index taken from bits [s, s+k) of a shared value, in one round: the
 // dealer gives shares of a uniform mask r and of the one-hot vector of

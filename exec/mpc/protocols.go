@@ -28,6 +28,7 @@ var (
 	_ Protocol = RMSNorm{}
 	_ Protocol = LayerNorm{}
 	_ Protocol = TopK{}
+	_ Protocol = Accept{}
 )
 
 // play is one party's code of a protocol: it gets its own party (role,

@@ -410,7 +410,7 @@ func PrintRows(w io.Writer, rows []Row) {
 	}
 	for _, nw := range nets {
 		var parts []string
-		for _, s := range sim.Strategies() {
+		for _, s := range sim.DefaultStrategies() {
 			var xs, ys []float64
 			for _, k := range order {
 				if c, ok := by[k][s]; ok && k.net == nw {

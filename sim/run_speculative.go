@@ -1,0 +1,161 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/cgsim/cgsim/model"
+)
+
+// The run engine's speculative operations (strategy_speculative.go): the
+// client's draft in plaintext, the accept protocol, the cache's rollback.
+
+// Propose runs the client's draft (RunOptions.Draft) greedily after
+// prefix, on the client's side in plaintext: at most min(gamma, most)
+// tokens. The draft's own cache follows the prefix: it keeps what the
+// prefix shares with what it was fed and runs the rest.
+func (r *Runner) Propose(prefix []int, most int) ([]int, error) {
+	k := min(r.gamma, most)
+	if k <= 0 || len(prefix) == 0 {
+		return nil, nil
+	}
+	if r.draft == nil {
+		return nil, fmt.Errorf("sim: run: a speculative step without a draft model")
+	}
+	c := 0
+	for c < len(r.dfed) && c < len(prefix) && r.dfed[c] == prefix[c] {
+		c++
+	}
+	c = min(c, len(prefix)-1) // the last token is fed again, for its logits
+	if err := r.dstate.Truncate(c); err != nil {
+		return nil, err
+	}
+	r.dfed = r.dfed[:c]
+	var logits []float64
+	feed := func(tok int) error {
+		var err error
+		logits, err = r.draft.Forward(r.dstate, tok)
+		r.dfed = append(r.dfed, tok)
+		return err
+	}
+	for _, tok := range prefix[c:] {
+		if err := feed(tok); err != nil {
+			return nil, fmt.Errorf("sim: draft: %w", err)
+		}
+	}
+	out := make([]int, 0, k)
+	for len(out) < k {
+		tok := model.Argmax(logits)
+		out = append(out, tok)
+		if len(out) < k {
+			if err := feed(tok); err != nil {
+				return nil, fmt.Errorf("sim: draft: %w", err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Verify runs the accept protocol on the rows of logits and the client's
+// drafts; only the client learns the result.
+func (r *Runner) Verify(v Value, drafts []int) (int, int, error) {
+	x, err := r.asShares(v)
+	if err != nil {
+		return 0, 0, err
+	}
+	if x.rows != len(drafts)+1 || len(drafts) == 0 {
+		return 0, 0, fmt.Errorf("sim: verifying %d draft tokens with %d rows of logits", len(drafts), x.rows)
+	}
+	d := make([]uint64, len(drafts))
+	for i, t := range drafts {
+		if t < 0 || t >= x.cols {
+			return 0, 0, fmt.Errorf("sim: draft token %d outside the vocabulary of %d", t, x.cols)
+		}
+		d[i] = uint64(t)
+	}
+	a, tok, err := r.plan.acceptStep(x.rows, x.cols).Run(r, r.pair(x.c, x.s), r.pair(d, make([]uint64, len(d))))
+	if err == nil {
+		r.proposed, r.accepted = append(r.proposed, len(drafts)), append(r.accepted, a)
+	}
+	return a, tok, err
+}
+
+// Rollback drops the cached tokens at pos and after (kv's Truncate: no
+// cryptography, nothing recorded).
+func (r *Runner) Rollback(pos int) error {
+	if r.fcache == nil {
+		return fmt.Errorf("sim: rollback without the feature-major cache")
+	}
+	if err := r.fcache.Truncate(pos); err != nil {
+		return err
+	}
+	for l := range r.ctx {
+		r.ctx[l] = pos
+	}
+	return nil
+}
+
+// Propose returns min(gamma, most) placeholder tokens: an estimate has no
+// draft.
+func (e *Estimator) Propose(_ []int, most int) ([]int, error) {
+	return make([]int, max(min(e.spec.gamma, most), 0)), nil
+}
+
+// Verify records the accept protocol and returns the accepted count of
+// the acceptance model (specModel) and token 0.
+func (e *Estimator) Verify(v Value, drafts []int) (int, int, error) {
+	s, err := asShape(v)
+	if err != nil {
+		return 0, 0, err
+	}
+	if s.rows != len(drafts)+1 || len(drafts) == 0 {
+		return 0, 0, fmt.Errorf("sim: verifying %d draft tokens with %d rows of logits", len(drafts), s.rows)
+	}
+	e.rec(KindArgmax, e.plan.estAccept(s.rows, s.cols))
+	e.spec.proposed = append(e.spec.proposed, len(drafts))
+	return e.spec.next(len(drafts)), 0, nil
+}
+
+// Rollback drops the cached tokens at pos and after: nothing to record.
+func (e *Estimator) Rollback(pos int) error {
+	for l := range e.ctx {
+		e.ctx[l] = pos
+	}
+	return nil
+}
+
+// specModel is the estimate's acceptance: the counts of accepted, in
+// order, if not nil, else each of k proposals accepted with probability
+// rate independently (Σ_{i<=k} rate^i expected, whole counts by carrying
+// the fractions from step to step). The zero value accepts nothing: the
+// most passes, which is what a session's budget is sized for.
+type specModel struct {
+	gamma    int
+	rate     float64
+	accepted []int
+	step     int
+	carry    float64
+	made     []int // the counts returned so far
+	proposed []int // and the proposals of each step
+}
+
+// next is the accepted count of the next step of k proposals.
+func (m *specModel) next(k int) int {
+	var a int
+	if m.accepted != nil {
+		if m.step < len(m.accepted) {
+			a = min(max(m.accepted[m.step], 0), k)
+		}
+	} else {
+		exp, p := 0.0, 1.0
+		for range k {
+			p *= m.rate
+			exp += p
+		}
+		m.carry += exp
+		a = min(int(m.carry), k)
+		m.carry -= float64(a)
+	}
+	m.step++
+	m.made = append(m.made, a)
+	return a
+}

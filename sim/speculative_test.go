@@ -1,0 +1,134 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/net"
+)
+
+// TestRunSpeculative: secure speculative decoding makes exactly the greedy
+// tokens, with the model as its own draft (every proposal accepted) and
+// with a derived draft (4-bit weights: some rejected, so steps roll the
+// cache back), and its run records, phase by phase, the counters of the
+// estimate replaying its accepted counts: verification passes with 0 to
+// gamma accepted and the rollbacks.
+func TestRunSpeculative(t *testing.T) {
+	m := loadStories(t)
+	q4, err := model.Derive(m, model.DraftOptions{Bits: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := []int{1, 403, 407, 261}
+	const gen, gamma = 12, 3
+	want, err := model.Generate(m, prompt, gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		draft *model.Model
+		nl    mpc.Nonlinear
+	}{
+		{"self", m, mpc.Iterative},
+		{"q4", q4, mpc.Iterative},
+		{"q4/lut", q4, mpc.LUT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := Run(RunOptions{Model: m, Preset: preset(t, "bgv-test-insecure"), Network: net.LAN, Strategy: Speculative,
+				Gen: gen, Nonlinear: tc.nl, Draft: tc.draft, Gamma: gamma}, prompt, false, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(rep.Tokens, want) {
+				t.Errorf("tokens %v, greedy %v", rep.Tokens, want)
+			}
+			t.Logf("accepted %v over %d decode steps", rep.Accepted, len(rep.Decode))
+			_, ref, err := model.GenerateSpeculative(m, tc.draft, prompt, gen, gamma)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(rep.Accepted, ref.PerPass) {
+				t.Errorf("accepted %v, the plaintext reference's %v", rep.Accepted, ref.PerPass)
+			}
+			// Every step verifies min(gamma, tokens left - 1) proposals but
+			// one with no room for any (the last token alone).
+			got, passes := 1, 0
+			for got < gen {
+				k := min(gamma, gen-got-1)
+				if k == 0 {
+					got++
+					continue
+				}
+				if passes == len(rep.Accepted) {
+					t.Fatalf("%d accepted counts for a generation of %d tokens: %v", passes, gen, rep.Accepted)
+				}
+				a := rep.Accepted[passes]
+				if tc.draft == m && a != k {
+					t.Errorf("self-draft pass %d: accepted %d of %d", passes, a, k)
+				}
+				got += a + 1
+				passes++
+			}
+			if passes != len(rep.Accepted) {
+				t.Errorf("%d verification passes, %d accepted counts", passes, len(rep.Accepted))
+			}
+			if tc.draft != m && !slices.ContainsFunc(rep.Accepted, func(a int) bool { return a < gamma }) {
+				t.Errorf("the derived draft had every proposal accepted: %v", rep.Accepted)
+			}
+			est, err := Estimate(EstimateOptions{Model: m.Config, Preset: preset(t, "bgv-test-insecure"), Network: net.LAN, Strategy: Speculative,
+				Prompt: len(prompt), Gen: gen, Nonlinear: tc.nl, Gamma: gamma, Accepted: rep.Accepted})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(est.Breakdown) != len(rep.Breakdown) {
+				t.Fatalf("%d phases estimated, %d run", len(est.Breakdown), len(rep.Breakdown))
+			}
+			for i, ph := range rep.Breakdown {
+				for _, k := range Kinds() {
+					if d := cost.CounterDiff(ph.Kinds[k], est.Breakdown[i].Kinds[k]); len(d) > 0 {
+						t.Errorf("%v %s: run and estimate differ: %v", ph.Phase, k, d)
+					}
+				}
+			}
+			if rep.StatSecurityBits < 40 {
+				t.Errorf("statistical security %.1f bits", rep.StatSecurityBits)
+			}
+		})
+	}
+}
+
+// TestSpeculativeOptions: the strategy's options are checked.
+func TestSpeculativeOptions(t *testing.T) {
+	m := loadStories(t)
+	p := preset(t, "bgv-test-insecure")
+	for _, tc := range []struct {
+		name string
+		opts RunOptions
+	}{
+		{"no draft", RunOptions{Strategy: Speculative, Gamma: 2}},
+		{"gamma 0", RunOptions{Strategy: Speculative, Draft: m}},
+		{"gamma without the strategy", RunOptions{Strategy: Cryptogen, Gamma: 2}},
+		{"token layout", RunOptions{Strategy: Speculative, Draft: m, Gamma: 2, Cache: CacheOptions{Layout: TokenLayout}}},
+		{"sampling", RunOptions{Strategy: Speculative, Draft: m, Gamma: 2, Sampler: model.Sampler{Temperature: 1}}},
+		{"other vocabulary", RunOptions{Strategy: Speculative, Draft: model.NewRandom(model.Config{Name: "x", Arch: model.ArchLlama, Dim: 8, HiddenDim: 8,
+			NumLayers: 1, NumHeads: 2, NumKVHeads: 2, VocabSize: 7, SeqLen: 512, NormEps: 1e-5, RopeTheta: 10000}, 1), Gamma: 2}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := tc.opts
+			o.Model, o.Preset, o.Network, o.Gen = m, p, net.LAN, 4
+			if _, err := Run(o, []int{1}, false, nil); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+	for _, a := range []float64{-0.1, 1.5} {
+		if _, err := Estimate(EstimateOptions{Model: m.Config, Preset: p, Network: net.LAN, Strategy: Speculative, Prompt: 4, Gen: 4, Gamma: 2, Acceptance: a}); err == nil {
+			t.Error(fmt.Sprintf("acceptance %v accepted", a))
+		}
+	}
+}
