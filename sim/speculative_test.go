@@ -132,3 +132,51 @@ func TestSpeculativeOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestTuneSpeculative: with every proposal accepted, speculative decoding
+// beats plain decoding on the WAN and longer drafts make fewer steps; with
+// none accepted it is slower than plain decoding at every gamma; one best
+// point per network.
+func TestTuneSpeculative(t *testing.T) {
+	cfg, err := model.ConfigByName("stories260K")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		acceptance float64
+		faster     bool
+	}{{1, true}, {0, false}} {
+		rep, err := TuneSpeculative(EstimateOptions{Model: cfg, Preset: preset(t, "bgv-n14"), Network: net.WAN, Prompt: 16, Gen: 17,
+			Acceptance: tc.acceptance}, []int{1, 2, 4}, []net.Network{net.LAN, net.WAN}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Points) != 8 {
+			t.Fatalf("%d points", len(rep.Points))
+		}
+		best := map[string]int{}
+		for i, pt := range rep.Points {
+			if pt.Best {
+				best[pt.Network]++
+			}
+			if pt.Gamma == 0 {
+				if pt.Speedup != 1 || pt.Steps != 16 {
+					t.Errorf("plain point %+v", pt)
+				}
+				continue
+			}
+			if tc.faster && pt.Network == "wan" && !(pt.Speedup > 1 && pt.Steps < rep.Points[i-1].Steps) {
+				t.Errorf("acceptance 1, gamma %d on the WAN: %+v (previous %+v)", pt.Gamma, pt, rep.Points[i-1])
+			}
+			if !tc.faster && !(pt.Speedup < 1) {
+				t.Errorf("acceptance 0, gamma %d on %s: speedup %.2f", pt.Gamma, pt.Network, pt.Speedup)
+			}
+		}
+		if best["lan"] != 1 || best["wan"] != 1 {
+			t.Errorf("best points %v", best)
+		}
+	}
+	if _, err := TuneSpeculative(EstimateOptions{Model: cfg, Preset: preset(t, "bgv-n14"), Network: net.WAN, Prompt: 4, Gen: 1, Acceptance: 1}, []int{2}, nil, nil); err == nil {
+		t.Error("one generated token accepted")
+	}
+}

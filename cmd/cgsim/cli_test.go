@@ -55,9 +55,13 @@ func TestUsageErrors(t *testing.T) {
 		{"speculative without acceptance", []string{"estimate", "--strategy", "speculative"}, []string{"estimate:", "--acceptance"}},
 		{"speculative bad acceptance", []string{"estimate", "--strategy", "speculative", "--acceptance", "2"}, []string{"estimate:", "--acceptance"}},
 		{"gamma without speculative", []string{"estimate", "--gamma", "3"}, []string{"estimate:", "--gamma"}},
+		{"accepted and acceptance", []string{"estimate", "--strategy", "speculative", "--accepted", "1,2", "--acceptance", "0.5"}, []string{"estimate:", "--accepted"}},
+		{"bad accepted", []string{"estimate", "--strategy", "speculative", "--accepted", "1,x"}, []string{"estimate:", "--accepted"}},
 		{"speculative run without draft", []string{"run", "--strategy", "speculative"}, []string{"--draft"}},
 		{"draft without speculative", []string{"run", "--draft", "x.bin"}, []string{"run:", "--draft"}},
 		{"draft with plaintext", []string{"run", "--plaintext", "--gamma", "2"}, []string{"run:", "--gamma"}},
+		{"tune speculative without acceptance", []string{"tune", "speculative"}, []string{"tune:", "--acceptance"}},
+		{"tune speculative bad gammas", []string{"tune", "speculative", "--acceptance", "0.5", "--gammas", "0,2"}, []string{"tune:", "--gammas"}},
 		{"missing profile", []string{"estimate", "--profile", "/nonexistent/p.json"}, []string{"--profile"}},
 		// The noise model's refusal names the flag that avoids it, not
 		// kv's API (it said "use ClientEncrypt").

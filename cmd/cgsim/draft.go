@@ -113,7 +113,7 @@ func draftStatsAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	gammas, err := parseGammas(c.String("gamma"))
+	gammas, err := parseGammas("gamma", c.String("gamma"))
 	if err != nil {
 		return fmt.Errorf("draft-stats: %w", err)
 	}
@@ -165,14 +165,14 @@ func draftStatsAction(c *cli.Context) error {
 	return tw.Flush()
 }
 
-// parseGammas reads a comma-separated list of draft lengths, each from 1
-// to 64.
-func parseGammas(s string) ([]int, error) {
+// parseGammas reads flag's comma-separated list of draft lengths, each
+// from 1 to 64.
+func parseGammas(flag, s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		g, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || g < 1 || g > 64 {
-			return nil, fmt.Errorf("--gamma %q: want comma-separated draft lengths from 1 to 64", s)
+			return nil, fmt.Errorf("--%s %q: want comma-separated draft lengths from 1 to 64", flag, s)
 		}
 		out = append(out, g)
 	}

@@ -201,7 +201,8 @@ func estimateCommand() *cli.Command {
 			&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
 			&cli.IntFlag{Name: "top-k", Usage: "price a sampler's top-k filter before each token's choice (sampling itself, --temperature of run, costs what greedy choice does); 0: none"},
 			&cli.IntFlag{Name: "gamma", Value: 4, Usage: "with --strategy speculative: the draft tokens a step proposes"},
-			&cli.Float64Flag{Name: "acceptance", Value: -1, Usage: "with --strategy speculative: the probability that the model accepts each proposal (measure it with cgsim draft-stats); required with that strategy"},
+			&cli.Float64Flag{Name: "acceptance", Value: -1, Usage: "with --strategy speculative: the probability that the model accepts each proposal (measure it with cgsim draft-stats); required with that strategy unless --accepted"},
+			&cli.StringFlag{Name: "accepted", Usage: "with --strategy speculative: replay these accepted counts, one per verification pass (a run's JSON accepted), instead of --acceptance"},
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
 		}, protocolFlags()...),
 		Action: estimateAction,
@@ -242,14 +243,21 @@ func estimateAction(c *cli.Context) error {
 		TopK: topK}
 	if p.strategy == sim.Speculative {
 		opts.Gamma, opts.Acceptance = c.Int("gamma"), c.Float64("acceptance")
-		if !c.IsSet("acceptance") {
-			return fmt.Errorf("estimate: --strategy speculative needs --acceptance, the probability that the model accepts a proposal (cgsim draft-stats measures it)")
-		}
-		if !(opts.Acceptance >= 0 && opts.Acceptance <= 1) {
+		switch {
+		case c.IsSet("accepted"):
+			if c.IsSet("acceptance") {
+				return fmt.Errorf("estimate: --accepted and --acceptance: give one")
+			}
+			if opts.Accepted, err = parseAccepted(c.String("accepted")); err != nil {
+				return fmt.Errorf("estimate: %w", err)
+			}
+		case !c.IsSet("acceptance"):
+			return fmt.Errorf("estimate: --strategy speculative needs --acceptance, the probability that the model accepts a proposal (cgsim draft-stats measures it), or --accepted")
+		case !(opts.Acceptance >= 0 && opts.Acceptance <= 1):
 			return fmt.Errorf("estimate: --acceptance %v: want a probability from 0 to 1", opts.Acceptance)
 		}
-	} else if c.IsSet("gamma") || c.IsSet("acceptance") {
-		return fmt.Errorf("estimate: --gamma and --acceptance are for --strategy speculative")
+	} else if c.IsSet("gamma") || c.IsSet("acceptance") || c.IsSet("accepted") {
+		return fmt.Errorf("estimate: --gamma, --acceptance and --accepted are for --strategy speculative")
 	}
 	rep, err := sim.Estimate(opts)
 	if err != nil {
@@ -390,4 +398,16 @@ func decodeContexts(rep *sim.Report) []int {
 		out[i] = rep.PromptTokens + made - 1
 	}
 	return out
+}
+
+// parseAccepted reads --accepted: comma-separated counts from 0 to 64, at
+// most one per generated token (bounded by the model's context: 2^20).
+func parseAccepted(s string) ([]int, error) {
+	return parseList(s, "--accepted", "counts", 1<<20, func(f string) (int, error) {
+		a, err := strconv.Atoi(f)
+		if err != nil || a < 0 || a > 64 {
+			return 0, fmt.Errorf("--accepted %q: want comma-separated counts from 0 to 64", s)
+		}
+		return a, nil
+	})
 }

@@ -43,7 +43,7 @@ func tuneSubcommands() []*cli.Command {
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
 		}, protocolFlagsExcept("strategy", "layout", "append", "refresh", "refresh-threshold", "max-session-tokens")...),
 		Action: tuneRefreshAction,
-	}, tuneNonlinearCommand()}
+	}, tuneNonlinearCommand(), tuneSpeculativeCommand()}
 }
 
 func floats(v []float64) string {
