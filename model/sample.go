@@ -42,8 +42,8 @@ func gumbel(k uint64) float64 {
 // of the logits). The noise of step s (the s-th generated token, from 0)
 // is a function of (Seed, s) only: the same Seed gives the same tokens,
 // in the reference and in a secure run. The uniforms lie on a grid of
-// 2^32 points, so each g_i is in [GumbelMin, GumbelMax] (about -3.1 and
-// 22.2): the chosen token's distribution is the softmax's up to that
+// 2^32 points, so each g_i is in [GumbelMin, GumbelMax] (about -3.13 and
+// 22.87): the chosen token's distribution is the softmax's up to that
 // rounding.
 //
 // With TopK = k > 0 (and a temperature), only the k highest logits can be

@@ -28,11 +28,11 @@
 // Passes over the cache. With the feature-major cache, Forward also runs a
 // pass of several new tokens at a position p > 0 (a chunk of a prompt, or
 // the tokens a speculative step verifies): its linear layers, norms and
-// activations take the m rows at once, its attention runs token by token
-// (each appended, then attending over the cache up to itself with the
-// decode kernels), so that both engines record what m decode steps'
-// attention would. The run engine prepares the keys of such passes from
-// RunOptions.PassRows.
+// activations take the m rows at once; its attention appends the m tokens,
+// runs each query's decode kernels over all p + m of them, one query
+// after the other, and one causal softmax of the m queries (query i's row
+// covers the p + i + 1 keys up to itself: passAttnStep). The run engine
+// prepares the keys of such passes from RunOptions.PassRows.
 //
 // Strategies ([Strategy], [Strategies]) are plug-ins: each is a type in a
 // file of its own, registered by name, that says what a decode step runs

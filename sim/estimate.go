@@ -185,8 +185,8 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 			e.rec(KindAppend, sw)
 		}
 	case e.plan.keepsCache && e.plan.layout == FeatureLayout:
-		// One new token, or several (a pass at p > 0: token by token, as
-		// the run engine's passAttention).
+		// One new token, or several (a pass at p > 0: the appends, then
+		// passAttnStep, as the run engine's passAttention).
 		if ctx > e.plan.feature.MaxContext {
 			return nil, fmt.Errorf("sim: the cache is full: %d tokens, planned for at most %d", ctx-1, e.plan.feature.MaxContext)
 		}

@@ -194,6 +194,9 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 		if _, err := st.def(); err != nil {
 			return nil, err
 		}
+		if st == Speculative {
+			return nil, fmt.Errorf("sim: plan: the speculative strategy needs a draft length and an acceptance rate; cost it with estimate or tune speculative")
+		}
 	}
 	rep := &PlanReport{Model: opts.Model.Name, Strategies: strats, Params: opts.Preset.Name, Network: opts.Network.Name, Cache: opts.Cache.String(), Nonlinear: opts.Nonlinear.String(),
 		LatencyBudget: opts.LatencyBudget, MemoryBudget: opts.MemoryBudget, Points: make([]PlanPoint, len(ctxs)),

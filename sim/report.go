@@ -175,11 +175,10 @@ type EstimateOptions struct {
 	// session returns (see Security), and the cache provisioned for it.
 	MaxSessionTokens int
 	// Gamma is the draft tokens a Speculative step proposes, Acceptance
-	// the probability that the model accepts each of them (independently:
-	// a step's expected accepted count is Σ_{i<=k} Acceptance^i for k
-	// proposals, made whole by carrying the fractions from step to step).
+	// the probability that the model accepts each of them when the ones
+	// before it were (specModel draws the passes' counts from it).
 	// Accepted, if not nil, replaces that model: the accepted counts of
-	// the steps in order (as a run reported them).
+	// the verification passes in order, as a run reported them.
 	Gamma      int
 	Acceptance float64
 	Accepted   []int
@@ -225,6 +224,9 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 	if opts.Strategy == Speculative && opts.Accepted == nil && !(opts.Acceptance >= 0 && opts.Acceptance <= 1) {
 		return nil, fmt.Errorf("sim: acceptance %v: want a probability from 0 to 1", opts.Acceptance)
 	}
+	if opts.Strategy == Speculative && opts.TopK != 0 {
+		return nil, fmt.Errorf("sim: the speculative strategy verifies greedy choices: no top-k filter")
+	}
 	asked := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
 		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear,
 		topK: opts.TopK, gamma: opts.Gamma}
@@ -251,6 +253,9 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		r.Cache = opts.Cache.String()
 	}
 	if opts.Strategy == Speculative {
+		if err := e.spec.done(); err != nil {
+			return nil, err
+		}
 		r.speculative(opts.Gamma, e.spec.proposed, e.spec.made)
 	}
 	r.Summarize(e.Breakdown())

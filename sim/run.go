@@ -172,6 +172,8 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 				d.Config.Name, d.Config.VocabSize, d.Config.SeqLen, m.Config.Name, m.Config.VocabSize, m.Config.SeqLen)
 		case !opts.Sampler.Greedy():
 			return nil, fmt.Errorf("sim: run: the speculative strategy verifies greedy choices; sampling (a temperature) is not supported with it")
+		case opts.RevealLogits != nil:
+			return nil, fmt.Errorf("sim: run: the speculative strategy's verification reveals no logits: no logit check with it")
 		}
 	}
 	if opts.Strategy == "" {

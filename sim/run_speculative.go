@@ -111,8 +111,8 @@ func (e *Estimator) Verify(v Value, drafts []int) (int, int, error) {
 		return 0, 0, fmt.Errorf("sim: verifying %d draft tokens with %d rows of logits", len(drafts), s.rows)
 	}
 	e.rec(KindArgmax, e.plan.estAccept(s.rows, s.cols))
-	e.spec.proposed = append(e.spec.proposed, len(drafts))
-	return e.spec.next(len(drafts)), 0, nil
+	a, err := e.spec.next(len(drafts))
+	return a, 0, err
 }
 
 // Rollback drops the cached tokens at pos and after: nothing to record.
@@ -124,38 +124,56 @@ func (e *Estimator) Rollback(pos int) error {
 }
 
 // specModel is the estimate's acceptance: the counts of accepted, in
-// order, if not nil, else each of k proposals accepted with probability
-// rate independently (Σ_{i<=k} rate^i expected, whole counts by carrying
-// the fractions from step to step). The zero value accepts nothing: the
-// most passes, which is what a session's budget is sized for.
+// order, if not nil (a run's, replayed: each at most its pass's
+// proposals, every one used), else each proposal accepted with
+// probability rate until the first rejection, drawn from a fixed
+// low-discrepancy sequence (u_n = frac(n·φ), accepted iff u_n < rate), so
+// that an estimate is reproducible and the acceptance of its passes,
+// accepted / (accepted + rejected), is rate up to the sequence's
+// discrepancy. The zero value accepts nothing: the most passes, which is
+// what a session's budget is sized for.
 type specModel struct {
 	gamma    int
 	rate     float64
 	accepted []int
-	step     int
-	carry    float64
+	draws    int   // the sequence's draws so far
 	made     []int // the counts returned so far
 	proposed []int // and the proposals of each step
 }
 
+// goldenFrac is frac(φ), φ the golden ratio: the additive recurrence's
+// step of least discrepancy.
+const goldenFrac = 0.6180339887498949
+
 // next is the accepted count of the next step of k proposals.
-func (m *specModel) next(k int) int {
+func (m *specModel) next(k int) (int, error) {
 	var a int
 	if m.accepted != nil {
-		if m.step < len(m.accepted) {
-			a = min(max(m.accepted[m.step], 0), k)
+		i := len(m.made)
+		if i >= len(m.accepted) {
+			return 0, fmt.Errorf("sim: the replayed accepted counts end after %d verification passes; the generation makes more", len(m.accepted))
+		}
+		if a = m.accepted[i]; a < 0 || a > k {
+			return 0, fmt.Errorf("sim: replayed pass %d accepts %d proposals of %d", i, a, k)
 		}
 	} else {
-		exp, p := 0.0, 1.0
-		for range k {
-			p *= m.rate
-			exp += p
+		for a < k {
+			m.draws++
+			u := float64(m.draws) * goldenFrac
+			if u-float64(int(u)) >= m.rate {
+				break
+			}
+			a++
 		}
-		m.carry += exp
-		a = min(int(m.carry), k)
-		m.carry -= float64(a)
 	}
-	m.step++
-	m.made = append(m.made, a)
-	return a
+	m.made, m.proposed = append(m.made, a), append(m.proposed, k)
+	return a, nil
+}
+
+// done checks that a replay used every count it was given.
+func (m *specModel) done() error {
+	if m.accepted != nil && len(m.made) != len(m.accepted) {
+		return fmt.Errorf("sim: %d accepted counts replayed for a generation of %d verification passes", len(m.accepted), len(m.made))
+	}
+	return nil
 }

@@ -125,6 +125,11 @@ func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security,
 	if maxCtx == 0 {
 		maxCtx = d.prompt + d.gen - 1
 	}
+	if d.topK > 0 && d.topK < d.model.VocabSize {
+		if err := topKFits(pr.mpc, d.model.VocabSize, d.topK); err != nil {
+			return nil, nil, Security{}, err
+		}
+	}
 	if err := pr.mpc.LookupsFit(d.model.Dim, maxCtx+1); err != nil {
 		return nil, nil, Security{}, fmt.Errorf("sim: --nonlinear %v for %s at %s: %w", d.nonlinear, d.model.Name, d.preset.Name, err)
 	}
@@ -168,4 +173,19 @@ func returned(bd []PhaseCost) int64 {
 		n += ph.Total().Decryptions
 	}
 	return n
+}
+
+// maxTopKCompares bounds the comparisons of a top-k filter: its dealer
+// material is dealt at once, a few kilobytes a comparison (2^18 of them
+// is about a gigabyte at bgv-n14).
+const maxTopKCompares = 1 << 18
+
+// topKFits refuses a top-k filter of k over a vocabulary of n whose
+// comparisons exceed maxTopKCompares.
+func topKFits(cfg mpc.Config, n, k int) error {
+	c := mpc.TopK{Config: cfg, N: n, K: k}.Need()
+	if got := c.Compares + c.Selects[1] + c.Selects[2]; got > maxTopKCompares {
+		return fmt.Errorf("sim: a top-k filter of %d over a vocabulary of %d makes %d comparisons a token, more than the %d whose dealer material is held at once: use a smaller --top-k", k, n, got, maxTopKCompares)
+	}
+	return nil
 }

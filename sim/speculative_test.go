@@ -115,6 +115,7 @@ func TestSpeculativeOptions(t *testing.T) {
 		{"gamma without the strategy", RunOptions{Strategy: Cryptogen, Gamma: 2}},
 		{"token layout", RunOptions{Strategy: Speculative, Draft: m, Gamma: 2, Cache: CacheOptions{Layout: TokenLayout}}},
 		{"sampling", RunOptions{Strategy: Speculative, Draft: m, Gamma: 2, Sampler: model.Sampler{Temperature: 1}}},
+		{"logit check", RunOptions{Strategy: Speculative, Draft: m, Gamma: 2, RevealLogits: func([]float64) {}}},
 		{"other vocabulary", RunOptions{Strategy: Speculative, Draft: model.NewRandom(model.Config{Name: "x", Arch: model.ArchLlama, Dim: 8, HiddenDim: 8,
 			NumLayers: 1, NumHeads: 2, NumKVHeads: 2, VocabSize: 7, SeqLen: 512, NormEps: 1e-5, RopeTheta: 10000}, 1), Gamma: 2}},
 	} {
@@ -130,6 +131,61 @@ func TestSpeculativeOptions(t *testing.T) {
 		if _, err := Estimate(EstimateOptions{Model: m.Config, Preset: p, Network: net.LAN, Strategy: Speculative, Prompt: 4, Gen: 4, Gamma: 2, Acceptance: a}); err == nil {
 			t.Error(fmt.Sprintf("acceptance %v accepted", a))
 		}
+	}
+	// Gen 8 with gamma 2, all accepted: the prefill's token, two passes of
+	// 2 proposals and 3 tokens each, and a last step alone.
+	for _, acc := range [][]int{{2}, {2, 2, 1}, {3, 2}, {2, 2, 0}} {
+		if _, err := Estimate(EstimateOptions{Model: m.Config, Preset: p, Network: net.LAN, Strategy: Speculative, Prompt: 4, Gen: 8, Gamma: 2, Accepted: acc}); err == nil {
+			t.Errorf("replayed counts %v accepted", acc)
+		}
+	}
+	if _, err := Estimate(EstimateOptions{Model: m.Config, Preset: p, Network: net.LAN, Strategy: Speculative, Prompt: 4, Gen: 8, Gamma: 2, Accepted: []int{2, 2}}); err != nil {
+		t.Errorf("replayed counts of acceptance 1: %v", err)
+	}
+	if _, err := Estimate(EstimateOptions{Model: m.Config, Preset: p, Network: net.LAN, Strategy: Speculative, Prompt: 4, Gen: 4, Gamma: 2, Acceptance: 1, TopK: 3}); err == nil {
+		t.Error("a top-k filter with the speculative strategy accepted")
+	}
+	if _, err := Plan(PlanOptions{EstimateOptions: EstimateOptions{Model: m.Config, Preset: p, Network: net.LAN}, Strategies: []Strategy{Speculative}, Contexts: []int{16}}); err == nil {
+		t.Error("a plan of the speculative strategy accepted")
+	}
+}
+
+// TestSpecModel: the estimate's passes accept at about the rate they are
+// given (the low-discrepancy trials), full passes included, and none at 0.
+func TestSpecModel(t *testing.T) {
+	for _, rate := range []float64{0, 0.3, 0.7, 0.857, 1} {
+		m := specModel{gamma: 4, rate: rate}
+		var st model.SpecStats
+		for range 400 {
+			a, err := m.next(4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			st.Add(4, a)
+		}
+		full := slices.Contains(st.PerPass, 4)
+		if d := st.Acceptance() - rate; d < -0.02 || d > 0.02 || (rate > 0.5 && !full) {
+			t.Errorf("rate %v: acceptance %.3f over 400 passes, a full pass: %v", rate, st.Acceptance(), full)
+		}
+	}
+}
+
+// TestTopKFits: a top-k filter whose comparisons exceed what the dealer
+// holds at once is refused before anything runs.
+func TestTopKFits(t *testing.T) {
+	cfg, err := model.ConfigByName("llama3-8b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Estimate(EstimateOptions{Model: cfg, Preset: preset(t, "bgv-n14"), Network: net.WAN, Prompt: 8, Gen: 2, TopK: 40}); err == nil {
+		t.Error("top-k 40 over 128256 tokens accepted")
+	}
+	st, err := model.ConfigByName("stories260K")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Estimate(EstimateOptions{Model: st, Preset: preset(t, "bgv-n14"), Network: net.WAN, Prompt: 8, Gen: 2, TopK: 40}); err != nil {
+		t.Errorf("top-k 40 over stories260K's 512: %v", err)
 	}
 }
 

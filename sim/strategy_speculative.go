@@ -11,8 +11,9 @@ func init() { registerExtra(Speculative, speculative{}) }
 // speculative is POST's speculative decoding over the encrypted cache,
 // greedy: at each step the client's public draft proposes up to gamma
 // tokens (Engine.Propose), one pass over the feature-major cache runs the
-// last token and the proposals (a pass of several tokens: Forward's
-// attention token by token, the rest on all rows at once) and keeps every
+// last token and the proposals (a pass of several tokens: the rows at
+// once but for the queries' attention kernels, which share one causal
+// softmax; see the package documentation) and keeps every
 // row's logits, the accept protocol (Engine.Verify, mpc.Accept) reveals
 // to the client how many proposals equal the model's greedy choices and
 // the model's choice after them, and the cache drops the rejected

@@ -403,6 +403,9 @@ func decodeContexts(rep *sim.Report) []int {
 // parseAccepted reads --accepted: comma-separated counts from 0 to 64, at
 // most one per generated token (bounded by the model's context: 2^20).
 func parseAccepted(s string) ([]int, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, fmt.Errorf("--accepted %q: want comma-separated counts from 0 to 64", s)
+	}
 	return parseList(s, "--accepted", "counts", 1<<20, func(f string) (int, error) {
 		a, err := strconv.Atoi(f)
 		if err != nil || a < 0 || a > 64 {
