@@ -5,7 +5,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
@@ -43,17 +42,7 @@ func TestPassOverCache(t *testing.T) {
 					t.Fatal(err)
 				}
 				chunkedGenerate(t, est, m.Config, prompt, cut, gen)
-				rb, eb := r.Breakdown(), est.Breakdown()
-				if len(rb) != len(eb) {
-					t.Fatalf("%d phases run, %d estimated", len(rb), len(eb))
-				}
-				for i := range rb {
-					for _, k := range Kinds() {
-						if d := cost.CounterDiff(rb[i].Kinds[k], eb[i].Kinds[k]); len(d) > 0 {
-							t.Errorf("%v %s: run and estimate differ: %v", rb[i].Phase, k, d)
-						}
-					}
-				}
+				checkPhases(t, r.Breakdown(), est.Breakdown())
 			})
 		}
 	}

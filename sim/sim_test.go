@@ -280,16 +280,7 @@ func checkRunSampled(t *testing.T, m *model.Model, p string, s Strategy, co Cach
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(est.Breakdown) != len(rep.Breakdown) {
-		t.Fatalf("%d phases estimated, %d run", len(est.Breakdown), len(rep.Breakdown))
-	}
-	for i, ph := range rep.Breakdown {
-		for _, k := range Kinds() {
-			if d := cost.CounterDiff(ph.Kinds[k], est.Breakdown[i].Kinds[k]); len(d) > 0 {
-				t.Errorf("%v %s: run and estimate differ: %v", ph.Phase, k, d)
-			}
-		}
-	}
+	checkPhases(t, rep.Breakdown, est.Breakdown)
 	// The weights encoded at setup: the same layers, bytes and counters.
 	rw, ew := rep.Weights, est.Weights
 	if d := cost.CounterDiff(rw.Cost, ew.Cost); len(d) > 0 || rw.Layers != ew.Layers || rw.Bytes != ew.Bytes || rw.Layers == 0 {
@@ -553,5 +544,21 @@ func TestRunFeatureLayout(t *testing.T) {
 	rep := checkRunWith(t, m, "bgv-test-insecure", Cryptogen, CacheOptions{}, prompt, 4)
 	if rep.Total.PeakMemoryBytes == 0 {
 		t.Error("no cache memory recorded")
+	}
+}
+
+// checkPhases fails t unless a run's breakdown and an estimate's have the
+// same phases with equal counters in every kind.
+func checkPhases(t *testing.T, run, est []PhaseCost) {
+	t.Helper()
+	if len(est) != len(run) {
+		t.Fatalf("%d phases estimated, %d run", len(est), len(run))
+	}
+	for i, ph := range run {
+		for _, k := range Kinds() {
+			if d := cost.CounterDiff(ph.Kinds[k], est[i].Kinds[k]); len(d) > 0 {
+				t.Errorf("%v %s: run and estimate differ: %v", ph.Phase, k, d)
+			}
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
@@ -85,16 +84,7 @@ func TestRunSpeculative(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(est.Breakdown) != len(rep.Breakdown) {
-				t.Fatalf("%d phases estimated, %d run", len(est.Breakdown), len(rep.Breakdown))
-			}
-			for i, ph := range rep.Breakdown {
-				for _, k := range Kinds() {
-					if d := cost.CounterDiff(ph.Kinds[k], est.Breakdown[i].Kinds[k]); len(d) > 0 {
-						t.Errorf("%v %s: run and estimate differ: %v", ph.Phase, k, d)
-					}
-				}
-			}
+			checkPhases(t, rep.Breakdown, est.Breakdown)
 			if rep.StatSecurityBits < 40 {
 				t.Errorf("statistical security %.1f bits", rep.StatSecurityBits)
 			}
