@@ -19,11 +19,13 @@ type Step struct {
 
 // Generate is the generation loop, written once for every engine and
 // strategy: a prefill over the prompt that produces the first token, then
-// n-1 decode steps, each feeding back the last token and producing the
-// next (greedy). The strategy says what a decode step runs: with
-// Cryptogen one token against the cache; with Recompute the engine is
-// Reset and the whole prefix (prompt and tokens generated so far) is
-// processed again.
+// decode steps, each feeding back the last token and producing the next
+// (greedy, or sampled by the run engine's sampler) until there are n. The
+// strategy says what a decode step runs: with Cryptogen one token against
+// the cache; with Recompute the engine is Reset and the whole prefix
+// (prompt and tokens generated so far) is processed again; with
+// Speculative a pass over the cache verifies the draft's proposals and
+// the step makes the accepted ones and one more.
 //
 // cfg is the shape the engine was built for; prompt is the full token
 // sequence (for llama models starting with BOS). onStep, if not nil, is
