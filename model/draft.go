@@ -152,6 +152,23 @@ func (s SpecStats) TokensPerPass() float64 {
 	return float64(s.Accepted+s.Passes) / float64(s.Passes)
 }
 
+// Propose returns the k tokens draft proposes greedily after logits, its
+// logits at st's position, and feeds them to st, so that a fully accepted
+// proposal leaves st in step (a rejected one is dropped by
+// State.Truncate).
+func Propose(draft *Model, st *State, logits []float64, k int) ([]int, error) {
+	out := make([]int, 0, k)
+	for len(out) < k {
+		tok := Argmax(logits)
+		out = append(out, tok)
+		var err error
+		if logits, err = draft.Forward(st, tok); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
 // GenerateSpeculative is greedy speculative decoding, step by step as
 // the secure strategy runs it: the model chooses the first token after
 // the prompt (the prefill); then each pass lets draft propose up to gamma
@@ -206,15 +223,9 @@ func GenerateSpeculative(m, draft *Model, prompt []int, n, gamma int) ([]int, Sp
 			out = append(out, Argmax(logits))
 			continue
 		}
-		// Propose: the draft runs ahead greedily (fed every proposal, so
-		// that a fully accepted one leaves it in step).
-		proposal := make([]int, 0, k)
-		for len(proposal) < k {
-			tok := Argmax(dlogits)
-			proposal = append(proposal, tok)
-			if dlogits, err = draft.Forward(ds, tok); err != nil {
-				return nil, st, err
-			}
+		proposal, err := Propose(draft, ds, dlogits, k)
+		if err != nil {
+			return nil, st, err
 		}
 		// Verify: the model's choice before each proposed token.
 		accepted := 0

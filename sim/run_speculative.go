@@ -31,27 +31,18 @@ func (r *Runner) Propose(prefix []int, most int) ([]int, error) {
 	}
 	r.dfed = r.dfed[:c]
 	var logits []float64
-	feed := func(tok int) error {
-		var err error
-		logits, err = r.draft.Forward(r.dstate, tok)
-		r.dfed = append(r.dfed, tok)
-		return err
-	}
 	for _, tok := range prefix[c:] {
-		if err := feed(tok); err != nil {
+		var err error
+		if logits, err = r.draft.Forward(r.dstate, tok); err != nil {
 			return nil, fmt.Errorf("sim: draft: %w", err)
 		}
+		r.dfed = append(r.dfed, tok)
 	}
-	out := make([]int, 0, k)
-	for len(out) < k {
-		tok := model.Argmax(logits)
-		out = append(out, tok)
-		if len(out) < k {
-			if err := feed(tok); err != nil {
-				return nil, fmt.Errorf("sim: draft: %w", err)
-			}
-		}
+	out, err := model.Propose(r.draft, r.dstate, logits, k)
+	if err != nil {
+		return nil, fmt.Errorf("sim: draft: %w", err)
 	}
+	r.dfed = append(r.dfed, out...)
 	return out, nil
 }
 
