@@ -106,10 +106,17 @@ func clone(x []float64) []float64 {
 
 // SpecStats counts a speculative decoding: verification passes, draft
 // tokens proposed and accepted, the passes that rejected a proposal, and
-// the accepted count of each pass.
+// the accepted count of each pass. Margin, when sampled, is the least
+// distance of a pass's decision from its boundary: |p(x) - r·q(x)| of
+// each acceptance test, and min(u·W - c_(j-1), c_j - u·W)/W of each draw
+// of j by InverseCDF (prefix sums c of weights summing to W); how near a
+// tie the coins came. A secure run, whose probabilities carry the fixed
+// point's error, decides as the reference does when that error stays
+// below the margin. 0 when greedy.
 type SpecStats struct {
 	Passes, Proposed, Accepted, Rejected int
 	PerPass                              []int
+	Margin                               float64
 }
 
 // Acceptance is the probability that a proposal is accepted when the ones
@@ -150,112 +157,4 @@ func (s SpecStats) TokensPerPass() float64 {
 		return 0
 	}
 	return float64(s.Accepted+s.Passes) / float64(s.Passes)
-}
-
-// Propose returns the k tokens draft proposes greedily after logits, its
-// logits at st's position, and feeds them to st, so that a fully accepted
-// proposal leaves st in step (a rejected one is dropped by
-// State.Truncate).
-func Propose(draft *Model, st *State, logits []float64, k int) ([]int, error) {
-	out := make([]int, 0, k)
-	for len(out) < k {
-		tok := Argmax(logits)
-		out = append(out, tok)
-		var err error
-		if logits, err = draft.Forward(st, tok); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
-// GenerateSpeculative is greedy speculative decoding, step by step as
-// the secure strategy runs it: the model chooses the first token after
-// the prompt (the prefill); then each pass lets draft propose up to gamma
-// tokens greedily (never more than the tokens left but one), and m keeps
-// the longest prefix of them that equals its own greedy choices, then adds
-// its own next token (the corrected one, or the one after a fully accepted
-// proposal); a step with no room for a proposal adds the model's next
-// token alone. The tokens are exactly [Generate]'s; the stats count the
-// passes that verified proposals. The draft must have m's vocabulary and
-// at least its context.
-func GenerateSpeculative(m, draft *Model, prompt []int, n, gamma int) ([]int, SpecStats, error) {
-	var st SpecStats
-	if m == nil || draft == nil {
-		return nil, st, fmt.Errorf("model: speculative: nil model")
-	}
-	if gamma < 1 {
-		return nil, st, fmt.Errorf("model: speculative: gamma %d, want at least 1", gamma)
-	}
-	if draft.Config.VocabSize != m.Config.VocabSize || draft.Config.SeqLen < m.Config.SeqLen {
-		return nil, st, fmt.Errorf("model: speculative: the draft %s (vocabulary %d, context %d) cannot propose for %s (%d, %d)",
-			draft.Config.Name, draft.Config.VocabSize, draft.Config.SeqLen, m.Config.Name, m.Config.VocabSize, m.Config.SeqLen)
-	}
-	if _, err := Generate(m, prompt, 0); err != nil { // the checks of the prompt
-		return nil, st, err
-	}
-	if n < 1 || len(prompt)+n-1 > m.Config.SeqLen {
-		return nil, st, fmt.Errorf("model: %s: speculative: a prompt of %d tokens and %d new ones need %d positions, the maximum sequence length is %d",
-			m.Config.Name, len(prompt), n, len(prompt)+n-1, m.Config.SeqLen)
-	}
-	ts, ds := m.NewState(), draft.NewState()
-	var logits, dlogits []float64
-	var err error
-	for _, tok := range prompt {
-		if logits, err = m.Forward(ts, tok); err != nil {
-			return nil, st, err
-		}
-		if _, err = draft.Forward(ds, tok); err != nil {
-			return nil, st, err
-		}
-	}
-	out := []int{Argmax(logits)} // the prefill's token
-	for len(out) < n {
-		next := out[len(out)-1]
-		if logits, err = m.Forward(ts, next); err != nil {
-			return nil, st, err
-		}
-		if dlogits, err = draft.Forward(ds, next); err != nil {
-			return nil, st, err
-		}
-		k := min(gamma, n-len(out)-1) // the step adds the model's own token too
-		if k == 0 {
-			out = append(out, Argmax(logits))
-			continue
-		}
-		proposal, err := Propose(draft, ds, dlogits, k)
-		if err != nil {
-			return nil, st, err
-		}
-		// Verify: the model's choice before each proposed token.
-		accepted := 0
-		for _, tok := range proposal {
-			if Argmax(logits) != tok {
-				break
-			}
-			out = append(out, tok)
-			accepted++
-			if accepted < k {
-				if logits, err = m.Forward(ts, tok); err != nil {
-					return nil, st, err
-				}
-			}
-		}
-		if accepted == k { // the logits after the last proposal
-			if logits, err = m.Forward(ts, proposal[k-1]); err != nil {
-				return nil, st, err
-			}
-		}
-		st.Add(k, accepted)
-		out = append(out, Argmax(logits))
-		// Both caches keep the prompt and the tokens before the new one.
-		keep := len(prompt) + len(out) - 1
-		if err := ds.Truncate(min(keep, ds.Pos)); err != nil {
-			return nil, st, err
-		}
-		if err := ts.Truncate(min(keep, ts.Pos)); err != nil {
-			return nil, st, err
-		}
-	}
-	return out, st, nil
 }

@@ -74,14 +74,14 @@ func TestGenerateSpeculative(t *testing.T) {
 	}
 	least := 1.0
 	for _, gamma := range []int{1, 3, 4, 8} {
-		got, st, err := GenerateSpeculative(m, m, prompt, n, gamma)
+		got, st, err := GenerateSpeculative(m, m, prompt, n, gamma, Sampler{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(got, want) || st.Acceptance() != 1 {
 			t.Errorf("self-draft, gamma %d: %v (acceptance %.2f), want %v", gamma, got, st.Acceptance(), want)
 		}
-		got, st, err = GenerateSpeculative(m, d, prompt, n, gamma)
+		got, st, err = GenerateSpeculative(m, d, prompt, n, gamma, Sampler{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,11 +99,11 @@ func TestGenerateSpeculative(t *testing.T) {
 	if least == 1 {
 		t.Error("the derived draft had every proposal accepted at every gamma")
 	}
-	if _, _, err := GenerateSpeculative(m, d, prompt, n, 0); err == nil {
+	if _, _, err := GenerateSpeculative(m, d, prompt, n, 0, Sampler{}); err == nil {
 		t.Error("gamma 0 accepted")
 	}
 	other := NewRandom(tinyLlama(), 1)
-	if _, _, err := GenerateSpeculative(m, other, prompt, n, 2); err == nil {
+	if _, _, err := GenerateSpeculative(m, other, prompt, n, 2, Sampler{}); err == nil {
 		t.Error("a draft of another vocabulary accepted")
 	}
 }

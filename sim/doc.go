@@ -49,13 +49,17 @@
 //     prefix, prompt plus the tokens generated so far, is run again with
 //     the prefill encodings.
 //   - Speculative (strategy_speculative.go): POST's speculative decoding,
-//     greedy, over Cryptogen's feature-major cache: a step takes the
-//     client's draft (Engine.Propose: RunOptions.Draft in the run engine,
-//     placeholders in the estimate), runs one pass over the last token
-//     and the proposals keeping every row's logits, verifies them on
-//     shares (Engine.Verify, mpc.Accept: the client learns the accepted
+//     greedy or sampled, over Cryptogen's feature-major cache: a step
+//     takes the client's draft (Engine.Propose: RunOptions.Draft in the
+//     run engine, placeholders in the estimate), runs one pass over the
+//     last token and the proposals keeping every row's logits, verifies
+//     them on shares (Engine.Verify: mpc.Accept when greedy,
+//     mpc.AcceptSampled at a temperature; the client learns the accepted
 //     count and the model's next token) and drops the rejected ones from
-//     the cache (Engine.Rollback). The estimate engine's accepted counts
+//     the cache (Engine.Rollback). Sampled, the pass's coins are
+//     model.Sampler.SpecRand's of the tokens chosen so far, so the run
+//     draws model.GenerateSpeculative's tokens with the same sampler (up
+//     to the fixed point's error near a boundary). The estimate engine's accepted counts
 //     come from EstimateOptions.Acceptance (or Accepted, a run's), and a
 //     session's flooding is sized for none accepted, the most passes.
 //     It is registered apart (DefaultStrategies leaves it out): it needs

@@ -51,8 +51,8 @@ func growthExponent(xs, ys []float64) (float64, error) {
 func (r *PlanReport) Growth(s Strategy) (float64, error) {
 	var xs, ys []float64
 	for _, pt := range r.Points {
-		if c, ok := pt.Costs[s]; ok && pt.Errors[s] == "" {
-			xs, ys = append(xs, float64(pt.Context)), append(ys, c.Seconds())
+		if _, ok := pt.Costs[s]; ok && pt.Errors[s] == "" {
+			xs, ys = append(xs, float64(pt.Context)), append(ys, pt.Seconds(s))
 		}
 	}
 	k, err := growthExponent(xs, ys)

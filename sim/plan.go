@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/model"
 )
 
 // DecodeStep estimates one decode step at a context of ctx tokens: the
@@ -26,8 +28,25 @@ import (
 // exceeds the model's context, the shape is costed as if the model had
 // been trained for ctx positions. opts.Prompt, Gen, MaxSessionTokens and
 // OnStep are not used.
+//
+// With the Speculative strategy the step is a verification pass of
+// opts.Gamma proposals (gamma + 1 tokens, the first at a context of ctx;
+// its cost does not depend on how many are accepted), at opts.Temperature;
+// SpecYield is the tokens such a pass yields on average.
 func DecodeStep(opts EstimateOptions, ctx int) (cost.Cost, error) {
 	return decodeStep(opts, ctx, nil)
+}
+
+// SpecYield is the tokens a speculative pass of gamma proposals yields on
+// average when each is accepted with probability a while the ones before
+// it were (specModel's model): 1 + a + a² + ... + a^gamma.
+func SpecYield(gamma int, a float64) float64 {
+	y, term := 1.0, 1.0
+	for range gamma {
+		term *= a
+		y += term
+	}
+	return y
 }
 
 // decodeStep is DecodeStep with the session's protocol shared (see
@@ -39,16 +58,33 @@ func decodeStep(opts EstimateOptions, ctx int, shared *protocol) (cost.Cost, err
 	if opts.Strategy == "" {
 		opts.Strategy = Cryptogen
 	}
-	if opts.Model.SeqLen < ctx {
+	if need := ctx + max(opts.Gamma, 0); opts.Model.SeqLen < need && opts.Strategy == Speculative {
+		opts.Model.SeqLen = need // the pass's last proposal is at ctx + gamma
+	} else if opts.Model.SeqLen < ctx {
 		opts.Model.SeqLen = ctx
 	}
 	// A session of a prompt of ctx-1 tokens and one decode step, provisioned
-	// for exactly this context: its estimate ends with the step.
+	// for exactly this context: its estimate ends with the step. A
+	// speculative one generates gamma + 2 tokens (the prefill's and a pass
+	// that accepts every proposal), sized, as every speculative session,
+	// for passes that accept none.
 	d := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
 		prompt: ctx - 1, gen: 2, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear, shared: shared}
-	_, e, _, err := planSession(d, opts.Network)
+	if opts.Strategy == Speculative {
+		if err := checkSpeculative(opts.Strategy, opts.Cache, opts.Gamma); err != nil {
+			return cost.Cost{}, err
+		}
+		d.gen, d.gamma, d.temperature = opts.Gamma+2, opts.Gamma, opts.Temperature
+	}
+	p, e, _, err := planSession(d, opts.Network)
 	if err != nil {
 		return cost.Cost{}, err
+	}
+	if opts.Strategy == Speculative {
+		e = &Estimator{plan: p, net: opts.Network, ctx: make([]int, opts.Model.NumLayers), spec: specModel{gamma: opts.Gamma, accepted: []int{opts.Gamma}}}
+		if _, err := Generate(e, opts.Model, opts.Strategy, make([]int, d.prompt), d.gen, nil); err != nil {
+			return cost.Cost{}, err
+		}
 	}
 	bd := e.Breakdown()
 	return bd[len(bd)-1].Total(), nil
@@ -56,8 +92,9 @@ func decodeStep(opts EstimateOptions, ctx int, shared *protocol) (cost.Cost, err
 
 // PlanOptions configures Plan.
 type PlanOptions struct {
-	// EstimateOptions gives the model, preset, profile, network and cache
-	// (Strategy, Prompt, Gen and OnStep are not used).
+	// EstimateOptions gives the model, preset, profile, network and cache,
+	// and for the Speculative strategy Gamma, Acceptance and Temperature
+	// (Strategy, Prompt, Gen, Accepted and OnStep are not used).
 	EstimateOptions
 	// Strategies are the strategies to cost (default: DefaultStrategies()).
 	Strategies []Strategy
@@ -78,10 +115,23 @@ type PlanOptions struct {
 // Cost, "recompute": Cost, "recompute_error": "..."}.
 type PlanPoint struct {
 	Context int
-	Costs   map[Strategy]cost.Cost
+	// Costs are each strategy's step: a decode step, or a speculative
+	// pass, which yields Yield[s] tokens on average (its Seconds are per
+	// token).
+	Costs map[Strategy]cost.Cost
+	Yield map[Strategy]float64
 	// Errors say why a strategy could not be costed at this context (its
 	// noise does not fit the preset); its cost is then zero.
 	Errors map[Strategy]string
+}
+
+// Seconds is a strategy's seconds per token: its step's over the tokens
+// the step yields.
+func (p PlanPoint) Seconds(s Strategy) float64 {
+	if y := p.Yield[s]; y > 0 {
+		return p.Costs[s].Seconds() / y
+	}
+	return p.Costs[s].Seconds()
 }
 
 // MarshalJSON writes the point keyed by strategy name.
@@ -89,6 +139,9 @@ func (p PlanPoint) MarshalJSON() ([]byte, error) {
 	m := map[string]any{"context": p.Context}
 	for s, c := range p.Costs {
 		m[string(s)] = c
+	}
+	for s, y := range p.Yield {
+		m[string(s)+"_tokens_per_step"] = y
 	}
 	for s, e := range p.Errors {
 		m[string(s)+"_error"] = e
@@ -102,7 +155,7 @@ func (p *PlanPoint) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &m); err != nil {
 		return err
 	}
-	*p = PlanPoint{Costs: map[Strategy]cost.Cost{}, Errors: map[Strategy]string{}}
+	*p = PlanPoint{Costs: map[Strategy]cost.Cost{}, Yield: map[Strategy]float64{}, Errors: map[Strategy]string{}}
 	for k, v := range m {
 		var err error
 		switch {
@@ -112,6 +165,10 @@ func (p *PlanPoint) UnmarshalJSON(data []byte) error {
 			var e string
 			err = json.Unmarshal(v, &e)
 			p.Errors[Strategy(strings.TrimSuffix(k, "_error"))] = e
+		case strings.HasSuffix(k, "_tokens_per_step"):
+			var y float64
+			err = json.Unmarshal(v, &y)
+			p.Yield[Strategy(strings.TrimSuffix(k, "_tokens_per_step"))] = y
 		default:
 			var c cost.Cost
 			err = json.Unmarshal(v, &c)
@@ -126,29 +183,35 @@ func (p *PlanPoint) UnmarshalJSON(data []byte) error {
 
 // Ratio is the per-token latency of b over a's (0 if either is missing).
 func (p PlanPoint) Ratio(a, b Strategy) float64 {
-	ca, okA := p.Costs[a]
-	cb, okB := p.Costs[b]
-	if !okA || !okB || p.Errors[a] != "" || p.Errors[b] != "" || ca.Seconds() == 0 {
+	_, okA := p.Costs[a]
+	_, okB := p.Costs[b]
+	if !okA || !okB || p.Errors[a] != "" || p.Errors[b] != "" || p.Seconds(a) == 0 {
 		return 0
 	}
-	return cb.Seconds() / ca.Seconds()
+	return p.Seconds(b) / p.Seconds(a)
 }
 
 // Fits reports whether a strategy's step at this point is within the
-// budgets. A strategy without a cache has none: its memory is zero.
+// budgets (its seconds per token, its peak memory). A strategy without a
+// cache has none: its memory is zero.
 func (p PlanPoint) Fits(s Strategy, latency float64, memory int64) bool {
 	c, ok := p.Costs[s]
-	return ok && p.Errors[s] == "" && (latency <= 0 || c.Seconds() <= latency) && (memory <= 0 || c.PeakMemoryBytes <= memory)
+	return ok && p.Errors[s] == "" && (latency <= 0 || p.Seconds(s) <= latency) && (memory <= 0 || c.PeakMemoryBytes <= memory)
 }
 
 // PlanReport is the result of Plan.
 type PlanReport struct {
-	Model         string      `json:"model"`
-	Strategies    []Strategy  `json:"strategies"`
-	Params        string      `json:"params"`
-	Network       string      `json:"network"`
-	Cache         string      `json:"cache"`
-	Nonlinear     string      `json:"nonlinear"` // the non-linear protocols' method
+	Model      string     `json:"model"`
+	Strategies []Strategy `json:"strategies"`
+	Params     string     `json:"params"`
+	Network    string     `json:"network"`
+	Cache      string     `json:"cache"`
+	Nonlinear  string     `json:"nonlinear"` // the non-linear protocols' method
+	// Gamma, Acceptance and Temperature are the speculative strategy's
+	// (omitted without it).
+	Gamma         int         `json:"gamma,omitempty"`
+	Acceptance    float64     `json:"acceptance,omitempty"`
+	Temperature   float64     `json:"temperature,omitempty"`
 	LatencyBudget float64     `json:"latency_budget_seconds,omitempty"`
 	MemoryBudget  int64       `json:"memory_budget_bytes,omitempty"`
 	Points        []PlanPoint `json:"points"`
@@ -195,12 +258,23 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 			return nil, err
 		}
 		if st == Speculative {
-			return nil, fmt.Errorf("sim: plan: the speculative strategy needs a draft length and an acceptance rate; cost it with estimate or tune speculative")
+			if err := checkSpeculative(st, opts.Cache, opts.Gamma); err != nil {
+				return nil, fmt.Errorf("sim: plan: %w", err)
+			}
+			if a := opts.Acceptance; !(a >= 0 && a <= 1) {
+				return nil, fmt.Errorf("sim: plan: the speculative strategy's acceptance %v: want a probability from 0 to 1", a)
+			}
+			if err := (model.Sampler{Temperature: opts.Temperature}).Validate(); err != nil {
+				return nil, fmt.Errorf("sim: plan: %w", err)
+			}
 		}
 	}
 	rep := &PlanReport{Model: opts.Model.Name, Strategies: strats, Params: opts.Preset.Name, Network: opts.Network.Name, Cache: opts.Cache.String(), Nonlinear: opts.Nonlinear.String(),
 		LatencyBudget: opts.LatencyBudget, MemoryBudget: opts.MemoryBudget, Points: make([]PlanPoint, len(ctxs)),
 		Longest: map[Strategy]int{}}
+	if slices.Contains(strats, Speculative) {
+		rep.Gamma, rep.Acceptance, rep.Temperature = opts.Gamma, opts.Acceptance, opts.Temperature
+	}
 	// A preset or profile that cannot be resolved is left to each step to
 	// report.
 	var shared *protocol
@@ -221,7 +295,7 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				pt := PlanPoint{Context: ctxs[i], Costs: map[Strategy]cost.Cost{}, Errors: map[Strategy]string{}}
+				pt := PlanPoint{Context: ctxs[i], Costs: map[Strategy]cost.Cost{}, Yield: map[Strategy]float64{}, Errors: map[Strategy]string{}}
 				for _, s := range strats {
 					o := opts.EstimateOptions
 					o.Strategy = s
@@ -229,6 +303,9 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 					pt.Costs[s] = c
 					if err != nil {
 						pt.Errors[s] = err.Error()
+					}
+					if s == Speculative {
+						pt.Yield[s] = SpecYield(o.Gamma, o.Acceptance)
 					}
 				}
 				mu.Lock()

@@ -42,6 +42,9 @@ type planner struct {
 	// topK, if not zero, is the sampler's top-k filter before the token's
 	// argmax (sessionDecl.topK).
 	topK int
+	// temperature, if not zero, is the speculative sampling's: the accept
+	// step is mpc.AcceptSampled's (sessionDecl.temperature).
+	temperature float64
 	// he plans every HE primitive: the preset's parameters and profile,
 	// and the statistical security each returned ciphertext is flooded
 	// for (the session's budget, see planSession).
@@ -457,8 +460,8 @@ func (p *planner) estGated(n, scale int) cost.Cost {
 	return p.memo(costKey{memoGated, n, scale, 0}, func() cost.Cost { return p.gatedStep(n, scale).Estimate() })
 }
 
-func (p *planner) estAccept(rows, n int) cost.Cost {
-	return p.memo(costKey{memoAccept, rows, n, 0}, func() cost.Cost { return p.acceptStep(rows, n).Estimate() })
+func (p *planner) estAccept(rows, n, scale int) cost.Cost {
+	return p.memo(costKey{memoAccept, rows, n, scale}, func() cost.Cost { return p.acceptStep(rows, n, scale).Estimate() })
 }
 
 func (p *planner) estArgmax(n, scale int) cost.Cost {

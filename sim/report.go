@@ -30,7 +30,8 @@ type Report struct {
 	// "iterative" or "lut".
 	Nonlinear string `json:"nonlinear"`
 	// Temperature and Seed are a run's sampler (omitted when greedy: a
-	// temperature of 0).
+	// temperature of 0); an estimate's Temperature is a speculative
+	// session's sampling.
 	Temperature float64 `json:"temperature,omitempty"`
 	Seed        *uint64 `json:"seed,omitempty"`
 	// TopK is the sampler's top-k filter (omitted when none).
@@ -182,6 +183,11 @@ type EstimateOptions struct {
 	Gamma      int
 	Acceptance float64
 	Accepted   []int
+	// Temperature, with the Speculative strategy, is its sampling's
+	// (mpc.AcceptSampled verifies the passes; 0: greedy verification).
+	// Other strategies do not use it: sampling costs what a greedy choice
+	// does.
+	Temperature float64
 	// TopK, if not zero, is a sampler's top-k filter before each token's
 	// choice (model.Sampler.FilterK), priced; sampling itself costs what a
 	// greedy choice does (the server's noise is a local addition).
@@ -225,11 +231,14 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		return nil, fmt.Errorf("sim: acceptance %v: want a probability from 0 to 1", opts.Acceptance)
 	}
 	if opts.Strategy == Speculative && opts.TopK != 0 {
-		return nil, fmt.Errorf("sim: the speculative strategy verifies greedy choices: no top-k filter")
+		return nil, fmt.Errorf("sim: the speculative strategy has no top-k filter")
+	}
+	if err := (model.Sampler{Temperature: opts.Temperature}).Validate(); err != nil {
+		return nil, err
 	}
 	asked := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
 		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear,
-		topK: opts.TopK, gamma: opts.Gamma}
+		topK: opts.TopK, gamma: opts.Gamma, temperature: opts.Temperature}
 	decl, err := declare(asked, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
@@ -257,6 +266,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 			return nil, err
 		}
 		r.speculative(opts.Gamma, e.spec.proposed, e.spec.made)
+		r.Temperature = opts.Temperature
 	}
 	r.Summarize(e.Breakdown())
 	def, err := opts.Strategy.def()

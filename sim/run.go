@@ -126,11 +126,13 @@ type Runner struct {
 	sampler model.Sampler
 	picks   int
 	// draft, gamma are RunOptions.Draft and Gamma; dstate the draft's
-	// cache, fed dfed; accepted the counts of the speculative steps.
+	// cache, fed dfed; draw the sampled pass's coins; accepted the counts
+	// of the speculative steps.
 	draft    *model.Model
 	gamma    int
 	dstate   *model.State
 	dfed     []int
+	draw     specDraw
 	proposed []int
 	accepted []int
 	// onProgress is RunOptions.OnProgress.
@@ -170,8 +172,8 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		case d.Config.VocabSize != m.Config.VocabSize || d.Config.SeqLen < m.Config.SeqLen:
 			return nil, fmt.Errorf("sim: run: the draft %s (vocabulary %d, context %d) cannot propose for %s (%d, %d)",
 				d.Config.Name, d.Config.VocabSize, d.Config.SeqLen, m.Config.Name, m.Config.VocabSize, m.Config.SeqLen)
-		case !opts.Sampler.Greedy():
-			return nil, fmt.Errorf("sim: run: the speculative strategy verifies greedy choices; sampling (a temperature) is not supported with it")
+		case opts.Sampler.FilterK() > 0:
+			return nil, fmt.Errorf("sim: run: speculative sampling has no top-k filter")
 		case opts.RevealLogits != nil:
 			return nil, fmt.Errorf("sim: run: the speculative strategy's verification reveals no logits: no logit check with it")
 		}
@@ -184,7 +186,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	}
 	decl, err := declare(sessionDecl{model: m.Config, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
 		prompt: opts.PromptTokens, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores,
-		nonlinear: opts.Nonlinear, topK: opts.Sampler.FilterK(), gamma: opts.Gamma}, opts.MaxSessionTokens)
+		nonlinear: opts.Nonlinear, topK: opts.Sampler.FilterK(), gamma: opts.Gamma, temperature: opts.Sampler.Temperature}, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
 	}

@@ -2,17 +2,30 @@ package sim
 
 import (
 	"fmt"
+	"math"
 
+	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/model"
 )
 
 // The run engine's speculative operations (strategy_speculative.go): the
 // client's draft in plaintext, the accept protocol, the cache's rollback.
 
-// Propose runs the client's draft (RunOptions.Draft) greedily after
-// prefix, on the client's side in plaintext: at most min(gamma, most)
-// tokens. The draft's own cache follows the prefix: it keeps what the
-// prefix shares with what it was fed and runs the rest.
+// specDraw is a sampled pass's coins: the draft's distributions q_i of
+// its proposals and the client's uniforms r_i, and the server's uniform u
+// (model.Sampler.SpecRand).
+type specDraw struct {
+	q [][]float64
+	r []float64
+	u float64
+}
+
+// Propose runs the client's draft (RunOptions.Draft) after prefix, on the
+// client's side in plaintext: at most min(gamma, most) tokens, greedy or
+// drawn at the sampler's temperature (model.ProposeSampled, with the
+// pass's coins: model.Sampler.SpecRand of the tokens chosen so far). The
+// draft's own cache follows the prefix: it keeps what the prefix shares
+// with what it was fed and runs the rest.
 func (r *Runner) Propose(prefix []int, most int) ([]int, error) {
 	k := min(r.gamma, most)
 	if k <= 0 || len(prefix) == 0 {
@@ -38,7 +51,19 @@ func (r *Runner) Propose(prefix []int, most int) ([]int, error) {
 		}
 		r.dfed = append(r.dfed, tok)
 	}
-	out, err := model.Propose(r.draft, r.dstate, logits, k)
+	var out []int
+	var err error
+	if r.sampler.Greedy() {
+		out, err = model.Propose(r.draft, r.dstate, logits, k)
+	} else {
+		client, u := r.sampler.SpecRand(r.picks)
+		r.draw = specDraw{u: u}
+		if out, r.draw.q, err = model.ProposeSampled(r.draft, r.dstate, logits, k, r.sampler, client); err == nil {
+			for range out {
+				r.draw.r = append(r.draw.r, client.Float64())
+			}
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sim: draft: %w", err)
 	}
@@ -47,7 +72,8 @@ func (r *Runner) Propose(prefix []int, most int) ([]int, error) {
 }
 
 // Verify runs the accept protocol on the rows of logits and the client's
-// drafts; only the client learns the result.
+// drafts (and, sampled, the pass's coins): the client learns the accepted
+// count and the token, the server the count.
 func (r *Runner) Verify(v Value, drafts []int) (int, int, error) {
 	x, err := r.asShares(v)
 	if err != nil {
@@ -56,18 +82,57 @@ func (r *Runner) Verify(v Value, drafts []int) (int, int, error) {
 	if x.rows != len(drafts)+1 || len(drafts) == 0 {
 		return 0, 0, fmt.Errorf("sim: verifying %d draft tokens with %d rows of logits", len(drafts), x.rows)
 	}
+	in, err := r.draftShares(drafts, x.cols)
+	if err != nil {
+		return 0, 0, err
+	}
+	a, tok, err := r.plan.acceptStep(x.rows, x.cols, x.scale).Run(r, r.pair(x.c, x.s), in)
+	if err == nil {
+		r.proposed, r.accepted = append(r.proposed, len(drafts)), append(r.accepted, a)
+		r.picks += a + 1
+	}
+	return a, tok, err
+}
+
+// draftShares is the client's draft as the accept step takes it, its own
+// input (the server's shares zeros), and the server's uniform (the
+// client's share 0), in the fixed point: f fractional bits, u rounded
+// down so that u·W stays below W.
+func (r *Runner) draftShares(drafts []int, n int) (draftShares, error) {
+	var in draftShares
+	own := func(v []uint64) mpc.Pair { return r.pair(v, make([]uint64, len(v))) }
 	d := make([]uint64, len(drafts))
 	for i, t := range drafts {
-		if t < 0 || t >= x.cols {
-			return 0, 0, fmt.Errorf("sim: draft token %d outside the vocabulary of %d", t, x.cols)
+		if t < 0 || t >= n {
+			return in, fmt.Errorf("sim: draft token %d outside the vocabulary of %d", t, n)
 		}
 		d[i] = uint64(t)
 	}
-	a, tok, err := r.plan.acceptStep(x.rows, x.cols).Run(r, r.pair(x.c, x.s), r.pair(d, make([]uint64, len(d))))
-	if err == nil {
-		r.proposed, r.accepted = append(r.proposed, len(drafts)), append(r.accepted, a)
+	in.tokens = own(d)
+	if r.sampler.Greedy() {
+		return in, nil
 	}
-	return a, tok, err
+	w := r.draw
+	if len(w.q) != len(drafts) || len(w.r) != len(drafts) {
+		return in, fmt.Errorf("sim: verifying %d sampled draft tokens with the coins of %d", len(drafts), len(w.q))
+	}
+	f := r.q.fp.FracBits
+	hot, v, q := make([]uint64, len(drafts)*n), make([]uint64, len(drafts)), make([]uint64, len(drafts)*n)
+	for i, t := range drafts {
+		hot[i*n+t] = 1
+		var err error
+		if v[i], err = r.q.enc(w.r[i]*w.q[i][t], f); err != nil {
+			return in, err
+		}
+		for j, p := range w.q[i] {
+			if q[i*n+j], err = r.q.enc(p, f); err != nil {
+				return in, err
+			}
+		}
+	}
+	u := uint64(math.Floor(math.Ldexp(w.u, f)))
+	in.hot, in.v, in.q, in.u = own(hot), own(v), own(q), r.pair([]uint64{0}, []uint64{u})
+	return in, nil
 }
 
 // Rollback drops the cached tokens at pos and after (kv's Truncate: no
@@ -101,7 +166,7 @@ func (e *Estimator) Verify(v Value, drafts []int) (int, int, error) {
 	if s.rows != len(drafts)+1 || len(drafts) == 0 {
 		return 0, 0, fmt.Errorf("sim: verifying %d draft tokens with %d rows of logits", len(drafts), s.rows)
 	}
-	e.rec(KindArgmax, e.plan.estAccept(s.rows, s.cols))
+	e.rec(KindArgmax, e.plan.estAccept(s.rows, s.cols, s.scale))
 	a, err := e.spec.next(len(drafts))
 	return a, 0, err
 }

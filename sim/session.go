@@ -69,8 +69,10 @@ type sessionDecl struct {
 	clientCores int
 	// nonlinear is the method of the non-linear two-party protocols.
 	nonlinear mpc.Nonlinear
-	// gamma is the draft tokens a Speculative step proposes.
-	gamma int
+	// gamma is the draft tokens a Speculative step proposes, temperature
+	// the speculative sampling's (0: greedy verification).
+	gamma       int
+	temperature float64
 	// topK, if not zero, keeps only the topK largest logits before the
 	// token's choice (a sampler's filter, model.Sampler.FilterK).
 	topK int
@@ -130,6 +132,12 @@ func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security,
 			return nil, nil, Security{}, err
 		}
 	}
+	if d.strat == Speculative && d.temperature > 0 {
+		a := mpc.AcceptSampled{Config: pr.mpc, Rows: 2, N: d.model.VocabSize, Temperature: d.temperature}
+		if err := a.Fits(); err != nil {
+			return nil, nil, Security{}, fmt.Errorf("sim: speculative sampling of %s at %s: %w", d.model.Name, d.preset.Name, err)
+		}
+	}
 	if err := pr.mpc.LookupsFit(d.model.Dim, maxCtx+1); err != nil {
 		return nil, nil, Security{}, fmt.Errorf("sim: --nonlinear %v for %s at %s: %w", d.nonlinear, d.model.Name, d.preset.Name, err)
 	}
@@ -144,6 +152,9 @@ func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security,
 			return nil, nil, Security{}, err
 		}
 		p.topK = d.topK
+		if d.strat == Speculative {
+			p.temperature = d.temperature
+		}
 		// A speculative session is sized for no accepted proposal: the
 		// most passes, tokens processed and ciphertexts returned.
 		e := &Estimator{plan: p, net: nw, ctx: make([]int, d.model.NumLayers), spec: specModel{gamma: d.gamma}}

@@ -1,10 +1,13 @@
 package sim
 
 import (
+	"encoding/json"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 
+	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/net"
@@ -47,7 +50,7 @@ func TestRunSpeculative(t *testing.T) {
 				t.Errorf("tokens %v, greedy %v", rep.Tokens, want)
 			}
 			t.Logf("accepted %v over %d decode steps", rep.Accepted, len(rep.Decode))
-			_, ref, err := model.GenerateSpeculative(m, tc.draft, prompt, gen, gamma)
+			_, ref, err := model.GenerateSpeculative(m, tc.draft, prompt, gen, gamma, model.Sampler{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -104,7 +107,7 @@ func TestSpeculativeOptions(t *testing.T) {
 		{"gamma 0", RunOptions{Strategy: Speculative, Draft: m}},
 		{"gamma without the strategy", RunOptions{Strategy: Cryptogen, Gamma: 2}},
 		{"token layout", RunOptions{Strategy: Speculative, Draft: m, Gamma: 2, Cache: CacheOptions{Layout: TokenLayout}}},
-		{"sampling", RunOptions{Strategy: Speculative, Draft: m, Gamma: 2, Sampler: model.Sampler{Temperature: 1}}},
+		{"top-k", RunOptions{Strategy: Speculative, Draft: m, Gamma: 2, Sampler: model.Sampler{Temperature: 1, TopK: 3}}},
 		{"logit check", RunOptions{Strategy: Speculative, Draft: m, Gamma: 2, RevealLogits: func([]float64) {}}},
 		{"other vocabulary", RunOptions{Strategy: Speculative, Draft: model.NewRandom(model.Config{Name: "x", Arch: model.ArchLlama, Dim: 8, HiddenDim: 8,
 			NumLayers: 1, NumHeads: 2, NumKVHeads: 2, VocabSize: 7, SeqLen: 512, NormEps: 1e-5, RopeTheta: 10000}, 1), Gamma: 2}},
@@ -135,8 +138,11 @@ func TestSpeculativeOptions(t *testing.T) {
 	if _, err := Estimate(EstimateOptions{Model: m.Config, Preset: p, Network: net.LAN, Strategy: Speculative, Prompt: 4, Gen: 4, Gamma: 2, Acceptance: 1, TopK: 3}); err == nil {
 		t.Error("a top-k filter with the speculative strategy accepted")
 	}
-	if _, err := Plan(PlanOptions{EstimateOptions: EstimateOptions{Model: m.Config, Preset: p, Network: net.LAN}, Strategies: []Strategy{Speculative}, Contexts: []int{16}}); err == nil {
-		t.Error("a plan of the speculative strategy accepted")
+	for _, o := range []EstimateOptions{{Gamma: 0, Acceptance: 0.5}, {Gamma: 2, Acceptance: 1.5}, {Gamma: 2, Acceptance: 0.5, Cache: CacheOptions{Layout: TokenLayout}}} {
+		o.Model, o.Preset, o.Network = m.Config, p, net.LAN
+		if _, err := Plan(PlanOptions{EstimateOptions: o, Strategies: []Strategy{Speculative}, Contexts: []int{16}}); err == nil {
+			t.Errorf("a plan of the speculative strategy with gamma %d, acceptance %v, cache %v accepted", o.Gamma, o.Acceptance, o.Cache)
+		}
 	}
 }
 
@@ -224,5 +230,61 @@ func TestTuneSpeculative(t *testing.T) {
 	}
 	if _, err := TuneSpeculative(EstimateOptions{Model: cfg, Preset: preset(t, "bgv-n14"), Network: net.WAN, Prompt: 4, Gen: 1, Acceptance: 1}, []int{2}, nil, nil); err == nil {
 		t.Error("one generated token accepted")
+	}
+}
+
+// TestPlanSpeculative: a plan point of the speculative strategy is a
+// verification pass of gamma proposals, the last phase of the estimate of
+// a session whose one pass accepts them all (the same counters), and its
+// seconds per token are the pass's over SpecYield; on the WAN it beats
+// plain decoding when every proposal is accepted and loses when none is;
+// the point's JSON keeps the yield.
+func TestPlanSpeculative(t *testing.T) {
+	cfg, err := model.ConfigByName("stories260K")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const gamma, ctx = 4, 64
+	for _, tc := range []struct {
+		acceptance, temperature float64
+		faster                  bool
+	}{{1, 0, true}, {0, 0, false}, {1, 1.3, true}} {
+		o := EstimateOptions{Model: cfg, Preset: preset(t, "bgv-n14"), Network: net.WAN, Gamma: gamma, Acceptance: tc.acceptance,
+			Temperature: tc.temperature, Nonlinear: mpc.LUT}
+		rep, err := Plan(PlanOptions{EstimateOptions: o, Strategies: []Strategy{Cryptogen, Speculative}, Contexts: []int{ctx}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pt := rep.Points[0]
+		if y := pt.Yield[Speculative]; y != SpecYield(gamma, tc.acceptance) || len(pt.Errors) != 0 {
+			t.Fatalf("yield %v, errors %v", y, pt.Errors)
+		}
+		est, err := Estimate(EstimateOptions{Model: cfg, Preset: o.Preset, Network: net.WAN, Strategy: Speculative, Prompt: ctx - 1, Gen: gamma + 2,
+			Gamma: gamma, Accepted: []int{gamma}, Temperature: tc.temperature, Nonlinear: mpc.LUT})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pass := est.Breakdown[len(est.Breakdown)-1].Total()
+		if d := cost.CounterDiff(pt.Costs[Speculative], pass); len(d) != 0 {
+			t.Errorf("acceptance %v: the plan's pass and the estimate's differ: %v", tc.acceptance, d)
+		}
+		if got, want := pt.Seconds(Speculative), pass.Seconds()/SpecYield(gamma, tc.acceptance); math.Abs(got-want) > 1e-9*want {
+			t.Errorf("seconds per token %v, want %v", got, want)
+		}
+		if r := pt.Ratio(Cryptogen, Speculative); (r < 1) != tc.faster || r == 0 {
+			t.Errorf("acceptance %v: speculative over plain %.2f", tc.acceptance, r)
+		}
+		t.Logf("acceptance %v, temperature %v: %.2f s a token against %.2f (ratio %.2f)", tc.acceptance, tc.temperature, pt.Seconds(Speculative), pt.Seconds(Cryptogen), pt.Ratio(Cryptogen, Speculative))
+		data, err := json.Marshal(pt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back PlanPoint
+		if err := json.Unmarshal(data, &back); err != nil || back.Yield[Speculative] != pt.Yield[Speculative] || back.Seconds(Speculative) != pt.Seconds(Speculative) {
+			t.Errorf("JSON round trip: %v, yield %v", err, back.Yield)
+		}
+	}
+	if y := SpecYield(3, 0.5); y != 1.875 {
+		t.Errorf("SpecYield(3, 0.5) = %v, want 1 + 1/2 + 1/4 + 1/8", y)
 	}
 }

@@ -360,24 +360,50 @@ func (s argmaxStep) Run(r *Runner, x mpc.Pair, noise func(server []uint64) ([]ui
 }
 
 // acceptStep is the verification of a speculative step's drafts over rows
-// of n shared logits (mpc.Accept), revealed to the client, recorded as
-// the token's choice.
-type acceptStep struct{ proto mpc.Accept }
+// of n shared logits (scale fractional bits beyond f): greedy
+// (mpc.Accept), or speculative sampling at the session's temperature
+// (mpc.AcceptSampled); the accepted count and the token are revealed to
+// the client, the count to the server too (sampled: it rolls the cache
+// back to it; greedy: it learns it from the next step's positions).
+// Recorded as the token's choice.
+type acceptStep struct {
+	greedy  mpc.Accept
+	sampled *mpc.AcceptSampled // nil: greedy
+}
 
-func (p *planner) acceptStep(rows, n int) acceptStep {
-	return acceptStep{mpc.Accept{Config: p.mpc, Rows: rows, N: n}}
+func (p *planner) acceptStep(rows, n, scale int) acceptStep {
+	if p.temperature > 0 {
+		return acceptStep{sampled: &mpc.AcceptSampled{Config: p.mpc, Rows: rows, N: n, Temperature: p.temperature, Scale: scale}}
+	}
+	return acceptStep{greedy: mpc.Accept{Config: p.mpc, Rows: rows, N: n}}
 }
 
 // Estimate is the accept protocol's estimate.
-func (s acceptStep) Estimate() cost.Cost { return s.proto.Estimate() }
+func (s acceptStep) Estimate() cost.Cost {
+	if s.sampled != nil {
+		return s.sampled.Estimate()
+	}
+	return s.greedy.Estimate()
+}
+
+// draftShares is the client's draft as the accept protocol takes it:
+// the tokens (greedy); or their one-hot rows, r_i·q_i(x_i) and the
+// distributions q_i, with the server's uniform u (sampled).
+type draftShares struct {
+	tokens, hot, v, q, u mpc.Pair
+}
 
 // Run returns the accepted count and the token (the client's output).
-func (s acceptStep) Run(r *Runner, logits, drafts mpc.Pair) (int, int, error) {
+func (s acceptStep) Run(r *Runner, logits mpc.Pair, d draftShares) (int, int, error) {
 	var a, tok int
 	err := r.timed(KindArgmax, func(c *cost.Cost) error {
 		return r.mpcRun(c, func() error {
 			var err error
-			a, tok, err = s.proto.Run(r.mp, logits, drafts)
+			if s.sampled != nil {
+				a, tok, err = s.sampled.Run(r.mp, logits, d.hot, d.v, d.q, d.u)
+			} else {
+				a, tok, err = s.greedy.Run(r.mp, logits, d.tokens)
+			}
 			return err
 		})
 	})

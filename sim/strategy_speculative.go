@@ -9,23 +9,30 @@ import (
 func init() { registerExtra(Speculative, speculative{}) }
 
 // speculative is POST's speculative decoding over the encrypted cache,
-// greedy: at each step the client's public draft proposes up to gamma
-// tokens (Engine.Propose), one pass over the feature-major cache runs the
-// last token and the proposals (a pass of several tokens: the rows at
-// once but for the queries' attention kernels, which share one causal
-// softmax; see the package documentation) and keeps every
-// row's logits, the accept protocol (Engine.Verify, mpc.Accept) reveals
-// to the client how many proposals equal the model's greedy choices and
-// the model's choice after them, and the cache drops the rejected
-// proposals (Engine.Rollback). The tokens are exactly greedy decoding's;
-// a step yields the accepted proposals and one more.
+// greedy or sampled: at each step the client's public draft proposes up
+// to gamma tokens (Engine.Propose), one pass over the feature-major cache
+// runs the last token and the proposals (a pass of several tokens: the
+// rows at once but for the queries' attention kernels, which share one
+// causal softmax; see the package documentation) and keeps every row's
+// logits, the accept protocol (Engine.Verify) reveals to the client how
+// many proposals it accepts and the model's token after them, and the
+// cache drops the rejected proposals (Engine.Rollback). A step yields the
+// accepted proposals and one more.
+//
+// Greedy (mpc.Accept): a proposal is accepted while it equals the
+// model's greedy choice; the tokens are exactly greedy decoding's.
+// Sampled (a temperature; mpc.AcceptSampled): speculative sampling on
+// shares, with the draft's probabilities and the acceptance uniforms the
+// client's and the residual's uniform the server's; the tokens are
+// distributed as sampling from the model (model.GenerateSpeculative is
+// the reference, coin for coin).
 //
 // What it reveals beyond greedy decoding: the cache's length after each
 // step, hence to the server the number of proposals each step accepted.
 type speculative struct{}
 
 func (speculative) doc() string {
-	return "POST's speculative decoding, greedy: the client's public draft (--draft) proposes --gamma tokens, one pass over the encrypted cache verifies them"
+	return "POST's speculative decoding, greedy or sampled (--temperature): the client's public draft (--draft) proposes --gamma tokens, one pass over the encrypted cache verifies them"
 }
 
 func (speculative) keepsCache() bool { return true }

@@ -26,16 +26,20 @@ type SpeculativePoint struct {
 
 // SpeculativeReport is the result of TuneSpeculative.
 type SpeculativeReport struct {
-	Model      string             `json:"model"`
-	Params     string             `json:"params"`
-	Prompt     int                `json:"prompt_token_count"`
-	Gen        int                `json:"generated"`
-	Acceptance float64            `json:"acceptance"`
-	Points     []SpeculativePoint `json:"points"`
+	Model      string  `json:"model"`
+	Params     string  `json:"params"`
+	Prompt     int     `json:"prompt_token_count"`
+	Gen        int     `json:"generated"`
+	Acceptance float64 `json:"acceptance"`
+	// Temperature is the speculative sampling's (omitted when greedy);
+	// plain decoding samples at the cost of a greedy choice.
+	Temperature float64            `json:"temperature,omitempty"`
+	Points      []SpeculativePoint `json:"points"`
 }
 
 // TuneSpeculative estimates the decoding of opts (Gen >= 2) plainly and
-// speculatively with each draft length of gammas at opts.Acceptance, on
+// speculatively with each draft length of gammas at opts.Acceptance (and
+// opts.Temperature), on
 // each network of nets (opts.Network when nets is empty), and marks the
 // fastest per network. onPoint, if not nil, is called after each
 // estimate.
@@ -46,15 +50,16 @@ func TuneSpeculative(opts EstimateOptions, gammas []int, nets []net.Network, onP
 	if len(nets) == 0 {
 		nets = []net.Network{opts.Network}
 	}
-	rep := &SpeculativeReport{Model: opts.Model.Name, Params: opts.Preset.Name, Prompt: opts.Prompt, Gen: opts.Gen, Acceptance: opts.Acceptance}
+	rep := &SpeculativeReport{Model: opts.Model.Name, Params: opts.Preset.Name, Prompt: opts.Prompt, Gen: opts.Gen, Acceptance: opts.Acceptance,
+		Temperature: opts.Temperature}
 	tokens := float64(opts.Gen - 1)
 	for _, nw := range nets {
 		first := len(rep.Points)
 		for _, g := range append([]int{0}, gammas...) {
 			o := opts
-			o.Network, o.OnStep, o.Strategy, o.Gamma = nw, nil, Cryptogen, 0
+			o.Network, o.OnStep, o.Strategy, o.Gamma, o.Temperature = nw, nil, Cryptogen, 0, 0
 			if g > 0 {
-				o.Strategy, o.Gamma = Speculative, g
+				o.Strategy, o.Gamma, o.Temperature = Speculative, g, opts.Temperature
 			}
 			r, err := Estimate(o)
 			if err != nil {

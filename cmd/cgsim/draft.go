@@ -67,10 +67,12 @@ func draftAction(c *cli.Context) error {
 func draftStatsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "draft-stats",
-		Usage: "measure how many of a draft's proposals a model accepts (greedy speculative decoding, in plaintext)",
-		Description: "Runs greedy speculative decoding with the float64 reference, step by step as the secure strategy does: the\n" +
-			"draft proposes --gamma tokens, the model keeps the longest prefix that equals its own greedy choices and adds its\n" +
-			"own next token. The tokens are the model's greedy tokens; what the draft changes is how many a verification pass\n" +
+		Usage: "measure how many of a draft's proposals a model accepts (speculative decoding, greedy or sampled, in plaintext)",
+		Description: "Runs speculative decoding with the float64 reference, step by step as the secure strategy does: the draft\n" +
+			"proposes --gamma tokens, the model keeps the longest prefix that equals its own greedy choices and adds its own\n" +
+			"next token; with --temperature, speculative sampling (the draft draws its proposals, each is accepted with\n" +
+			"probability min(1, p/q), the correction is drawn from the residual; --seed as in run). The tokens are the\n" +
+			"model's own (greedy, or distributed as its sampling); what the draft changes is how many a verification pass\n" +
 			"yields. acceptance is accepted / (accepted + rejected proposals), the rate estimate --acceptance takes; kept is\n" +
 			"accepted / proposed. Prompts: --prompt, or the first 32 tokens of each non-empty line of --text (at most\n" +
 			"--max-prompts of them).\n\n" +
@@ -84,6 +86,8 @@ func draftStatsCommand() *cli.Command {
 			&cli.IntFlag{Name: "max-prompts", Value: 20, Usage: "with --text: the lines used"},
 			&cli.IntFlag{Name: "gen", Value: 64, Usage: "tokens to generate after each prompt"},
 			&cli.StringFlag{Name: "gamma", Value: "1,2,4,8", Usage: "comma-separated draft lengths"},
+			&cli.Float64Flag{Name: "temperature", Usage: "measure speculative sampling at this temperature; 0: greedy"},
+			&cli.Uint64Flag{Name: "seed", Usage: "with --temperature: the seed of the first prompt's coins (prompt i uses seed + i; default: a random one, printed)"},
 			formatFlag(),
 		},
 		Action: draftStatsAction,
@@ -133,11 +137,20 @@ func draftStatsAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("draft-stats: %w", err)
 	}
+	sampler, err := samplerFrom(c)
+	if err != nil {
+		return fmt.Errorf("draft-stats: %w", err)
+	}
+	if sampler.TopK != 0 {
+		return fmt.Errorf("draft-stats: speculative sampling has no top-k filter")
+	}
 	var rows []draftStatsRow
 	for _, g := range gammas {
 		var all model.SpecStats
-		for _, p := range prompts {
-			_, st, err := model.GenerateSpeculative(m, d, p, gen, g)
+		for i, p := range prompts {
+			s := sampler
+			s.Seed += uint64(i)
+			_, st, err := model.GenerateSpeculative(m, d, p, gen, g, s)
 			if err != nil {
 				return fmt.Errorf("draft-stats: %w", err)
 			}
@@ -148,15 +161,25 @@ func draftStatsAction(c *cli.Context) error {
 	}
 	w := c.App.Writer
 	if format == "json" {
+		var seed *uint64
+		if !sampler.Greedy() {
+			seed = &sampler.Seed
+		}
 		return writeJSON(w, struct {
-			Model   string          `json:"model"`
-			Draft   string          `json:"draft"`
-			Prompts int             `json:"prompts"`
-			Gen     int             `json:"generated"`
-			Rows    []draftStatsRow `json:"gammas"`
-		}{m.Config.Name, c.String("draft"), len(prompts), gen, rows})
+			Model       string          `json:"model"`
+			Draft       string          `json:"draft"`
+			Prompts     int             `json:"prompts"`
+			Gen         int             `json:"generated"`
+			Temperature float64         `json:"temperature,omitempty"`
+			Seed        *uint64         `json:"seed,omitempty"`
+			Rows        []draftStatsRow `json:"gammas"`
+		}{m.Config.Name, c.String("draft"), len(prompts), gen, sampler.Temperature, seed, rows})
 	}
-	fmt.Fprintf(w, "draft %s for %s: %d prompts, %d tokens each, greedy\n\n", c.String("draft"), m.Config.Name, len(prompts), gen)
+	how := "greedy"
+	if !sampler.Greedy() {
+		how = fmt.Sprintf("sampled at temperature %g with seed %d", sampler.Temperature, sampler.Seed)
+	}
+	fmt.Fprintf(w, "draft %s for %s: %d prompts, %d tokens each, %s\n\n", c.String("draft"), m.Config.Name, len(prompts), gen, how)
 	tw := newTable(w)
 	fmt.Fprintln(tw, "gamma\tpasses\tproposed\taccepted\trejected\tacceptance\tkept\ttokens a pass\t")
 	for _, r := range rows {

@@ -203,6 +203,7 @@ func estimateCommand() *cli.Command {
 			&cli.IntFlag{Name: "gamma", Value: 4, Usage: "with --strategy speculative: the draft tokens a step proposes"},
 			&cli.Float64Flag{Name: "acceptance", Value: -1, Usage: "with --strategy speculative: the probability that the model accepts each proposal (measure it with cgsim draft-stats); required with that strategy unless --accepted"},
 			&cli.StringFlag{Name: "accepted", Usage: "with --strategy speculative: replay these accepted counts, one per verification pass (a run's JSON accepted), instead of --acceptance"},
+			&cli.Float64Flag{Name: "temperature", Usage: "with --strategy speculative: price speculative sampling at this temperature (its verification differs from greedy's); 0: greedy"},
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
 		}, protocolFlags()...),
 		Action: estimateAction,
@@ -242,7 +243,10 @@ func estimateAction(c *cli.Context) error {
 		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
 		TopK: topK}
 	if p.strategy == sim.Speculative {
-		opts.Gamma, opts.Acceptance = c.Int("gamma"), c.Float64("acceptance")
+		opts.Gamma, opts.Acceptance, opts.Temperature = c.Int("gamma"), c.Float64("acceptance"), c.Float64("temperature")
+		if !(opts.Temperature >= 0 && opts.Temperature <= model.MaxTemperature) {
+			return fmt.Errorf("estimate: --temperature %v: want a number from 0 (greedy) to %d", opts.Temperature, model.MaxTemperature)
+		}
 		switch {
 		case c.IsSet("accepted"):
 			if c.IsSet("acceptance") {
@@ -256,8 +260,8 @@ func estimateAction(c *cli.Context) error {
 		case !(opts.Acceptance >= 0 && opts.Acceptance <= 1):
 			return fmt.Errorf("estimate: --acceptance %v: want a probability from 0 to 1", opts.Acceptance)
 		}
-	} else if c.IsSet("gamma") || c.IsSet("acceptance") || c.IsSet("accepted") {
-		return fmt.Errorf("estimate: --gamma, --acceptance and --accepted are for --strategy speculative")
+	} else if c.IsSet("gamma") || c.IsSet("acceptance") || c.IsSet("accepted") || c.IsSet("temperature") {
+		return fmt.Errorf("estimate: --gamma, --acceptance, --accepted and --temperature are for --strategy speculative (other strategies sample at the cost of a greedy choice)")
 	}
 	rep, err := sim.Estimate(opts)
 	if err != nil {
@@ -356,8 +360,12 @@ func writeTable(w io.Writer, rep *sim.Report) error {
 		for i, a := range rep.Accepted {
 			acc, prop = acc+a, prop+rep.Proposed[i]
 		}
-		fmt.Fprintf(w, "\nspeculative: gamma %d, %d verification passes accepted %d of %d proposals (acceptance %.3f: accepted / (accepted + rejected)), %d decode steps for %d tokens\n",
-			rep.Gamma, len(rep.Accepted), acc, prop, rep.Acceptance, n, rep.Generated-1)
+		how := "greedy"
+		if rep.Temperature > 0 {
+			how = fmt.Sprintf("sampled at temperature %g", rep.Temperature)
+		}
+		fmt.Fprintf(w, "\nspeculative (%s): gamma %d, %d verification passes accepted %d of %d proposals (acceptance %.3f: accepted / (accepted + rejected)), %d decode steps for %d tokens\n",
+			how, rep.Gamma, len(rep.Accepted), acc, prop, rep.Acceptance, n, rep.Generated-1)
 	}
 	if sec := rep.Security; sec.FloodBits > 0 {
 		fmt.Fprintf(w, "\nstatistical security: %.1f bits for the %d ciphertexts returned (each flooded for %d bits: κ = %d plus room for the %d ciphertexts a session of %d tokens returns)\n",

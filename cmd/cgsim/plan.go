@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cgsim/cgsim/exec/mpc"
+	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/sim"
 )
 
@@ -24,7 +26,9 @@ func planCommand() *cli.Command {
 			"(powers of two and the midpoints between them): its seconds and the encrypted KV cache's memory\n" +
 			"(cryptogen; recompute keeps no cache), then the longest context whose step fits --latency-budget\n" +
 			"and --memory-budget. Beyond the model's own context the shape is costed as if it had been trained\n" +
-			"for it. Estimate only: no cryptography.\n\n" +
+			"for it. The speculative strategy (--strategies cryptogen,speculative) is costed as a verification pass of\n" +
+			"--gamma proposals whose seconds are divided by the tokens a pass yields at --acceptance (1 + a + ... + a^gamma),\n" +
+			"at --temperature for speculative sampling. Estimate only: no cryptography.\n\n" +
 			"Example: cgsim plan --model gpt2 --net wan --latency-budget 3m --memory-budget 16GB",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
@@ -35,6 +39,9 @@ func planCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
 			&cli.StringFlag{Name: "strategies", Value: strategyNames(), Usage: "comma-separated strategies to cost"},
+			&cli.IntFlag{Name: "gamma", Value: 4, Usage: "with the speculative strategy: the draft tokens a pass proposes"},
+			&cli.Float64Flag{Name: "acceptance", Value: -1, Usage: "with the speculative strategy: the probability that the model accepts each proposal (cgsim draft-stats measures it); required with it"},
+			&cli.Float64Flag{Name: "temperature", Usage: "with the speculative strategy: price speculative sampling at this temperature; 0: greedy"},
 		}, protocolFlagsExcept("strategy", "max-session-tokens")...),
 		Action: planAction,
 	}
@@ -110,10 +117,24 @@ func planAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--strategies: %w", err)
 	}
+	eo := sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear}
+	if slices.Contains(strats, sim.Speculative) {
+		eo.Gamma, eo.Acceptance, eo.Temperature = c.Int("gamma"), c.Float64("acceptance"), c.Float64("temperature")
+		switch {
+		case !c.IsSet("acceptance"):
+			return fmt.Errorf("plan: the speculative strategy needs --acceptance, the probability that the model accepts a proposal (cgsim draft-stats measures it)")
+		case !(eo.Acceptance >= 0 && eo.Acceptance <= 1):
+			return fmt.Errorf("plan: --acceptance %v: want a probability from 0 to 1", eo.Acceptance)
+		case !(eo.Temperature >= 0 && eo.Temperature <= model.MaxTemperature):
+			return fmt.Errorf("plan: --temperature %v: want a number from 0 (greedy) to %d", eo.Temperature, model.MaxTemperature)
+		}
+	} else if c.IsSet("gamma") || c.IsSet("acceptance") || c.IsSet("temperature") {
+		return fmt.Errorf("plan: --gamma, --acceptance and --temperature are for the speculative strategy (--strategies ...,speculative)")
+	}
 	ctxs := sim.PlanContexts(lo, hi)
 	bar := newBar(c, false, len(ctxs), "planning")
 	rep, err := sim.Plan(sim.PlanOptions{
-		EstimateOptions: sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear},
+		EstimateOptions: eo,
 		Strategies:      strats, Contexts: ctxs, LatencyBudget: lat, MemoryBudget: mem,
 		OnPoint: bar.tick,
 	})
@@ -195,7 +216,7 @@ func writePlanCSV(w io.Writer, rep *sim.PlanReport) error {
 	for _, pt := range rep.Points {
 		row := []string{strconv.Itoa(pt.Context)}
 		for _, s := range ss {
-			row = append(row, f(pt.Costs[s].Seconds()))
+			row = append(row, f(pt.Seconds(s)))
 		}
 		if len(ss) == 2 {
 			row = append(row, f(pt.Ratio(ss[0], ss[1])))
@@ -223,7 +244,11 @@ func writePlanTable(w io.Writer, rep *sim.PlanReport, trained int) error {
 	if rep.Nonlinear != mpc.Iterative.String() {
 		method = ", nonlinear " + rep.Nonlinear
 	}
-	fmt.Fprintf(w, "plan %s: %s, %s, cache %s%s; one decode step per context\n\n", rep.Model, rep.Params, rep.Network, rep.Cache, method)
+	step := "one decode step"
+	if rep.Gamma > 0 {
+		step += " (speculative: one verification pass)"
+	}
+	fmt.Fprintf(w, "plan %s: %s, %s, cache %s%s; %s per context\n\n", rep.Model, rep.Params, rep.Network, rep.Cache, method, step)
 	ss, cache := rep.Strategies, cacheStrategy(rep)
 	tw := newTable(w)
 	head := "context\t"
@@ -253,7 +278,7 @@ func writePlanTable(w io.Writer, rep *sim.PlanReport, trained int) error {
 			if pt.Errors[s] != "" {
 				line += "n/a\t"
 			} else {
-				line += fmt.Sprintf("%.2f\t", pt.Costs[s].Seconds())
+				line += fmt.Sprintf("%.2f\t", pt.Seconds(s))
 			}
 		}
 		if len(ss) == 2 {
@@ -280,6 +305,14 @@ func writePlanTable(w io.Writer, rep *sim.PlanReport, trained int) error {
 	}
 	if beyond {
 		fmt.Fprintf(w, "* beyond the model's context of %d tokens (costed as if trained for it)\n", trained)
+	}
+	if rep.Gamma > 0 {
+		how := "greedy"
+		if rep.Temperature > 0 {
+			how = fmt.Sprintf("sampled at temperature %g", rep.Temperature)
+		}
+		fmt.Fprintf(w, "speculative (%s): a verification pass of %d proposals yields %.2f tokens at acceptance %g; its seconds are per token\n",
+			how, rep.Gamma, sim.SpecYield(rep.Gamma, rep.Acceptance), rep.Acceptance)
 	}
 	for _, pt := range rep.Points {
 		for _, s := range ss {

@@ -21,7 +21,8 @@ func runCommand() *cli.Command {
 			"every byte between client and server metered; it prints the text as it is generated and each\n" +
 			"token's latency (measured compute plus the simulated network) and traffic. --reveal-logits opens\n" +
 			"every step's logits to the client (the run is then NOT private) and reports their largest\n" +
-			"difference from the plaintext reference. With --plaintext, only the float64 reference runs.\n\n" +
+			"difference from the plaintext reference. With --plaintext, only the float64 reference runs (with --draft,\n" +
+			"speculative decoding's: the reference of the secure speculative run, greedy or sampled, coin for coin).\n\n" +
 			"Example: cgsim run --prompt \"Once upon a time\" --gen 32 --reveal-logits --net lan",
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "plaintext", Usage: "run the plaintext reference generation"},
@@ -30,8 +31,8 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "prompt", Usage: "prompt text (empty: start from BOS alone)"},
 			&cli.IntFlag{Name: "gen", Value: 128, Usage: "number of tokens to generate"},
 			&cli.Float64Flag{Name: "temperature", Value: 0, Usage: "sample each token from softmax(logits/T) (Gumbel-max: the server adds its noise to its share of the logits, the client learns only the sampled token); 0: greedy"},
-			&cli.StringFlag{Name: "draft", Usage: "with --strategy speculative: the client's public draft model, a llama2.c file with the model's tokenizer (cgsim draft)"},
-			&cli.IntFlag{Name: "gamma", Value: 4, Usage: "with --strategy speculative: the draft tokens a step proposes"},
+			&cli.StringFlag{Name: "draft", Usage: "with --strategy speculative: the client's public draft model, a llama2.c file with the model's tokenizer (cgsim draft); with --plaintext: run speculative decoding's plaintext reference with it"},
+			&cli.IntFlag{Name: "gamma", Value: 4, Usage: "with --draft: the draft tokens a step proposes"},
 			&cli.IntFlag{Name: "top-k", Usage: "with --temperature: draw only among the K highest logits (on shares: all pairs compared, or K tournaments, whichever the link makes cheaper); 0: every token"},
 			&cli.Uint64Flag{Name: "seed", Usage: "with --temperature: the sampler's seed (the same seed, the same tokens; default: a random one, printed)"},
 			&cli.BoolFlag{Name: "reveal-logits", Usage: "secure run: open the logits to the client (NOT private) and compare them with the plaintext reference"},
@@ -56,6 +57,8 @@ type runResult struct {
 	Temperature      float64 `json:"temperature,omitempty"`
 	Seed             *uint64 `json:"seed,omitempty"`
 	TopK             int     `json:"top_k,omitempty"`
+	Gamma            int     `json:"gamma,omitempty"`
+	Accepted         []int   `json:"accepted,omitempty"`
 	Tokens           []int   `json:"tokens"`
 	Text             string  `json:"text"`
 	Seconds          float64 `json:"seconds"`
@@ -115,8 +118,8 @@ func runAction(c *cli.Context) error {
 		if err := checkSpeculativeFlags(c, p); err != nil {
 			return err
 		}
-	} else if c.IsSet("draft") || c.IsSet("gamma") {
-		return fmt.Errorf("run: --draft and --gamma are for the secure speculative run (cgsim draft-stats runs speculative decoding in plaintext)")
+	} else if c.IsSet("gamma") && !c.IsSet("draft") {
+		return fmt.Errorf("run: --gamma without --draft")
 	}
 	m, tok, err := loadModelAndTokenizer(c)
 	if err != nil {
@@ -129,8 +132,20 @@ func runAction(c *cli.Context) error {
 	if !c.Bool("plaintext") {
 		return secureRun(c, p, format, m, tok, prompt, gen, sampler)
 	}
+	var draft *model.Model
+	if c.IsSet("draft") {
+		if draft, err = model.LoadLlama2C(c.String("draft")); err != nil {
+			return fmt.Errorf("run: --draft: %w", err)
+		}
+	}
 	start := time.Now()
-	ids, err := model.GenerateSampled(m, prompt, gen, sampler)
+	var ids []int
+	var st model.SpecStats
+	if draft != nil {
+		ids, st, err = model.GenerateSpeculative(m, draft, prompt, gen, c.Int("gamma"), sampler)
+	} else {
+		ids, err = model.GenerateSampled(m, prompt, gen, sampler)
+	}
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
@@ -148,13 +163,21 @@ func runAction(c *cli.Context) error {
 		seed := sampler.Seed
 		res.Temperature, res.Seed, res.TopK = sampler.Temperature, &seed, sampler.FilterK()
 	}
+	note := samplerNote(sampler)
+	if draft != nil {
+		res.Gamma, res.Accepted = c.Int("gamma"), st.PerPass
+		if res.Accepted == nil {
+			res.Accepted = []int{}
+		}
+		note += fmt.Sprintf(", speculative with gamma %d (the secure speculative run's reference): %d passes accepted %v", res.Gamma, st.Passes, st.PerPass)
+	}
 	w := c.App.Writer
 	if format == "json" {
 		return writeJSON(w, res)
 	}
 	fmt.Fprintln(w, safeText(res.Prompt+res.Text))
 	fmt.Fprintf(w, "\n%d prompt tokens, %d generated in %.3f s (%.1f tokens/s), plaintext reference%s\n",
-		len(prompt), len(ids), res.Seconds, float64(len(ids))/res.Seconds, samplerNote(sampler))
+		len(prompt), len(ids), res.Seconds, float64(len(ids))/res.Seconds, note)
 	return nil
 }
 

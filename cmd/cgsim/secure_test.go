@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -247,5 +248,58 @@ func TestRevealLogitsTolerance(t *testing.T) {
 		"--params", "bgv-test-insecure", "--allow-insecure", "--net", "lan", "--reveal-logits", "--quiet", "--format", "json")
 	if err == nil || !strings.Contains(err.Error(), "--logit-tolerance") {
 		t.Errorf("error %v, want one naming --logit-tolerance", err)
+	}
+}
+
+// TestRunSpeculativeSampledCLI: a secure speculative run at a temperature
+// draws the tokens, and accepts the proposals, of its plaintext reference
+// (run --plaintext --draft) with the same seed; the estimate replays its
+// accepted counts at that temperature; --temperature on estimate is for
+// the speculative strategy only. The prompt, seed and 4-bit draft are
+// those of sim's TestRunSpeculativeSampled, whose decisions it checks lie
+// far from their boundaries.
+func TestRunSpeculativeSampledCLI(t *testing.T) {
+	draft := filepath.Join(t.TempDir(), "q4.bin")
+	if _, _, err := cgsim("draft", "--model", storiesModel, "--out", draft); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		Tokens      []int   `json:"tokens"`
+		Accepted    []int   `json:"accepted"`
+		Temperature float64 `json:"temperature"`
+	}
+	common := []string{"--model", storiesModel, "--tokenizer", storiesTok, "--gen", "12", "--prompt", "Once upon a", "--draft", draft, "--gamma", "3",
+		"--temperature", "1.2", "--seed", "11", "--format", "json"}
+	get := func(args ...string) result {
+		t.Helper()
+		out, _, err := cgsim(append(args, common...)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var r result
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("not JSON: %v\n%s", err, out)
+		}
+		return r
+	}
+	ref := get("run", "--plaintext")
+	sec := get("run", "--params", "bgv-test-insecure", "--allow-insecure", "--net", "lan", "--strategy", "speculative", "--nonlinear", "lut", "--quiet")
+	if !slices.Equal(sec.Tokens, ref.Tokens) || !slices.Equal(sec.Accepted, ref.Accepted) || sec.Temperature != 1.2 {
+		t.Errorf("secure tokens %v accepted %v; the reference's %v, %v", sec.Tokens, sec.Accepted, ref.Tokens, ref.Accepted)
+	}
+	if !slices.ContainsFunc(ref.Accepted, func(a int) bool { return a == 0 }) {
+		t.Errorf("no pass rejected its first proposal: %v", ref.Accepted)
+	}
+	var counts []string
+	for _, a := range sec.Accepted {
+		counts = append(counts, strconv.Itoa(a))
+	}
+	out, _, err := cgsim("estimate", "--model", "stories260K", "--prompt", "4", "--gen", "12", "--net", "lan", "--strategy", "speculative",
+		"--gamma", "3", "--accepted", strings.Join(counts, ","), "--temperature", "1.2", "--nonlinear", "lut")
+	if err != nil || !strings.Contains(out, "speculative (sampled at temperature 1.2)") {
+		t.Errorf("estimate: %v\n%s", err, out)
+	}
+	if _, _, err := cgsim("estimate", "--model", "stories260K", "--prompt", "4", "--gen", "12", "--temperature", "1.2"); err == nil {
+		t.Error("estimate --temperature without the speculative strategy accepted")
 	}
 }

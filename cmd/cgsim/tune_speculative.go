@@ -7,6 +7,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/sim"
 )
 
@@ -28,6 +29,7 @@ func tuneSpeculativeCommand() *cli.Command {
 			&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
 			&cli.Float64Flag{Name: "acceptance", Value: -1, Usage: "the probability that the model accepts each proposal (required)"},
 			&cli.StringFlag{Name: "gammas", Value: "1,2,4,8", Usage: "comma-separated draft lengths, 1 to 64"},
+			&cli.Float64Flag{Name: "temperature", Usage: "price speculative sampling at this temperature (plain decoding samples at the cost of a greedy choice); 0: greedy"},
 			&cli.StringFlag{Name: "nets", Usage: "comma-separated networks (as --net; default: --net)"},
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table or json"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
@@ -48,6 +50,10 @@ func tuneSpeculativeAction(c *cli.Context) error {
 	a := c.Float64("acceptance")
 	if !c.IsSet("acceptance") || !(a >= 0 && a <= 1) {
 		return fmt.Errorf("tune: --acceptance %v: want the probability, from 0 to 1, that the model accepts a proposal (cgsim draft-stats measures it)", a)
+	}
+	temp := c.Float64("temperature")
+	if !(temp >= 0 && temp <= model.MaxTemperature) {
+		return fmt.Errorf("tune: --temperature %v: want a number from 0 (greedy) to %d", temp, model.MaxTemperature)
 	}
 	if g := c.Int("gen"); g < 2 {
 		return fmt.Errorf("tune: --gen %d: want at least 2 (a decode step to compare per token)", g)
@@ -73,7 +79,7 @@ func tuneSpeculativeAction(c *cli.Context) error {
 	bar := newBar(c, false, (1+len(gammas))*max(1, len(nets)), "tuning")
 	rep, err := sim.TuneSpeculative(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
 		Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
-		Prompt: c.Int("prompt"), Gen: c.Int("gen"), Acceptance: a}, gammas, nets, bar.tick)
+		Prompt: c.Int("prompt"), Gen: c.Int("gen"), Acceptance: a, Temperature: temp}, gammas, nets, bar.tick)
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("tune: %w", protocolHint(err, p))
@@ -82,8 +88,12 @@ func tuneSpeculativeAction(c *cli.Context) error {
 	if format == "json" {
 		return writeJSON(w, rep)
 	}
-	fmt.Fprintf(w, "tune speculative %s: %s, %s, %d prompt tokens, %d generated, acceptance %g; per decoded token\n\n", rep.Model,
-		strings.Replace(p.label(), string(sim.Cryptogen), "cryptogen against speculative", 1), rep.Params, rep.Prompt, rep.Gen, rep.Acceptance)
+	how := ""
+	if rep.Temperature > 0 {
+		how = fmt.Sprintf(", sampled at temperature %g", rep.Temperature)
+	}
+	fmt.Fprintf(w, "tune speculative %s: %s, %s, %d prompt tokens, %d generated, acceptance %g%s; per decoded token\n\n", rep.Model,
+		strings.Replace(p.label(), string(sim.Cryptogen), "cryptogen against speculative", 1), rep.Params, rep.Prompt, rep.Gen, rep.Acceptance, how)
 	tw := newTable(w)
 	fmt.Fprintln(tw, "network\tgamma\tdecode steps\ts a token\trounds a token\tspeedup\t\t")
 	for _, pt := range rep.Points {

@@ -39,9 +39,7 @@ func (a Accept) bill() *bill {
 	p.affine(2 * d)
 	p.sign(2 * d)
 	p.local(2 * 2 * d)
-	for _, n := range scanProducts(d) {
-		p.mul(n)
-	}
+	p.prefixProducts(d)
 	p.local(2 * (2*d + 1))
 	p.mul(a.Rows)
 	p.local(2 * a.Rows)
@@ -72,14 +70,25 @@ func (a Accept) Run(s *Session, logits, drafts Pair) (accepted, token int, err e
 	return int(v[0]), int(v[1]), nil
 }
 
-// scanProducts is the products of each round of a Hillis-Steele prefix
-// product over n values: n - 2^k at round k while 2^k < n.
-func scanProducts(n int) []int {
-	var out []int
-	for step := 1; step < n; step *= 2 {
-		out = append(out, n-step)
+// prefixProducts returns the prefix products x_0·...·x_i of shared 0/1
+// values by a Hillis-Steele scan: ceil(log2 n) rounds, n - 2^k products
+// at round k.
+func (p *party) prefixProducts(x []uint64) ([]uint64, error) {
+	n := len(x)
+	for step := 1; step < n; step *= 2 { // x_i ← x_i · x_{i-step}
+		prod, err := p.mul(x[step:], x[:n-step])
+		if err != nil {
+			return nil, err
+		}
+		x = append(x[:step:step], prod...)
 	}
-	return out
+	return x, nil
+}
+
+func (p *bill) prefixProducts(n int) {
+	for step := 1; step < n; step *= 2 {
+		p.mul(n - step)
+	}
 }
 
 // play is one party's Accept: the client returns the count and the token,
@@ -102,12 +111,8 @@ func (a Accept) play(p *party, mine ...[]uint64) ([]uint64, error) {
 		pre[i] = r.Sub(ge[i], ge[d+i])
 	}
 	p.charge(2 * d)
-	for step := 1; step < d; step *= 2 { // pre_i ← pre_i · pre_{i-step}
-		prod, err := p.mul(pre[step:], pre[:d-step])
-		if err != nil {
-			return nil, err
-		}
-		pre = append(pre[:step:step], prod...)
+	if pre, err = p.prefixProducts(pre); err != nil {
+		return nil, err
 	}
 	// a = Σ pre_i; the stopping row's one-hot: 1 - pre_0, pre_{i-1} - pre_i,
 	// pre_{d-1}.

@@ -88,6 +88,34 @@ func acceptCase(name string, nl Nonlinear) contractCase {
 	}}
 }
 
+// acceptSampledCase is AcceptSampled over 2 + n%5 rows of n + 1 logits
+// (scale extra fractional bits, -1 for f: an untruncated product's) at
+// temperature temp, drafts and uniforms drawn at random.
+func acceptSampledCase(name string, nl Nonlinear, scale int, temp float64) contractCase {
+	return contractCase{name, func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
+		rng := rand.New(rand.NewPCG(uint64(n), 17))
+		cfg.Nonlinear = nl
+		if scale < 0 {
+			scale = cfg.Ring.Frac()
+		}
+		a := AcceptSampled{Config: cfg, Rows: 2 + n%5, N: n + 1, Temperature: temp, Scale: scale}
+		x := scaledPair(t, cfg.Ring, rng, a.Rows*a.N, -6, 6)
+		if scale == 0 {
+			_, x = randomPair(t, cfg.Ring, rng, a.Rows*a.N, -6, 6)
+		}
+		sd := sampledDraft{u: rng.Float64()}
+		for range a.Rows - 1 {
+			q := make([]float64, a.N)
+			for j := range q {
+				q[j] = 1 / float64(a.N)
+			}
+			sd.tokens, sd.r, sd.q = append(sd.tokens, rng.IntN(a.N)), append(sd.r, rng.Float64()), append(sd.q, q)
+		}
+		hot, v, q, u := sd.inputs(cfg.Ring, a.N)
+		return a.Estimate(), measure(t, cfg, func(s *Session) error { _, _, err := a.Run(s, x, hot, v, q, u); return err })
+	}}
+}
+
 // topKCase is TopK by method over n + 1 values, keeping min(1 + n%5, n).
 func topKCase(name string, m topKMethod, nl Nonlinear) contractCase {
 	return contractCase{name, func(t *testing.T, cfg Config, n int) (cost.Cost, cost.Cost) {
@@ -352,6 +380,9 @@ func contractCases() []contractCase {
 		}},
 		acceptCase("accept", Iterative),
 		acceptCase("accept-lut", LUT),
+		acceptSampledCase("accept-sampled", Iterative, 0, 0.8),
+		acceptSampledCase("accept-sampled-lut", LUT, 0, 1),
+		acceptSampledCase("accept-sampled-lut-scaled", LUT, -1, 1.7),
 		topKCase("topk-ranks", topKRanks, Iterative),
 		topKCase("topk-extraction", topKExtract, Iterative),
 		topKCase("topk-extraction-lut", topKExtract, LUT),

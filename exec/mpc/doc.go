@@ -153,6 +153,18 @@
 // are two comparisons of a difference, the count a prefix product (a
 // scan of ceil(log2 gamma) rounds), the token a one-hot selection.
 //
+// AcceptSampled verifies a draft of speculative sampling (POST's private
+// sampling): with p_i = softmax(logits_i/T), draft token x_i (drawn by the
+// client from its draft's q_i) is accepted iff r_i·q_i(x_i) <= p_i(x_i),
+// r_i the client's uniform, tested without a division as e_i(x_i) -
+// r_i·q_i(x_i)·S_i >= 0 on the unnormalized exponentials e_i and their
+// sum S_i; the count of accepted tokens before the first rejection is
+// opened to both parties (the server rolls its cache back to it), and the
+// token after them is drawn from the residual max(0, p_a - q_a) (or p
+// after a full draft) by the inverse of its distribution function at the
+// server's uniform: the count of its prefix sums below u·Σw, N-1
+// comparisons summed locally, opened to the client only.
+//
 // Lookup reads public tables of 2^k entries (k <= MaxLookupBits) at an
 // index taken from bits [s, s+k) of a shared value, in one round: the
 // dealer gives shares of a uniform mask r and of the one-hot vector of

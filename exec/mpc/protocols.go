@@ -29,6 +29,7 @@ var (
 	_ Protocol = LayerNorm{}
 	_ Protocol = TopK{}
 	_ Protocol = Accept{}
+	_ Protocol = AcceptSampled{}
 )
 
 // play is one party's code of a protocol: it gets its own party (role,

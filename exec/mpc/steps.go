@@ -297,6 +297,23 @@ func (p *party) revealToClient(x []uint64) ([]uint64, error) {
 	return out, err
 }
 
+// publicPiece is the opening of n values to both parties.
+func publicPiece(n int) piece { return piece{elems: n, ops: 2 * n} }
+
+// openPublic opens x to both parties: each sends its share and adds the
+// other's. For values the protocol reveals to both by design.
+func (p *party) openPublic(x []uint64) ([]uint64, error) {
+	var out []uint64
+	return out, p.open(opening{
+		mask: func(dst []uint64) ([]uint64, error) { return append(dst, x...), nil },
+		use: func(c []uint64) error {
+			out = append([]uint64(nil), c...)
+			p.charge(len(c))
+			return nil
+		},
+	})
+}
+
 // ----- local operations (no communication) -----
 
 // addConst adds the public element c to every element: the client's

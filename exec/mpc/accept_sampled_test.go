@@ -1,0 +1,297 @@
+package mpc
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"gonum.org/v1/gonum/stat"
+	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/cgsim/cgsim/cost"
+)
+
+// sampledDraft is a draft's side of AcceptSampled in the clear: its
+// tokens, the client's uniforms r_i, its distributions q_i and the
+// server's uniform u.
+type sampledDraft struct {
+	tokens []int
+	r      []float64
+	q      [][]float64
+	u      float64
+}
+
+// softmaxAt is softmax(x/temp).
+func softmaxAt(x []float64, temp float64) []float64 {
+	p := make([]float64, len(x))
+	mx := math.Inf(-1)
+	for _, v := range x {
+		mx = max(mx, v)
+	}
+	sum := 0.0
+	for i, v := range x {
+		p[i] = math.Exp((v - mx) / temp)
+		sum += p[i]
+	}
+	for i := range p {
+		p[i] /= sum
+	}
+	return p
+}
+
+// inputs shares the draft as AcceptSampled.Run takes it: the one-hot
+// rows, v, q as the client's (the server's zeros), u as the server's.
+func (sd sampledDraft) inputs(r *Ring, n int) (hot, v, q, u Pair) {
+	d := len(sd.tokens)
+	client := func(x []uint64) Pair { return Pair{{Mod: r.t, V: x}, {Mod: r.t, V: make([]uint64, len(x))}} }
+	h, vv, qq := make([]uint64, d*n), make([]uint64, d), make([]uint64, d*n)
+	for i, tok := range sd.tokens {
+		h[i*n+tok] = 1
+		vv[i] = r.Encode(sd.r[i] * sd.q[i][tok])
+		for j, x := range sd.q[i] {
+			qq[i*n+j] = r.Encode(x)
+		}
+	}
+	return client(h), client(vv), client(qq), Pair{{Mod: r.t, V: []uint64{0}}, {Mod: r.t, V: []uint64{r.Encode(sd.u)}}}
+}
+
+// speculate is speculative sampling in the clear on rows of logits: the
+// accepted count and the token after them.
+func speculate(rows [][]float64, temp float64, sd sampledDraft) (int, int) {
+	a := 0
+	for a < len(sd.tokens) {
+		p := softmaxAt(rows[a], temp)
+		if sd.r[a]*sd.q[a][sd.tokens[a]] > p[sd.tokens[a]] {
+			break
+		}
+		a++
+	}
+	w := softmaxAt(rows[a], temp)
+	if a < len(sd.tokens) {
+		for j := range w {
+			w[j] = max(0, w[j]-sd.q[a][j])
+		}
+	}
+	return a, inverseCDF(w, sd.u)
+}
+
+// inverseCDF is the first j whose prefix sum of w exceeds u·Σw (the last
+// index if none does).
+func inverseCDF(w []float64, u float64) int {
+	total := 0.0
+	for _, x := range w {
+		total += x
+	}
+	c := 0.0
+	for j, x := range w[:len(w)-1] {
+		if c += x; c > u*total {
+			return j
+		}
+	}
+	return len(w) - 1
+}
+
+// TestAcceptSampled: for each count of accepted draft tokens, the
+// protocol accepts exactly those and draws the residual's token that the
+// computation in the clear draws. The uniforms are placed far from every
+// boundary (an accepted token's r·q(x) is half of p(x), with p(x) >=
+// 1/(2N); the rejected one is the least likely, with r·q(x) = 0.45 >=
+// p(x) + 1/4; u at the middle of a token's interval holding at least 5%
+// of the residual, which is most of p), so
+// the fixed point's error cannot change a decision; Run == Estimate.
+func TestAcceptSampled(t *testing.T) {
+	for _, preset := range testPresets {
+		for _, nl := range []Nonlinear{Iterative, LUT} {
+			cfg := testConfig(t, preset)
+			cfg.Nonlinear = nl
+			r := cfg.Ring
+			for _, tc := range []struct {
+				rows, n int
+				temp    float64
+			}{{2, 5, 1}, {5, 9, 0.7}, {4, 33, 1.6}} {
+				for agree := 0; agree < tc.rows; agree++ {
+					t.Run(fmt.Sprintf("%s/%v/rows=%d/n=%d/agree=%d", preset, nl, tc.rows, tc.n, agree), func(t *testing.T) {
+						rng := rand.New(rand.NewPCG(uint64(tc.rows*100+tc.n), uint64(agree)))
+						flat := make([]float64, tc.rows*tc.n)
+						rows := make([][]float64, tc.rows)
+						for i := range rows {
+							for j := range tc.n {
+								flat[i*tc.n+j] = r.Decode(r.Encode(3 * rng.NormFloat64()))
+							}
+							rows[i] = flat[i*tc.n : (i+1)*tc.n]
+						}
+						sd := sampledDraft{}
+						for i := range tc.rows - 1 {
+							p := softmaxAt(rows[i], tc.temp)
+							q := make([]float64, tc.n)
+							var tok int
+							if i == agree { // the least likely token, q(x) = 1/2, r = 0.9: r·q(x) >= p(x) + 1/4
+								for j := range p {
+									if p[j] < p[tok] {
+										tok = j
+									}
+								}
+								for j := range q { // the rest uniform: the residual is most of p
+									q[j] = 0.5 / float64(tc.n-1)
+								}
+								q[tok] = 0.5
+								sd.tokens, sd.q, sd.r = append(sd.tokens, tok), append(sd.q, q), append(sd.r, 0.9)
+								continue
+							}
+							tok = rng.IntN(tc.n)
+							for p[tok] < 0.5/float64(tc.n) { // p(x) well above the resolution
+								tok = (tok + 1) % tc.n
+							}
+							q[tok] = 0.5 * (1 + rng.Float64()) * p[tok] // r = p(x)/(2q(x)) below 1
+							for j := range q {                          // the rest of q spread like p
+								if j != tok {
+									q[j] = (1 - q[tok]) * p[j] / max(1-p[tok], 1e-9)
+								}
+							}
+							sd.tokens, sd.q, sd.r = append(sd.tokens, tok), append(sd.q, q), append(sd.r, 0.5*p[tok]/q[tok])
+						}
+						// u at the middle of a token's interval of the residual.
+						sd.u = 0.5
+						wantA, _ := speculate(rows, tc.temp, sd)
+						w := softmaxAt(rows[wantA], tc.temp)
+						if wantA < len(sd.tokens) {
+							for j := range w {
+								w[j] = max(0, w[j]-sd.q[wantA][j])
+							}
+						}
+						total, c := 0.0, 0.0
+						for _, x := range w {
+							total += x
+						}
+						pick := rng.IntN(tc.n)
+						for w[pick] < 0.05*total {
+							pick = (pick + 1) % tc.n
+						}
+						for _, x := range w[:pick] {
+							c += x
+						}
+						sd.u = (c + w[pick]/2) / total
+						a, tok := speculate(rows, tc.temp, sd)
+						if a != agree || tok != pick {
+							t.Fatalf("the reference accepts %d and draws %d; the test meant %d and %d", a, tok, agree, pick)
+						}
+						logits, err := r.Split(flat)
+						if err != nil {
+							t.Fatal(err)
+						}
+						hot, v, q, u := sd.inputs(r, tc.n)
+						p := AcceptSampled{Config: cfg, Rows: tc.rows, N: tc.n, Temperature: tc.temp}
+						var gotA, gotTok int
+						got := measure(t, cfg, func(s *Session) error { gotA, gotTok, err = p.Run(s, logits, hot, v, q, u); return err })
+						if gotA != a || gotTok != tok {
+							t.Errorf("accepted %d, token %d; want %d, %d", gotA, gotTok, a, tok)
+						}
+						if d := cost.CounterDiff(got, p.Estimate()); len(d) != 0 {
+							t.Errorf("Run vs Estimate: %v", d)
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+// TestAcceptSampledDistribution is speculative sampling's guarantee on
+// shares: a draft whose distribution q differs from the model's p (here
+// q puts 0.45 on the token p gives 0.06, and little where p is high)
+// proposes a token from q, and the token the protocol yields (the
+// proposal if accepted, else the residual's draw) is distributed as p.
+// Over 1500 draws (the client's and the server's uniforms from fixed
+// seeds), Pearson's chi-square of the yielded tokens against p stays below
+// its 0.999 quantile, and the acceptance rate is within 4 standard
+// deviations of Σ min(p, q). A protocol that kept every proposal would
+// yield q (chi-square in the hundreds); one that drew the correction
+// from p instead of the residual overweights the draft's favourites.
+func TestAcceptSampledDistribution(t *testing.T) {
+	cfg := testConfig(t, "bgv-n13")
+	cfg.Nonlinear = LUT
+	r := cfg.Ring
+	const draws, temp = 1500, 0.8
+	logits := []float64{1.2, 0.4, -0.5, 0.9, -1.0, 0.1} // and a second row for the token after
+	q := []float64{0.05, 0.1, 0.45, 0.15, 0.15, 0.1}
+	flat := append(append([]float64(nil), logits...), logits...)
+	x, err := r.Split(flat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range logits {
+		logits[i] = r.Decode(r.Encode(logits[i]))
+	}
+	p := softmaxAt(logits, temp)
+	proto := AcceptSampled{Config: cfg, Rows: 2, N: len(logits), Temperature: temp}
+	s := NewSession(cfg, TrustedDealer{})
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(3, 5))
+	count := make([]float64, len(p))
+	accepted := 0
+	for range draws {
+		tok := inverseCDF(q, rng.Float64()) // the draft's proposal
+		sd := sampledDraft{tokens: []int{tok}, r: []float64{rng.Float64()}, q: [][]float64{q}, u: rng.Float64()}
+		hot, v, qq, u := sd.inputs(r, len(p))
+		a, next, err := proto.Run(s, x, hot, v, qq, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted += a
+		if a == 1 {
+			count[tok]++
+		} else {
+			count[next]++
+		}
+	}
+	exp := make([]float64, len(p))
+	rate := 0.0
+	for i := range p {
+		exp[i] = p[i] * draws
+		rate += min(p[i], q[i])
+	}
+	chi2 := stat.ChiSquare(count, exp)
+	limit := distuv.ChiSquared{K: float64(len(p) - 1)}.Quantile(0.999)
+	sd := math.Sqrt(rate * (1 - rate) / draws)
+	got := float64(accepted) / draws
+	t.Logf("chi-square %.2f (0.999 quantile %.2f); acceptance %.3f, Σ min(p, q) = %.3f", chi2, limit, got, rate)
+	if !(chi2 < limit) {
+		t.Errorf("yielded tokens %v against p·draws %v: chi-square %.2f above %.2f", count, exp, chi2, limit)
+	}
+	if math.Abs(got-rate) > 4*sd {
+		t.Errorf("acceptance %.3f, want %.3f ± %.3f", got, rate, 4*sd)
+	}
+}
+
+// TestAcceptSampledErrors: shapes, temperatures and vocabularies the
+// protocol cannot take are refused before anything runs.
+func TestAcceptSampledErrors(t *testing.T) {
+	cfg := testConfig(t, "bgv-n13")
+	r := cfg.Ring
+	logits, err := r.Split(make([]float64, 6))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd := sampledDraft{tokens: []int{1}, r: []float64{0.5}, q: [][]float64{make([]float64, 3)}}
+	hot, v, q, u := sd.inputs(r, 3)
+	for _, tc := range []struct {
+		name string
+		p    AcceptSampled
+	}{
+		{"no draft", AcceptSampled{Config: cfg, Rows: 1, N: 6, Temperature: 1}},
+		{"zero temperature", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: 0}},
+		{"NaN temperature", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: math.NaN()}},
+		{"tiny temperature", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: 1e-9}},
+		{"scaled without lookups", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: 1, Scale: 3}},
+		{"vocabulary beyond the ring", AcceptSampled{Config: cfg, Rows: 2, N: 1 << 20, Temperature: 1}},
+	} {
+		s := NewSession(cfg, TrustedDealer{})
+		if _, _, err := tc.p.Run(s, logits, hot, v, q, u); err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		} else {
+			t.Logf("%s: %v", tc.name, err)
+		}
+		s.Close()
+	}
+}
