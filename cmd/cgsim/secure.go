@@ -176,7 +176,7 @@ func speculativeOptions(c *cli.Context, p protocol, opts *sim.RunOptions) error 
 	}
 	d, err := model.LoadLlama2C(c.String("draft"))
 	if err != nil {
-		return fmt.Errorf("run: --draft: %w", err)
+		return fmt.Errorf("%s--draft: %w", cmdPrefix(c), err)
 	}
 	opts.Draft, opts.Gamma = d, c.Int("gamma")
 	return nil
@@ -187,7 +187,7 @@ func speculativeOptions(c *cli.Context, p protocol, opts *sim.RunOptions) error 
 func checkSpeculativeFlags(c *cli.Context, p protocol) error {
 	if p.strategy != sim.Speculative {
 		if c.IsSet("draft") || c.IsSet("gamma") {
-			return fmt.Errorf("run: --draft and --gamma are for --strategy speculative")
+			return fmt.Errorf("%s--draft and --gamma are for --strategy speculative", cmdPrefix(c))
 		}
 		return nil
 	}

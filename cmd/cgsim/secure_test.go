@@ -209,7 +209,10 @@ func TestEstimateProfileWithoutDealer(t *testing.T) {
 
 // TestValidate: on a WAN the network dominates and its seconds are the
 // same on both sides, so the totals agree within the tolerance whatever
-// the machine's load; the counters must be equal.
+// the machine's load; the counters must be equal, for greedy decoding and
+// for a sampled speculative run (the model as its own draft); a draft
+// without the strategy, the strategy without a draft and a sampled sweep
+// are refused.
 func TestValidate(t *testing.T) {
 	out, _, err := cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "2", "--params", "bgv-test-insecure", "--allow-insecure",
 		"--net", "wan", "--quiet")
@@ -218,6 +221,18 @@ func TestValidate(t *testing.T) {
 	}
 	if !strings.Contains(out, "equal") || strings.Contains(out, "vs") || !strings.Contains(out, "offline") {
 		t.Errorf("table:\n%s", out)
+	}
+	// A speculative run sampled at a temperature: its estimate replays the
+	// run's accepted counts at that temperature, so the counters agree.
+	out, _, err = cgsim("validate", "--model", storiesModel, "--tokenizer", storiesTok, "--gen", "6", "--params", "bgv-test-insecure", "--allow-insecure",
+		"--net", "wan", "--quiet", "--strategy", "speculative", "--draft", storiesModel, "--gamma", "2", "--temperature", "1.3", "--seed", "3", "--nonlinear", "lut")
+	if err != nil || !strings.Contains(out, "sampled at temperature 1.3") {
+		t.Fatalf("speculative sampled: %v\n%s", err, out)
+	}
+	for _, args := range [][]string{{"--draft", storiesModel}, {"--strategy", "speculative"}, {"--sweep", "6,9", "--temperature", "1"}} {
+		if _, _, err := cgsim(append([]string{"validate", "--model", storiesModel, "--tokenizer", storiesTok, "--params", "bgv-test-insecure", "--allow-insecure"}, args...)...); err == nil {
+			t.Errorf("validate %v accepted", args)
+		}
 	}
 }
 

@@ -22,7 +22,9 @@ func validateCommand() *cli.Command {
 			"The exit status is non-zero if a counter differs or the total seconds differ by more than --tolerance.\n" +
 			"With --sweep C1,C2,...: one decode step per context and strategy (for cryptogen the median of its five decode\n" +
 			"steps reading C-2 to C+2 tokens, for recompute its second pass, over C tokens, after one over C-1) on the reference story,\n" +
-			"per kind, with the geometric mean and the worst error per kind over the sweep (--csv, --png for the points).\n\n" +
+			"per kind, with the geometric mean and the worst error per kind over the sweep (--csv, --png for the points).\n" +
+			"--temperature (and --seed) validates a sampled run; --strategy speculative --draft FILE [--gamma G] a speculative one,\n" +
+			"whose estimate replays the run's accepted counts.\n\n" +
 			"Example: cgsim validate --gen 8 --net lan --params bgv-n13",
 		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "model", Value: filepath.Join(defaultDataDir, "stories260K/stories260K.bin"), Usage: "llama2.c model file"},
@@ -35,6 +37,10 @@ func validateCommand() *cli.Command {
 			&cli.StringFlag{Name: "csv", Usage: "with --sweep: also write the points as CSV to this file"},
 			&cli.StringFlag{Name: "png", Usage: "with --sweep: also plot measured against estimated seconds to this PNG file"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
+			&cli.Float64Flag{Name: "temperature", Usage: "validate a sampled run at this temperature (as run's); 0: greedy"},
+			&cli.Uint64Flag{Name: "seed", Usage: "with --temperature: the sampler's seed (default: a random one)"},
+			&cli.StringFlag{Name: "draft", Usage: "with --strategy speculative: the client's public draft model (as run's)"},
+			&cli.IntFlag{Name: "gamma", Value: 4, Usage: "with --strategy speculative: the draft tokens a step proposes"},
 			formatFlag(),
 		}, protocolFlags()...),
 		Action: validateAction,
@@ -66,7 +72,19 @@ func validateAction(c *cli.Context) error {
 	if !(tol >= 0) {
 		return fmt.Errorf("validate: --tolerance must be non-negative, got %g", tol)
 	}
+	if err := checkSpeculativeFlags(c, p); err != nil {
+		return err
+	}
+	sampler, err := samplerFrom(c)
+	if err != nil {
+		return fmt.Errorf("validate: %w", err)
+	}
 	if spec := c.String("sweep"); spec != "" {
+		for _, f := range []string{"temperature", "seed", "draft", "gamma"} {
+			if c.IsSet(f) {
+				return fmt.Errorf("validate: --%s with --sweep: a sweep validates greedy decode steps", f)
+			}
+		}
 		m, _, err := loadModelAndTokenizer(c)
 		if err != nil {
 			return fmt.Errorf("validate: %w", err)
@@ -85,9 +103,18 @@ func validateAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
-	est, err := sim.Estimate(sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear})
-	if err != nil {
+	ro := sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
+		MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear, Sampler: sampler}
+	if err := speculativeOptions(c, p, &ro); err != nil {
+		return err
+	}
+	eo := sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
+		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
+		TopK: sampler.FilterK()}
+	var est *sim.Report
+	if p.strategy == sim.Speculative { // estimated after the run, replaying its accepted counts
+		eo.TopK, eo.Gamma, eo.Temperature = 0, ro.Gamma, sampler.Temperature
+	} else if est, err = sim.Estimate(eo); err != nil {
 		return fmt.Errorf("validate: %w", protocolHint(err, p))
 	}
 	warnCores(c, "--server-cores", p.serverCores)
@@ -96,12 +123,19 @@ func validateAction(c *cli.Context) error {
 		defer sim.OneThread()()
 	}
 	bar := newBar(c, false, gen, "running")
-	run, err := sim.Run(sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
-		MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear},
-		prompt, false, func(sim.Step) { bar.tick() })
+	run, err := sim.Run(ro, prompt, false, func(sim.Step) { bar.tick() })
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
+	}
+	if est == nil {
+		eo.Accepted = run.Accepted
+		if eo.Accepted == nil {
+			eo.Accepted = []int{}
+		}
+		if est, err = sim.Estimate(eo); err != nil {
+			return fmt.Errorf("validate: %w", protocolHint(err, p))
+		}
 	}
 	var rows []validateRow
 	ndiff := 0
@@ -142,8 +176,8 @@ func validateAction(c *cli.Context) error {
 		}
 	} else {
 		w := c.App.Writer
-		fmt.Fprintf(w, "validate %s: %s, %s, %s, %d prompt tokens, %d generated\n\n", m.Config.Name, p.label(), p.preset.Name, p.network,
-			len(prompt), gen)
+		fmt.Fprintf(w, "validate %s: %s, %s, %s, %d prompt tokens, %d generated%s\n\n", m.Config.Name, p.label(), p.preset.Name, p.network,
+			len(prompt), gen, samplerNote(sampler))
 		tw := newTable(w)
 		fmt.Fprintln(tw, "phase\tkind\testimated s\tmeasured s\tmeas/est-1\tcounters\t")
 		for _, r := range rows {
