@@ -153,6 +153,39 @@ func (k *featureKernel) babyCost(n int) cost.Cost {
 	return onCoresBatched(c, int64(n)*b, b, k.cores, func() cost.Cost { return k.Profile.Charge(cost.OpRotateHoisted, k.Level, int64(n)*b) })
 }
 
+// queriesCost is m Runs' work in one round: the queries' inputs go up in
+// one flight and their results come down in the next.
+func queriesCost(one cost.Cost, m int) cost.Cost {
+	one.Rounds = 0
+	c := one.Scale(int64(m))
+	c.Rounds = 1
+	return c
+}
+
+// joinQueries concatenates m queries' shares of n elements each, checked.
+func joinQueries(what string, qs []Shared, n int) (Shared, error) {
+	if len(qs) == 0 {
+		return Shared{}, fmt.Errorf("exec: %s of no query", what)
+	}
+	var x Shared
+	for i, q := range qs {
+		if len(q.C) != n || len(q.S) != n {
+			return Shared{}, fmt.Errorf("exec: %s: query %d has %d and %d elements, want %d", what, i, len(q.C), len(q.S), n)
+		}
+		x.C, x.S = append(x.C, q.C...), append(x.S, q.S...)
+	}
+	return x, nil
+}
+
+// splitQueries cuts m results of n elements each out of x.
+func splitQueries(x Shared, m, n int) []Shared {
+	out := make([]Shared, m)
+	for i := range out {
+		out[i] = Shared{C: x.C[i*n : (i+1)*n : (i+1)*n], S: x.S[i*n : (i+1)*n : (i+1)*n]}
+	}
+	return out
+}
+
 // token is the token at position t of row ρ of group g.
 func (k *featureKernel) token(g, rho, t int) int {
 	return g*k.Layout.TokensPerCt() + rho*k.Layout.Row + t
@@ -174,7 +207,10 @@ func (k *featureKernel) token(g, rho, t int) int {
 // a score and adds its local term.
 //
 // Per Run: 2·D·groups ct-pt products, baby-1 + groups·(giant-1)
-// rotations, one ciphertext up, groups down, one round.
+// rotations, one ciphertext up, groups down, one round. RunQueries runs
+// several queries over the same cache in that one round (a pass of
+// several tokens): their ciphertexts go up in one flight, their results
+// come down in the next.
 type FeatureScores struct{ featureKernel }
 
 var _ Primitive = (*FeatureScores)(nil)
@@ -204,6 +240,9 @@ func (k *FeatureScores) RotationCount() int64 {
 	return int64(k.prod.baby-1) + int64(k.groups()*(k.prod.giant-1))
 }
 
+// EstimateQueries prices RunQueries of m queries.
+func (k *FeatureScores) EstimateQueries(m int) cost.Cost { return queriesCost(k.Estimate(), m) }
+
 // Estimate prices one Run.
 func (k *FeatureScores) Estimate() cost.Cost {
 	prof, logN, C := k.Profile, k.Params.LogN(), k.groups()
@@ -222,49 +261,85 @@ func (k *FeatureScores) Estimate() cost.Cost {
 // server side), kC and kS the parties' shares of the keys (Context x
 // KVDim).
 func (k *FeatureScores) Run(s *Session, tally *cost.Tally, keys []*rlwe.Ciphertext, kC, kS []uint64, q Shared) (Shared, error) {
-	sizes := k.checkSizes(keys, kC, kS, q, k.Shape.Heads*k.Shape.HeadDim)
-	qC, qS := q.C, q.S
-	return runShared(s, tally, sizes,
-		func(cl *Client) ([]uint64, error) { return k.client(cl, tally, qC, kC) },
-		func(sv *Server) ([]uint64, error) { return k.server(sv, tally, keys, qS, kS) })
+	out, err := k.RunQueries(s, tally, keys, kC, kS, []Shared{q})
+	if err != nil {
+		return Shared{}, err
+	}
+	return out[0], nil
 }
 
-// client is the client's half of Run: only the client's shares.
-func (k *FeatureScores) client(cl *Client, tally *cost.Tally, qC, kC []uint64) ([]uint64, error) {
-	l, d := k.Layout, k.Shape.HeadDim
-	err := cl.sendInputsEach(tally, k.Level, 1, func(_ int, v []uint64) {
-		l.each(func(_, t, c, h, s int) { v[s] = qC[h*d+l.scoreElement(t, c, 0)] })
+// RunQueries is Run of several queries over the same cache, in one round.
+func (k *FeatureScores) RunQueries(s *Session, tally *cost.Tally, keys []*rlwe.Ciphertext, kC, kS []uint64, qs []Shared) ([]Shared, error) {
+	n := k.Shape.Heads * k.Shape.HeadDim
+	q, err := joinQueries(k.what, qs, n)
+	if err != nil {
+		return nil, err
+	}
+	m := len(qs)
+	sizes := k.checkSizes(keys, kC, kS, q, m*n)
+	out, err := runShared(s, tally, sizes,
+		func(cl *Client) ([]uint64, error) { return k.client(cl, tally, m, q.C, kC) },
+		func(sv *Server) ([]uint64, error) { return k.server(sv, tally, m, keys, q.S, kS) })
+	if err != nil {
+		return nil, err
+	}
+	return splitQueries(out, m, k.Shape.Heads*k.Shape.Context), nil
+}
+
+// client is the client's half of RunQueries of m queries: only the
+// client's shares.
+func (k *FeatureScores) client(cl *Client, tally *cost.Tally, m int, qC, kC []uint64) ([]uint64, error) {
+	l, d, n := k.Layout, k.Shape.HeadDim, k.Shape.Heads*k.Shape.HeadDim
+	err := cl.sendInputsEach(tally, k.Level, m, func(i int, v []uint64) {
+		l.each(func(_, t, c, h, s int) { v[s] = qC[i*n+h*d+l.scoreElement(t, c, 0)] })
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]uint64, k.Shape.Heads*k.Shape.Context)
-	if err := cl.recvOutputsEach(tally, k.groups(), func(g int, v []uint64) { k.extract(out, g, v) }); err != nil {
+	hc, C := k.Shape.Heads*k.Shape.Context, k.groups()
+	out := make([]uint64, m*hc)
+	if err := cl.recvOutputsEach(tally, m*C, func(j int, v []uint64) { k.extract(out[j/C*hc:], j%C, v) }); err != nil {
 		return nil, err
 	}
-	k.local(tally, out, qC, kC)
+	for i := range m {
+		k.local(tally, out[i*hc:(i+1)*hc], qC[i*n:(i+1)*n], kC)
+	}
 	return out, nil
 }
 
-// server is the server's half of Run: only the server's shares.
-func (k *FeatureScores) server(sv *Server, tally *cost.Tally, keys []*rlwe.Ciphertext, qS, kS []uint64) ([]uint64, error) {
+// server is the server's half of RunQueries of m queries: only the
+// server's shares.
+func (k *FeatureScores) server(sv *Server, tally *cost.Tally, m int, keys []*rlwe.Ciphertext, qS, kS []uint64) ([]uint64, error) {
+	sh := k.Shape
+	ins, err := sv.recvInputs(tally, m)
+	if err != nil {
+		return nil, err
+	}
+	n, hc := sh.Heads*sh.HeadDim, sh.Heads*sh.Context
+	out := make([]uint64, m*hc)
+	for i, in := range ins {
+		if err := k.serverQuery(sv, tally, in, keys, qS[i*n:(i+1)*n], kS, out[i*hc:(i+1)*hc]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// serverQuery is the server's work on one query: its products with every
+// group, each returned as it is made, and its local term, into out.
+func (k *FeatureScores) serverQuery(sv *Server, tally *cost.Tally, in *rlwe.Ciphertext, keys []*rlwe.Ciphertext, qS, kS, out []uint64) error {
 	l, sh := k.Layout, k.Shape
 	d, G, kv, D := sh.HeadDim, sh.group(), sh.KVHeads*sh.HeadDim, l.Diagonals()
-	ins, err := sv.recvInputs(tally, 1)
-	if err != nil {
-		return nil, err
+	if in.Level() != k.Level {
+		return fmt.Errorf("exec: server: input at level %d, planned %d", in.Level(), k.Level)
 	}
-	if ins[0].Level() != k.Level {
-		return nil, fmt.Errorf("exec: server: input at level %d, planned %d", ins[0].Level(), k.Level)
-	}
-	babyRot, err := k.prod.babySteps(sv, tally, ins[0])
+	babyRot, err := k.prod.babySteps(sv, tally, in)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	plain := func(kk int, v []uint64) {
 		l.each(func(_, t, c, h, s int) { v[s] = qS[h*d+l.scoreElement(t, c, kk)] })
 	}
-	out := make([]uint64, sh.Heads*sh.Context)
 	for g := 0; g < k.groups(); g++ {
 		diag := func(kk int, v []uint64) { // pre-rotated by -(kk/baby)·baby positions
 			shift := (kk / k.prod.baby) * k.prod.baby
@@ -276,20 +351,20 @@ func (k *FeatureScores) server(sv *Server, tally *cost.Tally, keys []*rlwe.Ciphe
 		}
 		sum := k.prod.newSum()
 		if err := sum.add(sv, tally, featureTerms{babyRot: babyRot, cache: keys[g*D : (g+1)*D], diag: diag, plain: plain}); err != nil {
-			return nil, err
+			return err
 		}
 		acc, err := sum.result(sv, tally)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		masks, err := sv.sendOutputs(tally, []*rlwe.Ciphertext{acc}, k.send)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		k.extract(out, g, masks[0])
 	}
 	k.local(tally, out, qS, kS)
-	return out, nil
+	return nil
 }
 
 // extract adds the classes of group g's returned vector (or the server's
@@ -315,199 +390,6 @@ func (k *FeatureScores) local(tally *cost.Tally, out, q, keys []uint64) {
 				acc = (acc + mulModT(q[h*d+e], keys[j*kv+(h/G)*d+e], t)) % t
 			}
 			out[h*sh.Context+j] = acc
-		}
-	}
-	tally.Op(cost.OpShare, 0, int64(sh.Heads)*int64(sh.Context)*int64(d))
-}
-
-// FeatureValues is the decode values kernel over the feature-major cache:
-// o[h] = Σ_j p[h][j]·v_j for the new token's attention weights p (Heads x
-// Context) over the Context cached values, v_j of head h's key/value head.
-// The server holds Enc(V_C) as D = HeadDim/Classes value ciphertexts per group
-// of TokensPerCt tokens (FeatureLayout.ValueVectors) and its share V_S;
-// the client holds V_C.
-//
-// The client sends one ciphertext per group: its share of the weights,
-// slot (ρ, u, c, h) holding p_C[h][token (u + c·D) mod Row of row ρ]. The
-// server makes each group's baby steps and sums, over perResult groups at
-// a time (as many as the flooding leaves room for), the products of the
-// rotated weights with the diagonals of V_S and of the value ciphertexts
-// with the matching layouts of p_S (featureProducts): one result per run
-// of groups, returned unfolded; each party sums, for output element e of
-// head h, the slots (ρ, u, c, h) with u mod HeadDim = e of its share of
-// every result, and adds its local term.
-//
-// Per Run: 2·D·groups ct-pt products, groups·(baby-1) + results·(giant-1)
-// rotations, groups ciphertexts up, results down, one round.
-type FeatureValues struct{ featureKernel }
-
-var _ Primitive = (*FeatureValues)(nil)
-
-// FeatureValues plans the values kernel of shape sh over a feature-major
-// layout of classes classes.
-func (pl Planner) FeatureValues(sh AttentionShape, classes int) (*FeatureValues, error) {
-	k, err := pl.planFeature("feature values", sh, classes, func(groups int) int { return groups },
-		func(k featureKernel) cost.Cost { return (&FeatureValues{k}).Estimate() })
-	if err != nil {
-		return nil, err
-	}
-	return &FeatureValues{k}, nil
-}
-
-// WithContext is the kernel for a shorter context (see withContext).
-func (k *FeatureValues) WithContext(ctx int) (*FeatureValues, error) {
-	f, err := k.withContext(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &FeatureValues{f}, nil
-}
-
-// results is the number of returned results: groups in runs of perResult.
-func (k *FeatureValues) results() int { return ceilDiv(k.groups(), k.perResult) }
-
-// RotationCount is groups·(baby-1) + results·(giant-1).
-func (k *FeatureValues) RotationCount() int64 {
-	return int64(k.groups()*(k.prod.baby-1)) + int64(k.results()*(k.prod.giant-1))
-}
-
-// Estimate prices one Run.
-func (k *FeatureValues) Estimate() cost.Cost {
-	prof, logN, C, R := k.Profile, k.Params.LogN(), k.groups(), k.results()
-	per := k.perResult
-	c := cost.Sum(
-		sendInputCost(prof, logN, k.Level, Slots, int64(C), k.clientCores),
-		k.babyCost(C),
-		k.prod.estimate(prof, logN, per, k.cores).Scale(int64(C/per)),
-		returnCostBatched(prof, logN, k.send, Slots, int64(R), returnBatch, k.cores, k.clientCores),
-		k.localCost(),
-		cost.Cost{Rounds: 1},
-	)
-	if rest := C % per; rest > 0 {
-		c = c.Add(k.prod.estimate(prof, logN, rest, k.cores))
-	}
-	return c
-}
-
-// Run computes the shared outputs (Heads x HeadDim) of the shared weights
-// p (Heads x Context) over the cache: values holds Enc(V_C) (at Level,
-// server side), vC and vS the parties' shares of the values (Context x
-// KVDim).
-func (k *FeatureValues) Run(s *Session, tally *cost.Tally, values []*rlwe.Ciphertext, vC, vS []uint64, p Shared) (Shared, error) {
-	sizes := k.checkSizes(values, vC, vS, p, k.Shape.Heads*k.Shape.Context)
-	pC, pS := p.C, p.S
-	return runShared(s, tally, sizes,
-		func(cl *Client) ([]uint64, error) { return k.client(cl, tally, pC, vC) },
-		func(sv *Server) ([]uint64, error) { return k.server(sv, tally, values, pS, vS) })
-}
-
-// weights lays out a party's share of the weights of group g in v: slot
-// (ρ, u, c, h) holds p[h][token of position valuePosition(u, c, kk) of
-// row ρ] (zero past the context).
-func (k *FeatureValues) weights(p []uint64, g, kk int, v []uint64) {
-	l, ctx := k.Layout, k.Shape.Context
-	l.each(func(rho, u, c, h, s int) {
-		if j := k.token(g, rho, l.valuePosition(u, c, kk)); j < ctx {
-			v[s] = p[h*ctx+j]
-		}
-	})
-}
-
-// client is the client's half of Run: only the client's shares.
-func (k *FeatureValues) client(cl *Client, tally *cost.Tally, pC, vC []uint64) ([]uint64, error) {
-	if err := cl.sendInputsEach(tally, k.Level, k.groups(), func(g int, v []uint64) { k.weights(pC, g, 0, v) }); err != nil {
-		return nil, err
-	}
-	out := make([]uint64, k.Shape.Heads*k.Shape.HeadDim)
-	if err := cl.recvOutputsEach(tally, k.results(), func(_ int, v []uint64) { k.extract(out, v) }); err != nil {
-		return nil, err
-	}
-	k.local(tally, out, pC, vC)
-	return out, nil
-}
-
-// server is the server's half of Run: only the server's shares. It takes
-// the groups' weights one at a time, as they come, into a result of
-// perResult groups: it holds one group's baby steps and a result's pieces.
-func (k *FeatureValues) server(sv *Server, tally *cost.Tally, values []*rlwe.Ciphertext, pS, vS []uint64) ([]uint64, error) {
-	l, sh := k.Layout, k.Shape
-	d, G, kv, D := sh.HeadDim, sh.group(), sh.KVHeads*sh.HeadDim, l.Diagonals()
-	accs := make([]*rlwe.Ciphertext, 0, k.results())
-	var sum *featureSum
-	for g := 0; g < k.groups(); g++ {
-		x, err := sv.recvInput(tally, g, k.groups(), Slots)
-		if err != nil {
-			return nil, err
-		}
-		if x.Level() != k.Level {
-			return nil, fmt.Errorf("exec: server: input at level %d, planned %d", x.Level(), k.Level)
-		}
-		babyRot, err := k.prod.babySteps(sv, tally, x)
-		if err != nil {
-			return nil, err
-		}
-		terms := featureTerms{
-			babyRot: babyRot,
-			cache:   values[g*D : (g+1)*D],
-			diag: func(kk int, v []uint64) { // pre-rotated by -(kk/baby)·baby positions
-				shift := (kk / k.prod.baby) * k.prod.baby
-				l.each(func(rho, u, c, h, _ int) {
-					if j := k.token(g, rho, l.valuePosition(u, c, kk)); j < sh.Context {
-						v[l.slot(rho, (u+shift)%l.Row, c, h)] = vS[j*kv+(h/G)*d+u%d]
-					}
-				})
-			},
-			plain: func(kk int, v []uint64) { k.weights(pS, g, kk, v) },
-		}
-		if g%k.perResult == 0 {
-			sum = k.prod.newSum()
-		}
-		if err := sum.add(sv, tally, terms); err != nil {
-			return nil, err
-		}
-		if g%k.perResult == k.perResult-1 || g == k.groups()-1 {
-			acc, err := sum.result(sv, tally)
-			if err != nil {
-				return nil, err
-			}
-			accs = append(accs, acc)
-		}
-	}
-	out := make([]uint64, sh.Heads*d)
-	for from := 0; from < len(accs); from += returnBatch {
-		masks, err := sv.sendOutputs(tally, accs[from:min(len(accs), from+returnBatch)], k.send)
-		if err != nil {
-			return nil, err
-		}
-		for _, m := range masks {
-			k.extract(out, m)
-		}
-	}
-	k.local(tally, out, pS, vS)
-	return out, nil
-}
-
-// extract adds the returned vector (or the server's mask) v into the
-// outputs: element e of head h sums the slots (ρ, u, c, h) with u mod
-// HeadDim = e.
-func (k *FeatureValues) extract(out []uint64, v []uint64) {
-	t, d := k.Params.PlaintextModulus(), k.Shape.HeadDim
-	k.Layout.each(func(_, u, _, h, s int) {
-		out[h*d+u%d] = (out[h*d+u%d] + v[s]) % t
-	})
-}
-
-// local adds a party's local term p·V over its own shares into out.
-func (k *FeatureValues) local(tally *cost.Tally, out, p, values []uint64) {
-	sh, t := k.Shape, k.Params.PlaintextModulus()
-	d, G, kv := sh.HeadDim, sh.group(), sh.KVHeads*sh.HeadDim
-	for h := 0; h < sh.Heads; h++ {
-		for e := 0; e < d; e++ {
-			acc := out[h*d+e]
-			for j := 0; j < sh.Context; j++ {
-				acc = (acc + mulModT(p[h*sh.Context+j], values[j*kv+(h/G)*d+e], t)) % t
-			}
-			out[h*d+e] = acc
 		}
 	}
 	tally.Op(cost.OpShare, 0, int64(sh.Heads)*int64(sh.Context)*int64(d))

@@ -330,3 +330,69 @@ func TestFeatureAppend(t *testing.T) {
 		}
 	}
 }
+
+// TestFeatureQueries: RunQueries of three queries (a pass of three tokens)
+// gives each query's scores and outputs as Run would, exact modulo t, in
+// one round: its counters are EstimateQueries(3)'s (three Runs' work, one
+// round) and its rotations three Runs'. No query, or one of the wrong
+// length, is refused.
+func TestFeatureQueries(t *testing.T) {
+	e := hetest.ForTest(t, hetest.Presets()[0])
+	tm := e.Params.PlaintextModulus()
+	for _, ctx := range []int{7, 65, 200} {
+		sh := AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: ctx}
+		sc, vk := featureKernels(t, e, sh, 4)
+		t.Run(fmt.Sprintf("ctx=%d", ctx), func(t *testing.T) {
+			sess, err := NewSession(e.Params, sc, vk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sess.Close()
+			kv := sh.KVHeads * sh.HeadDim
+			K, V := hetest.RandVec(tm, ctx*kv), hetest.RandVec(tm, ctx*kv)
+			kSh, vSh := share(t, K, tm), share(t, V, tm)
+			keys := encryptVecs(t, sess, sc.Level, sc.Layout.KeyVectors(kSh.C))
+			values := encryptVecs(t, sess, vk.Level, vk.Layout.ValueVectors(vSh.C))
+			const m = 3
+			var qs, ps [][]uint64
+			var qsh, psh []Shared
+			for range m {
+				q, p := hetest.RandVec(tm, sh.Heads*sh.HeadDim), hetest.RandVec(tm, sh.Heads*ctx)
+				qs, ps, qsh, psh = append(qs, q), append(ps, p), append(qsh, share(t, q, tm)), append(psh, share(t, p, tm))
+			}
+			tally := cost.NewTally(e.Profile)
+			s, err := sc.RunQueries(sess, tally, keys, kSh.C, kSh.S, qsh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hetest.CheckCounters(t, sc.what, tally.Cost(), sc.EstimateQueries(m))
+			if got := tally.Cost(); got.Rounds != 1 || got.Rotations != m*sc.RotationCount() {
+				t.Errorf("scores of %d queries: %d rounds, %d rotations", m, got.Rounds, got.Rotations)
+			}
+			tally = cost.NewTally(e.Profile)
+			o, err := vk.RunQueries(sess, tally, values, vSh.C, vSh.S, psh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hetest.CheckCounters(t, vk.what, tally.Cost(), vk.EstimateQueries(m))
+			if got := tally.Cost(); got.Rounds != 1 || got.Rotations != m*vk.RotationCount() {
+				t.Errorf("values of %d queries: %d rounds, %d rotations", m, got.Rounds, got.Rotations)
+			}
+			for i := range m {
+				if !slices.Equal(s[i].Reveal(tm), scoresRef(sh, 1, ctx, qs[i], K, tm)) {
+					t.Errorf("query %d: scores differ from the plaintext q·k", i)
+				}
+				if !slices.Equal(o[i].Reveal(tm), valuesRef(sh, 1, ctx, ps[i], V, tm)) {
+					t.Errorf("query %d: outputs differ from the plaintext p·V", i)
+				}
+			}
+			if _, err := sc.RunQueries(sess, hetest.NopTally(), keys, kSh.C, kSh.S, nil); err == nil {
+				t.Error("scores of no query: no error")
+			}
+			short := Shared{C: qsh[1].C[1:], S: qsh[1].S[1:]}
+			if _, err := sc.RunQueries(sess, hetest.NopTally(), keys, kSh.C, kSh.S, []Shared{qsh[0], short}); err == nil {
+				t.Error("scores of a short query: no error")
+			}
+		})
+	}
+}

@@ -11,12 +11,15 @@ import (
 
 // TestGenerateSpeculativeSampled: sampled speculative decoding with the
 // model as its own draft accepts every proposal (p = q, so r·q(x) <=
-// p(x)); with a seed it is reproducible; and with a 4-bit draft its
-// first two tokens after the prompt, over 600 seeds, are distributed as
-// the model's own sampling at T = 1.5 (the prefill's draw, then the
-// pass's yielded token: the accepted proposal or the residual's draw):
-// Pearson's chi-square over the pairs the model gives at least 5
-// expected draws (the rest pooled) stays below its 0.999 quantile.
+// p(x)); with a seed it is reproducible; and with a 4-bit draft and a
+// one-block 4-bit draft (far from the model, so that the residual's draws
+// weigh), its first two tokens after
+// the prompt, over 3000 seeds, are distributed as the model's own sampling
+// at T = 2.5 (the prefill's draw, then the pass's yielded token: the
+// accepted proposal or the residual's draw): Pearson's chi-square over
+// the pairs the model gives at least 5 expected draws (the rest pooled)
+// stays below its 0.999 quantile (a residual drawn from p instead of
+// max(0, p - q) fails it with the one-block draft).
 func TestGenerateSpeculativeSampled(t *testing.T) {
 	m := loadStories(t)
 	prompt := []int{1, 403}
@@ -56,7 +59,7 @@ func TestGenerateSpeculativeSampled(t *testing.T) {
 			joint[[2]int{a, b}] = pa * pb
 		}
 	}
-	const draws = 800
+	const draws = 3000
 	chi := func(d *Model) float64 {
 		count := map[[2]int]float64{}
 		for seed := range uint64(draws) {
@@ -95,6 +98,13 @@ func TestGenerateSpeculativeSampled(t *testing.T) {
 	}
 	if c := chi(d4); math.IsInf(c, 1) {
 		t.Error("sampled speculative decoding with a 4-bit draft: not the model's distribution")
+	}
+	d1, err := Derive(m, DraftOptions{Layers: 1, Bits: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := chi(d1); math.IsInf(c, 1) {
+		t.Error("sampled speculative decoding with a one-block draft: not the model's distribution")
 	}
 	if _, _, err := GenerateSpeculative(m, d4, prompt, 3, 1, Sampler{Temperature: 1, TopK: 5}); err == nil {
 		t.Error("speculative sampling with a top-k filter accepted")

@@ -29,9 +29,11 @@
 // pass of several new tokens at a position p > 0 (a chunk of a prompt, or
 // the tokens a speculative step verifies): its linear layers, norms and
 // activations take the m rows at once; its attention appends the m tokens,
-// runs each query's decode kernels over all p + m of them, one query
-// after the other, and one causal softmax of the m queries (query i's row
-// covers the p + i + 1 keys up to itself: passAttnStep). The run engine
+// runs the m queries' decode kernels over all p + m of them in one round
+// each (the scores, then the values: exec's RunQueries) around one causal
+// softmax of the m queries (query i's row covers the p + i + 1 keys up to
+// itself: passAttnStep), so that a pass's attention takes the rounds of
+// one token's. The run engine
 // prepares the keys of such passes from RunOptions.PassRows.
 //
 // Strategies ([Strategy], [Strategies]) are plug-ins: each is a type in a

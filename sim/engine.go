@@ -111,12 +111,13 @@ type Engine interface {
 
 	// Speculative steps (strategy_speculative.go). Propose returns the
 	// client's draft, at most min(gamma, most) tokens after prefix (an
-	// estimate's are placeholders); Verify returns, revealed to the
-	// client only, how many of drafts equal the model's greedy choices
-	// from the first on, given the logits before each draft token and
-	// after the last (len(drafts) + 1 rows), and the model's choice after
-	// them (mpc.Accept); Rollback drops every cached token at position pos
-	// and after.
+	// estimate's are placeholders); Verify returns how many of drafts the
+	// model accepts from the first on, given the logits before each draft
+	// token and after the last (len(drafts) + 1 rows), and the model's
+	// token after them, revealed to the client (the count to the server
+	// too): greedy, the drafts equal to its greedy choices and its choice
+	// (mpc.Accept); sampled, speculative sampling's (mpc.AcceptSampled);
+	// Rollback drops every cached token at position pos and after.
 	Propose(prefix []int, most int) ([]int, error)
 	Verify(logits Value, drafts []int) (accepted, token int, err error)
 	Rollback(pos int) error

@@ -155,8 +155,8 @@ func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
 
 // passAttention is the attention of m > 1 new tokens at position p > 0
 // over the feature-major cache (see Attention): the m tokens appended one
-// after the other (client uploads only: one flight, which rides the first
-// query's), then passAttnStep: the queries' kernels one after the other
+// after the other (client uploads only: one flight, which rides the
+// queries'), then passAttnStep: the queries' kernels, in one round each,
 // around one causal softmax of all of them.
 func (r *Runner) passAttention(layer int, q, k, v *shares) (*shares, error) {
 	err := r.timed(KindAppend, func(cc *cost.Cost) error {

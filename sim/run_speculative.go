@@ -82,11 +82,12 @@ func (r *Runner) Verify(v Value, drafts []int) (int, int, error) {
 	if x.rows != len(drafts)+1 || len(drafts) == 0 {
 		return 0, 0, fmt.Errorf("sim: verifying %d draft tokens with %d rows of logits", len(drafts), x.rows)
 	}
-	in, err := r.draftShares(drafts, x.cols)
+	st := r.plan.acceptStep(x.rows, x.cols, x.scale)
+	in, err := r.draftShares(drafts, x.cols, st.inputBits())
 	if err != nil {
 		return 0, 0, err
 	}
-	a, tok, err := r.plan.acceptStep(x.rows, x.cols, x.scale).Run(r, r.pair(x.c, x.s), in)
+	a, tok, err := st.Run(r, r.pair(x.c, x.s), in)
 	if err == nil {
 		r.proposed, r.accepted = append(r.proposed, len(drafts)), append(r.accepted, a)
 		r.picks += a + 1
@@ -96,9 +97,10 @@ func (r *Runner) Verify(v Value, drafts []int) (int, int, error) {
 
 // draftShares is the client's draft as the accept step takes it, its own
 // input (the server's shares zeros), and the server's uniform (the
-// client's share 0), in the fixed point: f fractional bits, u rounded
-// down so that u·W stays below W.
-func (r *Runner) draftShares(drafts []int, n int) (draftShares, error) {
+// client's share 0), in the fixed point: r·q(x) rounded up and q rounded
+// with g fractional bits (mpc.AcceptSampled.InputBits), u rounded down
+// with f so that u·W stays below W.
+func (r *Runner) draftShares(drafts []int, n, g int) (draftShares, error) {
 	var in draftShares
 	own := func(v []uint64) mpc.Pair { return r.pair(v, make([]uint64, len(v))) }
 	d := make([]uint64, len(drafts))
@@ -120,12 +122,10 @@ func (r *Runner) draftShares(drafts []int, n int) (draftShares, error) {
 	hot, v, q := make([]uint64, len(drafts)*n), make([]uint64, len(drafts)), make([]uint64, len(drafts)*n)
 	for i, t := range drafts {
 		hot[i*n+t] = 1
-		var err error
-		if v[i], err = r.q.enc(w.r[i]*w.q[i][t], f); err != nil {
-			return in, err
-		}
+		v[i] = uint64(math.Ceil(math.Ldexp(w.r[i]*w.q[i][t], g))) // in [0, 2^g]
 		for j, p := range w.q[i] {
-			if q[i*n+j], err = r.q.enc(p, f); err != nil {
+			var err error
+			if q[i*n+j], err = r.q.enc(p, g); err != nil {
 				return in, err
 			}
 		}

@@ -19,8 +19,10 @@ import (
 // of the reference lies at least 0.02 from its boundary (SpecStats.Margin,
 // in probability units), far above the secure probabilities' error (a
 // few 2^-14 per probability): a protocol that compared the wrong values
-// or drew the correction from the wrong distribution would fail. With the
-// model as its own draft every proposal is accepted.
+// or drew the correction from the wrong distribution would fail. (The
+// model as its own draft is model.TestGenerateSpeculativeSampled's: on
+// shares p is the fixed point's softmax and q the draft's float one, so
+// "every proposal accepted" holds only up to their difference.)
 func TestRunSpeculativeSampled(t *testing.T) {
 	m := loadStories(t)
 	q4, err := model.Derive(m, model.DraftOptions{Bits: 4})
@@ -37,18 +39,13 @@ func TestRunSpeculativeSampled(t *testing.T) {
 	}{
 		{"q4/lut", q4, mpc.LUT},
 		{"q4/iterative", q4, mpc.Iterative},
-		{"self/lut", m, mpc.LUT},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want, ref, err := model.GenerateSpeculative(m, tc.draft, prompt, gen, gamma, sampler)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if tc.draft == m {
-				if ref.Acceptance() != 1 {
-					t.Fatalf("the model as its own draft: %+v", ref)
-				}
-			} else if ref.Margin < 0.02 || ref.Rejected < 2 || ref.Accepted == 0 {
+			if ref.Margin < 0.02 || ref.Rejected < 2 || ref.Accepted == 0 {
 				t.Fatalf("the seed no longer makes a telling test: accepted %v, margin %.4f", ref.PerPass, ref.Margin)
 			}
 			greedy, _, err := model.GenerateSpeculative(m, tc.draft, prompt, gen, gamma, model.Sampler{})

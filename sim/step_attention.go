@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"fmt"
+
 	"github.com/tuneinsight/lattigo/v5/core/rlwe"
 
 	"github.com/cgsim/cgsim/cost"
@@ -262,29 +264,34 @@ func (s decodeAttnStep) Run(r *Runner, layer int, q *shares) (*shares, error) {
 
 // passAttnStep is the attention of m > 1 new tokens at positions pos to
 // end - 1 (end = pos + m) over the feature-major cache once all m are
-// appended, in one layer: each query's score kernel over the end tokens
-// (with its truncation), one causal softmax of the m queries of every
-// head (query i's row covers the pos + i + 1 keys up to itself: the
-// others' probabilities are zero), each query's value kernel (with its
-// truncation). The softmax's rounds are those of one; the kernels run
-// query after query.
+// appended, in one layer: the m queries' score kernels over the end
+// tokens in one round (exec.FeatureScores.RunQueries) with one
+// truncation, one causal softmax of the m queries of every head (query
+// i's row covers the pos + i + 1 keys up to itself: the others'
+// probabilities are zero), the m queries' value kernels in one round with
+// one truncation. A pass's attention takes the rounds of one token's.
 type passAttnStep struct {
-	kern    decodeAttnStep // the kernels and truncations at end tokens
-	softmax unaryStep
-	m, end  int
+	kern                     decodeAttnStep // the kernels at end tokens
+	scoresTrunc, valuesTrunc truncStep      // of the m queries' results
+	softmax                  unaryStep
+	m, end                   int
 }
 
 func (p *planner) passAttnStep(m, end int) (passAttnStep, error) {
 	kern, err := p.decodeAttnStep(end)
+	if err == nil && kern.fscores == nil {
+		err = fmt.Errorf("sim: internal error: a pass of %d tokens over the token-major cache", m)
+	}
 	h := p.cfg.NumHeads
-	return passAttnStep{kern: kern, softmax: p.softmaxStep(h*m, end, h), m: m, end: end}, err
+	return passAttnStep{kern: kern, scoresTrunc: p.scoresTrunc(m * h * end), valuesTrunc: p.valuesTrunc(m * h * headsOf(p.cfg).stride),
+		softmax: p.softmaxStep(h*m, end, h), m: m, end: end}, err
 }
 
-// Estimate is m queries' kernels with their truncations (KindAttention)
-// and the softmax (KindSoftmax).
+// Estimate is the m queries' kernels with their truncations
+// (KindAttention) and the softmax (KindSoftmax).
 func (s passAttnStep) Estimate() []kindCost {
-	k := s.kern.Estimate()[0].cost
-	return []kindCost{{KindAttention, k.Scale(int64(s.m))}, {KindSoftmax, s.softmax.Estimate()}}
+	k := cost.Sum(s.kern.fscores.EstimateQueries(s.m), s.scoresTrunc.Estimate(), s.kern.fvalues.EstimateQueries(s.m), s.valuesTrunc.Estimate())
+	return []kindCost{{KindAttention, k}, {KindSoftmax, s.softmax.Estimate()}}
 }
 
 // Run is the attention of the m rows of q over the layer's cache, which
@@ -292,59 +299,62 @@ func (s passAttnStep) Estimate() []kindCost {
 func (s passAttnStep) Run(r *Runner, layer int, q *shares) (*shares, error) {
 	h, m, end := r.m.Config.NumHeads, s.m, s.end
 	x := [2][]uint64{make([]uint64, h*m*end), make([]uint64, h*m*end)}
-	for i := range m {
-		err := r.timed(KindAttention, func(cc *cost.Cost) error {
+	err := r.timed(KindAttention, func(cc *cost.Cost) error {
+		qs := make([]exec.Shared, m)
+		for i := range qs {
 			row := q.row(i)
-			var sc exec.Shared
-			if err := r.heRun(cc, func(t *cost.Tally) error {
-				var err error
-				sc, err = s.kern.runScores(r, t, layer, exec.Shared{C: row.c, S: row.s})
-				return err
-			}); err != nil {
-				return err
-			}
-			if err := s.kern.scoresTrunc.Run(r, cc, sc.C, sc.S); err != nil {
-				return err
-			}
-			for hd := range h { // row (head, query) of the causal softmax
-				copy(x[0][(hd*m+i)*end:(hd*m+i+1)*end], sc.C[hd*end:(hd+1)*end])
-				copy(x[1][(hd*m+i)*end:(hd*m+i+1)*end], sc.S[hd*end:(hd+1)*end])
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+			qs[i] = exec.Shared{C: row.c, S: row.s}
 		}
+		var sc []exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
+			cts, kC, kS, err := r.fcache.KernelInputs(layer, 0)
+			if err == nil {
+				sc, err = s.kern.fscores.RunQueries(r.he, t, cts, kC, kS, qs)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		for i := range m {
+			for hd := range h { // row (head, query) of the causal softmax
+				copy(x[0][(hd*m+i)*end:(hd*m+i+1)*end], sc[i].C[hd*end:(hd+1)*end])
+				copy(x[1][(hd*m+i)*end:(hd*m+i+1)*end], sc[i].S[hd*end:(hd+1)*end])
+			}
+		}
+		return s.scoresTrunc.Run(r, cc, x[0], x[1])
+	})
+	if err != nil {
+		return nil, err
 	}
 	probs, err := s.softmax.Run(r, r.pair(x[0], x[1]))
 	if err != nil {
 		return nil, err
 	}
-	out := &shares{rows: m, cols: headsOf(r.m.Config).q, pos: q.pos}
+	ps := make([]exec.Shared, m)
 	for i := range m {
-		p := [2][]uint64{make([]uint64, h*end), make([]uint64, h*end)}
+		p := exec.Shared{C: make([]uint64, h*end), S: make([]uint64, h*end)}
 		for hd := range h {
-			copy(p[0][hd*end:(hd+1)*end], probs[mpc.Client].V[(hd*m+i)*end:(hd*m+i+1)*end])
-			copy(p[1][hd*end:(hd+1)*end], probs[mpc.Server].V[(hd*m+i)*end:(hd*m+i+1)*end])
+			copy(p.C[hd*end:(hd+1)*end], probs[mpc.Client].V[(hd*m+i)*end:(hd*m+i+1)*end])
+			copy(p.S[hd*end:(hd+1)*end], probs[mpc.Server].V[(hd*m+i)*end:(hd*m+i+1)*end])
 		}
-		err := r.timed(KindAttention, func(cc *cost.Cost) error {
-			var o exec.Shared
-			if err := r.heRun(cc, func(t *cost.Tally) error {
-				var err error
-				o, err = s.kern.runValues(r, t, layer, exec.Shared{C: p[0], S: p[1]})
-				return err
-			}); err != nil {
-				return err
-			}
-			if err := s.kern.valuesTrunc.Run(r, cc, o.C, o.S); err != nil {
-				return err
-			}
-			out.c, out.s = append(out.c, o.C...), append(out.s, o.S...)
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+		ps[i] = p
 	}
-	return out, nil
+	out := &shares{rows: m, cols: headsOf(r.m.Config).q, pos: q.pos}
+	err = r.timed(KindAttention, func(cc *cost.Cost) error {
+		var o []exec.Shared
+		if err := r.heRun(cc, func(t *cost.Tally) error {
+			cts, vC, vS, err := r.fcache.KernelInputs(layer, 1)
+			if err == nil {
+				o, err = s.kern.fvalues.RunQueries(r.he, t, cts, vC, vS, ps)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		for _, oi := range o {
+			out.c, out.s = append(out.c, oi.C...), append(out.s, oi.S...)
+		}
+		return s.valuesTrunc.Run(r, cc, out.c, out.s)
+	})
+	return out, err
 }

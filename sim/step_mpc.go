@@ -386,6 +386,15 @@ func (s acceptStep) Estimate() cost.Cost {
 	return s.greedy.Estimate()
 }
 
+// inputBits is the fractional bits of a sampled draft's inputs (0 when
+// greedy).
+func (s acceptStep) inputBits() int {
+	if s.sampled == nil {
+		return 0
+	}
+	return s.sampled.InputBits()
+}
+
 // draftShares is the client's draft as the accept protocol takes it:
 // the tokens (greedy); or their one-hot rows, r_i·q_i(x_i) and the
 // distributions q_i, with the server's uniform u (sampled).

@@ -22,8 +22,8 @@ const (
 	// would generate; strategy_recompute.go).
 	Recompute Strategy = "recompute"
 	// Speculative keeps the cache as Cryptogen and lets the client's
-	// public draft propose tokens that one pass verifies (POST, greedy;
-	// strategy_speculative.go). It needs a draft (a run) or an acceptance
+	// public draft propose tokens that one pass verifies (POST, greedy or
+	// sampled; strategy_speculative.go). It needs a draft (a run) or an acceptance
 	// rate (an estimate), so it is not among DefaultStrategies.
 	Speculative Strategy = "speculative"
 )

@@ -166,9 +166,6 @@ func runAction(c *cli.Context) error {
 	note := samplerNote(sampler)
 	if draft != nil {
 		res.Gamma, res.Accepted = c.Int("gamma"), st.PerPass
-		if res.Accepted == nil {
-			res.Accepted = []int{}
-		}
 		note += fmt.Sprintf(", speculative with gamma %d (the secure speculative run's reference): %d passes accepted %v", res.Gamma, st.Passes, st.PerPass)
 	}
 	w := c.App.Writer

@@ -15,9 +15,11 @@ import (
 // d = Rows-1 draft tokens and after the last, and the client's draft: the
 // one-hot rows of its d tokens x_i, the products v_i = r_i·q_i(x_i) of
 // its uniforms r_i by the draft's probabilities of them, and the draft's
-// d distributions q_i (f fractional bits); and the server's uniform u in
-// [0, 1) (f bits). The client's inputs are its shares (the server's are
-// zeros), the server's u likewise.
+// d distributions q_i, with InputBits fractional bits (finer than f; v
+// rounded up, so that a positive r·q(x) never reads 0 and a token of
+// probability 0 is never accepted; q rounded); and the server's uniform u
+// in [0, 1) (f bits). The client's inputs are its shares (the server's
+// are zeros), the server's u likewise.
 //
 // With p_i = softmax(logits_i / Temperature), draft token i is accepted
 // iff r_i·q_i(x_i) <= p_i(x_i), and a is the number accepted before the
@@ -25,20 +27,25 @@ import (
 // max(0, p_a - q_a), normalized (from p_d when every draft token is
 // accepted, q_d being 0), by the inverse of its distribution function at
 // u. The tokens so generated are distributed as sampling from p alone,
-// whatever the draft. The client learns a and the token; the server
+// whatever the draft (p the fixed point's softmax: see below). The client
+// learns a and the token; the server
 // learns a (it rolls the cache back to it) and nothing of the token.
 //
-// Nothing is divided: with e_i = exp(z_i - max z_i), z_i = logits_i/T,
-// and S_i = Σ e_i, the test is e_i(x_i) - v_i·S_i >= 0 (one round of
-// products: the one-hot rows by e_i, v_i by S_i, and every q_i by S_i for
-// the residual), the acceptances' prefix products are Accept's scan, a is
-// their sum, opened to both; the residual w = max(0, e_a - q_a·S_a) is a
-// select of row a (public now), and the token is the number of its
-// prefix sums c_j, j < N-1, with c_j <= u·Σ w: N-1 comparisons, summed
-// locally, opened to the client. 2 <= Rows.
+// Nothing is divided: with e_i = exp(z_i - max z_i), z_i = logits_i/T (f
+// fractional bits), and S_i = Σ e_i, the test is e_i(x_i)·2^g - v_i·S_i
+// >= 0 with g = InputBits: both sides carry f + g fractional bits, and no
+// truncation rounds them (one round of products: the one-hot rows by e_i,
+// v_i by S_i, and every q_i by S_i for the residual); the
+// acceptances' prefix products are Accept's scan, a is their sum, opened
+// to both; the residual w = max(0, e_a - q_a·S_a) is a select of row a
+// (public now) at that precision, then truncated to f bits, and the token
+// is the number of its prefix sums c_j, j < N-1, with c_j <= u·Σ w: N-1
+// comparisons, summed locally, opened to the client. 2 <= Rows.
 //
-// The products v·S, q·S and u·Σw hold 2f + log2(N) + 1 bits before their
-// truncation, which the ring's truncation range must take (shape).
+// The decisions are those of speculative sampling from the fixed point's
+// softmax: a token whose e rounds to 0 (p·S below 2^-(f+1)) has
+// probability 0 there, and each residual weight carries its truncation's
+// error (below 2^-f of e's unit).
 type AcceptSampled struct {
 	Config
 	Rows, N     int
@@ -49,6 +56,21 @@ type AcceptSampled struct {
 // Fits is an error if the shape, temperature or method cannot run in the
 // ring (Run refuses them with it).
 func (a AcceptSampled) Fits() error { return a.shape() }
+
+// maxInputBits caps InputBits: the client's products r·q(x) and
+// probabilities are float64 (53 bits of mantissa).
+const maxInputBits = 40
+
+// InputBits is the fractional bits of the client's inputs v and q: the
+// most such that e·2^InputBits and v·S (f + InputBits bits, below
+// N·2^(f+InputBits)) stay in the truncation's range, at most
+// maxInputBits. shape refuses a ring where it falls below f.
+func (a AcceptSampled) InputBits() int {
+	if a.Ring == nil {
+		return 0
+	}
+	return min(maxInputBits, a.Ring.TruncBound()-1-a.Ring.frac-bits.Len(uint(a.N)))
+}
 
 // lens is the rows' lengths.
 func (a AcceptSampled) lens() []int { return repeat(a.N, a.Rows) }
@@ -76,8 +98,8 @@ func (a AcceptSampled) shape() error {
 	if _, k := a.Ring.scaleParams(1/t, mag); k < 0 {
 		return fmt.Errorf("temperature %v: too low for this ring (the logits' differences divided by it would leave its range)", t)
 	}
-	if need := 2*a.Ring.frac + bits.Len(uint(a.N)) + 1; need > a.Ring.TruncBound() {
-		return fmt.Errorf("a vocabulary of %d: probabilities times sums need %d bits, the ring's truncation range has %d", a.N, need, a.Ring.TruncBound())
+	if g := a.InputBits(); g < a.Ring.frac {
+		return fmt.Errorf("a vocabulary of %d: probabilities times sums need %d bits, the ring's truncation range has %d", a.N, 2*a.Ring.frac+bits.Len(uint(a.N))+1, a.Ring.TruncBound())
 	}
 	return nil
 }
@@ -102,7 +124,6 @@ func (a AcceptSampled) bill() *bill {
 	}
 	p.sumRows(n)
 	p.open(mulPiece(d*a.N), mulPiece(d), mulPiece(d*a.N))
-	p.trunc(d+d*a.N, f)
 	p.sumRows(d * a.N)
 	p.affine(d)
 	p.sign(d)
@@ -111,6 +132,7 @@ func (a AcceptSampled) bill() *bill {
 	p.open(publicPiece(1))
 	p.affine(a.N)
 	p.selects(a.N, 1)
+	p.trunc(a.N, a.InputBits())
 	p.sumRows(a.N)
 	p.mulTrunc(1, f)
 	p.affine(a.N - 1)
@@ -176,19 +198,17 @@ func (a AcceptSampled) play(p *party, mine ...[]uint64) ([]uint64, error) {
 		return nil, err
 	}
 	S := p.sumRows(e, lens)
-	// One round: hot·e, v·S and q·S (the residual's, every row's).
+	// One round: hot·e, v·S and q·S (the residual's, every row's); v·S and
+	// q·S carry f + g fractional bits, compared with e·2^g untruncated.
+	g := a.InputBits()
+	lift := r.FromInt(1 << g)
 	var he, vS, qS []uint64
 	sd := broadcast(S[:d], repeat(N, d))
 	if err := p.open(p.mulOp(hot, e[:d*N], &he), p.mulOp(v, S[:d], &vS), p.mulOp(q, sd, &qS)); err != nil {
 		return nil, err
 	}
-	tr, err := p.trunc(concat(vS, qS), f)
-	if err != nil {
-		return nil, err
-	}
-	vS, qS = tr[:d], tr[d:]
 	ex := p.sumRows(he, repeat(N, d)) // e_i(x_i)
-	ok, err := p.sign(p.affine(1, ex, r.Neg(1), vS, 0))
+	ok, err := p.sign(p.affine(lift, ex, r.Neg(1), vS, 0))
 	if err != nil {
 		return nil, err
 	}
@@ -214,14 +234,18 @@ func (a AcceptSampled) play(p *party, mine ...[]uint64) ([]uint64, error) {
 	if k < d {
 		qk = qS[k*N : (k+1)*N]
 	}
-	res := p.affine(1, e[k*N:(k+1)*N], r.Neg(1), qk, 0)
-	_, w, err := p.selects(res, res)
+	res := p.affine(lift, e[k*N:(k+1)*N], r.Neg(1), qk, 0)
+	_, wg, err := p.selects(res, res)
+	if err != nil {
+		return nil, err
+	}
+	w, err := p.trunc(wg[0], g) // f bits
 	if err != nil {
 		return nil, err
 	}
 	c := make([]uint64, N) // prefix sums; c[N-1] = Σ w
 	acc := uint64(0)
-	for j, x := range w[0] {
+	for j, x := range w {
 		acc = r.Add(acc, x)
 		c[j] = acc
 	}

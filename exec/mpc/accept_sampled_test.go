@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"gonum.org/v1/gonum/stat"
@@ -41,16 +42,17 @@ func softmaxAt(x []float64, temp float64) []float64 {
 }
 
 // inputs shares the draft as AcceptSampled.Run takes it: the one-hot
-// rows, v, q as the client's (the server's zeros), u as the server's.
-func (sd sampledDraft) inputs(r *Ring, n int) (hot, v, q, u Pair) {
+// rows, v, q (with g fractional bits) as the client's (the server's
+// zeros), u as the server's.
+func (sd sampledDraft) inputs(r *Ring, n, g int) (hot, v, q, u Pair) {
 	d := len(sd.tokens)
 	client := func(x []uint64) Pair { return Pair{{Mod: r.t, V: x}, {Mod: r.t, V: make([]uint64, len(x))}} }
 	h, vv, qq := make([]uint64, d*n), make([]uint64, d), make([]uint64, d*n)
 	for i, tok := range sd.tokens {
 		h[i*n+tok] = 1
-		vv[i] = r.Encode(sd.r[i] * sd.q[i][tok])
+		vv[i] = uint64(math.Ceil(math.Ldexp(sd.r[i]*sd.q[i][tok], g))) // rounded up
 		for j, x := range sd.q[i] {
-			qq[i*n+j] = r.Encode(x)
+			qq[i*n+j] = r.encodeAt(x, g)
 		}
 	}
 	return client(h), client(vv), client(qq), Pair{{Mod: r.t, V: []uint64{0}}, {Mod: r.t, V: []uint64{r.Encode(sd.u)}}}
@@ -180,8 +182,8 @@ func TestAcceptSampled(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						hot, v, q, u := sd.inputs(r, tc.n)
 						p := AcceptSampled{Config: cfg, Rows: tc.rows, N: tc.n, Temperature: tc.temp}
+						hot, v, q, u := sd.inputs(r, tc.n, p.InputBits())
 						var gotA, gotTok int
 						got := measure(t, cfg, func(s *Session) error { gotA, gotTok, err = p.Run(s, logits, hot, v, q, u); return err })
 						if gotA != a || gotTok != tok {
@@ -233,7 +235,7 @@ func TestAcceptSampledDistribution(t *testing.T) {
 	for range draws {
 		tok := inverseCDF(q, rng.Float64()) // the draft's proposal
 		sd := sampledDraft{tokens: []int{tok}, r: []float64{rng.Float64()}, q: [][]float64{q}, u: rng.Float64()}
-		hot, v, qq, u := sd.inputs(r, len(p))
+		hot, v, qq, u := sd.inputs(r, len(p), proto.InputBits())
 		a, next, err := proto.Run(s, x, hot, v, qq, u)
 		if err != nil {
 			t.Fatal(err)
@@ -274,24 +276,68 @@ func TestAcceptSampledErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	sd := sampledDraft{tokens: []int{1}, r: []float64{0.5}, q: [][]float64{make([]float64, 3)}}
-	hot, v, q, u := sd.inputs(r, 3)
+	hot, v, q, u := sd.inputs(r, 3, 20)
 	for _, tc := range []struct {
-		name string
-		p    AcceptSampled
+		name, want string
+		p          AcceptSampled
 	}{
-		{"no draft", AcceptSampled{Config: cfg, Rows: 1, N: 6, Temperature: 1}},
-		{"zero temperature", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: 0}},
-		{"NaN temperature", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: math.NaN()}},
-		{"tiny temperature", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: 1e-9}},
-		{"scaled without lookups", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: 1, Scale: 3}},
-		{"vocabulary beyond the ring", AcceptSampled{Config: cfg, Rows: 2, N: 1 << 20, Temperature: 1}},
+		{"no draft", "draft tokens", AcceptSampled{Config: cfg, Rows: 1, N: 6, Temperature: 1}},
+		{"zero temperature", "temperature", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: 0}},
+		{"NaN temperature", "temperature", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: math.NaN()}},
+		{"tiny temperature", "too low", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: 1e-9}},
+		{"scaled without lookups", "extra fractional bits", AcceptSampled{Config: cfg, Rows: 2, N: 3, Temperature: 1, Scale: 3}},
+		{"vocabulary beyond the ring", "vocabulary", AcceptSampled{Config: cfg, Rows: 2, N: 1 << 20, Temperature: 1}},
 	} {
 		s := NewSession(cfg, TrustedDealer{})
-		if _, _, err := tc.p.Run(s, logits, hot, v, q, u); err == nil {
-			t.Errorf("%s: accepted", tc.name)
-		} else {
-			t.Logf("%s: %v", tc.name, err)
+		if _, _, err := tc.p.Run(s, logits, hot, v, q, u); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one naming %q", tc.name, err, tc.want)
+		}
+		if err := tc.p.Fits(); err == nil {
+			t.Errorf("%s: Fits accepts it", tc.name)
 		}
 		s.Close()
+	}
+}
+
+// TestAcceptSampledSmall: a proposal the model gives probability e^-20/N
+// (0 in the fixed point) from a draft that gives it 1/N, over a vocabulary
+// of 1024 at bgv-n13 (f = 12: r·q(x) below 2^-13 for one r in eight), is
+// rejected for every one of 40 uniforms r: r·q(x) is encoded with
+// InputBits fractional bits and rounded up, never to 0. With f bits and
+// rounding, one in eight was accepted (none of 40: probability 0.6%).
+func TestAcceptSampledSmall(t *testing.T) {
+	cfg := testConfig(t, "bgv-n13")
+	cfg.Nonlinear = LUT
+	r := cfg.Ring
+	const n = 1024
+	flat := make([]float64, 2*n)
+	flat[7] = -20
+	x, err := r.Split(flat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := make([]float64, n)
+	for j := range q {
+		q[j] = 1.0 / n
+	}
+	proto := AcceptSampled{Config: cfg, Rows: 2, N: n, Temperature: 1}
+	if proto.InputBits() <= r.Frac() {
+		t.Fatalf("%d input bits, f = %d", proto.InputBits(), r.Frac())
+	}
+	s := NewSession(cfg, TrustedDealer{})
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	accepted := 0
+	for range 40 {
+		sd := sampledDraft{tokens: []int{7}, r: []float64{rng.Float64()}, q: [][]float64{q}, u: rng.Float64()}
+		hot, v, qq, u := sd.inputs(r, n, proto.InputBits())
+		a, _, err := proto.Run(s, x, hot, v, qq, u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		accepted += a
+	}
+	if accepted > 0 {
+		t.Errorf("a token of probability 0 accepted %d times of 40", accepted)
 	}
 }

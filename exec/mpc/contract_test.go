@@ -111,7 +111,7 @@ func acceptSampledCase(name string, nl Nonlinear, scale int, temp float64) contr
 			}
 			sd.tokens, sd.r, sd.q = append(sd.tokens, rng.IntN(a.N)), append(sd.r, rng.Float64()), append(sd.q, q)
 		}
-		hot, v, q, u := sd.inputs(cfg.Ring, a.N)
+		hot, v, q, u := sd.inputs(cfg.Ring, a.N, a.InputBits())
 		return a.Estimate(), measure(t, cfg, func(s *Session) error { _, _, err := a.Run(s, x, hot, v, q, u); return err })
 	}}
 }
