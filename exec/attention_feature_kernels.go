@@ -153,15 +153,6 @@ func (k *featureKernel) babyCost(n int) cost.Cost {
 	return onCoresBatched(c, int64(n)*b, b, k.cores, func() cost.Cost { return k.Profile.Charge(cost.OpRotateHoisted, k.Level, int64(n)*b) })
 }
 
-// queriesCost is m Runs' work in one round: the queries' inputs go up in
-// one flight and their results come down in the next.
-func queriesCost(one cost.Cost, m int) cost.Cost {
-	one.Rounds = 0
-	c := one.Scale(int64(m))
-	c.Rounds = 1
-	return c
-}
-
 // joinQueries concatenates m queries' shares of n elements each, checked.
 func joinQueries(what string, qs []Shared, n int) (Shared, error) {
 	if len(qs) == 0 {
@@ -240,18 +231,20 @@ func (k *FeatureScores) RotationCount() int64 {
 	return int64(k.prod.baby-1) + int64(k.groups()*(k.prod.giant-1))
 }
 
-// EstimateQueries prices RunQueries of m queries.
-func (k *FeatureScores) EstimateQueries(m int) cost.Cost { return queriesCost(k.Estimate(), m) }
-
 // Estimate prices one Run.
-func (k *FeatureScores) Estimate() cost.Cost {
+func (k *FeatureScores) Estimate() cost.Cost { return k.EstimateQueries(1) }
+
+// EstimateQueries prices RunQueries of m queries: the client encrypts
+// their ciphertexts together, the server makes each query's baby steps
+// and products and returns each group's result as it is made; one round.
+func (k *FeatureScores) EstimateQueries(m int) cost.Cost {
 	prof, logN, C := k.Profile, k.Params.LogN(), k.groups()
 	return cost.Sum(
-		sendInputCost(prof, logN, k.Level, Slots, 1, k.clientCores),
-		k.babyCost(1),
-		k.prod.estimate(prof, logN, 1, k.cores).Scale(int64(C)),
-		returnCostBatched(prof, logN, k.send, Slots, int64(C), 1, k.cores, k.clientCores), // one group at a time
-		k.localCost(),
+		sendInputCost(prof, logN, k.Level, Slots, int64(m), k.clientCores),
+		k.babyCost(1).Scale(int64(m)),
+		k.prod.estimate(prof, logN, 1, k.cores).Scale(int64(m*C)),
+		returnCostBatched(prof, logN, k.send, Slots, int64(m*C), 1, k.cores, k.clientCores), // one group at a time
+		k.localCost().Scale(int64(m)),
 		cost.Cost{Rounds: 1},
 	)
 }

@@ -60,25 +60,25 @@ func (k *FeatureValues) RotationCount() int64 {
 	return int64(k.groups()*(k.prod.baby-1)) + int64(k.results()*(k.prod.giant-1))
 }
 
-// EstimateQueries prices RunQueries of m queries.
-func (k *FeatureValues) EstimateQueries(m int) cost.Cost { return queriesCost(k.Estimate(), m) }
-
 // Estimate prices one Run.
-func (k *FeatureValues) Estimate() cost.Cost {
+func (k *FeatureValues) Estimate() cost.Cost { return k.EstimateQueries(1) }
+
+// EstimateQueries prices RunQueries of m queries: the client encrypts
+// every query's groups together, the server makes each query's results
+// and then returns them, query after query, in batches; one round.
+func (k *FeatureValues) EstimateQueries(m int) cost.Cost {
 	prof, logN, C, R := k.Profile, k.Params.LogN(), k.groups(), k.results()
 	per := k.perResult
-	c := cost.Sum(
-		sendInputCost(prof, logN, k.Level, Slots, int64(C), k.clientCores),
+	query := cost.Sum(
 		k.babyCost(C),
 		k.prod.estimate(prof, logN, per, k.cores).Scale(int64(C/per)),
 		returnCostBatched(prof, logN, k.send, Slots, int64(R), returnBatch, k.cores, k.clientCores),
 		k.localCost(),
-		cost.Cost{Rounds: 1},
 	)
 	if rest := C % per; rest > 0 {
-		c = c.Add(k.prod.estimate(prof, logN, rest, k.cores))
+		query = query.Add(k.prod.estimate(prof, logN, rest, k.cores))
 	}
-	return c
+	return cost.Sum(sendInputCost(prof, logN, k.Level, Slots, int64(m*C), k.clientCores), query.Scale(int64(m)), cost.Cost{Rounds: 1})
 }
 
 // Run computes the shared outputs (Heads x HeadDim) of the shared weights

@@ -122,7 +122,11 @@ func (r *Runner) draftShares(drafts []int, n, g int) (draftShares, error) {
 	hot, v, q := make([]uint64, len(drafts)*n), make([]uint64, len(drafts)), make([]uint64, len(drafts)*n)
 	for i, t := range drafts {
 		hot[i*n+t] = 1
-		v[i] = uint64(math.Ceil(math.Ldexp(w.r[i]*w.q[i][t], g))) // in [0, 2^g]
+		x := w.r[i] * w.q[i][t]
+		if !(x >= 0 && x <= 1) {
+			return in, fmt.Errorf("sim: a draft's r·q(x) of %v, want a probability", x)
+		}
+		v[i] = uint64(math.Ceil(math.Ldexp(x, g))) // in [0, 2^g]
 		for j, p := range w.q[i] {
 			var err error
 			if q[i*n+j], err = r.q.enc(p, g); err != nil {
