@@ -260,7 +260,7 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 		}
 		if st == Speculative {
 			if err := checkSpeculative(st, opts.Cache, opts.Gamma); err != nil {
-				return nil, fmt.Errorf("sim: plan: %w", err)
+				return nil, fmt.Errorf("sim: plan: %s", strings.TrimPrefix(err.Error(), "sim: "))
 			}
 			if a := opts.Acceptance; !(a >= 0 && a <= 1) {
 				return nil, fmt.Errorf("sim: plan: the speculative strategy's acceptance %v: want a probability from 0 to 1", a)

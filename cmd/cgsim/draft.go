@@ -125,6 +125,10 @@ func draftStatsAction(c *cli.Context) error {
 	if gen < 1 {
 		return fmt.Errorf("draft-stats: --gen must be at least 1, got %d", gen)
 	}
+	sampler, err := samplerFrom(c) // flag errors before loading anything
+	if err != nil {
+		return fmt.Errorf("draft-stats: %w", err)
+	}
 	m, tok, err := loadModelAndTokenizer(c)
 	if err != nil {
 		return fmt.Errorf("draft-stats: %w", err)
@@ -137,13 +141,7 @@ func draftStatsAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("draft-stats: %w", err)
 	}
-	sampler, err := samplerFrom(c)
-	if err != nil {
-		return fmt.Errorf("draft-stats: %w", err)
-	}
-	if sampler.TopK != 0 {
-		return fmt.Errorf("draft-stats: speculative sampling has no top-k filter")
-	}
+
 	var rows []draftStatsRow
 	for _, g := range gammas {
 		var all model.SpecStats

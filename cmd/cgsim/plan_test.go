@@ -128,6 +128,7 @@ func TestPlanErrors(t *testing.T) {
 		{"acceptance above 1", []string{"plan", "--strategies", "speculative", "--acceptance", "2"}, "--acceptance"},
 		{"gamma without speculative", []string{"plan", "--gamma", "2"}, "speculative"},
 		{"speculative gamma 0", []string{"plan", "--strategies", "speculative", "--acceptance", "0.5", "--gamma", "0"}, "draft tokens"},
+		{"speculative gamma 1000", []string{"plan", "--strategies", "speculative", "--acceptance", "0.5", "--gamma", "1000"}, "sim: plan: the speculative"},
 		{"speculative tiny temperature", []string{"plan", "--strategies", "cryptogen,speculative", "--acceptance", "0.5", "--temperature", "1e-9"}, "temperature"},
 		{"tune bad taus", []string{"tune", "refresh", "--taus", "1,x"}, "taus"},
 		{"tune too long", []string{"tune", "refresh", "--prompt", "1000", "--gen", "100"}, "context"},

@@ -120,6 +120,8 @@ func runAction(c *cli.Context) error {
 		}
 	} else if c.IsSet("gamma") && !c.IsSet("draft") {
 		return fmt.Errorf("run: --gamma without --draft")
+	} else if g := c.Int("gamma"); c.IsSet("draft") && (g < 1 || g > 64) {
+		return fmt.Errorf("run: --gamma %d: want 1 to 64 draft tokens a step", g)
 	}
 	m, tok, err := loadModelAndTokenizer(c)
 	if err != nil {
