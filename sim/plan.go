@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/cgsim/cgsim/cost"
-	"github.com/cgsim/cgsim/exec/mpc"
 	"github.com/cgsim/cgsim/model"
 )
 
@@ -268,10 +267,9 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 			if err := (model.Sampler{Temperature: opts.Temperature}).Validate(); err != nil {
 				return nil, fmt.Errorf("sim: plan: %w", err)
 			}
-			if pr, err := resolveProtocol(opts.Preset, opts.Profile, opts.ServerCores, opts.ClientCores, opts.Network, opts.Nonlinear); err == nil && opts.Temperature > 0 {
-				a := mpc.AcceptSampled{Config: pr.mpc, Rows: 2, N: opts.Model.VocabSize, Temperature: opts.Temperature}
-				if err := a.Fits(); err != nil {
-					return nil, fmt.Errorf("sim: plan: speculative sampling of %s at %s: %w", opts.Model.Name, opts.Preset.Name, err)
+			if pr, err := resolveProtocol(opts.Preset, opts.Profile, opts.ServerCores, opts.ClientCores, opts.Network, opts.Nonlinear); err == nil {
+				if err := samplingFits(pr.mpc, opts.Model, opts.Preset.Name, opts.Temperature); err != nil {
+					return nil, fmt.Errorf("sim: plan: %s", strings.TrimPrefix(err.Error(), "sim: "))
 				}
 			}
 		}

@@ -132,10 +132,9 @@ func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security,
 			return nil, nil, Security{}, err
 		}
 	}
-	if d.strat == Speculative && d.temperature > 0 {
-		a := mpc.AcceptSampled{Config: pr.mpc, Rows: 2, N: d.model.VocabSize, Temperature: d.temperature}
-		if err := a.Fits(); err != nil {
-			return nil, nil, Security{}, fmt.Errorf("sim: speculative sampling of %s at %s: %w", d.model.Name, d.preset.Name, err)
+	if d.strat == Speculative {
+		if err := samplingFits(pr.mpc, d.model, d.preset.Name, d.temperature); err != nil {
+			return nil, nil, Security{}, err
 		}
 	}
 	if err := pr.mpc.LookupsFit(d.model.Dim, maxCtx+1); err != nil {
@@ -184,6 +183,19 @@ func returned(bd []PhaseCost) int64 {
 		n += ph.Total().Decryptions
 	}
 	return n
+}
+
+// samplingFits refuses speculative sampling at temperature (none when 0)
+// that the ring of cfg cannot verify for model's vocabulary
+// (mpc.AcceptSampled.Fits).
+func samplingFits(cfg mpc.Config, m model.Config, preset string, temperature float64) error {
+	if temperature == 0 {
+		return nil
+	}
+	if err := (mpc.AcceptSampled{Config: cfg, Rows: 2, N: m.VocabSize, Temperature: temperature}).Fits(); err != nil {
+		return fmt.Errorf("sim: speculative sampling of %s at %s: %w", m.Name, preset, err)
+	}
+	return nil
 }
 
 // maxTopKCompares bounds the comparisons of a top-k filter: its dealer

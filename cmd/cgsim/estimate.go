@@ -243,9 +243,9 @@ func estimateAction(c *cli.Context) error {
 		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
 		TopK: topK}
 	if p.strategy == sim.Speculative {
-		opts.Gamma, opts.Acceptance, opts.Temperature = c.Int("gamma"), c.Float64("acceptance"), c.Float64("temperature")
-		if !(opts.Temperature >= 0 && opts.Temperature <= model.MaxTemperature) {
-			return fmt.Errorf("estimate: --temperature %v: want a number from 0 (greedy) to %d", opts.Temperature, model.MaxTemperature)
+		opts.Gamma, opts.Acceptance = c.Int("gamma"), c.Float64("acceptance")
+		if opts.Temperature, err = temperatureFrom(c); err != nil {
+			return fmt.Errorf("estimate: %w", err)
 		}
 		switch {
 		case c.IsSet("accepted"):

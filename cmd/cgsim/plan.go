@@ -14,7 +14,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cgsim/cgsim/exec/mpc"
-	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/sim"
 )
 
@@ -119,14 +118,15 @@ func planAction(c *cli.Context) error {
 	}
 	eo := sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear}
 	if slices.Contains(strats, sim.Speculative) {
-		eo.Gamma, eo.Acceptance, eo.Temperature = c.Int("gamma"), c.Float64("acceptance"), c.Float64("temperature")
+		eo.Gamma, eo.Acceptance = c.Int("gamma"), c.Float64("acceptance")
+		if eo.Temperature, err = temperatureFrom(c); err != nil {
+			return fmt.Errorf("plan: %w", err)
+		}
 		switch {
 		case !c.IsSet("acceptance"):
 			return fmt.Errorf("plan: the speculative strategy needs --acceptance, the probability that the model accepts a proposal (cgsim draft-stats measures it)")
 		case !(eo.Acceptance >= 0 && eo.Acceptance <= 1):
 			return fmt.Errorf("plan: --acceptance %v: want a probability from 0 to 1", eo.Acceptance)
-		case !(eo.Temperature >= 0 && eo.Temperature <= model.MaxTemperature):
-			return fmt.Errorf("plan: --temperature %v: want a number from 0 (greedy) to %d", eo.Temperature, model.MaxTemperature)
 		}
 	} else if c.IsSet("gamma") || c.IsSet("acceptance") || c.IsSet("temperature") {
 		return fmt.Errorf("plan: --gamma, --acceptance and --temperature are for the speculative strategy (--strategies ...,speculative)")

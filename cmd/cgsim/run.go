@@ -64,15 +64,26 @@ type runResult struct {
 	Seconds          float64 `json:"seconds"`
 }
 
+// temperatureFrom reads --temperature: from 0 (greedy) to
+// model.MaxTemperature.
+func temperatureFrom(c *cli.Context) (float64, error) {
+	t := c.Float64("temperature")
+	if (model.Sampler{Temperature: t}).Validate() != nil {
+		return t, fmt.Errorf("--temperature %v: want a number from 0 (greedy) to %d", t, model.MaxTemperature)
+	}
+	return t, nil
+}
+
 // samplerFrom reads --temperature and --seed: the zero Sampler (greedy)
 // without a temperature, else one with the given seed or a random one.
 func samplerFrom(c *cli.Context) (model.Sampler, error) {
-	s := model.Sampler{Temperature: c.Float64("temperature"), TopK: c.Int("top-k")}
-	if s.Validate() != nil {
-		if s.TopK < 0 {
-			return s, fmt.Errorf("--top-k %d: want 0 (every token) or more", s.TopK)
-		}
-		return s, fmt.Errorf("--temperature %v: want a number from 0 (greedy) to %d", s.Temperature, model.MaxTemperature)
+	temp, err := temperatureFrom(c)
+	s := model.Sampler{Temperature: temp, TopK: c.Int("top-k")}
+	if err != nil {
+		return s, err
+	}
+	if s.TopK < 0 {
+		return s, fmt.Errorf("--top-k %d: want 0 (every token) or more", s.TopK)
 	}
 	if s.Greedy() {
 		for _, f := range []string{"seed", "top-k"} {

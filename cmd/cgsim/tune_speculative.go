@@ -7,7 +7,6 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/sim"
 )
 
@@ -51,9 +50,9 @@ func tuneSpeculativeAction(c *cli.Context) error {
 	if !c.IsSet("acceptance") || !(a >= 0 && a <= 1) {
 		return fmt.Errorf("tune: --acceptance %v: want the probability, from 0 to 1, that the model accepts a proposal (cgsim draft-stats measures it)", a)
 	}
-	temp := c.Float64("temperature")
-	if !(temp >= 0 && temp <= model.MaxTemperature) {
-		return fmt.Errorf("tune: --temperature %v: want a number from 0 (greedy) to %d", temp, model.MaxTemperature)
+	temp, err := temperatureFrom(c)
+	if err != nil {
+		return fmt.Errorf("tune: %w", err)
 	}
 	if g := c.Int("gen"); g < 2 {
 		return fmt.Errorf("tune: --gen %d: want at least 2 (a decode step to compare per token)", g)

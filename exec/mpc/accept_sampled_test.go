@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/model"
 )
 
 // sampledDraft is a draft's side of AcceptSampled in the clear: its
@@ -21,24 +22,6 @@ type sampledDraft struct {
 	r      []float64
 	q      [][]float64
 	u      float64
-}
-
-// softmaxAt is softmax(x/temp).
-func softmaxAt(x []float64, temp float64) []float64 {
-	p := make([]float64, len(x))
-	mx := math.Inf(-1)
-	for _, v := range x {
-		mx = max(mx, v)
-	}
-	sum := 0.0
-	for i, v := range x {
-		p[i] = math.Exp((v - mx) / temp)
-		sum += p[i]
-	}
-	for i := range p {
-		p[i] /= sum
-	}
-	return p
 }
 
 // inputs shares the draft as AcceptSampled.Run takes it: the one-hot
@@ -62,36 +45,20 @@ func (sd sampledDraft) inputs(r *Ring, n, g int) (hot, v, q, u Pair) {
 // accepted count and the token after them.
 func speculate(rows [][]float64, temp float64, sd sampledDraft) (int, int) {
 	a := 0
-	for a < len(sd.tokens) {
-		p := softmaxAt(rows[a], temp)
-		if sd.r[a]*sd.q[a][sd.tokens[a]] > p[sd.tokens[a]] {
-			break
-		}
+	for a < len(sd.tokens) && model.Accepts(model.Probabilities(rows[a], temp), sd.q[a], sd.tokens[a], sd.r[a]) {
 		a++
 	}
-	w := softmaxAt(rows[a], temp)
-	if a < len(sd.tokens) {
-		for j := range w {
-			w[j] = max(0, w[j]-sd.q[a][j])
-		}
-	}
-	return a, inverseCDF(w, sd.u)
+	return a, model.InverseCDF(sd.residual(rows, temp, a), sd.u)
 }
 
-// inverseCDF is the first j whose prefix sum of w exceeds u·Σw (the last
-// index if none does).
-func inverseCDF(w []float64, u float64) int {
-	total := 0.0
-	for _, x := range w {
-		total += x
+// residual is the weights the token after a accepted draft tokens is
+// drawn from: max(0, p_a - q_a), or p_a after the whole draft.
+func (sd sampledDraft) residual(rows [][]float64, temp float64, a int) []float64 {
+	var q []float64
+	if a < len(sd.tokens) {
+		q = sd.q[a]
 	}
-	c := 0.0
-	for j, x := range w[:len(w)-1] {
-		if c += x; c > u*total {
-			return j
-		}
-	}
-	return len(w) - 1
+	return model.Residual(model.Probabilities(rows[a], temp), q)
 }
 
 // TestAcceptSampled: for each count of accepted draft tokens, the
@@ -125,7 +92,7 @@ func TestAcceptSampled(t *testing.T) {
 						}
 						sd := sampledDraft{}
 						for i := range tc.rows - 1 {
-							p := softmaxAt(rows[i], tc.temp)
+							p := model.Probabilities(rows[i], tc.temp)
 							q := make([]float64, tc.n)
 							var tok int
 							if i == agree { // the least likely token, q(x) = 1/2, r = 0.9: r·q(x) >= p(x) + 1/4
@@ -156,12 +123,7 @@ func TestAcceptSampled(t *testing.T) {
 						// u at the middle of a token's interval of the residual.
 						sd.u = 0.5
 						wantA, _ := speculate(rows, tc.temp, sd)
-						w := softmaxAt(rows[wantA], tc.temp)
-						if wantA < len(sd.tokens) {
-							for j := range w {
-								w[j] = max(0, w[j]-sd.q[wantA][j])
-							}
-						}
+						w := sd.residual(rows, tc.temp, wantA)
 						total, c := 0.0, 0.0
 						for _, x := range w {
 							total += x
@@ -225,7 +187,7 @@ func TestAcceptSampledDistribution(t *testing.T) {
 	for i := range logits {
 		logits[i] = r.Decode(r.Encode(logits[i]))
 	}
-	p := softmaxAt(logits, temp)
+	p := model.Probabilities(logits, temp)
 	proto := AcceptSampled{Config: cfg, Rows: 2, N: len(logits), Temperature: temp}
 	s := NewSession(cfg, TrustedDealer{})
 	defer s.Close()
@@ -233,7 +195,7 @@ func TestAcceptSampledDistribution(t *testing.T) {
 	count := make([]float64, len(p))
 	accepted := 0
 	for range draws {
-		tok := inverseCDF(q, rng.Float64()) // the draft's proposal
+		tok := model.InverseCDF(q, rng.Float64()) // the draft's proposal
 		sd := sampledDraft{tokens: []int{tok}, r: []float64{rng.Float64()}, q: [][]float64{q}, u: rng.Float64()}
 		hot, v, qq, u := sd.inputs(r, len(p), proto.InputBits())
 		a, next, err := proto.Run(s, x, hot, v, qq, u)
