@@ -242,10 +242,15 @@ type featureProducts struct {
 // steps, its cache ciphertexts (baby·giant of them), and the layouts of
 // its diagonals and of the plaintexts of its cache products (written into
 // a zero vector).
+//
+// A public group (FeaturePublic) has no cache ciphertexts (cache nil: its
+// client share is zero, so is the product) and its diagonals come encoded
+// once (pre, indexed as diag's k): no layout, no encode.
 type featureTerms struct {
 	babyRot     []*rlwe.Ciphertext
 	cache       []*rlwe.Ciphertext
 	diag, plain func(k int, v []uint64)
+	pre         []*rlwe.Plaintext
 }
 
 // featureSum is a result being summed.
@@ -266,23 +271,33 @@ func (s *featureSum) add(sv *Server, tally *cost.Tally, g featureTerms) error {
 	t := f.params.PlaintextModulus()
 	in := g.babyRot[0].Scale.Uint64() % t
 	return sv.forEach(len(s.pieces), func(j int, w *Server) error {
+		if j >= f.giant && g.cache == nil {
+			return nil // a public group: no cache products
+		}
 		for i := 0; i < f.baby; i++ {
 			var ct *rlwe.Ciphertext
-			v, pt := w.buf.slots(f.params), w.buf.plaintext(f.params, f.level)
-			if j < f.giant {
-				ct = g.babyRot[i]
-				g.diag(j*f.baby+i, v)
-			} else {
-				k := (j-f.giant)*f.baby + i
-				ct = g.cache[k]
-				g.plain(k, v)
-				pt.Scale = f.params.NewScale(mulModT(in, invModT(ct.Scale.Uint64()%t, t), t))
+			var pt *rlwe.Plaintext
+			switch {
+			case j < f.giant && g.pre != nil:
+				ct, pt = g.babyRot[i], g.pre[j*f.baby+i]
+			default:
+				var v []uint64
+				v, pt = w.buf.slots(f.params), w.buf.plaintext(f.params, f.level)
+				if j < f.giant {
+					ct = g.babyRot[i]
+					g.diag(j*f.baby+i, v)
+				} else {
+					k := (j-f.giant)*f.baby + i
+					ct = g.cache[k]
+					g.plain(k, v)
+					pt.Scale = f.params.NewScale(mulModT(in, invModT(ct.Scale.Uint64()%t, t), t))
+				}
+				tally.Op(cost.OpShare, 0, int64(len(v)))
+				if err := w.ecd.Encode(v, pt); err != nil {
+					return fmt.Errorf("exec: server: encoding: %w", err)
+				}
+				tally.Op(cost.OpEncode, f.level, 1)
 			}
-			tally.Op(cost.OpShare, 0, int64(len(v)))
-			if err := w.ecd.Encode(v, pt); err != nil {
-				return fmt.Errorf("exec: server: encoding: %w", err)
-			}
-			tally.Op(cost.OpEncode, f.level, 1)
 			if s.pieces[j] == nil {
 				s.pieces[j] = bgv.NewCiphertext(f.params, 1, f.level)
 				if err := w.eval.Mul(ct, pt, s.pieces[j]); err != nil {
@@ -317,6 +332,9 @@ func (s *featureSum) result(sv *Server, tally *cost.Tally) (*rlwe.Ciphertext, er
 	}
 	acc := s.pieces[0]
 	for _, p := range s.pieces[1:] {
+		if p == nil { // the cache pieces of a sum of public groups only
+			continue
+		}
 		if err := sv.eval.Add(acc, p, acc); err != nil {
 			return nil, fmt.Errorf("exec: server: adding: %w", err)
 		}
@@ -325,18 +343,25 @@ func (s *featureSum) result(sv *Server, tally *cost.Tally) (*rlwe.Ciphertext, er
 	return acc, nil
 }
 
-// estimate prices a result over groups groups: per group 2·baby·giant
-// products (each laid out and encoded) in 2·giant pieces on the server's
-// cores (one forEach per group), the giant rotations on the cores, and
-// the additions.
-func (f featureProducts) estimate(prof *cost.Profile, logN, groups, cores int) cost.Cost {
-	per := int64(2 * f.baby * f.giant) // products per group
-	n := int64(groups) * per
+// estimate prices a result over pub public and groups private groups:
+// per private group 2·baby·giant products (each laid out and encoded), per
+// public group baby·giant products with its diagonals encoded once, in
+// 2·giant pieces (giant when every group is public) on the server's cores
+// (one forEach per group), the giant rotations on the cores, and the
+// additions.
+func (f featureProducts) estimate(prof *cost.Profile, logN, pub, groups, cores int) cost.Cost {
+	bg := int64(f.baby * f.giant)
+	encoded := int64(groups) * 2 * bg // laid out and encoded per call
+	n := encoded + int64(pub)*bg
 	pieces := int64(2 * f.giant)
+	if groups == 0 {
+		pieces = int64(f.giant)
+	}
+	groups += pub
 	products := func() cost.Cost {
 		return cost.Sum(
-			layoutCost(prof, logN, n),
-			prof.Charge(cost.OpEncode, f.level, n),
+			layoutCost(prof, logN, encoded),
+			prof.Charge(cost.OpEncode, f.level, encoded),
 			prof.Charge(cost.OpMulPlain, f.level, n),
 			prof.Charge(cost.OpAdd, f.level, n-pieces), // into the pieces
 		)

@@ -33,6 +33,10 @@ type featureKernel struct {
 	cores     int
 	// clientCores are the client's, for the price (Planner.ClientCores).
 	clientCores int
+	// public is the tokens of the public prefix (WithPublic): the client's
+	// shares of them are zero and the server's are the prefix's keys or
+	// values in the clear.
+	public int
 }
 
 // ClientCores are the client's cores the kernel is priced for (at least
@@ -115,12 +119,16 @@ func (k featureKernel) withContext(ctx int) (featureKernel, error) {
 // groups is the number of cache ciphertext groups the context fills.
 func (k *featureKernel) groups() int { return k.Layout.Cts(k.Shape.Context) }
 
-// checkSizes checks a Run's inputs: the cache ciphertexts' count, level
-// and scale (invertible modulo t), both shares of the cache (Context x KVDim) and the shared input
-// (xLen).
-func (k *featureKernel) checkSizes(cache []*rlwe.Ciphertext, cC, cS []uint64, x Shared, xLen int) error {
-	if len(cache) != k.groups()*k.Layout.Diagonals() {
-		return fmt.Errorf("exec: %s: %d cache ciphertexts, want %d", k.what, len(cache), k.groups()*k.Layout.Diagonals())
+// checkSizes checks a Run's inputs: the cache ciphertexts' count (none
+// for the public groups), level and scale (invertible modulo t), the
+// public groups' diagonals, both shares of the cache (Context x KVDim) and
+// the shared input (xLen).
+func (k *featureKernel) checkSizes(cache []*rlwe.Ciphertext, pub *FeaturePublic, cC, cS []uint64, x Shared, xLen int) error {
+	if want := (k.groups() - k.publicGroups()) * k.Layout.Diagonals(); len(cache) != want {
+		return fmt.Errorf("exec: %s: %d cache ciphertexts, want %d", k.what, len(cache), want)
+	}
+	if err := k.checkPublic(pub); err != nil {
+		return err
 	}
 	t := k.Params.PlaintextModulus()
 	for _, ct := range cache {
@@ -138,11 +146,21 @@ func (k *featureKernel) checkSizes(cache []*rlwe.Ciphertext, cC, cS []uint64, x 
 	return nil
 }
 
-// localCost is both parties' local terms: Heads·Context·HeadDim share
-// products each.
+// localCost is both parties' local terms: Heads·HeadDim share products
+// per token each, the client's over the private tokens only (its shares
+// of the public ones are zero).
 func (k *featureKernel) localCost() cost.Cost {
-	n := int64(k.Shape.Heads) * int64(k.Shape.Context) * int64(k.Shape.HeadDim)
-	return k.Profile.Charge(cost.OpShare, 0, 2*n)
+	n := int64(k.Shape.Heads) * int64(2*k.Shape.Context-k.public) * int64(k.Shape.HeadDim)
+	return k.Profile.Charge(cost.OpShare, 0, n)
+}
+
+// from is the first token whose share the party's local term reads: the
+// client's shares of the public tokens are zero.
+func (k *featureKernel) from(client bool) int {
+	if client {
+		return k.public
+	}
+	return 0
 }
 
 // babyCost prices the baby steps of n input ciphertexts, on the
@@ -242,7 +260,8 @@ func (k *FeatureScores) EstimateQueries(m int) cost.Cost {
 	return cost.Sum(
 		sendInputCost(prof, logN, k.Level, Slots, int64(m), k.clientCores),
 		k.babyCost(1).Scale(int64(m)),
-		k.prod.estimate(prof, logN, 1, k.cores).Scale(int64(m*C)),
+		k.prod.estimate(prof, logN, 1, 0, k.cores).Scale(int64(m*k.publicGroups())),
+		k.prod.estimate(prof, logN, 0, 1, k.cores).Scale(int64(m*(C-k.publicGroups()))),
 		returnCostBatched(prof, logN, k.send, Slots, int64(m*C), 1, k.cores, k.clientCores), // one group at a time
 		k.localCost().Scale(int64(m)),
 		cost.Cost{Rounds: 1},
@@ -251,10 +270,11 @@ func (k *FeatureScores) EstimateQueries(m int) cost.Cost {
 
 // Run computes the shared scores (Heads x Context) of the shared query q
 // (Heads x HeadDim) against the cache: keys holds Enc(K_C) (at Level,
-// server side), kC and kS the parties' shares of the keys (Context x
-// KVDim).
-func (k *FeatureScores) Run(s *Session, tally *cost.Tally, keys []*rlwe.Ciphertext, kC, kS []uint64, q Shared) (Shared, error) {
-	out, err := k.RunQueries(s, tally, keys, kC, kS, []Shared{q})
+// server side) but for the public groups, whose diagonals pub holds (nil
+// without a public prefix), kC and kS the parties' shares of the keys
+// (Context x KVDim).
+func (k *FeatureScores) Run(s *Session, tally *cost.Tally, keys []*rlwe.Ciphertext, pub *FeaturePublic, kC, kS []uint64, q Shared) (Shared, error) {
+	out, err := k.RunQueries(s, tally, keys, pub, kC, kS, []Shared{q})
 	if err != nil {
 		return Shared{}, err
 	}
@@ -262,17 +282,17 @@ func (k *FeatureScores) Run(s *Session, tally *cost.Tally, keys []*rlwe.Cipherte
 }
 
 // RunQueries is Run of several queries over the same cache, in one round.
-func (k *FeatureScores) RunQueries(s *Session, tally *cost.Tally, keys []*rlwe.Ciphertext, kC, kS []uint64, qs []Shared) ([]Shared, error) {
+func (k *FeatureScores) RunQueries(s *Session, tally *cost.Tally, keys []*rlwe.Ciphertext, pub *FeaturePublic, kC, kS []uint64, qs []Shared) ([]Shared, error) {
 	n := k.Shape.Heads * k.Shape.HeadDim
 	q, err := joinQueries(k.what, qs, n)
 	if err != nil {
 		return nil, err
 	}
 	m := len(qs)
-	sizes := k.checkSizes(keys, kC, kS, q, m*n)
+	sizes := k.checkSizes(keys, pub, kC, kS, q, m*n)
 	out, err := runShared(s, tally, sizes,
 		func(cl *Client) ([]uint64, error) { return k.client(cl, tally, m, q.C, kC) },
-		func(sv *Server) ([]uint64, error) { return k.server(sv, tally, m, keys, q.S, kS) })
+		func(sv *Server) ([]uint64, error) { return k.server(sv, tally, m, keys, pub, q.S, kS) })
 	if err != nil {
 		return nil, err
 	}
@@ -295,14 +315,14 @@ func (k *FeatureScores) client(cl *Client, tally *cost.Tally, m int, qC, kC []ui
 		return nil, err
 	}
 	for i := range m {
-		k.local(tally, out[i*hc:(i+1)*hc], qC[i*n:(i+1)*n], kC)
+		k.local(tally, out[i*hc:(i+1)*hc], qC[i*n:(i+1)*n], kC, k.from(true))
 	}
 	return out, nil
 }
 
 // server is the server's half of RunQueries of m queries: only the
 // server's shares.
-func (k *FeatureScores) server(sv *Server, tally *cost.Tally, m int, keys []*rlwe.Ciphertext, qS, kS []uint64) ([]uint64, error) {
+func (k *FeatureScores) server(sv *Server, tally *cost.Tally, m int, keys []*rlwe.Ciphertext, pub *FeaturePublic, qS, kS []uint64) ([]uint64, error) {
 	sh := k.Shape
 	ins, err := sv.recvInputs(tally, m)
 	if err != nil {
@@ -311,7 +331,7 @@ func (k *FeatureScores) server(sv *Server, tally *cost.Tally, m int, keys []*rlw
 	n, hc := sh.Heads*sh.HeadDim, sh.Heads*sh.Context
 	out := make([]uint64, m*hc)
 	for i, in := range ins {
-		if err := k.serverQuery(sv, tally, in, keys, qS[i*n:(i+1)*n], kS, out[i*hc:(i+1)*hc]); err != nil {
+		if err := k.serverQuery(sv, tally, in, keys, pub, qS[i*n:(i+1)*n], kS, out[i*hc:(i+1)*hc]); err != nil {
 			return nil, err
 		}
 	}
@@ -320,9 +340,9 @@ func (k *FeatureScores) server(sv *Server, tally *cost.Tally, m int, keys []*rlw
 
 // serverQuery is the server's work on one query: its products with every
 // group, each returned as it is made, and its local term, into out.
-func (k *FeatureScores) serverQuery(sv *Server, tally *cost.Tally, in *rlwe.Ciphertext, keys []*rlwe.Ciphertext, qS, kS, out []uint64) error {
+func (k *FeatureScores) serverQuery(sv *Server, tally *cost.Tally, in *rlwe.Ciphertext, keys []*rlwe.Ciphertext, pub *FeaturePublic, qS, kS, out []uint64) error {
 	l, sh := k.Layout, k.Shape
-	d, G, kv, D := sh.HeadDim, sh.group(), sh.KVHeads*sh.HeadDim, l.Diagonals()
+	d, D := sh.HeadDim, l.Diagonals()
 	if in.Level() != k.Level {
 		return fmt.Errorf("exec: server: input at level %d, planned %d", in.Level(), k.Level)
 	}
@@ -333,17 +353,16 @@ func (k *FeatureScores) serverQuery(sv *Server, tally *cost.Tally, in *rlwe.Ciph
 	plain := func(kk int, v []uint64) {
 		l.each(func(_, t, c, h, s int) { v[s] = qS[h*d+l.scoreElement(t, c, kk)] })
 	}
+	pg := k.publicGroups()
 	for g := 0; g < k.groups(); g++ {
-		diag := func(kk int, v []uint64) { // pre-rotated by -(kk/baby)·baby positions
-			shift := (kk / k.prod.baby) * k.prod.baby
-			l.each(func(rho, t, c, h, _ int) {
-				if j := k.token(g, rho, t); j < sh.Context {
-					v[l.slot(rho, (t+shift)%l.Row, c, h)] = kS[j*kv+(h/G)*d+l.scoreElement(t, c, kk)]
-				}
-			})
+		terms := featureTerms{babyRot: babyRot, diag: func(kk int, v []uint64) { k.keyDiagonal(kS, g, kk, v) }, plain: plain}
+		if g < pg {
+			terms.pre = pub.diags[g*D : (g+1)*D]
+		} else {
+			terms.cache = keys[(g-pg)*D : (g-pg+1)*D]
 		}
 		sum := k.prod.newSum()
-		if err := sum.add(sv, tally, featureTerms{babyRot: babyRot, cache: keys[g*D : (g+1)*D], diag: diag, plain: plain}); err != nil {
+		if err := sum.add(sv, tally, terms); err != nil {
 			return err
 		}
 		acc, err := sum.result(sv, tally)
@@ -356,8 +375,21 @@ func (k *FeatureScores) serverQuery(sv *Server, tally *cost.Tally, in *rlwe.Ciph
 		}
 		k.extract(out, g, masks[0])
 	}
-	k.local(tally, out, qS, kS)
+	k.local(tally, out, qS, kS, 0)
 	return nil
+}
+
+// keyDiagonal lays out diagonal kk of group g of the keys kS in v,
+// pre-rotated by -(kk/baby)·baby positions.
+func (k *FeatureScores) keyDiagonal(kS []uint64, g, kk int, v []uint64) {
+	l, sh := k.Layout, k.Shape
+	d, G, kv := sh.HeadDim, sh.group(), sh.KVHeads*sh.HeadDim
+	shift := (kk / k.prod.baby) * k.prod.baby
+	l.each(func(rho, t, c, h, _ int) {
+		if j := k.token(g, rho, t); j < sh.Context {
+			v[l.slot(rho, (t+shift)%l.Row, c, h)] = kS[j*kv+(h/G)*d+l.scoreElement(t, c, kk)]
+		}
+	})
 }
 
 // extract adds the classes of group g's returned vector (or the server's
@@ -372,12 +404,13 @@ func (k *FeatureScores) extract(out []uint64, g int, v []uint64) {
 	})
 }
 
-// local adds a party's local term q·K over its own shares into out.
-func (k *FeatureScores) local(tally *cost.Tally, out, q, keys []uint64) {
+// local adds a party's local term q·K over its own shares of the tokens
+// from on into out.
+func (k *FeatureScores) local(tally *cost.Tally, out, q, keys []uint64, from int) {
 	sh, t := k.Shape, k.Params.PlaintextModulus()
 	d, G, kv := sh.HeadDim, sh.group(), sh.KVHeads*sh.HeadDim
 	for h := 0; h < sh.Heads; h++ {
-		for j := 0; j < sh.Context; j++ {
+		for j := from; j < sh.Context; j++ {
 			acc := out[h*sh.Context+j]
 			for e := 0; e < d; e++ {
 				acc = (acc + mulModT(q[h*d+e], keys[j*kv+(h/G)*d+e], t)) % t
@@ -385,5 +418,5 @@ func (k *FeatureScores) local(tally *cost.Tally, out, q, keys []uint64) {
 			out[h*sh.Context+j] = acc
 		}
 	}
-	tally.Op(cost.OpShare, 0, int64(sh.Heads)*int64(sh.Context)*int64(d))
+	tally.Op(cost.OpShare, 0, int64(sh.Heads)*int64(sh.Context-from)*int64(d))
 }

@@ -177,7 +177,7 @@ func runFeature(t *testing.T, e *hetest.Env, sc *FeatureScores, vk *FeatureValue
 
 	keys := encryptCache(sc.Level, sc.Layout.KeyVectors(kSh.C))
 	tally := cost.NewTally(e.Profile)
-	s, err := sc.Run(sess, tally, keys, kSh.C, kSh.S, share(t, q, tm))
+	s, err := sc.Run(sess, tally, keys, nil, kSh.C, kSh.S, share(t, q, tm))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,21 +189,21 @@ func runFeature(t *testing.T, e *hetest.Env, sc *FeatureScores, vk *FeatureValue
 		t.Errorf("scores: %d rotations, RotationCount says %d", got, sc.RotationCount())
 	}
 
-	if _, err := sc.Run(sess, hetest.NopTally(), keys[1:], kSh.C, kSh.S, share(t, q, tm)); err == nil {
+	if _, err := sc.Run(sess, hetest.NopTally(), keys[1:], nil, kSh.C, kSh.S, share(t, q, tm)); err == nil {
 		t.Error("scores over a cache missing a ciphertext: no error")
 	}
-	if _, err := sc.Run(sess, hetest.NopTally(), keys, kSh.C[1:], kSh.S, share(t, q, tm)); err == nil {
+	if _, err := sc.Run(sess, hetest.NopTally(), keys, nil, kSh.C[1:], kSh.S, share(t, q, tm)); err == nil {
 		t.Error("scores over a short client share: no error")
 	}
 	zero := keys[0].CopyNew()
 	zero.Scale = e.Params.NewScale(0)
-	if _, err := sc.Run(sess, hetest.NopTally(), append([]*rlwe.Ciphertext{zero}, keys[1:]...), kSh.C, kSh.S, share(t, q, tm)); err == nil {
+	if _, err := sc.Run(sess, hetest.NopTally(), append([]*rlwe.Ciphertext{zero}, keys[1:]...), nil, kSh.C, kSh.S, share(t, q, tm)); err == nil {
 		t.Error("scores over a cache ciphertext at scale 0: no error")
 	}
 
 	values := encryptCache(vk.Level, vk.Layout.ValueVectors(vSh.C))
 	tally = cost.NewTally(e.Profile)
-	o, err := vk.Run(sess, tally, values, vSh.C, vSh.S, share(t, p, tm))
+	o, err := vk.Run(sess, tally, values, nil, vSh.C, vSh.S, share(t, p, tm))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestFeatureQueries(t *testing.T) {
 				qs, ps, qsh, psh = append(qs, q), append(ps, p), append(qsh, share(t, q, tm)), append(psh, share(t, p, tm))
 			}
 			tally := cost.NewTally(e.Profile)
-			s, err := sc.RunQueries(sess, tally, keys, kSh.C, kSh.S, qsh)
+			s, err := sc.RunQueries(sess, tally, keys, nil, kSh.C, kSh.S, qsh)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -370,7 +370,7 @@ func TestFeatureQueries(t *testing.T) {
 				t.Errorf("scores of %d queries: %d rounds, %d rotations", m, got.Rounds, got.Rotations)
 			}
 			tally = cost.NewTally(e.Profile)
-			o, err := vk.RunQueries(sess, tally, values, vSh.C, vSh.S, psh)
+			o, err := vk.RunQueries(sess, tally, values, nil, vSh.C, vSh.S, psh)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -386,13 +386,108 @@ func TestFeatureQueries(t *testing.T) {
 					t.Errorf("query %d: outputs differ from the plaintext p·V", i)
 				}
 			}
-			if _, err := sc.RunQueries(sess, hetest.NopTally(), keys, kSh.C, kSh.S, nil); err == nil {
+			if _, err := sc.RunQueries(sess, hetest.NopTally(), keys, nil, kSh.C, kSh.S, nil); err == nil {
 				t.Error("scores of no query: no error")
 			}
 			short := Shared{C: qsh[1].C[1:], S: qsh[1].S[1:]}
-			if _, err := sc.RunQueries(sess, hetest.NopTally(), keys, kSh.C, kSh.S, []Shared{qsh[0], short}); err == nil {
+			if _, err := sc.RunQueries(sess, hetest.NopTally(), keys, nil, kSh.C, kSh.S, []Shared{qsh[0], short}); err == nil {
 				t.Error("scores of a short query: no error")
 			}
 		})
+	}
+}
+
+// TestFeaturePublic: over a cache whose first tokens are a public prefix
+// (client shares zero, the server's the prefix's keys and values, the
+// groups the prefix fills encoded once and given no ciphertext), several
+// queries' scores and outputs are exact modulo t, the counters are
+// EstimateQueries', the encoding's PublicCost's, and the public groups make
+// no cache product: a prefix that fills g groups saves g·D products per
+// query and kernel. A missing or mismatched encoding is refused.
+func TestFeaturePublic(t *testing.T) {
+	e := hetest.ForTest(t, hetest.Presets()[0])
+	tm := e.Params.PlaintextModulus()
+	const ctx, m = 200, 2
+	sh := AttentionShape{Heads: 8, KVHeads: 4, HeadDim: 8, Context: ctx}
+	sc0, vk0 := featureKernels(t, e, sh, 4)
+	tpc := sc0.Layout.TokensPerCt()
+	sess, err := NewSession(e.Params, sc0, vk0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	kv := sh.KVHeads * sh.HeadDim
+	K, V := hetest.RandVec(tm, ctx*kv), hetest.RandVec(tm, ctx*kv)
+	var qs, ps [][]uint64
+	var qsh, psh []Shared
+	for range m {
+		q, p := hetest.RandVec(tm, sh.Heads*sh.HeadDim), hetest.RandVec(tm, sh.Heads*ctx)
+		qs, ps, qsh, psh = append(qs, q), append(ps, p), append(qsh, share(t, q, tm)), append(psh, share(t, p, tm))
+	}
+	for _, pub := range []int{1, tpc - 1, tpc, tpc + 5, ctx} {
+		t.Run(fmt.Sprintf("public=%d", pub), func(t *testing.T) {
+			sc, err := sc0.WithPublic(pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vk, err := vk0.WithPublic(pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The prefix's client shares are zero; the server holds it.
+			kSh, vSh := share(t, K, tm), share(t, V, tm)
+			for i := range pub * kv {
+				kSh.C[i], kSh.S[i], vSh.C[i], vSh.S[i] = 0, K[i], 0, V[i]
+			}
+			pg, D := pub/tpc, sc.Layout.Diagonals()
+			keys := encryptVecs(t, sess, sc.Level, sc.Layout.KeyVectors(kSh.C)[pg*D:])
+			values := encryptVecs(t, sess, vk.Level, vk.Layout.ValueVectors(vSh.C)[pg*D:])
+			enc := cost.NewTally(e.Profile)
+			kPub, err := sc.EncodePublic(sess.Server, enc, K[:pub*kv])
+			if err != nil {
+				t.Fatal(err)
+			}
+			vPub, err := vk.EncodePublic(sess.Server, enc, V[:pub*kv])
+			if err != nil {
+				t.Fatal(err)
+			}
+			hetest.CheckCounters(t, "public encoding", enc.Cost(), sc.PublicCost(pub).Add(vk.PublicCost(pub)))
+
+			tally := cost.NewTally(e.Profile)
+			s, err := sc.RunQueries(sess, tally, keys, kPub, kSh.C, kSh.S, qsh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hetest.CheckCounters(t, sc.what, tally.Cost(), sc.EstimateQueries(m))
+			private := int64(m * 2 * D * sc.groups())
+			if got, want := tally.Cost().CtPtMul, private-int64(m*pg*D); got != want {
+				t.Errorf("scores: %d ct-pt products, want %d", got, want)
+			}
+			tally = cost.NewTally(e.Profile)
+			o, err := vk.RunQueries(sess, tally, values, vPub, vSh.C, vSh.S, psh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hetest.CheckCounters(t, vk.what, tally.Cost(), vk.EstimateQueries(m))
+			for i := range m {
+				if !slices.Equal(s[i].Reveal(tm), scoresRef(sh, 1, ctx, qs[i], K, tm)) {
+					t.Errorf("query %d: scores differ from the plaintext q·k", i)
+				}
+				if !slices.Equal(o[i].Reveal(tm), valuesRef(sh, 1, ctx, ps[i], V, tm)) {
+					t.Errorf("query %d: outputs differ from the plaintext p·V", i)
+				}
+			}
+			if pg > 0 {
+				if _, err := sc.RunQueries(sess, hetest.NopTally(), keys, nil, kSh.C, kSh.S, qsh); err == nil {
+					t.Error("a public prefix without its encoding: no error")
+				}
+			}
+			if _, err := sc0.RunQueries(sess, hetest.NopTally(), keys, kPub, kSh.C, kSh.S, qsh); err == nil {
+				t.Error("an encoding given to a kernel without a public prefix: no error")
+			}
+		})
+	}
+	if _, err := sc0.WithPublic(ctx + 1); err == nil {
+		t.Error("a public prefix longer than the context: no error")
 	}
 }

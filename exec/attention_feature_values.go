@@ -68,25 +68,27 @@ func (k *FeatureValues) Estimate() cost.Cost { return k.EstimateQueries(1) }
 // and then returns them, query after query, in batches; one round.
 func (k *FeatureValues) EstimateQueries(m int) cost.Cost {
 	prof, logN, C, R := k.Profile, k.Params.LogN(), k.groups(), k.results()
-	per := k.perResult
+	per, pg := k.perResult, k.publicGroups()
 	query := cost.Sum(
 		k.babyCost(C),
-		k.prod.estimate(prof, logN, per, k.cores).Scale(int64(C/per)),
 		returnCostBatched(prof, logN, k.send, Slots, int64(R), returnBatch, k.cores, k.clientCores),
 		k.localCost(),
 	)
-	if rest := C % per; rest > 0 {
-		query = query.Add(k.prod.estimate(prof, logN, rest, k.cores))
+	for from := 0; from < C; from += per { // a result's groups: the public ones first
+		to := min(C, from+per)
+		pub := max(0, min(to, pg)-from)
+		query = query.Add(k.prod.estimate(prof, logN, pub, to-from-pub, k.cores))
 	}
 	return cost.Sum(sendInputCost(prof, logN, k.Level, Slots, int64(m*C), k.clientCores), query.Scale(int64(m)), cost.Cost{Rounds: 1})
 }
 
 // Run computes the shared outputs (Heads x HeadDim) of the shared weights
 // p (Heads x Context) over the cache: values holds Enc(V_C) (at Level,
-// server side), vC and vS the parties' shares of the values (Context x
-// KVDim).
-func (k *FeatureValues) Run(s *Session, tally *cost.Tally, values []*rlwe.Ciphertext, vC, vS []uint64, p Shared) (Shared, error) {
-	out, err := k.RunQueries(s, tally, values, vC, vS, []Shared{p})
+// server side) but for the public groups, whose diagonals pub holds (nil
+// without a public prefix), vC and vS the parties' shares of the values
+// (Context x KVDim).
+func (k *FeatureValues) Run(s *Session, tally *cost.Tally, values []*rlwe.Ciphertext, pub *FeaturePublic, vC, vS []uint64, p Shared) (Shared, error) {
+	out, err := k.RunQueries(s, tally, values, pub, vC, vS, []Shared{p})
 	if err != nil {
 		return Shared{}, err
 	}
@@ -95,17 +97,17 @@ func (k *FeatureValues) Run(s *Session, tally *cost.Tally, values []*rlwe.Cipher
 
 // RunQueries is Run of several queries' weights over the same cache, in
 // one round.
-func (k *FeatureValues) RunQueries(s *Session, tally *cost.Tally, values []*rlwe.Ciphertext, vC, vS []uint64, ps []Shared) ([]Shared, error) {
+func (k *FeatureValues) RunQueries(s *Session, tally *cost.Tally, values []*rlwe.Ciphertext, pub *FeaturePublic, vC, vS []uint64, ps []Shared) ([]Shared, error) {
 	n := k.Shape.Heads * k.Shape.Context
 	p, err := joinQueries(k.what, ps, n)
 	if err != nil {
 		return nil, err
 	}
 	m := len(ps)
-	sizes := k.checkSizes(values, vC, vS, p, m*n)
+	sizes := k.checkSizes(values, pub, vC, vS, p, m*n)
 	out, err := runShared(s, tally, sizes,
 		func(cl *Client) ([]uint64, error) { return k.client(cl, tally, m, p.C, vC) },
-		func(sv *Server) ([]uint64, error) { return k.server(sv, tally, m, values, p.S, vS) })
+		func(sv *Server) ([]uint64, error) { return k.server(sv, tally, m, values, pub, p.S, vS) })
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +139,7 @@ func (k *FeatureValues) client(cl *Client, tally *cost.Tally, m int, pC, vC []ui
 		return nil, err
 	}
 	for i := range m {
-		k.local(tally, out[i*hd:(i+1)*hd], pC[i*n:(i+1)*n], vC)
+		k.local(tally, out[i*hd:(i+1)*hd], pC[i*n:(i+1)*n], vC, k.from(true))
 	}
 	return out, nil
 }
@@ -145,12 +147,12 @@ func (k *FeatureValues) client(cl *Client, tally *cost.Tally, m int, pC, vC []ui
 // server is the server's half of RunQueries of m queries: only the
 // server's shares. It makes every query's results, then returns them,
 // query after query, in batches.
-func (k *FeatureValues) server(sv *Server, tally *cost.Tally, m int, values []*rlwe.Ciphertext, pS, vS []uint64) ([]uint64, error) {
+func (k *FeatureValues) server(sv *Server, tally *cost.Tally, m int, values []*rlwe.Ciphertext, pub *FeaturePublic, pS, vS []uint64) ([]uint64, error) {
 	n, hd := k.Shape.Heads*k.Shape.Context, k.Shape.Heads*k.Shape.HeadDim
 	accs := make([][]*rlwe.Ciphertext, m)
 	for i := range m {
 		var err error
-		if accs[i], err = k.serverResults(sv, tally, values, pS[i*n:(i+1)*n], vS); err != nil {
+		if accs[i], err = k.serverResults(sv, tally, values, pub, pS[i*n:(i+1)*n], vS); err != nil {
 			return nil, err
 		}
 	}
@@ -166,7 +168,7 @@ func (k *FeatureValues) server(sv *Server, tally *cost.Tally, m int, values []*r
 				k.extract(o, mk)
 			}
 		}
-		k.local(tally, o, pS[i*n:(i+1)*n], vS)
+		k.local(tally, o, pS[i*n:(i+1)*n], vS, 0)
 	}
 	return out, nil
 }
@@ -175,9 +177,8 @@ func (k *FeatureValues) server(sv *Server, tally *cost.Tally, m int, values []*r
 // pS): it takes the groups' weights one at a time, as they come, into a
 // result of perResult groups: it holds one group's baby steps and a
 // result's pieces.
-func (k *FeatureValues) serverResults(sv *Server, tally *cost.Tally, values []*rlwe.Ciphertext, pS, vS []uint64) ([]*rlwe.Ciphertext, error) {
-	l, sh := k.Layout, k.Shape
-	d, G, kv, D := sh.HeadDim, sh.group(), sh.KVHeads*sh.HeadDim, l.Diagonals()
+func (k *FeatureValues) serverResults(sv *Server, tally *cost.Tally, values []*rlwe.Ciphertext, pub *FeaturePublic, pS, vS []uint64) ([]*rlwe.Ciphertext, error) {
+	D, pg := k.Layout.Diagonals(), k.publicGroups()
 	accs := make([]*rlwe.Ciphertext, 0, k.results())
 	var sum *featureSum
 	for g := 0; g < k.groups(); g++ {
@@ -194,16 +195,13 @@ func (k *FeatureValues) serverResults(sv *Server, tally *cost.Tally, values []*r
 		}
 		terms := featureTerms{
 			babyRot: babyRot,
-			cache:   values[g*D : (g+1)*D],
-			diag: func(kk int, v []uint64) { // pre-rotated by -(kk/baby)·baby positions
-				shift := (kk / k.prod.baby) * k.prod.baby
-				l.each(func(rho, u, c, h, _ int) {
-					if j := k.token(g, rho, l.valuePosition(u, c, kk)); j < sh.Context {
-						v[l.slot(rho, (u+shift)%l.Row, c, h)] = vS[j*kv+(h/G)*d+u%d]
-					}
-				})
-			},
-			plain: func(kk int, v []uint64) { k.weights(pS, g, kk, v) },
+			diag:    func(kk int, v []uint64) { k.valueDiagonal(vS, g, kk, v) },
+			plain:   func(kk int, v []uint64) { k.weights(pS, g, kk, v) },
+		}
+		if g < pg {
+			terms.pre = pub.diags[g*D : (g+1)*D]
+		} else {
+			terms.cache = values[(g-pg)*D : (g-pg+1)*D]
 		}
 		if g%k.perResult == 0 {
 			sum = k.prod.newSum()
@@ -222,6 +220,19 @@ func (k *FeatureValues) serverResults(sv *Server, tally *cost.Tally, values []*r
 	return accs, nil
 }
 
+// valueDiagonal lays out diagonal kk of group g of the values vS in v,
+// pre-rotated by -(kk/baby)·baby positions.
+func (k *FeatureValues) valueDiagonal(vS []uint64, g, kk int, v []uint64) {
+	l, sh := k.Layout, k.Shape
+	d, G, kv := sh.HeadDim, sh.group(), sh.KVHeads*sh.HeadDim
+	shift := (kk / k.prod.baby) * k.prod.baby
+	l.each(func(rho, u, c, h, _ int) {
+		if j := k.token(g, rho, l.valuePosition(u, c, kk)); j < sh.Context {
+			v[l.slot(rho, (u+shift)%l.Row, c, h)] = vS[j*kv+(h/G)*d+u%d]
+		}
+	})
+}
+
 // extract adds the returned vector (or the server's mask) v into the
 // outputs: element e of head h sums the slots (ρ, u, c, h) with u mod
 // HeadDim = e.
@@ -232,18 +243,19 @@ func (k *FeatureValues) extract(out []uint64, v []uint64) {
 	})
 }
 
-// local adds a party's local term p·V over its own shares into out.
-func (k *FeatureValues) local(tally *cost.Tally, out, p, values []uint64) {
+// local adds a party's local term p·V over its own shares of the tokens
+// from on into out.
+func (k *FeatureValues) local(tally *cost.Tally, out, p, values []uint64, from int) {
 	sh, t := k.Shape, k.Params.PlaintextModulus()
 	d, G, kv := sh.HeadDim, sh.group(), sh.KVHeads*sh.HeadDim
 	for h := 0; h < sh.Heads; h++ {
 		for e := 0; e < d; e++ {
 			acc := out[h*d+e]
-			for j := 0; j < sh.Context; j++ {
+			for j := from; j < sh.Context; j++ {
 				acc = (acc + mulModT(p[h*sh.Context+j], values[j*kv+(h/G)*d+e], t)) % t
 			}
 			out[h*d+e] = acc
 		}
 	}
-	tally.Op(cost.OpShare, 0, int64(sh.Heads)*int64(sh.Context)*int64(d))
+	tally.Op(cost.OpShare, 0, int64(sh.Heads)*int64(sh.Context-from)*int64(d))
 }

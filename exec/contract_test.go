@@ -173,14 +173,14 @@ func featureCases(tb testing.TB, e *hetest.Env, label string, sh AttentionShape)
 			if keys == nil {
 				keys = encryptVecs(tb, s, sc.Level, sc.Layout.KeyVectors(K.C))
 			}
-			_, err := sc.Run(s, tally, keys, K.C, K.S, q)
+			_, err := sc.Run(s, tally, keys, nil, K.C, K.S, q)
 			return err
 		}, cost.Cost{}},
 		{"FeatureValues/" + name, vk, func(s *Session, tally *cost.Tally) error {
 			if values == nil {
 				values = encryptVecs(tb, s, vk.Level, vk.Layout.ValueVectors(V.C))
 			}
-			_, err := vk.Run(s, tally, values, V.C, V.S, w)
+			_, err := vk.Run(s, tally, values, nil, V.C, V.S, w)
 			return err
 		}, cost.Cost{}},
 	}

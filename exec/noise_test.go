@@ -102,12 +102,12 @@ func TestNoiseModel(t *testing.T) {
 				}
 				ks = append(ks, kernel{"feature-scores-" + a.label, fs.Noise(), []Primitive{fs}, func(t *testing.T, s *Session) {
 					cache := encryptVecs(t, s, fs.Level, fs.Layout.KeyVectors(K.C))
-					if _, err := fs.Run(s, cost.NewTally(e.Profile), cache, K.C, K.S, q); err != nil {
+					if _, err := fs.Run(s, cost.NewTally(e.Profile), cache, nil, K.C, K.S, q); err != nil {
 						t.Fatal(err)
 					}
 				}}, kernel{"feature-values-" + a.label, fv.Noise(), []Primitive{fv}, func(t *testing.T, s *Session) {
 					cache := encryptVecs(t, s, fv.Level, fv.Layout.ValueVectors(K.C))
-					if _, err := fv.Run(s, cost.NewTally(e.Profile), cache, K.C, K.S, P); err != nil {
+					if _, err := fv.Run(s, cost.NewTally(e.Profile), cache, nil, K.C, K.S, P); err != nil {
 						t.Fatal(err)
 					}
 				}})
