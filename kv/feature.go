@@ -37,6 +37,32 @@ type FeatureConfig struct {
 	// ClientCores are the client's cores its uploads are priced for (the
 	// kernels', exec.Planner.ClientCores).
 	ClientCores int
+	// Public is the tokens of a public prefix every layer starts with
+	// (WithPublic; 0: none): the server holds their keys and values in
+	// the clear and the diagonals of the groups they fill encoded once,
+	// with no ciphertext; the client's shares of them are zero.
+	Public int
+}
+
+// WithPublic is the configuration of a cache whose layers start with a
+// public prefix of tokens tokens (LoadPublic).
+func (c FeatureConfig) WithPublic(tokens int) (FeatureConfig, error) {
+	if tokens < 0 || tokens > c.MaxContext {
+		return FeatureConfig{}, fmt.Errorf("kv: a public prefix of %d tokens in a cache planned for %d", tokens, c.MaxContext)
+	}
+	c.Public = tokens
+	return c, nil
+}
+
+// publicGroups is the number of groups the public prefix fills: they have
+// no ciphertext.
+func (c FeatureConfig) publicGroups() int { return c.Public / c.Layout.TokensPerCt() }
+
+// PublicBytes is the server's memory of one layer's encoded public
+// diagonals, both kinds (exec.FeaturePublic.Bytes).
+func (c FeatureConfig) PublicBytes() int64 {
+	n := int64(c.publicGroups() * c.Layout.Diagonals())
+	return n * int64(c.Params.N()) * 8 * int64(c.Level[kindK]+1+c.Level[kindV]+1)
 }
 
 // NewFeatureConfig is the cache that the decode kernels sc and vk (planned
@@ -101,10 +127,23 @@ func (c FeatureConfig) EstimateAppend() cost.Cost {
 }
 
 // Memory is the server's bytes of one layer holding p tokens: the
-// ciphertexts of both kinds and its shares as 8-byte words.
+// ciphertexts of both kinds (none for the groups a public prefix fills,
+// whose encoded diagonals it holds instead) and its shares as 8-byte
+// words.
+//
+// A layer holds either nothing or at least the public prefix: its
+// ciphertexts are the groups of its tokens past the prefix, from the
+// first group the prefix does not fill.
 func (c FeatureConfig) Memory(p int) int64 {
-	g := int64(c.Layout.Cts(p) * c.Layout.Diagonals())
-	return g*(CiphertextBytes(c.Params, c.Level[kindK])+CiphertextBytes(c.Params, c.Level[kindV])) + int64(2*p*c.KVDim())*8
+	var g int64
+	if p > c.Public {
+		g = int64((c.Layout.Cts(p) - c.publicGroups()) * c.Layout.Diagonals())
+	}
+	m := g*(CiphertextBytes(c.Params, c.Level[kindK])+CiphertextBytes(c.Params, c.Level[kindV])) + int64(2*p*c.KVDim())*8
+	if p > 0 && c.Public > 0 {
+		m += c.PublicBytes()
+	}
+	return m
 }
 
 // Boundary is the memory record a Run makes after layer's step from old
@@ -143,8 +182,9 @@ type FeatureCache struct {
 // featureServer is one layer of the server's side.
 type featureServer struct {
 	tokens int
-	cts    [2][]*rlwe.Ciphertext
-	shares [2][]uint64 // tokens x KVDim, row-major
+	cts    [2][]*rlwe.Ciphertext // from the first group past the public ones
+	shares [2][]uint64           // tokens x KVDim, row-major
+	public [2]*exec.FeaturePublic
 }
 
 // featureClient is one layer of the client's side: its shares in the
@@ -176,13 +216,49 @@ func (c *FeatureCache) Len(layer int) int {
 }
 
 // Memory is the server's resident bytes: every ciphertext (marshalled
-// size) and its shares.
+// size), its shares and the public prefix's encoded diagonals.
 func (c *FeatureCache) Memory() int64 {
 	var b int64
 	for _, l := range c.server {
 		b += residentBytes(l.cts, l.shares)
+		for _, p := range l.public {
+			if p != nil {
+				b += p.Bytes()
+			}
+		}
 	}
 	return b
+}
+
+// LoadPublic fills an empty layer with the public prefix of the cache's
+// configuration (Config.Public tokens): k and v are its keys and values
+// (Public x KVDim, in Z_t), which the server keeps as its shares; the
+// client's shares are zero; the server encodes the diagonals of the
+// groups they fill with the kernels sc and vk (planned for the cache, at
+// its MaxContext). No ciphertext, no message.
+func (c *FeatureCache) LoadPublic(s *exec.Session, tally *cost.Tally, layer int, sc *exec.FeatureScores, vk *exec.FeatureValues, k, v []uint64) error {
+	sv, cl, err := c.layer(layer)
+	if err != nil {
+		return err
+	}
+	n := c.cfg.Public * c.KVDim()
+	switch {
+	case sv.tokens != 0:
+		return fmt.Errorf("kv: loading a public prefix into layer %d, which holds %d tokens", layer, sv.tokens)
+	case c.cfg.Public == 0 || len(k) != n || len(v) != n:
+		return fmt.Errorf("kv: a public prefix of %d and %d elements, want %d tokens of %d", len(k), len(v), c.cfg.Public, c.KVDim())
+	}
+	if sv.public[kindK], err = sc.EncodePublic(s.Server, tally, k); err != nil {
+		return err
+	}
+	if sv.public[kindV], err = vk.EncodePublic(s.Server, tally, v); err != nil {
+		return err
+	}
+	sv.tokens = c.cfg.Public
+	sv.shares = [2][]uint64{append([]uint64(nil), k...), append([]uint64(nil), v...)}
+	cl.shares = [2][]uint64{make([]uint64, n), make([]uint64, n)}
+	tally.Add(cost.Cost{PeakMemoryBytes: c.Memory()})
+	return nil
 }
 
 func (c *FeatureCache) layer(i int) (*featureServer, *featureClient, error) {
@@ -237,7 +313,7 @@ func (c *FeatureCache) Append(s *exec.Session, tally *cost.Tally, layer int, k, 
 		return fmt.Errorf("kv: the cache is full: %d tokens, planned for at most %d", p, c.cfg.MaxContext)
 	}
 	T, kv := c.cfg.Layout.TokensPerCt(), c.KVDim()
-	g := p / T
+	g := p / T // not a public group: they are full
 	var group [2][]uint64
 	for kind, x := range [2]exec.Shared{k, v} {
 		group[kind] = append(append([]uint64(nil), cl.shares[kind][g*T*kv:]...), x.C...)
@@ -246,9 +322,9 @@ func (c *FeatureCache) Append(s *exec.Session, tally *cost.Tally, layer int, k, 
 	if err != nil {
 		return fmt.Errorf("kv: appending token %d to layer %d: %w", p, layer, err)
 	}
-	D := c.cfg.Layout.Diagonals()
+	D, pg := c.cfg.Layout.Diagonals(), c.cfg.publicGroups()
 	for kind, x := range [2]exec.Shared{k, v} {
-		sv.cts[kind] = append(sv.cts[kind][:g*D], cts[kind]...)
+		sv.cts[kind] = append(sv.cts[kind][:(g-pg)*D], cts[kind]...)
 		sv.shares[kind] = append(sv.shares[kind], x.S...)
 		cl.shares[kind] = append(cl.shares[kind], x.C...)
 	}
@@ -266,14 +342,14 @@ func (c *FeatureCache) Append(s *exec.Session, tally *cost.Tally, layer int, k, 
 func (c *FeatureCache) Truncate(n int) error {
 	D, kv := c.cfg.Layout.Diagonals(), c.KVDim()
 	for i, sv := range c.server {
-		if n < 0 || n > sv.tokens {
-			return fmt.Errorf("kv: truncating layer %d of %d tokens to %d", i, sv.tokens, n)
+		if n < c.cfg.Public || n > sv.tokens {
+			return fmt.Errorf("kv: truncating layer %d of %d tokens (a public prefix of %d) to %d", i, sv.tokens, c.cfg.Public, n)
 		}
 	}
 	for i, sv := range c.server {
 		cl := c.client[i]
 		for kind := range 2 {
-			sv.cts[kind] = sv.cts[kind][:c.cfg.Layout.Cts(n)*D]
+			sv.cts[kind] = sv.cts[kind][:max(0, c.cfg.Layout.Cts(n)-c.cfg.publicGroups())*D]
 			sv.shares[kind] = sv.shares[kind][:n*kv]
 			cl.shares[kind] = cl.shares[kind][:n*kv]
 		}
@@ -329,18 +405,27 @@ func (c *FeatureCache) encrypt(s *exec.Session, tally *cost.Tally, rows [2][]uin
 	return out, nil
 }
 
+// FeatureInputs is what a decode kernel over a layer reads for one kind:
+// the server's ciphertexts Enc(K_C) past the public groups, the public
+// groups' encoded diagonals (nil without a public prefix), the client's
+// share K_C and the server's K_S.
+type FeatureInputs struct {
+	Cts    []*rlwe.Ciphertext
+	Public *exec.FeaturePublic
+	C, S   []uint64
+}
+
 // KernelInputs is what a decode kernel over layer reads for kind (0: the
-// scores kernel's keys, 1: the values kernel's values): the server's
-// ciphertexts Enc(K_C), the client's share K_C and the server's K_S. They
-// are the cache's own, valid until its next Append or Switch of the layer:
-// read them, do not keep them.
-func (c *FeatureCache) KernelInputs(layer, kind int) ([]*rlwe.Ciphertext, []uint64, []uint64, error) {
+// scores kernel's keys, 1: the values kernel's values). They are the
+// cache's own, valid until its next Append or Switch of the layer: read
+// them, do not keep them.
+func (c *FeatureCache) KernelInputs(layer, kind int) (FeatureInputs, error) {
 	sv, cl, err := c.layer(layer)
 	if err != nil {
-		return nil, nil, nil, err
+		return FeatureInputs{}, err
 	}
 	if kind != kindK && kind != kindV {
-		return nil, nil, nil, fmt.Errorf("kv: no kind %d", kind)
+		return FeatureInputs{}, fmt.Errorf("kv: no kind %d", kind)
 	}
-	return sv.cts[kind], cl.shares[kind], sv.shares[kind], nil
+	return FeatureInputs{Cts: sv.cts[kind], Public: sv.public[kind], C: cl.shares[kind], S: sv.shares[kind]}, nil
 }

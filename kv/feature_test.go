@@ -41,21 +41,50 @@ func TestFeatureCache(t *testing.T) {
 			t.Run(name+"/two-groups-prompt", func(t *testing.T) {
 				checkFeatureCache(t, pl, sh, classes, 2*B+1, 2*B+3, []int{2*B + 1, 2*B + 2, 2*B + 3})
 			})
+			t.Run(name+"/public-prefix", func(t *testing.T) {
+				checkFeatureCache(t, pl, sh, classes, -(B + 3), 2*B+2, []int{B + 4, 2 * B, 2*B + 1})
+			})
+			t.Run(name+"/public-groups", func(t *testing.T) {
+				checkFeatureCache(t, pl, sh, classes, -(2 * B), 2*B+1, []int{2 * B})
+			})
 		}
 	}
 }
 
 // checkFeatureCache switches a prompt of prompt tokens into a cache
-// planned for total, appends tokens up to total, runs both kernels at the
+// planned for total (or, with prompt < 0, loads a public prefix of
+// -prompt tokens), appends tokens up to total, runs both kernels at the
 // contexts of at (and at the end) and checks every count.
 func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt, total int, at []int) {
 	cfg, sc, vk := featureConfig(t, pl, sh, classes, total)
+	public := max(0, -prompt)
+	prompt = max(prompt, public)
+	var err error
+	if cfg, err = cfg.WithPublic(public); err != nil {
+		t.Fatal(err)
+	}
 	s, c := featureSession(t, cfg, sc, vk)
 	defer s.Close()
 	tm := cfg.Params.PlaintextModulus()
 	kv := cfg.KVDim()
 	K, V := hetest.RandVec(tm, total*kv), hetest.RandVec(tm, total*kv)
-	for layer := 0; layer < sh.layers; layer++ {
+	for layer := 0; layer < sh.layers && public > 0; layer++ {
+		tally := cost.NewTally(cfg.Profile)
+		if err := c.LoadPublic(s, tally, layer, sc, vk, K[:public*kv], V[:public*kv]); err != nil {
+			t.Fatal(err)
+		}
+		want := sc.PublicCost(public).Add(vk.PublicCost(public)).Add(cfg.Boundary(layer, 0, public))
+		hetest.CheckCounters(t, "public prefix", tally.Cost(), want)
+	}
+	if public > 0 {
+		if err := c.Truncate(public - 1); err == nil {
+			t.Error("a truncation into the public prefix: no error")
+		}
+		if err := c.LoadPublic(s, hetest.NopTally(), 0, sc, vk, K[:public*kv], V[:public*kv]); err == nil {
+			t.Error("a public prefix loaded twice: no error")
+		}
+	}
+	for layer := 0; layer < sh.layers && public == 0; layer++ {
 		tally := cost.NewTally(cfg.Profile)
 		if err := c.Switch(s, tally, layer, share(t, K[:prompt*kv], tm), share(t, V[:prompt*kv], tm)); err != nil {
 			t.Fatal(err)
@@ -63,31 +92,39 @@ func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt,
 		hetest.CheckCounters(t, "switch", tally.Cost(), cfg.EstimateSwitch(prompt).Add(cfg.Boundary(layer, 0, prompt)))
 	}
 	for p := prompt; ; p++ {
+		// A public prefix that fills part of a group is always followed by
+		// a private token before a kernel reads it (the run's pass).
 		for layer := 0; layer < sh.layers && (p == total || slices.Contains(at, p)); layer++ {
-			keys, kC, kS, err := c.KernelInputs(layer, 0)
+			keys, err := c.KernelInputs(layer, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			scp, err := sc.WithContext(p)
+			if err == nil {
+				scp, err = scp.WithPublic(public)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
 			q := hetest.RandVec(tm, sh.heads*sh.headDim)
-			got, err := scp.Run(s, hetest.NopTally(), keys, kC, kS, share(t, q, tm))
+			got, err := scp.Run(s, hetest.NopTally(), keys.Cts, keys.Public, keys.C, keys.S, share(t, q, tm))
 			if err != nil {
 				t.Fatal(err)
 			}
 			scores := got.Reveal(tm)
-			vals, vC, vS, err := c.KernelInputs(layer, 1)
+			vals, err := c.KernelInputs(layer, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
 			vkp, err := vk.WithContext(p)
+			if err == nil {
+				vkp, err = vkp.WithPublic(public)
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
 			w := hetest.RandVec(tm, sh.heads*p)
-			out, err := vkp.Run(s, hetest.NopTally(), vals, vC, vS, share(t, w, tm))
+			out, err := vkp.Run(s, hetest.NopTally(), vals.Cts, vals.Public, vals.C, vals.S, share(t, w, tm))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -194,10 +231,11 @@ func TestFeatureUploadsAtTwoLevels(t *testing.T) {
 	}
 	hetest.CheckCounters(t, "append", tally.Cost(), cfg.EstimateAppend().Add(cfg.Boundary(0, 30, 31)))
 	for kind := range 2 {
-		cts, _, _, err := c.KernelInputs(0, kind)
+		in, err := c.KernelInputs(0, kind)
 		if err != nil {
 			t.Fatal(err)
 		}
+		cts := in.Cts
 		for _, ct := range cts {
 			if ct.Level() != cfg.Level[kind] {
 				t.Fatalf("a %s ciphertext at level %d, want %d", kindName(kind), ct.Level(), cfg.Level[kind])

@@ -199,11 +199,11 @@ func (s decodeAttnStep) runScores(r *Runner, t *cost.Tally, layer int, q exec.Sh
 		}
 		return s.scores.Run(r.he, t, cts, kS, q)
 	}
-	cts, kC, kS, err := r.fcache.KernelInputs(layer, 0)
+	in, err := r.fcache.KernelInputs(layer, 0)
 	if err != nil {
 		return exec.Shared{}, err
 	}
-	return s.fscores.Run(r.he, t, cts, kC, kS, q)
+	return s.fscores.Run(r.he, t, in.Cts, in.Public, in.C, in.S, q)
 }
 
 // runValues runs the values kernel over the layer's cache.
@@ -215,11 +215,11 @@ func (s decodeAttnStep) runValues(r *Runner, t *cost.Tally, layer int, p exec.Sh
 		}
 		return s.values.Run(r.he, t, cts, vS, p)
 	}
-	cts, vC, vS, err := r.fcache.KernelInputs(layer, 1)
+	in, err := r.fcache.KernelInputs(layer, 1)
 	if err != nil {
 		return exec.Shared{}, err
 	}
-	return s.fvalues.Run(r.he, t, cts, vC, vS, p)
+	return s.fvalues.Run(r.he, t, in.Cts, in.Public, in.C, in.S, p)
 }
 
 // Run is the attention of the query q over the layer's cache.
@@ -307,9 +307,9 @@ func (s passAttnStep) Run(r *Runner, layer int, q *shares) (*shares, error) {
 		}
 		var sc []exec.Shared
 		if err := r.heRun(cc, func(t *cost.Tally) error {
-			cts, kC, kS, err := r.fcache.KernelInputs(layer, 0)
+			in, err := r.fcache.KernelInputs(layer, 0)
 			if err == nil {
-				sc, err = s.kern.fscores.RunQueries(r.he, t, cts, kC, kS, qs)
+				sc, err = s.kern.fscores.RunQueries(r.he, t, in.Cts, in.Public, in.C, in.S, qs)
 			}
 			return err
 		}); err != nil {
@@ -343,9 +343,9 @@ func (s passAttnStep) Run(r *Runner, layer int, q *shares) (*shares, error) {
 	err = r.timed(KindAttention, func(cc *cost.Cost) error {
 		var o []exec.Shared
 		if err := r.heRun(cc, func(t *cost.Tally) error {
-			cts, vC, vS, err := r.fcache.KernelInputs(layer, 1)
+			in, err := r.fcache.KernelInputs(layer, 1)
 			if err == nil {
-				o, err = s.kern.fvalues.RunQueries(r.he, t, cts, vC, vS, ps)
+				o, err = s.kern.fvalues.RunQueries(r.he, t, in.Cts, in.Public, in.C, in.S, ps)
 			}
 			return err
 		}); err != nil {
