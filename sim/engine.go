@@ -74,6 +74,10 @@ type Engine interface {
 	// Reset drops every cached key and value (the recompute strategy
 	// calls it before each step).
 	Reset() error
+	// Public is the tokens of the public prefix the cache started with
+	// (0: none): the prompt's first tokens, which the generation does not
+	// process again.
+	Public() int
 
 	// Embed returns the shared embeddings of tokens (known to the client)
 	// at positions pos, pos+1, ... (GPT-2 adds its learned positions).

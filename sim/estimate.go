@@ -33,6 +33,19 @@ type Estimator struct {
 	spec specModel      // Speculative: the draft's length and the acceptance
 }
 
+// newEstimator is the estimate engine over p's session, its cache holding
+// p's public prefix (if any) in every layer.
+func newEstimator(p *planner, nw net.Network, spec specModel) *Estimator {
+	e := &Estimator{plan: p, net: nw, ctx: make([]int, p.cfg.NumLayers), spec: spec}
+	for l := range e.ctx {
+		e.ctx[l] = p.public
+	}
+	return e
+}
+
+// Public is the tokens of the public prefix the cache started with.
+func (e *Estimator) Public() int { return e.plan.public }
+
 var _ Engine = (*Estimator)(nil)
 
 // NewEstimator returns the estimate engine for a model shape under a
@@ -64,7 +77,7 @@ func NewEstimatorFor(opts EstimateOptions) (*Estimator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Estimator{plan: p, net: opts.Network, ctx: make([]int, opts.Model.NumLayers), spec: opts.specModel()}, nil
+	return newEstimator(p, opts.Network, opts.specModel()), nil
 }
 
 // rec records c under kind k, with the profile's price of a round's own
@@ -79,6 +92,9 @@ func (e *Estimator) rec(k Kind, c cost.Cost) {
 
 // Reset empties the cache.
 func (e *Estimator) Reset() error {
+	if e.plan.public > 0 {
+		return fmt.Errorf("sim: a reset would drop the public prefix")
+	}
 	clear(e.ctx)
 	e.traj = nil
 	return nil

@@ -48,9 +48,13 @@ func Generate(e Engine, cfg model.Config, strat Strategy, prompt []int, n int, o
 		bd := e.Breakdown()
 		onStep(Step{Phase: ph, Token: toks[len(toks)-1], Tokens: toks, Cost: bd[len(bd)-1].Total()})
 	}
+	pub := e.Public()
+	if pub >= len(prompt) {
+		return nil, fmt.Errorf("sim: a public prefix of %d tokens and a prompt of %d: the private part needs at least one token", pub, len(prompt))
+	}
 	ph := Phase{Kind: Prefill}
 	e.Begin(ph)
-	tok, err := Forward(e, cfg, prompt, 0)
+	tok, err := Forward(e, cfg, prompt[pub:], pub) // with a public prefix, a pass over the cache
 	if err != nil {
 		return nil, fmt.Errorf("sim: prefill: %w", err)
 	}

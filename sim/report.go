@@ -66,6 +66,10 @@ type Report struct {
 	// Weights is what the server encodes once at setup (estimated, or
 	// measured by a run), not part of Total.
 	Weights EncodedWeights `json:"encoded_weights"`
+	// Public is the public prefix's setup (nil without one), not part of
+	// Total: the prefix's tokens are the first PromptTokens, sent to the
+	// server in the clear.
+	Public *PublicSetup `json:"public_prefix,omitempty"`
 	// Security is the session's statistical security budget and
 	// StatSecurityBits the statistical security of this transcript:
 	// Security.Bits of the ciphertexts it returned to the client (at least
@@ -156,8 +160,14 @@ type EstimateOptions struct {
 	Profile  *cost.Profile // nil: the preset's embedded profile
 	Network  net.Network
 	Strategy Strategy
-	Prompt   int // prompt tokens
+	Prompt   int // prompt tokens, a public prefix included
 	Gen      int // generated tokens
+	// Public is the tokens of a public prefix the prompt starts with (0:
+	// none; at most Prompt - 1): sent in the clear, its keys and values
+	// computed by the server in plaintext, it is not prefilled; the
+	// private part's prefill is a pass over the cache that starts with it
+	// (the Cryptogen and Speculative strategies, feature-major cache).
+	Public int
 	// Cache configures the encrypted KV cache (Cryptogen).
 	Cache CacheOptions
 	// ServerCores are the server's cores its kernels run on (0: one): the
@@ -236,8 +246,11 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 	if err := (model.Sampler{Temperature: opts.Temperature}).Validate(); err != nil {
 		return nil, err
 	}
+	if opts.Public < 0 || opts.Public >= opts.Prompt {
+		return nil, fmt.Errorf("sim: a public prefix of %d tokens in a prompt of %d: want 0 to %d (the private part needs a token)", opts.Public, opts.Prompt, opts.Prompt-1)
+	}
 	asked := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear,
+		prompt: opts.Prompt, public: opts.Public, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear,
 		topK: opts.TopK, gamma: opts.Gamma, temperature: opts.Temperature}
 	decl, err := declare(asked, opts.MaxSessionTokens)
 	if err != nil {
@@ -251,7 +264,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 	// session was declared, the caller follows the steps or a speculative
 	// session accepts some proposals (the budget is sized for none).
 	if decl.gen != asked.gen || opts.OnStep != nil || opts.Strategy == Speculative {
-		e = &Estimator{plan: p, net: opts.Network, ctx: make([]int, opts.Model.NumLayers), spec: opts.specModel()}
+		e = newEstimator(p, opts.Network, opts.specModel())
 		if _, err := Generate(e, opts.Model, opts.Strategy, make([]int, opts.Prompt), opts.Gen, opts.OnStep); err != nil {
 			return nil, err
 		}
@@ -278,6 +291,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 		return nil, err
 	}
 	r.Weights = estimateWeights(ws, opts.Network)
+	r.Public = p.publicSetup()
 	return r, r.secure(sec)
 }
 

@@ -81,6 +81,10 @@ type RunOptions struct {
 	// passes them, decoded, to it. It is not part of the protocol and not
 	// recorded in the costs.
 	RevealLogits func(logits []float64)
+	// Public, if not nil, is the public prefix the prompt starts with:
+	// its keys and values, as the server computed them (ComputePublicKV)
+	// or read them from the prefix store. PromptTokens includes it.
+	Public *PublicKV
 	// OnProgress, if not nil, is called as the run goes: before the key
 	// exchange, and as each pass (the prefill, a decode step) reaches the
 	// attention of each layer. It is for a progress display and changes
@@ -138,6 +142,8 @@ type Runner struct {
 	// onProgress is RunOptions.OnProgress.
 	onProgress func(Progress)
 	setup      cost.Cost
+	// public is the public prefix's setup, measured (nil: none).
+	public *PublicSetup
 	// security is the session's budget: every returned ciphertext is
 	// flooded for security.FloodBits.
 	security Security
@@ -184,8 +190,17 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	if opts.PromptTokens < 1 || opts.Gen < 1 {
 		return nil, fmt.Errorf("sim: run: a prompt of %d tokens and %d to generate", opts.PromptTokens, opts.Gen)
 	}
+	pub := opts.Public.Len()
+	if pub > 0 {
+		if err := opts.Public.check(m.Config); err != nil {
+			return nil, err
+		}
+		if pub >= opts.PromptTokens {
+			return nil, fmt.Errorf("sim: run: a public prefix of %d tokens in a prompt of %d: the private part needs at least one token", pub, opts.PromptTokens)
+		}
+	}
 	decl, err := declare(sessionDecl{model: m.Config, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: opts.PromptTokens, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores,
+		prompt: opts.PromptTokens, public: pub, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores,
 		nonlinear: opts.Nonlinear, topK: opts.Sampler.FilterK(), gamma: opts.Gamma, temperature: opts.Sampler.Temperature}, opts.MaxSessionTokens)
 	if err != nil {
 		return nil, err
@@ -218,6 +233,9 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		return nil, err
 	}
 	fromZero, overCache := def.passes(opts.PromptTokens, opts.Gen, opts.Gamma)
+	if pub > 0 { // the private part is a pass over the cache
+		fromZero, overCache = nil, append(overCache, opts.PromptTokens-pub)
+	}
 	if len(opts.PassRows) > 0 && !(opts.Strategy.KeepsCache() && p.layout == FeatureLayout) {
 		return nil, fmt.Errorf("sim: run: passes of several tokens over the cache need the feature-major cache")
 	}
@@ -310,6 +328,10 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		}
 	}
 	r.setup = r.he.Setup
+	if err := r.loadPublic(opts.Public); err != nil {
+		r.he.Close()
+		return nil, err
+	}
 	r.mp = mpc.NewSessionConns(p.mpc, mpc.TrustedDealer{}, cc, sc, meter, closePipe)
 	ws, err := p.encodedWeights(oneTokenPasses(def, opts.PromptTokens, opts.Gen, opts.Gamma))
 	if err == nil {
@@ -424,6 +446,9 @@ func unscaled(op string, scale int) error {
 
 // Reset drops every layer's cache.
 func (r *Runner) Reset() error {
+	if r.plan.public > 0 {
+		return fmt.Errorf("sim: a reset would drop the public prefix")
+	}
 	clear(r.ctx)
 	if r.fcache != nil {
 		r.fcache = kv.NewFeatureCache(r.plan.feature)

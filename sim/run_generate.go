@@ -53,6 +53,7 @@ func Run(opts RunOptions, prompt []int, check bool, onStep func(Step)) (*Report,
 	setup := r.Setup()
 	rep.Setup = &setup
 	rep.Weights = r.Weights()
+	rep.Public = r.public
 	rep.Summarize(r.Breakdown())
 	if err := rep.secure(r.security); err != nil {
 		return nil, err

@@ -61,7 +61,8 @@ type sessionDecl struct {
 	prof     *cost.Profile
 	strat    Strategy
 	cache    CacheOptions
-	prompt   int
+	prompt   int // the prompt's tokens, public prefix included
+	public   int // the public prefix's
 	gen      int
 	provided int // the context the cache and kernels are provisioned for (0: prompt + gen - 1)
 	cores    int // the server's cores its HE primitives are priced for (0: one)
@@ -151,12 +152,15 @@ func planSession(d sessionDecl, nw net.Network) (*planner, *Estimator, Security,
 			return nil, nil, Security{}, err
 		}
 		p.topK = d.topK
+		if err := p.withPublic(d.public); err != nil {
+			return nil, nil, Security{}, err
+		}
 		if d.strat == Speculative {
 			p.temperature = d.temperature
 		}
 		// A speculative session is sized for no accepted proposal: the
 		// most passes, tokens processed and ciphertexts returned.
-		e := &Estimator{plan: p, net: nw, ctx: make([]int, d.model.NumLayers), spec: specModel{gamma: d.gamma}}
+		e := newEstimator(p, nw, specModel{gamma: d.gamma})
 		if _, err := Generate(e, d.model, d.strat, make([]int, d.prompt), d.gen, nil); err != nil {
 			return nil, nil, Security{}, err
 		}

@@ -1,0 +1,116 @@
+package sim
+
+import (
+	"testing"
+
+	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/net"
+)
+
+// TestRunPublicPrefix: stories260K with a public prefix of 100 tokens (its
+// keys and values computed in plaintext and loaded into the cache) and a
+// private prompt of 5 generates, token for token, what the plaintext
+// reference generates from the concatenated prompt, with logits within
+// 0.05, and its counters are the estimate's, phase by phase and kind by
+// kind, the prefix's setup included. The private prompt is a pass over
+// the cache: no prefill kernel runs, and the groups the prefix fills
+// make no cache product.
+func TestRunPublicPrefix(t *testing.T) {
+	m := loadStories(t)
+	const public, gen = 100, 16
+	prompt := make([]int, public+5)
+	ref, err := model.Generate(m, []int{1}, len(prompt)-1) // a prompt the model finds likely
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt[0] = 1
+	copy(prompt[1:], ref)
+	if testing.Short() {
+		// the same path over a short prefix and generation
+		prompt = prompt[:40]
+	}
+	pub := min(public, len(prompt)-5)
+	ng := gen
+	if testing.Short() {
+		ng = 3
+	}
+	p := preset(t, "bgv-test-insecure")
+	pkv, err := ComputePublicKV(m, p, prompt[:pub])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := model.Generate(m, prompt, ng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(RunOptions{Model: m, Preset: p, Network: net.LAN, Strategy: Cryptogen, Gen: ng, Public: pkv}, prompt, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("public %d + private %d: tokens %v, max |logit - reference| %.4f", pub, len(prompt)-pub, rep.Tokens, *rep.MaxLogitDiff)
+	for i := range want {
+		if rep.Tokens[i] != want[i] {
+			t.Errorf("token %d: %d, reference %d", i, rep.Tokens[i], want[i])
+		}
+	}
+	if *rep.MaxLogitDiff > 0.05 {
+		t.Errorf("max logit difference %.4f > 0.05", *rep.MaxLogitDiff)
+	}
+	est, err := Estimate(EstimateOptions{Model: m.Config, Preset: p, Network: net.LAN, Strategy: Cryptogen, Prompt: len(prompt), Public: pub, Gen: ng})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPhases(t, rep.Breakdown, est.Breakdown)
+	if rep.Public == nil || est.Public == nil {
+		t.Fatal("no public prefix setup reported")
+	}
+	if d := cost.CounterDiff(rep.Public.Encode, est.Public.Encode); len(d) > 0 || rep.Public.Bytes != est.Public.Bytes || rep.Public.Tokens != pub {
+		t.Errorf("public setup: run %+v, estimate %+v: %v", rep.Public, est.Public, d)
+	}
+	if rep.Public.Source != "computed" {
+		t.Errorf("source %q", rep.Public.Source)
+	}
+	if rep.Prefill.CtCtMul != 0 {
+		t.Errorf("the private prompt's pass made %d ct-ct products: no prefill kernel should run", rep.Prefill.CtCtMul)
+	}
+}
+
+// TestPublicPrefixErrors: a prefix that covers the whole prompt, one for
+// another shape, and a prefix with a strategy or layout without the
+// feature-major cache are refused.
+func TestPublicPrefixErrors(t *testing.T) {
+	m := loadStories(t)
+	p := preset(t, "bgv-test-insecure")
+	prompt := []int{1, 400, 300, 200}
+	pkv, err := ComputePublicKV(m, p, prompt[:3])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(RunOptions{Model: m, Preset: p, Network: net.LAN, Gen: 1, Public: pkv}, prompt[:3], false, nil); err == nil {
+		t.Error("a public prefix covering the whole prompt: no error")
+	}
+	for _, o := range []EstimateOptions{
+		{Strategy: Recompute, Prompt: 4, Public: 3, Gen: 2},
+		{Strategy: Cryptogen, Cache: CacheOptions{Layout: TokenLayout}, Prompt: 4, Public: 3, Gen: 2},
+		{Strategy: Cryptogen, Prompt: 4, Public: 4, Gen: 2},
+		{Strategy: Cryptogen, Prompt: 4, Public: -1, Gen: 2},
+	} {
+		o.Model, o.Preset, o.Network = m.Config, p, net.LAN
+		if _, err := Estimate(o); err == nil {
+			t.Errorf("%+v: no error", o)
+		}
+	}
+	if _, err := ComputePublicKV(m, p, nil); err == nil {
+		t.Error("an empty public prefix: no error")
+	}
+	if _, err := ComputePublicKV(m, p, make([]int, m.Config.SeqLen)); err == nil {
+		t.Error("a public prefix filling the context: no error")
+	}
+	other := model.NewRandom(config(t, "stories260K"), 1)
+	other.Config.NumLayers = 1
+	other.Weights.Layers = other.Weights.Layers[:1]
+	if _, err := Run(RunOptions{Model: other, Preset: p, Network: net.LAN, Gen: 1, Public: pkv}, prompt, false, nil); err == nil {
+		t.Error("a public prefix of another shape: no error")
+	}
+}
