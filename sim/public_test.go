@@ -1,6 +1,11 @@
 package sim
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cgsim/cgsim/cost"
@@ -112,5 +117,59 @@ func TestPublicPrefixErrors(t *testing.T) {
 	other.Weights.Layers = other.Weights.Layers[:1]
 	if _, err := Run(RunOptions{Model: other, Preset: p, Network: net.LAN, Gen: 1, Public: pkv}, prompt, false, nil); err == nil {
 		t.Error("a public prefix of another shape: no error")
+	}
+}
+
+// TestPrefixStore: the first load of a prefix computes it and saves it,
+// the second reads it ("stored") with the same keys and values; another
+// prefix or another model misses; a corrupt or truncated file is
+// recomputed (and said so), never used.
+func TestPrefixStore(t *testing.T) {
+	m := loadStories(t)
+	p := preset(t, "bgv-test-insecure")
+	st := PrefixStore{Dir: t.TempDir()}
+	prefix := []int{1, 400, 300, 200, 100}
+	a, note, err := st.Load(m, p, prefix)
+	if err != nil || a.Source != "computed" || note != "" {
+		t.Fatalf("first load: %v, source %q, note %q", err, a.Source, note)
+	}
+	b, _, err := st.Load(m, p, prefix)
+	if err != nil || b.Source != "stored" {
+		t.Fatalf("second load: %v, source %q", err, b.Source)
+	}
+	for l := range a.K {
+		if !slices.Equal(a.K[l], b.K[l]) || !slices.Equal(a.V[l], b.V[l]) {
+			t.Fatalf("layer %d: the stored keys or values differ", l)
+		}
+	}
+	if c, _, err := st.Load(m, p, prefix[:4]); err != nil || c.Source != "computed" {
+		t.Errorf("another prefix: %v, source %q", err, c.Source)
+	}
+	other := model.NewRandom(m.Config, 7)
+	if c, _, err := st.Load(other, p, prefix); err != nil || c.Source != "computed" || slices.Equal(c.K[0], a.K[0]) {
+		t.Errorf("another model: %v, source %q", err, c.Source)
+	}
+	files, _ := filepath.Glob(filepath.Join(st.Dir, "*.pkv"))
+	if len(files) != 3 {
+		t.Fatalf("%d files, want 3", len(files))
+	}
+	key, _ := prefixKey(m, p, prefix)
+	path := filepath.Join(st.Dir, fmt.Sprintf("%x.pkv", key))
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, bad := range map[string][]byte{
+		"flipped":   append(append([]byte(nil), good[:60]...), append([]byte{good[60] ^ 1}, good[61:]...)...),
+		"truncated": good[:len(good)/2],
+		"empty":     nil,
+	} {
+		if err := os.WriteFile(path, bad, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		c, note, err := st.Load(m, p, prefix)
+		if err != nil || c.Source != "computed" || !strings.Contains(note, "recomputed") || !slices.Equal(c.K[0], a.K[0]) {
+			t.Errorf("%s file: %v, source %q, note %q", name, err, c.Source, note)
+		}
 	}
 }

@@ -199,6 +199,7 @@ func estimateCommand() *cli.Command {
 			&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
 			&cli.IntFlag{Name: "prompt", Value: defaultPrompt, Usage: "prompt tokens"},
 			&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
+			&cli.IntFlag{Name: "public-prefix-tokens", Usage: "the first N of the --prompt tokens are a public prefix (sent in the clear, its keys and values computed by the server in plaintext, not prefilled; the feature-major cache); 0: none"},
 			&cli.IntFlag{Name: "top-k", Usage: "price a sampler's top-k filter before each token's choice (sampling itself, --temperature of run, costs what greedy choice does); 0: none"},
 			&cli.IntFlag{Name: "gamma", Value: 4, Usage: "with --strategy speculative: the draft tokens a step proposes"},
 			&cli.Float64Flag{Name: "acceptance", Value: -1, Usage: "with --strategy speculative: the probability that the model accepts each proposal (measure it with cgsim draft-stats); required with that strategy unless --accepted"},
@@ -239,7 +240,10 @@ func estimateAction(c *cli.Context) error {
 	if topK < 0 {
 		return fmt.Errorf("estimate: --top-k %d: want 0 (none) or more", topK)
 	}
-	opts := sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
+	if n := c.Int("public-prefix-tokens"); n < 0 || n >= c.Int("prompt") {
+		return fmt.Errorf("estimate: --public-prefix-tokens %d: want 0 to %d (--prompt less one: the private part needs a token)", n, c.Int("prompt")-1)
+	}
+	opts := sim.EstimateOptions{Public: c.Int("public-prefix-tokens"), Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
 		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
 		TopK: topK}
 	if p.strategy == sim.Speculative {
@@ -375,6 +379,7 @@ func writeTable(w io.Writer, rep *sim.Report) error {
 		fmt.Fprintf(w, "weights encoded once at the server's setup (not in the totals): %d linear layers, %.1f MB of plaintexts, %d encodes, %.3f s compute\n",
 			ew.Layers, mb(ew.Bytes), ew.Cost.Encodes, ew.Cost.ComputeSeconds)
 	}
+	fmt.Fprint(w, publicNote(rep.Public))
 	fmt.Fprintf(w, "\nper kind (seconds; prefill, then all decode steps)\n")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "kind\tprefill s\tdecode s\tdecode MB\tdecode rounds\t")

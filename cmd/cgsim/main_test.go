@@ -76,6 +76,53 @@ func TestRunPlaintextJSON(t *testing.T) {
 	}
 }
 
+// TestRunPublicPrefix: a secure run with a public prefix generates what
+// the plaintext reference generates from the concatenated prompt, says
+// the prefix is public, computes its keys and values once and reads them
+// from the store the second time.
+func TestRunPublicPrefix(t *testing.T) {
+	store := t.TempDir()
+	prefix, prompt := "Once upon a time, there was a little girl named Lily. She loved to play outside.", " One day, she"
+	args := []string{"run", "--model", storiesModel, "--tokenizer", storiesTok, "--params", "bgv-test-insecure", "--allow-insecure",
+		"--public-prefix", prefix, "--prompt", prompt, "--gen", "3", "--prefix-store", store, "--net", "lan", "--quiet"}
+	var want struct {
+		Tokens []int `json:"tokens"`
+	}
+	plain, _, err := cgsim("run", "--plaintext", "--model", storiesModel, "--tokenizer", storiesTok, "--public-prefix", prefix, "--prompt", prompt, "--gen", "3", "--format", "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal([]byte(plain), &want); err != nil {
+		t.Fatal(err)
+	}
+	for i, source := range []string{"computed", "stored"} {
+		out, _, err := cgsim(append(args, "--format", "json")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got struct {
+			Tokens []int `json:"tokens"`
+			Public struct {
+				Tokens int    `json:"tokens"`
+				Source string `json:"source"`
+			} `json:"public_prefix"`
+		}
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatalf("output is not JSON: %v", err)
+		}
+		if !slices.Equal(got.Tokens, want.Tokens) || got.Public.Source != source || got.Public.Tokens < 10 {
+			t.Errorf("run %d: tokens %v (reference %v), public prefix %+v, want source %s", i, got.Tokens, want.Tokens, got.Public, source)
+		}
+	}
+	out, _, err := cgsim(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, "public prefix: the server sees them in the clear") {
+		t.Errorf("the table does not say the prefix is public:\n%s", out)
+	}
+}
+
 // TestRunPlaintextSampled: --temperature with --seed reproduces its tokens,
 // reports both, and a random seed, reported, reproduces them too.
 func TestRunPlaintextSampled(t *testing.T) {

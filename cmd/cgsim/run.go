@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cgsim/cgsim/model"
+	"github.com/cgsim/cgsim/sim"
 )
 
 func runCommand() *cli.Command {
@@ -39,7 +40,7 @@ func runCommand() *cli.Command {
 			&cli.Float64Flag{Name: "logit-tolerance", Value: 0.05, Usage: "with --reveal-logits: the exit status is non-zero if a logit differs from the reference's by more"},
 			&cli.BoolFlag{Name: "quiet", Usage: "secure run: no progress bar"},
 			formatFlag(),
-		}, protocolFlags()...),
+		}, append(publicPrefixFlags(), protocolFlags()...)...),
 		Action: runAction,
 	}
 }
@@ -134,16 +135,32 @@ func runAction(c *cli.Context) error {
 	} else if g := c.Int("gamma"); c.IsSet("draft") && (g < 1 || g > 64) {
 		return fmt.Errorf("run: --gamma %d: want 1 to 64 draft tokens a step", g)
 	}
+	prefix, hasPrefix, err := publicPrefixText(c)
+	if err != nil {
+		return fmt.Errorf("run: %w", err)
+	}
 	m, tok, err := loadModelAndTokenizer(c)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	prompt, err := encodePrompt(tok, m.Config, c.String("prompt"), gen, c.Int("max-session-tokens"))
+	var prompt []int
+	public := 0
+	if hasPrefix {
+		prompt, public, err = promptWithPrefix(tok, m.Config, prefix, c.String("prompt"), gen, c.Int("max-session-tokens"))
+	} else {
+		prompt, err = encodePrompt(tok, m.Config, c.String("prompt"), gen, c.Int("max-session-tokens"))
+	}
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
 	if !c.Bool("plaintext") {
-		return secureRun(c, p, format, m, tok, prompt, gen, sampler)
+		var pub *sim.PublicKV
+		if public > 0 {
+			if pub, err = loadPublic(c, m, p.preset, prompt[:public]); err != nil {
+				return fmt.Errorf("run: %w", err)
+			}
+		}
+		return secureRun(c, p, format, m, tok, prompt, pub, gen, sampler)
 	}
 	var draft *model.Model
 	if c.IsSet("draft") {

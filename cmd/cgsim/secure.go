@@ -17,7 +17,7 @@ import (
 
 // secureRun is cgsim run without --plaintext.
 // p is the protocol its flags give (protocolFrom, once: it warns).
-func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *model.Tokenizer, prompt []int, gen int, sampler model.Sampler) error {
+func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *model.Tokenizer, prompt []int, public *sim.PublicKV, gen int, sampler model.Sampler) error {
 	w := c.App.Writer
 	table := format == "table"
 	prev := prompt[len(prompt)-1]
@@ -33,6 +33,9 @@ func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *m
 			started = true
 			if table {
 				fmt.Fprintf(w, "secure run of %s: %s, %s, %s; %d prompt tokens%s\n\n", m.Config.Name, p.label(), p.preset.Name, p.network, len(prompt), samplerNote(sampler))
+				if n := public.Len(); n > 0 {
+					fmt.Fprintf(w, "the first %d prompt tokens are a public prefix: the server sees them in the clear\n\n", n)
+				}
 				if c.Bool("reveal-logits") {
 					fmt.Fprintf(w, "--reveal-logits: the client sees every step's logits; this run is NOT private (a test of accuracy)\n\n")
 				}
@@ -73,7 +76,7 @@ func secureRun(c *cli.Context, p protocol, format string, m *model.Model, tok *m
 		defer sim.OneThread()()
 	}
 	opts := sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache, ServerCores: cores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
-		MaxSessionTokens: p.maxSession, OnProgress: onProgress, Sampler: sampler}
+		MaxSessionTokens: p.maxSession, OnProgress: onProgress, Sampler: sampler, Public: public}
 	if err := speculativeOptions(c, p, &opts); err != nil {
 		return err
 	}
