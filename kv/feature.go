@@ -118,9 +118,15 @@ func (c FeatureConfig) EstimateSwitch(m int) cost.Cost {
 
 // EstimateAppend prices one layer's Append: the client encrypts the open
 // group afresh, D ciphertexts of each kind.
-func (c FeatureConfig) EstimateAppend() cost.Cost {
+func (c FeatureConfig) EstimateAppend() cost.Cost { return c.EstimateAppendRows(0, 1) }
+
+// EstimateAppendRows prices one layer's AppendRows of m tokens to a layer
+// holding p: the client encrypts each group they touch once, D ciphertexts
+// of each kind per group.
+func (c FeatureConfig) EstimateAppendRows(p, m int) cost.Cost {
+	T := c.Layout.TokensPerCt()
 	var total cost.Cost
-	for _, up := range c.uploads(c.Layout.Diagonals()) {
+	for _, up := range c.uploads(((p+m-1)/T - p/T + 1) * c.Layout.Diagonals()) {
 		total = total.Add(up.Estimate())
 	}
 	return total
@@ -149,14 +155,7 @@ func (c FeatureConfig) Memory(p int) int64 {
 // Boundary is the memory record a Run makes after layer's step from old
 // to cur tokens: layers 0..layer at cur, the others still at old.
 func (c FeatureConfig) Boundary(layer, old, cur int) cost.Cost {
-	return c.PassBoundary(layer, old, cur, cur)
-}
-
-// PassBoundary is the memory record a Run makes when layer reaches cur
-// tokens in a pass from old to end tokens (token by token): the layers
-// before it at end, the layer at cur, the ones after it still at old.
-func (c FeatureConfig) PassBoundary(layer, old, cur, end int) cost.Cost {
-	return cost.Cost{PeakMemoryBytes: int64(layer)*c.Memory(end) + c.Memory(cur) + int64(c.Layers-1-layer)*c.Memory(old)}
+	return cost.Cost{PeakMemoryBytes: int64(layer+1)*c.Memory(cur) + int64(c.Layers-1-layer)*c.Memory(old)}
 }
 
 // BytesPerToken is the server's memory per token, all layers, as the
@@ -301,16 +300,28 @@ func (c *FeatureCache) Switch(s *exec.Session, tally *cost.Tally, layer int, k, 
 // encrypts the token's group afresh (D ciphertexts of each kind), which
 // replaces the server's (or starts a new group).
 func (c *FeatureCache) Append(s *exec.Session, tally *cost.Tally, layer int, k, v exec.Shared) error {
+	if _, err := c.rows(k, v, 1); err != nil {
+		return err
+	}
+	return c.AppendRows(s, tally, layer, k, v)
+}
+
+// AppendRows appends m >= 1 tokens (k, v: m x KVDim shares) to a layer at
+// once (a pass of several tokens): the client encrypts each group they
+// touch afresh, once (D ciphertexts of each kind per group), which replace
+// the server's open group and start the new ones.
+func (c *FeatureCache) AppendRows(s *exec.Session, tally *cost.Tally, layer int, k, v exec.Shared) error {
 	sv, cl, err := c.layer(layer)
 	if err != nil {
 		return err
 	}
-	if _, err := c.rows(k, v, 1); err != nil {
+	m, err := c.rows(k, v, 0)
+	if err != nil {
 		return err
 	}
 	p := sv.tokens
-	if p >= c.cfg.MaxContext {
-		return fmt.Errorf("kv: the cache is full: %d tokens, planned for at most %d", p, c.cfg.MaxContext)
+	if p+m > c.cfg.MaxContext {
+		return fmt.Errorf("kv: the cache is full: %d tokens and %d more, planned for at most %d", p, m, c.cfg.MaxContext)
 	}
 	T, kv := c.cfg.Layout.TokensPerCt(), c.KVDim()
 	g := p / T // not a public group: they are full
@@ -320,7 +331,7 @@ func (c *FeatureCache) Append(s *exec.Session, tally *cost.Tally, layer int, k, 
 	}
 	cts, err := c.encrypt(s, tally, group)
 	if err != nil {
-		return fmt.Errorf("kv: appending token %d to layer %d: %w", p, layer, err)
+		return fmt.Errorf("kv: appending tokens %d to %d to layer %d: %w", p, p+m-1, layer, err)
 	}
 	D, pg := c.cfg.Layout.Diagonals(), c.cfg.publicGroups()
 	for kind, x := range [2]exec.Shared{k, v} {
@@ -328,7 +339,7 @@ func (c *FeatureCache) Append(s *exec.Session, tally *cost.Tally, layer int, k, 
 		sv.shares[kind] = append(sv.shares[kind], x.S...)
 		cl.shares[kind] = append(cl.shares[kind], x.C...)
 	}
-	sv.tokens++
+	sv.tokens += m
 	tally.Add(cost.Cost{PeakMemoryBytes: c.Memory()})
 	return nil
 }

@@ -243,3 +243,88 @@ func TestFeatureUploadsAtTwoLevels(t *testing.T) {
 		}
 	}
 }
+
+// TestFeatureAppendRows: a pass's tokens appended at once (AppendRows)
+// re-encrypt each group they touch once: chunks that stay in the open
+// group, fill it, and span three groups, after a prompt and after a
+// public prefix, leave a cache the kernels read exactly, and each append's
+// counters are EstimateAppendRows' with the memory boundary.
+func TestFeatureAppendRows(t *testing.T) {
+	pl := planner(t, hetest.Presets()[0])
+	sh := smallShape
+	classes := exec.MaxFeatureClasses(pl.Params.MaxSlots(), sh.heads, sh.headDim)
+	for _, public := range []int{0, 5} {
+		cfg, sc, vk := featureConfig(t, pl, sh, classes, 200)
+		B := cfg.Layout.TokensPerCt()
+		chunks := []int{2, B - 4, 2*B + 3}
+		total := 3 + 2 + B - 4 + 2*B + 3
+		if total > cfg.MaxContext {
+			cfg, sc, vk = featureConfig(t, pl, sh, classes, total)
+		}
+		var err error
+		if cfg, err = cfg.WithPublic(public); err != nil {
+			t.Fatal(err)
+		}
+		s, c := featureSession(t, cfg, sc, vk)
+		tm, kv := cfg.Params.PlaintextModulus(), cfg.KVDim()
+		K, V := hetest.RandVec(tm, total*kv), hetest.RandVec(tm, total*kv)
+		p := 3
+		for layer := range sh.layers {
+			if public > 0 {
+				p = public
+				if err := c.LoadPublic(s, hetest.NopTally(), layer, sc, vk, K[:p*kv], V[:p*kv]); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := c.Switch(s, hetest.NopTally(), layer, share(t, K[:p*kv], tm), share(t, V[:p*kv], tm)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, m := range chunks {
+			if p+m > total {
+				m = total - p
+			}
+			for layer := range sh.layers {
+				tally := cost.NewTally(cfg.Profile)
+				if err := c.AppendRows(s, tally, layer, share(t, K[p*kv:(p+m)*kv], tm), share(t, V[p*kv:(p+m)*kv], tm)); err != nil {
+					t.Fatal(err)
+				}
+				hetest.CheckCounters(t, fmt.Sprintf("append of %d tokens at %d", m, p), tally.Cost(), cfg.EstimateAppendRows(p, m).Add(cfg.Boundary(layer, p, p+m)))
+			}
+			p += m
+			keys, err := c.KernelInputs(0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			scp, err := sc.WithContext(p)
+			if err == nil {
+				scp, err = scp.WithPublic(public)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			q := hetest.RandVec(tm, sh.heads*sh.headDim)
+			got, err := scp.Run(s, hetest.NopTally(), keys.Cts, keys.Public, keys.C, keys.S, share(t, q, tm))
+			if err != nil {
+				t.Fatal(err)
+			}
+			vals, err := c.KernelInputs(0, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			vkp, err := vk.WithContext(p)
+			if err == nil {
+				vkp, err = vkp.WithPublic(public)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := hetest.RandVec(tm, sh.heads*p)
+			out, err := vkp.Run(s, hetest.NopTally(), vals.Cts, vals.Public, vals.C, vals.S, share(t, w, tm))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkAttentionOf(t, sh, tm, plainKV{k: K, v: V}, p, q, w, got.Reveal(tm), out.Reveal(tm))
+		}
+		s.Close()
+	}
+}

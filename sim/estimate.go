@@ -201,15 +201,17 @@ func (e *Estimator) Attention(layer int, q, k, v Value) (Value, error) {
 			e.rec(KindAppend, sw)
 		}
 	case e.plan.keepsCache && e.plan.layout == FeatureLayout:
-		// One new token, or several (a pass at p > 0: the appends, then
+		// One new token, or several (a pass at p > 0: their append, then
 		// passAttnStep, as the run engine's passAttention).
 		if ctx > e.plan.feature.MaxContext {
 			return nil, fmt.Errorf("sim: the cache is full: %d tokens, planned for at most %d", ctx-1, e.plan.feature.MaxContext)
 		}
 		f := e.plan.feature
-		for c := s.pos + 1; c <= ctx; c++ {
-			e.rec(KindAppend, e.plan.featureAppend.Add(f.PassBoundary(layer, s.pos, c, ctx)))
+		app := e.plan.featureAppend
+		if s.rows > 1 {
+			app = appendRides(f.EstimateAppendRows(s.pos, s.rows))
 		}
+		e.rec(KindAppend, app.Add(f.Boundary(layer, s.pos, ctx)))
 		var parts []kindCost
 		if s.rows == 1 {
 			parts, err = e.plan.estDecode(ctx)

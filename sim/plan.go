@@ -68,8 +68,11 @@ func decodeStep(opts EstimateOptions, ctx int, shared *protocol) (cost.Cost, err
 	// speculative one generates gamma + 2 tokens (the prefill's and a pass
 	// that accepts every proposal), sized, as every speculative session,
 	// for passes that accept none.
+	if opts.Public < 0 || opts.Public >= ctx-1 {
+		return cost.Cost{}, fmt.Errorf("sim: a decode step at a context of %d tokens after a public prefix of %d: the prompt before it needs a private token", ctx, opts.Public)
+	}
 	d := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: ctx - 1, gen: 2, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear, shared: shared}
+		prompt: ctx - 1, public: opts.Public, gen: 2, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear, shared: shared}
 	if opts.Strategy == Speculative {
 		if err := checkSpeculative(opts.Strategy, opts.Cache, opts.Gamma); err != nil {
 			return cost.Cost{}, err
@@ -81,7 +84,7 @@ func decodeStep(opts EstimateOptions, ctx int, shared *protocol) (cost.Cost, err
 		return cost.Cost{}, err
 	}
 	if opts.Strategy == Speculative {
-		e = &Estimator{plan: p, net: opts.Network, ctx: make([]int, opts.Model.NumLayers), spec: specModel{gamma: opts.Gamma, accepted: []int{opts.Gamma}}}
+		e = newEstimator(p, opts.Network, specModel{gamma: opts.Gamma, accepted: []int{opts.Gamma}})
 		if _, err := Generate(e, opts.Model, opts.Strategy, make([]int, d.prompt), d.gen, nil); err != nil {
 			return cost.Cost{}, err
 		}
@@ -209,9 +212,11 @@ type PlanReport struct {
 	Nonlinear  string     `json:"nonlinear"` // the non-linear protocols' method
 	// Gamma, Acceptance and Temperature are the speculative strategy's
 	// (omitted without it).
-	Gamma         int         `json:"gamma,omitempty"`
-	Acceptance    float64     `json:"acceptance,omitempty"`
-	Temperature   float64     `json:"temperature,omitempty"`
+	Gamma       int     `json:"gamma,omitempty"`
+	Acceptance  float64 `json:"acceptance,omitempty"`
+	Temperature float64 `json:"temperature,omitempty"`
+	// Public is the public prefix every context starts with (0: none).
+	Public        int         `json:"public_prefix_tokens,omitempty"`
 	LatencyBudget float64     `json:"latency_budget_seconds,omitempty"`
 	MemoryBudget  int64       `json:"memory_budget_bytes,omitempty"`
 	Points        []PlanPoint `json:"points"`
@@ -274,7 +279,7 @@ func Plan(opts PlanOptions) (*PlanReport, error) {
 			}
 		}
 	}
-	rep := &PlanReport{Model: opts.Model.Name, Strategies: strats, Params: opts.Preset.Name, Network: opts.Network.Name, Cache: opts.Cache.String(), Nonlinear: opts.Nonlinear.String(),
+	rep := &PlanReport{Model: opts.Model.Name, Strategies: strats, Params: opts.Preset.Name, Network: opts.Network.Name, Cache: opts.Cache.String(), Nonlinear: opts.Nonlinear.String(), Public: opts.Public,
 		LatencyBudget: opts.LatencyBudget, MemoryBudget: opts.MemoryBudget, Points: make([]PlanPoint, len(ctxs)),
 		Longest: map[Strategy]int{}}
 	if slices.Contains(strats, Speculative) {

@@ -173,3 +173,44 @@ func TestPrefixStore(t *testing.T) {
 		}
 	}
 }
+
+// TestSpeculativePublicPrefix: speculative decoding after a public prefix
+// of 70 tokens (a whole group at the test preset and part of the next)
+// generates the greedy tokens of the concatenated prompt, accepts what the
+// plaintext speculative reference accepts, and its estimate replaying the
+// accepted counts has the run's counters.
+func TestSpeculativePublicPrefix(t *testing.T) {
+	m := loadStories(t)
+	q4, err := model.Derive(m, model.DraftOptions{Bits: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := model.Generate(m, []int{1}, 73)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompt := append([]int{1}, body...)
+	const public, gen, gamma = 70, 8, 3
+	p := preset(t, "bgv-test-insecure")
+	pkv, err := ComputePublicKV(m, p, prompt[:public])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, ref, err := model.GenerateSpeculative(m, q4, prompt, gen, gamma, model.Sampler{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := Run(RunOptions{Model: m, Preset: p, Network: net.LAN, Strategy: Speculative, Gen: gen, Draft: q4, Gamma: gamma, Public: pkv}, prompt, false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rep.Tokens, want) || !slices.Equal(rep.Accepted, ref.PerPass) {
+		t.Errorf("tokens %v accepted %v; reference %v accepted %v", rep.Tokens, rep.Accepted, want, ref.PerPass)
+	}
+	est, err := Estimate(EstimateOptions{Model: m.Config, Preset: p, Network: net.LAN, Strategy: Speculative, Prompt: len(prompt), Public: public,
+		Gen: gen, Gamma: gamma, Accepted: rep.Accepted})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPhases(t, rep.Breakdown, est.Breakdown)
+}

@@ -154,24 +154,18 @@ func (r *Runner) decodeAttention(layer int, q, k, v *shares) (*shares, error) {
 }
 
 // passAttention is the attention of m > 1 new tokens at position p > 0
-// over the feature-major cache (see Attention): the m tokens appended one
-// after the other (client uploads only: one flight, which rides the
-// queries'), then passAttnStep: the queries' kernels, in one round each,
-// around one causal softmax of all of them.
+// over the feature-major cache (see Attention): the m tokens appended at
+// once, each group they touch encrypted once (client uploads only: one
+// flight, which rides the queries'), then passAttnStep: the queries'
+// kernels, in one round each, around one causal softmax of all of them.
 func (r *Runner) passAttention(layer int, q, k, v *shares) (*shares, error) {
 	err := r.timed(KindAppend, func(cc *cost.Cost) error {
-		for i := range q.rows {
-			kr, vr := k.row(i), v.row(i)
-			var ac cost.Cost
-			err := r.heRun(&ac, func(t *cost.Tally) error {
-				return r.fcache.Append(r.he, t, layer, exec.Shared{C: kr.c, S: kr.s}, exec.Shared{C: vr.c, S: vr.s})
-			})
-			*cc = cc.Add(appendRides(ac))
-			if err != nil {
-				return err
-			}
-		}
-		return nil
+		var ac cost.Cost
+		err := r.heRun(&ac, func(t *cost.Tally) error {
+			return r.fcache.AppendRows(r.he, t, layer, exec.Shared{C: k.c, S: k.s}, exec.Shared{C: v.c, S: v.s})
+		})
+		*cc = cc.Add(appendRides(ac))
+		return err
 	})
 	if err != nil {
 		return nil, err

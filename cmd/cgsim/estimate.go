@@ -240,8 +240,8 @@ func estimateAction(c *cli.Context) error {
 	if topK < 0 {
 		return fmt.Errorf("estimate: --top-k %d: want 0 (none) or more", topK)
 	}
-	if n := c.Int("public-prefix-tokens"); n < 0 || n >= c.Int("prompt") {
-		return fmt.Errorf("estimate: --public-prefix-tokens %d: want 0 to %d (--prompt less one: the private part needs a token)", n, c.Int("prompt")-1)
+	if err := checkPublicTokens(c); err != nil {
+		return fmt.Errorf("estimate: %w", err)
 	}
 	opts := sim.EstimateOptions{Public: c.Int("public-prefix-tokens"), Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
 		Strategy: p.strategy, Prompt: c.Int("prompt"), Gen: c.Int("gen"), Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,

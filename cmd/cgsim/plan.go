@@ -41,6 +41,7 @@ func planCommand() *cli.Command {
 			&cli.IntFlag{Name: "gamma", Value: 4, Usage: "with the speculative strategy: the draft tokens a pass proposes"},
 			&cli.Float64Flag{Name: "acceptance", Value: -1, Usage: "with the speculative strategy: the probability that the model accepts each proposal (cgsim draft-stats measures it); required with it"},
 			&cli.Float64Flag{Name: "temperature", Usage: "with the speculative strategy: price speculative sampling at this temperature; 0: greedy"},
+			&cli.IntFlag{Name: "public-prefix-tokens", Usage: "every context starts with a public prefix of N tokens (sent in the clear, not prefilled; the feature-major cache: --strategies cryptogen or speculative); the contexts must exceed N + 1; 0: none"},
 		}, protocolFlagsExcept("strategy", "max-session-tokens")...),
 		Action: planAction,
 	}
@@ -116,7 +117,21 @@ func planAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("--strategies: %w", err)
 	}
-	eo := sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear}
+	eo := sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
+		Public: c.Int("public-prefix-tokens")}
+	if eo.Public < 0 || (eo.Public > 0 && lo <= eo.Public+1) {
+		return fmt.Errorf("plan: --public-prefix-tokens %d: want 0 or more, below --min-context %d less one (each context's prompt needs a private token)", eo.Public, lo)
+	}
+	if eo.Public > 0 {
+		if !c.IsSet("strategies") {
+			strats = []sim.Strategy{sim.Cryptogen}
+		}
+		for _, s := range strats {
+			if !s.KeepsCache() {
+				return fmt.Errorf("plan: --public-prefix-tokens with --strategies %s: a public prefix needs the encrypted cache, which %s does not keep", s, s)
+			}
+		}
+	}
 	if slices.Contains(strats, sim.Speculative) {
 		eo.Gamma, eo.Acceptance = c.Int("gamma"), c.Float64("acceptance")
 		if eo.Temperature, err = temperatureFrom(c); err != nil {
@@ -248,7 +263,11 @@ func writePlanTable(w io.Writer, rep *sim.PlanReport, trained int) error {
 	if rep.Gamma > 0 {
 		step += " (speculative: one verification pass)"
 	}
-	fmt.Fprintf(w, "plan %s: %s, %s, cache %s%s; %s per context\n\n", rep.Model, rep.Params, rep.Network, rep.Cache, method, step)
+	step += " per context"
+	if rep.Public > 0 {
+		step += fmt.Sprintf(", its first %d tokens a public prefix", rep.Public)
+	}
+	fmt.Fprintf(w, "plan %s: %s, %s, cache %s%s; %s\n\n", rep.Model, rep.Params, rep.Network, rep.Cache, method, step)
 	ss, cache := rep.Strategies, cacheStrategy(rep)
 	tw := newTable(w)
 	head := "context\t"

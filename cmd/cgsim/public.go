@@ -93,6 +93,29 @@ func promptWithPrefix(tok *model.Tokenizer, cfg model.Config, prefix, text strin
 	return prompt, len(pub), checkSizes(cfg, len(prompt), gen, maxSession)
 }
 
+// checkPublicTokens checks --public-prefix-tokens against --prompt.
+func checkPublicTokens(c *cli.Context) error {
+	if n := c.Int("public-prefix-tokens"); n < 0 || n >= c.Int("prompt") {
+		return fmt.Errorf("--public-prefix-tokens %d: want 0 to %d (--prompt less one: the private part needs a token)", n, c.Int("prompt")-1)
+	}
+	return nil
+}
+
+// readPrompt is the prompt of run and validate: --prompt alone, or after
+// the public prefix of --public-prefix or --public-prefix-file; public is
+// the prefix's tokens (0: none).
+func readPrompt(c *cli.Context, tok *model.Tokenizer, cfg model.Config, gen, maxSession int) (prompt []int, public int, err error) {
+	prefix, has, err := publicPrefixText(c)
+	if err != nil {
+		return nil, 0, err
+	}
+	if has {
+		return promptWithPrefix(tok, cfg, prefix, c.String("prompt"), gen, maxSession)
+	}
+	prompt, err = encodePrompt(tok, cfg, c.String("prompt"), gen, maxSession)
+	return prompt, 0, err
+}
+
 // loadPublic is the public prefix's keys and values, from the store of
 // --prefix-store or computed; a note of what happened goes to stderr.
 func loadPublic(c *cli.Context, m *model.Model, preset params.Preset, tokens []int) (*sim.PublicKV, error) {

@@ -135,21 +135,14 @@ func runAction(c *cli.Context) error {
 	} else if g := c.Int("gamma"); c.IsSet("draft") && (g < 1 || g > 64) {
 		return fmt.Errorf("run: --gamma %d: want 1 to 64 draft tokens a step", g)
 	}
-	prefix, hasPrefix, err := publicPrefixText(c)
-	if err != nil {
+	if _, _, err := publicPrefixText(c); err != nil { // flag errors before loading anything
 		return fmt.Errorf("run: %w", err)
 	}
 	m, tok, err := loadModelAndTokenizer(c)
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
-	var prompt []int
-	public := 0
-	if hasPrefix {
-		prompt, public, err = promptWithPrefix(tok, m.Config, prefix, c.String("prompt"), gen, c.Int("max-session-tokens"))
-	} else {
-		prompt, err = encodePrompt(tok, m.Config, c.String("prompt"), gen, c.Int("max-session-tokens"))
-	}
+	prompt, public, err := readPrompt(c, tok, m.Config, gen, c.Int("max-session-tokens"))
 	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}

@@ -29,6 +29,7 @@ func tuneNonlinearCommand() *cli.Command {
 			&cli.StringFlag{Name: "model", Value: defaultEstimateModel, Usage: "built-in model name (see cgsim models) or llama2.c file"},
 			&cli.IntFlag{Name: "prompt", Value: defaultPrompt, Usage: "prompt tokens"},
 			&cli.IntFlag{Name: "gen", Value: defaultGen, Usage: "generated tokens"},
+			&cli.IntFlag{Name: "public-prefix-tokens", Usage: "the first N of the --prompt tokens are a public prefix (as estimate's); 0: none"},
 			&cli.StringFlag{Name: "nets", Usage: "comma-separated networks (as --net; default: --net)"},
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table, json or csv"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
@@ -67,10 +68,13 @@ func tuneNonlinearAction(c *cli.Context) error {
 	if err := checkSizes(cfg, c.Int("prompt"), c.Int("gen"), 0); err != nil {
 		return fmt.Errorf("tune: %w", err)
 	}
+	if err := checkPublicTokens(c); err != nil {
+		return fmt.Errorf("tune: %w", err)
+	}
 	bar := newBar(c, false, 2*max(1, len(nets)), "tuning")
 	rep, err := sim.TuneNonlinear(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
 		Strategy: p.strategy, Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores,
-		Prompt: c.Int("prompt"), Gen: c.Int("gen")}, nets, bar.tick)
+		Prompt: c.Int("prompt"), Public: c.Int("public-prefix-tokens"), Gen: c.Int("gen")}, nets, bar.tick)
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("tune: %w", protocolHint(err, p))

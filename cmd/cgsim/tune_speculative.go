@@ -29,6 +29,7 @@ func tuneSpeculativeCommand() *cli.Command {
 			&cli.Float64Flag{Name: "acceptance", Value: -1, Usage: "the probability that the model accepts each proposal (required)"},
 			&cli.StringFlag{Name: "gammas", Value: "1,2,4,8", Usage: "comma-separated draft lengths, 1 to 64"},
 			&cli.Float64Flag{Name: "temperature", Usage: "price speculative sampling at this temperature (plain decoding samples at the cost of a greedy choice); 0: greedy"},
+			&cli.IntFlag{Name: "public-prefix-tokens", Usage: "the first N of the --prompt tokens are a public prefix (as estimate's); 0: none"},
 			&cli.StringFlag{Name: "nets", Usage: "comma-separated networks (as --net; default: --net)"},
 			&cli.StringFlag{Name: "format", Value: "table", Usage: "output format: table or json"},
 			&cli.BoolFlag{Name: "quiet", Usage: "no progress bar"},
@@ -75,10 +76,13 @@ func tuneSpeculativeAction(c *cli.Context) error {
 	if err := checkSizes(cfg, c.Int("prompt"), c.Int("gen"), 0); err != nil {
 		return fmt.Errorf("tune: %w", err)
 	}
+	if err := checkPublicTokens(c); err != nil {
+		return fmt.Errorf("tune: %w", err)
+	}
 	bar := newBar(c, false, (1+len(gammas))*max(1, len(nets)), "tuning")
 	rep, err := sim.TuneSpeculative(sim.EstimateOptions{Model: cfg, Preset: p.preset, Profile: p.profile, Network: p.network,
 		Cache: p.cache, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
-		Prompt: c.Int("prompt"), Gen: c.Int("gen"), Acceptance: a, Temperature: temp}, gammas, nets, bar.tick)
+		Prompt: c.Int("prompt"), Public: c.Int("public-prefix-tokens"), Gen: c.Int("gen"), Acceptance: a, Temperature: temp}, gammas, nets, bar.tick)
 	bar.done()
 	if err != nil {
 		return fmt.Errorf("tune: %w", protocolHint(err, p))

@@ -42,7 +42,7 @@ func validateCommand() *cli.Command {
 			&cli.StringFlag{Name: "draft", Usage: "with --strategy speculative: the client's public draft model (as run's)"},
 			&cli.IntFlag{Name: "gamma", Value: 4, Usage: "with --strategy speculative: the draft tokens a step proposes"},
 			formatFlag(),
-		}, protocolFlags()...),
+		}, append(publicPrefixFlags(), protocolFlags()...)...),
 		Action: validateAction,
 	}
 }
@@ -79,8 +79,11 @@ func validateAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
+	if _, _, err := publicPrefixText(c); err != nil {
+		return fmt.Errorf("validate: %w", err)
+	}
 	if spec := c.String("sweep"); spec != "" {
-		for _, f := range []string{"temperature", "seed", "draft", "gamma"} {
+		for _, f := range []string{"temperature", "seed", "draft", "gamma", "public-prefix", "public-prefix-file"} {
 			if c.IsSet(f) {
 				return fmt.Errorf("validate: --%s with --sweep: a sweep validates greedy decode steps", f)
 			}
@@ -99,17 +102,23 @@ func validateAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
-	prompt, err := encodePrompt(tok, m.Config, c.String("prompt"), gen, p.maxSession)
+	prompt, public, err := readPrompt(c, tok, m.Config, gen, p.maxSession)
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
+	var pub *sim.PublicKV
+	if public > 0 {
+		if pub, err = loadPublic(c, m, p.preset, prompt[:public]); err != nil {
+			return fmt.Errorf("validate: %w", err)
+		}
+	}
 	ro := sim.RunOptions{Model: m, Preset: p.preset, Profile: p.profile, Network: p.network, Strategy: p.strategy, Gen: gen, Cache: p.cache,
-		MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear, Sampler: sampler}
+		MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear, Sampler: sampler, Public: pub}
 	if err := speculativeOptions(c, p, &ro); err != nil {
 		return err
 	}
 	eo := sim.EstimateOptions{Model: m.Config, Preset: p.preset, Profile: p.profile, Network: p.network,
-		Strategy: p.strategy, Prompt: len(prompt), Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
+		Strategy: p.strategy, Prompt: len(prompt), Public: public, Gen: gen, Cache: p.cache, MaxSessionTokens: p.maxSession, ServerCores: p.serverCores, ClientCores: p.clientCores, Nonlinear: p.nonlinear,
 		TopK: sampler.FilterK()}
 	var est *sim.Report
 	if p.strategy == sim.Speculative { // estimated after the run, replaying its accepted counts
