@@ -146,12 +146,31 @@ func (k *featureKernel) checkSizes(cache []*rlwe.Ciphertext, pub *FeaturePublic,
 	return nil
 }
 
-// localCost is both parties' local terms: Heads·HeadDim share products
-// per token each, the client's over the private tokens only (its shares
-// of the public ones are zero).
-func (k *featureKernel) localCost() cost.Cost {
-	n := int64(k.Shape.Heads) * int64(2*k.Shape.Context-k.public) * int64(k.Shape.HeadDim)
-	return k.Profile.Charge(cost.OpShare, 0, n)
+// localCost is both parties' local terms of a query whose client sends
+// inputs ciphertexts: Heads·HeadDim share products per token, the
+// client's over the private tokens only (its shares of the public ones
+// are zero), and the server's over every token or, when it folds, its
+// share of the input added to each of them instead (folds).
+func (k *featureKernel) localCost(inputs int) cost.Cost {
+	hd := int64(k.Shape.Heads) * int64(k.Shape.HeadDim)
+	c := k.Profile.Charge(cost.OpShare, 0, hd*int64(k.Shape.Context-k.public))
+	if k.folds(inputs) {
+		return c.Add(plainCost(k.Profile, k.Params.LogN(), k.Level, Slots, int64(inputs)))
+	}
+	return c.Add(k.Profile.Charge(cost.OpShare, 0, hd*int64(k.Shape.Context)))
+}
+
+// folds reports whether the server adds its share of a query's input,
+// laid out as the client lays out its own, to each of the inputs
+// ciphertexts the client sends (Server.addPlain) rather than computing its
+// local term over the cache: Enc(x_C) + x_S = Enc(x) then meets the
+// server's share of the cache in the products, and no product of the
+// server's shares is left. It does whichever the profile prices lower: at
+// long contexts the plaintexts, at short ones the local term.
+func (k *featureKernel) folds(inputs int) bool {
+	fold := plainCost(k.Profile, k.Params.LogN(), k.Level, Slots, int64(inputs))
+	local := k.Profile.Charge(cost.OpShare, 0, int64(k.Shape.Heads)*int64(k.Shape.Context)*int64(k.Shape.HeadDim))
+	return workSeconds(fold) < workSeconds(local)
 }
 
 // from is the first token whose share the party's local term reads: the
@@ -263,7 +282,7 @@ func (k *FeatureScores) EstimateQueries(m int) cost.Cost {
 		k.prod.estimate(prof, logN, 1, 0, k.cores).Scale(int64(m*k.publicGroups())),
 		k.prod.estimate(prof, logN, 0, 1, k.cores).Scale(int64(m*(C-k.publicGroups()))),
 		returnCostBatched(prof, logN, k.send, Slots, int64(m*C), 1, k.cores, k.clientCores), // one group at a time
-		k.localCost().Scale(int64(m)),
+		k.localCost(1).Scale(int64(m)),
 		cost.Cost{Rounds: 1},
 	)
 }
@@ -346,12 +365,20 @@ func (k *FeatureScores) serverQuery(sv *Server, tally *cost.Tally, in *rlwe.Ciph
 	if in.Level() != k.Level {
 		return fmt.Errorf("exec: server: input at level %d, planned %d", in.Level(), k.Level)
 	}
+	plain := func(kk int, v []uint64) {
+		l.each(func(_, t, c, h, s int) { v[s] = qS[h*d+l.scoreElement(t, c, kk)] })
+	}
+	fold := k.folds(1)
+	if fold { // Enc(q_C) + q_S, laid out as the client's (diagonal 0)
+		v := make([]uint64, k.Params.MaxSlots())
+		plain(0, v)
+		if err := sv.addPlain(tally, in, v); err != nil {
+			return err
+		}
+	}
 	babyRot, err := k.prod.babySteps(sv, tally, in)
 	if err != nil {
 		return err
-	}
-	plain := func(kk int, v []uint64) {
-		l.each(func(_, t, c, h, s int) { v[s] = qS[h*d+l.scoreElement(t, c, kk)] })
 	}
 	pg := k.publicGroups()
 	for g := 0; g < k.groups(); g++ {
@@ -375,7 +402,9 @@ func (k *FeatureScores) serverQuery(sv *Server, tally *cost.Tally, in *rlwe.Ciph
 		}
 		k.extract(out, g, masks[0])
 	}
-	k.local(tally, out, qS, kS, 0)
+	if !fold {
+		k.local(tally, out, qS, kS, 0)
+	}
 	return nil
 }
 

@@ -491,3 +491,83 @@ func TestFeaturePublic(t *testing.T) {
 		t.Error("a public prefix longer than the context: no error")
 	}
 }
+
+// TestFeatureFold: the server folds its share of a query's input into the
+// client's ciphertexts (Enc(x_C) + x_S) where the profile prices that
+// below its local term over the cache: not at a short context, at a long
+// one (for this shape: 16 heads of 64 over 8). Either way the scores and
+// outputs of several queries are exact modulo t, with and without a
+// public prefix, and the counters are EstimateQueries'.
+func TestFeatureFold(t *testing.T) {
+	e := hetest.ForTest(t, hetest.Presets()[0])
+	tm := e.Params.PlaintextModulus()
+	for _, tc := range []struct {
+		ctx, public int
+		fold        bool
+	}{{7, 0, false}, {200, 0, true}, {200, 150, true}} {
+		sh := AttentionShape{Heads: 16, KVHeads: 8, HeadDim: 64, Context: tc.ctx}
+		sc, vk := featureKernels(t, e, sh, MaxFeatureClasses(e.Params.MaxSlots(), sh.Heads, sh.HeadDim))
+		t.Run(fmt.Sprintf("ctx=%d/public=%d", tc.ctx, tc.public), func(t *testing.T) {
+			var err error
+			if sc, err = sc.WithPublic(tc.public); err != nil {
+				t.Fatal(err)
+			}
+			if vk, err = vk.WithPublic(tc.public); err != nil {
+				t.Fatal(err)
+			}
+			if sc.folds(1) != tc.fold || vk.folds(vk.groups()) != tc.fold {
+				t.Fatalf("folds: scores %v, values %v, want %v", sc.folds(1), vk.folds(vk.groups()), tc.fold)
+			}
+			sess, err := NewSession(e.Params, sc, vk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer sess.Close()
+			kv := sh.KVHeads * sh.HeadDim
+			K, V := hetest.RandVec(tm, tc.ctx*kv), hetest.RandVec(tm, tc.ctx*kv)
+			kSh, vSh := share(t, K, tm), share(t, V, tm)
+			for i := range tc.public * kv {
+				kSh.C[i], kSh.S[i], vSh.C[i], vSh.S[i] = 0, K[i], 0, V[i]
+			}
+			pg, D := sc.publicGroups(), sc.Layout.Diagonals()
+			keys := encryptVecs(t, sess, sc.Level, sc.Layout.KeyVectors(kSh.C)[pg*D:])
+			values := encryptVecs(t, sess, vk.Level, vk.Layout.ValueVectors(vSh.C)[pg*D:])
+			var kPub, vPub *FeaturePublic
+			if tc.public > 0 {
+				if kPub, err = sc.EncodePublic(sess.Server, hetest.NopTally(), K[:tc.public*kv]); err != nil {
+					t.Fatal(err)
+				}
+				if vPub, err = vk.EncodePublic(sess.Server, hetest.NopTally(), V[:tc.public*kv]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			const m = 2
+			var qs, ps [][]uint64
+			var qsh, psh []Shared
+			for range m {
+				q, p := hetest.RandVec(tm, sh.Heads*sh.HeadDim), hetest.RandVec(tm, sh.Heads*tc.ctx)
+				qs, ps, qsh, psh = append(qs, q), append(ps, p), append(qsh, share(t, q, tm)), append(psh, share(t, p, tm))
+			}
+			tally := cost.NewTally(e.Profile)
+			s, err := sc.RunQueries(sess, tally, keys, kPub, kSh.C, kSh.S, qsh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hetest.CheckCounters(t, sc.what, tally.Cost(), sc.EstimateQueries(m))
+			tally = cost.NewTally(e.Profile)
+			o, err := vk.RunQueries(sess, tally, values, vPub, vSh.C, vSh.S, psh)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hetest.CheckCounters(t, vk.what, tally.Cost(), vk.EstimateQueries(m))
+			for i := range m {
+				if !slices.Equal(s[i].Reveal(tm), scoresRef(sh, 1, tc.ctx, qs[i], K, tm)) {
+					t.Errorf("query %d: scores differ from the plaintext q·k", i)
+				}
+				if !slices.Equal(o[i].Reveal(tm), valuesRef(sh, 1, tc.ctx, ps[i], V, tm)) {
+					t.Errorf("query %d: outputs differ from the plaintext p·V", i)
+				}
+			}
+		})
+	}
+}

@@ -72,7 +72,7 @@ func (k *FeatureValues) EstimateQueries(m int) cost.Cost {
 	query := cost.Sum(
 		k.babyCost(C),
 		returnCostBatched(prof, logN, k.send, Slots, int64(R), returnBatch, k.cores, k.clientCores),
-		k.localCost(),
+		k.localCost(C),
 	)
 	for from := 0; from < C; from += per { // a result's groups: the public ones first
 		to := min(C, from+per)
@@ -168,7 +168,9 @@ func (k *FeatureValues) server(sv *Server, tally *cost.Tally, m int, values []*r
 				k.extract(o, mk)
 			}
 		}
-		k.local(tally, o, pS[i*n:(i+1)*n], vS, 0)
+		if !k.folds(k.groups()) {
+			k.local(tally, o, pS[i*n:(i+1)*n], vS, 0)
+		}
 	}
 	return out, nil
 }
@@ -178,7 +180,7 @@ func (k *FeatureValues) server(sv *Server, tally *cost.Tally, m int, values []*r
 // result of perResult groups: it holds one group's baby steps and a
 // result's pieces.
 func (k *FeatureValues) serverResults(sv *Server, tally *cost.Tally, values []*rlwe.Ciphertext, pub *FeaturePublic, pS, vS []uint64) ([]*rlwe.Ciphertext, error) {
-	D, pg := k.Layout.Diagonals(), k.publicGroups()
+	D, pg, fold := k.Layout.Diagonals(), k.publicGroups(), k.folds(k.groups())
 	accs := make([]*rlwe.Ciphertext, 0, k.results())
 	var sum *featureSum
 	for g := 0; g < k.groups(); g++ {
@@ -188,6 +190,13 @@ func (k *FeatureValues) serverResults(sv *Server, tally *cost.Tally, values []*r
 		}
 		if x.Level() != k.Level {
 			return nil, fmt.Errorf("exec: server: input at level %d, planned %d", x.Level(), k.Level)
+		}
+		if fold { // Enc(p_C) + p_S, laid out as the client's (diagonal 0)
+			v := make([]uint64, k.Params.MaxSlots())
+			k.weights(pS, g, 0, v)
+			if err := sv.addPlain(tally, x, v); err != nil {
+				return nil, err
+			}
 		}
 		babyRot, err := k.prod.babySteps(sv, tally, x)
 		if err != nil {
