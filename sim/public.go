@@ -27,8 +27,10 @@ type PublicKV struct {
 	Tokens []int
 	K, V   [][]uint64
 	// Source is "computed" (ComputePublicKV) or "stored" (the prefix
-	// store), for the report.
-	Source string
+	// store), and Seconds the server's CPU seconds to obtain them (the
+	// plaintext forward pass, or reading the file), for the report.
+	Source  string
+	Seconds float64
 }
 
 // Len is the prefix's tokens.
@@ -48,6 +50,7 @@ func ComputePublicKV(m *model.Model, preset params.Preset, tokens []int) (*Publi
 	if len(tokens) < 1 || len(tokens) >= c.SeqLen {
 		return nil, fmt.Errorf("sim: a public prefix of %d tokens: want 1 to %d (the context of %s, less one position for the private prompt)", len(tokens), c.SeqLen-1, c.Name)
 	}
+	cpu := cost.CPUSeconds()
 	st := m.NewState()
 	for _, tok := range tokens {
 		if _, err := m.Forward(st, tok); err != nil {
@@ -78,6 +81,7 @@ func ComputePublicKV(m *model.Model, preset params.Preset, tokens []int) (*Publi
 			}
 		}
 	}
+	out.Seconds = cost.CPUSeconds() - cpu
 	return out, nil
 }
 
@@ -120,9 +124,11 @@ func (p *planner) withPublic(tokens int) error {
 type PublicSetup struct {
 	Tokens int `json:"tokens"`
 	// Source is where a run's keys and values came from: "computed" (the
-	// plaintext forward pass) or "stored" (the prefix store); empty in an
+	// plaintext forward pass) or "stored" (the prefix store), and
+	// KVSeconds the server's CPU seconds to obtain them; empty in an
 	// estimate.
-	Source string `json:"source,omitempty"`
+	Source    string  `json:"source,omitempty"`
+	KVSeconds float64 `json:"kv_seconds,omitempty"`
 	// Encode is the encoding of every layer's public diagonals.
 	Encode cost.Cost `json:"encode"`
 	// Bytes is the server's memory of them, all layers.
@@ -158,6 +164,6 @@ func (r *Runner) loadPublic(pub *PublicKV) error {
 	c := t.Cost()
 	c.ComputeSeconds = cost.CPUSeconds() - cpu
 	c.PeakMemoryBytes = 0
-	r.public = &PublicSetup{Tokens: pub.Len(), Source: pub.Source, Encode: r.net.Price(c), Bytes: int64(len(r.ctx)) * r.plan.feature.PublicBytes()}
+	r.public = &PublicSetup{Tokens: pub.Len(), Source: pub.Source, KVSeconds: pub.Seconds, Encode: r.net.Price(c), Bytes: int64(len(r.ctx)) * r.plan.feature.PublicBytes()}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/params"
 )
@@ -70,10 +71,11 @@ func (s PrefixStore) Load(m *model.Model, preset params.Preset, tokens []int) (p
 		return p, "not stored: the model has no llama2.c form", err
 	}
 	path := filepath.Join(s.Dir, fmt.Sprintf("%x.pkv", key))
+	cpu := cost.CPUSeconds()
 	data, rerr := readBounded(path)
 	if rerr == nil {
 		if p, err = decodePrefix(data, key, m.Config, tokens); err == nil {
-			p.Source = "stored"
+			p.Source, p.Seconds = "stored", cost.CPUSeconds()-cpu
 			return p, "", nil
 		}
 		note = fmt.Sprintf("%s was unusable (%v): recomputed", path, err)

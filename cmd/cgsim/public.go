@@ -142,8 +142,11 @@ func publicNote(pub *sim.PublicSetup) string {
 		return ""
 	}
 	src := ""
-	if pub.Source != "" {
-		src = fmt.Sprintf("; keys and values %s", pub.Source)
+	switch pub.Source {
+	case "computed":
+		src = fmt.Sprintf("; keys and values computed by the plaintext forward pass in %.3f s", pub.KVSeconds)
+	case "stored":
+		src = fmt.Sprintf("; keys and values read from the prefix store in %.3f s (no forward pass)", pub.KVSeconds)
 	}
 	return fmt.Sprintf("public prefix (sent to the server in the clear, not prefilled): the first %d prompt tokens%s; their diagonals encoded at the server's setup (not in the totals): %d encodes, %.1f MB, %.3f s compute\n",
 		pub.Tokens, src, pub.Encode.Encodes, mb(pub.Bytes), pub.Encode.ComputeSeconds)
