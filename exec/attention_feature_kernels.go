@@ -109,8 +109,8 @@ func (k *featureKernel) Rotations() []int { return k.prod.rotations() }
 // planned for the longest context serves every shorter one, its bound
 // only growing with the context.
 func (k featureKernel) withContext(ctx int) (featureKernel, error) {
-	if ctx < 1 || ctx > k.Shape.Context {
-		return featureKernel{}, fmt.Errorf("exec: %s planned for %d tokens used for %d", k.what, k.Shape.Context, ctx)
+	if ctx < 1 || ctx > k.Shape.Context || ctx < k.public {
+		return featureKernel{}, fmt.Errorf("exec: %s planned for %d tokens (a public prefix of %d) used for %d", k.what, k.Shape.Context, k.public, ctx)
 	}
 	k.Shape.Context = ctx
 	return k, nil

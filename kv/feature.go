@@ -278,6 +278,9 @@ func (c *FeatureCache) Switch(s *exec.Session, tally *cost.Tally, layer int, k, 
 	if sv.tokens != 0 {
 		return fmt.Errorf("kv: switching a prompt into layer %d, which holds %d tokens", layer, sv.tokens)
 	}
+	if c.cfg.Public > 0 {
+		return fmt.Errorf("kv: switching a prompt into a cache that starts with a public prefix: append the private tokens after LoadPublic")
+	}
 	m, err := c.rows(k, v, 0)
 	if err != nil {
 		return err
@@ -320,6 +323,9 @@ func (c *FeatureCache) AppendRows(s *exec.Session, tally *cost.Tally, layer int,
 		return err
 	}
 	p := sv.tokens
+	if p < c.cfg.Public {
+		return fmt.Errorf("kv: appending to layer %d before its public prefix (LoadPublic)", layer)
+	}
 	if p+m > c.cfg.MaxContext {
 		return fmt.Errorf("kv: the cache is full: %d tokens and %d more, planned for at most %d", p, m, c.cfg.MaxContext)
 	}

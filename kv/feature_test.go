@@ -68,6 +68,11 @@ func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt,
 	tm := cfg.Params.PlaintextModulus()
 	kv := cfg.KVDim()
 	K, V := hetest.RandVec(tm, total*kv), hetest.RandVec(tm, total*kv)
+	if public > 0 {
+		if err := c.AppendRows(s, hetest.NopTally(), 0, share(t, K[:kv], tm), share(t, V[:kv], tm)); err == nil {
+			t.Error("an append before the public prefix: no error")
+		}
+	}
 	for layer := 0; layer < sh.layers && public > 0; layer++ {
 		tally := cost.NewTally(cfg.Profile)
 		if err := c.LoadPublic(s, tally, layer, sc, vk, K[:public*kv], V[:public*kv]); err != nil {
@@ -77,6 +82,9 @@ func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt,
 		hetest.CheckCounters(t, "public prefix", tally.Cost(), want)
 	}
 	if public > 0 {
+		if err := c.Switch(s, hetest.NopTally(), 0, share(t, K[:kv], tm), share(t, V[:kv], tm)); err == nil {
+			t.Error("a switch into a cache with a public prefix: no error")
+		}
 		if err := c.Truncate(public - 1); err == nil {
 			t.Error("a truncation into the public prefix: no error")
 		}

@@ -64,7 +64,7 @@ func NewEstimator(cfg model.Config, preset params.Preset, prof *cost.Profile, nw
 // session that fills the model's context. OnStep is not used.
 func NewEstimatorFor(opts EstimateOptions) (*Estimator, error) {
 	d := sessionDecl{model: opts.Model, preset: opts.Preset, prof: opts.Profile, strat: opts.Strategy, cache: opts.Cache,
-		prompt: opts.Prompt, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear,
+		prompt: opts.Prompt, public: opts.Public, gen: opts.Gen, cores: opts.ServerCores, clientCores: opts.ClientCores, nonlinear: opts.Nonlinear,
 		topK: opts.TopK, gamma: opts.Gamma, temperature: opts.Temperature}
 	if opts.Prompt < 1 || opts.Gen < 1 {
 		d.prompt, d.gen = 1, opts.Model.SeqLen

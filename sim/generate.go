@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/cgsim/cgsim/cost"
 	"github.com/cgsim/cgsim/model"
@@ -52,6 +53,9 @@ func Generate(e Engine, cfg model.Config, strat Strategy, prompt []int, n int, o
 	if pub >= len(prompt) {
 		return nil, fmt.Errorf("sim: a public prefix of %d tokens and a prompt of %d: the private part needs at least one token", pub, len(prompt))
 	}
+	if k, ok := e.(prefixKeeper); ok && !slices.Equal(k.publicTokens(), prompt[:pub]) {
+		return nil, fmt.Errorf("sim: the cache holds a public prefix of other tokens than the prompt's first %d", pub)
+	}
 	ph := Phase{Kind: Prefill}
 	e.Begin(ph)
 	tok, err := Forward(e, cfg, prompt[pub:], pub) // with a public prefix, a pass over the cache
@@ -75,6 +79,10 @@ func Generate(e Engine, cfg model.Config, strat Strategy, prompt []int, n int, o
 	}
 	return out, nil
 }
+
+// prefixKeeper is an engine that knows the tokens of its public prefix
+// (the run engine: its keys and values are theirs).
+type prefixKeeper interface{ publicTokens() []int }
 
 // Forward runs the model on tokens at positions pos, pos+1, ... (the
 // engine's cache must hold exactly pos tokens) and returns the greedy

@@ -147,6 +147,8 @@ func (p *planner) publicSetup() *PublicSetup {
 // Public is the tokens of the public prefix the cache started with.
 func (r *Runner) Public() int { return r.plan.public }
 
+func (r *Runner) publicTokens() []int { return r.pubTokens }
+
 // loadPublic starts every layer's cache with the public prefix pub (none
 // when nil): the server encodes its diagonals, measured as setup.
 func (r *Runner) loadPublic(pub *PublicKV) error {
@@ -164,6 +166,7 @@ func (r *Runner) loadPublic(pub *PublicKV) error {
 	c := t.Cost()
 	c.ComputeSeconds = cost.CPUSeconds() - cpu
 	c.PeakMemoryBytes = 0
+	r.pubTokens = append([]int(nil), pub.Tokens...)
 	r.public = &PublicSetup{Tokens: pub.Len(), Source: pub.Source, KVSeconds: pub.Seconds, Encode: r.net.Price(c), Bytes: int64(len(r.ctx)) * r.plan.feature.PublicBytes()}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -38,6 +39,7 @@ func DefaultPrefixDir() (string, error) {
 const (
 	prefixMagic   = "CGSIMPKV"
 	prefixVersion = 1
+	prefixHead    = len(prefixMagic) + 4 + 32 + 12 // magic, version, key, layers, tokens, width
 	// maxPrefixFile bounds a file read: no model we load has a prefix
 	// this large (4 GiB).
 	maxPrefixFile = 4 << 30
@@ -72,9 +74,9 @@ func (s PrefixStore) Load(m *model.Model, preset params.Preset, tokens []int) (p
 	}
 	path := filepath.Join(s.Dir, fmt.Sprintf("%x.pkv", key))
 	cpu := cost.CPUSeconds()
-	data, rerr := readBounded(path)
+	data, rerr := readBounded(path, prefixFileSize(m.Config, len(tokens)))
 	if rerr == nil {
-		if p, err = decodePrefix(data, key, m.Config, tokens); err == nil {
+		if p, err = decodePrefix(data, key, m.Config, preset.FixedPoint.T, tokens); err == nil {
 			p.Source, p.Seconds = "stored", cost.CPUSeconds()-cpu
 			return p, "", nil
 		}
@@ -91,15 +93,32 @@ func (s PrefixStore) Load(m *model.Model, preset params.Preset, tokens []int) (p
 	return p, note, nil
 }
 
-func readBounded(path string) ([]byte, error) {
-	st, err := os.Stat(path)
+// prefixFileSize is the size of the file of a prefix of n tokens for a
+// model of shape c.
+func prefixFileSize(c model.Config, n int) int64 {
+	return int64(prefixHead) + int64(n)*4 + int64(c.NumLayers)*int64(2*n*headsOf(c).kv)*8 + sha256.Size
+}
+
+// readBounded reads the file at path, which must be size bytes: a file of
+// another size is refused before it is read.
+func readBounded(path string, size int64) ([]byte, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() > maxPrefixFile {
-		return nil, fmt.Errorf("%d bytes, more than any prefix", st.Size())
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	return os.ReadFile(path)
+	if st.Size() != size || size > maxPrefixFile {
+		return nil, fmt.Errorf("%d bytes, want %d", st.Size(), size)
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(f, data); err != nil {
+		return nil, err
+	}
+	return data, nil
 }
 
 // save writes data to path atomically.
@@ -151,9 +170,8 @@ func encodePrefix(p *PublicKV, key [32]byte) []byte {
 
 // decodePrefix reads a file for key, checking it against the model's
 // shape and the tokens.
-func decodePrefix(data []byte, key [32]byte, c model.Config, tokens []int) (*PublicKV, error) {
-	const head = len(prefixMagic) + 4 + 32 + 12
-	if len(data) < head+sha256.Size {
+func decodePrefix(data []byte, key [32]byte, c model.Config, t uint64, tokens []int) (*PublicKV, error) {
+	if len(data) < prefixHead+sha256.Size {
 		return nil, fmt.Errorf("truncated: %d bytes", len(data))
 	}
 	body := data[:len(data)-sha256.Size]
@@ -194,6 +212,13 @@ func decodePrefix(data []byte, key [32]byte, c model.Config, tokens []int) (*Pub
 		p.K[l], p.V[l] = make([]uint64, n*width), make([]uint64, n*width)
 		binary.Read(r, binary.LittleEndian, p.K[l])
 		binary.Read(r, binary.LittleEndian, p.V[l])
+		for _, rows := range [2][]uint64{p.K[l], p.V[l]} {
+			for _, x := range rows {
+				if x >= t {
+					return nil, fmt.Errorf("layer %d holds %d, not an element of Z_t", l, x)
+				}
+			}
+		}
 	}
 	return p, nil
 }

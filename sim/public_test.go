@@ -106,6 +106,13 @@ func TestPublicPrefixErrors(t *testing.T) {
 			t.Errorf("%+v: no error", o)
 		}
 	}
+	wrong, err := ComputePublicKV(m, p, []int{1, 400, 301})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(RunOptions{Model: m, Preset: p, Network: net.LAN, Gen: 1, Public: wrong}, prompt, false, nil); err == nil {
+		t.Error("a public prefix of other tokens than the prompt's: no error")
+	}
 	if _, err := ComputePublicKV(m, p, nil); err == nil {
 		t.Error("an empty public prefix: no error")
 	}
@@ -213,4 +220,39 @@ func TestSpeculativePublicPrefix(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkPhases(t, rep.Breakdown, est.Breakdown)
+}
+
+// TestPublicPrefixOneToken: a private part of one token and one generated
+// token (the private pass is a one-token pass over the cache, whose
+// weights the server encodes at setup): the reference's token, and Run ==
+// Estimate, the encoded weights included.
+func TestPublicPrefixOneToken(t *testing.T) {
+	m := loadStories(t)
+	p := preset(t, "bgv-test-insecure")
+	prompt := []int{1, 403, 407, 261, 378, 432}
+	pkv, err := ComputePublicKV(m, p, prompt[:5])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, gen := range []int{1, 2} {
+		want, err := model.Generate(m, prompt, gen)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := Run(RunOptions{Model: m, Preset: p, Network: net.LAN, Gen: gen, Public: pkv}, prompt, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(rep.Tokens, want) {
+			t.Errorf("gen %d: tokens %v, reference %v", gen, rep.Tokens, want)
+		}
+		est, err := Estimate(EstimateOptions{Model: m.Config, Preset: p, Network: net.LAN, Prompt: len(prompt), Public: 5, Gen: gen})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkPhases(t, rep.Breakdown, est.Breakdown)
+		if rw, ew := rep.Weights, est.Weights; len(cost.CounterDiff(rw.Cost, ew.Cost)) > 0 || rw.Layers != ew.Layers || rw.Layers == 0 {
+			t.Errorf("gen %d: encoded weights: run %d layers, estimate %d", gen, rw.Layers, ew.Layers)
+		}
+	}
 }

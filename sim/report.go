@@ -286,7 +286,7 @@ func Estimate(opts EstimateOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	ws, err := p.encodedWeights(oneTokenPasses(def, opts.Prompt, opts.Gen, opts.Gamma))
+	ws, err := p.encodedWeights(oneTokenPasses(def, opts.Prompt, opts.Public, opts.Gen, opts.Gamma))
 	if err != nil {
 		return nil, err
 	}

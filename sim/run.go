@@ -142,8 +142,10 @@ type Runner struct {
 	// onProgress is RunOptions.OnProgress.
 	onProgress func(Progress)
 	setup      cost.Cost
-	// public is the public prefix's setup, measured (nil: none).
-	public *PublicSetup
+	// public is the public prefix's setup, measured (nil: none), and
+	// pubTokens its tokens.
+	public    *PublicSetup
+	pubTokens []int
 	// security is the session's budget: every returned ciphertext is
 	// flooded for security.FloodBits.
 	security Security
@@ -232,10 +234,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	fromZero, overCache := def.passes(opts.PromptTokens, opts.Gen, opts.Gamma)
-	if pub > 0 { // the private part is a pass over the cache
-		fromZero, overCache = nil, append(overCache, opts.PromptTokens-pub)
-	}
+	fromZero, overCache := generationPasses(def, opts.PromptTokens, pub, opts.Gen, opts.Gamma)
 	if len(opts.PassRows) > 0 && !(opts.Strategy.KeepsCache() && p.layout == FeatureLayout) {
 		return nil, fmt.Errorf("sim: run: passes of several tokens over the cache need the feature-major cache")
 	}
@@ -333,7 +332,7 @@ func NewRunner(opts RunOptions) (*Runner, error) {
 		return nil, err
 	}
 	r.mp = mpc.NewSessionConns(p.mpc, mpc.TrustedDealer{}, cc, sc, meter, closePipe)
-	ws, err := p.encodedWeights(oneTokenPasses(def, opts.PromptTokens, opts.Gen, opts.Gamma))
+	ws, err := p.encodedWeights(oneTokenPasses(def, opts.PromptTokens, pub, opts.Gen, opts.Gamma))
 	if err == nil {
 		err = r.encodeWeights(ws)
 	}

@@ -35,10 +35,22 @@ type encodedWeight struct {
 	lin   *exec.Linear
 }
 
+// generationPasses is def.passes of a generation whose prompt starts with
+// a public prefix of public tokens (0: none): its private part is then a
+// pass over the cache, not from position 0.
+func generationPasses(def strategy, prompt, public, gen, gamma int) (fromZero, overCache []int) {
+	fromZero, overCache = def.passes(prompt, gen, gamma)
+	if public > 0 {
+		fromZero, overCache = nil, append(overCache, prompt-public)
+	}
+	return fromZero, overCache
+}
+
 // oneTokenPasses is whether a generation runs one-token passes: decode
-// steps over the cache, or a prompt of one token.
-func oneTokenPasses(def strategy, prompt, gen, gamma int) bool {
-	fromZero, overCache := def.passes(prompt, gen, gamma)
+// steps over the cache, or a prompt (or a private part after a public
+// prefix) of one token.
+func oneTokenPasses(def strategy, prompt, public, gen, gamma int) bool {
+	fromZero, overCache := generationPasses(def, prompt, public, gen, gamma)
 	return slices.Contains(overCache, 1) || slices.Contains(fromZero, 1)
 }
 

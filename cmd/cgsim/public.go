@@ -93,6 +93,15 @@ func promptWithPrefix(tok *model.Tokenizer, cfg model.Config, prefix, text strin
 	return prompt, len(pub), checkSizes(cfg, len(prompt), gen, maxSession)
 }
 
+// checkPrefixProtocol refuses a public prefix (given: has) with a
+// protocol that has no feature-major cache for it, before any work.
+func checkPrefixProtocol(has bool, p protocol) error {
+	if has && !(p.strategy.KeepsCache() && p.cache.Layout == sim.FeatureLayout) {
+		return fmt.Errorf("--public-prefix needs the feature-major cache (--strategy cryptogen or speculative, --layout feature): the private part attends to the prefix over it")
+	}
+	return nil
+}
+
 // checkPublicTokens checks --public-prefix-tokens against --prompt.
 func checkPublicTokens(c *cli.Context) error {
 	if n := c.Int("public-prefix-tokens"); n < 0 || n >= c.Int("prompt") {

@@ -135,7 +135,13 @@ func runAction(c *cli.Context) error {
 	} else if g := c.Int("gamma"); c.IsSet("draft") && (g < 1 || g > 64) {
 		return fmt.Errorf("run: --gamma %d: want 1 to 64 draft tokens a step", g)
 	}
-	if _, _, err := publicPrefixText(c); err != nil { // flag errors before loading anything
+	_, hasPrefix, err := publicPrefixText(c) // flag errors before loading anything
+	if err == nil && !c.Bool("plaintext") {
+		err = checkPrefixProtocol(hasPrefix, p)
+	} else if err == nil && c.IsSet("prefix-store") {
+		err = fmt.Errorf("--prefix-store with --plaintext: the plaintext reference stores nothing")
+	}
+	if err != nil {
 		return fmt.Errorf("run: %w", err)
 	}
 	m, tok, err := loadModelAndTokenizer(c)

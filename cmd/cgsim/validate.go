@@ -79,7 +79,11 @@ func validateAction(c *cli.Context) error {
 	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
-	if _, _, err := publicPrefixText(c); err != nil {
+	_, hasPrefix, err := publicPrefixText(c)
+	if err == nil {
+		err = checkPrefixProtocol(hasPrefix, p)
+	}
+	if err != nil {
 		return fmt.Errorf("validate: %w", err)
 	}
 	if spec := c.String("sweep"); spec != "" {
