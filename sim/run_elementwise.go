@@ -7,7 +7,8 @@ import (
 )
 
 // The run engine's element-wise operations on shares: the two-party
-// products (Mul, Gated) and the local ones (Add, Split, Last).
+// activation and products (Activation, Mul, Gated), the local ones (Add,
+// Split, Last), and the choice of a token (Argmax).
 
 // Mul runs the Beaver product with truncation.
 func (r *Runner) Mul(av, bv Value) (Value, error) {
@@ -116,4 +117,65 @@ func (r *Runner) sharesPair(av, bv Value) (*shares, *shares, error) {
 	}
 	b, err := r.asShares(bv)
 	return a, b, err
+}
+
+// Activation runs SiLU or GELU on shares.
+func (r *Runner) Activation(v Value) (Value, error) {
+	x, err := r.asShares(v)
+	if err != nil {
+		return nil, err
+	}
+	return r.unary(r.plan.activationStep(x.rows*x.cols, x.scale), x)
+}
+
+// unary runs a two-party step of one input on x's shares.
+func (r *Runner) unary(st unaryStep, x *shares) (Value, error) {
+	out, err := st.Run(r, r.pair(x.c, x.s))
+	if err != nil {
+		return nil, err
+	}
+	return &shares{rows: x.rows, cols: x.cols, pos: x.pos, c: out[mpc.Client].V, s: out[mpc.Server].V}, nil
+}
+
+// Argmax runs the argmax protocol; only the client learns the result.
+func (r *Runner) Argmax(v Value) (int, error) {
+	x, err := r.asShares(v)
+	if err != nil {
+		return 0, err
+	}
+	if x.rows != 1 {
+		return 0, fmt.Errorf("sim: argmax of %d rows, want one", x.rows)
+	}
+	if r.reveal != nil { // TEST-ONLY: see RunOptions.RevealLogits
+		logits := make([]float64, x.cols)
+		for i := range logits {
+			logits[i] = r.q.decExtra(r.q.add(x.c[i], x.s[i]), x.scale)
+		}
+		r.reveal(logits)
+	}
+	var noise func([]uint64) ([]uint64, error)
+	step := r.picks
+	r.picks++
+	if !r.sampler.Greedy() {
+		noise = func(server []uint64) ([]uint64, error) { return r.sampleNoise(server, step, x.scale) }
+	}
+	return r.plan.argmaxStep(x.cols, x.scale).Run(r, r.pair(x.c, x.s), noise)
+}
+
+// sampleNoise returns the server's share of the logits (scale more
+// fractional bits than the fixed point's) with the sampler's Gumbel noise
+// of generation step step added: the argmax then picks the sampled token.
+// The noise is the server's: the client, which learns the argmax, never
+// sees it. A local addition, free like Add in both engines.
+func (r *Runner) sampleNoise(server []uint64, step, scale int) ([]uint64, error) {
+	noise := r.sampler.Noise(step, len(server))
+	out := make([]uint64, len(server))
+	for i, v := range noise {
+		e, err := r.q.enc(v, r.q.fp.FracBits+scale)
+		if err != nil {
+			return nil, fmt.Errorf("sim: sampling noise: %w", err)
+		}
+		out[i] = r.q.add(server[i], e)
+	}
+	return out, nil
 }
