@@ -358,6 +358,17 @@
 // ValueAppend are the vectors of one token, for a cache that adds a
 // token's encryption into its group instead of re-encrypting the group.
 //
+// A public prefix (WithPublic): the first tokens of the cache are public
+// text whose keys and values the server holds in the clear, the client's
+// shares of them zero. The groups the prefix fills have no cache
+// ciphertext and no cache product; their diagonals are encoded once
+// (EncodePublic, priced by PublicCost) and given to every Run as a
+// FeaturePublic. Where the profile prices it below the server's local
+// term over the cache (folds: at long contexts), the server adds its
+// share of the query, or of the weights, to the client's ciphertext, laid
+// out as the client lays out its own, so that Enc(x_C) + x_S meets K_S in
+// the products and no product of the server's own shares is left.
+//
 // # Embedding
 //
 // [Embedding] looks up the row of the server's table for a token the client

@@ -34,7 +34,18 @@
 // softmax of the m queries (query i's row covers the p + i + 1 keys up to
 // itself: passAttnStep), so that a pass's attention takes the rounds of
 // one token's. The run engine
-// prepares the keys of such passes from RunOptions.PassRows.
+// prepares the keys of such passes from RunOptions.PassRows. The pass's
+// tokens are appended at once (each cache group they touch encrypted
+// once).
+//
+// A public prefix. With RunOptions.Public (EstimateOptions.Public for
+// its length) the prompt's first tokens are public text: the server
+// computes their keys and values in plaintext (ComputePublicKV, or a
+// PrefixStore keeps them between sessions), every layer's feature-major
+// cache starts with them (kv.FeatureCache.LoadPublic), and Generate runs
+// the private rest of the prompt as a pass over that cache instead of a
+// prefill from position 0 (Engine.Public). Only the strategies that keep
+// the feature-major cache take one.
 //
 // Strategies ([Strategy], [Strategies]) are plug-ins: each is a type in a
 // file of its own, registered by name, that says what a decode step runs
