@@ -434,24 +434,8 @@ func TestFeaturePublic(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// The prefix's client shares are zero; the server holds it.
-			kSh, vSh := share(t, K, tm), share(t, V, tm)
-			for i := range pub * kv {
-				kSh.C[i], kSh.S[i], vSh.C[i], vSh.S[i] = 0, K[i], 0, V[i]
-			}
+			kSh, vSh, keys, values, kPub, vPub := publicCache(t, sess, sc, vk, K, V)
 			pg, D := pub/tpc, sc.Layout.Diagonals()
-			keys := encryptVecs(t, sess, sc.Level, sc.Layout.KeyVectors(kSh.C)[pg*D:])
-			values := encryptVecs(t, sess, vk.Level, vk.Layout.ValueVectors(vSh.C)[pg*D:])
-			enc := cost.NewTally(e.Profile)
-			kPub, err := sc.EncodePublic(sess.Server, enc, K[:pub*kv])
-			if err != nil {
-				t.Fatal(err)
-			}
-			vPub, err := vk.EncodePublic(sess.Server, enc, V[:pub*kv])
-			if err != nil {
-				t.Fatal(err)
-			}
-			hetest.CheckCounters(t, "public encoding", enc.Cost(), sc.PublicCost(pub).Add(vk.PublicCost(pub)))
 
 			tally := cost.NewTally(e.Profile)
 			s, err := sc.RunQueries(sess, tally, keys, kPub, kSh.C, kSh.S, qsh)
@@ -525,22 +509,7 @@ func TestFeatureFold(t *testing.T) {
 			defer sess.Close()
 			kv := sh.KVHeads * sh.HeadDim
 			K, V := hetest.RandVec(tm, tc.ctx*kv), hetest.RandVec(tm, tc.ctx*kv)
-			kSh, vSh := share(t, K, tm), share(t, V, tm)
-			for i := range tc.public * kv {
-				kSh.C[i], kSh.S[i], vSh.C[i], vSh.S[i] = 0, K[i], 0, V[i]
-			}
-			pg, D := sc.publicGroups(), sc.Layout.Diagonals()
-			keys := encryptVecs(t, sess, sc.Level, sc.Layout.KeyVectors(kSh.C)[pg*D:])
-			values := encryptVecs(t, sess, vk.Level, vk.Layout.ValueVectors(vSh.C)[pg*D:])
-			var kPub, vPub *FeaturePublic
-			if tc.public > 0 {
-				if kPub, err = sc.EncodePublic(sess.Server, hetest.NopTally(), K[:tc.public*kv]); err != nil {
-					t.Fatal(err)
-				}
-				if vPub, err = vk.EncodePublic(sess.Server, hetest.NopTally(), V[:tc.public*kv]); err != nil {
-					t.Fatal(err)
-				}
-			}
+			kSh, vSh, keys, values, kPub, vPub := publicCache(t, sess, sc, vk, K, V)
 			const m = 2
 			var qs, ps [][]uint64
 			var qsh, psh []Shared
@@ -570,4 +539,36 @@ func TestFeatureFold(t *testing.T) {
 			}
 		})
 	}
+}
+
+// publicCache is the inputs of kernels sc and vk (WithPublic) over the
+// keys K and values V of their context, the first of them a public
+// prefix: the shares (the client's zero and the server's the prefix's
+// own on the prefix), the client's encryptions of the groups past the
+// ones the prefix fills, and the server's encodings of those (nil
+// without a prefix), whose counters must be PublicCost's.
+func publicCache(t *testing.T, sess *Session, sc *FeatureScores, vk *FeatureValues, K, V []uint64) (kSh, vSh Shared, keys, values []*rlwe.Ciphertext, kPub, vPub *FeaturePublic) {
+	t.Helper()
+	tm, pub := sc.Params.PlaintextModulus(), sc.public
+	kv := sc.Shape.KVHeads * sc.Shape.HeadDim
+	kSh, vSh = share(t, K, tm), share(t, V, tm)
+	for i := range pub * kv {
+		kSh.C[i], kSh.S[i], vSh.C[i], vSh.S[i] = 0, K[i], 0, V[i]
+	}
+	pg, D := sc.publicGroups(), sc.Layout.Diagonals()
+	keys = encryptVecs(t, sess, sc.Level, sc.Layout.KeyVectors(kSh.C)[pg*D:])
+	values = encryptVecs(t, sess, vk.Level, vk.Layout.ValueVectors(vSh.C)[pg*D:])
+	if pub == 0 {
+		return kSh, vSh, keys, values, nil, nil
+	}
+	enc := cost.NewTally(sc.Profile)
+	var err error
+	if kPub, err = sc.EncodePublic(sess.Server, enc, K[:pub*kv]); err == nil {
+		vPub, err = vk.EncodePublic(sess.Server, enc, V[:pub*kv])
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	hetest.CheckCounters(t, "public encoding", enc.Cost(), sc.PublicCost(pub).Add(vk.PublicCost(pub)))
+	return kSh, vSh, keys, values, kPub, vPub
 }

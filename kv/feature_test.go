@@ -103,40 +103,7 @@ func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt,
 		// A public prefix that fills part of a group is always followed by
 		// a private token before a kernel reads it (the run's pass).
 		for layer := 0; layer < sh.layers && (p == total || slices.Contains(at, p)); layer++ {
-			keys, err := c.KernelInputs(layer, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			scp, err := sc.WithContext(p)
-			if err == nil {
-				scp, err = scp.WithPublic(public)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			q := hetest.RandVec(tm, sh.heads*sh.headDim)
-			got, err := scp.Run(s, hetest.NopTally(), keys.Cts, keys.Public, keys.C, keys.S, share(t, q, tm))
-			if err != nil {
-				t.Fatal(err)
-			}
-			scores := got.Reveal(tm)
-			vals, err := c.KernelInputs(layer, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			vkp, err := vk.WithContext(p)
-			if err == nil {
-				vkp, err = vkp.WithPublic(public)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := hetest.RandVec(tm, sh.heads*p)
-			out, err := vkp.Run(s, hetest.NopTally(), vals.Cts, vals.Public, vals.C, vals.S, share(t, w, tm))
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkAttentionOf(t, sh, tm, plainKV{k: K, v: V}, p, q, w, scores, out.Reveal(tm))
+			checkKernelsOver(t, s, c, sc, vk, sh, plainKV{k: K, v: V}, layer, p, public)
 		}
 		if p == total {
 			break
@@ -158,6 +125,44 @@ func checkFeatureCache(t *testing.T, pl exec.Planner, sh shape, classes, prompt,
 	if err := c.Switch(s, hetest.NopTally(), 0, share(t, K[:kv], tm), share(t, V[:kv], tm)); err == nil {
 		t.Error("a switch into a filled layer: no error")
 	}
+}
+
+// checkKernelsOver runs both feature kernels over layer's cache at a
+// context of p tokens (the first public of them a public prefix) for a
+// random query and random weights, and checks their results against the
+// plaintext keys and values pk.
+func checkKernelsOver(t *testing.T, s *exec.Session, c *FeatureCache, sc *exec.FeatureScores, vk *exec.FeatureValues, sh shape, pk plainKV, layer, p, public int) {
+	t.Helper()
+	tm := c.Config().Params.PlaintextModulus()
+	keys, err := c.KernelInputs(layer, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := c.KernelInputs(layer, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scp, err := sc.WithContext(p)
+	if err == nil {
+		scp, err = scp.WithPublic(public)
+	}
+	vkp, verr := vk.WithContext(p)
+	if verr == nil {
+		vkp, verr = vkp.WithPublic(public)
+	}
+	if err != nil || verr != nil {
+		t.Fatal(err, verr)
+	}
+	q, w := hetest.RandVec(tm, sh.heads*sh.headDim), hetest.RandVec(tm, sh.heads*p)
+	scores, err := scp.Run(s, hetest.NopTally(), keys.Cts, keys.Public, keys.C, keys.S, share(t, q, tm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := vkp.Run(s, hetest.NopTally(), vals.Cts, vals.Public, vals.C, vals.S, share(t, w, tm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAttentionOf(t, sh, tm, pk, p, q, w, scores.Reveal(tm), out.Reveal(tm))
 }
 
 // TestFeatureBytesPerToken: the memory per token, all layers, is the
@@ -299,39 +304,10 @@ func TestFeatureAppendRows(t *testing.T) {
 				hetest.CheckCounters(t, fmt.Sprintf("append of %d tokens at %d", m, p), tally.Cost(), cfg.EstimateAppendRows(p, m).Add(cfg.Boundary(layer, p, p+m)))
 			}
 			p += m
-			keys, err := c.KernelInputs(0, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			scp, err := sc.WithContext(p)
-			if err == nil {
-				scp, err = scp.WithPublic(public)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			q := hetest.RandVec(tm, sh.heads*sh.headDim)
-			got, err := scp.Run(s, hetest.NopTally(), keys.Cts, keys.Public, keys.C, keys.S, share(t, q, tm))
-			if err != nil {
-				t.Fatal(err)
-			}
-			vals, err := c.KernelInputs(0, 1)
-			if err != nil {
-				t.Fatal(err)
-			}
-			vkp, err := vk.WithContext(p)
-			if err == nil {
-				vkp, err = vkp.WithPublic(public)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			w := hetest.RandVec(tm, sh.heads*p)
-			out, err := vkp.Run(s, hetest.NopTally(), vals.Cts, vals.Public, vals.C, vals.S, share(t, w, tm))
-			if err != nil {
-				t.Fatal(err)
-			}
-			checkAttentionOf(t, sh, tm, plainKV{k: K, v: V}, p, q, w, got.Reveal(tm), out.Reveal(tm))
+			checkKernelsOver(t, s, c, sc, vk, sh, plainKV{k: K, v: V}, 0, p, public)
+		}
+		if p != total || c.Len(0) != total {
+			t.Errorf("public %d: the appends reached %d tokens (the cache %d), want %d", public, p, c.Len(0), total)
 		}
 		s.Close()
 	}

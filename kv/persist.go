@@ -164,6 +164,10 @@ func unframe(magic string, data []byte) ([]byte, error) {
 // inject failures.
 var testWrap func(io.Writer) io.Writer
 
+// WriteFileAtomic is writeAtomic, for the other stores of server-side
+// state (sim's prefix store).
+func WriteFileAtomic(path string, data []byte) error { return writeAtomic(path, data) }
+
 // writeAtomic writes data to path through a temporary file in the same
 // directory, fsynced, then renamed over path, and the directory fsynced:
 // path holds either the old or the new content, never a mix, and a failed

@@ -38,13 +38,13 @@ type Estimator struct {
 func newEstimator(p *planner, nw net.Network, spec specModel) *Estimator {
 	e := &Estimator{plan: p, net: nw, ctx: make([]int, p.cfg.NumLayers), spec: spec}
 	for l := range e.ctx {
-		e.ctx[l] = p.public
+		e.ctx[l] = p.public()
 	}
 	return e
 }
 
 // Public is the tokens of the public prefix the cache started with.
-func (e *Estimator) Public() int { return e.plan.public }
+func (e *Estimator) Public() int { return e.plan.public() }
 
 var _ Engine = (*Estimator)(nil)
 
@@ -92,7 +92,7 @@ func (e *Estimator) rec(k Kind, c cost.Cost) {
 
 // Reset empties the cache.
 func (e *Estimator) Reset() error {
-	if e.plan.public > 0 {
+	if e.plan.public() > 0 {
 		return fmt.Errorf("sim: a reset would drop the public prefix")
 	}
 	clear(e.ctx)

@@ -20,9 +20,6 @@ import (
 // primitives from it, so that what the run engine runs is exactly what the
 // estimate engine prices. A planner is not safe for concurrent use.
 type planner struct {
-	// public is the tokens of the public prefix the cache starts with
-	// (withPublic; 0: none).
-	public int
 	// twoParty is the session's memo of two-party step estimates
 	// (protocol.twoParty).
 	twoParty map[unaryKey]cost.Cost

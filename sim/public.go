@@ -114,9 +114,13 @@ func (p *planner) withPublic(tokens int) error {
 	if err != nil {
 		return err
 	}
-	p.feature, p.public = f, tokens
+	p.feature = f
 	return nil
 }
+
+// public is the tokens of the public prefix the cache starts with
+// (withPublic; 0: none).
+func (p *planner) public() int { return p.feature.Public }
 
 // PublicSetup is what a public prefix costs the server at a session's
 // setup, outside the phases' totals: the encoding of the diagonals of the
@@ -137,15 +141,15 @@ type PublicSetup struct {
 
 // publicSetup is the estimate of a public prefix's setup.
 func (p *planner) publicSetup() *PublicSetup {
-	if p.public == 0 {
+	if p.public() == 0 {
 		return nil
 	}
-	c := cost.Sum(p.fscores.PublicCost(p.public), p.fvalues.PublicCost(p.public)).Scale(int64(p.cfg.NumLayers))
-	return &PublicSetup{Tokens: p.public, Encode: c, Bytes: int64(p.cfg.NumLayers) * p.feature.PublicBytes()}
+	c := cost.Sum(p.fscores.PublicCost(p.public()), p.fvalues.PublicCost(p.public())).Scale(int64(p.cfg.NumLayers))
+	return &PublicSetup{Tokens: p.public(), Encode: c, Bytes: int64(p.cfg.NumLayers) * p.feature.PublicBytes()}
 }
 
 // Public is the tokens of the public prefix the cache started with.
-func (r *Runner) Public() int { return r.plan.public }
+func (r *Runner) Public() int { return r.plan.public() }
 
 func (r *Runner) publicTokens() []int { return r.pubTokens }
 

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 
 	"github.com/cgsim/cgsim/cost"
+	"github.com/cgsim/cgsim/kv"
 	"github.com/cgsim/cgsim/model"
 	"github.com/cgsim/cgsim/params"
 )
@@ -121,26 +122,13 @@ func readBounded(path string, size int64) ([]byte, error) {
 	return data, nil
 }
 
-// save writes data to path atomically.
+// save writes data to path atomically (kv.WriteFileAtomic), making the
+// store's directory if need be.
 func (s PrefixStore) save(path string, data []byte) error {
 	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(s.Dir, ".pkv-*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+	return kv.WriteFileAtomic(path, data)
 }
 
 // encodePrefix is the file: magic, version, key, layers, tokens, width,

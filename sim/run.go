@@ -445,7 +445,7 @@ func unscaled(op string, scale int) error {
 
 // Reset drops every layer's cache.
 func (r *Runner) Reset() error {
-	if r.plan.public > 0 {
+	if r.plan.public() > 0 {
 		return fmt.Errorf("sim: a reset would drop the public prefix")
 	}
 	clear(r.ctx)

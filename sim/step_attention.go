@@ -172,13 +172,13 @@ func (p *planner) decodeAttnStep(ctx int) (decodeAttnStep, error) {
 	}
 	var err error
 	if st.fscores, err = p.fscores.WithContext(ctx); err == nil {
-		st.fscores, err = st.fscores.WithPublic(p.public)
+		st.fscores, err = st.fscores.WithPublic(p.public())
 	}
 	if err == nil {
 		st.fvalues, err = p.fvalues.WithContext(ctx)
 	}
 	if err == nil {
-		st.fvalues, err = st.fvalues.WithPublic(p.public)
+		st.fvalues, err = st.fvalues.WithPublic(p.public())
 	}
 	return st, err
 }
